@@ -1,0 +1,3 @@
+//! Placeholder: built in a later issue.
+
+fn main() {}

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what building StateAnchor needs on a fresh Debian/Ubuntu machine:
+# clang and libclang-dev (RocksDB is built from C++ source with bindgen).
+# Sourced by the other scripts; it also exports CARGO_TARGET_DIR, which is
+# kept outside the clone so that rebuilds and CI reuse the (slow) RocksDB build.
+set -euo pipefail
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/stateanchor/target}"
+
+need=()
+command -v clang >/dev/null 2>&1 || need+=(clang)
+if ! ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 && ! ls /usr/lib/*/libclang*.so* >/dev/null 2>&1; then
+  need+=(libclang-dev)
+fi
+if ((${#need[@]})); then
+  echo "stateanchor: installing ${need[*]} (needed to build RocksDB)" >&2
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "stateanchor: cargo is not installed; install Rust from https://rustup.rs" >&2
+  exit 2
+fi

@@ -1,0 +1,171 @@
+//! End-to-end test helpers for StateAnchor: locate and start the real binaries.
+//!
+//! The binaries must be built first (`cargo build --workspace --bins`, which
+//! `scripts/test.sh` does); the helpers find them next to the test executable.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Path of a workspace binary (`stateanchor-log`, `stateanchor-verify`,
+/// `stateanchor-publish`) in the target directory the tests were built into.
+///
+/// # Panics
+/// If the binary has not been built.
+#[must_use]
+pub fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    // target/<profile>/deps/<test binary>
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("test binary lives in target/<profile>/deps");
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is not built: run `cargo build --workspace --bins` first (scripts/test.sh does)",
+        path.display()
+    );
+    path
+}
+
+/// Path of the `shared/` folder that sits beside the repository.
+#[must_use]
+pub fn shared_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared")
+}
+
+/// A running `stateanchor-log serve` on 127.0.0.1 with its own data directory.
+/// Killed (SIGKILL) when dropped.
+pub struct LogServer {
+    /// The child process.
+    pub child: Child,
+    /// Base URL, e.g. `http://127.0.0.1:41234`.
+    pub url: String,
+    /// The data directory (kept alive by `_tmp` unless given by the caller).
+    pub data_dir: PathBuf,
+    /// The log's verifier key, in text form, as printed at start-up.
+    pub verifier_key: String,
+    /// The log's origin.
+    pub origin: String,
+    /// The admin API key from `<data-dir>/admin-api-key`.
+    pub admin_key: String,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+impl LogServer {
+    /// Starts a server on a fresh temporary data directory.
+    #[must_use]
+    pub fn start(extra_args: &[&str]) -> Self {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().join("data");
+        let mut s = Self::start_in(&dir, extra_args);
+        s._tmp = Some(tmp);
+        s
+    }
+
+    /// Starts a server on `data_dir` (created if missing, reused if not).
+    ///
+    /// The server prints, on stdout, lines `origin: ...`, `verifier key: ...`
+    /// and `listening: http://...`; this waits for the last one.
+    #[must_use]
+    pub fn start_in(data_dir: &Path, extra_args: &[&str]) -> Self {
+        let mut child = Command::new(bin("stateanchor-log"))
+            .arg("serve")
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(["--listen", "127.0.0.1:0", "--checkpoint-interval", "100ms"])
+            .args(extra_args)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn stateanchor-log");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let (mut origin, mut vkey, mut url) = (None, None, None);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while url.is_none() {
+            assert!(Instant::now() < deadline, "server did not start in 30 s");
+            let Some(Ok(line)) = lines.next() else {
+                panic!("server exited before listening: {:?}", child.wait());
+            };
+            if let Some(v) = line.strip_prefix("origin: ") {
+                origin = Some(v.trim().to_owned());
+            } else if let Some(v) = line.strip_prefix("verifier key: ") {
+                vkey = Some(v.trim().to_owned());
+            } else if let Some(v) = line.strip_prefix("listening: ") {
+                url = Some(v.trim().trim_end_matches('/').to_owned());
+            }
+        }
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        let admin_key = std::fs::read_to_string(data_dir.join("admin-api-key"))
+            .expect("admin-api-key")
+            .trim()
+            .to_owned();
+        LogServer {
+            child,
+            url: url.expect("url"),
+            data_dir: data_dir.to_owned(),
+            verifier_key: vkey.expect("server printed no verifier key"),
+            origin: origin.expect("server printed no origin"),
+            admin_key,
+            _tmp: None,
+        }
+    }
+
+    /// Appends an entry with the admin key; returns its index.
+    #[must_use]
+    pub fn append(&self, entry: &[u8]) -> u64 {
+        let resp = reqwest::blocking::Client::new()
+            .post(format!("{}/v1/entries", self.url))
+            .bearer_auth(&self.admin_key)
+            .header("content-type", "application/octet-stream")
+            .body(entry.to_vec())
+            .send()
+            .expect("POST /v1/entries");
+        assert_eq!(resp.status().as_u16(), 201, "append failed");
+        let v: serde_json::Value = resp.json().expect("json");
+        v["index"].as_u64().expect("index")
+    }
+
+    /// Waits until `/checkpoint` covers at least `size` entries; returns its text.
+    #[must_use]
+    pub fn wait_for_checkpoint(&self, size: u64) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let text = reqwest::blocking::get(format!("{}/checkpoint", self.url))
+                .and_then(reqwest::blocking::Response::text)
+                .unwrap_or_default();
+            let got = text
+                .lines()
+                .nth(1)
+                .and_then(|l| l.parse::<u64>().ok())
+                .unwrap_or(0);
+            if got >= size {
+                return text;
+            }
+            assert!(Instant::now() < deadline, "no checkpoint of size {size}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Stops the server with SIGTERM and waits for it to exit.
+    pub fn stop(&mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for LogServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,137 @@
+//! The crate's one error type.
+
+/// Everything that can go wrong in this crate.
+///
+/// Verification failures are distinct variants so that callers can tell a
+/// malformed input from a well-formed input that does not verify.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A hash was not exactly 32 bytes, or not valid base64.
+    #[error("malformed hash: {reason}")]
+    MalformedHash {
+        /// What was wrong with it.
+        reason: &'static str,
+    },
+    /// A leaf index is not below the tree size it was checked against.
+    #[error("leaf index {index} is not below tree size {tree_size}")]
+    IndexOutOfRange {
+        /// The leaf index.
+        index: u64,
+        /// The tree size.
+        tree_size: u64,
+    },
+    /// A tree size is larger than the tree that is available.
+    #[error("tree size {requested} is beyond the available tree size {available}")]
+    SizeBeyondTree {
+        /// The size that was asked for.
+        requested: u64,
+        /// The size of the tree that is available.
+        available: u64,
+    },
+    /// A consistency proof was asked for between sizes in the wrong order.
+    #[error("first tree size {first} is larger than second tree size {second}")]
+    SizesOutOfOrder {
+        /// The first (older) size.
+        first: u64,
+        /// The second (newer) size.
+        second: u64,
+    },
+    /// An inclusion proof did not verify.
+    #[error("invalid inclusion proof: {reason}")]
+    InvalidInclusionProof {
+        /// Why the proof was rejected.
+        reason: &'static str,
+    },
+    /// A consistency proof did not verify.
+    #[error("invalid consistency proof: {reason}")]
+    InvalidConsistencyProof {
+        /// Why the proof was rejected.
+        reason: &'static str,
+    },
+    /// A hash reader did not return what was asked of it.
+    #[error("hash reader returned {got} hashes for {want} requested")]
+    ShortRead {
+        /// How many hashes came back.
+        got: usize,
+        /// How many were asked for.
+        want: usize,
+    },
+    /// A hash that the caller's storage does not hold.
+    #[error("hash at level {level} index {index} is not available")]
+    HashUnavailable {
+        /// Tree level of the missing hash.
+        level: u8,
+        /// Index at that level.
+        index: u64,
+    },
+    /// A signed note could not be parsed.
+    #[error("malformed note: {reason}")]
+    MalformedNote {
+        /// What was wrong with it.
+        reason: &'static str,
+    },
+    /// A key in text form could not be parsed.
+    #[error("malformed key: {reason}")]
+    MalformedKey {
+        /// What was wrong with it.
+        reason: &'static str,
+    },
+    /// A key name is not allowed (empty, or contains `+`, space or a newline).
+    #[error("invalid key name {name:?}")]
+    InvalidKeyName {
+        /// The rejected name.
+        name: String,
+    },
+    /// A note carries no valid signature from any of the given keys.
+    #[error("note has no verified signature from a known key")]
+    NoVerifiedSignature,
+    /// A note carries a signature from a known key that does not verify.
+    #[error("invalid signature from known key {name}+{key_id:08x}")]
+    InvalidSignature {
+        /// Key name.
+        name: String,
+        /// Key ID.
+        key_id: u32,
+    },
+    /// A checkpoint body could not be parsed.
+    #[error("malformed checkpoint: {reason}")]
+    MalformedCheckpoint {
+        /// What was wrong with it.
+        reason: &'static str,
+    },
+    /// A checkpoint's origin does not match the expected one.
+    #[error("checkpoint origin {got:?} does not match expected origin {want:?}")]
+    OriginMismatch {
+        /// The origin in the checkpoint.
+        got: String,
+        /// The origin that was expected.
+        want: String,
+    },
+    /// A tile path could not be parsed.
+    #[error("malformed tile path: {reason}")]
+    MalformedTilePath {
+        /// What was wrong with it.
+        reason: &'static str,
+    },
+    /// Tile data has the wrong length for its tile.
+    #[error("tile data is {got} bytes, want {want}")]
+    MalformedTile {
+        /// Bytes received.
+        got: usize,
+        /// Bytes expected.
+        want: usize,
+    },
+    /// An entry bundle could not be parsed, or an entry is too large for one.
+    #[error("malformed entry bundle: {reason}")]
+    MalformedBundle {
+        /// What was wrong with it.
+        reason: &'static str,
+    },
+    /// An entry is larger than the 65,535 bytes an entry bundle can carry.
+    #[error("entry is {size} bytes, larger than the maximum of 65535")]
+    EntryTooLarge {
+        /// The entry's size.
+        size: usize,
+    },
+}

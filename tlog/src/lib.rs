@@ -1,0 +1,76 @@
+//! Transparency-log math and formats for StateAnchor, with no I/O.
+//!
+//! This crate implements:
+//! - RFC 6962 / RFC 9162 Merkle trees: [leaf](leaf_hash) and [node](node_hash)
+//!   hashes, [tree hashes](tree_hash), an append-friendly stored-hash layout
+//!   ([`NodeId`], [`Frontier`]), and [inclusion](prove_inclusion) and
+//!   [consistency](prove_consistency) proofs, generated through the
+//!   [`HashReader`] trait and verified by pure, panic-free functions
+//!   ([`verify_inclusion`], [`verify_consistency`]);
+//! - C2SP [signed notes](https://c2sp.org/signed-note) with Ed25519 keys
+//!   ([`Note`], [`SignerKey`], [`VerifierKey`]);
+//! - C2SP [checkpoints](https://c2sp.org/tlog-checkpoint) ([`Checkpoint`],
+//!   [`open_checkpoint`]);
+//! - C2SP [tlog-tiles](https://c2sp.org/tlog-tiles): paths, tile data, entry
+//!   bundles, and proofs from tiles alone ([`TileHashReader`]).
+//!
+//! It does not do I/O, read the clock or spawn tasks: storage is reached
+//! through [`HashReader`] and [`TileReader`], which the caller implements.
+//! The log server (`log-server`), the verifier (`verifier-cli`) and the
+//! publisher (`publisher`) are built on it.
+//!
+//! # Example
+//!
+//! Build a tree, sign a checkpoint, and let a verifier check an inclusion
+//! proof and a consistency proof against it:
+//!
+//! ```
+//! use tlog::{Checkpoint, MemoryHashStore, SignerKey, leaf_hash, open_checkpoint};
+//!
+//! let key = SignerKey::from_seed("example.com/log", &[42; 32])?;
+//! let mut store = MemoryHashStore::new();
+//! for entry in ["one", "two", "three"] {
+//!     store.append(leaf_hash(entry.as_bytes()));
+//! }
+//! let old_root = tlog::tree_hash(2, &store)?;
+//! let note = Checkpoint::new("example.com/log", store.size(), store.root()).sign(&key)?;
+//!
+//! // The verifier holds only the log's verifier key.
+//! let vkey = tlog::VerifierKey::from_text(&key.verifier_key().to_text())?;
+//! let cp = open_checkpoint(&note.to_bytes(), &vkey)?.checkpoint;
+//! assert_eq!(cp.tree_size, 3);
+//!
+//! let proof = tlog::prove_inclusion(1, cp.tree_size, &store)?;
+//! tlog::verify_inclusion(1, cp.tree_size, &leaf_hash(b"two"), &proof, &cp.root_hash)?;
+//! assert!(tlog::verify_inclusion(1, cp.tree_size, &leaf_hash(b"2"), &proof, &cp.root_hash).is_err());
+//!
+//! let proof = tlog::prove_consistency(2, 3, &store)?;
+//! tlog::verify_consistency(2, 3, &old_root, &cp.root_hash, &proof)?;
+//! # Ok::<(), tlog::Error>(())
+//! ```
+
+mod checkpoint;
+mod error;
+mod hash;
+mod note;
+mod proof;
+mod tile;
+mod tree;
+
+pub use checkpoint::{Checkpoint, SignedCheckpoint, open_checkpoint};
+pub use error::Error;
+pub use hash::{HASH_SIZE, Hash, leaf_hash, node_hash};
+pub use note::{
+    ALG_ED25519, MAX_SIGNATURES, Note, NoteSignature, SignerKey, VerifierKey, is_valid_key_name,
+    key_id,
+};
+pub use proof::{root_from_inclusion_proof, verify_consistency, verify_inclusion};
+pub use tile::{
+    BundleId, MAX_ENTRY_SIZE, MAX_TILE_LEVEL, TILE_HEIGHT, TILE_WIDTH, TileHashReader, TileId,
+    TilePath, TileReader, bundles_for_size, decode_bundle, encode_bundle, encode_index,
+    parse_tile, parse_tile_path, tile_bytes, tiles_for_size,
+};
+pub use tree::{
+    Frontier, HashReader, MemoryHashStore, NodeId, prove_consistency, prove_inclusion,
+    stored_hash_count, stored_hash_index, stored_hashes_for_append, tree_hash,
+};
