@@ -57,6 +57,12 @@ pub enum Error {
         /// How many were asked for.
         want: usize,
     },
+    /// The caller's storage failed to read hashes or tiles.
+    #[error("storage read failed: {reason}")]
+    Storage {
+        /// The storage layer's description of the failure.
+        reason: String,
+    },
     /// A hash that the caller's storage does not hold.
     #[error("hash at level {level} index {index} is not available")]
     HashUnavailable {
