@@ -67,8 +67,8 @@ pub use note::{
 pub use proof::{root_from_inclusion_proof, verify_consistency, verify_inclusion};
 pub use tile::{
     BundleId, MAX_ENTRY_SIZE, MAX_TILE_LEVEL, TILE_HEIGHT, TILE_WIDTH, TileHashReader, TileId,
-    TilePath, TileReader, bundles_for_size, decode_bundle, encode_bundle, encode_index,
-    parse_tile, parse_tile_path, tile_bytes, tiles_for_size,
+    TilePath, TileReader, bundles_for_size, decode_bundle, encode_bundle, encode_index, parse_tile,
+    parse_tile_path, tile_bytes, tiles_for_size,
 };
 pub use tree::{
     Frontier, HashReader, MemoryHashStore, NodeId, prove_consistency, prove_inclusion,

@@ -536,7 +536,10 @@ mod tests {
         let bytes = note.to_bytes();
         let parsed = Note::from_bytes(&bytes).unwrap();
         assert_eq!(parsed, note);
-        assert_eq!(parsed.verify(std::slice::from_ref(&vkey)).unwrap(), vec![vkey.clone()]);
+        assert_eq!(
+            parsed.verify(std::slice::from_ref(&vkey)).unwrap(),
+            vec![vkey.clone()]
+        );
 
         let mut tampered = bytes.clone();
         tampered[0] ^= 1;
@@ -579,7 +582,11 @@ mod tests {
             b"te\x01xt\n\n\xe2\x80\x94 a AAAAAAA=\n",
             b"\xff\n\n\xe2\x80\x94 a AAAAAAA=\n",
         ] {
-            assert!(Note::from_bytes(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
+            assert!(
+                Note::from_bytes(bad).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
         }
     }
 }

@@ -217,7 +217,9 @@ fn parse_group(s: &str) -> Option<u64> {
 pub fn parse_tile_path(path: &str) -> Result<TilePath, Error> {
     let bad = |reason| Error::MalformedTilePath { reason };
     let path = path.strip_prefix('/').unwrap_or(path);
-    let rest = path.strip_prefix("tile/").ok_or(bad("does not start with tile/"))?;
+    let rest = path
+        .strip_prefix("tile/")
+        .ok_or(bad("does not start with tile/"))?;
     let mut elems: Vec<&str> = rest.split('/').collect();
     if elems.len() < 2 {
         return Err(bad("too few path elements"));
@@ -389,8 +391,8 @@ impl<'a, R: TileReader> TileHashReader<'a, R> {
         let first = id.index.checked_shl(sub).ok_or(unavailable.clone())?;
         let span = 1u64 << sub;
         let tile_index = first / TILE_WIDTH;
-        let tile = TileId::for_size(tile_level, tile_index, self.tree_size)
-            .ok_or(unavailable.clone())?;
+        let tile =
+            TileId::for_size(tile_level, tile_index, self.tree_size).ok_or(unavailable.clone())?;
         let start = first % TILE_WIDTH;
         if start + span > u64::from(tile.width) {
             return Err(unavailable);
@@ -418,8 +420,10 @@ fn subtree_root(hashes: &[Hash]) -> Hash {
 
 impl<R: TileReader> HashReader for TileHashReader<'_, R> {
     fn read_hashes(&self, ids: &[NodeId]) -> Result<Vec<Hash>, Error> {
-        let located: Vec<(TileId, usize, usize)> =
-            ids.iter().map(|&id| self.locate(id)).collect::<Result<_, _>>()?;
+        let located: Vec<(TileId, usize, usize)> = ids
+            .iter()
+            .map(|&id| self.locate(id))
+            .collect::<Result<_, _>>()?;
         let mut tiles: Vec<TileId> = located.iter().map(|l| l.0).collect();
         tiles.sort_unstable();
         tiles.dedup();
@@ -456,12 +460,32 @@ mod tests {
     fn paths_round_trip() {
         for (t, path) in [
             (
-                TilePath::Tile(TileId { level: 0, index: 1_234_067, width: 256 }),
+                TilePath::Tile(TileId {
+                    level: 0,
+                    index: 1_234_067,
+                    width: 256,
+                }),
                 "tile/0/x001/x234/067",
             ),
-            (TilePath::Tile(TileId { level: 1, index: 0, width: 17 }), "tile/1/000.p/17"),
-            (TilePath::Bundle(BundleId { index: 1000, width: 256 }), "tile/entries/x001/000"),
-            (TilePath::Bundle(BundleId { index: 5, width: 1 }), "tile/entries/005.p/1"),
+            (
+                TilePath::Tile(TileId {
+                    level: 1,
+                    index: 0,
+                    width: 17,
+                }),
+                "tile/1/000.p/17",
+            ),
+            (
+                TilePath::Bundle(BundleId {
+                    index: 1000,
+                    width: 256,
+                }),
+                "tile/entries/x001/000",
+            ),
+            (
+                TilePath::Bundle(BundleId { index: 5, width: 1 }),
+                "tile/entries/005.p/1",
+            ),
         ] {
             assert_eq!(parse_tile_path(path), Ok(t), "{path}");
             let back = match t {

@@ -10,8 +10,8 @@
 //! Storage is reached through [`HashReader`]; [`MemoryHashStore`] is an
 //! in-memory implementation.
 
-use crate::hash::{Hash, node_hash};
 use crate::Error;
+use crate::hash::{Hash, node_hash};
 
 /// The address of a stored hash: the complete subtree of `2^level` leaves
 /// that covers leaves `index << level` to `((index + 1) << level) - 1`.
@@ -441,13 +441,19 @@ mod tests {
             let h = leaf_hash(&i.to_le_bytes());
             let via_reader = stored_hashes_for_append(i, h, &store).unwrap();
             let mut via_frontier = Vec::new();
-            store.frontier.clone().append(h, |id, h| via_frontier.push((id, h)));
+            store
+                .frontier
+                .clone()
+                .append(h, |id, h| via_frontier.push((id, h)));
             assert_eq!(via_reader, via_frontier);
             store.append(h);
             leaves.push(h);
             assert_eq!(store.root(), mth(&leaves));
             for size in [0, i / 2, i + 1] {
-                assert_eq!(tree_hash(size, &store).unwrap(), mth(&leaves[..size as usize]));
+                assert_eq!(
+                    tree_hash(size, &store).unwrap(),
+                    mth(&leaves[..size as usize])
+                );
             }
             let reloaded = Frontier::from_reader(i + 1, &store).unwrap();
             assert_eq!(&reloaded, store.frontier());
