@@ -388,7 +388,11 @@ impl<'a, R: TileReader> TileHashReader<'a, R> {
         };
         let tile_level = id.level / TILE_HEIGHT;
         let sub = u32::from(id.level % TILE_HEIGHT);
-        let first = id.index.checked_shl(sub).ok_or(unavailable.clone())?;
+        // `checked_shl` only checks the shift amount; the index must not lose
+        // bits either, or a far-away node would alias a real one.
+        let first = (id.index.leading_zeros() >= sub)
+            .then(|| id.index << sub)
+            .ok_or(unavailable.clone())?;
         let span = 1u64 << sub;
         let tile_index = first / TILE_WIDTH;
         let tile =
@@ -519,6 +523,52 @@ mod tests {
             "tile/0/-01",
         ] {
             assert!(parse_tile_path(bad).is_err(), "{bad}");
+        }
+    }
+
+    struct Tiles(Vec<Hash>);
+
+    impl TileReader for Tiles {
+        fn read_tiles(&self, tiles: &[TileId]) -> Result<Vec<Vec<u8>>, Error> {
+            Ok(tiles
+                .iter()
+                .map(|t| {
+                    assert_eq!((t.level, t.index), (0, 0));
+                    self.0[..usize::from(t.width)]
+                        .iter()
+                        .flat_map(|h| h.0)
+                        .collect()
+                })
+                .collect())
+        }
+    }
+
+    #[test]
+    fn tile_reader_does_not_alias_huge_indexes() {
+        let leaves: Vec<Hash> = (0u8..4).map(|i| Hash([i; 32])).collect();
+        let tiles = Tiles(leaves.clone());
+        let reader = TileHashReader::new(4, &tiles);
+        assert_eq!(
+            reader.read_hashes(&[NodeId::new(1, 0)]),
+            Ok(vec![node_hash(&leaves[0], &leaves[1])])
+        );
+        // Index 2^63 at level 1 shifted to level 0 would wrap around to 0.
+        for id in [
+            NodeId::new(1, 1 << 63),
+            NodeId::new(2, 1 << 62),
+            NodeId::new(7, u64::MAX),
+            NodeId::new(1, 2),
+            NodeId::new(0, 4),
+            NodeId::new(200, 0),
+        ] {
+            assert_eq!(
+                reader.read_hashes(&[id]),
+                Err(Error::HashUnavailable {
+                    level: id.level,
+                    index: id.index
+                }),
+                "{id:?}"
+            );
         }
     }
 
