@@ -1,0 +1,505 @@
+//! I/O at the edge: HTTP and directory access to a log, its tiles and its API.
+//!
+//! Nothing here verifies anything; callers verify every byte they get with
+//! `tlog` against a checkpoint verified with the user's key.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context as _, anyhow, bail};
+use reqwest::Url;
+use reqwest::blocking::Client;
+use serde_json::Value;
+use tlog::{BundleId, HASH_SIZE, TileId, TileReader};
+
+use crate::outcome::hinted;
+use crate::term::escape_bytes;
+
+/// Largest checkpoint accepted (a note with many cosignatures is still far smaller).
+pub const MAX_CHECKPOINT: usize = 1 << 20;
+/// Largest API response accepted.
+pub const MAX_JSON: usize = 8 << 20;
+/// Largest tile: 256 hashes.
+const MAX_TILE: usize = 256 * HASH_SIZE;
+/// Largest entry bundle: 256 entries of at most 65,535 bytes plus their lengths.
+const MAX_BUNDLE: usize = 256 * (2 + 65_535);
+
+/// The HTTP client (timeouts, user agent, size limits, retries on 503).
+#[derive(Clone)]
+pub struct Http {
+    client: Result<Client, String>,
+}
+
+/// A response: its status and (size-limited) body.
+pub struct Response {
+    /// HTTP status code.
+    pub status: u16,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl Http {
+    /// A client whose requests each time out after `timeout`.
+    pub fn new(timeout: Duration) -> Self {
+        let client = Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .user_agent(concat!("stateanchor-verify/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| format!("{e:#}"));
+        Http { client }
+    }
+
+    /// GETs `url` with extra `headers`, reading at most `limit` bytes of body.
+    /// Retries a few times on 502/503/504, honouring a short `Retry-After`.
+    ///
+    /// # Errors
+    /// Network errors, and bodies over `limit`.
+    pub fn get(
+        &self,
+        url: &Url,
+        limit: usize,
+        headers: &[(&str, String)],
+    ) -> anyhow::Result<Response> {
+        let client = self
+            .client
+            .as_ref()
+            .map_err(|e| anyhow!("cannot create the HTTP client: {e}"))?;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut req = client.get(url.clone());
+            for (k, v) in headers {
+                req = req.header(*k, v);
+            }
+            let resp = req.send().with_context(|| format!("GET {url}"))?;
+            let status = resp.status().as_u16();
+            if matches!(status, 502..=504) && attempt < 4 {
+                let wait = resp
+                    .headers()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .unwrap_or(1)
+                    .min(10);
+                std::thread::sleep(Duration::from_secs(wait));
+                continue;
+            }
+            if let Some(len) = resp.content_length()
+                && len > limit as u64
+            {
+                bail!(
+                    "GET {url}: response of {len} bytes is larger than the {limit} bytes allowed"
+                );
+            }
+            let mut body = Vec::new();
+            resp.take(limit as u64 + 1)
+                .read_to_end(&mut body)
+                .with_context(|| format!("GET {url}: reading the response"))?;
+            if body.len() > limit {
+                bail!("GET {url}: response is larger than the {limit} bytes allowed");
+            }
+            return Ok(Response { status, body });
+        }
+    }
+}
+
+/// An entry bundle as read.
+pub struct Bundle {
+    /// Its bytes.
+    pub bytes: Vec<u8>,
+    /// Where it came from.
+    pub source: String,
+    /// Whether the partial bundle was gone and this is the full one.
+    pub from_full: bool,
+}
+
+/// Bytes from the log, or its word that it has none.
+pub enum Fetched {
+    /// The resource, and where it came from.
+    Found(Vec<u8>, String),
+    /// 404, or no such file.
+    NotFound(String),
+}
+
+/// A log: a base URL or a directory laid out as tlog-tiles.
+#[derive(Clone)]
+pub enum Log {
+    /// Over HTTP(S); `base` ends in `/`.
+    Http {
+        /// Base URL.
+        base: Url,
+        /// Client.
+        http: Http,
+    },
+    /// A local directory.
+    Dir {
+        /// Its root.
+        root: PathBuf,
+    },
+}
+
+impl Log {
+    /// Parses `--log`: an `http(s)://` URL or an existing directory.
+    ///
+    /// # Errors
+    /// Malformed URLs, unsupported schemes, missing directories.
+    pub fn parse(text: &str, http: &Http) -> anyhow::Result<Self> {
+        if text.starts_with("http://") || text.starts_with("https://") {
+            let mut base = Url::parse(text).map_err(|e| {
+                hinted(
+                    format!("--log {text:?} is not a valid URL: {e}"),
+                    "give the log's base URL, e.g. https://log.example.com",
+                )
+            })?;
+            if base.query().is_some() || base.fragment().is_some() {
+                return Err(hinted(
+                    format!("--log {text:?} has a query or fragment"),
+                    "give the log's base URL, e.g. https://log.example.com",
+                ));
+            }
+            if !base.path().ends_with('/') {
+                let p = format!("{}/", base.path());
+                base.set_path(&p);
+            }
+            return Ok(Log::Http {
+                base,
+                http: http.clone(),
+            });
+        }
+        if text.contains("://") {
+            return Err(hinted(
+                format!("--log {text:?}: only http:// and https:// URLs are supported"),
+                "give an http(s) URL or a directory",
+            ));
+        }
+        let root = PathBuf::from(text);
+        if !root.is_dir() {
+            return Err(hinted(
+                format!("--log {text:?} is neither an http(s) URL nor a directory"),
+                "give the log's base URL (https://...) or a tlog-tiles directory",
+            ));
+        }
+        Ok(Log::Dir { root })
+    }
+
+    /// Where `rel` is, as a URL or path.
+    pub fn locate(&self, rel: &str) -> String {
+        match self {
+            Log::Http { base, .. } => base
+                .join(rel)
+                .map_or_else(|_| rel.to_owned(), |u| u.to_string()),
+            Log::Dir { root } => root.join(rel).display().to_string(),
+        }
+    }
+
+    /// Whether the log is served over HTTP.
+    pub fn is_http(&self) -> bool {
+        matches!(self, Log::Http { .. })
+    }
+
+    /// Reads `rel` (a tlog-tiles path), at most `limit` bytes.
+    ///
+    /// # Errors
+    /// Network and I/O errors, and HTTP statuses other than 200 and 404.
+    pub fn fetch(&self, rel: &str, limit: usize) -> anyhow::Result<Fetched> {
+        let source = self.locate(rel);
+        match self {
+            Log::Http { base, http } => {
+                let url = base
+                    .join(rel)
+                    .with_context(|| format!("joining {rel} to {base}"))?;
+                let resp = http.get(&url, limit, &[])?;
+                match resp.status {
+                    200 => Ok(Fetched::Found(resp.body, source)),
+                    404 | 410 => Ok(Fetched::NotFound(source)),
+                    s => bail!("GET {url}: HTTP {s}: {}", error_text(&resp.body)),
+                }
+            }
+            Log::Dir { root } => read_file_limited(&root.join(rel), limit).map(|r| {
+                r.map_or(Fetched::NotFound(source.clone()), |b| {
+                    Fetched::Found(b, source)
+                })
+            }),
+        }
+    }
+
+    /// Reads the log's checkpoint (`/checkpoint`).
+    ///
+    /// # Errors
+    /// As [`Log::fetch`]; a missing checkpoint is an error with a hint.
+    pub fn checkpoint(&self) -> anyhow::Result<(Vec<u8>, String)> {
+        match self.fetch("checkpoint", MAX_CHECKPOINT)? {
+            Fetched::Found(b, s) => Ok((b, s)),
+            Fetched::NotFound(s) => Err(hinted(
+                format!("the log has no checkpoint at {s}"),
+                "--log must be the log's base URL or tlog-tiles directory (the one that holds `checkpoint`)",
+            )),
+        }
+    }
+
+    /// Reads a tile, falling back to the full tile when a partial one is gone
+    /// (C2SP tlog-tiles lets logs delete partial tiles once the full one exists).
+    ///
+    /// # Errors
+    /// As [`Log::fetch`].
+    pub fn tile(&self, id: TileId) -> anyhow::Result<Fetched> {
+        match self.fetch(&id.path(), MAX_TILE)? {
+            Fetched::NotFound(src) if !id.is_full() => {
+                let full = TileId { width: 256, ..id };
+                match self.fetch(&full.path(), MAX_TILE)? {
+                    Fetched::Found(mut b, s) if b.len() == MAX_TILE => {
+                        b.truncate(usize::from(id.width) * HASH_SIZE);
+                        Ok(Fetched::Found(
+                            b,
+                            format!("{s} (first {} hashes)", id.width),
+                        ))
+                    }
+                    Fetched::Found(b, s) => Ok(Fetched::Found(b, s)),
+                    Fetched::NotFound(_) => Ok(Fetched::NotFound(src)),
+                }
+            }
+            other => Ok(other),
+        }
+    }
+
+    /// Reads an entry bundle, falling back to the full bundle when a partial one
+    /// is gone; `None` if neither exists.
+    ///
+    /// # Errors
+    /// As [`Log::fetch`].
+    pub fn bundle(&self, id: BundleId) -> anyhow::Result<Option<Bundle>> {
+        match self.fetch(&id.path(), MAX_BUNDLE)? {
+            Fetched::Found(bytes, source) => Ok(Some(Bundle {
+                bytes,
+                source,
+                from_full: false,
+            })),
+            Fetched::NotFound(_) if !id.is_full() => {
+                let full = BundleId { width: 256, ..id };
+                match self.fetch(&full.path(), MAX_BUNDLE)? {
+                    Fetched::Found(bytes, source) => Ok(Some(Bundle {
+                        bytes,
+                        source,
+                        from_full: true,
+                    })),
+                    Fetched::NotFound(_) => Ok(None),
+                }
+            }
+            Fetched::NotFound(_) => Ok(None),
+        }
+    }
+
+    /// GETs a StateAnchor API path (`v1/...`), returning the status and JSON body.
+    ///
+    /// # Errors
+    /// Network errors; a body that is not JSON.
+    pub fn api(&self, path_and_query: &str) -> anyhow::Result<(u16, Value)> {
+        let Log::Http { base, http } = self else {
+            bail!("a directory has no API");
+        };
+        let url = base
+            .join(path_and_query)
+            .with_context(|| format!("joining {path_and_query} to {base}"))?;
+        let resp = http.get(&url, MAX_JSON, &[("accept", "application/json".into())])?;
+        let v = serde_json::from_slice(&resp.body).map_err(|e| {
+            anyhow!(
+                "GET {url}: HTTP {}: response is not JSON ({e}): {}",
+                resp.status,
+                error_text(&resp.body)
+            )
+        })?;
+        Ok((resp.status, v))
+    }
+}
+
+/// A short, escaped excerpt of an error response: its JSON `error` field if any.
+pub fn error_text(body: &[u8]) -> String {
+    if let Ok(v) = serde_json::from_slice::<Value>(body)
+        && let Some(e) = v
+            .get("error")
+            .or_else(|| v.get("message"))
+            .and_then(Value::as_str)
+    {
+        return escape_bytes(e.as_bytes());
+    }
+    let cut = &body[..body.len().min(200)];
+    escape_bytes(cut)
+}
+
+/// Reads a file of at most `limit` bytes; `None` if it does not exist.
+///
+/// # Errors
+/// I/O errors, and files over `limit`.
+pub fn read_file_limited(path: &Path, limit: usize) -> anyhow::Result<Option<Vec<u8>>> {
+    let f = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("opening {}", path.display())),
+    };
+    let mut body = Vec::new();
+    f.take(limit as u64 + 1)
+        .read_to_end(&mut body)
+        .with_context(|| format!("reading {}", path.display()))?;
+    if body.len() > limit {
+        bail!(
+            "{} is larger than the {limit} bytes allowed",
+            path.display()
+        );
+    }
+    Ok(Some(body))
+}
+
+/// Reads an input the user named: a file, `-` for stdin, or an http(s) URL.
+///
+/// # Errors
+/// Missing files, network errors, HTTP statuses other than 200.
+pub fn read_input(input: &str, http: &Http, limit: usize) -> anyhow::Result<(Vec<u8>, String)> {
+    if input == "-" {
+        let mut body = Vec::new();
+        std::io::stdin()
+            .take(limit as u64 + 1)
+            .read_to_end(&mut body)
+            .context("reading stdin")?;
+        if body.len() > limit {
+            bail!("stdin is larger than the {limit} bytes allowed");
+        }
+        return Ok((body, "stdin".into()));
+    }
+    if input.starts_with("http://") || input.starts_with("https://") {
+        let url = Url::parse(input).map_err(|e| {
+            hinted(
+                format!("{input:?} is not a valid URL: {e}"),
+                "give a file, - for stdin, or a URL such as https://log.example.com/checkpoint",
+            )
+        })?;
+        let resp = http.get(&url, limit, &[])?;
+        if resp.status != 200 {
+            bail!(
+                "GET {url}: HTTP {}: {}",
+                resp.status,
+                error_text(&resp.body)
+            );
+        }
+        return Ok((resp.body, url.to_string()));
+    }
+    if input.contains("://") {
+        return Err(hinted(
+            format!("{input:?}: only http:// and https:// URLs are supported"),
+            "give a file, - for stdin, or an http(s) URL",
+        ));
+    }
+    let path = Path::new(input);
+    match read_file_limited(path, limit)? {
+        Some(b) => Ok((b, path.display().to_string())),
+        None => Err(hinted(
+            format!("{input}: no such file"),
+            "give a checkpoint file, - for stdin, or an http(s) URL",
+        )),
+    }
+}
+
+/// The log did not serve data that its checkpoint commits to.
+#[derive(Debug)]
+pub struct MissingData {
+    /// What is missing, and where it was looked for.
+    pub what: String,
+}
+
+impl std::fmt::Display for MissingData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the log does not serve {}", self.what)
+    }
+}
+
+impl std::error::Error for MissingData {}
+
+/// A [`TileReader`] over a [`Log`] that remembers every tile it read (for
+/// evidence) and the I/O error behind a failed read (which `tlog` can only
+/// carry as text).
+pub struct LogTiles<'a> {
+    log: &'a Log,
+    cache: RefCell<HashMap<TileId, (Vec<u8>, String)>>,
+    error: RefCell<Option<anyhow::Error>>,
+}
+
+impl<'a> LogTiles<'a> {
+    /// Reads tiles from `log`.
+    pub fn new(log: &'a Log) -> Self {
+        LogTiles {
+            log,
+            cache: RefCell::new(HashMap::new()),
+            error: RefCell::new(None),
+        }
+    }
+
+    /// The error behind the last failed read, if any.
+    pub fn take_error(&self) -> Option<anyhow::Error> {
+        self.error.borrow_mut().take()
+    }
+
+    /// Every tile read so far: (source, bytes), in tile order.
+    pub fn tiles_read(&self) -> Vec<(String, Vec<u8>)> {
+        let cache = self.cache.borrow();
+        let mut ids: Vec<&TileId> = cache.keys().collect();
+        ids.sort_unstable();
+        ids.into_iter()
+            .filter_map(|id| cache.get(id).map(|(b, s)| (s.clone(), b.clone())))
+            .collect()
+    }
+}
+
+impl TileReader for LogTiles<'_> {
+    fn read_tiles(&self, tiles: &[TileId]) -> Result<Vec<Vec<u8>>, tlog::Error> {
+        let mut out = Vec::with_capacity(tiles.len());
+        for &id in tiles {
+            if let Some((b, _)) = self.cache.borrow().get(&id) {
+                out.push(b.clone());
+                continue;
+            }
+            let fail = |e: anyhow::Error| {
+                let reason = format!("{e:#}");
+                *self.error.borrow_mut() = Some(e);
+                tlog::Error::Storage { reason }
+            };
+            match self.log.tile(id) {
+                Ok(Fetched::Found(b, s)) => {
+                    self.cache.borrow_mut().insert(id, (b.clone(), s));
+                    out.push(b);
+                }
+                Ok(Fetched::NotFound(s)) => {
+                    return Err(fail(anyhow::Error::new(MissingData {
+                        what: format!("tile {s}"),
+                    })));
+                }
+                Err(e) => return Err(fail(e)),
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl Bundle {
+    /// The bundle's entries, decoded strictly: exactly `id.width` of them (or
+    /// 256 when this is the full bundle read in place of a partial one, of
+    /// which the first `id.width` are returned).
+    ///
+    /// # Errors
+    /// Why the bundle is malformed.
+    pub fn entries(&self, id: BundleId) -> Result<Vec<&[u8]>, String> {
+        let width = usize::from(id.width);
+        let mut entries = tlog::decode_bundle(&self.bytes).map_err(|e| e.to_string())?;
+        if entries.len() == width || (self.from_full && entries.len() == 256) {
+            entries.truncate(width);
+            Ok(entries)
+        } else {
+            Err(format!(
+                "the entry bundle holds {} entries; the checkpoint's tree needs {width}",
+                entries.len()
+            ))
+        }
+    }
+}
