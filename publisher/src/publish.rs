@@ -1,0 +1,467 @@
+//! The publication procedure, the same for every target: read the target,
+//! verify, prove consistency, write with a precondition, retry on conflict.
+
+use std::future::Future;
+use std::path::Path;
+
+use tlog::{Checkpoint, Hash, SignedCheckpoint, VerifierKey, open_checkpoint, verify_consistency};
+
+use crate::error::{Refusal, RefusalReason};
+use crate::evidence::{Evidence, ProofEvidence, checkpoint_fields};
+use crate::retry::unix_now;
+use crate::target::{LogInfo, publish_message};
+use crate::{CheckpointSource, Error, Outcome};
+
+/// How many times a publication is re-read, re-verified and retried when
+/// another writer changed the target in between.
+pub(crate) const MAX_CONFLICTS: u32 = 5;
+
+/// What a target held when it was read.
+pub(crate) struct Snapshot<V> {
+    /// `checkpoint`, if present.
+    pub checkpoint: Option<Vec<u8>>,
+    /// `log.json`, if present.
+    pub log_json: Option<Vec<u8>>,
+    /// What the writes' preconditions compare against.
+    pub version: V,
+}
+
+/// What to write.
+pub(crate) struct Publication {
+    pub origin: String,
+    pub tree_size: u64,
+    /// The checkpoint note, byte for byte as verified.
+    pub checkpoint: Vec<u8>,
+    /// `log.json`, if it must be (re)written.
+    pub log_json: Option<Vec<u8>>,
+    /// Whether `checkpoints/<tree size>` must be written.
+    pub write_history: bool,
+    pub message: String,
+}
+
+/// The result of a write with a precondition.
+pub(crate) enum Written {
+    Done {
+        commit: Option<String>,
+    },
+    /// The target changed since the snapshot; nothing of this write happened
+    /// after the point of conflict.
+    Conflict,
+}
+
+/// A publication target. Every write is conditional on the snapshot it is
+/// given: it fails with [`Written::Conflict`] rather than overwrite a change
+/// made since.
+pub(crate) trait Store {
+    type Version: Send + Sync;
+
+    fn snapshot(&self) -> impl Future<Output = Result<Snapshot<Self::Version>, Error>> + Send;
+
+    fn read_history(
+        &self,
+        snapshot: &Snapshot<Self::Version>,
+        tree_size: u64,
+    ) -> impl Future<Output = Result<Option<Vec<u8>>, Error>> + Send;
+
+    /// Writes a publication; `checkpoint` last among the files a reader
+    /// trusts, so it is the commit point.
+    fn publish(
+        &self,
+        snapshot: &Snapshot<Self::Version>,
+        p: &Publication,
+    ) -> impl Future<Output = Result<Written, Error>> + Send;
+
+    /// Writes `checkpoints/<tree size>` alone (a repair after a crash
+    /// between the commit point and the history file).
+    fn write_history(
+        &self,
+        snapshot: &Snapshot<Self::Version>,
+        tree_size: u64,
+        checkpoint: &[u8],
+        origin: &str,
+    ) -> impl Future<Output = Result<Written, Error>> + Send;
+}
+
+/// What to do with the log's latest checkpoint, given the published one.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Plan {
+    /// Nothing is published yet: publish (consistency from the empty tree
+    /// needs no proof).
+    First,
+    /// The tree grew: publish once a proof from `first` to `second` verifies.
+    Extend { first: u64, second: u64 },
+    /// Same size, same root: nothing to do.
+    Unchanged,
+    /// Publish nothing.
+    Refuse(RefusalReason),
+}
+
+/// The pure decision: growth, no growth, rollback or fork.
+pub(crate) fn plan(published: Option<&Checkpoint>, latest: &Checkpoint) -> Plan {
+    let Some(published) = published else {
+        return if latest.tree_size == 0 {
+            Plan::Unchanged
+        } else {
+            Plan::First
+        };
+    };
+    use std::cmp::Ordering::{Equal, Greater, Less};
+    match latest.tree_size.cmp(&published.tree_size) {
+        Less => Plan::Refuse(RefusalReason::Rollback {
+            published: published.tree_size,
+            latest: latest.tree_size,
+        }),
+        Equal if latest.root_hash == published.root_hash => Plan::Unchanged,
+        Equal => Plan::Refuse(RefusalReason::Fork {
+            tree_size: latest.tree_size,
+        }),
+        Greater => Plan::Extend {
+            first: published.tree_size,
+            second: latest.tree_size,
+        },
+    }
+}
+
+/// Everything the procedure needs besides the store and the source.
+pub(crate) struct Context<'a> {
+    pub key: &'a VerifierKey,
+    pub target: String,
+    pub log_info: LogInfo,
+    pub evidence_dir: &'a Path,
+}
+
+impl Context<'_> {
+    /// Builds the refusal, writes its evidence, and returns the error.
+    fn refuse(
+        &self,
+        reason: RefusalReason,
+        published: Option<&[u8]>,
+        latest: Option<&[u8]>,
+        proof: Option<ProofEvidence>,
+    ) -> Error {
+        let (published_checkpoint, published_checkpoint_base64) = checkpoint_fields(published);
+        let (latest_checkpoint, latest_checkpoint_base64) = checkpoint_fields(latest);
+        let evidence = Evidence {
+            stateanchor_evidence: 1,
+            reason: reason.code().to_owned(),
+            detail: reason.to_string(),
+            origin: self.key.name().to_owned(),
+            verifier_key: self.key.to_text(),
+            target: self.target.clone(),
+            detected_at: unix_now(),
+            published_checkpoint,
+            published_checkpoint_base64,
+            latest_checkpoint,
+            latest_checkpoint_base64,
+            consistency_proof: proof,
+        };
+        let evidence_file = evidence
+            .write_to(self.evidence_dir)
+            .map_err(|(path, e)| format!("{}: {e}", path.display()));
+        tracing::error!(
+            reason = %reason,
+            evidence = ?evidence_file,
+            target = %self.target,
+            "ALERT: refused to publish"
+        );
+        Error::Refused(Box::new(Refusal {
+            reason,
+            evidence,
+            evidence_file,
+        }))
+    }
+
+    /// Refuses a target whose `log.json` names another log. A `log.json`
+    /// that does not parse is rewritten with the next publication.
+    fn check_log_json(&self, log_json: Option<&[u8]>) -> Result<(), Error> {
+        let Some(info) = log_json.and_then(|b| serde_json::from_slice::<LogInfo>(b).ok()) else {
+            return Ok(());
+        };
+        let checks = [
+            ("origin", info.origin, &self.log_info.origin),
+            (
+                "verifier_key",
+                info.verifier_key,
+                &self.log_info.verifier_key,
+            ),
+        ];
+        for (field, published, expected) in checks {
+            if &published != expected {
+                return Err(Error::TargetOfAnotherLog {
+                    target: self.target.clone(),
+                    field,
+                    published,
+                    expected: expected.clone(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Publishes the source's latest checkpoint to `store` if it is safe to.
+///
+/// The steps, in order (each logged at `debug`):
+/// 1. read the target: `checkpoint` and `log.json`;
+/// 2. check `log.json` names this log, and verify the published checkpoint;
+/// 3. fetch the log's latest checkpoint and verify its signature;
+/// 4. decide ([`plan`]): first publication, growth, no growth, rollback, fork;
+/// 5. on growth, fetch the consistency proof and verify it;
+/// 6. check `checkpoints/<tree size>`, if already there, agrees;
+/// 7. write, conditional on what step 1 read; on conflict, start again.
+pub(crate) async fn publish_with<S: Store + Sync>(
+    store: &S,
+    cx: &Context<'_>,
+    source: &impl CheckpointSource,
+) -> Result<Outcome, Error> {
+    let log_json = cx.log_info.to_bytes();
+    for attempt in 1..=MAX_CONFLICTS {
+        // 1.
+        let snapshot = store.snapshot().await?;
+        tracing::debug!(
+            attempt,
+            has_checkpoint = snapshot.checkpoint.is_some(),
+            "1. read the target"
+        );
+        // 2.
+        cx.check_log_json(snapshot.log_json.as_deref())?;
+        let published_bytes = snapshot.checkpoint.as_deref();
+        let published = match published_bytes {
+            None => None,
+            Some(b) => Some(open_checkpoint(b, cx.key).map_err(|error| {
+                cx.refuse(
+                    RefusalReason::PublishedDoesNotVerify { error },
+                    Some(b),
+                    None,
+                    None,
+                )
+            })?),
+        };
+        tracing::debug!(published = ?published.as_ref().map(|p| p.checkpoint.tree_size), "2. verified the published checkpoint");
+        // 3.
+        let latest_bytes = source
+            .latest_checkpoint()
+            .await
+            .map_err(|source| Error::Source {
+                operation: "fetch the latest checkpoint".to_owned(),
+                source,
+            })?;
+        let latest = open_checkpoint(&latest_bytes, cx.key).map_err(|error| {
+            cx.refuse(
+                RefusalReason::BadSignature { error },
+                published_bytes,
+                Some(&latest_bytes),
+                None,
+            )
+        })?;
+        let latest_size = latest.checkpoint.tree_size;
+        tracing::debug!(latest_size, "3. verified the latest checkpoint's signature");
+        // 4. and 5.
+        let previous = published.as_ref().map(|p| p.checkpoint.tree_size);
+        match plan(
+            published.as_ref().map(|p| &p.checkpoint),
+            &latest.checkpoint,
+        ) {
+            Plan::Refuse(reason) => {
+                return Err(cx.refuse(reason, published_bytes, Some(&latest_bytes), None));
+            }
+            Plan::Unchanged => {
+                tracing::debug!(latest_size, "4. no growth");
+                let repaired = repair_history(store, cx, &snapshot, &latest, &latest_bytes).await?;
+                return Ok(Outcome::Unchanged {
+                    tree_size: latest_size,
+                    repaired,
+                });
+            }
+            Plan::First => tracing::debug!(latest_size, "4. first publication"),
+            Plan::Extend { first, second } => {
+                let published = published.as_ref().map(|p| p.checkpoint.root_hash);
+                let first_root = published.unwrap_or(Hash::EMPTY);
+                let proof = if first == 0 {
+                    Vec::new()
+                } else {
+                    source
+                        .consistency_proof(first, second)
+                        .await
+                        .map_err(|source| Error::Source {
+                            operation: format!(
+                                "fetch the consistency proof from tree size {first} to {second}"
+                            ),
+                            source,
+                        })?
+                };
+                verify_consistency(
+                    first,
+                    second,
+                    &first_root,
+                    &latest.checkpoint.root_hash,
+                    &proof,
+                )
+                .map_err(|error| {
+                    cx.refuse(
+                        RefusalReason::InconsistentProof {
+                            first,
+                            second,
+                            error,
+                        },
+                        published_bytes,
+                        Some(&latest_bytes),
+                        Some(ProofEvidence::new(first, second, &proof)),
+                    )
+                })?;
+                tracing::debug!(first, second, "5. verified the consistency proof");
+            }
+        }
+        // 6.
+        let existing = store.read_history(&snapshot, latest_size).await?;
+        let write_history = match existing {
+            None => true,
+            Some(existing) => {
+                check_history_agrees(cx, &existing, &latest, &latest_bytes)?;
+                false
+            }
+        };
+        tracing::debug!(write_history, "6. checked the history file");
+        // 7.
+        let p = Publication {
+            origin: cx.key.name().to_owned(),
+            tree_size: latest_size,
+            checkpoint: latest_bytes,
+            log_json: (snapshot.log_json.as_deref() != Some(&log_json)).then(|| log_json.clone()),
+            write_history,
+            message: publish_message(cx.key.name(), latest_size, previous),
+        };
+        match store.publish(&snapshot, &p).await? {
+            Written::Done { commit } => {
+                tracing::info!(target = %cx.target, tree_size = latest_size, ?previous, ?commit, "published");
+                return Ok(Outcome::Published {
+                    tree_size: latest_size,
+                    previous,
+                    commit,
+                });
+            }
+            Written::Conflict => {
+                tracing::info!(attempt, target = %cx.target, "the target changed while publishing; re-reading");
+            }
+        }
+    }
+    Err(Error::Contention {
+        attempts: MAX_CONFLICTS,
+    })
+}
+
+/// A `checkpoints/<tree size>` file already there must be a checkpoint of
+/// this log with the same root hash (it is never rewritten).
+fn check_history_agrees(
+    cx: &Context<'_>,
+    existing: &[u8],
+    latest: &SignedCheckpoint,
+    latest_bytes: &[u8],
+) -> Result<(), Error> {
+    if existing == latest_bytes {
+        return Ok(());
+    }
+    match open_checkpoint(existing, cx.key) {
+        Ok(e)
+            if e.checkpoint.tree_size == latest.checkpoint.tree_size
+                && e.checkpoint.root_hash == latest.checkpoint.root_hash =>
+        {
+            Ok(())
+        }
+        Ok(_) => Err(cx.refuse(
+            RefusalReason::Fork {
+                tree_size: latest.checkpoint.tree_size,
+            },
+            Some(existing),
+            Some(latest_bytes),
+            None,
+        )),
+        Err(error) => Err(cx.refuse(
+            RefusalReason::PublishedDoesNotVerify { error },
+            Some(existing),
+            Some(latest_bytes),
+            None,
+        )),
+    }
+}
+
+/// With no growth, writes `checkpoints/<tree size>` if a crash left it out.
+async fn repair_history<S: Store + Sync>(
+    store: &S,
+    cx: &Context<'_>,
+    snapshot: &Snapshot<S::Version>,
+    latest: &SignedCheckpoint,
+    latest_bytes: &[u8],
+) -> Result<bool, Error> {
+    let size = latest.checkpoint.tree_size;
+    if size == 0 || snapshot.checkpoint.is_none() {
+        return Ok(false);
+    }
+    match store.read_history(snapshot, size).await? {
+        Some(existing) => {
+            check_history_agrees(cx, &existing, latest, latest_bytes)?;
+            Ok(false)
+        }
+        None => {
+            tracing::info!(tree_size = size, "writing the missing history file");
+            let written = store
+                .write_history(snapshot, size, latest_bytes, cx.key.name())
+                .await?;
+            Ok(matches!(written, Written::Done { .. }))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cp(size: u64, root: u8) -> Checkpoint {
+        Checkpoint::new("o", size, Hash([root; 32]))
+    }
+
+    #[test]
+    fn plans() {
+        let cases: &[(Option<Checkpoint>, Checkpoint, Plan)] = &[
+            (None, cp(0, 0), Plan::Unchanged),
+            (None, cp(3, 1), Plan::First),
+            (Some(cp(3, 1)), cp(3, 1), Plan::Unchanged),
+            (
+                Some(cp(3, 1)),
+                cp(3, 2),
+                Plan::Refuse(RefusalReason::Fork { tree_size: 3 }),
+            ),
+            (
+                Some(cp(3, 1)),
+                cp(2, 1),
+                Plan::Refuse(RefusalReason::Rollback {
+                    published: 3,
+                    latest: 2,
+                }),
+            ),
+            (
+                Some(cp(3, 1)),
+                cp(5, 2),
+                Plan::Extend {
+                    first: 3,
+                    second: 5,
+                },
+            ),
+            (
+                Some(cp(0, 1)),
+                cp(5, 2),
+                Plan::Extend {
+                    first: 0,
+                    second: 5,
+                },
+            ),
+        ];
+        for (published, latest, want) in cases {
+            assert_eq!(
+                &plan(published.as_ref(), latest),
+                want,
+                "{published:?} {latest:?}"
+            );
+        }
+    }
+}
