@@ -1,1 +1,273 @@
-fn main() {}
+//! Criterion benchmarks of the `tlog` library, with ct-merkle 0.3 side by side
+//! on the operations it also has. Figures and machine: `docs/benchmarks.md`.
+//!
+//! Run: `cargo bench -p tlog --bench tlog -- --warm-up-time 1 --measurement-time 3`
+//! (add a filter such as `proofs/16M` to run one group). The proof groups
+//! build a tree of 1M and of 16M leaves once per group, for each library;
+//! the 16M group needs about 4 GB of memory and a minute to set up.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{BenchmarkId, Criterion, Throughput};
+use ct_merkle::mem_backed_tree::MemoryBackedTree;
+use ct_merkle::{ConsistencyProof, InclusionProof, RootHash};
+use sha2_011::Sha256;
+use tlog::{
+    Checkpoint, Frontier, Hash, MemoryHashStore, SignerKey, leaf_hash, open_checkpoint,
+    prove_consistency, prove_inclusion, tree_hash, verify_consistency, verify_inclusion,
+};
+
+/// Bytes per leaf in every benchmark.
+const LEAF_SIZE: usize = 100;
+/// Leaves appended per iteration of the append benchmarks.
+const APPENDS: u64 = 1 << 20;
+
+type Leaf = [u8; LEAF_SIZE];
+type CtTree = MemoryBackedTree<Sha256, Leaf>;
+
+/// Leaf `i`: 100 bytes, distinct for every `i`, not all alike.
+fn leaf(i: u64) -> Leaf {
+    let mut l = [0u8; LEAF_SIZE];
+    let mut x = i.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    for chunk in l.chunks_mut(8) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
+    }
+    l[..8].copy_from_slice(&i.to_be_bytes());
+    l
+}
+
+/// Deterministic pseudo-random numbers below `bound`.
+fn picks(count: usize, bound: u64, seed: u64) -> Vec<u64> {
+    let mut x = seed | 1;
+    (0..count)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % bound
+        })
+        .collect()
+}
+
+fn ct_root(h: &Hash, size: u64) -> RootHash<Sha256> {
+    RootHash::new(ct_merkle::digest::Output::<Sha256>::from(h.0), size)
+}
+
+fn bench_append(c: &mut Criterion) {
+    let leaves: Vec<Leaf> = (0..APPENDS).map(leaf).collect();
+    let hashes: Vec<Hash> = leaves.iter().map(|l| leaf_hash(l)).collect();
+
+    let mut g = c.benchmark_group("append");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(APPENDS));
+    g.bench_function("tlog/leaf_hash+MemoryHashStore::append", |b| {
+        b.iter(|| {
+            let mut store = MemoryHashStore::new();
+            for l in &leaves {
+                store.append(leaf_hash(l));
+            }
+            black_box(store.root())
+        });
+    });
+    g.bench_function("tlog/Frontier::append", |b| {
+        b.iter(|| {
+            let mut f = Frontier::new();
+            for h in &hashes {
+                f.append(*h, |id, h| {
+                    black_box((id, h));
+                });
+            }
+            black_box(f.root())
+        });
+    });
+    g.bench_function("tlog/leaf_hash", |b| {
+        b.iter(|| {
+            for l in &leaves {
+                black_box(leaf_hash(l));
+            }
+        });
+    });
+    g.bench_function("ct-merkle/push", |b| {
+        b.iter(|| {
+            let mut t = CtTree::new();
+            for l in &leaves {
+                t.push(*l);
+            }
+            black_box(t.root())
+        });
+    });
+    g.finish();
+}
+
+fn bench_proofs(c: &mut Criterion, label: &str, size: u64) {
+    // Build both trees once for the whole group.
+    let mut store = MemoryHashStore::new();
+    let mut ct = CtTree::new();
+    for i in 0..size {
+        let l = leaf(i);
+        store.append(leaf_hash(&l));
+        ct.push(l);
+    }
+    let root = store.root();
+    let ct_root_now = ct.root();
+    assert_eq!(ct_root_now.as_bytes().as_slice(), root.0.as_slice());
+
+    // Random leaves and old sizes, with their proofs.
+    let indexes = picks(1024, size, 1);
+    let olds: Vec<u64> = picks(1024, size - 1, 2).iter().map(|m| m + 1).collect();
+    let old_roots: Vec<Hash> = olds
+        .iter()
+        .map(|&m| tree_hash(m, &store).unwrap())
+        .collect();
+    let incl: Vec<Vec<Hash>> = indexes
+        .iter()
+        .map(|&i| prove_inclusion(i, size, &store).unwrap())
+        .collect();
+    let cons: Vec<Vec<Hash>> = olds
+        .iter()
+        .map(|&m| prove_consistency(m, size, &store).unwrap())
+        .collect();
+    let ct_incl: Vec<InclusionProof<Sha256>> = indexes
+        .iter()
+        .map(|&i| ct.prove_inclusion(usize::try_from(i).unwrap()))
+        .collect();
+    let ct_cons: Vec<ConsistencyProof<Sha256>> = olds
+        .iter()
+        .map(|&m| ct.prove_consistency(usize::try_from(size - m).unwrap()))
+        .collect();
+    let ct_old_roots: Vec<RootHash<Sha256>> = olds
+        .iter()
+        .zip(&old_roots)
+        .map(|(&m, h)| ct_root(h, m))
+        .collect();
+    // Both libraries produce the same proofs.
+    for (p, q) in incl.iter().zip(&ct_incl) {
+        assert_eq!(
+            p.iter().flat_map(|h| h.0).collect::<Vec<u8>>(),
+            q.as_bytes()
+        );
+    }
+    for (p, q) in cons.iter().zip(&ct_cons) {
+        assert_eq!(
+            p.iter().flat_map(|h| h.0).collect::<Vec<u8>>(),
+            q.as_bytes()
+        );
+    }
+
+    let mut g = c.benchmark_group(format!("proofs/{label}"));
+    g.throughput(Throughput::Elements(1));
+    let mut k = 0usize;
+    let mut next = move || {
+        k = (k + 1) % 1024;
+        k
+    };
+
+    g.bench_function(BenchmarkId::new("tlog", "prove_inclusion"), |b| {
+        b.iter(|| {
+            let i = next();
+            black_box(prove_inclusion(indexes[i], size, &store).unwrap())
+        });
+    });
+    g.bench_function(BenchmarkId::new("ct-merkle", "prove_inclusion"), |b| {
+        b.iter(|| {
+            let i = next();
+            black_box(ct.prove_inclusion(indexes[i] as usize))
+        });
+    });
+    // Verification includes hashing the leaf, as ct-merkle's does.
+    g.bench_function(BenchmarkId::new("tlog", "verify_inclusion"), |b| {
+        b.iter(|| {
+            let i = next();
+            let l = leaf(indexes[i]);
+            verify_inclusion(indexes[i], size, &leaf_hash(&l), &incl[i], &root).unwrap();
+        });
+    });
+    g.bench_function(BenchmarkId::new("ct-merkle", "verify_inclusion"), |b| {
+        b.iter(|| {
+            let i = next();
+            let l = leaf(indexes[i]);
+            ct_root_now
+                .verify_inclusion(&l, indexes[i], &ct_incl[i])
+                .unwrap();
+        });
+    });
+    g.bench_function(BenchmarkId::new("tlog", "prove_consistency"), |b| {
+        b.iter(|| {
+            let i = next();
+            black_box(prove_consistency(olds[i], size, &store).unwrap())
+        });
+    });
+    g.bench_function(BenchmarkId::new("ct-merkle", "prove_consistency"), |b| {
+        b.iter(|| {
+            let i = next();
+            black_box(ct.prove_consistency((size - olds[i]) as usize))
+        });
+    });
+    g.bench_function(BenchmarkId::new("tlog", "verify_consistency"), |b| {
+        b.iter(|| {
+            let i = next();
+            verify_consistency(olds[i], size, &old_roots[i], &root, &cons[i]).unwrap();
+        });
+    });
+    g.bench_function(BenchmarkId::new("ct-merkle", "verify_consistency"), |b| {
+        b.iter(|| {
+            let i = next();
+            ct_root_now
+                .verify_consistency(&ct_old_roots[i], &ct_cons[i])
+                .unwrap();
+        });
+    });
+    g.bench_function(BenchmarkId::new("tlog", "root"), |b| {
+        b.iter(|| black_box(store.root()));
+    });
+    g.bench_function(BenchmarkId::new("tlog", "tree_hash"), |b| {
+        b.iter(|| black_box(tree_hash(size, &store).unwrap()));
+    });
+    g.bench_function(BenchmarkId::new("ct-merkle", "root"), |b| {
+        b.iter(|| black_box(ct.root()));
+    });
+    g.finish();
+}
+
+fn bench_proofs_1m(c: &mut Criterion) {
+    bench_proofs(c, "1M", 1 << 20);
+}
+
+fn bench_proofs_16m(c: &mut Criterion) {
+    bench_proofs(c, "16M", 1 << 24);
+}
+
+fn bench_checkpoint(c: &mut Criterion) {
+    let key = SignerKey::from_seed("example.com/log", &[7; 32]).unwrap();
+    let vkey = key.verifier_key();
+    let cp = Checkpoint::new("example.com/log", 16_777_216, leaf_hash(b"root"));
+    let bytes = cp.sign(&key).unwrap().to_bytes();
+
+    let mut g = c.benchmark_group("checkpoint");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("tlog/sign", |b| {
+        b.iter(|| black_box(cp.sign(&key).unwrap().to_bytes()));
+    });
+    g.bench_function("tlog/open_checkpoint", |b| {
+        b.iter(|| black_box(open_checkpoint(&bytes, &vkey).unwrap()));
+    });
+    g.finish();
+}
+
+fn main() {
+    // What `criterion_group!`/`criterion_main!` expand to, written out so
+    // that the generated functions need no lint exceptions.
+    let mut c = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .configure_from_args();
+    bench_append(&mut c);
+    bench_checkpoint(&mut c);
+    bench_proofs_1m(&mut c);
+    bench_proofs_16m(&mut c);
+    c.final_summary();
+}
