@@ -244,7 +244,7 @@ Example:
         /// Output directory (created).
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
-        /// Number of entries (`entry <i>` each).
+        /// Number of entries.
         #[arg(long, value_name = "N")]
         entries: u64,
         /// Signer key file (`PRIVATE+KEY+...`) [default: a fixed test key named by --origin].
@@ -256,6 +256,9 @@ Example:
         /// Also write `checkpoint.<size>` for these sizes.
         #[arg(long, value_name = "SIZES", value_delimiter = ',')]
         checkpoint_at: Vec<u64>,
+        /// Entry `i` is this prefix followed by `i` in decimal.
+        #[arg(long, default_value = "entry ")]
+        entry_prefix: String,
     },
 }
 

@@ -68,13 +68,15 @@ pub fn run(ctx: &Ctx, command: Command) -> anyhow::Result<Report> {
             signer_key_file,
             origin,
             checkpoint_at,
-        } => crate::generate::run(
-            &out,
+            entry_prefix,
+        } => crate::generate::run(&crate::generate::Params {
+            out: &out,
             entries,
-            signer_key_file.as_deref(),
-            &origin,
-            &checkpoint_at,
-        ),
+            key_file: signer_key_file.as_deref(),
+            origin: &origin,
+            checkpoint_at: &checkpoint_at,
+            entry_prefix: &entry_prefix,
+        }),
     }
 }
 
@@ -385,6 +387,7 @@ fn inclusion(
     const CMD: &str = "inclusion";
     let key = load_key(key)?;
     let log = Log::parse(&log_args.log, &ctx.http)?;
+    proofs::check_usage(&log, log_args.proof_source)?;
     let log_text = log_args.log.as_str();
     // Step 1: the checkpoint, verified with the user's key.
     let cp = match checkpoint_file {
@@ -568,6 +571,7 @@ fn consistency(
     const CMD: &str = "consistency";
     let key = load_key(key)?;
     let log = Log::parse(&log_args.log, &ctx.http)?;
+    proofs::check_usage(&log, log_args.proof_source)?;
     let log_text = log_args.log.as_str();
     let old = file_checkpoint(CMD, "old", old, ctx, &key, Some(log_text))?;
     let new = match new {

@@ -26,17 +26,35 @@ fn sign(key: &SignerKey, size: u64, b: &TreeBuilder) -> anyhow::Result<Vec<u8>> 
         .to_bytes())
 }
 
+/// What to write.
+pub struct Params<'a> {
+    /// Output directory.
+    pub out: &'a Path,
+    /// Number of entries.
+    pub entries: u64,
+    /// Signer key file, or the fixed test key.
+    pub key_file: Option<&'a Path>,
+    /// Origin of the fixed test key.
+    pub origin: &'a str,
+    /// Sizes at which to also write `checkpoint.<size>`.
+    pub checkpoint_at: &'a [u64],
+    /// Entry `i` is `entry_prefix` followed by `i`.
+    pub entry_prefix: &'a str,
+}
+
 /// Writes the log.
 ///
 /// # Errors
 /// I/O errors and bad keys.
-pub fn run(
-    out: &Path,
-    entries: u64,
-    key_file: Option<&Path>,
-    origin: &str,
-    checkpoint_at: &[u64],
-) -> anyhow::Result<Report> {
+pub fn run(p: &Params<'_>) -> anyhow::Result<Report> {
+    let Params {
+        out,
+        entries,
+        key_file,
+        origin,
+        checkpoint_at,
+        entry_prefix,
+    } = *p;
     let key = match key_file {
         Some(f) => SignerKey::from_text(
             std::fs::read_to_string(f)
@@ -52,7 +70,7 @@ pub fn run(
     let mut tiles: Vec<Vec<u8>> = vec![Vec::new(); 8];
     let mut full_tiles: Vec<(u8, u64)> = Vec::new();
     for i in 0..entries {
-        let entry = format!("entry {i}").into_bytes();
+        let entry = format!("{entry_prefix}{i}").into_bytes();
         let leaf = tlog::leaf_hash(&entry);
         bundle.push(entry);
         b.append(leaf, |level, index, h| {

@@ -178,6 +178,7 @@ pub fn run(
 ) -> anyhow::Result<Report> {
     let key = load_key(key)?;
     let log = Log::parse(&log_args.log, &ctx.http)?;
+    proofs::check_usage(&log, log_args.proof_source)?;
     if once {
         return step(ctx, &key, &log, log_args, state, initial);
     }

@@ -383,6 +383,7 @@ fn write_evidence(
     let mut body = serde_json::to_vec_pretty(&file).context("encoding the evidence")?;
     body.push(b'\n');
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_owned());
     for n in 0..1000 {
         let name = if n == 0 {
             format!("stateanchor-evidence-{now}.json")

@@ -38,6 +38,20 @@ impl Source {
     }
 }
 
+/// Refuses `--proof-source api` for a directory, before anything is read.
+///
+/// # Errors
+/// As described.
+pub fn check_usage(log: &Log, pref: ProofSourceArg) -> anyhow::Result<()> {
+    if pref == ProofSourceArg::Api && !log.is_http() {
+        return Err(hinted(
+            "--proof-source api: a directory has no proof API",
+            "use --proof-source auto or tiles with a directory",
+        ));
+    }
+    Ok(())
+}
+
 /// Picks the proof source: `auto` asks `GET /v1/log` whether the log has the
 /// StateAnchor API, and uses tiles if it does not (404).
 ///

@@ -300,6 +300,7 @@ pub fn run(
 ) -> anyhow::Result<Report> {
     let key = load_key(key)?;
     let log = Log::parse(&log_args.log, &ctx.http)?;
+    proofs::check_usage(&log, log_args.proof_source)?;
     let log_text = log_args.log.as_str();
     let repo = Repo::parse(repo_text, github_api, github_ref, &ctx.http)?;
     let mut warnings: Vec<String> = Vec::new();
@@ -468,8 +469,12 @@ pub fn run(
     );
     let _ = writeln!(
         text,
-        "proofs:          {proofs_checked} consistency proofs verified, {}",
-        source.describe()
+        "proofs:          {proofs_checked} consistency proofs verified{}",
+        if proofs_checked > 0 {
+            format!(", {}", source.describe())
+        } else {
+            String::new()
+        }
     );
     for w in &warnings {
         let _ = writeln!(text, "warning: {}", escape(w));
