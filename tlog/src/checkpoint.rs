@@ -55,8 +55,9 @@ impl Checkpoint {
     }
 
     /// Parses a checkpoint body strictly: non-empty origin, a canonical
-    /// decimal tree size, a 32-byte root hash in canonical standard base64,
-    /// and non-empty extension lines.
+    /// decimal tree size, a 32-byte root hash in canonical standard base64
+    /// (for tree size 0, the empty tree's hash `SHA-256("")`), and non-empty
+    /// extension lines.
     ///
     /// # Errors
     /// [`Error::MalformedCheckpoint`].
@@ -91,6 +92,11 @@ impl Checkpoint {
         if root_hash.to_base64() != root {
             return Err(Error::MalformedCheckpoint {
                 reason: "root hash is not canonical base64",
+            });
+        }
+        if tree_size == 0 && root_hash != Hash::EMPTY {
+            return Err(Error::MalformedCheckpoint {
+                reason: "root hash of the empty tree is not SHA-256 of nothing",
             });
         }
         let mut extensions = Vec::new();
@@ -189,6 +195,7 @@ mod tests {
             format!("o\n18446744073709551616\n{root}\n"),
             format!("o\n1\n{}\n", &root[..root.len() - 1]),
             "o\n1\nZG9uJ3QgY2FyZSAy\n".to_string(),
+            format!("o\n0\n{}\n", Hash([0; 32]).to_base64()),
             format!("o\n1\n{root}\n\n"),
             "o\n1\n".to_string(),
             "o\n".to_string(),
