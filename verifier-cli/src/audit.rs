@@ -341,18 +341,19 @@ pub fn run(
     let started = Instant::now();
     let key = load_key(key)?;
     let log = Log::parse(log_text, &ctx.http)?;
-    // Step 1: the checkpoint to audit, verified with the user's key.
+    // Step 1: saved progress, if any (written for this key).
+    let resume = match state_path {
+        Some(p) => load_state(p, &key)?,
+        None => None,
+    };
+    // Step 2: the checkpoint to audit, verified with the user's key; going on
+    // from saved progress, the log must not have rolled back or forked.
     let cp = current_checkpoint(CMD, &log, log_text, &key)?;
     let n = cp.size();
     let ev = Ev {
         log_text,
         key: &key,
         cp: &cp,
-    };
-    // Step 2: go on from saved progress, checking the log has not rolled back or forked.
-    let resume = match state_path {
-        Some(p) => load_state(p, &key)?,
-        None => None,
     };
     let mut pending: VecDeque<Cp> = VecDeque::new();
     let (mut builder, resumed_from) = match resume {

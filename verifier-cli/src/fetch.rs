@@ -113,8 +113,8 @@ pub struct Bundle {
     pub bytes: Vec<u8>,
     /// Where it came from.
     pub source: String,
-    /// Whether the partial bundle was gone and this is the full one.
-    pub from_full: bool,
+    /// Whether the partial bundle was gone and this is a wider one.
+    pub from_wider: bool,
 }
 
 /// Bytes from the log, or its word that it has none.
@@ -241,56 +241,92 @@ impl Log {
         }
     }
 
-    /// Reads a tile, falling back to the full tile when a partial one is gone
-    /// (C2SP tlog-tiles lets logs delete partial tiles once the full one exists).
+    /// The tree size of the log's current checkpoint, read without verifying
+    /// it: only a hint of which partial tiles exist. Whatever is read with
+    /// it is verified against a checkpoint verified with the user's key.
+    fn size_hint(&self) -> Option<u64> {
+        let Ok(Fetched::Found(bytes, _)) = self.fetch("checkpoint", MAX_CHECKPOINT) else {
+            return None;
+        };
+        let note = tlog::Note::from_bytes(&bytes).ok()?;
+        Some(tlog::Checkpoint::from_body(note.text()).ok()?.tree_size)
+    }
+
+    /// The wider versions of a partial tile or bundle at `level`/`index` of
+    /// `width`, to try when the partial one is gone: the full one, then the
+    /// one of the log's current size.
+    fn wider_widths(&self, level: u8, index: u64, width: u16) -> Vec<u16> {
+        let mut out = vec![256];
+        if let Some(n) = self.size_hint()
+            && let Some(t) = TileId::for_size(level, index, n)
+            && t.width > width
+            && t.width < 256
+        {
+            out.push(t.width);
+        }
+        out
+    }
+
+    /// Reads a tile. A partial tile that is gone is read from a wider one
+    /// (C2SP tlog-tiles lets logs delete partial tiles once a wider one
+    /// exists): the full tile or the partial tile of the current size,
+    /// truncated to `id.width` hashes.
     ///
     /// # Errors
     /// As [`Log::fetch`].
     pub fn tile(&self, id: TileId) -> anyhow::Result<Fetched> {
-        match self.fetch(&id.path(), MAX_TILE)? {
-            Fetched::NotFound(src) if !id.is_full() => {
-                let full = TileId { width: 256, ..id };
-                match self.fetch(&full.path(), MAX_TILE)? {
-                    Fetched::Found(mut b, s) if b.len() == MAX_TILE => {
-                        b.truncate(usize::from(id.width) * HASH_SIZE);
-                        Ok(Fetched::Found(
-                            b,
-                            format!("{s} (first {} hashes)", id.width),
-                        ))
-                    }
-                    Fetched::Found(b, s) => Ok(Fetched::Found(b, s)),
-                    Fetched::NotFound(_) => Ok(Fetched::NotFound(src)),
-                }
-            }
-            other => Ok(other),
+        let first = self.fetch(&id.path(), MAX_TILE)?;
+        let Fetched::NotFound(src) = first else {
+            return Ok(first);
+        };
+        if id.is_full() {
+            return Ok(Fetched::NotFound(src));
         }
+        let want = usize::from(id.width) * HASH_SIZE;
+        for width in self.wider_widths(id.level, id.index, id.width) {
+            let wider = TileId { width, ..id };
+            if let Fetched::Found(mut b, s) = self.fetch(&wider.path(), MAX_TILE)? {
+                if b.len() == usize::from(width) * HASH_SIZE {
+                    b.truncate(want);
+                    return Ok(Fetched::Found(
+                        b,
+                        format!("{s} (first {} hashes)", id.width),
+                    ));
+                }
+                return Ok(Fetched::Found(b, s));
+            }
+        }
+        Ok(Fetched::NotFound(src))
     }
 
-    /// Reads an entry bundle, falling back to the full bundle when a partial one
-    /// is gone; `None` if neither exists.
+    /// Reads an entry bundle, falling back to a wider one (full, or of the
+    /// current size) when a partial one is gone; `None` if none exists.
     ///
     /// # Errors
     /// As [`Log::fetch`].
     pub fn bundle(&self, id: BundleId) -> anyhow::Result<Option<Bundle>> {
         match self.fetch(&id.path(), MAX_BUNDLE)? {
-            Fetched::Found(bytes, source) => Ok(Some(Bundle {
-                bytes,
-                source,
-                from_full: false,
-            })),
-            Fetched::NotFound(_) if !id.is_full() => {
-                let full = BundleId { width: 256, ..id };
-                match self.fetch(&full.path(), MAX_BUNDLE)? {
-                    Fetched::Found(bytes, source) => Ok(Some(Bundle {
-                        bytes,
-                        source,
-                        from_full: true,
-                    })),
-                    Fetched::NotFound(_) => Ok(None),
-                }
+            Fetched::Found(bytes, source) => {
+                return Ok(Some(Bundle {
+                    bytes,
+                    source,
+                    from_wider: false,
+                }));
             }
-            Fetched::NotFound(_) => Ok(None),
+            Fetched::NotFound(_) if id.is_full() => return Ok(None),
+            Fetched::NotFound(_) => {}
         }
+        for width in self.wider_widths(0, id.index, id.width) {
+            let wider = BundleId { width, ..id };
+            if let Fetched::Found(bytes, source) = self.fetch(&wider.path(), MAX_BUNDLE)? {
+                return Ok(Some(Bundle {
+                    bytes,
+                    source: format!("{source} (first {} entries)", id.width),
+                    from_wider: true,
+                }));
+            }
+        }
+        Ok(None)
     }
 
     /// GETs a StateAnchor API path (`v1/...`), returning the status and JSON body.
@@ -484,7 +520,7 @@ impl TileReader for LogTiles<'_> {
 
 impl Bundle {
     /// The bundle's entries, decoded strictly: exactly `id.width` of them (or
-    /// 256 when this is the full bundle read in place of a partial one, of
+    /// more when this is a wider bundle read in place of a partial one, of
     /// which the first `id.width` are returned).
     ///
     /// # Errors
@@ -492,7 +528,7 @@ impl Bundle {
     pub fn entries(&self, id: BundleId) -> Result<Vec<&[u8]>, String> {
         let width = usize::from(id.width);
         let mut entries = tlog::decode_bundle(&self.bytes).map_err(|e| e.to_string())?;
-        if entries.len() == width || (self.from_full && entries.len() == 256) {
+        if entries.len() == width || (self.from_wider && entries.len() > width) {
             entries.truncate(width);
             Ok(entries)
         } else {
