@@ -31,7 +31,10 @@ fn checkpoint_from_file_url_and_stdin() {
         expect_code(&run, 0, input);
         assert!(run.stdout.contains("tree size: 15"), "{}", run.stdout);
         assert!(run.stdout.contains(ROOT_15));
-        let run = verify_in(tmp.path(), &["--json", "checkpoint", "--key", TESSERA_KEY, input]);
+        let run = verify_in(
+            tmp.path(),
+            &["--json", "checkpoint", "--key", TESSERA_KEY, input],
+        );
         expect_code(&run, 0, input);
         let v = run.json();
         assert_eq!(v["status"], "verified");
@@ -65,7 +68,10 @@ fn audit_directory_and_http() {
     let dir = tessera_dir();
     let server = TestServer::files(&dir);
     for log in both(&dir, &server) {
-        let run = verify_in(tmp.path(), &["--json", "audit", "--key", TESSERA_KEY, "--log", &log]);
+        let run = verify_in(
+            tmp.path(),
+            &["--json", "audit", "--key", TESSERA_KEY, "--log", &log],
+        );
         expect_code(&run, 0, &log);
         let v = run.json();
         assert_eq!(v["entries_verified"], 15);
@@ -83,17 +89,38 @@ fn inclusion_of_every_entry_from_tiles() {
             let idx = i.to_string();
             let run = verify_in(
                 tmp.path(),
-                &["--json", "inclusion", "--key", TESSERA_KEY, "--log", &log, "--index", &idx],
+                &[
+                    "--json",
+                    "inclusion",
+                    "--key",
+                    TESSERA_KEY,
+                    "--log",
+                    &log,
+                    "--index",
+                    &idx,
+                ],
             );
             expect_code(&run, 0, &format!("{log} index {i}"));
             let v = run.json();
-            assert_eq!(v["proof_source"], "tiles", "no /v1 API: proofs come from tiles");
+            assert_eq!(
+                v["proof_source"], "tiles",
+                "no /v1 API: proofs come from tiles"
+            );
             let leaf = tlog::leaf_hash(entry.as_bytes()).to_base64();
             assert_eq!(v["leaf_hash"], leaf);
             // By leaf hash and by entry file: found by a search of the bundles.
             let run = verify_in(
                 tmp.path(),
-                &["--json", "inclusion", "--key", TESSERA_KEY, "--log", &log, "--leaf-hash", &leaf],
+                &[
+                    "--json",
+                    "inclusion",
+                    "--key",
+                    TESSERA_KEY,
+                    "--log",
+                    &log,
+                    "--leaf-hash",
+                    &leaf,
+                ],
             );
             expect_code(&run, 0, "by leaf hash");
             assert_eq!(run.json()["leaf_index"], i);
@@ -102,7 +129,15 @@ fn inclusion_of_every_entry_from_tiles() {
         std::fs::write(&entry, "threeten").unwrap();
         let run = verify_in(
             tmp.path(),
-            &["inclusion", "--key", TESSERA_KEY, "--log", &log, "--entry-file", entry.to_str().unwrap()],
+            &[
+                "inclusion",
+                "--key",
+                TESSERA_KEY,
+                "--log",
+                &log,
+                "--entry-file",
+                entry.to_str().unwrap(),
+            ],
         );
         expect_code(&run, 0, "entry file");
         assert!(run.stdout.contains("leaf 12 is included"), "{}", run.stdout);
@@ -111,11 +146,30 @@ fn inclusion_of_every_entry_from_tiles() {
         std::fs::write(&entry, "sixteen").unwrap();
         let run = verify_in(
             tmp.path(),
-            &["inclusion", "--key", TESSERA_KEY, "--log", &log, "--entry-file", entry.to_str().unwrap()],
+            &[
+                "inclusion",
+                "--key",
+                TESSERA_KEY,
+                "--log",
+                &log,
+                "--entry-file",
+                entry.to_str().unwrap(),
+            ],
         );
         expect_code(&run, 1, "absent entry");
         // An index beyond the checkpoint.
-        let run = verify_in(tmp.path(), &["inclusion", "--key", TESSERA_KEY, "--log", &log, "--index", "15"]);
+        let run = verify_in(
+            tmp.path(),
+            &[
+                "inclusion",
+                "--key",
+                TESSERA_KEY,
+                "--log",
+                &log,
+                "--index",
+                "15",
+            ],
+        );
         expect_code(&run, 1, "index beyond the tree");
     }
 }
@@ -130,7 +184,16 @@ fn consistency_from_every_published_size() {
             let old = dir.join(format!("checkpoint.{m}"));
             let run = verify_in(
                 tmp.path(),
-                &["--json", "consistency", "--key", TESSERA_KEY, "--log", &log, "--old", old.to_str().unwrap()],
+                &[
+                    "--json",
+                    "consistency",
+                    "--key",
+                    TESSERA_KEY,
+                    "--log",
+                    &log,
+                    "--old",
+                    old.to_str().unwrap(),
+                ],
             );
             expect_code(&run, 0, &format!("{log} from {m}"));
             let v = run.json();
@@ -141,8 +204,15 @@ fn consistency_from_every_published_size() {
                 let run = verify_in(
                     tmp.path(),
                     &[
-                        "consistency", "--key", TESSERA_KEY, "--log", &log, "--old", old.to_str().unwrap(),
-                        "--new", new.to_str().unwrap(),
+                        "consistency",
+                        "--key",
+                        TESSERA_KEY,
+                        "--log",
+                        &log,
+                        "--old",
+                        old.to_str().unwrap(),
+                        "--new",
+                        new.to_str().unwrap(),
                     ],
                 );
                 expect_code(&run, 0, &format!("{log} from {m} to {n}"));
@@ -152,8 +222,15 @@ fn consistency_from_every_published_size() {
         let run = verify_in(
             tmp.path(),
             &[
-                "consistency", "--key", TESSERA_KEY, "--log", &log, "--old",
-                dir.join("checkpoint.9").to_str().unwrap(), "--new", dir.join("checkpoint.4").to_str().unwrap(),
+                "consistency",
+                "--key",
+                TESSERA_KEY,
+                "--log",
+                &log,
+                "--old",
+                dir.join("checkpoint.9").to_str().unwrap(),
+                "--new",
+                dir.join("checkpoint.4").to_str().unwrap(),
             ],
         );
         expect_code(&run, 1, "rollback");
@@ -187,10 +264,22 @@ fn every_flipped_byte_in_the_tile_is_detected() {
         flip_byte(&copy.join(tile), pos);
         assert_audit_fails(&copy, tmp.path(), "tile");
         let ev_dir = tmp.path();
-        let run = verify_in(ev_dir, &["audit", "--key", TESSERA_KEY, "--log", copy.to_str().unwrap()]);
+        let run = verify_in(
+            ev_dir,
+            &[
+                "audit",
+                "--key",
+                TESSERA_KEY,
+                "--log",
+                copy.to_str().unwrap(),
+            ],
+        );
         let ev = run.evidence();
         let data = ev["data"].as_array().unwrap();
-        assert!(data.iter().any(|d| d["role"] == "tile"), "the offending tile is kept: {ev}");
+        assert!(
+            data.iter().any(|d| d["role"] == "tile"),
+            "the offending tile is kept: {ev}"
+        );
     }
 }
 
@@ -214,7 +303,9 @@ fn a_flipped_byte_in_an_entry_bundle_is_detected() {
 #[test]
 fn flipped_bytes_in_the_checkpoint_body_and_signature_are_detected() {
     let tmp = tempfile::tempdir().unwrap();
-    let len = std::fs::read(tessera_dir().join("checkpoint")).unwrap().len() as isize;
+    let len = std::fs::read(tessera_dir().join("checkpoint"))
+        .unwrap()
+        .len() as isize;
     // Origin, size, root hash; then inside the signature's base64.
     for pos in [0isize, 26, 30, len - 20, len - 2] {
         let copy = tmp.path().join(format!("cp-{pos}"));
@@ -222,7 +313,12 @@ fn flipped_bytes_in_the_checkpoint_body_and_signature_are_detected() {
         flip_byte(&copy.join("checkpoint"), pos);
         let run = verify_in(
             tmp.path(),
-            &["checkpoint", "--key", TESSERA_KEY, copy.join("checkpoint").to_str().unwrap()],
+            &[
+                "checkpoint",
+                "--key",
+                TESSERA_KEY,
+                copy.join("checkpoint").to_str().unwrap(),
+            ],
         );
         expect_code(&run, 1, &format!("checkpoint with byte {pos} flipped"));
         assert_eq!(run.evidence()["check"], "checkpoint");
@@ -242,14 +338,31 @@ fn a_checkpoint_signed_by_another_key_is_rejected() {
     let copy = tmp.path().join("other-key");
     copy_dir(&tessera_dir(), &copy);
     std::fs::write(copy.join("checkpoint"), note.to_bytes()).unwrap();
-    let run = verify_in(tmp.path(), &["checkpoint", "--key", TESSERA_KEY, copy.join("checkpoint").to_str().unwrap()]);
+    let run = verify_in(
+        tmp.path(),
+        &[
+            "checkpoint",
+            "--key",
+            TESSERA_KEY,
+            copy.join("checkpoint").to_str().unwrap(),
+        ],
+    );
     expect_code(&run, 1, "other key");
-    assert!(run.stderr.contains("no verified signature"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("no verified signature"),
+        "{}",
+        run.stderr
+    );
     assert_audit_fails(&copy, tmp.path(), "checkpoint");
     // And the right key for the other log does verify it.
     let run = verify_in(
         tmp.path(),
-        &["checkpoint", "--key", &other.verifier_key().to_text(), copy.join("checkpoint").to_str().unwrap()],
+        &[
+            "checkpoint",
+            "--key",
+            &other.verifier_key().to_text(),
+            copy.join("checkpoint").to_str().unwrap(),
+        ],
     );
     expect_code(&run, 0, "the other key");
 }
@@ -274,48 +387,233 @@ fn bad_input_exits_2_with_a_clear_message() {
     let not_a_checkpoint = tmp.path().join("page.html");
     std::fs::write(&not_a_checkpoint, "<html>hello</html>\n").unwrap();
     let cases: Vec<(Vec<&str>, &str)> = vec![
-        (vec!["checkpoint", "--key", "nonsense", &cp], "not a valid verifier key"),
-        (vec!["checkpoint", "--key", "example.com/log/testdata+33d7b497+AeHTu4Q3hEIMHNqc6fASMsq3rKNx280NI+oO5xCFkkSx", &cp], "not a valid verifier key"),
-        (vec!["checkpoint", "--key", "example.com/log/testdata+33d7b496+AeHTu4Q3hEIMHNqc6fASMsq3rKNx280NI+oO5xCFkk", &cp], "not a valid verifier key"),
-        (vec!["checkpoint", "--key", "PRIVATE+KEY+example.com/log+00000000+AQ==", &cp], "private signing key"),
-        (vec!["checkpoint", "--key-file", "/nonexistent/key", &cp], "reading --key-file"),
-        (vec!["checkpoint", "--key", TESSERA_KEY, "/nonexistent/checkpoint"], "no such file"),
-        (vec!["checkpoint", "--key", TESSERA_KEY, not_a_checkpoint.to_str().unwrap()], "is not a signed checkpoint"),
-        (vec!["checkpoint", "--key", TESSERA_KEY, "ftp://example.com/checkpoint"], "only http:// and https://"),
-        (vec!["checkpoint", "--key", TESSERA_KEY, "http://exa mple.com/checkpoint"], "not a valid URL"),
-        (vec!["audit", "--key", TESSERA_KEY, "--log", "/nonexistent/log"], "neither an http(s) URL nor a directory"),
-        (vec!["audit", "--key", TESSERA_KEY, "--log", "http://127.0.0.1:1"], "Connection refused"),
-        (vec!["audit", "--key", TESSERA_KEY, "--log", "https://"], "not a valid URL"),
-        (vec!["audit", "--key", TESSERA_KEY, "--log", "/"], "has no checkpoint"),
-        (vec!["inclusion", "--key", TESSERA_KEY, "--log", &log, "--leaf-hash", "AAAA"], "is not a hash"),
-        (vec!["inclusion", "--key", TESSERA_KEY, "--log", &log], "required"),
-        (vec!["inclusion", "--key", TESSERA_KEY, "--log", &log, "--leaf-hash", "x", "--entry-file", "y"], "cannot be used with"),
-        (vec!["consistency", "--key", TESSERA_KEY, "--log", &log, "--proof-source", "api", "--old", &cp], "a directory has no proof API"),
-        (vec!["checkpoint", "--key", TESSERA_KEY, "--key-file", "x", &cp], "cannot be used with"),
+        (
+            vec!["checkpoint", "--key", "nonsense", &cp],
+            "not a valid verifier key",
+        ),
+        (
+            vec![
+                "checkpoint",
+                "--key",
+                "example.com/log/testdata+33d7b497+AeHTu4Q3hEIMHNqc6fASMsq3rKNx280NI+oO5xCFkkSx",
+                &cp,
+            ],
+            "not a valid verifier key",
+        ),
+        (
+            vec![
+                "checkpoint",
+                "--key",
+                "example.com/log/testdata+33d7b496+AeHTu4Q3hEIMHNqc6fASMsq3rKNx280NI+oO5xCFkk",
+                &cp,
+            ],
+            "not a valid verifier key",
+        ),
+        (
+            vec![
+                "checkpoint",
+                "--key",
+                "PRIVATE+KEY+example.com/log+00000000+AQ==",
+                &cp,
+            ],
+            "private signing key",
+        ),
+        (
+            vec!["checkpoint", "--key-file", "/nonexistent/key", &cp],
+            "reading --key-file",
+        ),
+        (
+            vec![
+                "checkpoint",
+                "--key",
+                TESSERA_KEY,
+                "/nonexistent/checkpoint",
+            ],
+            "no such file",
+        ),
+        (
+            vec![
+                "checkpoint",
+                "--key",
+                TESSERA_KEY,
+                not_a_checkpoint.to_str().unwrap(),
+            ],
+            "is not a signed checkpoint",
+        ),
+        (
+            vec![
+                "checkpoint",
+                "--key",
+                TESSERA_KEY,
+                "ftp://example.com/checkpoint",
+            ],
+            "only http:// and https://",
+        ),
+        (
+            vec![
+                "checkpoint",
+                "--key",
+                TESSERA_KEY,
+                "http://exa mple.com/checkpoint",
+            ],
+            "not a valid URL",
+        ),
+        (
+            vec!["audit", "--key", TESSERA_KEY, "--log", "/nonexistent/log"],
+            "neither an http(s) URL nor a directory",
+        ),
+        (
+            vec!["audit", "--key", TESSERA_KEY, "--log", "http://127.0.0.1:1"],
+            "Connection refused",
+        ),
+        (
+            vec!["audit", "--key", TESSERA_KEY, "--log", "https://"],
+            "not a valid URL",
+        ),
+        (
+            vec!["audit", "--key", TESSERA_KEY, "--log", "/"],
+            "has no checkpoint",
+        ),
+        (
+            vec![
+                "inclusion",
+                "--key",
+                TESSERA_KEY,
+                "--log",
+                &log,
+                "--leaf-hash",
+                "AAAA",
+            ],
+            "is not a hash",
+        ),
+        (
+            vec!["inclusion", "--key", TESSERA_KEY, "--log", &log],
+            "required",
+        ),
+        (
+            vec![
+                "inclusion",
+                "--key",
+                TESSERA_KEY,
+                "--log",
+                &log,
+                "--leaf-hash",
+                "x",
+                "--entry-file",
+                "y",
+            ],
+            "cannot be used with",
+        ),
+        (
+            vec![
+                "consistency",
+                "--key",
+                TESSERA_KEY,
+                "--log",
+                &log,
+                "--proof-source",
+                "api",
+                "--old",
+                &cp,
+            ],
+            "a directory has no proof API",
+        ),
+        (
+            vec!["checkpoint", "--key", TESSERA_KEY, "--key-file", "x", &cp],
+            "cannot be used with",
+        ),
         (vec!["audit", "--log", &log], "required"),
         (vec!["no-such-command"], "unrecognized subcommand"),
-        (vec!["monitor", "--key", TESSERA_KEY, "--log", &log, "--state", "s", "--interval", "soon"], "not a duration"),
-        (vec!["published", "--key", TESSERA_KEY, "--log", &log, "--repo", "svn:x"], "not a publication repository"),
-        (vec!["published", "--key", TESSERA_KEY, "--log", &log, "--repo", "github:owner"], "not a GitHub OWNER/NAME"),
-        (vec!["published", "--key", TESSERA_KEY, "--log", &log, "--repo", "dir:/nonexistent"], "not a directory"),
+        (
+            vec![
+                "monitor",
+                "--key",
+                TESSERA_KEY,
+                "--log",
+                &log,
+                "--state",
+                "s",
+                "--interval",
+                "soon",
+            ],
+            "not a duration",
+        ),
+        (
+            vec![
+                "published",
+                "--key",
+                TESSERA_KEY,
+                "--log",
+                &log,
+                "--repo",
+                "svn:x",
+            ],
+            "not a publication repository",
+        ),
+        (
+            vec![
+                "published",
+                "--key",
+                TESSERA_KEY,
+                "--log",
+                &log,
+                "--repo",
+                "github:owner",
+            ],
+            "not a GitHub OWNER/NAME",
+        ),
+        (
+            vec![
+                "published",
+                "--key",
+                TESSERA_KEY,
+                "--log",
+                &log,
+                "--repo",
+                "dir:/nonexistent",
+            ],
+            "not a directory",
+        ),
     ];
     for (args, want) in cases {
         let run = verify_in(tmp.path(), &args);
         expect_code(&run, 2, &format!("{args:?}"));
-        assert!(run.stderr.contains(want), "{args:?}: want {want:?} in stderr:\n{}", run.stderr);
-        assert!(run.stdout.is_empty(), "{args:?}: nothing on stdout: {}", run.stdout);
+        assert!(
+            run.stderr.contains(want),
+            "{args:?}: want {want:?} in stderr:\n{}",
+            run.stderr
+        );
+        assert!(
+            run.stdout.is_empty(),
+            "{args:?}: nothing on stdout: {}",
+            run.stdout
+        );
     }
     // Errors name the tool and give hints.
     let run = verify_in(tmp.path(), &["checkpoint", "--key", "nonsense", &cp]);
-    assert!(run.stderr.starts_with("stateanchor-verify: error: "), "{}", run.stderr);
-    assert!(run.stderr.contains("stateanchor-verify: hint: "), "{}", run.stderr);
+    assert!(
+        run.stderr.starts_with("stateanchor-verify: error: "),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("stateanchor-verify: hint: "),
+        "{}",
+        run.stderr
+    );
     // --json errors are JSON too.
-    let run = verify_in(tmp.path(), &["--json", "checkpoint", "--key", "nonsense", &cp]);
+    let run = verify_in(
+        tmp.path(),
+        &["--json", "checkpoint", "--key", "nonsense", &cp],
+    );
     expect_code(&run, 2, "json error");
     assert_eq!(run.json()["status"], "error");
     // No evidence file for errors: nothing was decided.
     assert!(std::fs::read_dir(tmp.path()).unwrap().all(|e| {
-        !e.unwrap().file_name().to_string_lossy().starts_with("stateanchor-evidence")
+        !e.unwrap()
+            .file_name()
+            .to_string_lossy()
+            .starts_with("stateanchor-evidence")
     }));
 }
 
@@ -324,9 +622,16 @@ fn untrusted_text_from_the_log_is_escaped() {
     let tmp = tempfile::tempdir().unwrap();
     let server = TestServer::files(&tessera_dir());
     server.set_override("/checkpoint", 500, b"\x1b]0;pwned\x07\x1b[2J{evil}");
-    let run = verify_in(tmp.path(), &["audit", "--key", TESSERA_KEY, "--log", &server.url]);
+    let run = verify_in(
+        tmp.path(),
+        &["audit", "--key", TESSERA_KEY, "--log", &server.url],
+    );
     expect_code(&run, 2, "server error");
-    assert!(!run.stderr.contains('\u{1b}'), "raw escape reached the terminal: {:?}", run.stderr);
+    assert!(
+        !run.stderr.contains('\u{1b}'),
+        "raw escape reached the terminal: {:?}",
+        run.stderr
+    );
     assert!(run.stderr.contains("\\u{1b}"), "{}", run.stderr);
     assert!(run.stderr.contains("HTTP 500"), "{}", run.stderr);
 }
@@ -338,12 +643,27 @@ fn help_documents_exit_codes_and_ends_with_examples() {
     expect_code(&run, 0, "--help");
     assert!(run.stdout.contains("Exit codes:"), "{}", run.stdout);
     assert!(run.stdout.contains("1  verification failed"));
-    for cmd in ["checkpoint", "inclusion", "consistency", "audit", "published", "monitor"] {
+    for cmd in [
+        "checkpoint",
+        "inclusion",
+        "consistency",
+        "audit",
+        "published",
+        "monitor",
+    ] {
         let run = verify_in(tmp.path(), &[cmd, "--help"]);
         expect_code(&run, 0, cmd);
         let last_lines: Vec<&str> = run.stdout.trim_end().lines().rev().take(2).collect();
-        assert!(last_lines[1].trim() == "Example:", "{cmd} --help ends with an example:\n{}", run.stdout);
-        assert!(last_lines[0].trim().starts_with(&format!("stateanchor-verify {cmd} ")));
+        assert!(
+            last_lines[1].trim() == "Example:",
+            "{cmd} --help ends with an example:\n{}",
+            run.stdout
+        );
+        assert!(
+            last_lines[0]
+                .trim()
+                .starts_with(&format!("stateanchor-verify {cmd} "))
+        );
     }
     let run = verify_in(tmp.path(), &["--version"]);
     expect_code(&run, 0, "--version");
@@ -354,14 +674,26 @@ fn a_broken_pipe_is_not_an_error() {
     let dir = tessera_dir();
     for _ in 0..5 {
         let mut child = Command::new(integration_tests::bin("stateanchor-verify"))
-            .args(["--json", "audit", "--key", TESSERA_KEY, "--log", dir.to_str().unwrap()])
+            .args([
+                "--json",
+                "audit",
+                "--key",
+                TESSERA_KEY,
+                "--log",
+                dir.to_str().unwrap(),
+            ])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
         drop(child.stdout.take()); // the reader goes away, like `| head -0`
         let out = child.wait_with_output().unwrap();
-        assert_eq!(out.status.code(), Some(0), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
     }
 }

@@ -43,8 +43,12 @@ pub struct Run {
 impl Run {
     /// Stdout parsed as JSON.
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}\nstderr: {}", self.stdout, self.stderr))
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}): {}\nstderr: {}",
+                self.stdout, self.stderr
+            )
+        })
     }
 
     /// The evidence file named on stderr, parsed.
@@ -82,7 +86,9 @@ pub fn verify_in(evidence_dir: &Path, args: &[&str]) -> Run {
 /// Runs `stateanchor-verify` with `args` and environment `env`.
 pub fn verify_env(evidence_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     let mut cmd = Command::new(integration_tests::bin("stateanchor-verify"));
-    cmd.args(args).current_dir(evidence_dir).stdin(Stdio::null());
+    cmd.args(args)
+        .current_dir(evidence_dir)
+        .stdin(Stdio::null());
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -116,7 +122,11 @@ pub fn copy_dir(from: &Path, to: &Path) {
 /// Flips one bit of the byte at `pos` of a file (negative: from the end).
 pub fn flip_byte(path: &Path, pos: isize) {
     let mut b = std::fs::read(path).unwrap();
-    let i = if pos < 0 { b.len() - pos.unsigned_abs() } else { pos.unsigned_abs() };
+    let i = if pos < 0 {
+        b.len() - pos.unsigned_abs()
+    } else {
+        pos.unsigned_abs()
+    };
     b[i] ^= 0x01;
     std::fs::write(path, b).unwrap();
 }
@@ -196,7 +206,10 @@ impl TestServer {
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let app_state = state.clone();
         let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(listener).unwrap();
                 let app = Router::new().fallback(handle).with_state(app_state);
@@ -270,17 +283,29 @@ async fn handle(State(st): State<ServerState>, uri: Uri, headers: HeaderMap) -> 
     let root = st.root.read().unwrap().clone();
     if !st.github {
         return match resolve(&root, &path) {
-            Some(p) if p.is_file() => respond(200, "application/octet-stream", std::fs::read(p).unwrap()),
+            Some(p) if p.is_file() => {
+                respond(200, "application/octet-stream", std::fs::read(p).unwrap())
+            }
             _ => respond(404, "text/plain", b"404 page not found\n".to_vec()),
         };
     }
     if let Some(t) = &st.token {
         let auth = headers.get("authorization").and_then(|v| v.to_str().ok());
         if auth != Some(&format!("Bearer {t}")) {
-            return respond(401, "application/json", br#"{"message":"Bad credentials"}"#.to_vec());
+            return respond(
+                401,
+                "application/json",
+                br#"{"message":"Bad credentials"}"#.to_vec(),
+            );
         }
     }
-    let not_found = || respond(404, "application/json", br#"{"message":"Not Found"}"#.to_vec());
+    let not_found = || {
+        respond(
+            404,
+            "application/json",
+            br#"{"message":"Not Found"}"#.to_vec(),
+        )
+    };
     // /repos/{owner}/{repo}/contents/{path}
     let segs: Vec<&str> = path.trim_start_matches('/').splitn(5, '/').collect();
     if segs.len() < 4 || segs[0] != "repos" || segs[3] != "contents" {
@@ -291,9 +316,16 @@ async fn handle(State(st): State<ServerState>, uri: Uri, headers: HeaderMap) -> 
         return not_found();
     };
     let item = |p: &Path, rel: &str| {
-        let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = p
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let is_dir = p.is_dir();
-        let size = if is_dir { 0 } else { std::fs::metadata(p).map(|m| m.len()).unwrap_or(0) };
+        let size = if is_dir {
+            0
+        } else {
+            std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)
+        };
         serde_json::json!({
             "name": name, "path": rel, "sha": "0000000000000000000000000000000000000000",
             "size": size, "type": if is_dir { "dir" } else { "file" },
@@ -301,11 +333,18 @@ async fn handle(State(st): State<ServerState>, uri: Uri, headers: HeaderMap) -> 
     };
     let body = if p.is_dir() {
         let mut items = Vec::new();
-        let mut entries: Vec<_> = std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()).collect();
+        let mut entries: Vec<_> = std::fs::read_dir(&p)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
         entries.sort();
         for e in entries {
             let name = e.file_name().unwrap().to_string_lossy().into_owned();
-            let child = if rel.is_empty() { name } else { format!("{}/{name}", rel.trim_end_matches('/')) };
+            let child = if rel.is_empty() {
+                name
+            } else {
+                format!("{}/{name}", rel.trim_end_matches('/'))
+            };
             items.push(item(&e, &child));
         }
         serde_json::Value::Array(items)
