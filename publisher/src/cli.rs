@@ -15,7 +15,7 @@ use clap::{Args, Parser, Subcommand};
 /// Exit codes: 0 published or nothing to publish; 1 refused (evidence
 /// written); 2 usage, configuration, network or I/O error.
 #[derive(Debug, Parser)]
-#[command(name = "stateanchor-publish", version, after_help = EXAMPLES)]
+#[command(name = "stateanchor-publish", version, after_help = EXAMPLES, args_override_self = true)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

@@ -4,6 +4,7 @@
 //! `scripts/test.sh` does); the helpers find them next to the test executable.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod fake_github;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

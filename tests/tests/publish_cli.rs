@@ -1,0 +1,1084 @@
+//! End-to-end tests of `stateanchor-publish` (the real binary) against a
+//! fake log (built with tlog, served on 127.0.0.1) and the fake GitHub API
+//! (`integration_tests::fake_github`) or a local git directory; then
+//! `stateanchor-verify published` checks what was written.
+//!
+//! Needs `cargo build --workspace --bins` first (scripts/test.sh does).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use integration_tests::bin;
+use integration_tests::fake_github::{Access, FakeGitHub, Fault, Server};
+use serde_json::{Value, json};
+use tlog::{Checkpoint, MemoryHashStore, SignerKey, leaf_hash};
+
+const ORIGIN: &str = "publish.test/log";
+const REPO: &str = "acme/roots";
+const TOKEN: &str = "ghp_good";
+
+// ---------------------------------------------------------------------------
+// A fake log: the read API the publisher uses, over a tlog MemoryHashStore.
+
+struct LogState {
+    key: SignerKey,
+    /// Signs checkpoints instead of `key` (a bad signature).
+    impostor: Option<SignerKey>,
+    store: MemoryHashStore,
+    /// Serve consistency proofs with one hash flipped.
+    tamper_proofs: bool,
+    /// Answer this many requests with 503 + Retry-After: 1.
+    fail_next: u32,
+}
+
+struct FakeLog {
+    state: Arc<Mutex<LogState>>,
+    server: Server,
+}
+
+fn json_error(status: StatusCode, error: &str, code: &str) -> Response {
+    (status, axum::Json(json!({"error": error, "code": code}))).into_response()
+}
+
+/// 503 + Retry-After if a failure is due.
+fn injected_failure(s: &mut LogState) -> Option<Response> {
+    if s.fail_next == 0 {
+        return None;
+    }
+    s.fail_next -= 1;
+    let mut r = json_error(StatusCode::SERVICE_UNAVAILABLE, "busy", "pushback");
+    r.headers_mut().insert("retry-after", 1.into());
+    Some(r)
+}
+
+fn signed_checkpoint(s: &LogState) -> Vec<u8> {
+    let signer = s.impostor.as_ref().unwrap_or(&s.key);
+    Checkpoint::new(ORIGIN, s.store.size(), s.store.root())
+        .sign(signer)
+        .unwrap()
+        .to_bytes()
+}
+
+async fn log_checkpoint(State(st): State<Arc<Mutex<LogState>>>) -> Response {
+    let mut s = st.lock().unwrap();
+    if let Some(r) = injected_failure(&mut s) {
+        return r;
+    }
+    signed_checkpoint(&s).into_response()
+}
+
+async fn log_info(State(st): State<Arc<Mutex<LogState>>>) -> Response {
+    let s = st.lock().unwrap();
+    axum::Json(json!({
+        "origin": ORIGIN,
+        "verifier_key": s.key.verifier_key().to_text(),
+        "tree_size": s.store.size(),
+        "checkpoint": String::from_utf8(signed_checkpoint(&s)).unwrap(),
+        "publication": null,
+    }))
+    .into_response()
+}
+
+async fn log_consistency(
+    State(st): State<Arc<Mutex<LogState>>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let mut s = st.lock().unwrap();
+    if let Some(r) = injected_failure(&mut s) {
+        return r;
+    }
+    let num = |k: &str| q.get(k).and_then(|v| v.parse::<u64>().ok());
+    let (Some(first), Some(second)) = (num("first"), num("second")) else {
+        return json_error(
+            StatusCode::BAD_REQUEST,
+            "want first and second",
+            "bad_request",
+        );
+    };
+    match tlog::prove_consistency(first, second, &s.store) {
+        Ok(mut proof) => {
+            if s.tamper_proofs
+                && let Some(h) = proof.first_mut()
+            {
+                h.0[0] ^= 1;
+            }
+            let proof: Vec<String> = proof.iter().map(tlog::Hash::to_base64).collect();
+            axum::Json(json!({"first": first, "second": second, "proof": proof})).into_response()
+        }
+        Err(e) => json_error(StatusCode::NOT_FOUND, &e.to_string(), "size_beyond_tree"),
+    }
+}
+
+impl FakeLog {
+    /// A log holding `entries`.
+    fn start(entries: &[&str]) -> Self {
+        let mut store = MemoryHashStore::new();
+        for e in entries {
+            store.append(leaf_hash(e.as_bytes()));
+        }
+        let state = Arc::new(Mutex::new(LogState {
+            key: SignerKey::from_seed(ORIGIN, &[9; 32]).unwrap(),
+            impostor: None,
+            store,
+            tamper_proofs: false,
+            fail_next: 0,
+        }));
+        let router = Router::new()
+            .route("/checkpoint", get(log_checkpoint))
+            .route("/v1/log", get(log_info))
+            .route("/v1/proof/consistency", get(log_consistency))
+            .with_state(state.clone());
+        FakeLog {
+            state,
+            server: Server::start(router),
+        }
+    }
+
+    fn url(&self) -> String {
+        self.server.url.clone()
+    }
+
+    fn vkey(&self) -> String {
+        self.state.lock().unwrap().key.verifier_key().to_text()
+    }
+
+    fn append(&self, entries: &[&str]) {
+        let mut s = self.state.lock().unwrap();
+        for e in entries {
+            s.store.append(leaf_hash(e.as_bytes()));
+        }
+    }
+
+    /// Replaces the whole tree (a fork or a rollback), keeping the key.
+    fn reset(&self, entries: &[&str]) {
+        let mut store = MemoryHashStore::new();
+        for e in entries {
+            store.append(leaf_hash(e.as_bytes()));
+        }
+        self.state.lock().unwrap().store = store;
+    }
+
+    fn checkpoint(&self) -> Vec<u8> {
+        signed_checkpoint(&self.state.lock().unwrap())
+    }
+
+    fn with<R>(&self, f: impl FnOnce(&mut LogState) -> R) -> R {
+        f(&mut self.state.lock().unwrap())
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Running the binaries.
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn assert_code(&self, code: i32) -> &Self {
+        assert_eq!(
+            self.code, code,
+            "exit code\nstdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    /// The evidence file printed on stdout (`evidence: PATH`), parsed.
+    fn evidence(&self) -> Value {
+        let path = self
+            .stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("evidence: "))
+            .unwrap_or_else(|| panic!("no evidence path in stdout: {}", self.stdout));
+        assert!(
+            self.stderr.contains(path),
+            "stderr names the evidence file: {}",
+            self.stderr
+        );
+        serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+    }
+}
+
+fn run(cmd: &mut Command) -> Run {
+    let out = cmd.stdin(Stdio::null()).output().unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// A `stateanchor-publish` command with fast retries and the token set.
+fn publisher(sub: &str, log: &FakeLog, target: &str, evidence: &Path) -> Command {
+    let mut cmd = Command::new(bin("stateanchor-publish"));
+    cmd.arg(sub)
+        .args([
+            "--log",
+            &log.url(),
+            "--key",
+            &log.vkey(),
+            "--target",
+            target,
+        ])
+        .arg("--evidence-dir")
+        .arg(evidence)
+        .args(["--retry-delay", "50ms", "--request-timeout", "5s"])
+        .env("GITHUB_TOKEN", TOKEN)
+        .env_remove("RUST_LOG");
+    cmd
+}
+
+/// `stateanchor-verify published` on what the publisher wrote.
+fn verify_published(log: &FakeLog, repo: &str, github_api: Option<&str>) -> Run {
+    let mut cmd = Command::new(bin("stateanchor-verify"));
+    cmd.args([
+        "published",
+        "--log",
+        &log.url(),
+        "--key",
+        &log.vkey(),
+        "--repo",
+        repo,
+    ])
+    .env("GITHUB_TOKEN", TOKEN);
+    if let Some(api) = github_api {
+        cmd.args(["--github-api", api]);
+    }
+    run(&mut cmd)
+}
+
+fn entries(prefix: &str, n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("{prefix}-{i}")).collect()
+}
+
+fn refs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+/// A fake GitHub with repository `acme/roots` and a read-write token.
+fn github() -> FakeGitHub {
+    let gh = FakeGitHub::start();
+    gh.add_repo(REPO);
+    gh.add_token(TOKEN, Access::ReadWrite);
+    gh
+}
+
+fn tree_size(checkpoint: &[u8]) -> u64 {
+    String::from_utf8_lossy(checkpoint)
+        .lines()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+// ---------------------------------------------------------------------------
+// GitHub target.
+
+#[test]
+fn github_first_publication_growth_and_no_growth() {
+    let log = FakeLog::start(&refs(&entries("a", 3)));
+    let gh = github();
+    let tmp = tempfile::tempdir().unwrap();
+    let target = format!("github:{REPO}/logs/prod");
+    let once = || {
+        let mut cmd = publisher("once", &log, &target, tmp.path());
+        // GitHub Enterprise Server style API URL, with a path.
+        cmd.args(["--github-api", &gh.enterprise_api_url()]);
+        run(&mut cmd)
+    };
+
+    // First publication.
+    let r = once();
+    r.assert_code(0);
+    assert!(
+        r.stdout
+            .contains("published publish.test/log at tree size 3")
+            && r.stdout.contains("(first publication)"),
+        "{}",
+        r.stdout
+    );
+    let cp3 = log.checkpoint();
+    assert_eq!(gh.file(REPO, "logs/prod/checkpoint"), Some(cp3.clone()));
+    assert_eq!(gh.file(REPO, "logs/prod/checkpoints/3"), Some(cp3.clone()));
+    let info: Value =
+        serde_json::from_slice(&gh.file(REPO, "logs/prod/log.json").unwrap()).unwrap();
+    assert_eq!(info["origin"], ORIGIN);
+    assert_eq!(info["verifier_key"], log.vkey());
+    assert_eq!(info["log_url"], log.url());
+    let commits = gh.commits(REPO);
+    assert_eq!(
+        commits.len(),
+        3,
+        "log.json, checkpoint, checkpoints/3: {commits:#?}"
+    );
+    for c in &commits {
+        assert!(
+            c.message.contains(ORIGIN) && c.message.contains("tree size 3"),
+            "{c:?}"
+        );
+        assert_eq!(c.author_name.as_deref(), Some("StateAnchor Publisher"));
+        assert_eq!(
+            c.author_email.as_deref(),
+            Some("publisher@stateanchor.invalid")
+        );
+    }
+
+    // Growth.
+    log.append(&["a-3", "a-4"]);
+    let r = once();
+    r.assert_code(0);
+    assert!(
+        r.stdout.contains("at tree size 5") && r.stdout.contains("(was 3)"),
+        "{}",
+        r.stdout
+    );
+    let cp5 = log.checkpoint();
+    assert_eq!(gh.file(REPO, "logs/prod/checkpoint"), Some(cp5.clone()));
+    assert_eq!(gh.file(REPO, "logs/prod/checkpoints/5"), Some(cp5));
+    assert_eq!(
+        gh.file(REPO, "logs/prod/checkpoints/3"),
+        Some(cp3),
+        "history is never rewritten"
+    );
+    let commits = gh.commits(REPO);
+    assert_eq!(commits.len(), 5, "log.json unchanged: {commits:#?}");
+    assert_eq!(
+        commits[3].message,
+        "publish.test/log: publish checkpoint at tree size 5 (was 3)"
+    );
+
+    // No growth: no commit, no PUT at all.
+    let puts_before = gh.requests().iter().filter(|r| r.method == "PUT").count();
+    let r = once();
+    r.assert_code(0);
+    assert!(
+        r.stdout.starts_with("unchanged:") && r.stdout.contains("tree size 5"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(gh.commits(REPO).len(), 5);
+    let puts_after = gh.requests().iter().filter(|r| r.method == "PUT").count();
+    assert_eq!(puts_before, puts_after);
+
+    // The verifier accepts the publication.
+    let v = verify_published(&log, &target, Some(&gh.enterprise_api_url()));
+    v.assert_code(0);
+}
+
+#[test]
+fn github_fork_at_same_size_is_refused_with_evidence() {
+    let log = FakeLog::start(&refs(&entries("a", 4)));
+    let gh = github();
+    let tmp = tempfile::tempdir().unwrap();
+    let target = format!("github:{REPO}");
+    let api = gh.api_url();
+    let once = || run(publisher("once", &log, &target, tmp.path()).args(["--github-api", &api]));
+    once().assert_code(0);
+    let published = log.checkpoint();
+    let files_before = gh.files(REPO);
+    let commits_before = gh.commits(REPO).len();
+
+    // Same size, other entries: a fork.
+    log.reset(&refs(&entries("b", 4)));
+    let r = once();
+    r.assert_code(1);
+    assert!(
+        r.stderr
+            .contains("stateanchor-publish: error: refused to publish: the log forked"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("stateanchor-publish: hint:"),
+        "{}",
+        r.stderr
+    );
+    let ev = r.evidence();
+    assert_eq!(ev["reason"], "fork");
+    assert_eq!(ev["origin"], ORIGIN);
+    assert_eq!(ev["target"], target);
+    assert_eq!(
+        ev["published_checkpoint"],
+        String::from_utf8(published).unwrap()
+    );
+    assert_eq!(
+        ev["latest_checkpoint"],
+        String::from_utf8(log.checkpoint()).unwrap()
+    );
+    assert_eq!(gh.files(REPO), files_before, "nothing published");
+    assert_eq!(gh.commits(REPO).len(), commits_before);
+}
+
+#[test]
+fn github_forked_history_fails_the_consistency_proof() {
+    let log = FakeLog::start(&refs(&entries("a", 3)));
+    let gh = github();
+    let tmp = tempfile::tempdir().unwrap();
+    let target = format!("github:{REPO}");
+    let api = gh.api_url();
+    let once = || run(publisher("once", &log, &target, tmp.path()).args(["--github-api", &api]));
+    once().assert_code(0);
+    let files_before = gh.files(REPO);
+
+    // A larger tree that does not extend the published one.
+    log.reset(&refs(&entries("b", 6)));
+    let r = once();
+    r.assert_code(1);
+    let ev = r.evidence();
+    assert_eq!(ev["reason"], "inconsistent_proof");
+    assert_eq!(ev["consistency_proof"]["first"], 3);
+    assert_eq!(ev["consistency_proof"]["second"], 6);
+    assert!(
+        !ev["consistency_proof"]["proof"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(gh.files(REPO), files_before, "nothing published");
+
+    // A tampered proof of an honest extension is refused too.
+    log.reset(&refs(&entries("a", 7)));
+    log.with(|s| s.tamper_proofs = true);
+    let r = once();
+    r.assert_code(1);
+    assert_eq!(r.evidence()["reason"], "inconsistent_proof");
+    assert_eq!(gh.files(REPO), files_before, "nothing published");
+
+    // Honest again: published.
+    log.with(|s| s.tamper_proofs = false);
+    once().assert_code(0);
+    assert_eq!(tree_size(&gh.file(REPO, "checkpoint").unwrap()), 7);
+}
+
+#[test]
+fn github_rollback_is_refused_with_evidence() {
+    let all = entries("a", 5);
+    let log = FakeLog::start(&refs(&all));
+    let gh = github();
+    let tmp = tempfile::tempdir().unwrap();
+    let target = format!("github:{REPO}/p");
+    let api = gh.api_url();
+    let once = || run(publisher("once", &log, &target, tmp.path()).args(["--github-api", &api]));
+    once().assert_code(0);
+    let files_before = gh.files(REPO);
+
+    log.reset(&refs(&all[..3]));
+    let r = once();
+    r.assert_code(1);
+    assert!(r.stderr.contains("rolled back"), "{}", r.stderr);
+    let ev = r.evidence();
+    assert_eq!(ev["reason"], "rollback");
+    assert_eq!(
+        tree_size(ev["published_checkpoint"].as_str().unwrap().as_bytes()),
+        5
+    );
+    assert_eq!(
+        tree_size(ev["latest_checkpoint"].as_str().unwrap().as_bytes()),
+        3
+    );
+    assert_eq!(gh.files(REPO), files_before, "nothing published");
+}
+
+#[test]
+fn github_bad_signature_is_refused_and_nothing_published() {
+    let log = FakeLog::start(&refs(&entries("a", 2)));
+    // Same origin, another key.
+    log.with(|s| s.impostor = Some(SignerKey::from_seed(ORIGIN, &[1; 32]).unwrap()));
+    let gh = github();
+    let tmp = tempfile::tempdir().unwrap();
+    let r = run(
+        publisher("once", &log, &format!("github:{REPO}"), tmp.path())
+            .args(["--github-api", &gh.api_url()]),
+    );
+    r.assert_code(1);
+    let ev = r.evidence();
+    assert_eq!(ev["reason"], "bad_signature");
+    assert!(ev["published_checkpoint"].is_null());
+    assert_eq!(
+        ev["latest_checkpoint"],
+        String::from_utf8(log.checkpoint()).unwrap()
+    );
+    assert!(gh.files(REPO).is_empty(), "nothing published");
+    assert!(gh.commits(REPO).is_empty());
+}
+
+#[test]
+fn github_target_of_another_log_is_refused() {
+    let log = FakeLog::start(&refs(&entries("a", 2)));
+    let gh = github();
+    gh.put_file(
+        REPO,
+        "log.json",
+        br#"{"origin": "other.example/log", "verifier_key": "other.example/log+00000000+AQ=="}"#,
+        "another log",
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let r = run(
+        publisher("once", &log, &format!("github:{REPO}"), tmp.path())
+            .args(["--github-api", &gh.api_url()]),
+    );
+    r.assert_code(2);
+    assert!(r.stderr.contains("publishes another log"), "{}", r.stderr);
+    assert_eq!(gh.commits(REPO).len(), 1);
+}
+
+/// Two publishers race: both read size 3, both try to write size 6; the
+/// fake holds their `checkpoint` PUTs until both arrived. One wins, the
+/// other gets 409 on its stale `sha`, re-reads, re-verifies and finds
+/// nothing left to do. Nothing is overwritten.
+#[test]
+fn github_two_publishers_racing_never_overwrite() {
+    let log = FakeLog::start(&refs(&entries("a", 3)));
+    let gh = github();
+    let tmp = tempfile::tempdir().unwrap();
+    let target = format!("github:{REPO}");
+    let api = gh.api_url();
+    run(publisher("once", &log, &target, tmp.path()).args(["--github-api", &api])).assert_code(0);
+    log.append(&["a-3", "a-4", "a-5"]);
+    gh.hold_puts("checkpoint", 2);
+
+    let spawn = || {
+        publisher("once", &log, &target, tmp.path())
+            .args(["--github-api", &api])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    let outs: Vec<_> = [a, b]
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect();
+    let stdouts: Vec<String> = outs
+        .iter()
+        .map(|o| {
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            String::from_utf8_lossy(&o.stdout).into_owned()
+        })
+        .collect();
+    let published = stdouts
+        .iter()
+        .filter(|s| s.starts_with("published"))
+        .count();
+    let unchanged = stdouts
+        .iter()
+        .filter(|s| s.starts_with("unchanged"))
+        .count();
+    assert_eq!((published, unchanged), (1, 1), "{stdouts:?}");
+
+    let conflicts = gh
+        .requests()
+        .iter()
+        .filter(|r| {
+            r.method == "PUT" && r.path.ends_with("/contents/checkpoint") && r.status == 409
+        })
+        .count();
+    assert_eq!(conflicts, 1, "the loser's stale sha was refused");
+    let checkpoint_commits: Vec<_> = gh
+        .commits(REPO)
+        .into_iter()
+        .filter(|c| c.path == "checkpoint")
+        .collect();
+    assert_eq!(
+        checkpoint_commits.len(),
+        2,
+        "sizes 3 and 6 only: {checkpoint_commits:#?}"
+    );
+    assert_eq!(gh.file(REPO, "checkpoint"), Some(log.checkpoint()));
+    assert_eq!(gh.file(REPO, "checkpoints/6"), Some(log.checkpoint()));
+    verify_published(&log, &target, Some(&api)).assert_code(0);
+}
+
+/// A writer that is not a publisher changes `checkpoint` between our read
+/// and our write: our PUT's `sha` is stale, we re-read, and the fork it
+/// wrote is refused with evidence instead of overwritten.
+#[test]
+fn github_conflicting_rogue_write_is_reverified_not_overwritten() {
+    let log = FakeLog::start(&refs(&entries("a", 3)));
+    let gh = github();
+    let tmp = tempfile::tempdir().unwrap();
+    let target = format!("github:{REPO}");
+    let api = gh.api_url();
+    run(publisher("once", &log, &target, tmp.path()).args(["--github-api", &api])).assert_code(0);
+    log.append(&["a-3"]);
+
+    // A forked size-4 checkpoint, validly signed (the log's key leaked).
+    let key = log.with(|s| s.key.clone());
+    let mut forked = MemoryHashStore::new();
+    for e in entries("z", 4) {
+        forked.append(leaf_hash(e.as_bytes()));
+    }
+    let rogue = Checkpoint::new(ORIGIN, 4, forked.root())
+        .sign(&key)
+        .unwrap()
+        .to_bytes();
+    gh.write_before_next_put("checkpoint", &rogue);
+    let r = run(publisher("once", &log, &target, tmp.path()).args(["--github-api", &api]));
+    r.assert_code(1);
+    let ev = r.evidence();
+    assert_eq!(ev["reason"], "fork", "{ev:#}");
+    assert_eq!(
+        ev["published_checkpoint"],
+        String::from_utf8(rogue.clone()).unwrap()
+    );
+    assert_eq!(
+        gh.file(REPO, "checkpoint"),
+        Some(rogue),
+        "the rogue write was not overwritten"
+    );
+}
+
+#[test]
+fn github_retries_5xx_timeouts_and_rate_limits() {
+    let log = FakeLog::start(&refs(&entries("a", 2)));
+    let gh = github();
+    let tmp = tempfile::tempdir().unwrap();
+    let target = format!("github:{REPO}");
+    let api = gh.api_url();
+    let once = |extra: &[&str]| {
+        run(publisher("once", &log, &target, tmp.path())
+            .args(["--github-api", &api])
+            .args(extra))
+    };
+
+    // 5xx on the first requests, and a 503 + Retry-After from the log.
+    gh.inject(None, Fault::Status(502));
+    gh.inject(None, Fault::Status(500));
+    gh.inject(Some(axum::http::Method::PUT), Fault::Status(503));
+    log.with(|s| s.fail_next = 1);
+    once(&[]).assert_code(0);
+    assert_eq!(gh.file(REPO, "checkpoint"), Some(log.checkpoint()));
+    let statuses: Vec<u16> = gh.requests().iter().map(|r| r.status).collect();
+    assert_eq!(
+        statuses.iter().filter(|&&s| s >= 500).count(),
+        3,
+        "{statuses:?}"
+    );
+
+    // A primary rate limit (403, remaining 0, reset in 2 s) is waited out.
+    log.append(&["a-2"]);
+    gh.inject(None, Fault::RateLimit { reset_in: 2 });
+    let start = Instant::now();
+    once(&[]).assert_code(0);
+    assert!(
+        start.elapsed() >= Duration::from_secs(2),
+        "waited for the reset: {:?}",
+        start.elapsed()
+    );
+    assert_eq!(tree_size(&gh.file(REPO, "checkpoint").unwrap()), 3);
+
+    // A secondary rate limit (429 + Retry-After: 1).
+    log.append(&["a-3"]);
+    gh.inject(
+        Some(axum::http::Method::PUT),
+        Fault::RetryAfter {
+            status: 429,
+            secs: 1,
+        },
+    );
+    let start = Instant::now();
+    once(&[]).assert_code(0);
+    assert!(start.elapsed() >= Duration::from_secs(1));
+    assert_eq!(tree_size(&gh.file(REPO, "checkpoint").unwrap()), 4);
+
+    // A response slower than --request-timeout is retried.
+    log.append(&["a-4"]);
+    gh.inject(None, Fault::Delay(Duration::from_secs(3)));
+    once(&["--request-timeout", "500ms"]).assert_code(0);
+    assert_eq!(tree_size(&gh.file(REPO, "checkpoint").unwrap()), 5);
+
+    // A rate limit longer than --max-wait gives up at once, naming it.
+    log.append(&["a-5"]);
+    gh.inject(None, Fault::RateLimit { reset_in: 3600 });
+    let start = Instant::now();
+    let r = once(&["--max-wait", "1m"]);
+    r.assert_code(2);
+    assert!(start.elapsed() < Duration::from_secs(30));
+    assert!(r.stderr.contains("rate limited"), "{}", r.stderr);
+
+    // Retries are bounded: --retries 2 against two 503s fails (exit 2).
+    gh.inject(None, Fault::Status(503));
+    gh.inject(None, Fault::Status(503));
+    let r = once(&["--retries", "2"]);
+    r.assert_code(2);
+    assert!(r.stderr.contains("503"), "{}", r.stderr);
+    assert_eq!(
+        tree_size(&gh.file(REPO, "checkpoint").unwrap()),
+        5,
+        "nothing published"
+    );
+}
+
+#[test]
+fn github_auth_errors_are_immediate_and_name_the_fix() {
+    let log = FakeLog::start(&refs(&entries("a", 2)));
+    let gh = github();
+    gh.add_token("ghp_readonly", Access::ReadOnly);
+    let tmp = tempfile::tempdir().unwrap();
+    let api = gh.api_url();
+    let attempt = |target: &str, token: Option<&str>| {
+        let mut cmd = publisher("once", &log, target, tmp.path());
+        cmd.args(["--github-api", &api, "--token-env", "PUBLISH_TEST_TOKEN"]);
+        match token {
+            Some(t) => cmd.env("PUBLISH_TEST_TOKEN", t),
+            None => cmd.env_remove("PUBLISH_TEST_TOKEN"),
+        };
+        let start = Instant::now();
+        let r = run(&mut cmd);
+        assert!(
+            start.elapsed() < Duration::from_secs(3),
+            "no retries: {:?}",
+            start.elapsed()
+        );
+        r
+    };
+    let target = format!("github:{REPO}");
+    let cases: &[(&str, Option<&str>, &str, &str)] = &[
+        (
+            &target,
+            None,
+            "PUBLISH_TEST_TOKEN is not set",
+            "set PUBLISH_TEST_TOKEN",
+        ),
+        (
+            &target,
+            Some("ghp_wrong"),
+            "401 bad credentials",
+            "create a new one",
+        ),
+        (
+            &target,
+            Some("ghp_readonly"),
+            "cannot push",
+            "Contents: Read and write",
+        ),
+        (
+            "github:acme/missing",
+            Some(TOKEN),
+            "not found (404)",
+            "--github-api",
+        ),
+    ];
+    for (target, token, error, hint) in cases {
+        let r = attempt(target, *token);
+        r.assert_code(2);
+        assert!(r.stderr.contains(error), "{target} {token:?}: {}", r.stderr);
+        assert!(
+            r.stderr.contains("stateanchor-publish: hint:") && r.stderr.contains(hint),
+            "{target} {token:?}: {}",
+            r.stderr
+        );
+    }
+    // A 403 on the write that is not a rate limit.
+    gh.inject(Some(axum::http::Method::PUT), Fault::Status(403));
+    let r = attempt(&target, Some(TOKEN));
+    r.assert_code(2);
+    assert!(r.stderr.contains("refused access"), "{}", r.stderr);
+    assert!(gh.commits(REPO).is_empty());
+}
+
+// ---------------------------------------------------------------------------
+// dir: target.
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn dir_first_publication_growth_and_no_growth() {
+    let log = FakeLog::start(&refs(&entries("a", 3)));
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("roots");
+    let target = format!("dir:{}", repo.display());
+    let once = || run(&mut publisher("once", &log, &target, tmp.path()));
+
+    once().assert_code(0);
+    let cp3 = log.checkpoint();
+    assert_eq!(std::fs::read(repo.join("checkpoint")).unwrap(), cp3);
+    assert_eq!(std::fs::read(repo.join("checkpoints/3")).unwrap(), cp3);
+    let info: Value =
+        serde_json::from_slice(&std::fs::read(repo.join("log.json")).unwrap()).unwrap();
+    assert_eq!(info["verifier_key"], log.vkey());
+    assert_eq!(
+        git(&repo, &["log", "--format=%an <%ae>|%cn <%ce>|%s"]).trim(),
+        "StateAnchor Publisher <publisher@stateanchor.invalid>|StateAnchor Publisher <publisher@stateanchor.invalid>|publish.test/log: publish checkpoint at tree size 3 (first publication)"
+    );
+    assert_eq!(
+        git(&repo, &["status", "--porcelain"]),
+        "",
+        "working tree matches HEAD"
+    );
+
+    log.append(&["a-3"]);
+    once().assert_code(0);
+    assert_eq!(
+        git(&repo, &["log", "--format=%s"])
+            .lines()
+            .collect::<Vec<_>>(),
+        [
+            "publish.test/log: publish checkpoint at tree size 4 (was 3)",
+            "publish.test/log: publish checkpoint at tree size 3 (first publication)"
+        ]
+    );
+    assert_eq!(
+        git(&repo, &["show", "--name-only", "--format=", "HEAD"]).trim(),
+        "checkpoint\ncheckpoints/4",
+        "one commit per publication; log.json unchanged"
+    );
+    assert_eq!(std::fs::read(repo.join("checkpoints/3")).unwrap(), cp3);
+
+    let head = git(&repo, &["rev-parse", "HEAD"]);
+    let r = once();
+    r.assert_code(0);
+    assert!(r.stdout.starts_with("unchanged:"), "{}", r.stdout);
+    assert_eq!(
+        git(&repo, &["rev-parse", "HEAD"]),
+        head,
+        "no growth, no commit"
+    );
+    assert_eq!(git(&repo, &["status", "--porcelain"]), "");
+
+    verify_published(&log, &target, None).assert_code(0);
+}
+
+#[test]
+fn dir_fork_and_rollback_are_refused_with_evidence() {
+    let all = entries("a", 4);
+    let log = FakeLog::start(&refs(&all));
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("roots");
+    let evidence = tmp.path().join("evidence");
+    let target = format!("dir:{}", repo.display());
+    let once = || run(&mut publisher("once", &log, &target, &evidence));
+    once().assert_code(0);
+    let head = git(&repo, &["rev-parse", "HEAD"]);
+
+    log.reset(&refs(&entries("b", 4)));
+    let r = once();
+    r.assert_code(1);
+    assert_eq!(r.evidence()["reason"], "fork");
+    assert_eq!(
+        git(&repo, &["rev-parse", "HEAD"]),
+        head,
+        "nothing committed"
+    );
+
+    log.reset(&refs(&all[..2]));
+    let r = once();
+    r.assert_code(1);
+    assert_eq!(r.evidence()["reason"], "rollback");
+    assert_eq!(
+        git(&repo, &["rev-parse", "HEAD"]),
+        head,
+        "nothing committed"
+    );
+    assert_eq!(
+        std::fs::read_dir(&evidence).unwrap().count(),
+        2,
+        "one evidence file each"
+    );
+}
+
+#[test]
+fn dir_refuses_a_non_git_non_empty_directory() {
+    let log = FakeLog::start(&refs(&entries("a", 1)));
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("stuff");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join("notes.txt"), "mine").unwrap();
+    let r = run(&mut publisher(
+        "once",
+        &log,
+        &format!("dir:{}", dir.display()),
+        tmp.path(),
+    ));
+    r.assert_code(2);
+    assert!(
+        r.stderr
+            .contains("is not empty and is not a git repository"),
+        "{}",
+        r.stderr
+    );
+    assert!(!dir.join(".git").exists());
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+}
+
+#[test]
+fn dir_existing_repository_keeps_its_history_and_local_files() {
+    let log = FakeLog::start(&refs(&entries("a", 2)));
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("roots");
+    std::fs::create_dir(&repo).unwrap();
+    git(&repo, &["init", "-q", "-b", "main"]);
+    std::fs::write(repo.join("README.md"), "roots\n").unwrap();
+    git(&repo, &["add", "README.md"]);
+    git(
+        &repo,
+        &[
+            "-c",
+            "user.name=Op",
+            "-c",
+            "user.email=op@example.invalid",
+            "commit",
+            "-q",
+            "-m",
+            "readme",
+        ],
+    );
+    std::fs::write(repo.join("untracked.txt"), "keep me\n").unwrap();
+
+    run(&mut publisher(
+        "once",
+        &log,
+        &format!("dir:{}", repo.display()),
+        tmp.path(),
+    ))
+    .assert_code(0);
+    assert_eq!(git(&repo, &["log", "--format=%s"]).lines().count(), 2);
+    assert_eq!(
+        std::fs::read_to_string(repo.join("untracked.txt")).unwrap(),
+        "keep me\n"
+    );
+    assert_eq!(
+        std::fs::read(repo.join("checkpoint")).unwrap(),
+        log.checkpoint()
+    );
+    assert_eq!(
+        git(&repo, &["status", "--porcelain"]).trim(),
+        "?? untracked.txt"
+    );
+}
+
+/// `run --interval` publishes on schedule until SIGTERM.
+#[test]
+fn dir_run_publishes_on_schedule_until_stopped() {
+    let log = FakeLog::start(&refs(&entries("a", 1)));
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("roots");
+    let child = publisher("run", &log, &format!("dir:{}", repo.display()), tmp.path())
+        .args(["--interval", "200ms"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let wait_for = |size: u64| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(cp) = std::fs::read(repo.join("checkpoint"))
+                && tree_size(&cp) == size
+            {
+                return;
+            }
+            assert!(Instant::now() < deadline, "no publication of size {size}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    wait_for(1);
+    for size in 2..=4 {
+        log.append(&[&format!("a-{size}")]);
+        wait_for(size);
+    }
+    assert_eq!(git(&repo, &["log", "--format=%s"]).lines().count(), 4);
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// In `run`, a refusal stops the publisher with an alert and exit 1.
+#[test]
+fn dir_run_stops_on_refusal_with_an_alert() {
+    let log = FakeLog::start(&refs(&entries("a", 3)));
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("roots");
+    let target = format!("dir:{}", repo.display());
+    run(&mut publisher("once", &log, &target, tmp.path())).assert_code(0);
+    log.reset(&refs(&entries("b", 3)));
+    let start = Instant::now();
+    let r = run(publisher("run", &log, &target, tmp.path()).args(["--interval", "100ms"]));
+    assert!(start.elapsed() < Duration::from_secs(10));
+    r.assert_code(1);
+    assert!(r.stderr.contains("ALERT"), "{}", r.stderr);
+    assert_eq!(r.evidence()["reason"], "fork");
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let log = FakeLog::start(&refs(&entries("a", 1)));
+    let tmp = tempfile::tempdir().unwrap();
+    let vkey = log.vkey();
+    let dir_target = format!("dir:{}", tmp.path().join("roots").display());
+    let cases: &[(&[&str], &str)] = &[
+        (&["--key", &vkey, "--target", "svn:x"], "invalid target"),
+        (
+            &["--key", &vkey, "--target", "github:acme"],
+            "invalid target",
+        ),
+        (
+            &["--key", "not-a-key", "--target", &dir_target],
+            "neither a verifier key",
+        ),
+        (
+            &["--key", &vkey, "--target", &dir_target, "--interval", "1h"],
+            "unexpected argument",
+        ),
+    ];
+    for (args, want) in cases {
+        let r = run(Command::new(bin("stateanchor-publish"))
+            .args(["once", "--log", &log.url()])
+            .args(*args));
+        r.assert_code(2);
+        assert!(r.stderr.contains(want), "{args:?}: {}", r.stderr);
+    }
+    assert!(!tmp.path().join("roots").exists(), "nothing created");
+
+    // The key may also be given as a file.
+    let key_file = tmp.path().join("log.vkey");
+    std::fs::write(&key_file, format!("{vkey}\n")).unwrap();
+    let r = run(Command::new(bin("stateanchor-publish"))
+        .args([
+            "once",
+            "--log",
+            &log.url(),
+            "--target",
+            &dir_target,
+            "--key",
+        ])
+        .arg(&key_file)
+        .arg("--evidence-dir")
+        .arg(tmp.path()));
+    r.assert_code(0);
+}
