@@ -10,6 +10,9 @@
 //! Storage is reached through [`HashReader`]; [`MemoryHashStore`] is an
 //! in-memory implementation.
 
+use std::fmt;
+use std::sync::OnceLock;
+
 use crate::Error;
 use crate::hash::{Hash, node_hash};
 
@@ -221,11 +224,33 @@ fn consistency_ranges(m: u64, lo: u64, hi: u64, whole: bool, out: &mut Vec<(u64,
 ///
 /// It is all a sequencer needs to keep in memory to append leaves and compute
 /// root hashes without reading storage.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+///
+/// The root hash is computed on demand (at most 63 node hashes) and cached
+/// until the next append.
+#[derive(Clone, Default)]
 pub struct Frontier {
     size: u64,
     /// Largest (leftmost) subtree first.
     hashes: Vec<Hash>,
+    /// The root hash, once computed for the current size.
+    root: OnceLock<Hash>,
+}
+
+impl PartialEq for Frontier {
+    fn eq(&self, other: &Self) -> bool {
+        self.size == other.size && self.hashes == other.hashes
+    }
+}
+
+impl Eq for Frontier {}
+
+impl fmt::Debug for Frontier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Frontier")
+            .field("size", &self.size)
+            .field("hashes", &self.hashes)
+            .finish()
+    }
 }
 
 impl Frontier {
@@ -253,6 +278,7 @@ impl Frontier {
         Ok(Frontier {
             size: tree_size,
             hashes,
+            root: OnceLock::new(),
         })
     }
 
@@ -265,13 +291,14 @@ impl Frontier {
     /// The root hash of the tree.
     #[must_use]
     pub fn root(&self) -> Hash {
-        fold_right(&self.hashes)
+        *self.root.get_or_init(|| fold_right(&self.hashes))
     }
 
     /// Appends a leaf and calls `store` with every new stored hash, the leaf
     /// first, then each subtree it completed, lowest first.
     pub fn append(&mut self, leaf_hash: Hash, mut store: impl FnMut(NodeId, Hash)) {
         let n = self.size;
+        self.root.take();
         let mut carry = leaf_hash;
         store(NodeId::new(0, n), carry);
         let mut level = 0u8;
