@@ -3,10 +3,13 @@
 //!
 //! Run: `cargo bench -p tlog --bench tlog -- --warm-up-time 1 --measurement-time 3`
 //! (add a filter such as `proofs/16M` to run one group). The proof groups
-//! build a tree of 1M and of 16M leaves once per group, for each library;
-//! the 16M group needs about 4 GB of memory and a minute to set up.
+//! build a tree of 1,000,000 and of 16,000,000 leaves (not powers of two,
+//! so that the right edge of the tree is ragged) once per group, for each
+//! library, only if the filter selects them; the 16M group needs about
+//! 4 GB of memory and a minute or two to set up.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::cell::OnceCell;
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -54,7 +57,7 @@ fn picks(count: usize, bound: u64, seed: u64) -> Vec<u64> {
         .collect()
 }
 
-fn ct_root(h: &Hash, size: u64) -> RootHash<Sha256> {
+fn ct_root_of(h: &Hash, size: u64) -> RootHash<Sha256> {
     RootHash::new(ct_merkle::digest::Output::<Sha256>::from(h.0), size)
 }
 
@@ -104,142 +107,203 @@ fn bench_append(c: &mut Criterion) {
     g.finish();
 }
 
+/// Both libraries' trees of one size, with random leaves, old sizes and
+/// their proofs to verify.
+struct Fixture {
+    size: u64,
+    store: MemoryHashStore,
+    ct: CtTree,
+    root: Hash,
+    ct_root: RootHash<Sha256>,
+    indexes: Vec<u64>,
+    olds: Vec<u64>,
+    old_roots: Vec<Hash>,
+    ct_old_roots: Vec<RootHash<Sha256>>,
+    incl: Vec<Vec<Hash>>,
+    cons: Vec<Vec<Hash>>,
+    ct_incl: Vec<InclusionProof<Sha256>>,
+    ct_cons: Vec<ConsistencyProof<Sha256>>,
+}
+
+/// How many random leaves and old sizes each proof benchmark cycles through.
+const PICKS: usize = 1024;
+
+impl Fixture {
+    fn new(size: u64) -> Fixture {
+        let mut store = MemoryHashStore::new();
+        let mut ct = CtTree::new();
+        for i in 0..size {
+            let l = leaf(i);
+            store.append(leaf_hash(&l));
+            ct.push(l);
+        }
+        let root = store.root();
+        let ct_root = ct.root();
+        assert_eq!(ct_root.as_bytes().as_slice(), root.0.as_slice());
+
+        let indexes = picks(PICKS, size, 1);
+        let olds: Vec<u64> = picks(PICKS, size - 1, 2).iter().map(|m| m + 1).collect();
+        let old_roots: Vec<Hash> = olds
+            .iter()
+            .map(|&m| tree_hash(m, &store).unwrap())
+            .collect();
+        let ct_old_roots = olds
+            .iter()
+            .zip(&old_roots)
+            .map(|(&m, h)| ct_root_of(h, m))
+            .collect();
+        let incl: Vec<Vec<Hash>> = indexes
+            .iter()
+            .map(|&i| prove_inclusion(i, size, &store).unwrap())
+            .collect();
+        let cons: Vec<Vec<Hash>> = olds
+            .iter()
+            .map(|&m| prove_consistency(m, size, &store).unwrap())
+            .collect();
+        let ct_incl: Vec<InclusionProof<Sha256>> = indexes
+            .iter()
+            .map(|&i| ct.prove_inclusion(usize::try_from(i).unwrap()))
+            .collect();
+        let ct_cons: Vec<ConsistencyProof<Sha256>> = olds
+            .iter()
+            .map(|&m| ct.prove_consistency(usize::try_from(size - m).unwrap()))
+            .collect();
+        // Both libraries produce the same proofs.
+        for (p, q) in incl.iter().zip(&ct_incl) {
+            assert_eq!(
+                p.iter().flat_map(|h| h.0).collect::<Vec<u8>>(),
+                q.as_bytes()
+            );
+        }
+        for (p, q) in cons.iter().zip(&ct_cons) {
+            assert_eq!(
+                p.iter().flat_map(|h| h.0).collect::<Vec<u8>>(),
+                q.as_bytes()
+            );
+        }
+        Fixture {
+            size,
+            store,
+            ct,
+            root,
+            ct_root,
+            indexes,
+            olds,
+            old_roots,
+            ct_old_roots,
+            incl,
+            cons,
+            ct_incl,
+            ct_cons,
+        }
+    }
+}
+
 fn bench_proofs(c: &mut Criterion, label: &str, size: u64) {
-    // Build both trees once for the whole group.
-    let mut store = MemoryHashStore::new();
-    let mut ct = CtTree::new();
-    for i in 0..size {
-        let l = leaf(i);
-        store.append(leaf_hash(&l));
-        ct.push(l);
-    }
-    let root = store.root();
-    let ct_root_now = ct.root();
-    assert_eq!(ct_root_now.as_bytes().as_slice(), root.0.as_slice());
-
-    // Random leaves and old sizes, with their proofs.
-    let indexes = picks(1024, size, 1);
-    let olds: Vec<u64> = picks(1024, size - 1, 2).iter().map(|m| m + 1).collect();
-    let old_roots: Vec<Hash> = olds
-        .iter()
-        .map(|&m| tree_hash(m, &store).unwrap())
-        .collect();
-    let incl: Vec<Vec<Hash>> = indexes
-        .iter()
-        .map(|&i| prove_inclusion(i, size, &store).unwrap())
-        .collect();
-    let cons: Vec<Vec<Hash>> = olds
-        .iter()
-        .map(|&m| prove_consistency(m, size, &store).unwrap())
-        .collect();
-    let ct_incl: Vec<InclusionProof<Sha256>> = indexes
-        .iter()
-        .map(|&i| ct.prove_inclusion(usize::try_from(i).unwrap()))
-        .collect();
-    let ct_cons: Vec<ConsistencyProof<Sha256>> = olds
-        .iter()
-        .map(|&m| ct.prove_consistency(usize::try_from(size - m).unwrap()))
-        .collect();
-    let ct_old_roots: Vec<RootHash<Sha256>> = olds
-        .iter()
-        .zip(&old_roots)
-        .map(|(&m, h)| ct_root(h, m))
-        .collect();
-    // Both libraries produce the same proofs.
-    for (p, q) in incl.iter().zip(&ct_incl) {
-        assert_eq!(
-            p.iter().flat_map(|h| h.0).collect::<Vec<u8>>(),
-            q.as_bytes()
-        );
-    }
-    for (p, q) in cons.iter().zip(&ct_cons) {
-        assert_eq!(
-            p.iter().flat_map(|h| h.0).collect::<Vec<u8>>(),
-            q.as_bytes()
-        );
-    }
-
-    let mut g = c.benchmark_group(format!("proofs/{label}"));
-    g.throughput(Throughput::Elements(1));
+    // Built once for the whole group, and only if a benchmark of the group
+    // is selected by the command line's filter.
+    let fixture = OnceCell::new();
+    let fx = || fixture.get_or_init(|| Fixture::new(size));
     let mut k = 0usize;
     let mut next = move || {
-        k = (k + 1) % 1024;
+        k = (k + 1) % PICKS;
         k
     };
 
+    let mut g = c.benchmark_group(format!("proofs/{label}"));
+    g.throughput(Throughput::Elements(1));
     g.bench_function(BenchmarkId::new("tlog", "prove_inclusion"), |b| {
+        let f = fx();
         b.iter(|| {
             let i = next();
-            black_box(prove_inclusion(indexes[i], size, &store).unwrap())
+            black_box(prove_inclusion(f.indexes[i], f.size, &f.store).unwrap())
         });
     });
     g.bench_function(BenchmarkId::new("ct-merkle", "prove_inclusion"), |b| {
+        let f = fx();
         b.iter(|| {
             let i = next();
-            black_box(ct.prove_inclusion(indexes[i] as usize))
+            black_box(f.ct.prove_inclusion(f.indexes[i] as usize))
         });
     });
-    // Verification includes hashing the leaf, as ct-merkle's does.
+    // Verification includes hashing the 100-byte leaf, as ct-merkle's does.
     g.bench_function(BenchmarkId::new("tlog", "verify_inclusion"), |b| {
+        let f = fx();
+        let leaves: Vec<Leaf> = f.indexes.iter().map(|&i| leaf(i)).collect();
         b.iter(|| {
             let i = next();
-            let l = leaf(indexes[i]);
-            verify_inclusion(indexes[i], size, &leaf_hash(&l), &incl[i], &root).unwrap();
+            let h = leaf_hash(&leaves[i]);
+            verify_inclusion(f.indexes[i], f.size, &h, &f.incl[i], &f.root).unwrap();
         });
     });
     g.bench_function(BenchmarkId::new("ct-merkle", "verify_inclusion"), |b| {
+        let f = fx();
+        let leaves: Vec<Leaf> = f.indexes.iter().map(|&i| leaf(i)).collect();
         b.iter(|| {
             let i = next();
-            let l = leaf(indexes[i]);
-            ct_root_now
-                .verify_inclusion(&l, indexes[i], &ct_incl[i])
+            f.ct_root
+                .verify_inclusion(&leaves[i], f.indexes[i], &f.ct_incl[i])
                 .unwrap();
         });
     });
     g.bench_function(BenchmarkId::new("tlog", "prove_consistency"), |b| {
+        let f = fx();
         b.iter(|| {
             let i = next();
-            black_box(prove_consistency(olds[i], size, &store).unwrap())
+            black_box(prove_consistency(f.olds[i], f.size, &f.store).unwrap())
         });
     });
     g.bench_function(BenchmarkId::new("ct-merkle", "prove_consistency"), |b| {
+        let f = fx();
         b.iter(|| {
             let i = next();
-            black_box(ct.prove_consistency((size - olds[i]) as usize))
+            black_box(f.ct.prove_consistency((f.size - f.olds[i]) as usize))
         });
     });
     g.bench_function(BenchmarkId::new("tlog", "verify_consistency"), |b| {
+        let f = fx();
         b.iter(|| {
             let i = next();
-            verify_consistency(olds[i], size, &old_roots[i], &root, &cons[i]).unwrap();
+            verify_consistency(f.olds[i], f.size, &f.old_roots[i], &f.root, &f.cons[i]).unwrap();
         });
     });
     g.bench_function(BenchmarkId::new("ct-merkle", "verify_consistency"), |b| {
+        let f = fx();
         b.iter(|| {
             let i = next();
-            ct_root_now
-                .verify_consistency(&ct_old_roots[i], &ct_cons[i])
+            f.ct_root
+                .verify_consistency(&f.ct_old_roots[i], &f.ct_cons[i])
                 .unwrap();
         });
     });
     g.bench_function(BenchmarkId::new("tlog", "root"), |b| {
-        b.iter(|| black_box(store.root()));
-    });
-    g.bench_function(BenchmarkId::new("tlog", "tree_hash"), |b| {
-        b.iter(|| black_box(tree_hash(size, &store).unwrap()));
+        let f = fx();
+        b.iter(|| black_box(f.store.root()));
     });
     g.bench_function(BenchmarkId::new("ct-merkle", "root"), |b| {
-        b.iter(|| black_box(ct.root()));
+        let f = fx();
+        b.iter(|| black_box(f.ct.root()));
+    });
+    // The root computed afresh from stored hashes (what a stateless reader does).
+    g.bench_function(BenchmarkId::new("tlog", "tree_hash"), |b| {
+        let f = fx();
+        b.iter(|| black_box(tree_hash(f.size, &f.store).unwrap()));
+    });
+    // The root computed afresh from the frontier (the first call after an append).
+    g.bench_function(BenchmarkId::new("tlog", "frontier_root_uncached"), |b| {
+        let f = fx();
+        let frontier = f.store.frontier().clone();
+        b.iter(|| black_box(frontier.clone().root()));
     });
     g.finish();
 }
 
 fn bench_proofs_1m(c: &mut Criterion) {
-    bench_proofs(c, "1M", 1 << 20);
+    bench_proofs(c, "1M", 1_000_000);
 }
 
 fn bench_proofs_16m(c: &mut Criterion) {
-    bench_proofs(c, "16M", 1 << 24);
+    bench_proofs(c, "16M", 16_000_000);
 }
 
 fn bench_checkpoint(c: &mut Criterion) {
