@@ -102,9 +102,17 @@ fn print_outcome(cfg: &PublishConfig, outcome: &Outcome) {
             "published {origin} at tree size {tree_size} to {} (first publication)",
             cfg.target
         ),
-        Outcome::Unchanged { tree_size, .. } => println!(
-            "unchanged: {} already has {origin} at tree size {tree_size}",
-            cfg.target
+        Outcome::Unchanged {
+            tree_size,
+            repaired,
+        } => println!(
+            "unchanged: {} already has {origin} at tree size {tree_size}{}",
+            cfg.target,
+            if *repaired {
+                format!(" (wrote the missing checkpoints/{tree_size})")
+            } else {
+                String::new()
+            }
         ),
         _ => println!("{outcome:?}"),
     }

@@ -7,14 +7,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use integration_tests::bin;
@@ -240,39 +240,12 @@ fn publisher(sub: &str, log: &FakeLog, target: &str, evidence: &Path) -> Command
     cmd
 }
 
-/// `stateanchor-verify published` on what the publisher wrote.
-fn verify_published(log: &FakeLog, repo: &str, github_api: Option<&str>) -> Run {
-    let mut cmd = Command::new(bin("stateanchor-verify"));
-    cmd.args([
-        "published",
-        "--log",
-        &log.url(),
-        "--key",
-        &log.vkey(),
-        "--repo",
-        repo,
-    ])
-    .env("GITHUB_TOKEN", TOKEN);
-    if let Some(api) = github_api {
-        cmd.args(["--github-api", api]);
-    }
-    run(&mut cmd)
-}
-
 fn entries(prefix: &str, n: usize) -> Vec<String> {
     (0..n).map(|i| format!("{prefix}-{i}")).collect()
 }
 
 fn refs(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
-}
-
-/// A fake GitHub with repository `acme/roots` and a read-write token.
-fn github() -> FakeGitHub {
-    let gh = FakeGitHub::start();
-    gh.add_repo(REPO);
-    gh.add_token(TOKEN, Access::ReadWrite);
-    gh
 }
 
 fn tree_size(checkpoint: &[u8]) -> u64 {
@@ -284,24 +257,107 @@ fn tree_size(checkpoint: &[u8]) -> u64 {
         .unwrap()
 }
 
+/// A test's world: a fake log of `n` entries `a-0`, `a-1`, ..., a temporary
+/// directory (evidence goes there), and a target: the fake GitHub's
+/// `acme/roots[/PREFIX]` (with a read-write token), or `dir:<tmp>/roots`.
+struct Case {
+    log: FakeLog,
+    gh: Option<FakeGitHub>,
+    /// The GitHub API URL given with --github-api.
+    api: String,
+    tmp: tempfile::TempDir,
+    target: String,
+}
+
+impl Case {
+    fn github(n: usize, prefix: &str) -> Self {
+        let gh = FakeGitHub::start();
+        gh.add_repo(REPO);
+        gh.add_token(TOKEN, Access::ReadWrite);
+        let target = if prefix.is_empty() {
+            format!("github:{REPO}")
+        } else {
+            format!("github:{REPO}/{prefix}")
+        };
+        Case {
+            log: FakeLog::start(&refs(&entries("a", n))),
+            api: gh.api_url(),
+            gh: Some(gh),
+            tmp: tempfile::tempdir().unwrap(),
+            target,
+        }
+    }
+
+    fn dir(n: usize) -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        Case {
+            log: FakeLog::start(&refs(&entries("a", n))),
+            gh: None,
+            api: String::new(),
+            target: format!("dir:{}", tmp.path().join("roots").display()),
+            tmp,
+        }
+    }
+
+    fn gh(&self) -> &FakeGitHub {
+        self.gh.as_ref().unwrap()
+    }
+
+    /// The `dir:` target's repository.
+    fn repo(&self) -> PathBuf {
+        self.tmp.path().join("roots")
+    }
+
+    fn cmd(&self, sub: &str) -> Command {
+        let mut cmd = publisher(sub, &self.log, &self.target, self.tmp.path());
+        if self.gh.is_some() {
+            cmd.args(["--github-api", &self.api]);
+        }
+        cmd
+    }
+
+    fn once(&self) -> Run {
+        run(&mut self.cmd("once"))
+    }
+
+    fn once_with(&self, extra: &[&str]) -> Run {
+        run(self.cmd("once").args(extra))
+    }
+
+    /// `stateanchor-verify published` on what the publisher wrote.
+    fn verify_published(&self) -> Run {
+        let mut cmd = Command::new(bin("stateanchor-verify"));
+        cmd.args([
+            "published",
+            "--log",
+            &self.log.url(),
+            "--key",
+            &self.log.vkey(),
+        ])
+        .args(["--repo", &self.target])
+        .env("GITHUB_TOKEN", TOKEN);
+        if self.gh.is_some() {
+            cmd.args(["--github-api", &self.api]);
+        }
+        run(&mut cmd)
+    }
+
+    fn file(&self, path: &str) -> Option<Vec<u8>> {
+        self.gh().file(REPO, path)
+    }
+}
+
 // ---------------------------------------------------------------------------
 // GitHub target.
 
 #[test]
 fn github_first_publication_growth_and_no_growth() {
-    let log = FakeLog::start(&refs(&entries("a", 3)));
-    let gh = github();
-    let tmp = tempfile::tempdir().unwrap();
-    let target = format!("github:{REPO}/logs/prod");
-    let once = || {
-        let mut cmd = publisher("once", &log, &target, tmp.path());
-        // GitHub Enterprise Server style API URL, with a path.
-        cmd.args(["--github-api", &gh.enterprise_api_url()]);
-        run(&mut cmd)
-    };
+    let mut c = Case::github(3, "logs/prod");
+    // GitHub Enterprise Server style API URL, with a path.
+    c.api = c.gh().enterprise_api_url();
 
     // First publication.
-    let r = once();
+    let r = c.once();
     r.assert_code(0);
     assert!(
         r.stdout
@@ -310,50 +366,49 @@ fn github_first_publication_growth_and_no_growth() {
         "{}",
         r.stdout
     );
-    let cp3 = log.checkpoint();
-    assert_eq!(gh.file(REPO, "logs/prod/checkpoint"), Some(cp3.clone()));
-    assert_eq!(gh.file(REPO, "logs/prod/checkpoints/3"), Some(cp3.clone()));
-    let info: Value =
-        serde_json::from_slice(&gh.file(REPO, "logs/prod/log.json").unwrap()).unwrap();
+    let cp3 = c.log.checkpoint();
+    assert_eq!(c.file("logs/prod/checkpoint"), Some(cp3.clone()));
+    assert_eq!(c.file("logs/prod/checkpoints/3"), Some(cp3.clone()));
+    let info: Value = serde_json::from_slice(&c.file("logs/prod/log.json").unwrap()).unwrap();
     assert_eq!(info["origin"], ORIGIN);
-    assert_eq!(info["verifier_key"], log.vkey());
-    assert_eq!(info["log_url"], log.url());
-    let commits = gh.commits(REPO);
+    assert_eq!(info["verifier_key"], c.log.vkey());
+    assert_eq!(info["log_url"], c.log.url());
+    let commits = c.gh().commits(REPO);
     assert_eq!(
         commits.len(),
         3,
         "log.json, checkpoint, checkpoints/3: {commits:#?}"
     );
-    for c in &commits {
+    for commit in &commits {
         assert!(
-            c.message.contains(ORIGIN) && c.message.contains("tree size 3"),
-            "{c:?}"
+            commit.message.contains(ORIGIN) && commit.message.contains("tree size 3"),
+            "{commit:?}"
         );
-        assert_eq!(c.author_name.as_deref(), Some("StateAnchor Publisher"));
+        assert_eq!(commit.author_name.as_deref(), Some("StateAnchor Publisher"));
         assert_eq!(
-            c.author_email.as_deref(),
+            commit.author_email.as_deref(),
             Some("publisher@stateanchor.invalid")
         );
     }
 
     // Growth.
-    log.append(&["a-3", "a-4"]);
-    let r = once();
+    c.log.append(&["a-3", "a-4"]);
+    let r = c.once();
     r.assert_code(0);
     assert!(
         r.stdout.contains("at tree size 5") && r.stdout.contains("(was 3)"),
         "{}",
         r.stdout
     );
-    let cp5 = log.checkpoint();
-    assert_eq!(gh.file(REPO, "logs/prod/checkpoint"), Some(cp5.clone()));
-    assert_eq!(gh.file(REPO, "logs/prod/checkpoints/5"), Some(cp5));
+    let cp5 = c.log.checkpoint();
+    assert_eq!(c.file("logs/prod/checkpoint"), Some(cp5.clone()));
+    assert_eq!(c.file("logs/prod/checkpoints/5"), Some(cp5));
     assert_eq!(
-        gh.file(REPO, "logs/prod/checkpoints/3"),
+        c.file("logs/prod/checkpoints/3"),
         Some(cp3),
         "history is never rewritten"
     );
-    let commits = gh.commits(REPO);
+    let commits = c.gh().commits(REPO);
     assert_eq!(commits.len(), 5, "log.json unchanged: {commits:#?}");
     assert_eq!(
         commits[3].message,
@@ -361,39 +416,39 @@ fn github_first_publication_growth_and_no_growth() {
     );
 
     // No growth: no commit, no PUT at all.
-    let puts_before = gh.requests().iter().filter(|r| r.method == "PUT").count();
-    let r = once();
+    let puts = || {
+        c.gh()
+            .requests()
+            .iter()
+            .filter(|r| r.method == "PUT")
+            .count()
+    };
+    let puts_before = puts();
+    let r = c.once();
     r.assert_code(0);
     assert!(
         r.stdout.starts_with("unchanged:") && r.stdout.contains("tree size 5"),
         "{}",
         r.stdout
     );
-    assert_eq!(gh.commits(REPO).len(), 5);
-    let puts_after = gh.requests().iter().filter(|r| r.method == "PUT").count();
-    assert_eq!(puts_before, puts_after);
+    assert_eq!(c.gh().commits(REPO).len(), 5);
+    assert_eq!(puts(), puts_before);
 
     // The verifier accepts the publication.
-    let v = verify_published(&log, &target, Some(&gh.enterprise_api_url()));
-    v.assert_code(0);
+    c.verify_published().assert_code(0);
 }
 
 #[test]
 fn github_fork_at_same_size_is_refused_with_evidence() {
-    let log = FakeLog::start(&refs(&entries("a", 4)));
-    let gh = github();
-    let tmp = tempfile::tempdir().unwrap();
-    let target = format!("github:{REPO}");
-    let api = gh.api_url();
-    let once = || run(publisher("once", &log, &target, tmp.path()).args(["--github-api", &api]));
-    once().assert_code(0);
-    let published = log.checkpoint();
-    let files_before = gh.files(REPO);
-    let commits_before = gh.commits(REPO).len();
+    let c = Case::github(4, "");
+    c.once().assert_code(0);
+    let published = c.log.checkpoint();
+    let files_before = c.gh().files(REPO);
+    let commits_before = c.gh().commits(REPO).len();
 
     // Same size, other entries: a fork.
-    log.reset(&refs(&entries("b", 4)));
-    let r = once();
+    c.log.reset(&refs(&entries("b", 4)));
+    let r = c.once();
     r.assert_code(1);
     assert!(
         r.stderr
@@ -409,33 +464,28 @@ fn github_fork_at_same_size_is_refused_with_evidence() {
     let ev = r.evidence();
     assert_eq!(ev["reason"], "fork");
     assert_eq!(ev["origin"], ORIGIN);
-    assert_eq!(ev["target"], target);
+    assert_eq!(ev["target"], c.target);
     assert_eq!(
         ev["published_checkpoint"],
         String::from_utf8(published).unwrap()
     );
     assert_eq!(
         ev["latest_checkpoint"],
-        String::from_utf8(log.checkpoint()).unwrap()
+        String::from_utf8(c.log.checkpoint()).unwrap()
     );
-    assert_eq!(gh.files(REPO), files_before, "nothing published");
-    assert_eq!(gh.commits(REPO).len(), commits_before);
+    assert_eq!(c.gh().files(REPO), files_before, "nothing published");
+    assert_eq!(c.gh().commits(REPO).len(), commits_before);
 }
 
 #[test]
 fn github_forked_history_fails_the_consistency_proof() {
-    let log = FakeLog::start(&refs(&entries("a", 3)));
-    let gh = github();
-    let tmp = tempfile::tempdir().unwrap();
-    let target = format!("github:{REPO}");
-    let api = gh.api_url();
-    let once = || run(publisher("once", &log, &target, tmp.path()).args(["--github-api", &api]));
-    once().assert_code(0);
-    let files_before = gh.files(REPO);
+    let c = Case::github(3, "");
+    c.once().assert_code(0);
+    let files_before = c.gh().files(REPO);
 
     // A larger tree that does not extend the published one.
-    log.reset(&refs(&entries("b", 6)));
-    let r = once();
+    c.log.reset(&refs(&entries("b", 6)));
+    let r = c.once();
     r.assert_code(1);
     let ev = r.evidence();
     assert_eq!(ev["reason"], "inconsistent_proof");
@@ -447,36 +497,30 @@ fn github_forked_history_fails_the_consistency_proof() {
             .unwrap()
             .is_empty()
     );
-    assert_eq!(gh.files(REPO), files_before, "nothing published");
+    assert_eq!(c.gh().files(REPO), files_before, "nothing published");
 
     // A tampered proof of an honest extension is refused too.
-    log.reset(&refs(&entries("a", 7)));
-    log.with(|s| s.tamper_proofs = true);
-    let r = once();
+    c.log.reset(&refs(&entries("a", 7)));
+    c.log.with(|s| s.tamper_proofs = true);
+    let r = c.once();
     r.assert_code(1);
     assert_eq!(r.evidence()["reason"], "inconsistent_proof");
-    assert_eq!(gh.files(REPO), files_before, "nothing published");
+    assert_eq!(c.gh().files(REPO), files_before, "nothing published");
 
     // Honest again: published.
-    log.with(|s| s.tamper_proofs = false);
-    once().assert_code(0);
-    assert_eq!(tree_size(&gh.file(REPO, "checkpoint").unwrap()), 7);
+    c.log.with(|s| s.tamper_proofs = false);
+    c.once().assert_code(0);
+    assert_eq!(tree_size(&c.file("checkpoint").unwrap()), 7);
 }
 
 #[test]
 fn github_rollback_is_refused_with_evidence() {
-    let all = entries("a", 5);
-    let log = FakeLog::start(&refs(&all));
-    let gh = github();
-    let tmp = tempfile::tempdir().unwrap();
-    let target = format!("github:{REPO}/p");
-    let api = gh.api_url();
-    let once = || run(publisher("once", &log, &target, tmp.path()).args(["--github-api", &api]));
-    once().assert_code(0);
-    let files_before = gh.files(REPO);
+    let c = Case::github(5, "p");
+    c.once().assert_code(0);
+    let files_before = c.gh().files(REPO);
 
-    log.reset(&refs(&all[..3]));
-    let r = once();
+    c.log.reset(&refs(&entries("a", 3)));
+    let r = c.once();
     r.assert_code(1);
     assert!(r.stderr.contains("rolled back"), "{}", r.stderr);
     let ev = r.evidence();
@@ -489,50 +533,66 @@ fn github_rollback_is_refused_with_evidence() {
         tree_size(ev["latest_checkpoint"].as_str().unwrap().as_bytes()),
         3
     );
-    assert_eq!(gh.files(REPO), files_before, "nothing published");
+    assert_eq!(c.gh().files(REPO), files_before, "nothing published");
 }
 
 #[test]
 fn github_bad_signature_is_refused_and_nothing_published() {
-    let log = FakeLog::start(&refs(&entries("a", 2)));
+    let c = Case::github(2, "");
     // Same origin, another key.
-    log.with(|s| s.impostor = Some(SignerKey::from_seed(ORIGIN, &[1; 32]).unwrap()));
-    let gh = github();
-    let tmp = tempfile::tempdir().unwrap();
-    let r = run(
-        publisher("once", &log, &format!("github:{REPO}"), tmp.path())
-            .args(["--github-api", &gh.api_url()]),
-    );
+    c.log
+        .with(|s| s.impostor = Some(SignerKey::from_seed(ORIGIN, &[1; 32]).unwrap()));
+    let r = c.once();
     r.assert_code(1);
     let ev = r.evidence();
     assert_eq!(ev["reason"], "bad_signature");
     assert!(ev["published_checkpoint"].is_null());
     assert_eq!(
         ev["latest_checkpoint"],
-        String::from_utf8(log.checkpoint()).unwrap()
+        String::from_utf8(c.log.checkpoint()).unwrap()
     );
-    assert!(gh.files(REPO).is_empty(), "nothing published");
-    assert!(gh.commits(REPO).is_empty());
+    assert!(c.gh().files(REPO).is_empty(), "nothing published");
+    assert!(c.gh().commits(REPO).is_empty());
 }
 
 #[test]
 fn github_target_of_another_log_is_refused() {
-    let log = FakeLog::start(&refs(&entries("a", 2)));
-    let gh = github();
-    gh.put_file(
+    let c = Case::github(2, "");
+    c.gh().put_file(
         REPO,
         "log.json",
         br#"{"origin": "other.example/log", "verifier_key": "other.example/log+00000000+AQ=="}"#,
         "another log",
     );
-    let tmp = tempfile::tempdir().unwrap();
-    let r = run(
-        publisher("once", &log, &format!("github:{REPO}"), tmp.path())
-            .args(["--github-api", &gh.api_url()]),
-    );
+    let r = c.once();
     r.assert_code(2);
     assert!(r.stderr.contains("publishes another log"), "{}", r.stderr);
-    assert_eq!(gh.commits(REPO).len(), 1);
+    assert_eq!(c.gh().commits(REPO).len(), 1);
+}
+
+/// A crash between the commit point (`checkpoint`) and the history file
+/// leaves `checkpoints/<size>` missing; the next run writes it, and only it.
+#[test]
+fn github_missing_history_file_is_repaired() {
+    let c = Case::github(3, "");
+    let info = format!(
+        "{{\"origin\": \"{ORIGIN}\", \"verifier_key\": \"{}\"}}",
+        c.log.vkey()
+    );
+    c.gh()
+        .put_file(REPO, "log.json", info.as_bytes(), "log.json");
+    c.gh()
+        .put_file(REPO, "checkpoint", &c.log.checkpoint(), "checkpoint");
+    let r = c.once();
+    r.assert_code(0);
+    assert!(
+        r.stdout.contains("unchanged") && r.stdout.contains("checkpoints/3"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(c.file("checkpoints/3"), Some(c.log.checkpoint()));
+    assert_eq!(c.gh().commits(REPO).len(), 3);
+    c.verify_published().assert_code(0);
 }
 
 /// Two publishers race: both read size 3, both try to write size 6; the
@@ -541,31 +601,23 @@ fn github_target_of_another_log_is_refused() {
 /// nothing left to do. Nothing is overwritten.
 #[test]
 fn github_two_publishers_racing_never_overwrite() {
-    let log = FakeLog::start(&refs(&entries("a", 3)));
-    let gh = github();
-    let tmp = tempfile::tempdir().unwrap();
-    let target = format!("github:{REPO}");
-    let api = gh.api_url();
-    run(publisher("once", &log, &target, tmp.path()).args(["--github-api", &api])).assert_code(0);
-    log.append(&["a-3", "a-4", "a-5"]);
-    gh.hold_puts("checkpoint", 2);
+    let c = Case::github(3, "");
+    c.once().assert_code(0);
+    c.log.append(&["a-3", "a-4", "a-5"]);
+    c.gh().hold_puts("checkpoint", 2);
 
     let spawn = || {
-        publisher("once", &log, &target, tmp.path())
-            .args(["--github-api", &api])
+        c.cmd("once")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap()
     };
     let (a, b) = (spawn(), spawn());
-    let outs: Vec<_> = [a, b]
+    let stdouts: Vec<String> = [a, b]
         .into_iter()
-        .map(|c| c.wait_with_output().unwrap())
-        .collect();
-    let stdouts: Vec<String> = outs
-        .iter()
-        .map(|o| {
+        .map(|child| {
+            let o = child.wait_with_output().unwrap();
             assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
             String::from_utf8_lossy(&o.stdout).into_owned()
         })
@@ -580,7 +632,8 @@ fn github_two_publishers_racing_never_overwrite() {
         .count();
     assert_eq!((published, unchanged), (1, 1), "{stdouts:?}");
 
-    let conflicts = gh
+    let conflicts = c
+        .gh()
         .requests()
         .iter()
         .filter(|r| {
@@ -588,19 +641,20 @@ fn github_two_publishers_racing_never_overwrite() {
         })
         .count();
     assert_eq!(conflicts, 1, "the loser's stale sha was refused");
-    let checkpoint_commits: Vec<_> = gh
+    let checkpoint_commits: Vec<_> = c
+        .gh()
         .commits(REPO)
         .into_iter()
-        .filter(|c| c.path == "checkpoint")
+        .filter(|commit| commit.path == "checkpoint")
         .collect();
     assert_eq!(
         checkpoint_commits.len(),
         2,
         "sizes 3 and 6 only: {checkpoint_commits:#?}"
     );
-    assert_eq!(gh.file(REPO, "checkpoint"), Some(log.checkpoint()));
-    assert_eq!(gh.file(REPO, "checkpoints/6"), Some(log.checkpoint()));
-    verify_published(&log, &target, Some(&api)).assert_code(0);
+    assert_eq!(c.file("checkpoint"), Some(c.log.checkpoint()));
+    assert_eq!(c.file("checkpoints/6"), Some(c.log.checkpoint()));
+    c.verify_published().assert_code(0);
 }
 
 /// A writer that is not a publisher changes `checkpoint` between our read
@@ -608,16 +662,12 @@ fn github_two_publishers_racing_never_overwrite() {
 /// wrote is refused with evidence instead of overwritten.
 #[test]
 fn github_conflicting_rogue_write_is_reverified_not_overwritten() {
-    let log = FakeLog::start(&refs(&entries("a", 3)));
-    let gh = github();
-    let tmp = tempfile::tempdir().unwrap();
-    let target = format!("github:{REPO}");
-    let api = gh.api_url();
-    run(publisher("once", &log, &target, tmp.path()).args(["--github-api", &api])).assert_code(0);
-    log.append(&["a-3"]);
+    let c = Case::github(3, "");
+    c.once().assert_code(0);
+    c.log.append(&["a-3"]);
 
     // A forked size-4 checkpoint, validly signed (the log's key leaked).
-    let key = log.with(|s| s.key.clone());
+    let key = c.log.with(|s| s.key.clone());
     let mut forked = MemoryHashStore::new();
     for e in entries("z", 4) {
         forked.append(leaf_hash(e.as_bytes()));
@@ -626,8 +676,8 @@ fn github_conflicting_rogue_write_is_reverified_not_overwritten() {
         .sign(&key)
         .unwrap()
         .to_bytes();
-    gh.write_before_next_put("checkpoint", &rogue);
-    let r = run(publisher("once", &log, &target, tmp.path()).args(["--github-api", &api]));
+    c.gh().write_before_next_put("checkpoint", &rogue);
+    let r = c.once();
     r.assert_code(1);
     let ev = r.evidence();
     assert_eq!(ev["reason"], "fork", "{ev:#}");
@@ -636,7 +686,7 @@ fn github_conflicting_rogue_write_is_reverified_not_overwritten() {
         String::from_utf8(rogue.clone()).unwrap()
     );
     assert_eq!(
-        gh.file(REPO, "checkpoint"),
+        c.file("checkpoint"),
         Some(rogue),
         "the rogue write was not overwritten"
     );
@@ -644,24 +694,16 @@ fn github_conflicting_rogue_write_is_reverified_not_overwritten() {
 
 #[test]
 fn github_retries_5xx_timeouts_and_rate_limits() {
-    let log = FakeLog::start(&refs(&entries("a", 2)));
-    let gh = github();
-    let tmp = tempfile::tempdir().unwrap();
-    let target = format!("github:{REPO}");
-    let api = gh.api_url();
-    let once = |extra: &[&str]| {
-        run(publisher("once", &log, &target, tmp.path())
-            .args(["--github-api", &api])
-            .args(extra))
-    };
+    let c = Case::github(2, "");
+    let gh = c.gh();
 
     // 5xx on the first requests, and a 503 + Retry-After from the log.
     gh.inject(None, Fault::Status(502));
     gh.inject(None, Fault::Status(500));
-    gh.inject(Some(axum::http::Method::PUT), Fault::Status(503));
-    log.with(|s| s.fail_next = 1);
-    once(&[]).assert_code(0);
-    assert_eq!(gh.file(REPO, "checkpoint"), Some(log.checkpoint()));
+    gh.inject(Some(Method::PUT), Fault::Status(503));
+    c.log.with(|s| s.fail_next = 1);
+    c.once().assert_code(0);
+    assert_eq!(c.file("checkpoint"), Some(c.log.checkpoint()));
     let statuses: Vec<u16> = gh.requests().iter().map(|r| r.status).collect();
     assert_eq!(
         statuses.iter().filter(|&&s| s >= 500).count(),
@@ -670,42 +712,42 @@ fn github_retries_5xx_timeouts_and_rate_limits() {
     );
 
     // A primary rate limit (403, remaining 0, reset in 2 s) is waited out.
-    log.append(&["a-2"]);
+    c.log.append(&["a-2"]);
     gh.inject(None, Fault::RateLimit { reset_in: 2 });
     let start = Instant::now();
-    once(&[]).assert_code(0);
+    c.once().assert_code(0);
     assert!(
         start.elapsed() >= Duration::from_secs(2),
         "waited for the reset: {:?}",
         start.elapsed()
     );
-    assert_eq!(tree_size(&gh.file(REPO, "checkpoint").unwrap()), 3);
+    assert_eq!(tree_size(&c.file("checkpoint").unwrap()), 3);
 
     // A secondary rate limit (429 + Retry-After: 1).
-    log.append(&["a-3"]);
+    c.log.append(&["a-3"]);
     gh.inject(
-        Some(axum::http::Method::PUT),
+        Some(Method::PUT),
         Fault::RetryAfter {
             status: 429,
             secs: 1,
         },
     );
     let start = Instant::now();
-    once(&[]).assert_code(0);
+    c.once().assert_code(0);
     assert!(start.elapsed() >= Duration::from_secs(1));
-    assert_eq!(tree_size(&gh.file(REPO, "checkpoint").unwrap()), 4);
+    assert_eq!(tree_size(&c.file("checkpoint").unwrap()), 4);
 
     // A response slower than --request-timeout is retried.
-    log.append(&["a-4"]);
+    c.log.append(&["a-4"]);
     gh.inject(None, Fault::Delay(Duration::from_secs(3)));
-    once(&["--request-timeout", "500ms"]).assert_code(0);
-    assert_eq!(tree_size(&gh.file(REPO, "checkpoint").unwrap()), 5);
+    c.once_with(&["--request-timeout", "500ms"]).assert_code(0);
+    assert_eq!(tree_size(&c.file("checkpoint").unwrap()), 5);
 
     // A rate limit longer than --max-wait gives up at once, naming it.
-    log.append(&["a-5"]);
+    c.log.append(&["a-5"]);
     gh.inject(None, Fault::RateLimit { reset_in: 3600 });
     let start = Instant::now();
-    let r = once(&["--max-wait", "1m"]);
+    let r = c.once_with(&["--max-wait", "1m"]);
     r.assert_code(2);
     assert!(start.elapsed() < Duration::from_secs(30));
     assert!(r.stderr.contains("rate limited"), "{}", r.stderr);
@@ -713,11 +755,11 @@ fn github_retries_5xx_timeouts_and_rate_limits() {
     // Retries are bounded: --retries 2 against two 503s fails (exit 2).
     gh.inject(None, Fault::Status(503));
     gh.inject(None, Fault::Status(503));
-    let r = once(&["--retries", "2"]);
+    let r = c.once_with(&["--retries", "2"]);
     r.assert_code(2);
     assert!(r.stderr.contains("503"), "{}", r.stderr);
     assert_eq!(
-        tree_size(&gh.file(REPO, "checkpoint").unwrap()),
+        tree_size(&c.file("checkpoint").unwrap()),
         5,
         "nothing published"
     );
@@ -725,14 +767,11 @@ fn github_retries_5xx_timeouts_and_rate_limits() {
 
 #[test]
 fn github_auth_errors_are_immediate_and_name_the_fix() {
-    let log = FakeLog::start(&refs(&entries("a", 2)));
-    let gh = github();
-    gh.add_token("ghp_readonly", Access::ReadOnly);
-    let tmp = tempfile::tempdir().unwrap();
-    let api = gh.api_url();
-    let attempt = |target: &str, token: Option<&str>| {
-        let mut cmd = publisher("once", &log, target, tmp.path());
-        cmd.args(["--github-api", &api, "--token-env", "PUBLISH_TEST_TOKEN"]);
+    let mut c = Case::github(2, "");
+    c.gh().add_token("ghp_readonly", Access::ReadOnly);
+    let attempt = |c: &Case, token: Option<&str>| {
+        let mut cmd = c.cmd("once");
+        cmd.args(["--token-env", "PUBLISH_TEST_TOKEN"]);
         match token {
             Some(t) => cmd.env("PUBLISH_TEST_TOKEN", t),
             None => cmd.env_remove("PUBLISH_TEST_TOKEN"),
@@ -746,49 +785,50 @@ fn github_auth_errors_are_immediate_and_name_the_fix() {
         );
         r
     };
-    let target = format!("github:{REPO}");
     let cases: &[(&str, Option<&str>, &str, &str)] = &[
         (
-            &target,
+            REPO,
             None,
             "PUBLISH_TEST_TOKEN is not set",
             "set PUBLISH_TEST_TOKEN",
         ),
         (
-            &target,
+            REPO,
             Some("ghp_wrong"),
             "401 bad credentials",
             "create a new one",
         ),
         (
-            &target,
+            REPO,
             Some("ghp_readonly"),
             "cannot push",
             "Contents: Read and write",
         ),
         (
-            "github:acme/missing",
+            "acme/missing",
             Some(TOKEN),
             "not found (404)",
             "--github-api",
         ),
     ];
-    for (target, token, error, hint) in cases {
-        let r = attempt(target, *token);
+    for (repo, token, error, hint) in cases {
+        c.target = format!("github:{repo}");
+        let r = attempt(&c, *token);
         r.assert_code(2);
-        assert!(r.stderr.contains(error), "{target} {token:?}: {}", r.stderr);
+        assert!(r.stderr.contains(error), "{repo} {token:?}: {}", r.stderr);
         assert!(
             r.stderr.contains("stateanchor-publish: hint:") && r.stderr.contains(hint),
-            "{target} {token:?}: {}",
+            "{repo} {token:?}: {}",
             r.stderr
         );
     }
     // A 403 on the write that is not a rate limit.
-    gh.inject(Some(axum::http::Method::PUT), Fault::Status(403));
-    let r = attempt(&target, Some(TOKEN));
+    c.target = format!("github:{REPO}");
+    c.gh().inject(Some(Method::PUT), Fault::Status(403));
+    let r = attempt(&c, Some(TOKEN));
     r.assert_code(2);
     assert!(r.stderr.contains("refused access"), "{}", r.stderr);
-    assert!(gh.commits(REPO).is_empty());
+    assert!(c.gh().commits(REPO).is_empty());
 }
 
 // ---------------------------------------------------------------------------
@@ -813,19 +853,16 @@ fn git(dir: &Path, args: &[&str]) -> String {
 
 #[test]
 fn dir_first_publication_growth_and_no_growth() {
-    let log = FakeLog::start(&refs(&entries("a", 3)));
-    let tmp = tempfile::tempdir().unwrap();
-    let repo = tmp.path().join("roots");
-    let target = format!("dir:{}", repo.display());
-    let once = || run(&mut publisher("once", &log, &target, tmp.path()));
+    let c = Case::dir(3);
+    let repo = c.repo();
 
-    once().assert_code(0);
-    let cp3 = log.checkpoint();
+    c.once().assert_code(0);
+    let cp3 = c.log.checkpoint();
     assert_eq!(std::fs::read(repo.join("checkpoint")).unwrap(), cp3);
     assert_eq!(std::fs::read(repo.join("checkpoints/3")).unwrap(), cp3);
     let info: Value =
         serde_json::from_slice(&std::fs::read(repo.join("log.json")).unwrap()).unwrap();
-    assert_eq!(info["verifier_key"], log.vkey());
+    assert_eq!(info["verifier_key"], c.log.vkey());
     assert_eq!(
         git(&repo, &["log", "--format=%an <%ae>|%cn <%ce>|%s"]).trim(),
         "StateAnchor Publisher <publisher@stateanchor.invalid>|StateAnchor Publisher <publisher@stateanchor.invalid>|publish.test/log: publish checkpoint at tree size 3 (first publication)"
@@ -836,8 +873,8 @@ fn dir_first_publication_growth_and_no_growth() {
         "working tree matches HEAD"
     );
 
-    log.append(&["a-3"]);
-    once().assert_code(0);
+    c.log.append(&["a-3"]);
+    c.once().assert_code(0);
     assert_eq!(
         git(&repo, &["log", "--format=%s"])
             .lines()
@@ -855,7 +892,7 @@ fn dir_first_publication_growth_and_no_growth() {
     assert_eq!(std::fs::read(repo.join("checkpoints/3")).unwrap(), cp3);
 
     let head = git(&repo, &["rev-parse", "HEAD"]);
-    let r = once();
+    let r = c.once();
     r.assert_code(0);
     assert!(r.stdout.starts_with("unchanged:"), "{}", r.stdout);
     assert_eq!(
@@ -865,60 +902,53 @@ fn dir_first_publication_growth_and_no_growth() {
     );
     assert_eq!(git(&repo, &["status", "--porcelain"]), "");
 
-    verify_published(&log, &target, None).assert_code(0);
+    c.verify_published().assert_code(0);
 }
 
 #[test]
 fn dir_fork_and_rollback_are_refused_with_evidence() {
-    let all = entries("a", 4);
-    let log = FakeLog::start(&refs(&all));
-    let tmp = tempfile::tempdir().unwrap();
-    let repo = tmp.path().join("roots");
-    let evidence = tmp.path().join("evidence");
-    let target = format!("dir:{}", repo.display());
-    let once = || run(&mut publisher("once", &log, &target, &evidence));
-    once().assert_code(0);
-    let head = git(&repo, &["rev-parse", "HEAD"]);
+    let c = Case::dir(4);
+    c.once().assert_code(0);
+    let head = git(&c.repo(), &["rev-parse", "HEAD"]);
 
-    log.reset(&refs(&entries("b", 4)));
-    let r = once();
+    c.log.reset(&refs(&entries("b", 4)));
+    let r = c.once();
     r.assert_code(1);
     assert_eq!(r.evidence()["reason"], "fork");
     assert_eq!(
-        git(&repo, &["rev-parse", "HEAD"]),
+        git(&c.repo(), &["rev-parse", "HEAD"]),
         head,
         "nothing committed"
     );
 
-    log.reset(&refs(&all[..2]));
-    let r = once();
+    c.log.reset(&refs(&entries("a", 2)));
+    let r = c.once();
     r.assert_code(1);
     assert_eq!(r.evidence()["reason"], "rollback");
     assert_eq!(
-        git(&repo, &["rev-parse", "HEAD"]),
+        git(&c.repo(), &["rev-parse", "HEAD"]),
         head,
         "nothing committed"
     );
-    assert_eq!(
-        std::fs::read_dir(&evidence).unwrap().count(),
-        2,
-        "one evidence file each"
-    );
+    let evidence_files = std::fs::read_dir(c.tmp.path())
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("stateanchor-evidence-")
+        })
+        .count();
+    assert_eq!(evidence_files, 2, "one evidence file each");
 }
 
 #[test]
 fn dir_refuses_a_non_git_non_empty_directory() {
-    let log = FakeLog::start(&refs(&entries("a", 1)));
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("stuff");
-    std::fs::create_dir(&dir).unwrap();
-    std::fs::write(dir.join("notes.txt"), "mine").unwrap();
-    let r = run(&mut publisher(
-        "once",
-        &log,
-        &format!("dir:{}", dir.display()),
-        tmp.path(),
-    ));
+    let c = Case::dir(1);
+    std::fs::create_dir(c.repo()).unwrap();
+    std::fs::write(c.repo().join("notes.txt"), "mine").unwrap();
+    let r = c.once();
     r.assert_code(2);
     assert!(
         r.stderr
@@ -926,15 +956,14 @@ fn dir_refuses_a_non_git_non_empty_directory() {
         "{}",
         r.stderr
     );
-    assert!(!dir.join(".git").exists());
-    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+    assert!(!c.repo().join(".git").exists());
+    assert_eq!(std::fs::read_dir(c.repo()).unwrap().count(), 1);
 }
 
 #[test]
 fn dir_existing_repository_keeps_its_history_and_local_files() {
-    let log = FakeLog::start(&refs(&entries("a", 2)));
-    let tmp = tempfile::tempdir().unwrap();
-    let repo = tmp.path().join("roots");
+    let c = Case::dir(2);
+    let repo = c.repo();
     std::fs::create_dir(&repo).unwrap();
     git(&repo, &["init", "-q", "-b", "main"]);
     std::fs::write(repo.join("README.md"), "roots\n").unwrap();
@@ -954,13 +983,7 @@ fn dir_existing_repository_keeps_its_history_and_local_files() {
     );
     std::fs::write(repo.join("untracked.txt"), "keep me\n").unwrap();
 
-    run(&mut publisher(
-        "once",
-        &log,
-        &format!("dir:{}", repo.display()),
-        tmp.path(),
-    ))
-    .assert_code(0);
+    c.once().assert_code(0);
     assert_eq!(git(&repo, &["log", "--format=%s"]).lines().count(), 2);
     assert_eq!(
         std::fs::read_to_string(repo.join("untracked.txt")).unwrap(),
@@ -968,7 +991,7 @@ fn dir_existing_repository_keeps_its_history_and_local_files() {
     );
     assert_eq!(
         std::fs::read(repo.join("checkpoint")).unwrap(),
-        log.checkpoint()
+        c.log.checkpoint()
     );
     assert_eq!(
         git(&repo, &["status", "--porcelain"]).trim(),
@@ -979,10 +1002,9 @@ fn dir_existing_repository_keeps_its_history_and_local_files() {
 /// `run --interval` publishes on schedule until SIGTERM.
 #[test]
 fn dir_run_publishes_on_schedule_until_stopped() {
-    let log = FakeLog::start(&refs(&entries("a", 1)));
-    let tmp = tempfile::tempdir().unwrap();
-    let repo = tmp.path().join("roots");
-    let child = publisher("run", &log, &format!("dir:{}", repo.display()), tmp.path())
+    let c = Case::dir(1);
+    let child = c
+        .cmd("run")
         .args(["--interval", "200ms"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -991,7 +1013,7 @@ fn dir_run_publishes_on_schedule_until_stopped() {
     let wait_for = |size: u64| {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            if let Ok(cp) = std::fs::read(repo.join("checkpoint"))
+            if let Ok(cp) = std::fs::read(c.repo().join("checkpoint"))
                 && tree_size(&cp) == size
             {
                 return;
@@ -1002,10 +1024,10 @@ fn dir_run_publishes_on_schedule_until_stopped() {
     };
     wait_for(1);
     for size in 2..=4 {
-        log.append(&[&format!("a-{size}")]);
+        c.log.append(&[&format!("a-{size}")]);
         wait_for(size);
     }
-    assert_eq!(git(&repo, &["log", "--format=%s"]).lines().count(), 4);
+    assert_eq!(git(&c.repo(), &["log", "--format=%s"]).lines().count(), 4);
     Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -1021,14 +1043,11 @@ fn dir_run_publishes_on_schedule_until_stopped() {
 /// In `run`, a refusal stops the publisher with an alert and exit 1.
 #[test]
 fn dir_run_stops_on_refusal_with_an_alert() {
-    let log = FakeLog::start(&refs(&entries("a", 3)));
-    let tmp = tempfile::tempdir().unwrap();
-    let repo = tmp.path().join("roots");
-    let target = format!("dir:{}", repo.display());
-    run(&mut publisher("once", &log, &target, tmp.path())).assert_code(0);
-    log.reset(&refs(&entries("b", 3)));
+    let c = Case::dir(3);
+    c.once().assert_code(0);
+    c.log.reset(&refs(&entries("b", 3)));
     let start = Instant::now();
-    let r = run(publisher("run", &log, &target, tmp.path()).args(["--interval", "100ms"]));
+    let r = run(c.cmd("run").args(["--interval", "100ms"]));
     assert!(start.elapsed() < Duration::from_secs(10));
     r.assert_code(1);
     assert!(r.stderr.contains("ALERT"), "{}", r.stderr);
@@ -1037,10 +1056,8 @@ fn dir_run_stops_on_refusal_with_an_alert() {
 
 #[test]
 fn usage_errors_exit_2() {
-    let log = FakeLog::start(&refs(&entries("a", 1)));
-    let tmp = tempfile::tempdir().unwrap();
-    let vkey = log.vkey();
-    let dir_target = format!("dir:{}", tmp.path().join("roots").display());
+    let c = Case::dir(1);
+    let vkey = c.log.vkey();
     let cases: &[(&[&str], &str)] = &[
         (&["--key", &vkey, "--target", "svn:x"], "invalid target"),
         (
@@ -1048,37 +1065,37 @@ fn usage_errors_exit_2() {
             "invalid target",
         ),
         (
-            &["--key", "not-a-key", "--target", &dir_target],
+            &["--key", "not-a-key", "--target", &c.target],
             "neither a verifier key",
         ),
         (
-            &["--key", &vkey, "--target", &dir_target, "--interval", "1h"],
+            &["--key", &vkey, "--target", &c.target, "--interval", "1h"],
             "unexpected argument",
         ),
     ];
     for (args, want) in cases {
         let r = run(Command::new(bin("stateanchor-publish"))
-            .args(["once", "--log", &log.url()])
+            .args(["once", "--log", &c.log.url()])
             .args(*args));
         r.assert_code(2);
         assert!(r.stderr.contains(want), "{args:?}: {}", r.stderr);
     }
-    assert!(!tmp.path().join("roots").exists(), "nothing created");
+    assert!(!c.repo().exists(), "nothing created");
 
     // The key may also be given as a file.
-    let key_file = tmp.path().join("log.vkey");
+    let key_file = c.tmp.path().join("log.vkey");
     std::fs::write(&key_file, format!("{vkey}\n")).unwrap();
     let r = run(Command::new(bin("stateanchor-publish"))
         .args([
             "once",
             "--log",
-            &log.url(),
+            &c.log.url(),
             "--target",
-            &dir_target,
+            &c.target,
             "--key",
         ])
         .arg(&key_file)
         .arg("--evidence-dir")
-        .arg(tmp.path()));
+        .arg(c.tmp.path()));
     r.assert_code(0);
 }
