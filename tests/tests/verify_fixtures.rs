@@ -351,10 +351,11 @@ fn published_checkpoints_split_view() {
         ],
         Some(&a.join("checkpoint.2999")),
     );
-    // Under a prefix in the fake GitHub, with a token.
-    let gh_root = f.path("gh");
-    copy_dir(&good, &gh_root.join("roots/prod"));
-    let github = TestServer::github(&gh_root, Some("s3cret"));
+    // Under a prefix in the (shared) fake GitHub, read with a token.
+    let github = FakeGitHub::start();
+    github.add_repo("owner/repo");
+    github.add_token("s3cret", Access::ReadOnly);
+    upload(&github, "owner/repo", "roots/prod", &good);
     let gh_args = |repo: &str| {
         vec![
             "--json".to_owned(),
@@ -366,7 +367,7 @@ fn published_checkpoints_split_view() {
             "--repo".into(),
             repo.into(),
             "--github-api".into(),
-            github.url.clone(),
+            github.api_url(),
         ]
     };
     let run = f.run(&[
@@ -391,25 +392,28 @@ fn published_checkpoints_split_view() {
     let run = verify_env(f.tmp.path(), &args, &[("GITHUB_TOKEN", "s3cret")]);
     expect_code(&run, 0, "good publication (github)");
     assert_eq!(run.json()["published_sizes"].as_array().unwrap().len(), 5);
-    // Without the token the fake GitHub says 401: an error, with a hint.
-    let run = verify_env(f.tmp.path(), &args, &[("GITHUB_TOKEN", "")]);
-    expect_code(&run, 2, "no token");
+    // Anonymous reads work too; a bad token gets 401: an error, with a hint.
+    expect_code(&verify_env(f.tmp.path(), &args, &[]), 0, "anonymous read");
+    let run = verify_env(f.tmp.path(), &args, &[("GITHUB_TOKEN", "wrong")]);
+    expect_code(&run, 2, "bad token");
     assert!(run.stderr.contains("GITHUB_TOKEN"), "{}", run.stderr);
+    // GitHub Enterprise Server's API URL.
+    let mut ghe: Vec<&str> = args.clone();
+    let ent = github.enterprise_api_url();
+    *ghe.last_mut().unwrap() = &ent;
+    expect_code(&verify_env(f.tmp.path(), &ghe, &[]), 0, "GHE API URL");
     // A wrong prefix: nothing published there.
     let wrong = gh_args("github:owner/repo/roots/staging");
     let wrong: Vec<&str> = wrong.iter().map(String::as_str).collect();
-    expect_code(
-        &verify_env(f.tmp.path(), &wrong, &[("GITHUB_TOKEN", "s3cret")]),
-        2,
-        "wrong prefix",
-    );
+    expect_code(&verify_env(f.tmp.path(), &wrong, &[]), 2, "wrong prefix");
 
     // The repository holds a checkpoint the log cannot prove consistent (a fork).
-    std::fs::copy(
-        b.join("checkpoint.1000"),
-        gh_root.join("roots/prod/checkpoints/1000"),
-    )
-    .unwrap();
+    github.put_file(
+        "owner/repo",
+        "roots/prod/checkpoints/1000",
+        &std::fs::read(b.join("checkpoint.1000")).unwrap(),
+        "fork",
+    );
     let run = verify_env(f.tmp.path(), &args, &[("GITHUB_TOKEN", "s3cret")]);
     expect_code(&run, 1, "forked publication (github)");
     let ev = run.evidence();
@@ -602,7 +606,7 @@ fn monitor_steps_and_stops_on_rollback_or_fork() {
     // The loop: steps until a failure stops it with exit 1.
     let state3 = f.path("monitor3.state");
     let server2 = TestServer::files(&a1);
-    let mut child = std::process::Command::new(integration_tests::bin("stateanchor-verify"))
+    let child = std::process::Command::new(integration_tests::bin("stateanchor-verify"))
         .args([
             "monitor",
             "--key",

@@ -1,7 +1,7 @@
 //! Helpers shared by the `verify_*` end-to-end tests of `stateanchor-verify`:
-//! running the binary, a static file server (tlog-tiles over HTTP), a fake
-//! GitHub contents API, fixture logs and tampering.
-#![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
+//! running the binary, a static file server (tlog-tiles over HTTP), fixture
+//! logs and tampering. The fake GitHub is the shared one in `integration_tests`.
+#![allow(clippy::unwrap_used, clippy::expect_used, dead_code, unused_imports)]
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -11,10 +11,9 @@ use std::sync::{Arc, RwLock};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::{StatusCode, Uri};
 use axum::response::Response;
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as B64;
+pub use integration_tests::fake_github::{Access, FakeGitHub, Server};
 
 /// The Tessera interop log's verifier key.
 pub const TESSERA_KEY: &str =
@@ -166,66 +165,29 @@ pub fn write_log(out: &Path, entries: u64, key_file: &Path, checkpoint_at: &[u64
 struct ServerState {
     root: Arc<RwLock<PathBuf>>,
     overrides: Arc<RwLock<HashMap<String, (u16, Vec<u8>)>>>,
-    github: bool,
-    token: Option<String>,
 }
 
-/// A tiny HTTP server on 127.0.0.1: static files from a directory (tlog-tiles
-/// over HTTP), or a fake GitHub REST contents API over that directory.
+/// A static file server on 127.0.0.1 (tlog-tiles over HTTP, like a log on
+/// a CDN or object storage): the files of a directory, 404 for anything else.
 pub struct TestServer {
     /// Base URL, no trailing slash.
     pub url: String,
     state: ServerState,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _server: Server,
 }
 
 impl TestServer {
     /// Serves the files of `root` as they are.
     pub fn files(root: &Path) -> Self {
-        Self::start(root, false, None)
-    }
-
-    /// Serves `root` through a fake GitHub contents API:
-    /// `GET /repos/{owner}/{repo}/contents/{path}` (owner and repo ignored).
-    /// With `token`, requests without `Authorization: Bearer <token>` get 401.
-    pub fn github(root: &Path, token: Option<&str>) -> Self {
-        Self::start(root, true, token.map(str::to_owned))
-    }
-
-    fn start(root: &Path, github: bool, token: Option<String>) -> Self {
         let state = ServerState {
             root: Arc::new(RwLock::new(root.to_owned())),
             overrides: Arc::new(RwLock::new(HashMap::new())),
-            github,
-            token,
         };
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let app_state = state.clone();
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                let app = Router::new().fallback(handle).with_state(app_state);
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(async {
-                        let _ = rx.await;
-                    })
-                    .await
-                    .unwrap();
-            });
-        });
+        let server = Server::start(Router::new().fallback(handle).with_state(state.clone()));
         TestServer {
-            url,
+            url: server.url.clone(),
             state,
-            shutdown: Some(tx),
-            thread: Some(thread),
+            _server: server,
         }
     }
 
@@ -244,21 +206,23 @@ impl TestServer {
     }
 }
 
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
+/// Copies every file under `dir` into `repo` of the fake GitHub, under `prefix`.
+pub fn upload(gh: &FakeGitHub, repo: &str, prefix: &str, dir: &Path) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let path = format!("{prefix}/{name}");
+        if entry.file_type().unwrap().is_dir() {
+            upload(gh, repo, &path, &entry.path());
+        } else {
+            gh.put_file(repo, &path, &std::fs::read(entry.path()).unwrap(), "test");
         }
     }
 }
 
-fn respond(status: u16, content_type: &str, body: Vec<u8>) -> Response {
+fn respond(status: u16, body: Vec<u8>) -> Response {
     Response::builder()
         .status(StatusCode::from_u16(status).unwrap())
-        .header("content-type", content_type)
         .body(Body::from(body))
         .unwrap()
 }
@@ -275,94 +239,14 @@ fn resolve(root: &Path, path: &str) -> Option<PathBuf> {
     Some(p)
 }
 
-async fn handle(State(st): State<ServerState>, uri: Uri, headers: HeaderMap) -> Response {
+async fn handle(State(st): State<ServerState>, uri: Uri) -> Response {
     let path = uri.path().to_owned();
     if let Some((status, body)) = st.overrides.read().unwrap().get(&path).cloned() {
-        return respond(status, "text/plain", body);
+        return respond(status, body);
     }
     let root = st.root.read().unwrap().clone();
-    if !st.github {
-        return match resolve(&root, &path) {
-            Some(p) if p.is_file() => {
-                respond(200, "application/octet-stream", std::fs::read(p).unwrap())
-            }
-            _ => respond(404, "text/plain", b"404 page not found\n".to_vec()),
-        };
+    match resolve(&root, &path) {
+        Some(p) if p.is_file() => respond(200, std::fs::read(p).unwrap()),
+        _ => respond(404, b"404 page not found\n".to_vec()),
     }
-    if let Some(t) = &st.token {
-        let auth = headers.get("authorization").and_then(|v| v.to_str().ok());
-        if auth != Some(&format!("Bearer {t}")) {
-            return respond(
-                401,
-                "application/json",
-                br#"{"message":"Bad credentials"}"#.to_vec(),
-            );
-        }
-    }
-    let not_found = || {
-        respond(
-            404,
-            "application/json",
-            br#"{"message":"Not Found"}"#.to_vec(),
-        )
-    };
-    // /repos/{owner}/{repo}/contents/{path}
-    let segs: Vec<&str> = path.trim_start_matches('/').splitn(5, '/').collect();
-    if segs.len() < 4 || segs[0] != "repos" || segs[3] != "contents" {
-        return not_found();
-    }
-    let rel = segs.get(4).copied().unwrap_or("");
-    let Some(p) = resolve(&root, rel) else {
-        return not_found();
-    };
-    let item = |p: &Path, rel: &str| {
-        let name = p
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let is_dir = p.is_dir();
-        let size = if is_dir {
-            0
-        } else {
-            std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)
-        };
-        serde_json::json!({
-            "name": name, "path": rel, "sha": "0000000000000000000000000000000000000000",
-            "size": size, "type": if is_dir { "dir" } else { "file" },
-        })
-    };
-    let body = if p.is_dir() {
-        let mut items = Vec::new();
-        let mut entries: Vec<_> = std::fs::read_dir(&p)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
-        entries.sort();
-        for e in entries {
-            let name = e.file_name().unwrap().to_string_lossy().into_owned();
-            let child = if rel.is_empty() {
-                name
-            } else {
-                format!("{}/{name}", rel.trim_end_matches('/'))
-            };
-            items.push(item(&e, &child));
-        }
-        serde_json::Value::Array(items)
-    } else if p.is_file() {
-        let bytes = std::fs::read(&p).unwrap();
-        let encoded = B64.encode(&bytes);
-        // GitHub wraps the base64 content at 60 characters.
-        let wrapped: Vec<String> = encoded
-            .as_bytes()
-            .chunks(60)
-            .map(|c| String::from_utf8(c.to_vec()).unwrap())
-            .collect();
-        let mut v = item(&p, rel);
-        v["encoding"] = "base64".into();
-        v["content"] = format!("{}\n", wrapped.join("\n")).into();
-        v
-    } else {
-        return not_found();
-    };
-    respond(200, "application/json", serde_json::to_vec(&body).unwrap())
 }
