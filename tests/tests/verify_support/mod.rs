@@ -161,10 +161,13 @@ pub fn write_log(out: &Path, entries: u64, key_file: &Path, checkpoint_at: &[u64
     expect_code(&run, 0, "write-test-log");
 }
 
+/// Canned answers by path: status and body.
+type Overrides = HashMap<String, (u16, Vec<u8>)>;
+
 #[derive(Clone)]
 struct ServerState {
     root: Arc<RwLock<PathBuf>>,
-    overrides: Arc<RwLock<HashMap<String, (u16, Vec<u8>)>>>,
+    overrides: Arc<RwLock<Overrides>>,
 }
 
 /// A static file server on 127.0.0.1 (tlog-tiles over HTTP, like a log on
