@@ -50,10 +50,27 @@ impl GitDir {
     /// Opens the repository at `path`, creating it with `git init` if the
     /// directory is missing or empty.
     ///
+    /// Another publisher may be creating the same repository at the same
+    /// time: while `.git` exists but git does not accept it yet, this waits
+    /// (up to a second) for the other `git init` to finish.
+    ///
     /// # Errors
     /// [`Error::NotAGitRepository`] for a non-empty directory without
     /// `.git`; [`Error::Io`] or [`Error::Git`] if creating it fails.
     pub(crate) async fn open(path: &Path) -> Result<Self, Error> {
+        let mut tries = 0;
+        loop {
+            match Self::try_open(path).await {
+                Err(Error::Git { .. }) if tries < 20 && path.join(".git").exists() => {
+                    tries += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    async fn try_open(path: &Path) -> Result<Self, Error> {
         let io = |source| Error::Io {
             path: path.to_owned(),
             source,
