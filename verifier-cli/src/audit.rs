@@ -23,9 +23,12 @@ use serde_json::{Map, json};
 use tlog::{BundleId, Hash, NodeId, TILE_WIDTH, TileId, VerifierKey};
 
 use crate::cli::KeyArgs;
-use crate::commands::{Cp, current_checkpoint, describe_cp, load_key, open_verified, write_atomic};
+use crate::commands::{
+    Cp, StateFile, current_checkpoint, describe_cp, load_key, open_verified, read_state,
+    state_error, write_atomic,
+};
 use crate::fetch::{Fetched, Log};
-use crate::outcome::{Ctx, Failure, Report, hinted, unix_now};
+use crate::outcome::{Ctx, Failure, Report, unix_now};
 use crate::tree::TreeBuilder;
 
 const CMD: &str = "audit";
@@ -263,29 +266,22 @@ struct Resume {
     pending: Vec<Cp>,
 }
 
+impl StateFile for AuditState {
+    const FORMAT: &'static str = STATE_FORMAT;
+    const HINT: &'static str = "the state file is not usable; move it away to start the audit over";
+    fn format(&self) -> &str {
+        &self.format
+    }
+    fn verifier_key(&self) -> &str {
+        &self.verifier_key
+    }
+}
+
 fn load_state(path: &Path, key: &VerifierKey) -> anyhow::Result<Option<Resume>> {
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e).with_context(|| format!("reading --state {}", path.display())),
+    let Some(st) = read_state::<AuditState>(path, key)? else {
+        return Ok(None);
     };
-    let corrupt = |what: String| {
-        hinted(
-            format!("--state {}: {what}", path.display()),
-            "the state file is not usable; move it away to start the audit over",
-        )
-    };
-    let st: AuditState = serde_json::from_slice(&bytes)
-        .map_err(|e| corrupt(format!("not an audit state file: {e}")))?;
-    if st.format != STATE_FORMAT {
-        return Err(corrupt(format!("unknown format {:?}", st.format)));
-    }
-    if st.verifier_key != key.to_text() {
-        return Err(corrupt(format!(
-            "it was written for another verifier key ({})",
-            st.verifier_key
-        )));
-    }
+    let corrupt = |what: String| state_error::<AuditState>(path, what);
     let open = |text: &str| {
         open_verified(
             CMD,

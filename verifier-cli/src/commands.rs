@@ -270,7 +270,7 @@ pub fn prove_extends(
         })
     })?;
     if let Err(e) = tlog::verify_consistency(m, n, &old.root(), &new.root(), &proof.hashes) {
-        let mut f = base(
+        let f = base(
             "consistency",
             format!(
                 "fork: the checkpoint of size {n} does not extend the one of size {m} (proof {}): {e}",
@@ -278,18 +278,7 @@ pub fn prove_extends(
             ),
         )
         .proof(proof.evidence("consistency", m, Some(n)));
-        for (src, bytes) in &proof.raw {
-            f = f.data(
-                if source == Source::Api {
-                    "log response"
-                } else {
-                    "tile"
-                },
-                src,
-                bytes,
-            );
-        }
-        return Err(f.into());
+        return Err(proof.attach_raw(f).into());
     }
     Ok(Some(proof))
 }
@@ -508,18 +497,7 @@ fn inclusion(
         if let Some((b, src)) = &entry_bytes {
             f = f.data("entry", src, b);
         }
-        for (src, b) in &proof.raw {
-            f = f.data(
-                if source == Source::Api {
-                    "log response"
-                } else {
-                    "tile"
-                },
-                src,
-                b,
-            );
-        }
-        return Err(f.into());
+        return Err(proof.attach_raw(f).into());
     }
     let mut text = format!("verified: leaf {index} is included in the log\n");
     describe_cp(&mut text, "checkpoint (signature verified)", &cp);
@@ -650,4 +628,52 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     std::fs::rename(&tmp, path)
         .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
     Ok(())
+}
+
+/// A state file: JSON with a `format` and the `verifier_key` it was written for.
+pub trait StateFile: serde::de::DeserializeOwned {
+    /// The `format` this type reads.
+    const FORMAT: &'static str;
+    /// What a person should do when the file is unusable.
+    const HINT: &'static str;
+    /// The file's `format` field.
+    fn format(&self) -> &str;
+    /// The file's `verifier_key` field.
+    fn verifier_key(&self) -> &str;
+}
+
+/// An unusable state file: exit 2, with the state's hint.
+pub fn state_error<T: StateFile>(path: &Path, what: impl std::fmt::Display) -> anyhow::Error {
+    hinted(format!("--state {}: {what}", path.display()), T::HINT)
+}
+
+/// Reads a state file: `None` if it does not exist; an error if it is not
+/// of format `T::FORMAT` or was written for another key than `key`.
+///
+/// # Errors
+/// As described, and I/O errors.
+pub fn read_state<T: StateFile>(path: &Path, key: &VerifierKey) -> anyhow::Result<Option<T>> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("reading --state {}", path.display())),
+    };
+    let st: T = serde_json::from_slice(&bytes)
+        .map_err(|e| state_error::<T>(path, format!("not a {} file: {e}", T::FORMAT)))?;
+    if st.format() != T::FORMAT {
+        return Err(state_error::<T>(
+            path,
+            format!("unknown format {:?}", st.format()),
+        ));
+    }
+    if st.verifier_key() != key.to_text() {
+        return Err(state_error::<T>(
+            path,
+            format!(
+                "it was written for another verifier key ({})",
+                st.verifier_key()
+            ),
+        ));
+    }
+    Ok(Some(st))
 }

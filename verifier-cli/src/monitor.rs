@@ -12,11 +12,11 @@ use tlog::VerifierKey;
 
 use crate::cli::{KeyArgs, LogArgs};
 use crate::commands::{
-    Cp, current_checkpoint, describe_cp, file_checkpoint, load_key, open_verified, prove_extends,
-    write_atomic,
+    Cp, StateFile, current_checkpoint, describe_cp, file_checkpoint, load_key, open_verified,
+    prove_extends, read_state, state_error, write_atomic,
 };
 use crate::fetch::Log;
-use crate::outcome::{Ctx, Failure, Report, hinted, unix_now};
+use crate::outcome::{Ctx, Failure, Report, unix_now};
 use crate::proofs;
 
 const CMD: &str = "monitor";
@@ -35,29 +35,22 @@ struct MonitorState {
     updated_unix: u64,
 }
 
+impl StateFile for MonitorState {
+    const FORMAT: &'static str = STATE_FORMAT;
+    const HINT: &'static str = "the state file is not usable; restore it from a backup, or move it away to start over (trust on first use)";
+    fn format(&self) -> &str {
+        &self.format
+    }
+    fn verifier_key(&self) -> &str {
+        &self.verifier_key
+    }
+}
+
 fn load(path: &Path, key: &VerifierKey) -> anyhow::Result<Option<Cp>> {
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e).with_context(|| format!("reading --state {}", path.display())),
+    let Some(st) = read_state::<MonitorState>(path, key)? else {
+        return Ok(None);
     };
-    let corrupt = |what: String| {
-        hinted(
-            format!("--state {}: {what}", path.display()),
-            "the state file is not usable; restore it from a backup, or move it away to start over (trust on first use)",
-        )
-    };
-    let st: MonitorState = serde_json::from_slice(&bytes)
-        .map_err(|e| corrupt(format!("not a monitor state file: {e}")))?;
-    if st.format != STATE_FORMAT {
-        return Err(corrupt(format!("unknown format {:?}", st.format)));
-    }
-    if st.verifier_key != key.to_text() {
-        return Err(corrupt(format!(
-            "it was written for another verifier key ({})",
-            st.verifier_key
-        )));
-    }
+    let corrupt = |what: String| state_error::<MonitorState>(path, what);
     let cp = open_verified(
         CMD,
         "saved",

@@ -8,8 +8,8 @@ use serde_json::Value;
 use tlog::{BundleId, Hash, TILE_WIDTH, TileHashReader};
 
 use crate::cli::ProofSourceArg;
-use crate::fetch::{Fetched, Log, LogTiles, MAX_JSON, MissingData};
-use crate::outcome::{ProofEvidence, hinted};
+use crate::fetch::{Bundle, Fetched, Log, LogTiles, MAX_JSON, MissingData};
+use crate::outcome::{Failure, ProofEvidence, hinted};
 
 /// Where a proof came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -89,6 +89,18 @@ pub struct Proof {
 }
 
 impl Proof {
+    /// Adds what the proof came from (API responses or tiles) to a failure's evidence.
+    pub fn attach_raw(&self, mut f: Failure) -> Failure {
+        let role = match self.source {
+            Source::Api => "log response",
+            Source::Tiles => "tile",
+        };
+        for (src, bytes) in &self.raw {
+            f = f.data(role, src, bytes);
+        }
+        f
+    }
+
     /// The proof as evidence.
     pub fn evidence(&self, kind: &'static str, first: u64, second: Option<u64>) -> ProofEvidence {
         ProofEvidence {
@@ -356,21 +368,8 @@ pub fn entry(log: &Log, source: Source, index: u64, tree_size: u64) -> anyhow::R
             let id = BundleId::for_size(index / TILE_WIDTH, tree_size).ok_or_else(|| {
                 anyhow!("unreachable: leaf {index} is below tree size {tree_size}")
             })?;
-            let Some(bundle) = log.bundle(id)? else {
-                return Err(problem(
-                    format!(
-                        "the log does not serve entry bundle {}",
-                        log.locate(&id.path())
-                    ),
-                    Vec::new(),
-                ));
-            };
-            let entries = bundle.entries(id).map_err(|e| {
-                problem(
-                    format!("entry bundle {} is malformed: {e}", bundle.source),
-                    vec![(bundle.source.clone(), bundle.bytes.clone())],
-                )
-            })?;
+            let bundle = read_bundle(log, id)?;
+            let entries = bundle_entries(&bundle, id)?;
             let pos = usize::try_from(index % TILE_WIDTH).unwrap_or(usize::MAX);
             let bytes = entries
                 .get(pos)
@@ -393,24 +392,34 @@ pub fn entry(log: &Log, source: Source, index: u64, tree_size: u64) -> anyhow::R
 /// [`ProofProblem`] if a bundle is missing or malformed; network and I/O errors.
 pub fn find_leaf_in_bundles(log: &Log, leaf: &Hash, tree_size: u64) -> anyhow::Result<Option<u64>> {
     for id in tlog::bundles_for_size(tree_size) {
-        let Some(bundle) = log.bundle(id)? else {
-            return Err(problem(
-                format!(
-                    "the log does not serve entry bundle {}",
-                    log.locate(&id.path())
-                ),
-                Vec::new(),
-            ));
-        };
-        let entries = bundle.entries(id).map_err(|e| {
-            problem(
-                format!("entry bundle {} is malformed: {e}", bundle.source),
-                vec![(bundle.source.clone(), bundle.bytes.clone())],
-            )
-        })?;
+        let bundle = read_bundle(log, id)?;
+        let entries = bundle_entries(&bundle, id)?;
         if let Some(pos) = entries.iter().position(|e| tlog::leaf_hash(e) == *leaf) {
             return Ok(Some(id.first_entry() + pos as u64));
         }
     }
     Ok(None)
+}
+
+/// Reads entry bundle `id`; a [`ProofProblem`] if the log does not serve it.
+fn read_bundle(log: &Log, id: BundleId) -> anyhow::Result<Bundle> {
+    log.bundle(id)?.ok_or_else(|| {
+        problem(
+            format!(
+                "the log does not serve entry bundle {}",
+                log.locate(&id.path())
+            ),
+            Vec::new(),
+        )
+    })
+}
+
+/// The entries of `bundle`; a [`ProofProblem`] if it is malformed.
+fn bundle_entries(bundle: &Bundle, id: BundleId) -> anyhow::Result<Vec<&[u8]>> {
+    bundle.entries(id).map_err(|e| {
+        problem(
+            format!("entry bundle {} is malformed: {e}", bundle.source),
+            vec![(bundle.source.clone(), bundle.bytes.clone())],
+        )
+    })
 }
