@@ -198,6 +198,41 @@ fn tile_error(tiles: &LogTiles<'_>, e: tlog::Error, what: &str) -> anyhow::Error
     }
 }
 
+/// A proof from the log's API at `path`; `check` validates the answer's echo fields.
+fn from_api(
+    log: &Log,
+    path: &str,
+    what: &str,
+    check: impl FnOnce(&Value, &[(String, Vec<u8>)]) -> anyhow::Result<()>,
+) -> anyhow::Result<Proof> {
+    let v = api_call(log, path, what)?;
+    let raw = vec![(log.locate(path), v.to_string().into_bytes())];
+    check(&v, &raw)?;
+    let hashes = hashes_field(&v, &raw)?;
+    Ok(Proof {
+        hashes,
+        source: Source::Api,
+        raw,
+    })
+}
+
+/// A proof built with `prove` from the tiles of the tree of `tree_size` leaves.
+fn from_tiles(
+    log: &Log,
+    tree_size: u64,
+    what: &str,
+    prove: impl FnOnce(&TileHashReader<'_, LogTiles<'_>>) -> Result<Vec<Hash>, tlog::Error>,
+) -> anyhow::Result<Proof> {
+    let tiles = LogTiles::new(log);
+    let reader = TileHashReader::new(tree_size, &tiles);
+    let hashes = prove(&reader).map_err(|e| tile_error(&tiles, e, what))?;
+    Ok(Proof {
+        hashes,
+        source: Source::Tiles,
+        raw: tiles.tiles_read(),
+    })
+}
+
 /// The consistency proof from the tree of `first` leaves to the tree of `second`.
 ///
 /// # Errors
@@ -207,34 +242,21 @@ pub fn consistency(log: &Log, source: Source, first: u64, second: u64) -> anyhow
     match source {
         Source::Api => {
             let path = format!("v1/proof/consistency?first={first}&second={second}");
-            let v = api_call(log, &path, &what)?;
-            let raw = vec![(log.locate(&path), v.to_string().into_bytes())];
-            if u64_field(&v, "first") != Some(first) || u64_field(&v, "second") != Some(second) {
-                return Err(problem(
-                    format!(
-                        "the log answered with a proof for other sizes than {first} and {second}"
-                    ),
-                    raw,
-                ));
-            }
-            let hashes = hashes_field(&v, &raw)?;
-            Ok(Proof {
-                hashes,
-                source,
-                raw,
+            from_api(log, &path, &what, |v, raw| {
+                if u64_field(v, "first") != Some(first) || u64_field(v, "second") != Some(second) {
+                    return Err(problem(
+                        format!(
+                            "the log answered with a proof for other sizes than {first} and {second}"
+                        ),
+                        raw.to_vec(),
+                    ));
+                }
+                Ok(())
             })
         }
-        Source::Tiles => {
-            let tiles = LogTiles::new(log);
-            let reader = TileHashReader::new(second, &tiles);
-            let hashes = tlog::prove_consistency(first, second, &reader)
-                .map_err(|e| tile_error(&tiles, e, &what))?;
-            Ok(Proof {
-                hashes,
-                source,
-                raw: tiles.tiles_read(),
-            })
-        }
+        Source::Tiles => from_tiles(log, second, &what, |r| {
+            tlog::prove_consistency(first, second, r)
+        }),
     }
 }
 
@@ -247,27 +269,13 @@ pub fn inclusion(log: &Log, source: Source, index: u64, tree_size: u64) -> anyho
     match source {
         Source::Api => {
             let path = format!("v1/proof/inclusion?index={index}&tree_size={tree_size}");
-            let v = api_call(log, &path, &what)?;
-            let raw = vec![(log.locate(&path), v.to_string().into_bytes())];
-            check_inclusion_echo(&v, Some(index), tree_size, &raw)?;
-            let hashes = hashes_field(&v, &raw)?;
-            Ok(Proof {
-                hashes,
-                source,
-                raw,
+            from_api(log, &path, &what, |v, raw| {
+                check_inclusion_echo(v, Some(index), tree_size, raw).map(|_| ())
             })
         }
-        Source::Tiles => {
-            let tiles = LogTiles::new(log);
-            let reader = TileHashReader::new(tree_size, &tiles);
-            let hashes = tlog::prove_inclusion(index, tree_size, &reader)
-                .map_err(|e| tile_error(&tiles, e, &what))?;
-            Ok(Proof {
-                hashes,
-                source,
-                raw: tiles.tiles_read(),
-            })
-        }
+        Source::Tiles => from_tiles(log, tree_size, &what, |r| {
+            tlog::prove_inclusion(index, tree_size, r)
+        }),
     }
 }
 
@@ -304,18 +312,12 @@ pub fn inclusion_by_hash(log: &Log, leaf: &Hash, tree_size: u64) -> anyhow::Resu
         "v1/proof/inclusion?leaf_hash={}&tree_size={tree_size}",
         query_b64(&leaf.to_base64())
     );
-    let v = api_call(log, &path, &what)?;
-    let raw = vec![(log.locate(&path), v.to_string().into_bytes())];
-    let index = check_inclusion_echo(&v, None, tree_size, &raw)?;
-    let hashes = hashes_field(&v, &raw)?;
-    Ok((
-        index,
-        Proof {
-            hashes,
-            source: Source::Api,
-            raw,
-        },
-    ))
+    let mut index = 0;
+    let proof = from_api(log, &path, &what, |v, raw| {
+        index = check_inclusion_echo(v, None, tree_size, raw)?;
+        Ok(())
+    })?;
+    Ok((index, proof))
 }
 
 /// An entry read from the log, with the leaf hash computed here.
