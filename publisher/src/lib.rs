@@ -79,6 +79,15 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! In `stateanchor-log serve --publish <target> --publish-interval <d>`, the
+//! server's source answers from its own state (the latest signed note, and
+//! `tlog::prove_consistency` over its store), [`PublishConfig::log_url`] is
+//! its public URL, the evidence goes to a folder of its data directory, and
+//! [`run`] is spawned with the server's shutdown signal. [`run`] returns
+//! only on shutdown or on a fatal error ([`Error::is_fatal`]), which it has
+//! already logged as an alert; the server decides what else to do (it keeps
+//! serving, so that auditors can see what happened).
 
 mod error;
 mod evidence;
