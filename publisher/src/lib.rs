@@ -257,6 +257,7 @@ impl Publisher {
             target: self.cfg.target.to_string(),
             log_info: self.cfg.log_info(),
             evidence_dir: &self.cfg.evidence_dir,
+            retry: &self.cfg.retry,
         };
         match &self.backend {
             Backend::GitHub(store) => publish_with(&**store, &cx, source).await,

@@ -8,7 +8,7 @@ use tlog::{Checkpoint, Hash, SignedCheckpoint, VerifierKey, open_checkpoint, ver
 
 use crate::error::{Refusal, RefusalReason};
 use crate::evidence::{Evidence, ProofEvidence, checkpoint_fields};
-use crate::retry::unix_now;
+use crate::retry::{RetryPolicy, jitter, unix_now};
 use crate::target::{LogInfo, publish_message};
 use crate::{CheckpointSource, Error, Outcome};
 
@@ -128,6 +128,8 @@ pub(crate) struct Context<'a> {
     pub target: String,
     pub log_info: LogInfo,
     pub evidence_dir: &'a Path,
+    /// Its backoff also spaces the attempts after a conflict.
+    pub retry: &'a RetryPolicy,
 }
 
 impl Context<'_> {
@@ -341,7 +343,12 @@ pub(crate) async fn publish_with<S: Store + Sync>(
                 });
             }
             Written::Conflict => {
-                tracing::info!(attempt, target = %cx.target, "the target changed while publishing; re-reading");
+                // Another writer got there first (or GitHub served a stale
+                // read): back off, then start again from the read.
+                let delay = jitter(cx.retry.backoff(attempt - 1));
+                tracing::info!(attempt, target = %cx.target, ?delay,
+                    "the target changed while publishing; re-reading");
+                tokio::time::sleep(delay).await;
             }
         }
     }

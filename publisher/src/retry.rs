@@ -12,7 +12,8 @@ use crate::Error;
 ///
 /// A request is retried on HTTP 5xx, timeouts, transport errors and rate
 /// limits; never on other 4xx. The delay before retry `n` (from 0) is
-/// `base_delay * 2^n`, at most `max_delay`, unless the server said how long
+/// `base_delay * 2^n`, at most `max_delay`, less a random part of up to
+/// half (jitter), unless the server said how long
 /// to wait (`Retry-After`, or GitHub's `x-ratelimit-reset`), which is
 /// honoured up to `max_wait`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +50,20 @@ impl RetryPolicy {
             .saturating_mul(2u32.saturating_pow(n))
             .min(self.max_delay)
     }
+}
+
+/// A random delay between half of `d` and `d` ("equal jitter"), so that
+/// clients that failed together do not retry together.
+pub(crate) fn jitter(d: Duration) -> Duration {
+    use std::hash::{BuildHasher as _, Hasher as _};
+    // RandomState is seeded randomly per instance: enough randomness for
+    // spreading retries, without a dependency.
+    let random = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    let half = d / 2;
+    let nanos = u64::try_from(half.as_nanos()).unwrap_or(u64::MAX);
+    half + Duration::from_nanos(random % nanos.max(1))
 }
 
 /// The result of one failed try.
@@ -103,7 +118,7 @@ where
         if n >= attempts {
             return Err(error);
         }
-        let delay = after.unwrap_or_else(|| policy.backoff(n - 1));
+        let delay = after.unwrap_or_else(|| jitter(policy.backoff(n - 1)));
         tracing::warn!(
             %error, try_ = n, of = attempts, delay_ms = delay.as_millis(),
             "{operation}: retrying"
@@ -158,6 +173,16 @@ mod tests {
         let got: Vec<_> = (0..4).map(|n| p.backoff(n).as_millis()).collect();
         assert_eq!(got, [100, 200, 350, 350]);
         assert_eq!(p.backoff(100), Duration::from_millis(350));
+    }
+
+    #[test]
+    fn jitter_stays_between_half_and_whole() {
+        let d = Duration::from_millis(100);
+        for _ in 0..100 {
+            let j = jitter(d);
+            assert!(j >= d / 2 && j < d, "{j:?}");
+        }
+        assert_eq!(jitter(Duration::ZERO), Duration::ZERO);
     }
 
     #[test]

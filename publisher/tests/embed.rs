@@ -179,7 +179,8 @@ async fn source_errors_are_transient() {
 async fn racing_publishers_on_one_directory() {
     let tmp = tempfile::tempdir().unwrap();
     let log = MemLog::new(1);
-    let cfg = config(&log, tmp.path());
+    let mut cfg = config(&log, tmp.path());
+    cfg.retry.base_delay = Duration::from_millis(10);
     let mut tasks = Vec::new();
     for p in 0..3 {
         let (log, cfg) = (log.clone(), cfg.clone());
