@@ -406,9 +406,14 @@ pub fn run(
             let pb =
                 ProgressBar::with_draw_target(Some(n - start_size), ProgressDrawTarget::stderr());
             if let Ok(style) = ProgressStyle::with_template(
-                "{wide_bar} {human_pos}/{human_len} entries ({per_sec}, eta {eta})",
+                "{wide_bar} {human_pos}/{human_len} entries ({rate} entries/s, eta {eta})",
             ) {
-                pb.set_style(style);
+                pb.set_style(style.with_key(
+                    "rate",
+                    |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                        let _ = write!(w, "{:.0}", s.per_sec());
+                    },
+                ));
             }
             pb
         };
