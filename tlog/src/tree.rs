@@ -45,11 +45,29 @@ pub trait HashReader {
     /// # Errors
     /// [`Error::HashUnavailable`] or an implementation's own failure.
     fn read_hashes(&self, ids: &[NodeId]) -> Result<Vec<Hash>, Error>;
+
+    /// The tree hash of leaves `lo..hi`, if the reader knows it without
+    /// reading storage; `None` otherwise (the default).
+    ///
+    /// Proofs ask for it for ranges that are not one complete subtree, which
+    /// are on the ragged right edge of the tree (`hi` is the tree size), and
+    /// would otherwise read and hash several stored hashes. A reader that
+    /// keeps the [`Frontier`] of its tree can answer with
+    /// [`Frontier::range_hash`]. Implementations MUST return either `None` or
+    /// exactly the tree hash of those leaves.
+    fn range_hash(&self, lo: u64, hi: u64) -> Option<Hash> {
+        let _ = (lo, hi);
+        None
+    }
 }
 
 impl<T: HashReader + ?Sized> HashReader for &T {
     fn read_hashes(&self, ids: &[NodeId]) -> Result<Vec<Hash>, Error> {
         (**self).read_hashes(ids)
+    }
+
+    fn range_hash(&self, lo: u64, hi: u64) -> Option<Hash> {
+        (**self).range_hash(lo, hi)
     }
 }
 
@@ -84,9 +102,9 @@ fn split_point(n: u64) -> u64 {
     1u64 << (63 - (n - 1).leading_zeros())
 }
 
-/// Appends to `out` the IDs of the complete subtrees that make up leaves
+/// Calls `f` with the IDs of the complete subtrees that make up leaves
 /// `lo..hi`, from left to right (so largest first).
-fn subtree_ids(mut lo: u64, hi: u64, out: &mut Vec<NodeId>) {
+fn for_each_subtree(mut lo: u64, hi: u64, mut f: impl FnMut(NodeId)) {
     while lo < hi {
         let len = hi - lo;
         let mut level = 63 - len.leading_zeros();
@@ -95,9 +113,22 @@ fn subtree_ids(mut lo: u64, hi: u64, out: &mut Vec<NodeId>) {
         }
         // level < 64 always holds, so the cast cannot truncate.
         #[allow(clippy::cast_possible_truncation)]
-        out.push(NodeId::new(level as u8, lo >> level));
+        f(NodeId::new(level as u8, lo >> level));
         lo += 1u64 << level;
     }
+}
+
+/// Appends to `out` the IDs of the complete subtrees that make up leaves
+/// `lo..hi`, from left to right (so largest first).
+fn subtree_ids(lo: u64, hi: u64, out: &mut Vec<NodeId>) {
+    for_each_subtree(lo, hi, |id| out.push(id));
+}
+
+/// The number of complete subtrees that make up leaves `lo..hi`.
+fn subtree_count(lo: u64, hi: u64) -> usize {
+    let mut n = 0;
+    for_each_subtree(lo, hi, |_| n += 1);
+    n
 }
 
 /// Folds the hashes of a left-to-right subtree decomposition into one hash.
@@ -114,13 +145,22 @@ fn fold_right(hashes: &[Hash]) -> Hash {
 
 /// Computes the hash of each range of leaves in `ranges`, reading all the
 /// stored hashes they need in one call.
+///
+/// This is the hot path of proof generation. A range that is not one
+/// complete subtree is first asked of [`HashReader::range_hash`], which saves
+/// reading and hashing its subtrees when the reader knows it.
 fn range_hashes(ranges: &[(u64, u64)], reader: &impl HashReader) -> Result<Vec<Hash>, Error> {
-    let mut ids = Vec::with_capacity(ranges.len() * 2);
-    let mut bounds = Vec::with_capacity(ranges.len());
-    for &(lo, hi) in ranges {
-        let start = ids.len();
+    let mut ids = Vec::with_capacity(ranges.len() + 64);
+    // Ranges whose hash the reader knew, by position (usually none or one).
+    let mut known: Vec<(usize, Hash)> = Vec::new();
+    for (i, &(lo, hi)) in ranges.iter().enumerate() {
+        if subtree_count(lo, hi) > 1
+            && let Some(h) = reader.range_hash(lo, hi)
+        {
+            known.push((i, h));
+            continue;
+        }
         subtree_ids(lo, hi, &mut ids);
-        bounds.push(start..ids.len());
     }
     let hashes = reader.read_hashes(&ids)?;
     if hashes.len() != ids.len() {
@@ -129,7 +169,28 @@ fn range_hashes(ranges: &[(u64, u64)], reader: &impl HashReader) -> Result<Vec<H
             want: ids.len(),
         });
     }
-    Ok(bounds.into_iter().map(|b| fold_right(&hashes[b])).collect())
+    let mut out = Vec::with_capacity(ranges.len());
+    let mut known = known.into_iter().peekable();
+    let mut start = 0;
+    for (i, &(lo, hi)) in ranges.iter().enumerate() {
+        if let Some((_, h)) = known.next_if(|(k, _)| *k == i) {
+            out.push(h);
+            continue;
+        }
+        let end = start + subtree_count(lo, hi);
+        out.push(match hashes.get(start..end) {
+            Some([one]) => *one,
+            Some(several) => fold_right(several),
+            None => {
+                return Err(Error::ShortRead {
+                    got: hashes.len(),
+                    want: end,
+                });
+            }
+        });
+        start = end;
+    }
+    Ok(out)
 }
 
 /// The root hash of the tree of the first `tree_size` leaves.
@@ -232,8 +293,9 @@ pub struct Frontier {
     size: u64,
     /// Largest (leftmost) subtree first.
     hashes: Vec<Hash>,
-    /// The root hash, once computed for the current size.
-    root: OnceLock<Hash>,
+    /// The hashes of the ragged right edge (see `range_hash`), the root hash
+    /// first, once computed for the current size.
+    root: OnceLock<Vec<Hash>>,
 }
 
 impl PartialEq for Frontier {
@@ -291,7 +353,44 @@ impl Frontier {
     /// The root hash of the tree.
     #[must_use]
     pub fn root(&self) -> Hash {
-        *self.root.get_or_init(|| fold_right(&self.hashes))
+        self.suffix_hashes().first().copied().unwrap_or(Hash::EMPTY)
+    }
+
+    /// The hash of leaves `lo..hi` if it is a range on the right edge of the
+    /// tree that this frontier knows: `hi` is the tree size and `lo` is where
+    /// one of the frontier's subtrees starts. `None` otherwise.
+    ///
+    /// These are the ranges that proofs at this tree size need but that are
+    /// not one complete subtree. They are computed with the root hash (at
+    /// most 63 node hashes) and cached until the next append.
+    #[must_use]
+    pub fn range_hash(&self, lo: u64, hi: u64) -> Option<Hash> {
+        if hi != self.size || lo >= hi {
+            return None;
+        }
+        // The subtrees after the one starting at `lo` are the set bits of the
+        // size below the highest bit of `hi - lo`; `lo` is a start exactly
+        // when those low bits of the size are `hi - lo`.
+        let len = hi - lo;
+        let top = 63 - len.leading_zeros();
+        let low_mask = u64::MAX >> (63 - top);
+        if self.size & low_mask != len {
+            return None;
+        }
+        let before = (self.size & !low_mask).count_ones() as usize;
+        self.suffix_hashes().get(before).copied()
+    }
+
+    /// For each subtree of the frontier, the hash of it and every subtree
+    /// after it (so the first is the root hash).
+    fn suffix_hashes(&self) -> &[Hash] {
+        self.root.get_or_init(|| {
+            let mut out = self.hashes.clone();
+            for i in (0..out.len().saturating_sub(1)).rev() {
+                out[i] = node_hash(&out[i], &out[i + 1]);
+            }
+            out
+        })
     }
 
     /// Appends a leaf and calls `store` with every new stored hash, the leaf
@@ -407,14 +506,18 @@ impl MemoryHashStore {
 
 impl HashReader for MemoryHashStore {
     fn read_hashes(&self, ids: &[NodeId]) -> Result<Vec<Hash>, Error> {
-        ids.iter()
-            .map(|&id| {
-                self.get(id).ok_or(Error::HashUnavailable {
-                    level: id.level,
-                    index: id.index,
-                })
-            })
-            .collect()
+        let mut out = Vec::with_capacity(ids.len());
+        for &id in ids {
+            out.push(self.get(id).ok_or(Error::HashUnavailable {
+                level: id.level,
+                index: id.index,
+            })?);
+        }
+        Ok(out)
+    }
+
+    fn range_hash(&self, lo: u64, hi: u64) -> Option<Hash> {
+        self.frontier.range_hash(lo, hi)
     }
 }
 
@@ -484,6 +587,35 @@ mod tests {
             }
             let reloaded = Frontier::from_reader(i + 1, &store).unwrap();
             assert_eq!(&reloaded, store.frontier());
+        }
+    }
+
+    #[test]
+    fn frontier_range_hash_is_the_right_edge() {
+        let mut store = MemoryHashStore::new();
+        let mut leaves = Vec::new();
+        for n in 1..=140u64 {
+            let h = leaf_hash(&n.to_le_bytes());
+            store.append(h);
+            leaves.push(h);
+            let f = store.frontier();
+            let mut known = 0;
+            for lo in 0..=n {
+                for hi in lo..=n + 1 {
+                    let got = f.range_hash(lo, hi);
+                    if let Some(h) = got {
+                        assert_eq!(
+                            h,
+                            mth(&leaves[lo as usize..hi as usize]),
+                            "{lo}..{hi} of {n}"
+                        );
+                        known += 1;
+                    }
+                }
+            }
+            // One range per subtree of the frontier.
+            assert_eq!(known, n.count_ones());
+            assert_eq!(f.range_hash(0, n), Some(mth(&leaves)));
         }
     }
 
