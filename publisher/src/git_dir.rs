@@ -229,7 +229,9 @@ impl GitDir {
         }
         let tree = self.git(&["write-tree"], None, idx).await?;
         let tree = String::from_utf8_lossy(&tree).trim().to_owned();
-        let mut args = vec!["commit-tree", tree.as_str()];
+        // Never signed: a repository's `commit.gpgSign` must not make the
+        // publisher wait for a passphrase.
+        let mut args = vec!["commit-tree", "--no-gpg-sign", tree.as_str()];
         if let Some(h) = head {
             args.extend(["-p", h]);
         }
