@@ -19,7 +19,7 @@ use ct_merkle::{ConsistencyProof, InclusionProof, RootHash};
 use sha2_011::Sha256;
 use tlog::{
     Checkpoint, Frontier, Hash, HashReader, MemoryHashStore, NodeId, SignerKey, leaf_hash,
-    open_checkpoint, prove_consistency, prove_inclusion, tree_hash, verify_consistency,
+    node_hash, open_checkpoint, prove_consistency, prove_inclusion, tree_hash, verify_consistency,
     verify_inclusion,
 };
 
@@ -333,6 +333,38 @@ fn bench_proofs_16m(c: &mut Criterion) {
     bench_proofs(c, "16M", 16_000_000);
 }
 
+/// The hash primitives, ours (sha2 0.10) and as ct-merkle computes them
+/// (sha2 0.11 through the `digest` 0.11 API).
+fn bench_hashes(c: &mut Criterion) {
+    use sha2_011::Digest as _;
+    let (a, b2) = (leaf_hash(b"a"), leaf_hash(b"b"));
+    let l = leaf(42);
+    let mut g = c.benchmark_group("hash");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("tlog/node_hash", |b| {
+        b.iter(|| black_box(node_hash(black_box(&a), black_box(&b2))));
+    });
+    g.bench_function("sha2-0.11/node_hash", |b| {
+        b.iter(|| {
+            let mut h = Sha256::new_with_prefix([1u8]);
+            h.update(black_box(&a.0));
+            h.update(black_box(&b2.0));
+            black_box(h.finalize())
+        });
+    });
+    g.bench_function("tlog/leaf_hash_100B", |b| {
+        b.iter(|| black_box(leaf_hash(black_box(&l))));
+    });
+    g.bench_function("sha2-0.11/leaf_hash_100B", |b| {
+        b.iter(|| {
+            let mut h = Sha256::new_with_prefix([0u8]);
+            h.update(black_box(&l));
+            black_box(h.finalize())
+        });
+    });
+    g.finish();
+}
+
 fn bench_checkpoint(c: &mut Criterion) {
     let key = SignerKey::from_seed("example.com/log", &[7; 32]).unwrap();
     let vkey = key.verifier_key();
@@ -356,6 +388,7 @@ fn main() {
     let mut c = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .configure_from_args();
+    bench_hashes(&mut c);
     bench_append(&mut c);
     bench_checkpoint(&mut c);
     bench_proofs_1m(&mut c);

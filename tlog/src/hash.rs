@@ -99,15 +99,46 @@ pub fn leaf_hash(entry: &[u8]) -> Hash {
     Hash(h.finalize().into())
 }
 
+/// SHA-256's initial hash value (FIPS 180-4 §5.3.3).
+const SHA256_IV: [u32; 8] = [
+    0x6a09_e667,
+    0xbb67_ae85,
+    0x3c6e_f372,
+    0xa54f_f53a,
+    0x510e_527f,
+    0x9b05_688c,
+    0x1f83_d9ab,
+    0x5be0_cd19,
+];
+
 /// The RFC 6962 interior node hash: `SHA-256(0x01 || left || right)`.
+///
+/// The input is always 65 bytes, so this runs SHA-256's block function on
+/// its two padded blocks directly, without the streaming API's buffering:
+/// proof verification and appends are mostly node hashes.
 #[must_use]
 pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
-    let mut buf = [0u8; 1 + 2 * HASH_SIZE];
-    buf[0] = 0x01;
-    buf[1..=HASH_SIZE].copy_from_slice(&left.0);
-    buf[1 + HASH_SIZE..].copy_from_slice(&right.0);
-    Hash(Sha256::digest(buf).into())
+    let mut blocks = [Block::default(); 2];
+    // Block 1: 0x01, left (32 bytes), the first 31 bytes of right.
+    blocks[0][0] = 0x01;
+    blocks[0][1..=HASH_SIZE].copy_from_slice(&left.0);
+    blocks[0][1 + HASH_SIZE..].copy_from_slice(&right.0[..HASH_SIZE - 1]);
+    // Block 2: the last byte of right, the 0x80 terminator, zeros, and the
+    // message length in bits (65 * 8 = 520) as a big-endian u64.
+    blocks[1][0] = right.0[HASH_SIZE - 1];
+    blocks[1][1] = 0x80;
+    blocks[1][56..].copy_from_slice(&520u64.to_be_bytes());
+    let mut state = SHA256_IV;
+    sha2::compress256(&mut state, &blocks);
+    let mut out = [0u8; HASH_SIZE];
+    for (chunk, word) in out.chunks_exact_mut(4).zip(state) {
+        chunk.copy_from_slice(&word.to_be_bytes());
+    }
+    Hash(out)
 }
+
+/// One 64-byte SHA-256 block, as `sha2::compress256` takes it.
+type Block = sha2::digest::generic_array::GenericArray<u8, sha2::digest::consts::U64>;
 
 #[cfg(test)]
 mod tests {
@@ -116,6 +147,17 @@ mod tests {
     #[test]
     fn empty_is_sha256_of_nothing() {
         assert_eq!(Hash::EMPTY.0, <[u8; 32]>::from(Sha256::digest([])));
+    }
+
+    #[test]
+    fn node_hash_is_sha256_of_the_65_bytes() {
+        for i in 0u8..=255 {
+            let (l, r) = (leaf_hash(&[i]), leaf_hash(&[i, i]));
+            let mut buf = vec![0x01];
+            buf.extend_from_slice(&l.0);
+            buf.extend_from_slice(&r.0);
+            assert_eq!(node_hash(&l, &r).0, <[u8; 32]>::from(Sha256::digest(&buf)));
+        }
     }
 
     #[test]
