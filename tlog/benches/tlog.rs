@@ -28,6 +28,18 @@ const LEAF_SIZE: usize = 100;
 /// Leaves appended per iteration of the append benchmarks.
 const APPENDS: u64 = 1 << 20;
 
+/// Whether this is a real benchmark run (`cargo bench` passes `--bench`),
+/// rather than `cargo test --all-targets` running each benchmark once in a
+/// debug build: that gets trees 1,000 times smaller.
+fn full_size() -> bool {
+    std::env::args().any(|a| a == "--bench")
+}
+
+/// `n`, or `n / 1000` when only testing the benchmarks.
+fn scaled(n: u64) -> u64 {
+    if full_size() { n } else { (n / 1000).max(2) }
+}
+
 type Leaf = [u8; LEAF_SIZE];
 type CtTree = MemoryBackedTree<Sha256, Leaf>;
 
@@ -73,12 +85,13 @@ fn ct_root_of(h: &Hash, size: u64) -> RootHash<Sha256> {
 }
 
 fn bench_append(c: &mut Criterion) {
-    let leaves: Vec<Leaf> = (0..APPENDS).map(leaf).collect();
+    let appends = scaled(APPENDS);
+    let leaves: Vec<Leaf> = (0..appends).map(leaf).collect();
     let hashes: Vec<Hash> = leaves.iter().map(|l| leaf_hash(l)).collect();
 
     let mut g = c.benchmark_group("append");
     g.sample_size(10);
-    g.throughput(Throughput::Elements(APPENDS));
+    g.throughput(Throughput::Elements(appends));
     g.bench_function("tlog/leaf_hash+MemoryHashStore::append", |b| {
         b.iter(|| {
             let mut store = MemoryHashStore::new();
@@ -326,11 +339,11 @@ fn bench_proofs(c: &mut Criterion, label: &str, size: u64) {
 }
 
 fn bench_proofs_1m(c: &mut Criterion) {
-    bench_proofs(c, "1M", 1_000_000);
+    bench_proofs(c, "1M", scaled(1_000_000));
 }
 
 fn bench_proofs_16m(c: &mut Criterion) {
-    bench_proofs(c, "16M", 16_000_000);
+    bench_proofs(c, "16M", scaled(16_000_000));
 }
 
 /// The hash primitives, ours (sha2 0.10) and as ct-merkle computes them
