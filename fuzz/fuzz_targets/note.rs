@@ -14,9 +14,9 @@ fuzz_target!(|data: &[u8]| {
     // Verifying against a key, known by name or not, never panics.
     let key = SignerKey::from_seed("example.com/log", &[1; 32]).unwrap();
     let _ = note.verify(&[key.verifier_key()]);
-    if let Some(sig) = note.signatures().first() {
-        if let Ok(other) = SignerKey::from_seed(&sig.name, &[2; 32]) {
-            let _ = note.verify(&[other.verifier_key()]);
-        }
+    if let Some(sig) = note.signatures().first()
+        && let Ok(other) = SignerKey::from_seed(&sig.name, &[2; 32])
+    {
+        let _ = note.verify(&[other.verifier_key()]);
     }
 });
