@@ -233,6 +233,18 @@ Example:
         initial: Option<PathBuf>,
     },
 
+    /// Verify a compliance export (JSON or Markdown) offline: every record, its envelope, its inclusion and the checkpoint.
+    #[command(after_help = "\
+Every record's digest is recomputed, its envelope rebuilt and its inclusion
+proven under the export's checkpoint, whose signature is verified with your
+key; the whole file is then rendered again from the verified records and
+compared byte for byte. With --log, the checkpoint must also be consistent
+with the log's current one; with --repo, with the published checkpoints.
+
+Example:
+  stateanchor-verify export stateanchor-soc2-evidence-prj_x-2026-01-01-2026-03-31.json --key-file log.vkey")]
+    Export(crate::export::ExportArgs),
+
     /// Test tool: write a valid tlog-tiles log directory with deterministic entries.
     #[command(
         hide = true,

@@ -62,6 +62,7 @@ pub fn run(ctx: &Ctx, command: Command) -> anyhow::Result<Report> {
             once,
             initial,
         } => crate::monitor::run(ctx, &key, &log, &state, interval, once, initial.as_deref()),
+        Command::Export(args) => crate::export::run(ctx, &args),
         Command::WriteTestLog {
             out,
             entries,

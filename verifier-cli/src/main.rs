@@ -12,6 +12,7 @@
 mod audit;
 mod cli;
 mod commands;
+mod export;
 mod fetch;
 mod generate;
 mod monitor;

@@ -1,0 +1,717 @@
+//! `export`: verify a compliance export (JSON or Markdown) offline.
+//!
+//! 1. Read the export's header and section D (the checkpoint and the
+//!    export's own `compliance_export` record), and verify the checkpoint's
+//!    signature with the user's key.
+//! 2. Verify the export record like any other (step 3), and that it holds
+//!    the digest of the header: project, period, principals and the log's
+//!    name cannot change unseen.
+//! 3. For every record of sections A and B, in order: recompute the digest
+//!    of the record (RFC 8785 JCS, SHA-256), rebuild its envelope, compare
+//!    it with the envelope given, hash it as an RFC 6962 leaf, and verify its
+//!    inclusion at its log index under the checkpoint. Check that it belongs
+//!    to the project, the period and its section.
+//! 4. Count and digest both sections and compare with the export record: no
+//!    record was removed, added or reordered.
+//! 5. Render the whole export again from what was verified (the format is
+//!    shared with the server) and compare every byte: tables, summaries and
+//!    layout cannot change unseen either.
+//! 6. Optionally (`--log`), prove that the export's checkpoint is
+//!    consistent with the log's current one and (`--repo`) that the
+//!    published checkpoints are too.
+//!
+//! Memory does not grow with the export: records are read one line at a
+//! time, twice.
+
+#[allow(dead_code, clippy::all)]
+#[path = "../../log-server/src/compliance/format.rs"]
+mod format;
+
+use std::cell::RefCell;
+use std::fmt::Write as _;
+use std::fs::File;
+use std::io::{self, BufRead as _, BufReader, Read as _, Write};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use anyhow::Context as _;
+use clap::Args;
+use serde_json::{Map, Value, json};
+use tlog::Hash;
+
+use crate::cli::{KeyArgs, LogArgs, ProofSourceArg};
+use crate::commands::{
+    Cp, current_checkpoint, describe_cp, load_key, open_verified, prove_extends,
+};
+use crate::fetch::Log;
+use crate::outcome::{Ctx, Failure, Report, hinted};
+use crate::proofs;
+use crate::term::escape;
+use format::{
+    COMPLIANCE_EXPORT, DAY_MS, ExportFormat, ExportHeader, ExportParts, Integrity, ProvenRecord,
+    RecordSource, Section, SectionDigest, SectionHasher, SummaryBuilder,
+};
+
+const CMD: &str = "export";
+
+/// Arguments of `stateanchor-verify export`.
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// The log's verifier key.
+    #[command(flatten)]
+    pub key: KeyArgs,
+    /// The export: `stateanchor-soc2-evidence-<project>-<from>-<to>.json` or `.md`.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Also prove that the export's checkpoint is consistent with this log's current one.
+    #[arg(long, value_name = "URL|DIR")]
+    pub log: Option<String>,
+    /// With --log: also check the publication repository, as `published` does
+    /// (`github:OWNER/NAME[/PREFIX]` or `dir:PATH`).
+    #[arg(long, value_name = "REPO", requires = "log")]
+    pub repo: Option<String>,
+    /// Base URL of the GitHub REST API (with --repo github:...).
+    #[arg(long, value_name = "URL", default_value = "https://api.github.com")]
+    pub github_api: String,
+    /// Branch, tag or commit of the publication repository.
+    #[arg(long, value_name = "REF")]
+    pub github_ref: Option<String>,
+}
+
+/// Where the machine-readable parts of the export are.
+struct Layout {
+    format: ExportFormat,
+    header: (usize, String),
+    integrity: (usize, String),
+    /// Line ranges (first, end exclusive) of the record lines of A and B.
+    sections: [(usize, usize); 2],
+}
+
+fn section_index(s: Section) -> usize {
+    match s {
+        Section::A => 0,
+        Section::B => 1,
+    }
+}
+
+fn section_name(s: Section) -> &'static str {
+    match s {
+        Section::A => "A",
+        Section::B => "B",
+    }
+}
+
+/// A line of a JSON export's records: the object, without its comma.
+fn json_record_line(line: &str) -> &str {
+    line.strip_suffix(',').unwrap_or(line)
+}
+
+fn structure_failure(file: &Path, msg: String) -> anyhow::Error {
+    Failure::new(
+        CMD,
+        "structure",
+        format!(
+            "{} is not a well-formed compliance export: {msg}",
+            file.display()
+        ),
+    )
+    .into()
+}
+
+fn read_lines(file: &Path) -> anyhow::Result<impl Iterator<Item = io::Result<String>>> {
+    let f = File::open(file).with_context(|| format!("opening {}", file.display()))?;
+    Ok(BufReader::new(f).lines())
+}
+
+/// Finds the parts of the export (one pass, one line in memory at a time).
+fn layout(file: &Path) -> anyhow::Result<Layout> {
+    let mut lines = read_lines(file)?.enumerate();
+    let first = match lines.next() {
+        Some((_, Ok(l))) => l,
+        Some((_, Err(e))) => {
+            return Err(anyhow::Error::new(e).context(hinted(
+                format!("{} is not a text file", file.display()),
+                "give the .json or .md file the compliance-export endpoint returned",
+            )));
+        }
+        None => {
+            return Err(hinted(
+                format!("{} is empty", file.display()),
+                "give the .json or .md file the compliance-export endpoint returned",
+            ));
+        }
+    };
+    let format = if first.starts_with("{\"format\":") {
+        ExportFormat::Json
+    } else if first.starts_with("# ") {
+        ExportFormat::Markdown
+    } else {
+        return Err(hinted(
+            format!("{} is not a StateAnchor compliance export", file.display()),
+            "give the .json or .md file the compliance-export endpoint returned",
+        ));
+    };
+    if format == ExportFormat::Json
+        && first != format!("{{\"format\":\"{}\",", format::EXPORT_FORMAT)
+    {
+        return Err(structure_failure(
+            file,
+            format!("unknown format line {:?}", escape(&first)),
+        ));
+    }
+    let (mut header, mut integrity) = (None, None);
+    let mut sections = [(0, 0); 2];
+    let mut open: Option<(Section, usize)> = None;
+    let mut want_next: Option<&str> = None;
+    for (n, line) in lines {
+        let line = line.with_context(|| format!("reading {}", file.display()))?;
+        if let Some((s, start)) = open {
+            let end = match format {
+                ExportFormat::Json => line == "],",
+                ExportFormat::Markdown => line == "```",
+            };
+            if end {
+                sections[section_index(s)] = (start, n);
+                open = None;
+            }
+            continue;
+        }
+        match format {
+            ExportFormat::Json => {
+                if let Some(h) = line.strip_prefix("\"header\":") {
+                    header = Some((n, h.strip_suffix(',').unwrap_or(h).to_owned()));
+                } else if let Some(d) = line.strip_prefix("\"section_d_audit_trail_integrity\":") {
+                    integrity = Some((n, d.strip_suffix('}').unwrap_or(d).to_owned()));
+                } else {
+                    for s in [Section::A, Section::B] {
+                        if line == format!("\"{}\":[", s.json_key()) {
+                            open = Some((s, n + 1));
+                        }
+                    }
+                }
+            }
+            ExportFormat::Markdown => {
+                match want_next.take() {
+                    Some("header") => header = Some((n, line.clone())),
+                    Some(_) => integrity = Some((n, line.clone())),
+                    None => {}
+                }
+                if line == "```stateanchor-export-header" {
+                    want_next = Some("header");
+                } else if line == "```stateanchor-integrity" {
+                    want_next = Some("integrity");
+                } else {
+                    for s in [Section::A, Section::B] {
+                        if line == format!("```{}", s.md_block()) {
+                            open = Some((s, n + 1));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let header = header.ok_or_else(|| structure_failure(file, "it has no header".into()))?;
+    let integrity = integrity.ok_or_else(|| {
+        structure_failure(file, "it has no section D (checkpoint and proofs)".into())
+    })?;
+    for s in [Section::A, Section::B] {
+        if sections[section_index(s)] == (0, 0) {
+            return Err(structure_failure(
+                file,
+                format!("section {} is missing or not closed", section_name(s)),
+            ));
+        }
+    }
+    Ok(Layout {
+        format,
+        header,
+        integrity,
+        sections,
+    })
+}
+
+/// What the verification of one record needs.
+struct Checker<'a> {
+    file: &'a Path,
+    cp: &'a Cp,
+    key: &'a tlog::VerifierKey,
+    project: &'a str,
+    period: std::ops::Range<i64>,
+}
+
+impl Checker<'_> {
+    fn fail(
+        &self,
+        check: &'static str,
+        line: usize,
+        what: &str,
+        msg: String,
+        raw: &str,
+    ) -> anyhow::Error {
+        Failure::new(CMD, check, format!("{what} (line {}): {msg}", line + 1))
+            .checkpoint("export checkpoint", &self.cp.source, &self.cp.bytes)
+            .data(
+                what,
+                format!("{}:{}", self.file.display(), line + 1),
+                raw.as_bytes(),
+            )
+            .detail("verifier_key", self.key.to_text())
+            .into()
+    }
+
+    /// Parses one record line.
+    fn parse(&self, line: usize, raw: &str, what: &str) -> anyhow::Result<ProvenRecord> {
+        serde_json::from_str(raw).map_err(|e| {
+            self.fail(
+                "record",
+                line,
+                what,
+                format!("not a proven record: {e}"),
+                raw,
+            )
+        })
+    }
+
+    /// Steps 3a-3d for one record; returns its leaf hash.
+    fn verify(&self, line: usize, raw: &str, r: &ProvenRecord, what: &str) -> anyhow::Result<Hash> {
+        let fail = |check, msg: String| self.fail(check, line, what, msg, raw);
+        let meta = format::RecordMeta::of(&r.record).map_err(|e| fail("record", e.to_string()))?;
+        let what_id = format!("{what} {}", meta.id);
+        let fail = |check, msg: String| self.fail(check, line, &what_id, msg, raw);
+        if meta.project != self.project {
+            return Err(fail(
+                "record",
+                format!(
+                    "it belongs to project {:?}, not {:?}",
+                    meta.project, self.project
+                ),
+            ));
+        }
+        let envelope = format::envelope(&r.record).map_err(|e| fail("digest", e.to_string()))?;
+        if envelope != r.envelope.as_bytes() {
+            return Err(fail(
+                "digest",
+                format!(
+                    "the record does not match its envelope: recomputed {}, the export gives {}",
+                    String::from_utf8_lossy(&envelope),
+                    r.envelope
+                ),
+            ));
+        }
+        let leaf = tlog::leaf_hash(&envelope);
+        if leaf.to_base64() != r.leaf_hash {
+            return Err(fail(
+                "leaf_hash",
+                format!("its leaf hash is {leaf}, the export gives {}", r.leaf_hash),
+            ));
+        }
+        let proof = r
+            .inclusion_proof
+            .iter()
+            .map(|h| Hash::from_base64(h))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| fail("inclusion", format!("malformed proof: {e}")))?;
+        let n = self.cp.size();
+        if r.log_index >= n {
+            return Err(fail(
+                "inclusion",
+                format!(
+                    "log index {} is beyond the checkpoint's tree size {n}",
+                    r.log_index
+                ),
+            ));
+        }
+        tlog::verify_inclusion(r.log_index, n, &leaf, &proof, &self.cp.root()).map_err(|e| {
+            fail(
+                "inclusion",
+                format!(
+                    "not included at log index {} in tree size {n}: {e}",
+                    r.log_index
+                ),
+            )
+        })?;
+        Ok(leaf)
+    }
+
+    /// Step 3 for a record of a section: also its type and time.
+    fn verify_in_section(
+        &self,
+        section: Section,
+        line: usize,
+        raw: &str,
+    ) -> anyhow::Result<(ProvenRecord, Hash)> {
+        let what = format!("section {} record", section_name(section));
+        let r = self.parse(line, raw, &what)?;
+        let leaf = self.verify(line, raw, &r, &what)?;
+        let meta = format::RecordMeta::of(&r.record)
+            .map_err(|e| self.fail("record", line, &what, e.to_string(), raw))?;
+        let what = format!("{what} {}", meta.id);
+        if !section.holds(&meta.kind) {
+            return Err(self.fail(
+                "record",
+                line,
+                &what,
+                format!("a {} record does not belong in this section", meta.kind),
+                raw,
+            ));
+        }
+        let t = format::parse_time(&meta.time).unwrap_or(i64::MIN);
+        if !self.period.contains(&t) {
+            return Err(self.fail(
+                "record",
+                line,
+                &what,
+                format!("its time {} is outside the export's period", meta.time),
+                raw,
+            ));
+        }
+        Ok((r, leaf))
+    }
+}
+
+/// The records of the export file, read again for rendering.
+struct FileRecords<'a> {
+    file: &'a Path,
+    layout: &'a Layout,
+    current: Rc<RefCell<String>>,
+}
+
+impl RecordSource for FileRecords<'_> {
+    fn for_each(
+        &mut self,
+        section: Section,
+        _with_proofs: bool,
+        f: &mut dyn FnMut(&ProvenRecord) -> io::Result<()>,
+    ) -> io::Result<()> {
+        let (start, end) = self.layout.sections[section_index(section)];
+        let lines = read_lines(self.file).map_err(io::Error::other)?;
+        for (n, line) in lines.enumerate().skip(start).take(end - start) {
+            let line = line?;
+            let raw = match self.layout.format {
+                ExportFormat::Json => json_record_line(&line),
+                ExportFormat::Markdown => &line,
+            };
+            let r: ProvenRecord = serde_json::from_str(raw).map_err(io::Error::other)?;
+            *self.current.borrow_mut() = format!(
+                "section {} record {} (line {})",
+                section_name(section),
+                r.record.get("id").and_then(Value::as_str).unwrap_or("?"),
+                n + 1
+            );
+            f(&r)?;
+        }
+        self.current.borrow_mut().clear();
+        Ok(())
+    }
+}
+
+/// Compares what is written with the file, byte by byte.
+struct CompareWriter {
+    file: BufReader<File>,
+    offset: u64,
+    line: usize,
+    current: Rc<RefCell<String>>,
+    mismatch: Option<(usize, String)>,
+}
+
+impl Write for CompareWriter {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let mut have = vec![0u8; data.len()];
+        let mut got = 0;
+        while got < data.len() {
+            match self.file.read(&mut have[got..])? {
+                0 => break,
+                k => got += k,
+            }
+        }
+        for (i, (a, b)) in data.iter().zip(&have[..got]).enumerate() {
+            if a != b {
+                self.line += data[..i].iter().filter(|&&c| c == b'\n').count();
+                self.mismatch = Some((self.line, self.current.borrow().clone()));
+                return Err(io::Error::other("mismatch"));
+            }
+        }
+        if got < data.len() {
+            self.line += have[..got].iter().filter(|&&c| c == b'\n').count();
+            self.mismatch = Some((self.line, "the file ends early".into()));
+            return Err(io::Error::other("mismatch"));
+        }
+        self.line += data.iter().filter(|&&c| c == b'\n').count();
+        self.offset += data.len() as u64;
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+fn digest_matches(got: &SectionDigest, record: &Value, key: &str) -> bool {
+    serde_json::from_value::<SectionDigest>(record[key].clone()).is_ok_and(|want| want == *got)
+}
+
+/// Runs `export`.
+///
+/// # Errors
+/// A [`Failure`] naming the record or part that does not verify; I/O errors.
+pub fn run(ctx: &Ctx, args: &ExportArgs) -> anyhow::Result<Report> {
+    let key = load_key(&args.key)?;
+    let file = args.file.as_path();
+    let layout = layout(file)?;
+    // Step 1: header, section D, checkpoint.
+    let header: ExportHeader = serde_json::from_str(&layout.header.1).map_err(|e| {
+        structure_failure(
+            file,
+            format!(
+                "the header (line {}) is malformed: {e}",
+                layout.header.0 + 1
+            ),
+        )
+    })?;
+    let integrity: Integrity = serde_json::from_str(&layout.integrity.1).map_err(|e| {
+        structure_failure(
+            file,
+            format!(
+                "section D (line {}) is malformed: {e}",
+                layout.integrity.0 + 1
+            ),
+        )
+    })?;
+    let source = format!("{} (section D)", file.display());
+    let cp = open_verified(
+        CMD,
+        "export's",
+        integrity.checkpoint.clone().into_bytes(),
+        source,
+        &key,
+        None,
+    )?;
+    let base = |check: &'static str, msg: String| {
+        Failure::new(CMD, check, msg)
+            .checkpoint("export checkpoint", &cp.source, &cp.bytes)
+            .detail("verifier_key", key.to_text())
+    };
+    if integrity.tree_size != cp.size() || integrity.root_hash != cp.root().to_base64() {
+        return Err(base(
+            "checkpoint",
+            format!(
+                "section D says tree size {} and root hash {}, but its checkpoint says {} and {}",
+                integrity.tree_size,
+                integrity.root_hash,
+                cp.size(),
+                cp.root()
+            ),
+        )
+        .into());
+    }
+    let (from, to) = match (
+        format::parse_date(&header.period_from),
+        format::parse_date(&header.period_to),
+    ) {
+        (Some(f), Some(t)) if f <= t => (f, t),
+        _ => {
+            return Err(structure_failure(
+                file,
+                format!(
+                    "the period {:?} to {:?} is not a pair of dates",
+                    header.period_from, header.period_to
+                ),
+            ));
+        }
+    };
+    let checker = Checker {
+        file,
+        cp: &cp,
+        key: &key,
+        project: &header.project_id,
+        period: from * DAY_MS..(to + 1) * DAY_MS,
+    };
+    // Step 2: the export's own record, and the header's digest in it.
+    let (line, raw) = (layout.integrity.0, layout.integrity.1.as_str());
+    checker.verify(line, raw, &integrity.export_record, "the export record")?;
+    let er = &integrity.export_record.record;
+    let header_digest =
+        format::sha256_digest(&format::canonical(&header).map_err(anyhow::Error::new)?);
+    let expect = [
+        ("type", COMPLIANCE_EXPORT, "its type"),
+        (
+            "header_digest",
+            header_digest.as_str(),
+            "the header's digest (project, period, principals, log)",
+        ),
+        (
+            "period_from",
+            header.period_from.as_str(),
+            "the period's first day",
+        ),
+        (
+            "period_to",
+            header.period_to.as_str(),
+            "the period's last day",
+        ),
+        ("time", header.generated_at.as_str(), "the export's time"),
+        ("requested_by", header.generated_by.as_str(), "who exported"),
+    ];
+    for (field, want, what) in expect {
+        if er.get(field).and_then(Value::as_str) != Some(want) {
+            return Err(checker.fail(
+                "header",
+                line,
+                "the export record",
+                format!("{what} in the header does not match the logged export record ({field})"),
+                raw,
+            ));
+        }
+    }
+    // Step 3 and 4: every record, then the sections' counts and digests.
+    let mut summary = SummaryBuilder::new(&header.principals);
+    let mut digests = Vec::new();
+    for section in [Section::A, Section::B] {
+        let (start, end) = layout.sections[section_index(section)];
+        let mut hasher = SectionHasher::default();
+        for (n, l) in read_lines(file)?.enumerate().skip(start).take(end - start) {
+            let l = l?;
+            let raw = match layout.format {
+                ExportFormat::Json => json_record_line(&l),
+                ExportFormat::Markdown => &l,
+            };
+            let (r, leaf) = checker.verify_in_section(section, n, raw)?;
+            hasher.add(&leaf.0);
+            summary.add(&r.record);
+        }
+        let got = hasher.finish();
+        let key_name = match section {
+            Section::A => "section_a",
+            Section::B => "section_b",
+        };
+        if !digest_matches(&got, er, key_name) {
+            return Err(base(
+                "completeness",
+                format!(
+                    "section {} holds {} records whose digest is {}, but the logged export record says {}: a record was removed, added or reordered",
+                    section_name(section),
+                    got.count,
+                    got.digest,
+                    er[key_name]
+                ),
+            )
+            .into());
+        }
+        digests.push(got);
+    }
+    let summary = summary.finish();
+    // Step 5: render again and compare every byte.
+    let current = Rc::new(RefCell::new(String::new()));
+    let mut out = CompareWriter {
+        file: BufReader::new(File::open(file)?),
+        offset: 0,
+        line: 0,
+        current: current.clone(),
+        mismatch: None,
+    };
+    let mut records = FileRecords {
+        file,
+        layout: &layout,
+        current,
+    };
+    let parts = ExportParts {
+        header: &header,
+        summary: &summary,
+        integrity: &integrity,
+    };
+    let rendered = format::render(layout.format, &parts, &mut records, &mut out);
+    let trailing = out.file.fill_buf().map(|b| !b.is_empty()).unwrap_or(false);
+    if let Some((line, context)) = out.mismatch.take() {
+        let whose = if context.is_empty() {
+            String::new()
+        } else {
+            format!(", in {context}")
+        };
+        return Err(base(
+            "rendering",
+            format!(
+                "line {} differs from the export rendered again from its verified records{whose}: the tables, summary or layout were changed",
+                line + 1
+            ),
+        )
+        .into());
+    }
+    rendered.context("rendering the export again")?;
+    if trailing {
+        return Err(base(
+            "rendering",
+            format!("{} has bytes after the end of the export", file.display()),
+        )
+        .into());
+    }
+    // Step 6: the log and the publication repository.
+    let mut text = format!(
+        "verified: compliance export of project {} ({}), {} to {}\n",
+        escape(&header.project_id),
+        escape(&header.project_name),
+        header.period_from,
+        header.period_to
+    );
+    let _ = writeln!(
+        text,
+        "section A: {} gate decisions, each proven",
+        digests[0].count
+    );
+    let _ = writeln!(
+        text,
+        "section B: {} exception ledger events, each proven",
+        digests[1].count
+    );
+    let _ = writeln!(
+        text,
+        "export record: {} at log index {}",
+        escape(er["id"].as_str().unwrap_or("?")),
+        integrity.export_record.log_index
+    );
+    describe_cp(&mut text, "checkpoint (signature verified)", &cp);
+    let mut json = Map::new();
+    json.insert("file".into(), json!(file.display().to_string()));
+    json.insert("project".into(), json!(header.project_id));
+    json.insert("period_from".into(), json!(header.period_from));
+    json.insert("period_to".into(), json!(header.period_to));
+    json.insert("decisions".into(), json!(digests[0].count));
+    json.insert("exception_events".into(), json!(digests[1].count));
+    json.insert("checkpoint".into(), cp.json());
+    if let Some(log_text) = &args.log {
+        let log = Log::parse(log_text, &ctx.http)?;
+        let current = current_checkpoint(CMD, &log, log_text, &key)?;
+        let source = if current.size() > cp.size() && cp.size() > 0 {
+            proofs::choose(&log, ProofSourceArg::Auto)?
+        } else {
+            proofs::Source::Tiles
+        };
+        prove_extends(CMD, &log, log_text, &key, source, &cp, &current)?;
+        let _ = writeln!(
+            text,
+            "consistent: the log's current checkpoint (tree size {}) extends the export's",
+            current.size()
+        );
+        json.insert("log_checkpoint".into(), current.json());
+        if let Some(repo) = &args.repo {
+            let log_args = LogArgs {
+                log: log_text.clone(),
+                proof_source: ProofSourceArg::Auto,
+            };
+            let published = crate::published::run(
+                ctx,
+                &args.key,
+                &log_args,
+                repo,
+                &args.github_api,
+                args.github_ref.as_deref(),
+            )?;
+            text.push_str(&published.text);
+            json.insert("published".into(), Value::Object(published.json));
+        }
+    }
+    Ok(Report {
+        command: CMD,
+        text,
+        json,
+    })
+}
