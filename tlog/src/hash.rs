@@ -4,7 +4,6 @@ use std::fmt;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use sha2::{Digest, Sha256};
 
 use crate::Error;
 
@@ -91,12 +90,45 @@ impl fmt::Display for Hash {
 }
 
 /// The RFC 6962 leaf hash of an entry: `SHA-256(0x00 || entry)`.
+///
+/// Like [`node_hash`], it runs SHA-256's block function directly: the
+/// `0x00` prefix and the first 63 bytes make the first block, whole blocks
+/// of the entry are hashed in place, and the rest is padded here.
 #[must_use]
 pub fn leaf_hash(entry: &[u8]) -> Hash {
-    let mut h = Sha256::new();
-    h.update([0x00]);
-    h.update(entry);
-    Hash(h.finalize().into())
+    let mut state = SHA256_IV;
+    let mut block = Block::default();
+    // Message length in bits, modulo 2^64 as SHA-256 defines it.
+    let bits = (entry.len() as u64).wrapping_add(1).wrapping_mul(8);
+    let (head, rest) = entry.split_at(entry.len().min(63));
+    block[1..=head.len()].copy_from_slice(head);
+    let tail = if head.len() == 63 {
+        sha2::compress256(&mut state, std::slice::from_ref(&block));
+        let mut blocks = rest.chunks_exact(64);
+        for b in &mut blocks {
+            sha2::compress256(&mut state, std::slice::from_ref(Block::from_slice(b)));
+        }
+        let tail = blocks.remainder();
+        block = Block::default();
+        block[..tail.len()].copy_from_slice(tail);
+        tail.len()
+    } else {
+        1 + head.len()
+    };
+    // `tail` < 64 bytes of message are in `block`; then 0x80, zeros, and the
+    // length in the last 8 bytes, spilling into one more block if needed.
+    block[tail] = 0x80;
+    if tail >= 56 {
+        sha2::compress256(&mut state, std::slice::from_ref(&block));
+        block = Block::default();
+    }
+    block[56..].copy_from_slice(&bits.to_be_bytes());
+    sha2::compress256(&mut state, std::slice::from_ref(&block));
+    let mut out = [0u8; HASH_SIZE];
+    for (chunk, word) in out.chunks_exact_mut(4).zip(state) {
+        chunk.copy_from_slice(&word.to_be_bytes());
+    }
+    Hash(out)
 }
 
 /// SHA-256's initial hash value (FIPS 180-4 §5.3.3).
@@ -143,6 +175,7 @@ type Block = sha2::digest::generic_array::GenericArray<u8, sha2::digest::consts:
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sha2::{Digest, Sha256};
 
     #[test]
     fn empty_is_sha256_of_nothing() {
@@ -157,6 +190,18 @@ mod tests {
             buf.extend_from_slice(&l.0);
             buf.extend_from_slice(&r.0);
             assert_eq!(node_hash(&l, &r).0, <[u8; 32]>::from(Sha256::digest(&buf)));
+        }
+    }
+
+    #[test]
+    fn leaf_hash_is_sha256_with_the_prefix() {
+        let data: Vec<u8> = (0..1000u32).map(|i| (i * 7 + i / 3) as u8).collect();
+        for len in (0..=300).chain([511, 512, 513, 999, 1000]) {
+            let entry = &data[..len];
+            let mut h = Sha256::new();
+            h.update([0x00]);
+            h.update(entry);
+            assert_eq!(leaf_hash(entry).0, <[u8; 32]>::from(h.finalize()), "{len}");
         }
     }
 
