@@ -346,7 +346,8 @@ fn bench_proofs_16m(c: &mut Criterion) {
     bench_proofs(c, "16M", scaled(16_000_000));
 }
 
-/// The hash primitives, ours (sha2 0.10) and as ct-merkle computes them
+/// The hash primitives: ours (SHA-256's block function from sha2 0.10), the
+/// same through sha2 0.10's streaming API, and as ct-merkle computes them
 /// (sha2 0.11 through the `digest` 0.11 API).
 fn bench_hashes(c: &mut Criterion) {
     use sha2_011::Digest as _;
@@ -362,6 +363,27 @@ fn bench_hashes(c: &mut Criterion) {
             let mut h = Sha256::new_with_prefix([1u8]);
             h.update(black_box(&a.0));
             h.update(black_box(&b2.0));
+            black_box(h.finalize())
+        });
+    });
+    // What tlog did before calling the block function directly: sha2 0.10's
+    // streaming API.
+    g.bench_function("sha2-0.10-digest/node_hash", |b| {
+        use sha2::Digest as _;
+        b.iter(|| {
+            let mut buf = [0u8; 65];
+            buf[0] = 1;
+            buf[1..33].copy_from_slice(&black_box(&a).0);
+            buf[33..].copy_from_slice(&black_box(&b2).0);
+            black_box(sha2::Sha256::digest(buf))
+        });
+    });
+    g.bench_function("sha2-0.10-digest/leaf_hash_100B", |b| {
+        use sha2::Digest as _;
+        b.iter(|| {
+            let mut h = sha2::Sha256::new();
+            h.update([0u8]);
+            h.update(black_box(&l));
             black_box(h.finalize())
         });
     });
