@@ -9,10 +9,10 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tlog::{
-    Checkpoint, Error, Frontier, Hash, MemoryHashStore, NodeId, Note, SignerKey, TILE_WIDTH,
-    TileId, TilePath, VerifierKey, key_id, leaf_hash, node_hash, open_checkpoint, parse_tile_path,
-    prove_consistency, prove_inclusion, tiles_for_size, tree_hash, verify_consistency,
-    verify_inclusion,
+    BundleId, Checkpoint, Error, Frontier, Hash, MemoryHashStore, NodeId, Note, SignerKey,
+    TILE_WIDTH, TileId, TilePath, VerifierKey, decode_bundle, encode_bundle, key_id, leaf_hash,
+    node_hash, open_checkpoint, parse_tile_path, prove_consistency, prove_inclusion,
+    tiles_for_size, tree_hash, verify_consistency, verify_inclusion,
 };
 
 fn load(name: &str) -> Value {
@@ -582,6 +582,30 @@ fn tiles_for_size_vectors() {
             tiles.iter().all(|t| usize::from(t.level) < full.len()),
             "size {size}: tiles above the listed levels"
         );
+    }
+}
+
+/// "sequence of big-endian uint16 length-prefixed entries, at
+/// tile/entries/<N>[.p/<W>]"
+#[test]
+fn tiles_entry_bundle_encoding() {
+    let v = load("tlog_tiles.json");
+    assert!(str_of(&v, "entry_bundle").starts_with("sequence of big-endian uint16"));
+    let long = vec![7u8; 300];
+    let entries: [&[u8]; 3] = [b"one", b"", &long];
+    let mut want = vec![0, 3, b'o', b'n', b'e', 0, 0, 1, 44];
+    want.extend_from_slice(&long);
+    assert_eq!(encode_bundle(&entries).unwrap(), want);
+    assert_eq!(decode_bundle(&want).unwrap(), entries);
+    for (path, index, width) in [
+        ("tile/entries/000", 0, 256),
+        ("tile/entries/x001/234.p/5", 1234, 5),
+    ] {
+        assert_eq!(
+            parse_tile_path(path),
+            Ok(TilePath::Bundle(BundleId { index, width }))
+        );
+        assert_eq!(BundleId { index, width }.path(), path);
     }
 }
 
