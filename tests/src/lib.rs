@@ -73,11 +73,15 @@ impl LogServer {
     /// and `listening: http://...`; this waits for the last one.
     #[must_use]
     pub fn start_in(data_dir: &Path, extra_args: &[&str]) -> Self {
-        let mut child = Command::new(bin("stateanchor-log"))
-            .arg("serve")
-            .arg("--data-dir")
-            .arg(data_dir)
-            .args(["--listen", "127.0.0.1:0", "--checkpoint-interval", "100ms"])
+        let mut cmd = Command::new(bin("stateanchor-log"));
+        cmd.arg("serve").arg("--data-dir").arg(data_dir);
+        if !extra_args.contains(&"--listen") {
+            cmd.args(["--listen", "127.0.0.1:0"]);
+        }
+        if !extra_args.contains(&"--checkpoint-interval") {
+            cmd.args(["--checkpoint-interval", "100ms"]);
+        }
+        let mut child = cmd
             .args(extra_args)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())

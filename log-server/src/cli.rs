@@ -1,0 +1,198 @@
+//! Command-line interface: `serve`, and `key` subcommands that manage API
+//! keys through the admin HTTP API.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result, bail};
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+use crate::keys::{self, Role};
+use crate::server::{self, ServeArgs};
+
+/// The StateAnchor transparency log server.
+#[derive(Parser)]
+#[command(name = "stateanchor-log", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the log server (embedded RocksDB).
+    ///
+    /// Example:
+    ///   stateanchor-log serve --data-dir ./data --listen 127.0.0.1:8080 --origin log.example.com/api-changes
+    Serve(ServeArgs),
+    /// Show the verifier key, or manage API keys.
+    Key {
+        #[command(subcommand)]
+        cmd: KeyCmd,
+    },
+    /// Manage projects, their settings and their principals.
+    Project {
+        #[command(subcommand)]
+        cmd: crate::projects::ProjectCmd,
+    },
+}
+
+/// Where a running server is, and the admin key to call it with.
+#[derive(clap::Args)]
+pub(crate) struct AdminArgs {
+    /// URL of the running log server.
+    #[arg(long, env = "STATEANCHOR_URL", default_value = "http://127.0.0.1:8080")]
+    url: String,
+    /// Admin API key (default: read from <data-dir>/admin-api-key).
+    #[arg(long, env = "STATEANCHOR_ADMIN_KEY", hide_env_values = true)]
+    admin_key: Option<String>,
+    /// Data directory holding admin-api-key.
+    #[arg(long, env = "STATEANCHOR_DATA_DIR", default_value = "./data")]
+    data_dir: PathBuf,
+}
+
+#[derive(Subcommand)]
+enum KeyCmd {
+    /// Print the log's verifier key (from the data directory).
+    ///
+    /// Example:
+    ///   stateanchor-log key show --data-dir ./data
+    Show {
+        /// Data directory of the log.
+        #[arg(long, env = "STATEANCHOR_DATA_DIR", default_value = "./data")]
+        data_dir: PathBuf,
+    },
+    /// Create an API key (role admin or submitter); prints it once.
+    ///
+    /// Example:
+    ///   stateanchor-log key create --name ci-bot --role submitter
+    Create {
+        /// Who or what will hold the key.
+        #[arg(long)]
+        name: String,
+        /// admin or submitter.
+        #[arg(long)]
+        role: Role,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// List API keys (never the secrets).
+    ///
+    /// Example:
+    ///   stateanchor-log key list
+    List {
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// Revoke an API key by its ID.
+    ///
+    /// Example:
+    ///   stateanchor-log key revoke key_AbCdEfGh
+    Revoke {
+        /// The key's ID (from `key list`).
+        id: String,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+}
+
+/// Parses the command line and runs it.
+pub fn run() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.cmd {
+        Cmd::Serve(args) => {
+            init_tracing(&args.log_format)?;
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?
+                .block_on(server::serve(args))
+        }
+        Cmd::Key { cmd } => key_cmd(cmd),
+        Cmd::Project { cmd } => crate::projects::run(cmd),
+    }
+}
+
+fn init_tracing(format: &str) -> Result<()> {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        "json" => builder.json().init(),
+        "text" => builder.init(),
+        other => bail!("--log-format must be text or json, not {other:?}"),
+    }
+    Ok(())
+}
+
+fn admin_key(a: &AdminArgs) -> Result<String> {
+    if let Some(k) = &a.admin_key {
+        return Ok(k.clone());
+    }
+    let path = a.data_dir.join(keys::ADMIN_KEY_FILE);
+    Ok(std::fs::read_to_string(&path)
+        .with_context(|| format!("reading the admin key from {} (or pass --admin-key)", path.display()))?
+        .trim()
+        .to_owned())
+}
+
+pub(crate) fn call(a: &AdminArgs, method: reqwest::Method, path: &str, body: Option<serde_json::Value>) -> Result<serde_json::Value> {
+    let url = format!("{}{path}", a.url.trim_end_matches('/'));
+    let mut req = reqwest::blocking::Client::new()
+        .request(method, &url)
+        .bearer_auth(admin_key(a)?);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().with_context(|| format!("calling {url}"))?;
+    let status = resp.status();
+    let value: serde_json::Value = resp.json().with_context(|| format!("reading the answer of {url}"))?;
+    if !status.is_success() {
+        bail!(
+            "{url} answered {status}: {}",
+            value["error"].as_str().unwrap_or("no error message")
+        );
+    }
+    Ok(value)
+}
+
+fn verifier_key(data_dir: &Path) -> Result<String> {
+    let path = data_dir.join(keys::SIGNING_KEY_FILE);
+    if !path.exists() {
+        bail!("{} does not exist; start the server once to create the log's key", path.display());
+    }
+    let (key, _) = keys::load_or_create_signing_key(data_dir, None)?;
+    Ok(key.verifier_key().to_text())
+}
+
+fn key_cmd(cmd: KeyCmd) -> Result<()> {
+    match cmd {
+        KeyCmd::Show { data_dir } => println!("{}", verifier_key(&data_dir)?),
+        KeyCmd::Create { name, role, admin } => {
+            let v = call(
+                &admin,
+                reqwest::Method::POST,
+                "/v1/admin/keys",
+                Some(serde_json::json!({"name": name, "role": role})),
+            )?;
+            println!("id: {}", v["id"].as_str().unwrap_or_default());
+            println!("api key: {}", v["api_key"].as_str().unwrap_or_default());
+            eprintln!("stateanchor-log: the API key is shown only once; store it now");
+        }
+        KeyCmd::List { admin } => {
+            let v = call(&admin, reqwest::Method::GET, "/v1/admin/keys", None)?;
+            for k in v["keys"].as_array().into_iter().flatten() {
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    k["id"].as_str().unwrap_or_default(),
+                    k["roles"],
+                    k["name"].as_str().unwrap_or_default(),
+                    k["revoked_at"].as_str().map_or("active".to_owned(), |t| format!("revoked {t}")),
+                );
+            }
+        }
+        KeyCmd::Revoke { id, admin } => {
+            call(&admin, reqwest::Method::DELETE, &format!("/v1/admin/keys/{id}"), None)?;
+            println!("revoked {id}");
+        }
+    }
+    Ok(())
+}

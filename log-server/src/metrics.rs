@@ -1,0 +1,150 @@
+//! A small Prometheus text-format registry: counters, gauges and histograms
+//! with fixed buckets, lock-free on the hot path.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::RwLock;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+/// A histogram with fixed upper bounds.
+pub struct Histogram {
+    bounds: &'static [f64],
+    counts: Vec<AtomicU64>,
+    sum_micros: AtomicU64,
+    count: AtomicU64,
+}
+
+/// Latency buckets, in seconds.
+pub const LATENCY_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+];
+/// Batch-size buckets, in entries.
+pub const BATCH_BUCKETS: &[f64] = &[
+    1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0, 4096.0, 16384.0,
+];
+
+impl Histogram {
+    /// A histogram with the given bucket bounds.
+    pub fn new(bounds: &'static [f64]) -> Self {
+        Histogram {
+            bounds,
+            counts: bounds.iter().map(|_| AtomicU64::new(0)).collect(),
+            sum_micros: AtomicU64::new(0),
+            count: AtomicU64::new(0),
+        }
+    }
+
+    /// Records a value (seconds for latencies, a count for sizes).
+    pub fn observe(&self, v: f64) {
+        for (b, c) in self.bounds.iter().zip(&self.counts) {
+            if v <= *b {
+                c.fetch_add(1, Relaxed);
+            }
+        }
+        // Sums are kept in millionths so that they can be atomic integers.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        self.sum_micros.fetch_add((v * 1e6) as u64, Relaxed);
+        self.count.fetch_add(1, Relaxed);
+    }
+
+    /// Records a duration in seconds.
+    pub fn observe_duration(&self, d: Duration) {
+        self.observe(d.as_secs_f64());
+    }
+
+    fn render(&self, out: &mut String, name: &str, labels: &str) {
+        let sep = if labels.is_empty() { "" } else { "," };
+        for (b, c) in self.bounds.iter().zip(&self.counts) {
+            let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"{b}\"}} {}", c.load(Relaxed));
+        }
+        let count = self.count.load(Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {count}");
+        #[allow(clippy::cast_precision_loss)]
+        let sum = self.sum_micros.load(Relaxed) as f64 / 1e6;
+        let braces = if labels.is_empty() { String::new() } else { format!("{{{labels}}}") };
+        let _ = writeln!(out, "{name}_sum{braces} {sum}");
+        let _ = writeln!(out, "{name}_count{braces} {count}");
+    }
+}
+
+/// Every metric the server exports.
+pub struct Metrics {
+    /// Entries appended (acknowledged).
+    pub appends: AtomicU64,
+    /// Appends refused with 503 because the queue was full.
+    pub pushbacks: AtomicU64,
+    /// Entries per committed batch.
+    pub batch_size: Histogram,
+    /// Time of each fsync'd batch write.
+    pub fsync_seconds: Histogram,
+    /// Appends waiting for the sequencer.
+    pub queue_depth: AtomicU64,
+    /// Entries durably in the tree.
+    pub tree_size: AtomicU64,
+    /// Tree size of the latest signed checkpoint.
+    pub checkpoint_size: AtomicU64,
+    /// Checkpoints signed since start.
+    pub checkpoints_signed: AtomicU64,
+    requests: RwLock<BTreeMap<(String, String), Histogram>>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            appends: AtomicU64::new(0),
+            pushbacks: AtomicU64::new(0),
+            batch_size: Histogram::new(BATCH_BUCKETS),
+            fsync_seconds: Histogram::new(LATENCY_BUCKETS),
+            queue_depth: AtomicU64::new(0),
+            tree_size: AtomicU64::new(0),
+            checkpoint_size: AtomicU64::new(0),
+            checkpoints_signed: AtomicU64::new(0),
+            requests: RwLock::new(BTreeMap::new()),
+        }
+    }
+}
+
+impl Metrics {
+    /// Records one HTTP request's latency by route and status.
+    pub fn observe_request(&self, route: &str, status: u16, d: Duration) {
+        let key = (route.to_owned(), status.to_string());
+        if let Ok(map) = self.requests.read()
+            && let Some(h) = map.get(&key)
+        {
+            h.observe_duration(d);
+            return;
+        }
+        if let Ok(mut map) = self.requests.write() {
+            map.entry(key)
+                .or_insert_with(|| Histogram::new(LATENCY_BUCKETS))
+                .observe_duration(d);
+        }
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::with_capacity(8192);
+        let counter = |out: &mut String, name: &str, help: &str, v: u64, kind: &str| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}");
+        };
+        counter(&mut out, "stateanchor_appends_total", "Entries appended and acknowledged.", self.appends.load(Relaxed), "counter");
+        counter(&mut out, "stateanchor_pushbacks_total", "Appends refused with 503 because the sequencer queue was full.", self.pushbacks.load(Relaxed), "counter");
+        counter(&mut out, "stateanchor_queue_depth", "Appends waiting for the sequencer.", self.queue_depth.load(Relaxed), "gauge");
+        counter(&mut out, "stateanchor_tree_size", "Entries durably in the tree.", self.tree_size.load(Relaxed), "gauge");
+        counter(&mut out, "stateanchor_checkpoint_tree_size", "Tree size of the latest signed checkpoint.", self.checkpoint_size.load(Relaxed), "gauge");
+        counter(&mut out, "stateanchor_checkpoints_signed_total", "Checkpoints signed since start.", self.checkpoints_signed.load(Relaxed), "counter");
+        let _ = writeln!(out, "# HELP stateanchor_batch_size Entries per committed batch.\n# TYPE stateanchor_batch_size histogram");
+        self.batch_size.render(&mut out, "stateanchor_batch_size", "");
+        let _ = writeln!(out, "# HELP stateanchor_fsync_seconds Duration of each fsync'd batch write.\n# TYPE stateanchor_fsync_seconds histogram");
+        self.fsync_seconds.render(&mut out, "stateanchor_fsync_seconds", "");
+        let _ = writeln!(out, "# HELP stateanchor_http_request_duration_seconds HTTP request latency by route and status.\n# TYPE stateanchor_http_request_duration_seconds histogram");
+        if let Ok(map) = self.requests.read() {
+            for ((route, status), h) in map.iter() {
+                let labels = format!("route=\"{}\",status=\"{status}\"", route.replace(['"', '\\', '\n'], "_"));
+                h.render(&mut out, "stateanchor_http_request_duration_seconds", &labels);
+            }
+        }
+        out
+    }
+}

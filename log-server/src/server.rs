@@ -1,0 +1,270 @@
+//! `stateanchor-log serve`: opens the store, starts the log and serves HTTP
+//! until SIGTERM or Ctrl-C, then drains and signs a final checkpoint.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result};
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{delete, get, patch, post};
+use tokio::sync::watch;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::api::{self, AppState};
+use crate::error::InternalErrorReport;
+use crate::keys;
+use crate::log::{Log, LogConfig};
+use crate::metrics::Metrics;
+use crate::storage::Store;
+
+/// Settings of `serve`.
+#[derive(Clone, Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Directory of the log's RocksDB store, signing key and admin API key.
+    #[arg(long, env = "STATEANCHOR_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, env = "STATEANCHOR_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// The log's origin (its name, and the signing key's name). Fixed at
+    /// first start; later starts must give the same origin or none.
+    #[arg(long, env = "STATEANCHOR_ORIGIN")]
+    pub origin: Option<String>,
+    /// Shortest time between two signed checkpoints.
+    #[arg(long, env = "STATEANCHOR_CHECKPOINT_INTERVAL", default_value = "1s", value_parser = humantime::parse_duration)]
+    pub checkpoint_interval: Duration,
+    /// The URL the log is reached at, shown on proof pages (default: http://<listen address>).
+    #[arg(long, env = "STATEANCHOR_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Most appends waiting for the sequencer before the log answers 503.
+    #[arg(long, default_value_t = 65_536, hide_short_help = true)]
+    pub queue_capacity: usize,
+    /// Most entries committed in one batch.
+    #[arg(long, default_value_t = 8_192, hide_short_help = true)]
+    pub max_batch: usize,
+    /// Log format on stderr: text or json.
+    #[arg(long, env = "STATEANCHOR_LOG_FORMAT", default_value = "text")]
+    pub log_format: String,
+    /// Base URL of the GitHub REST API, for `github_review` signals.
+    #[arg(long, env = "STATEANCHOR_GITHUB_API", default_value = "https://api.github.com")]
+    pub github_api: String,
+    /// Publish signed checkpoints to this target: `github:OWNER/NAME[/PREFIX]`
+    /// or `dir:PATH` (a local git repository). See spec/publication.md.
+    #[arg(long, env = "STATEANCHOR_PUBLISH")]
+    pub publish: Option<publisher::Target>,
+    /// How often to publish (only when the tree has grown).
+    #[arg(long, env = "STATEANCHOR_PUBLISH_INTERVAL", default_value = "1h", value_parser = humantime::parse_duration)]
+    pub publish_interval: Duration,
+    /// Environment variable that holds the token for a `github:` publication target.
+    #[arg(long, default_value = "GITHUB_TOKEN")]
+    pub publish_token_env: String,
+    /// GitHub token for reading pull-request reviews.
+    #[arg(long, env = "GITHUB_TOKEN", hide_env_values = true)]
+    pub github_token: Option<String>,
+}
+
+/// Builds the router over `state`.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/checkpoint", get(api::get_checkpoint))
+        .route("/tile/{*path}", get(api::get_tile))
+        .route("/v1/log", get(api::get_log))
+        .route("/v1/proof/inclusion", get(api::get_inclusion))
+        .route("/v1/proof/consistency", get(api::get_consistency))
+        .route(
+            "/v1/entries",
+            post(api::post_entry)
+                .get(api::get_entries)
+                .layer(DefaultBodyLimit::max(tlog::MAX_ENTRY_SIZE)),
+        )
+        .route("/v1/entries/{index}", get(api::get_entry))
+        .route("/entries/{index}", get(api::get_entry_page))
+        .route("/healthz", get(api::healthz))
+        .route("/metrics", get(api::metrics))
+        .route("/v1/admin/keys", post(api::create_key).get(api::list_keys))
+        .route("/v1/admin/keys/{id}", delete(api::revoke_key))
+        .merge(compliance_routes())
+        .fallback(api::not_found)
+        .layer(DefaultBodyLimit::max(1 << 20))
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Routes of projects, the gate, the exception ledger and the export.
+fn compliance_routes() -> Router<AppState> {
+    use crate::compliance::{api as c, export};
+    use crate::projects as p;
+    Router::new()
+        .route("/v1/admin/projects", post(p::create_project).get(p::list_projects))
+        .route("/v1/admin/projects/{project}", get(p::get_project))
+        .route("/v1/admin/projects/{project}/settings", patch(p::patch_settings))
+        .route(
+            "/v1/admin/projects/{project}/principals",
+            post(p::create_principal).get(p::list_principals),
+        )
+        .route("/api/projects/{project}/decisions", post(c::post_decision))
+        .route("/api/projects/{project}/decisions/{run}", get(c::get_decision))
+        .route(
+            "/api/projects/{project}/exceptions",
+            post(c::post_exception).get(c::list_exceptions),
+        )
+        .route("/api/projects/{project}/exceptions/{exception}", get(c::get_exception))
+        .route(
+            "/api/projects/{project}/exceptions/{exception}/signals",
+            post(c::post_signal),
+        )
+        .route(
+            "/api/projects/{project}/exceptions/{exception}/revoke",
+            post(c::post_revoke),
+        )
+        .route("/api/projects/{project}/compliance-export", get(export::get_export))
+}
+
+/// Records request latency by route and logs internal errors.
+async fn observe(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = req.method().clone();
+    let start = Instant::now();
+    let resp = next.run(req).await;
+    s.log
+        .metrics
+        .observe_request(&format!("{method} {route}"), resp.status().as_u16(), start.elapsed());
+    if let Some(InternalErrorReport(e)) = resp.extensions().get::<InternalErrorReport>() {
+        tracing::error!(%method, %route, error = %e, "internal error");
+    }
+    resp
+}
+
+/// Waits for SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+/// Runs `serve`.
+pub async fn serve(args: ServeArgs) -> Result<()> {
+    let started = Instant::now();
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("creating the data directory {}", args.data_dir.display()))?;
+    let (signer, new_key) = keys::load_or_create_signing_key(&args.data_dir, args.origin.as_deref())?;
+    let store = Store::open(&args.data_dir.join("db"))?;
+    let new_admin = keys::ensure_admin_key(&store, &args.data_dir)?;
+    let metrics = Arc::new(Metrics::default());
+    let log = Log::start(
+        store,
+        signer,
+        LogConfig {
+            queue_capacity: args.queue_capacity,
+            max_batch: args.max_batch,
+            checkpoint_interval: args.checkpoint_interval,
+        },
+        metrics,
+    )?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    let public_url = args
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"))
+        .trim_end_matches('/')
+        .to_owned();
+    let state = AppState {
+        log: log.clone(),
+        public_url: public_url.clone(),
+        publication: args.publish.as_ref().map(ToString::to_string),
+        compliance: Arc::new(crate::compliance::Compliance::new(
+            log.clone(),
+            crate::compliance::github::GitHub::new(&args.github_api, args.github_token.clone()),
+        )),
+    };
+
+    if new_key {
+        tracing::info!(origin = log.origin(), "generated the log's signing key");
+    }
+    if new_admin {
+        eprintln!(
+            "stateanchor-log: created an admin API key in {}",
+            args.data_dir.join(keys::ADMIN_KEY_FILE).display()
+        );
+    }
+    println!("origin: {}", log.origin());
+    println!("verifier key: {}", log.verifier_key());
+    println!("tree size: {}", log.tree().size);
+    println!("listening: {public_url}");
+    tracing::info!(
+        tree_size = log.tree().size,
+        startup_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        %addr,
+        "serving"
+    );
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let checkpointer = tokio::spawn(log.clone().run_checkpointer({
+        let mut rx = stop_rx.clone();
+        async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }
+    }));
+    let publisher = args.publish.clone().map(|target| {
+        let (log, args) = (log.clone(), args.clone());
+        let mut rx = stop_rx.clone();
+        let public_url = public_url.clone();
+        tokio::spawn(async move {
+            let settings = crate::publish::Settings {
+                target,
+                interval: args.publish_interval,
+                public_url: &public_url,
+                data_dir: &args.data_dir,
+                github_api: &args.github_api,
+                token_env: &args.publish_token_env,
+            };
+            crate::publish::run(log, settings, async move {
+                let _ = rx.wait_for(|s| *s).await;
+            })
+            .await;
+        })
+    });
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(async {
+            shutdown_signal().await;
+            tracing::info!("shutting down: draining requests");
+        })
+        .await
+        .context("serving HTTP")?;
+    // Every request has been answered; sign a final checkpoint.
+    let _ = stop_tx.send(true);
+    let _ = checkpointer.await;
+    if let Some(p) = publisher {
+        let _ = p.await;
+    }
+    log.store.flush()?;
+    tracing::info!(tree_size = log.tree().size, "stopped");
+    Ok(())
+}
