@@ -10,8 +10,6 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as B64;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
@@ -229,6 +227,7 @@ impl RecordMeta {
 ///
 /// # Errors
 /// If the record lacks an envelope field or cannot be serialized.
+#[allow(dead_code)] // The server seals records; the verifier rebuilds envelopes.
 pub fn envelope(record: &Value) -> Result<Vec<u8>, FormatError> {
     seal(record).map(|(_, envelope)| envelope)
 }
@@ -1124,11 +1123,6 @@ compares every byte.\n"
         out.write_all(b"```\n")?;
     }
     Ok(())
-}
-
-/// `b64` of a hash, for [`ProvenRecord::leaf_hash`].
-pub fn b64(bytes: &[u8]) -> String {
-    B64.encode(bytes)
 }
 
 #[cfg(test)]

@@ -1,0 +1,102 @@
+//! Reads pull-request reviews from the GitHub REST API (octocrab), for
+//! `github_review` signals. The base URL is configurable (`serve
+//! --github-api`), so tests run against a fake GitHub on 127.0.0.1 and
+//! GitHub Enterprise Server works too.
+
+use std::time::Duration;
+
+use octocrab::Octocrab;
+
+use crate::ledger::Review;
+
+/// Why reviews could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum GitHubError {
+    /// The repository or pull request does not exist (or is not visible).
+    #[error(
+        "GitHub has no pull request {pull_request} in {repository} (or the token cannot see it)"
+    )]
+    NotFound {
+        /// `owner/name`.
+        repository: String,
+        /// Pull request number.
+        pull_request: u64,
+    },
+    /// Any other failure: transport, rate limit, 5xx.
+    #[error("could not read the reviews from GitHub: {0}")]
+    Unavailable(String),
+}
+
+/// The GitHub API client.
+pub struct GitHub {
+    api: String,
+    token: Option<String>,
+}
+
+impl GitHub {
+    /// A client of the API at `api` (e.g. `https://api.github.com`), with an
+    /// optional token.
+    pub fn new(api: &str, token: Option<String>) -> Self {
+        GitHub {
+            api: api.trim_end_matches('/').to_owned(),
+            token,
+        }
+    }
+
+    fn client(&self) -> Result<Octocrab, GitHubError> {
+        let timeout = Some(Duration::from_secs(15));
+        let mut b = Octocrab::builder()
+            .set_connect_timeout(timeout)
+            .set_read_timeout(timeout)
+            .base_uri(self.api.as_str())
+            .map_err(|e| GitHubError::Unavailable(format!("bad --github-api {}: {e}", self.api)))?;
+        if let Some(t) = &self.token {
+            b = b.personal_token(t.clone());
+        }
+        b.build()
+            .map_err(|e| GitHubError::Unavailable(e.to_string()))
+    }
+
+    /// Every review of a pull request, in GitHub's (chronological) order.
+    ///
+    /// # Errors
+    /// [`GitHubError`].
+    pub async fn reviews(
+        &self,
+        owner: &str,
+        name: &str,
+        pull_request: u64,
+    ) -> Result<Vec<Review>, GitHubError> {
+        let crab = self.client()?;
+        let not_found = || GitHubError::NotFound {
+            repository: format!("{owner}/{name}"),
+            pull_request,
+        };
+        let classify = |e: octocrab::Error| match &e {
+            octocrab::Error::GitHub { source, .. } if source.status_code.as_u16() == 404 => {
+                not_found()
+            }
+            _ => GitHubError::Unavailable(e.to_string()),
+        };
+        let first = crab
+            .pulls(owner, name)
+            .list_reviews(pull_request)
+            .per_page(100)
+            .send()
+            .await
+            .map_err(classify)?;
+        let all = crab.all_pages(first).await.map_err(classify)?;
+        Ok(all
+            .into_iter()
+            .map(|r| Review {
+                id: r.id.into_inner(),
+                login: r.user.map(|u| u.login).unwrap_or_default(),
+                state: r
+                    .state
+                    .and_then(|s| serde_json::to_value(s).ok())
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default(),
+            })
+            .collect())
+    }
+}
