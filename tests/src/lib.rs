@@ -123,7 +123,6 @@ impl LogServer {
     }
 
     /// Appends an entry with the admin key; returns its index.
-    #[must_use]
     pub fn append(&self, entry: &[u8]) -> u64 {
         let resp = reqwest::blocking::Client::new()
             .post(format!("{}/v1/entries", self.url))
@@ -138,7 +137,6 @@ impl LogServer {
     }
 
     /// Waits until `/checkpoint` covers at least `size` entries; returns its text.
-    #[must_use]
     pub fn wait_for_checkpoint(&self, size: u64) -> String {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
