@@ -58,14 +58,18 @@ where
         let header = parts
             .headers
             .get(header::AUTHORIZATION)
-            .ok_or(ApiError::Unauthorized("missing Authorization: Bearer <API key>"))?;
+            .ok_or(ApiError::Unauthorized(
+                "missing Authorization: Bearer <API key>",
+            ))?;
         let secret = header
             .to_str()
             .ok()
             .and_then(|h| h.strip_prefix("Bearer "))
             .map(str::trim)
             .filter(|s| !s.is_empty())
-            .ok_or(ApiError::Unauthorized("Authorization must be Bearer <API key>"))?;
+            .ok_or(ApiError::Unauthorized(
+                "Authorization must be Bearer <API key>",
+            ))?;
         let record = keys::authenticate(&log.store, secret)?
             .ok_or(ApiError::Unauthorized("unknown or revoked API key"))?;
         Ok(Caller(record))
@@ -80,7 +84,10 @@ impl Caller {
         } else {
             Err(ApiError::Forbidden(format!(
                 "this API key lacks the {} role",
-                serde_json::to_value(role).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+                serde_json::to_value(role)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default()
             )))
         }
     }
@@ -91,7 +98,9 @@ fn cache(value: &'static str) -> [(header::HeaderName, HeaderValue); 1] {
 }
 
 /// Query parameters, with a JSON 400 for malformed query strings.
-pub fn query(q: Result<Query<HashMap<String, String>>, QueryRejection>) -> Result<HashMap<String, String>, ApiError> {
+pub fn query(
+    q: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Result<HashMap<String, String>, ApiError> {
     q.map(|Query(m)| m)
         .map_err(|e| ApiError::bad(format!("malformed query string: {}", e.body_text())))
 }
@@ -99,8 +108,9 @@ pub fn query(q: Result<Query<HashMap<String, String>>, QueryRejection>) -> Resul
 fn parse_u64(q: &HashMap<String, String>, name: &str) -> Result<Option<u64>, ApiError> {
     q.get(name)
         .map(|v| {
-            v.parse::<u64>()
-                .map_err(|_| ApiError::bad(format!("{name} must be a non-negative integer, got {v:?}")))
+            v.parse::<u64>().map_err(|_| {
+                ApiError::bad(format!("{name} must be a non-negative integer, got {v:?}"))
+            })
         })
         .transpose()
 }
@@ -121,7 +131,10 @@ pub async fn get_checkpoint(State(s): State<AppState>) -> Response {
     let cp = s.log.checkpoint();
     (
         [
-            (header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8")),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            ),
             (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
         ],
         cp.note.clone(),
@@ -130,7 +143,10 @@ pub async fn get_checkpoint(State(s): State<AppState>) -> Response {
 }
 
 /// `GET /tile/...`: tlog-tiles hash tiles and entry bundles.
-pub async fn get_tile(State(s): State<AppState>, Path(path): Path<String>) -> Result<Response, ApiError> {
+pub async fn get_tile(
+    State(s): State<AppState>,
+    Path(path): Path<String>,
+) -> Result<Response, ApiError> {
     let parsed = tlog::parse_tile_path(&format!("tile/{path}"))
         .map_err(|e| ApiError::bad(format!("{e}")))?;
     let size = s.log.tree().size;
@@ -139,7 +155,10 @@ pub async fn get_tile(State(s): State<AppState>, Path(path): Path<String>) -> Re
         TilePath::Tile(t) => {
             let available = size >> (u32::from(t.level) * 8);
             if t.index * TILE_WIDTH + u64::from(t.width) > available {
-                return Err(ApiError::not_found(format!("tile {} is beyond the tree", t.path())));
+                return Err(ApiError::not_found(format!(
+                    "tile {} is beyond the tree",
+                    t.path()
+                )));
             }
             (
                 store.hash_range(t.level * 8, t.index * TILE_WIDTH, u64::from(t.width))?,
@@ -150,7 +169,10 @@ pub async fn get_tile(State(s): State<AppState>, Path(path): Path<String>) -> Re
             let start = b.first_entry();
             let end = start + u64::from(b.width);
             if end > size {
-                return Err(ApiError::not_found(format!("entry bundle {} is beyond the tree", b.path())));
+                return Err(ApiError::not_found(format!(
+                    "entry bundle {} is beyond the tree",
+                    b.path()
+                )));
             }
             let entries = store.entries(start, end)?;
             (tlog::encode_bundle(&entries)?, b.is_full())
@@ -161,7 +183,10 @@ pub async fn get_tile(State(s): State<AppState>, Path(path): Path<String>) -> Re
     let _ = full;
     Ok((
         [
-            (header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream")),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/octet-stream"),
+            ),
             (
                 header::CACHE_CONTROL,
                 HeaderValue::from_static("public, max-age=31536000, immutable"),
@@ -190,7 +215,10 @@ pub async fn get_log(State(s): State<AppState>) -> Response {
 
 /// The checkpoint to prove against: the latest, or an older size given by
 /// the caller (which must not be beyond it).
-fn proof_size(s: &AppState, requested: Option<u64>) -> Result<(u64, Option<Arc<LatestCheckpoint>>), ApiError> {
+fn proof_size(
+    s: &AppState,
+    requested: Option<u64>,
+) -> Result<(u64, Option<Arc<LatestCheckpoint>>), ApiError> {
     let cp = s.log.checkpoint();
     match requested {
         None => Ok((cp.tree_size, Some(cp))),
@@ -215,10 +243,11 @@ pub async fn get_inclusion(
         (None, Some(h)) => {
             let h = Hash::from_base64(h)
                 .map_err(|_| ApiError::bad("leaf_hash must be 32 bytes of standard base64"))?;
-            s.log
-                .store
-                .index_of(&h, tree_size)?
-                .ok_or_else(|| ApiError::not_found(format!("no leaf with hash {h} in the tree of size {tree_size}")))?
+            s.log.store.index_of(&h, tree_size)?.ok_or_else(|| {
+                ApiError::not_found(format!(
+                    "no leaf with hash {h} in the tree of size {tree_size}"
+                ))
+            })?
         }
         _ => return Err(ApiError::bad("give exactly one of index and leaf_hash")),
     };
@@ -228,7 +257,8 @@ pub async fn get_inclusion(
         )));
     }
     let proof = tlog::prove_inclusion(index, tree_size, &*s.log.store)?;
-    let mut body = json!({"leaf_index": index, "tree_size": tree_size, "proof": b64_hashes(&proof)});
+    let mut body =
+        json!({"leaf_index": index, "tree_size": tree_size, "proof": b64_hashes(&proof)});
     if let Some(cp) = cp {
         body["checkpoint"] = json!(cp.note);
     }
@@ -245,7 +275,9 @@ pub async fn get_consistency(
     let first = parse_u64(&q, "first")?.ok_or_else(|| ApiError::bad("first is required"))?;
     let (second, _) = proof_size(&s, parse_u64(&q, "second")?)?;
     if first > second {
-        return Err(ApiError::bad(format!("first ({first}) must not be larger than second ({second})")));
+        return Err(ApiError::bad(format!(
+            "first ({first}) must not be larger than second ({second})"
+        )));
     }
     let proof = tlog::prove_consistency(first, second, &*s.log.store)?;
     Ok((
@@ -269,7 +301,10 @@ fn parse_index(raw: &str) -> Result<u64, ApiError> {
 }
 
 /// `GET /v1/entries/{index}`
-pub async fn get_entry(State(s): State<AppState>, Path(raw): Path<String>) -> Result<Response, ApiError> {
+pub async fn get_entry(
+    State(s): State<AppState>,
+    Path(raw): Path<String>,
+) -> Result<Response, ApiError> {
     let index = parse_index(&raw)?;
     if index >= s.log.tree().size {
         return Err(ApiError::not_found(format!("no entry at index {index}")));
@@ -279,7 +314,11 @@ pub async fn get_entry(State(s): State<AppState>, Path(raw): Path<String>) -> Re
         .store
         .entry(index)?
         .ok_or_else(|| ApiError::not_found(format!("no entry at index {index}")))?;
-    Ok((cache("public, max-age=31536000, immutable"), Json(entry_json(index, &data))).into_response())
+    Ok((
+        cache("public, max-age=31536000, immutable"),
+        Json(entry_json(index, &data)),
+    )
+        .into_response())
 }
 
 /// `GET /v1/entries?start=S&end=E` (end exclusive, at most 256 entries)
@@ -293,10 +332,14 @@ pub async fn get_entries(
     let size = s.log.tree().size;
     let end = parse_u64(&q, "end")?.unwrap_or(start.saturating_add(MAX_ENTRIES_PAGE));
     if end < start {
-        return Err(ApiError::bad(format!("end ({end}) must not be smaller than start ({start})")));
+        return Err(ApiError::bad(format!(
+            "end ({end}) must not be smaller than start ({start})"
+        )));
     }
     if start >= size && end > start {
-        return Err(ApiError::not_found(format!("start {start} is beyond the tree (size {size})")));
+        return Err(ApiError::not_found(format!(
+            "start {start} is beyond the tree (size {size})"
+        )));
     }
     let end = end.min(size).min(start.saturating_add(MAX_ENTRIES_PAGE));
     let entries = s.log.store.entries(start, end)?;
@@ -322,9 +365,15 @@ pub async fn post_entry(
     let wait = match q.get("wait").map(String::as_str) {
         None => false,
         Some("checkpoint") => true,
-        Some(other) => return Err(ApiError::bad(format!("wait must be \"checkpoint\", got {other:?}"))),
+        Some(other) => {
+            return Err(ApiError::bad(format!(
+                "wait must be \"checkpoint\", got {other:?}"
+            )));
+        }
     };
-    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
     if ct.is_none_or(|ct| !ct.starts_with("application/octet-stream")) {
         return Err(ApiError::UnsupportedMediaType(
             "the entry must be sent as Content-Type: application/octet-stream".into(),
@@ -332,13 +381,19 @@ pub async fn post_entry(
     }
     let body = body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::TooLarge(format!("an entry is at most {} bytes", tlog::MAX_ENTRY_SIZE))
+            ApiError::TooLarge(format!(
+                "an entry is at most {} bytes",
+                tlog::MAX_ENTRY_SIZE
+            ))
         } else {
             ApiError::bad(format!("could not read the body: {}", e.body_text()))
         }
     })?;
     if body.len() > tlog::MAX_ENTRY_SIZE {
-        return Err(ApiError::TooLarge(format!("an entry is at most {} bytes", tlog::MAX_ENTRY_SIZE)));
+        return Err(ApiError::TooLarge(format!(
+            "an entry is at most {} bytes",
+            tlog::MAX_ENTRY_SIZE
+        )));
     }
     let value = append_entry(&s.log, body.to_vec(), wait).await?;
     Ok((StatusCode::CREATED, Json(value)).into_response())
@@ -346,7 +401,11 @@ pub async fn post_entry(
 
 /// Appends an entry and builds the write API's answer: `index`, `leaf_hash`
 /// and, when `wait` is set, the covering `checkpoint` and inclusion `proof`.
-pub async fn append_entry(log: &Log, data: Vec<u8>, wait: bool) -> Result<serde_json::Value, ApiError> {
+pub async fn append_entry(
+    log: &Log,
+    data: Vec<u8>,
+    wait: bool,
+) -> Result<serde_json::Value, ApiError> {
     let (index, leaf) = log.append(data).await.map_err(append_error)?;
     let mut value = json!({"index": index, "leaf_hash": leaf.to_base64()});
     if wait {
@@ -368,8 +427,14 @@ pub fn append_error(e: AppendError) -> ApiError {
 
 /// Waits for the first checkpoint that covers `index` and proves the entry's
 /// inclusion in it.
-pub async fn inclusion_at_checkpoint(log: &Log, index: u64) -> Result<(Arc<LatestCheckpoint>, Vec<Hash>), ApiError> {
-    let cp = log.wait_for_checkpoint(index).await.ok_or(ApiError::Unavailable)?;
+pub async fn inclusion_at_checkpoint(
+    log: &Log,
+    index: u64,
+) -> Result<(Arc<LatestCheckpoint>, Vec<Hash>), ApiError> {
+    let cp = log
+        .wait_for_checkpoint(index)
+        .await
+        .ok_or(ApiError::Unavailable)?;
     let proof = tlog::prove_inclusion(index, cp.tree_size, &*log.store)?;
     Ok((cp, proof))
 }
@@ -406,20 +471,32 @@ pub async fn get_entry_page(State(s): State<AppState>, Path(raw): Path<String>) 
         Err(ApiError::Internal(e)) => ApiError::Internal(e).into_response(),
         Err(e) => {
             let status = e.into_response().status();
-            (status, cache("no-store"), Html(page::error_page(status, &raw))).into_response()
+            (
+                status,
+                cache("no-store"),
+                Html(page::error_page(status, &raw)),
+            )
+                .into_response()
         }
     }
 }
 
 /// `GET /healthz`
 pub async fn healthz(State(s): State<AppState>) -> Response {
-    (cache("no-store"), Json(json!({"status": "ok", "tree_size": s.log.tree().size}))).into_response()
+    (
+        cache("no-store"),
+        Json(json!({"status": "ok", "tree_size": s.log.tree().size})),
+    )
+        .into_response()
 }
 
 /// `GET /metrics`
 pub async fn metrics(State(s): State<AppState>) -> Response {
     (
-        [(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"))],
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4"),
+        )],
         s.log.metrics.render(),
     )
         .into_response()
@@ -436,10 +513,12 @@ pub struct NewKey {
 /// The body of a JSON request, with the API's errors for bad ones.
 pub fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
     body.map(|Json(v)| v).map_err(|e| match e {
-        JsonRejection::MissingJsonContentType(_) => {
-            ApiError::UnsupportedMediaType("the body must be sent as Content-Type: application/json".into())
+        JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType(
+            "the body must be sent as Content-Type: application/json".into(),
+        ),
+        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::TooLarge("body too large".into())
         }
-        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge("body too large".into()),
         other => ApiError::bad(other.body_text()),
     })
 }

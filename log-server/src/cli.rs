@@ -114,7 +114,9 @@ pub fn run() -> Result<()> {
 
 fn init_tracing(format: &str) -> Result<()> {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         "json" => builder.json().init(),
         "text" => builder.init(),
@@ -129,12 +131,22 @@ fn admin_key(a: &AdminArgs) -> Result<String> {
     }
     let path = a.data_dir.join(keys::ADMIN_KEY_FILE);
     Ok(std::fs::read_to_string(&path)
-        .with_context(|| format!("reading the admin key from {} (or pass --admin-key)", path.display()))?
+        .with_context(|| {
+            format!(
+                "reading the admin key from {} (or pass --admin-key)",
+                path.display()
+            )
+        })?
         .trim()
         .to_owned())
 }
 
-pub(crate) fn call(a: &AdminArgs, method: reqwest::Method, path: &str, body: Option<serde_json::Value>) -> Result<serde_json::Value> {
+pub(crate) fn call(
+    a: &AdminArgs,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> Result<serde_json::Value> {
     let url = format!("{}{path}", a.url.trim_end_matches('/'));
     let mut req = reqwest::blocking::Client::new()
         .request(method, &url)
@@ -144,7 +156,9 @@ pub(crate) fn call(a: &AdminArgs, method: reqwest::Method, path: &str, body: Opt
     }
     let resp = req.send().with_context(|| format!("calling {url}"))?;
     let status = resp.status();
-    let value: serde_json::Value = resp.json().with_context(|| format!("reading the answer of {url}"))?;
+    let value: serde_json::Value = resp
+        .json()
+        .with_context(|| format!("reading the answer of {url}"))?;
     if !status.is_success() {
         bail!(
             "{url} answered {status}: {}",
@@ -157,7 +171,10 @@ pub(crate) fn call(a: &AdminArgs, method: reqwest::Method, path: &str, body: Opt
 fn verifier_key(data_dir: &Path) -> Result<String> {
     let path = data_dir.join(keys::SIGNING_KEY_FILE);
     if !path.exists() {
-        bail!("{} does not exist; start the server once to create the log's key", path.display());
+        bail!(
+            "{} does not exist; start the server once to create the log's key",
+            path.display()
+        );
     }
     let (key, _) = keys::load_or_create_signing_key(data_dir, None)?;
     Ok(key.verifier_key().to_text())
@@ -185,12 +202,19 @@ fn key_cmd(cmd: KeyCmd) -> Result<()> {
                     k["id"].as_str().unwrap_or_default(),
                     k["roles"],
                     k["name"].as_str().unwrap_or_default(),
-                    k["revoked_at"].as_str().map_or("active".to_owned(), |t| format!("revoked {t}")),
+                    k["revoked_at"]
+                        .as_str()
+                        .map_or("active".to_owned(), |t| format!("revoked {t}")),
                 );
             }
         }
         KeyCmd::Revoke { id, admin } => {
-            call(&admin, reqwest::Method::DELETE, &format!("/v1/admin/keys/{id}"), None)?;
+            call(
+                &admin,
+                reqwest::Method::DELETE,
+                &format!("/v1/admin/keys/{id}"),
+                None,
+            )?;
             println!("revoked {id}");
         }
     }

@@ -66,14 +66,18 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code, msg) = match self {
             ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, "bad_request", m),
-            ApiError::Unauthorized(m) => (StatusCode::UNAUTHORIZED, "unauthenticated", m.to_owned()),
+            ApiError::Unauthorized(m) => {
+                (StatusCode::UNAUTHORIZED, "unauthenticated", m.to_owned())
+            }
             ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, "forbidden", m),
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, "not_found", m),
             ApiError::Conflict(m) => (StatusCode::CONFLICT, "conflict", m),
             ApiError::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large", m),
-            ApiError::UnsupportedMediaType(m) => {
-                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", m)
-            }
+            ApiError::UnsupportedMediaType(m) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                m,
+            ),
             ApiError::BadGateway(m) => (StatusCode::BAD_GATEWAY, "bad_gateway", m),
             ApiError::Overloaded => (
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -97,7 +101,11 @@ impl IntoResponse for ApiError {
             }
         };
         let overloaded = code == "overloaded";
-        let mut resp = (status, Json(serde_json::json!({"error": msg, "code": code}))).into_response();
+        let mut resp = (
+            status,
+            Json(serde_json::json!({"error": msg, "code": code})),
+        )
+            .into_response();
         if overloaded {
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));

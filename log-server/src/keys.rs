@@ -39,15 +39,24 @@ pub fn write_private_file(path: &Path, contents: &str) -> Result<()> {
 
 /// Loads the log's signing key from the data directory, or generates one
 /// named `origin` on first start. Returns the key and whether it is new.
-pub fn load_or_create_signing_key(data_dir: &Path, origin: Option<&str>) -> Result<(SignerKey, bool)> {
+pub fn load_or_create_signing_key(
+    data_dir: &Path,
+    origin: Option<&str>,
+) -> Result<(SignerKey, bool)> {
     let path = data_dir.join(SIGNING_KEY_FILE);
     if path.exists() {
         let mode = fs::metadata(&path)?.permissions().mode();
         if mode & 0o077 != 0 {
-            bail!("{} is readable by others (mode {:o}); chmod 600 it", path.display(), mode & 0o777);
+            bail!(
+                "{} is readable by others (mode {:o}); chmod 600 it",
+                path.display(),
+                mode & 0o777
+            );
         }
-        let text = fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-        let key = SignerKey::from_text(text.trim()).with_context(|| format!("parsing {}", path.display()))?;
+        let text =
+            fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        let key = SignerKey::from_text(text.trim())
+            .with_context(|| format!("parsing {}", path.display()))?;
         if let Some(o) = origin
             && o != key.name()
         {
@@ -87,8 +96,9 @@ pub enum Role {
 impl std::str::FromStr for Role {
     type Err = anyhow::Error;
     fn from_str(s: &str) -> Result<Self> {
-        serde_json::from_value(serde_json::Value::String(s.to_owned()))
-            .map_err(|_| anyhow::anyhow!("unknown role {s:?} (admin, submitter, ci, codeowner, auditor)"))
+        serde_json::from_value(serde_json::Value::String(s.to_owned())).map_err(|_| {
+            anyhow::anyhow!("unknown role {s:?} (admin, submitter, ci, codeowner, auditor)")
+        })
     }
 }
 
@@ -153,7 +163,11 @@ pub fn create_key(store: &Store, record_template: KeyRecord) -> Result<(String, 
         revoked_at: None,
         ..record_template
     };
-    store.put_synced(Store::api_keys_cf(), &key_hash(&secret), &serde_json::to_vec(&record)?)?;
+    store.put_synced(
+        Store::api_keys_cf(),
+        &key_hash(&secret),
+        &serde_json::to_vec(&record)?,
+    )?;
     Ok((secret, record))
 }
 

@@ -94,10 +94,16 @@ impl Log {
     /// Opens the log over `store`: loads the frontier (at most 64 reads),
     /// checks the latest checkpoint against the stored tree, starts the
     /// sequencer thread, and signs a first checkpoint if there is none.
-    pub fn start(store: Store, signer: SignerKey, config: LogConfig, metrics: Arc<Metrics>) -> Result<Arc<Log>> {
+    pub fn start(
+        store: Store,
+        signer: SignerKey,
+        config: LogConfig,
+        metrics: Arc<Metrics>,
+    ) -> Result<Arc<Log>> {
         let store = Arc::new(store);
         let size = store.tree_size()?;
-        let frontier = Frontier::from_reader(size, &*store).context("loading the tree's frontier")?;
+        let frontier =
+            Frontier::from_reader(size, &*store).context("loading the tree's frontier")?;
         let tree = TreeState {
             size,
             root: frontier.root(),
@@ -189,9 +195,14 @@ impl Log {
         &self,
         data: Vec<u8>,
         private: PrivateRows,
-    ) -> Result<impl Future<Output = Result<(u64, Hash), AppendError>> + Send + 'static, AppendError> {
+    ) -> Result<impl Future<Output = Result<(u64, Hash), AppendError>> + Send + 'static, AppendError>
+    {
         let (reply, rx) = oneshot::channel();
-        match self.queue.try_send(AppendRequest { data, private, reply }) {
+        match self.queue.try_send(AppendRequest {
+            data,
+            private,
+            reply,
+        }) {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(_)) => {
                 self.metrics.pushbacks.fetch_add(1, Relaxed);
@@ -207,7 +218,10 @@ impl Log {
     /// is larger), and returns it.
     pub async fn wait_for_checkpoint(&self, index: u64) -> Option<Arc<LatestCheckpoint>> {
         let mut rx = self.checkpoint.clone();
-        rx.wait_for(|cp| cp.tree_size > index).await.ok().map(|cp| cp.clone())
+        rx.wait_for(|cp| cp.tree_size > index)
+            .await
+            .ok()
+            .map(|cp| cp.clone())
     }
 
     /// Signs a checkpoint if the tree has grown since the latest one.
@@ -218,7 +232,8 @@ impl Log {
         }
         let store = self.store.clone();
         let signer = self.signer.clone();
-        let cp = tokio::task::spawn_blocking(move || sign_and_store(&store, &signer, tree)).await??;
+        let cp =
+            tokio::task::spawn_blocking(move || sign_and_store(&store, &signer, tree)).await??;
         self.metrics.checkpoints_signed.fetch_add(1, Relaxed);
         self.metrics.checkpoint_size.store(cp.tree_size, Relaxed);
         self.checkpoint_tx.send_replace(Arc::new(cp));
@@ -227,7 +242,10 @@ impl Log {
 
     /// Runs the checkpointer until `shutdown` resolves, then signs a final
     /// checkpoint covering everything acknowledged.
-    pub async fn run_checkpointer(self: Arc<Self>, shutdown: impl std::future::Future<Output = ()>) {
+    pub async fn run_checkpointer(
+        self: Arc<Self>,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) {
         let mut tick = tokio::time::interval(self.config.checkpoint_interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tokio::pin!(shutdown);
@@ -242,7 +260,10 @@ impl Log {
             }
         }
         if let Err(e) = self.sign_if_grown().await {
-            tracing::error!(error = format!("{e:#}"), "signing the final checkpoint failed");
+            tracing::error!(
+                error = format!("{e:#}"),
+                "signing the final checkpoint failed"
+            );
         }
     }
 }
@@ -283,7 +304,9 @@ impl Sequencer {
                     Err(_) => break,
                 }
             }
-            self.metrics.queue_depth.fetch_sub(batch.len() as u64, Relaxed);
+            self.metrics
+                .queue_depth
+                .fetch_sub(batch.len() as u64, Relaxed);
             let start = self.frontier.size();
             let mut frontier = self.frontier.clone();
             hashes.clear();
@@ -330,7 +353,10 @@ impl Sequencer {
                     // writes after a failed sync). Fail stop: refuse every
                     // pending and future append; a restart recovers from the
                     // last committed batch.
-                    tracing::error!(error = format!("{e:#}"), "committing a batch failed; the sequencer stops");
+                    tracing::error!(
+                        error = format!("{e:#}"),
+                        "committing a batch failed; the sequencer stops"
+                    );
                     for req in batch.drain(..) {
                         let _ = req.reply.send(Err(AppendError::Storage));
                     }

@@ -56,13 +56,21 @@ impl Histogram {
     fn render(&self, out: &mut String, name: &str, labels: &str) {
         let sep = if labels.is_empty() { "" } else { "," };
         for (b, c) in self.bounds.iter().zip(&self.counts) {
-            let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"{b}\"}} {}", c.load(Relaxed));
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{{labels}{sep}le=\"{b}\"}} {}",
+                c.load(Relaxed)
+            );
         }
         let count = self.count.load(Relaxed);
         let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {count}");
         #[allow(clippy::cast_precision_loss)]
         let sum = self.sum_micros.load(Relaxed) as f64 / 1e6;
-        let braces = if labels.is_empty() { String::new() } else { format!("{{{labels}}}") };
+        let braces = if labels.is_empty() {
+            String::new()
+        } else {
+            format!("{{{labels}}}")
+        };
         let _ = writeln!(out, "{name}_sum{braces} {sum}");
         let _ = writeln!(out, "{name}_count{braces} {count}");
     }
@@ -126,23 +134,80 @@ impl Metrics {
     pub fn render(&self) -> String {
         let mut out = String::with_capacity(8192);
         let counter = |out: &mut String, name: &str, help: &str, v: u64, kind: &str| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}");
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}"
+            );
         };
-        counter(&mut out, "stateanchor_appends_total", "Entries appended and acknowledged.", self.appends.load(Relaxed), "counter");
-        counter(&mut out, "stateanchor_pushbacks_total", "Appends refused with 503 because the sequencer queue was full.", self.pushbacks.load(Relaxed), "counter");
-        counter(&mut out, "stateanchor_queue_depth", "Appends waiting for the sequencer.", self.queue_depth.load(Relaxed), "gauge");
-        counter(&mut out, "stateanchor_tree_size", "Entries durably in the tree.", self.tree_size.load(Relaxed), "gauge");
-        counter(&mut out, "stateanchor_checkpoint_tree_size", "Tree size of the latest signed checkpoint.", self.checkpoint_size.load(Relaxed), "gauge");
-        counter(&mut out, "stateanchor_checkpoints_signed_total", "Checkpoints signed since start.", self.checkpoints_signed.load(Relaxed), "counter");
-        let _ = writeln!(out, "# HELP stateanchor_batch_size Entries per committed batch.\n# TYPE stateanchor_batch_size histogram");
-        self.batch_size.render(&mut out, "stateanchor_batch_size", "");
-        let _ = writeln!(out, "# HELP stateanchor_fsync_seconds Duration of each fsync'd batch write.\n# TYPE stateanchor_fsync_seconds histogram");
-        self.fsync_seconds.render(&mut out, "stateanchor_fsync_seconds", "");
-        let _ = writeln!(out, "# HELP stateanchor_http_request_duration_seconds HTTP request latency by route and status.\n# TYPE stateanchor_http_request_duration_seconds histogram");
+        counter(
+            &mut out,
+            "stateanchor_appends_total",
+            "Entries appended and acknowledged.",
+            self.appends.load(Relaxed),
+            "counter",
+        );
+        counter(
+            &mut out,
+            "stateanchor_pushbacks_total",
+            "Appends refused with 503 because the sequencer queue was full.",
+            self.pushbacks.load(Relaxed),
+            "counter",
+        );
+        counter(
+            &mut out,
+            "stateanchor_queue_depth",
+            "Appends waiting for the sequencer.",
+            self.queue_depth.load(Relaxed),
+            "gauge",
+        );
+        counter(
+            &mut out,
+            "stateanchor_tree_size",
+            "Entries durably in the tree.",
+            self.tree_size.load(Relaxed),
+            "gauge",
+        );
+        counter(
+            &mut out,
+            "stateanchor_checkpoint_tree_size",
+            "Tree size of the latest signed checkpoint.",
+            self.checkpoint_size.load(Relaxed),
+            "gauge",
+        );
+        counter(
+            &mut out,
+            "stateanchor_checkpoints_signed_total",
+            "Checkpoints signed since start.",
+            self.checkpoints_signed.load(Relaxed),
+            "counter",
+        );
+        let _ = writeln!(
+            out,
+            "# HELP stateanchor_batch_size Entries per committed batch.\n# TYPE stateanchor_batch_size histogram"
+        );
+        self.batch_size
+            .render(&mut out, "stateanchor_batch_size", "");
+        let _ = writeln!(
+            out,
+            "# HELP stateanchor_fsync_seconds Duration of each fsync'd batch write.\n# TYPE stateanchor_fsync_seconds histogram"
+        );
+        self.fsync_seconds
+            .render(&mut out, "stateanchor_fsync_seconds", "");
+        let _ = writeln!(
+            out,
+            "# HELP stateanchor_http_request_duration_seconds HTTP request latency by route and status.\n# TYPE stateanchor_http_request_duration_seconds histogram"
+        );
         if let Ok(map) = self.requests.read() {
             for ((route, status), h) in map.iter() {
-                let labels = format!("route=\"{}\",status=\"{status}\"", route.replace(['"', '\\', '\n'], "_"));
-                h.render(&mut out, "stateanchor_http_request_duration_seconds", &labels);
+                let labels = format!(
+                    "route=\"{}\",status=\"{status}\"",
+                    route.replace(['"', '\\', '\n'], "_")
+                );
+                h.render(
+                    &mut out,
+                    "stateanchor_http_request_duration_seconds",
+                    &labels,
+                );
             }
         }
         out

@@ -84,11 +84,19 @@ reload in a second.</p>"
         leaf.to_base64()
     );
     match std::str::from_utf8(p.entry) {
-        Ok(text) if !text.chars().any(|c| c.is_control() && c != '\n' && c != '\t') => {
+        Ok(text)
+            if !text
+                .chars()
+                .any(|c| c.is_control() && c != '\n' && c != '\t') =>
+        {
             let _ = write!(html, "<pre>{}</pre>", escape(text));
         }
         _ => {
-            let _ = write!(html, "<p>Binary entry, base64:</p><pre>{}</pre>", B64.encode(p.entry));
+            let _ = write!(
+                html,
+                "<p>Binary entry, base64:</p><pre>{}</pre>",
+                B64.encode(p.entry)
+            );
         }
     }
     if let Some(proof) = p.proof {

@@ -21,7 +21,10 @@ impl CheckpointSource for LogSource {
 
     async fn consistency_proof(&self, first: u64, second: u64) -> Result<Vec<Hash>, BoxError> {
         let log = self.0.clone();
-        let proof = tokio::task::spawn_blocking(move || tlog::prove_consistency(first, second, &*log.store)).await??;
+        let proof = tokio::task::spawn_blocking(move || {
+            tlog::prove_consistency(first, second, &*log.store)
+        })
+        .await??;
         Ok(proof)
     }
 }

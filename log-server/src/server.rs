@@ -53,7 +53,11 @@ pub struct ServeArgs {
     #[arg(long, env = "STATEANCHOR_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
     /// Base URL of the GitHub REST API, for `github_review` signals.
-    #[arg(long, env = "STATEANCHOR_GITHUB_API", default_value = "https://api.github.com")]
+    #[arg(
+        long,
+        env = "STATEANCHOR_GITHUB_API",
+        default_value = "https://api.github.com"
+    )]
     pub github_api: String,
     /// Publish signed checkpoints to this target: `github:OWNER/NAME[/PREFIX]`
     /// or `dir:PATH` (a local git repository). See spec/publication.md.
@@ -94,7 +98,10 @@ pub fn app(state: AppState) -> Router {
         .fallback(api::not_found)
         .layer(DefaultBodyLimit::max(1 << 20))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(30),
+        ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
@@ -104,20 +111,32 @@ fn compliance_routes() -> Router<AppState> {
     use crate::compliance::{api as c, export};
     use crate::projects as p;
     Router::new()
-        .route("/v1/admin/projects", post(p::create_project).get(p::list_projects))
+        .route(
+            "/v1/admin/projects",
+            post(p::create_project).get(p::list_projects),
+        )
         .route("/v1/admin/projects/{project}", get(p::get_project))
-        .route("/v1/admin/projects/{project}/settings", patch(p::patch_settings))
+        .route(
+            "/v1/admin/projects/{project}/settings",
+            patch(p::patch_settings),
+        )
         .route(
             "/v1/admin/projects/{project}/principals",
             post(p::create_principal).get(p::list_principals),
         )
         .route("/api/projects/{project}/decisions", post(c::post_decision))
-        .route("/api/projects/{project}/decisions/{run}", get(c::get_decision))
+        .route(
+            "/api/projects/{project}/decisions/{run}",
+            get(c::get_decision),
+        )
         .route(
             "/api/projects/{project}/exceptions",
             post(c::post_exception).get(c::list_exceptions),
         )
-        .route("/api/projects/{project}/exceptions/{exception}", get(c::get_exception))
+        .route(
+            "/api/projects/{project}/exceptions/{exception}",
+            get(c::get_exception),
+        )
         .route(
             "/api/projects/{project}/exceptions/{exception}/signals",
             post(c::post_signal),
@@ -126,7 +145,10 @@ fn compliance_routes() -> Router<AppState> {
             "/api/projects/{project}/exceptions/{exception}/revoke",
             post(c::post_revoke),
         )
-        .route("/api/projects/{project}/compliance-export", get(export::get_export))
+        .route(
+            "/api/projects/{project}/compliance-export",
+            get(export::get_export),
+        )
 }
 
 /// Records request latency by route and logs internal errors.
@@ -138,9 +160,11 @@ async fn observe(State(s): State<AppState>, req: Request, next: Next) -> Respons
     let method = req.method().clone();
     let start = Instant::now();
     let resp = next.run(req).await;
-    s.log
-        .metrics
-        .observe_request(&format!("{method} {route}"), resp.status().as_u16(), start.elapsed());
+    s.log.metrics.observe_request(
+        &format!("{method} {route}"),
+        resp.status().as_u16(),
+        start.elapsed(),
+    );
     if let Some(InternalErrorReport(e)) = resp.extensions().get::<InternalErrorReport>() {
         tracing::error!(%method, %route, error = %e, "internal error");
     }
@@ -171,7 +195,8 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
     let started = Instant::now();
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating the data directory {}", args.data_dir.display()))?;
-    let (signer, new_key) = keys::load_or_create_signing_key(&args.data_dir, args.origin.as_deref())?;
+    let (signer, new_key) =
+        keys::load_or_create_signing_key(&args.data_dir, args.origin.as_deref())?;
     let store = Store::open(&args.data_dir.join("db"))?;
     let new_admin = keys::ensure_admin_key(&store, &args.data_dir)?;
     let metrics = Arc::new(Metrics::default());

@@ -249,7 +249,10 @@ impl Store {
             .iterator_cf(self.cf(CF_CHECKPOINTS)?, IteratorMode::Start)
         {
             let (k, v) = item?;
-            out.push((u64_from(&k).context("corrupt checkpoint key")?, v.into_vec()));
+            out.push((
+                u64_from(&k).context("corrupt checkpoint key")?,
+                v.into_vec(),
+            ));
         }
         Ok(out)
     }
@@ -294,9 +297,11 @@ impl Store {
     ) -> Result<()> {
         let mut ro = ReadOptions::default();
         ro.set_iterate_upper_bound(end.to_vec());
-        let it = self
-            .db
-            .iterator_cf_opt(self.cf(cf)?, ro, IteratorMode::From(start, Direction::Forward));
+        let it = self.db.iterator_cf_opt(
+            self.cf(cf)?,
+            ro,
+            IteratorMode::From(start, Direction::Forward),
+        );
         for item in it {
             let (k, v) = item?;
             if !f(&k, &v)? {
@@ -307,7 +312,13 @@ impl Store {
     }
 
     /// A write batch builder for a column family (for callers that combine writes).
-    pub fn batch_put(&self, batch: &mut WriteBatch, cf: &str, key: &[u8], value: &[u8]) -> Result<()> {
+    pub fn batch_put(
+        &self,
+        batch: &mut WriteBatch,
+        cf: &str,
+        key: &[u8],
+        value: &[u8],
+    ) -> Result<()> {
         batch.put_cf(self.cf(cf)?, key, value);
         Ok(())
     }
@@ -319,7 +330,13 @@ impl Store {
 
     /// Flushes memtables (on shutdown, so the next start replays little WAL).
     pub fn flush(&self) -> Result<()> {
-        for name in [CF_ENTRIES, CF_HASHES, CF_LEAF_INDEX, CF_CHECKPOINTS, CF_META] {
+        for name in [
+            CF_ENTRIES,
+            CF_HASHES,
+            CF_LEAF_INDEX,
+            CF_CHECKPOINTS,
+            CF_META,
+        ] {
             self.db.flush_cf(self.cf(name)?)?;
         }
         Ok(())

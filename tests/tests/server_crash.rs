@@ -40,7 +40,10 @@ fn all_entries(c: &Client, url: &str, size: u64) -> Vec<Vec<u8>> {
 fn sigkill_during_appends_loses_nothing_acknowledged() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("data");
-    let c = Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
+    let c = Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
     // (index, entry) of every acknowledged append, and every checkpoint seen.
     let mut acked: Vec<(u64, Vec<u8>)> = Vec::new();
     let mut seen: Vec<(u64, Hash)> = Vec::new();
@@ -49,16 +52,32 @@ fn sigkill_during_appends_loses_nothing_acknowledged() {
     for round in 0..ROUNDS {
         let mut s = LogServer::start_in(&dir, &["--checkpoint-interval", "50ms"]);
         let vkey = VerifierKey::from_text(&s.verifier_key).unwrap();
-        assert_eq!(vkey_text.get_or_insert(s.verifier_key.clone()), &s.verifier_key);
+        assert_eq!(
+            vkey_text.get_or_insert(s.verifier_key.clone()),
+            &s.verifier_key
+        );
 
         // 1. After the restart: every acknowledged entry is at its index...
-        let cp_text = c.get(format!("{}/checkpoint", s.url)).send().unwrap().text().unwrap();
-        let size: u64 = c.get(format!("{}/healthz", s.url)).send().unwrap().json::<Value>().unwrap()["tree_size"]
+        let cp_text = c
+            .get(format!("{}/checkpoint", s.url))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap();
+        let size: u64 = c
+            .get(format!("{}/healthz", s.url))
+            .send()
+            .unwrap()
+            .json::<Value>()
+            .unwrap()["tree_size"]
             .as_u64()
             .unwrap();
         let entries = all_entries(&c, &s.url, size);
         for (i, e) in &acked {
-            assert_eq!(&entries[*i as usize], e, "round {round}: entry {i} lost or moved");
+            assert_eq!(
+                &entries[*i as usize], e,
+                "round {round}: entry {i} lost or moved"
+            );
         }
         // ...the stored hashes match a tree rebuilt from the entries...
         let mut tree = tlog::MemoryHashStore::new();
@@ -68,16 +87,33 @@ fn sigkill_during_appends_loses_nothing_acknowledged() {
         let cp = s.wait_for_checkpoint(size);
         let cp = open_checkpoint(cp.as_bytes(), &vkey).unwrap().checkpoint;
         assert_eq!(cp.tree_size, size, "round {round}");
-        assert_eq!(cp.root_hash, tree.root(), "round {round}: root does not match the entries");
+        assert_eq!(
+            cp.root_hash,
+            tree.root(),
+            "round {round}: root does not match the entries"
+        );
         for t in tlog::tiles_for_size(size) {
-            let got = c.get(format!("{}/{}", s.url, t.path())).send().unwrap().bytes().unwrap();
-            assert_eq!(got.to_vec(), tlog::tile_bytes(t, &tree).unwrap(), "round {round}: {}", t.path());
+            let got = c
+                .get(format!("{}/{}", s.url, t.path()))
+                .send()
+                .unwrap()
+                .bytes()
+                .unwrap();
+            assert_eq!(
+                got.to_vec(),
+                tlog::tile_bytes(t, &tree).unwrap(),
+                "round {round}: {}",
+                t.path()
+            );
         }
         // ...and the new checkpoint is consistent with every one seen before.
         let _ = cp_text;
         for (old_size, old_root) in &seen {
             let v: Value = c
-                .get(format!("{}/v1/proof/consistency?first={old_size}&second={size}", s.url))
+                .get(format!(
+                    "{}/v1/proof/consistency?first={old_size}&second={size}",
+                    s.url
+                ))
                 .send()
                 .unwrap()
                 .json()
@@ -98,9 +134,17 @@ fn sigkill_during_appends_loses_nothing_acknowledged() {
         let new_acks = Arc::new(Mutex::new(Vec::new()));
         let mut threads = Vec::new();
         for w in 0..WRITERS {
-            let (stop, new_acks, url, key) = (stop.clone(), new_acks.clone(), s.url.clone(), s.admin_key.clone());
+            let (stop, new_acks, url, key) = (
+                stop.clone(),
+                new_acks.clone(),
+                s.url.clone(),
+                s.admin_key.clone(),
+            );
             threads.push(std::thread::spawn(move || {
-                let c = Client::builder().timeout(Duration::from_secs(5)).build().unwrap();
+                let c = Client::builder()
+                    .timeout(Duration::from_secs(5))
+                    .build()
+                    .unwrap();
                 let mut n = 0;
                 while !stop.load(Ordering::Relaxed) {
                     let entry = format!("round {round} writer {w} entry {n}").into_bytes();
@@ -118,17 +162,25 @@ fn sigkill_during_appends_loses_nothing_acknowledged() {
                         break;
                     }
                     let Ok(v) = r.json::<Value>() else { break };
-                    new_acks.lock().unwrap().push((v["index"].as_u64().unwrap(), entry));
+                    new_acks
+                        .lock()
+                        .unwrap()
+                        .push((v["index"].as_u64().unwrap(), entry));
                 }
             }));
         }
         let watcher = {
             let (stop, url, vkey) = (stop.clone(), s.url.clone(), vkey.clone());
             std::thread::spawn(move || {
-                let c = Client::builder().timeout(Duration::from_secs(5)).build().unwrap();
+                let c = Client::builder()
+                    .timeout(Duration::from_secs(5))
+                    .build()
+                    .unwrap();
                 let mut seen = Vec::new();
                 while !stop.load(Ordering::Relaxed) {
-                    let Ok(r) = c.get(format!("{url}/checkpoint")).send() else { break };
+                    let Ok(r) = c.get(format!("{url}/checkpoint")).send() else {
+                        break;
+                    };
                     let Ok(text) = r.text() else { break };
                     if let Ok(cp) = open_checkpoint(text.as_bytes(), &vkey) {
                         seen.push((cp.checkpoint.tree_size, cp.checkpoint.root_hash));
@@ -150,5 +202,9 @@ fn sigkill_during_appends_loses_nothing_acknowledged() {
         seen.dedup();
         acked.extend(new_acks.lock().unwrap().drain(..));
     }
-    assert!(acked.len() > 100, "the test appended too little to mean anything: {}", acked.len());
+    assert!(
+        acked.len() > 100,
+        "the test appended too little to mean anything: {}",
+        acked.len()
+    );
 }

@@ -41,7 +41,9 @@ fn post_entry(s: &LogServer, key: &str, body: Vec<u8>, query: &str) -> Response 
 fn append_prove_and_serve_tiles() {
     let s = LogServer::start(&[]);
     let vkey = VerifierKey::from_text(&s.verifier_key).unwrap();
-    let entries: Vec<Vec<u8>> = (0..300).map(|i| format!("entry {i}").into_bytes()).collect();
+    let entries: Vec<Vec<u8>> = (0..300)
+        .map(|i| format!("entry {i}").into_bytes())
+        .collect();
     for (i, e) in entries.iter().enumerate() {
         assert_eq!(s.append(e), i as u64);
     }
@@ -64,7 +66,14 @@ fn append_prove_and_serve_tiles() {
         assert_eq!(v["tree_size"], 300);
         assert!(v["checkpoint"].as_str().unwrap().starts_with(&s.origin));
         let proof = hashes(&v["proof"]);
-        tlog::verify_inclusion(i, 300, &leaf_hash(&entries[i as usize]), &proof, &cp.root_hash).unwrap();
+        tlog::verify_inclusion(
+            i,
+            300,
+            &leaf_hash(&entries[i as usize]),
+            &proof,
+            &cp.root_hash,
+        )
+        .unwrap();
     }
     let lh = leaf_hash(b"entry 7").to_base64();
     let url = format!(
@@ -76,14 +85,30 @@ fn append_prove_and_serve_tiles() {
     assert_eq!(st, 200, "{v}");
     assert_eq!(v["leaf_index"], 7);
     let root100 = tlog::tree_hash(100, &store).unwrap();
-    tlog::verify_inclusion(7, 100, &leaf_hash(b"entry 7"), &hashes(&v["proof"]), &root100).unwrap();
+    tlog::verify_inclusion(
+        7,
+        100,
+        &leaf_hash(b"entry 7"),
+        &hashes(&v["proof"]),
+        &root100,
+    )
+    .unwrap();
 
     // Consistency between sizes.
     for (m, n) in [(0u64, 300u64), (1, 300), (100, 300), (256, 300), (300, 300)] {
-        let (st, v) = get_json(&format!("{}/v1/proof/consistency?first={m}&second={n}", s.url));
+        let (st, v) = get_json(&format!(
+            "{}/v1/proof/consistency?first={m}&second={n}",
+            s.url
+        ));
         assert_eq!(st, 200, "{v}");
-        tlog::verify_consistency(m, n, &tlog::tree_hash(m, &store).unwrap(), &cp.root_hash, &hashes(&v["proof"]))
-            .unwrap();
+        tlog::verify_consistency(
+            m,
+            n,
+            &tlog::tree_hash(m, &store).unwrap(),
+            &cp.root_hash,
+            &hashes(&v["proof"]),
+        )
+        .unwrap();
     }
 
     // Tiles and entry bundles, byte for byte, with cache headers.
@@ -94,7 +119,10 @@ fn append_prove_and_serve_tiles() {
             r.headers()["cache-control"],
             "public, max-age=31536000, immutable"
         );
-        assert_eq!(r.bytes().unwrap().to_vec(), tlog::tile_bytes(t, &store).unwrap());
+        assert_eq!(
+            r.bytes().unwrap().to_vec(),
+            tlog::tile_bytes(t, &store).unwrap()
+        );
     }
     for b in tlog::bundles_for_size(300) {
         let r = get(&format!("{}/{}", s.url, b.path()));
@@ -109,7 +137,10 @@ fn append_prove_and_serve_tiles() {
     // Entries, one and a page.
     let (st, v) = get_json(&format!("{}/v1/entries/5", s.url));
     assert_eq!(st, 200);
-    assert_eq!(B64.decode(v["entry"].as_str().unwrap()).unwrap(), b"entry 5");
+    assert_eq!(
+        B64.decode(v["entry"].as_str().unwrap()).unwrap(),
+        b"entry 5"
+    );
     assert_eq!(v["leaf_hash"], leaf_hash(b"entry 5").to_base64());
     let (st, v) = get_json(&format!("{}/v1/entries?start=290&end=400", s.url));
     assert_eq!(st, 200);
@@ -129,7 +160,9 @@ fn append_prove_and_serve_tiles() {
 }
 
 fn urlencode(s: &str) -> String {
-    s.replace('+', "%2B").replace('/', "%2F").replace('=', "%3D")
+    s.replace('+', "%2B")
+        .replace('/', "%2F")
+        .replace('=', "%3D")
 }
 
 #[test]
@@ -137,7 +170,12 @@ fn wait_for_checkpoint_returns_a_verifying_proof() {
     let s = LogServer::start(&[]);
     let vkey = VerifierKey::from_text(&s.verifier_key).unwrap();
     for i in 0..5 {
-        let r = post_entry(&s, &s.admin_key, format!("w{i}").into_bytes(), "?wait=checkpoint");
+        let r = post_entry(
+            &s,
+            &s.admin_key,
+            format!("w{i}").into_bytes(),
+            "?wait=checkpoint",
+        );
         assert_eq!(r.status().as_u16(), 201);
         let v: Value = r.json().unwrap();
         let cp = open_checkpoint(v["checkpoint"].as_str().unwrap().as_bytes(), &vkey)
@@ -176,7 +214,11 @@ fn bad_requests_get_documented_errors_and_change_nothing() {
         ("GET", "/v1/proof/inclusion?index=0&leaf_hash=ZG9u", 400),
         ("GET", "/v1/proof/inclusion", 400),
         ("GET", "/v1/proof/inclusion?index=0&bogus=1", 400),
-        ("GET", "/v1/proof/inclusion?leaf_hash=47DEQpj8HBSa%2B%2FTImW%2B5JCeuQeRkm5NMpJWZG3hSuFU%3D", 404),
+        (
+            "GET",
+            "/v1/proof/inclusion?leaf_hash=47DEQpj8HBSa%2B%2FTImW%2B5JCeuQeRkm5NMpJWZG3hSuFU%3D",
+            404,
+        ),
         ("GET", "/v1/proof/consistency?first=2&second=1", 400),
         ("GET", "/v1/proof/consistency?first=1&second=5", 404),
         ("GET", "/v1/proof/consistency?first=x&second=1", 400),
@@ -197,13 +239,19 @@ fn bad_requests_get_documented_errors_and_change_nothing() {
             .send()
             .unwrap();
         let status = r.status().as_u16();
-        let ct = r.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned());
+        let ct = r
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_owned());
         let body = r.text().unwrap();
         assert_eq!(status, want, "{method} {path}: {body}");
         if !path.starts_with("/entries/") {
             assert_eq!(ct.as_deref(), Some("application/json"), "{path}");
             let v: Value = serde_json::from_str(&body).unwrap();
-            assert!(v["error"].is_string() && v["code"].is_string(), "{path}: {body}");
+            assert!(
+                v["error"].is_string() && v["code"].is_string(),
+                "{path}: {body}"
+            );
         }
     }
 
@@ -219,19 +267,46 @@ fn bad_requests_get_documented_errors_and_change_nothing() {
         }
         r.send().unwrap()
     };
-    assert_eq!(send(None, "application/octet-stream", entry()).status().as_u16(), 401);
-    assert_eq!(send(Some("sa_nope"), "application/octet-stream", entry()).status().as_u16(), 401);
-    assert_eq!(send(Some(&s.admin_key), "application/json", entry()).status().as_u16(), 415);
-    let big = send(Some(&s.admin_key), "application/octet-stream", vec![0; 65_536]);
+    assert_eq!(
+        send(None, "application/octet-stream", entry())
+            .status()
+            .as_u16(),
+        401
+    );
+    assert_eq!(
+        send(Some("sa_nope"), "application/octet-stream", entry())
+            .status()
+            .as_u16(),
+        401
+    );
+    assert_eq!(
+        send(Some(&s.admin_key), "application/json", entry())
+            .status()
+            .as_u16(),
+        415
+    );
+    let big = send(
+        Some(&s.admin_key),
+        "application/octet-stream",
+        vec![0; 65_536],
+    );
     assert_eq!(big.status().as_u16(), 413);
     let v: Value = big.json().unwrap();
     assert_eq!(v["code"], "too_large");
     assert_eq!(
-        send(Some(&s.admin_key), "application/octet-stream", vec![0; 65_535]).status().as_u16(),
+        send(
+            Some(&s.admin_key),
+            "application/octet-stream",
+            vec![0; 65_535]
+        )
+        .status()
+        .as_u16(),
         201
     );
     assert_eq!(
-        post_entry(&s, &s.admin_key, entry(), "?wait=later").status().as_u16(),
+        post_entry(&s, &s.admin_key, entry(), "?wait=later")
+            .status()
+            .as_u16(),
         400
     );
 
@@ -252,22 +327,45 @@ fn api_keys_roles_and_revocation() {
             .send()
             .unwrap()
     };
-    let r = create(&s.admin_key, serde_json::json!({"name": "ci", "role": "submitter"}));
+    let r = create(
+        &s.admin_key,
+        serde_json::json!({"name": "ci", "role": "submitter"}),
+    );
     assert_eq!(r.status().as_u16(), 201);
     let v: Value = r.json().unwrap();
     let submitter = v["api_key"].as_str().unwrap().to_owned();
     let id = v["id"].as_str().unwrap().to_owned();
 
-    assert_eq!(post_entry(&s, &submitter, b"a".to_vec(), "").status().as_u16(), 201);
+    assert_eq!(
+        post_entry(&s, &submitter, b"a".to_vec(), "")
+            .status()
+            .as_u16(),
+        201
+    );
     // A submitter may not manage keys.
     assert_eq!(
-        create(&submitter, serde_json::json!({"name": "x", "role": "admin"})).status().as_u16(),
+        create(
+            &submitter,
+            serde_json::json!({"name": "x", "role": "admin"})
+        )
+        .status()
+        .as_u16(),
         403
     );
     // Malformed bodies.
-    assert_eq!(create(&s.admin_key, serde_json::json!({"name": "x"})).status().as_u16(), 400);
     assert_eq!(
-        create(&s.admin_key, serde_json::json!({"name": "x", "role": "wizard"})).status().as_u16(),
+        create(&s.admin_key, serde_json::json!({"name": "x"}))
+            .status()
+            .as_u16(),
+        400
+    );
+    assert_eq!(
+        create(
+            &s.admin_key,
+            serde_json::json!({"name": "x", "role": "wizard"})
+        )
+        .status()
+        .as_u16(),
         400
     );
     let r = c
@@ -295,7 +393,12 @@ fn api_keys_roles_and_revocation() {
         .send()
         .unwrap();
     assert_eq!(r.status().as_u16(), 200);
-    assert_eq!(post_entry(&s, &submitter, b"b".to_vec(), "").status().as_u16(), 401);
+    assert_eq!(
+        post_entry(&s, &submitter, b"b".to_vec(), "")
+            .status()
+            .as_u16(),
+        401
+    );
     let r = c
         .delete(format!("{}/v1/admin/keys/key_unknown", s.url))
         .bearer_auth(&s.admin_key)
@@ -310,16 +413,39 @@ fn api_keys_roles_and_revocation() {
         .output()
         .unwrap();
     assert!(out.status.success());
-    assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), s.verifier_key);
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap().trim(),
+        s.verifier_key
+    );
     let out = std::process::Command::new(integration_tests::bin("stateanchor-log"))
-        .args(["key", "create", "--name", "bot", "--role", "submitter", "--url", &s.url, "--data-dir"])
+        .args([
+            "key",
+            "create",
+            "--name",
+            "bot",
+            "--role",
+            "submitter",
+            "--url",
+            &s.url,
+            "--data-dir",
+        ])
         .arg(&s.data_dir)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8(out.stdout).unwrap();
-    let key = stdout.lines().find_map(|l| l.strip_prefix("api key: ")).unwrap();
-    assert_eq!(post_entry(&s, key, b"c".to_vec(), "").status().as_u16(), 201);
+    let key = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("api key: "))
+        .unwrap();
+    assert_eq!(
+        post_entry(&s, key, b"c".to_vec(), "").status().as_u16(),
+        201
+    );
     let out = std::process::Command::new(integration_tests::bin("stateanchor-log"))
         .args(["key", "list", "--url", &s.url, "--admin-key", "sa_wrong"])
         .output()
@@ -343,7 +469,14 @@ fn restart_keeps_the_log_and_its_key() {
 
     // A different origin is refused, and changes nothing.
     let out = std::process::Command::new(integration_tests::bin("stateanchor-log"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--origin", "example.com/other", "--data-dir"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--origin",
+            "example.com/other",
+            "--data-dir",
+        ])
         .arg(&dir)
         .output()
         .unwrap();
@@ -356,8 +489,13 @@ fn restart_keeps_the_log_and_its_key() {
     let vkey = VerifierKey::from_text(&vkey_text).unwrap();
     let old = open_checkpoint(old.as_bytes(), &vkey).unwrap().checkpoint;
     assert_eq!(s.append(b"after restart"), 10);
-    let new = open_checkpoint(s.wait_for_checkpoint(11).as_bytes(), &vkey).unwrap().checkpoint;
-    let (_, v) = get_json(&format!("{}/v1/proof/consistency?first=10&second=11", s.url));
+    let new = open_checkpoint(s.wait_for_checkpoint(11).as_bytes(), &vkey)
+        .unwrap()
+        .checkpoint;
+    let (_, v) = get_json(&format!(
+        "{}/v1/proof/consistency?first=10&second=11",
+        s.url
+    ));
     tlog::verify_consistency(10, 11, &old.root_hash, &new.root_hash, &hashes(&v["proof"])).unwrap();
 }
 
@@ -369,7 +507,12 @@ fn proof_page_is_readable_and_escaped() {
     s.wait_for_checkpoint(2);
     let r = get(&format!("{}/entries/0", s.url));
     assert_eq!(r.status().as_u16(), 200);
-    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
     let html = r.text().unwrap();
     assert!(!html.contains("<script>alert"));
     assert!(html.contains("&lt;script&gt;"));
@@ -415,5 +558,11 @@ fn sigterm_drains_and_signs_a_final_checkpoint() {
     let s = LogServer::start_in(&dir, &["--checkpoint-interval", "1h"]);
     let text = get(&format!("{}/checkpoint", s.url)).text().unwrap();
     let vkey = VerifierKey::from_text(&s.verifier_key).unwrap();
-    assert_eq!(open_checkpoint(text.as_bytes(), &vkey).unwrap().checkpoint.tree_size, 20);
+    assert_eq!(
+        open_checkpoint(text.as_bytes(), &vkey)
+            .unwrap()
+            .checkpoint
+            .tree_size,
+        20
+    );
 }

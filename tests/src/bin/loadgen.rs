@@ -31,7 +31,9 @@ struct Args {
 
 fn parse_args() -> Result<Args> {
     let mut it = std::env::args().skip(1);
-    let mode = it.next().context("usage: stateanchor-loadgen <append|proofs|tiles|fill> [options]")?;
+    let mode = it
+        .next()
+        .context("usage: stateanchor-loadgen <append|proofs|tiles|fill> [options]")?;
     let mut a = Args {
         mode,
         url: "http://127.0.0.1:8080".into(),
@@ -71,7 +73,11 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
     }
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss
+    )]
     let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
     sorted[i]
 }
@@ -99,7 +105,12 @@ fn client(connections: usize) -> reqwest::Client {
 }
 
 async fn checkpoint_size(c: &reqwest::Client, url: &str) -> Result<u64> {
-    let text = c.get(format!("{url}/checkpoint")).send().await?.text().await?;
+    let text = c
+        .get(format!("{url}/checkpoint"))
+        .send()
+        .await?
+        .text()
+        .await?;
     text.lines()
         .nth(1)
         .and_then(|l| l.parse().ok())
@@ -244,7 +255,13 @@ async fn reads(a: &Args, tiles: bool) -> Result<()> {
     let start = Instant::now();
     let mut tasks = Vec::new();
     for w in 0..a.connections {
-        let (c, url, stop, errors, lat) = (c.clone(), a.url.clone(), stop.clone(), errors.clone(), lat.clone());
+        let (c, url, stop, errors, lat) = (
+            c.clone(),
+            a.url.clone(),
+            stop.clone(),
+            errors.clone(),
+            lat.clone(),
+        );
         tasks.push(tokio::spawn(async move {
             // A cheap deterministic PRNG per task (xorshift).
             let mut x: u64 = 0x9E37_79B9_7F4A_7C15 ^ (w as u64 + 1);
@@ -254,7 +271,11 @@ async fn reads(a: &Args, tiles: bool) -> Result<()> {
                 x ^= x >> 7;
                 x ^= x << 17;
                 let path = if tiles {
-                    let t = tlog::TileId { level: 0, index: x % (size / 256), width: 256 };
+                    let t = tlog::TileId {
+                        level: 0,
+                        index: x % (size / 256),
+                        width: 256,
+                    };
                     t.path()
                 } else {
                     format!("v1/proof/inclusion?index={}&tree_size={size}", x % size)
@@ -281,7 +302,16 @@ async fn reads(a: &Args, tiles: bool) -> Result<()> {
     let elapsed = start.elapsed();
     let mut lat = lat.lock().await;
     let n = lat.len();
-    report(if tiles { "full tiles" } else { "inclusion proofs" }, n, elapsed, &mut lat);
+    report(
+        if tiles {
+            "full tiles"
+        } else {
+            "inclusion proofs"
+        },
+        n,
+        elapsed,
+        &mut lat,
+    );
     println!("tree size {size}, errors: {}", errors.load(Relaxed));
     Ok(())
 }
@@ -289,7 +319,9 @@ async fn reads(a: &Args, tiles: bool) -> Result<()> {
 fn main() -> std::process::ExitCode {
     let run = || -> Result<()> {
         let a = parse_args()?;
-        let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?;
         rt.block_on(async {
             match a.mode.as_str() {
                 "append" => append(&a, false).await,
