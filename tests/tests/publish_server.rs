@@ -6,8 +6,7 @@
 //!
 //! The server was written in parallel with the publisher: until a
 //! `stateanchor-log` with the needed flags is built, each test prints
-//! `SKIPPED: ...` and passes (see [`server_has`]). When these tests were
-//! written, they had not yet run against the real server.
+//! `SKIPPED: ...` and passes (see [`server_has`]).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
