@@ -11,7 +11,7 @@ if ! command -v chromium >/dev/null 2>&1; then
   sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
   $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
 fi
-cargo build --locked --workspace --all-targets
+[ -n "${SKIP_BUILD:-}" ] || cargo build --locked --workspace --all-targets
 bin="$CARGO_TARGET_DIR/debug"
 tmp=$(mktemp -d)
 trap 'kill $pid 2>/dev/null || true; rm -rf "$tmp"' EXIT
