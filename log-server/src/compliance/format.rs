@@ -766,13 +766,14 @@ fn render_json(
 }
 
 /// Escapes text for a Markdown table cell: no line breaks, no pipes, no
-/// markup (so no line of a cell can open or close a fenced block).
+/// markup (so no line of a cell can open or close a fenced block). Underscores
+/// stay as they are: IDs are full of them, and inside words they are not markup.
 pub fn md_cell(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
             '\n' | '\r' | '\t' => out.push(' '),
-            '|' | '\\' | '`' | '*' | '_' | '<' | '>' | '[' | ']' | '#' | '~' => {
+            '|' | '\\' | '`' | '*' | '<' | '>' | '[' | ']' | '#' | '~' => {
                 out.push('\\');
                 out.push(c);
             }

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Compliance benchmarks (docs/benchmarks.md, "Compliance"): sustained gate
+# decisions/s through the HTTP API of a fresh `stateanchor-log`, then the time,
+# size and server memory of a compliance export of all of them, verified
+# offline with `stateanchor-verify export`.
+# Usage: scripts/bench-compliance.sh [DECISIONS=100000] [CONNECTIONS=64] [PROFILE=release] [FORMAT=json]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/prereqs.sh
+n=${1:-100000}
+c=${2:-64}
+profile=${3:-release}
+format=${4:-json}
+cargo build --locked --profile "$profile" -p log-server -p verifier-cli -p integration-tests --bins
+dir="$CARGO_TARGET_DIR/$([ "$profile" = dev ] && echo debug || echo "$profile")"
+data=$(mktemp -d)
+trap 'kill $server 2>/dev/null || true; rm -rf "$data"' EXIT
+"$dir/stateanchor-log" serve --data-dir "$data" --listen 127.0.0.1:0 --log-format json >"$data/out" 2>"$data/err" &
+server=$!
+for _ in $(seq 100); do grep -q '^listening: ' "$data/out" 2>/dev/null && break; sleep 0.1; done
+url=$(sed -n 's/^listening: //p' "$data/out")
+echo "machine: $(nproc) CPUs, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), $(free -g | awk '/Mem:/ {print $2}') GiB"
+echo "server: $url ($profile build), $n decisions over $c connections"
+"$dir/compliance_loadgen" --url "$url" --key-file "$data/admin-api-key" --decisions "$n" \
+  --connections "$c" --format "$format" --server-pid "$server"
+vkey=$("$dir/stateanchor-log" key show --data-dir "$data")
+/usr/bin/time -f "verify: %e s, max RSS %M KiB" "$dir/stateanchor-verify" export "${TMPDIR:-/tmp}/compliance-loadgen-export" --key "$vkey" | head -3

@@ -1,0 +1,1044 @@
+//! The compliance product end to end, over HTTP on the real `stateanchor-log`
+//! binary: projects and principals, the CI gate, the exception ledger
+//! (filing, refused and accepted signals, expiry, revocation, GitHub
+//! reviews against a fake GitHub API), and compliance exports in both
+//! formats, verified offline by the real `stateanchor-verify` (and refused
+//! once tampered with).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::Json;
+use axum::Router;
+use axum::extract::Path as UrlPath;
+use axum::routing::get;
+use integration_tests::fake_github::Server;
+use integration_tests::{LogServer, bin};
+use serde_json::{Value, json};
+
+/// A client of one server.
+struct Api {
+    url: String,
+    http: reqwest::blocking::Client,
+}
+
+impl Api {
+    fn new(s: &LogServer) -> Self {
+        Api {
+            url: s.url.clone(),
+            http: reqwest::blocking::Client::new(),
+        }
+    }
+
+    fn send(
+        &self,
+        method: &str,
+        path: &str,
+        key: Option<&str>,
+        body: Option<&Value>,
+    ) -> (u16, Value) {
+        let mut req = self
+            .http
+            .request(method.parse().unwrap(), format!("{}{path}", self.url));
+        if let Some(k) = key {
+            req = req.bearer_auth(k);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let resp = req.send().unwrap();
+        let status = resp.status().as_u16();
+        let text = resp.text().unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    fn post(&self, path: &str, key: &str, body: &Value) -> (u16, Value) {
+        self.send("POST", path, Some(key), Some(body))
+    }
+
+    fn get(&self, path: &str, key: &str) -> (u16, Value) {
+        self.send("GET", path, Some(key), None)
+    }
+}
+
+/// A project and the keys of its principals.
+struct Project {
+    id: String,
+    ci: String,
+    alice: String,
+    bob: String,
+    bot: String,
+    auditor: String,
+    admin: String,
+    alice_id: String,
+    bob_id: String,
+}
+
+fn principal(api: &Api, admin: &str, project: &str, body: Value) -> (String, String) {
+    let (st, v) = api.post(
+        &format!("/v1/admin/projects/{project}/principals"),
+        admin,
+        &body,
+    );
+    assert_eq!(st, 201, "{v}");
+    (
+        v["api_key"].as_str().unwrap().to_owned(),
+        v["principal_id"].as_str().unwrap().to_owned(),
+    )
+}
+
+fn project(api: &Api, admin: &str, name: &str) -> Project {
+    let (st, v) = api.post(
+        "/v1/admin/projects",
+        admin,
+        &json!({"name": name, "bot_deny_list": ["renovate"]}),
+    );
+    assert_eq!(st, 201, "{v}");
+    assert_eq!(v["settings"]["max_exception_lifetime_seconds"], 90 * 86_400);
+    let id = v["project_id"].as_str().unwrap().to_owned();
+    assert!(id.starts_with("prj_") && !id.contains(name));
+    let p = |body| principal(api, admin, &id, body);
+    let (ci, _) = p(json!({"name": "ci", "roles": ["ci"], "bot": false}));
+    let (alice, alice_id) =
+        p(json!({"name": "alice", "roles": ["codeowner"], "github_login": "alice-gh"}));
+    let (bob, bob_id) = p(json!({"name": "bob", "roles": ["codeowner"], "github_login": "bob-gh"}));
+    let (bot, _) = p(json!({"name": "dependabot", "roles": ["codeowner"], "bot": true}));
+    let (auditor, _) = p(json!({"name": "auditor", "roles": ["auditor"]}));
+    let (admin_key, _) = p(json!({"name": "project admin", "roles": ["admin"]}));
+    Project {
+        id,
+        ci,
+        alice,
+        bob,
+        bot,
+        auditor,
+        admin: admin_key,
+        alice_id,
+        bob_id,
+    }
+}
+
+fn decision(findings: Value) -> Value {
+    json!({
+        "commit_sha": "9fceb02d0ae598e95dc970b74767f19372d61af8",
+        "branch": "main",
+        "author": "Alice Example <alice@example.com>",
+        "findings": findings,
+        "artifacts": [{"name": "openapi.yaml", "sha256": "a".repeat(64)}],
+    })
+}
+
+fn err(kind: &str, endpoint: &str) -> Value {
+    json!([{"kind": kind, "endpoint": endpoint, "severity": "ERR", "detail": "field id removed"},
+           {"kind": "doc_changed", "endpoint": endpoint, "severity": "INFO"}])
+}
+
+fn unix_ms() -> i64 {
+    i64::try_from(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_millis(),
+    )
+    .unwrap()
+}
+
+/// RFC 3339 UTC of a Unix time in ms, by the `date` command's rules (no date crate here).
+fn rfc3339(ms: i64) -> String {
+    let out = Command::new("date")
+        .args([
+            "-u",
+            "-d",
+            &format!("@{}", ms / 1000),
+            "+%Y-%m-%dT%H:%M:%SZ",
+        ])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+fn today(offset_days: i64) -> String {
+    let out = Command::new("date")
+        .args(["-u", "-d", &format!("{offset_days} days"), "+%Y-%m-%d"])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+fn file_exception(
+    api: &Api,
+    p: &Project,
+    key: &str,
+    endpoint: &str,
+    expires_ms: i64,
+) -> (u16, Value) {
+    api.post(
+        &format!("/api/projects/{}/exceptions", p.id),
+        key,
+        &json!({"kind": "response_field_removed", "endpoint": endpoint,
+                "reason": "mobile clients migrated to v2", "expires_at": rfc3339(expires_ms)}),
+    )
+}
+
+fn signal(api: &Api, p: &Project, key: &str, exc: &str, body: &Value) -> (u16, Value) {
+    api.post(
+        &format!("/api/projects/{}/exceptions/{exc}/signals", p.id),
+        key,
+        body,
+    )
+}
+
+fn decide(api: &Api, p: &Project, findings: Value) -> Value {
+    let (st, v) = api.post(
+        &format!("/api/projects/{}/decisions", p.id),
+        &p.ci,
+        &decision(findings),
+    );
+    assert_eq!(st, 201, "{v}");
+    v
+}
+
+/// A fake GitHub that serves the reviews of pull requests 7, 8 and 9 of example/api.
+fn fake_github() -> Server {
+    fn review(id: u64, login: &str, state: &str) -> Value {
+        let u = format!("https://github.example/{login}");
+        json!({
+            "id": id, "node_id": format!("PRR_{id}"), "html_url": format!("{u}/r/{id}"),
+            "user": {"login": login, "id": id + 1000, "node_id": "U_1", "avatar_url": u, "gravatar_id": "",
+                     "url": u, "html_url": u, "followers_url": u, "following_url": u, "gists_url": u,
+                     "starred_url": u, "subscriptions_url": u, "organizations_url": u, "repos_url": u,
+                     "events_url": u, "received_events_url": u, "type": "User", "site_admin": false},
+            "body": "", "state": state, "commit_id": "9fceb02d0ae598e95dc970b74767f19372d61af8",
+            "submitted_at": "2026-01-01T00:00:00Z", "author_association": "MEMBER"
+        })
+    }
+    let router = Router::new().route(
+        "/repos/{owner}/{name}/pulls/{n}/reviews",
+        get(
+            |UrlPath((owner, name, n)): UrlPath<(String, String, u64)>| async move {
+                if (owner.as_str(), name.as_str()) != ("example", "api") {
+                    return (
+                        axum::http::StatusCode::NOT_FOUND,
+                        Json(json!({"message": "Not Found"})),
+                    );
+                }
+                let list = match n {
+                    7 => vec![
+                        review(1, "carol", "COMMENTED"),
+                        review(2, "bob-gh", "APPROVED"),
+                    ],
+                    8 => vec![
+                        review(3, "alice-gh", "APPROVED"),
+                        review(4, "dependabot[bot]", "APPROVED"),
+                    ],
+                    9 => vec![
+                        review(5, "bob-gh", "APPROVED"),
+                        review(6, "bob-gh", "CHANGES_REQUESTED"),
+                    ],
+                    _ => {
+                        return (
+                            axum::http::StatusCode::NOT_FOUND,
+                            Json(json!({"message": "Not Found"})),
+                        );
+                    }
+                };
+                (axum::http::StatusCode::OK, Json(Value::Array(list)))
+            },
+        ),
+    );
+    Server::start(router)
+}
+
+fn verify(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(bin("stateanchor-verify"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn export(
+    api: &Api,
+    p: &Project,
+    key: &str,
+    query: &str,
+    dir: &Path,
+) -> (std::path::PathBuf, String) {
+    let resp = api
+        .http
+        .get(format!(
+            "{}/api/projects/{}/compliance-export?{query}",
+            api.url, p.id
+        ))
+        .bearer_auth(key)
+        .send()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let cd = resp.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let name = cd
+        .strip_prefix("attachment; filename=\"")
+        .and_then(|s| s.strip_suffix('"'))
+        .unwrap()
+        .to_owned();
+    let body = resp.bytes().unwrap();
+    let path = dir.join(&name);
+    std::fs::write(&path, &body).unwrap();
+    (path, name)
+}
+
+/// Changes the first occurrence of `from` after `after` into `to`.
+fn tamper(src: &Path, dst: &Path, after: &str, from: &str, to: &str) {
+    let text = std::fs::read_to_string(src).unwrap();
+    let start = text
+        .find(after)
+        .unwrap_or_else(|| panic!("{after:?} not in the export"));
+    let at = start
+        + text[start..]
+            .find(from)
+            .unwrap_or_else(|| panic!("{from:?} not after {after:?}"));
+    let mut out = text[..at].to_owned();
+    out.push_str(to);
+    out.push_str(&text[at + from.len()..]);
+    std::fs::write(dst, out).unwrap();
+}
+
+#[test]
+fn the_whole_lifecycle_and_verified_exports() {
+    let gh = fake_github();
+    let s = LogServer::start(&["--github-api", &gh.url]);
+    let api = Api::new(&s);
+    let p = project(&api, &s.admin_key, "payments-api");
+    let ep = "GET /users/{id}";
+
+    // File: ANERGIC; the requester is the caller.
+    let expires = unix_ms() + 6_000;
+    let (st, e1) = file_exception(&api, &p, &p.alice, ep, expires);
+    assert_eq!(st, 201, "{e1}");
+    assert_eq!(e1["status"], "ANERGIC");
+    assert_eq!(e1["requested_by"], p.alice_id.as_str());
+    let e1_id = e1["exception_id"].as_str().unwrap().to_owned();
+
+    // An ANERGIC exception lets nothing through.
+    let v = decide(&api, &p, err("response_field_removed", ep));
+    assert_eq!(
+        (v["verdict"].as_str(), v["blocked"].as_bool()),
+        (Some("ERR"), Some(true))
+    );
+    assert!(
+        v["blocked_reasons"][0]
+            .as_str()
+            .unwrap()
+            .contains("ANERGIC"),
+        "{v}"
+    );
+
+    // Refused with 403 and a reason: the requester, a bot, a non-codeowner.
+    let approve = json!({"type": "codeowner_approval", "comment": "LGTM"});
+    let (st, v) = signal(&api, &p, &p.alice, &e1_id, &approve);
+    assert_eq!(st, 403, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("requested"), "{v}");
+    let (st, v) = signal(&api, &p, &p.bot, &e1_id, &approve);
+    assert_eq!(st, 403, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("bot"), "{v}");
+    for key in [&p.auditor, &p.ci, &p.admin] {
+        let (st, v) = signal(&api, &p, key, &e1_id, &approve);
+        assert_eq!(st, 403, "{v}");
+        assert!(v["error"].as_str().unwrap().contains("codeowner"), "{v}");
+    }
+    let (st, v) = signal(
+        &api,
+        &p,
+        &p.bob,
+        &e1_id,
+        &json!({"type": "consumer_test", "test_name": "t", "run_url": "https://ci/1"}),
+    );
+    assert_eq!(st, 403, "a consumer test from a codeowner key: {v}");
+
+    // A second codeowner activates it.
+    let (st, v) = signal(&api, &p, &p.bob, &e1_id, &approve);
+    assert_eq!(st, 201, "{v}");
+    assert_eq!(v["status"], "ACTIVE");
+    assert_eq!(v["approver"], p.bob_id.as_str());
+    assert!(v["approval_latency_ms"].as_u64().is_some());
+    let (st, v) = signal(&api, &p, &p.bob, &e1_id, &approve);
+    assert_eq!(st, 409, "already active: {v}");
+
+    // The matching ERR passes and names the exception; the same kind elsewhere blocks.
+    let v = decide(&api, &p, err("response_field_removed", ep));
+    assert_eq!(v["blocked"], false, "{v}");
+    assert_eq!(v["verdict"], "ERR");
+    assert_eq!(v["exceptions_applied"], json!([e1_id]));
+    let passed_run = v["run_id"].as_str().unwrap().to_owned();
+    let v = decide(&api, &p, err("response_field_removed", "GET /users"));
+    assert_eq!(v["blocked"], true, "{v}");
+    let v = decide(&api, &p, json!([]));
+    assert_eq!(
+        (v["verdict"].as_str(), v["blocked"].as_bool()),
+        (Some("PASS"), Some(false))
+    );
+    let (st, v) = api.post(
+        &format!("/api/projects/{}/decisions?wait=checkpoint", p.id),
+        &p.ci,
+        &decision(json!([{"kind": "x", "endpoint": "GET /", "severity": "WARN"}])),
+    );
+    assert_eq!(st, 201);
+    assert_eq!(v["verdict"], "WARN");
+    check_inclusion(&s, &v, v["log_index"].as_u64().unwrap());
+
+    // GET a decision: record, envelope, log index, proof, checkpoint.
+    let (st, d) = api.get(
+        &format!("/api/projects/{}/decisions/{passed_run}", p.id),
+        &p.auditor,
+    );
+    assert_eq!(st, 200, "{d}");
+    assert_eq!(d["record"]["exceptions_applied"], json!([e1_id]));
+    let env: Value = serde_json::from_str(d["envelope"].as_str().unwrap()).unwrap();
+    assert_eq!(env["project"], p.id.as_str());
+    assert_eq!(env["type"], "gate_decision");
+    assert!(
+        !d["envelope"].as_str().unwrap().contains("alice"),
+        "no customer content in the public leaf"
+    );
+    check_inclusion(&s, &d, d["log_index"].as_u64().unwrap());
+    let (_, entry) = api.get(&format!("/v1/entries/{}", d["log_index"]), &p.auditor);
+    use base64::Engine as _;
+    let public = base64::engine::general_purpose::STANDARD
+        .decode(entry["entry"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(public, d["envelope"].as_str().unwrap().as_bytes());
+
+    // After expiry it blocks again, and the expiry is recorded.
+    std::thread::sleep(Duration::from_millis(
+        u64::try_from(expires - unix_ms() + 300).unwrap_or(0),
+    ));
+    let v = decide(&api, &p, err("response_field_removed", ep));
+    assert_eq!(v["blocked"], true, "{v}");
+    assert!(
+        v["blocked_reasons"][0]
+            .as_str()
+            .unwrap()
+            .contains("EXPIRED"),
+        "{v}"
+    );
+    let (st, ex) = api.get(
+        &format!("/api/projects/{}/exceptions/{e1_id}", p.id),
+        &p.auditor,
+    );
+    assert_eq!(st, 200);
+    assert_eq!(ex["status"], "EXPIRED");
+    let types: Vec<&str> = ex["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "exception_requested",
+            "exception_signal",
+            "exception_activated",
+            "exception_expired"
+        ]
+    );
+    assert!(
+        ex["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["log_index"].as_u64().is_some())
+    );
+    let (st, _) = signal(&api, &p, &p.bob, &e1_id, &approve);
+    assert_eq!(st, 409, "an expired exception cannot be activated");
+
+    // A consumer test from CI activates; revocation ends it.
+    let (_, e2) = file_exception(
+        &api,
+        &p,
+        &p.alice,
+        "DELETE /users/{id}",
+        unix_ms() + 86_400_000,
+    );
+    let e2_id = e2["exception_id"].as_str().unwrap().to_owned();
+    let (st, v) = signal(
+        &api,
+        &p,
+        &p.ci,
+        &e2_id,
+        &json!({"type": "consumer_test", "test_name": "mobile-contract", "run_url": "https://ci.example/runs/42"}),
+    );
+    assert_eq!(st, 201, "{v}");
+    let v = decide(
+        &api,
+        &p,
+        err("response_field_removed", "DELETE /users/{id}"),
+    );
+    assert_eq!(v["blocked"], false);
+    let (st, v) = api.post(
+        &format!("/api/projects/{}/exceptions/{e2_id}/revoke", p.id),
+        &p.alice,
+        &json!({"reason": "rolled back"}),
+    );
+    assert_eq!(st, 201, "{v}");
+    assert_eq!(v["status"], "REVOKED");
+    let v = decide(
+        &api,
+        &p,
+        err("response_field_removed", "DELETE /users/{id}"),
+    );
+    assert_eq!(v["blocked"], true);
+    assert!(
+        v["blocked_reasons"][0]
+            .as_str()
+            .unwrap()
+            .contains("REVOKED"),
+        "{v}"
+    );
+    let (st, _) = api.post(
+        &format!("/api/projects/{}/exceptions/{e2_id}/revoke", p.id),
+        &p.alice,
+        &json!({"reason": "again"}),
+    );
+    assert_eq!(st, 409);
+
+    // GitHub reviews: only a standing approval by another codeowner counts.
+    let (_, e3) = file_exception(
+        &api,
+        &p,
+        &p.alice,
+        "PATCH /users/{id}",
+        unix_ms() + 86_400_000,
+    );
+    let e3_id = e3["exception_id"].as_str().unwrap().to_owned();
+    let gr =
+        |pr: u64| json!({"type": "github_review", "repository": "example/api", "pull_request": pr});
+    let (st, v) = signal(&api, &p, &p.ci, &e3_id, &gr(8));
+    assert_eq!(st, 403, "{v}");
+    let msg = v["error"].as_str().unwrap();
+    assert!(
+        msg.contains("alice-gh requested") && msg.contains("dependabot[bot] is a bot"),
+        "{msg}"
+    );
+    let (st, v) = signal(&api, &p, &p.ci, &e3_id, &gr(9));
+    assert_eq!(st, 403, "changes requested after the approval: {v}");
+    let (st, v) = signal(&api, &p, &p.ci, &e3_id, &gr(404));
+    assert_eq!(st, 400, "{v}");
+    let (st, v) = signal(&api, &p, &p.alice, &e3_id, &gr(7));
+    assert_eq!(st, 201, "{v}");
+    assert_eq!(v["approver"], p.bob_id.as_str());
+
+    // Listing by status.
+    let (_, l) = api.get(
+        &format!("/api/projects/{}/exceptions?status=ACTIVE", p.id),
+        &p.auditor,
+    );
+    let ids: Vec<&str> = l["exceptions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["exception_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [e3_id.as_str()]);
+    let (_, l) = api.get(&format!("/api/projects/{}/exceptions", p.id), &p.ci);
+    assert_eq!(l["exceptions"].as_array().unwrap().len(), 3);
+
+    // Exports in both formats verify offline, and with the log.
+    let dir = tempfile::tempdir().unwrap();
+    let q = format!("from={}&to={}", today(-1), today(0));
+    let (json_file, name) = export(
+        &api,
+        &p,
+        &p.auditor,
+        &format!("{q}&format=json"),
+        dir.path(),
+    );
+    assert_eq!(
+        name,
+        format!(
+            "stateanchor-soc2-evidence-{}-{}-{}.json",
+            p.id,
+            today(-1),
+            today(0)
+        )
+    );
+    let (md_file, name) = export(
+        &api,
+        &p,
+        &p.admin,
+        &format!("{q}&format=markdown"),
+        dir.path(),
+    );
+    assert!(name.ends_with(".md"));
+    let md = std::fs::read_to_string(&md_file).unwrap();
+    for want in [
+        "## A. Change-management records",
+        "## B. Exception authorization records",
+        "## C. Access and authorization summary",
+        "## D. Audit-trail integrity",
+        "payments-api",
+        "**P95",
+    ] {
+        assert!(md.contains(want), "{want} missing from the Markdown export");
+    }
+    let exported: Value =
+        serde_json::from_str(&std::fs::read_to_string(&json_file).unwrap()).unwrap();
+    assert_eq!(
+        exported["section_a_change_management"]
+            .as_array()
+            .unwrap()
+            .len(),
+        8
+    );
+    assert_eq!(
+        exported["section_c_access_and_authorization"]["approval_latency"]["activations"],
+        3
+    );
+    let key = s.verifier_key.clone();
+    for f in [&json_file, &md_file] {
+        let (code, out, errs) = verify(&["export", f.to_str().unwrap(), "--key", &key]);
+        assert_eq!(code, 0, "{out}{errs}");
+        assert!(out.contains("8 gate decisions"), "{out}");
+        let (code, out, errs) = verify(&[
+            "export",
+            f.to_str().unwrap(),
+            "--key",
+            &key,
+            "--log",
+            &s.url,
+        ]);
+        assert_eq!(code, 0, "{out}{errs}");
+    }
+
+    // One changed byte anywhere: exit 1, naming the record.
+    let ev = dir.path().join("evidence");
+    let check_tampered = |src: &Path, after: &str, from: &str, to: &str, names: &str| {
+        let bad = dir.path().join("tampered");
+        tamper(src, &bad, after, from, to);
+        let (code, out, errs) = verify(&[
+            "--evidence-dir",
+            ev.to_str().unwrap(),
+            "export",
+            bad.to_str().unwrap(),
+            "--key",
+            &key,
+        ]);
+        assert_eq!(code, 1, "{after} {from}->{to}: {out}{errs}");
+        assert!(errs.contains(names), "{from}->{to}: {errs}");
+    };
+    check_tampered(
+        &json_file,
+        &passed_run,
+        "\"branch\":\"main\"",
+        "\"branch\":\"mair\"",
+        &passed_run,
+    );
+    check_tampered(
+        &json_file,
+        &passed_run,
+        "\"log_index\":",
+        "\"log_index\":1",
+        &passed_run,
+    );
+    check_tampered(
+        &json_file,
+        "\"header\":",
+        "payments-api",
+        "payments-apj",
+        "header",
+    );
+    check_tampered(
+        &json_file,
+        "section_c_access",
+        "\"blocked\":",
+        "\"blocked\":1",
+        "rendered again",
+    );
+    check_tampered(
+        &md_file,
+        &format!("| {passed_run} |"),
+        "| main |",
+        "| mair |",
+        &passed_run,
+    );
+    check_tampered(
+        &md_file,
+        "```stateanchor-records-a",
+        &passed_run,
+        &passed_run.replace("run_", "run-"),
+        "section A record",
+    );
+    check_tampered(&md_file, "## C. Access", "alice", "alicf", "rendered again");
+    // A record removed from the export.
+    let text = std::fs::read_to_string(&json_file).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.contains(&passed_run) && l.starts_with("{\"envelope\""))
+        .unwrap()
+        .to_owned();
+    let bad = dir.path().join("removed.json");
+    std::fs::write(&bad, text.replace(&format!("{line}\n"), "")).unwrap();
+    let (code, _, errs) = verify(&[
+        "--evidence-dir",
+        ev.to_str().unwrap(),
+        "export",
+        bad.to_str().unwrap(),
+        "--key",
+        &key,
+    ]);
+    assert_eq!(code, 1, "{errs}");
+    assert!(
+        errs.contains("removed, added or reordered") || errs.contains("differs"),
+        "{errs}"
+    );
+    // The wrong key is a failure; a file that is no export is a usage error.
+    let (code, _, _) = verify(&[
+        "export",
+        json_file.to_str().unwrap(),
+        "--key",
+        "other.example/log+12345678+AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+    ]);
+    assert_ne!(code, 0);
+    let junk = dir.path().join("junk.txt");
+    std::fs::write(&junk, "hello\n").unwrap();
+    let (code, _, _) = verify(&["export", junk.to_str().unwrap(), "--key", &key]);
+    assert_eq!(code, 2);
+}
+
+fn check_inclusion(s: &LogServer, v: &Value, index: u64) {
+    let vkey = tlog::VerifierKey::from_text(&s.verifier_key).unwrap();
+    let cp = tlog::open_checkpoint(v["checkpoint"].as_str().unwrap().as_bytes(), &vkey)
+        .unwrap()
+        .checkpoint;
+    let env = match v["envelope"].as_str() {
+        Some(e) => e.as_bytes().to_vec(),
+        None => {
+            let leaf = tlog::Hash::from_base64(v["leaf_hash"].as_str().unwrap()).unwrap();
+            let proof: Vec<tlog::Hash> = v["inclusion_proof"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|h| tlog::Hash::from_base64(h.as_str().unwrap()).unwrap())
+                .collect();
+            tlog::verify_inclusion(index, cp.tree_size, &leaf, &proof, &cp.root_hash).unwrap();
+            return;
+        }
+    };
+    let proof: Vec<tlog::Hash> = v["inclusion_proof"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| tlog::Hash::from_base64(h.as_str().unwrap()).unwrap())
+        .collect();
+    tlog::verify_inclusion(
+        index,
+        cp.tree_size,
+        &tlog::leaf_hash(&env),
+        &proof,
+        &cp.root_hash,
+    )
+    .unwrap();
+}
+
+#[test]
+fn isolation_roles_and_bad_input() {
+    let s = LogServer::start(&[]);
+    let api = Api::new(&s);
+    let a = project(&api, &s.admin_key, "project-a");
+    let b = project(&api, &s.admin_key, "project-b");
+    let v = decide(&api, &b, json!([]));
+    let b_run = v["run_id"].as_str().unwrap().to_owned();
+    let (_, be) = file_exception(&api, &b, &b.alice, "GET /b", unix_ms() + 3_600_000);
+    let b_exc = be["exception_id"].as_str().unwrap().to_owned();
+
+    // A key of project A sees nothing of project B: 404, as for an unknown project.
+    for (method, path, body) in [
+        (
+            "POST",
+            format!("/api/projects/{}/decisions", b.id),
+            Some(decision(json!([]))),
+        ),
+        (
+            "GET",
+            format!("/api/projects/{}/decisions/{b_run}", b.id),
+            None,
+        ),
+        ("GET", format!("/api/projects/{}/exceptions", b.id), None),
+        (
+            "GET",
+            format!("/api/projects/{}/exceptions/{b_exc}", b.id),
+            None,
+        ),
+        (
+            "GET",
+            format!("/api/projects/{}/compliance-export", b.id),
+            None,
+        ),
+        (
+            "POST",
+            format!("/api/projects/{}/exceptions/{b_exc}/signals", b.id),
+            Some(json!({"type": "codeowner_approval"})),
+        ),
+    ] {
+        for key in [&a.ci, &a.bob, &a.auditor, &a.admin] {
+            let (st, v) = api.send(method, &path, Some(key), body.as_ref());
+            assert_eq!(st, 404, "{method} {path}: {v}");
+        }
+    }
+    // B's records looked up through A's project: 404 too.
+    let (st, _) = api.get(
+        &format!("/api/projects/{}/decisions/{b_run}", a.id),
+        &a.auditor,
+    );
+    assert_eq!(st, 404);
+    let (st, _) = api.get(
+        &format!("/api/projects/{}/exceptions/{b_exc}", a.id),
+        &a.auditor,
+    );
+    assert_eq!(st, 404);
+    let (st, _) = api.get("/api/projects/prj_unknown/exceptions", &s.admin_key);
+    assert_eq!(st, 404);
+
+    // A role only does what it is for: 403.
+    let dpath = format!("/api/projects/{}/decisions", a.id);
+    for key in [&a.alice, &a.auditor, &a.admin, &s.admin_key] {
+        let (st, v) = api.post(&dpath, key, &decision(json!([])));
+        assert_eq!(st, 403, "{v}");
+    }
+    let epath = format!("/api/projects/{}/exceptions", a.id);
+    let body = json!({"kind": "k", "endpoint": "GET /", "reason": "r", "expires_at": rfc3339(unix_ms() + 3_600_000)});
+    for key in [&a.ci, &a.auditor, &a.admin, &a.bot, &s.admin_key] {
+        let (st, v) = api.post(&epath, key, &body);
+        assert_eq!(st, 403, "{v}");
+    }
+    let xpath = format!("/api/projects/{}/compliance-export", a.id);
+    for key in [&a.ci, &a.alice] {
+        let (st, _) = api.get(&xpath, key);
+        assert_eq!(st, 403);
+    }
+    // Project keys never act on the log or on projects.
+    let (st, _) = api.send("GET", "/v1/admin/keys", Some(&a.admin), None);
+    assert_eq!(st, 403);
+    let (st, _) = api.post("/v1/admin/projects", &a.admin, &json!({"name": "x"}));
+    assert_eq!(st, 403);
+    let resp = api
+        .http
+        .post(format!("{}/v1/entries", s.url))
+        .bearer_auth(&a.admin)
+        .header("content-type", "application/octet-stream")
+        .body("x")
+        .send()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 403);
+    let (st, _) = api.send("GET", &epath, None, None);
+    assert_eq!(st, 401);
+
+    // Malformed bodies, unknown IDs, bad dates: 400/404/415, and nothing is recorded.
+    let tree_size = |api: &Api| {
+        api.send("GET", "/healthz", None, None).1["tree_size"]
+            .as_u64()
+            .unwrap()
+    };
+    let size_before = tree_size(&api);
+    let resp = api
+        .http
+        .post(format!("{}{dpath}", s.url))
+        .bearer_auth(&a.ci)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
+    let resp = api
+        .http
+        .post(format!("{}{dpath}", s.url))
+        .bearer_auth(&a.ci)
+        .header("content-type", "text/plain")
+        .body("{}")
+        .send()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 415);
+    for bad in [
+        json!({"commit_sha": "xyz", "branch": "main", "author": "a", "findings": []}),
+        json!({"commit_sha": "abcdef0", "branch": "main", "author": "a"}),
+        json!({"commit_sha": "abcdef0", "branch": "main", "author": "a", "findings": [], "extra": 1}),
+        json!({"commit_sha": "abcdef0", "branch": "main", "author": "a", "findings": [{"kind": "k", "endpoint": "e", "severity": "FATAL"}]}),
+        json!({"commit_sha": "abcdef0", "branch": "", "author": "a", "findings": []}),
+    ] {
+        let (st, v) = api.post(&dpath, &a.ci, &bad);
+        assert_eq!(st, 400, "{bad}: {v}");
+    }
+    let (st, _) = api.post(&format!("{dpath}?wait=soon"), &a.ci, &decision(json!([])));
+    assert_eq!(st, 400);
+    for expires in [
+        "tomorrow",
+        "2020-01-01T00:00:00Z",
+        &rfc3339(unix_ms() + 91 * 86_400_000),
+    ] {
+        let (st, v) = api.post(
+            &epath,
+            &a.alice,
+            &json!({"kind": "k", "endpoint": "GET /", "reason": "r", "expires_at": expires}),
+        );
+        assert_eq!(st, 400, "{expires}: {v}");
+    }
+    let (st, _) = api.post(
+        &epath,
+        &a.alice,
+        &json!({"kind": "k", "endpoint": "GET /", "reason": "r"}),
+    );
+    assert_eq!(st, 400, "expiry is required");
+    let (st, _) = api.post(
+        &format!("{epath}/exc_nope/signals"),
+        &a.bob,
+        &json!({"type": "codeowner_approval"}),
+    );
+    assert_eq!(st, 404);
+    let (st, _) = api.post(
+        &format!("{epath}/exc_nope/revoke"),
+        &a.alice,
+        &json!({"reason": "x"}),
+    );
+    assert_eq!(st, 404);
+    let (_, ae) = file_exception(&api, &a, &a.alice, "GET /a", unix_ms() + 3_600_000);
+    let a_exc = ae["exception_id"].as_str().unwrap().to_owned();
+    for bad in [
+        json!({"type": "telepathy"}),
+        json!({"type": "consumer_test", "test_name": "t", "run_url": "ftp://x"}),
+        json!({"comment": "no type"}),
+    ] {
+        let (st, v) = api.post(&format!("{epath}/{a_exc}/signals"), &a.bob, &bad);
+        assert_eq!(st, 400, "{bad}: {v}");
+    }
+    let (st, _) = api.post(&format!("{epath}/{a_exc}/revoke"), &a.alice, &json!({}));
+    assert_eq!(st, 400);
+    let (st, _) = api.get(&format!("{dpath}/run_nope"), &a.auditor);
+    assert_eq!(st, 404);
+    let (st, _) = api.get(&format!("{epath}?status=SLEEPING"), &a.auditor);
+    assert_eq!(st, 400);
+    for q in [
+        "from=2024-13-01",
+        "to=2024-02-30",
+        "from=2024-03-02&to=2024-03-01",
+        "format=pdf",
+        "from=yesterday",
+        "since=2024-01-01",
+    ] {
+        let (st, v) = api.get(&format!("{xpath}?{q}"), &a.auditor);
+        assert_eq!(st, 400, "{q}: {v}");
+    }
+    // Admin API: bad principals and settings.
+    let ppath = format!("/v1/admin/projects/{}/principals", a.id);
+    for bad in [
+        json!({"name": "x", "roles": []}),
+        json!({"name": "x", "roles": ["submitter"]}),
+        json!({"name": "x", "roles": ["wizard"]}),
+        json!({"name": "x", "roles": ["codeowner"], "github_login": "bob-gh"}),
+    ] {
+        let (st, v) = api.post(&ppath, &s.admin_key, &bad);
+        assert!(st == 400 || st == 409, "{bad}: {st} {v}");
+    }
+    let (st, _) = api.post(
+        "/v1/admin/projects/prj_nope/principals",
+        &s.admin_key,
+        &json!({"name": "x", "roles": ["ci"]}),
+    );
+    assert_eq!(st, 404);
+    let (st, _) = api.send(
+        "PATCH",
+        &format!("/v1/admin/projects/{}/settings", a.id),
+        Some(&s.admin_key),
+        Some(&json!({"max_exception_lifetime_seconds": 0})),
+    );
+    assert_eq!(st, 400);
+    // Of all the requests above, only the one filing was logged.
+    assert_eq!(tree_size(&api), size_before + 1);
+    // The log admin may export any project; the export of B holds only B.
+    let dir = tempfile::tempdir().unwrap();
+    let (f, _) = export(&api, &b, &s.admin_key, "", dir.path());
+    let text = std::fs::read_to_string(&f).unwrap();
+    assert!(!text.contains(&a.id) && text.contains(&b_run));
+    let (code, out, errs) = verify(&["export", f.to_str().unwrap(), "--key", &s.verifier_key]);
+    assert_eq!(code, 0, "{out}{errs}");
+}
+
+#[test]
+fn project_settings_and_cli() {
+    let s = LogServer::start(&[]);
+    let run = |args: &[&str]| {
+        let out = Command::new(bin("stateanchor-log"))
+            .args(args)
+            .args(["--url", &s.url, "--admin-key", &s.admin_key])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let out = run(&[
+        "project",
+        "create",
+        "--name",
+        "cli-project",
+        "--max-exception-lifetime",
+        "1h",
+    ]);
+    let id = out.trim().strip_prefix("project id: ").unwrap().to_owned();
+    let out = run(&[
+        "project",
+        "add-principal",
+        &id,
+        "--name",
+        "carol",
+        "--role",
+        "codeowner",
+        "--github-login",
+        "carol",
+    ]);
+    let key = out
+        .lines()
+        .find_map(|l| l.strip_prefix("api key: "))
+        .unwrap()
+        .to_owned();
+    run(&["project", "settings", &id, "--bot-deny-list", "carol"]);
+    let shown = run(&["project", "show", &id]);
+    assert!(shown.contains("\"bot\": true"), "{shown}");
+    assert!(run(&["project", "list"]).contains(&id));
+    let api = Api::new(&s);
+    let body = |h: i64| json!({"kind": "k", "endpoint": "GET /", "reason": "r", "expires_at": rfc3339(unix_ms() + h * 60_000)});
+    // carol is on the deny-list now: a bot.
+    let (st, v) = api.post(&format!("/api/projects/{id}/exceptions"), &key, &body(30));
+    assert_eq!(st, 403, "{v}");
+    run(&["project", "settings", &id, "--bot-deny-list", ""]);
+    let (st, v) = api.post(&format!("/api/projects/{id}/exceptions"), &key, &body(30));
+    assert_eq!(st, 201, "{v}");
+    // The maximum lifetime is the project's: 1 hour.
+    let (st, v) = api.post(&format!("/api/projects/{id}/exceptions"), &key, &body(61));
+    assert_eq!(st, 400, "{v}");
+    // Restarting the server keeps projects, principals and the ledger.
+    let dir = s.data_dir.clone();
+    let mut s = s;
+    s.stop();
+    let s2 = LogServer::start_in(&dir, &[]);
+    let api = Api::new(&s2);
+    let (st, l) = api.get(
+        &format!("/api/projects/{id}/exceptions?status=ANERGIC"),
+        &key,
+    );
+    assert_eq!(st, 200);
+    assert_eq!(l["exceptions"].as_array().unwrap().len(), 1);
+}
