@@ -184,15 +184,16 @@ impl Store {
             self.cf(CF_LEAF_INDEX)?,
             IteratorMode::From(&leaf_hash.0, Direction::Forward),
         );
-        for item in it {
-            let (k, _) = item?;
-            if k.len() != 40 || k[..32] != leaf_hash.0 {
-                return Ok(None);
-            }
-            let idx = u64_from(&k[32..]).context("corrupt leaf index key")?;
-            return Ok((idx < below).then_some(idx));
+        let mut it = it;
+        let Some(item) = it.next() else {
+            return Ok(None);
+        };
+        let (k, _) = item?;
+        if k.len() != 40 || k[..32] != leaf_hash.0 {
+            return Ok(None);
         }
-        Ok(None)
+        let idx = u64_from(&k[32..]).context("corrupt leaf index key")?;
+        Ok((idx < below).then_some(idx))
     }
 
     /// `width` consecutive stored hashes of `level`, from `start`, concatenated.

@@ -622,7 +622,7 @@ impl SummaryBuilder {
         }
         .to_owned();
         let mut latency = None;
-        let mut actor: Option<(String, fn(&mut Activity))> = None;
+        let mut actor: Option<String> = None;
         {
             let e = self
                 .summary
@@ -640,14 +640,12 @@ impl SummaryBuilder {
                     e.filed_at = Some(time);
                     e.expires_at = Some(str_of(record, "expires_at").to_owned());
                     e.last_status = "ANERGIC".into();
-                    actor = Some((str_of(record, "requested_by").to_owned(), |a| {
-                        a.exceptions_requested += 1;
-                    }));
+                    actor = Some(str_of(record, "requested_by").to_owned());
                 }
                 EXCEPTION_SIGNAL => {
                     let approver = str_of(record, "approver").to_owned();
                     e.approvers.push(approver.clone());
-                    actor = Some((approver, |a| a.approvals += 1));
+                    actor = Some(approver);
                 }
                 EXCEPTION_ACTIVATED => {
                     e.activated_at = Some(time);
@@ -659,9 +657,7 @@ impl SummaryBuilder {
                 EXCEPTION_REVOKED => {
                     e.revoked_at = Some(time);
                     e.last_status = "REVOKED".into();
-                    actor = Some((str_of(record, "revoked_by").to_owned(), |a| {
-                        a.revocations += 1;
-                    }));
+                    actor = Some(str_of(record, "revoked_by").to_owned());
                 }
                 _ => {
                     e.expired_at = Some(time);
@@ -672,8 +668,13 @@ impl SummaryBuilder {
         if let Some(ms) = latency {
             self.latencies.push(ms);
         }
-        if let Some((id, f)) = actor {
-            f(self.actor(&id));
+        if let Some(id) = actor {
+            let a = self.actor(&id);
+            match kind {
+                EXCEPTION_REQUESTED => a.exceptions_requested += 1,
+                EXCEPTION_SIGNAL => a.approvals += 1,
+                _ => a.revocations += 1,
+            }
         }
     }
 
