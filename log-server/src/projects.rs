@@ -129,6 +129,21 @@ pub fn summary(p: &Principal, settings: &ProjectSettings) -> PrincipalSummary {
     }
 }
 
+/// Every principal of a project as listed in exports and by the admin API.
+///
+/// # Errors
+/// Storage errors.
+pub fn summaries(
+    store: &Store,
+    project: &str,
+    settings: &ProjectSettings,
+) -> Result<Vec<PrincipalSummary>> {
+    Ok(principals(store, project)?
+        .iter()
+        .map(|p| summary(p, settings))
+        .collect())
+}
+
 /// Fails with 403 unless the caller is a log admin (not a project principal).
 ///
 /// # Errors
@@ -251,10 +266,7 @@ pub async fn get_project(
 ) -> Result<Response, ApiError> {
     require_log_admin(&caller)?;
     let row = existing(&s.log.store, &id)?;
-    let list: Vec<PrincipalSummary> = principals(&s.log.store, &id)?
-        .iter()
-        .map(|p| summary(p, &row.settings))
-        .collect();
+    let list = summaries(&s.log.store, &id, &row.settings)?;
     let mut v = project_json(&row);
     v["principals"] = json!(list);
     Ok(Json(v).into_response())
@@ -393,10 +405,7 @@ pub async fn list_principals(
 ) -> Result<Response, ApiError> {
     require_log_admin(&caller)?;
     let row = existing(&s.log.store, &id)?;
-    let list: Vec<PrincipalSummary> = principals(&s.log.store, &id)?
-        .iter()
-        .map(|p| summary(p, &row.settings))
-        .collect();
+    let list = summaries(&s.log.store, &id, &row.settings)?;
     Ok(Json(json!({"principals": list})).into_response())
 }
 

@@ -623,17 +623,14 @@ fn the_whole_lifecycle_and_verified_exports() {
 
     // One changed byte anywhere: exit 1, naming the record.
     let ev = dir.path().join("evidence");
+    let verify_bad = |bad: &Path| {
+        let (ev, bad) = (ev.to_str().unwrap(), bad.to_str().unwrap());
+        verify(&["--evidence-dir", ev, "export", bad, "--key", &key])
+    };
     let check_tampered = |src: &Path, after: &str, from: &str, to: &str, names: &str| {
         let bad = dir.path().join("tampered");
         tamper(src, &bad, after, from, to);
-        let (code, out, errs) = verify(&[
-            "--evidence-dir",
-            ev.to_str().unwrap(),
-            "export",
-            bad.to_str().unwrap(),
-            "--key",
-            &key,
-        ]);
+        let (code, out, errs) = verify_bad(&bad);
         assert_eq!(code, 1, "{after} {from}->{to}: {out}{errs}");
         assert!(errs.contains(names), "{from}->{to}: {errs}");
     };
@@ -689,14 +686,7 @@ fn the_whole_lifecycle_and_verified_exports() {
         .to_owned();
     let bad = dir.path().join("removed.json");
     std::fs::write(&bad, text.replace(&format!("{line}\n"), "")).unwrap();
-    let (code, _, errs) = verify(&[
-        "--evidence-dir",
-        ev.to_str().unwrap(),
-        "export",
-        bad.to_str().unwrap(),
-        "--key",
-        &key,
-    ]);
+    let (code, _, errs) = verify_bad(&bad);
     assert_eq!(code, 1, "{errs}");
     assert!(
         errs.contains("removed, added or reordered") || errs.contains("differs"),

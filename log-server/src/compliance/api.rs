@@ -16,7 +16,10 @@ use super::format::{
     self, EXCEPTION_ACTIVATED, EXCEPTION_REQUESTED, EXCEPTION_REVOKED, EXCEPTION_SIGNAL,
     GATE_DECISION,
 };
-use super::{Access, Compliance, Row, Staged, authorize, exception_seqs, now_ms, read_row, seq_of};
+use super::{
+    Access, Compliance, ProjectState, Row, Staged, authorize, exception_seqs, now_ms, read_row,
+    seq_of,
+};
 use crate::api::{AppState, Caller, inclusion_at_checkpoint, json_body, query};
 use crate::error::ApiError;
 use crate::gate::{self, DecisionInput};
@@ -47,6 +50,25 @@ async fn settle_all(staged: Vec<Staged>) -> Result<Vec<(Value, u64, Hash)>, ApiE
     Ok(out)
 }
 
+/// Runs `act` under the project's lock at the evaluation time, after
+/// recording due expiries (expiry is checked at every use), and waits for
+/// those records whatever `act` decides. `act` applies the rules and stages
+/// what is to be logged; a refusal stages nothing.
+pub(super) async fn under_lock<T>(
+    c: &Compliance,
+    p: &tokio::sync::Mutex<ProjectState>,
+    act: impl FnOnce(&mut ProjectState, i64) -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    let (expiries, result) = {
+        let mut ps = p.lock().await;
+        let now = ps.clock(now_ms());
+        let expiries = c.sweep_expiries(&mut ps, now)?;
+        (expiries, act(&mut ps, now))
+    };
+    settle_all(expiries).await?;
+    result
+}
+
 /// Adds `checkpoint`, `tree_size` and `inclusion_proof` (waiting for the
 /// first checkpoint that covers `index`).
 async fn add_proof(c: &Compliance, index: u64, v: &mut Value) -> Result<(), ApiError> {
@@ -72,10 +94,7 @@ pub async fn post_decision(
     let d = json_body(body)?;
     gate::validate(&d)?;
     let run_id = random_id("run");
-    let (expiries, staged) = {
-        let mut ps = p.lock().await;
-        let now = ps.clock(now_ms());
-        let expiries = c.sweep_expiries(&mut ps, now)?;
+    let staged = under_lock(c, &p, |ps, now| {
         let v = gate::evaluate(&d.findings, ps.exceptions.values(), now);
         let record = json!({
             "type": GATE_DECISION,
@@ -92,9 +111,9 @@ pub async fn post_decision(
             "blocked_reasons": v.blocked_reasons,
             "exceptions_applied": v.exceptions_applied,
         });
-        (expiries, c.stage(&mut ps, record, now)?)
-    };
-    settle_all(expiries).await?;
+        c.stage(ps, record, now)
+    })
+    .await?;
     let (record, index, leaf) = staged.wait().await?;
     let mut out = json!({
         "run_id": run_id,
@@ -168,19 +187,8 @@ pub async fn post_exception(
     authorize(&caller.0, &project, Access::Ledger)?;
     let req = json_body(body)?;
     let id = random_id("exc");
-    let (expiries, staged) = {
-        let mut ps = p.lock().await;
-        let now = ps.clock(now_ms());
-        let expiries = c.sweep_expiries(&mut ps, now)?;
-        let checked = ledger::check_filing(ps.settings(), &caller.0, &req, now);
-        let expires_at = match checked {
-            Ok(t) => t,
-            Err(r) => {
-                drop(ps);
-                settle_all(expiries).await?;
-                return Err(r.into());
-            }
-        };
+    let staged = under_lock(c, &p, |ps, now| {
+        let expires_at = ledger::check_filing(ps.settings(), &caller.0, &req, now)?;
         let record = json!({
             "type": EXCEPTION_REQUESTED,
             "id": id,
@@ -191,13 +199,13 @@ pub async fn post_exception(
             "reason": req.reason,
             "expires_at": format::format_time(expires_at),
         });
-        let staged = c.stage(&mut ps, record, now)?;
+        let staged = c.stage(ps, record, now)?;
         if let Some(e) = Exception::from_requested(&staged.record) {
             ps.exceptions.insert(id.clone(), e);
         }
-        (expiries, staged)
-    };
-    settle_all(expiries).await?;
+        Ok(staged)
+    })
+    .await?;
     let (record, index, leaf) = staged.wait().await?;
     Ok((
         StatusCode::CREATED,
@@ -384,23 +392,9 @@ pub async fn post_signal(
         approver = who;
         evidence = ev;
     }
-    let (expiries, staged) = {
-        let mut ps = p.lock().await;
-        let now = ps.clock(now_ms());
-        let expiries = c.sweep_expiries(&mut ps, now)?;
-        let exc = exception_of(&ps, &exc_id, &project).cloned();
-        let checked = exc.and_then(|e| {
-            ledger::check_signal(ps.settings(), &e, kind, &caller.0, &approver, now)?;
-            Ok(e)
-        });
-        let exc = match checked {
-            Ok(e) => e,
-            Err(err) => {
-                drop(ps);
-                settle_all(expiries).await?;
-                return Err(err);
-            }
-        };
+    let staged = under_lock(c, &p, |ps, now| {
+        let exc = exception_of(ps, &exc_id, &project)?.clone();
+        ledger::check_signal(ps.settings(), &exc, kind, &caller.0, &approver, now)?;
         let signal_id = random_id("evt");
         let signal = json!({
             "type": EXCEPTION_SIGNAL,
@@ -422,14 +416,14 @@ pub async fn post_signal(
             "approver": approver.id,
             "approval_latency_ms": latency,
         });
-        let a = c.stage(&mut ps, signal, now)?;
-        let b = c.stage(&mut ps, activation, now)?;
+        let a = c.stage(ps, signal, now)?;
+        let b = c.stage(ps, activation, now)?;
         if let Some(e) = ps.exceptions.get_mut(&exc.id) {
             e.activated_at = Some(now);
         }
-        (expiries, vec![a, b])
-    };
-    settle_all(expiries).await?;
+        Ok(vec![a, b])
+    })
+    .await?;
     let done = settle_all(staged).await?;
     let (signal, signal_index, _) = &done[0];
     let (activation, activation_index, _) = &done[1];
@@ -467,19 +461,9 @@ pub async fn post_revoke(
     let p = c.project(&project).await?;
     authorize(&caller.0, &project, Access::Ledger)?;
     let req = json_body(body)?;
-    let (expiries, staged) = {
-        let mut ps = p.lock().await;
-        let now = ps.clock(now_ms());
-        let expiries = c.sweep_expiries(&mut ps, now)?;
-        let checked = exception_of(&ps, &exc_id, &project).cloned().and_then(|e| {
-            ledger::check_revoke(ps.settings(), &e, &caller.0, &req.reason, now)?;
-            Ok(e)
-        });
-        if let Err(err) = checked {
-            drop(ps);
-            settle_all(expiries).await?;
-            return Err(err);
-        }
+    let staged = under_lock(c, &p, |ps, now| {
+        let exc = exception_of(ps, &exc_id, &project)?;
+        ledger::check_revoke(ps.settings(), exc, &caller.0, &req.reason, now)?;
         let record = json!({
             "type": EXCEPTION_REVOKED,
             "id": random_id("evt"),
@@ -488,13 +472,13 @@ pub async fn post_revoke(
             "revoked_by_name": caller.0.name,
             "reason": req.reason,
         });
-        let staged = c.stage(&mut ps, record, now)?;
+        let staged = c.stage(ps, record, now)?;
         if let Some(e) = ps.exceptions.get_mut(&exc_id) {
             e.revoked_at = Some(now);
         }
-        (expiries, staged)
-    };
-    settle_all(expiries).await?;
+        Ok(staged)
+    })
+    .await?;
     let (record, index, leaf) = staged.wait().await?;
     Ok((
         StatusCode::CREATED,
@@ -581,19 +565,16 @@ pub async fn list_exceptions(
             })
         })
         .transpose()?;
-    let (now, exceptions, expiries) = {
-        let mut ps = p.lock().await;
-        let now = ps.clock(now_ms());
-        let expiries = c.sweep_expiries(&mut ps, now)?;
+    let (now, exceptions) = under_lock(c, &p, |ps, now| {
         let list: Vec<Exception> = ps
             .exceptions
             .values()
             .filter(|e| want.is_none_or(|w| e.status_at(now) == w))
             .cloned()
             .collect();
-        (now, list, expiries)
-    };
-    settle_all(expiries).await?;
+        Ok((now, list))
+    })
+    .await?;
     let mut list = Vec::with_capacity(exceptions.len());
     for e in &exceptions {
         list.push(exception_view(c, &project, e, now, false)?);
@@ -611,14 +592,10 @@ pub async fn get_exception(
     let c = &s.compliance;
     let p = c.project(&project).await?;
     authorize(&caller.0, &project, Access::Read)?;
-    let (now, exc, expiries) = {
-        let mut ps = p.lock().await;
-        let now = ps.clock(now_ms());
-        let expiries = c.sweep_expiries(&mut ps, now)?;
-        let exc = exception_of(&ps, &exc_id, &project).cloned();
-        (now, exc, expiries)
-    };
-    settle_all(expiries).await?;
-    let v = exception_view(c, &project, &exc?, now, true)?;
+    let (now, exc) = under_lock(c, &p, |ps, now| {
+        Ok((now, exception_of(ps, &exc_id, &project)?.clone()))
+    })
+    .await?;
+    let v = exception_view(c, &project, &exc, now, true)?;
     Ok(Json(v).into_response())
 }

@@ -224,15 +224,8 @@ pub async fn get_export(
     let store = c.store().clone();
 
     // 1. Expiries, then everything queued so far committed.
-    let (upto, expiries, settled) = {
-        let mut ps = p.lock().await;
-        let now = ps.clock(now_ms());
-        let expiries = c.sweep_expiries(&mut ps, now)?;
-        (ps.last_seq, expiries, ps.settled())
-    };
-    for e in expiries {
-        e.wait().await?;
-    }
+    let (upto, settled) =
+        super::api::under_lock(&c, &p, |ps, _| Ok((ps.last_seq, ps.settled()))).await?;
     settled.await;
 
     // 2. The period's range of sequence numbers.
@@ -243,10 +236,7 @@ pub async fn get_export(
 
     // 3. First pass: summary and section digests.
     let settings = p.lock().await.settings().clone();
-    let principals: Vec<_> = projects::principals(&store, &project)?
-        .iter()
-        .map(|pr| projects::summary(pr, &settings))
-        .collect();
+    let principals = projects::summaries(&store, &project, &settings)?;
     let (summary, digest_a, digest_b) = {
         let (store, project, range, principals) = (
             store.clone(),

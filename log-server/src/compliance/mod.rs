@@ -210,7 +210,7 @@ impl ProjectState {
 
     /// Resolves once every record queued so far for the project has
     /// completed (committed, or failed); to be awaited without the lock.
-    pub fn settled(&self) -> impl Future<Output = ()> + Send + 'static {
+    pub fn settled(&self) -> impl Future<Output = ()> + Send + use<> {
         let upto = self.last_seq;
         let mut rx = self.committed.subscribe();
         async move {
