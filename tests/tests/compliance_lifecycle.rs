@@ -1032,3 +1032,50 @@ fn project_settings_and_cli() {
     assert_eq!(st, 200);
     assert_eq!(l["exceptions"].as_array().unwrap().len(), 1);
 }
+
+/// An export whose checkpoint is consistent with the log and with the roots
+/// the server published (`--publish dir:`), checked with `--log` and `--repo`;
+/// the header names the publication target.
+#[test]
+fn export_checked_against_the_log_and_the_published_roots() {
+    let tmp = tempfile::tempdir().unwrap();
+    let roots = tmp.path().join("roots");
+    let target = format!("dir:{}", roots.display());
+    let s = LogServer::start(&["--publish", &target, "--publish-interval", "200ms"]);
+    let api = Api::new(&s);
+    let p = project(&api, &s.admin_key, "published-project");
+    for _ in 0..3 {
+        decide(&api, &p, json!([]));
+    }
+    let (f, _) = export(&api, &p, &p.auditor, "format=json", tmp.path());
+    let exported: Value = serde_json::from_str(&std::fs::read_to_string(&f).unwrap()).unwrap();
+    assert_eq!(exported["header"]["publication"], target.as_str());
+    let size = exported["section_d_audit_trail_integrity"]["tree_size"]
+        .as_u64()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while std::fs::read_to_string(roots.join("checkpoint"))
+        .ok()
+        .and_then(|t| t.lines().nth(1).and_then(|l| l.parse::<u64>().ok()))
+        .unwrap_or(0)
+        < size
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "size {size} was not published"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (code, out, errs) = verify(&[
+        "export",
+        f.to_str().unwrap(),
+        "--key",
+        &s.verifier_key,
+        "--log",
+        &s.url,
+        "--repo",
+        &target,
+    ]);
+    assert_eq!(code, 0, "{out}{errs}");
+    assert!(out.contains("extends the export's"), "{out}");
+}
