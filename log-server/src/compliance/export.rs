@@ -74,23 +74,81 @@ struct DbRecords {
     store: Arc<Store>,
     project: String,
     range: Range<u64>,
+    proofs: ProofReader,
+}
+
+/// Hashes for the export's many proofs to one tree size: the right edge of
+/// that tree from its frontier (computed once, not once per proof), and
+/// nodes of level 4 and up (shared by the proofs of neighbouring records)
+/// cached, at most [`ProofReader::MAX_CACHED`] of them.
+struct ProofReader {
+    store: Arc<Store>,
     tree_size: u64,
+    frontier: tlog::Frontier,
+    cache: std::cell::RefCell<HashMap<tlog::NodeId, Hash>>,
+}
+
+impl ProofReader {
+    const MAX_CACHED: usize = 1 << 16;
+
+    fn new(store: Arc<Store>, tree_size: u64) -> anyhow::Result<Self> {
+        let frontier = tlog::Frontier::from_reader(tree_size, &*store)?;
+        Ok(ProofReader {
+            store,
+            tree_size,
+            frontier,
+            cache: std::cell::RefCell::default(),
+        })
+    }
+}
+
+impl tlog::HashReader for ProofReader {
+    fn read_hashes(&self, ids: &[tlog::NodeId]) -> Result<Vec<Hash>, tlog::Error> {
+        let mut cache = self.cache.borrow_mut();
+        let missing: Vec<tlog::NodeId> = ids
+            .iter()
+            .filter(|id| !cache.contains_key(id))
+            .copied()
+            .collect();
+        let read = self.store.read_hashes(&missing)?;
+        if cache.len() + missing.len() > Self::MAX_CACHED {
+            cache.clear();
+        }
+        let mut fresh = HashMap::new();
+        for (id, h) in missing.iter().zip(read) {
+            if id.level >= 4 {
+                cache.insert(*id, h);
+            } else {
+                fresh.insert(*id, h);
+            }
+        }
+        ids.iter()
+            .map(|id| {
+                cache.get(id).or_else(|| fresh.get(id)).copied().ok_or(
+                    tlog::Error::HashUnavailable {
+                        level: id.level,
+                        index: id.index,
+                    },
+                )
+            })
+            .collect()
+    }
+
+    fn range_hash(&self, lo: u64, hi: u64) -> Option<Hash> {
+        self.frontier.range_hash(lo, hi)
+    }
 }
 
 /// A record as an export holds it, with its inclusion proof to `tree_size`
 /// (or none).
-fn proven(
-    store: &Store,
-    row: &Row<'_>,
-    tree_size: u64,
-    with_proof: bool,
-) -> anyhow::Result<ProvenRecord> {
+fn proven(proofs: &ProofReader, row: &Row<'_>, with_proof: bool) -> anyhow::Result<ProvenRecord> {
+    let (store, tree_size) = (&proofs.store, proofs.tree_size);
     let leaf = tlog::leaf_hash(row.envelope);
     let index = store
         .index_of(&leaf, tree_size)?
         .with_context(|| format!("a record's envelope is not in the tree of size {tree_size}"))?;
     let proof = if with_proof {
-        tlog::prove_inclusion(index, tree_size, store)?
+        tlog::prove_inclusion(index, tree_size, proofs)?
     } else {
         Vec::new()
     };
@@ -112,7 +170,7 @@ impl RecordSource for DbRecords {
     ) -> io::Result<()> {
         scan_rows(&self.store, &self.project, &self.range, |row| {
             if in_section(section, row.code) {
-                f(&proven(&self.store, &row, self.tree_size, with_proofs)?)?;
+                f(&proven(&self.proofs, &row, with_proofs)?)?;
             }
             Ok(())
         })
@@ -304,7 +362,8 @@ pub async fn get_export(
     let (cp, _) = inclusion_at_checkpoint(&c.log, index).await?;
     let export_row =
         super::read_row(&store, &project, export_seq)?.context("the export record is missing")?;
-    let export_record = proven(&store, &Row::decode(&export_row)?, cp.tree_size, true)?;
+    let proofs = ProofReader::new(store.clone(), cp.tree_size)?;
+    let export_record = proven(&proofs, &Row::decode(&export_row)?, true)?;
     let integrity = Integrity {
         checkpoint: cp.note.clone(),
         tree_size: cp.tree_size,
@@ -319,7 +378,7 @@ pub async fn get_export(
         store,
         project: project.clone(),
         range,
-        tree_size: cp.tree_size,
+        proofs,
     };
     let fmt = req.format;
     tokio::task::spawn_blocking(move || {
