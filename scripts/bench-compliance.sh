@@ -11,10 +11,12 @@ n=${1:-100000}
 c=${2:-64}
 profile=${3:-release}
 format=${4:-json}
-cargo build --locked --profile "$profile" -p log-server -p verifier-cli -p integration-tests --bins
+# Two invocations, so that the verifier does not change the server's feature set (and rebuild RocksDB).
+cargo build --locked --profile "$profile" -p log-server -p integration-tests --bins
+cargo build --locked --profile "$profile" -p verifier-cli
 dir="$CARGO_TARGET_DIR/$([ "$profile" = dev ] && echo debug || echo "$profile")"
 data=$(mktemp -d)
-trap 'kill $server 2>/dev/null || true; rm -rf "$data"' EXIT
+trap 'kill $server 2>/dev/null && wait $server 2>/dev/null; rm -rf "$data"' EXIT
 "$dir/stateanchor-log" serve --data-dir "$data" --listen 127.0.0.1:0 --log-format json >"$data/out" 2>"$data/err" &
 server=$!
 for _ in $(seq 100); do grep -q '^listening: ' "$data/out" 2>/dev/null && break; sleep 0.1; done
