@@ -151,7 +151,7 @@ pub async fn get_tile(
         .map_err(|e| ApiError::bad(format!("{e}")))?;
     let size = s.log.tree().size;
     let store = &s.log.store;
-    let (body, full) = match parsed {
+    let body = match parsed {
         TilePath::Tile(t) => {
             let available = size >> (u32::from(t.level) * 8);
             if t.index * TILE_WIDTH + u64::from(t.width) > available {
@@ -160,10 +160,7 @@ pub async fn get_tile(
                     t.path()
                 )));
             }
-            (
-                store.hash_range(t.level * 8, t.index * TILE_WIDTH, u64::from(t.width))?,
-                t.is_full(),
-            )
+            store.hash_range(t.level * 8, t.index * TILE_WIDTH, u64::from(t.width))?
         }
         TilePath::Bundle(b) => {
             let start = b.first_entry();
@@ -175,12 +172,11 @@ pub async fn get_tile(
                 )));
             }
             let entries = store.entries(start, end)?;
-            (tlog::encode_bundle(&entries)?, b.is_full())
+            tlog::encode_bundle(&entries)?
         }
     };
     // Every tile path names fixed content (a partial tile's width is in its
     // path), so both full and partial tiles are immutable.
-    let _ = full;
     Ok((
         [
             (
