@@ -4,12 +4,23 @@
 //! - `entries`: `index (u64 BE)` → entry bytes
 //! - `hashes`: `level (u8) || index (u64 BE)` → 32-byte stored hash, so the
 //!   hashes of one tree level are contiguous and a tile is one range read
+//! - `tiles`: `tile index (u64 BE)` → the stored hashes of levels 0 to 7 under
+//!   one full level-0 tile, 510 of them: level 0's 256, then level 1's 128, …,
+//!   level 7's 2. Written in the same batch as the hash that completes the
+//!   tile, so a full tile, and the lower half of any proof, is one read
+//!   instead of 256 or 8 (the per-node rows in `hashes` stay, for the
+//!   rightmost tile that is still growing)
 //! - `leaf_index`: `leaf hash || index (u64 BE)` → empty; duplicates are allowed
 //!   and a prefix scan finds the lowest index of a leaf hash
 //! - `checkpoints`: `tree size (u64 BE)` → signed checkpoint note, every one ever signed
 //! - `meta`: `tree_size` (u64 BE) and other small values
 //! - `api_keys`: `SHA-256(api key)` → JSON key record
 //! - `records`: private compliance records (see the `gate` and `ledger` modules)
+//!
+//! Stored hashes of levels [`CACHED_FROM_LEVEL`] and up (1/128 of them: 2.5
+//! MB at 10M entries) are also kept in memory, loaded at open and extended by
+//! each committed batch: every proof and every tile of tile level 1 and up
+//! reads them without touching RocksDB.
 //!
 //! The commit point of an append is [`Store::commit_batch`]: one atomic,
 //! fsync'd write batch holding the entries, their leaf-hash index entries, the
@@ -18,6 +29,7 @@
 //! of it is.
 
 use std::path::Path;
+use std::sync::{Mutex, PoisonError, RwLock};
 
 use anyhow::{Context as _, Result};
 use rocksdb::{
@@ -28,6 +40,7 @@ use tlog::{Hash, HashReader, NodeId};
 
 const CF_ENTRIES: &str = "entries";
 const CF_HASHES: &str = "hashes";
+const CF_TILES: &str = "tiles";
 const CF_LEAF_INDEX: &str = "leaf_index";
 const CF_CHECKPOINTS: &str = "checkpoints";
 const CF_META: &str = "meta";
@@ -49,9 +62,103 @@ pub struct NewEntry<'a> {
     pub private: &'a [(Vec<u8>, Vec<u8>)],
 }
 
+/// The lowest level of stored hashes kept in memory (the hashes of tile
+/// level 1 and up).
+pub const CACHED_FROM_LEVEL: u8 = 8;
+
 /// The RocksDB store of one log.
 pub struct Store {
     db: DB,
+    upper: UpperLevels,
+    /// The rightmost level-0 tile, not yet full (only the writer uses it).
+    growing: Mutex<GrowingTile>,
+}
+
+/// Stored hashes in a row of the `tiles` column family.
+const ROW_HASHES: usize = 510;
+
+/// Where the hashes of `level` (below 8) start in a tile row, in hashes.
+fn row_offset(level: u8) -> usize {
+    512 - (512 >> level)
+}
+
+/// The stored hashes of levels 0 to 7 under the rightmost level-0 tile, which
+/// is not full yet; the batch that fills it also writes its `tiles` row.
+#[derive(Clone)]
+struct GrowingTile {
+    index: u64,
+    levels: [Vec<Hash>; 8],
+}
+
+impl GrowingTile {
+    fn new(index: u64) -> Self {
+        GrowingTile {
+            index,
+            levels: Default::default(),
+        }
+    }
+
+    /// Adds a new stored hash; returns the tile's row when it completes the
+    /// tile. A hash that does not continue the tile contiguously leaves the
+    /// tile without a row (it is then read node by node), and a hash of a
+    /// later tile starts that one.
+    fn push(&mut self, id: NodeId, h: Hash) -> Option<(u64, Vec<u8>)> {
+        if id.level >= CACHED_FROM_LEVEL {
+            return None;
+        }
+        let shift = CACHED_FROM_LEVEL - id.level;
+        let tile = id.index >> shift;
+        if tile > self.index {
+            *self = GrowingTile::new(tile);
+        }
+        let level = &mut self.levels[usize::from(id.level)];
+        if tile != self.index || id.index != (tile << shift) + level.len() as u64 {
+            return None;
+        }
+        level.push(h);
+        let full = (0..8u8).all(|l| self.levels[usize::from(l)].len() == 256 >> l);
+        if !full {
+            return None;
+        }
+        let row = self.levels.iter().flatten().flat_map(|h| h.0).collect();
+        let done = self.index;
+        *self = GrowingTile::new(done + 1);
+        Some((done, row))
+    }
+}
+
+/// In-memory copy of the stored hashes of levels [`CACHED_FROM_LEVEL`] and
+/// up. `levels[l - CACHED_FROM_LEVEL]` holds the hashes of level `l` from
+/// index 0 on, without gaps, and only committed ones: it is extended after a
+/// batch commits, so a reader never sees a hash the store does not hold.
+#[derive(Default)]
+struct UpperLevels {
+    levels: RwLock<Vec<Vec<Hash>>>,
+}
+
+impl UpperLevels {
+    fn get(levels: &[Vec<Hash>], id: NodeId) -> Option<Hash> {
+        let level = levels.get(usize::from(id.level.checked_sub(CACHED_FROM_LEVEL)?))?;
+        level.get(usize::try_from(id.index).ok()?).copied()
+    }
+
+    /// Adds committed hashes; a hash that would leave a gap is not kept (and
+    /// is read from RocksDB instead).
+    fn extend(&self, hashes: &[(NodeId, Hash)]) {
+        let mut levels = self.levels.write().unwrap_or_else(PoisonError::into_inner);
+        for (id, h) in hashes {
+            let Some(l) = id.level.checked_sub(CACHED_FROM_LEVEL) else {
+                continue;
+            };
+            let l = usize::from(l);
+            if levels.len() <= l {
+                levels.resize_with(l + 1, Vec::new);
+            }
+            if usize::try_from(id.index).ok() == Some(levels[l].len()) {
+                levels[l].push(*h);
+            }
+        }
+    }
 }
 
 fn hash_key(id: NodeId) -> [u8; 9] {
@@ -76,25 +183,107 @@ impl Store {
         let mut table = BlockBasedOptions::default();
         table.set_bloom_filter(10.0, false);
         table.set_block_cache(&rocksdb::Cache::new_lru_cache(64 << 20));
-        let cf = |name: &str, write_buffer: usize| {
+        // Point reads of keys that exist (entries, hashes, tile rows) need no
+        // bloom filter at the last level, which holds nearly all the data:
+        // leaving it out saves about 1.25 bytes per key of resident memory.
+        // Random hashes do not compress.
+        let cf = |write_buffer: usize, compress: bool| {
             let mut o = Options::default();
             o.set_block_based_table_factory(&table);
             o.set_write_buffer_size(write_buffer);
-            o.set_compression_type(rocksdb::DBCompressionType::Lz4);
-            ColumnFamilyDescriptor::new(name, o)
+            o.set_compression_type(if compress {
+                rocksdb::DBCompressionType::Lz4
+            } else {
+                rocksdb::DBCompressionType::None
+            });
+            o
+        };
+        // Leaf-hash lookups are prefix seeks: the bloom filter is on the
+        // 32-byte leaf hash, so a hash the log does not hold costs no read.
+        let mut leaf_index = cf(32 << 20, false);
+        leaf_index.set_memtable_prefix_bloom_ratio(0.05);
+        leaf_index.set_prefix_extractor(rocksdb::SliceTransform::create_fixed_prefix(32));
+        let hits_only = |mut o: Options| {
+            o.set_optimize_filters_for_hits(true);
+            o
         };
         let cfs = vec![
-            cf(CF_ENTRIES, 32 << 20),
-            cf(CF_HASHES, 32 << 20),
-            cf(CF_LEAF_INDEX, 32 << 20),
-            cf(CF_CHECKPOINTS, 4 << 20),
-            cf(CF_META, 1 << 20),
-            cf(CF_API_KEYS, 1 << 20),
-            cf(CF_RECORDS, 16 << 20),
+            ColumnFamilyDescriptor::new(CF_ENTRIES, hits_only(cf(32 << 20, true))),
+            ColumnFamilyDescriptor::new(CF_HASHES, hits_only(cf(32 << 20, false))),
+            ColumnFamilyDescriptor::new(CF_TILES, hits_only(cf(16 << 20, false))),
+            ColumnFamilyDescriptor::new(CF_LEAF_INDEX, leaf_index),
+            ColumnFamilyDescriptor::new(CF_CHECKPOINTS, cf(4 << 20, true)),
+            ColumnFamilyDescriptor::new(CF_META, cf(1 << 20, false)),
+            ColumnFamilyDescriptor::new(CF_API_KEYS, cf(1 << 20, false)),
+            ColumnFamilyDescriptor::new(CF_RECORDS, cf(16 << 20, true)),
         ];
         let db = DB::open_cf_descriptors(&opts, path, cfs)
             .with_context(|| format!("opening RocksDB in {}", path.display()))?;
-        Ok(Store { db })
+        let mut store = Store {
+            db,
+            upper: UpperLevels::default(),
+            growing: Mutex::new(GrowingTile::new(0)),
+        };
+        store.load_upper_levels()?;
+        let growing = store.load_growing_tile()?;
+        *store
+            .growing
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner) = growing;
+        Ok(store)
+    }
+
+    /// Reads the stored hashes under the rightmost, growing level-0 tile (at
+    /// most 509 of them).
+    fn load_growing_tile(&self) -> Result<GrowingTile> {
+        let size = self.tree_size()?;
+        let mut tile = GrowingTile::new(size >> 8);
+        for level in 0..CACHED_FROM_LEVEL {
+            let first = tile.index << (CACHED_FROM_LEVEL - level);
+            let count = (size >> level) - first;
+            if count == 0 {
+                continue;
+            }
+            let raw = self.hash_range(level, first, count)?;
+            for (i, h) in raw.chunks_exact(32).enumerate() {
+                let id = NodeId::new(level, first + i as u64);
+                let completed = tile.push(id, Hash::from_slice(h)?);
+                anyhow::ensure!(completed.is_none(), "the growing tile is full");
+            }
+        }
+        Ok(tile)
+    }
+
+    /// Reads the stored hashes of levels [`CACHED_FROM_LEVEL`] and up into
+    /// memory (one range read per level).
+    fn load_upper_levels(&self) -> Result<()> {
+        let cf = self.cf(CF_HASHES)?;
+        let mut levels = Vec::new();
+        for level in CACHED_FROM_LEVEL..=63 {
+            let mut hashes = Vec::new();
+            let mut ro = ReadOptions::default();
+            ro.set_iterate_upper_bound(vec![level + 1]);
+            let it =
+                self.db
+                    .iterator_cf_opt(cf, ro, IteratorMode::From(&[level], Direction::Forward));
+            for item in it {
+                let (k, v) = item?;
+                if u64_from(&k[1..]) != Some(hashes.len() as u64) {
+                    break;
+                }
+                hashes.push(Hash::from_slice(&v).context("corrupt stored hash")?);
+            }
+            if hashes.is_empty() {
+                break;
+            }
+            levels.push(hashes);
+        }
+        *self
+            .upper
+            .levels
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = levels;
+        Ok(())
     }
 
     fn cf(&self, name: &str) -> Result<&rocksdb::ColumnFamily> {
@@ -120,9 +309,10 @@ impl Store {
         hashes: &[(NodeId, Hash)],
         new_size: u64,
     ) -> Result<()> {
-        let (cf_e, cf_h, cf_l, cf_m, cf_r) = (
+        let (cf_e, cf_h, cf_t, cf_l, cf_m, cf_r) = (
             self.cf(CF_ENTRIES)?,
             self.cf(CF_HASHES)?,
+            self.cf(CF_TILES)?,
             self.cf(CF_LEAF_INDEX)?,
             self.cf(CF_META)?,
             self.cf(CF_RECORDS)?,
@@ -138,11 +328,19 @@ impl Store {
             k[32..].copy_from_slice(&e.index.to_be_bytes());
             batch.put_cf(cf_l, k, []);
         }
+        let mut growing = self.growing.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut next = growing.clone();
         for (id, h) in hashes {
             batch.put_cf(cf_h, hash_key(*id), h.0);
+            if let Some((tile, row)) = next.push(*id, *h) {
+                batch.put_cf(cf_t, tile.to_be_bytes(), row);
+            }
         }
         batch.put_cf(cf_m, META_TREE_SIZE, new_size.to_be_bytes());
-        self.write_synced(batch)
+        self.write_synced(batch)?;
+        *growing = next;
+        self.upper.extend(hashes);
+        Ok(())
     }
 
     /// Writes a batch with fsync.
@@ -198,6 +396,31 @@ impl Store {
 
     /// `width` consecutive stored hashes of `level`, from `start`, concatenated.
     pub fn hash_range(&self, level: u8, start: u64, width: u64) -> Result<Vec<u8>> {
+        if level >= CACHED_FROM_LEVEL {
+            let levels = self
+                .upper
+                .levels
+                .read()
+                .unwrap_or_else(PoisonError::into_inner);
+            let cached = levels
+                .get(usize::from(level - CACHED_FROM_LEVEL))
+                .and_then(|l| {
+                    l.get(usize::try_from(start).ok()?..usize::try_from(start + width).ok()?)
+                });
+            if let Some(hashes) = cached {
+                return Ok(hashes.iter().flat_map(|h| h.0).collect());
+            }
+        } else {
+            let per_tile = 256u64 >> level;
+            let tile = start / per_tile;
+            if start + width <= (tile + 1) * per_tile
+                && let Some(row) = self.tile_row(tile)?
+            {
+                let from = (row_offset(level) + usize::try_from(start - tile * per_tile)?) * 32;
+                let to = from + usize::try_from(width)? * 32;
+                return Ok(row[from..to].to_vec());
+            }
+        }
         let mut out = Vec::with_capacity(usize::try_from(width * 32).unwrap_or(0));
         let lo = hash_key(NodeId::new(level, start));
         let hi = hash_key(NodeId::new(level, start + width));
@@ -218,6 +441,17 @@ impl Store {
             "stored hashes missing at level {level} from {start}"
         );
         Ok(out)
+    }
+
+    /// The `tiles` row of a full level-0 tile, if it has one.
+    fn tile_row(&self, tile: u64) -> Result<Option<rocksdb::DBPinnableSlice<'_>>> {
+        let row = self
+            .db
+            .get_pinned_cf(self.cf(CF_TILES)?, tile.to_be_bytes())?;
+        if let Some(row) = &row {
+            anyhow::ensure!(row.len() == ROW_HASHES * 32, "corrupt row of tile {tile}");
+        }
+        Ok(row)
     }
 
     /// Stores a signed checkpoint (fsync'd) before it is served.
@@ -334,6 +568,7 @@ impl Store {
         for name in [
             CF_ENTRIES,
             CF_HASHES,
+            CF_TILES,
             CF_LEAF_INDEX,
             CF_CHECKPOINTS,
             CF_META,
@@ -354,24 +589,220 @@ impl Store {
 }
 
 impl HashReader for Store {
+    /// Reads levels 8 and up from memory, levels 0 to 7 from the rows of
+    /// their full tiles (one read per tile: a proof's lower half is one
+    /// read), and the rest (the growing tile) node by node.
     fn read_hashes(&self, ids: &[NodeId]) -> Result<Vec<Hash>, tlog::Error> {
-        let cf = self.cf(CF_HASHES).map_err(|e| tlog::Error::Storage {
+        let storage = |e: &dyn std::fmt::Display| tlog::Error::Storage {
             reason: e.to_string(),
-        })?;
-        let keys: Vec<_> = ids.iter().map(|id| (cf, hash_key(*id))).collect();
-        let values = self.db.multi_get_cf(keys);
-        ids.iter()
-            .zip(values)
-            .map(|(id, v)| match v {
-                Ok(Some(b)) => Hash::from_slice(&b),
-                Ok(None) => Err(tlog::Error::HashUnavailable {
-                    level: id.level,
-                    index: id.index,
-                }),
-                Err(e) => Err(tlog::Error::Storage {
-                    reason: e.to_string(),
-                }),
-            })
+        };
+        let mut out = vec![Hash::default(); ids.len()];
+        let mut missing = Vec::new();
+        {
+            let levels = self
+                .upper
+                .levels
+                .read()
+                .unwrap_or_else(PoisonError::into_inner);
+            for (i, id) in ids.iter().enumerate() {
+                match UpperLevels::get(&levels, *id) {
+                    Some(h) => out[i] = h,
+                    None => missing.push(i),
+                }
+            }
+        }
+        if missing.is_empty() {
+            return Ok(out);
+        }
+        // The tile of each missing node below level 8, and the rows of those tiles.
+        let tile_of = |id: NodeId| {
+            (id.level < CACHED_FROM_LEVEL).then(|| id.index >> (CACHED_FROM_LEVEL - id.level))
+        };
+        let mut tiles: Vec<u64> = missing.iter().filter_map(|&i| tile_of(ids[i])).collect();
+        tiles.sort_unstable();
+        tiles.dedup();
+        let cf_tiles = self.cf(CF_TILES).map_err(|e| storage(&e))?;
+        let keys: Vec<[u8; 8]> = tiles.iter().map(|t| t.to_be_bytes()).collect();
+        let rows = self.db.batched_multi_get_cf(cf_tiles, &keys, true);
+        let mut rest = Vec::new();
+        for i in missing {
+            let id = ids[i];
+            let row = tile_of(id)
+                .and_then(|t| tiles.binary_search(&t).ok().map(|k| (t, k)))
+                .and_then(|(t, k)| match &rows[k] {
+                    Ok(Some(row)) => Some(Ok((t, row))),
+                    Ok(None) => None,
+                    Err(e) => Some(Err(storage(e))),
+                });
+            let Some(row) = row else {
+                rest.push(i);
+                continue;
+            };
+            let (t, row) = row?;
+            let at = row_offset(id.level)
+                + usize::try_from(id.index - (t << (CACHED_FROM_LEVEL - id.level)))
+                    .map_err(|e| storage(&e))?;
+            out[i] = row
+                .get(at * 32..(at + 1) * 32)
+                .filter(|_| row.len() == ROW_HASHES * 32)
+                .ok_or_else(|| storage(&format_args!("corrupt row of tile {t}")))
+                .and_then(Hash::from_slice)?;
+        }
+        if rest.is_empty() {
+            return Ok(out);
+        }
+        let cf = self.cf(CF_HASHES).map_err(|e| storage(&e))?;
+        let keys: Vec<_> = rest.iter().map(|&i| (cf, hash_key(ids[i]))).collect();
+        for (&i, v) in rest.iter().zip(self.db.multi_get_cf(keys)) {
+            out[i] = match v {
+                Ok(Some(b)) => Hash::from_slice(&b)?,
+                Ok(None) => {
+                    return Err(tlog::Error::HashUnavailable {
+                        level: ids[i].level,
+                        index: ids[i].index,
+                    });
+                }
+                Err(e) => return Err(storage(&e)),
+            };
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Appends `n` entries in batches of `batch`, as the sequencer does.
+    fn fill(store: &Store, frontier: &mut tlog::Frontier, n: u64, batch: u64) {
+        let mut next = frontier.size();
+        while next < n {
+            let end = (next + batch).min(n);
+            let data: Vec<Vec<u8>> = (next..end).map(|i| i.to_be_bytes().to_vec()).collect();
+            let mut hashes = Vec::new();
+            let entries: Vec<NewEntry<'_>> = data
+                .iter()
+                .zip(next..)
+                .map(|(d, index)| {
+                    let leaf_hash = tlog::leaf_hash(d);
+                    frontier.append(leaf_hash, |id, h| hashes.push((id, h)));
+                    NewEntry {
+                        index,
+                        data: d,
+                        leaf_hash,
+                        private: &[],
+                    }
+                })
+                .collect();
+            store.commit_batch(&entries, &hashes, end).unwrap();
+            next = end;
+        }
+    }
+
+    fn all_ids(size: u64) -> Vec<NodeId> {
+        (0..64u8)
+            .flat_map(|level| (0..size >> level).map(move |i| NodeId::new(level, i)))
             .collect()
+    }
+
+    #[test]
+    fn upper_levels_in_memory_match_rocksdb_before_and_after_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let mut frontier = tlog::Frontier::default();
+        let store = Store::open(&path).unwrap();
+        fill(&store, &mut frontier, 70_000, 977);
+        let ids = all_ids(70_000);
+        let from_memory = store.read_hashes(&ids).unwrap();
+        assert!(store.upper.levels.read().unwrap()[0].len() == 70_000 >> 8);
+        let cf = store.cf(CF_HASHES).unwrap();
+        for (id, h) in ids.iter().zip(&from_memory) {
+            let raw = store.db.get_cf(cf, hash_key(*id)).unwrap().unwrap();
+            assert_eq!(raw, h.0, "{id:?}");
+        }
+        let tile = store.hash_range(8, 0, 256).unwrap();
+        assert_eq!(tile.len(), 256 * 32);
+        assert!(store.hash_range(8, 100, 256).is_err(), "beyond level 8");
+        drop(store);
+
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.read_hashes(&ids).unwrap(), from_memory);
+        assert_eq!(store.hash_range(8, 0, 256).unwrap(), tile);
+        // Batches after the reopen extend the loaded levels.
+        fill(&store, &mut frontier, 140_003, 1000);
+        let ids = all_ids(140_003);
+        let cached = store.read_hashes(&ids).unwrap();
+        drop(store);
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.read_hashes(&ids).unwrap(), cached);
+        assert_eq!(tlog::tree_hash(140_003, &store).unwrap(), frontier.root());
+        assert_rows_match_nodes(&store, 140_003);
+    }
+
+    /// Every full level-0 tile has a row, and it holds exactly the per-node
+    /// hashes; the growing tile has none.
+    fn assert_rows_match_nodes(store: &Store, size: u64) {
+        let cf = store.cf(CF_HASHES).unwrap();
+        for tile in 0..size / 256 {
+            let row = store.tile_row(tile).unwrap().expect("full tile has a row");
+            for level in 0..8u8 {
+                let first = tile << (8 - level);
+                for i in 0..(256u64 >> level) {
+                    let at = (row_offset(level) + i as usize) * 32;
+                    let raw = store.db.get_cf(cf, hash_key(NodeId::new(level, first + i)));
+                    assert_eq!(&row[at..at + 32], &raw.unwrap().unwrap()[..]);
+                }
+            }
+            let served = store.hash_range(0, tile * 256, 256).unwrap();
+            assert_eq!(served, row[..256 * 32]);
+            let part = store.hash_range(3, (tile << 5) + 7, 9).unwrap();
+            assert_eq!(
+                part,
+                row[(row_offset(3) + 7) * 32..(row_offset(3) + 16) * 32]
+            );
+        }
+        assert!(store.tile_row(size / 256).unwrap().is_none());
+    }
+
+    #[test]
+    fn the_growing_tile_survives_reopening_at_every_offset() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let mut frontier = tlog::Frontier::default();
+        // Reopen after batches that end at many different places in a tile.
+        for (end, batch) in [
+            (1, 1),
+            (255, 7),
+            (256, 1),
+            (300, 44),
+            (511, 100),
+            (513, 2),
+            (1300, 3),
+        ] {
+            let store = Store::open(&path).unwrap();
+            fill(&store, &mut frontier, end, batch);
+            drop(store);
+        }
+        let store = Store::open(&path).unwrap();
+        assert_rows_match_nodes(&store, 1300);
+        let ids = all_ids(1300);
+        let proofs_root = tlog::tree_hash(1300, &store).unwrap();
+        assert_eq!(proofs_root, frontier.root());
+        assert_eq!(store.read_hashes(&ids).unwrap().len(), ids.len());
+    }
+
+    #[test]
+    fn a_growing_tile_with_a_gap_gets_no_row() {
+        let mut tile = GrowingTile::new(0);
+        let h = Hash::default();
+        assert!(tile.push(NodeId::new(0, 0), h).is_none());
+        // Index 2 before 1: not contiguous, not kept.
+        assert!(tile.push(NodeId::new(0, 2), h).is_none());
+        assert_eq!(tile.levels[0].len(), 1);
+        // A hash of a later tile starts that tile.
+        assert!(tile.push(NodeId::new(0, 256), h).is_none());
+        assert_eq!((tile.index, tile.levels[0].len()), (1, 1));
+        // Levels 8 and up are not part of a row.
+        assert!(tile.push(NodeId::new(8, 1), h).is_none());
     }
 }

@@ -17,6 +17,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail};
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full};
+use hyper::client::conn::http1::SendRequest;
+use hyper::{Method, Request, StatusCode, header};
+use hyper_util::rt::TokioIo;
 use tokio::sync::Mutex;
 
 struct Args {
@@ -95,23 +100,78 @@ fn report(name: &str, count: usize, elapsed: Duration, lat: &mut [Duration]) {
     );
 }
 
-fn client(connections: usize) -> reqwest::Client {
-    reqwest::Client::builder()
-        .pool_max_idle_per_host(connections)
-        .tcp_nodelay(true)
-        .timeout(Duration::from_secs(30))
-        .build()
-        .expect("client")
+/// One keep-alive HTTP/1.1 connection: hyper's connection-level client, with
+/// no pool and no per-request URL parsing, so that the load generator spends
+/// little of the two cores it shares with the server. Reconnects after an
+/// error.
+struct Conn {
+    addr: String,
+    sender: Option<SendRequest<Full<Bytes>>>,
 }
 
-async fn checkpoint_size(c: &reqwest::Client, url: &str) -> Result<u64> {
-    let text = c
-        .get(format!("{url}/checkpoint"))
-        .send()
-        .await?
-        .text()
-        .await?;
-    text.lines()
+impl Conn {
+    fn new(url: &str) -> Result<Self> {
+        let addr = url
+            .strip_prefix("http://")
+            .context("the load generator speaks plain http:// only")?
+            .trim_end_matches('/')
+            .to_owned();
+        Ok(Conn { addr, sender: None })
+    }
+
+    /// Sends a request and reads the whole response.
+    async fn send(
+        &mut self,
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+        body: Vec<u8>,
+    ) -> Result<(StatusCode, Bytes)> {
+        let sender = match &mut self.sender {
+            Some(s) => s,
+            None => {
+                let stream = tokio::net::TcpStream::connect(&self.addr).await?;
+                stream.set_nodelay(true)?;
+                let (sender, conn) =
+                    hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+                tokio::spawn(conn);
+                self.sender.insert(sender)
+            }
+        };
+        let mut req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::HOST, &self.addr);
+        if let Some(key) = key {
+            req = req
+                .header(header::AUTHORIZATION, format!("Bearer {key}"))
+                .header(header::CONTENT_TYPE, "application/octet-stream");
+        }
+        let req = req.body(Full::new(Bytes::from(body)))?;
+        let result = async {
+            sender.ready().await?;
+            let resp = sender.send_request(req).await?;
+            let status = resp.status();
+            let body = resp.into_body().collect().await?.to_bytes();
+            anyhow::Ok((status, body))
+        }
+        .await;
+        if result.is_err() {
+            self.sender = None;
+        }
+        result
+    }
+
+    async fn get(&mut self, path: &str) -> Result<(StatusCode, Bytes)> {
+        self.send(Method::GET, path, None, Vec::new()).await
+    }
+}
+
+async fn checkpoint_size(c: &mut Conn) -> Result<u64> {
+    let (status, body) = c.get("/checkpoint").await?;
+    anyhow::ensure!(status.is_success(), "GET /checkpoint: {status}");
+    std::str::from_utf8(&body)?
+        .lines()
         .nth(1)
         .and_then(|l| l.parse().ok())
         .context("malformed checkpoint")
@@ -119,7 +179,7 @@ async fn checkpoint_size(c: &reqwest::Client, url: &str) -> Result<u64> {
 
 async fn append(a: &Args, fill: bool) -> Result<()> {
     let key = a.key.clone().context("--key or --key-file is required")?;
-    let c = client(a.connections);
+    Conn::new(&a.url)?;
     let stop = Arc::new(AtomicBool::new(false));
     let start = Instant::now();
     // (ack time since start, index) of every acknowledged append.
@@ -130,11 +190,11 @@ async fn append(a: &Args, fill: bool) -> Result<()> {
     // Checkpoint watcher: (time since start, checkpoint tree size).
     let seen = Arc::new(Mutex::new(Vec::<(Duration, u64)>::new()));
     let watcher = {
-        let (c, url, stop, seen) = (c.clone(), a.url.clone(), stop.clone(), seen.clone());
+        let (mut c, stop, seen) = (Conn::new(&a.url)?, stop.clone(), seen.clone());
         tokio::spawn(async move {
             let mut last = 0;
             loop {
-                if let Ok(size) = checkpoint_size(&c, &url).await
+                if let Ok(size) = checkpoint_size(&mut c).await
                     && size > last
                 {
                     last = size;
@@ -150,9 +210,8 @@ async fn append(a: &Args, fill: bool) -> Result<()> {
     let target = a.target;
     let mut tasks = Vec::new();
     for w in 0..a.connections {
-        let (c, url, key, stop, acks, lat, errors, pushbacks) = (
-            c.clone(),
-            a.url.clone(),
+        let (mut c, key, stop, acks, lat, errors, pushbacks) = (
+            Conn::new(&a.url)?,
             key.clone(),
             stop.clone(),
             acks.clone(),
@@ -170,16 +229,11 @@ async fn append(a: &Args, fill: bool) -> Result<()> {
                 body.resize(size.max(body.len()), b'.');
                 n += 1;
                 let t = Instant::now();
-                let r = c
-                    .post(format!("{url}/v1/entries"))
-                    .bearer_auth(&key)
-                    .header("content-type", "application/octet-stream")
-                    .body(body)
-                    .send()
-                    .await;
+                let r = c.send(Method::POST, "/v1/entries", Some(&key), body).await;
                 match r {
-                    Ok(r) if r.status().as_u16() == 201 => {
-                        let v: serde_json::Value = r.json().await.unwrap_or_default();
+                    Ok((status, body)) if status == StatusCode::CREATED => {
+                        let v: serde_json::Value =
+                            serde_json::from_slice(&body).unwrap_or_default();
                         let Some(index) = v["index"].as_u64() else {
                             errors.fetch_add(1, Relaxed);
                             continue;
@@ -190,7 +244,7 @@ async fn append(a: &Args, fill: bool) -> Result<()> {
                             stop.store(true, Relaxed);
                         }
                     }
-                    Ok(r) if r.status().as_u16() == 503 => {
+                    Ok((status, _)) if status == StatusCode::SERVICE_UNAVAILABLE => {
                         pushbacks.fetch_add(1, Relaxed);
                         tokio::time::sleep(Duration::from_millis(50)).await;
                     }
@@ -245,8 +299,7 @@ async fn append(a: &Args, fill: bool) -> Result<()> {
 }
 
 async fn reads(a: &Args, tiles: bool) -> Result<()> {
-    let c = client(a.connections);
-    let size = checkpoint_size(&c, &a.url).await?;
+    let size = checkpoint_size(&mut Conn::new(&a.url)?).await?;
     if size < 256 {
         bail!("the log has {size} entries; fill it first");
     }
@@ -256,9 +309,8 @@ async fn reads(a: &Args, tiles: bool) -> Result<()> {
     let start = Instant::now();
     let mut tasks = Vec::new();
     for w in 0..a.connections {
-        let (c, url, stop, errors, lat) = (
-            c.clone(),
-            a.url.clone(),
+        let (mut c, stop, errors, lat) = (
+            Conn::new(&a.url)?,
             stop.clone(),
             errors.clone(),
             lat.clone(),
@@ -277,14 +329,13 @@ async fn reads(a: &Args, tiles: bool) -> Result<()> {
                         index: x % (size / 256),
                         width: 256,
                     };
-                    t.path()
+                    format!("/{}", t.path())
                 } else {
-                    format!("v1/proof/inclusion?index={}&tree_size={size}", x % size)
+                    format!("/v1/proof/inclusion?index={}&tree_size={size}", x % size)
                 };
                 let t = Instant::now();
-                match c.get(format!("{url}/{path}")).send().await {
-                    Ok(r) if r.status().is_success() => {
-                        let _ = r.bytes().await;
+                match c.get(&path).await {
+                    Ok((status, _)) if status.is_success() => {
                         local.push(t.elapsed());
                     }
                     _ => {
