@@ -35,7 +35,12 @@ pub fn bin(name: &str) -> PathBuf {
 /// Path of the `shared/` folder that sits beside the repository.
 #[must_use]
 pub fn shared_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared")
+    // CARGO_MANIFEST_DIR at run time, not at build time: a test binary reused
+    // from a target directory shared with another checkout (CI) must read
+    // this checkout's files.
+    let manifest =
+        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or(env!("CARGO_MANIFEST_DIR").into());
+    Path::new(&manifest).join("../../shared")
 }
 
 /// A running `stateanchor-log serve` on 127.0.0.1 with its own data directory.

@@ -24,7 +24,12 @@ const FINAL_ROOT: &str = "rKbDipCvhuX1GZ7g5BBe8sA6BbJ7ja/1nk427v383cs=";
 const LATEST: u64 = 15;
 
 fn log_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/interop/tessera-testdata-log")
+    // CARGO_MANIFEST_DIR at run time, not at build time: a test binary reused
+    // from a target directory shared with another checkout (CI) must read
+    // this checkout's files.
+    let manifest =
+        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or(env!("CARGO_MANIFEST_DIR").into());
+    Path::new(&manifest).join("../../shared/interop/tessera-testdata-log")
 }
 
 /// Every file of the log, by path relative to the log's root (`checkpoint`,
