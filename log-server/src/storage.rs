@@ -70,8 +70,11 @@ pub const CACHED_FROM_LEVEL: u8 = 8;
 pub struct Store {
     db: DB,
     upper: UpperLevels,
-    /// The rightmost level-0 tile, not yet full (only the writer uses it).
-    growing: Mutex<GrowingTile>,
+    /// The rightmost level-0 tile, not yet full: its committed hashes, which
+    /// proofs to the latest tree size read for their right edge.
+    growing: RwLock<GrowingTile>,
+    /// Held while a batch commits.
+    writer: Mutex<()>,
 }
 
 /// Stored hashes in a row of the `tiles` column family.
@@ -102,6 +105,15 @@ impl GrowingTile {
     /// tile. A hash that does not continue the tile contiguously leaves the
     /// tile without a row (it is then read node by node), and a hash of a
     /// later tile starts that one.
+    fn get(&self, id: NodeId) -> Option<Hash> {
+        let shift = CACHED_FROM_LEVEL.checked_sub(id.level)?;
+        let first = self.index << shift;
+        let level = self.levels.get(usize::from(id.level))?;
+        level
+            .get(usize::try_from(id.index.checked_sub(first)?).ok()?)
+            .copied()
+    }
+
     fn push(&mut self, id: NodeId, h: Hash) -> Option<(u64, Vec<u8>)> {
         if id.level >= CACHED_FROM_LEVEL {
             return None;
@@ -222,7 +234,8 @@ impl Store {
         let mut store = Store {
             db,
             upper: UpperLevels::default(),
-            growing: Mutex::new(GrowingTile::new(0)),
+            growing: RwLock::new(GrowingTile::new(0)),
+            writer: Mutex::new(()),
         };
         store.load_upper_levels()?;
         let growing = store.load_growing_tile()?;
@@ -328,8 +341,13 @@ impl Store {
             k[32..].copy_from_slice(&e.index.to_be_bytes());
             batch.put_cf(cf_l, k, []);
         }
-        let mut growing = self.growing.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut next = growing.clone();
+        // One batch at a time: the growing tile is read, extended and replaced.
+        let _writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut next = self
+            .growing
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
         for (id, h) in hashes {
             batch.put_cf(cf_h, hash_key(*id), h.0);
             if let Some((tile, row)) = next.push(*id, *h) {
@@ -338,7 +356,7 @@ impl Store {
         }
         batch.put_cf(cf_m, META_TREE_SIZE, new_size.to_be_bytes());
         self.write_synced(batch)?;
-        *growing = next;
+        *self.growing.write().unwrap_or_else(PoisonError::into_inner) = next;
         self.upper.extend(hashes);
         Ok(())
     }
@@ -413,6 +431,17 @@ impl Store {
         } else {
             let per_tile = 256u64 >> level;
             let tile = start / per_tile;
+            if start + width <= (tile + 1) * per_tile {
+                let growing = self.growing.read().unwrap_or_else(PoisonError::into_inner);
+                if growing.index == tile {
+                    let at = usize::try_from(start - tile * per_tile)?;
+                    let hashes =
+                        growing.levels[usize::from(level)].get(at..at + usize::try_from(width)?);
+                    if let Some(hashes) = hashes {
+                        return Ok(hashes.iter().flat_map(|h| h.0).collect());
+                    }
+                }
+            }
             if start + width <= (tile + 1) * per_tile
                 && let Some(row) = self.tile_row(tile)?
             {
@@ -589,9 +618,9 @@ impl Store {
 }
 
 impl HashReader for Store {
-    /// Reads levels 8 and up from memory, levels 0 to 7 from the rows of
-    /// their full tiles (one read per tile: a proof's lower half is one
-    /// read), and the rest (the growing tile) node by node.
+    /// Reads levels 8 and up and the growing tile from memory, levels 0 to 7
+    /// of full tiles from their rows (one read per tile: a proof's lower half
+    /// is one read), and anything else node by node.
     fn read_hashes(&self, ids: &[NodeId]) -> Result<Vec<Hash>, tlog::Error> {
         let storage = |e: &dyn std::fmt::Display| tlog::Error::Storage {
             reason: e.to_string(),
@@ -610,6 +639,19 @@ impl HashReader for Store {
                     None => missing.push(i),
                 }
             }
+        }
+        if missing.is_empty() {
+            return Ok(out);
+        }
+        {
+            let growing = self.growing.read().unwrap_or_else(PoisonError::into_inner);
+            missing.retain(|&i| match growing.get(ids[i]) {
+                Some(h) => {
+                    out[i] = h;
+                    false
+                }
+                None => true,
+            });
         }
         if missing.is_empty() {
             return Ok(out);
@@ -762,6 +804,19 @@ mod tests {
             );
         }
         assert!(store.tile_row(size / 256).unwrap().is_none());
+        // The growing tile, from memory, matches its per-node rows.
+        let (first, width) = (size / 256 * 256, size % 256);
+        let served = store.hash_range(0, first, width).unwrap();
+        let raw: Vec<u8> = (first..size)
+            .flat_map(|i| {
+                store
+                    .db
+                    .get_cf(cf, hash_key(NodeId::new(0, i)))
+                    .unwrap()
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(served, raw);
     }
 
     #[test]
