@@ -65,6 +65,13 @@ struct AppendRequest {
     reply: oneshot::Sender<Result<(u64, Hash), AppendError>>,
 }
 
+/// What the sequencer's queue carries.
+enum Message {
+    Append(AppendRequest),
+    /// Commit what is queued before this, then stop.
+    Stop,
+}
+
 /// Tuning of the log.
 #[derive(Clone, Debug)]
 pub struct LogConfig {
@@ -81,7 +88,8 @@ pub struct Log {
     /// The store.
     pub store: Arc<Store>,
     signer: SignerKey,
-    queue: mpsc::Sender<AppendRequest>,
+    queue: mpsc::Sender<Message>,
+    sequencer: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
     tree: watch::Receiver<TreeState>,
     checkpoint_tx: watch::Sender<Arc<LatestCheckpoint>>,
     checkpoint: watch::Receiver<Arc<LatestCheckpoint>>,
@@ -146,7 +154,7 @@ impl Log {
             metrics: metrics.clone(),
             max_batch: config.max_batch,
         };
-        std::thread::Builder::new()
+        let sequencer = std::thread::Builder::new()
             .name("sequencer".into())
             .spawn(move || seq.run())
             .context("starting the sequencer thread")?;
@@ -154,6 +162,7 @@ impl Log {
             store,
             signer,
             queue: queue_tx,
+            sequencer: std::sync::Mutex::new(Some(sequencer)),
             tree: tree_rx,
             checkpoint_tx,
             checkpoint: checkpoint_rx,
@@ -198,11 +207,11 @@ impl Log {
     ) -> Result<impl Future<Output = Result<(u64, Hash), AppendError>> + Send + 'static, AppendError>
     {
         let (reply, rx) = oneshot::channel();
-        match self.queue.try_send(AppendRequest {
+        match self.queue.try_send(Message::Append(AppendRequest {
             data,
             private,
             reply,
-        }) {
+        })) {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(_)) => {
                 self.metrics.pushbacks.fetch_add(1, Relaxed);
@@ -212,6 +221,22 @@ impl Log {
         }
         self.metrics.queue_depth.fetch_add(1, Relaxed);
         Ok(async move { rx.await.unwrap_or(Err(AppendError::Stopped)) })
+    }
+
+    /// Stops the sequencer once everything queued before this call is
+    /// committed, and waits for its thread to end (so that no thread but the
+    /// caller's still holds the store when the process exits). Later appends
+    /// fail with [`AppendError::Stopped`].
+    pub async fn stop_sequencer(&self) {
+        let _ = self.queue.send(Message::Stop).await;
+        let handle = self
+            .sequencer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(handle) = handle {
+            let _ = tokio::task::spawn_blocking(move || handle.join()).await;
+        }
     }
 
     /// Waits until a signed checkpoint covers `index` (that is, its tree size
@@ -285,7 +310,7 @@ fn sign_and_store(store: &Store, signer: &SignerKey, tree: TreeState) -> Result<
 struct Sequencer {
     store: Arc<Store>,
     frontier: Frontier,
-    queue: mpsc::Receiver<AppendRequest>,
+    queue: mpsc::Receiver<Message>,
     tree: watch::Sender<TreeState>,
     metrics: Arc<Metrics>,
     max_batch: usize,
@@ -296,11 +321,19 @@ impl Sequencer {
         let mut batch: Vec<AppendRequest> = Vec::with_capacity(self.max_batch);
         let mut hashes: Vec<(NodeId, Hash)> = Vec::with_capacity(self.max_batch * 2);
         let mut leaves: Vec<Hash> = Vec::with_capacity(self.max_batch);
-        while let Some(first) = self.queue.blocking_recv() {
-            batch.push(first);
+        let mut stopping = false;
+        while !stopping {
+            match self.queue.blocking_recv() {
+                Some(Message::Append(first)) => batch.push(first),
+                Some(Message::Stop) | None => break,
+            }
             while batch.len() < self.max_batch {
                 match self.queue.try_recv() {
-                    Ok(r) => batch.push(r),
+                    Ok(Message::Append(r)) => batch.push(r),
+                    Ok(Message::Stop) => {
+                        stopping = true;
+                        break;
+                    }
                     Err(_) => break,
                 }
             }
@@ -360,12 +393,14 @@ impl Sequencer {
                     for req in batch.drain(..) {
                         let _ = req.reply.send(Err(AppendError::Storage));
                     }
-                    self.queue.close();
-                    while let Ok(req) = self.queue.try_recv() {
-                        let _ = req.reply.send(Err(AppendError::Stopped));
-                    }
-                    return;
+                    break;
                 }
+            }
+        }
+        self.queue.close();
+        while let Ok(msg) = self.queue.try_recv() {
+            if let Message::Append(req) = msg {
+                let _ = req.reply.send(Err(AppendError::Stopped));
             }
         }
     }

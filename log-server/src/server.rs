@@ -283,7 +283,9 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
         })
         .await
         .context("serving HTTP")?;
-    // Every request has been answered; sign a final checkpoint.
+    // Every request has been answered: commit what is queued, stop the
+    // sequencer, and sign a final checkpoint.
+    log.stop_sequencer().await;
     let _ = stop_tx.send(true);
     let _ = checkpointer.await;
     if let Some(p) = publisher {

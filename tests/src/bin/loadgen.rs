@@ -187,10 +187,12 @@ async fn append(a: &Args, fill: bool) -> Result<()> {
     let lat = Arc::new(Mutex::new(Vec::<Duration>::with_capacity(2_000_000)));
     let errors = Arc::new(AtomicU64::new(0));
     let pushbacks = Arc::new(AtomicU64::new(0));
-    // Checkpoint watcher: (time since start, checkpoint tree size).
+    // Checkpoint watcher: (time since start, checkpoint tree size). It has its
+    // own stop flag: it keeps watching after the appends stop.
+    let watcher_stop = Arc::new(AtomicBool::new(false));
     let seen = Arc::new(Mutex::new(Vec::<(Duration, u64)>::new()));
     let watcher = {
-        let (mut c, stop, seen) = (Conn::new(&a.url)?, stop.clone(), seen.clone());
+        let (mut c, stop, seen) = (Conn::new(&a.url)?, watcher_stop.clone(), seen.clone());
         tokio::spawn(async move {
             let mut last = 0;
             loop {
@@ -267,7 +269,7 @@ async fn append(a: &Args, fill: bool) -> Result<()> {
     let elapsed = start.elapsed();
     // Let the watcher see the checkpoint covering the last acknowledgements.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    stop.store(true, Relaxed);
+    watcher_stop.store(true, Relaxed);
     watcher.await?;
     let mut lat = lat.lock().await;
     let n = lat.len();
