@@ -48,6 +48,17 @@ const CF_API_KEYS: &str = "api_keys";
 /// Column family of private compliance records.
 pub const CF_RECORDS: &str = "records";
 
+const ALL_CFS: [&str; 8] = [
+    CF_ENTRIES,
+    CF_HASHES,
+    CF_TILES,
+    CF_LEAF_INDEX,
+    CF_CHECKPOINTS,
+    CF_META,
+    CF_API_KEYS,
+    CF_RECORDS,
+];
+
 const META_TREE_SIZE: &[u8] = b"tree_size";
 
 /// One appended entry, ready to be committed.
@@ -192,6 +203,10 @@ impl Store {
         opts.create_missing_column_families(true);
         opts.set_max_background_jobs(2);
         opts.set_keep_log_file_num(4);
+        // A column family that is rarely written (API keys, records) would
+        // otherwise keep every write-ahead log since its last write alive,
+        // and a start after a crash would replay all of them.
+        opts.set_max_total_wal_size(64 << 20);
         let mut table = BlockBasedOptions::default();
         table.set_bloom_filter(10.0, false);
         table.set_block_cache(&rocksdb::Cache::new_lru_cache(64 << 20));
@@ -592,18 +607,15 @@ impl Store {
         CF_API_KEYS
     }
 
-    /// Flushes memtables (on shutdown, so the next start replays little WAL).
+    /// Flushes the memtables of every column family (on shutdown), so that
+    /// no write-ahead log is left to replay at the next start.
     pub fn flush(&self) -> Result<()> {
-        for name in [
-            CF_ENTRIES,
-            CF_HASHES,
-            CF_TILES,
-            CF_LEAF_INDEX,
-            CF_CHECKPOINTS,
-            CF_META,
-        ] {
-            self.db.flush_cf(self.cf(name)?)?;
-        }
+        let cfs = ALL_CFS
+            .iter()
+            .map(|name| self.cf(name))
+            .collect::<Result<Vec<_>>>()?;
+        self.db
+            .flush_cfs_opt(&cfs, &rocksdb::FlushOptions::default())?;
         Ok(())
     }
 
