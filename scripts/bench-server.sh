@@ -38,17 +38,22 @@ if [ "$fill" -gt "$(tree_size)" ]; then
   echo "== filling to $fill entries"
   "$bin/stateanchor-loadgen" fill --url "$url" "${key[@]}" --connections "$conns" --target "$fill"
 fi
+echo "resident memory of the writing process: $(grep -E 'VmHWM|VmRSS' /proc/$pid/status | tr -s ' \t' ' ' | tr '\n' ' ')"
 # A fresh process for the reads: cold start, then reads from a cold cache.
 kill -TERM $pid; wait $pid || true
 t0=$(date +%s.%N); start; t1=$(date +%s.%N)
 size=$(tree_size)
 echo "cold start (process start to listening, tree size $size): $(echo "$t1 - $t0" | bc) s"
 sleep 1
-echo "== inclusion proofs at tree size $size"
-"$bin/stateanchor-loadgen" proofs --url "$url" --connections 32 --duration 20s
-echo "== full tiles"
-"$bin/stateanchor-loadgen" tiles --url "$url" --connections 32 --duration 20s
-echo "resident memory: $(grep -E 'VmHWM|VmRSS' /proc/$pid/status | tr -s ' \t' ' ' | tr '\n' ' ')"
+# Two passes: the first right after the start (RocksDB's block cache and
+# table readers cold), the second warm.
+for pass in first second; do
+  echo "== inclusion proofs at tree size $size ($pass pass)"
+  "$bin/stateanchor-loadgen" proofs --url "$url" --connections 32 --duration 20s
+  echo "== full tiles ($pass pass)"
+  "$bin/stateanchor-loadgen" tiles --url "$url" --connections 32 --duration 20s
+done
+echo "resident memory of the reading process: $(grep -E 'VmHWM|VmRSS' /proc/$pid/status | tr -s ' \t' ' ' | tr '\n' ' ')"
 kill -TERM $pid; wait $pid || true; pid=
 bytes=$(du -sb "$dir/data/db" | cut -f1)
 echo "bytes on disk: $bytes for $size entries = $((bytes / (size > 0 ? size : 1))) bytes/entry"

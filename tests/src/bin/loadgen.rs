@@ -24,6 +24,10 @@ use hyper::{Method, Request, StatusCode, header};
 use hyper_util::rt::TokioIo;
 use tokio::sync::Mutex;
 
+// The load generator shares the server's two cores: it should cost little.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 struct Args {
     mode: String,
     url: String,
