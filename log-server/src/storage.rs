@@ -207,6 +207,9 @@ impl Store {
         // otherwise keep every write-ahead log since its last write alive,
         // and a start after a crash would replay all of them.
         opts.set_max_total_wal_size(64 << 20);
+        // All memtables together stay under 128 MiB (the sum of the column
+        // families' write buffers, doubled while one flushes, would be 270).
+        opts.set_db_write_buffer_size(128 << 20);
         let mut table = BlockBasedOptions::default();
         table.set_bloom_filter(10.0, false);
         table.set_block_cache(&rocksdb::Cache::new_lru_cache(64 << 20));
