@@ -106,6 +106,30 @@ fn sigkill_during_appends_loses_nothing_acknowledged() {
                 t.path()
             );
         }
+        // ...inclusion proofs of acknowledged entries (from full tiles' rows
+        // and the growing tile) verify against the new checkpoint...
+        let proofs = |v: &Value| -> Vec<Hash> {
+            v["proof"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|h| Hash::from_base64(h.as_str().unwrap()).unwrap())
+                .collect()
+        };
+        let step = (acked.len() / 16).max(1);
+        for (i, e) in acked.iter().step_by(step).chain(acked.last()) {
+            let v: Value = c
+                .get(format!(
+                    "{}/v1/proof/inclusion?index={i}&tree_size={size}",
+                    s.url
+                ))
+                .send()
+                .unwrap()
+                .json()
+                .unwrap();
+            tlog::verify_inclusion(*i, size, &leaf_hash(e), &proofs(&v), &cp.root_hash)
+                .unwrap_or_else(|err| panic!("round {round}: entry {i}: {err}"));
+        }
         // ...and the new checkpoint is consistent with every one seen before.
         let _ = cp_text;
         for (old_size, old_root) in &seen {
@@ -118,13 +142,7 @@ fn sigkill_during_appends_loses_nothing_acknowledged() {
                 .unwrap()
                 .json()
                 .unwrap();
-            let proof: Vec<Hash> = v["proof"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|h| Hash::from_base64(h.as_str().unwrap()).unwrap())
-                .collect();
-            tlog::verify_consistency(*old_size, size, old_root, &cp.root_hash, &proof)
+            tlog::verify_consistency(*old_size, size, old_root, &cp.root_hash, &proofs(&v))
                 .unwrap_or_else(|e| panic!("round {round}: {old_size} -> {size}: {e}"));
         }
         seen.push((cp.tree_size, cp.root_hash));
@@ -202,8 +220,11 @@ fn sigkill_during_appends_loses_nothing_acknowledged() {
         seen.dedup();
         acked.extend(new_acks.lock().unwrap().drain(..));
     }
+    // Enough for several full tiles (their rows) and a growing tile cut at
+    // many places.
+    eprintln!("{} acknowledged entries over {ROUNDS} rounds", acked.len());
     assert!(
-        acked.len() > 100,
+        acked.len() > 4 * 256,
         "the test appended too little to mean anything: {}",
         acked.len()
     );
