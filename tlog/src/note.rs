@@ -80,6 +80,31 @@ fn parse_key_data(b64: &str) -> Result<[u8; 32], Error> {
     }
 }
 
+/// Parses `<name>+<hex key ID>+<base64 key data>` (the text form of a key
+/// after any prefix), makes the key with `make`, and checks that the key ID
+/// matches the name and key. `form` names the expected form in errors.
+fn parse_key_text<K>(
+    text: &str,
+    form: &'static str,
+    make: impl FnOnce(&str, &[u8; 32]) -> Result<K, Error>,
+    id_of: impl FnOnce(&K) -> u32,
+) -> Result<K, Error> {
+    let mut parts = text.splitn(3, '+');
+    let (Some(name), Some(id), Some(data), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(Error::MalformedKey { reason: form });
+    };
+    let id = parse_key_id(id)?;
+    let key = make(name, &parse_key_data(data)?)?;
+    if id_of(&key) != id {
+        return Err(Error::MalformedKey {
+            reason: "key ID does not match the name and key",
+        });
+    }
+    Ok(key)
+}
+
 fn key_data(bytes: &[u8; 32]) -> String {
     let mut v = Vec::with_capacity(33);
     v.push(ALG_ED25519);
@@ -121,24 +146,12 @@ impl VerifierKey {
     /// [`Error::MalformedKey`] or [`Error::InvalidKeyName`]; also if the key ID
     /// does not match the name and key.
     pub fn from_text(text: &str) -> Result<Self, Error> {
-        let text = text.trim_end_matches(['\n', '\r']);
-        let mut parts = text.splitn(3, '+');
-        let (Some(name), Some(id), Some(data), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(Error::MalformedKey {
-                reason: "want <name>+<key ID>+<key data>",
-            });
-        };
-        let id = parse_key_id(id)?;
-        let public = parse_key_data(data)?;
-        let key = Self::new(name, &public)?;
-        if key.key_id != id {
-            return Err(Error::MalformedKey {
-                reason: "key ID does not match the name and key",
-            });
-        }
-        Ok(key)
+        parse_key_text(
+            text.trim_end_matches(['\n', '\r']),
+            "want <name>+<key ID>+<key data>",
+            Self::new,
+            |k| k.key_id,
+        )
     }
 
     /// The text form.
@@ -237,23 +250,12 @@ impl SignerKey {
             .ok_or(Error::MalformedKey {
                 reason: "private key does not start with PRIVATE+KEY+",
             })?;
-        let mut parts = rest.splitn(3, '+');
-        let (Some(name), Some(id), Some(data), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(Error::MalformedKey {
-                reason: "want PRIVATE+KEY+<name>+<key ID>+<key data>",
-            });
-        };
-        let id = parse_key_id(id)?;
-        let seed = parse_key_data(data)?;
-        let key = Self::from_seed(name, &seed)?;
-        if key.key_id != id {
-            return Err(Error::MalformedKey {
-                reason: "key ID does not match the name and key",
-            });
-        }
-        Ok(key)
+        parse_key_text(
+            rest,
+            "want PRIVATE+KEY+<name>+<key ID>+<key data>",
+            Self::from_seed,
+            |k| k.key_id,
+        )
     }
 
     /// The text form. It contains the secret key.
