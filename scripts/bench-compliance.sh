@@ -7,6 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/prereqs.sh
+# Release builds share a target directory of their own (as bench-server.sh).
+export CARGO_TARGET_DIR="${BENCH_TARGET_DIR:-$HOME/.cache/stateanchor/target-bench}"
 n=${1:-100000}
 c=${2:-64}
 profile=${3:-release}
