@@ -405,3 +405,42 @@ impl Sequencer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn stopping_commits_what_is_queued_then_refuses_appends() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db")).unwrap();
+        let signer = SignerKey::from_seed("test.example/log", &[7; 32]).unwrap();
+        let config = LogConfig {
+            queue_capacity: 1024,
+            max_batch: 7,
+            checkpoint_interval: Duration::from_millis(10),
+        };
+        let log = Log::start(store, signer, config, Arc::new(Metrics::default())).unwrap();
+        let pending: Vec<_> = (0..300u32)
+            .map(|i| log.enqueue(i.to_be_bytes().to_vec(), Vec::new()).unwrap())
+            .collect();
+        log.stop_sequencer().await;
+        // Everything queued before the stop is committed, in queue order.
+        for (i, p) in pending.into_iter().enumerate() {
+            let (index, leaf) = p.await.unwrap();
+            assert_eq!(index, i as u64);
+            assert_eq!(leaf, leaf_hash(&u32::try_from(i).unwrap().to_be_bytes()));
+        }
+        assert_eq!(log.tree().size, 300);
+        assert_eq!(log.store.tree_size().unwrap(), 300);
+        // The sequencer is gone: appends fail, and stopping again is harmless.
+        assert!(matches!(
+            log.append(b"late".to_vec()).await,
+            Err(AppendError::Stopped)
+        ));
+        log.stop_sequencer().await;
+        // The final checkpoint covers everything committed.
+        log.sign_if_grown().await.unwrap();
+        assert_eq!(log.checkpoint().tree_size, 300);
+    }
+}
