@@ -17,8 +17,7 @@ use super::format::{
     GATE_DECISION,
 };
 use super::{
-    Access, Compliance, ProjectState, Row, Staged, authorize, exception_seqs, now_ms, read_row,
-    seq_of,
+    Access, Compliance, ProjectState, Row, Staged, exception_seqs, now_ms, read_row, seq_of,
 };
 use crate::api::{AppState, Caller, inclusion_at_checkpoint, json_body, query};
 use crate::error::ApiError;
@@ -88,8 +87,7 @@ pub async fn post_decision(
     body: Result<Json<DecisionInput>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let c = &s.compliance;
-    let p = c.project(&project).await?;
-    authorize(&caller.0, &project, Access::Decide)?;
+    let p = c.project_for(&caller.0, &project, Access::Decide).await?;
     let wait = wait_param(&query(q)?, &["wait"])?;
     let d = json_body(body)?;
     gate::validate(&d)?;
@@ -156,8 +154,7 @@ pub async fn get_decision(
     Path((project, run_id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let c = &s.compliance;
-    c.project(&project).await?;
-    authorize(&caller.0, &project, Access::Read)?;
+    c.project_for(&caller.0, &project, Access::Read).await?;
     let not_found =
         || ApiError::not_found(format!("no decision {run_id:?} in project {project:?}"));
     let seq = seq_of(c.store(), &project, &run_id)?.ok_or_else(not_found)?;
@@ -183,8 +180,7 @@ pub async fn post_exception(
     body: Result<Json<NewException>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let c = &s.compliance;
-    let p = c.project(&project).await?;
-    authorize(&caller.0, &project, Access::Ledger)?;
+    let p = c.project_for(&caller.0, &project, Access::Ledger).await?;
     let req = json_body(body)?;
     let id = random_id("exc");
     let staged = under_lock(c, &p, |ps, now| {
@@ -349,8 +345,7 @@ pub async fn post_signal(
     body: Result<Json<SignalRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let c = &s.compliance;
-    let p = c.project(&project).await?;
-    authorize(&caller.0, &project, Access::Ledger)?;
+    let p = c.project_for(&caller.0, &project, Access::Ledger).await?;
     let req = json_body(body)?;
     let (kind, mut evidence) = match &req {
         SignalRequest::CodeownerApproval { comment } => {
@@ -458,8 +453,7 @@ pub async fn post_revoke(
     body: Result<Json<RevokeRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let c = &s.compliance;
-    let p = c.project(&project).await?;
-    authorize(&caller.0, &project, Access::Ledger)?;
+    let p = c.project_for(&caller.0, &project, Access::Ledger).await?;
     let req = json_body(body)?;
     let staged = under_lock(c, &p, |ps, now| {
         let exc = exception_of(ps, &exc_id, &project)?;
@@ -549,8 +543,7 @@ pub async fn list_exceptions(
     q: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let c = &s.compliance;
-    let p = c.project(&project).await?;
-    authorize(&caller.0, &project, Access::Read)?;
+    let p = c.project_for(&caller.0, &project, Access::Read).await?;
     let q = query(q)?;
     if let Some(k) = q.keys().find(|k| k.as_str() != "status") {
         return Err(ApiError::bad(format!("unknown query parameter {k:?}")));
@@ -590,8 +583,7 @@ pub async fn get_exception(
     Path((project, exc_id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let c = &s.compliance;
-    let p = c.project(&project).await?;
-    authorize(&caller.0, &project, Access::Read)?;
+    let p = c.project_for(&caller.0, &project, Access::Read).await?;
     let (now, exc) = under_lock(c, &p, |ps, now| {
         Ok((now, exception_of(ps, &exc_id, &project)?.clone()))
     })

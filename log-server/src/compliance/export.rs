@@ -35,7 +35,7 @@ use super::format::{
     self, COMPLIANCE_EXPORT, DAY_MS, ExportFormat, ExportHeader, ExportParts, Integrity,
     ProvenRecord, RecordSource, Section, SectionHasher, SummaryBuilder,
 };
-use super::{Access, Row, authorize, first_seq_at, now_ms, record_key, type_name};
+use super::{Access, Row, first_seq_at, now_ms, record_key, type_name};
 use crate::api::{AppState, inclusion_at_checkpoint, query};
 use crate::error::ApiError;
 use crate::keys::random_id;
@@ -275,8 +275,7 @@ pub async fn get_export(
     q: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let c = s.compliance.clone();
-    let p = c.project(&project).await?;
-    authorize(&caller.0, &project, Access::Export)?;
+    let p = c.project_for(&caller.0, &project, Access::Export).await?;
     let req = parse_request(&query(q)?, now_ms().div_euclid(DAY_MS))?;
     let (from, to) = (format::format_date(req.from), format::format_date(req.to));
     let store = c.store().clone();

@@ -336,6 +336,19 @@ impl Compliance {
     ///
     /// # Errors
     /// 404 for an unknown project; storage errors.
+    /// The state of `project` for a caller who needs `access` to it: an
+    /// unknown project is 404 before the caller's rights are looked at.
+    pub async fn project_for(
+        &self,
+        caller: &KeyRecord,
+        project: &str,
+        access: Access,
+    ) -> Result<Arc<tokio::sync::Mutex<ProjectState>>, ApiError> {
+        let p = self.project(project).await?;
+        authorize(caller, project, access)?;
+        Ok(p)
+    }
+
     pub async fn project(
         &self,
         project: &str,
