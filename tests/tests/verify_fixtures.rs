@@ -43,6 +43,20 @@ impl Fixture {
     fn run(&self, args: &[&str]) -> Run {
         verify_in(self.tmp.path(), args)
     }
+
+    /// `published --key <the fixture's key> --log <log> --repo dir:<repo>`.
+    fn published(&self, log: &str, repo: &Path) -> Run {
+        let repo = format!("dir:{}", s(repo));
+        self.run(&[
+            "published",
+            "--key",
+            &self.vkey,
+            "--log",
+            log,
+            "--repo",
+            &repo,
+        ])
+    }
 }
 
 fn s(p: &Path) -> &str {
@@ -426,15 +440,7 @@ fn published_checkpoints_split_view() {
         &[(&a.join("checkpoint.1000"), 1000)],
         Some(&b.join("checkpoint.1000")),
     );
-    let run = f.run(&[
-        "published",
-        "--key",
-        &f.vkey,
-        "--log",
-        s(&a),
-        "--repo",
-        &format!("dir:{}", s(&forked)),
-    ]);
+    let run = f.published(s(&a), &forked);
     expect_code(&run, 1, "latest vs archive fork");
     assert_eq!(run.evidence()["check"], "fork");
     // A published checkpoint signed by another key.
@@ -451,15 +457,7 @@ fn published_checkpoints_split_view() {
         ],
         None,
     );
-    let run = f.run(&[
-        "published",
-        "--key",
-        &f.vkey,
-        "--log",
-        s(&a),
-        "--repo",
-        &format!("dir:{}", s(&bad_sig)),
-    ]);
+    let run = f.published(s(&a), &bad_sig);
     expect_code(&run, 1, "published checkpoint with another key");
     assert_eq!(run.evidence()["check"], "checkpoint");
     // A checkpoint filed under the wrong size.
@@ -470,19 +468,7 @@ fn published_checkpoints_split_view() {
         &[(&a.join("checkpoint.1000"), 1001)],
         None,
     );
-    expect_code(
-        &f.run(&[
-            "published",
-            "--key",
-            &f.vkey,
-            "--log",
-            s(&a),
-            "--repo",
-            &format!("dir:{}", s(&misfiled)),
-        ]),
-        1,
-        "misfiled",
-    );
+    expect_code(&f.published(s(&a), &misfiled), 1, "misfiled");
     // log.json naming another key.
     let foreign = f.path("pub-foreign");
     publication(
@@ -496,27 +482,11 @@ fn published_checkpoints_split_view() {
         r#"{"origin":"example.com/evil","verifier_key":"x"}"#,
     )
     .unwrap();
-    let run = f.run(&[
-        "published",
-        "--key",
-        &f.vkey,
-        "--log",
-        s(&a),
-        "--repo",
-        &format!("dir:{}", s(&foreign)),
-    ]);
+    let run = f.published(s(&a), &foreign);
     expect_code(&run, 1, "log.json of another log");
     // The log rolled back below a published size.
     let small = f.log("a-small", 500, &[], "entry ");
-    let run = f.run(&[
-        "published",
-        "--key",
-        &f.vkey,
-        "--log",
-        s(&small),
-        "--repo",
-        &format!("dir:{}", s(&good)),
-    ]);
+    let run = f.published(s(&small), &good);
     expect_code(&run, 1, "log behind its publication");
     assert_eq!(run.evidence()["check"], "rollback");
 }

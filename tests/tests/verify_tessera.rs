@@ -15,6 +15,13 @@ use verify_support::*;
 const ROOT_15: &str = "rKbDipCvhuX1GZ7g5BBe8sA6BbJ7ja/1nk427v383cs=";
 
 /// The log as a directory and as a URL.
+/// `stateanchor-verify <command> --key <Tessera's key> --log <log> <args>` in `dir`.
+fn tessera(dir: &Path, command: &str, log: &str, args: &[&str]) -> Run {
+    let mut all = vec![command, "--key", TESSERA_KEY, "--log", log];
+    all.extend_from_slice(args);
+    verify_in(dir, &all)
+}
+
 fn both(dir: &Path, server: &TestServer) -> [String; 2] {
     [dir.display().to_string(), server.url.clone()]
 }
@@ -87,19 +94,7 @@ fn inclusion_of_every_entry_from_tiles() {
     for log in both(&dir, &server) {
         for (i, entry) in TESSERA_ENTRIES.iter().enumerate() {
             let idx = i.to_string();
-            let run = verify_in(
-                tmp.path(),
-                &[
-                    "--json",
-                    "inclusion",
-                    "--key",
-                    TESSERA_KEY,
-                    "--log",
-                    &log,
-                    "--index",
-                    &idx,
-                ],
-            );
+            let run = tessera(tmp.path(), "inclusion", &log, &["--index", &idx, "--json"]);
             expect_code(&run, 0, &format!("{log} index {i}"));
             let v = run.json();
             assert_eq!(
@@ -109,67 +104,37 @@ fn inclusion_of_every_entry_from_tiles() {
             let leaf = tlog::leaf_hash(entry.as_bytes()).to_base64();
             assert_eq!(v["leaf_hash"], leaf);
             // By leaf hash and by entry file: found by a search of the bundles.
-            let run = verify_in(
+            let run = tessera(
                 tmp.path(),
-                &[
-                    "--json",
-                    "inclusion",
-                    "--key",
-                    TESSERA_KEY,
-                    "--log",
-                    &log,
-                    "--leaf-hash",
-                    &leaf,
-                ],
+                "inclusion",
+                &log,
+                &["--leaf-hash", &leaf, "--json"],
             );
             expect_code(&run, 0, "by leaf hash");
             assert_eq!(run.json()["leaf_index"], i);
         }
         let entry = tmp.path().join("entry");
         std::fs::write(&entry, "threeten").unwrap();
-        let run = verify_in(
+        let run = tessera(
             tmp.path(),
-            &[
-                "inclusion",
-                "--key",
-                TESSERA_KEY,
-                "--log",
-                &log,
-                "--entry-file",
-                entry.to_str().unwrap(),
-            ],
+            "inclusion",
+            &log,
+            &["--entry-file", entry.to_str().unwrap()],
         );
         expect_code(&run, 0, "entry file");
         assert!(run.stdout.contains("leaf 12 is included"), "{}", run.stdout);
         assert!(run.stdout.contains("built here from the log's tiles"));
         // An entry that is not in the log: verification fails.
         std::fs::write(&entry, "sixteen").unwrap();
-        let run = verify_in(
+        let run = tessera(
             tmp.path(),
-            &[
-                "inclusion",
-                "--key",
-                TESSERA_KEY,
-                "--log",
-                &log,
-                "--entry-file",
-                entry.to_str().unwrap(),
-            ],
+            "inclusion",
+            &log,
+            &["--entry-file", entry.to_str().unwrap()],
         );
         expect_code(&run, 1, "absent entry");
         // An index beyond the checkpoint.
-        let run = verify_in(
-            tmp.path(),
-            &[
-                "inclusion",
-                "--key",
-                TESSERA_KEY,
-                "--log",
-                &log,
-                "--index",
-                "15",
-            ],
-        );
+        let run = tessera(tmp.path(), "inclusion", &log, &["--index", "15"]);
         expect_code(&run, 1, "index beyond the tree");
     }
 }
@@ -182,18 +147,11 @@ fn consistency_from_every_published_size() {
     for log in both(&dir, &server) {
         for m in 0..=15 {
             let old = dir.join(format!("checkpoint.{m}"));
-            let run = verify_in(
+            let run = tessera(
                 tmp.path(),
-                &[
-                    "--json",
-                    "consistency",
-                    "--key",
-                    TESSERA_KEY,
-                    "--log",
-                    &log,
-                    "--old",
-                    old.to_str().unwrap(),
-                ],
+                "consistency",
+                &log,
+                &["--old", old.to_str().unwrap(), "--json"],
             );
             expect_code(&run, 0, &format!("{log} from {m}"));
             let v = run.json();
@@ -201,14 +159,11 @@ fn consistency_from_every_published_size() {
             assert_eq!(v["old"]["tree_size"], m);
             for n in m..=15 {
                 let new = dir.join(format!("checkpoint.{n}"));
-                let run = verify_in(
+                let run = tessera(
                     tmp.path(),
+                    "consistency",
+                    &log,
                     &[
-                        "consistency",
-                        "--key",
-                        TESSERA_KEY,
-                        "--log",
-                        &log,
                         "--old",
                         old.to_str().unwrap(),
                         "--new",
@@ -219,14 +174,11 @@ fn consistency_from_every_published_size() {
             }
         }
         // Rolled back: the "newer" checkpoint is smaller.
-        let run = verify_in(
+        let run = tessera(
             tmp.path(),
+            "consistency",
+            &log,
             &[
-                "consistency",
-                "--key",
-                TESSERA_KEY,
-                "--log",
-                &log,
                 "--old",
                 dir.join("checkpoint.9").to_str().unwrap(),
                 "--new",
@@ -264,16 +216,7 @@ fn every_flipped_byte_in_the_tile_is_detected() {
         flip_byte(&copy.join(tile), pos);
         assert_audit_fails(&copy, tmp.path(), "tile");
         let ev_dir = tmp.path();
-        let run = verify_in(
-            ev_dir,
-            &[
-                "audit",
-                "--key",
-                TESSERA_KEY,
-                "--log",
-                copy.to_str().unwrap(),
-            ],
-        );
+        let run = tessera(ev_dir, "audit", copy.to_str().unwrap(), &[]);
         let ev = run.evidence();
         let data = ev["data"].as_array().unwrap();
         assert!(
