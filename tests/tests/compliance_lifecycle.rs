@@ -64,6 +64,19 @@ impl Api {
     fn get(&self, path: &str, key: &str) -> (u16, Value) {
         self.send("GET", path, Some(key), None)
     }
+
+    /// The status of a POST of raw `body` bytes with a content type.
+    fn post_raw(&self, path: &str, key: &str, content_type: &str, body: &'static str) -> u16 {
+        self.http
+            .post(format!("{}{path}", self.url))
+            .bearer_auth(key)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    }
 }
 
 /// A project and the keys of its principals.
@@ -822,15 +835,10 @@ fn isolation_roles_and_bad_input() {
     assert_eq!(st, 403);
     let (st, _) = api.post("/v1/admin/projects", &a.admin, &json!({"name": "x"}));
     assert_eq!(st, 403);
-    let resp = api
-        .http
-        .post(format!("{}/v1/entries", s.url))
-        .bearer_auth(&a.admin)
-        .header("content-type", "application/octet-stream")
-        .body("x")
-        .send()
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 403);
+    assert_eq!(
+        api.post_raw("/v1/entries", &a.admin, "application/octet-stream", "x"),
+        403
+    );
     let (st, _) = api.send("GET", &epath, None, None);
     assert_eq!(st, 401);
 
@@ -841,24 +849,11 @@ fn isolation_roles_and_bad_input() {
             .unwrap()
     };
     let size_before = tree_size(&api);
-    let resp = api
-        .http
-        .post(format!("{}{dpath}", s.url))
-        .bearer_auth(&a.ci)
-        .header("content-type", "application/json")
-        .body("{not json")
-        .send()
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 400);
-    let resp = api
-        .http
-        .post(format!("{}{dpath}", s.url))
-        .bearer_auth(&a.ci)
-        .header("content-type", "text/plain")
-        .body("{}")
-        .send()
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 415);
+    assert_eq!(
+        api.post_raw(&dpath, &a.ci, "application/json", "{not json"),
+        400
+    );
+    assert_eq!(api.post_raw(&dpath, &a.ci, "text/plain", "{}"), 415);
     for bad in [
         json!({"commit_sha": "xyz", "branch": "main", "author": "a", "findings": []}),
         json!({"commit_sha": "abcdef0", "branch": "main", "author": "a"}),
