@@ -20,7 +20,9 @@
 //! Stored hashes of levels [`CACHED_FROM_LEVEL`] and up (1/128 of them: 2.5
 //! MB at 10M entries) are also kept in memory, loaded at open and extended by
 //! each committed batch: every proof and every tile of tile level 1 and up
-//! reads them without touching RocksDB.
+//! reads them without touching RocksDB. So are those of levels 0 to 7 under
+//! the growing rightmost tile (at most 509), which every proof to the latest
+//! tree needs for its right edge. Both grow only after a batch commits.
 //!
 //! The commit point of an append is [`Store::commit_batch`]: one atomic,
 //! fsync'd write batch holding the entries, their leaf-hash index entries, the
@@ -112,10 +114,7 @@ impl GrowingTile {
         }
     }
 
-    /// Adds a new stored hash; returns the tile's row when it completes the
-    /// tile. A hash that does not continue the tile contiguously leaves the
-    /// tile without a row (it is then read node by node), and a hash of a
-    /// later tile starts that one.
+    /// The committed hash at `id`, if it is under this tile and held.
     fn get(&self, id: NodeId) -> Option<Hash> {
         let shift = CACHED_FROM_LEVEL.checked_sub(id.level)?;
         let first = self.index << shift;
@@ -125,6 +124,10 @@ impl GrowingTile {
             .copied()
     }
 
+    /// Adds a new stored hash; returns the tile's row when it completes the
+    /// tile. A hash that does not continue the tile contiguously leaves the
+    /// tile without a row (it is then read node by node), and a hash of a
+    /// later tile starts that one.
     fn push(&mut self, id: NodeId, h: Hash) -> Option<(u64, Vec<u8>)> {
         if id.level >= CACHED_FROM_LEVEL {
             return None;
