@@ -78,60 +78,29 @@ struct DbRecords {
 }
 
 /// Hashes for the export's many proofs to one tree size: the right edge of
-/// that tree from its frontier (computed once, not once per proof), and
-/// nodes of level 4 and up (shared by the proofs of neighbouring records)
-/// cached, at most [`ProofReader::MAX_CACHED`] of them.
+/// that tree from its frontier (computed once, not once per proof); every
+/// other hash from the store, which keeps the upper levels in memory and
+/// reads the lower half of a proof as one tile row.
 struct ProofReader {
     store: Arc<Store>,
     tree_size: u64,
     frontier: tlog::Frontier,
-    cache: std::cell::RefCell<HashMap<tlog::NodeId, Hash>>,
 }
 
 impl ProofReader {
-    const MAX_CACHED: usize = 1 << 16;
-
     fn new(store: Arc<Store>, tree_size: u64) -> anyhow::Result<Self> {
         let frontier = tlog::Frontier::from_reader(tree_size, &*store)?;
         Ok(ProofReader {
             store,
             tree_size,
             frontier,
-            cache: std::cell::RefCell::default(),
         })
     }
 }
 
 impl tlog::HashReader for ProofReader {
     fn read_hashes(&self, ids: &[tlog::NodeId]) -> Result<Vec<Hash>, tlog::Error> {
-        let mut cache = self.cache.borrow_mut();
-        let missing: Vec<tlog::NodeId> = ids
-            .iter()
-            .filter(|id| !cache.contains_key(id))
-            .copied()
-            .collect();
-        let read = self.store.read_hashes(&missing)?;
-        if cache.len() + missing.len() > Self::MAX_CACHED {
-            cache.clear();
-        }
-        let mut fresh = HashMap::new();
-        for (id, h) in missing.iter().zip(read) {
-            if id.level >= 4 {
-                cache.insert(*id, h);
-            } else {
-                fresh.insert(*id, h);
-            }
-        }
-        ids.iter()
-            .map(|id| {
-                cache.get(id).or_else(|| fresh.get(id)).copied().ok_or(
-                    tlog::Error::HashUnavailable {
-                        level: id.level,
-                        index: id.index,
-                    },
-                )
-            })
-            .collect()
+        self.store.read_hashes(ids)
     }
 
     fn range_hash(&self, lo: u64, hi: u64) -> Option<Hash> {
