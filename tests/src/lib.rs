@@ -32,15 +32,15 @@ pub fn bin(name: &str) -> PathBuf {
     path
 }
 
-/// Path of the `shared/` folder that sits beside the repository.
+/// Path of the repository's `testdata/` folder (see `testdata/README.md`).
 #[must_use]
-pub fn shared_dir() -> PathBuf {
+pub fn testdata_dir() -> PathBuf {
     // CARGO_MANIFEST_DIR at run time, not at build time: a test binary reused
     // from a target directory shared with another checkout (CI) must read
     // this checkout's files.
     let manifest =
         std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or(env!("CARGO_MANIFEST_DIR").into());
-    Path::new(&manifest).join("../../shared")
+    Path::new(&manifest).join("../testdata")
 }
 
 /// A running `stateanchor-log serve` on 127.0.0.1 with its own data directory.

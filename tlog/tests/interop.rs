@@ -1,6 +1,6 @@
 //! Interoperability with a log written by another implementation: the
 //! 15-entry tlog-tiles log of transparency-dev/tessera's POSIX example, in
-//! `../shared/interop/tessera-testdata-log` (see its README). We must accept
+//! `testdata/interop/tessera-testdata-log` (see `testdata/README.md`). We must accept
 //! it as it is, byte for byte, and reject it after any byte is changed.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -29,7 +29,7 @@ fn log_dir() -> PathBuf {
     // this checkout's files.
     let manifest =
         std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or(env!("CARGO_MANIFEST_DIR").into());
-    Path::new(&manifest).join("../../shared/interop/tessera-testdata-log")
+    Path::new(&manifest).join("../testdata/interop/tessera-testdata-log")
 }
 
 /// Every file of the log, by path relative to the log's root (`checkpoint`,

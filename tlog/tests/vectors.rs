@@ -1,7 +1,7 @@
-//! Known-answer tests: every vector and probe in `../shared/vectors/*.json`
+//! Known-answer tests: every vector and probe in `testdata/vectors/*.json`
 //! (RFC 6962 hashes, trees and proofs with transparency-dev/merkle's probes;
 //! C2SP signed notes; C2SP tlog-tiles), each checked against its expected
-//! outcome. The vector files are described in `../shared/vectors/README.md`.
+//! outcome. The vector files are described in `testdata/vectors/README.md`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeSet;
@@ -18,7 +18,7 @@ use tlog::{
 fn load(name: &str) -> Value {
     // CARGO_MANIFEST_DIR at run time (see interop.rs).
     let manifest = std::env::var("CARGO_MANIFEST_DIR").unwrap_or(env!("CARGO_MANIFEST_DIR").into());
-    let path = format!("{manifest}/../../shared/vectors/{name}");
+    let path = format!("{manifest}/../testdata/vectors/{name}");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
 }

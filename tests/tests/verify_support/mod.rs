@@ -26,7 +26,7 @@ pub const TESSERA_ENTRIES: [&str; 15] = [
 
 /// The Tessera interop log directory (read-only).
 pub fn tessera_dir() -> PathBuf {
-    integration_tests::shared_dir().join("interop/tessera-testdata-log")
+    integration_tests::testdata_dir().join("interop/tessera-testdata-log")
 }
 
 /// A finished `stateanchor-verify` run.
