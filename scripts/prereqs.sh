@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building StateAnchor needs on a fresh Debian/Ubuntu machine:
-# clang and libclang-dev (RocksDB is built from C++ source with bindgen).
+# clang and libclang-dev (RocksDB is built from C++ source with bindgen), and
+# python3 (scripts/check-architecture.py, run by scripts/test.sh).
 # Sourced by the other scripts; it also exports CARGO_TARGET_DIR, which is
 # kept outside the clone so that rebuilds and CI reuse the (slow) RocksDB build.
 set -euo pipefail
@@ -12,8 +13,9 @@ command -v clang >/dev/null 2>&1 || need+=(clang)
 if ! ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 && ! ls /usr/lib/*/libclang*.so* >/dev/null 2>&1; then
   need+=(libclang-dev)
 fi
+command -v python3 >/dev/null 2>&1 || need+=(python3)
 if ((${#need[@]})); then
-  echo "stateanchor: installing ${need[*]} (needed to build RocksDB)" >&2
+  echo "stateanchor: installing ${need[*]} (clang and libclang build RocksDB; python3 runs the architecture check)" >&2
   sudo=""
   if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
   $sudo apt-get update -qq

@@ -1,17 +1,24 @@
 #!/usr/bin/env bash
-# The whole test suite: formatting, lints, and every test of the workspace.
-# Installs missing system prerequisites first. Usage: scripts/test.sh
+# The whole test suite: the architecture rules, formatting, lints, and every
+# test of the workspace. Installs missing system prerequisites first.
+# Usage: scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/prereqs.sh
 
+echo "== architecture (scripts/check-architecture.py: module cycles, where axum and rocksdb may be named, pure crates)"
+python3 scripts/check-architecture.py --self-test
+python3 scripts/check-architecture.py
 echo "== cargo fmt --check"
 cargo fmt --all --check
+# RocksDB's C++ is compiled once for all the cargo steps below. They resolve
+# features the same way (all with --all-targets), and they run the same
+# librocksdb-sys build script, because Cargo.toml sets
+# [profile.dev.build-override] debug = false. Without that setting, clippy and
+# the build would hash the build script differently.
 echo "== cargo clippy"
 cargo clippy --locked --workspace --all-targets -- -D warnings
 echo "== build every target, including the binaries the end-to-end tests drive"
-# One feature resolution for clippy, build and test (all with --all-targets),
-# so RocksDB is compiled once, not once per feature set.
 cargo build --locked --workspace --all-targets
 echo "== cargo test"
 cargo test --locked --workspace --all-targets
