@@ -10,8 +10,10 @@
 //! ```
 
 use crate::Error;
+use crate::error::Inconsistency;
 use crate::hash::Hash;
 use crate::note::{Note, SignerKey, VerifierKey};
+use crate::proof::verify_consistency;
 
 /// A checkpoint body: the log's origin, tree size and root hash.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -177,6 +179,89 @@ pub fn open_checkpoint(bytes: &[u8], log_key: &VerifierKey) -> Result<SignedChec
     Ok(SignedCheckpoint { checkpoint, note })
 }
 
+/// Whether proving that a checkpoint of `new_size` extends one of
+/// `old_size` takes a consistency proof: only when `0 < old_size < new_size`.
+/// Otherwise [`verify_extends`] decides from the two checkpoints alone, with
+/// an empty proof (equal sizes need equal roots, the empty tree is extended
+/// by every tree, and a smaller new size is a rollback).
+#[must_use]
+pub fn consistency_proof_needed(old_size: u64, new_size: u64) -> bool {
+    0 < old_size && old_size < new_size
+}
+
+/// Verifies that the verified checkpoint `new` extends the verified
+/// checkpoint `old` of the same log: the tree of `new` holds the tree of
+/// `old` as its prefix, as `proof` (the consistency proof from the old tree
+/// size to the new one) shows. Equal sizes must have equal root hashes and
+/// an empty proof; a smaller new size is a rollback.
+///
+/// Both checkpoints must have been opened with the log's key
+/// ([`open_checkpoint`]); the proof may come from anywhere, it is only data
+/// until this returns `Ok`. See [`consistency_proof_needed`] for when a
+/// proof has to be fetched at all.
+///
+/// ```
+/// use tlog::{Checkpoint, Error, MemoryHashStore, SignerKey, leaf_hash, open_checkpoint};
+///
+/// let key = SignerKey::from_seed("example.com/log", &[42; 32])?;
+/// let mut store = MemoryHashStore::new();
+/// let mut checkpoints = Vec::new();
+/// for entry in ["one", "two", "three"] {
+///     store.append(leaf_hash(entry.as_bytes()));
+///     let note = Checkpoint::new(key.name(), store.size(), store.root()).sign(&key)?;
+///     checkpoints.push(open_checkpoint(&note.to_bytes(), &key.verifier_key())?);
+/// }
+/// let (old, new) = (&checkpoints[1], &checkpoints[2]);
+/// assert!(tlog::consistency_proof_needed(2, 3));
+/// let proof = tlog::prove_consistency(2, 3, &store)?;
+/// tlog::verify_extends(old, new, &proof)?;
+/// // The other way round, the log would have rolled back.
+/// assert_eq!(
+///     tlog::verify_extends(new, old, &[]),
+///     Err(Error::Rollback { old_size: 3, new_size: 2 })
+/// );
+/// # Ok::<(), tlog::Error>(())
+/// ```
+///
+/// # Errors
+/// [`Error::OriginMismatch`] if the two checkpoints are of different logs;
+/// [`Error::Rollback`] if `new` has the smaller tree;
+/// [`Error::Inconsistent`], with both checkpoints and the proof as
+/// evidence, if they have different roots at the same size or the proof
+/// does not verify.
+pub fn verify_extends(
+    old: &SignedCheckpoint,
+    new: &SignedCheckpoint,
+    proof: &[Hash],
+) -> Result<(), Error> {
+    let (o, n) = (&old.checkpoint, &new.checkpoint);
+    if o.origin != n.origin {
+        return Err(Error::OriginMismatch {
+            got: n.origin.clone(),
+            want: o.origin.clone(),
+        });
+    }
+    if n.tree_size < o.tree_size {
+        return Err(Error::Rollback {
+            old_size: o.tree_size,
+            new_size: n.tree_size,
+        });
+    }
+    verify_consistency(o.tree_size, n.tree_size, &o.root_hash, &n.root_hash, proof).map_err(|e| {
+        match e {
+            Error::InvalidConsistencyProof { reason } => Error::Inconsistent {
+                evidence: Box::new(Inconsistency {
+                    old: old.clone(),
+                    new: new.clone(),
+                    proof: proof.to_vec(),
+                }),
+                reason,
+            },
+            other => other,
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -222,5 +307,132 @@ mod tests {
             open_checkpoint(&note.to_bytes(), &wrong_origin.verifier_key()),
             Err(Error::OriginMismatch { .. })
         ));
+    }
+
+    /// The log's checkpoints at sizes 0..=`n`, opened with its key, and the tree.
+    fn log(n: u64) -> (Vec<SignedCheckpoint>, crate::MemoryHashStore) {
+        let key = SignerKey::from_seed("example.com/log", &[1; 32]).unwrap();
+        let mut store = crate::MemoryHashStore::new();
+        let mut cps = Vec::new();
+        for i in 0..=n {
+            if i > 0 {
+                store.append(crate::leaf_hash(&i.to_be_bytes()));
+            }
+            let note = Checkpoint::new(key.name(), i, store.root())
+                .sign(&key)
+                .unwrap();
+            cps.push(open_checkpoint(&note.to_bytes(), &key.verifier_key()).unwrap());
+        }
+        (cps, store)
+    }
+
+    /// A checkpoint of the same log (same key) with another root: a fork.
+    fn forked(size: u64) -> SignedCheckpoint {
+        let key = SignerKey::from_seed("example.com/log", &[1; 32]).unwrap();
+        let note = Checkpoint::new(key.name(), size, Hash([7; 32]))
+            .sign(&key)
+            .unwrap();
+        open_checkpoint(&note.to_bytes(), &key.verifier_key()).unwrap()
+    }
+
+    #[test]
+    fn extends_table() {
+        let (cps, store) = log(9);
+        let proof = |m: u64, n: u64| crate::prove_consistency(m, n, &store).unwrap();
+        let other = SignerKey::from_seed("example.com/other", &[1; 32]).unwrap();
+        let other_note = Checkpoint::new("example.com/other", 9, cps[9].checkpoint.root_hash)
+            .sign(&other)
+            .unwrap();
+        let other_log = open_checkpoint(&other_note.to_bytes(), &other.verifier_key()).unwrap();
+        let (fork5, fork9) = (forked(5), forked(9));
+        // (old, new, proof, want): `Ok`, or the error variant's name. The
+        // variants are pinned so that a shortcut cannot turn a fork into a
+        // rollback, or either into a malformed-input error.
+        let cases: Vec<(&SignedCheckpoint, &SignedCheckpoint, Vec<Hash>, &str)> = vec![
+            (&cps[3], &cps[9], proof(3, 9), "ok"),
+            (&cps[8], &cps[9], proof(8, 9), "ok"),
+            (&cps[0], &cps[9], vec![], "ok"),
+            (&cps[0], &cps[0], vec![], "ok"),
+            (&cps[5], &cps[5], vec![], "ok"),
+            (&cps[9], &cps[3], vec![], "rollback"),
+            (&cps[9], &cps[0], vec![], "rollback"),
+            (&cps[9], &cps[3], proof(3, 9), "rollback"),
+            (&cps[5], &fork5, vec![], "inconsistent"),
+            (&fork5, &cps[9], proof(5, 9), "inconsistent"),
+            (&cps[5], &fork9, proof(5, 9), "inconsistent"),
+            (&cps[3], &cps[9], vec![], "inconsistent"),
+            (&cps[3], &cps[9], proof(4, 9), "inconsistent"),
+            (&cps[5], &cps[5], vec![Hash::EMPTY], "inconsistent"),
+            (&cps[0], &cps[9], vec![Hash::EMPTY], "inconsistent"),
+            (&cps[3], &other_log, proof(3, 9), "origin"),
+        ];
+        for (old, new, proof, want) in cases {
+            let got = match verify_extends(old, new, &proof) {
+                Ok(()) => "ok",
+                Err(Error::Rollback { old_size, new_size }) => {
+                    assert_eq!(
+                        (old_size, new_size),
+                        (old.checkpoint.tree_size, new.checkpoint.tree_size)
+                    );
+                    "rollback"
+                }
+                Err(Error::Inconsistent { evidence, .. }) => {
+                    assert_eq!(
+                        *evidence,
+                        Inconsistency {
+                            old: old.clone(),
+                            new: new.clone(),
+                            proof: proof.clone()
+                        }
+                    );
+                    "inconsistent"
+                }
+                Err(Error::OriginMismatch { .. }) => "origin",
+                Err(e) => panic!("unexpected {e:?}"),
+            };
+            assert_eq!(
+                got, want,
+                "{} -> {}",
+                old.checkpoint.tree_size, new.checkpoint.tree_size
+            );
+        }
+    }
+
+    #[test]
+    fn extends_probes() {
+        // Every tampered proof is rejected as an inconsistency: truncated,
+        // with a hash added before or after, or with one bit flipped.
+        let (cps, store) = log(13);
+        for (m, n) in [(1, 13), (4, 13), (5, 12), (7, 8)] {
+            let good = crate::prove_consistency(m, n, &store).unwrap();
+            let (old, new) = (&cps[m as usize], &cps[n as usize]);
+            verify_extends(old, new, &good).unwrap();
+            let mut probes = vec![good[..good.len() - 1].to_vec()];
+            probes.push([good.as_slice(), &[Hash::EMPTY]].concat());
+            probes.push([&[Hash::EMPTY], good.as_slice()].concat());
+            for i in 0..good.len() {
+                for bit in [0, 7 * 8 + 3, 31 * 8 + 7] {
+                    let mut p = good.clone();
+                    p[i].0[bit / 8] ^= 1 << (bit % 8);
+                    probes.push(p);
+                }
+            }
+            for p in probes {
+                let err = verify_extends(old, new, &p).unwrap_err();
+                assert!(
+                    matches!(err, Error::Inconsistent { ref evidence, .. } if evidence.proof == p),
+                    "{m} -> {n}: {err:?}"
+                );
+                assert!(err.to_string().starts_with("invalid consistency proof: "));
+            }
+        }
+    }
+
+    #[test]
+    fn proof_needed_only_between_growing_non_empty_trees() {
+        assert!(consistency_proof_needed(1, 2));
+        assert!(!consistency_proof_needed(0, 2));
+        assert!(!consistency_proof_needed(2, 2));
+        assert!(!consistency_proof_needed(3, 2));
     }
 }

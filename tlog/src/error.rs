@@ -1,5 +1,8 @@
 //! The crate's one error type.
 
+use crate::checkpoint::SignedCheckpoint;
+use crate::hash::Hash;
+
 /// Everything that can go wrong in this crate.
 ///
 /// Verification failures are distinct variants so that callers can tell a
@@ -46,6 +49,30 @@ pub enum Error {
     /// A consistency proof did not verify.
     #[error("invalid consistency proof: {reason}")]
     InvalidConsistencyProof {
+        /// Why the proof was rejected.
+        reason: &'static str,
+    },
+    /// A newer checkpoint of a log has a smaller tree than an older one: the
+    /// log rolled back (see [`verify_extends`](crate::verify_extends)).
+    #[error("tree size {new_size} is smaller than the earlier tree size {old_size}")]
+    Rollback {
+        /// The older checkpoint's tree size.
+        old_size: u64,
+        /// The newer checkpoint's tree size.
+        new_size: u64,
+    },
+    /// Two verified checkpoints of one log that no append-only tree can
+    /// have: different root hashes at one tree size, or a consistency proof
+    /// that does not join them (see [`verify_extends`](crate::verify_extends)).
+    /// It carries the evidence of the split view: both signed checkpoints
+    /// and the proof.
+    ///
+    /// It reads as [`Error::InvalidConsistencyProof`] does, with the same
+    /// reasons.
+    #[error("invalid consistency proof: {reason}")]
+    Inconsistent {
+        /// The two checkpoints and the proof.
+        evidence: Box<Inconsistency>,
         /// Why the proof was rejected.
         reason: &'static str,
     },
@@ -140,4 +167,19 @@ pub enum Error {
         /// The entry's size.
         size: usize,
     },
+}
+
+/// The evidence of [`Error::Inconsistent`]: two checkpoints, each signed by
+/// the log's key, that cannot both describe one append-only tree, and the
+/// proof that was checked between them. Anyone holding the log's verifier
+/// key can check it again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inconsistency {
+    /// The older checkpoint (the smaller or equal tree size), as verified.
+    pub old: SignedCheckpoint,
+    /// The newer checkpoint, as verified.
+    pub new: SignedCheckpoint,
+    /// The consistency proof from the older tree size to the newer one
+    /// (empty when none is needed: equal sizes or an empty older tree).
+    pub proof: Vec<Hash>,
 }

@@ -10,7 +10,9 @@
 //! - C2SP [signed notes](https://c2sp.org/signed-note) with Ed25519 keys
 //!   ([`Note`], [`SignerKey`], [`VerifierKey`]);
 //! - C2SP [checkpoints](https://c2sp.org/tlog-checkpoint) ([`Checkpoint`],
-//!   [`open_checkpoint`]);
+//!   [`open_checkpoint`]), and whether a newer verified checkpoint extends
+//!   an older one ([`verify_extends`]: consistent, a rollback, or an
+//!   [`Inconsistency`] with its evidence);
 //! - C2SP [tlog-tiles](https://c2sp.org/tlog-tiles): paths, tile data, entry
 //!   bundles, and proofs from tiles alone ([`TileHashReader`]).
 //!
@@ -57,8 +59,10 @@ mod proof;
 mod tile;
 mod tree;
 
-pub use checkpoint::{Checkpoint, SignedCheckpoint, open_checkpoint};
-pub use error::Error;
+pub use checkpoint::{
+    Checkpoint, SignedCheckpoint, consistency_proof_needed, open_checkpoint, verify_extends,
+};
+pub use error::{Error, Inconsistency};
 pub use hash::{HASH_SIZE, Hash, leaf_hash, node_hash};
 pub use note::{
     ALG_ED25519, MAX_SIGNATURES, Note, NoteSignature, SignerKey, VerifierKey, is_valid_key_name,
