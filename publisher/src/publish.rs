@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::path::Path;
 
-use tlog::{Checkpoint, Hash, SignedCheckpoint, VerifierKey, open_checkpoint, verify_consistency};
+use tlog::{SignedCheckpoint, VerifierKey, open_checkpoint};
 
 use crate::error::{Refusal, RefusalReason};
 use crate::evidence::{Evidence, ProofEvidence, checkpoint_fields};
@@ -82,42 +82,23 @@ pub(crate) trait Store {
     ) -> impl Future<Output = Result<Written, Error>> + Send;
 }
 
-/// What to do with the log's latest checkpoint, given the published one.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Plan {
-    /// Nothing is published yet: publish (consistency from the empty tree
-    /// needs no proof).
-    First,
-    /// The tree grew: publish once a proof from `first` to `second` verifies.
-    Extend { first: u64, second: u64 },
-    /// Same size, same root: nothing to do.
-    Unchanged,
-    /// Publish nothing.
-    Refuse(RefusalReason),
-}
-
-/// The pure decision: growth, no growth, rollback or fork.
-pub(crate) fn plan(published: Option<&Checkpoint>, latest: &Checkpoint) -> Plan {
-    let Some(published) = published else {
-        return if latest.tree_size == 0 {
-            Plan::Unchanged
-        } else {
-            Plan::First
-        };
-    };
-    use std::cmp::Ordering::{Equal, Greater, Less};
-    match latest.tree_size.cmp(&published.tree_size) {
-        Less => Plan::Refuse(RefusalReason::Rollback {
-            published: published.tree_size,
-            latest: latest.tree_size,
-        }),
-        Equal if latest.root_hash == published.root_hash => Plan::Unchanged,
-        Equal => Plan::Refuse(RefusalReason::Fork {
-            tree_size: latest.tree_size,
-        }),
-        Greater => Plan::Extend {
-            first: published.tree_size,
-            second: latest.tree_size,
+/// Why [`tlog::verify_extends`] refused the step from the published tree
+/// size `first` to the latest `second`, as a refusal: a smaller tree is a
+/// rollback, another root at the same size a fork, anything else an
+/// inconsistent proof. The pure half of steps 4 and 5.
+pub(crate) fn refusal_reason(first: u64, second: u64, error: tlog::Error) -> RefusalReason {
+    match error {
+        tlog::Error::Rollback { old_size, new_size } => RefusalReason::Rollback {
+            published: old_size,
+            latest: new_size,
+        },
+        tlog::Error::Inconsistent { .. } if first == second => {
+            RefusalReason::Fork { tree_size: second }
+        }
+        error => RefusalReason::InconsistentProof {
+            first,
+            second,
+            error,
         },
     }
 }
@@ -207,8 +188,10 @@ impl Context<'_> {
 /// 1. read the target: `checkpoint` and `log.json`;
 /// 2. check `log.json` names this log, and verify the published checkpoint;
 /// 3. fetch the log's latest checkpoint and verify its signature;
-/// 4. decide ([`plan`]): first publication, growth, no growth, rollback, fork;
-/// 5. on growth, fetch the consistency proof and verify it;
+/// 4. decide: first publication, or whether the latest checkpoint extends
+///    the published one ([`tlog::verify_extends`]): no growth, rollback, fork;
+/// 5. on growth, fetch the consistency proof for it ([`refusal_reason`] names
+///    a failure);
 /// 6. check `checkpoints/<tree size>`, if already there, agrees;
 /// 7. write, conditional on what step 1 read; on conflict, start again.
 pub(crate) async fn publish_with<S: Store + Sync>(
@@ -260,58 +243,50 @@ pub(crate) async fn publish_with<S: Store + Sync>(
         tracing::debug!(latest_size, "3. verified the latest checkpoint's signature");
         // 4. and 5.
         let previous = published.as_ref().map(|p| p.checkpoint.tree_size);
-        match plan(
-            published.as_ref().map(|p| &p.checkpoint),
-            &latest.checkpoint,
-        ) {
-            Plan::Refuse(reason) => {
-                return Err(cx.refuse(reason, published_bytes, Some(&latest_bytes), None));
-            }
-            Plan::Unchanged => {
-                tracing::debug!(latest_size, "4. no growth");
-                let repaired = repair_history(store, cx, &snapshot, &latest, &latest_bytes).await?;
+        match &published {
+            None if latest_size == 0 => {
+                tracing::debug!("4. nothing published, and the log is empty");
                 return Ok(Outcome::Unchanged {
-                    tree_size: latest_size,
-                    repaired,
+                    tree_size: 0,
+                    repaired: false,
                 });
             }
-            Plan::First => tracing::debug!(latest_size, "4. first publication"),
-            Plan::Extend { first, second } => {
-                let published = published.as_ref().map(|p| p.checkpoint.root_hash);
-                let first_root = published.unwrap_or(Hash::EMPTY);
-                let proof = if first == 0 {
-                    Vec::new()
-                } else {
+            None => tracing::debug!(latest_size, "4. first publication"),
+            Some(published) => {
+                let first = published.checkpoint.tree_size;
+                let proof = if tlog::consistency_proof_needed(first, latest_size) {
                     source
-                        .consistency_proof(first, second)
+                        .consistency_proof(first, latest_size)
                         .await
                         .map_err(|source| Error::Source {
                             operation: format!(
-                                "fetch the consistency proof from tree size {first} to {second}"
+                                "fetch the consistency proof from tree size {first} to {latest_size}"
                             ),
                             source,
                         })?
+                } else {
+                    Vec::new()
                 };
-                verify_consistency(
-                    first,
-                    second,
-                    &first_root,
-                    &latest.checkpoint.root_hash,
-                    &proof,
-                )
-                .map_err(|error| {
-                    cx.refuse(
-                        RefusalReason::InconsistentProof {
-                            first,
-                            second,
-                            error,
-                        },
-                        published_bytes,
-                        Some(&latest_bytes),
-                        Some(ProofEvidence::new(first, second, &proof)),
-                    )
+                tlog::verify_extends(published, &latest, &proof).map_err(|error| {
+                    let reason = refusal_reason(first, latest_size, error);
+                    let proof = matches!(reason, RefusalReason::InconsistentProof { .. })
+                        .then(|| ProofEvidence::new(first, latest_size, &proof));
+                    cx.refuse(reason, published_bytes, Some(&latest_bytes), proof)
                 })?;
-                tracing::debug!(first, second, "5. verified the consistency proof");
+                if first == latest_size {
+                    tracing::debug!(latest_size, "4. no growth");
+                    let repaired =
+                        repair_history(store, cx, &snapshot, &latest, &latest_bytes).await?;
+                    return Ok(Outcome::Unchanged {
+                        tree_size: latest_size,
+                        repaired,
+                    });
+                }
+                tracing::debug!(
+                    first,
+                    second = latest_size,
+                    "5. verified that the latest checkpoint extends the published one"
+                );
             }
         }
         // 6.
@@ -421,54 +396,63 @@ async fn repair_history<S: Store + Sync>(
 
 #[cfg(test)]
 mod tests {
+    use tlog::{Checkpoint, Hash, SignerKey};
+
     use super::*;
 
-    fn cp(size: u64, root: u8) -> Checkpoint {
-        Checkpoint::new("o", size, Hash([root; 32]))
+    fn cp(size: u64, root: u8) -> SignedCheckpoint {
+        let key = SignerKey::from_seed("o", &[1; 32]).unwrap();
+        let root = if size == 0 {
+            Hash::EMPTY
+        } else {
+            Hash([root; 32])
+        };
+        let note = Checkpoint::new("o", size, root).sign(&key).unwrap();
+        open_checkpoint(&note.to_bytes(), &key.verifier_key()).unwrap()
+    }
+
+    /// What steps 4 and 5 decide when the target already holds a checkpoint
+    /// (`None`: publish, or nothing to do at the same size).
+    fn decide(published: &SignedCheckpoint, latest: &SignedCheckpoint) -> Option<RefusalReason> {
+        let (first, second) = (published.checkpoint.tree_size, latest.checkpoint.tree_size);
+        // A proof that cannot join two different trees.
+        let proof = if tlog::consistency_proof_needed(first, second) {
+            vec![Hash::EMPTY]
+        } else {
+            Vec::new()
+        };
+        tlog::verify_extends(published, latest, &proof)
+            .err()
+            .map(|e| refusal_reason(first, second, e))
     }
 
     #[test]
-    fn plans() {
-        let cases: &[(Option<Checkpoint>, Checkpoint, Plan)] = &[
-            (None, cp(0, 0), Plan::Unchanged),
-            (None, cp(3, 1), Plan::First),
-            (Some(cp(3, 1)), cp(3, 1), Plan::Unchanged),
-            (
-                Some(cp(3, 1)),
-                cp(3, 2),
-                Plan::Refuse(RefusalReason::Fork { tree_size: 3 }),
-            ),
-            (
-                Some(cp(3, 1)),
-                cp(2, 1),
-                Plan::Refuse(RefusalReason::Rollback {
-                    published: 3,
-                    latest: 2,
-                }),
-            ),
-            (
-                Some(cp(3, 1)),
-                cp(5, 2),
-                Plan::Extend {
-                    first: 3,
-                    second: 5,
-                },
-            ),
-            (
-                Some(cp(0, 1)),
-                cp(5, 2),
-                Plan::Extend {
-                    first: 0,
-                    second: 5,
-                },
-            ),
-        ];
-        for (published, latest, want) in cases {
-            assert_eq!(
-                &plan(published.as_ref(), latest),
-                want,
-                "{published:?} {latest:?}"
-            );
-        }
+    fn refusals() {
+        assert_eq!(decide(&cp(3, 1), &cp(3, 1)), None);
+        assert_eq!(decide(&cp(0, 0), &cp(5, 2)), None);
+        assert_eq!(
+            decide(&cp(3, 1), &cp(3, 2)),
+            Some(RefusalReason::Fork { tree_size: 3 })
+        );
+        assert_eq!(
+            decide(&cp(3, 1), &cp(2, 1)),
+            Some(RefusalReason::Rollback {
+                published: 3,
+                latest: 2
+            })
+        );
+        let Some(RefusalReason::InconsistentProof {
+            first: 3,
+            second: 5,
+            error,
+        }) = decide(&cp(3, 1), &cp(5, 2))
+        else {
+            panic!("a bad proof must be an inconsistent proof");
+        };
+        // The message the evidence file and spec/publication.md show.
+        assert_eq!(
+            error.to_string(),
+            "invalid consistency proof: proof is too short"
+        );
     }
 }
