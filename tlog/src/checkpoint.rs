@@ -10,7 +10,6 @@
 //! ```
 
 use crate::Error;
-use crate::error::Inconsistency;
 use crate::hash::Hash;
 use crate::note::{Note, SignerKey, VerifierKey};
 use crate::proof::verify_consistency;
@@ -177,6 +176,21 @@ pub fn open_checkpoint(bytes: &[u8], log_key: &VerifierKey) -> Result<SignedChec
         });
     }
     Ok(SignedCheckpoint { checkpoint, note })
+}
+
+/// The evidence of [`Error::Inconsistent`]: two checkpoints, each signed by
+/// the log's key, that cannot both describe one append-only tree, and the
+/// proof that was checked between them. Anyone holding the log's verifier
+/// key can check it again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inconsistency {
+    /// The older checkpoint (the smaller or equal tree size), as verified.
+    pub old: SignedCheckpoint,
+    /// The newer checkpoint, as verified.
+    pub new: SignedCheckpoint,
+    /// The consistency proof from the older tree size to the newer one
+    /// (empty when none is needed: equal sizes or an empty older tree).
+    pub proof: Vec<Hash>,
 }
 
 /// Whether proving that a checkpoint of `new_size` extends one of

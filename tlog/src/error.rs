@@ -1,7 +1,6 @@
 //! The crate's one error type.
 
-use crate::checkpoint::SignedCheckpoint;
-use crate::hash::Hash;
+use crate::checkpoint::Inconsistency;
 
 /// Everything that can go wrong in this crate.
 ///
@@ -167,19 +166,4 @@ pub enum Error {
         /// The entry's size.
         size: usize,
     },
-}
-
-/// The evidence of [`Error::Inconsistent`]: two checkpoints, each signed by
-/// the log's key, that cannot both describe one append-only tree, and the
-/// proof that was checked between them. Anyone holding the log's verifier
-/// key can check it again.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Inconsistency {
-    /// The older checkpoint (the smaller or equal tree size), as verified.
-    pub old: SignedCheckpoint,
-    /// The newer checkpoint, as verified.
-    pub new: SignedCheckpoint,
-    /// The consistency proof from the older tree size to the newer one
-    /// (empty when none is needed: equal sizes or an empty older tree).
-    pub proof: Vec<Hash>,
 }

@@ -60,9 +60,10 @@ mod tile;
 mod tree;
 
 pub use checkpoint::{
-    Checkpoint, SignedCheckpoint, consistency_proof_needed, open_checkpoint, verify_extends,
+    Checkpoint, Inconsistency, SignedCheckpoint, consistency_proof_needed, open_checkpoint,
+    verify_extends,
 };
-pub use error::{Error, Inconsistency};
+pub use error::Error;
 pub use hash::{HASH_SIZE, Hash, leaf_hash, node_hash};
 pub use note::{
     ALG_ED25519, MAX_SIGNATURES, Note, NoteSignature, SignerKey, VerifierKey, is_valid_key_name,

@@ -243,7 +243,7 @@ with the log's current one; with --repo, with the published checkpoints.
 
 Example:
   stateanchor-verify export stateanchor-soc2-evidence-prj_x-2026-01-01-2026-03-31.json --key-file log.vkey")]
-    Export(crate::export::ExportArgs),
+    Export(ExportArgs),
 
     /// Test tool: write a valid tlog-tiles log directory with deterministic entries.
     #[command(
@@ -272,6 +272,30 @@ Example:
         #[arg(long, default_value = "entry ")]
         entry_prefix: String,
     },
+}
+
+/// Arguments of `stateanchor-verify export`.
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// The log's verifier key.
+    #[command(flatten)]
+    pub key: KeyArgs,
+    /// The export: `stateanchor-soc2-evidence-<project>-<from>-<to>.json` or `.md`.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Also prove that the export's checkpoint is consistent with this log's current one.
+    #[arg(long, value_name = "URL|DIR")]
+    pub log: Option<String>,
+    /// With --log: also check the publication repository, as `published` does
+    /// (`github:OWNER/NAME[/PREFIX]` or `dir:PATH`).
+    #[arg(long, value_name = "REPO", requires = "log")]
+    pub repo: Option<String>,
+    /// Base URL of the GitHub REST API (with --repo github:...).
+    #[arg(long, value_name = "URL", default_value = "https://api.github.com")]
+    pub github_api: String,
+    /// Branch, tag or commit of the publication repository.
+    #[arg(long, value_name = "REF")]
+    pub github_ref: Option<String>,
 }
 
 /// Parses durations such as `500ms`, `30s`, `5m`, `1h`, or plain seconds.

@@ -8,8 +8,8 @@ use serde_json::Value;
 use tlog::{BundleId, Hash, TILE_WIDTH, TileHashReader};
 
 use crate::cli::ProofSourceArg;
-use crate::fetch::{Bundle, Fetched, Log, LogTiles, MAX_JSON, MissingData};
-use crate::outcome::{Failure, ProofEvidence, hinted};
+use crate::report::{Failure, ProofEvidence, hinted};
+use crate::sources::{Bundle, Fetched, Log, LogTiles, MAX_JSON, MissingData};
 
 /// Where a proof came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,111 +1,25 @@
-//! I/O at the edge: HTTP and directory access to a log, its tiles and its API.
-//!
-//! Nothing here verifies anything; callers verify every byte they get with
-//! `tlog` against a checkpoint verified with the user's key.
+//! A log, over HTTP(S) or in a directory laid out as tlog-tiles: its
+//! checkpoint, tiles (with the fallback to wider ones), entry bundles and
+//! StateAnchor proof API, and a `tlog::TileReader` over it.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::io::Read as _;
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::path::PathBuf;
 
 use anyhow::{Context as _, anyhow, bail};
 use reqwest::Url;
-use reqwest::blocking::Client;
 use serde_json::Value;
 use tlog::{BundleId, HASH_SIZE, TileId, TileReader};
 
-use crate::outcome::hinted;
-use crate::term::escape_bytes;
+use super::file::read_file_limited;
+use super::http::{Http, error_text};
+use super::{MAX_CHECKPOINT, MAX_JSON};
+use crate::report::hinted;
 
-/// Largest checkpoint accepted (a note with many cosignatures is still far smaller).
-pub const MAX_CHECKPOINT: usize = 1 << 20;
-/// Largest API response accepted.
-pub const MAX_JSON: usize = 8 << 20;
 /// Largest tile: 256 hashes.
 const MAX_TILE: usize = 256 * HASH_SIZE;
 /// Largest entry bundle: 256 entries of at most 65,535 bytes plus their lengths.
 const MAX_BUNDLE: usize = 256 * (2 + 65_535);
-
-/// The HTTP client (timeouts, user agent, size limits, retries on 503).
-#[derive(Clone)]
-pub struct Http {
-    client: Result<Client, String>,
-}
-
-/// A response: its status and (size-limited) body.
-pub struct Response {
-    /// HTTP status code.
-    pub status: u16,
-    /// The body.
-    pub body: Vec<u8>,
-}
-
-impl Http {
-    /// A client whose requests each time out after `timeout`.
-    pub fn new(timeout: Duration) -> Self {
-        let client = Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(10)))
-            .user_agent(concat!("stateanchor-verify/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| format!("{e:#}"));
-        Http { client }
-    }
-
-    /// GETs `url` with extra `headers`, reading at most `limit` bytes of body.
-    /// Retries a few times on 502/503/504, honouring a short `Retry-After`.
-    ///
-    /// # Errors
-    /// Network errors, and bodies over `limit`.
-    pub fn get(
-        &self,
-        url: &Url,
-        limit: usize,
-        headers: &[(&str, String)],
-    ) -> anyhow::Result<Response> {
-        let client = self
-            .client
-            .as_ref()
-            .map_err(|e| anyhow!("cannot create the HTTP client: {e}"))?;
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let mut req = client.get(url.clone());
-            for (k, v) in headers {
-                req = req.header(*k, v);
-            }
-            let resp = req.send().with_context(|| format!("GET {url}"))?;
-            let status = resp.status().as_u16();
-            if matches!(status, 502..=504) && attempt < 4 {
-                let wait = resp
-                    .headers()
-                    .get("retry-after")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.trim().parse::<u64>().ok())
-                    .unwrap_or(1)
-                    .min(10);
-                std::thread::sleep(Duration::from_secs(wait));
-                continue;
-            }
-            if let Some(len) = resp.content_length()
-                && len > limit as u64
-            {
-                bail!(
-                    "GET {url}: response of {len} bytes is larger than the {limit} bytes allowed"
-                );
-            }
-            let mut body = Vec::new();
-            resp.take(limit as u64 + 1)
-                .read_to_end(&mut body)
-                .with_context(|| format!("GET {url}: reading the response"))?;
-            if body.len() > limit {
-                bail!("GET {url}: response is larger than the {limit} bytes allowed");
-            }
-            return Ok(Response { status, body });
-        }
-    }
-}
 
 /// An entry bundle as read.
 pub struct Bundle {
@@ -349,92 +263,6 @@ impl Log {
             )
         })?;
         Ok((resp.status, v))
-    }
-}
-
-/// A short, escaped excerpt of an error response: its JSON `error` field if any.
-pub fn error_text(body: &[u8]) -> String {
-    if let Ok(v) = serde_json::from_slice::<Value>(body)
-        && let Some(e) = v
-            .get("error")
-            .or_else(|| v.get("message"))
-            .and_then(Value::as_str)
-    {
-        return escape_bytes(e.as_bytes());
-    }
-    let cut = &body[..body.len().min(200)];
-    escape_bytes(cut)
-}
-
-/// Reads a file of at most `limit` bytes; `None` if it does not exist.
-///
-/// # Errors
-/// I/O errors, and files over `limit`.
-pub fn read_file_limited(path: &Path, limit: usize) -> anyhow::Result<Option<Vec<u8>>> {
-    let f = match std::fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e).with_context(|| format!("opening {}", path.display())),
-    };
-    let mut body = Vec::new();
-    f.take(limit as u64 + 1)
-        .read_to_end(&mut body)
-        .with_context(|| format!("reading {}", path.display()))?;
-    if body.len() > limit {
-        bail!(
-            "{} is larger than the {limit} bytes allowed",
-            path.display()
-        );
-    }
-    Ok(Some(body))
-}
-
-/// Reads an input the user named: a file, `-` for stdin, or an http(s) URL.
-///
-/// # Errors
-/// Missing files, network errors, HTTP statuses other than 200.
-pub fn read_input(input: &str, http: &Http, limit: usize) -> anyhow::Result<(Vec<u8>, String)> {
-    if input == "-" {
-        let mut body = Vec::new();
-        std::io::stdin()
-            .take(limit as u64 + 1)
-            .read_to_end(&mut body)
-            .context("reading stdin")?;
-        if body.len() > limit {
-            bail!("stdin is larger than the {limit} bytes allowed");
-        }
-        return Ok((body, "stdin".into()));
-    }
-    if input.starts_with("http://") || input.starts_with("https://") {
-        let url = Url::parse(input).map_err(|e| {
-            hinted(
-                format!("{input:?} is not a valid URL: {e}"),
-                "give a file, - for stdin, or a URL such as https://log.example.com/checkpoint",
-            )
-        })?;
-        let resp = http.get(&url, limit, &[])?;
-        if resp.status != 200 {
-            bail!(
-                "GET {url}: HTTP {}: {}",
-                resp.status,
-                error_text(&resp.body)
-            );
-        }
-        return Ok((resp.body, url.to_string()));
-    }
-    if input.contains("://") {
-        return Err(hinted(
-            format!("{input:?}: only http:// and https:// URLs are supported"),
-            "give a file, - for stdin, or an http(s) URL",
-        ));
-    }
-    let path = Path::new(input);
-    match read_file_limited(path, limit)? {
-        Some(b) => Ok((b, path.display().to_string())),
-        None => Err(hinted(
-            format!("{input}: no such file"),
-            "give a checkpoint file, - for stdin, or an http(s) URL",
-        )),
     }
 }
 

@@ -23,13 +23,14 @@ use serde_json::{Map, json};
 use tlog::{BundleId, Hash, NodeId, TILE_WIDTH, TileId, VerifierKey};
 
 use crate::cli::KeyArgs;
-use crate::commands::{
-    Cp, StateFile, current_checkpoint, describe_cp, load_key, open_verified, read_state,
-    state_error, write_atomic,
-};
-use crate::fetch::{Fetched, Log};
-use crate::outcome::{Ctx, Failure, Report, unix_now};
+use crate::context::Ctx;
+use crate::report::{Failure, Report, unix_now};
+use crate::sources::{Fetched, Log};
+use crate::state::{StateFile, read_state, state_error, write_atomic};
 use crate::tree::TreeBuilder;
+use crate::trust::{
+    VerifiedCheckpoint, current_checkpoint, describe_checkpoint, load_key, open_verified,
+};
 
 const CMD: &str = "audit";
 const STATE_FORMAT: &str = "stateanchor-verify/audit-state/v1";
@@ -67,7 +68,7 @@ struct EdgeHash {
 struct Ev<'a> {
     log_text: &'a str,
     key: &'a VerifierKey,
-    cp: &'a Cp,
+    cp: &'a VerifiedCheckpoint,
 }
 
 impl Ev<'_> {
@@ -226,8 +227,8 @@ fn save_state(
     path: &Path,
     log_text: &str,
     key: &VerifierKey,
-    cp: &Cp,
-    pending: &VecDeque<Cp>,
+    cp: &VerifiedCheckpoint,
+    pending: &VecDeque<VerifiedCheckpoint>,
     builder: &TreeBuilder,
 ) -> anyhow::Result<()> {
     let edge = builder
@@ -243,7 +244,7 @@ fn save_state(
             .map(|p| String::from_utf8_lossy(&p.bytes).into_owned())
             .collect(),
         verified_size: builder.size(),
-        complete: builder.size() == cp.size(),
+        complete: builder.size() == cp.tree_size(),
         frontier: edge
             .iter()
             .map(|(id, h)| EdgeHash {
@@ -262,8 +263,8 @@ fn save_state(
 /// A state file read back: where to go on from.
 struct Resume {
     builder: TreeBuilder,
-    checkpoint: Cp,
-    pending: Vec<Cp>,
+    checkpoint: VerifiedCheckpoint,
+    pending: Vec<VerifiedCheckpoint>,
 }
 
 impl StateFile for AuditState {
@@ -299,7 +300,7 @@ fn load_state(path: &Path, key: &VerifierKey) -> anyhow::Result<Option<Resume>> 
         .iter()
         .map(|t| open(t))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    if st.verified_size > checkpoint.size() {
+    if st.verified_size > checkpoint.tree_size() {
         return Err(corrupt("verified size is beyond its checkpoint".into()));
     }
     let edge = st
@@ -310,7 +311,7 @@ fn load_state(path: &Path, key: &VerifierKey) -> anyhow::Result<Option<Resume>> 
         .map_err(|e| corrupt(format!("bad frontier: {e}")))?;
     let builder = TreeBuilder::restore(st.verified_size, &edge)
         .map_err(|e| corrupt(format!("bad frontier: {e}")))?;
-    if st.verified_size == checkpoint.size() && builder.root() != checkpoint.root() {
+    if st.verified_size == checkpoint.tree_size() && builder.root() != checkpoint.root_hash() {
         return Err(corrupt(
             "its frontier does not give its checkpoint's root".into(),
         ));
@@ -345,13 +346,13 @@ pub fn run(
     // Step 2: the checkpoint to audit, verified with the user's key; going on
     // from saved progress, the log must not have rolled back or forked.
     let cp = current_checkpoint(CMD, &log, log_text, &key)?;
-    let n = cp.size();
+    let n = cp.tree_size();
     let ev = Ev {
         log_text,
         key: &key,
         cp: &cp,
     };
-    let mut pending: VecDeque<Cp> = VecDeque::new();
+    let mut pending: VecDeque<VerifiedCheckpoint> = VecDeque::new();
     let (mut builder, resumed_from) = match resume {
         None => (TreeBuilder::new(), None),
         Some(r) => {
@@ -359,13 +360,13 @@ pub fn run(
             let mut checks = r.pending;
             checks.push(saved.clone());
             for s in &checks {
-                if n < s.size() || (n == s.size() && cp.root() != s.root()) {
-                    let (check, what) = if n < s.size() {
+                if n < s.tree_size() || (n == s.tree_size() && cp.root_hash() != s.root_hash()) {
+                    let (check, what) = if n < s.tree_size() {
                         (
                             "rollback",
                             format!(
                                 "rollback: the log's checkpoint has tree size {n}, smaller than the saved one's {}",
-                                s.size()
+                                s.tree_size()
                             ),
                         )
                     } else {
@@ -382,7 +383,7 @@ pub fn run(
                         .checkpoint("log's current", &cp.source, &cp.bytes)
                         .into());
                 }
-                if s.size() > r.builder.size() {
+                if s.tree_size() > r.builder.size() {
                     pending.push_back(s.clone());
                 }
             }
@@ -390,7 +391,9 @@ pub fn run(
             (r.builder, Some(from))
         }
     };
-    pending.make_contiguous().sort_by_key(Cp::size);
+    pending
+        .make_contiguous()
+        .sort_by_key(VerifiedCheckpoint::tree_size);
     let start_size = builder.size();
     // Step 3: every entry bundle and tile, in order.
     let first_bundle = start_size / TILE_WIDTH;
@@ -399,24 +402,25 @@ pub fn run(
     let workers = jobs
         .unwrap_or(if log.is_http() { 8 } else { 1 })
         .clamp(1, 64);
-    let progress =
-        if no_progress || ctx.json || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-            ProgressBar::hidden()
-        } else {
-            let pb =
-                ProgressBar::with_draw_target(Some(n - start_size), ProgressDrawTarget::stderr());
-            if let Ok(style) = ProgressStyle::with_template(
-                "{wide_bar} {human_pos}/{human_len} entries ({rate} entries/s, eta {eta})",
-            ) {
-                pb.set_style(style.with_key(
-                    "rate",
-                    |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
-                        let _ = write!(w, "{:.0}", s.per_sec());
-                    },
-                ));
-            }
-            pb
-        };
+    let progress = if no_progress
+        || ctx.output.json
+        || !std::io::IsTerminal::is_terminal(&std::io::stderr())
+    {
+        ProgressBar::hidden()
+    } else {
+        let pb = ProgressBar::with_draw_target(Some(n - start_size), ProgressDrawTarget::stderr());
+        if let Ok(style) = ProgressStyle::with_template(
+            "{wide_bar} {human_pos}/{human_len} entries ({rate} entries/s, eta {eta})",
+        ) {
+            pb.set_style(style.with_key(
+                "rate",
+                |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                    let _ = write!(w, "{:.0}", s.per_sec());
+                },
+            ));
+        }
+        pb
+    };
     let mut upper = UpperTiles {
         log: &log,
         n,
@@ -458,16 +462,16 @@ pub fn run(
                         }
                     });
                     if let Some(p) = pending.front()
-                        && p.size() == builder.size()
+                        && p.tree_size() == builder.size()
                     {
-                        if p.root() != builder.root() {
+                        if p.root_hash() != builder.root() {
                             return Err(ev
                                 .fail(
                                     "fork",
                                     format!(
                                         "fork: the saved checkpoint of size {} has root {}, but the log's entries give {}",
-                                        p.size(),
-                                        p.root(),
+                                        p.tree_size(),
+                                        p.root_hash(),
                                         builder.root()
                                     ),
                                 )
@@ -506,7 +510,7 @@ pub fn run(
         return Err(e);
     }
     // Step 4: the root of everything read must be the checkpoint's.
-    if builder.size() != n || builder.root() != cp.root() {
+    if builder.size() != n || builder.root() != cp.root_hash() {
         return Err(ev
             .fail(
                 "root",
@@ -514,7 +518,7 @@ pub fn run(
                     "the log's entries give root hash {} for tree size {}, but its checkpoint says {} for {n}",
                     builder.root(),
                     builder.size(),
-                    cp.root()
+                    cp.root_hash()
                 ),
             )
             .detail("computed_root_hash", builder.root().to_base64())
@@ -535,7 +539,7 @@ pub fn run(
     let mut text = format!(
         "verified: every entry, tile and the root of the log's checkpoint (tree size {n})\n"
     );
-    describe_cp(&mut text, "checkpoint (signature verified)", &cp);
+    describe_checkpoint(&mut text, "checkpoint (signature verified)", &cp);
     if let Some(from) = resumed_from {
         let _ = writeln!(text, "resumed from:   tree size {from}");
     }

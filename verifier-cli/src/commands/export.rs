@@ -23,60 +23,35 @@
 //! Memory does not grow with the export: records are read one line at a
 //! time, twice.
 
-#[allow(dead_code, clippy::all)]
-#[path = "../../log-server/src/compliance/format.rs"]
-mod format;
-
 use std::cell::RefCell;
 use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{self, BufRead as _, BufReader, Read as _, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::rc::Rc;
 
 use anyhow::Context as _;
-use clap::Args;
+use compliance::export::{
+    EXPORT_FORMAT, ExportFormat, ExportHeader, ExportParts, Integrity, ProvenRecord, RecordSource,
+    Section, SectionDigest, SectionHasher, SummaryBuilder,
+};
+use compliance::record::{COMPLIANCE_EXPORT, RecordMeta, canonical, envelope, sha256_digest};
+use compliance::time::{DAY_MS, parse_date, parse_time};
 use serde_json::{Map, Value, json};
 use tlog::Hash;
 
-use crate::cli::{KeyArgs, LogArgs, ProofSourceArg};
-use crate::commands::{
-    Cp, current_checkpoint, describe_cp, load_key, open_verified, prove_extends,
-};
-use crate::fetch::Log;
-use crate::outcome::{Ctx, Failure, Report, hinted};
+use crate::cli::{ExportArgs, LogArgs, ProofSourceArg};
+use crate::context::Ctx;
 use crate::proofs;
+use crate::report::{Failure, Report, hinted};
+use crate::sources::Log;
 use crate::term::escape;
-use format::{
-    COMPLIANCE_EXPORT, DAY_MS, ExportFormat, ExportHeader, ExportParts, Integrity, ProvenRecord,
-    RecordSource, Section, SectionDigest, SectionHasher, SummaryBuilder,
+use crate::trust::{
+    VerifiedCheckpoint, current_checkpoint, describe_checkpoint, load_key, open_verified,
+    prove_extends,
 };
 
 const CMD: &str = "export";
-
-/// Arguments of `stateanchor-verify export`.
-#[derive(Args, Debug)]
-pub struct ExportArgs {
-    /// The log's verifier key.
-    #[command(flatten)]
-    pub key: KeyArgs,
-    /// The export: `stateanchor-soc2-evidence-<project>-<from>-<to>.json` or `.md`.
-    #[arg(value_name = "FILE")]
-    pub file: PathBuf,
-    /// Also prove that the export's checkpoint is consistent with this log's current one.
-    #[arg(long, value_name = "URL|DIR")]
-    pub log: Option<String>,
-    /// With --log: also check the publication repository, as `published` does
-    /// (`github:OWNER/NAME[/PREFIX]` or `dir:PATH`).
-    #[arg(long, value_name = "REPO", requires = "log")]
-    pub repo: Option<String>,
-    /// Base URL of the GitHub REST API (with --repo github:...).
-    #[arg(long, value_name = "URL", default_value = "https://api.github.com")]
-    pub github_api: String,
-    /// Branch, tag or commit of the publication repository.
-    #[arg(long, value_name = "REF")]
-    pub github_ref: Option<String>,
-}
 
 /// Where the machine-readable parts of the export are.
 struct Layout {
@@ -151,9 +126,7 @@ fn layout(file: &Path) -> anyhow::Result<Layout> {
             "give the .json or .md file the compliance-export endpoint returned",
         ));
     };
-    if format == ExportFormat::Json
-        && first != format!("{{\"format\":\"{}\",", format::EXPORT_FORMAT)
-    {
+    if format == ExportFormat::Json && first != format!("{{\"format\":\"{}\",", EXPORT_FORMAT) {
         return Err(structure_failure(
             file,
             format!("unknown format line {:?}", escape(&first)),
@@ -233,7 +206,7 @@ fn layout(file: &Path) -> anyhow::Result<Layout> {
 /// What the verification of one record needs.
 struct Checker<'a> {
     file: &'a Path,
-    cp: &'a Cp,
+    cp: &'a VerifiedCheckpoint,
     key: &'a tlog::VerifierKey,
     project: &'a str,
     period: std::ops::Range<i64>,
@@ -275,7 +248,7 @@ impl Checker<'_> {
     /// Steps 3a-3d for one record; returns its leaf hash.
     fn verify(&self, line: usize, raw: &str, r: &ProvenRecord, what: &str) -> anyhow::Result<Hash> {
         let fail = |check, msg: String| self.fail(check, line, what, msg, raw);
-        let meta = format::RecordMeta::of(&r.record).map_err(|e| fail("record", e.to_string()))?;
+        let meta = RecordMeta::of(&r.record).map_err(|e| fail("record", e.to_string()))?;
         let what_id = format!("{what} {}", meta.id);
         let fail = |check, msg: String| self.fail(check, line, &what_id, msg, raw);
         if meta.project != self.project {
@@ -287,7 +260,7 @@ impl Checker<'_> {
                 ),
             ));
         }
-        let envelope = format::envelope(&r.record).map_err(|e| fail("digest", e.to_string()))?;
+        let envelope = envelope(&r.record).map_err(|e| fail("digest", e.to_string()))?;
         if envelope != r.envelope.as_bytes() {
             return Err(fail(
                 "digest",
@@ -311,7 +284,7 @@ impl Checker<'_> {
             .map(|h| Hash::from_base64(h))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| fail("inclusion", format!("malformed proof: {e}")))?;
-        let n = self.cp.size();
+        let n = self.cp.tree_size();
         if r.log_index >= n {
             return Err(fail(
                 "inclusion",
@@ -321,15 +294,17 @@ impl Checker<'_> {
                 ),
             ));
         }
-        tlog::verify_inclusion(r.log_index, n, &leaf, &proof, &self.cp.root()).map_err(|e| {
-            fail(
-                "inclusion",
-                format!(
-                    "not included at log index {} in tree size {n}: {e}",
-                    r.log_index
-                ),
-            )
-        })?;
+        tlog::verify_inclusion(r.log_index, n, &leaf, &proof, &self.cp.root_hash()).map_err(
+            |e| {
+                fail(
+                    "inclusion",
+                    format!(
+                        "not included at log index {} in tree size {n}: {e}",
+                        r.log_index
+                    ),
+                )
+            },
+        )?;
         Ok(leaf)
     }
 
@@ -343,7 +318,7 @@ impl Checker<'_> {
         let what = format!("section {} record", section_name(section));
         let r = self.parse(line, raw, &what)?;
         let leaf = self.verify(line, raw, &r, &what)?;
-        let meta = format::RecordMeta::of(&r.record)
+        let meta = RecordMeta::of(&r.record)
             .map_err(|e| self.fail("record", line, &what, e.to_string(), raw))?;
         let what = format!("{what} {}", meta.id);
         if !section.holds(&meta.kind) {
@@ -355,7 +330,7 @@ impl Checker<'_> {
                 raw,
             ));
         }
-        let t = format::parse_time(&meta.time).unwrap_or(i64::MIN);
+        let t = parse_time(&meta.time).unwrap_or(i64::MIN);
         if !self.period.contains(&t) {
             return Err(self.fail(
                 "record",
@@ -491,22 +466,22 @@ pub fn run(ctx: &Ctx, args: &ExportArgs) -> anyhow::Result<Report> {
             .checkpoint("export checkpoint", &cp.source, &cp.bytes)
             .detail("verifier_key", key.to_text())
     };
-    if integrity.tree_size != cp.size() || integrity.root_hash != cp.root().to_base64() {
+    if integrity.tree_size != cp.tree_size() || integrity.root_hash != cp.root_hash().to_base64() {
         return Err(base(
             "checkpoint",
             format!(
                 "section D says tree size {} and root hash {}, but its checkpoint says {} and {}",
                 integrity.tree_size,
                 integrity.root_hash,
-                cp.size(),
-                cp.root()
+                cp.tree_size(),
+                cp.root_hash()
             ),
         )
         .into());
     }
     let (from, to) = match (
-        format::parse_date(&header.period_from),
-        format::parse_date(&header.period_to),
+        parse_date(&header.period_from),
+        parse_date(&header.period_to),
     ) {
         (Some(f), Some(t)) if f <= t => (f, t),
         _ => {
@@ -530,8 +505,7 @@ pub fn run(ctx: &Ctx, args: &ExportArgs) -> anyhow::Result<Report> {
     let (line, raw) = (layout.integrity.0, layout.integrity.1.as_str());
     checker.verify(line, raw, &integrity.export_record, "the export record")?;
     let er = &integrity.export_record.record;
-    let header_digest =
-        format::sha256_digest(&format::canonical(&header).map_err(anyhow::Error::new)?);
+    let header_digest = sha256_digest(&canonical(&header).map_err(anyhow::Error::new)?);
     let expect = [
         ("type", COMPLIANCE_EXPORT, "its type"),
         (
@@ -619,7 +593,7 @@ pub fn run(ctx: &Ctx, args: &ExportArgs) -> anyhow::Result<Report> {
         summary: &summary,
         integrity: &integrity,
     };
-    let rendered = format::render(layout.format, &parts, &mut records, &mut out);
+    let rendered = compliance::export::render(layout.format, &parts, &mut records, &mut out);
     let trailing = out.file.fill_buf().map(|b| !b.is_empty()).unwrap_or(false);
     if let Some((line, context)) = out.mismatch.take() {
         let whose = if context.is_empty() {
@@ -668,7 +642,7 @@ pub fn run(ctx: &Ctx, args: &ExportArgs) -> anyhow::Result<Report> {
         escape(er["id"].as_str().unwrap_or("?")),
         integrity.export_record.log_index
     );
-    describe_cp(&mut text, "checkpoint (signature verified)", &cp);
+    describe_checkpoint(&mut text, "checkpoint (signature verified)", &cp);
     let mut json = Map::new();
     json.insert("file".into(), json!(file.display().to_string()));
     json.insert("project".into(), json!(header.project_id));
@@ -680,7 +654,7 @@ pub fn run(ctx: &Ctx, args: &ExportArgs) -> anyhow::Result<Report> {
     if let Some(log_text) = &args.log {
         let log = Log::parse(log_text, &ctx.http)?;
         let current = current_checkpoint(CMD, &log, log_text, &key)?;
-        let source = if current.size() > cp.size() && cp.size() > 0 {
+        let source = if tlog::consistency_proof_needed(cp.tree_size(), current.tree_size()) {
             proofs::choose(&log, ProofSourceArg::Auto)?
         } else {
             proofs::Source::Tiles
@@ -689,7 +663,7 @@ pub fn run(ctx: &Ctx, args: &ExportArgs) -> anyhow::Result<Report> {
         let _ = writeln!(
             text,
             "consistent: the log's current checkpoint (tree size {}) extends the export's",
-            current.size()
+            current.tree_size()
         );
         json.insert("log_checkpoint".into(), current.json());
         if let Some(repo) = &args.repo {
@@ -697,7 +671,7 @@ pub fn run(ctx: &Ctx, args: &ExportArgs) -> anyhow::Result<Report> {
                 log: log_text.clone(),
                 proof_source: ProofSourceArg::Auto,
             };
-            let published = crate::published::run(
+            let published = super::published::run(
                 ctx,
                 &args.key,
                 &log_args,

@@ -1,5 +1,6 @@
-//! Outcomes of a command: a report (exit 0), a verification [`Failure`] with
-//! its [`Evidence`] (exit 1), or an error (exit 2); and how each is printed.
+//! Outcomes of a command: a [`Report`] (exit 0), a verification [`Failure`]
+//! with its [`Evidence`] (exit 1), or an error (exit 2), with [`Hinted`]
+//! errors; and how each is printed ([`Output`]).
 
 use std::fmt;
 use std::fs::OpenOptions;
@@ -12,8 +13,6 @@ use base64::engine::general_purpose::STANDARD as B64;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use crate::cli::Cli;
-use crate::fetch::Http;
 use crate::term::{escape, print_stderr, print_stdout};
 
 /// The process exit code.
@@ -27,32 +26,17 @@ pub enum Status {
     Error = 2,
 }
 
-/// What every command gets: output mode, where evidence goes, the HTTP client.
-pub struct Ctx {
+/// How outcomes are printed: plain text or JSON, and where evidence files go.
+pub struct Output {
     /// `--json`.
     pub json: bool,
     /// Where evidence files are written.
     pub evidence_dir: PathBuf,
-    /// The HTTP client.
-    pub http: Http,
     /// The command line, recorded in evidence files.
     pub command_line: Vec<String>,
 }
 
-impl Ctx {
-    /// The context for a parsed command line.
-    pub fn new(cli: &Cli) -> Self {
-        Ctx {
-            json: cli.json,
-            evidence_dir: cli
-                .evidence_dir
-                .clone()
-                .unwrap_or_else(|| PathBuf::from(".")),
-            http: Http::new(cli.timeout),
-            command_line: std::env::args().collect(),
-        }
-    }
-
+impl Output {
     /// Prints a successful report.
     pub fn print_report(&self, report: &Report) {
         if self.json {

@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use serde_json::{Map, json};
 use tlog::{BundleId, Checkpoint, SignerKey, TILE_WIDTH, TileId};
 
-use crate::outcome::Report;
+use crate::report::Report;
 use crate::tree::TreeBuilder;
 
 fn write(out: &Path, rel: &str, bytes: &[u8]) -> anyhow::Result<()> {

@@ -11,13 +11,15 @@ use serde_json::{Map, json};
 use tlog::VerifierKey;
 
 use crate::cli::{KeyArgs, LogArgs};
-use crate::commands::{
-    Cp, StateFile, current_checkpoint, describe_cp, file_checkpoint, load_key, open_verified,
-    prove_extends, read_state, state_error, write_atomic,
-};
-use crate::fetch::Log;
-use crate::outcome::{Ctx, Failure, Report, unix_now};
+use crate::context::Ctx;
 use crate::proofs;
+use crate::report::{Failure, Report, unix_now};
+use crate::sources::Log;
+use crate::state::{StateFile, read_state, state_error, write_atomic};
+use crate::trust::{
+    VerifiedCheckpoint, current_checkpoint, describe_checkpoint, file_checkpoint, load_key,
+    open_verified, prove_extends,
+};
 
 const CMD: &str = "monitor";
 const STATE_FORMAT: &str = "stateanchor-verify/monitor-state/v1";
@@ -46,7 +48,7 @@ impl StateFile for MonitorState {
     }
 }
 
-fn load(path: &Path, key: &VerifierKey) -> anyhow::Result<Option<Cp>> {
+fn load(path: &Path, key: &VerifierKey) -> anyhow::Result<Option<VerifiedCheckpoint>> {
     let Some(st) = read_state::<MonitorState>(path, key)? else {
         return Ok(None);
     };
@@ -63,14 +65,19 @@ fn load(path: &Path, key: &VerifierKey) -> anyhow::Result<Option<Cp>> {
     Ok(Some(cp))
 }
 
-fn save(path: &Path, log_text: &str, key: &VerifierKey, cp: &Cp) -> anyhow::Result<()> {
+fn save(
+    path: &Path,
+    log_text: &str,
+    key: &VerifierKey,
+    cp: &VerifiedCheckpoint,
+) -> anyhow::Result<()> {
     let st = MonitorState {
         format: STATE_FORMAT.into(),
         log: log_text.into(),
         verifier_key: key.to_text(),
         checkpoint: String::from_utf8_lossy(&cp.bytes).into_owned(),
-        tree_size: cp.size(),
-        root_hash: cp.root().to_base64(),
+        tree_size: cp.tree_size(),
+        root_hash: cp.root_hash().to_base64(),
         updated_unix: unix_now(),
     };
     let mut body = serde_json::to_vec_pretty(&st)?;
@@ -95,7 +102,7 @@ fn step(
                 CMD,
                 "initial",
                 p,
-                ctx,
+                &ctx.http,
                 key,
                 Some(log_text),
             )?),
@@ -111,12 +118,12 @@ fn step(
             let _ = writeln!(
                 text,
                 "recorded: first checkpoint of the log (trust on first use), tree size {}",
-                current.size()
+                current.tree_size()
             );
             json.insert("first_use".into(), json!(true));
         }
         Some(old) => {
-            let needs_proof = old.size() > 0 && current.size() > old.size();
+            let needs_proof = tlog::consistency_proof_needed(old.tree_size(), current.tree_size());
             let source = if needs_proof {
                 proofs::choose(log, log_args.proof_source)?
             } else {
@@ -126,8 +133,8 @@ fn step(
             let _ = writeln!(
                 text,
                 "verified: the log's checkpoint of size {} extends the saved one of size {}",
-                current.size(),
-                old.size()
+                current.tree_size(),
+                old.tree_size()
             );
             json.insert("first_use".into(), json!(false));
             json.insert("previous".into(), old.json());
@@ -145,7 +152,7 @@ fn step(
             }
         }
     }
-    describe_cp(&mut text, "checkpoint (signature verified)", &current);
+    describe_checkpoint(&mut text, "checkpoint (signature verified)", &current);
     save(state, log_text, key, &current)?;
     let _ = writeln!(text, "state saved to {}", state.display());
     Ok(Report {
@@ -177,9 +184,10 @@ pub fn run(
     }
     loop {
         match step(ctx, &key, &log, log_args, state, initial) {
-            Ok(report) => ctx.print_report(&report),
+            Ok(report) => ctx.output.print_report(&report),
             Err(e) if e.downcast_ref::<Failure>().is_some() => return Err(e),
             Err(e) => ctx
+                .output
                 .report_error(&e.context("this step was not performed; retrying at the next one")),
         }
         std::thread::sleep(interval);
