@@ -360,22 +360,28 @@ pub fn run(
             let mut checks = r.pending;
             checks.push(saved.clone());
             for s in &checks {
-                if n < s.tree_size() || (n == s.tree_size() && cp.root_hash() != s.root_hash()) {
-                    let (check, what) = if n < s.tree_size() {
-                        (
+                // Growth is proven on the way, when the entries meet the
+                // saved root; a rollback or a fork at the same size shows
+                // from the two checkpoints alone.
+                let failed = if tlog::consistency_proof_needed(s.tree_size(), n) {
+                    None
+                } else {
+                    tlog::verify_extends(&s.signed, &cp.signed, &[]).err()
+                };
+                if let Some(e) = failed {
+                    let (check, what) = match e {
+                        tlog::Error::Rollback { old_size, .. } => (
                             "rollback",
                             format!(
-                                "rollback: the log's checkpoint has tree size {n}, smaller than the saved one's {}",
-                                s.tree_size()
+                                "rollback: the log's checkpoint has tree size {n}, smaller than the saved one's {old_size}"
                             ),
-                        )
-                    } else {
-                        (
+                        ),
+                        _ => (
                             "fork",
                             format!(
                                 "fork: the log's checkpoint and the saved one both have tree size {n} but different root hashes"
                             ),
-                        )
+                        ),
                     };
                     return Err(Failure::new(CMD, check, what)
                         .log(log_text, &key)
