@@ -1,117 +1,42 @@
-//! HTTP errors: a fixed status and a JSON body `{"error", "code"}`.
-//!
-//! Internal errors answer a generic 500 and never leak details; the error is
-//! attached to the response for the logging middleware to report.
+//! The log server library's one error type.
 
-use axum::Json;
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-
-/// An error answered to an HTTP client.
-#[derive(Debug)]
-pub enum ApiError {
-    /// 400: malformed input.
-    BadRequest(String),
-    /// 401: no or unknown API key.
-    Unauthorized(&'static str),
-    /// 403: the key may not do this.
-    Forbidden(String),
-    /// 404: unknown entry, size beyond the tree, unknown record.
+/// Why an operation of the log, its storage or its services failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A compliance rule refused the request; nothing was recorded.
+    #[error(transparent)]
+    Refused(#[from] compliance::Error),
+    /// An unknown record, exception or key.
+    #[error("{0}")]
     NotFound(String),
-    /// 409: the request conflicts with the current state.
-    Conflict(String),
-    /// 413: body too large.
-    TooLarge(String),
-    /// 415: wrong content type.
-    UnsupportedMediaType(String),
-    /// 502: a service we depend on (GitHub) failed.
-    BadGateway(String),
-    /// 503 with `Retry-After`: the sequencer pushes back.
-    Overloaded,
-    /// 503: the log is not accepting writes (shutting down or failed).
-    Unavailable,
-    /// 500: a failure of ours; details are logged, never sent.
-    Internal(anyhow::Error),
+    /// The sequencer's queue is full: retry later. Nothing was recorded.
+    #[error("the log's queue is full")]
+    Pushback,
+    /// The log is not accepting writes (stopping, or stopped after a
+    /// storage failure). Nothing was acknowledged.
+    #[error("the log is not accepting writes")]
+    Stopped,
+    /// GitHub could not be read (transport, rate limit, 5xx).
+    #[error("could not read the reviews from GitHub: {0}")]
+    GitHub(String),
+    /// A storage operation failed.
+    #[error("storage failure")]
+    Storage(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The store holds data that cannot be what was written.
+    #[error("corrupt store: {0}")]
+    Corrupt(String),
+    /// A transparency-log computation failed (a missing hash, a bad size).
+    #[error(transparent)]
+    Tlog(#[from] tlog::Error),
 }
 
-/// The internal error of a 500 response, for the logging middleware.
-#[derive(Clone, Debug)]
-pub struct InternalErrorReport(pub String);
-
-impl ApiError {
-    /// 400 with a message.
-    pub fn bad(msg: impl Into<String>) -> Self {
-        ApiError::BadRequest(msg.into())
-    }
-
-    /// 404 with a message.
-    pub fn not_found(msg: impl Into<String>) -> Self {
-        ApiError::NotFound(msg.into())
+impl Error {
+    /// A storage failure with context.
+    pub fn storage(context: impl std::fmt::Display, e: impl std::fmt::Display) -> Self {
+        Error::Storage(format!("{context}: {e}").into())
     }
 }
 
-impl From<anyhow::Error> for ApiError {
-    fn from(e: anyhow::Error) -> Self {
-        ApiError::Internal(e)
-    }
-}
-
-impl From<tlog::Error> for ApiError {
-    fn from(e: tlog::Error) -> Self {
-        ApiError::Internal(e.into())
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let (status, code, msg) = match self {
-            ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, "bad_request", m),
-            ApiError::Unauthorized(m) => {
-                (StatusCode::UNAUTHORIZED, "unauthenticated", m.to_owned())
-            }
-            ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, "forbidden", m),
-            ApiError::NotFound(m) => (StatusCode::NOT_FOUND, "not_found", m),
-            ApiError::Conflict(m) => (StatusCode::CONFLICT, "conflict", m),
-            ApiError::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large", m),
-            ApiError::UnsupportedMediaType(m) => (
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                m,
-            ),
-            ApiError::BadGateway(m) => (StatusCode::BAD_GATEWAY, "bad_gateway", m),
-            ApiError::Overloaded => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "overloaded",
-                "the log is busy; retry after the delay in Retry-After".to_owned(),
-            ),
-            ApiError::Unavailable => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                "the log is not accepting writes".to_owned(),
-            ),
-            ApiError::Internal(e) => {
-                let mut resp = (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    Json(serde_json::json!({"error": "internal error", "code": "internal"})),
-                )
-                    .into_response();
-                resp.extensions_mut()
-                    .insert(InternalErrorReport(format!("{e:#}")));
-                return resp;
-            }
-        };
-        let overloaded = code == "overloaded";
-        let mut resp = (
-            status,
-            Json(serde_json::json!({"error": msg, "code": code})),
-        )
-            .into_response();
-        if overloaded {
-            resp.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        }
-        resp.headers_mut()
-            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        resp
-    }
-}
+/// The result of the library's operations.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

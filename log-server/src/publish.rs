@@ -21,10 +21,8 @@ impl CheckpointSource for LogSource {
 
     async fn consistency_proof(&self, first: u64, second: u64) -> Result<Vec<Hash>, BoxError> {
         let log = self.0.clone();
-        let proof = tokio::task::spawn_blocking(move || {
-            tlog::prove_consistency(first, second, &*log.store)
-        })
-        .await??;
+        let proof =
+            tokio::task::spawn_blocking(move || log.prove_consistency(first, second)).await??;
         Ok(proof)
     }
 }

@@ -7,25 +7,9 @@ use std::time::Duration;
 
 use octocrab::Octocrab;
 
-use crate::ledger::Review;
+use compliance::ledger::Review;
 
-/// Why reviews could not be read.
-#[derive(Debug, thiserror::Error)]
-pub enum GitHubError {
-    /// The repository or pull request does not exist (or is not visible).
-    #[error(
-        "GitHub has no pull request {pull_request} in {repository} (or the token cannot see it)"
-    )]
-    NotFound {
-        /// `owner/name`.
-        repository: String,
-        /// Pull request number.
-        pull_request: u64,
-    },
-    /// Any other failure: transport, rate limit, 5xx.
-    #[error("could not read the reviews from GitHub: {0}")]
-    Unavailable(String),
-}
+use crate::{Error, Result};
 
 /// The GitHub API client.
 pub struct GitHub {
@@ -36,6 +20,7 @@ pub struct GitHub {
 impl GitHub {
     /// A client of the API at `api` (e.g. `https://api.github.com`), with an
     /// optional token.
+    #[must_use]
     pub fn new(api: &str, token: Option<String>) -> Self {
         GitHub {
             api: api.trim_end_matches('/').to_owned(),
@@ -43,40 +28,37 @@ impl GitHub {
         }
     }
 
-    fn client(&self) -> Result<Octocrab, GitHubError> {
+    fn client(&self) -> Result<Octocrab> {
         let timeout = Some(Duration::from_secs(15));
         let mut b = Octocrab::builder()
             .set_connect_timeout(timeout)
             .set_read_timeout(timeout)
             .base_uri(self.api.as_str())
-            .map_err(|e| GitHubError::Unavailable(format!("bad --github-api {}: {e}", self.api)))?;
+            .map_err(|e| Error::GitHub(format!("bad --github-api {}: {e}", self.api)))?;
         if let Some(t) = &self.token {
             b = b.personal_token(t.clone());
         }
-        b.build()
-            .map_err(|e| GitHubError::Unavailable(e.to_string()))
+        b.build().map_err(|e| Error::GitHub(e.to_string()))
     }
 
     /// Every review of a pull request, in GitHub's (chronological) order.
     ///
     /// # Errors
-    /// [`GitHubError`].
-    pub async fn reviews(
-        &self,
-        owner: &str,
-        name: &str,
-        pull_request: u64,
-    ) -> Result<Vec<Review>, GitHubError> {
+    /// A refusal (400) when the pull request does not exist or the token
+    /// cannot see it; [`Error::GitHub`] for any other failure (transport,
+    /// rate limit, 5xx).
+    pub async fn reviews(&self, owner: &str, name: &str, pull_request: u64) -> Result<Vec<Review>> {
         let crab = self.client()?;
-        let not_found = || GitHubError::NotFound {
-            repository: format!("{owner}/{name}"),
-            pull_request,
+        let not_found = || {
+            super::invalid(format!(
+                "GitHub has no pull request {pull_request} in {owner}/{name} (or the token cannot see it)"
+            ))
         };
         let classify = |e: octocrab::Error| match &e {
             octocrab::Error::GitHub { source, .. } if source.status_code.as_u16() == 404 => {
                 not_found()
             }
-            _ => GitHubError::Unavailable(e.to_string()),
+            _ => Error::GitHub(e.to_string()),
         };
         let first = crab
             .pulls(owner, name)

@@ -1,5 +1,6 @@
 //! `stateanchor-log serve`: opens the store, starts the log and serves HTTP
-//! until SIGTERM or Ctrl-C, then drains and signs a final checkpoint.
+//! until SIGTERM or Ctrl-C, then drains and signs a final checkpoint. The
+//! wiring of the binary: the one place that picks the storage backend.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -7,22 +8,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
-use axum::Router;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
-use axum::http::StatusCode;
-use axum::middleware::{self, Next};
-use axum::response::Response;
-use axum::routing::{delete, get, patch, post};
 use tokio::sync::watch;
-use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::TraceLayer;
 
-use crate::api::{self, AppState};
-use crate::error::InternalErrorReport;
-use crate::keys;
+use super::data_dir;
+use crate::http::{self, AppState};
 use crate::log::{Log, LogConfig};
 use crate::metrics::Metrics;
-use crate::storage::Store;
+use crate::service::Compliance;
+use crate::service::export::Site;
+use crate::service::github::GitHub;
+use crate::storage::rocksdb::RocksDb;
 
 /// Settings of `serve`.
 #[derive(Clone, Debug, clap::Args)]
@@ -76,103 +71,6 @@ pub struct ServeArgs {
     pub github_token: Option<String>,
 }
 
-/// Builds the router over `state`.
-pub fn app(state: AppState) -> Router {
-    Router::new()
-        .route("/checkpoint", get(api::get_checkpoint))
-        .route("/tile/{*path}", get(api::get_tile))
-        .route("/v1/log", get(api::get_log))
-        .route("/v1/proof/inclusion", get(api::get_inclusion))
-        .route("/v1/proof/consistency", get(api::get_consistency))
-        .route(
-            "/v1/entries",
-            post(api::post_entry)
-                .get(api::get_entries)
-                .layer(DefaultBodyLimit::max(tlog::MAX_ENTRY_SIZE)),
-        )
-        .route("/v1/entries/{index}", get(api::get_entry))
-        .route("/entries/{index}", get(api::get_entry_page))
-        .route("/healthz", get(api::healthz))
-        .route("/metrics", get(api::metrics))
-        .route("/v1/admin/keys", post(api::create_key).get(api::list_keys))
-        .route("/v1/admin/keys/{id}", delete(api::revoke_key))
-        .merge(compliance_routes())
-        .fallback(api::not_found)
-        .layer(DefaultBodyLimit::max(1 << 20))
-        .layer(middleware::from_fn_with_state(state.clone(), observe))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(30),
-        ))
-        .layer(TraceLayer::new_for_http())
-        .with_state(state)
-}
-
-/// Routes of projects, the gate, the exception ledger and the export.
-fn compliance_routes() -> Router<AppState> {
-    use crate::compliance::{api as c, export};
-    use crate::projects as p;
-    Router::new()
-        .route(
-            "/v1/admin/projects",
-            post(p::create_project).get(p::list_projects),
-        )
-        .route("/v1/admin/projects/{project}", get(p::get_project))
-        .route(
-            "/v1/admin/projects/{project}/settings",
-            patch(p::patch_settings),
-        )
-        .route(
-            "/v1/admin/projects/{project}/principals",
-            post(p::create_principal).get(p::list_principals),
-        )
-        .route("/api/projects/{project}/decisions", post(c::post_decision))
-        .route(
-            "/api/projects/{project}/decisions/{run}",
-            get(c::get_decision),
-        )
-        .route(
-            "/api/projects/{project}/exceptions",
-            post(c::post_exception).get(c::list_exceptions),
-        )
-        .route(
-            "/api/projects/{project}/exceptions/{exception}",
-            get(c::get_exception),
-        )
-        .route(
-            "/api/projects/{project}/exceptions/{exception}/signals",
-            post(c::post_signal),
-        )
-        .route(
-            "/api/projects/{project}/exceptions/{exception}/revoke",
-            post(c::post_revoke),
-        )
-        .route(
-            "/api/projects/{project}/compliance-export",
-            get(export::get_export),
-        )
-}
-
-/// Records request latency by route and logs internal errors.
-async fn observe(State(s): State<AppState>, req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let method = req.method().clone();
-    let start = Instant::now();
-    let resp = next.run(req).await;
-    s.log.metrics.observe_request(
-        &format!("{method} {route}"),
-        resp.status().as_u16(),
-        start.elapsed(),
-    );
-    if let Some(InternalErrorReport(e)) = resp.extensions().get::<InternalErrorReport>() {
-        tracing::error!(%method, %route, error = %e, "internal error");
-    }
-    resp
-}
-
 /// Waits for SIGTERM or Ctrl-C.
 async fn shutdown_signal() {
     let ctrl_c = async {
@@ -198,12 +96,12 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating the data directory {}", args.data_dir.display()))?;
     let (signer, new_key) =
-        keys::load_or_create_signing_key(&args.data_dir, args.origin.as_deref())?;
-    let store = Store::open(&args.data_dir.join("db"))?;
-    let new_admin = keys::ensure_admin_key(&store, &args.data_dir)?;
+        data_dir::load_or_create_signing_key(&args.data_dir, args.origin.as_deref())?;
+    let store = Arc::new(RocksDb::open(&args.data_dir.join("db"))?);
+    let new_admin = data_dir::ensure_admin_key(&*store, &args.data_dir)?;
     let metrics = Arc::new(Metrics::default());
     let log = Log::start(
-        store,
+        store.clone(),
         signer,
         LogConfig {
             queue_capacity: args.queue_capacity,
@@ -224,12 +122,17 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
         .to_owned();
     let state = AppState {
         log: log.clone(),
-        public_url: public_url.clone(),
-        publication: args.publish.as_ref().map(ToString::to_string),
-        compliance: Arc::new(crate::compliance::Compliance::new(
+        compliance: Arc::new(Compliance::new(
             log.clone(),
-            crate::compliance::github::GitHub::new(&args.github_api, args.github_token.clone()),
+            store.clone(),
+            store.clone(),
+            GitHub::new(&args.github_api, args.github_token.clone()),
         )),
+        keys: store.clone(),
+        site: Site {
+            public_url: public_url.clone(),
+            publication: args.publish.as_ref().map(ToString::to_string),
+        },
     };
 
     if new_key {
@@ -238,7 +141,7 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
     if new_admin {
         eprintln!(
             "stateanchor-log: created an admin API key in {}",
-            args.data_dir.join(keys::ADMIN_KEY_FILE).display()
+            args.data_dir.join(data_dir::ADMIN_KEY_FILE).display()
         );
     }
     println!("origin: {}", log.origin());
@@ -278,13 +181,12 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
             .await;
         })
     });
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(async {
-            shutdown_signal().await;
-            tracing::info!("shutting down: draining requests");
-        })
-        .await
-        .context("serving HTTP")?;
+    http::serve(listener, state, async {
+        shutdown_signal().await;
+        tracing::info!("shutting down: draining requests");
+    })
+    .await
+    .context("serving HTTP")?;
     // Every request has been answered: commit what is queued, stop the
     // sequencer, and sign a final checkpoint.
     log.stop_sequencer().await;
@@ -293,7 +195,7 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
     if let Some(p) = publisher {
         let _ = p.await;
     }
-    log.store.flush()?;
+    log.flush()?;
     tracing::info!(tree_size = log.tree().size, "stopped");
     Ok(())
 }

@@ -1,5 +1,5 @@
-//! Command-line interface: `serve`, and `key` subcommands that manage API
-//! keys through the admin HTTP API.
+//! Command-line interface: `serve`, and the `key` and `project` subcommands,
+//! which call the admin HTTP API of a running server with a blocking client.
 
 use std::path::{Path, PathBuf};
 
@@ -7,8 +7,13 @@ use anyhow::{Context as _, Result, bail};
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
-use crate::keys::{self, Role};
-use crate::server::{self, ServeArgs};
+use compliance::principal::Role;
+
+mod data_dir;
+mod project;
+mod serve;
+
+pub use serve::ServeArgs;
 
 /// The StateAnchor transparency log server.
 #[derive(Parser)]
@@ -33,7 +38,7 @@ enum Cmd {
     /// Manage projects, their settings and their principals.
     Project {
         #[command(subcommand)]
-        cmd: crate::projects::ProjectCmd,
+        cmd: project::ProjectCmd,
     },
 }
 
@@ -97,6 +102,9 @@ enum KeyCmd {
 }
 
 /// Parses the command line and runs it.
+///
+/// # Errors
+/// Whatever the command fails with, with its causes.
 pub fn run() -> Result<()> {
     let cli = Cli::parse();
     match cli.cmd {
@@ -105,10 +113,10 @@ pub fn run() -> Result<()> {
             tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?
-                .block_on(server::serve(args))
+                .block_on(serve::serve(args))
         }
         Cmd::Key { cmd } => key_cmd(cmd),
-        Cmd::Project { cmd } => crate::projects::run(cmd),
+        Cmd::Project { cmd } => project::run(cmd),
     }
 }
 
@@ -129,7 +137,7 @@ fn admin_key(a: &AdminArgs) -> Result<String> {
     if let Some(k) = &a.admin_key {
         return Ok(k.clone());
     }
-    let path = a.data_dir.join(keys::ADMIN_KEY_FILE);
+    let path = a.data_dir.join(data_dir::ADMIN_KEY_FILE);
     Ok(std::fs::read_to_string(&path)
         .with_context(|| {
             format!(
@@ -169,14 +177,14 @@ pub(crate) fn call(
 }
 
 fn verifier_key(data_dir: &Path) -> Result<String> {
-    let path = data_dir.join(keys::SIGNING_KEY_FILE);
+    let path = data_dir.join(data_dir::SIGNING_KEY_FILE);
     if !path.exists() {
         bail!(
             "{} does not exist; start the server once to create the log's key",
             path.display()
         );
     }
-    let (key, _) = keys::load_or_create_signing_key(data_dir, None)?;
+    let (key, _) = data_dir::load_or_create_signing_key(data_dir, None)?;
     Ok(key.verifier_key().to_text())
 }
 

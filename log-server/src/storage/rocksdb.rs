@@ -1,4 +1,4 @@
-//! The log's RocksDB store.
+//! The embedded RocksDB backend: the only file that names RocksDB.
 //!
 //! Column families:
 //! - `entries`: `index (u64 BE)` → entry bytes
@@ -15,7 +15,8 @@
 //! - `checkpoints`: `tree size (u64 BE)` → signed checkpoint note, every one ever signed
 //! - `meta`: `tree_size` (u64 BE) and other small values
 //! - `api_keys`: `SHA-256(api key)` → JSON key record
-//! - `records`: private compliance records (see the `gate` and `ledger` modules)
+//! - `records`: projects, principals' profiles and private compliance records
+//!   (keys below)
 //!
 //! Stored hashes of levels [`CACHED_FROM_LEVEL`] and up (1/128 of them: 2.5
 //! MB at 10M entries) are also kept in memory, loaded at open and extended by
@@ -24,21 +25,27 @@
 //! the growing rightmost tile (at most 509), which every proof to the latest
 //! tree needs for its right edge. Both grow only after a batch commits.
 //!
-//! The commit point of an append is [`Store::commit_batch`]: one atomic,
+//! The commit point of an append is [`LogStore::commit`]: one atomic,
 //! fsync'd write batch holding the entries, their leaf-hash index entries, the
 //! new stored hashes and the new tree size. If the process dies before it
 //! returns, none of the batch is visible after restart; after it returns, all
 //! of it is.
 
+use std::ops::Range;
 use std::path::Path;
 use std::sync::{Mutex, PoisonError, RwLock};
 
-use anyhow::{Context as _, Result};
 use rocksdb::{
     BlockBasedOptions, ColumnFamilyDescriptor, DB, Direction, IteratorMode, Options, ReadOptions,
     WriteBatch, WriteOptions,
 };
 use tlog::{Hash, HashReader, NodeId};
+
+use super::{Batch, KeyStore, LogStore, NewRecord, RecordRef, RecordStore, StoredRecord};
+use crate::{Error, Result};
+use compliance::ledger::ProjectRow;
+use compliance::principal::{KeyRecord, Profile};
+use compliance::record::RecordKind;
 
 const CF_ENTRIES: &str = "entries";
 const CF_HASHES: &str = "hashes";
@@ -47,8 +54,7 @@ const CF_LEAF_INDEX: &str = "leaf_index";
 const CF_CHECKPOINTS: &str = "checkpoints";
 const CF_META: &str = "meta";
 const CF_API_KEYS: &str = "api_keys";
-/// Column family of private compliance records.
-pub const CF_RECORDS: &str = "records";
+const CF_RECORDS: &str = "records";
 
 const ALL_CFS: [&str; 8] = [
     CF_ENTRIES,
@@ -63,24 +69,12 @@ const ALL_CFS: [&str; 8] = [
 
 const META_TREE_SIZE: &[u8] = b"tree_size";
 
-/// One appended entry, ready to be committed.
-pub struct NewEntry<'a> {
-    /// Its index in the log.
-    pub index: u64,
-    /// The entry bytes.
-    pub data: &'a [u8],
-    /// Its leaf hash.
-    pub leaf_hash: Hash,
-    /// Rows of the `records` column family committed with it.
-    pub private: &'a [(Vec<u8>, Vec<u8>)],
-}
-
 /// The lowest level of stored hashes kept in memory (the hashes of tile
 /// level 1 and up).
 pub const CACHED_FROM_LEVEL: u8 = 8;
 
 /// The RocksDB store of one log.
-pub struct Store {
+pub struct RocksDb {
     db: DB,
     upper: UpperLevels,
     /// The rightmost level-0 tile, not yet full: its committed hashes, which
@@ -198,7 +192,7 @@ fn u64_from(bytes: &[u8]) -> Option<u64> {
     Some(u64::from_be_bytes(bytes.try_into().ok()?))
 }
 
-impl Store {
+impl RocksDb {
     /// Opens (or creates) the store in `path`.
     pub fn open(path: &Path) -> Result<Self> {
         let mut opts = Options::default();
@@ -250,9 +244,10 @@ impl Store {
             ColumnFamilyDescriptor::new(CF_API_KEYS, cf(1 << 20, false)),
             ColumnFamilyDescriptor::new(CF_RECORDS, cf(16 << 20, true)),
         ];
-        let db = DB::open_cf_descriptors(&opts, path, cfs)
-            .with_context(|| format!("opening RocksDB in {}", path.display()))?;
-        let mut store = Store {
+        let db = DB::open_cf_descriptors(&opts, path, cfs).map_err(|e| {
+            Error::storage(format_args!("opening RocksDB in {}", path.display()), e)
+        })?;
+        let mut store = RocksDb {
             db,
             upper: UpperLevels::default(),
             growing: RwLock::new(GrowingTile::new(0)),
@@ -282,7 +277,9 @@ impl Store {
             for (i, h) in raw.chunks_exact(32).enumerate() {
                 let id = NodeId::new(level, first + i as u64);
                 let completed = tile.push(id, Hash::from_slice(h)?);
-                anyhow::ensure!(completed.is_none(), "the growing tile is full");
+                if completed.is_some() {
+                    return Err(Error::Corrupt("the growing tile is full".into()));
+                }
             }
         }
         Ok(tile)
@@ -305,7 +302,7 @@ impl Store {
                 if u64_from(&k[1..]) != Some(hashes.len() as u64) {
                     break;
                 }
-                hashes.push(Hash::from_slice(&v).context("corrupt stored hash")?);
+                hashes.push(Hash::from_slice(&v)?);
             }
             if hashes.is_empty() {
                 break;
@@ -323,26 +320,22 @@ impl Store {
     fn cf(&self, name: &str) -> Result<&rocksdb::ColumnFamily> {
         self.db
             .cf_handle(name)
-            .with_context(|| format!("column family {name} is missing"))
+            .ok_or_else(|| Error::Corrupt(format!("column family {name} is missing")))
     }
 
     /// The number of entries durably in the tree.
-    pub fn tree_size(&self) -> Result<u64> {
+    fn tree_size(&self) -> Result<u64> {
         let v = self.db.get_cf(self.cf(CF_META)?, META_TREE_SIZE)?;
         match v {
             None => Ok(0),
-            Some(b) => u64_from(&b).context("corrupt tree_size in meta"),
+            Some(b) => u64_from(&b).ok_or_else(|| corrupt("tree_size in meta")),
         }
     }
 
     /// The commit point of a batch of appends: entries, leaf-hash index,
     /// stored hashes and the new tree size, in one fsync'd atomic write.
-    pub fn commit_batch(
-        &self,
-        entries: &[NewEntry<'_>],
-        hashes: &[(NodeId, Hash)],
-        new_size: u64,
-    ) -> Result<()> {
+    fn commit_batch(&self, batch: &Batch<'_>) -> Result<()> {
+        let (entries, hashes, new_size) = (batch.entries, batch.hashes, batch.new_size);
         let (cf_e, cf_h, cf_t, cf_l, cf_m, cf_r) = (
             self.cf(CF_ENTRIES)?,
             self.cf(CF_HASHES)?,
@@ -354,8 +347,10 @@ impl Store {
         let mut batch = WriteBatch::default();
         for e in entries {
             batch.put_cf(cf_e, e.index.to_be_bytes(), e.data);
-            for (k, v) in e.private {
-                batch.put_cf(cf_r, k, v);
+            if let Some(r) = e.record {
+                for (k, v) in record_rows(r, e.data) {
+                    batch.put_cf(cf_r, k, v);
+                }
             }
             let mut k = [0u8; 40];
             k[..32].copy_from_slice(&e.leaf_hash.0);
@@ -383,19 +378,19 @@ impl Store {
     }
 
     /// Writes a batch with fsync.
-    pub fn write_synced(&self, batch: WriteBatch) -> Result<()> {
+    fn write_synced(&self, batch: WriteBatch) -> Result<()> {
         let mut wo = WriteOptions::default();
         wo.set_sync(true);
-        self.db.write_opt(batch, &wo).context("RocksDB write")
+        Ok(self.db.write_opt(batch, &wo)?)
     }
 
     /// The entry at `index`, if the tree has it.
-    pub fn entry(&self, index: u64) -> Result<Option<Vec<u8>>> {
+    fn entry(&self, index: u64) -> Result<Option<Vec<u8>>> {
         Ok(self.db.get_cf(self.cf(CF_ENTRIES)?, index.to_be_bytes())?)
     }
 
     /// Entries `start..end` (which must all exist).
-    pub fn entries(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>> {
+    fn entries(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>> {
         let mut out = Vec::with_capacity(usize::try_from(end - start).unwrap_or(0));
         let mut ro = ReadOptions::default();
         ro.set_iterate_upper_bound(end.to_be_bytes().to_vec());
@@ -408,15 +403,19 @@ impl Store {
         for (i, item) in it.enumerate() {
             let (k, v) = item?;
             let want = start + i as u64;
-            anyhow::ensure!(u64_from(&k) == Some(want), "entry {want} is missing");
+            if u64_from(&k) != Some(want) {
+                return Err(Error::Corrupt(format!("entry {want} is missing")));
+            }
             out.push(v.into_vec());
         }
-        anyhow::ensure!(out.len() as u64 == end - start, "entries are missing");
+        if out.len() as u64 != end - start {
+            return Err(corrupt("entries are missing"));
+        }
         Ok(out)
     }
 
     /// The lowest index below `below` whose leaf hash is `leaf_hash`.
-    pub fn index_of(&self, leaf_hash: &Hash, below: u64) -> Result<Option<u64>> {
+    fn index_of(&self, leaf_hash: &Hash, below: u64) -> Result<Option<u64>> {
         let it = self.db.iterator_cf(
             self.cf(CF_LEAF_INDEX)?,
             IteratorMode::From(&leaf_hash.0, Direction::Forward),
@@ -429,12 +428,12 @@ impl Store {
         if k.len() != 40 || k[..32] != leaf_hash.0 {
             return Ok(None);
         }
-        let idx = u64_from(&k[32..]).context("corrupt leaf index key")?;
+        let idx = u64_from(&k[32..]).ok_or_else(|| corrupt("leaf index key"))?;
         Ok((idx < below).then_some(idx))
     }
 
     /// `width` consecutive stored hashes of `level`, from `start`, concatenated.
-    pub fn hash_range(&self, level: u8, start: u64, width: u64) -> Result<Vec<u8>> {
+    fn hash_range(&self, level: u8, start: u64, width: u64) -> Result<Vec<u8>> {
         if level >= CACHED_FROM_LEVEL {
             let levels = self
                 .upper
@@ -455,9 +454,8 @@ impl Store {
             if start + width <= (tile + 1) * per_tile {
                 let growing = self.growing.read().unwrap_or_else(PoisonError::into_inner);
                 if growing.index == tile {
-                    let at = usize::try_from(start - tile * per_tile)?;
-                    let hashes =
-                        growing.levels[usize::from(level)].get(at..at + usize::try_from(width)?);
+                    let at = to_usize(start - tile * per_tile)?;
+                    let hashes = growing.levels[usize::from(level)].get(at..at + to_usize(width)?);
                     if let Some(hashes) = hashes {
                         return Ok(hashes.iter().flat_map(|h| h.0).collect());
                     }
@@ -466,8 +464,8 @@ impl Store {
             if start + width <= (tile + 1) * per_tile
                 && let Some(row) = self.tile_row(tile)?
             {
-                let from = (row_offset(level) + usize::try_from(start - tile * per_tile)?) * 32;
-                let to = from + usize::try_from(width)? * 32;
+                let from = (row_offset(level) + to_usize(start - tile * per_tile)?) * 32;
+                let to = from + to_usize(width)? * 32;
                 return Ok(row[from..to].to_vec());
             }
         }
@@ -483,13 +481,16 @@ impl Store {
         );
         for item in it {
             let (_, v) = item?;
-            anyhow::ensure!(v.len() == 32, "corrupt stored hash");
+            if v.len() != 32 {
+                return Err(corrupt("stored hash"));
+            }
             out.extend_from_slice(&v);
         }
-        anyhow::ensure!(
-            out.len() as u64 == width * 32,
-            "stored hashes missing at level {level} from {start}"
-        );
+        if out.len() as u64 != width * 32 {
+            return Err(Error::Corrupt(format!(
+                "stored hashes missing at level {level} from {start}"
+            )));
+        }
         Ok(out)
     }
 
@@ -499,20 +500,22 @@ impl Store {
             .db
             .get_pinned_cf(self.cf(CF_TILES)?, tile.to_be_bytes())?;
         if let Some(row) = &row {
-            anyhow::ensure!(row.len() == ROW_HASHES * 32, "corrupt row of tile {tile}");
+            if row.len() != ROW_HASHES * 32 {
+                return Err(Error::Corrupt(format!("row of tile {tile}")));
+            }
         }
         Ok(row)
     }
 
     /// Stores a signed checkpoint (fsync'd) before it is served.
-    pub fn put_checkpoint(&self, tree_size: u64, note: &[u8]) -> Result<()> {
+    fn put_checkpoint(&self, tree_size: u64, note: &[u8]) -> Result<()> {
         let mut batch = WriteBatch::default();
         batch.put_cf(self.cf(CF_CHECKPOINTS)?, tree_size.to_be_bytes(), note);
         self.write_synced(batch)
     }
 
     /// The latest signed checkpoint: its tree size and note.
-    pub fn latest_checkpoint(&self) -> Result<Option<(u64, Vec<u8>)>> {
+    fn latest_checkpoint(&self) -> Result<Option<(u64, Vec<u8>)>> {
         let mut it = self
             .db
             .iterator_cf(self.cf(CF_CHECKPOINTS)?, IteratorMode::End);
@@ -520,42 +523,26 @@ impl Store {
             None => Ok(None),
             Some(item) => {
                 let (k, v) = item?;
-                let size = u64_from(&k).context("corrupt checkpoint key")?;
+                let size = u64_from(&k).ok_or_else(|| corrupt("checkpoint key"))?;
                 Ok(Some((size, v.into_vec())))
             }
         }
     }
 
-    /// Every signed checkpoint, oldest first.
-    pub fn checkpoints(&self) -> Result<Vec<(u64, Vec<u8>)>> {
-        let mut out = Vec::new();
-        for item in self
-            .db
-            .iterator_cf(self.cf(CF_CHECKPOINTS)?, IteratorMode::Start)
-        {
-            let (k, v) = item?;
-            out.push((
-                u64_from(&k).context("corrupt checkpoint key")?,
-                v.into_vec(),
-            ));
-        }
-        Ok(out)
-    }
-
     /// Reads a value from a column family.
-    pub fn get(&self, cf: &str, key: &[u8]) -> Result<Option<Vec<u8>>> {
+    fn get(&self, cf: &str, key: &[u8]) -> Result<Option<Vec<u8>>> {
         Ok(self.db.get_cf(self.cf(cf)?, key)?)
     }
 
     /// Writes one value with fsync.
-    pub fn put_synced(&self, cf: &str, key: &[u8], value: &[u8]) -> Result<()> {
+    fn put_synced(&self, cf: &str, key: &[u8], value: &[u8]) -> Result<()> {
         let mut batch = WriteBatch::default();
         batch.put_cf(self.cf(cf)?, key, value);
         self.write_synced(batch)
     }
 
     /// All key/value pairs of a column family whose key starts with `prefix`.
-    pub fn scan_prefix(&self, cf: &str, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    fn scan_prefix(&self, cf: &str, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
         let mut out = Vec::new();
         let it = self
             .db
@@ -573,7 +560,7 @@ impl Store {
     /// Calls `f` with every key/value pair of a column family in
     /// `start..end`, in key order, until it returns `false`; memory does not
     /// grow with the range.
-    pub fn for_each_in_range(
+    fn for_each_in_range(
         &self,
         cf: &str,
         start: &[u8],
@@ -596,26 +583,9 @@ impl Store {
         Ok(())
     }
 
-    /// A write batch builder for a column family (for callers that combine writes).
-    pub fn batch_put(
-        &self,
-        batch: &mut WriteBatch,
-        cf: &str,
-        key: &[u8],
-        value: &[u8],
-    ) -> Result<()> {
-        batch.put_cf(self.cf(cf)?, key, value);
-        Ok(())
-    }
-
-    /// API key records live in their own column family.
-    pub fn api_keys_cf() -> &'static str {
-        CF_API_KEYS
-    }
-
     /// Flushes the memtables of every column family (on shutdown), so that
     /// no write-ahead log is left to replay at the next start.
-    pub fn flush(&self) -> Result<()> {
+    fn flush(&self) -> Result<()> {
         let cfs = ALL_CFS
             .iter()
             .map(|name| self.cf(name))
@@ -626,7 +596,7 @@ impl Store {
     }
 
     /// Approximate bytes on disk of the live data.
-    pub fn disk_usage(&self) -> u64 {
+    fn disk_usage(&self) -> u64 {
         self.db
             .property_int_value(rocksdb::properties::TOTAL_SST_FILES_SIZE)
             .ok()
@@ -635,7 +605,7 @@ impl Store {
     }
 }
 
-impl HashReader for Store {
+impl HashReader for RocksDb {
     /// Reads levels 8 and up and the growing tile from memory, levels 0 to 7
     /// of full tiles from their rows (one read per tile: a proof's lower half
     /// is one read), and anything else node by node.
@@ -729,32 +699,369 @@ impl HashReader for Store {
     }
 }
 
+fn to_usize(v: u64) -> Result<usize> {
+    usize::try_from(v).map_err(|_| Error::Corrupt(format!("{v} does not fit in memory")))
+}
+
+fn corrupt(what: &str) -> Error {
+    Error::Corrupt(what.to_owned())
+}
+
+impl From<rocksdb::Error> for Error {
+    fn from(e: rocksdb::Error) -> Self {
+        Error::Storage(Box::new(e))
+    }
+}
+
+impl LogStore for RocksDb {
+    fn tree_size(&self) -> Result<u64> {
+        RocksDb::tree_size(self)
+    }
+
+    fn commit(&self, batch: &Batch<'_>) -> Result<()> {
+        self.commit_batch(batch)
+    }
+
+    fn entry(&self, index: u64) -> Result<Option<Vec<u8>>> {
+        RocksDb::entry(self, index)
+    }
+
+    fn entries(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>> {
+        RocksDb::entries(self, start, end)
+    }
+
+    fn index_of(&self, leaf_hash: &Hash, below: u64) -> Result<Option<u64>> {
+        RocksDb::index_of(self, leaf_hash, below)
+    }
+
+    fn hash_range(&self, level: u8, start: u64, width: u64) -> Result<Vec<u8>> {
+        RocksDb::hash_range(self, level, start, width)
+    }
+
+    fn put_checkpoint(&self, tree_size: u64, note: &[u8]) -> Result<()> {
+        RocksDb::put_checkpoint(self, tree_size, note)
+    }
+
+    fn latest_checkpoint(&self) -> Result<Option<(u64, Vec<u8>)>> {
+        RocksDb::latest_checkpoint(self)
+    }
+
+    fn flush(&self) -> Result<()> {
+        RocksDb::flush(self)
+    }
+
+    fn disk_usage(&self) -> u64 {
+        RocksDb::disk_usage(self)
+    }
+}
+
+// ---------------------------------------------------------------- records
+//
+// Keys of the `records` column family:
+//
+// | key | value |
+// |---|---|
+// | `P` project | project row (JSON) |
+// | `U` project `/` principal | principal profile (JSON) |
+// | `S` project | last sequence number and last record time (u64 BE, i64 BE) |
+// | `R` project `/` seq (u64 BE) | type code (u8), envelope length (u32 BE), envelope, record (JCS) |
+// | `T` project `/` time ms (u64 BE) seq (u64 BE) | empty: period look-up |
+// | `I` project `/` record ID | seq: look-up by ID |
+// | `X` project `/` exception ID `/` seq | empty: the events of an exception |
+
+/// Record types and their codes in `R` rows (stored: never renumber).
+const TYPE_CODES: [(RecordKind, u8); 7] = [
+    (RecordKind::GateDecision, 1),
+    (RecordKind::ExceptionRequested, 2),
+    (RecordKind::ExceptionSignal, 3),
+    (RecordKind::ExceptionActivated, 4),
+    (RecordKind::ExceptionRevoked, 5),
+    (RecordKind::ExceptionExpired, 6),
+    (RecordKind::ComplianceExport, 7),
+];
+
+fn type_code(kind: RecordKind) -> u8 {
+    TYPE_CODES
+        .iter()
+        .find(|(k, _)| *k == kind)
+        .map_or(0, |(_, c)| *c)
+}
+
+fn type_of(code: u8) -> Option<RecordKind> {
+    TYPE_CODES.iter().find(|(_, c)| *c == code).map(|(k, _)| *k)
+}
+
+fn key(tag: u8, project: &str, rest: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(2 + project.len() + rest.len());
+    k.push(tag);
+    k.extend_from_slice(project.as_bytes());
+    k.push(b'/');
+    k.extend_from_slice(rest);
+    k
+}
+
+fn record_key(project: &str, seq: u64) -> Vec<u8> {
+    key(b'R', project, &seq.to_be_bytes())
+}
+
+/// Key of a time-index row; times before the epoch sort as 0.
+fn time_key(project: &str, time_ms: i64, seq: u64) -> Vec<u8> {
+    let mut rest = [0u8; 16];
+    rest[..8].copy_from_slice(&u64::try_from(time_ms).unwrap_or(0).to_be_bytes());
+    rest[8..].copy_from_slice(&seq.to_be_bytes());
+    key(b'T', project, &rest)
+}
+
+fn id_key(project: &str, id: &str) -> Vec<u8> {
+    key(b'I', project, id.as_bytes())
+}
+
+fn exception_key(project: &str, exception: &str, seq: Option<u64>) -> Vec<u8> {
+    let mut rest = exception.as_bytes().to_vec();
+    rest.push(b'/');
+    if let Some(seq) = seq {
+        rest.extend_from_slice(&seq.to_be_bytes());
+    }
+    key(b'X', project, &rest)
+}
+
+fn state_key(project: &str) -> Vec<u8> {
+    let mut k = vec![b'S'];
+    k.extend_from_slice(project.as_bytes());
+    k
+}
+
+fn project_key(id: &str) -> Vec<u8> {
+    let mut k = vec![b'P'];
+    k.extend_from_slice(id.as_bytes());
+    k
+}
+
+fn profile_key(project: &str, principal: &str) -> Vec<u8> {
+    format!("U{project}/{principal}").into_bytes()
+}
+
+fn u64_at(b: &[u8], at: usize) -> Option<u64> {
+    Some(u64::from_be_bytes(b.get(at..at + 8)?.try_into().ok()?))
+}
+
+/// The rows of a record, written with its envelope.
+fn record_rows(r: &NewRecord, envelope: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut row = Vec::with_capacity(5 + envelope.len() + r.record.len());
+    row.push(type_code(r.kind));
+    row.extend_from_slice(
+        &u32::try_from(envelope.len())
+            .unwrap_or(u32::MAX)
+            .to_be_bytes(),
+    );
+    row.extend_from_slice(envelope);
+    row.extend_from_slice(&r.record);
+    let mut rows = vec![
+        (record_key(&r.project, r.seq), row),
+        (time_key(&r.project, r.time_ms, r.seq), Vec::new()),
+        (id_key(&r.project, &r.id), r.seq.to_be_bytes().to_vec()),
+    ];
+    if let Some(exc) = &r.exception {
+        rows.push((exception_key(&r.project, exc, Some(r.seq)), Vec::new()));
+    }
+    let mut st = r.seq.to_be_bytes().to_vec();
+    st.extend_from_slice(&r.time_ms.to_be_bytes());
+    rows.push((state_key(&r.project), st));
+    rows
+}
+
+/// Decodes an `R` row.
+fn decode_row(v: &[u8]) -> Result<RecordRef<'_>> {
+    let code = *v.first().ok_or_else(|| corrupt("empty record row"))?;
+    let kind = type_of(code).ok_or_else(|| corrupt("record row of an unknown type"))?;
+    let len = v
+        .get(1..5)
+        .and_then(|b| b.try_into().ok())
+        .map(u32::from_be_bytes)
+        .ok_or_else(|| corrupt("short record row"))? as usize;
+    let envelope = v
+        .get(5..5 + len)
+        .ok_or_else(|| corrupt("short record row"))?;
+    Ok(RecordRef {
+        kind,
+        envelope,
+        record: &v[5 + len..],
+    })
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(what: &str, v: &[u8]) -> Result<T> {
+    serde_json::from_slice(v).map_err(|e| Error::Corrupt(format!("{what}: {e}")))
+}
+
+fn to_json(v: &impl serde::Serialize) -> Result<Vec<u8>> {
+    serde_json::to_vec(v).map_err(|e| Error::storage("serializing a row", e))
+}
+
+impl RecordStore for RocksDb {
+    fn project(&self, id: &str) -> Result<Option<ProjectRow>> {
+        self.get(CF_RECORDS, &project_key(id))?
+            .map(|v| from_json("project row", &v))
+            .transpose()
+    }
+
+    fn projects(&self) -> Result<Vec<ProjectRow>> {
+        self.scan_prefix(CF_RECORDS, b"P")?
+            .iter()
+            .map(|(_, v)| from_json("project row", v))
+            .collect()
+    }
+
+    fn put_project(&self, row: &ProjectRow) -> Result<()> {
+        self.put_synced(CF_RECORDS, &project_key(&row.id), &to_json(row)?)
+    }
+
+    fn profile(&self, project: &str, principal: &str) -> Result<Option<Profile>> {
+        self.get(CF_RECORDS, &profile_key(project, principal))?
+            .map(|v| from_json("profile", &v))
+            .transpose()
+    }
+
+    fn put_profile(&self, project: &str, principal: &str, profile: &Profile) -> Result<()> {
+        self.put_synced(
+            CF_RECORDS,
+            &profile_key(project, principal),
+            &to_json(profile)?,
+        )
+    }
+
+    fn last_record(&self, project: &str) -> Result<Option<(u64, i64)>> {
+        let Some(v) = self.get(CF_RECORDS, &state_key(project))? else {
+            return Ok(None);
+        };
+        let seq = u64_at(&v, 0).ok_or_else(|| corrupt("project state"))?;
+        let time = v
+            .get(8..16)
+            .and_then(|b| b.try_into().ok())
+            .map(i64::from_be_bytes)
+            .ok_or_else(|| corrupt("project state"))?;
+        Ok(Some((seq, time)))
+    }
+
+    fn record(&self, project: &str, seq: u64) -> Result<Option<StoredRecord>> {
+        let Some(v) = self.get(CF_RECORDS, &record_key(project, seq))? else {
+            return Ok(None);
+        };
+        Ok(Some(decode_row(&v)?.to_owned()))
+    }
+
+    fn seq_of(&self, project: &str, id: &str) -> Result<Option<u64>> {
+        Ok(self
+            .get(CF_RECORDS, &id_key(project, id))?
+            .and_then(|v| u64_at(&v, 0)))
+    }
+
+    fn exception_seqs(&self, project: &str, exception: &str) -> Result<Vec<u64>> {
+        let prefix = exception_key(project, exception, None);
+        Ok(self
+            .scan_prefix(CF_RECORDS, &prefix)?
+            .iter()
+            .filter_map(|(k, _)| u64_at(k, prefix.len()))
+            .collect())
+    }
+
+    fn ledger_seqs(&self, project: &str) -> Result<Vec<u64>> {
+        self.scan_prefix(CF_RECORDS, &key(b'X', project, &[]))?
+            .iter()
+            .map(|(k, _)| {
+                k.len()
+                    .checked_sub(8)
+                    .and_then(|at| u64_at(k, at))
+                    .ok_or_else(|| corrupt("exception index"))
+            })
+            .collect()
+    }
+
+    fn first_seq_at(&self, project: &str, time_ms: i64) -> Result<Option<u64>> {
+        let start = time_key(project, time_ms, 0);
+        let end = key(b'T', project, &[0xff; 17]);
+        let mut found = None;
+        self.for_each_in_range(CF_RECORDS, &start, &end, |k, _| {
+            found = k.len().checked_sub(8).and_then(|at| u64_at(k, at));
+            Ok(false)
+        })?;
+        Ok(found)
+    }
+
+    fn for_each_record(
+        &self,
+        project: &str,
+        seqs: Range<u64>,
+        f: &mut dyn FnMut(RecordRef<'_>) -> Result<bool>,
+    ) -> Result<()> {
+        if seqs.is_empty() {
+            return Ok(());
+        }
+        self.for_each_in_range(
+            CF_RECORDS,
+            &record_key(project, seqs.start),
+            &record_key(project, seqs.end),
+            |_, v| f(decode_row(v)?),
+        )
+    }
+}
+
+impl KeyStore for RocksDb {
+    fn put_key(&self, secret_hash: &[u8; 32], record: &KeyRecord) -> Result<()> {
+        self.put_synced(CF_API_KEYS, secret_hash, &to_json(record)?)
+    }
+
+    fn key(&self, secret_hash: &[u8; 32]) -> Result<Option<KeyRecord>> {
+        self.get(CF_API_KEYS, secret_hash)?
+            .map(|v| from_json("key record", &v))
+            .transpose()
+    }
+
+    fn keys(&self) -> Result<Vec<([u8; 32], KeyRecord)>> {
+        self.scan_prefix(CF_API_KEYS, &[])?
+            .iter()
+            .map(|(k, v)| {
+                let hash = k
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| corrupt("key record's key"))?;
+                Ok((hash, from_json("key record", v)?))
+            })
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     /// Appends `n` entries in batches of `batch`, as the sequencer does.
-    fn fill(store: &Store, frontier: &mut tlog::Frontier, n: u64, batch: u64) {
+    fn fill(store: &RocksDb, frontier: &mut tlog::Frontier, n: u64, batch: u64) {
         let mut next = frontier.size();
         while next < n {
             let end = (next + batch).min(n);
             let data: Vec<Vec<u8>> = (next..end).map(|i| i.to_be_bytes().to_vec()).collect();
             let mut hashes = Vec::new();
-            let entries: Vec<NewEntry<'_>> = data
+            let entries: Vec<super::super::NewEntry<'_>> = data
                 .iter()
                 .zip(next..)
                 .map(|(d, index)| {
                     let leaf_hash = tlog::leaf_hash(d);
                     frontier.append(leaf_hash, |id, h| hashes.push((id, h)));
-                    NewEntry {
+                    super::super::NewEntry {
                         index,
                         data: d,
                         leaf_hash,
-                        private: &[],
+                        record: None,
                     }
                 })
                 .collect();
-            store.commit_batch(&entries, &hashes, end).unwrap();
+            store
+                .commit_batch(&Batch {
+                    entries: &entries,
+                    hashes: &hashes,
+                    new_size: end,
+                })
+                .unwrap();
             next = end;
         }
     }
@@ -770,7 +1077,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("db");
         let mut frontier = tlog::Frontier::default();
-        let store = Store::open(&path).unwrap();
+        let store = RocksDb::open(&path).unwrap();
         fill(&store, &mut frontier, 70_000, 977);
         let ids = all_ids(70_000);
         let from_memory = store.read_hashes(&ids).unwrap();
@@ -785,7 +1092,7 @@ mod tests {
         assert!(store.hash_range(8, 100, 256).is_err(), "beyond level 8");
         drop(store);
 
-        let store = Store::open(&path).unwrap();
+        let store = RocksDb::open(&path).unwrap();
         assert_eq!(store.read_hashes(&ids).unwrap(), from_memory);
         assert_eq!(store.hash_range(8, 0, 256).unwrap(), tile);
         // Batches after the reopen extend the loaded levels.
@@ -793,7 +1100,7 @@ mod tests {
         let ids = all_ids(140_003);
         let cached = store.read_hashes(&ids).unwrap();
         drop(store);
-        let store = Store::open(&path).unwrap();
+        let store = RocksDb::open(&path).unwrap();
         assert_eq!(store.read_hashes(&ids).unwrap(), cached);
         assert_eq!(tlog::tree_hash(140_003, &store).unwrap(), frontier.root());
         assert_rows_match_nodes(&store, 140_003);
@@ -801,7 +1108,7 @@ mod tests {
 
     /// Every full level-0 tile has a row, and it holds exactly the per-node
     /// hashes; the growing tile has none.
-    fn assert_rows_match_nodes(store: &Store, size: u64) {
+    fn assert_rows_match_nodes(store: &RocksDb, size: u64) {
         let cf = store.cf(CF_HASHES).unwrap();
         for tile in 0..size / 256 {
             let row = store.tile_row(tile).unwrap().expect("full tile has a row");
@@ -852,11 +1159,11 @@ mod tests {
             (513, 2),
             (1300, 3),
         ] {
-            let store = Store::open(&path).unwrap();
+            let store = RocksDb::open(&path).unwrap();
             fill(&store, &mut frontier, end, batch);
             drop(store);
         }
-        let store = Store::open(&path).unwrap();
+        let store = RocksDb::open(&path).unwrap();
         assert_rows_match_nodes(&store, 1300);
         let ids = all_ids(1300);
         let proofs_root = tlog::tree_hash(1300, &store).unwrap();

@@ -1,6 +1,6 @@
-//! The CI gate's rules, pure: validating a decision and computing its
+//! The gate's verdict, pure: validating a decision and computing its
 //! verdict from the findings and the exception ledger at a moment. The
-//! HTTP handler, storage and the clock are in `compliance`.
+//! service, storage and the clock are in the log server.
 //!
 //! The verdict is the highest severity of the findings (`PASS` when there
 //! are none). An `ERR` blocks unless an exception that is `ACTIVE` at the
@@ -8,62 +8,14 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ledger::{Exception, Refusal, Status, check_text};
+use crate::Error;
+use crate::ledger::{Exception, Status, check_text};
+pub use crate::record::{Artifact, Finding, Severity};
 
 /// Most findings in one decision.
 pub const MAX_FINDINGS: usize = 10_000;
 /// Most artifacts in one decision.
 pub const MAX_ARTIFACTS: usize = 1_000;
-
-/// Severity of a finding, lowest first.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub enum Severity {
-    /// Informational.
-    #[serde(rename = "INFO")]
-    Info,
-    /// A warning; never blocks.
-    #[serde(rename = "WARN")]
-    Warn,
-    /// A breaking change; blocks unless an exception is active.
-    #[serde(rename = "ERR")]
-    Err,
-}
-
-impl Severity {
-    /// `INFO`, `WARN` or `ERR`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Info => "INFO",
-            Severity::Warn => "WARN",
-            Severity::Err => "ERR",
-        }
-    }
-}
-
-/// One finding of the spec diff.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Finding {
-    /// Change kind, e.g. `response_field_removed`.
-    pub kind: String,
-    /// Endpoint, e.g. `GET /users/{id}`.
-    pub endpoint: String,
-    /// Severity.
-    pub severity: Severity,
-    /// What changed, in words.
-    #[serde(default)]
-    pub detail: String,
-}
-
-/// A build artifact and its hash.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Artifact {
-    /// Name, e.g. `openapi.yaml`.
-    pub name: String,
-    /// SHA-256, 64 lowercase hex digits.
-    pub sha256: String,
-}
 
 /// Body of `POST /api/projects/{projectId}/decisions`.
 #[derive(Clone, Debug, Deserialize)]
@@ -89,10 +41,10 @@ fn is_hex(s: &str) -> bool {
 /// Checks a decision's fields.
 ///
 /// # Errors
-/// [`Refusal::Invalid`] naming the first bad field.
-pub fn validate(d: &DecisionInput) -> Result<(), Refusal> {
+/// [`Error::Invalid`] naming the first bad field.
+pub fn validate(d: &DecisionInput) -> Result<(), Error> {
     if !(7..=64).contains(&d.commit_sha.len()) || !is_hex(&d.commit_sha) {
-        return Err(Refusal::Invalid(format!(
+        return Err(Error::Invalid(format!(
             "commit_sha must be 7 to 64 hex digits, got {:?}",
             d.commit_sha
         )));
@@ -100,7 +52,7 @@ pub fn validate(d: &DecisionInput) -> Result<(), Refusal> {
     check_text("branch", &d.branch, 255, false)?;
     check_text("author", &d.author, 255, false)?;
     if d.findings.len() > MAX_FINDINGS {
-        return Err(Refusal::Invalid(format!("at most {MAX_FINDINGS} findings")));
+        return Err(Error::Invalid(format!("at most {MAX_FINDINGS} findings")));
     }
     for (i, f) in d.findings.iter().enumerate() {
         check_text(&format!("findings[{i}].kind"), &f.kind, 200, false)?;
@@ -108,9 +60,7 @@ pub fn validate(d: &DecisionInput) -> Result<(), Refusal> {
         check_text(&format!("findings[{i}].detail"), &f.detail, 4_000, true)?;
     }
     if d.artifacts.len() > MAX_ARTIFACTS {
-        return Err(Refusal::Invalid(format!(
-            "at most {MAX_ARTIFACTS} artifacts"
-        )));
+        return Err(Error::Invalid(format!("at most {MAX_ARTIFACTS} artifacts")));
     }
     for (i, a) in d.artifacts.iter().enumerate() {
         check_text(&format!("artifacts[{i}].name"), &a.name, 500, false)?;
@@ -120,7 +70,7 @@ pub fn validate(d: &DecisionInput) -> Result<(), Refusal> {
                 .bytes()
                 .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
         {
-            return Err(Refusal::Invalid(format!(
+            return Err(Error::Invalid(format!(
                 "artifacts[{i}].sha256 must be 64 lowercase hex digits"
             )));
         }
@@ -306,20 +256,20 @@ mod tests {
             validate(&d)
         };
         assert!(
-            matches!(bad(|d| d.commit_sha = "xyz".into()), Err(Refusal::Invalid(m)) if m.contains("commit_sha"))
+            matches!(bad(|d| d.commit_sha = "xyz".into()), Err(Error::Invalid(m)) if m.contains("commit_sha"))
         );
         assert!(
-            matches!(bad(|d| d.branch = String::new()), Err(Refusal::Invalid(m)) if m.contains("branch"))
+            matches!(bad(|d| d.branch = String::new()), Err(Error::Invalid(m)) if m.contains("branch"))
         );
         assert!(
-            matches!(bad(|d| d.findings[0].endpoint = String::new()), Err(Refusal::Invalid(m)) if m.contains("findings[0].endpoint"))
+            matches!(bad(|d| d.findings[0].endpoint = String::new()), Err(Error::Invalid(m)) if m.contains("findings[0].endpoint"))
         );
         assert!(
-            matches!(bad(|d| d.artifacts[0].sha256 = "A".repeat(64)), Err(Refusal::Invalid(m)) if m.contains("sha256"))
+            matches!(bad(|d| d.artifacts[0].sha256 = "A".repeat(64)), Err(Error::Invalid(m)) if m.contains("sha256"))
         );
         assert!(matches!(
             bad(|d| d.author = "a\u{0}b".into()),
-            Err(Refusal::Invalid(_))
+            Err(Error::Invalid(_))
         ));
         let body = r#"{"commit_sha":"abcdef0","branch":"b","author":"a","findings":[{"kind":"k","endpoint":"e","severity":"FATAL"}]}"#;
         assert!(

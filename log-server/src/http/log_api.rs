@@ -1,126 +1,31 @@
-//! The HTTP API: the public read API (checkpoint, tiles, proofs, entries,
-//! proof pages), the authenticated write API, and key administration.
+//! The log's HTTP API: the public read API (checkpoint, tiles, proofs,
+//! entries, proof pages) and the authenticated write API. Every read here
+//! is bounded and runs inline (see `storage`, "Where blocking storage calls
+//! run").
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
-use axum::extract::{FromRef, FromRequestParts, Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts};
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use serde::Deserialize;
+use compliance::principal::Role;
 use serde_json::json;
 use tlog::{Hash, TILE_WIDTH, TilePath};
 
-use crate::error::ApiError;
-use crate::keys::{self, KeyRecord, Role};
-use crate::log::{AppendError, LatestCheckpoint, Log};
-use crate::page;
+use super::AppState;
+use super::error::ApiError;
+use super::extract::{Caller, cache, parse_u64, query, reject_unknown};
+use super::page;
+use crate::log::{LatestCheckpoint, Log};
 
 /// Largest page of `GET /v1/entries?start=&end=`.
 pub const MAX_ENTRIES_PAGE: u64 = 256;
-
-/// Shared state of every handler.
-#[derive(Clone)]
-pub struct AppState {
-    /// The log.
-    pub log: Arc<Log>,
-    /// The URL the log is reached at, for proof pages and `/v1/log`.
-    pub public_url: String,
-    /// Where checkpoints are published, if configured.
-    pub publication: Option<String>,
-    /// The compliance domain (gate, ledger, export).
-    pub compliance: Arc<crate::compliance::Compliance>,
-}
-
-impl FromRef<AppState> for Arc<Log> {
-    fn from_ref(s: &AppState) -> Self {
-        s.log.clone()
-    }
-}
-
-/// The authenticated caller (a valid, unrevoked Bearer API key).
-pub struct Caller(pub KeyRecord);
-
-impl<S> FromRequestParts<S> for Caller
-where
-    S: Send + Sync,
-    Arc<Log>: FromRef<S>,
-{
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let log = Arc::<Log>::from_ref(state);
-        let header = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .ok_or(ApiError::Unauthorized(
-                "missing Authorization: Bearer <API key>",
-            ))?;
-        let secret = header
-            .to_str()
-            .ok()
-            .and_then(|h| h.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .ok_or(ApiError::Unauthorized(
-                "Authorization must be Bearer <API key>",
-            ))?;
-        let record = keys::authenticate(&log.store, secret)?
-            .ok_or(ApiError::Unauthorized("unknown or revoked API key"))?;
-        Ok(Caller(record))
-    }
-}
-
-impl Caller {
-    /// Fails with 403 unless the caller has `role`.
-    pub fn require(&self, role: Role) -> Result<(), ApiError> {
-        if self.0.has(role) {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden(format!(
-                "this API key lacks the {} role",
-                serde_json::to_value(role)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default()
-            )))
-        }
-    }
-}
-
-fn cache(value: &'static str) -> [(header::HeaderName, HeaderValue); 1] {
-    [(header::CACHE_CONTROL, HeaderValue::from_static(value))]
-}
-
-/// Query parameters, with a JSON 400 for malformed query strings.
-pub fn query(
-    q: Result<Query<HashMap<String, String>>, QueryRejection>,
-) -> Result<HashMap<String, String>, ApiError> {
-    q.map(|Query(m)| m)
-        .map_err(|e| ApiError::bad(format!("malformed query string: {}", e.body_text())))
-}
-
-fn parse_u64(q: &HashMap<String, String>, name: &str) -> Result<Option<u64>, ApiError> {
-    q.get(name)
-        .map(|v| {
-            v.parse::<u64>().map_err(|_| {
-                ApiError::bad(format!("{name} must be a non-negative integer, got {v:?}"))
-            })
-        })
-        .transpose()
-}
-
-fn reject_unknown(q: &HashMap<String, String>, known: &[&str]) -> Result<(), ApiError> {
-    match q.keys().find(|k| !known.contains(&k.as_str())) {
-        Some(k) => Err(ApiError::bad(format!("unknown query parameter {k:?}"))),
-        None => Ok(()),
-    }
-}
 
 fn b64_hashes(hashes: &[Hash]) -> Vec<String> {
     hashes.iter().map(Hash::to_base64).collect()
@@ -150,7 +55,7 @@ pub async fn get_tile(
     let parsed = tlog::parse_tile_path(&format!("tile/{path}"))
         .map_err(|e| ApiError::bad(format!("{e}")))?;
     let size = s.log.tree().size;
-    let store = &s.log.store;
+    let log = &s.log;
     let body = match parsed {
         TilePath::Tile(t) => {
             let available = size >> (u32::from(t.level) * 8);
@@ -160,7 +65,7 @@ pub async fn get_tile(
                     t.path()
                 )));
             }
-            store.hash_range(t.level * 8, t.index * TILE_WIDTH, u64::from(t.width))?
+            log.hash_range(t.level * 8, t.index * TILE_WIDTH, u64::from(t.width))?
         }
         TilePath::Bundle(b) => {
             let start = b.first_entry();
@@ -171,7 +76,7 @@ pub async fn get_tile(
                     b.path()
                 )));
             }
-            let entries = store.entries(start, end)?;
+            let entries = log.entries(start, end)?;
             tlog::encode_bundle(&entries)?
         }
     };
@@ -203,7 +108,7 @@ pub async fn get_log(State(s): State<AppState>) -> Response {
             "verifier_key": s.log.verifier_key(),
             "tree_size": cp.tree_size,
             "checkpoint": cp.note,
-            "publication": s.publication,
+            "publication": s.site.publication,
         })),
     )
         .into_response()
@@ -239,7 +144,7 @@ pub async fn get_inclusion(
         (None, Some(h)) => {
             let h = Hash::from_base64(h)
                 .map_err(|_| ApiError::bad("leaf_hash must be 32 bytes of standard base64"))?;
-            s.log.store.index_of(&h, tree_size)?.ok_or_else(|| {
+            s.log.index_of(&h, tree_size)?.ok_or_else(|| {
                 ApiError::not_found(format!(
                     "no leaf with hash {h} in the tree of size {tree_size}"
                 ))
@@ -252,7 +157,7 @@ pub async fn get_inclusion(
             "leaf index {index} is not in the tree of size {tree_size}"
         )));
     }
-    let proof = tlog::prove_inclusion(index, tree_size, &*s.log.store)?;
+    let proof = s.log.prove_inclusion(index, tree_size)?;
     let mut body =
         json!({"leaf_index": index, "tree_size": tree_size, "proof": b64_hashes(&proof)});
     if let Some(cp) = cp {
@@ -275,7 +180,7 @@ pub async fn get_consistency(
             "first ({first}) must not be larger than second ({second})"
         )));
     }
-    let proof = tlog::prove_consistency(first, second, &*s.log.store)?;
+    let proof = s.log.prove_consistency(first, second)?;
     Ok((
         cache("public, max-age=31536000, immutable"),
         Json(json!({"first": first, "second": second, "proof": b64_hashes(&proof)})),
@@ -307,7 +212,6 @@ pub async fn get_entry(
     }
     let data = s
         .log
-        .store
         .entry(index)?
         .ok_or_else(|| ApiError::not_found(format!("no entry at index {index}")))?;
     Ok((
@@ -338,7 +242,7 @@ pub async fn get_entries(
         )));
     }
     let end = end.min(size).min(start.saturating_add(MAX_ENTRIES_PAGE));
-    let entries = s.log.store.entries(start, end)?;
+    let entries = s.log.entries(start, end)?;
     let list: Vec<_> = entries
         .iter()
         .zip(start..)
@@ -397,42 +301,16 @@ pub async fn post_entry(
 
 /// Appends an entry and builds the write API's answer: `index`, `leaf_hash`
 /// and, when `wait` is set, the covering `checkpoint` and inclusion `proof`.
-pub async fn append_entry(
-    log: &Log,
-    data: Vec<u8>,
-    wait: bool,
-) -> Result<serde_json::Value, ApiError> {
-    let (index, leaf) = log.append(data).await.map_err(append_error)?;
+async fn append_entry(log: &Log, data: Vec<u8>, wait: bool) -> Result<serde_json::Value, ApiError> {
+    let (index, leaf) = log.append(data).await?;
     let mut value = json!({"index": index, "leaf_hash": leaf.to_base64()});
     if wait {
-        let (cp, proof) = inclusion_at_checkpoint(log, index).await?;
+        let (cp, proof) = log.inclusion_at_checkpoint(index).await?;
         value["checkpoint"] = json!(cp.note);
         value["tree_size"] = json!(cp.tree_size);
         value["proof"] = json!(b64_hashes(&proof));
     }
     Ok(value)
-}
-
-/// The HTTP error of a refused or failed append.
-pub fn append_error(e: AppendError) -> ApiError {
-    match e {
-        AppendError::Pushback => ApiError::Overloaded,
-        AppendError::Stopped | AppendError::Storage => ApiError::Unavailable,
-    }
-}
-
-/// Waits for the first checkpoint that covers `index` and proves the entry's
-/// inclusion in it.
-pub async fn inclusion_at_checkpoint(
-    log: &Log,
-    index: u64,
-) -> Result<(Arc<LatestCheckpoint>, Vec<Hash>), ApiError> {
-    let cp = log
-        .wait_for_checkpoint(index)
-        .await
-        .ok_or(ApiError::Unavailable)?;
-    let proof = tlog::prove_inclusion(index, cp.tree_size, &*log.store)?;
-    Ok((cp, proof))
 }
 
 /// `GET /entries/{index}`: the proof page, for people.
@@ -441,7 +319,7 @@ pub async fn get_entry_page(State(s): State<AppState>, Path(raw): Path<String>) 
         let index = parse_index(&raw)?;
         let cp = s.log.checkpoint();
         let data = if index < s.log.tree().size {
-            s.log.store.entry(index)?
+            s.log.entry(index)?
         } else {
             None
         };
@@ -449,12 +327,12 @@ pub async fn get_entry_page(State(s): State<AppState>, Path(raw): Path<String>) 
             return Err(ApiError::not_found(format!("no entry at index {index}")));
         };
         let proof = if index < cp.tree_size {
-            Some(tlog::prove_inclusion(index, cp.tree_size, &*s.log.store)?)
+            Some(s.log.prove_inclusion(index, cp.tree_size)?)
         } else {
             None
         };
         Ok(page::entry_page(&page::EntryPage {
-            public_url: &s.public_url,
+            public_url: &s.site.public_url,
             verifier_key: &s.log.verifier_key(),
             index,
             entry: &data,
@@ -496,85 +374,6 @@ pub async fn metrics(State(s): State<AppState>) -> Response {
         s.log.metrics.render(),
     )
         .into_response()
-}
-
-/// Body of `POST /v1/admin/keys`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NewKey {
-    name: String,
-    role: Role,
-}
-
-/// The body of a JSON request, with the API's errors for bad ones.
-pub fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
-    body.map(|Json(v)| v).map_err(|e| match e {
-        JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType(
-            "the body must be sent as Content-Type: application/json".into(),
-        ),
-        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            ApiError::TooLarge("body too large".into())
-        }
-        other => ApiError::bad(other.body_text()),
-    })
-}
-
-/// `POST /v1/admin/keys` `{"name", "role"}` (admin)
-pub async fn create_key(
-    State(s): State<AppState>,
-    caller: Caller,
-    body: Result<Json<NewKey>, JsonRejection>,
-) -> Result<Response, ApiError> {
-    caller.require(Role::Admin)?;
-    let req = json_body(body)?;
-    if req.name.trim().is_empty() || req.name.len() > 200 {
-        return Err(ApiError::bad("name must be 1 to 200 characters"));
-    }
-    if !matches!(req.role, Role::Admin | Role::Submitter) {
-        return Err(ApiError::bad(
-            "log keys have role admin or submitter; project roles are given to project principals",
-        ));
-    }
-    let (secret, record) = keys::create_key(
-        &s.log.store,
-        KeyRecord {
-            id: String::new(),
-            name: req.name,
-            roles: vec![req.role],
-            project: None,
-            bot: false,
-            created_at: String::new(),
-            revoked_at: None,
-        },
-    )?;
-    Ok((
-        StatusCode::CREATED,
-        cache("no-store"),
-        Json(json!({"id": record.id, "api_key": secret, "name": record.name, "role": req.role, "created_at": record.created_at})),
-    )
-        .into_response())
-}
-
-/// `GET /v1/admin/keys` (admin)
-pub async fn list_keys(State(s): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
-    caller.require(Role::Admin)?;
-    let keys = keys::list_keys(&s.log.store)?;
-    Ok((cache("no-store"), Json(json!({"keys": keys}))).into_response())
-}
-
-/// `DELETE /v1/admin/keys/{id}` (admin)
-pub async fn revoke_key(
-    State(s): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
-    caller.require(Role::Admin)?;
-    if id == caller.0.id {
-        return Err(ApiError::Conflict("a key cannot revoke itself".into()));
-    }
-    let record = keys::revoke_key(&s.log.store, &id)?
-        .ok_or_else(|| ApiError::not_found(format!("no key with id {id:?}")))?;
-    Ok((cache("no-store"), Json(json!(record))).into_response())
 }
 
 /// Fallback: JSON 404 for unknown routes.

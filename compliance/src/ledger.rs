@@ -1,5 +1,5 @@
 //! The exception ledger's rules, pure: functions of (ledger state, input,
-//! now). The HTTP handlers, storage and the clock are in `compliance`.
+//! now). The service, storage and the clock are in the log server.
 //!
 //! An exception is filed by a codeowner (`ANERGIC`), activates only on a
 //! second, independent signal (`ACTIVE`), and ends when it expires
@@ -8,17 +8,33 @@
 //! ([`Exception::apply`]).
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
-use crate::compliance::format::{
-    self, EXCEPTION_ACTIVATED, EXCEPTION_EXPIRED, EXCEPTION_REQUESTED, EXCEPTION_REVOKED,
-};
-use crate::keys::{KeyRecord, Role};
+use crate::Error;
+use crate::principal::{KeyRecord, Role};
+pub use crate::record::SignalKind;
+use crate::record::{Record, RecordBody};
+use crate::time::{format_time, parse_time};
 
 /// Default longest lifetime of an exception: 90 days.
 pub const DEFAULT_MAX_LIFETIME_SECONDS: u64 = 90 * 86_400;
 /// Longest text field of an exception or signal.
 pub const MAX_TEXT: usize = 2_000;
+
+/// Longest maximum exception lifetime a project may set: one year.
+pub const MAX_LIFETIME_LIMIT_SECONDS: u64 = 365 * 86_400;
+
+/// A project.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectRow {
+    /// Opaque ID (`prj_...`), public in every envelope.
+    pub id: String,
+    /// Name (private: never in the log).
+    pub name: String,
+    /// Created (RFC 3339).
+    pub created_at: String,
+    /// Settings.
+    pub settings: ProjectSettings,
+}
 
 /// Per-project settings of the ledger.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,6 +72,47 @@ impl ProjectSettings {
     }
 }
 
+/// A change of a project's settings; absent fields stay as they are.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsPatch {
+    /// The whole bot deny-list.
+    #[serde(default)]
+    pub bot_deny_list: Option<Vec<String>>,
+    /// Longest time from filing to expiry, 1 s to one year.
+    #[serde(default)]
+    pub max_exception_lifetime_seconds: Option<u64>,
+}
+
+impl SettingsPatch {
+    /// Applies the patch; a bad patch changes nothing.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] naming the bad field.
+    pub fn apply(&self, settings: &mut ProjectSettings) -> Result<(), Error> {
+        let mut next = settings.clone();
+        if let Some(secs) = self.max_exception_lifetime_seconds {
+            if !(1..=MAX_LIFETIME_LIMIT_SECONDS).contains(&secs) {
+                return Err(Error::Invalid(format!(
+                    "max_exception_lifetime_seconds must be 1 to {MAX_LIFETIME_LIMIT_SECONDS} (365 days)"
+                )));
+            }
+            next.max_exception_lifetime_seconds = secs;
+        }
+        if let Some(deny) = &self.bot_deny_list {
+            for d in deny {
+                check_text("bot_deny_list entry", d, 200, false)?;
+            }
+            let mut deny = deny.clone();
+            deny.sort();
+            deny.dedup();
+            next.bot_deny_list = deny;
+        }
+        *settings = next;
+        Ok(())
+    }
+}
+
 /// State of an exception at a moment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
@@ -82,17 +139,6 @@ impl Status {
     }
 }
 
-/// Why a ledger request is refused; nothing is recorded.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Refusal {
-    /// Malformed or out-of-range input (400).
-    Invalid(String),
-    /// The caller may not do this (403).
-    Forbidden(String),
-    /// The exception's state does not allow it (409).
-    Conflict(String),
-}
-
 /// An exception: the fold of its records.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Exception {
@@ -116,30 +162,21 @@ pub struct Exception {
     pub expiry_recorded: bool,
 }
 
-fn s(v: &Value, key: &str) -> String {
-    v.get(key)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned()
-}
-
-fn t(v: &Value, key: &str) -> Option<i64> {
-    v.get(key)
-        .and_then(Value::as_str)
-        .and_then(format::parse_time)
-}
-
 impl Exception {
-    /// The exception an `exception_requested` record creates.
-    pub fn from_requested(record: &Value) -> Option<Exception> {
-        (s(record, "type") == EXCEPTION_REQUESTED).then_some(())?;
+    /// The exception an `exception_requested` record creates (`None` for
+    /// any other record, or one whose times are not RFC 3339 UTC).
+    #[must_use]
+    pub fn from_requested(record: &Record) -> Option<Exception> {
+        let RecordBody::ExceptionRequested(r) = &record.body else {
+            return None;
+        };
         Some(Exception {
-            id: s(record, "id"),
-            kind: s(record, "kind"),
-            endpoint: s(record, "endpoint"),
-            requested_by: s(record, "requested_by"),
-            created_at: t(record, "time")?,
-            expires_at: t(record, "expires_at")?,
+            id: record.id.clone(),
+            kind: r.kind.clone(),
+            endpoint: r.endpoint.clone(),
+            requested_by: r.requested_by.clone(),
+            created_at: parse_time(&record.time)?,
+            expires_at: parse_time(&r.expires_at)?,
             activated_at: None,
             revoked_at: None,
             expiry_recorded: false,
@@ -148,12 +185,12 @@ impl Exception {
 
     /// Applies a later record of this exception (signals change nothing by
     /// themselves: the activation that follows an accepted one does).
-    pub fn apply(&mut self, record: &Value) {
-        let time = t(record, "time");
-        match s(record, "type").as_str() {
-            EXCEPTION_ACTIVATED => self.activated_at = self.activated_at.or(time),
-            EXCEPTION_REVOKED => self.revoked_at = self.revoked_at.or(time),
-            EXCEPTION_EXPIRED => self.expiry_recorded = true,
+    pub fn apply(&mut self, record: &Record) {
+        let time = parse_time(&record.time);
+        match record.body {
+            RecordBody::ExceptionActivated(_) => self.activated_at = self.activated_at.or(time),
+            RecordBody::ExceptionRevoked(_) => self.revoked_at = self.revoked_at.or(time),
+            RecordBody::ExceptionExpired(_) => self.expiry_recorded = true,
             _ => {}
         }
     }
@@ -203,15 +240,15 @@ fn has(key: &KeyRecord, role: Role) -> bool {
 
 /// Checks a text field: 1 to `max` characters (empty allowed if `may_be_empty`),
 /// no control characters.
-pub fn check_text(name: &str, value: &str, max: usize, may_be_empty: bool) -> Result<(), Refusal> {
+pub fn check_text(name: &str, value: &str, max: usize, may_be_empty: bool) -> Result<(), Error> {
     if (!may_be_empty && value.trim().is_empty()) || value.chars().count() > max {
         let range = if may_be_empty { "0" } else { "1" };
-        return Err(Refusal::Invalid(format!(
+        return Err(Error::Invalid(format!(
             "{name} must be {range} to {max} characters"
         )));
     }
     if value.chars().any(|c| c.is_control() && c != '\n') {
-        return Err(Refusal::Invalid(format!(
+        return Err(Error::Invalid(format!(
             "{name} must not contain control characters"
         )));
     }
@@ -223,20 +260,20 @@ pub fn check_text(name: &str, value: &str, max: usize, may_be_empty: bool) -> Re
 /// most the project's maximum lifetime away.
 ///
 /// # Errors
-/// The [`Refusal`].
+/// The [`Error`].
 pub fn check_filing(
     settings: &ProjectSettings,
     caller: &KeyRecord,
     req: &NewException,
     now: i64,
-) -> Result<i64, Refusal> {
+) -> Result<i64, Error> {
     if !has(caller, Role::Codeowner) {
-        return Err(Refusal::Forbidden(
+        return Err(Error::Forbidden(
             "only a codeowner can file an exception".into(),
         ));
     }
     if settings.is_bot(caller) {
-        return Err(Refusal::Forbidden(format!(
+        return Err(Error::Forbidden(format!(
             "{} is a bot; bots can neither request nor approve exceptions",
             caller.name
         )));
@@ -244,72 +281,46 @@ pub fn check_filing(
     check_text("kind", &req.kind, 200, false)?;
     check_text("endpoint", &req.endpoint, 500, false)?;
     check_text("reason", &req.reason, MAX_TEXT, false)?;
-    let expires = format::parse_time(&req.expires_at).ok_or_else(|| {
-        Refusal::Invalid(format!(
+    let expires = parse_time(&req.expires_at).ok_or_else(|| {
+        Error::Invalid(format!(
             "expires_at must be RFC 3339 UTC like 2026-01-31T00:00:00Z, got {:?}",
             req.expires_at
         ))
     })?;
     if expires <= now {
-        return Err(Refusal::Invalid(format!(
+        return Err(Error::Invalid(format!(
             "expires_at ({}) must be in the future (now is {})",
             req.expires_at,
-            format::format_time(now)
+            format_time(now)
         )));
     }
     let max_ms = i64::try_from(settings.max_exception_lifetime_seconds.saturating_mul(1000))
         .unwrap_or(i64::MAX);
     if expires - now > max_ms {
-        return Err(Refusal::Invalid(format!(
+        return Err(Error::Invalid(format!(
             "expires_at ({}) is beyond the project's maximum exception lifetime of {} s (latest allowed: {})",
             req.expires_at,
             settings.max_exception_lifetime_seconds,
-            format::format_time(now.saturating_add(max_ms))
+            format_time(now.saturating_add(max_ms))
         )));
     }
     Ok(expires)
 }
 
-/// The kinds of second signal.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SignalKind {
-    /// A second codeowner approves.
-    CodeownerApproval,
-    /// CI reports a consumer test passed.
-    ConsumerTest,
-    /// A codeowner's approving GitHub review.
-    GithubReview,
-}
-
-impl SignalKind {
-    /// The name used in bodies and records.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SignalKind::CodeownerApproval => "codeowner_approval",
-            SignalKind::ConsumerTest => "consumer_test",
-            SignalKind::GithubReview => "github_review",
-        }
-    }
-}
-
-fn check_state(exc: &Exception, now: i64, action: &str) -> Result<(), Refusal> {
+fn check_state(exc: &Exception, now: i64, action: &str) -> Result<(), Error> {
     match exc.status_at(now) {
         Status::Anergic => Ok(()),
         Status::Active if action == "revoke" => Ok(()),
-        Status::Active => Err(Refusal::Conflict(format!(
+        Status::Active => Err(Error::Conflict(format!(
             "exception {} is already ACTIVE",
             exc.id
         ))),
-        Status::Expired => Err(Refusal::Conflict(format!(
+        Status::Expired => Err(Error::Conflict(format!(
             "exception {} expired at {}; file a new one",
             exc.id,
-            format::format_time(exc.expires_at)
+            format_time(exc.expires_at)
         ))),
-        Status::Revoked => Err(Refusal::Conflict(format!(
-            "exception {} is revoked",
-            exc.id
-        ))),
+        Status::Revoked => Err(Error::Conflict(format!("exception {} is revoked", exc.id))),
     }
 }
 
@@ -322,7 +333,7 @@ fn check_state(exc: &Exception, now: i64, action: &str) -> Result<(), Refusal> {
 /// `ci` key.
 ///
 /// # Errors
-/// The [`Refusal`].
+/// The [`Error`].
 pub fn check_signal(
     settings: &ProjectSettings,
     exc: &Exception,
@@ -330,22 +341,22 @@ pub fn check_signal(
     submitter: &KeyRecord,
     approver: &KeyRecord,
     now: i64,
-) -> Result<(), Refusal> {
+) -> Result<(), Error> {
     check_submitter(settings, kind, submitter)?;
     if settings.is_bot(approver) {
-        return Err(Refusal::Forbidden(format!(
+        return Err(Error::Forbidden(format!(
             "{} is a bot; bots can neither request nor approve exceptions",
             approver.name
         )));
     }
     if approver.id == exc.requested_by {
-        return Err(Refusal::Forbidden(format!(
+        return Err(Error::Forbidden(format!(
             "{} requested exception {}; the second signal must come from someone else",
             approver.name, exc.id
         )));
     }
     if kind == SignalKind::GithubReview && !has(approver, Role::Codeowner) {
-        return Err(Refusal::Forbidden(format!(
+        return Err(Error::Forbidden(format!(
             "the approving reviewer {} is not a codeowner of this project",
             approver.name
         )));
@@ -357,12 +368,12 @@ pub fn check_signal(
 /// kind of signal, and that it is not a bot.
 ///
 /// # Errors
-/// [`Refusal::Forbidden`].
+/// [`Error::Forbidden`].
 pub fn check_submitter(
     settings: &ProjectSettings,
     kind: SignalKind,
     submitter: &KeyRecord,
-) -> Result<(), Refusal> {
+) -> Result<(), Error> {
     let role_ok = match kind {
         SignalKind::CodeownerApproval => has(submitter, Role::Codeowner),
         SignalKind::ConsumerTest => has(submitter, Role::Ci),
@@ -374,14 +385,14 @@ pub fn check_submitter(
             SignalKind::ConsumerTest => "a ci key",
             SignalKind::GithubReview => "a codeowner or ci key",
         };
-        return Err(Refusal::Forbidden(format!(
+        return Err(Error::Forbidden(format!(
             "a {} signal must come from {need}; {} is not one",
             kind.as_str(),
             submitter.name
         )));
     }
     if settings.is_bot(submitter) {
-        return Err(Refusal::Forbidden(format!(
+        return Err(Error::Forbidden(format!(
             "{} is a bot; bots can neither request nor approve exceptions",
             submitter.name
         )));
@@ -392,8 +403,8 @@ pub fn check_submitter(
 /// Whether a signal could still activate the exception at `now` (it is `ANERGIC`).
 ///
 /// # Errors
-/// [`Refusal::Conflict`] saying why not.
-pub fn check_open(exc: &Exception, now: i64) -> Result<(), Refusal> {
+/// [`Error::Conflict`] saying why not.
+pub fn check_open(exc: &Exception, now: i64) -> Result<(), Error> {
     check_state(exc, now, "signal")
 }
 
@@ -401,21 +412,21 @@ pub fn check_open(exc: &Exception, now: i64) -> Result<(), Refusal> {
 /// exception that is `ANERGIC` or `ACTIVE` at `now`.
 ///
 /// # Errors
-/// The [`Refusal`].
+/// The [`Error`].
 pub fn check_revoke(
     settings: &ProjectSettings,
     exc: &Exception,
     caller: &KeyRecord,
     reason: &str,
     now: i64,
-) -> Result<(), Refusal> {
+) -> Result<(), Error> {
     if !has(caller, Role::Codeowner) {
-        return Err(Refusal::Forbidden(
+        return Err(Error::Forbidden(
             "only a codeowner can revoke an exception".into(),
         ));
     }
     if settings.is_bot(caller) {
-        return Err(Refusal::Forbidden(format!(
+        return Err(Error::Forbidden(format!(
             "{} is a bot; bots cannot revoke exceptions",
             caller.name
         )));
@@ -460,6 +471,15 @@ mod tests {
 
     const H: i64 = 3_600_000;
 
+    fn event(time: &str, body: RecordBody) -> Record {
+        Record {
+            id: "evt_x".into(),
+            project: "prj_a".into(),
+            time: time.into(),
+            body,
+        }
+    }
+
     fn key(id: &str, roles: &[Role], bot: bool) -> KeyRecord {
         KeyRecord {
             id: id.into(),
@@ -499,9 +519,15 @@ mod tests {
     fn status_follows_the_records_and_the_clock() {
         let mut e = exc();
         assert_eq!(e.status_at(0), Status::Anergic);
-        e.apply(
-            &serde_json::json!({"type": "exception_activated", "time": "1970-01-01T01:00:00Z"}),
-        );
+        e.apply(&event(
+            "1970-01-01T01:00:00Z",
+            RecordBody::ExceptionActivated(crate::record::ExceptionActivated {
+                exception_id: "exc_1".into(),
+                signal_id: "evt_1".into(),
+                approver: "bob".into(),
+                approval_latency_ms: 3_600_000,
+            }),
+        ));
         assert_eq!(e.activated_at, Some(H));
         assert_eq!(e.approval_latency_ms(H), 3_600_000);
         assert_eq!(e.status_at(H), Status::Active);
@@ -510,10 +536,25 @@ mod tests {
         assert_eq!(e.status_at(10 * H), Status::Expired);
         assert!(e.expiry_due(10 * H));
         assert!(!e.expiry_due(10 * H - 1));
-        e.apply(&serde_json::json!({"type": "exception_expired", "time": "1970-01-01T11:00:00Z"}));
+        e.apply(&event(
+            "1970-01-01T11:00:00Z",
+            RecordBody::ExceptionExpired(crate::record::ExceptionExpired {
+                exception_id: "exc_1".into(),
+                expires_at: "1970-01-01T10:00:00Z".into(),
+                status_before: "ACTIVE".into(),
+            }),
+        ));
         assert!(!e.expiry_due(11 * H));
         let mut r = exc();
-        r.apply(&serde_json::json!({"type": "exception_revoked", "time": "1970-01-01T02:00:00Z"}));
+        r.apply(&event(
+            "1970-01-01T02:00:00Z",
+            RecordBody::ExceptionRevoked(crate::record::ExceptionRevoked {
+                exception_id: "exc_1".into(),
+                revoked_by: "alice".into(),
+                revoked_by_name: "Alice".into(),
+                reason: "done".into(),
+            }),
+        ));
         assert_eq!(r.status_at(H * 3), Status::Revoked);
         assert!(
             !r.expiry_due(11 * H),
@@ -525,24 +566,24 @@ mod tests {
     fn filing_rules() {
         let st = ProjectSettings::default();
         let alice = key("alice", &[Role::Codeowner], false);
-        let now = format::parse_time("2026-01-01T00:00:00Z").unwrap();
+        let now = parse_time("2026-01-01T00:00:00Z").unwrap();
         let ok = check_filing(&st, &alice, &new_exc("2026-01-02T00:00:00Z"), now).unwrap();
         assert_eq!(ok, now + 24 * H);
         // Exactly the maximum is allowed; one second more is not.
         assert!(check_filing(&st, &alice, &new_exc("2026-04-01T00:00:00Z"), now).is_ok());
         assert!(matches!(
             check_filing(&st, &alice, &new_exc("2026-04-01T00:00:01Z"), now),
-            Err(Refusal::Invalid(m)) if m.contains("maximum exception lifetime")
+            Err(Error::Invalid(m)) if m.contains("maximum exception lifetime")
         ));
         for past in ["2026-01-01T00:00:00Z", "2025-12-31T23:59:59Z"] {
             assert!(matches!(
                 check_filing(&st, &alice, &new_exc(past), now),
-                Err(Refusal::Invalid(m)) if m.contains("in the future")
+                Err(Error::Invalid(m)) if m.contains("in the future")
             ));
         }
         assert!(matches!(
             check_filing(&st, &alice, &new_exc("tomorrow"), now),
-            Err(Refusal::Invalid(m)) if m.contains("RFC 3339")
+            Err(Error::Invalid(m)) if m.contains("RFC 3339")
         ));
         let short = ProjectSettings {
             max_exception_lifetime_seconds: 5,
@@ -557,12 +598,12 @@ mod tests {
         for k in [&ci, &admin] {
             assert!(matches!(
                 check_filing(&st, k, &new_exc("2026-01-02T00:00:00Z"), now),
-                Err(Refusal::Forbidden(_))
+                Err(Error::Forbidden(_))
             ));
         }
         assert!(matches!(
             check_filing(&st, &bot, &new_exc("2026-01-02T00:00:00Z"), now),
-            Err(Refusal::Forbidden(m)) if m.contains("bot")
+            Err(Error::Forbidden(m)) if m.contains("bot")
         ));
         let denied = ProjectSettings {
             bot_deny_list: vec!["alice-name".into()],
@@ -570,13 +611,13 @@ mod tests {
         };
         assert!(matches!(
             check_filing(&denied, &alice, &new_exc("2026-01-02T00:00:00Z"), now),
-            Err(Refusal::Forbidden(m)) if m.contains("bot")
+            Err(Error::Forbidden(m)) if m.contains("bot")
         ));
         let mut empty = new_exc("2026-01-02T00:00:00Z");
         empty.reason = "  ".into();
         assert!(matches!(
             check_filing(&st, &alice, &empty, now),
-            Err(Refusal::Invalid(_))
+            Err(Error::Invalid(_))
         ));
     }
 
@@ -594,25 +635,25 @@ mod tests {
         assert_eq!(check_signal(&st, &e, ca, &bob, &bob, H), Ok(()));
         // Pinned: self-approval, bots and non-codeowners are 403, never 409 or 400.
         assert!(
-            matches!(check_signal(&st, &e, ca, &alice, &alice, H), Err(Refusal::Forbidden(m)) if m.contains("requested"))
+            matches!(check_signal(&st, &e, ca, &alice, &alice, H), Err(Error::Forbidden(m)) if m.contains("requested"))
         );
         assert!(
-            matches!(check_signal(&st, &e, ca, &bot, &bot, H), Err(Refusal::Forbidden(m)) if m.contains("bot"))
+            matches!(check_signal(&st, &e, ca, &bot, &bot, H), Err(Error::Forbidden(m)) if m.contains("bot"))
         );
         for k in [&ci, &auditor, &admin] {
             assert!(
-                matches!(check_signal(&st, &e, ca, k, k, H), Err(Refusal::Forbidden(m)) if m.contains("codeowner"))
+                matches!(check_signal(&st, &e, ca, k, k, H), Err(Error::Forbidden(m)) if m.contains("codeowner"))
             );
         }
         let ct = SignalKind::ConsumerTest;
         assert_eq!(check_signal(&st, &e, ct, &ci, &ci, H), Ok(()));
         assert!(
-            matches!(check_signal(&st, &e, ct, &bob, &bob, H), Err(Refusal::Forbidden(m)) if m.contains("ci key"))
+            matches!(check_signal(&st, &e, ct, &bob, &bob, H), Err(Error::Forbidden(m)) if m.contains("ci key"))
         );
         let bot_ci = key("ci-bot", &[Role::Ci], true);
         assert!(matches!(
             check_signal(&st, &e, ct, &bot_ci, &bot_ci, H),
-            Err(Refusal::Forbidden(_))
+            Err(Error::Forbidden(_))
         ));
         let gr = SignalKind::GithubReview;
         assert_eq!(check_signal(&st, &e, gr, &ci, &bob, H), Ok(()));
@@ -622,28 +663,28 @@ mod tests {
             "the requester may relay another's review"
         );
         assert!(
-            matches!(check_signal(&st, &e, gr, &ci, &alice, H), Err(Refusal::Forbidden(m)) if m.contains("requested"))
+            matches!(check_signal(&st, &e, gr, &ci, &alice, H), Err(Error::Forbidden(m)) if m.contains("requested"))
         );
         assert!(
-            matches!(check_signal(&st, &e, gr, &ci, &auditor, H), Err(Refusal::Forbidden(m)) if m.contains("not a codeowner"))
+            matches!(check_signal(&st, &e, gr, &ci, &auditor, H), Err(Error::Forbidden(m)) if m.contains("not a codeowner"))
         );
         assert!(matches!(
             check_signal(&st, &e, gr, &auditor, &bob, H),
-            Err(Refusal::Forbidden(_))
+            Err(Error::Forbidden(_))
         ));
         // State.
         let mut active = exc();
         active.activated_at = Some(H);
         assert!(
-            matches!(check_signal(&st, &active, ca, &bob, &bob, 2 * H), Err(Refusal::Conflict(m)) if m.contains("already ACTIVE"))
+            matches!(check_signal(&st, &active, ca, &bob, &bob, 2 * H), Err(Error::Conflict(m)) if m.contains("already ACTIVE"))
         );
         assert!(
-            matches!(check_signal(&st, &e, ca, &bob, &bob, 10 * H), Err(Refusal::Conflict(m)) if m.contains("expired"))
+            matches!(check_signal(&st, &e, ca, &bob, &bob, 10 * H), Err(Error::Conflict(m)) if m.contains("expired"))
         );
         let mut revoked = exc();
         revoked.revoked_at = Some(H);
         assert!(
-            matches!(check_signal(&st, &revoked, ca, &bob, &bob, 2 * H), Err(Refusal::Conflict(m)) if m.contains("revoked"))
+            matches!(check_signal(&st, &revoked, ca, &bob, &bob, 2 * H), Err(Error::Conflict(m)) if m.contains("revoked"))
         );
     }
 
@@ -658,20 +699,20 @@ mod tests {
         assert_eq!(check_revoke(&st, &e, &alice, "done", 2 * H), Ok(()));
         assert!(matches!(
             check_revoke(&st, &e, &alice, "", 2 * H),
-            Err(Refusal::Invalid(_))
+            Err(Error::Invalid(_))
         ));
         assert!(matches!(
             check_revoke(&st, &e, &ci, "done", 2 * H),
-            Err(Refusal::Forbidden(_))
+            Err(Error::Forbidden(_))
         ));
         assert!(matches!(
             check_revoke(&st, &e, &alice, "done", 10 * H),
-            Err(Refusal::Conflict(_))
+            Err(Error::Conflict(_))
         ));
         e.revoked_at = Some(3 * H);
         assert!(matches!(
             check_revoke(&st, &e, &alice, "again", 4 * H),
-            Err(Refusal::Conflict(_))
+            Err(Error::Conflict(_))
         ));
     }
 

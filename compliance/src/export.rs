@@ -1,260 +1,24 @@
-//! Pure formats of the compliance domain, shared by the log server and the
-//! verifier (`verifier-cli` compiles this very file, so the two can never
-//! disagree): UTC times and dates, record digests and envelopes
-//! (`design.md`, "Public leaves carry no customer content"), and the
-//! compliance export in JSON and Markdown (`spec/compliance.md`).
-//!
-//! No I/O and no clock: times are passed in; output goes to a `Write`.
+//! The compliance export (`spec/compliance.md`) in JSON and Markdown:
+//! its model, and a renderer over a [`RecordSource`] (the store on the
+//! server, the export file itself in the verifier). The output is a pure
+//! function of its inputs; output goes to a `Write`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
-/// Version of the envelope (`"v"`).
-pub const ENVELOPE_VERSION: u64 = 1;
+pub use crate::record::SectionDigest;
+use crate::record::{
+    EXCEPTION_ACTIVATED, EXCEPTION_EXPIRED, EXCEPTION_REQUESTED, EXCEPTION_REVOKED,
+    EXCEPTION_SIGNAL, GATE_DECISION, canonical,
+};
+
 /// The `format` of a compliance export.
 pub const EXPORT_FORMAT: &str = "stateanchor-soc2-evidence/v1";
-
-/// Record type of a gate decision.
-pub const GATE_DECISION: &str = "gate_decision";
-/// Record type of a filed exception.
-pub const EXCEPTION_REQUESTED: &str = "exception_requested";
-/// Record type of an accepted approval signal.
-pub const EXCEPTION_SIGNAL: &str = "exception_signal";
-/// Record type of an activation.
-pub const EXCEPTION_ACTIVATED: &str = "exception_activated";
-/// Record type of a revocation.
-pub const EXCEPTION_REVOKED: &str = "exception_revoked";
-/// Record type of a recorded expiry.
-pub const EXCEPTION_EXPIRED: &str = "exception_expired";
-/// Record type of a compliance export (who exported which period).
-pub const COMPLIANCE_EXPORT: &str = "compliance_export";
-
-/// Milliseconds in a day.
-pub const DAY_MS: i64 = 86_400_000;
-
-/// Why a record or an export is malformed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum FormatError {
-    /// A record is not a JSON object.
-    #[error("a record must be a JSON object")]
-    NotAnObject,
-    /// A record lacks a string field of the envelope.
-    #[error("the record has no string field {0:?}")]
-    MissingField(&'static str),
-    /// A record's time is not RFC 3339 UTC.
-    #[error("the record's time {0:?} is not RFC 3339 UTC")]
-    BadTime(String),
-    /// JSON could not be serialized canonically.
-    #[error("JSON canonicalization failed: {0}")]
-    Json(String),
-}
-
-// ---------------------------------------------------------------- time
-
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(m);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The date (year, month, day) of a day number.
-pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = u32::try_from(doy - (153 * mp + 2) / 5 + 1).unwrap_or(1);
-    let m = u32::try_from(if mp < 10 { mp + 3 } else { mp - 9 }).unwrap_or(1);
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
-fn digits(s: &str) -> Option<u32> {
-    (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
-        .then(|| s.parse().ok())
-        .flatten()
-}
-
-fn days_in_month(y: i64, m: u32) -> u32 {
-    match m {
-        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Parses a date `YYYY-MM-DD` into its day number; `None` if malformed or
-/// not a real date.
-pub fn parse_date(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
-        return None;
-    }
-    let (y, m, d) = (digits(&s[..4])?, digits(&s[5..7])?, digits(&s[8..])?);
-    let y = i64::from(y);
-    if !(1..=12).contains(&m) || d == 0 || d > days_in_month(y, m) {
-        return None;
-    }
-    Some(days_from_civil(y, m, d))
-}
-
-/// Formats a day number as `YYYY-MM-DD`.
-pub fn format_date(days: i64) -> String {
-    let (y, m, d) = civil_from_days(days);
-    format!("{y:04}-{m:02}-{d:02}")
-}
-
-/// Parses RFC 3339 UTC, `YYYY-MM-DDTHH:MM:SS[.fraction]Z`, into
-/// milliseconds since the epoch (the fraction is truncated to
-/// milliseconds). Offsets other than `Z` are refused, so that one instant has
-/// one spelling in records.
-pub fn parse_time(s: &str) -> Option<i64> {
-    let s = s.strip_suffix('Z')?;
-    if s.len() < 19 || s.as_bytes()[10] != b'T' {
-        return None;
-    }
-    let day = parse_date(s.get(..10)?)?;
-    let t = s.get(11..19)?.as_bytes();
-    if t[2] != b':' || t[5] != b':' {
-        return None;
-    }
-    let (h, mi, se) = (
-        digits(s.get(11..13)?)?,
-        digits(s.get(14..16)?)?,
-        digits(s.get(17..19)?)?,
-    );
-    if h > 23 || mi > 59 || se > 59 {
-        return None;
-    }
-    let mut ms = 0i64;
-    if let Some(frac) = s.get(19..).filter(|f| !f.is_empty()) {
-        let f = frac.strip_prefix('.')?;
-        if f.is_empty() || f.len() > 9 || !f.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        let padded = format!("{f:0<3}");
-        ms = i64::from(digits(&padded[..3])?);
-    }
-    Some(day * DAY_MS + i64::from(h * 3600 + mi * 60 + se) * 1000 + ms)
-}
-
-/// Formats milliseconds since the epoch as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
-pub fn format_time(ms: i64) -> String {
-    let day = ms.div_euclid(DAY_MS);
-    let rem = ms.rem_euclid(DAY_MS);
-    let (s, milli) = (rem / 1000, rem % 1000);
-    format!(
-        "{}T{:02}:{:02}:{:02}.{milli:03}Z",
-        format_date(day),
-        s / 3600,
-        s / 60 % 60,
-        s % 60
-    )
-}
-
-// ---------------------------------------------------------------- records
-
-/// RFC 8785 (JCS) serialization.
-///
-/// # Errors
-/// If the value cannot be serialized.
-pub fn canonical(value: &impl Serialize) -> Result<Vec<u8>, FormatError> {
-    serde_json_canonicalizer::to_vec(value).map_err(|e| FormatError::Json(e.to_string()))
-}
-
-/// `sha256:<hex>` of bytes (the digest of a record is that of its JCS form).
-pub fn sha256_digest(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(71);
-    out.push_str("sha256:");
-    for b in Sha256::digest(bytes) {
-        let _ = write!(out, "{b:02x}");
-    }
-    out
-}
-
-/// The envelope fields every record carries.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RecordMeta {
-    /// Record type.
-    pub kind: String,
-    /// Record ID.
-    pub id: String,
-    /// Opaque project ID.
-    pub project: String,
-    /// RFC 3339 UTC time.
-    pub time: String,
-}
-
-impl RecordMeta {
-    /// Reads the envelope fields of a record.
-    ///
-    /// # Errors
-    /// If the record is not an object or lacks one of them.
-    pub fn of(record: &Value) -> Result<Self, FormatError> {
-        let obj = record.as_object().ok_or(FormatError::NotAnObject)?;
-        let field = |name: &'static str| {
-            obj.get(name)
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-                .ok_or(FormatError::MissingField(name))
-        };
-        Ok(RecordMeta {
-            kind: field("type")?,
-            id: field("id")?,
-            project: field("project")?,
-            time: field("time")?,
-        })
-    }
-}
-
-/// The log entry of a record: its envelope, JCS-serialized,
-/// `{"digest","id","project","time","type","v"}`, with
-/// `digest = sha256:<hex of SHA-256 of JCS(record)>`.
-///
-/// # Errors
-/// If the record lacks an envelope field or cannot be serialized.
-#[allow(dead_code)] // The server seals records; the verifier rebuilds envelopes.
-pub fn envelope(record: &Value) -> Result<Vec<u8>, FormatError> {
-    seal(record).map(|(_, envelope)| envelope)
-}
-
-/// A record's JCS form and its envelope.
-///
-/// # Errors
-/// As [`envelope`].
-pub fn seal(record: &Value) -> Result<(Vec<u8>, Vec<u8>), FormatError> {
-    let meta = RecordMeta::of(record)?;
-    if parse_time(&meta.time).is_none() {
-        return Err(FormatError::BadTime(meta.time));
-    }
-    let jcs = canonical(record)?;
-    let digest = sha256_digest(&jcs);
-    let envelope = canonical(&json!({
-        "v": ENVELOPE_VERSION,
-        "type": meta.kind,
-        "project": meta.project,
-        "id": meta.id,
-        "time": meta.time,
-        "digest": digest,
-    }))?;
-    Ok((jcs, envelope))
-}
-
-// ---------------------------------------------------------------- export
 
 /// The two formats of an export.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -345,6 +109,22 @@ pub struct PrincipalSummary {
     pub revoked_at: Option<String>,
 }
 
+impl PrincipalSummary {
+    /// A principal as listed in exports and by the admin API.
+    #[must_use]
+    pub fn of(p: &crate::principal::Principal, settings: &crate::ledger::ProjectSettings) -> Self {
+        PrincipalSummary {
+            id: p.key.id.clone(),
+            name: p.key.name.clone(),
+            roles: p.key.roles.iter().map(|r| r.as_str().to_owned()).collect(),
+            bot: settings.is_bot(&p.key),
+            github_login: p.profile.github_login.clone(),
+            created_at: p.key.created_at.clone(),
+            revoked_at: p.key.revoked_at.clone(),
+        }
+    }
+}
+
 /// The context of an export. Its digest is in the export's own
 /// `compliance_export` record, so none of it can change unseen.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -406,17 +186,6 @@ pub struct Integrity {
     pub publication: Option<String>,
     /// The `compliance_export` record of this export, proven like the others.
     pub export_record: ProvenRecord,
-}
-
-/// Count and digest of a record section: `sha256:` of the concatenated
-/// 32-byte leaf hashes, in export order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SectionDigest {
-    /// Records in the section.
-    pub count: u64,
-    /// `sha256:<hex>` of their leaf hashes.
-    pub digest: String,
 }
 
 /// Accumulates a [`SectionDigest`].
@@ -1130,90 +899,6 @@ compares every byte.\n"
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dates_round_trip() {
-        for (text, days) in [
-            ("1970-01-01", 0),
-            ("2000-02-29", 11_016),
-            ("2024-12-31", 20_088),
-            ("1969-12-31", -1),
-        ] {
-            assert_eq!(parse_date(text), Some(days), "{text}");
-            assert_eq!(format_date(days), text);
-        }
-        for bad in [
-            "2023-02-29",
-            "2024-13-01",
-            "2024-00-10",
-            "2024-1-01",
-            "24-01-01",
-            "2024-01-32",
-            "2024/01/01",
-            "",
-            "2024-01-01T",
-        ] {
-            assert_eq!(parse_date(bad), None, "{bad}");
-        }
-    }
-
-    #[test]
-    fn times_are_strict_utc() {
-        assert_eq!(parse_time("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(parse_time("1970-01-01T00:00:01.5Z"), Some(1500));
-        assert_eq!(
-            parse_time("1970-01-02T00:00:00.123456789Z"),
-            Some(DAY_MS + 123)
-        );
-        assert_eq!(format_time(DAY_MS + 123), "1970-01-02T00:00:00.123Z");
-        let t = parse_time("2026-11-23T15:35:23.042Z").unwrap();
-        assert_eq!(format_time(t), "2026-11-23T15:35:23.042Z");
-        for bad in [
-            "2026-11-23T15:35:23+01:00",
-            "2026-11-23T15:35:23",
-            "2026-11-23 15:35:23Z",
-            "2026-11-23T24:00:00Z",
-            "2026-11-23T15:35:23.Z",
-            "2026-11-23T15:35:23.1234567890Z",
-            "2026-11-23T15:35Z",
-        ] {
-            assert_eq!(parse_time(bad), None, "{bad}");
-        }
-    }
-
-    #[test]
-    fn envelope_is_jcs_with_the_record_digest() {
-        let record = json!({"type": "gate_decision", "id": "run_1", "project": "prj_x",
-            "time": "2026-01-01T00:00:00.000Z", "b": [1, 2], "a": "é"});
-        let env = String::from_utf8(envelope(&record).unwrap()).unwrap();
-        let jcs = r#"{"a":"é","b":[1,2],"id":"run_1","project":"prj_x","time":"2026-01-01T00:00:00.000Z","type":"gate_decision"}"#;
-        assert_eq!(
-            env,
-            format!(
-                r#"{{"digest":"{}","id":"run_1","project":"prj_x","time":"2026-01-01T00:00:00.000Z","type":"gate_decision","v":1}}"#,
-                sha256_digest(jcs.as_bytes())
-            )
-        );
-        // Key order and whitespace of the input do not matter; content does.
-        let same: Value = serde_json::from_str(&format!(" {} ", jcs.replace(',', " ,"))).unwrap();
-        assert_eq!(envelope(&same).unwrap(), env.as_bytes());
-        let mut other = record.clone();
-        other["a"] = json!("e");
-        assert_ne!(envelope(&other).unwrap(), env.as_bytes());
-        // Pinned: a record without its envelope fields has no envelope.
-        assert!(matches!(
-            envelope(&json!({"type": "x", "id": "1", "project": "p"})),
-            Err(FormatError::MissingField("time"))
-        ));
-        assert!(matches!(
-            envelope(&json!([])),
-            Err(FormatError::NotAnObject)
-        ));
-        assert!(matches!(
-            envelope(&json!({"type": "x", "id": "1", "project": "p", "time": "yesterday"})),
-            Err(FormatError::BadTime(_))
-        ));
-    }
 
     #[test]
     fn percentiles_by_nearest_rank() {

@@ -1,0 +1,243 @@
+//! Principals and their roles: who holds an API key, and what it may do.
+//!
+//! A key is either log-wide (roles `admin`, `submitter`) or a project
+//! principal's (roles `ci`, `codeowner`, `auditor`, `admin` of that project
+//! only). The store keeps only the SHA-256 of a key's secret, mapped to its
+//! [`KeyRecord`].
+
+use serde::{Deserialize, Serialize};
+
+use crate::Error;
+
+/// What a key may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Everything, including managing keys.
+    Admin,
+    /// Append entries.
+    Submitter,
+    /// Submit gate decisions and consumer-test signals (per project).
+    Ci,
+    /// File, approve and revoke exceptions (per project).
+    Codeowner,
+    /// Read records and compliance exports (per project).
+    Auditor,
+}
+
+impl Role {
+    /// The role's name: `admin`, `submitter`, `ci`, `codeowner` or `auditor`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Submitter => "submitter",
+            Role::Ci => "ci",
+            Role::Codeowner => "codeowner",
+            Role::Auditor => "auditor",
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        [
+            Role::Admin,
+            Role::Submitter,
+            Role::Ci,
+            Role::Codeowner,
+            Role::Auditor,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == s)
+        .ok_or_else(|| {
+            Error::Invalid(format!(
+                "unknown role {s:?} (admin, submitter, ci, codeowner, auditor)"
+            ))
+        })
+    }
+}
+
+/// A stored API key (never the key itself).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyRecord {
+    /// Public identifier of the key.
+    pub id: String,
+    /// Who or what holds it.
+    pub name: String,
+    /// What it may do.
+    pub roles: Vec<Role>,
+    /// The project it belongs to, for project principals.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+    /// Whether the holder is a bot.
+    #[serde(default)]
+    pub bot: bool,
+    /// When it was created (RFC 3339).
+    pub created_at: String,
+    /// When it was revoked, if it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<String>,
+}
+
+impl KeyRecord {
+    /// Whether the key has `role` (admin implies every role). A project
+    /// principal's roles hold only within its project: it never has the
+    /// log-wide roles `admin` and `submitter`, and its `admin` implies nothing.
+    #[must_use]
+    pub fn has(&self, role: Role) -> bool {
+        if self.project.is_some() {
+            return !matches!(role, Role::Admin | Role::Submitter) && self.roles.contains(&role);
+        }
+        self.roles.contains(&role) || self.roles.contains(&Role::Admin)
+    }
+
+    /// Whether this is a log-wide admin key (not a project principal).
+    #[must_use]
+    pub fn is_log_admin(&self) -> bool {
+        self.project.is_none() && self.has(Role::Admin)
+    }
+}
+
+/// A principal's profile beside its key record.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Profile {
+    /// GitHub login, for `github_review` signals.
+    #[serde(default)]
+    pub github_login: Option<String>,
+}
+
+/// A principal: its key record and profile.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Principal {
+    /// The key record (roles, bot flag, revocation).
+    pub key: KeyRecord,
+    /// The profile.
+    pub profile: Profile,
+}
+
+/// What a caller wants to do in a project.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Read decisions and exceptions: any project role, or a log admin.
+    Read,
+    /// Export evidence: `auditor` or `admin` of the project, or a log admin.
+    Export,
+    /// Submit gate decisions: `ci`.
+    Decide,
+    /// File, approve or revoke exceptions: project principals; the ledger's
+    /// rules check the roles.
+    Ledger,
+}
+
+/// Checks that `caller` may do `access` in `project`. A key of another
+/// project gets [`Error::NoProject`], as if the project did not exist; a
+/// role that is not for this gets [`Error::Forbidden`].
+///
+/// # Errors
+/// [`Error::NoProject`] or [`Error::Forbidden`].
+pub fn authorize(caller: &KeyRecord, project: &str, access: Access) -> Result<(), Error> {
+    let log_admin = caller.is_log_admin();
+    match caller.project.as_deref() {
+        Some(p) if p != project => {
+            return Err(Error::NoProject {
+                project: project.to_owned(),
+            });
+        }
+        None if !log_admin => {
+            return Err(Error::Forbidden(
+                "the project API needs a key of one of the project's principals".into(),
+            ));
+        }
+        _ => {}
+    }
+    let has = |r: Role| caller.project.is_some() && caller.roles.contains(&r);
+    let ok = match access {
+        Access::Read => log_admin || !caller.roles.is_empty(),
+        Access::Export => log_admin || has(Role::Auditor) || has(Role::Admin),
+        Access::Decide => has(Role::Ci),
+        Access::Ledger => caller.project.is_some(),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Forbidden(match access {
+            Access::Read => "this key has no role in the project".into(),
+            Access::Export => "exports need the auditor or admin role".into(),
+            Access::Decide => "only a ci key submits gate decisions".into(),
+            Access::Ledger => "the exception ledger takes keys of the project's principals".into(),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(project: Option<&str>, roles: &[Role]) -> KeyRecord {
+        KeyRecord {
+            id: "key_1".into(),
+            name: "k".into(),
+            roles: roles.to_vec(),
+            project: project.map(str::to_owned),
+            bot: false,
+            created_at: String::new(),
+            revoked_at: None,
+        }
+    }
+
+    #[test]
+    fn roles_round_trip_through_text_and_json() {
+        for r in [
+            Role::Admin,
+            Role::Submitter,
+            Role::Ci,
+            Role::Codeowner,
+            Role::Auditor,
+        ] {
+            assert_eq!(r.as_str().parse::<Role>().unwrap(), r);
+            assert_eq!(serde_json::to_value(r).unwrap(), r.as_str());
+        }
+        assert!(matches!("root".parse::<Role>(), Err(Error::Invalid(m)) if m.contains("root")));
+    }
+
+    #[test]
+    fn access_rules() {
+        let admin = key(None, &[Role::Admin]);
+        let submitter = key(None, &[Role::Submitter]);
+        let ci = key(Some("prj_a"), &[Role::Ci]);
+        let auditor = key(Some("prj_a"), &[Role::Auditor]);
+        let owner = key(Some("prj_a"), &[Role::Codeowner]);
+        for a in [Access::Read, Access::Export] {
+            assert_eq!(authorize(&admin, "prj_a", a), Ok(()));
+        }
+        assert_eq!(authorize(&ci, "prj_a", Access::Decide), Ok(()));
+        assert_eq!(authorize(&auditor, "prj_a", Access::Export), Ok(()));
+        assert_eq!(authorize(&owner, "prj_a", Access::Ledger), Ok(()));
+        // Pinned: a foreign project's key sees no project at all (404, not 403).
+        assert!(matches!(
+            authorize(&ci, "prj_b", Access::Read),
+            Err(Error::NoProject { project }) if project == "prj_b"
+        ));
+        for (k, a) in [
+            (&submitter, Access::Read),
+            (&owner, Access::Decide),
+            (&owner, Access::Export),
+            (&admin, Access::Decide),
+            (&admin, Access::Ledger),
+        ] {
+            assert!(
+                matches!(authorize(k, "prj_a", a), Err(Error::Forbidden(_))),
+                "{a:?}"
+            );
+        }
+        assert!(!owner.has(Role::Admin) && admin.has(Role::Codeowner));
+    }
+}

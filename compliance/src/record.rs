@@ -1,0 +1,587 @@
+//! Record digests and envelopes (`design.md`, "Public leaves carry no
+//! customer content"): a record is a JSON object; its log entry is the JCS
+//! envelope `{"digest","id","project","time","type","v"}` whose digest is the
+//! SHA-256 of the JCS-serialized record.
+
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sha2::{Digest as _, Sha256};
+
+use crate::Error;
+use crate::time::parse_time;
+
+/// Version of the envelope (`"v"`).
+pub const ENVELOPE_VERSION: u64 = 1;
+
+/// Record type of a gate decision.
+pub const GATE_DECISION: &str = "gate_decision";
+/// Record type of a filed exception.
+pub const EXCEPTION_REQUESTED: &str = "exception_requested";
+/// Record type of an accepted approval signal.
+pub const EXCEPTION_SIGNAL: &str = "exception_signal";
+/// Record type of an activation.
+pub const EXCEPTION_ACTIVATED: &str = "exception_activated";
+/// Record type of a revocation.
+pub const EXCEPTION_REVOKED: &str = "exception_revoked";
+/// Record type of a recorded expiry.
+pub const EXCEPTION_EXPIRED: &str = "exception_expired";
+/// Record type of a compliance export (who exported which period).
+pub const COMPLIANCE_EXPORT: &str = "compliance_export";
+
+/// The type of a record: one per kind of event the log records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RecordKind {
+    /// [`GATE_DECISION`]
+    GateDecision,
+    /// [`EXCEPTION_REQUESTED`]
+    ExceptionRequested,
+    /// [`EXCEPTION_SIGNAL`]
+    ExceptionSignal,
+    /// [`EXCEPTION_ACTIVATED`]
+    ExceptionActivated,
+    /// [`EXCEPTION_REVOKED`]
+    ExceptionRevoked,
+    /// [`EXCEPTION_EXPIRED`]
+    ExceptionExpired,
+    /// [`COMPLIANCE_EXPORT`]
+    ComplianceExport,
+}
+
+impl RecordKind {
+    /// Every record type.
+    pub const ALL: [RecordKind; 7] = [
+        RecordKind::GateDecision,
+        RecordKind::ExceptionRequested,
+        RecordKind::ExceptionSignal,
+        RecordKind::ExceptionActivated,
+        RecordKind::ExceptionRevoked,
+        RecordKind::ExceptionExpired,
+        RecordKind::ComplianceExport,
+    ];
+
+    /// The record's `type` field.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordKind::GateDecision => GATE_DECISION,
+            RecordKind::ExceptionRequested => EXCEPTION_REQUESTED,
+            RecordKind::ExceptionSignal => EXCEPTION_SIGNAL,
+            RecordKind::ExceptionActivated => EXCEPTION_ACTIVATED,
+            RecordKind::ExceptionRevoked => EXCEPTION_REVOKED,
+            RecordKind::ExceptionExpired => EXCEPTION_EXPIRED,
+            RecordKind::ComplianceExport => COMPLIANCE_EXPORT,
+        }
+    }
+
+    /// The record type named by a `type` field, if it is one.
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<RecordKind> {
+        RecordKind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+
+    /// Whether it is an event of the exception ledger (it names an
+    /// exception: its own ID for a request, `exception_id` otherwise).
+    #[must_use]
+    pub fn is_ledger_event(self) -> bool {
+        matches!(
+            self,
+            RecordKind::ExceptionRequested
+                | RecordKind::ExceptionSignal
+                | RecordKind::ExceptionActivated
+                | RecordKind::ExceptionRevoked
+                | RecordKind::ExceptionExpired
+        )
+    }
+}
+
+/// RFC 8785 (JCS) serialization.
+///
+/// # Errors
+/// If the value cannot be serialized.
+pub fn canonical(value: &impl Serialize) -> Result<Vec<u8>, Error> {
+    serde_json_canonicalizer::to_vec(value).map_err(|e| Error::Json(e.to_string()))
+}
+
+/// `sha256:<hex>` of bytes (the digest of a record is that of its JCS form).
+pub fn sha256_digest(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(71);
+    out.push_str("sha256:");
+    for b in Sha256::digest(bytes) {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
+}
+
+/// The envelope fields every record carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordMeta {
+    /// Record type.
+    pub kind: String,
+    /// Record ID.
+    pub id: String,
+    /// Opaque project ID.
+    pub project: String,
+    /// RFC 3339 UTC time.
+    pub time: String,
+}
+
+impl RecordMeta {
+    /// Reads the envelope fields of a record.
+    ///
+    /// # Errors
+    /// If the record is not an object or lacks one of them.
+    pub fn of(record: &Value) -> Result<Self, Error> {
+        let obj = record.as_object().ok_or(Error::NotAnObject)?;
+        let field = |name: &'static str| {
+            obj.get(name)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .ok_or(Error::MissingField(name))
+        };
+        Ok(RecordMeta {
+            kind: field("type")?,
+            id: field("id")?,
+            project: field("project")?,
+            time: field("time")?,
+        })
+    }
+}
+
+/// The log entry of a record: its envelope, JCS-serialized,
+/// `{"digest","id","project","time","type","v"}`, with
+/// `digest = sha256:<hex of SHA-256 of JCS(record)>`.
+///
+/// # Errors
+/// If the record lacks an envelope field or cannot be serialized.
+#[allow(dead_code)] // The server seals records; the verifier rebuilds envelopes.
+pub fn envelope(record: &Value) -> Result<Vec<u8>, Error> {
+    seal(record).map(|(_, envelope)| envelope)
+}
+
+/// A record's JCS form and its envelope.
+///
+/// # Errors
+/// As [`envelope`].
+pub fn seal(record: &Value) -> Result<(Vec<u8>, Vec<u8>), Error> {
+    let meta = RecordMeta::of(record)?;
+    if parse_time(&meta.time).is_none() {
+        return Err(Error::BadTime(meta.time));
+    }
+    let jcs = canonical(record)?;
+    let digest = sha256_digest(&jcs);
+    let envelope = canonical(&json!({
+        "v": ENVELOPE_VERSION,
+        "type": meta.kind,
+        "project": meta.project,
+        "id": meta.id,
+        "time": meta.time,
+        "digest": digest,
+    }))?;
+    Ok((jcs, envelope))
+}
+
+// ---------------------------------------------------------------- typed records
+
+/// A record: the fields every record has, and those of its type. Its JSON
+/// (`{"type": ..., "id": ..., "project": ..., "time": ..., <fields>}`) is what
+/// is digested into the envelope; its fields are exactly the documented ones
+/// (`spec/compliance.md`), so a record built here serializes to the bytes
+/// the log has always committed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// Record ID (`run_…`, `exc_…`, `evt_…`, `exp_…`).
+    pub id: String,
+    /// Opaque project ID.
+    pub project: String,
+    /// RFC 3339 UTC time of the record.
+    pub time: String,
+    /// The type and its fields.
+    #[serde(flatten)]
+    pub body: RecordBody,
+}
+
+/// The type of a record and its own fields (serde tag `type`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum RecordBody {
+    /// A gate decision (a sync run).
+    GateDecision(GateDecision),
+    /// A filed exception.
+    ExceptionRequested(ExceptionRequested),
+    /// An accepted second signal.
+    ExceptionSignal(ExceptionSignal),
+    /// An activation (follows an accepted signal).
+    ExceptionActivated(ExceptionActivated),
+    /// A revocation.
+    ExceptionRevoked(ExceptionRevoked),
+    /// A recorded expiry.
+    ExceptionExpired(ExceptionExpired),
+    /// A compliance export: who exported which period, and what it held.
+    ComplianceExport(ComplianceExport),
+}
+
+impl RecordBody {
+    /// The record's type.
+    #[must_use]
+    pub fn kind(&self) -> RecordKind {
+        match self {
+            RecordBody::GateDecision(_) => RecordKind::GateDecision,
+            RecordBody::ExceptionRequested(_) => RecordKind::ExceptionRequested,
+            RecordBody::ExceptionSignal(_) => RecordKind::ExceptionSignal,
+            RecordBody::ExceptionActivated(_) => RecordKind::ExceptionActivated,
+            RecordBody::ExceptionRevoked(_) => RecordKind::ExceptionRevoked,
+            RecordBody::ExceptionExpired(_) => RecordKind::ExceptionExpired,
+            RecordBody::ComplianceExport(_) => RecordKind::ComplianceExport,
+        }
+    }
+
+    /// The exception a later ledger event is about (not a request: its
+    /// exception is the record itself).
+    #[must_use]
+    pub fn exception_id(&self) -> Option<&str> {
+        match self {
+            RecordBody::ExceptionSignal(r) => Some(&r.exception_id),
+            RecordBody::ExceptionActivated(r) => Some(&r.exception_id),
+            RecordBody::ExceptionRevoked(r) => Some(&r.exception_id),
+            RecordBody::ExceptionExpired(r) => Some(&r.exception_id),
+            _ => None,
+        }
+    }
+}
+
+impl Record {
+    /// The exception this record is an event of: its own ID for a request,
+    /// the one it names for later events, none for other records.
+    #[must_use]
+    pub fn exception(&self) -> Option<&str> {
+        match &self.body {
+            RecordBody::ExceptionRequested(_) => Some(&self.id),
+            body => body.exception_id(),
+        }
+    }
+
+    /// The record as JSON.
+    ///
+    /// # Errors
+    /// [`Error::Json`] (not expected: every field serializes).
+    pub fn to_value(&self) -> Result<Value, Error> {
+        serde_json::to_value(self).map_err(|e| Error::Json(e.to_string()))
+    }
+
+    /// Reads a record back from its JSON (JCS) bytes; unknown types and
+    /// missing fields are errors, never empty strings.
+    ///
+    /// # Errors
+    /// [`Error::Json`] naming what is wrong.
+    pub fn from_slice(bytes: &[u8]) -> Result<Self, Error> {
+        serde_json::from_slice(bytes).map_err(|e| Error::Json(e.to_string()))
+    }
+
+    /// The record's JCS form and its envelope (see [`seal`]).
+    ///
+    /// # Errors
+    /// As [`seal`].
+    pub fn seal(&self) -> Result<(Vec<u8>, Vec<u8>), Error> {
+        seal(&self.to_value()?)
+    }
+}
+
+/// Fields of a `gate_decision`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GateDecision {
+    /// The CI principal that submitted it.
+    pub submitted_by: String,
+    /// Its name.
+    pub submitted_by_name: String,
+    /// The commit gated.
+    pub commit_sha: String,
+    /// Its branch.
+    pub branch: String,
+    /// Its author.
+    pub author: String,
+    /// What the diff found.
+    pub findings: Vec<Finding>,
+    /// Artifacts and their hashes.
+    pub artifacts: Vec<Artifact>,
+    /// `PASS`, `INFO`, `WARN` or `ERR`.
+    pub verdict: String,
+    /// Whether the change was blocked.
+    pub blocked: bool,
+    /// Why, one line per blocking finding.
+    pub blocked_reasons: Vec<String>,
+    /// The exceptions that let an ERR through.
+    pub exceptions_applied: Vec<String>,
+}
+
+/// Fields of an `exception_requested`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExceptionRequested {
+    /// The codeowner who filed it.
+    pub requested_by: String,
+    /// Their name.
+    pub requested_by_name: String,
+    /// Change kind.
+    pub kind: String,
+    /// Endpoint, `METHOD /path`.
+    pub endpoint: String,
+    /// Why the bypass is needed.
+    pub reason: String,
+    /// RFC 3339 UTC expiry.
+    pub expires_at: String,
+}
+
+/// Fields of an `exception_signal`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExceptionSignal {
+    /// The exception.
+    pub exception_id: String,
+    /// The kind of signal.
+    pub signal: SignalKind,
+    /// Who submitted it.
+    pub submitted_by: String,
+    /// Their name.
+    pub submitted_by_name: String,
+    /// Whose approval it carries.
+    pub approver: String,
+    /// Their name.
+    pub approver_name: String,
+    /// The signal's evidence (a comment, a test run, a review).
+    pub evidence: Value,
+}
+
+/// Fields of an `exception_activated`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExceptionActivated {
+    /// The exception.
+    pub exception_id: String,
+    /// The signal that activated it.
+    pub signal_id: String,
+    /// Whose approval.
+    pub approver: String,
+    /// Filing to activation, ms.
+    pub approval_latency_ms: u64,
+}
+
+/// Fields of an `exception_revoked`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExceptionRevoked {
+    /// The exception.
+    pub exception_id: String,
+    /// Who revoked it.
+    pub revoked_by: String,
+    /// Their name.
+    pub revoked_by_name: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// Fields of an `exception_expired`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExceptionExpired {
+    /// The exception.
+    pub exception_id: String,
+    /// Its RFC 3339 UTC expiry.
+    pub expires_at: String,
+    /// `ACTIVE` or `ANERGIC`.
+    pub status_before: String,
+}
+
+/// Fields of a `compliance_export`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ComplianceExport {
+    /// Who exported.
+    pub requested_by: String,
+    /// Their name.
+    pub requested_by_name: String,
+    /// First day of the period.
+    pub period_from: String,
+    /// Last day of the period.
+    pub period_to: String,
+    /// `sha256:<hex>` of the export's JCS header.
+    pub header_digest: String,
+    /// Section A's count and digest.
+    pub section_a: SectionDigest,
+    /// Section B's count and digest.
+    pub section_b: SectionDigest,
+}
+
+/// Severity of a finding, lowest first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Severity {
+    /// Informational.
+    #[serde(rename = "INFO")]
+    Info,
+    /// A warning; never blocks.
+    #[serde(rename = "WARN")]
+    Warn,
+    /// A breaking change; blocks unless an exception is active.
+    #[serde(rename = "ERR")]
+    Err,
+}
+
+impl Severity {
+    /// `INFO`, `WARN` or `ERR`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "INFO",
+            Severity::Warn => "WARN",
+            Severity::Err => "ERR",
+        }
+    }
+}
+
+/// One finding of the spec diff.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Finding {
+    /// Change kind, e.g. `response_field_removed`.
+    pub kind: String,
+    /// Endpoint, e.g. `GET /users/{id}`.
+    pub endpoint: String,
+    /// Severity.
+    pub severity: Severity,
+    /// What changed, in words.
+    #[serde(default)]
+    pub detail: String,
+}
+
+/// A build artifact and its hash.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Artifact {
+    /// Name, e.g. `openapi.yaml`.
+    pub name: String,
+    /// SHA-256, 64 lowercase hex digits.
+    pub sha256: String,
+}
+
+/// The kinds of second signal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignalKind {
+    /// A second codeowner approves.
+    CodeownerApproval,
+    /// CI reports a consumer test passed.
+    ConsumerTest,
+    /// A codeowner's approving GitHub review.
+    GithubReview,
+}
+
+impl SignalKind {
+    /// The name used in bodies and records.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignalKind::CodeownerApproval => "codeowner_approval",
+            SignalKind::ConsumerTest => "consumer_test",
+            SignalKind::GithubReview => "github_review",
+        }
+    }
+}
+
+/// Count and digest of a record section: `sha256:` of the concatenated
+/// 32-byte leaf hashes, in export order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SectionDigest {
+    /// Records in the section.
+    pub count: u64,
+    /// `sha256:<hex>` of their leaf hashes.
+    pub digest: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelope_is_jcs_with_the_record_digest() {
+        let record = json!({"type": "gate_decision", "id": "run_1", "project": "prj_x",
+            "time": "2026-01-01T00:00:00.000Z", "b": [1, 2], "a": "é"});
+        let env = String::from_utf8(envelope(&record).unwrap()).unwrap();
+        let jcs = r#"{"a":"é","b":[1,2],"id":"run_1","project":"prj_x","time":"2026-01-01T00:00:00.000Z","type":"gate_decision"}"#;
+        assert_eq!(
+            env,
+            format!(
+                r#"{{"digest":"{}","id":"run_1","project":"prj_x","time":"2026-01-01T00:00:00.000Z","type":"gate_decision","v":1}}"#,
+                sha256_digest(jcs.as_bytes())
+            )
+        );
+        // Key order and whitespace of the input do not matter; content does.
+        let same: Value = serde_json::from_str(&format!(" {} ", jcs.replace(',', " ,"))).unwrap();
+        assert_eq!(envelope(&same).unwrap(), env.as_bytes());
+        let mut other = record.clone();
+        other["a"] = json!("e");
+        assert_ne!(envelope(&other).unwrap(), env.as_bytes());
+        // Pinned: a record without its envelope fields has no envelope.
+        assert!(matches!(
+            envelope(&json!({"type": "x", "id": "1", "project": "p"})),
+            Err(Error::MissingField("time"))
+        ));
+        assert!(matches!(envelope(&json!([])), Err(Error::NotAnObject)));
+        assert!(matches!(
+            envelope(&json!({"type": "x", "id": "1", "project": "p", "time": "yesterday"})),
+            Err(Error::BadTime(_))
+        ));
+    }
+
+    /// Pinned: a typed record serializes to exactly the JCS bytes of the
+    /// untyped JSON the log server has always committed, for every type, and
+    /// reads back to the same record; a missing field is an error, never "".
+    #[test]
+    fn typed_records_keep_the_committed_bytes() {
+        let common = |v: &mut Value| {
+            v["id"] = json!("x_1");
+            v["project"] = json!("prj_1");
+            v["time"] = json!("2026-01-02T03:04:05Z");
+        };
+        let digest = json!({"count": 2, "digest": "sha256:00"});
+        let cases = [
+            json!({"type": "gate_decision", "submitted_by": "key_ci", "submitted_by_name": "ci",
+                "commit_sha": "abcdef0", "branch": "main", "author": "dev",
+                "findings": [{"kind": "k", "endpoint": "GET /", "severity": "ERR", "detail": ""}],
+                "artifacts": [{"name": "openapi.yaml", "sha256": "a".repeat(64)}],
+                "verdict": "ERR", "blocked": true, "blocked_reasons": ["r"], "exceptions_applied": []}),
+            json!({"type": "exception_requested", "requested_by": "key_a", "requested_by_name": "alice",
+                "kind": "k", "endpoint": "GET /", "reason": "r", "expires_at": "2026-02-01T00:00:00Z"}),
+            json!({"type": "exception_signal", "exception_id": "exc_1", "signal": "github_review",
+                "submitted_by": "key_b", "submitted_by_name": "bob", "approver": "key_b",
+                "approver_name": "bob", "evidence": {"pull_request": 7}}),
+            json!({"type": "exception_activated", "exception_id": "exc_1", "signal_id": "evt_1",
+                "approver": "key_b", "approval_latency_ms": 12}),
+            json!({"type": "exception_revoked", "exception_id": "exc_1", "revoked_by": "key_a",
+                "revoked_by_name": "alice", "reason": "done"}),
+            json!({"type": "exception_expired", "exception_id": "exc_1",
+                "expires_at": "2026-02-01T00:00:00Z", "status_before": "ACTIVE"}),
+            json!({"type": "compliance_export", "requested_by": "key_x", "requested_by_name": "aud",
+                "period_from": "2026-01-01", "period_to": "2026-01-31", "header_digest": "sha256:11",
+                "section_a": digest, "section_b": digest}),
+        ];
+        for mut untyped in cases {
+            common(&mut untyped);
+            let jcs = canonical(&untyped).unwrap();
+            let typed = Record::from_slice(&jcs).unwrap();
+            assert_eq!(typed.body.kind().as_str(), untyped["type"]);
+            assert_eq!(canonical(&typed).unwrap(), jcs, "{}", untyped["type"]);
+            assert_eq!(typed.seal().unwrap(), seal(&untyped).unwrap());
+            let mut missing = untyped.clone();
+            let field = missing
+                .as_object()
+                .unwrap()
+                .keys()
+                .find(|k| !["type", "id", "project", "time"].contains(&k.as_str()))
+                .unwrap()
+                .clone();
+            missing.as_object_mut().unwrap().remove(&field);
+            assert!(
+                Record::from_slice(&canonical(&missing).unwrap()).is_err(),
+                "{} without {field}",
+                untyped["type"]
+            );
+        }
+        assert!(
+            Record::from_slice(br#"{"type":"nope","id":"a","project":"p","time":"t"}"#).is_err()
+        );
+    }
+}

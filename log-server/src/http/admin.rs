@@ -1,0 +1,125 @@
+//! Handlers of the admin API: the log's API keys (`/v1/admin/keys`) and
+//! projects with their principals (`/v1/admin/projects...`). The service
+//! checks the caller's rights; the handlers check them first too, so that
+//! a caller without them learns nothing from the errors of its body.
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use compliance::ledger::SettingsPatch;
+use compliance::principal::Role;
+
+use super::AppState;
+use super::error::ApiError;
+use super::extract::{Caller, cache, json_body};
+use crate::service::admin::{NewKey, NewPrincipal, NewProject};
+
+fn require_log_admin(caller: &Caller) -> Result<(), ApiError> {
+    if caller.0.is_log_admin() {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(
+            "project administration needs a log admin key".into(),
+        ))
+    }
+}
+
+/// `POST /v1/admin/keys` `{"name", "role"}` (admin)
+pub async fn create_key(
+    State(s): State<AppState>,
+    caller: Caller,
+    body: Result<Json<NewKey>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Admin)?;
+    let req = json_body(body)?;
+    let out = s.compliance.create_key(&caller.0, req).await?;
+    Ok((StatusCode::CREATED, cache("no-store"), Json(out)).into_response())
+}
+
+/// `GET /v1/admin/keys` (admin)
+pub async fn list_keys(State(s): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
+    caller.require(Role::Admin)?;
+    let out = s.compliance.list_keys(&caller.0).await?;
+    Ok((cache("no-store"), Json(out)).into_response())
+}
+
+/// `DELETE /v1/admin/keys/{id}` (admin)
+pub async fn revoke_key(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Admin)?;
+    let out = s.compliance.revoke_key(&caller.0, &id).await?;
+    Ok((cache("no-store"), Json(out)).into_response())
+}
+
+/// `POST /v1/admin/projects` `{"name"[, "bot_deny_list", "max_exception_lifetime_seconds"]}`
+pub async fn create_project(
+    State(s): State<AppState>,
+    caller: Caller,
+    body: Result<Json<NewProject>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    require_log_admin(&caller)?;
+    let req = json_body(body)?;
+    let out = s.compliance.create_project(&caller.0, req).await?;
+    Ok((StatusCode::CREATED, Json(out)).into_response())
+}
+
+/// `GET /v1/admin/projects`
+pub async fn list_projects(
+    State(s): State<AppState>,
+    caller: Caller,
+) -> Result<Response, ApiError> {
+    let out = s.compliance.list_projects(&caller.0).await?;
+    Ok(Json(out).into_response())
+}
+
+/// `GET /v1/admin/projects/{projectId}`: the project and its principals.
+pub async fn get_project(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let out = s.compliance.project_view(&caller.0, &id).await?;
+    Ok(Json(out).into_response())
+}
+
+/// `PATCH /v1/admin/projects/{projectId}/settings`
+pub async fn patch_settings(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Result<Json<SettingsPatch>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    require_log_admin(&caller)?;
+    let req = json_body(body)?;
+    let out = s.compliance.patch_settings(&caller.0, &id, req).await?;
+    Ok(Json(out).into_response())
+}
+
+/// `POST /v1/admin/projects/{projectId}/principals` `{"name", "roles", "bot"[, "github_login"]}`
+/// -> `{"principal_id", "api_key", ...}` (the key is shown once).
+pub async fn create_principal(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Result<Json<NewPrincipal>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    require_log_admin(&caller)?;
+    let req = json_body(body)?;
+    let out = s.compliance.create_principal(&caller.0, &id, req).await?;
+    Ok((StatusCode::CREATED, cache("no-store"), Json(out)).into_response())
+}
+
+/// `GET /v1/admin/projects/{projectId}/principals`
+pub async fn list_principals(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let out = s.compliance.list_principals(&caller.0, &id).await?;
+    Ok(Json(out).into_response())
+}

@@ -1,0 +1,157 @@
+//! Handlers of the gate and the exception ledger
+//! (`/api/projects/{projectId}/decisions|exceptions...`): they extract and
+//! check the request, and the compliance service does the rest.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use compliance::ledger::{NewException, Status};
+use compliance::principal::Access;
+use compliance::verdict::DecisionInput;
+use serde_json::json;
+
+use super::AppState;
+use super::error::ApiError;
+use super::extract::{Caller, json_body, query};
+use crate::service::gate::{RevokeRequest, SignalRequest};
+
+/// `?wait=checkpoint`, or nothing.
+fn wait_param(q: &HashMap<String, String>, known: &[&str]) -> Result<bool, ApiError> {
+    if let Some(k) = q.keys().find(|k| !known.contains(&k.as_str())) {
+        return Err(ApiError::bad(format!("unknown query parameter {k:?}")));
+    }
+    match q.get("wait").map(String::as_str) {
+        None => Ok(false),
+        Some("checkpoint") => Ok(true),
+        Some(other) => Err(ApiError::bad(format!(
+            "wait must be \"checkpoint\", got {other:?}"
+        ))),
+    }
+}
+
+/// `POST /api/projects/{projectId}/decisions[?wait=checkpoint]` (role `ci`)
+pub async fn post_decision(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(project): Path<String>,
+    q: Result<Query<HashMap<String, String>>, QueryRejection>,
+    body: Result<Json<DecisionInput>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    // The project and the caller's access first: a stranger learns nothing
+    // from the errors of a body it could not submit anyway.
+    s.compliance
+        .project_for(&caller.0, &project, Access::Decide)
+        .await?;
+    let wait = wait_param(&query(q)?, &["wait"])?;
+    let d = json_body(body)?;
+    let out = s.compliance.decide(&caller.0, &project, d, wait).await?;
+    Ok((StatusCode::CREATED, Json(out)).into_response())
+}
+
+/// `GET /api/projects/{projectId}/decisions/{runId}`: the record, its
+/// envelope, log index, inclusion proof and checkpoint.
+pub async fn get_decision(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path((project, run_id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let out = s.compliance.decision(&caller.0, &project, &run_id).await?;
+    Ok(Json(out).into_response())
+}
+
+/// `POST /api/projects/{projectId}/exceptions` (role `codeowner`)
+pub async fn post_exception(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(project): Path<String>,
+    body: Result<Json<NewException>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    s.compliance
+        .project_for(&caller.0, &project, Access::Ledger)
+        .await?;
+    let req = json_body(body)?;
+    let out = s
+        .compliance
+        .file_exception(&caller.0, &project, req)
+        .await?;
+    Ok((StatusCode::CREATED, Json(out)).into_response())
+}
+
+/// `POST /api/projects/{projectId}/exceptions/{exceptionId}/signals`
+pub async fn post_signal(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path((project, exc_id)): Path<(String, String)>,
+    body: Result<Json<SignalRequest>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    s.compliance
+        .project_for(&caller.0, &project, Access::Ledger)
+        .await?;
+    let req = json_body(body)?;
+    let out = s
+        .compliance
+        .signal(&caller.0, &project, &exc_id, req)
+        .await?;
+    Ok((StatusCode::CREATED, Json(out)).into_response())
+}
+
+/// `POST /api/projects/{projectId}/exceptions/{exceptionId}/revoke` (role `codeowner`)
+pub async fn post_revoke(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path((project, exc_id)): Path<(String, String)>,
+    body: Result<Json<RevokeRequest>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    s.compliance
+        .project_for(&caller.0, &project, Access::Ledger)
+        .await?;
+    let req = json_body(body)?;
+    let out = s
+        .compliance
+        .revoke(&caller.0, &project, &exc_id, &req.reason)
+        .await?;
+    Ok((StatusCode::CREATED, Json(out)).into_response())
+}
+
+/// `GET /api/projects/{projectId}/exceptions[?status=ANERGIC|ACTIVE|EXPIRED|REVOKED]`
+pub async fn list_exceptions(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(project): Path<String>,
+    q: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    s.compliance
+        .project_for(&caller.0, &project, Access::Read)
+        .await?;
+    let q = query(q)?;
+    if let Some(k) = q.keys().find(|k| k.as_str() != "status") {
+        return Err(ApiError::bad(format!("unknown query parameter {k:?}")));
+    }
+    let want = q
+        .get("status")
+        .map(|st| {
+            serde_json::from_value::<Status>(json!(st.to_ascii_uppercase())).map_err(|_| {
+                ApiError::bad(format!(
+                    "status must be ANERGIC, ACTIVE, EXPIRED or REVOKED, got {st:?}"
+                ))
+            })
+        })
+        .transpose()?;
+    let out = s.compliance.exceptions(&caller.0, &project, want).await?;
+    Ok(Json(out).into_response())
+}
+
+/// `GET /api/projects/{projectId}/exceptions/{exceptionId}`: its state and
+/// every event with its log index.
+pub async fn get_exception(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path((project, exc_id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let out = s.compliance.exception(&caller.0, &project, &exc_id).await?;
+    Ok(Json(out).into_response())
+}

@@ -1,0 +1,152 @@
+//! HTTP errors: a fixed status and a JSON body `{"error", "code"}`.
+//!
+//! Internal errors answer a generic 500 and never leak details; the error is
+//! attached to the response for the logging middleware to report.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::Error;
+
+/// An error answered to an HTTP client.
+#[derive(Debug)]
+pub enum ApiError {
+    /// 400: malformed input.
+    BadRequest(String),
+    /// 401: no or unknown API key.
+    Unauthorized(&'static str),
+    /// 403: the key may not do this.
+    Forbidden(String),
+    /// 404: unknown entry, size beyond the tree, unknown record.
+    NotFound(String),
+    /// 409: the request conflicts with the current state.
+    Conflict(String),
+    /// 413: body too large.
+    TooLarge(String),
+    /// 415: wrong content type.
+    UnsupportedMediaType(String),
+    /// 502: a service we depend on (GitHub) failed.
+    BadGateway(String),
+    /// 503 with `Retry-After`: the sequencer pushes back.
+    Overloaded,
+    /// 503: the log is not accepting writes (shutting down or failed).
+    Unavailable,
+    /// 500: a failure of ours; details are logged, never sent.
+    Internal(Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// The internal error of a 500 response, for the logging middleware.
+#[derive(Clone, Debug)]
+pub struct InternalErrorReport(pub String);
+
+impl ApiError {
+    /// 400 with a message.
+    pub fn bad(msg: impl Into<String>) -> Self {
+        ApiError::BadRequest(msg.into())
+    }
+
+    /// 404 with a message.
+    pub fn not_found(msg: impl Into<String>) -> Self {
+        ApiError::NotFound(msg.into())
+    }
+}
+
+impl From<compliance::Error> for ApiError {
+    fn from(e: compliance::Error) -> Self {
+        use compliance::Error as E;
+        match e {
+            E::Invalid(m) => ApiError::BadRequest(m),
+            E::Forbidden(m) => ApiError::Forbidden(m),
+            E::Conflict(m) => ApiError::Conflict(m),
+            E::NoProject { .. } => ApiError::NotFound(e.to_string()),
+            // A record the server built itself that does not seal is ours.
+            other => ApiError::Internal(other.into()),
+        }
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Refused(r) => r.into(),
+            Error::NotFound(m) => ApiError::NotFound(m),
+            Error::Pushback => ApiError::Overloaded,
+            Error::Stopped => ApiError::Unavailable,
+            Error::GitHub(_) => ApiError::BadGateway(e.to_string()),
+            other => ApiError::Internal(other.into()),
+        }
+    }
+}
+
+impl From<tlog::Error> for ApiError {
+    fn from(e: tlog::Error) -> Self {
+        ApiError::Internal(e.into())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, msg) = match self {
+            ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, "bad_request", m),
+            ApiError::Unauthorized(m) => {
+                (StatusCode::UNAUTHORIZED, "unauthenticated", m.to_owned())
+            }
+            ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, "forbidden", m),
+            ApiError::NotFound(m) => (StatusCode::NOT_FOUND, "not_found", m),
+            ApiError::Conflict(m) => (StatusCode::CONFLICT, "conflict", m),
+            ApiError::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large", m),
+            ApiError::UnsupportedMediaType(m) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                m,
+            ),
+            ApiError::BadGateway(m) => (StatusCode::BAD_GATEWAY, "bad_gateway", m),
+            ApiError::Overloaded => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "overloaded",
+                "the log is busy; retry after the delay in Retry-After".to_owned(),
+            ),
+            ApiError::Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "the log is not accepting writes".to_owned(),
+            ),
+            ApiError::Internal(e) => {
+                let mut resp = (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    Json(serde_json::json!({"error": "internal error", "code": "internal"})),
+                )
+                    .into_response();
+                resp.extensions_mut()
+                    .insert(InternalErrorReport(error_chain(&*e)));
+                return resp;
+            }
+        };
+        let overloaded = code == "overloaded";
+        let mut resp = (
+            status,
+            Json(serde_json::json!({"error": msg, "code": code})),
+        )
+            .into_response();
+        if overloaded {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        resp.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        resp
+    }
+}
+
+/// An error and its sources, `: `-separated.
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}

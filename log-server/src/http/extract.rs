@@ -1,0 +1,103 @@
+//! Extractors and helpers shared by the handlers: the authenticated
+//! caller, query parameters and JSON bodies with the API's errors.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRef, FromRequestParts, Query};
+use axum::http::{HeaderValue, StatusCode, header, request::Parts};
+use compliance::principal::{KeyRecord, Role};
+
+use super::error::ApiError;
+use crate::storage::KeyStore;
+
+/// The authenticated caller (a valid, unrevoked Bearer API key).
+pub struct Caller(pub KeyRecord);
+
+impl<S> FromRequestParts<S> for Caller
+where
+    S: Send + Sync,
+    Arc<dyn KeyStore>: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let keys = Arc::<dyn KeyStore>::from_ref(state);
+        let header = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .ok_or(ApiError::Unauthorized(
+                "missing Authorization: Bearer <API key>",
+            ))?;
+        let secret = header
+            .to_str()
+            .ok()
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .ok_or(ApiError::Unauthorized(
+                "Authorization must be Bearer <API key>",
+            ))?;
+        // One point read: inline (see `storage`, "Where blocking storage calls run").
+        let record = crate::keys::authenticate(&*keys, secret)?
+            .ok_or(ApiError::Unauthorized("unknown or revoked API key"))?;
+        Ok(Caller(record))
+    }
+}
+
+impl Caller {
+    /// Fails with 403 unless the caller has `role`.
+    pub fn require(&self, role: Role) -> Result<(), ApiError> {
+        if self.0.has(role) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(format!(
+                "this API key lacks the {role} role"
+            )))
+        }
+    }
+}
+
+pub fn cache(value: &'static str) -> [(header::HeaderName, HeaderValue); 1] {
+    [(header::CACHE_CONTROL, HeaderValue::from_static(value))]
+}
+
+/// Query parameters, with a JSON 400 for malformed query strings.
+pub fn query(
+    q: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Result<HashMap<String, String>, ApiError> {
+    q.map(|Query(m)| m)
+        .map_err(|e| ApiError::bad(format!("malformed query string: {}", e.body_text())))
+}
+
+pub fn parse_u64(q: &HashMap<String, String>, name: &str) -> Result<Option<u64>, ApiError> {
+    q.get(name)
+        .map(|v| {
+            v.parse::<u64>().map_err(|_| {
+                ApiError::bad(format!("{name} must be a non-negative integer, got {v:?}"))
+            })
+        })
+        .transpose()
+}
+
+pub fn reject_unknown(q: &HashMap<String, String>, known: &[&str]) -> Result<(), ApiError> {
+    match q.keys().find(|k| !known.contains(&k.as_str())) {
+        Some(k) => Err(ApiError::bad(format!("unknown query parameter {k:?}"))),
+        None => Ok(()),
+    }
+}
+
+/// The body of a JSON request, with the API's errors for bad ones.
+pub fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
+    body.map(|Json(v)| v).map_err(|e| match e {
+        JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType(
+            "the body must be sent as Content-Type: application/json".into(),
+        ),
+        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::TooLarge("body too large".into())
+        }
+        other => ApiError::bad(other.body_text()),
+    })
+}

@@ -1,0 +1,169 @@
+//! The HTTP layer: routes, extractors, handlers and the mapping of errors
+//! to statuses. The only part of the server that names axum. Handlers
+//! extract and check the request, call the log or the compliance service,
+//! and shape the response; they never call storage.
+//!
+//! [`app`] builds the whole router over an [`AppState`], so tests drive it
+//! in-process (`tower::ServiceExt::oneshot`) without a socket; [`serve`]
+//! runs it on a listener until a shutdown future resolves.
+
+mod admin;
+mod compliance;
+pub mod error;
+mod export;
+mod extract;
+mod log_api;
+mod page;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, FromRef, MatchedPath, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{delete, get, patch, post};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::log::Log;
+use crate::service::Compliance;
+use crate::service::export::Site;
+use crate::storage::KeyStore;
+use error::InternalErrorReport;
+
+pub use log_api::MAX_ENTRIES_PAGE;
+
+/// Shared state of every handler.
+#[derive(Clone)]
+pub struct AppState {
+    /// The log.
+    pub log: Arc<Log>,
+    /// The compliance service (projects, gate, ledger, export, key admin).
+    pub compliance: Arc<Compliance>,
+    /// API keys, to authenticate callers.
+    pub keys: Arc<dyn KeyStore>,
+    /// Where the log is reached and published.
+    pub site: Site,
+}
+
+impl FromRef<AppState> for Arc<dyn KeyStore> {
+    fn from_ref(s: &AppState) -> Self {
+        s.keys.clone()
+    }
+}
+
+/// Builds the router over `state`.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/checkpoint", get(log_api::get_checkpoint))
+        .route("/tile/{*path}", get(log_api::get_tile))
+        .route("/v1/log", get(log_api::get_log))
+        .route("/v1/proof/inclusion", get(log_api::get_inclusion))
+        .route("/v1/proof/consistency", get(log_api::get_consistency))
+        .route(
+            "/v1/entries",
+            post(log_api::post_entry)
+                .get(log_api::get_entries)
+                .layer(DefaultBodyLimit::max(tlog::MAX_ENTRY_SIZE)),
+        )
+        .route("/v1/entries/{index}", get(log_api::get_entry))
+        .route("/entries/{index}", get(log_api::get_entry_page))
+        .route("/healthz", get(log_api::healthz))
+        .route("/metrics", get(log_api::metrics))
+        .route(
+            "/v1/admin/keys",
+            post(admin::create_key).get(admin::list_keys),
+        )
+        .route("/v1/admin/keys/{id}", delete(admin::revoke_key))
+        .merge(compliance_routes())
+        .fallback(log_api::not_found)
+        .layer(DefaultBodyLimit::max(1 << 20))
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(30),
+        ))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Routes of projects, the gate, the exception ledger and the export.
+fn compliance_routes() -> Router<AppState> {
+    use compliance as c;
+    Router::new()
+        .route(
+            "/v1/admin/projects",
+            post(admin::create_project).get(admin::list_projects),
+        )
+        .route("/v1/admin/projects/{project}", get(admin::get_project))
+        .route(
+            "/v1/admin/projects/{project}/settings",
+            patch(admin::patch_settings),
+        )
+        .route(
+            "/v1/admin/projects/{project}/principals",
+            post(admin::create_principal).get(admin::list_principals),
+        )
+        .route("/api/projects/{project}/decisions", post(c::post_decision))
+        .route(
+            "/api/projects/{project}/decisions/{run}",
+            get(c::get_decision),
+        )
+        .route(
+            "/api/projects/{project}/exceptions",
+            post(c::post_exception).get(c::list_exceptions),
+        )
+        .route(
+            "/api/projects/{project}/exceptions/{exception}",
+            get(c::get_exception),
+        )
+        .route(
+            "/api/projects/{project}/exceptions/{exception}/signals",
+            post(c::post_signal),
+        )
+        .route(
+            "/api/projects/{project}/exceptions/{exception}/revoke",
+            post(c::post_revoke),
+        )
+        .route(
+            "/api/projects/{project}/compliance-export",
+            get(export::get_export),
+        )
+}
+
+/// Records request latency by route and logs internal errors.
+async fn observe(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = req.method().clone();
+    let start = Instant::now();
+    let resp = next.run(req).await;
+    s.log.metrics.observe_request(
+        &format!("{method} {route}"),
+        resp.status().as_u16(),
+        start.elapsed(),
+    );
+    if let Some(InternalErrorReport(e)) = resp.extensions().get::<InternalErrorReport>() {
+        tracing::error!(%method, %route, error = %e, "internal error");
+    }
+    resp
+}
+
+/// Serves `state` on `listener` until `shutdown` resolves, then lets the
+/// requests in flight finish.
+///
+/// # Errors
+/// Accept and serve failures.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,30 @@
+//! The StateAnchor log server (`stateanchor-log`), as a library so that
+//! tests drive its parts in-process: the HTTP router over an in-memory
+//! backend, the sequencer over a store that fails on purpose.
+//!
+//! Dependencies point one way, from the top of this table down:
+//!
+//! | module | job |
+//! |---|---|
+//! | [`cli`] | the clap tree, `serve` wiring (picks the backend), the admin client |
+//! | [`http`] | routes, extractors, handlers, errors to statuses (the only module that names axum) |
+//! | [`service`] | the compliance service: projects, gate, ledger, export (its rules live in the `compliance` crate) |
+//! | [`keys`] | API keys: creation, authentication, revocation |
+//! | [`log`] | the sequencer and the checkpointer, and the log's reads |
+//! | [`storage`] | traits and their contracts; the RocksDB and in-memory backends |
+//! | [`metrics`] | counters and histograms (Prometheus text) |
+//! | [`publish`] | the publisher running inside `serve` |
+//!
+//! See `docs/architecture.md`, `spec/http-api.md` and `spec/durability.md`.
+
+pub mod cli;
+mod error;
+pub mod http;
+pub mod keys;
+pub mod log;
+pub mod metrics;
+pub mod publish;
+pub mod service;
+pub mod storage;
+
+pub use error::{Error, Result};

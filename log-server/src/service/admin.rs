@@ -1,0 +1,337 @@
+//! Administration: the log's API keys (log admins), and projects with their
+//! principals (`/v1/admin/...`, log admin keys only).
+//!
+//! A principal is an API key bound to one project, with project roles
+//! (`ci`, `codeowner`, `auditor`, `admin`), a bot flag and, for GitHub
+//! review signals, a GitHub login. Project IDs are random and opaque: they
+//! are public in every envelope, names never are.
+
+use compliance::export::PrincipalSummary;
+use compliance::ledger::{ProjectRow, ProjectSettings, SettingsPatch, check_text};
+use compliance::principal::{KeyRecord, Principal, Profile, Role};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{Compliance, blocking, conflict, forbidden, invalid, no_project};
+use crate::keys;
+use crate::{Error, Result};
+
+/// Body of `POST /v1/admin/keys`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewKey {
+    /// Who or what holds it.
+    pub name: String,
+    /// `admin` or `submitter`.
+    pub role: Role,
+}
+
+/// Body of `POST /v1/admin/projects`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewProject {
+    /// The project's name (private).
+    pub name: String,
+    /// Principals (names or IDs) and GitHub logins treated as bots.
+    #[serde(default)]
+    pub bot_deny_list: Option<Vec<String>>,
+    /// Longest exception lifetime.
+    #[serde(default)]
+    pub max_exception_lifetime_seconds: Option<u64>,
+}
+
+/// Body of `POST /v1/admin/projects/{projectId}/principals`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewPrincipal {
+    /// Who holds the key.
+    pub name: String,
+    /// Project roles.
+    pub roles: Vec<Role>,
+    /// The holder is a bot.
+    #[serde(default)]
+    pub bot: bool,
+    /// GitHub login, for `github_review` signals.
+    #[serde(default)]
+    pub github_login: Option<String>,
+}
+
+fn require_log_admin(caller: &KeyRecord) -> Result<()> {
+    if caller.is_log_admin() {
+        Ok(())
+    } else {
+        Err(forbidden("project administration needs a log admin key"))
+    }
+}
+
+fn require_key_admin(caller: &KeyRecord) -> Result<()> {
+    if caller.has(Role::Admin) {
+        Ok(())
+    } else {
+        Err(forbidden("this API key lacks the admin role"))
+    }
+}
+
+fn valid_github_login(l: &str) -> bool {
+    (1..=39).contains(&l.len())
+        && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && !l.starts_with('-')
+}
+
+fn project_json(row: &ProjectRow) -> Value {
+    json!({
+        "project_id": row.id,
+        "name": row.name,
+        "created_at": row.created_at,
+        "settings": row.settings,
+    })
+}
+
+impl Compliance {
+    /// Creates a log-wide API key (admin); returns the answer with the
+    /// secret, shown once.
+    ///
+    /// # Errors
+    /// Refusals; storage failures.
+    pub async fn create_key(&self, caller: &KeyRecord, req: NewKey) -> Result<Value> {
+        require_key_admin(caller)?;
+        if req.name.trim().is_empty() || req.name.len() > 200 {
+            return Err(invalid("name must be 1 to 200 characters"));
+        }
+        if !matches!(req.role, Role::Admin | Role::Submitter) {
+            return Err(invalid(
+                "log keys have role admin or submitter; project roles are given to project principals",
+            ));
+        }
+        let keys = self.keys.clone();
+        let role = req.role;
+        let template = KeyRecord {
+            id: String::new(),
+            name: req.name,
+            roles: vec![role],
+            project: None,
+            bot: false,
+            created_at: String::new(),
+            revoked_at: None,
+        };
+        let (secret, record) = blocking(move || keys::create_key(&*keys, template)).await?;
+        Ok(json!({
+            "id": record.id,
+            "api_key": secret,
+            "name": record.name,
+            "role": role,
+            "created_at": record.created_at,
+        }))
+    }
+
+    /// Every API key record (admin).
+    ///
+    /// # Errors
+    /// Refusals; storage failures.
+    pub async fn list_keys(&self, caller: &KeyRecord) -> Result<Value> {
+        require_key_admin(caller)?;
+        let keys = self.keys.clone();
+        let list = blocking(move || keys::list_keys(&*keys)).await?;
+        Ok(json!({ "keys": list }))
+    }
+
+    /// Revokes a key (admin); a key cannot revoke itself.
+    ///
+    /// # Errors
+    /// Refusals, [`Error::NotFound`]; storage failures.
+    pub async fn revoke_key(&self, caller: &KeyRecord, id: &str) -> Result<Value> {
+        require_key_admin(caller)?;
+        if id == caller.id {
+            return Err(conflict("a key cannot revoke itself"));
+        }
+        let (keys, owned) = (self.keys.clone(), id.to_owned());
+        let record = blocking(move || keys::revoke_key(&*keys, &owned))
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("no key with id {id:?}")))?;
+        Ok(json!(record))
+    }
+
+    async fn existing(&self, id: &str) -> Result<ProjectRow> {
+        let (records, owned) = (self.records.clone(), id.to_owned());
+        blocking(move || records.project(&owned))
+            .await?
+            .ok_or_else(|| no_project(id))
+    }
+
+    async fn summaries(
+        &self,
+        id: &str,
+        settings: &ProjectSettings,
+    ) -> Result<Vec<PrincipalSummary>> {
+        let (records, keys, owned) = (self.records.clone(), self.keys.clone(), id.to_owned());
+        let list = blocking(move || super::principals(&*records, &*keys, &owned)).await?;
+        Ok(list
+            .iter()
+            .map(|p| PrincipalSummary::of(p, settings))
+            .collect())
+    }
+
+    /// Creates a project (log admin).
+    ///
+    /// # Errors
+    /// Refusals; storage failures.
+    pub async fn create_project(&self, caller: &KeyRecord, req: NewProject) -> Result<Value> {
+        require_log_admin(caller)?;
+        check_text("name", &req.name, 200, false)?;
+        let mut settings = ProjectSettings::default();
+        SettingsPatch {
+            bot_deny_list: req.bot_deny_list,
+            max_exception_lifetime_seconds: req.max_exception_lifetime_seconds,
+        }
+        .apply(&mut settings)?;
+        let row = ProjectRow {
+            id: keys::random_id("prj"),
+            name: req.name,
+            created_at: keys::now_rfc3339(),
+            settings,
+        };
+        let (records, saved) = (self.records.clone(), row.clone());
+        blocking(move || records.put_project(&saved)).await?;
+        Ok(project_json(&row))
+    }
+
+    /// Every project (log admin).
+    ///
+    /// # Errors
+    /// Refusals; storage failures.
+    pub async fn list_projects(&self, caller: &KeyRecord) -> Result<Value> {
+        require_log_admin(caller)?;
+        let records = self.records.clone();
+        let rows = blocking(move || records.projects()).await?;
+        let list: Vec<Value> = rows.iter().map(project_json).collect();
+        Ok(json!({ "projects": list }))
+    }
+
+    /// A project and its principals (log admin).
+    ///
+    /// # Errors
+    /// Refusals; storage failures.
+    pub async fn project_view(&self, caller: &KeyRecord, id: &str) -> Result<Value> {
+        require_log_admin(caller)?;
+        let row = self.existing(id).await?;
+        let list = self.summaries(id, &row.settings).await?;
+        let mut v = project_json(&row);
+        v["principals"] = json!(list);
+        Ok(v)
+    }
+
+    /// Changes a project's settings (log admin); a bad patch changes nothing.
+    ///
+    /// # Errors
+    /// Refusals; storage failures.
+    pub async fn patch_settings(
+        &self,
+        caller: &KeyRecord,
+        id: &str,
+        patch: SettingsPatch,
+    ) -> Result<Value> {
+        require_log_admin(caller)?;
+        self.existing(id).await?;
+        // Validate first, so that a bad patch changes nothing.
+        patch.apply(&mut ProjectSettings::default())?;
+        let row = self
+            .update_settings(id, |st| {
+                let _ = patch.apply(st);
+            })
+            .await?;
+        Ok(project_json(&row))
+    }
+
+    /// Adds a principal to a project (log admin); the answer holds its API
+    /// key, shown once.
+    ///
+    /// # Errors
+    /// Refusals; storage failures.
+    pub async fn create_principal(
+        &self,
+        caller: &KeyRecord,
+        id: &str,
+        req: NewPrincipal,
+    ) -> Result<Value> {
+        require_log_admin(caller)?;
+        let row = self.existing(id).await?;
+        check_text("name", &req.name, 200, false)?;
+        let mut roles = req.roles;
+        roles.sort();
+        roles.dedup();
+        if roles.is_empty() {
+            return Err(invalid(
+                "roles must name at least one of ci, codeowner, auditor, admin",
+            ));
+        }
+        if roles.contains(&Role::Submitter) {
+            return Err(invalid(
+                "project roles are ci, codeowner, auditor and admin; submitter is a log key role",
+            ));
+        }
+        let (records, keys) = (self.records.clone(), self.keys.clone());
+        let project = id.to_owned();
+        let (principal, secret) = blocking(move || {
+            if let Some(l) = &req.github_login {
+                if !valid_github_login(l) {
+                    return Err(invalid(format!("{l:?} is not a GitHub login")));
+                }
+                let taken = super::principals(&*records, &*keys, &project)?
+                    .into_iter()
+                    .any(|p| {
+                        p.key.revoked_at.is_none()
+                            && p.profile
+                                .github_login
+                                .as_deref()
+                                .is_some_and(|x| x.eq_ignore_ascii_case(l))
+                    });
+                if taken {
+                    return Err(conflict(format!(
+                        "another principal of the project has the GitHub login {l:?}"
+                    )));
+                }
+            }
+            let (secret, record) = keys::create_key(
+                &*keys,
+                KeyRecord {
+                    id: String::new(),
+                    name: req.name,
+                    roles,
+                    project: Some(project.clone()),
+                    bot: req.bot,
+                    created_at: String::new(),
+                    revoked_at: None,
+                },
+            )?;
+            let profile = Profile {
+                github_login: req.github_login,
+            };
+            records.put_profile(&project, &record.id, &profile)?;
+            Ok((
+                Principal {
+                    key: record,
+                    profile,
+                },
+                secret,
+            ))
+        })
+        .await?;
+        let sum = PrincipalSummary::of(&principal, &row.settings);
+        let mut v = json!(sum);
+        v["principal_id"] = json!(sum.id);
+        v["api_key"] = json!(secret);
+        v["project_id"] = json!(id);
+        Ok(v)
+    }
+
+    /// A project's principals (log admin).
+    ///
+    /// # Errors
+    /// Refusals; storage failures.
+    pub async fn list_principals(&self, caller: &KeyRecord, id: &str) -> Result<Value> {
+        require_log_admin(caller)?;
+        let row = self.existing(id).await?;
+        let list = self.summaries(id, &row.settings).await?;
+        Ok(json!({ "principals": list }))
+    }
+}

@@ -1,0 +1,333 @@
+//! The SOC 2 CC8.1 evidence export of a period (see `spec/compliance.md`),
+//! prepared here and rendered by `compliance::export` while the HTTP layer
+//! streams it.
+//!
+//! 1. Record due expiries, and wait until every record queued so far for
+//!    the project is committed.
+//! 2. Find the period's records: a contiguous range of sequence numbers,
+//!    because a project's record times never go backwards.
+//! 3. First pass over the range: section C's summary and, per section, the
+//!    count and digest of the records' leaf hashes.
+//! 4. Log a `compliance_export` record holding the digests of the header
+//!    and of both sections, and wait for the first checkpoint that covers
+//!    it: every proof in the export leads to that checkpoint.
+//! 5. Second pass (and for Markdown a third), in [`PreparedExport::render`]:
+//!    render while reading, so memory does not grow with the period.
+
+use std::io::{self, Write};
+use std::ops::Range;
+use std::sync::Arc;
+
+use compliance::export::{
+    ExportFormat, ExportHeader, ExportParts, Integrity, ProvenRecord, RecordSource, Section,
+    SectionHasher, Summary, SummaryBuilder, export_file_name, render,
+};
+use compliance::principal::{Access, KeyRecord};
+use compliance::record::{ComplianceExport, RecordBody, canonical, sha256_digest};
+use compliance::time::{DAY_MS, format_date, format_time};
+use tlog::Hash;
+
+use super::{Compliance, blocking, now_ms};
+use crate::keys::random_id;
+use crate::log::Prover;
+use crate::storage::{RecordRef, RecordStore};
+use crate::{Error, Result};
+
+/// Default period: the last 90 days, today included.
+pub const DEFAULT_PERIOD_DAYS: i64 = 90;
+
+/// The period and format asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExportRequest {
+    /// First day (days since the epoch), inclusive.
+    pub from: i64,
+    /// Last day, inclusive.
+    pub to: i64,
+    /// JSON or Markdown.
+    pub format: ExportFormat,
+}
+
+impl ExportRequest {
+    /// The request of `from`/`to` dates (`YYYY-MM-DD`, UTC) and a format
+    /// name, with the defaults: to = today, from = 90 days up to `to`, JSON.
+    ///
+    /// # Errors
+    /// A refusal naming the bad parameter.
+    pub fn parse(
+        from: Option<&str>,
+        to: Option<&str>,
+        format: Option<&str>,
+        today: i64,
+    ) -> Result<Self> {
+        let date = |name: &str, v: Option<&str>| {
+            v.map(|v| {
+                compliance::time::parse_date(v).ok_or_else(|| {
+                    super::invalid(format!("{name} must be a date YYYY-MM-DD (UTC), got {v:?}"))
+                })
+            })
+            .transpose()
+        };
+        let to = date("to", to)?.unwrap_or(today);
+        let from = date("from", from)?.unwrap_or(to - (DEFAULT_PERIOD_DAYS - 1));
+        if from > to {
+            return Err(super::invalid(format!(
+                "from ({}) must not be after to ({})",
+                format_date(from),
+                format_date(to)
+            )));
+        }
+        let format = match format {
+            None | Some("json") => ExportFormat::Json,
+            Some("markdown" | "md") => ExportFormat::Markdown,
+            Some(other) => {
+                return Err(super::invalid(format!(
+                    "format must be json or markdown, got {other:?}"
+                )));
+            }
+        };
+        Ok(ExportRequest { from, to, format })
+    }
+
+    /// Today, in days since the epoch, by the clock.
+    #[must_use]
+    pub fn today() -> i64 {
+        now_ms().div_euclid(DAY_MS)
+    }
+}
+
+/// The period's records read from the store, with proofs to one checkpoint.
+struct StoredRecords {
+    records: Arc<dyn RecordStore>,
+    project: String,
+    range: Range<u64>,
+    prover: Arc<Prover>,
+}
+
+/// A record as an export holds it, with its inclusion proof (or none).
+fn proven(prover: &Prover, row: RecordRef<'_>, with_proof: bool) -> Result<ProvenRecord> {
+    let leaf = tlog::leaf_hash(row.envelope);
+    let index = prover.index_of(&leaf)?.ok_or_else(|| {
+        Error::Corrupt(format!(
+            "a record's envelope is not in the tree of size {}",
+            prover.tree_size()
+        ))
+    })?;
+    let proof = if with_proof {
+        prover.prove_inclusion(index)?
+    } else {
+        Vec::new()
+    };
+    Ok(ProvenRecord {
+        record: row.value()?,
+        envelope: String::from_utf8(row.envelope.to_vec())
+            .map_err(|_| Error::Corrupt("envelope is not UTF-8".into()))?,
+        log_index: index,
+        leaf_hash: leaf.to_base64(),
+        inclusion_proof: proof.iter().map(Hash::to_base64).collect(),
+    })
+}
+
+fn in_section(section: Section, row: &RecordRef<'_>) -> bool {
+    section.holds(row.kind.as_str())
+}
+
+impl RecordSource for StoredRecords {
+    fn for_each(
+        &mut self,
+        section: Section,
+        with_proofs: bool,
+        f: &mut dyn FnMut(&ProvenRecord) -> io::Result<()>,
+    ) -> io::Result<()> {
+        let prover = &self.prover;
+        self.records
+            .for_each_record(&self.project, self.range.clone(), &mut |row| {
+                if in_section(section, &row) {
+                    let r = proven(prover, row, with_proofs)?;
+                    f(&r).map_err(|e| Error::Storage(Box::new(e)))?;
+                }
+                Ok(true)
+            })
+            .map_err(|e| match e {
+                Error::Storage(inner) => match inner.downcast::<io::Error>() {
+                    Ok(io) => *io,
+                    Err(other) => io::Error::other(other),
+                },
+                other => io::Error::other(other),
+            })
+    }
+}
+
+/// An export ready to render: the header, summary and integrity section
+/// are computed and its own record is in the log.
+pub struct PreparedExport {
+    /// The file name, `stateanchor-soc2-evidence-{projectId}-{from}-{to}.{json|md}`.
+    pub file_name: String,
+    /// JSON or Markdown.
+    pub format: ExportFormat,
+    header: ExportHeader,
+    summary: Summary,
+    integrity: Integrity,
+    source: StoredRecords,
+}
+
+impl PreparedExport {
+    /// Renders the export to `out`, reading the records as it goes. Blocks:
+    /// run it off the async workers.
+    ///
+    /// # Errors
+    /// Storage failures and those of `out`.
+    pub fn render(mut self, out: &mut dyn Write) -> io::Result<()> {
+        let parts = ExportParts {
+            header: &self.header,
+            summary: &self.summary,
+            integrity: &self.integrity,
+        };
+        render(self.format, &parts, &mut self.source, out)?;
+        out.flush()
+    }
+}
+
+/// Where the log is reached and published, for an export's header.
+#[derive(Clone, Debug, Default)]
+pub struct Site {
+    /// The log's public URL.
+    pub public_url: String,
+    /// Where checkpoints are published, if configured.
+    pub publication: Option<String>,
+}
+
+impl Compliance {
+    /// Prepares the export of `req`'s period (roles `auditor` or `admin`).
+    ///
+    /// # Errors
+    /// Refusals; pushback; storage failures.
+    pub async fn export(
+        &self,
+        caller: &KeyRecord,
+        project: &str,
+        req: ExportRequest,
+        site: &Site,
+    ) -> Result<PreparedExport> {
+        let p = self.project_for(caller, project, Access::Export).await?;
+        let (from, to) = (format_date(req.from), format_date(req.to));
+
+        // 1. Expiries, then everything queued so far committed.
+        let (upto, settled) = self
+            .under_lock(&p, |ps, _| Ok((ps.last_seq, ps.settled())))
+            .await?;
+        settled.await;
+
+        // 2. The period's range of sequence numbers.
+        let (start, end) = (req.from * DAY_MS, (req.to + 1) * DAY_MS);
+        let range = {
+            let (records, id) = (self.records.clone(), project.to_owned());
+            blocking(move || {
+                let first = records.first_seq_at(&id, start)?.unwrap_or(u64::MAX);
+                let after = records.first_seq_at(&id, end)?.unwrap_or(u64::MAX);
+                Ok(first.min(upto + 1)..after.min(upto + 1))
+            })
+            .await?
+        };
+
+        // 3. First pass: summary and section digests.
+        let settings = p.lock().await.settings().clone();
+        let principals = {
+            let (records, keys, id) = (self.records.clone(), self.keys.clone(), project.to_owned());
+            let list = blocking(move || super::principals(&*records, &*keys, &id)).await?;
+            list.iter()
+                .map(|p| compliance::export::PrincipalSummary::of(p, &settings))
+                .collect::<Vec<_>>()
+        };
+        let (summary, digest_a, digest_b) = {
+            let (records, id, range, principals) = (
+                self.records.clone(),
+                project.to_owned(),
+                range.clone(),
+                principals.clone(),
+            );
+            blocking(move || {
+                let mut summary = SummaryBuilder::new(&principals);
+                let (mut a, mut b) = (SectionHasher::default(), SectionHasher::default());
+                records.for_each_record(&id, range, &mut |row| {
+                    let hasher = if in_section(Section::A, &row) {
+                        &mut a
+                    } else if in_section(Section::B, &row) {
+                        &mut b
+                    } else {
+                        return Ok(true);
+                    };
+                    hasher.add(&tlog::leaf_hash(row.envelope).0);
+                    summary.add(&row.value()?);
+                    Ok(true)
+                })?;
+                Ok((summary.finish(), a.finish(), b.finish()))
+            })
+            .await?
+        };
+
+        // 4. The export's own record, and the checkpoint that covers it.
+        let (header, staged) = {
+            let mut ps = p.lock().await;
+            let now = ps.clock(now_ms());
+            let header = ExportHeader {
+                project_id: project.to_owned(),
+                project_name: ps.row.name.clone(),
+                period_from: from.clone(),
+                period_to: to.clone(),
+                generated_at: format_time(now),
+                generated_by: caller.id.clone(),
+                log_origin: self.log.origin().to_owned(),
+                log_url: site.public_url.clone(),
+                publication: site.publication.clone(),
+                bot_deny_list: settings.bot_deny_list.clone(),
+                max_exception_lifetime_seconds: settings.max_exception_lifetime_seconds,
+                principals,
+            };
+            let header_digest = sha256_digest(&canonical(&header)?);
+            let body = RecordBody::ComplianceExport(ComplianceExport {
+                requested_by: caller.id.clone(),
+                requested_by_name: caller.name.clone(),
+                period_from: from.clone(),
+                period_to: to.clone(),
+                header_digest,
+                section_a: digest_a,
+                section_b: digest_b,
+            });
+            (header, self.stage(&mut ps, random_id("exp"), body, now)?)
+        };
+        let export_seq = staged.seq;
+        let (_, index, _) = staged.wait().await?;
+        let (cp, _) = self.log.inclusion_at_checkpoint(index).await?;
+        let (records, log, id) = (self.records.clone(), self.log.clone(), project.to_owned());
+        let tree_size = cp.tree_size;
+        let (prover, export_record) = blocking(move || {
+            let row = records
+                .record(&id, export_seq)?
+                .ok_or_else(|| Error::Corrupt("the export record is missing".into()))?;
+            let prover = log.prover(tree_size)?;
+            let export_record = proven(&prover, row.as_ref(), true)?;
+            Ok((prover, export_record))
+        })
+        .await?;
+        let integrity = Integrity {
+            checkpoint: cp.note.clone(),
+            tree_size: cp.tree_size,
+            root_hash: cp.root_hash.to_base64(),
+            publication: site.publication.clone(),
+            export_record,
+        };
+        Ok(PreparedExport {
+            file_name: export_file_name(project, &from, &to, req.format),
+            format: req.format,
+            header,
+            summary,
+            integrity,
+            source: StoredRecords {
+                records: self.records.clone(),
+                project: project.to_owned(),
+                range,
+                prover: Arc::new(prover),
+            },
+        })
+    }
+}

@@ -1,0 +1,520 @@
+//! The gate's decisions and the exception ledger's operations: each checks
+//! the rules of the `compliance` crate under the project's lock, stages its
+//! records for the log and answers with the API's JSON body once they are
+//! durable (see `spec/compliance.md` and `spec/http-api.md`).
+
+use compliance::ledger::{self, Exception, NewException, SignalKind, Status};
+use compliance::principal::{Access, KeyRecord};
+use compliance::record::{
+    ExceptionActivated, ExceptionRequested, ExceptionRevoked, ExceptionSignal, GateDecision,
+    RecordBody, RecordKind,
+};
+use compliance::time::format_time;
+use compliance::verdict::{self, DecisionInput};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tlog::Hash;
+
+use super::{Compliance, ProjectState, forbidden, invalid, now_ms, settle_all};
+use crate::keys::random_id;
+use crate::{Error, Result};
+
+impl Compliance {
+    /// Adds `checkpoint`, `tree_size` and `inclusion_proof` (waiting for the
+    /// first checkpoint that covers `index`).
+    async fn add_proof(&self, index: u64, v: &mut Value) -> Result<()> {
+        let (cp, proof) = self.log.inclusion_at_checkpoint(index).await?;
+        v["checkpoint"] = json!(cp.note);
+        v["tree_size"] = json!(cp.tree_size);
+        v["inclusion_proof"] = json!(proof.iter().map(Hash::to_base64).collect::<Vec<_>>());
+        Ok(())
+    }
+
+    /// A gate decision (role `ci`): the verdict of the findings against the
+    /// ledger now, recorded; with `wait`, also its inclusion proof.
+    ///
+    /// # Errors
+    /// Refusals of the rules; pushback; storage failures.
+    pub async fn decide(
+        &self,
+        caller: &KeyRecord,
+        project: &str,
+        d: DecisionInput,
+        wait: bool,
+    ) -> Result<Value> {
+        let p = self.project_for(caller, project, Access::Decide).await?;
+        verdict::validate(&d)?;
+        let run_id = random_id("run");
+        let staged = self
+            .under_lock(&p, |ps, now| {
+                let v = verdict::evaluate(&d.findings, ps.exceptions.values(), now);
+                let body = RecordBody::GateDecision(GateDecision {
+                    submitted_by: caller.id.clone(),
+                    submitted_by_name: caller.name.clone(),
+                    commit_sha: d.commit_sha.clone(),
+                    branch: d.branch.clone(),
+                    author: d.author.clone(),
+                    findings: d.findings.clone(),
+                    artifacts: d.artifacts.clone(),
+                    verdict: v.verdict.to_owned(),
+                    blocked: v.blocked,
+                    blocked_reasons: v.blocked_reasons,
+                    exceptions_applied: v.exceptions_applied,
+                });
+                self.stage(ps, run_id.clone(), body, now)
+            })
+            .await?;
+        let (record, index, leaf) = staged.wait().await?;
+        let RecordBody::GateDecision(decision) = &record.body else {
+            return Err(Error::Corrupt("a decision staged as another record".into()));
+        };
+        let mut out = json!({
+            "run_id": run_id,
+            "time": record.time,
+            "verdict": decision.verdict,
+            "blocked": decision.blocked,
+            "blocked_reasons": decision.blocked_reasons,
+            "exceptions_applied": decision.exceptions_applied,
+            "log_index": index,
+            "leaf_hash": leaf.to_base64(),
+        });
+        if wait {
+            self.add_proof(index, &mut out).await?;
+        }
+        Ok(out)
+    }
+
+    /// A decision's record, envelope, log index, inclusion proof and checkpoint.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`]; access refusals; storage failures.
+    pub async fn decision(&self, caller: &KeyRecord, project: &str, run_id: &str) -> Result<Value> {
+        self.project_for(caller, project, Access::Read).await?;
+        let not_found =
+            || Error::NotFound(format!("no decision {run_id:?} in project {project:?}"));
+        let seq = self
+            .records
+            .seq_of(project, run_id)?
+            .ok_or_else(not_found)?;
+        let (record, envelope, index, leaf) = self.stored(project, seq)?;
+        if record["type"] != RecordKind::GateDecision.as_str() {
+            return Err(not_found());
+        }
+        let mut out = json!({
+            "record": record,
+            "envelope": envelope,
+            "log_index": index,
+            "leaf_hash": leaf.to_base64(),
+        });
+        self.add_proof(index, &mut out).await?;
+        Ok(out)
+    }
+
+    /// Files an exception (a codeowner): `ANERGIC` until a second signal.
+    ///
+    /// # Errors
+    /// Refusals of the rules; pushback; storage failures.
+    pub async fn file_exception(
+        &self,
+        caller: &KeyRecord,
+        project: &str,
+        req: NewException,
+    ) -> Result<Value> {
+        let p = self.project_for(caller, project, Access::Ledger).await?;
+        let id = random_id("exc");
+        let staged = self
+            .under_lock(&p, |ps, now| {
+                let expires_at = ledger::check_filing(ps.settings(), caller, &req, now)?;
+                let body = RecordBody::ExceptionRequested(ExceptionRequested {
+                    requested_by: caller.id.clone(),
+                    requested_by_name: caller.name.clone(),
+                    kind: req.kind.clone(),
+                    endpoint: req.endpoint.clone(),
+                    reason: req.reason.clone(),
+                    expires_at: format_time(expires_at),
+                });
+                let staged = self.stage(ps, id.clone(), body, now)?;
+                if let Some(e) = Exception::from_requested(&staged.record) {
+                    ps.exceptions.insert(id.clone(), e);
+                }
+                Ok(staged)
+            })
+            .await?;
+        let (record, index, leaf) = staged.wait().await?;
+        let RecordBody::ExceptionRequested(filed) = &record.body else {
+            return Err(Error::Corrupt("a filing staged as another record".into()));
+        };
+        Ok(json!({
+            "exception_id": id,
+            "status": Status::Anergic,
+            "kind": filed.kind,
+            "endpoint": filed.endpoint,
+            "reason": filed.reason,
+            "requested_by": filed.requested_by,
+            "created_at": record.time,
+            "expires_at": filed.expires_at,
+            "log_index": index,
+            "leaf_hash": leaf.to_base64(),
+        }))
+    }
+
+    /// Finds the principal whose GitHub review approves, for a
+    /// `github_review` signal: the first standing approval by a codeowner
+    /// of the project other than the requester that is not a bot. Returns
+    /// the principal and the evidence, or a refusal that says why no review
+    /// qualifies.
+    async fn github_approver(
+        &self,
+        project: &str,
+        exc: &Exception,
+        settings: &ledger::ProjectSettings,
+        repository: &str,
+        pull_request: u64,
+    ) -> Result<(KeyRecord, Value)> {
+        let (owner, name) = repository
+            .split_once('/')
+            .filter(|(o, n)| !o.is_empty() && !n.is_empty() && !n.contains('/'))
+            .ok_or_else(|| invalid(format!("repository must be owner/name, got {repository:?}")))?;
+        let reviews = self.github.reviews(owner, name, pull_request).await?;
+        let members = {
+            let (records, keys, project) =
+                (self.records.clone(), self.keys.clone(), project.to_owned());
+            super::blocking(move || super::principals(&*records, &*keys, &project)).await?
+        };
+        let mut why = Vec::new();
+        for r in ledger::standing_approvals(&reviews) {
+            if settings.is_bot_login(&r.login) {
+                why.push(format!("{} is a bot", r.login));
+                continue;
+            }
+            let Some(p) = members.iter().find(|p| {
+                p.key.revoked_at.is_none()
+                    && p.profile
+                        .github_login
+                        .as_deref()
+                        .is_some_and(|l| l.eq_ignore_ascii_case(&r.login))
+            }) else {
+                why.push(format!("{} is not a principal of this project", r.login));
+                continue;
+            };
+            if p.key.id == exc.requested_by {
+                why.push(format!("{} requested the exception", r.login));
+                continue;
+            }
+            if !p
+                .key
+                .roles
+                .contains(&compliance::principal::Role::Codeowner)
+            {
+                why.push(format!("{} is not a codeowner", r.login));
+                continue;
+            }
+            if settings.is_bot(&p.key) {
+                why.push(format!("{} is a bot", r.login));
+                continue;
+            }
+            let evidence = json!({
+                "repository": repository,
+                "pull_request": pull_request,
+                "review_id": r.id,
+                "reviewer_login": r.login,
+                "review_state": r.state,
+            });
+            return Ok((p.key.clone(), evidence));
+        }
+        let why = if why.is_empty() {
+            "it has no standing APPROVED review".to_owned()
+        } else {
+            why.join("; ")
+        };
+        Err(forbidden(format!(
+            "no approving review by a codeowner of this project on {repository} pull request {pull_request}: {why}"
+        )))
+    }
+
+    /// A second signal: activates the exception when the rules allow it.
+    ///
+    /// # Errors
+    /// Refusals of the rules; GitHub failures; pushback; storage failures.
+    pub async fn signal(
+        &self,
+        caller: &KeyRecord,
+        project: &str,
+        exc_id: &str,
+        req: SignalRequest,
+    ) -> Result<Value> {
+        let p = self.project_for(caller, project, Access::Ledger).await?;
+        let (kind, mut evidence) = match &req {
+            SignalRequest::CodeownerApproval { comment } => {
+                ledger::check_text("comment", comment, ledger::MAX_TEXT, true)?;
+                (SignalKind::CodeownerApproval, json!({"comment": comment}))
+            }
+            SignalRequest::ConsumerTest { test_name, run_url } => {
+                ledger::check_text("test_name", test_name, 500, false)?;
+                if !valid_url(run_url) {
+                    return Err(invalid("run_url must be an http(s) URL"));
+                }
+                (
+                    SignalKind::ConsumerTest,
+                    json!({"test_name": test_name, "run_url": run_url}),
+                )
+            }
+            SignalRequest::GithubReview { .. } => (SignalKind::GithubReview, Value::Null),
+        };
+        // The GitHub check is I/O: done before taking the lock, against a
+        // snapshot; the rules are checked again under the lock.
+        let mut approver = caller.clone();
+        if let SignalRequest::GithubReview {
+            repository,
+            pull_request,
+        } = &req
+        {
+            let (exc, settings) = {
+                let ps = p.lock().await;
+                (
+                    exception_of(&ps, exc_id, project)?.clone(),
+                    ps.settings().clone(),
+                )
+            };
+            // Refuse early what the rules would refuse anyway (no GitHub call).
+            ledger::check_submitter(&settings, kind, caller)?;
+            ledger::check_open(&exc, now_ms())?;
+            let (who, ev) = self
+                .github_approver(project, &exc, &settings, repository, *pull_request)
+                .await?;
+            approver = who;
+            evidence = ev;
+        }
+        let staged = self
+            .under_lock(&p, |ps, now| {
+                let exc = exception_of(ps, exc_id, project)?.clone();
+                ledger::check_signal(ps.settings(), &exc, kind, caller, &approver, now)?;
+                let signal_id = random_id("evt");
+                let signal = RecordBody::ExceptionSignal(ExceptionSignal {
+                    exception_id: exc.id.clone(),
+                    signal: kind,
+                    submitted_by: caller.id.clone(),
+                    submitted_by_name: caller.name.clone(),
+                    approver: approver.id.clone(),
+                    approver_name: approver.name.clone(),
+                    evidence: evidence.clone(),
+                });
+                let activation = RecordBody::ExceptionActivated(ExceptionActivated {
+                    exception_id: exc.id.clone(),
+                    signal_id: signal_id.clone(),
+                    approver: approver.id.clone(),
+                    approval_latency_ms: exc.approval_latency_ms(now),
+                });
+                let a = self.stage(ps, signal_id, signal, now)?;
+                let b = self.stage(ps, random_id("evt"), activation, now)?;
+                if let Some(e) = ps.exceptions.get_mut(&exc.id) {
+                    e.activated_at = Some(now);
+                }
+                Ok(vec![a, b])
+            })
+            .await?;
+        let done = settle_all(staged).await?;
+        let [(signal, signal_index, _), (activation, activation_index, _)] = &done[..] else {
+            return Err(Error::Corrupt(
+                "a signal staged without its activation".into(),
+            ));
+        };
+        let (RecordBody::ExceptionSignal(sig), RecordBody::ExceptionActivated(act)) =
+            (&signal.body, &activation.body)
+        else {
+            return Err(Error::Corrupt("a signal staged as another record".into()));
+        };
+        Ok(json!({
+            "exception_id": exc_id,
+            "status": Status::Active,
+            "signal_id": signal.id,
+            "signal": sig.signal,
+            "approver": sig.approver,
+            "activated_at": activation.time,
+            "approval_latency_ms": act.approval_latency_ms,
+            "log_indexes": [signal_index, activation_index],
+        }))
+    }
+
+    /// Revokes an exception (a codeowner, with a reason).
+    ///
+    /// # Errors
+    /// Refusals of the rules; pushback; storage failures.
+    pub async fn revoke(
+        &self,
+        caller: &KeyRecord,
+        project: &str,
+        exc_id: &str,
+        reason: &str,
+    ) -> Result<Value> {
+        let p = self.project_for(caller, project, Access::Ledger).await?;
+        let staged = self
+            .under_lock(&p, |ps, now| {
+                let exc = exception_of(ps, exc_id, project)?;
+                ledger::check_revoke(ps.settings(), exc, caller, reason, now)?;
+                let body = RecordBody::ExceptionRevoked(ExceptionRevoked {
+                    exception_id: exc_id.to_owned(),
+                    revoked_by: caller.id.clone(),
+                    revoked_by_name: caller.name.clone(),
+                    reason: reason.to_owned(),
+                });
+                let staged = self.stage(ps, random_id("evt"), body, now)?;
+                if let Some(e) = ps.exceptions.get_mut(exc_id) {
+                    e.revoked_at = Some(now);
+                }
+                Ok(staged)
+            })
+            .await?;
+        let (record, index, leaf) = staged.wait().await?;
+        Ok(json!({
+            "exception_id": exc_id,
+            "status": Status::Revoked,
+            "revoked_at": record.time,
+            "reason": reason,
+            "log_index": index,
+            "leaf_hash": leaf.to_base64(),
+        }))
+    }
+
+    /// An exception's current view and, with `events`, every event with
+    /// its log index.
+    fn exception_view(
+        &self,
+        project: &str,
+        e: &Exception,
+        now: i64,
+        events: bool,
+    ) -> Result<Value> {
+        let seqs = self.records.exception_seqs(project, &e.id)?;
+        let mut list = Vec::new();
+        let mut requested = Value::Null;
+        for seq in seqs {
+            let (record, envelope, index, leaf) = self.stored(project, seq)?;
+            if record["type"] == RecordKind::ExceptionRequested.as_str() {
+                requested = record.clone();
+            }
+            if events {
+                list.push(json!({
+                    "type": record["type"],
+                    "id": record["id"],
+                    "time": record["time"],
+                    "log_index": index,
+                    "leaf_hash": leaf.to_base64(),
+                    "envelope": envelope,
+                    "record": record,
+                }));
+            }
+        }
+        let mut v = json!({
+            "exception_id": e.id,
+            "status": e.status_at(now),
+            "kind": e.kind,
+            "endpoint": e.endpoint,
+            "reason": requested["reason"],
+            "requested_by": e.requested_by,
+            "created_at": format_time(e.created_at),
+            "expires_at": format_time(e.expires_at),
+            "activated_at": e.activated_at.map(format_time),
+            "approval_latency_ms": e.activated_at.map(|t| e.approval_latency_ms(t)),
+            "revoked_at": e.revoked_at.map(format_time),
+        });
+        if events {
+            v["events"] = json!(list);
+        }
+        Ok(v)
+    }
+
+    /// The project's exceptions, of one status or all.
+    ///
+    /// # Errors
+    /// Access refusals; storage failures.
+    pub async fn exceptions(
+        &self,
+        caller: &KeyRecord,
+        project: &str,
+        status: Option<Status>,
+    ) -> Result<Value> {
+        let p = self.project_for(caller, project, Access::Read).await?;
+        let (now, exceptions) = self
+            .under_lock(&p, |ps, now| {
+                let list: Vec<Exception> = ps
+                    .exceptions
+                    .values()
+                    .filter(|e| status.is_none_or(|w| e.status_at(now) == w))
+                    .cloned()
+                    .collect();
+                Ok((now, list))
+            })
+            .await?;
+        let mut list = Vec::with_capacity(exceptions.len());
+        for e in &exceptions {
+            list.push(self.exception_view(project, e, now, false)?);
+        }
+        Ok(json!({"exceptions": list}))
+    }
+
+    /// One exception: its state and every event with its log index.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`]; access refusals; storage failures.
+    pub async fn exception(
+        &self,
+        caller: &KeyRecord,
+        project: &str,
+        exc_id: &str,
+    ) -> Result<Value> {
+        let p = self.project_for(caller, project, Access::Read).await?;
+        let (now, exc) = self
+            .under_lock(&p, |ps, now| {
+                Ok((now, exception_of(ps, exc_id, project)?.clone()))
+            })
+            .await?;
+        self.exception_view(project, &exc, now, true)
+    }
+}
+
+fn exception_of<'a>(ps: &'a ProjectState, id: &str, project: &str) -> Result<&'a Exception> {
+    ps.exceptions
+        .get(id)
+        .ok_or_else(|| Error::NotFound(format!("no exception {id:?} in project {project:?}")))
+}
+
+/// Body of `POST .../exceptions/{exceptionId}/signals`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum SignalRequest {
+    /// A second codeowner approves (the caller).
+    CodeownerApproval {
+        /// Optional comment.
+        #[serde(default)]
+        comment: String,
+    },
+    /// CI reports a consumer test passed.
+    ConsumerTest {
+        /// The test's name.
+        test_name: String,
+        /// URL of the CI run.
+        run_url: String,
+    },
+    /// A codeowner approved the pull request on GitHub.
+    GithubReview {
+        /// `owner/name`.
+        repository: String,
+        /// Pull request number.
+        pull_request: u64,
+    },
+}
+
+fn valid_url(u: &str) -> bool {
+    (u.starts_with("https://") || u.starts_with("http://"))
+        && u.len() <= 2_000
+        && !u.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+/// Body of `POST .../exceptions/{exceptionId}/revoke`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeRequest {
+    /// Why.
+    pub reason: String,
+}

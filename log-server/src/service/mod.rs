@@ -1,0 +1,541 @@
+//! The compliance service: projects and their principals, the gate's
+//! decisions, the exception ledger and the evidence export, over the log,
+//! the record and key stores, and the pure rules of the `compliance` crate.
+//! See `spec/compliance.md`.
+//!
+//! # Records and envelopes
+//!
+//! Every decision and ledger event is a record: a JSON object with `type`,
+//! `id`, `project`, `time` and its own fields. Its log entry is the envelope
+//! ([`compliance::record::seal`]), which carries only the record's digest.
+//! The record is committed **in the same atomic, durable write as its
+//! entry** ([`Log::enqueue`] with a [`NewRecord`]), so a record exists if and
+//! only if its envelope is in the log, whatever the moment of a crash.
+//!
+//! # Consistency
+//!
+//! Each project has an async mutex around read-evaluate-queue: a decision is
+//! evaluated against the ledger state and queued for the log under the
+//! lock, and the log sequences entries in queue order. So the log order of a
+//! project's records is the order in which they were evaluated, and an
+//! exception revoked (queued) before a decision is never applied by it. The
+//! lock is not held while the entry is made durable, so many decisions of
+//! one project share one commit.
+//!
+//! # The clock
+//!
+//! [`now_ms`] is the one place the service reads the clock; the rules get
+//! the time as an argument.
+
+pub mod admin;
+pub mod export;
+pub mod gate;
+pub mod github;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use compliance::ledger::{Exception, ProjectRow, ProjectSettings};
+use compliance::principal::{Access, KeyRecord, Principal, Profile, authorize};
+use compliance::record::{ExceptionExpired, Record, RecordBody};
+use compliance::time::format_time;
+use serde_json::Value;
+use tlog::Hash;
+use tokio::sync::{oneshot, watch};
+
+use crate::log::Log;
+use crate::storage::{KeyStore, NewRecord, RecordStore, StoredRecord};
+use crate::{Error, Result};
+
+/// Milliseconds since the epoch, from the system clock (the one place the
+/// compliance service reads it).
+#[must_use]
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+pub(crate) fn invalid(msg: impl Into<String>) -> Error {
+    Error::Refused(compliance::Error::Invalid(msg.into()))
+}
+
+pub(crate) fn forbidden(msg: impl Into<String>) -> Error {
+    Error::Refused(compliance::Error::Forbidden(msg.into()))
+}
+
+pub(crate) fn conflict(msg: impl Into<String>) -> Error {
+    Error::Refused(compliance::Error::Conflict(msg.into()))
+}
+
+pub(crate) fn no_project(project: &str) -> Error {
+    Error::Refused(compliance::Error::NoProject {
+        project: project.to_owned(),
+    })
+}
+
+/// Runs blocking storage work off the async workers.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::storage("a blocking storage task", e))?
+}
+
+/// A project's ledger state, loaded from its records, guarded by the
+/// project's lock.
+pub struct ProjectState {
+    /// The project row (name, settings).
+    pub row: ProjectRow,
+    /// Last sequence number given to a record.
+    pub last_seq: u64,
+    /// Time of the last record (records' times never go backwards).
+    pub last_time: i64,
+    /// Every exception, by ID.
+    pub exceptions: BTreeMap<String, Exception>,
+    /// Highest sequence number whose append has completed (committed or failed).
+    committed: Arc<watch::Sender<u64>>,
+}
+
+impl ProjectState {
+    /// The time of a record evaluated now: the clock, never earlier than
+    /// the project's previous record.
+    #[must_use]
+    pub fn clock(&self, now: i64) -> i64 {
+        now.max(self.last_time)
+    }
+
+    /// The project's settings.
+    #[must_use]
+    pub fn settings(&self) -> &ProjectSettings {
+        &self.row.settings
+    }
+
+    /// Resolves once every record queued so far for the project has
+    /// completed (committed, or failed); to be awaited without the lock.
+    pub fn settled(&self) -> impl Future<Output = ()> + Send + use<> {
+        let upto = self.last_seq;
+        let mut rx = self.committed.subscribe();
+        async move {
+            let _ = rx.wait_for(|c| *c >= upto).await;
+        }
+    }
+}
+
+/// A project's state behind its lock.
+pub type Project = Arc<tokio::sync::Mutex<ProjectState>>;
+
+/// A record queued for the log; [`Staged::wait`] resolves when it is durable.
+pub struct Staged {
+    /// The record.
+    pub record: Record,
+    /// Its sequence number in the project.
+    pub seq: u64,
+    done: oneshot::Receiver<Result<(u64, Hash)>>,
+}
+
+impl Staged {
+    /// Waits until the record is durable; returns it with its log index and
+    /// leaf hash.
+    ///
+    /// # Errors
+    /// [`Error::Stopped`] if the log failed it.
+    pub async fn wait(self) -> Result<(Record, u64, Hash)> {
+        match self.done.await {
+            Ok(Ok((index, leaf))) => Ok((self.record, index, leaf)),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(Error::Stopped),
+        }
+    }
+}
+
+/// Waits for every staged record; returns the results in order.
+///
+/// # Errors
+/// The first failure.
+pub async fn settle_all(staged: Vec<Staged>) -> Result<Vec<(Record, u64, Hash)>> {
+    let mut out = Vec::with_capacity(staged.len());
+    for s in staged {
+        out.push(s.wait().await?);
+    }
+    Ok(out)
+}
+
+/// The compliance service's shared state.
+pub struct Compliance {
+    log: Arc<Log>,
+    records: Arc<dyn RecordStore>,
+    keys: Arc<dyn KeyStore>,
+    github: github::GitHub,
+    projects: Mutex<HashMap<String, Project>>,
+}
+
+impl Compliance {
+    /// The service over `log` and its stores.
+    pub fn new(
+        log: Arc<Log>,
+        records: Arc<dyn RecordStore>,
+        keys: Arc<dyn KeyStore>,
+        github: github::GitHub,
+    ) -> Self {
+        Compliance {
+            log,
+            records,
+            keys,
+            github,
+            projects: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The log.
+    #[must_use]
+    pub fn log(&self) -> &Arc<Log> {
+        &self.log
+    }
+
+    /// The state of `project` for a caller who needs `access` to it: an
+    /// unknown project is 404 before the caller's rights are looked at.
+    ///
+    /// # Errors
+    /// [`compliance::Error::NoProject`], [`compliance::Error::Forbidden`];
+    /// storage failures.
+    pub async fn project_for(
+        &self,
+        caller: &KeyRecord,
+        project: &str,
+        access: Access,
+    ) -> Result<Project> {
+        let p = self.project(project).await?;
+        authorize(caller, project, access)?;
+        Ok(p)
+    }
+
+    /// The state of `project`, loaded from its records on first use.
+    ///
+    /// # Errors
+    /// [`compliance::Error::NoProject`]; storage failures.
+    pub async fn project(&self, project: &str) -> Result<Project> {
+        if let Some(p) = self.cache().get(project) {
+            return Ok(p.clone());
+        }
+        let records = self.records.clone();
+        let id = project.to_owned();
+        let loaded = blocking(move || load_state(&*records, &id)).await?;
+        let Some(state) = loaded else {
+            return Err(no_project(project));
+        };
+        let mut cache = self.cache();
+        Ok(cache
+            .entry(project.to_owned())
+            .or_insert_with(|| Arc::new(tokio::sync::Mutex::new(state)))
+            .clone())
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<String, Project>> {
+        self.projects
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Queues the record `id` of type `body`, at `time`, for the log,
+    /// under the project's lock.
+    ///
+    /// # Errors
+    /// [`Error::Pushback`] or [`Error::Stopped`]; nothing is changed then.
+    pub fn stage(
+        &self,
+        ps: &mut ProjectState,
+        id: String,
+        body: RecordBody,
+        time: i64,
+    ) -> Result<Staged> {
+        let record = Record {
+            id,
+            project: ps.row.id.clone(),
+            time: format_time(time),
+            body,
+        };
+        let (jcs, envelope) = record.seal()?;
+        let seq = ps.last_seq + 1;
+        let new = NewRecord {
+            project: record.project.clone(),
+            seq,
+            time_ms: time,
+            id: record.id.clone(),
+            kind: record.body.kind(),
+            exception: record.exception().map(str::to_owned),
+            record: jcs,
+        };
+        let fut = self.log.enqueue(envelope, Some(new))?;
+        // Queued: from here on the record is in the log's order.
+        ps.last_seq = seq;
+        ps.last_time = time;
+        let committed = ps.committed.clone();
+        let (tx, done) = oneshot::channel();
+        tokio::spawn(async move {
+            let result = fut.await;
+            committed.send_modify(|c| *c = (*c).max(seq));
+            let _ = tx.send(result);
+        });
+        Ok(Staged { record, seq, done })
+    }
+
+    /// Records an `exception_expired` for every exception of the project
+    /// past its expiry that has none yet (expiry is checked at every use).
+    ///
+    /// # Errors
+    /// As [`Compliance::stage`].
+    pub fn sweep_expiries(&self, ps: &mut ProjectState, now: i64) -> Result<Vec<Staged>> {
+        let due: Vec<(String, i64, &'static str)> = ps
+            .exceptions
+            .values()
+            .filter(|e| e.expiry_due(now))
+            .map(|e| {
+                let before = if e.activated_at.is_some() {
+                    "ACTIVE"
+                } else {
+                    "ANERGIC"
+                };
+                (e.id.clone(), e.expires_at, before)
+            })
+            .collect();
+        let mut staged = Vec::with_capacity(due.len());
+        for (id, expires_at, before) in due {
+            let body = RecordBody::ExceptionExpired(ExceptionExpired {
+                exception_id: id.clone(),
+                expires_at: format_time(expires_at),
+                status_before: before.to_owned(),
+            });
+            staged.push(self.stage(ps, crate::keys::random_id("evt"), body, now)?);
+            if let Some(e) = ps.exceptions.get_mut(&id) {
+                e.expiry_recorded = true;
+            }
+        }
+        Ok(staged)
+    }
+
+    /// Runs `act` under the project's lock at the evaluation time, after
+    /// recording due expiries (expiry is checked at every use), and waits for
+    /// those records whatever `act` decides. `act` applies the rules and
+    /// stages what is to be logged; a refusal stages nothing.
+    ///
+    /// # Errors
+    /// `act`'s, and those of recording expiries.
+    pub async fn under_lock<T>(
+        &self,
+        p: &tokio::sync::Mutex<ProjectState>,
+        act: impl FnOnce(&mut ProjectState, i64) -> Result<T>,
+    ) -> Result<T> {
+        let (expiries, result) = {
+            let mut ps = p.lock().await;
+            let now = ps.clock(now_ms());
+            let expiries = self.sweep_expiries(&mut ps, now)?;
+            (expiries, act(&mut ps, now))
+        };
+        settle_all(expiries).await?;
+        result
+    }
+
+    /// Updates a project's settings (row and loaded state together).
+    ///
+    /// # Errors
+    /// [`compliance::Error::NoProject`]; storage failures.
+    pub async fn update_settings(
+        &self,
+        project: &str,
+        update: impl FnOnce(&mut ProjectSettings),
+    ) -> Result<ProjectRow> {
+        let p = self.project(project).await?;
+        let mut ps = p.lock().await;
+        let mut row = ps.row.clone();
+        update(&mut row.settings);
+        let records = self.records.clone();
+        let saved = row.clone();
+        blocking(move || records.put_project(&saved)).await?;
+        ps.row = row.clone();
+        Ok(row)
+    }
+
+    /// Every principal of a project, revoked ones included, oldest first
+    /// (a scan of every key: call it off the async workers).
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub fn principals(&self, project: &str) -> Result<Vec<Principal>> {
+        principals(&*self.records, &*self.keys, project)
+    }
+
+    /// One stored record with its envelope, log index and leaf hash.
+    ///
+    /// # Errors
+    /// Storage failures; a record or entry that should exist and does not.
+    pub fn stored(&self, project: &str, seq: u64) -> Result<(Value, String, u64, Hash)> {
+        let row: StoredRecord = self
+            .records
+            .record(project, seq)?
+            .ok_or_else(|| Error::Corrupt(format!("record {seq} of {project} is missing")))?;
+        let leaf = tlog::leaf_hash(&row.envelope);
+        let index = self
+            .log
+            .index_of(&leaf, u64::MAX)?
+            .ok_or_else(|| Error::Corrupt(format!("record {seq} of {project} has no log entry")))?;
+        let envelope = String::from_utf8_lossy(&row.envelope).into_owned();
+        Ok((row.as_ref().value()?, envelope, index, leaf))
+    }
+}
+
+/// Every principal of a project, revoked ones included, oldest first.
+fn principals(
+    records: &dyn RecordStore,
+    keys: &dyn KeyStore,
+    project: &str,
+) -> Result<Vec<Principal>> {
+    let mut out = Vec::new();
+    for key in crate::keys::list_keys(keys)? {
+        if key.project.as_deref() != Some(project) {
+            continue;
+        }
+        let profile: Profile = records.profile(project, &key.id)?.unwrap_or_default();
+        out.push(Principal { key, profile });
+    }
+    out.sort_by(|a, b| (&a.key.created_at, &a.key.id).cmp(&(&b.key.created_at, &b.key.id)));
+    Ok(out)
+}
+
+fn load_state(records: &dyn RecordStore, project: &str) -> Result<Option<ProjectState>> {
+    let Some(row) = records.project(project)? else {
+        return Ok(None);
+    };
+    let (last_seq, last_time) = records.last_record(project)?.unwrap_or((0, 0));
+    let mut exceptions: BTreeMap<String, Exception> = BTreeMap::new();
+    for seq in records.ledger_seqs(project)? {
+        let stored = records.record(project, seq)?.ok_or_else(|| {
+            Error::Corrupt(format!("exception index names a missing record {seq}"))
+        })?;
+        let record = Record::from_slice(&stored.record)
+            .map_err(|e| Error::Corrupt(format!("record {seq} of {project}: {e}")))?;
+        if let Some(e) = Exception::from_requested(&record) {
+            exceptions.insert(e.id.clone(), e);
+        } else if let Some(e) = record
+            .body
+            .exception_id()
+            .and_then(|id| exceptions.get_mut(id))
+        {
+            e.apply(&record);
+        }
+    }
+    Ok(Some(ProjectState {
+        row,
+        last_seq,
+        last_time,
+        exceptions,
+        committed: Arc::new(watch::channel(last_seq).0),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use compliance::ledger::Status;
+
+    use super::*;
+    use crate::log::LogConfig;
+    use crate::metrics::Metrics;
+    use crate::storage::LogStore;
+    use crate::storage::memory::Memory;
+
+    fn start() -> (Arc<Memory>, Arc<Log>) {
+        let store = Arc::new(Memory::new());
+        let signer = tlog::SignerKey::from_seed("test.example/log", &[7; 32]).unwrap();
+        let config = LogConfig {
+            queue_capacity: 1024,
+            max_batch: 64,
+            checkpoint_interval: Duration::from_millis(10),
+        };
+        let log = Log::start(store.clone(), signer, config, Arc::new(Metrics::default())).unwrap();
+        (store, log)
+    }
+
+    fn compliance(store: &Arc<Memory>, log: &Arc<Log>) -> Compliance {
+        Compliance::new(
+            log.clone(),
+            store.clone(),
+            store.clone(),
+            github::GitHub::new("http://127.0.0.1:9", None),
+        )
+    }
+
+    #[tokio::test]
+    async fn records_commit_with_their_envelopes_and_the_ledger_reloads() {
+        let (store, log) = start();
+        let row = ProjectRow {
+            id: "prj_t".into(),
+            name: "t".into(),
+            created_at: "2026-01-01T00:00:00Z".into(),
+            settings: ProjectSettings::default(),
+        };
+        store.put_project(&row).unwrap();
+        let c = compliance(&store, &log);
+        assert!(matches!(
+            c.project("prj_nope").await,
+            Err(Error::Refused(compliance::Error::NoProject { .. }))
+        ));
+        let p = c.project("prj_t").await.unwrap();
+        let t0 = 1_000_000;
+        let staged = {
+            let mut ps = p.lock().await;
+            let now = ps.clock(t0);
+            let body = RecordBody::ExceptionRequested(compliance::record::ExceptionRequested {
+                requested_by: "key_a".into(),
+                requested_by_name: "a".into(),
+                kind: "k".into(),
+                endpoint: "GET /".into(),
+                reason: "r".into(),
+                expires_at: format_time(t0 + 5_000),
+            });
+            let s = c.stage(&mut ps, "exc_1".into(), body, now).unwrap();
+            ps.exceptions.insert(
+                "exc_1".into(),
+                Exception::from_requested(&s.record).unwrap(),
+            );
+            // Record times never go backwards.
+            assert_eq!(ps.clock(t0 - 1), t0);
+            s
+        };
+        let seq = staged.seq;
+        let (record, index, leaf) = staged.wait().await.unwrap();
+        // The log entry is the record's envelope; the record is stored with it.
+        let entry = store.entry(index).unwrap().unwrap();
+        assert_eq!(entry, record.seal().unwrap().1);
+        assert_eq!(tlog::leaf_hash(&entry), leaf);
+        let stored = store.record("prj_t", seq).unwrap().unwrap();
+        assert_eq!(stored.envelope, entry);
+        assert_eq!(stored.as_ref().value().unwrap(), record.to_value().unwrap());
+        assert_eq!(store.seq_of("prj_t", "exc_1").unwrap(), Some(seq));
+        assert_eq!(store.exception_seqs("prj_t", "exc_1").unwrap(), [seq]);
+        assert_eq!(store.first_seq_at("prj_t", t0).unwrap(), Some(seq));
+        assert_eq!(store.first_seq_at("prj_t", t0 + 1).unwrap(), None);
+        // Past expiry: one exception_expired record, once.
+        let expired = {
+            let mut ps = p.lock().await;
+            let now = ps.clock(t0 + 5_000);
+            let s = c.sweep_expiries(&mut ps, now).unwrap();
+            assert_eq!(s.len(), 1);
+            assert!(c.sweep_expiries(&mut ps, now + 1).unwrap().is_empty());
+            s
+        };
+        settle_all(expired).await.unwrap();
+        // A fresh start folds the records into the same ledger state.
+        let again = compliance(&store, &log);
+        let p2 = again.project("prj_t").await.unwrap();
+        let ps = p2.lock().await;
+        let e = &ps.exceptions["exc_1"];
+        assert!(e.expiry_recorded);
+        assert_eq!(e.status_at(t0), Status::Expired);
+        assert_eq!((ps.last_seq, ps.last_time), (seq + 1, t0 + 5_000));
+        store.check().unwrap();
+    }
+}

@@ -1,0 +1,517 @@
+//! Storage of a log, behind traits shaped by their callers.
+//!
+//! | trait | caller | what |
+//! |---|---|---|
+//! | [`LogStore`] | the log (sequencer, checkpointer, read API) | the tree: entries, stored hashes, the leaf-hash index, checkpoints, and the one atomic commit of a batch |
+//! | [`RecordStore`] | the compliance service | projects, principals' profiles, and reads of the private records committed with their envelopes |
+//! | [`KeyStore`] | API key management and authentication | API key records by the SHA-256 of their secret |
+//!
+//! A backend implements all three ([`Storage`]): [`rocksdb::RocksDb`], the
+//! embedded default, is the only file that names RocksDB; [`memory::Memory`]
+//! holds everything in memory for tests and can fail a commit on purpose.
+//!
+//! # Contracts every backend keeps
+//!
+//! - **Durable once it returns.** A write method that returns `Ok` has made
+//!   its data durable (fsync'd); after a crash it is there. A write that
+//!   returns `Err` may or may not have persisted: the caller must assume
+//!   either (the log then stops, see `log`).
+//! - **Atomic commit.** [`LogStore::commit`] writes the entries, their
+//!   leaf-hash index rows, their records, the new stored hashes and the new
+//!   tree size all or nothing: after a crash either all of the batch is
+//!   visible or none of it.
+//! - **Reads see only committed data**, never part of a batch.
+//! - **Single writer.** [`LogStore::commit`] is called by one thread at a
+//!   time (the sequencer); other writes (checkpoints, projects, keys) may
+//!   come from any thread.
+//!
+//! # Where blocking storage calls run
+//!
+//! Every method here blocks (disk reads, fsync). The rule:
+//!
+//! - Reads whose cost is **bounded by a constant** (one entry, one tile or
+//!   entry bundle, one proof, one page of at most 256 entries, one key, one
+//!   record, one project row) run inline on the async worker that serves the
+//!   request: they are a few point reads that the in-memory levels and the
+//!   block cache mostly answer, and a thread hop would cost more than the
+//!   read (the read API serves tens of thousands of them a second).
+//! - Everything else runs under `tokio::task::spawn_blocking`, or on the
+//!   sequencer's own thread: every durable write (the commit, checkpoints,
+//!   projects, profiles, keys), and every read whose cost grows with the
+//!   data (loading a project's ledger, scans of a project's records or of
+//!   all keys, exports).
+//!
+//! The services (`log::Log`, `service::Compliance`, `keys`) follow the rule
+//! inside their methods, so HTTP handlers never call storage themselves.
+
+pub mod memory;
+pub mod rocksdb;
+
+use std::ops::Range;
+
+use compliance::ledger::ProjectRow;
+use compliance::principal::{KeyRecord, Profile};
+use compliance::record::RecordKind;
+use tlog::{Hash, HashReader, NodeId};
+
+use crate::Error;
+
+/// One appended entry, ready to be committed.
+#[derive(Clone, Copy, Debug)]
+pub struct NewEntry<'a> {
+    /// Its index in the log.
+    pub index: u64,
+    /// The entry bytes.
+    pub data: &'a [u8],
+    /// Its leaf hash.
+    pub leaf_hash: Hash,
+    /// The private record whose envelope the entry is, committed with it.
+    pub record: Option<&'a NewRecord>,
+}
+
+/// A private compliance record, committed in the same atomic batch as its
+/// envelope (the entry), so a record exists if and only if its envelope is
+/// in the log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewRecord {
+    /// The project.
+    pub project: String,
+    /// Its sequence number in the project: 1, 2, … without gaps, in log order.
+    pub seq: u64,
+    /// Its time (ms since the epoch); never earlier than the project's
+    /// previous record.
+    pub time_ms: i64,
+    /// The record's ID.
+    pub id: String,
+    /// Its type.
+    pub kind: RecordKind,
+    /// The exception it is an event of, for ledger events.
+    pub exception: Option<String>,
+    /// The record, JCS-serialized.
+    pub record: Vec<u8>,
+}
+
+/// A batch of appends: the unit of [`LogStore::commit`].
+#[derive(Clone, Copy, Debug)]
+pub struct Batch<'a> {
+    /// The entries, with consecutive indexes from the current tree size.
+    pub entries: &'a [NewEntry<'a>],
+    /// The stored hashes the entries add to the tree.
+    pub hashes: &'a [(NodeId, Hash)],
+    /// The tree size after the batch.
+    pub new_size: u64,
+}
+
+/// A stored record as read back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RecordRef<'a> {
+    /// Its type.
+    pub kind: RecordKind,
+    /// Its envelope: the log entry.
+    pub envelope: &'a [u8],
+    /// The record, JCS-serialized.
+    pub record: &'a [u8],
+}
+
+impl RecordRef<'_> {
+    /// The record as JSON.
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`] if it is not JSON.
+    pub fn value(&self) -> Result<serde_json::Value, Error> {
+        serde_json::from_slice(self.record).map_err(|e| Error::Corrupt(format!("record: {e}")))
+    }
+
+    /// An owned copy.
+    #[must_use]
+    pub fn to_owned(&self) -> StoredRecord {
+        StoredRecord {
+            kind: self.kind,
+            envelope: self.envelope.to_vec(),
+            record: self.record.to_vec(),
+        }
+    }
+}
+
+/// A stored record, owned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredRecord {
+    /// Its type.
+    pub kind: RecordKind,
+    /// Its envelope: the log entry.
+    pub envelope: Vec<u8>,
+    /// The record, JCS-serialized.
+    pub record: Vec<u8>,
+}
+
+impl StoredRecord {
+    /// A borrowed view.
+    #[must_use]
+    pub fn as_ref(&self) -> RecordRef<'_> {
+        RecordRef {
+            kind: self.kind,
+            envelope: &self.envelope,
+            record: &self.record,
+        }
+    }
+}
+
+/// The tree of a log: what the sequencer commits and the read API serves.
+///
+/// [`HashReader::read_hashes`] returns committed stored hashes only; a hash
+/// that is not stored (yet) is [`tlog::Error::HashUnavailable`].
+pub trait LogStore: HashReader + Send + Sync {
+    /// The number of entries durably in the tree (0 for a new store).
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn tree_size(&self) -> Result<u64, Error>;
+
+    /// **The commit point of an append.** Writes the batch's entries, their
+    /// leaf-hash index rows and records, the new stored hashes and the new
+    /// tree size in one atomic, durable write. `Ok`: all of it is durable
+    /// and visible to readers. `Err`: the outcome is unknown (nothing, or
+    /// all of it, may be persisted); the caller must stop writing.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn commit(&self, batch: &Batch<'_>) -> Result<(), Error>;
+
+    /// The entry at `index`, if the tree has it.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn entry(&self, index: u64) -> Result<Option<Vec<u8>>, Error>;
+
+    /// Entries `start..end`, all of which must exist.
+    ///
+    /// # Errors
+    /// Storage failures; [`Error::Corrupt`] if one is missing.
+    fn entries(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>, Error>;
+
+    /// The lowest index below `below` whose leaf hash is `leaf_hash`.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn index_of(&self, leaf_hash: &Hash, below: u64) -> Result<Option<u64>, Error>;
+
+    /// `width` consecutive stored hashes of `level` from `start`,
+    /// concatenated (a tile's body), all of which must exist.
+    ///
+    /// # Errors
+    /// Storage failures; [`Error::Corrupt`] if one is missing.
+    fn hash_range(&self, level: u8, start: u64, width: u64) -> Result<Vec<u8>, Error>;
+
+    /// Stores a signed checkpoint durably, before it is served.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn put_checkpoint(&self, tree_size: u64, note: &[u8]) -> Result<(), Error>;
+
+    /// The latest stored checkpoint: its tree size and note.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn latest_checkpoint(&self) -> Result<Option<(u64, Vec<u8>)>, Error>;
+
+    /// Makes everything written so far cheap to reopen (on an orderly stop).
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn flush(&self) -> Result<(), Error>;
+
+    /// Approximate bytes on disk of the live data (0 if unknown).
+    fn disk_usage(&self) -> u64;
+}
+
+/// Projects, principals' profiles and the private compliance records.
+/// Records are written only by [`LogStore::commit`], with their envelopes.
+pub trait RecordStore: Send + Sync {
+    /// A project row.
+    ///
+    /// # Errors
+    /// Storage failures; [`Error::Corrupt`] rows.
+    fn project(&self, id: &str) -> Result<Option<ProjectRow>, Error>;
+
+    /// Every project row, by ID.
+    ///
+    /// # Errors
+    /// Storage failures; [`Error::Corrupt`] rows.
+    fn projects(&self) -> Result<Vec<ProjectRow>, Error>;
+
+    /// Writes a project row, durably.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn put_project(&self, row: &ProjectRow) -> Result<(), Error>;
+
+    /// A principal's profile.
+    ///
+    /// # Errors
+    /// Storage failures; [`Error::Corrupt`] rows.
+    fn profile(&self, project: &str, principal: &str) -> Result<Option<Profile>, Error>;
+
+    /// Writes a principal's profile, durably.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn put_profile(&self, project: &str, principal: &str, profile: &Profile) -> Result<(), Error>;
+
+    /// The sequence number and time of the project's last committed record.
+    ///
+    /// # Errors
+    /// Storage failures; [`Error::Corrupt`] rows.
+    fn last_record(&self, project: &str) -> Result<Option<(u64, i64)>, Error>;
+
+    /// The record with sequence number `seq`.
+    ///
+    /// # Errors
+    /// Storage failures; [`Error::Corrupt`] rows.
+    fn record(&self, project: &str, seq: u64) -> Result<Option<StoredRecord>, Error>;
+
+    /// The sequence number of the record with ID `id`.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn seq_of(&self, project: &str, id: &str) -> Result<Option<u64>, Error>;
+
+    /// The sequence numbers of an exception's records, in order.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn exception_seqs(&self, project: &str, exception: &str) -> Result<Vec<u64>, Error>;
+
+    /// The sequence numbers of every ledger event of the project, each
+    /// exception's in order (and its request first).
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn ledger_seqs(&self, project: &str) -> Result<Vec<u64>, Error>;
+
+    /// The first sequence number whose record time is at or after `time_ms`.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn first_seq_at(&self, project: &str, time_ms: i64) -> Result<Option<u64>, Error>;
+
+    /// Calls `f` with the records of `seqs`, in order, until it returns
+    /// `false`; memory does not grow with the range.
+    ///
+    /// # Errors
+    /// Storage failures, [`Error::Corrupt`] rows, and `f`'s errors.
+    fn for_each_record(
+        &self,
+        project: &str,
+        seqs: Range<u64>,
+        f: &mut dyn FnMut(RecordRef<'_>) -> Result<bool, Error>,
+    ) -> Result<(), Error>;
+}
+
+/// API key records, by the SHA-256 of the key's secret.
+pub trait KeyStore: Send + Sync {
+    /// Writes a key record, durably.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn put_key(&self, secret_hash: &[u8; 32], record: &KeyRecord) -> Result<(), Error>;
+
+    /// The record of a secret's hash.
+    ///
+    /// # Errors
+    /// Storage failures; [`Error::Corrupt`] rows.
+    fn key(&self, secret_hash: &[u8; 32]) -> Result<Option<KeyRecord>, Error>;
+
+    /// Every key record with its secret's hash.
+    ///
+    /// # Errors
+    /// Storage failures; [`Error::Corrupt`] rows.
+    fn keys(&self) -> Result<Vec<([u8; 32], KeyRecord)>, Error>;
+}
+
+/// A whole backend.
+pub trait Storage: LogStore + RecordStore + KeyStore {}
+
+impl<T: LogStore + RecordStore + KeyStore> Storage for T {}
+
+/// The contracts above, checked the same way on every backend.
+#[cfg(test)]
+mod contract {
+    use super::memory::Memory;
+    use super::rocksdb::RocksDb;
+    use super::*;
+
+    fn record(
+        project: &str,
+        seq: u64,
+        time_ms: i64,
+        kind: RecordKind,
+        exc: Option<&str>,
+    ) -> NewRecord {
+        NewRecord {
+            project: project.into(),
+            seq,
+            time_ms,
+            id: format!("id_{seq}"),
+            kind,
+            exception: exc.map(str::to_owned),
+            record: format!("{{\"seq\":{seq}}}").into_bytes(),
+        }
+    }
+
+    /// Commits `records` as entries after the current tree.
+    fn commit(store: &dyn Storage, frontier: &mut tlog::Frontier, records: &[NewRecord]) {
+        let start = frontier.size();
+        let data: Vec<Vec<u8>> = records
+            .iter()
+            .map(|r| format!("envelope {} {}", r.project, r.seq).into_bytes())
+            .collect();
+        let mut hashes = Vec::new();
+        let entries: Vec<NewEntry<'_>> = data
+            .iter()
+            .zip(records)
+            .zip(start..)
+            .map(|((d, r), index)| {
+                let leaf_hash = tlog::leaf_hash(d);
+                frontier.append(leaf_hash, |id, h| hashes.push((id, h)));
+                NewEntry {
+                    index,
+                    data: d,
+                    leaf_hash,
+                    record: Some(r),
+                }
+            })
+            .collect();
+        store
+            .commit(&Batch {
+                entries: &entries,
+                hashes: &hashes,
+                new_size: frontier.size(),
+            })
+            .unwrap();
+    }
+
+    fn check(store: &dyn Storage) {
+        let mut frontier = tlog::Frontier::default();
+        assert_eq!(store.tree_size().unwrap(), 0);
+        assert_eq!(store.latest_checkpoint().unwrap(), None);
+        use RecordKind as K;
+        commit(
+            store,
+            &mut frontier,
+            &[
+                record("prj_a", 1, 1_000, K::GateDecision, None),
+                record("prj_a", 2, 2_000, K::ExceptionRequested, Some("id_2")),
+                record("prj_b", 1, 2_500, K::GateDecision, None),
+            ],
+        );
+        commit(
+            store,
+            &mut frontier,
+            &[
+                record("prj_a", 3, 2_000, K::ExceptionActivated, Some("id_2")),
+                record("prj_a", 4, 5_000, K::ComplianceExport, None),
+            ],
+        );
+        assert_eq!(store.tree_size().unwrap(), 5);
+        assert_eq!(tlog::tree_hash(5, &store).unwrap(), frontier.root());
+        assert_eq!(store.entry(1).unwrap().unwrap(), b"envelope prj_a 2");
+        assert_eq!(store.entry(5).unwrap(), None);
+        assert_eq!(store.entries(1, 3).unwrap().len(), 2);
+        let leaf = tlog::leaf_hash(b"envelope prj_a 3");
+        assert_eq!(store.index_of(&leaf, 5).unwrap(), Some(3));
+        assert_eq!(
+            store.index_of(&leaf, 3).unwrap(),
+            None,
+            "only below `below`"
+        );
+        assert_eq!(store.hash_range(0, 0, 5).unwrap().len(), 5 * 32);
+
+        store.put_checkpoint(5, b"note").unwrap();
+        store.put_checkpoint(3, b"older").unwrap();
+        assert_eq!(
+            store.latest_checkpoint().unwrap(),
+            Some((5, b"note".to_vec()))
+        );
+
+        assert_eq!(store.last_record("prj_a").unwrap(), Some((4, 5_000)));
+        assert_eq!(store.last_record("prj_c").unwrap(), None);
+        let r = store.record("prj_a", 2).unwrap().unwrap();
+        assert_eq!(
+            (r.kind, r.envelope.as_slice()),
+            (K::ExceptionRequested, &b"envelope prj_a 2"[..])
+        );
+        assert_eq!(r.as_ref().value().unwrap()["seq"], 2);
+        assert_eq!(store.seq_of("prj_a", "id_3").unwrap(), Some(3));
+        assert_eq!(store.seq_of("prj_b", "id_3").unwrap(), None);
+        assert_eq!(store.exception_seqs("prj_a", "id_2").unwrap(), [2, 3]);
+        assert_eq!(store.ledger_seqs("prj_a").unwrap(), [2, 3]);
+        assert_eq!(store.first_seq_at("prj_a", 1_500).unwrap(), Some(2));
+        assert_eq!(store.first_seq_at("prj_a", 5_001).unwrap(), None);
+        let mut seen = Vec::new();
+        store
+            .for_each_record("prj_a", 2..4, &mut |r| {
+                seen.push(r.kind);
+                Ok(true)
+            })
+            .unwrap();
+        assert_eq!(seen, [K::ExceptionRequested, K::ExceptionActivated]);
+        let mut first = 0;
+        store
+            .for_each_record("prj_a", 1..5, &mut |_| {
+                first += 1;
+                Ok(false)
+            })
+            .unwrap();
+        assert_eq!(first, 1, "stops when told");
+
+        let row = ProjectRow {
+            id: "prj_a".into(),
+            name: "a".into(),
+            created_at: "2026-01-01T00:00:00Z".into(),
+            settings: compliance::ledger::ProjectSettings::default(),
+        };
+        store.put_project(&row).unwrap();
+        assert_eq!(store.project("prj_a").unwrap(), Some(row.clone()));
+        assert_eq!(store.projects().unwrap(), [row]);
+        let profile = Profile {
+            github_login: Some("alice".into()),
+        };
+        store.put_profile("prj_a", "key_1", &profile).unwrap();
+        assert_eq!(store.profile("prj_a", "key_1").unwrap(), Some(profile));
+        assert_eq!(store.profile("prj_a", "key_2").unwrap(), None);
+
+        let key = KeyRecord {
+            id: "key_1".into(),
+            name: "k".into(),
+            roles: vec![compliance::principal::Role::Admin],
+            project: None,
+            bot: false,
+            created_at: String::new(),
+            revoked_at: None,
+        };
+        store.put_key(&[1; 32], &key).unwrap();
+        assert_eq!(store.key(&[1; 32]).unwrap(), Some(key.clone()));
+        assert_eq!(store.key(&[2; 32]).unwrap(), None);
+        assert_eq!(store.keys().unwrap(), [([1; 32], key)]);
+        store.flush().unwrap();
+    }
+
+    #[test]
+    fn the_memory_backend_keeps_the_contract() {
+        let store = Memory::new();
+        check(&store);
+        store.check().unwrap();
+    }
+
+    #[test]
+    fn the_rocksdb_backend_keeps_the_contract() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        check(&RocksDb::open(&path).unwrap());
+        // And it is all there after reopening.
+        let store = RocksDb::open(&path).unwrap();
+        assert_eq!(store.tree_size().unwrap(), 5);
+        assert_eq!(store.latest_checkpoint().unwrap().unwrap().0, 5);
+        assert_eq!(store.ledger_seqs("prj_a").unwrap(), [2, 3]);
+    }
+}
