@@ -499,10 +499,10 @@ impl RocksDb {
         let row = self
             .db
             .get_pinned_cf(self.cf(CF_TILES)?, tile.to_be_bytes())?;
-        if let Some(row) = &row {
-            if row.len() != ROW_HASHES * 32 {
-                return Err(Error::Corrupt(format!("row of tile {tile}")));
-            }
+        if let Some(row) = &row
+            && row.len() != ROW_HASHES * 32
+        {
+            return Err(Error::Corrupt(format!("row of tile {tile}")));
         }
         Ok(row)
     }
