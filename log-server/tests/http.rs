@@ -71,11 +71,15 @@ fn key_record(name: &str, roles: &[Role], project: Option<&str>) -> KeyRecord {
 
 impl Harness {
     fn new() -> Self {
+        Self::with_queue(1024, 64)
+    }
+
+    fn with_queue(queue_capacity: usize, max_batch: usize) -> Self {
         let store = Arc::new(Memory::new());
         let signer = tlog::SignerKey::from_seed("test.example/log", &[9; 32]).unwrap();
         let config = LogConfig {
-            queue_capacity: 1024,
-            max_batch: 64,
+            queue_capacity,
+            max_batch,
             checkpoint_interval: Duration::from_millis(5),
         };
         let log = Log::start(store.clone(), signer, config, Arc::new(Metrics::default())).unwrap();
@@ -904,6 +908,50 @@ async fn compliance_routes_refuse_bad_requests_and_record_nothing() {
         String::from_utf8(file.body)
             .unwrap()
             .contains("## D. Audit-trail integrity")
+    );
+    h.store.check().unwrap();
+}
+
+/// A full queue is pushback: 503 with `Retry-After`, nothing appended; the
+/// appends that were queued are committed once the store is fast again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_queue_is_pushback_with_retry_after() {
+    let h = Arc::new(Harness::with_queue(2, 1));
+    let paused = h.store.pause_commits();
+    // The sequencer takes one append and stalls in its commit; two more
+    // fill the queue; the next is refused at once.
+    let mut queued = Vec::new();
+    let mut refused = None;
+    for i in 0..50u8 {
+        let h2 = h.clone();
+        let task = tokio::spawn(async move { h2.append(&[i]).await });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        if task.is_finished() {
+            refused = Some(task.await.unwrap());
+            break;
+        }
+        queued.push(task);
+    }
+    let refused = refused.expect("a full queue refuses an append");
+    refused.error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "overloaded",
+        "retry after the delay in Retry-After",
+    );
+    assert_eq!(refused.headers[header::RETRY_AFTER], "1");
+    assert_eq!(
+        h.store.tree_size().unwrap(),
+        0,
+        "nothing committed while paused"
+    );
+    drop(paused);
+    for task in queued {
+        assert_eq!(task.await.unwrap().status, StatusCode::CREATED);
+    }
+    assert_eq!(
+        h.store.tree_size().unwrap(),
+        3,
+        "one in the commit, two queued"
     );
     h.store.check().unwrap();
 }

@@ -17,6 +17,8 @@ use tlog::Hash;
 
 use super::{Compliance, ProjectState, forbidden, invalid, now_ms, settle_all};
 use crate::keys::random_id;
+use crate::log::Log;
+use crate::storage::RecordStore;
 use crate::{Error, Result};
 
 impl Compliance {
@@ -376,54 +378,6 @@ impl Compliance {
         }))
     }
 
-    /// An exception's current view and, with `events`, every event with
-    /// its log index.
-    fn exception_view(
-        &self,
-        project: &str,
-        e: &Exception,
-        now: i64,
-        events: bool,
-    ) -> Result<Value> {
-        let seqs = self.records.exception_seqs(project, &e.id)?;
-        let mut list = Vec::new();
-        let mut requested = Value::Null;
-        for seq in seqs {
-            let (record, envelope, index, leaf) = self.stored(project, seq)?;
-            if record["type"] == RecordKind::ExceptionRequested.as_str() {
-                requested = record.clone();
-            }
-            if events {
-                list.push(json!({
-                    "type": record["type"],
-                    "id": record["id"],
-                    "time": record["time"],
-                    "log_index": index,
-                    "leaf_hash": leaf.to_base64(),
-                    "envelope": envelope,
-                    "record": record,
-                }));
-            }
-        }
-        let mut v = json!({
-            "exception_id": e.id,
-            "status": e.status_at(now),
-            "kind": e.kind,
-            "endpoint": e.endpoint,
-            "reason": requested["reason"],
-            "requested_by": e.requested_by,
-            "created_at": format_time(e.created_at),
-            "expires_at": format_time(e.expires_at),
-            "activated_at": e.activated_at.map(format_time),
-            "approval_latency_ms": e.activated_at.map(|t| e.approval_latency_ms(t)),
-            "revoked_at": e.revoked_at.map(format_time),
-        });
-        if events {
-            v["events"] = json!(list);
-        }
-        Ok(v)
-    }
-
     /// The project's exceptions, of one status or all.
     ///
     /// # Errors
@@ -446,11 +400,16 @@ impl Compliance {
                 Ok((now, list))
             })
             .await?;
-        let mut list = Vec::with_capacity(exceptions.len());
-        for e in &exceptions {
-            list.push(self.exception_view(project, e, now, false)?);
-        }
-        Ok(json!({"exceptions": list}))
+        // A read that grows with the project: off the async workers.
+        let (records, log, id) = (self.records.clone(), self.log.clone(), project.to_owned());
+        super::blocking(move || {
+            let list = exceptions
+                .iter()
+                .map(|e| exception_view(&*records, &log, &id, e, now, false))
+                .collect::<Result<Vec<_>>>()?;
+            Ok(json!({ "exceptions": list }))
+        })
+        .await
     }
 
     /// One exception: its state and every event with its log index.
@@ -469,8 +428,57 @@ impl Compliance {
                 Ok((now, exception_of(ps, exc_id, project)?.clone()))
             })
             .await?;
-        self.exception_view(project, &exc, now, true)
+        exception_view(&*self.records, &self.log, project, &exc, now, true)
     }
+}
+
+/// An exception's current view and, with `events`, every event with
+/// its log index.
+fn exception_view(
+    records: &dyn RecordStore,
+    log: &Log,
+    project: &str,
+    e: &Exception,
+    now: i64,
+    events: bool,
+) -> Result<Value> {
+    let seqs = records.exception_seqs(project, &e.id)?;
+    let mut list = Vec::new();
+    let mut requested = Value::Null;
+    for seq in seqs {
+        let (record, envelope, index, leaf) = super::stored(records, log, project, seq)?;
+        if record["type"] == RecordKind::ExceptionRequested.as_str() {
+            requested = record.clone();
+        }
+        if events {
+            list.push(json!({
+                "type": record["type"],
+                "id": record["id"],
+                "time": record["time"],
+                "log_index": index,
+                "leaf_hash": leaf.to_base64(),
+                "envelope": envelope,
+                "record": record,
+            }));
+        }
+    }
+    let mut v = json!({
+        "exception_id": e.id,
+        "status": e.status_at(now),
+        "kind": e.kind,
+        "endpoint": e.endpoint,
+        "reason": requested["reason"],
+        "requested_by": e.requested_by,
+        "created_at": format_time(e.created_at),
+        "expires_at": format_time(e.expires_at),
+        "activated_at": e.activated_at.map(format_time),
+        "approval_latency_ms": e.activated_at.map(|t| e.approval_latency_ms(t)),
+        "revoked_at": e.revoked_at.map(format_time),
+    });
+    if events {
+        v["events"] = json!(list);
+    }
+    Ok(v)
 }
 
 fn exception_of<'a>(ps: &'a ProjectState, id: &str, project: &str) -> Result<&'a Exception> {

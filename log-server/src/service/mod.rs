@@ -367,23 +367,32 @@ impl Compliance {
         principals(&*self.records, &*self.keys, project)
     }
 
-    /// One stored record with its envelope, log index and leaf hash.
+    /// One stored record with its envelope, log index and leaf hash (a
+    /// few point reads: fine inline).
     ///
     /// # Errors
     /// Storage failures; a record or entry that should exist and does not.
     pub fn stored(&self, project: &str, seq: u64) -> Result<(Value, String, u64, Hash)> {
-        let row: StoredRecord = self
-            .records
-            .record(project, seq)?
-            .ok_or_else(|| Error::Corrupt(format!("record {seq} of {project} is missing")))?;
-        let leaf = tlog::leaf_hash(&row.envelope);
-        let index = self
-            .log
-            .index_of(&leaf, u64::MAX)?
-            .ok_or_else(|| Error::Corrupt(format!("record {seq} of {project} has no log entry")))?;
-        let envelope = String::from_utf8_lossy(&row.envelope).into_owned();
-        Ok((row.as_ref().value()?, envelope, index, leaf))
+        stored(&*self.records, &self.log, project, seq)
     }
+}
+
+/// One stored record with its envelope, log index and leaf hash.
+fn stored(
+    records: &dyn RecordStore,
+    log: &Log,
+    project: &str,
+    seq: u64,
+) -> Result<(Value, String, u64, Hash)> {
+    let row: StoredRecord = records
+        .record(project, seq)?
+        .ok_or_else(|| Error::Corrupt(format!("record {seq} of {project} is missing")))?;
+    let leaf = tlog::leaf_hash(&row.envelope);
+    let index = log
+        .index_of(&leaf, u64::MAX)?
+        .ok_or_else(|| Error::Corrupt(format!("record {seq} of {project} has no log entry")))?;
+    let envelope = String::from_utf8_lossy(&row.envelope).into_owned();
+    Ok((row.as_ref().value()?, envelope, index, leaf))
 }
 
 /// Every principal of a project, revoked ones included, oldest first.

@@ -53,6 +53,12 @@ pub struct Memory {
     inner: RwLock<Inner>,
     mode: Mutex<CommitMode>,
     commits: Mutex<u64>,
+    gate: Mutex<()>,
+}
+
+/// Holds every commit until dropped (see [`Memory::pause_commits`]).
+pub struct PausedCommits<'a> {
+    _gate: std::sync::MutexGuard<'a, ()>,
 }
 
 impl Memory {
@@ -65,6 +71,14 @@ impl Memory {
     /// Sets what later commits do.
     pub fn fail_commits(&self, mode: CommitMode) {
         *self.mode.lock().unwrap_or_else(PoisonError::into_inner) = mode;
+    }
+
+    /// Makes commits wait until the returned guard is dropped, as a slow
+    /// disk would: the sequencer stalls and the queue fills up.
+    pub fn pause_commits(&self) -> PausedCommits<'_> {
+        PausedCommits {
+            _gate: self.gate.lock().unwrap_or_else(PoisonError::into_inner),
+        }
     }
 
     /// How many commits were attempted.
@@ -156,6 +170,7 @@ impl LogStore for Memory {
     }
 
     fn commit(&self, batch: &Batch<'_>) -> Result<()> {
+        drop(self.gate.lock().unwrap_or_else(PoisonError::into_inner));
         *self.commits.lock().unwrap_or_else(PoisonError::into_inner) += 1;
         let mode = *self.mode.lock().unwrap_or_else(PoisonError::into_inner);
         let persist = match mode {
