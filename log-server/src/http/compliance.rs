@@ -33,6 +33,20 @@ fn wait_param(q: &HashMap<String, String>, known: &[&str]) -> Result<bool, ApiEr
     }
 }
 
+/// The body of a request to `project`, read only once the caller is known
+/// to have `access` there: a stranger learns nothing from the errors of a
+/// body it could not submit anyway.
+async fn body_for<T>(
+    s: &AppState,
+    caller: &Caller,
+    project: &str,
+    access: Access,
+    body: Result<Json<T>, JsonRejection>,
+) -> Result<T, ApiError> {
+    s.compliance.project_for(&caller.0, project, access).await?;
+    json_body(body)
+}
+
 /// `POST /api/projects/{projectId}/decisions[?wait=checkpoint]` (role `ci`)
 pub async fn post_decision(
     State(s): State<AppState>,
@@ -41,8 +55,6 @@ pub async fn post_decision(
     q: Result<Query<HashMap<String, String>>, QueryRejection>,
     body: Result<Json<DecisionInput>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    // The project and the caller's access first: a stranger learns nothing
-    // from the errors of a body it could not submit anyway.
     s.compliance
         .project_for(&caller.0, &project, Access::Decide)
         .await?;
@@ -70,10 +82,7 @@ pub async fn post_exception(
     Path(project): Path<String>,
     body: Result<Json<NewException>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    s.compliance
-        .project_for(&caller.0, &project, Access::Ledger)
-        .await?;
-    let req = json_body(body)?;
+    let req = body_for(&s, &caller, &project, Access::Ledger, body).await?;
     let out = s
         .compliance
         .file_exception(&caller.0, &project, req)
@@ -88,10 +97,7 @@ pub async fn post_signal(
     Path((project, exc_id)): Path<(String, String)>,
     body: Result<Json<SignalRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    s.compliance
-        .project_for(&caller.0, &project, Access::Ledger)
-        .await?;
-    let req = json_body(body)?;
+    let req = body_for(&s, &caller, &project, Access::Ledger, body).await?;
     let out = s
         .compliance
         .signal(&caller.0, &project, &exc_id, req)
@@ -106,10 +112,7 @@ pub async fn post_revoke(
     Path((project, exc_id)): Path<(String, String)>,
     body: Result<Json<RevokeRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    s.compliance
-        .project_for(&caller.0, &project, Access::Ledger)
-        .await?;
-    let req = json_body(body)?;
+    let req = body_for(&s, &caller, &project, Access::Ledger, body).await?;
     let out = s
         .compliance
         .revoke(&caller.0, &project, &exc_id, &req.reason)
