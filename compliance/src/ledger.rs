@@ -10,6 +10,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
+use crate::endpoint::Endpoint;
 use crate::principal::{KeyRecord, Role};
 pub use crate::record::SignalKind;
 use crate::record::{Record, RecordBody};
@@ -45,6 +46,16 @@ pub struct ProjectSettings {
     pub bot_deny_list: Vec<String>,
     /// Longest time from filing to expiry.
     pub max_exception_lifetime_seconds: u64,
+    /// The kinds of second signal the project accepts (by default
+    /// `codeowner_approval` and `github_review`; `consumer_test` is opt-in).
+    #[serde(default = "default_accepted_signals")]
+    pub accepted_signals: Vec<SignalKind>,
+}
+
+/// The signals a project accepts unless it says otherwise.
+#[must_use]
+pub fn default_accepted_signals() -> Vec<SignalKind> {
+    vec![SignalKind::CodeownerApproval, SignalKind::GithubReview]
 }
 
 impl Default for ProjectSettings {
@@ -52,6 +63,7 @@ impl Default for ProjectSettings {
         ProjectSettings {
             bot_deny_list: Vec::new(),
             max_exception_lifetime_seconds: DEFAULT_MAX_LIFETIME_SECONDS,
+            accepted_signals: default_accepted_signals(),
         }
     }
 }
@@ -82,6 +94,9 @@ pub struct SettingsPatch {
     /// Longest time from filing to expiry, 1 s to one year.
     #[serde(default)]
     pub max_exception_lifetime_seconds: Option<u64>,
+    /// The kinds of second signal the project accepts (at least one).
+    #[serde(default)]
+    pub accepted_signals: Option<Vec<SignalKind>>,
 }
 
 impl SettingsPatch {
@@ -98,6 +113,18 @@ impl SettingsPatch {
                 )));
             }
             next.max_exception_lifetime_seconds = secs;
+        }
+        if let Some(kinds) = &self.accepted_signals {
+            if kinds.is_empty() {
+                return Err(Error::Invalid(
+                    "accepted_signals must name at least one of codeowner_approval, consumer_test, github_review"
+                        .into(),
+                ));
+            }
+            let mut kinds = kinds.clone();
+            kinds.sort();
+            kinds.dedup();
+            next.accepted_signals = kinds;
         }
         if let Some(deny) = &self.bot_deny_list {
             for d in deny {
@@ -150,6 +177,9 @@ pub struct Exception {
     pub endpoint: String,
     /// Requester's principal ID.
     pub requested_by: String,
+    /// Requester's principal name (a principal is a person: another key of
+    /// the same name is the same person).
+    pub requested_by_name: String,
     /// Filed, ms since the epoch.
     pub created_at: i64,
     /// Expiry, ms since the epoch.
@@ -175,6 +205,7 @@ impl Exception {
             kind: r.kind.clone(),
             endpoint: r.endpoint.clone(),
             requested_by: r.requested_by.clone(),
+            requested_by_name: r.requested_by_name.clone(),
             created_at: parse_time(&record.time)?,
             expires_at: parse_time(&r.expires_at)?,
             activated_at: None,
@@ -255,9 +286,10 @@ pub fn check_text(name: &str, value: &str, max: usize, may_be_empty: bool) -> Re
     Ok(())
 }
 
-/// Rules for filing an exception; returns the expiry (ms). Codeowners file
-/// exceptions; bots cannot; the expiry is required, in the future, and at
-/// most the project's maximum lifetime away.
+/// Rules for filing an exception. Codeowners file exceptions; bots cannot;
+/// the endpoint is `METHOD /path` (recorded with the method upper-case); the
+/// expiry is required, in the future, and at most the project's maximum
+/// lifetime away.
 ///
 /// # Errors
 /// The [`Error`].
@@ -266,7 +298,7 @@ pub fn check_filing(
     caller: &KeyRecord,
     req: &NewException,
     now: i64,
-) -> Result<i64, Error> {
+) -> Result<Filing, Error> {
     if !has(caller, Role::Codeowner) {
         return Err(Error::Forbidden(
             "only a codeowner can file an exception".into(),
@@ -279,7 +311,7 @@ pub fn check_filing(
         )));
     }
     check_text("kind", &req.kind, 200, false)?;
-    check_text("endpoint", &req.endpoint, 500, false)?;
+    let endpoint = Endpoint::parse(&req.endpoint)?;
     check_text("reason", &req.reason, MAX_TEXT, false)?;
     let expires = parse_time(&req.expires_at).ok_or_else(|| {
         Error::Invalid(format!(
@@ -304,7 +336,19 @@ pub fn check_filing(
             format_time(now.saturating_add(max_ms))
         )));
     }
-    Ok(expires)
+    Ok(Filing {
+        endpoint: endpoint.to_string(),
+        expires_at: expires,
+    })
+}
+
+/// What a filing accepted by [`check_filing`] records.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Filing {
+    /// The endpoint in its one form (`METHOD /path`, the method upper-case).
+    pub endpoint: String,
+    /// The expiry, ms since the epoch.
+    pub expires_at: i64,
 }
 
 fn check_state(exc: &Exception, now: i64, action: &str) -> Result<(), Error> {
@@ -349,7 +393,8 @@ pub fn check_signal(
             approver.name
         )));
     }
-    if approver.id == exc.requested_by {
+    if approver.id == exc.requested_by || approver.name.eq_ignore_ascii_case(&exc.requested_by_name)
+    {
         return Err(Error::Forbidden(format!(
             "{} requested exception {}; the second signal must come from someone else",
             approver.name, exc.id
@@ -374,6 +419,18 @@ pub fn check_submitter(
     kind: SignalKind,
     submitter: &KeyRecord,
 ) -> Result<(), Error> {
+    if !settings.accepted_signals.contains(&kind) {
+        let accepted: Vec<&str> = settings
+            .accepted_signals
+            .iter()
+            .map(|k| k.as_str())
+            .collect();
+        return Err(Error::Forbidden(format!(
+            "this project does not accept {} signals (it accepts {}); a project admin can change accepted_signals",
+            kind.as_str(),
+            accepted.join(", ")
+        )));
+    }
     let role_ok = match kind {
         SignalKind::CodeownerApproval => has(submitter, Role::Codeowner),
         SignalKind::ConsumerTest => has(submitter, Role::Ci),
@@ -406,6 +463,21 @@ pub fn check_submitter(
 /// [`Error::Conflict`] saying why not.
 pub fn check_open(exc: &Exception, now: i64) -> Result<(), Error> {
     check_state(exc, now, "signal")
+}
+
+/// The binding of a `consumer_test` signal: the (kind, endpoint) the test
+/// validates must be the exception's (parameter names aside).
+///
+/// # Errors
+/// [`Error::Forbidden`] saying what differs.
+pub fn check_consumer_test(exc: &Exception, kind: &str, endpoint: &str) -> Result<(), Error> {
+    if kind != exc.kind || !crate::endpoint::matches(&exc.endpoint, endpoint) {
+        return Err(Error::Forbidden(format!(
+            "the consumer test validates {kind} on {endpoint}; exception {} is for {} on {}",
+            exc.id, exc.kind, exc.endpoint
+        )));
+    }
+    Ok(())
 }
 
 /// Rules for revoking: a codeowner (not a bot), with a reason, of an
@@ -476,6 +548,7 @@ mod tests {
             id: "evt_x".into(),
             project: "prj_a".into(),
             time: time.into(),
+            salt: "00".repeat(16),
             body,
         }
     }
@@ -498,6 +571,7 @@ mod tests {
             kind: "field_removed".into(),
             endpoint: "GET /users/{id}".into(),
             requested_by: "alice".into(),
+            requested_by_name: "alice-name".into(),
             created_at: 0,
             expires_at: 10 * H,
             activated_at: None,
@@ -568,7 +642,19 @@ mod tests {
         let alice = key("alice", &[Role::Codeowner], false);
         let now = parse_time("2026-01-01T00:00:00Z").unwrap();
         let ok = check_filing(&st, &alice, &new_exc("2026-01-02T00:00:00Z"), now).unwrap();
-        assert_eq!(ok, now + 24 * H);
+        assert_eq!(ok.expires_at, now + 24 * H);
+        assert_eq!(ok.endpoint, "GET /users/{id}");
+        let mut lower = new_exc("2026-01-02T00:00:00Z");
+        lower.endpoint = "get /users/{id}".into();
+        assert_eq!(
+            check_filing(&st, &alice, &lower, now).unwrap().endpoint,
+            "GET /users/{id}"
+        );
+        lower.endpoint = "/users/{id}".into();
+        assert!(matches!(
+            check_filing(&st, &alice, &lower, now),
+            Err(Error::Invalid(m)) if m.contains("METHOD /path")
+        ));
         // Exactly the maximum is allowed; one second more is not.
         assert!(check_filing(&st, &alice, &new_exc("2026-04-01T00:00:00Z"), now).is_ok());
         assert!(matches!(
@@ -623,8 +709,35 @@ mod tests {
 
     #[test]
     fn signal_rules() {
-        let st = ProjectSettings::default();
+        let st = ProjectSettings {
+            accepted_signals: vec![
+                SignalKind::CodeownerApproval,
+                SignalKind::ConsumerTest,
+                SignalKind::GithubReview,
+            ],
+            ..ProjectSettings::default()
+        };
         let e = exc();
+        // By default a project does not accept consumer tests.
+        let ci_key = key("ci", &[Role::Ci], false);
+        assert!(matches!(
+            check_signal(&ProjectSettings::default(), &e, SignalKind::ConsumerTest, &ci_key, &ci_key, H),
+            Err(Error::Forbidden(m)) if m.contains("does not accept consumer_test")
+        ));
+        // A consumer test is bound to the exception's kind and endpoint.
+        assert_eq!(
+            check_consumer_test(&e, "field_removed", "GET /users/{userId}"),
+            Ok(())
+        );
+        for (k, ep) in [
+            ("field_removed", "GET /users"),
+            ("other", "GET /users/{id}"),
+        ] {
+            assert!(matches!(
+                check_consumer_test(&e, k, ep),
+                Err(Error::Forbidden(_))
+            ));
+        }
         let alice = key("alice", &[Role::Codeowner], false);
         let bob = key("bob", &[Role::Codeowner], false);
         let ci = key("ci", &[Role::Ci], false);
@@ -645,6 +758,16 @@ mod tests {
                 matches!(check_signal(&st, &e, ca, k, k, H), Err(Error::Forbidden(m)) if m.contains("codeowner"))
             );
         }
+        // Pinned: another key of the same person (same name, any case) is
+        // still the requester.
+        let alice_again = key("alice2", &[Role::Codeowner], false);
+        let alice_again = KeyRecord {
+            name: "ALICE-name".into(),
+            ..alice_again
+        };
+        assert!(
+            matches!(check_signal(&st, &e, ca, &alice_again, &alice_again, H), Err(Error::Forbidden(m)) if m.contains("someone else"))
+        );
         let ct = SignalKind::ConsumerTest;
         assert_eq!(check_signal(&st, &e, ct, &ci, &ci, H), Ok(()));
         assert!(
@@ -686,6 +809,32 @@ mod tests {
         assert!(
             matches!(check_signal(&st, &revoked, ca, &bob, &bob, 2 * H), Err(Error::Conflict(m)) if m.contains("revoked"))
         );
+    }
+
+    #[test]
+    fn accepted_signals_are_a_setting() {
+        let mut st = ProjectSettings::default();
+        let patch = SettingsPatch {
+            accepted_signals: Some(vec![SignalKind::ConsumerTest, SignalKind::ConsumerTest]),
+            ..SettingsPatch::default()
+        };
+        patch.apply(&mut st).unwrap();
+        assert_eq!(st.accepted_signals, [SignalKind::ConsumerTest]);
+        let empty = SettingsPatch {
+            accepted_signals: Some(vec![]),
+            max_exception_lifetime_seconds: Some(60),
+            ..SettingsPatch::default()
+        };
+        assert!(matches!(empty.apply(&mut st), Err(Error::Invalid(_))));
+        assert_eq!(
+            st.max_exception_lifetime_seconds, DEFAULT_MAX_LIFETIME_SECONDS,
+            "a bad patch changes nothing"
+        );
+        // Rows written before the setting existed read with the default.
+        let old: ProjectSettings =
+            serde_json::from_str(r#"{"bot_deny_list":[],"max_exception_lifetime_seconds":60}"#)
+                .unwrap();
+        assert_eq!(old.accepted_signals, default_accepted_signals());
     }
 
     #[test]

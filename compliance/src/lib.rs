@@ -15,6 +15,7 @@
 //! | module | what |
 //! |---|---|
 //! | [`time`] | RFC 3339 UTC times and dates |
+//! | [`endpoint`] | `METHOD /path`, and how endpoints match |
 //! | [`record`] | record types, JCS digests and envelopes |
 //! | [`principal`] | roles, API key records, access rules |
 //! | [`ledger`] | the exception ledger's rules and state fold |
@@ -26,13 +27,16 @@
 //! let record = serde_json::json!({
 //!     "type": "gate_decision", "id": "run_1", "project": "prj_1",
 //!     "time": "2026-01-02T03:04:05Z", "commit_sha": "abc1234",
+//!     "salt": "6c0e5e1b3a8f4d2c9b7a6e5d4c3b2a19",
 //! });
 //! let (jcs, envelope) = seal(&record).unwrap();
 //! let envelope: serde_json::Value = serde_json::from_slice(&envelope).unwrap();
 //! assert_eq!(envelope["digest"], compliance::record::sha256_digest(&jcs));
 //! assert!(envelope.get("commit_sha").is_none(), "no customer content in the envelope");
+//! assert!(envelope.get("salt").is_none(), "nor the salt");
 //! ```
 
+pub mod endpoint;
 mod error;
 pub mod export;
 pub mod ledger;

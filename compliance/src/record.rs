@@ -149,6 +149,33 @@ impl RecordMeta {
     }
 }
 
+/// Bytes of randomness in a record's salt.
+pub const SALT_BYTES: usize = 16;
+
+/// Checks a record's `salt`: at least [`SALT_BYTES`] bytes (128 bits) as
+/// lowercase hex. Without it, a record of guessable content (a commit SHA of
+/// a public repository, an expiry and a status) could be confirmed from its
+/// public digest by trying candidates.
+///
+/// # Errors
+/// [`Error::MissingField`] or [`Error::Invalid`].
+pub fn check_salt(record: &Value) -> Result<(), Error> {
+    let salt = record
+        .get("salt")
+        .and_then(Value::as_str)
+        .ok_or(Error::MissingField("salt"))?;
+    let hex = salt
+        .bytes()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    if salt.len() < 2 * SALT_BYTES || salt.len() % 2 != 0 || !hex {
+        return Err(Error::Invalid(format!(
+            "a record's salt must be at least {} lowercase hex digits",
+            2 * SALT_BYTES
+        )));
+    }
+    Ok(())
+}
+
 /// The log entry of a record: its envelope, JCS-serialized,
 /// `{"digest","id","project","time","type","v"}`, with
 /// `digest = sha256:<hex of SHA-256 of JCS(record)>`.
@@ -169,6 +196,7 @@ pub fn seal(record: &Value) -> Result<(Vec<u8>, Vec<u8>), Error> {
     if parse_time(&meta.time).is_none() {
         return Err(Error::BadTime(meta.time));
     }
+    check_salt(record)?;
     let jcs = canonical(record)?;
     let digest = sha256_digest(&jcs);
     let envelope = canonical(&json!({
@@ -197,6 +225,9 @@ pub struct Record {
     pub project: String,
     /// RFC 3339 UTC time of the record.
     pub time: String,
+    /// Random, at least 128 bits in lowercase hex (see [`check_salt`]): the
+    /// envelope's digest cannot be confirmed by guessing the record's fields.
+    pub salt: String,
     /// The type and its fields.
     #[serde(flatten)]
     pub body: RecordBody,
@@ -458,7 +489,7 @@ pub struct Artifact {
 }
 
 /// The kinds of second signal.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SignalKind {
     /// A second codeowner approves.
@@ -498,9 +529,9 @@ mod tests {
     #[test]
     fn envelope_is_jcs_with_the_record_digest() {
         let record = json!({"type": "gate_decision", "id": "run_1", "project": "prj_x",
-            "time": "2026-01-01T00:00:00.000Z", "b": [1, 2], "a": "é"});
+            "time": "2026-01-01T00:00:00.000Z", "b": [1, 2], "a": "é", "salt": SALT});
         let env = String::from_utf8(envelope(&record).unwrap()).unwrap();
-        let jcs = r#"{"a":"é","b":[1,2],"id":"run_1","project":"prj_x","time":"2026-01-01T00:00:00.000Z","type":"gate_decision"}"#;
+        let jcs = r#"{"a":"é","b":[1,2],"id":"run_1","project":"prj_x","salt":"0123456789abcdef0123456789abcdef","time":"2026-01-01T00:00:00.000Z","type":"gate_decision"}"#;
         assert_eq!(
             env,
             format!(
@@ -526,6 +557,47 @@ mod tests {
         ));
     }
 
+    const SALT: &str = "0123456789abcdef0123456789abcdef";
+
+    /// Pinned: every record is salted (at least 128 bits), the salt never
+    /// reaches the envelope, and two records of identical content have
+    /// different digests, so a digest cannot be confirmed by guessing.
+    #[test]
+    fn records_are_salted_and_the_salt_stays_private() {
+        let record = |salt: &str| {
+            json!({"type": "exception_expired", "id": "evt_1", "project": "prj_x",
+                "time": "2026-01-01T00:00:00Z", "exception_id": "exc_1",
+                "expires_at": "2026-01-01T00:00:00Z", "status_before": "ACTIVE", "salt": salt})
+        };
+        let a = envelope(&record(SALT)).unwrap();
+        let b = envelope(&record("fedcba9876543210fedcba9876543210")).unwrap();
+        assert_ne!(a, b, "same content, different salts, different digests");
+        let env: Value = serde_json::from_slice(&a).unwrap();
+        let keys: Vec<&str> = env
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(keys, ["digest", "id", "project", "time", "type", "v"]);
+        let mut unsalted = record(SALT);
+        unsalted.as_object_mut().unwrap().remove("salt");
+        assert!(matches!(
+            envelope(&unsalted),
+            Err(Error::MissingField("salt"))
+        ));
+        for weak in [
+            "0123",
+            "0123456789ABCDEF0123456789ABCDEF",
+            "0123456789abcdef0123456789abcdefg",
+        ] {
+            assert!(
+                matches!(envelope(&record(weak)), Err(Error::Invalid(_))),
+                "{weak}"
+            );
+        }
+    }
+
     /// Pinned: a typed record serializes to exactly the JCS bytes of the
     /// untyped JSON the log server has always committed, for every type, and
     /// reads back to the same record; a missing field is an error, never "".
@@ -535,6 +607,7 @@ mod tests {
             v["id"] = json!("x_1");
             v["project"] = json!("prj_1");
             v["time"] = json!("2026-01-02T03:04:05Z");
+            v["salt"] = json!("0123456789abcdef0123456789abcdef");
         };
         let digest = json!({"count": 2, "digest": "sha256:00"});
         let cases = [
@@ -570,7 +643,7 @@ mod tests {
                 .as_object()
                 .unwrap()
                 .keys()
-                .find(|k| !["type", "id", "project", "time"].contains(&k.as_str()))
+                .find(|k| !["type", "id", "project", "time", "salt"].contains(&k.as_str()))
                 .unwrap()
                 .clone();
             missing.as_object_mut().unwrap().remove(&field);

@@ -9,6 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
+use crate::endpoint;
 use crate::ledger::{Exception, Status, check_text};
 pub use crate::record::{Artifact, Finding, Severity};
 
@@ -38,17 +39,25 @@ fn is_hex(s: &str) -> bool {
     s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
+/// Checks a commit SHA: 7 to 64 hex digits.
+///
+/// # Errors
+/// [`Error::Invalid`].
+pub fn check_commit_sha(sha: &str) -> Result<(), Error> {
+    if !(7..=64).contains(&sha.len()) || !is_hex(sha) {
+        return Err(Error::Invalid(format!(
+            "commit_sha must be 7 to 64 hex digits, got {sha:?}"
+        )));
+    }
+    Ok(())
+}
+
 /// Checks a decision's fields.
 ///
 /// # Errors
 /// [`Error::Invalid`] naming the first bad field.
 pub fn validate(d: &DecisionInput) -> Result<(), Error> {
-    if !(7..=64).contains(&d.commit_sha.len()) || !is_hex(&d.commit_sha) {
-        return Err(Error::Invalid(format!(
-            "commit_sha must be 7 to 64 hex digits, got {:?}",
-            d.commit_sha
-        )));
-    }
+    check_commit_sha(&d.commit_sha)?;
     check_text("branch", &d.branch, 255, false)?;
     check_text("author", &d.author, 255, false)?;
     if d.findings.len() > MAX_FINDINGS {
@@ -109,7 +118,7 @@ pub fn evaluate<'a>(
     for f in findings.iter().filter(|f| f.severity == Severity::Err) {
         let matching = exceptions
             .clone()
-            .filter(|e| e.kind == f.kind && e.endpoint == f.endpoint);
+            .filter(|e| e.kind == f.kind && endpoint::matches(&e.endpoint, &f.endpoint));
         let active = matching
             .clone()
             .filter(|e| e.status_at(now) == Status::Active)
@@ -123,6 +132,29 @@ pub fn evaluate<'a>(
                 let mut reason = format!("ERR {} on {}: no ACTIVE exception", f.kind, f.endpoint);
                 if !others.is_empty() {
                     reason.push_str(&format!(" ({})", others.join(", ")));
+                }
+                // Near misses: an exception the codeowner may have meant.
+                let near: Vec<String> = exceptions
+                    .clone()
+                    .filter_map(|e| {
+                        let status = e.status_at(now).as_str();
+                        if e.kind == f.kind && endpoint::near_miss(&e.endpoint, &f.endpoint) {
+                            Some(format!(
+                                "{} ({status}) is for {}, which differs in case or a trailing slash",
+                                e.id, e.endpoint
+                            ))
+                        } else if e.kind != f.kind && endpoint::matches(&e.endpoint, &f.endpoint) {
+                            Some(format!(
+                                "{} ({status}) is for another change kind, {}",
+                                e.id, e.kind
+                            ))
+                        } else {
+                            None
+                        }
+                    })
+                    .collect();
+                if !near.is_empty() {
+                    reason.push_str(&format!("; near misses: {}", near.join("; ")));
                 }
                 reasons.push(reason);
             }
@@ -157,6 +189,7 @@ mod tests {
             kind: kind.into(),
             endpoint: endpoint.into(),
             requested_by: "alice".into(),
+            requested_by_name: "alice".into(),
             created_at,
             expires_at: 1_000,
             activated_at: Some(created_at + 1),
@@ -235,6 +268,33 @@ mod tests {
         assert!(v.blocked);
         assert_eq!(v.exceptions_applied, ["exc_a"]);
         assert_eq!(v.blocked_reasons.len(), 1);
+    }
+
+    #[test]
+    fn endpoints_match_whatever_the_parameter_names_and_near_misses_are_named() {
+        let exc = [
+            exception("exc_a", "removed", "GET /users/{id}", 10),
+            exception("exc_b", "removed", "GET /Orders/", 10),
+            exception("exc_c", "renamed", "GET /carts/{cartId}", 10),
+        ];
+        let err = |k: &str, e: &str| [finding(k, e, Severity::Err)];
+        let v = evaluate(&err("removed", "GET /users/{userId}"), exc.iter(), 100);
+        assert!(!v.blocked, "parameter names do not matter");
+        assert_eq!(v.exceptions_applied, ["exc_a"]);
+        let v = evaluate(&err("removed", "GET /orders"), exc.iter(), 100);
+        assert_eq!(
+            v.blocked_reasons,
+            [
+                "ERR removed on GET /orders: no ACTIVE exception; near misses: exc_b (ACTIVE) is for GET /Orders/, which differs in case or a trailing slash"
+            ]
+        );
+        let v = evaluate(&err("removed", "GET /carts/{id}"), exc.iter(), 100);
+        assert_eq!(
+            v.blocked_reasons,
+            [
+                "ERR removed on GET /carts/{id}: no ACTIVE exception; near misses: exc_c (ACTIVE) is for another change kind, renamed"
+            ]
+        );
     }
 
     #[test]

@@ -31,6 +31,14 @@ pub fn random_id(prefix: &str) -> String {
     format!("{prefix}_{}", URL_SAFE_NO_PAD.encode(b))
 }
 
+/// A record's salt: [`compliance::record::SALT_BYTES`] random bytes, hex.
+#[must_use]
+pub fn random_salt() -> String {
+    let mut b = [0u8; compliance::record::SALT_BYTES];
+    OsRng.fill_bytes(&mut b);
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
 /// Creates an API key; returns the secret (shown once) and its record.
 /// Blocks on a durable write.
 ///

@@ -661,6 +661,17 @@ async fn admin_routes_refuse_bad_requests_and_change_nothing() {
     .await
     .error(StatusCode::CONFLICT, "conflict", "GitHub login");
     h.post_json(
+        &principals,
+        &h.admin,
+        &json!({"name": "ALICE", "roles": ["ci"]}),
+    )
+    .await
+    .error(
+        StatusCode::CONFLICT,
+        "conflict",
+        "one person holds one principal",
+    );
+    h.post_json(
         &format!("{projects}/prj_nope/principals"),
         &h.admin,
         &json!({"name": "a", "roles": ["ci"]}),
@@ -796,7 +807,8 @@ async fn compliance_routes_refuse_bad_requests_and_record_nothing() {
     h.post_json(
         &signals,
         &bob,
-        &json!({"type": "consumer_test", "test_name": "t", "run_url": "ftp://x"}),
+        &json!({"type": "consumer_test", "test_name": "t", "run_url": "ftp://x",
+            "commit_sha": "abcdef0", "kind": "response_property_removed", "endpoint": "GET /users/{id}"}),
     )
     .await
     .error(StatusCode::BAD_REQUEST, "bad_request", "run_url");

@@ -109,7 +109,8 @@ fn project(api: &Api, admin: &str, name: &str) -> Project {
     let (st, v) = api.post(
         "/v1/admin/projects",
         admin,
-        &json!({"name": name, "bot_deny_list": ["renovate"]}),
+        &json!({"name": name, "bot_deny_list": ["renovate"],
+                "accepted_signals": ["codeowner_approval", "consumer_test", "github_review"]}),
     );
     assert_eq!(st, 201, "{v}");
     assert_eq!(v["settings"]["max_exception_lifetime_seconds"], 90 * 86_400);
@@ -375,7 +376,8 @@ fn the_whole_lifecycle_and_verified_exports() {
         &p,
         &p.bob,
         &e1_id,
-        &json!({"type": "consumer_test", "test_name": "t", "run_url": "https://ci/1"}),
+        &json!({"type": "consumer_test", "test_name": "t", "run_url": "https://ci/1",
+                "commit_sha": "abcdef0", "kind": "response_field_removed", "endpoint": "GET /users/{id}"}),
     );
     assert_eq!(st, 403, "a consumer test from a codeowner key: {v}");
 
@@ -490,7 +492,9 @@ fn the_whole_lifecycle_and_verified_exports() {
         &p,
         &p.ci,
         &e2_id,
-        &json!({"type": "consumer_test", "test_name": "mobile-contract", "run_url": "https://ci.example/runs/42"}),
+        &json!({"type": "consumer_test", "test_name": "mobile-contract", "run_url": "https://ci.example/runs/42",
+                "commit_sha": "9fceb02d0ae598e95dc970b74767f19372d61af8",
+                "kind": "response_field_removed", "endpoint": "DELETE /users/{userId}"}),
     );
     assert_eq!(st, 201, "{v}");
     let v = decide(
@@ -1073,4 +1077,283 @@ fn export_checked_against_the_log_and_the_published_roots() {
     ]);
     assert_eq!(code, 0, "{out}{errs}");
     assert!(out.contains("extends the export's"), "{out}");
+}
+
+/// Issue 11, point 2: every record is salted, so a public envelope cannot
+/// be confirmed by guessing the record (two decisions of identical content
+/// have different digests), and the envelope holds no private field.
+#[test]
+fn records_are_salted_and_envelopes_hold_nothing_private() {
+    let s = LogServer::start(&[]);
+    let api = Api::new(&s);
+    let p = project(&api, &s.admin_key, "salted");
+    let same = json!([{"kind": "doc_changed", "endpoint": "GET /users", "severity": "INFO"}]);
+    let runs: Vec<String> = (0..2)
+        .map(|_| {
+            decide(&api, &p, same.clone())["run_id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    let fetched: Vec<Value> = runs
+        .iter()
+        .map(|run| {
+            let (st, v) = api.get(
+                &format!("/api/projects/{}/decisions/{run}", p.id),
+                &p.auditor,
+            );
+            assert_eq!(st, 200, "{v}");
+            v
+        })
+        .collect();
+    let mut digests = Vec::new();
+    for v in &fetched {
+        let salt = v["record"]["salt"].as_str().unwrap();
+        assert!(
+            salt.len() >= 32 && salt.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{salt}"
+        );
+        let env: Value = serde_json::from_str(v["envelope"].as_str().unwrap()).unwrap();
+        let keys: Vec<&str> = env
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(keys, ["digest", "id", "project", "time", "type", "v"]);
+        for private in ["salt", "Alice Example", "9fceb02d", "doc_changed"] {
+            assert!(
+                !v["envelope"].as_str().unwrap().contains(private),
+                "{private}"
+            );
+        }
+        digests.push(env["digest"].clone());
+    }
+    assert_ne!(fetched[0]["record"]["salt"], fetched[1]["record"]["salt"]);
+    assert_ne!(
+        digests[0], digests[1],
+        "identical content, different digests"
+    );
+}
+
+/// Issue 11, point 4: endpoints are `METHOD /path`, the method upper-cased;
+/// a malformed endpoint is refused at filing and records nothing; parameter
+/// names do not matter for matching; a blocked ERR names the near misses.
+#[test]
+fn endpoints_match_as_the_gate_sends_them() {
+    let s = LogServer::start(&[]);
+    let api = Api::new(&s);
+    let p = project(&api, &s.admin_key, "endpoints");
+    let size = |api: &Api| {
+        api.get("/v1/log", &s.admin_key).1["tree_size"]
+            .as_u64()
+            .unwrap()
+    };
+    let before = size(&api);
+    for bad in ["/users/{id}", "FETCH /users", "GET users", "GET /users/{id"] {
+        let (st, v) = file_exception(&api, &p, &p.alice, bad, unix_ms() + 3_600_000);
+        assert_eq!(st, 400, "{bad}: {v}");
+        assert!(v["error"].as_str().unwrap().contains("METHOD /path"), "{v}");
+    }
+    std::thread::sleep(Duration::from_millis(600));
+    assert_eq!(size(&api), before, "refused filings record nothing");
+
+    let (st, v) = file_exception(&api, &p, &p.alice, "get /users/{id}", unix_ms() + 3_600_000);
+    assert_eq!(st, 201, "{v}");
+    assert_eq!(
+        v["endpoint"], "GET /users/{id}",
+        "the method is upper-cased"
+    );
+    let exc = v["exception_id"].as_str().unwrap().to_owned();
+    let (st, v) = signal(
+        &api,
+        &p,
+        &p.bob,
+        &exc,
+        &json!({"type": "codeowner_approval"}),
+    );
+    assert_eq!(st, 201, "{v}");
+
+    let v = decide(
+        &api,
+        &p,
+        err("response_field_removed", "GET /users/{userId}"),
+    );
+    assert_eq!(v["blocked"], false, "parameter names do not matter: {v}");
+    assert_eq!(v["exceptions_applied"], json!([exc]));
+
+    let v = decide(&api, &p, err("response_field_removed", "GET /Users/{id}/"));
+    assert_eq!(v["blocked"], true);
+    let reason = v["blocked_reasons"][0].as_str().unwrap();
+    assert!(
+        reason.contains(&format!(
+            "near misses: {exc} (ACTIVE) is for GET /users/{{id}}"
+        )),
+        "{reason}"
+    );
+    let v = decide(&api, &p, err("request_param_removed", "GET /users/{id}"));
+    let reason = v["blocked_reasons"][0].as_str().unwrap();
+    assert!(
+        reason.contains("is for another change kind, response_field_removed"),
+        "{reason}"
+    );
+}
+
+/// Issue 11, point 1: projects choose the signals they accept (consumer
+/// tests are opt-in), a consumer test is bound to the exception's (kind,
+/// endpoint), one person cannot hold two principals, and concurrent
+/// approvals activate an exception exactly once.
+#[test]
+fn signals_are_bound_and_accepted_once() {
+    let s = LogServer::start(&[]);
+    let api = Api::new(&s);
+    let (st, v) = api.post(
+        "/v1/admin/projects",
+        &s.admin_key,
+        &json!({"name": "defaults"}),
+    );
+    assert_eq!(st, 201, "{v}");
+    assert_eq!(
+        v["settings"]["accepted_signals"],
+        json!(["codeowner_approval", "github_review"])
+    );
+    let id = v["project_id"].as_str().unwrap().to_owned();
+    let (ci, _) = principal(
+        &api,
+        &s.admin_key,
+        &id,
+        json!({"name": "ci", "roles": ["ci"]}),
+    );
+    let (alice, _) = principal(
+        &api,
+        &s.admin_key,
+        &id,
+        json!({"name": "alice", "roles": ["codeowner"]}),
+    );
+    // One person, one principal: the same name in another case is refused.
+    let (st, v) = api.post(
+        &format!("/v1/admin/projects/{id}/principals"),
+        &s.admin_key,
+        &json!({"name": "Alice", "roles": ["codeowner"]}),
+    );
+    assert_eq!(st, 409, "{v}");
+    let p = Project {
+        id: id.clone(),
+        ci: ci.clone(),
+        alice: alice.clone(),
+        bob: String::new(),
+        bot: String::new(),
+        auditor: String::new(),
+        admin: String::new(),
+        alice_id: String::new(),
+        bob_id: String::new(),
+    };
+    let (_, e) = file_exception(
+        &api,
+        &p,
+        &alice,
+        "DELETE /users/{id}",
+        unix_ms() + 3_600_000,
+    );
+    let exc = e["exception_id"].as_str().unwrap().to_owned();
+    let test = |endpoint: &str| {
+        json!({"type": "consumer_test", "test_name": "contract", "run_url": "https://ci.example/1",
+               "commit_sha": "abcdef0", "kind": "response_field_removed", "endpoint": endpoint})
+    };
+    let (st, v) = signal(&api, &p, &ci, &exc, &test("DELETE /users/{id}"));
+    assert_eq!(st, 403, "{v}");
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .contains("does not accept consumer_test"),
+        "{v}"
+    );
+    let (st, v) = api.send(
+        "PATCH",
+        &format!("/v1/admin/projects/{id}/settings"),
+        Some(&s.admin_key),
+        Some(&json!({"accepted_signals": ["codeowner_approval", "consumer_test"]})),
+    );
+    assert_eq!(st, 200, "{v}");
+    let (st, v) = signal(&api, &p, &ci, &exc, &test("DELETE /orders/{id}"));
+    assert_eq!(st, 403, "a test of another endpoint: {v}");
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .contains("consumer test validates"),
+        "{v}"
+    );
+    let (st, v) = signal(
+        &api,
+        &p,
+        &ci,
+        &exc,
+        &json!({"type": "consumer_test", "test_name": "t", "run_url": "https://ci.example/1"}),
+    );
+    assert_eq!(st, 400, "an unbound consumer test: {v}");
+
+    // Two approvals at the same moment: exactly one activates.
+    let (bob, _) = principal(
+        &api,
+        &s.admin_key,
+        &id,
+        json!({"name": "bob", "roles": ["codeowner"]}),
+    );
+    let (carol, _) = principal(
+        &api,
+        &s.admin_key,
+        &id,
+        json!({"name": "carol", "roles": ["codeowner"]}),
+    );
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(3));
+    let handles: Vec<_> = [bob, carol, ci]
+        .into_iter()
+        .enumerate()
+        .map(|(i, key)| {
+            let (url, id, exc, barrier) = (s.url.clone(), id.clone(), exc.clone(), barrier.clone());
+            let body = if i == 2 {
+                test("DELETE /users/{userId}")
+            } else {
+                json!({"type": "codeowner_approval"})
+            };
+            std::thread::spawn(move || {
+                let api = Api {
+                    url,
+                    http: reqwest::blocking::Client::new(),
+                };
+                barrier.wait();
+                api.post(
+                    &format!("/api/projects/{id}/exceptions/{exc}/signals"),
+                    &key,
+                    &body,
+                )
+                .0
+            })
+        })
+        .collect();
+    let mut statuses: Vec<u16> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    statuses.sort_unstable();
+    assert_eq!(
+        statuses,
+        [201, 409, 409],
+        "one activation, the others see it ACTIVE"
+    );
+    let (_, v) = api.get(&format!("/api/projects/{id}/exceptions/{exc}"), &alice);
+    let kinds: Vec<&str> = v["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "exception_requested",
+            "exception_signal",
+            "exception_activated"
+        ]
+    );
 }

@@ -17,12 +17,8 @@ pub enum ProjectCmd {
         /// The project's name (private; the log shows only its ID).
         #[arg(long)]
         name: String,
-        /// Longest exception lifetime (e.g. 30d, 12h) [default: 90d].
-        #[arg(long, value_parser = humantime::parse_duration)]
-        max_exception_lifetime: Option<Duration>,
-        /// Principals (names or IDs) and GitHub logins treated as bots, comma-separated.
-        #[arg(long, value_delimiter = ',')]
-        bot_deny_list: Option<Vec<String>>,
+        #[command(flatten)]
+        controls: Controls,
         #[command(flatten)]
         admin: super::AdminArgs,
     },
@@ -47,16 +43,12 @@ pub enum ProjectCmd {
     /// Change a project's settings.
     ///
     /// Example:
-    ///   stateanchor-log project settings prj_AbCdEfGhIjKl --bot-deny-list dependabot,renovate
+    ///   stateanchor-log project settings prj_AbCdEfGhIjKl --bot-deny-list dependabot,renovate --accepted-signals codeowner_approval,consumer_test
     Settings {
         /// Project ID.
         project: String,
-        /// Longest exception lifetime (e.g. 30d, 12h).
-        #[arg(long, value_parser = humantime::parse_duration)]
-        max_exception_lifetime: Option<Duration>,
-        /// The whole bot deny-list, comma-separated (an empty string clears it).
-        #[arg(long, value_delimiter = ',')]
-        bot_deny_list: Option<Vec<String>>,
+        #[command(flatten)]
+        controls: Controls,
         #[command(flatten)]
         admin: super::AdminArgs,
     },
@@ -84,14 +76,34 @@ pub enum ProjectCmd {
     },
 }
 
-fn settings_body(lifetime: Option<Duration>, deny: Option<Vec<String>>) -> serde_json::Value {
+/// A project's controls; absent flags leave a setting as it is.
+#[derive(clap::Args)]
+pub struct Controls {
+    /// Longest exception lifetime (e.g. 30d, 12h) [default: 90d].
+    #[arg(long, value_parser = humantime::parse_duration)]
+    max_exception_lifetime: Option<Duration>,
+    /// The whole bot deny-list: principals (names or IDs) and GitHub logins
+    /// treated as bots, comma-separated (an empty string clears it).
+    #[arg(long, value_delimiter = ',')]
+    bot_deny_list: Option<Vec<String>>,
+    /// The second signals the project accepts, comma-separated:
+    /// codeowner_approval, github_review, consumer_test
+    /// [default: codeowner_approval,github_review].
+    #[arg(long, value_delimiter = ',')]
+    accepted_signals: Option<Vec<String>>,
+}
+
+fn settings_body(c: &Controls) -> serde_json::Value {
     let mut v = json!({});
-    if let Some(d) = lifetime {
+    if let Some(d) = c.max_exception_lifetime {
         v["max_exception_lifetime_seconds"] = json!(d.as_secs());
     }
-    if let Some(list) = deny {
-        let list: Vec<String> = list.into_iter().filter(|s| !s.trim().is_empty()).collect();
+    if let Some(list) = &c.bot_deny_list {
+        let list: Vec<&String> = list.iter().filter(|s| !s.trim().is_empty()).collect();
         v["bot_deny_list"] = json!(list);
+    }
+    if let Some(kinds) = &c.accepted_signals {
+        v["accepted_signals"] = json!(kinds);
     }
     v
 }
@@ -111,11 +123,10 @@ pub fn run(cmd: ProjectCmd) -> Result<()> {
     match cmd {
         ProjectCmd::Create {
             name,
-            max_exception_lifetime,
-            bot_deny_list,
+            controls,
             admin,
         } => {
-            let mut body = settings_body(max_exception_lifetime, bot_deny_list);
+            let mut body = settings_body(&controls);
             body["name"] = json!(name);
             let v = call(&admin, Method::POST, "/v1/admin/projects", Some(body))?;
             println!(
@@ -144,11 +155,10 @@ pub fn run(cmd: ProjectCmd) -> Result<()> {
         }
         ProjectCmd::Settings {
             project,
-            max_exception_lifetime,
-            bot_deny_list,
+            controls,
             admin,
         } => {
-            let body = settings_body(max_exception_lifetime, bot_deny_list);
+            let body = settings_body(&controls);
             let v = call(
                 &admin,
                 Method::PATCH,

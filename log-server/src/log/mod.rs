@@ -198,21 +198,41 @@ impl Log {
         data: Vec<u8>,
         record: Option<NewRecord>,
     ) -> Result<impl Future<Output = Result<(u64, Hash)>> + Send + 'static> {
-        let (reply, rx) = oneshot::channel();
-        match self.queue.try_send(Message::Append(AppendRequest {
-            data,
-            record,
-            reply,
-        })) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(_)) => {
+        let mut all = self.enqueue_all(vec![(data, record)])?;
+        all.pop().ok_or(Error::Stopped)
+    }
+
+    /// Queues several entries all or none: either the queue has room for
+    /// every one of them and they are queued together, in order, or none is
+    /// queued ([`Error::Pushback`]). So a request that must log two records
+    /// (a signal and the activation it causes) never logs one alone.
+    ///
+    /// # Errors
+    /// As [`Log::enqueue`].
+    pub fn enqueue_all(
+        &self,
+        items: Vec<(Vec<u8>, Option<NewRecord>)>,
+    ) -> Result<Vec<impl Future<Output = Result<(u64, Hash)>> + Send + 'static + use<>>> {
+        let permits = match self.queue.try_reserve_many(items.len()) {
+            Ok(permits) => permits,
+            Err(mpsc::error::TrySendError::Full(())) => {
                 self.metrics.pushbacks.fetch_add(1, Relaxed);
                 return Err(Error::Pushback);
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => return Err(Error::Stopped),
+            Err(mpsc::error::TrySendError::Closed(())) => return Err(Error::Stopped),
+        };
+        let mut out = Vec::with_capacity(items.len());
+        for (permit, (data, record)) in permits.zip(items) {
+            let (reply, rx) = oneshot::channel();
+            permit.send(Message::Append(AppendRequest {
+                data,
+                record,
+                reply,
+            }));
+            self.metrics.queue_depth.fetch_add(1, Relaxed);
+            out.push(async move { rx.await.unwrap_or(Err(Error::Stopped)) });
         }
-        self.metrics.queue_depth.fetch_add(1, Relaxed);
-        Ok(async move { rx.await.unwrap_or(Err(Error::Stopped)) })
+        Ok(out)
     }
 
     /// Stops the sequencer once everything queued before this call is

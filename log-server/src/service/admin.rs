@@ -38,6 +38,9 @@ pub struct NewProject {
     /// Longest exception lifetime.
     #[serde(default)]
     pub max_exception_lifetime_seconds: Option<u64>,
+    /// The kinds of second signal the project accepts.
+    #[serde(default)]
+    pub accepted_signals: Option<Vec<compliance::ledger::SignalKind>>,
 }
 
 /// Body of `POST /v1/admin/projects/{projectId}/principals`.
@@ -182,6 +185,7 @@ impl Compliance {
         SettingsPatch {
             bot_deny_list: req.bot_deny_list,
             max_exception_lifetime_seconds: req.max_exception_lifetime_seconds,
+            accepted_signals: req.accepted_signals,
         }
         .apply(&mut settings)?;
         let row = ProjectRow {
@@ -272,24 +276,38 @@ impl Compliance {
         let (records, keys) = (self.records.clone(), self.keys.clone());
         let project = id.to_owned();
         let (principal, secret) = blocking(move || {
-            if let Some(l) = &req.github_login {
-                if !valid_github_login(l) {
-                    return Err(invalid(format!("{l:?} is not a GitHub login")));
-                }
-                let taken = super::principals(&*records, &*keys, &project)?
-                    .into_iter()
-                    .any(|p| {
-                        p.key.revoked_at.is_none()
-                            && p.profile
-                                .github_login
-                                .as_deref()
-                                .is_some_and(|x| x.eq_ignore_ascii_case(l))
-                    });
-                if taken {
-                    return Err(conflict(format!(
-                        "another principal of the project has the GitHub login {l:?}"
-                    )));
-                }
+            if let Some(l) = &req.github_login
+                && !valid_github_login(l)
+            {
+                return Err(invalid(format!("{l:?} is not a GitHub login")));
+            }
+            // A principal is a person: names and GitHub logins are unique
+            // among the project's active principals, whatever their case,
+            // so that "another principal" always means another person.
+            let active: Vec<Principal> = super::principals(&*records, &*keys, &project)?
+                .into_iter()
+                .filter(|p| p.key.revoked_at.is_none())
+                .collect();
+            if active
+                .iter()
+                .any(|p| p.key.name.eq_ignore_ascii_case(&req.name))
+            {
+                return Err(conflict(format!(
+                    "another principal of the project is named {:?}; one person holds one principal",
+                    req.name
+                )));
+            }
+            if let Some(l) = &req.github_login
+                && active.iter().any(|p| {
+                    p.profile
+                        .github_login
+                        .as_deref()
+                        .is_some_and(|x| x.eq_ignore_ascii_case(l))
+                })
+            {
+                return Err(conflict(format!(
+                    "another principal of the project has the GitHub login {l:?}"
+                )));
             }
             let (secret, record) = keys::create_key(
                 &*keys,

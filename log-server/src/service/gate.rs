@@ -126,14 +126,14 @@ impl Compliance {
         let id = random_id("exc");
         let staged = self
             .under_lock(&p, |ps, now| {
-                let expires_at = ledger::check_filing(ps.settings(), caller, &req, now)?;
+                let filing = ledger::check_filing(ps.settings(), caller, &req, now)?;
                 let body = RecordBody::ExceptionRequested(ExceptionRequested {
                     requested_by: caller.id.clone(),
                     requested_by_name: caller.name.clone(),
                     kind: req.kind.clone(),
-                    endpoint: req.endpoint.clone(),
+                    endpoint: filing.endpoint,
                     reason: req.reason.clone(),
-                    expires_at: format_time(expires_at),
+                    expires_at: format_time(filing.expires_at),
                 });
                 let staged = self.stage(ps, id.clone(), body, now)?;
                 if let Some(e) = Exception::from_requested(&staged.record) {
@@ -251,14 +251,24 @@ impl Compliance {
                 ledger::check_text("comment", comment, ledger::MAX_TEXT, true)?;
                 (SignalKind::CodeownerApproval, json!({"comment": comment}))
             }
-            SignalRequest::ConsumerTest { test_name, run_url } => {
+            SignalRequest::ConsumerTest {
+                test_name,
+                run_url,
+                commit_sha,
+                kind,
+                endpoint,
+            } => {
                 ledger::check_text("test_name", test_name, 500, false)?;
                 if !valid_url(run_url) {
                     return Err(invalid("run_url must be an http(s) URL"));
                 }
+                verdict::check_commit_sha(commit_sha)?;
+                ledger::check_text("kind", kind, 200, false)?;
+                compliance::endpoint::Endpoint::parse(endpoint)?;
                 (
                     SignalKind::ConsumerTest,
-                    json!({"test_name": test_name, "run_url": run_url}),
+                    json!({"test_name": test_name, "run_url": run_url, "commit_sha": commit_sha,
+                           "kind": kind, "endpoint": endpoint}),
                 )
             }
             SignalRequest::GithubReview { .. } => (SignalKind::GithubReview, Value::Null),
@@ -291,6 +301,9 @@ impl Compliance {
             .under_lock(&p, |ps, now| {
                 let exc = exception_of(ps, exc_id, project)?.clone();
                 ledger::check_signal(ps.settings(), &exc, kind, caller, &approver, now)?;
+                if let SignalRequest::ConsumerTest { kind, endpoint, .. } = &req {
+                    ledger::check_consumer_test(&exc, kind, endpoint)?;
+                }
                 let signal_id = random_id("evt");
                 let signal = RecordBody::ExceptionSignal(ExceptionSignal {
                     exception_id: exc.id.clone(),
@@ -307,12 +320,17 @@ impl Compliance {
                     approver: approver.id.clone(),
                     approval_latency_ms: exc.approval_latency_ms(now),
                 });
-                let a = self.stage(ps, signal_id, signal, now)?;
-                let b = self.stage(ps, random_id("evt"), activation, now)?;
+                // Both or neither: a signal is never logged without the
+                // activation it causes.
+                let staged = self.stage_all(
+                    ps,
+                    vec![(signal_id, signal), (random_id("evt"), activation)],
+                    now,
+                )?;
                 if let Some(e) = ps.exceptions.get_mut(&exc.id) {
                     e.activated_at = Some(now);
                 }
-                Ok(vec![a, b])
+                Ok(staged)
             })
             .await?;
         let done = settle_all(staged).await?;
@@ -497,12 +515,18 @@ pub enum SignalRequest {
         #[serde(default)]
         comment: String,
     },
-    /// CI reports a consumer test passed.
+    /// CI reports that a consumer test of the changed endpoint passed.
     ConsumerTest {
         /// The test's name.
         test_name: String,
         /// URL of the CI run.
         run_url: String,
+        /// The commit the test ran on.
+        commit_sha: String,
+        /// The change kind the test validates: the exception's.
+        kind: String,
+        /// The endpoint the test validates: the exception's.
+        endpoint: String,
     },
     /// A codeowner approved the pull request on GitHub.
     GithubReview {

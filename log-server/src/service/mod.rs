@@ -251,35 +251,61 @@ impl Compliance {
         body: RecordBody,
         time: i64,
     ) -> Result<Staged> {
-        let record = Record {
-            id,
-            project: ps.row.id.clone(),
-            time: format_time(time),
-            body,
-        };
-        let (jcs, envelope) = record.seal()?;
-        let seq = ps.last_seq + 1;
-        let new = NewRecord {
-            project: record.project.clone(),
-            seq,
-            time_ms: time,
-            id: record.id.clone(),
-            kind: record.body.kind(),
-            exception: record.exception().map(str::to_owned),
-            record: jcs,
-        };
-        let fut = self.log.enqueue(envelope, Some(new))?;
-        // Queued: from here on the record is in the log's order.
-        ps.last_seq = seq;
-        ps.last_time = time;
-        let committed = ps.committed.clone();
-        let (tx, done) = oneshot::channel();
-        tokio::spawn(async move {
-            let result = fut.await;
-            committed.send_modify(|c| *c = (*c).max(seq));
-            let _ = tx.send(result);
-        });
-        Ok(Staged { record, seq, done })
+        let mut staged = self.stage_all(ps, vec![(id, body)], time)?;
+        staged.pop().ok_or(Error::Stopped)
+    }
+
+    /// Queues several records together, all or none (see
+    /// [`Log::enqueue_all`]), under the project's lock.
+    ///
+    /// # Errors
+    /// [`Error::Pushback`] or [`Error::Stopped`]; nothing is changed then.
+    pub fn stage_all(
+        &self,
+        ps: &mut ProjectState,
+        records: Vec<(String, RecordBody)>,
+        time: i64,
+    ) -> Result<Vec<Staged>> {
+        let mut items = Vec::with_capacity(records.len());
+        let mut sealed = Vec::with_capacity(records.len());
+        for (i, (id, body)) in records.into_iter().enumerate() {
+            let record = Record {
+                id,
+                project: ps.row.id.clone(),
+                time: format_time(time),
+                salt: crate::keys::random_salt(),
+                body,
+            };
+            let (jcs, envelope) = record.seal()?;
+            let seq = ps.last_seq + 1 + i as u64;
+            let new = NewRecord {
+                project: record.project.clone(),
+                seq,
+                time_ms: time,
+                id: record.id.clone(),
+                kind: record.body.kind(),
+                exception: record.exception().map(str::to_owned),
+                record: jcs,
+            };
+            items.push((envelope, Some(new)));
+            sealed.push((record, seq));
+        }
+        let futures = self.log.enqueue_all(items)?;
+        // Queued: from here on the records are in the log's order.
+        let mut out = Vec::with_capacity(sealed.len());
+        for (fut, (record, seq)) in futures.into_iter().zip(sealed) {
+            ps.last_seq = seq;
+            ps.last_time = time;
+            let committed = ps.committed.clone();
+            let (tx, done) = oneshot::channel();
+            tokio::spawn(async move {
+                let result = fut.await;
+                committed.send_modify(|c| *c = (*c).max(seq));
+                let _ = tx.send(result);
+            });
+            out.push(Staged { record, seq, done });
+        }
+        Ok(out)
     }
 
     /// Records an `exception_expired` for every exception of the project
