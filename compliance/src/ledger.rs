@@ -180,6 +180,8 @@ pub struct Exception {
     /// Requester's principal name (a principal is a person: another key of
     /// the same name is the same person).
     pub requested_by_name: String,
+    /// The pull request it is for, if it names one: repository and number.
+    pub pull_request: Option<(String, u64)>,
     /// Filed, ms since the epoch.
     pub created_at: i64,
     /// Expiry, ms since the epoch.
@@ -206,6 +208,7 @@ impl Exception {
             endpoint: r.endpoint.clone(),
             requested_by: r.requested_by.clone(),
             requested_by_name: r.requested_by_name.clone(),
+            pull_request: r.repository.clone().zip(r.pull_request),
             created_at: parse_time(&record.time)?,
             expires_at: parse_time(&r.expires_at)?,
             activated_at: None,
@@ -263,6 +266,34 @@ pub struct NewException {
     pub reason: String,
     /// Expiry, RFC 3339 UTC.
     pub expires_at: String,
+    /// The GitHub repository (`owner/name`) of the pull request the
+    /// exception is for; with `pull_request`, required for `github_review`.
+    #[serde(default)]
+    pub repository: Option<String>,
+    /// The pull request's number.
+    #[serde(default)]
+    pub pull_request: Option<u64>,
+}
+
+/// Checks a GitHub repository name, `owner/name`.
+///
+/// # Errors
+/// [`Error::Invalid`].
+pub fn check_repository(repository: &str) -> Result<(), Error> {
+    let ok = repository
+        .split_once('/')
+        .is_some_and(|(o, n)| !o.is_empty() && !n.is_empty() && !n.contains('/'))
+        && repository.len() <= 200
+        && repository
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Invalid(format!(
+            "repository must be owner/name, got {repository:?}"
+        )))
+    }
 }
 
 fn has(key: &KeyRecord, role: Role) -> bool {
@@ -312,6 +343,19 @@ pub fn check_filing(
     }
     check_text("kind", &req.kind, 200, false)?;
     let endpoint = Endpoint::parse(&req.endpoint)?;
+    let pull_request = match (&req.repository, req.pull_request) {
+        (None, None) => None,
+        (Some(r), Some(n)) if n > 0 => {
+            check_repository(r)?;
+            Some((r.clone(), n))
+        }
+        _ => {
+            return Err(Error::Invalid(
+                "give both repository (owner/name) and pull_request (a positive number), or neither"
+                    .into(),
+            ));
+        }
+    };
     check_text("reason", &req.reason, MAX_TEXT, false)?;
     let expires = parse_time(&req.expires_at).ok_or_else(|| {
         Error::Invalid(format!(
@@ -339,6 +383,7 @@ pub fn check_filing(
     Ok(Filing {
         endpoint: endpoint.to_string(),
         expires_at: expires,
+        pull_request,
     })
 }
 
@@ -349,6 +394,8 @@ pub struct Filing {
     pub endpoint: String,
     /// The expiry, ms since the epoch.
     pub expires_at: i64,
+    /// The pull request it is for: repository and number.
+    pub pull_request: Option<(String, u64)>,
 }
 
 fn check_state(exc: &Exception, now: i64, action: &str) -> Result<(), Error> {
@@ -516,6 +563,92 @@ pub struct Review {
     pub login: String,
     /// `APPROVED`, `CHANGES_REQUESTED`, `COMMENTED`, `DISMISSED`, `PENDING`.
     pub state: String,
+    /// The commit the review was made on.
+    pub commit_id: String,
+    /// When it was submitted (ms since the epoch), if GitHub says.
+    pub submitted_at: Option<i64>,
+}
+
+/// A project principal with a GitHub login, for matching reviewers.
+#[derive(Clone, Debug)]
+pub struct Reviewer<'a> {
+    /// The principal's GitHub login.
+    pub login: &'a str,
+    /// Its key record.
+    pub key: &'a KeyRecord,
+}
+
+/// The review that stands as the `github_review` signal of `exc`, and the
+/// principal whose approval it is: the first standing approval (see
+/// [`standing_approvals`]) on the pull request's current head commit
+/// `head_sha` (an approval of an older commit is stale, as GitHub's
+/// "dismiss stale reviews" would have it), submitted after the exception
+/// was filed, by an active codeowner principal (matched by GitHub login,
+/// without case) who is not the requester and not a bot.
+///
+/// # Errors
+/// [`Error::Forbidden`] saying, for each standing approval, why it does not
+/// count.
+pub fn github_approval<'a>(
+    settings: &ProjectSettings,
+    exc: &Exception,
+    reviews: &'a [Review],
+    head_sha: &str,
+    reviewers: &[Reviewer<'_>],
+) -> Result<(&'a Review, KeyRecord), Error> {
+    let mut why = Vec::new();
+    for r in standing_approvals(reviews) {
+        if settings.is_bot_login(&r.login) {
+            why.push(format!("{} is a bot", r.login));
+            continue;
+        }
+        let Some(p) = reviewers
+            .iter()
+            .find(|p| p.key.revoked_at.is_none() && p.login.eq_ignore_ascii_case(&r.login))
+        else {
+            why.push(format!("{} is not a principal of this project", r.login));
+            continue;
+        };
+        if p.key.id == exc.requested_by || p.key.name.eq_ignore_ascii_case(&exc.requested_by_name) {
+            why.push(format!("{} requested the exception", r.login));
+            continue;
+        }
+        if !p.key.roles.contains(&Role::Codeowner) {
+            why.push(format!("{} is not a codeowner", r.login));
+            continue;
+        }
+        if settings.is_bot(p.key) {
+            why.push(format!("{} is a bot", r.login));
+            continue;
+        }
+        if r.commit_id != head_sha {
+            why.push(format!(
+                "{}'s approval is of commit {}, not the pull request's head {head_sha} (stale)",
+                r.login, r.commit_id
+            ));
+            continue;
+        }
+        if r.submitted_at.is_none_or(|t| t <= exc.created_at) {
+            why.push(format!(
+                "{}'s approval was submitted before the exception was filed",
+                r.login
+            ));
+            continue;
+        }
+        return Ok((r, p.key.clone()));
+    }
+    let why = if why.is_empty() {
+        "it has no standing APPROVED review".to_owned()
+    } else {
+        why.join("; ")
+    };
+    let (repo, n) = exc
+        .pull_request
+        .as_ref()
+        .map_or(("?", 0), |(r, n)| (r.as_str(), *n));
+    Err(Error::Forbidden(format!(
+        "no approving review by a codeowner of this project on {repo} pull request {n}: {why}"
+    )))
 }
 
 /// The reviews that stand as approvals: each reviewer's latest deciding
@@ -572,6 +705,7 @@ mod tests {
             endpoint: "GET /users/{id}".into(),
             requested_by: "alice".into(),
             requested_by_name: "alice-name".into(),
+            pull_request: Some(("example/api".into(), 7)),
             created_at: 0,
             expires_at: 10 * H,
             activated_at: None,
@@ -586,6 +720,8 @@ mod tests {
             endpoint: "GET /users/{id}".into(),
             reason: "consumers migrated".into(),
             expires_at: expires_at.into(),
+            repository: None,
+            pull_request: None,
         }
     }
 
@@ -649,6 +785,22 @@ mod tests {
         assert_eq!(
             check_filing(&st, &alice, &lower, now).unwrap().endpoint,
             "GET /users/{id}"
+        );
+        let mut pr = new_exc("2026-01-02T00:00:00Z");
+        pr.repository = Some("example/api".into());
+        pr.pull_request = Some(7);
+        assert_eq!(
+            check_filing(&st, &alice, &pr, now).unwrap().pull_request,
+            Some(("example/api".to_owned(), 7))
+        );
+        pr.pull_request = None;
+        assert!(
+            matches!(check_filing(&st, &alice, &pr, now), Err(Error::Invalid(m)) if m.contains("both"))
+        );
+        pr.pull_request = Some(7);
+        pr.repository = Some("example".into());
+        assert!(
+            matches!(check_filing(&st, &alice, &pr, now), Err(Error::Invalid(m)) if m.contains("owner/name"))
         );
         lower.endpoint = "/users/{id}".into();
         assert!(matches!(
@@ -871,6 +1023,8 @@ mod tests {
             id,
             login: login.into(),
             state: state.into(),
+            commit_id: "head".into(),
+            submitted_at: Some(10 * H),
         };
         let reviews = [
             r(1, "bob", "APPROVED"),
@@ -888,6 +1042,60 @@ mod tests {
             ..ProjectSettings::default()
         };
         assert!(st.is_bot_login("dependabot[bot]"));
+        // Binding: head commit, time, requester, role.
+        let alice = key("alice", &[Role::Codeowner], false);
+        let bob = key("bob", &[Role::Codeowner], false);
+        let aud = key("aud", &[Role::Auditor], false);
+        let reviewers = [
+            Reviewer {
+                login: "Alice",
+                key: &alice,
+            },
+            Reviewer {
+                login: "bob",
+                key: &bob,
+            },
+            Reviewer {
+                login: "aud",
+                key: &aud,
+            },
+        ];
+        let e = exc();
+        let one = |mut rev: Review| {
+            rev.state = "APPROVED".into();
+            vec![rev]
+        };
+        let ok = one(r(1, "BOB", "APPROVED"));
+        assert_eq!(
+            github_approval(&st, &e, &ok, "head", &reviewers)
+                .unwrap()
+                .1
+                .id,
+            "bob"
+        );
+        let stale = github_approval(&st, &e, &ok, "newer", &reviewers).unwrap_err();
+        assert!(
+            matches!(&stale, Error::Forbidden(m) if m.contains("stale")),
+            "{stale}"
+        );
+        let mut early = r(1, "bob", "APPROVED");
+        early.submitted_at = Some(0);
+        let early = github_approval(&st, &e, &one(early), "head", &reviewers).unwrap_err();
+        assert!(
+            matches!(&early, Error::Forbidden(m) if m.contains("before the exception was filed"))
+        );
+        for (login, words) in [
+            ("alice", "requested"),
+            ("aud", "not a codeowner"),
+            ("carol", "not a principal"),
+        ] {
+            let err = github_approval(&st, &e, &one(r(1, login, "APPROVED")), "head", &reviewers)
+                .unwrap_err();
+            assert!(
+                matches!(&err, Error::Forbidden(m) if m.contains(words)),
+                "{login}: {err}"
+            );
+        }
         assert!(st.is_bot_login("ci-user"));
         assert!(!st.is_bot_login("bob"));
     }

@@ -361,6 +361,12 @@ pub struct ExceptionRequested {
     pub reason: String,
     /// RFC 3339 UTC expiry.
     pub expires_at: String,
+    /// The GitHub repository of the pull request it is for, if it names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository: Option<String>,
+    /// The pull request's number, if it names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull_request: Option<u64>,
 }
 
 /// Fields of an `exception_signal`.

@@ -190,6 +190,7 @@ mod tests {
             endpoint: endpoint.into(),
             requested_by: "alice".into(),
             requested_by_name: "alice".into(),
+            pull_request: None,
             created_at,
             expires_at: 1_000,
             activated_at: Some(created_at + 1),

@@ -824,7 +824,11 @@ async fn compliance_routes_refuse_bad_requests_and_record_nothing() {
         &json!({"type": "github_review", "repository": "nope", "pull_request": 1}),
     )
     .await
-    .error(StatusCode::BAD_REQUEST, "bad_request", "owner/name");
+    .error(
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+        "is for no pull request",
+    );
     assert_eq!(h.snapshot(), size, "refused signals record nothing");
     let approved = h.post_json(&signals, &bob, &approve).await;
     assert_eq!(approved.status, StatusCode::CREATED, "{}", approved.json());

@@ -217,9 +217,18 @@ fn decide(api: &Api, p: &Project, findings: Value) -> Value {
     v
 }
 
-/// A fake GitHub that serves the reviews of pull requests 7, 8 and 9 of example/api.
+/// The head commit of every pull request of the fake GitHub.
+const HEAD: &str = "9fceb02d0ae598e95dc970b74767f19372d61af8";
+
+/// A fake GitHub that serves pull requests 7 to 11 of example/api (their
+/// head commit, and their reviews).
 fn fake_github() -> Server {
     fn review(id: u64, login: &str, state: &str) -> Value {
+        // Submitted a minute from now: after any exception of the test was filed.
+        let later = rfc3339(unix_ms() + 60_000);
+        review_at(id, login, state, HEAD, &later)
+    }
+    fn review_at(id: u64, login: &str, state: &str, commit: &str, at: &str) -> Value {
         let u = format!("https://github.example/{login}");
         json!({
             "id": id, "node_id": format!("PRR_{id}"), "html_url": format!("{u}/r/{id}"),
@@ -227,11 +236,18 @@ fn fake_github() -> Server {
                      "url": u, "html_url": u, "followers_url": u, "following_url": u, "gists_url": u,
                      "starred_url": u, "subscriptions_url": u, "organizations_url": u, "repos_url": u,
                      "events_url": u, "received_events_url": u, "type": "User", "site_admin": false},
-            "body": "", "state": state, "commit_id": "9fceb02d0ae598e95dc970b74767f19372d61af8",
-            "submitted_at": "2026-01-01T00:00:00Z", "author_association": "MEMBER"
+            "body": "", "state": state, "commit_id": commit,
+            "submitted_at": at, "author_association": "MEMBER"
         })
     }
-    let router = Router::new().route(
+    let router = Router::new()
+        .route(
+            "/repos/{owner}/{name}/pulls/{n}",
+            get(|UrlPath((_, _, n)): UrlPath<(String, String, u64)>| async move {
+                Json(json!({"number": n, "state": "open", "head": {"sha": HEAD, "ref": "feature"}}))
+            }),
+        )
+        .route(
         "/repos/{owner}/{name}/pulls/{n}/reviews",
         get(
             |UrlPath((owner, name, n)): UrlPath<(String, String, u64)>| async move {
@@ -254,6 +270,10 @@ fn fake_github() -> Server {
                         review(5, "bob-gh", "APPROVED"),
                         review(6, "bob-gh", "CHANGES_REQUESTED"),
                     ],
+                    // An approval of an older commit (stale).
+                    10 => vec![review_at(7, "bob-gh", "APPROVED", "0000000", &rfc3339(unix_ms() + 60_000))],
+                    // An approval from before the exception was filed.
+                    11 => vec![review_at(8, "bob-gh", "APPROVED", HEAD, "2020-01-01T00:00:00Z")],
                     _ => {
                         return (
                             axum::http::StatusCode::NOT_FOUND,
@@ -530,31 +550,86 @@ fn the_whole_lifecycle_and_verified_exports() {
     );
     assert_eq!(st, 409);
 
-    // GitHub reviews: only a standing approval by another codeowner counts.
-    let (_, e3) = file_exception(
-        &api,
-        &p,
-        &p.alice,
-        "PATCH /users/{id}",
-        unix_ms() + 86_400_000,
-    );
-    let e3_id = e3["exception_id"].as_str().unwrap().to_owned();
-    let gr =
-        |pr: u64| json!({"type": "github_review", "repository": "example/api", "pull_request": pr});
-    let (st, v) = signal(&api, &p, &p.ci, &e3_id, &gr(8));
+    // GitHub reviews: a signal is read from the pull request the exception
+    // names; only a standing approval by another codeowner, of the pull
+    // request's head commit, submitted after the filing, counts.
+    let for_pr = |pr: u64| {
+        let (st, v) = api.post(
+            &format!("/api/projects/{}/exceptions", p.id),
+            &p.alice,
+            &json!({"kind": "response_field_removed", "endpoint": "PATCH /users/{id}",
+                    "reason": "mobile clients migrated to v2", "expires_at": rfc3339(unix_ms() + 86_400_000),
+                    "repository": "example/api", "pull_request": pr}),
+        );
+        assert_eq!(st, 201, "{v}");
+        assert_eq!(
+            (v["repository"].as_str(), v["pull_request"].as_u64()),
+            (Some("example/api"), Some(pr))
+        );
+        v["exception_id"].as_str().unwrap().to_owned()
+    };
+    let gr = json!({"type": "github_review"});
+    let (st, v) = signal(&api, &p, &p.ci, &for_pr(8), &gr);
     assert_eq!(st, 403, "{v}");
     let msg = v["error"].as_str().unwrap();
     assert!(
         msg.contains("alice-gh requested") && msg.contains("dependabot[bot] is a bot"),
         "{msg}"
     );
-    let (st, v) = signal(&api, &p, &p.ci, &e3_id, &gr(9));
+    let (st, v) = signal(&api, &p, &p.ci, &for_pr(9), &gr);
     assert_eq!(st, 403, "changes requested after the approval: {v}");
-    let (st, v) = signal(&api, &p, &p.ci, &e3_id, &gr(404));
+    let (st, v) = signal(&api, &p, &p.ci, &for_pr(10), &gr);
+    assert_eq!(st, 403, "a stale approval: {v}");
+    assert!(v["error"].as_str().unwrap().contains("stale"), "{v}");
+    let (st, v) = signal(&api, &p, &p.ci, &for_pr(11), &gr);
+    assert_eq!(st, 403, "an approval older than the exception: {v}");
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .contains("before the exception was filed"),
+        "{v}"
+    );
+    let (st, v) = signal(&api, &p, &p.ci, &for_pr(404), &gr);
     assert_eq!(st, 400, "{v}");
-    let (st, v) = signal(&api, &p, &p.alice, &e3_id, &gr(7));
+    let (st, v) = api.post(
+        &format!("/api/projects/{}/exceptions", p.id),
+        &p.alice,
+        &json!({"kind": "k", "endpoint": "GET /x", "reason": "r", "expires_at": rfc3339(unix_ms() + 86_400_000),
+                "repository": "example/api"}),
+    );
+    assert_eq!(st, 400, "a repository without a pull request: {v}");
+    let e3_id = for_pr(7);
+    let (st, v) = signal(
+        &api,
+        &p,
+        &p.alice,
+        &e3_id,
+        &json!({"type": "github_review", "repository": "example/api", "pull_request": 8}),
+    );
+    assert_eq!(st, 400, "another pull request than the exception's: {v}");
+    let (_, plain) = file_exception(&api, &p, &p.alice, "GET /plain", unix_ms() + 86_400_000);
+    let plain = plain["exception_id"].as_str().unwrap().to_owned();
+    let (st, v) = signal(&api, &p, &p.ci, &plain, &gr);
+    assert_eq!(st, 400, "an exception that names no pull request: {v}");
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .contains("names no pull request"),
+        "{v}"
+    );
+    let (st, v) = signal(&api, &p, &p.alice, &e3_id, &gr);
     assert_eq!(st, 201, "{v}");
     assert_eq!(v["approver"], p.bob_id.as_str());
+    let (_, v) = api.get(
+        &format!("/api/projects/{}/exceptions/{e3_id}", p.id),
+        &p.auditor,
+    );
+    let evidence = &v["events"][1]["record"]["evidence"];
+    assert_eq!(evidence["review_commit"], HEAD, "{v}");
+    assert_eq!(evidence["head_commit"], HEAD);
+    assert!(evidence["review_submitted_at"].is_string());
 
     // Listing by status.
     let (_, l) = api.get(
@@ -569,7 +644,7 @@ fn the_whole_lifecycle_and_verified_exports() {
         .collect();
     assert_eq!(ids, [e3_id.as_str()]);
     let (_, l) = api.get(&format!("/api/projects/{}/exceptions", p.id), &p.ci);
-    assert_eq!(l["exceptions"].as_array().unwrap().len(), 3);
+    assert_eq!(l["exceptions"].as_array().unwrap().len(), 9);
 
     // Exports in both formats verify offline, and with the log.
     let dir = tempfile::tempdir().unwrap();

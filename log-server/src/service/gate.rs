@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tlog::Hash;
 
-use super::{Compliance, ProjectState, forbidden, invalid, now_ms, settle_all};
+use super::{Compliance, ProjectState, invalid, now_ms, settle_all};
 use crate::keys::random_id;
 use crate::log::Log;
 use crate::storage::RecordStore;
@@ -134,6 +134,8 @@ impl Compliance {
                     endpoint: filing.endpoint,
                     reason: req.reason.clone(),
                     expires_at: format_time(filing.expires_at),
+                    repository: filing.pull_request.as_ref().map(|(r, _)| r.clone()),
+                    pull_request: filing.pull_request.as_ref().map(|(_, n)| *n),
                 });
                 let staged = self.stage(ps, id.clone(), body, now)?;
                 if let Some(e) = Exception::from_requested(&staged.record) {
@@ -155,83 +157,60 @@ impl Compliance {
             "requested_by": filed.requested_by,
             "created_at": record.time,
             "expires_at": filed.expires_at,
+            "repository": filed.repository,
+            "pull_request": filed.pull_request,
             "log_index": index,
             "leaf_hash": leaf.to_base64(),
         }))
     }
 
-    /// Finds the principal whose GitHub review approves, for a
-    /// `github_review` signal: the first standing approval by a codeowner
-    /// of the project other than the requester that is not a bot. Returns
-    /// the principal and the evidence, or a refusal that says why no review
-    /// qualifies.
+    /// The `github_review` signal of `exc`: reads the reviews and the head
+    /// commit of the pull request the exception names from GitHub, and
+    /// returns the approving principal and the evidence (see
+    /// [`ledger::github_approval`] for what counts).
     async fn github_approver(
         &self,
         project: &str,
         exc: &Exception,
         settings: &ledger::ProjectSettings,
-        repository: &str,
-        pull_request: u64,
     ) -> Result<(KeyRecord, Value)> {
+        let (repository, pull_request) = exc.pull_request.clone().ok_or_else(|| {
+            invalid(format!(
+                "exception {} names no pull request; a github_review signal needs an exception filed with repository and pull_request",
+                exc.id
+            ))
+        })?;
         let (owner, name) = repository
             .split_once('/')
-            .filter(|(o, n)| !o.is_empty() && !n.is_empty() && !n.contains('/'))
             .ok_or_else(|| invalid(format!("repository must be owner/name, got {repository:?}")))?;
+        let head = self.github.head_commit(owner, name, pull_request).await?;
         let reviews = self.github.reviews(owner, name, pull_request).await?;
         let members = {
             let (records, keys, project) =
                 (self.records.clone(), self.keys.clone(), project.to_owned());
             super::blocking(move || super::principals(&*records, &*keys, &project)).await?
         };
-        let mut why = Vec::new();
-        for r in ledger::standing_approvals(&reviews) {
-            if settings.is_bot_login(&r.login) {
-                why.push(format!("{} is a bot", r.login));
-                continue;
-            }
-            let Some(p) = members.iter().find(|p| {
-                p.key.revoked_at.is_none()
-                    && p.profile
-                        .github_login
-                        .as_deref()
-                        .is_some_and(|l| l.eq_ignore_ascii_case(&r.login))
-            }) else {
-                why.push(format!("{} is not a principal of this project", r.login));
-                continue;
-            };
-            if p.key.id == exc.requested_by {
-                why.push(format!("{} requested the exception", r.login));
-                continue;
-            }
-            if !p
-                .key
-                .roles
-                .contains(&compliance::principal::Role::Codeowner)
-            {
-                why.push(format!("{} is not a codeowner", r.login));
-                continue;
-            }
-            if settings.is_bot(&p.key) {
-                why.push(format!("{} is a bot", r.login));
-                continue;
-            }
-            let evidence = json!({
-                "repository": repository,
-                "pull_request": pull_request,
-                "review_id": r.id,
-                "reviewer_login": r.login,
-                "review_state": r.state,
-            });
-            return Ok((p.key.clone(), evidence));
-        }
-        let why = if why.is_empty() {
-            "it has no standing APPROVED review".to_owned()
-        } else {
-            why.join("; ")
-        };
-        Err(forbidden(format!(
-            "no approving review by a codeowner of this project on {repository} pull request {pull_request}: {why}"
-        )))
+        let reviewers: Vec<ledger::Reviewer<'_>> = members
+            .iter()
+            .filter_map(|p| {
+                p.profile
+                    .github_login
+                    .as_deref()
+                    .map(|login| ledger::Reviewer { login, key: &p.key })
+            })
+            .collect();
+        let (review, key) = ledger::github_approval(settings, exc, &reviews, &head, &reviewers)?;
+        let evidence = json!({
+            "repository": repository,
+            "pull_request": pull_request,
+            "review_id": review.id,
+            "reviewer_login": review.login,
+            "review_state": review.state,
+            "review_commit": review.commit_id,
+            "review_submitted_at": review.submitted_at.map(format_time),
+            "head_commit": head,
+        });
+        Ok((key, evidence))
     }
 
     /// A second signal: activates the exception when the rules allow it.
@@ -291,9 +270,22 @@ impl Compliance {
             // Refuse early what the rules would refuse anyway (no GitHub call).
             ledger::check_submitter(&settings, kind, caller)?;
             ledger::check_open(&exc, now_ms())?;
-            let (who, ev) = self
-                .github_approver(project, &exc, &settings, repository, *pull_request)
-                .await?;
+            // A body may name the pull request; it must be the exception's.
+            if repository.is_some() || pull_request.is_some() {
+                let named = repository.clone().zip(*pull_request);
+                if named.is_none() || named != exc.pull_request {
+                    return Err(invalid(format!(
+                        "exception {} is for {}; a github_review signal is read from that pull request",
+                        exc.id,
+                        exc.pull_request
+                            .as_ref()
+                            .map_or("no pull request".to_owned(), |(r, n)| format!(
+                                "{r} pull request {n}"
+                            ))
+                    )));
+                }
+            }
+            let (who, ev) = self.github_approver(project, &exc, &settings).await?;
             approver = who;
             evidence = ev;
         }
@@ -492,6 +484,8 @@ fn exception_view(
         "activated_at": e.activated_at.map(format_time),
         "approval_latency_ms": e.activated_at.map(|t| e.approval_latency_ms(t)),
         "revoked_at": e.revoked_at.map(format_time),
+        "repository": e.pull_request.as_ref().map(|(r, _)| r),
+        "pull_request": e.pull_request.as_ref().map(|(_, n)| n),
     });
     if events {
         v["events"] = json!(list);
@@ -528,12 +522,15 @@ pub enum SignalRequest {
         /// The endpoint the test validates: the exception's.
         endpoint: String,
     },
-    /// A codeowner approved the pull request on GitHub.
+    /// A codeowner approved, on GitHub, the pull request the exception
+    /// names.
     GithubReview {
-        /// `owner/name`.
-        repository: String,
-        /// Pull request number.
-        pull_request: u64,
+        /// `owner/name`; if given, the exception's.
+        #[serde(default)]
+        repository: Option<String>,
+        /// Pull request number; if given, the exception's.
+        #[serde(default)]
+        pull_request: Option<u64>,
     },
 }
 

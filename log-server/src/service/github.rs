@@ -49,17 +49,7 @@ impl GitHub {
     /// rate limit, 5xx).
     pub async fn reviews(&self, owner: &str, name: &str, pull_request: u64) -> Result<Vec<Review>> {
         let crab = self.client()?;
-        let not_found = || {
-            super::invalid(format!(
-                "GitHub has no pull request {pull_request} in {owner}/{name} (or the token cannot see it)"
-            ))
-        };
-        let classify = |e: octocrab::Error| match &e {
-            octocrab::Error::GitHub { source, .. } if source.status_code.as_u16() == 404 => {
-                not_found()
-            }
-            _ => Error::GitHub(e.to_string()),
-        };
+        let classify = |e| classify(e, owner, name, pull_request);
         let first = crab
             .pulls(owner, name)
             .list_reviews(pull_request)
@@ -78,7 +68,44 @@ impl GitHub {
                     .and_then(|s| serde_json::to_value(s).ok())
                     .and_then(|v| v.as_str().map(str::to_owned))
                     .unwrap_or_default(),
+                commit_id: r.commit_id.unwrap_or_default(),
+                submitted_at: r.submitted_at.map(|t| t.timestamp_millis()),
             })
             .collect())
+    }
+
+    /// The pull request's current head commit (`head.sha`).
+    ///
+    /// # Errors
+    /// As [`GitHub::reviews`].
+    pub async fn head_commit(&self, owner: &str, name: &str, pull_request: u64) -> Result<String> {
+        let crab = self.client()?;
+        let route = format!("/repos/{owner}/{name}/pulls/{pull_request}");
+        let pr: serde_json::Value = crab
+            .get(route, None::<&()>)
+            .await
+            .map_err(|e| classify(e, owner, name, pull_request))?;
+        pr["head"]["sha"]
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .ok_or_else(|| {
+                Error::GitHub(format!(
+                    "pull request {pull_request} of {owner}/{name} has no head commit"
+                ))
+            })
+    }
+}
+
+/// A GitHub failure as the service's error: a 404 is the caller's mistake
+/// (a refusal), anything else GitHub's.
+fn classify(e: octocrab::Error, owner: &str, name: &str, pull_request: u64) -> Error {
+    match &e {
+        octocrab::Error::GitHub { source, .. } if source.status_code.as_u16() == 404 => {
+            super::invalid(format!(
+                "GitHub has no pull request {pull_request} in {owner}/{name} (or the token cannot see it)"
+            ))
+        }
+        _ => Error::GitHub(e.to_string()),
     }
 }

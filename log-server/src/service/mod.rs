@@ -530,6 +530,8 @@ mod tests {
                 endpoint: "GET /".into(),
                 reason: "r".into(),
                 expires_at: format_time(t0 + 5_000),
+                repository: None,
+                pull_request: None,
             });
             let s = c.stage(&mut ps, "exc_1".into(), body, now).unwrap();
             ps.exceptions.insert(

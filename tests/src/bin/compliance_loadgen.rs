@@ -124,7 +124,7 @@ async fn main() -> Result<()> {
                 &http,
                 &url,
                 &key,
-                &json!({"name": "loadgen", "roles": roles}),
+                &json!({"name": format!("loadgen-{}", roles[0].as_str().unwrap_or("principal")), "roles": roles}),
             )
             .await?;
             Ok::<String, anyhow::Error>(v["api_key"].as_str().context("no api_key")?.to_owned())
