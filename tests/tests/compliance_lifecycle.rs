@@ -1432,3 +1432,68 @@ fn signals_are_bound_and_accepted_once() {
         ]
     );
 }
+
+/// Issue 11, point 1: a signal racing a revocation gives one consistent
+/// outcome: either the approval came first (activated, then revoked) or the
+/// revocation did (the approval is refused); the exception ends REVOKED and
+/// its events in the log say which.
+#[test]
+fn a_signal_racing_a_revocation_has_one_outcome() {
+    let s = LogServer::start(&[]);
+    let api = Api::new(&s);
+    let p = project(&api, &s.admin_key, "race");
+    for _ in 0..5 {
+        let (st, e) = file_exception(&api, &p, &p.alice, "GET /race", unix_ms() + 3_600_000);
+        assert_eq!(st, 201, "{e}");
+        let exc = e["exception_id"].as_str().unwrap().to_owned();
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(2));
+        let run = |key: String, path: String, body: Value| {
+            let (url, barrier) = (s.url.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                let api = Api {
+                    url,
+                    http: reqwest::blocking::Client::new(),
+                };
+                barrier.wait();
+                api.post(&path, &key, &body).0
+            })
+        };
+        let base = format!("/api/projects/{}/exceptions/{exc}", p.id);
+        let approve = run(
+            p.bob.clone(),
+            format!("{base}/signals"),
+            json!({"type": "codeowner_approval"}),
+        );
+        let revoke = run(
+            p.alice.clone(),
+            format!("{base}/revoke"),
+            json!({"reason": "changed our mind"}),
+        );
+        let (approved, revoked) = (approve.join().unwrap(), revoke.join().unwrap());
+        assert_eq!(
+            revoked, 201,
+            "a revocation of an ANERGIC or ACTIVE exception succeeds"
+        );
+        let (_, v) = api.get(&base, &p.auditor);
+        assert_eq!(v["status"], "REVOKED", "{v}");
+        let kinds: Vec<&str> = v["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["type"].as_str().unwrap())
+            .collect();
+        match approved {
+            201 => assert_eq!(
+                kinds,
+                [
+                    "exception_requested",
+                    "exception_signal",
+                    "exception_activated",
+                    "exception_revoked"
+                ]
+            ),
+            409 => assert_eq!(kinds, ["exception_requested", "exception_revoked"]),
+            other => panic!("the approval answered {other}"),
+        }
+    }
+}
