@@ -419,6 +419,41 @@ async fn the_write_route_refuses_bad_requests_and_changes_nothing() {
     post(Some(auditor), oct, b"x".to_vec(), "/v1/entries")
         .await
         .error(StatusCode::FORBIDDEN, "forbidden", "submitter");
+    post(Some("Basic abc".into()), oct, b"x".to_vec(), "/v1/entries")
+        .await
+        .error(StatusCode::UNAUTHORIZED, "unauthenticated", "");
+    // A revoked key is refused like an unknown one.
+    let created = h
+        .post_json(
+            "/v1/admin/keys",
+            &h.admin,
+            &json!({"name": "ci", "role": "submitter"}),
+        )
+        .await
+        .json();
+    let (id, secret) = (
+        created["id"].as_str().unwrap().to_owned(),
+        created["api_key"].as_str().unwrap().to_owned(),
+    );
+    assert_eq!(
+        h.call(
+            "DELETE",
+            &format!("/v1/admin/keys/{id}"),
+            Some(&h.admin),
+            None,
+            Body::empty()
+        )
+        .await
+        .status,
+        StatusCode::OK
+    );
+    post(Some(secret), oct, b"x".to_vec(), "/v1/entries")
+        .await
+        .error(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "unknown or revoked",
+        );
     post(
         Some(h.admin.clone()),
         Some("text/plain"),
