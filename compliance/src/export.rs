@@ -575,7 +575,15 @@ fn opt(v: Option<&String>) -> String {
     v.map_or_else(|| "–".to_owned(), |s| md_cell(s))
 }
 
-fn decision_row(r: &ProvenRecord) -> String {
+/// A record's log index, linked to its proof page on the log.
+fn proof_link(log_url: &str, index: u64) -> String {
+    format!(
+        "[{index}]({}/entries/{index})",
+        log_url.trim_end_matches('/')
+    )
+}
+
+fn decision_row(r: &ProvenRecord, log_url: &str) -> String {
     let rec = &r.record;
     let mut counts = BTreeMap::<&str, u64>::new();
     for f in rec
@@ -620,11 +628,11 @@ fn decision_row(r: &ProvenRecord) -> String {
         } else {
             applied.join(", ")
         },
-        r.log_index
+        proof_link(log_url, r.log_index)
     )
 }
 
-fn event_row(r: &ProvenRecord) -> String {
+fn event_row(r: &ProvenRecord, log_url: &str) -> String {
     let rec = &r.record;
     let kind = str_of(rec, "type");
     let (exc, event, by, details) = match kind {
@@ -701,7 +709,7 @@ fn event_row(r: &ProvenRecord) -> String {
         },
         md_cell(by),
         md_cell(&details),
-        r.log_index
+        proof_link(log_url, r.log_index)
     )
 }
 
@@ -768,7 +776,7 @@ its digest; section D proves each one. To check this file offline:\n\n\
     );
     out.write_all(t.as_bytes())?;
     records.for_each(Section::A, false, &mut |r| {
-        out.write_all(decision_row(r).as_bytes())
+        out.write_all(decision_row(r, &h.log_url).as_bytes())
     })?;
     let mut t = String::new();
     let events: u64 = s.exception_events.values().sum();
@@ -785,7 +793,7 @@ activates only on a second, independent signal, and ends when it expires or is r
     );
     out.write_all(t.as_bytes())?;
     records.for_each(Section::B, false, &mut |r| {
-        out.write_all(event_row(r).as_bytes())
+        out.write_all(event_row(r, &h.log_url).as_bytes())
     })?;
     let mut t = String::new();
     let _ = writeln!(t, "\n## C. Access and authorization summary\n");
@@ -866,11 +874,23 @@ activates only on a second, independent signal, and ends when it expires or is r
     let _ = writeln!(t, "\n## D. Audit-trail integrity\n");
     let _ = writeln!(
         t,
-        "Every record of sections A and B, and this export's own record, is proven below \
-by its log index and an RFC 6962 inclusion proof to this checkpoint, signed by the log \
-(tree size {}, published at {}):\n",
+        "All gate decisions in this period are included in the public tamper-evident audit \
+log at {}, independently verifiable without access to StateAnchor.\n",
+        md_cell(&h.log_url)
+    );
+    let _ = writeln!(
+        t,
+        "- Checkpoint: tree size {}, root hash `{}`\n- Published at: {}\n- This export's own record: {}\n- Each record's proof page: {}/entries/N, N being its log index (linked from the tables above)\n",
         d.tree_size,
-        opt(d.publication.as_ref())
+        d.root_hash,
+        opt(d.publication.as_ref()),
+        proof_link(&h.log_url, d.export_record.log_index),
+        md_cell(h.log_url.trim_end_matches('/'))
+    );
+    let _ = writeln!(
+        t,
+        "Every record of sections A and B, and this export's own record, is proven below \
+by its log index and an RFC 6962 inclusion proof to this checkpoint, signed by the log:\n"
     );
     let _ = writeln!(t, "```text\n{}```\n", d.checkpoint);
     let _ = writeln!(

@@ -930,6 +930,13 @@ async fn compliance_routes_refuse_bad_requests_and_record_nothing() {
     h.get_as(&format!("{export}?from=2026-02-01&to=2026-01-01"), &auditor)
         .await
         .error(StatusCode::BAD_REQUEST, "bad_request", "must not be after");
+    h.get_as(&format!("{export}?from=2999-01-01&to=2999-01-31"), &auditor)
+        .await
+        .error(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "starts in the future",
+        );
     h.get_as(&format!("{export}?to=yesterday"), &auditor)
         .await
         .error(StatusCode::BAD_REQUEST, "bad_request", "YYYY-MM-DD");
@@ -955,10 +962,14 @@ async fn compliance_routes_refuse_bad_requests_and_record_nothing() {
         )),
         "{disposition}"
     );
+    let md = String::from_utf8(file.body).unwrap();
+    assert!(md.contains("## D. Audit-trail integrity"));
+    assert!(md.contains(
+        "All gate decisions in this period are included in the public tamper-evident audit log at https://log.example, independently verifiable without access to StateAnchor."
+    ));
     assert!(
-        String::from_utf8(file.body)
-            .unwrap()
-            .contains("## D. Audit-trail integrity")
+        md.contains("](https://log.example/entries/"),
+        "proof-page links"
     );
     h.store.check().unwrap();
 }

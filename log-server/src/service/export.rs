@@ -69,6 +69,13 @@ impl ExportRequest {
         };
         let to = date("to", to)?.unwrap_or(today);
         let from = date("from", from)?.unwrap_or(to - (DEFAULT_PERIOD_DAYS - 1));
+        if from > today {
+            return Err(super::invalid(format!(
+                "the period starts in the future: from is {}, today (UTC) is {}",
+                format_date(from),
+                format_date(today)
+            )));
+        }
         if from > to {
             return Err(super::invalid(format!(
                 "from ({}) must not be after to ({})",
