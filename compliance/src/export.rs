@@ -585,48 +585,67 @@ fn proof_link(log_url: &str, index: u64) -> String {
 
 fn decision_row(r: &ProvenRecord, log_url: &str) -> String {
     let rec = &r.record;
-    let mut counts = BTreeMap::<&str, u64>::new();
-    for f in rec
-        .get("findings")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        *counts.entry(str_of(f, "severity")).or_default() += 1;
-    }
-    let findings = if counts.is_empty() {
+    let list = |key: &str| {
+        rec.get(key)
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    };
+    let findings: Vec<String> = list("findings")
+        .iter()
+        .map(|f| {
+            format!(
+                "{} {} on {}",
+                str_of(f, "severity"),
+                str_of(f, "kind"),
+                str_of(f, "endpoint")
+            )
+        })
+        .collect();
+    let findings = if findings.is_empty() {
         "none".to_owned()
     } else {
-        ["ERR", "WARN", "INFO"]
-            .iter()
-            .filter_map(|s| counts.get(s).map(|n| format!("{n} {s}")))
-            .collect::<Vec<_>>()
-            .join(", ")
+        md_cell(&findings.join("; "))
     };
-    let applied: Vec<String> = rec
-        .get("exceptions_applied")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
+    let applied: Vec<String> = list("exceptions_applied")
+        .iter()
         .filter_map(Value::as_str)
         .map(md_cell)
         .collect();
+    let artifacts: Vec<String> = list("artifacts")
+        .iter()
+        .map(|a| format!("{} sha256:{}", str_of(a, "name"), str_of(a, "sha256")))
+        .collect();
+    let reasons: Vec<&str> = list("blocked_reasons")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
     let sha = str_of(rec, "commit_sha");
     let blocked = rec.get("blocked").and_then(Value::as_bool).unwrap_or(true);
+    let none = || "–".to_owned();
     format!(
-        "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+        "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
         md_cell(str_of(rec, "time")),
         md_cell(str_of(rec, "id")),
         md_cell(sha.get(..12).unwrap_or(sha)),
         md_cell(str_of(rec, "branch")),
         md_cell(str_of(rec, "author")),
         md_cell(str_of(rec, "verdict")),
-        if blocked { "**blocked**" } else { "no" },
-        md_cell(&findings),
+        if blocked {
+            format!("**blocked**: {}", md_cell(&reasons.join("; ")))
+        } else {
+            "no".to_owned()
+        },
+        findings,
         if applied.is_empty() {
-            "–".to_owned()
+            none()
         } else {
             applied.join(", ")
+        },
+        if artifacts.is_empty() {
+            none()
+        } else {
+            md_cell(&artifacts.join("; "))
         },
         proof_link(log_url, r.log_index)
     )
@@ -772,7 +791,7 @@ its digest; section D proves each one. To check this file offline:\n\n\
     );
     let _ = writeln!(
         t,
-        "| Time (UTC) | Run | Commit | Branch | Author | Verdict | Blocked | Findings | Exceptions applied | Log index |\n|---|---|---|---|---|---|---|---|---|---|"
+        "| Time (UTC) | Run | Commit | Branch | Author | Verdict | Blocked (why) | Findings (severity, change kind, endpoint) | Exceptions applied | Artifacts (SHA-256) | Log index |\n|---|---|---|---|---|---|---|---|---|---|---|"
     );
     out.write_all(t.as_bytes())?;
     records.for_each(Section::A, false, &mut |r| {

@@ -971,6 +971,19 @@ async fn compliance_routes_refuse_bad_requests_and_record_nothing() {
         md.contains("](https://log.example/entries/"),
         "proof-page links"
     );
+    // Section A in Markdown: per run, the classified changes, why it was
+    // blocked, and the exceptions applied.
+    let row = md
+        .lines()
+        .find(|l| l.contains(run) && l.starts_with('|'))
+        .expect("the blocked run's row");
+    for want in [
+        "**blocked**: ERR response_property_removed on GET /users/{id}: no ACTIVE exception",
+        "ERR response_property_removed on GET /users/{id}",
+    ] {
+        assert!(row.contains(want), "{want} not in {row}");
+    }
+    assert!(md.contains(&exc), "the applied exception is listed");
     h.store.check().unwrap();
 }
 
