@@ -26,8 +26,13 @@ struct Api {
 
 impl Api {
     fn new(s: &LogServer) -> Self {
+        Self::at(s.url.clone())
+    }
+
+    /// A client of the server at `url` (for a thread of its own).
+    fn at(url: String) -> Self {
         Api {
-            url: s.url.clone(),
+            url,
             http: reqwest::blocking::Client::new(),
         }
     }
@@ -1395,10 +1400,7 @@ fn signals_are_bound_and_accepted_once() {
                 json!({"type": "codeowner_approval"})
             };
             std::thread::spawn(move || {
-                let api = Api {
-                    url,
-                    http: reqwest::blocking::Client::new(),
-                };
+                let api = Api::at(url);
                 barrier.wait();
                 api.post(
                     &format!("/api/projects/{id}/exceptions/{exc}/signals"),
@@ -1450,10 +1452,7 @@ fn a_signal_racing_a_revocation_has_one_outcome() {
         let run = |key: String, path: String, body: Value| {
             let (url, barrier) = (s.url.clone(), barrier.clone());
             std::thread::spawn(move || {
-                let api = Api {
-                    url,
-                    http: reqwest::blocking::Client::new(),
-                };
+                let api = Api::at(url);
                 barrier.wait();
                 api.post(&path, &key, &body).0
             })

@@ -16,14 +16,12 @@ use serde_json::json;
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{Caller, json_body, query};
+use super::extract::{Caller, json_body, query, reject_unknown};
 use crate::service::gate::{RevokeRequest, SignalRequest};
 
 /// `?wait=checkpoint`, or nothing.
 fn wait_param(q: &HashMap<String, String>, known: &[&str]) -> Result<bool, ApiError> {
-    if let Some(k) = q.keys().find(|k| !known.contains(&k.as_str())) {
-        return Err(ApiError::bad(format!("unknown query parameter {k:?}")));
-    }
+    reject_unknown(q, known)?;
     match q.get("wait").map(String::as_str) {
         None => Ok(false),
         Some("checkpoint") => Ok(true),
@@ -131,9 +129,7 @@ pub async fn list_exceptions(
         .project_for(&caller.0, &project, Access::Read)
         .await?;
     let q = query(q)?;
-    if let Some(k) = q.keys().find(|k| k.as_str() != "status") {
-        return Err(ApiError::bad(format!("unknown query parameter {k:?}")));
-    }
+    reject_unknown(&q, &["status"])?;
     let want = q
         .get("status")
         .map(|st| {

@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{Caller, query};
+use super::extract::{Caller, query, reject_unknown};
 use crate::service::export::ExportRequest;
 
 /// Sends the rendered export in 64 KiB chunks; fails once the client is gone.
@@ -78,12 +78,7 @@ pub async fn get_export(
         .project_for(&caller.0, &project, Access::Export)
         .await?;
     let q = query(q)?;
-    if let Some(k) = q
-        .keys()
-        .find(|k| !["from", "to", "format"].contains(&k.as_str()))
-    {
-        return Err(ApiError::bad(format!("unknown query parameter {k:?}")));
-    }
+    reject_unknown(&q, &["from", "to", "format"])?;
     let get = |k: &str| q.get(k).map(String::as_str);
     let req = ExportRequest::parse(
         get("from"),
