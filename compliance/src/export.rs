@@ -16,6 +16,7 @@ use crate::record::{
     EXCEPTION_ACTIVATED, EXCEPTION_EXPIRED, EXCEPTION_REQUESTED, EXCEPTION_REVOKED,
     EXCEPTION_SIGNAL, GATE_DECISION, canonical,
 };
+use crate::time::parse_time;
 
 /// The `format` of a compliance export.
 pub const EXPORT_FORMAT: &str = "stateanchor-soc2-evidence/v1";
@@ -257,7 +258,8 @@ pub struct ExceptionSummary {
     pub revoked_at: Option<String>,
     /// Expiry recorded (if in the period).
     pub expired_at: Option<String>,
-    /// The state after the period's last event of this exception.
+    /// The state at the end of the period: after its last event, and
+    /// `EXPIRED` if its expiry had passed by then.
     pub last_status: String,
 }
 
@@ -447,8 +449,22 @@ impl SummaryBuilder {
         }
     }
 
-    /// The summary.
-    pub fn finish(mut self) -> Summary {
+    /// The summary as of `period_end` (ms since the epoch, the first
+    /// instant after the period): an exception still `ANERGIC` or `ACTIVE`
+    /// after its last event but past its `expires_at` by then is `EXPIRED`
+    /// at the end of the period, whether or not its expiry was recorded yet
+    /// (expiry is checked at every use, and records are written lazily).
+    pub fn finish(mut self, period_end: i64) -> Summary {
+        for e in self.summary.exceptions.values_mut() {
+            let expired = e
+                .expires_at
+                .as_deref()
+                .and_then(parse_time)
+                .is_some_and(|t| t < period_end);
+            if expired && matches!(e.last_status.as_str(), "ANERGIC" | "ACTIVE") {
+                e.last_status = "EXPIRED".into();
+            }
+        }
         self.latencies.sort_unstable();
         self.summary.approval_latency = LatencySummary {
             activations: self.latencies.len() as u64,
@@ -955,5 +971,28 @@ mod tests {
     fn markdown_cells_cannot_break_the_table_or_open_a_fence() {
         assert_eq!(md_cell("a|b\n```x"), "a\\|b \\`\\`\\`x");
         assert_eq!(md_cell("GET /users/{id}"), "GET /users/{id}");
+    }
+
+    /// Pinned: an exception's status is as of the end of the period; one
+    /// that expired on the period's last day, with its expiry recorded only
+    /// later, is EXPIRED, not ACTIVE.
+    #[test]
+    fn exception_status_is_as_of_the_end_of_the_period() {
+        let filed = serde_json::json!({"type": "exception_requested", "id": "exc_1", "project": "prj_1",
+            "time": "2026-01-10T00:00:00Z", "requested_by": "key_a", "requested_by_name": "alice",
+            "kind": "k", "endpoint": "GET /", "reason": "r", "expires_at": "2026-01-31T12:00:00Z"});
+        let activated = serde_json::json!({"type": "exception_activated", "id": "evt_1", "project": "prj_1",
+            "time": "2026-01-11T00:00:00Z", "exception_id": "exc_1", "signal_id": "evt_0",
+            "approver": "key_b", "approval_latency_ms": 86_400_000});
+        let status = |period_end: i64| {
+            let mut b = SummaryBuilder::new(&[]);
+            b.add(&filed);
+            b.add(&activated);
+            b.finish(period_end).exceptions["exc_1"].last_status.clone()
+        };
+        let feb_1 = crate::time::parse_time("2026-02-01T00:00:00Z").unwrap();
+        let jan_31 = crate::time::parse_time("2026-01-31T00:00:00Z").unwrap();
+        assert_eq!(status(feb_1), "EXPIRED", "January's export");
+        assert_eq!(status(jan_31), "ACTIVE", "a period ending on the 30th");
     }
 }

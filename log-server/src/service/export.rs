@@ -267,7 +267,7 @@ impl Compliance {
                     summary.add(&row.value()?);
                     Ok(true)
                 })?;
-                Ok((summary.finish(), a.finish(), b.finish()))
+                Ok((summary.finish(end), a.finish(), b.finish()))
             })
             .await?
         };

@@ -573,7 +573,10 @@ pub fn run(ctx: &Ctx, args: &ExportArgs) -> anyhow::Result<Report> {
         }
         digests.push(got);
     }
-    let summary = summary.finish();
+    // The status of each exception is as of the end of the period.
+    let period_end = compliance::time::parse_date(&header.period_to)
+        .map_or(i64::MAX, |d| (d + 1) * compliance::time::DAY_MS);
+    let summary = summary.finish(period_end);
     // Step 5: render again and compare every byte.
     let current = Rc::new(RefCell::new(String::new()));
     let mut out = CompareWriter {
