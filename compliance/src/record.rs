@@ -182,7 +182,6 @@ pub fn check_salt(record: &Value) -> Result<(), Error> {
 ///
 /// # Errors
 /// If the record lacks an envelope field or cannot be serialized.
-#[allow(dead_code)] // The server seals records; the verifier rebuilds envelopes.
 pub fn envelope(record: &Value) -> Result<Vec<u8>, Error> {
     seal(record).map(|(_, envelope)| envelope)
 }
