@@ -302,6 +302,8 @@ pub struct Summary {
     pub activity: BTreeMap<String, Activity>,
     /// Gate decisions.
     pub decisions: DecisionCounts,
+    /// Distinct committers (the decisions' commit authors) and their runs.
+    pub committers: BTreeMap<String, u64>,
     /// Ledger events by record type.
     pub exception_events: BTreeMap<String, u64>,
     /// Exceptions with events in the period, by ID.
@@ -373,6 +375,11 @@ impl SummaryBuilder {
             }
             *d.by_verdict
                 .entry(str_of(record, "verdict").to_owned())
+                .or_default() += 1;
+            *self
+                .summary
+                .committers
+                .entry(str_of(record, "author").to_owned())
                 .or_default() += 1;
             let by = str_of(record, "submitted_by").to_owned();
             self.actor(&by).decisions_submitted += 1;
@@ -845,6 +852,23 @@ activates only on a second, independent signal, and ends when it expires or is r
                 .join(", ")
         },
         h.max_exception_lifetime_seconds / 86_400
+    );
+    let _ = writeln!(
+        t,
+        "Distinct committers (commit authors of the period's runs): {}{}.\n",
+        s.committers.len(),
+        if s.committers.is_empty() {
+            String::new()
+        } else {
+            format!(
+                ": {}",
+                s.committers
+                    .iter()
+                    .map(|(a, n)| format!("{} ({n} runs)", md_cell(a)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        }
     );
     let _ = writeln!(
         t,

@@ -984,6 +984,10 @@ async fn compliance_routes_refuse_bad_requests_and_record_nothing() {
         assert!(row.contains(want), "{want} not in {row}");
     }
     assert!(md.contains(&exc), "the applied exception is listed");
+    assert!(
+        md.contains("Distinct committers (commit authors of the period's runs): 1: dev (2 runs)."),
+        "section C counts committers"
+    );
     h.store.check().unwrap();
 }
 
