@@ -50,17 +50,6 @@ pub enum RecordKind {
 }
 
 impl RecordKind {
-    /// Every record type.
-    pub const ALL: [RecordKind; 7] = [
-        RecordKind::GateDecision,
-        RecordKind::ExceptionRequested,
-        RecordKind::ExceptionSignal,
-        RecordKind::ExceptionActivated,
-        RecordKind::ExceptionRevoked,
-        RecordKind::ExceptionExpired,
-        RecordKind::ComplianceExport,
-    ];
-
     /// The record's `type` field.
     #[must_use]
     pub fn as_str(self) -> &'static str {
@@ -73,26 +62,6 @@ impl RecordKind {
             RecordKind::ExceptionExpired => EXCEPTION_EXPIRED,
             RecordKind::ComplianceExport => COMPLIANCE_EXPORT,
         }
-    }
-
-    /// The record type named by a `type` field, if it is one.
-    #[must_use]
-    pub fn from_name(name: &str) -> Option<RecordKind> {
-        RecordKind::ALL.into_iter().find(|k| k.as_str() == name)
-    }
-
-    /// Whether it is an event of the exception ledger (it names an
-    /// exception: its own ID for a request, `exception_id` otherwise).
-    #[must_use]
-    pub fn is_ledger_event(self) -> bool {
-        matches!(
-            self,
-            RecordKind::ExceptionRequested
-                | RecordKind::ExceptionSignal
-                | RecordKind::ExceptionActivated
-                | RecordKind::ExceptionRevoked
-                | RecordKind::ExceptionExpired
-        )
     }
 }
 

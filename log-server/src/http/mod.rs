@@ -33,8 +33,6 @@ use crate::service::export::Site;
 use crate::storage::KeyStore;
 use error::InternalErrorReport;
 
-pub use log_api::MAX_ENTRIES_PAGE;
-
 /// Shared state of every handler.
 #[derive(Clone)]
 pub struct AppState {

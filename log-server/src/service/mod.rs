@@ -189,12 +189,6 @@ impl Compliance {
         }
     }
 
-    /// The log.
-    #[must_use]
-    pub fn log(&self) -> &Arc<Log> {
-        &self.log
-    }
-
     /// The state of `project` for a caller who needs `access` to it: an
     /// unknown project is 404 before the caller's rights are looked at.
     ///

@@ -268,10 +268,6 @@ impl LogStore for Memory {
     fn flush(&self) -> Result<()> {
         Ok(())
     }
-
-    fn disk_usage(&self) -> u64 {
-        0
-    }
 }
 
 impl RecordStore for Memory {

@@ -219,9 +219,6 @@ pub trait LogStore: HashReader + Send + Sync {
     /// # Errors
     /// Storage failures.
     fn flush(&self) -> Result<(), Error>;
-
-    /// Approximate bytes on disk of the live data (0 if unknown).
-    fn disk_usage(&self) -> u64;
 }
 
 /// Projects, principals' profiles and the private compliance records.

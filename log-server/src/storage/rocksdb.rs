@@ -594,15 +594,6 @@ impl RocksDb {
             .flush_cfs_opt(&cfs, &rocksdb::FlushOptions::default())?;
         Ok(())
     }
-
-    /// Approximate bytes on disk of the live data.
-    fn disk_usage(&self) -> u64 {
-        self.db
-            .property_int_value(rocksdb::properties::TOTAL_SST_FILES_SIZE)
-            .ok()
-            .flatten()
-            .unwrap_or(0)
-    }
 }
 
 impl HashReader for RocksDb {
@@ -748,10 +739,6 @@ impl LogStore for RocksDb {
 
     fn flush(&self) -> Result<()> {
         RocksDb::flush(self)
-    }
-
-    fn disk_usage(&self) -> u64 {
-        RocksDb::disk_usage(self)
     }
 }
 
