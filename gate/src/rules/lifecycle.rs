@@ -1,0 +1,251 @@
+//! Lifecycle: `deprecated`, `x-sunset` and `x-stability-level` of operations
+//! (and the shared helpers the parameter and property families use).
+
+use serde_json::Value;
+
+use super::{Cx, Op, as_bool};
+use crate::config::Date;
+use crate::document::At;
+
+/// `x-stability-level`: draft < alpha < beta < stable; missing = stable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Stability {
+    Draft,
+    Alpha,
+    Beta,
+    Stable,
+}
+
+impl Stability {
+    pub fn name(self) -> &'static str {
+        match self {
+            Stability::Draft => "draft",
+            Stability::Alpha => "alpha",
+            Stability::Beta => "beta",
+            Stability::Stable => "stable",
+        }
+    }
+}
+
+/// The stability of a node: `Ok(Stable)` when missing, `Err(text)` when invalid.
+pub(crate) fn stability(v: &Value) -> Result<Stability, String> {
+    match v.get("x-stability-level") {
+        None | Some(Value::Null) => Ok(Stability::Stable),
+        Some(Value::String(s)) => match s.as_str() {
+            "draft" => Ok(Stability::Draft),
+            "alpha" => Ok(Stability::Alpha),
+            "beta" => Ok(Stability::Beta),
+            "stable" => Ok(Stability::Stable),
+            other => Err(other.to_owned()),
+        },
+        Some(other) => Err(other.to_string()),
+    }
+}
+
+/// `x-sunset` of a node: `None` when absent, `Some(Err(text))` when unparsable.
+pub(crate) fn sunset(v: &Value) -> Option<Result<Date, String>> {
+    match v.get("x-sunset")? {
+        Value::String(s) => Some(Date::parse(s).map_err(|_| s.clone())),
+        other => Some(Err(other.to_string())),
+    }
+}
+
+/// The deprecation policy's minimum days for a stability level (0 = off).
+pub(crate) fn policy_days(cx: &Cx<'_>, s: Stability) -> i64 {
+    match s {
+        Stability::Beta => i64::from(cx.config.deprecation_days_beta),
+        Stability::Stable => i64::from(cx.config.deprecation_days_stable),
+        _ => 0,
+    }
+}
+
+/// Reports the deprecation and stability changes of an operation. Returns
+/// whether the operation's other changes are to be checked (not when the
+/// base was draft or alpha).
+pub(crate) fn operation(cx: &mut Cx<'_>, b: &Op<'_>, r: &Op<'_>, ep: &str) -> bool {
+    let bs = stability(b.op.v);
+    let rs = stability(r.op.v);
+    match (&bs, &rs) {
+        (_, Err(bad)) => {
+            cx.emit(
+                "api-invalid-stability-level",
+                ep,
+                "x-stability-level",
+                format!("the stability level {bad:?} is not one of draft, alpha, beta, stable"),
+                Some(&b.op),
+                Some(&r.op),
+            );
+        }
+        (Ok(bl), Ok(rl)) if rl < bl => {
+            if *bl >= Stability::Beta {
+                cx.emit(
+                    "api-stability-decreased",
+                    ep,
+                    "x-stability-level",
+                    format!(
+                        "the endpoint's stability level decreased from {} to {}",
+                        bl.name(),
+                        rl.name()
+                    ),
+                    Some(&b.op),
+                    Some(&r.op),
+                );
+            }
+        }
+        (Ok(bl), Ok(rl)) if rl > bl => {
+            cx.emit(
+                "api-stability-increased",
+                ep,
+                "x-stability-level",
+                format!(
+                    "the endpoint's stability level increased from {} to {}",
+                    bl.name(),
+                    rl.name()
+                ),
+                Some(&b.op),
+                Some(&r.op),
+            );
+        }
+        _ => {}
+    }
+    deprecation(cx, ep, &b.op, &r.op, Kind::Endpoint, "");
+    !matches!(bs, Ok(Stability::Draft | Stability::Alpha))
+}
+
+/// What is being deprecated: picks the rule ids.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind<'s> {
+    Endpoint,
+    /// A parameter: its location and name.
+    Parameter(&'s str),
+}
+
+/// `deprecated` and `x-sunset` changes of an operation or a parameter.
+pub(crate) fn deprecation(
+    cx: &mut Cx<'_>,
+    ep: &str,
+    b: &At<'_>,
+    r: &At<'_>,
+    kind: Kind<'_>,
+    subject: &str,
+) {
+    let bd = as_bool(b.v.get("deprecated"));
+    let rd = as_bool(r.v.get("deprecated"));
+    let (reactivated, deprecated, with_sunset, missing, parse, too_small, deleted, earlier) =
+        match kind {
+            Kind::Endpoint => (
+                "endpoint-reactivated",
+                "endpoint-deprecated",
+                "endpoint-deprecated-with-sunset",
+                "api-deprecated-sunset-missing",
+                "api-deprecated-sunset-parse",
+                "api-sunset-date-too-small",
+                "sunset-deleted",
+                "api-sunset-date-changed-too-small",
+            ),
+            Kind::Parameter(_) => (
+                "request-parameter-reactivated",
+                "request-parameter-deprecated",
+                "request-parameter-deprecated",
+                "request-parameter-deprecated-sunset-missing",
+                "request-parameter-sunset-parse",
+                "request-parameter-sunset-date-too-small",
+                "request-parameter-sunset-deleted",
+                "request-parameter-sunset-date-changed-too-small",
+            ),
+        };
+    let what = match kind {
+        Kind::Endpoint => "the endpoint".to_owned(),
+        Kind::Parameter(p) => format!("the {p}"),
+    };
+    let level = stability(r.v).unwrap_or(Stability::Stable);
+    let days = policy_days(cx, level);
+    if bd && !rd {
+        cx.emit(
+            reactivated,
+            ep,
+            subject,
+            format!("{what} is no longer deprecated"),
+            Some(b),
+            Some(r),
+        );
+        return;
+    }
+    if !bd && rd {
+        match sunset(r.v) {
+            None if days > 0 => {
+                cx.emit(missing, ep, subject, format!("{what} was deprecated without an x-sunset date; the policy asks for {days} days"), Some(b), Some(r));
+            }
+            None => {
+                cx.emit(
+                    deprecated,
+                    ep,
+                    subject,
+                    format!("{what} was deprecated"),
+                    Some(b),
+                    Some(r),
+                );
+            }
+            Some(Err(s)) => {
+                cx.emit(
+                    parse,
+                    ep,
+                    subject,
+                    format!("{what} was deprecated with an x-sunset that is not a date: {s}"),
+                    Some(b),
+                    Some(r),
+                );
+            }
+            Some(Ok(d)) => {
+                if days > 0 && d.days_since_epoch() - cx.today.days_since_epoch() < days {
+                    cx.emit(
+                        too_small,
+                        ep,
+                        subject,
+                        format!("{what}'s sunset date {d} is less than {days} days away"),
+                        Some(b),
+                        Some(r),
+                    );
+                } else {
+                    cx.emit(
+                        with_sunset,
+                        ep,
+                        subject,
+                        format!("{what} was deprecated with sunset date {d}"),
+                        Some(b),
+                        Some(r),
+                    );
+                }
+            }
+        }
+        return;
+    }
+    if bd && rd {
+        match (sunset(b.v), sunset(r.v)) {
+            (Some(_), None) => {
+                cx.emit(
+                    deleted,
+                    ep,
+                    subject,
+                    format!("{what}'s sunset date was deleted while it stays deprecated"),
+                    Some(b),
+                    Some(r),
+                );
+            }
+            (Some(Ok(bs)), Some(Ok(rs))) if rs != bs => {
+                let soon = days > 0 && rs.days_since_epoch() - cx.today.days_since_epoch() < days;
+                if rs < bs || soon {
+                    cx.emit(
+                        earlier,
+                        ep,
+                        subject,
+                        format!("{what}'s sunset date moved from {bs} to {rs}"),
+                        Some(b),
+                        Some(r),
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+}

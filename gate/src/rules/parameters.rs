@@ -1,0 +1,219 @@
+//! Request parameters: added, removed, requiredness, deprecation and sunset,
+//! and their schemas. Path-level and operation-level parameters are merged
+//! (the operation's win), so moving a parameter between the two levels is no
+//! change; path parameters are matched by their position in the path, so
+//! renaming `{id}` to `{userId}` is no change either.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::lifecycle::{self, Kind, sunset};
+use super::schema::{self, Dir, Owner, Scope};
+use super::{Cx, Op, as_bool};
+use crate::document::{At, Document};
+
+/// One effective parameter of an operation.
+struct Param<'d> {
+    at: At<'d>,
+    name: String,
+    location: String,
+    /// Defined at path level (not overridden by the operation).
+    from_path: bool,
+}
+
+/// The key parameters are matched by.
+fn key(p: &Param<'_>, path: &str) -> (String, String) {
+    match p.location.as_str() {
+        "path" => {
+            let pos = path_param_names(path).iter().position(|n| *n == p.name);
+            (
+                p.location.clone(),
+                pos.map_or_else(|| p.name.clone(), |i| format!("#{i}")),
+            )
+        }
+        "header" => (p.location.clone(), p.name.to_ascii_lowercase()),
+        _ => (p.location.clone(), p.name.clone()),
+    }
+}
+
+fn path_param_names(path: &str) -> Vec<&str> {
+    path.split('{')
+        .skip(1)
+        .filter_map(|s| s.split_once('}').map(|(n, _)| n))
+        .collect()
+}
+
+fn params<'d>(doc: &'d Document, op: &Op<'d>) -> BTreeMap<(String, String), Param<'d>> {
+    let mut out = BTreeMap::new();
+    for (from_path, holder) in [(true, &op.path_item), (false, &op.op)] {
+        let Some(list) = doc.get(holder, "parameters") else {
+            continue;
+        };
+        for at in doc.items(&list) {
+            let (Some(name), Some(location)) = (
+                at.v.get("name").and_then(Value::as_str),
+                at.v.get("in").and_then(Value::as_str),
+            ) else {
+                continue;
+            };
+            let p = Param {
+                name: name.to_owned(),
+                location: location.to_owned(),
+                at,
+                from_path,
+            };
+            out.insert(key(&p, &op.path), p);
+        }
+    }
+    out
+}
+
+/// The schema of a parameter: `schema`, or the first media type's schema under `content`.
+pub(crate) fn param_schema<'d>(doc: &'d Document, at: &At<'d>) -> Option<At<'d>> {
+    if let Some(s) = doc.get(at, "schema") {
+        return Some(s);
+    }
+    let content = doc.get(at, "content")?;
+    let (_, mt) = doc.entries(&content).into_iter().next()?;
+    doc.get(&mt, "schema")
+}
+
+/// Reports parameter changes of an operation.
+pub(crate) fn diff(cx: &mut Cx<'_>, b: &Op<'_>, r: &Op<'_>, ep: &str) {
+    let bp = params(cx.b, b);
+    let rp = params(cx.r, r);
+    let base_path_level: Vec<(String, String)> = bp
+        .iter()
+        .filter(|(_, p)| p.from_path)
+        .map(|(k, _)| k.clone())
+        .collect();
+    for (k, p) in &bp {
+        if rp.contains_key(k) {
+            continue;
+        }
+        let what = format!("{} parameter {}", p.location, p.name);
+        let subject = what.clone();
+        if !as_bool(p.at.v.get("deprecated")) {
+            cx.emit(
+                "request-parameter-removed",
+                ep,
+                &subject,
+                format!("the {what} was removed"),
+                Some(&p.at),
+                Some(&r.op),
+            );
+            continue;
+        }
+        match sunset(p.at.v) {
+            None => {
+                cx.emit(
+                    "request-parameter-removed-with-deprecation",
+                    ep,
+                    &subject,
+                    format!("the deprecated {what} was removed"),
+                    Some(&p.at),
+                    Some(&r.op),
+                );
+            }
+            Some(Err(s)) => {
+                cx.emit(
+                    "request-parameter-sunset-parse",
+                    ep,
+                    &subject,
+                    format!("the {what} was removed, and its x-sunset {s:?} is not a date"),
+                    Some(&p.at),
+                    Some(&r.op),
+                );
+            }
+            Some(Ok(d)) if cx.today < d => {
+                cx.emit(
+                    "request-parameter-removed-before-sunset",
+                    ep,
+                    &subject,
+                    format!("the {what} was removed before its sunset date {d}"),
+                    Some(&p.at),
+                    Some(&r.op),
+                );
+            }
+            Some(Ok(_)) => {
+                cx.emit(
+                    "request-parameter-removed-with-deprecation",
+                    ep,
+                    &subject,
+                    format!("the deprecated {what} was removed after its sunset date"),
+                    Some(&p.at),
+                    Some(&r.op),
+                );
+            }
+        }
+    }
+    for (k, p) in &rp {
+        let what = format!("{} parameter {}", p.location, p.name);
+        let Some(bparam) = bp.get(k) else {
+            let required = as_bool(p.at.v.get("required")) || p.location == "path";
+            let id = if p.location == "path" {
+                "new-request-path-parameter"
+            } else if p.from_path && !base_path_level.contains(k) {
+                if required {
+                    "new-required-request-default-parameter-to-existing-path"
+                } else {
+                    "new-optional-request-default-parameter-to-existing-path"
+                }
+            } else if required {
+                "new-required-request-parameter"
+            } else {
+                "new-optional-request-parameter"
+            };
+            cx.emit(
+                id,
+                ep,
+                &what,
+                format!(
+                    "the {} {what} was added",
+                    if required { "required" } else { "optional" }
+                ),
+                Some(&b.op),
+                Some(&p.at),
+            );
+            continue;
+        };
+        let (breq, rreq) = (
+            as_bool(bparam.at.v.get("required")),
+            as_bool(p.at.v.get("required")),
+        );
+        if p.location != "path" {
+            if !breq && rreq {
+                cx.emit(
+                    "request-parameter-became-required",
+                    ep,
+                    &what,
+                    format!("the {what} became required"),
+                    Some(&bparam.at),
+                    Some(&p.at),
+                );
+            } else if breq && !rreq {
+                cx.emit(
+                    "request-parameter-became-optional",
+                    ep,
+                    &what,
+                    format!("the {what} became optional"),
+                    Some(&bparam.at),
+                    Some(&p.at),
+                );
+            }
+        }
+        lifecycle::deprecation(cx, ep, &bparam.at, &p.at, Kind::Parameter(&what), &what);
+        if let (Some(bs), Some(rs)) = (param_schema(cx.b, &bparam.at), param_schema(cx.r, &p.at)) {
+            let scope = Scope {
+                dir: Dir::Request,
+                owner: Owner::Parameter {
+                    header: p.location == "header",
+                },
+                endpoint: ep,
+                context: what.clone(),
+            };
+            schema::diff(cx, &scope, &bs, &rs);
+        }
+    }
+}
