@@ -232,6 +232,21 @@ pub(crate) fn deprecation(
                     Some(r),
                 );
             }
+            (_, Some(Err(s))) => {
+                let id = if kind == Kind::Endpoint {
+                    "api-path-sunset-parse"
+                } else {
+                    parse
+                };
+                cx.emit(
+                    id,
+                    ep,
+                    subject,
+                    format!("{what}'s x-sunset {s:?} is not a date"),
+                    Some(b),
+                    Some(r),
+                );
+            }
             (Some(Ok(bs)), Some(Ok(rs))) if rs != bs => {
                 let soon = days > 0 && rs.days_since_epoch() - cx.today.days_since_epoch() < days;
                 if rs < bs || soon {

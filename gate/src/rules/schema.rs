@@ -326,11 +326,14 @@ impl<'d> Walk<'_, '_, '_, 'd> {
         {
             return; // identical and self-contained
         }
+        let (b, bnull) = unwrap_nullable(self.bd, b);
+        let (r, rnull) = unwrap_nullable(self.rd, r);
+        let (b, r) = (&b, &r);
         if path.is_empty() && self.scope.owner == Owner::Body && self.wrapped_in_one_of(b, r) {
             return;
         }
         self.types(b, r, path);
-        self.nullable(b, r, path);
+        self.nullable(b, r, path, bnull, rnull);
         self.enums(b, r, path);
         self.bounds(b, r, path);
         self.pattern(b, r, path);
@@ -388,7 +391,7 @@ impl<'d> Walk<'_, '_, '_, 'd> {
     }
 
     fn types(&mut self, b: &At<'d>, r: &At<'d>, path: &str) {
-        let (bt, rt) = (types(b.v), types(r.v));
+        let (bt, rt) = (effective_types(self.bd, b), effective_types(self.rd, r));
         let bf = b.v.get("format").and_then(Value::as_str).unwrap_or("");
         let rf = r.v.get("format").and_then(Value::as_str).unwrap_or("");
         if bt.is_empty() || rt.is_empty() {
@@ -430,8 +433,37 @@ impl<'d> Walk<'_, '_, '_, 'd> {
         } else {
             format!("{rty}/{rf}")
         };
-        let widening = is_widening(bty, bf, rty, rf);
+        let mut widening = is_widening(bty, bf, rty, rf);
         let narrowing = is_widening(rty, rf, bty, bf);
+        // A parameter that became an unconstrained array of its old type
+        // still accepts the old single value.
+        if matches!(self.scope.owner, Owner::Parameter { .. })
+            && path.is_empty()
+            && rty == "array"
+            && bty != "array"
+        {
+            if let Some(items) = self.rd.get(r, "items") {
+                let plain = items.v.as_object().is_some_and(|m| {
+                    m.keys()
+                        .all(|k| k == "type" || k == "format" || ANNOTATIONS.contains(&k.as_str()))
+                });
+                let limited =
+                    r.v.get("maxItems").is_some() || num(r.v, "minItems").is_some_and(|n| n > 1.0);
+                if plain && !limited && types(items.v).iter().any(|t| t == bty) {
+                    widening = true;
+                }
+            }
+        }
+        // XML bodies are text: string and object describe the same payload.
+        let xml = self.scope.owner == Owner::Body && self.scope.context.contains("xml");
+        if xml && ((bty == "string" && rty == "object") || (bty == "object" && rty == "string")) {
+            let d = format!(
+                "{}'s type changed from {bty} to {rty} (an XML payload either way)",
+                self.what(path)
+            );
+            self.emit("type-compatible", path, d, b, r);
+            return;
+        }
         let change = match (self.scope.dir, widening, narrowing) {
             (Dir::Request, true, _) => "type-generalized",
             (Dir::Response, _, true) => "type-specialized",
@@ -447,8 +479,8 @@ impl<'d> Walk<'_, '_, '_, 'd> {
         }
     }
 
-    fn nullable(&mut self, b: &At<'d>, r: &At<'d>, path: &str) {
-        let (bn, rn) = (nullable(b.v), nullable(r.v));
+    fn nullable(&mut self, b: &At<'d>, r: &At<'d>, path: &str, bnull: bool, rnull: bool) {
+        let (bn, rn) = (nullable(b.v) || bnull, nullable(r.v) || rnull);
         if bn == rn {
             return;
         }
@@ -1018,6 +1050,11 @@ impl<'d> Walk<'_, '_, '_, 'd> {
             if bl.is_empty() && rl.is_empty() {
                 continue;
             }
+            if kw != "allOf"
+                && (type_union(self.bd, b).is_some() || type_union(self.rd, r).is_some())
+            {
+                continue; // compared as a list of types
+            }
             let (pairs, removed, added) = match_subschemas(&bl, &rl);
             for (i, j) in pairs {
                 self.node(&bl[i], &rl[j], path, depth + 1);
@@ -1382,6 +1419,76 @@ impl<'d> Walk<'_, '_, '_, 'd> {
             }
         }
     }
+}
+
+/// `oneOf`/`anyOf` of `{type: "null"}` and one other schema: that schema, nullable.
+fn unwrap_nullable<'d>(doc: &'d Document, at: &At<'d>) -> (At<'d>, bool) {
+    for kw in ["oneOf", "anyOf"] {
+        let Some(list) = doc.get(at, kw) else {
+            continue;
+        };
+        let items = doc.items(&list);
+        if items.len() != 2 {
+            continue;
+        }
+        let is_null = |x: &At<'_>| {
+            x.v.get("type").and_then(Value::as_str) == Some("null")
+                && x.v.as_object().is_some_and(|m| m.len() == 1)
+        };
+        let others: Vec<&At<'d>> = items.iter().filter(|x| !is_null(x)).collect();
+        let only_composition = at.v.as_object().is_some_and(|m| {
+            m.keys()
+                .all(|k| k == kw || ANNOTATIONS.contains(&k.as_str()) || k.starts_with("x-"))
+        });
+        if others.len() == 1 && only_composition {
+            return (others[0].clone(), true);
+        }
+    }
+    (at.clone(), false)
+}
+
+/// `oneOf`/`anyOf` whose members only name types: the union of those types.
+fn type_union(doc: &Document, at: &At<'_>) -> Option<BTreeSet<String>> {
+    if at.v.get("type").is_some() {
+        return None;
+    }
+    for kw in ["oneOf", "anyOf"] {
+        let Some(list) = doc.get(at, kw) else {
+            continue;
+        };
+        let items = doc.items(&list);
+        if items.is_empty() {
+            continue;
+        }
+        let mut out = BTreeSet::new();
+        for x in &items {
+            let m = x.v.as_object()?;
+            if !m.keys().all(|k| {
+                k == "type"
+                    || k == "format"
+                    || ANNOTATIONS.contains(&k.as_str())
+                    || k.starts_with("x-")
+            }) {
+                return None;
+            }
+            let t = types(x.v);
+            if t.is_empty() || t.contains("object") || t.contains("array") && m.len() > 1 {
+                return None;
+            }
+            out.extend(t);
+        }
+        return Some(out);
+    }
+    None
+}
+
+/// The types of a schema: `type`, or a union of type-only `oneOf`/`anyOf` members.
+fn effective_types(doc: &Document, at: &At<'_>) -> BTreeSet<String> {
+    let t = types(at.v);
+    if !t.is_empty() {
+        return t;
+    }
+    type_union(doc, at).unwrap_or_default()
 }
 
 fn required_set(v: &Value) -> BTreeSet<String> {
