@@ -87,3 +87,57 @@ pub(crate) fn webhooks(cx: &mut Cx<'_>) {
         }
     }
 }
+
+fn semver(s: &str) -> Option<(u64, u64, u64)> {
+    let s = s.trim().trim_start_matches(['v', 'V']);
+    let core = s.split(['-', '+']).next()?;
+    let mut it = core.split('.').map(|x| x.parse::<u64>());
+    let major = it.next()?.ok()?;
+    let minor = it.next().unwrap_or(Ok(0)).ok()?;
+    let patch = it.next().unwrap_or(Ok(0)).ok()?;
+    Some((major, minor, patch))
+}
+
+/// The versioning policy (`info.version` against the verdict), INFO unless raised.
+pub(crate) fn version_policy(cx: &mut Cx<'_>) {
+    if !cx.raw.iter().any(|f| f.rule.level == crate::Severity::Err) {
+        return;
+    }
+    let (b, r) = (cx.b.root(), cx.r.root());
+    let get = |at: &At<'_>| {
+        at.v.get("info")
+            .and_then(|i| i.get("version"))
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned)
+    };
+    let (Some(bv), Some(rv)) = (get(&b), get(&r)) else {
+        return;
+    };
+    let (bi, ri) = (cx.b.get(&b, "info"), cx.r.get(&r, "info"));
+    if bv == rv {
+        cx.emit(
+            "api-version-not-bumped",
+            "",
+            "info.version",
+            format!("a breaking change was made but the version is still {bv}"),
+            bi.as_ref(),
+            ri.as_ref(),
+        );
+        return;
+    }
+    let (Some(x), Some(y)) = (semver(&bv), semver(&rv)) else {
+        return;
+    };
+    if y < x {
+        cx.emit(
+            "api-version-decreased",
+            "",
+            "info.version",
+            format!("a breaking change was made and the version decreased from {bv} to {rv}"),
+            bi.as_ref(),
+            ri.as_ref(),
+        );
+    } else if (x.0 > 0 && y.0 == x.0) || (x.0 == 0 && y.0 == 0 && y.1 == x.1) {
+        cx.emit("api-major-version-not-bumped", "", "info.version", format!("a breaking change was made but the major version did not increase, from {bv} to {rv}"), bi.as_ref(), ri.as_ref());
+    }
+}

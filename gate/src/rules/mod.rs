@@ -187,6 +187,7 @@ pub(crate) fn run(cx: &mut Cx<'_>) {
     components::schemas(cx);
     security::global(cx);
     security::components(cx);
+    components::version_policy(cx);
 }
 
 /// The rules for one operation present in both documents.

@@ -185,7 +185,7 @@ pub fn run() -> Result<u8> {
                     serde_json::json!({
                         "id": r.id, "kind": gate::kind_of(r.id), "level": r.level.as_str(),
                         "direction": r.direction, "area": r.area, "description": r.description,
-                        "covered": !catalogue::NOT_COVERED.contains(&r.id),
+                        "covered": !gate::NOT_COVERED.contains(&r.id),
                     })
                 })
                 .collect();
@@ -194,7 +194,7 @@ pub fn run() -> Result<u8> {
                 ListFormat::Text => {
                     let mut s = String::new();
                     for r in catalogue::RULES {
-                        let cov = if catalogue::NOT_COVERED.contains(&r.id) {
+                        let cov = if gate::NOT_COVERED.contains(&r.id) {
                             "not covered"
                         } else {
                             "covered"
