@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building StateAnchor needs on a fresh Debian/Ubuntu machine:
 # clang and libclang-dev (RocksDB is built from C++ source with bindgen), and
-# python3 (scripts/check-architecture.py, run by scripts/test.sh).
+# python3 (scripts/check-architecture.py, run by scripts/test.sh) with
+# jsonschema (the end-to-end tests check exports against the JSON schema).
 # Sourced by the other scripts; it also exports CARGO_TARGET_DIR, which is
 # kept outside the clone so that rebuilds and CI reuse the (slow) RocksDB build.
 set -euo pipefail
@@ -14,8 +15,9 @@ if ! ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 && ! ls /usr/lib/*/lib
   need+=(libclang-dev)
 fi
 command -v python3 >/dev/null 2>&1 || need+=(python3)
+python3 -c 'import jsonschema' >/dev/null 2>&1 || need+=(python3-jsonschema)
 if ((${#need[@]})); then
-  echo "stateanchor: installing ${need[*]} (clang and libclang build RocksDB; python3 runs the architecture check)" >&2
+  echo "stateanchor: installing ${need[*]} (clang and libclang build RocksDB; python3 runs the architecture check; jsonschema checks exports against spec/compliance-export.schema.json)" >&2
   sudo=""
   if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
   $sudo apt-get update -qq

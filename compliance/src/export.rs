@@ -14,7 +14,7 @@ use sha2::{Digest as _, Sha256};
 pub use crate::record::SectionDigest;
 use crate::record::{
     EXCEPTION_ACTIVATED, EXCEPTION_EXPIRED, EXCEPTION_REQUESTED, EXCEPTION_REVOKED,
-    EXCEPTION_SIGNAL, GATE_DECISION, canonical,
+    EXCEPTION_SIGNAL, GATE_DECISION, PROJECT_SETTINGS_CHANGED, ProjectSettings, canonical,
 };
 use crate::time::parse_time;
 
@@ -53,8 +53,36 @@ pub fn export_file_name(project: &str, from: &str, to: &str, format: ExportForma
 pub enum Section {
     /// A: change-management records (gate decisions).
     A,
-    /// B: exception authorization records (every ledger event).
+    /// B: exception authorization records (every ledger event of the
+    /// period, and the earlier events of the exceptions open during it).
     B,
+    /// C: changes of the project's controls (`project_settings_changed`).
+    C,
+}
+
+impl Section {
+    /// The record sections, in export order.
+    pub const ALL: [Section; 3] = [Section::A, Section::B, Section::C];
+
+    /// `A`, `B` or `C`.
+    #[must_use]
+    pub fn letter(self) -> &'static str {
+        match self {
+            Section::A => "A",
+            Section::B => "B",
+            Section::C => "C",
+        }
+    }
+
+    /// The field of the `compliance_export` record holding its digest.
+    #[must_use]
+    pub fn digest_field(self) -> &'static str {
+        match self {
+            Section::A => "section_a",
+            Section::B => "section_b",
+            Section::C => "section_c",
+        }
+    }
 }
 
 impl Section {
@@ -70,6 +98,7 @@ impl Section {
                     | EXCEPTION_REVOKED
                     | EXCEPTION_EXPIRED
             ),
+            Section::C => kind == PROJECT_SETTINGS_CHANGED,
         }
     }
 
@@ -78,6 +107,7 @@ impl Section {
         match self {
             Section::A => "section_a_change_management",
             Section::B => "section_b_exception_authorization",
+            Section::C => "section_c_control_changes",
         }
     }
 
@@ -86,6 +116,7 @@ impl Section {
         match self {
             Section::A => "stateanchor-records-a",
             Section::B => "stateanchor-records-b",
+            Section::C => "stateanchor-records-c",
         }
     }
 }
@@ -149,10 +180,11 @@ pub struct ExportHeader {
     pub log_url: String,
     /// Where checkpoints are published, if configured.
     pub publication: Option<String>,
-    /// The project's bot deny-list when the export was made.
-    pub bot_deny_list: Vec<String>,
-    /// The project's maximum exception lifetime, seconds.
-    pub max_exception_lifetime_seconds: u64,
+    /// When the project was created (RFC 3339).
+    pub project_created_at: String,
+    /// The project's controls when the export was made (their changes in
+    /// the period are the records of section C).
+    pub settings: ProjectSettings,
     /// Every principal of the project (section C).
     pub principals: Vec<PrincipalSummary>,
 }
@@ -232,35 +264,91 @@ pub struct DecisionCounts {
     pub by_verdict: BTreeMap<String, u64>,
 }
 
-/// One exception seen in the period.
+/// One exception of section B: filed, open, or changed during the period.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExceptionSummary {
     /// Exception ID.
     pub id: String,
-    /// Change kind (if filed in the period).
-    pub kind: Option<String>,
-    /// Endpoint (if filed in the period).
-    pub endpoint: Option<String>,
-    /// Requester (if filed in the period).
-    pub requested_by: Option<String>,
-    /// Filed (if in the period).
-    pub filed_at: Option<String>,
-    /// Expiry (if filed in the period).
-    pub expires_at: Option<String>,
-    /// Principals whose signals were accepted.
+    /// Change kind.
+    pub kind: String,
+    /// Endpoint.
+    pub endpoint: String,
+    /// Requester's principal ID.
+    pub requested_by: String,
+    /// Requester's name.
+    pub requested_by_name: String,
+    /// The justification given at filing.
+    pub reason: String,
+    /// The pull request it is for (`owner/name#N`), if it names one.
+    pub pull_request: Option<String>,
+    /// Filed (RFC 3339).
+    pub filed_at: String,
+    /// Filed before the period (its earlier events are in section B too).
+    pub filed_before_period: bool,
+    /// Expiry (RFC 3339).
+    pub expires_at: String,
+    /// Names of the principals whose second signals were accepted.
     pub approvers: Vec<String>,
-    /// Activated (if in the period).
-    pub activated_at: Option<String>,
-    /// Filing to activation, milliseconds.
-    pub approval_latency_ms: Option<u64>,
-    /// Revoked (if in the period).
-    pub revoked_at: Option<String>,
-    /// Expiry recorded (if in the period).
+    /// The activation, if it happened by the end of the period.
+    pub activation: Option<ActivationSummary>,
+    /// The revocation, if it happened by the end of the period.
+    pub revocation: Option<RevocationSummary>,
+    /// When its expiry was recorded, if it was by the end of the period.
     pub expired_at: Option<String>,
     /// The state at the end of the period: after its last event, and
     /// `EXPIRED` if its expiry had passed by then.
     pub last_status: String,
+}
+
+/// How an exception was activated.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActivationSummary {
+    /// When (RFC 3339).
+    pub at: String,
+    /// The signal's record ID.
+    pub signal_id: String,
+    /// Its type (`codeowner_approval`, `github_review`, `consumer_test`).
+    pub signal: String,
+    /// The approver's principal ID.
+    pub approver: String,
+    /// The approver's name.
+    pub approver_name: String,
+    /// Filing to activation, milliseconds.
+    pub approval_latency_ms: u64,
+}
+
+/// How an exception was revoked.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevocationSummary {
+    /// When (RFC 3339).
+    pub at: String,
+    /// Who (principal ID).
+    pub by: String,
+    /// Their name.
+    pub by_name: String,
+    /// The reason given.
+    pub reason: String,
+}
+
+/// Exceptions created and resolved in the period.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExceptionCounts {
+    /// Filed in the period.
+    pub created: u64,
+    /// Activated in the period.
+    pub activated: u64,
+    /// Whose expiry fell in the period (recorded or not), unless revoked first.
+    pub expired: u64,
+    /// Revoked in the period.
+    pub revoked: u64,
+    /// Filed before the period and open or changed during it.
+    pub carried_in: u64,
+    /// `ANERGIC` or `ACTIVE` at the end of the period.
+    pub open_at_end: u64,
 }
 
 /// What one principal did in the period.
@@ -304,12 +392,18 @@ pub struct Summary {
     pub decisions: DecisionCounts,
     /// Distinct committers (the decisions' commit authors) and their runs.
     pub committers: BTreeMap<String, u64>,
-    /// Ledger events by record type.
+    /// Approvers (by name) and the second signals of theirs accepted in the period.
+    pub approvers: BTreeMap<String, u64>,
+    /// Ledger events of the period by record type.
     pub exception_events: BTreeMap<String, u64>,
-    /// Exceptions with events in the period, by ID.
+    /// Exceptions created and resolved.
+    pub exception_counts: ExceptionCounts,
+    /// The exceptions of section B, by ID.
     pub exceptions: BTreeMap<String, ExceptionSummary>,
     /// Approval latency.
     pub approval_latency: LatencySummary,
+    /// Changes of the project's controls in the period (section C's records).
+    pub control_changes: u64,
 }
 
 /// The `p`-th percentile (0 < p <= 100) by the nearest-rank method.
@@ -327,22 +421,28 @@ fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {
 }
 
 /// Builds a [`Summary`] one record at a time; memory grows with the number
-/// of principals and exceptions, never with the number of decisions.
+/// of principals, exceptions and signals, never with the number of decisions.
 #[derive(Default)]
 pub struct SummaryBuilder {
     summary: Summary,
+    period: std::ops::Range<i64>,
     latencies: Vec<u64>,
+    /// Accepted signals: record ID -> (type, approver's name).
+    signals: BTreeMap<String, (String, String)>,
 }
 
 impl SummaryBuilder {
-    /// Starts with the project's principals (those of the header).
-    pub fn new(principals: &[PrincipalSummary]) -> Self {
+    /// Starts with the project's principals (those of the header) and the
+    /// period (ms since the epoch, end exclusive).
+    pub fn new(principals: &[PrincipalSummary], period: std::ops::Range<i64>) -> Self {
         SummaryBuilder {
             summary: Summary {
                 principals: principals.to_vec(),
                 ..Summary::default()
             },
+            period,
             latencies: Vec::new(),
+            signals: BTreeMap::new(),
         }
     }
 
@@ -350,42 +450,129 @@ impl SummaryBuilder {
         self.summary.activity.entry(id.to_owned()).or_default()
     }
 
-    /// Adds one record.
+    fn add_decision(&mut self, record: &Value) {
+        let d = &mut self.summary.decisions;
+        d.total += 1;
+        let blocked = record
+            .get("blocked")
+            .and_then(Value::as_bool)
+            .unwrap_or(true);
+        if blocked {
+            d.blocked += 1;
+        } else {
+            d.passed += 1;
+            let applied = record
+                .get("exceptions_applied")
+                .and_then(Value::as_array)
+                .is_some_and(|a| !a.is_empty());
+            if applied {
+                d.passed_with_exception += 1;
+            }
+        }
+        *d.by_verdict
+            .entry(str_of(record, "verdict").to_owned())
+            .or_default() += 1;
+        *self
+            .summary
+            .committers
+            .entry(str_of(record, "author").to_owned())
+            .or_default() += 1;
+        let by = str_of(record, "submitted_by").to_owned();
+        self.actor(&by).decisions_submitted += 1;
+    }
+
+    /// Adds one record. A ledger event dated before the period (an earlier
+    /// event of an exception open during it) completes its exception's
+    /// history but is not counted as activity of the period.
     pub fn add(&mut self, record: &Value) {
         let kind = str_of(record, "type");
-        let time = str_of(record, "time").to_owned();
         if kind == GATE_DECISION {
-            let d = &mut self.summary.decisions;
-            d.total += 1;
-            let blocked = record
-                .get("blocked")
-                .and_then(Value::as_bool)
-                .unwrap_or(true);
-            if blocked {
-                d.blocked += 1;
-            } else {
-                d.passed += 1;
-                let applied = record
-                    .get("exceptions_applied")
-                    .and_then(Value::as_array)
-                    .is_some_and(|a| !a.is_empty());
-                if applied {
-                    d.passed_with_exception += 1;
-                }
-            }
-            *d.by_verdict
-                .entry(str_of(record, "verdict").to_owned())
-                .or_default() += 1;
-            *self
-                .summary
-                .committers
-                .entry(str_of(record, "author").to_owned())
-                .or_default() += 1;
-            let by = str_of(record, "submitted_by").to_owned();
-            self.actor(&by).decisions_submitted += 1;
+            self.add_decision(record);
+            return;
+        }
+        if kind == PROJECT_SETTINGS_CHANGED {
+            self.summary.control_changes += 1;
             return;
         }
         if !Section::B.holds(kind) {
+            return;
+        }
+        let time = str_of(record, "time").to_owned();
+        let earlier = parse_time(&time).is_some_and(|t| t < self.period.start);
+        let exc_id = if kind == EXCEPTION_REQUESTED {
+            str_of(record, "id")
+        } else {
+            str_of(record, "exception_id")
+        }
+        .to_owned();
+        if kind == EXCEPTION_SIGNAL {
+            self.signals.insert(
+                str_of(record, "id").to_owned(),
+                (
+                    str_of(record, "signal").to_owned(),
+                    str_of(record, "approver_name").to_owned(),
+                ),
+            );
+        }
+        let signal_of = |id: &str| self.signals.get(id).cloned().unwrap_or_default();
+        let activation_signal = signal_of(str_of(record, "signal_id"));
+        let e = self
+            .summary
+            .exceptions
+            .entry(exc_id.clone())
+            .or_insert_with(|| ExceptionSummary {
+                id: exc_id.clone(),
+                ..ExceptionSummary::default()
+            });
+        let mut latency = None;
+        match kind {
+            EXCEPTION_REQUESTED => {
+                e.kind = str_of(record, "kind").to_owned();
+                e.endpoint = str_of(record, "endpoint").to_owned();
+                e.requested_by = str_of(record, "requested_by").to_owned();
+                e.requested_by_name = str_of(record, "requested_by_name").to_owned();
+                e.reason = str_of(record, "reason").to_owned();
+                e.pull_request = record
+                    .get("pull_request")
+                    .and_then(Value::as_u64)
+                    .map(|n| format!("{}#{n}", str_of(record, "repository")));
+                e.filed_at = time;
+                e.filed_before_period = earlier;
+                e.expires_at = str_of(record, "expires_at").to_owned();
+                e.last_status = "ANERGIC".into();
+            }
+            EXCEPTION_SIGNAL => e.approvers.push(str_of(record, "approver_name").to_owned()),
+            EXCEPTION_ACTIVATED => {
+                let ms = record
+                    .get("approval_latency_ms")
+                    .and_then(Value::as_u64)
+                    .unwrap_or_default();
+                e.activation = Some(ActivationSummary {
+                    at: time,
+                    signal_id: str_of(record, "signal_id").to_owned(),
+                    signal: activation_signal.0,
+                    approver: str_of(record, "approver").to_owned(),
+                    approver_name: activation_signal.1,
+                    approval_latency_ms: ms,
+                });
+                e.last_status = "ACTIVE".into();
+                latency = Some(ms);
+            }
+            EXCEPTION_REVOKED => {
+                e.revocation = Some(RevocationSummary {
+                    at: time,
+                    by: str_of(record, "revoked_by").to_owned(),
+                    by_name: str_of(record, "revoked_by_name").to_owned(),
+                    reason: str_of(record, "reason").to_owned(),
+                });
+                e.last_status = "REVOKED".into();
+            }
+            _ => {
+                e.expired_at = Some(time);
+                e.last_status = "EXPIRED".into();
+            }
+        }
+        if earlier {
             return;
         }
         *self
@@ -393,83 +580,59 @@ impl SummaryBuilder {
             .exception_events
             .entry(kind.to_owned())
             .or_default() += 1;
-        let exc_id = if kind == EXCEPTION_REQUESTED {
-            str_of(record, "id")
-        } else {
-            str_of(record, "exception_id")
-        }
-        .to_owned();
-        let mut latency = None;
-        let mut actor: Option<String> = None;
-        {
-            let e = self
-                .summary
-                .exceptions
-                .entry(exc_id.clone())
-                .or_insert_with(|| ExceptionSummary {
-                    id: exc_id.clone(),
-                    ..ExceptionSummary::default()
-                });
-            match kind {
-                EXCEPTION_REQUESTED => {
-                    e.kind = Some(str_of(record, "kind").to_owned());
-                    e.endpoint = Some(str_of(record, "endpoint").to_owned());
-                    e.requested_by = Some(str_of(record, "requested_by").to_owned());
-                    e.filed_at = Some(time);
-                    e.expires_at = Some(str_of(record, "expires_at").to_owned());
-                    e.last_status = "ANERGIC".into();
-                    actor = Some(str_of(record, "requested_by").to_owned());
-                }
-                EXCEPTION_SIGNAL => {
-                    let approver = str_of(record, "approver").to_owned();
-                    e.approvers.push(approver.clone());
-                    actor = Some(approver);
-                }
-                EXCEPTION_ACTIVATED => {
-                    e.activated_at = Some(time);
-                    let ms = record.get("approval_latency_ms").and_then(Value::as_u64);
-                    e.approval_latency_ms = ms;
-                    latency = ms;
-                    e.last_status = "ACTIVE".into();
-                }
-                EXCEPTION_REVOKED => {
-                    e.revoked_at = Some(time);
-                    e.last_status = "REVOKED".into();
-                    actor = Some(str_of(record, "revoked_by").to_owned());
-                }
-                _ => {
-                    e.expired_at = Some(time);
-                    e.last_status = "EXPIRED".into();
-                }
+        let counts = &mut self.summary.exception_counts;
+        match kind {
+            EXCEPTION_REQUESTED => {
+                counts.created += 1;
+                let by = str_of(record, "requested_by").to_owned();
+                self.actor(&by).exceptions_requested += 1;
             }
-        }
-        if let Some(ms) = latency {
-            self.latencies.push(ms);
-        }
-        if let Some(id) = actor {
-            let a = self.actor(&id);
-            match kind {
-                EXCEPTION_REQUESTED => a.exceptions_requested += 1,
-                EXCEPTION_SIGNAL => a.approvals += 1,
-                _ => a.revocations += 1,
+            EXCEPTION_SIGNAL => {
+                *self
+                    .summary
+                    .approvers
+                    .entry(str_of(record, "approver_name").to_owned())
+                    .or_default() += 1;
+                let by = str_of(record, "approver").to_owned();
+                self.actor(&by).approvals += 1;
             }
+            EXCEPTION_ACTIVATED => {
+                counts.activated += 1;
+                self.latencies.extend(latency);
+            }
+            EXCEPTION_REVOKED => {
+                counts.revoked += 1;
+                let by = str_of(record, "revoked_by").to_owned();
+                self.actor(&by).revocations += 1;
+            }
+            _ => {}
         }
     }
 
-    /// The summary as of `period_end` (ms since the epoch, the first
-    /// instant after the period): an exception still `ANERGIC` or `ACTIVE`
-    /// after its last event but past its `expires_at` by then is `EXPIRED`
-    /// at the end of the period, whether or not its expiry was recorded yet
-    /// (expiry is checked at every use, and records are written lazily).
-    pub fn finish(mut self, period_end: i64) -> Summary {
+    /// The summary as of the end of the period: an exception still
+    /// `ANERGIC` or `ACTIVE` after its last event but past its `expires_at`
+    /// by then is `EXPIRED` at the end of the period, whether or not its
+    /// expiry was recorded yet (expiry is checked at every use, and records
+    /// are written lazily).
+    pub fn finish(mut self) -> Summary {
+        let period = self.period.clone();
+        let counts = &mut self.summary.exception_counts;
         for e in self.summary.exceptions.values_mut() {
-            let expired = e
-                .expires_at
-                .as_deref()
-                .and_then(parse_time)
-                .is_some_and(|t| t < period_end);
-            if expired && matches!(e.last_status.as_str(), "ANERGIC" | "ACTIVE") {
+            let expires = parse_time(&e.expires_at);
+            let revoked = e.revocation.as_ref().and_then(|r| parse_time(&r.at));
+            let expired_first = expires.is_some_and(|x| revoked.is_none_or(|r| x <= r));
+            if expired_first && expires.is_some_and(|x| period.contains(&x)) {
+                counts.expired += 1;
+            }
+            let expired_by_end = expires.is_some_and(|x| x < period.end);
+            if expired_by_end && matches!(e.last_status.as_str(), "ANERGIC" | "ACTIVE") {
                 e.last_status = "EXPIRED".into();
+            }
+            if matches!(e.last_status.as_str(), "ANERGIC" | "ACTIVE") {
+                counts.open_at_end += 1;
+            }
+            if e.filed_before_period {
+                counts.carried_in += 1;
             }
         }
         self.latencies.sort_unstable();
@@ -541,7 +704,7 @@ fn render_json(
     write!(out, "{{\"format\":\"{EXPORT_FORMAT}\",\n\"header\":")?;
     out.write_all(&jcs_io(parts.header)?)?;
     out.write_all(b",\n")?;
-    for section in [Section::A, Section::B] {
+    for section in Section::ALL {
         write!(out, "\"{}\":[", section.json_key())?;
         let mut first = true;
         records.for_each(section, true, &mut |r| {
@@ -674,14 +837,66 @@ fn decision_row(r: &ProvenRecord, log_url: &str) -> String {
     )
 }
 
-fn event_row(r: &ProvenRecord, log_url: &str) -> String {
+/// A row of section C's table of control changes.
+fn control_row(r: &ProvenRecord, log_url: &str) -> String {
+    let rec = &r.record;
+    let changed: Vec<&str> = rec
+        .get("changed")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    let settings = rec.get("settings").cloned().unwrap_or(Value::Null);
+    let github = settings.get("github").filter(|g| !g.is_null()).map_or_else(
+        || "not connected".to_owned(),
+        |g| {
+            format!(
+                "{} since {}",
+                str_of(g, "repository"),
+                str_of(g, "connected_at")
+            )
+        },
+    );
+    let list = |key: &str| {
+        settings
+            .get(key)
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(Value::as_str)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let after = format!(
+        "bot deny-list: {}; longest lifetime: {} s; signals: {}; GitHub: {github}",
+        list("bot_deny_list"),
+        settings
+            .get("max_exception_lifetime_seconds")
+            .map(Value::to_string)
+            .unwrap_or_default(),
+        list("accepted_signals")
+    );
+    format!(
+        "| {} | {} | {} | {} | {} |\n",
+        md_cell(str_of(rec, "time")),
+        md_cell(str_of(rec, "changed_by_name")),
+        md_cell(&changed.join(", ")),
+        md_cell(&after),
+        proof_link(log_url, r.log_index)
+    )
+}
+
+fn event_row(r: &ProvenRecord, log_url: &str, period_from: &str) -> String {
     let rec = &r.record;
     let kind = str_of(rec, "type");
     let (exc, event, by, details) = match kind {
         EXCEPTION_REQUESTED => (
             str_of(rec, "id"),
             "filed".to_owned(),
-            str_of(rec, "requested_by"),
+            str_of(rec, "requested_by_name"),
             format!(
                 "{} on {}; expires {}; reason: {}",
                 str_of(rec, "kind"),
@@ -714,23 +929,24 @@ fn event_row(r: &ProvenRecord, log_url: &str) -> String {
             (
                 str_of(rec, "exception_id"),
                 format!("signal: {}", str_of(rec, "signal")),
-                str_of(rec, "approver"),
+                str_of(rec, "approver_name"),
                 detail,
             )
         }
         EXCEPTION_ACTIVATED => (
             str_of(rec, "exception_id"),
             "**activated**".to_owned(),
-            str_of(rec, "approver"),
+            "(server)",
             format!(
-                "approval latency {}",
+                "by signal {}; approval latency {}",
+                str_of(rec, "signal_id"),
                 ms_text(rec.get("approval_latency_ms").and_then(Value::as_u64))
             ),
         ),
         EXCEPTION_REVOKED => (
             str_of(rec, "exception_id"),
             "**revoked**".to_owned(),
-            str_of(rec, "revoked_by"),
+            str_of(rec, "revoked_by_name"),
             format!("reason: {}", str_of(rec, "reason")),
         ),
         _ => (
@@ -740,9 +956,12 @@ fn event_row(r: &ProvenRecord, log_url: &str) -> String {
             format!("expired at {}", str_of(rec, "expires_at")),
         ),
     };
+    let time = str_of(rec, "time");
+    let earlier = time.get(..10).is_some_and(|day| day < period_from);
     format!(
-        "| {} | {} | {} | {} | {} | {} |\n",
-        md_cell(str_of(rec, "time")),
+        "| {}{} | {} | {} | {} | {} | {} |\n",
+        md_cell(time),
+        if earlier { " (earlier)" } else { "" },
         md_cell(exc),
         if event.starts_with("**") {
             event
@@ -822,53 +1041,152 @@ its digest; section D proves each one. To check this file offline:\n\n\
     })?;
     let mut t = String::new();
     let events: u64 = s.exception_events.values().sum();
+    let c = &s.exception_counts;
     let _ = writeln!(t, "\n## B. Exception authorization records\n");
     let _ = writeln!(
         t,
-        "{events} ledger events for {} exceptions. An exception is filed by a codeowner, \
-activates only on a second, independent signal, and ends when it expires or is revoked.\n",
-        s.exceptions.len()
+        "{} exceptions were open or changed during the period ({} filed before it, marked \
+\"earlier\"), with {events} ledger events in the period. An exception is filed by a codeowner, \
+activates only on a second, independent signal, and ends when it expires or is revoked. \
+Status is as of the end of the period.\n",
+        s.exceptions.len(),
+        c.carried_in
     );
     let _ = writeln!(
         t,
-        "| Time (UTC) | Exception | Event | By | Details | Log index |\n|---|---|---|---|---|---|"
+        "| Exception | Change kind | Endpoint | Requested by | Filed | Justification | Approved by | Activation signal | Expires | Revocation | Status at end |\n|---|---|---|---|---|---|---|---|---|---|---|"
+    );
+    for e in s.exceptions.values() {
+        let dash = || "–".to_owned();
+        let activation = e.activation.as_ref().map_or_else(dash, |a| {
+            md_cell(&format!(
+                "{} by {} at {} (latency {})",
+                a.signal,
+                a.approver_name,
+                a.at,
+                ms_text(Some(a.approval_latency_ms))
+            ))
+        });
+        let revocation = e.revocation.as_ref().map_or_else(dash, |r| {
+            md_cell(&format!("{} by {}: {}", r.at, r.by_name, r.reason))
+        });
+        let _ = writeln!(
+            t,
+            "| {} | {} | {} | {} | {}{} | {} | {} | {} | {} | {} | {} |",
+            md_cell(&e.id),
+            md_cell(&e.kind),
+            md_cell(&e.endpoint),
+            md_cell(&e.requested_by_name),
+            md_cell(&e.filed_at),
+            if e.filed_before_period {
+                " (earlier)"
+            } else {
+                ""
+            },
+            md_cell(&e.reason),
+            if e.approvers.is_empty() {
+                dash()
+            } else {
+                md_cell(&e.approvers.join(", "))
+            },
+            activation,
+            md_cell(&e.expires_at),
+            revocation,
+            md_cell(&e.last_status)
+        );
+    }
+    let _ = writeln!(
+        t,
+        "\nEvery ledger event of these exceptions, the earlier ones first:\n\n\
+| Time (UTC) | Exception | Event | By | Details | Log index |\n|---|---|---|---|---|---|"
     );
     out.write_all(t.as_bytes())?;
     records.for_each(Section::B, false, &mut |r| {
-        out.write_all(event_row(r, &h.log_url).as_bytes())
+        out.write_all(event_row(r, &h.log_url, &h.period_from).as_bytes())
     })?;
     let mut t = String::new();
     let _ = writeln!(t, "\n## C. Access and authorization summary\n");
+    let st = &h.settings;
+    let _ = writeln!(t, "| | |\n|---|---|");
     let _ = writeln!(
         t,
-        "Bot deny-list: {}. Longest exception lifetime allowed: {} days.\n",
-        if h.bot_deny_list.is_empty() {
-            "empty".to_owned()
-        } else {
-            h.bot_deny_list
-                .iter()
-                .map(|b| md_cell(b))
-                .collect::<Vec<_>>()
-                .join(", ")
-        },
-        h.max_exception_lifetime_seconds / 86_400
+        "| Project created | {} |",
+        md_cell(&h.project_created_at)
     );
     let _ = writeln!(
         t,
-        "Distinct committers (commit authors of the period's runs): {}{}.\n",
-        s.committers.len(),
-        if s.committers.is_empty() {
-            String::new()
+        "| GitHub connection | {} |",
+        st.github.as_ref().map_or_else(
+            || "not connected".to_owned(),
+            |g| md_cell(&format!("{} since {}", g.repository, g.connected_at))
+        )
+    );
+    let _ = writeln!(
+        t,
+        "| Bot deny-list | {} |",
+        if st.bot_deny_list.is_empty() {
+            "empty".to_owned()
         } else {
-            format!(
-                ": {}",
-                s.committers
-                    .iter()
-                    .map(|(a, n)| format!("{} ({n} runs)", md_cell(a)))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
+            md_cell(&st.bot_deny_list.join(", "))
         }
+    );
+    let _ = writeln!(
+        t,
+        "| Longest exception lifetime allowed | {} days |",
+        st.max_exception_lifetime_seconds / 86_400
+    );
+    let _ = writeln!(
+        t,
+        "| Second signals accepted | {} |",
+        st.accepted_signals
+            .iter()
+            .map(|k| k.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let _ = writeln!(
+        t,
+        "| Runs (gate decisions) | {} ({} blocked) |",
+        s.decisions.total, s.decisions.blocked
+    );
+    let _ = writeln!(
+        t,
+        "| Exceptions created | {} |\n| Exceptions resolved | {} activated, {} expired, {} revoked |\n| Exceptions open at the end | {} |",
+        c.created, c.activated, c.expired, c.revoked, c.open_at_end
+    );
+    let names = |m: &BTreeMap<String, u64>, unit: &str| {
+        if m.is_empty() {
+            "none".to_owned()
+        } else {
+            m.iter()
+                .map(|(a, n)| {
+                    let s = if *n == 1 { "" } else { "s" };
+                    format!("{} ({n} {unit}{s})", md_cell(a))
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    };
+    let _ = writeln!(
+        t,
+        "| Distinct committers (commit authors of the period's runs) | {}: {} |",
+        s.committers.len(),
+        names(&s.committers, "run")
+    );
+    let _ = writeln!(
+        t,
+        "| Approvers (second signals accepted) | {}: {} |",
+        s.approvers.len(),
+        names(&s.approvers, "approval")
+    );
+    let l = &s.approval_latency;
+    let _ = writeln!(
+        t,
+        "| Approval latency (filing to activation) | over {} activations: P50 {}, **P95 {}**, max {} |\n",
+        l.activations,
+        ms_text(l.p50_ms),
+        ms_text(l.p95_ms),
+        ms_text(l.max_ms)
     );
     let _ = writeln!(
         t,
@@ -892,44 +1210,17 @@ activates only on a second, independent signal, and ends when it expires or is r
             a.revocations
         );
     }
-    let l = &s.approval_latency;
     let _ = writeln!(
         t,
-        "\nApproval latency (filing to activation) over {} activations: P50 {}, **P95 {}**, max {}.\n",
-        l.activations,
-        ms_text(l.p50_ms),
-        ms_text(l.p95_ms),
-        ms_text(l.max_ms)
+        "\nChanges of the project's controls in the period: {}.\n\n\
+| Time (UTC) | By | Changed | Controls after the change | Log index |\n|---|---|---|---|---|",
+        s.control_changes
     );
-    let _ = writeln!(
-        t,
-        "| Exception | Kind | Endpoint | Filed by | Filed | Approved by | Activated | Latency | Revoked | Expired | Last status |\n|---|---|---|---|---|---|---|---|---|---|---|"
-    );
-    for e in s.exceptions.values() {
-        let _ = writeln!(
-            t,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            md_cell(&e.id),
-            opt(e.kind.as_ref()),
-            opt(e.endpoint.as_ref()),
-            opt(e.requested_by.as_ref()),
-            opt(e.filed_at.as_ref()),
-            if e.approvers.is_empty() {
-                "–".to_owned()
-            } else {
-                md_cell(&e.approvers.join(", "))
-            },
-            opt(e.activated_at.as_ref()),
-            ms_text(e.approval_latency_ms),
-            opt(e.revoked_at.as_ref()),
-            opt(e.expired_at.as_ref()),
-            if e.last_status.is_empty() {
-                "–".to_owned()
-            } else {
-                md_cell(&e.last_status)
-            }
-        );
-    }
+    out.write_all(t.as_bytes())?;
+    records.for_each(Section::C, false, &mut |r| {
+        out.write_all(control_row(r, &h.log_url).as_bytes())
+    })?;
+    let mut t = String::new();
     let _ = writeln!(t, "\n## D. Audit-trail integrity\n");
     let _ = writeln!(
         t,
@@ -948,7 +1239,7 @@ log at {}, independently verifiable without access to StateAnchor.\n",
     );
     let _ = writeln!(
         t,
-        "Every record of sections A and B, and this export's own record, is proven below \
+        "Every record of sections A, B and C, and this export's own record, is proven below \
 by its log index and an RFC 6962 inclusion proof to this checkpoint, signed by the log:\n"
     );
     let _ = writeln!(t, "```text\n{}```\n", d.checkpoint);
@@ -964,7 +1255,7 @@ compares every byte.\n"
     out.write_all(b"\n```\n\n```stateanchor-integrity\n")?;
     out.write_all(&jcs_io(d)?)?;
     out.write_all(b"\n```\n")?;
-    for section in [Section::A, Section::B] {
+    for section in Section::ALL {
         write!(out, "\n```{}\n", section.md_block())?;
         records.for_each(section, true, &mut |r| {
             out.write_all(&jcs_io(r)?)?;
@@ -1008,15 +1299,43 @@ mod tests {
         let activated = serde_json::json!({"type": "exception_activated", "id": "evt_1", "project": "prj_1",
             "time": "2026-01-11T00:00:00Z", "exception_id": "exc_1", "signal_id": "evt_0",
             "approver": "key_b", "approval_latency_ms": 86_400_000});
-        let status = |period_end: i64| {
-            let mut b = SummaryBuilder::new(&[]);
+        let t = |s: &str| crate::time::parse_time(s).unwrap();
+        let summary = |period: std::ops::Range<i64>| {
+            let mut b = SummaryBuilder::new(&[], period);
             b.add(&filed);
             b.add(&activated);
-            b.finish(period_end).exceptions["exc_1"].last_status.clone()
+            b.finish()
         };
-        let feb_1 = crate::time::parse_time("2026-02-01T00:00:00Z").unwrap();
-        let jan_31 = crate::time::parse_time("2026-01-31T00:00:00Z").unwrap();
-        assert_eq!(status(feb_1), "EXPIRED", "January's export");
-        assert_eq!(status(jan_31), "ACTIVE", "a period ending on the 30th");
+        let jan = summary(t("2026-01-01T00:00:00Z")..t("2026-02-01T00:00:00Z"));
+        assert_eq!(
+            jan.exceptions["exc_1"].last_status, "EXPIRED",
+            "January's export"
+        );
+        assert_eq!(jan.exception_counts.expired, 1);
+        assert_eq!(jan.exception_counts.created, 1);
+        assert_eq!(jan.exception_counts.activated, 1);
+        assert_eq!(jan.exception_counts.open_at_end, 0);
+        let early = summary(t("2026-01-01T00:00:00Z")..t("2026-01-31T00:00:00Z"));
+        assert_eq!(
+            early.exceptions["exc_1"].last_status, "ACTIVE",
+            "a period ending on the 30th"
+        );
+        assert_eq!(early.exception_counts.expired, 0);
+        assert_eq!(early.exception_counts.open_at_end, 1);
+        // February: filed and activated earlier, so carried in, not counted
+        // as February's activity; its expiry on the 31st is not February's.
+        let feb = summary(t("2026-01-20T00:00:00Z")..t("2026-03-01T00:00:00Z"));
+        let e = &feb.exceptions["exc_1"];
+        assert!(e.filed_before_period);
+        assert_eq!(e.activation.as_ref().unwrap().approver, "key_b");
+        assert_eq!(feb.exception_counts.carried_in, 1);
+        assert_eq!(feb.exception_counts.created, 0);
+        assert_eq!(feb.exception_counts.activated, 0);
+        assert_eq!(
+            feb.exception_counts.expired, 1,
+            "its expiry fell in the period"
+        );
+        assert_eq!(feb.approval_latency.activations, 0);
+        assert!(feb.exception_events.is_empty());
     }
 }

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::Error;
 use crate::endpoint::Endpoint;
 use crate::principal::{KeyRecord, Role};
-pub use crate::record::SignalKind;
+pub use crate::record::{GitHubConnection, ProjectSettings, SignalKind, default_accepted_signals};
 use crate::record::{Record, RecordBody};
 use crate::time::{format_time, parse_time};
 
@@ -37,38 +37,37 @@ pub struct ProjectRow {
     pub settings: ProjectSettings,
 }
 
-/// Per-project settings of the ledger.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ProjectSettings {
-    /// Principal names or IDs, and GitHub logins, treated as bots: they can
-    /// neither request nor approve.
-    pub bot_deny_list: Vec<String>,
-    /// Longest time from filing to expiry.
-    pub max_exception_lifetime_seconds: u64,
-    /// The kinds of second signal the project accepts (by default
-    /// `codeowner_approval` and `github_review`; `consumer_test` is opt-in).
-    #[serde(default = "default_accepted_signals")]
-    pub accepted_signals: Vec<SignalKind>,
-}
-
-/// The signals a project accepts unless it says otherwise.
-#[must_use]
-pub fn default_accepted_signals() -> Vec<SignalKind> {
-    vec![SignalKind::CodeownerApproval, SignalKind::GithubReview]
-}
-
 impl Default for ProjectSettings {
     fn default() -> Self {
         ProjectSettings {
             bot_deny_list: Vec::new(),
             max_exception_lifetime_seconds: DEFAULT_MAX_LIFETIME_SECONDS,
             accepted_signals: default_accepted_signals(),
+            github: None,
         }
     }
 }
 
 impl ProjectSettings {
+    /// The names of the controls that differ in `other`.
+    #[must_use]
+    pub fn changes(&self, other: &ProjectSettings) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.bot_deny_list != other.bot_deny_list {
+            out.push("bot_deny_list".to_owned());
+        }
+        if self.max_exception_lifetime_seconds != other.max_exception_lifetime_seconds {
+            out.push("max_exception_lifetime_seconds".to_owned());
+        }
+        if self.accepted_signals != other.accepted_signals {
+            out.push("accepted_signals".to_owned());
+        }
+        if self.github != other.github {
+            out.push("github".to_owned());
+        }
+        out
+    }
+
     /// Whether a principal is a bot: marked so, or on the deny-list by name or ID.
     pub fn is_bot(&self, key: &KeyRecord) -> bool {
         key.bot
@@ -97,15 +96,45 @@ pub struct SettingsPatch {
     /// The kinds of second signal the project accepts (at least one).
     #[serde(default)]
     pub accepted_signals: Option<Vec<SignalKind>>,
+    /// Connects the project to a GitHub repository (`owner/name`), or
+    /// disconnects it (`null`).
+    #[serde(default, deserialize_with = "present")]
+    pub github_repository: Option<Option<String>>,
+}
+
+/// A field that is present (possibly `null`), as opposed to absent.
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
 }
 
 impl SettingsPatch {
-    /// Applies the patch; a bad patch changes nothing.
+    /// Applies the patch at `now` (RFC 3339, the time a GitHub connection
+    /// is established); a bad patch changes nothing. Returns the names of
+    /// the controls it changed (empty if it changed nothing).
     ///
     /// # Errors
     /// [`Error::Invalid`] naming the bad field.
-    pub fn apply(&self, settings: &mut ProjectSettings) -> Result<(), Error> {
+    pub fn apply(&self, settings: &mut ProjectSettings, now: &str) -> Result<Vec<String>, Error> {
         let mut next = settings.clone();
+        match &self.github_repository {
+            Some(Some(repository)) => {
+                check_repository(repository)?;
+                let same = next
+                    .github
+                    .as_ref()
+                    .is_some_and(|g| g.repository.eq_ignore_ascii_case(repository));
+                if !same {
+                    next.github = Some(GitHubConnection {
+                        repository: repository.clone(),
+                        connected_at: now.to_owned(),
+                    });
+                }
+            }
+            Some(None) => next.github = None,
+            None => {}
+        }
         if let Some(secs) = self.max_exception_lifetime_seconds {
             if !(1..=MAX_LIFETIME_LIMIT_SECONDS).contains(&secs) {
                 return Err(Error::Invalid(format!(
@@ -135,8 +164,9 @@ impl SettingsPatch {
             deny.dedup();
             next.bot_deny_list = deny;
         }
+        let changed = settings.changes(&next);
         *settings = next;
-        Ok(())
+        Ok(changed)
     }
 }
 
@@ -343,12 +373,23 @@ pub fn check_filing(
     }
     check_text("kind", &req.kind, 200, false)?;
     let endpoint = Endpoint::parse(&req.endpoint)?;
-    let pull_request = match (&req.repository, req.pull_request) {
+    // A project connected to GitHub names pull requests of its repository.
+    let connected = settings.github.as_ref().map(|g| g.repository.as_str());
+    let repository = req.repository.as_deref().or(connected);
+    let pull_request = match (repository, req.pull_request) {
         (None, None) => None,
         (Some(r), Some(n)) if n > 0 => {
             check_repository(r)?;
-            Some((r.clone(), n))
+            if let Some(c) = connected
+                && !c.eq_ignore_ascii_case(r)
+            {
+                return Err(Error::Invalid(format!(
+                    "the project is connected to the GitHub repository {c}; its exceptions name pull requests of {c}, not of {r}"
+                )));
+            }
+            Some((r.to_owned(), n))
         }
+        (Some(_), None) if req.repository.is_none() => None,
         _ => {
             return Err(Error::Invalid(
                 "give both repository (owner/name) and pull_request (a positive number), or neither"
@@ -963,6 +1004,75 @@ mod tests {
         );
     }
 
+    const T0: &str = "2026-01-01T00:00:00Z";
+
+    /// Pinned: connecting GitHub records when; reconnecting the same
+    /// repository keeps that date; `null` disconnects; a connected
+    /// project's exceptions name pull requests of its repository.
+    #[test]
+    fn the_github_connection_is_a_setting() {
+        let mut st = ProjectSettings::default();
+        let connect = |r: Option<&str>| SettingsPatch {
+            github_repository: Some(r.map(str::to_owned)),
+            ..SettingsPatch::default()
+        };
+        assert_eq!(
+            connect(Some("acme/api")).apply(&mut st, T0).unwrap(),
+            ["github"]
+        );
+        assert!(
+            connect(Some("ACME/api"))
+                .apply(&mut st, "2026-02-01T00:00:00Z")
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(st.github.as_ref().unwrap().connected_at, T0);
+        assert!(matches!(
+            connect(Some("nope")).apply(&mut st, T0),
+            Err(Error::Invalid(_))
+        ));
+        let patch: SettingsPatch = serde_json::from_str(r#"{"github_repository":null}"#).unwrap();
+        assert_eq!(patch.github_repository, Some(None));
+        let absent: SettingsPatch = serde_json::from_str("{}").unwrap();
+        assert_eq!(absent.github_repository, None);
+        let alice = KeyRecord {
+            id: "key_a".into(),
+            name: "alice".into(),
+            roles: vec![Role::Codeowner],
+            project: Some("prj_1".into()),
+            bot: false,
+            created_at: T0.into(),
+            revoked_at: None,
+        };
+        let filing = |repository: Option<&str>, pull_request: Option<u64>| NewException {
+            kind: "k".into(),
+            endpoint: "GET /".into(),
+            reason: "r".into(),
+            expires_at: "2026-01-02T00:00:00Z".into(),
+            repository: repository.map(str::to_owned),
+            pull_request,
+        };
+        let now = parse_time(T0).unwrap();
+        let f = check_filing(&st, &alice, &filing(None, Some(7)), now).unwrap();
+        assert_eq!(f.pull_request, Some(("acme/api".to_owned(), 7)));
+        assert!(
+            check_filing(&st, &alice, &filing(None, None), now)
+                .unwrap()
+                .pull_request
+                .is_none()
+        );
+        assert!(matches!(
+            check_filing(&st, &alice, &filing(Some("other/repo"), Some(7)), now),
+            Err(Error::Invalid(m)) if m.contains("connected to the GitHub repository acme/api")
+        ));
+        connect(None).apply(&mut st, T0).unwrap();
+        assert!(st.github.is_none());
+        assert!(matches!(
+            check_filing(&st, &alice, &filing(None, Some(7)), now),
+            Err(Error::Invalid(_))
+        ));
+    }
+
     #[test]
     fn accepted_signals_are_a_setting() {
         let mut st = ProjectSettings::default();
@@ -970,14 +1080,15 @@ mod tests {
             accepted_signals: Some(vec![SignalKind::ConsumerTest, SignalKind::ConsumerTest]),
             ..SettingsPatch::default()
         };
-        patch.apply(&mut st).unwrap();
+        assert_eq!(patch.apply(&mut st, T0).unwrap(), ["accepted_signals"]);
         assert_eq!(st.accepted_signals, [SignalKind::ConsumerTest]);
+        assert!(patch.apply(&mut st, T0).unwrap().is_empty(), "no change");
         let empty = SettingsPatch {
             accepted_signals: Some(vec![]),
             max_exception_lifetime_seconds: Some(60),
             ..SettingsPatch::default()
         };
-        assert!(matches!(empty.apply(&mut st), Err(Error::Invalid(_))));
+        assert!(matches!(empty.apply(&mut st, T0), Err(Error::Invalid(_))));
         assert_eq!(
             st.max_exception_lifetime_seconds, DEFAULT_MAX_LIFETIME_SECONDS,
             "a bad patch changes nothing"

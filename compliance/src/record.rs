@@ -29,6 +29,8 @@ pub const EXCEPTION_REVOKED: &str = "exception_revoked";
 pub const EXCEPTION_EXPIRED: &str = "exception_expired";
 /// Record type of a compliance export (who exported which period).
 pub const COMPLIANCE_EXPORT: &str = "compliance_export";
+/// Record type of a project's creation or a change of its controls.
+pub const PROJECT_SETTINGS_CHANGED: &str = "project_settings_changed";
 
 /// The type of a record: one per kind of event the log records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -47,6 +49,8 @@ pub enum RecordKind {
     ExceptionExpired,
     /// [`COMPLIANCE_EXPORT`]
     ComplianceExport,
+    /// [`PROJECT_SETTINGS_CHANGED`]
+    ProjectSettingsChanged,
 }
 
 impl RecordKind {
@@ -61,6 +65,7 @@ impl RecordKind {
             RecordKind::ExceptionRevoked => EXCEPTION_REVOKED,
             RecordKind::ExceptionExpired => EXCEPTION_EXPIRED,
             RecordKind::ComplianceExport => COMPLIANCE_EXPORT,
+            RecordKind::ProjectSettingsChanged => PROJECT_SETTINGS_CHANGED,
         }
     }
 }
@@ -219,6 +224,8 @@ pub enum RecordBody {
     ExceptionExpired(ExceptionExpired),
     /// A compliance export: who exported which period, and what it held.
     ComplianceExport(ComplianceExport),
+    /// A project created, or its controls changed.
+    ProjectSettingsChanged(ProjectSettingsChanged),
 }
 
 impl RecordBody {
@@ -233,6 +240,7 @@ impl RecordBody {
             RecordBody::ExceptionRevoked(_) => RecordKind::ExceptionRevoked,
             RecordBody::ExceptionExpired(_) => RecordKind::ExceptionExpired,
             RecordBody::ComplianceExport(_) => RecordKind::ComplianceExport,
+            RecordBody::ProjectSettingsChanged(_) => RecordKind::ProjectSettingsChanged,
         }
     }
 
@@ -410,6 +418,58 @@ pub struct ComplianceExport {
     pub section_a: SectionDigest,
     /// Section B's count and digest.
     pub section_b: SectionDigest,
+    /// Section C's records (changes of the project's controls): count and digest.
+    pub section_c: SectionDigest,
+}
+
+/// Fields of a `project_settings_changed`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectSettingsChanged {
+    /// Who changed them (the log admin's key, or the project admin's).
+    pub changed_by: String,
+    /// Their name.
+    pub changed_by_name: String,
+    /// `["created"]` when the project was created, else the names of the
+    /// controls changed (`bot_deny_list`, `max_exception_lifetime_seconds`,
+    /// `accepted_signals`, `github`).
+    pub changed: Vec<String>,
+    /// Every control after the change.
+    pub settings: ProjectSettings,
+}
+
+/// A project's controls: who counts as a bot, how long an exception may
+/// live, which second signals count, and its GitHub connection.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectSettings {
+    /// Principal names or IDs, and GitHub logins, treated as bots: they can
+    /// neither request nor approve.
+    pub bot_deny_list: Vec<String>,
+    /// Longest time from filing to expiry.
+    pub max_exception_lifetime_seconds: u64,
+    /// The kinds of second signal the project accepts (by default
+    /// `codeowner_approval` and `github_review`; `consumer_test` is opt-in).
+    #[serde(default = "default_accepted_signals")]
+    pub accepted_signals: Vec<SignalKind>,
+    /// The GitHub repository the project is connected to, if any.
+    #[serde(default)]
+    pub github: Option<GitHubConnection>,
+}
+
+/// The signals a project accepts unless it says otherwise.
+#[must_use]
+pub fn default_accepted_signals() -> Vec<SignalKind> {
+    vec![SignalKind::CodeownerApproval, SignalKind::GithubReview]
+}
+
+/// A project's connection to a GitHub repository.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GitHubConnection {
+    /// `owner/name`.
+    pub repository: String,
+    /// When the connection was established (RFC 3339 UTC).
+    pub connected_at: String,
 }
 
 /// Severity of a finding, lowest first.
@@ -603,7 +663,11 @@ mod tests {
                 "expires_at": "2026-02-01T00:00:00Z", "status_before": "ACTIVE"}),
             json!({"type": "compliance_export", "requested_by": "key_x", "requested_by_name": "aud",
                 "period_from": "2026-01-01", "period_to": "2026-01-31", "header_digest": "sha256:11",
-                "section_a": digest, "section_b": digest}),
+                "section_a": digest, "section_b": digest, "section_c": digest}),
+            json!({"type": "project_settings_changed", "changed_by": "key_adm", "changed_by_name": "admin",
+                "changed": ["github"], "settings": {"bot_deny_list": [], "max_exception_lifetime_seconds": 60,
+                "accepted_signals": ["github_review"],
+                "github": {"repository": "acme/api", "connected_at": "2026-01-02T03:04:05Z"}}}),
         ];
         for mut untyped in cases {
             common(&mut untyped);

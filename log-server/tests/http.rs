@@ -26,6 +26,9 @@ struct Harness {
     log: Arc<Log>,
     state: AppState,
     admin: String,
+    admin_id: String,
+    /// The service's clock, ms since the epoch; 0 reads the system clock.
+    clock: Arc<std::sync::atomic::AtomicI64>,
 }
 
 struct Answer {
@@ -83,13 +86,23 @@ impl Harness {
             checkpoint_interval: Duration::from_millis(5),
         };
         let log = Log::start(store.clone(), signer, config, Arc::new(Metrics::default())).unwrap();
-        let compliance = Arc::new(Compliance::new(
-            log.clone(),
-            store.clone(),
-            store.clone(),
-            GitHub::new("http://127.0.0.1:9", None),
-        ));
-        let (admin, _) =
+        let clock = Arc::new(std::sync::atomic::AtomicI64::new(0));
+        let read = clock.clone();
+        let compliance = Arc::new(
+            Compliance::new(
+                log.clone(),
+                store.clone(),
+                store.clone(),
+                GitHub::new("http://127.0.0.1:9", None),
+            )
+            .with_clock(Arc::new(move || {
+                match read.load(std::sync::atomic::Ordering::SeqCst) {
+                    0 => log_server::service::now_ms(),
+                    t => t,
+                }
+            })),
+        );
+        let (admin, admin_record) =
             log_server::keys::create_key(&*store, key_record("admin", &[Role::Admin], None))
                 .unwrap();
         let state = AppState {
@@ -107,6 +120,8 @@ impl Harness {
             log,
             state,
             admin,
+            admin_id: admin_record.id,
+            clock,
         }
     }
 
@@ -182,6 +197,28 @@ impl Harness {
     }
 
     /// What a refused request must leave as it was.
+    fn admin_id(&self) -> &str {
+        &self.admin_id
+    }
+
+    /// Pins the service's clock to an RFC 3339 time.
+    fn set_time(&self, time: &str) {
+        let t = compliance::time::parse_time(time).unwrap();
+        self.clock.store(t, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Every record of a project, in order.
+    fn ledger_records(&self, project: &str) -> Vec<Value> {
+        let mut out = Vec::new();
+        self.store
+            .for_each_record(project, 0..u64::MAX, &mut |row| {
+                out.push(row.value()?);
+                Ok(true)
+            })
+            .unwrap();
+        out
+    }
+
     fn snapshot(&self) -> (u64, usize, usize) {
         (
             self.store.tree_size().unwrap(),
@@ -653,12 +690,49 @@ async fn admin_routes_refuse_bad_requests_and_change_nothing() {
         json!(["renovate"]),
         "a bad patch changes nothing"
     );
+    patch(json!({"github_repository": "not a repo"}))
+        .await
+        .error(StatusCode::BAD_REQUEST, "bad_request", "owner/name");
+    patch(json!({"github_rep": "acme/api"})).await.error(
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+        "unknown field",
+    );
+    assert_eq!(h.snapshot().0, 1, "only the project's creation is recorded");
     assert_eq!(
         patch(json!({"max_exception_lifetime_seconds": 60}))
             .await
             .status,
         StatusCode::OK
     );
+    let connected = patch(json!({"github_repository": "acme/api"})).await.json();
+    assert_eq!(connected["settings"]["github"]["repository"], "acme/api");
+    let since = connected["settings"]["github"]["connected_at"].clone();
+    assert!(since.is_string(), "{connected}");
+    // The same controls again change nothing and record nothing.
+    let same =
+        patch(json!({"github_repository": "ACME/api", "max_exception_lifetime_seconds": 60}))
+            .await
+            .json();
+    assert_eq!(same["settings"]["github"]["connected_at"], since);
+    assert_eq!(
+        h.snapshot().0,
+        3,
+        "creation, then two changes of the controls, each recorded"
+    );
+    let changes = h.ledger_records(&id);
+    let changed: Vec<Value> = changes.iter().map(|r| r["changed"].clone()).collect();
+    assert_eq!(
+        changed,
+        [
+            json!(["created"]),
+            json!(["max_exception_lifetime_seconds"]),
+            json!(["github"])
+        ]
+    );
+    assert_eq!(changes[0]["settings"]["bot_deny_list"], json!(["renovate"]));
+    assert_eq!(changes[2]["settings"]["github"]["repository"], "acme/api");
+    assert_eq!(changes[2]["changed_by"], json!(h.admin_id()));
 
     let principals = format!("{projects}/{id}/principals");
     for (body, words) in [
@@ -718,7 +792,11 @@ async fn admin_routes_refuse_bad_requests_and_change_nothing() {
         after_keys + 1,
         "only alice's key was created"
     );
-    assert_eq!(h.snapshot().0, 0, "administration never touches the log");
+    assert_eq!(
+        h.snapshot().0,
+        3,
+        "keys and principals are not log records; the controls are"
+    );
 }
 
 #[tokio::test]
@@ -985,7 +1063,9 @@ async fn compliance_routes_refuse_bad_requests_and_record_nothing() {
     }
     assert!(md.contains(&exc), "the applied exception is listed");
     assert!(
-        md.contains("Distinct committers (commit authors of the period's runs): 1: dev (2 runs)."),
+        md.contains(
+            "| Distinct committers (commit authors of the period's runs) | 1: dev (2 runs) |"
+        ),
         "section C counts committers"
     );
     h.store.check().unwrap();
@@ -1033,4 +1113,92 @@ async fn a_full_queue_is_pushback_with_retry_after() {
         "one in the commit, two queued"
     );
     h.store.check().unwrap();
+}
+
+/// An export's period is whole UTC days, both included: a record at
+/// 23:59:59.999 on `to` is in it, one at 00:00:00.000 the day after is in
+/// the next period; the default period is the 90 days up to today; a period
+/// that starts in the future, or ends before it starts, is refused.
+#[tokio::test]
+async fn export_periods_are_inclusive_utc_days() {
+    let h = Harness::new();
+    h.set_time("2026-03-10T12:00:00Z");
+    let id = h
+        .post_json("/v1/admin/projects", &h.admin, &json!({"name": "payments"}))
+        .await
+        .json()["project_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut keys = Vec::new();
+    for (name, role) in [("ci", "ci"), ("auditor", "auditor")] {
+        let v = h
+            .post_json(
+                &format!("/v1/admin/projects/{id}/principals"),
+                &h.admin,
+                &json!({"name": name, "roles": [role]}),
+            )
+            .await
+            .json();
+        keys.push(v["api_key"].as_str().unwrap().to_owned());
+    }
+    let (ci, auditor) = (&keys[0], &keys[1]);
+    let decisions = format!("/api/projects/{id}/decisions");
+    let mut runs = Vec::new();
+    for (time, sha) in [
+        ("2026-03-31T23:59:59.999Z", "aaaaaaa"),
+        ("2026-04-01T00:00:00.000Z", "bbbbbbb"),
+    ] {
+        h.set_time(time);
+        let d = h
+            .post_json(
+                &decisions,
+                ci,
+                &json!({"commit_sha": sha, "branch": "main", "author": "dev", "findings": []}),
+            )
+            .await
+            .json();
+        runs.push(d["run_id"].as_str().unwrap().to_owned());
+    }
+    h.set_time("2026-04-02T08:00:00Z");
+    let (h, id) = (&h, &id);
+    let export = |query: &str| {
+        let uri = format!("/api/projects/{id}/compliance-export?{query}");
+        async move { h.get_as(&uri, auditor).await }
+    };
+    let section_a = |v: &Value| -> Vec<String> {
+        v["section_a_change_management"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["record"]["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let march = export("from=2026-03-01&to=2026-03-31").await.json();
+    assert_eq!(section_a(&march), [runs[0].clone()], "23:59:59.999 is in");
+    let april = export("from=2026-04-01&to=2026-04-01").await.json();
+    assert_eq!(
+        section_a(&april),
+        [runs[1].clone()],
+        "00:00:00.000 is the next day"
+    );
+    let default = export("").await.json();
+    assert_eq!(default["header"]["period_to"], "2026-04-02");
+    assert_eq!(
+        default["header"]["period_from"], "2026-01-03",
+        "90 days, today included"
+    );
+    assert_eq!(section_a(&default), runs);
+    let size = h.snapshot();
+    export("from=2026-04-03").await.error(
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+        "starts in the future",
+    );
+    export("from=2026-04-02&to=2026-04-01").await.error(
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+        "must not be after",
+    );
+    assert_eq!(h.snapshot(), size, "a refused export records nothing");
 }

@@ -338,6 +338,33 @@ fn export(
 }
 
 /// Changes the first occurrence of `from` after `after` into `to`.
+/// Validates an export against `spec/compliance-export.schema.json` with
+/// Python's `jsonschema` (installed by `scripts/prereqs.sh`).
+fn check_schema(export: &Path) {
+    // The manifest directory at run time (the binary may come from a
+    // target directory shared with another checkout).
+    let manifest =
+        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or(env!("CARGO_MANIFEST_DIR").into());
+    let schema = Path::new(&manifest).join("../spec/compliance-export.schema.json");
+    let script = "import json, sys, jsonschema\n\
+        schema = json.load(open(sys.argv[1]))\n\
+        errors = list(jsonschema.Draft202012Validator(schema).iter_errors(json.load(open(sys.argv[2]))))\n\
+        for e in errors[:10]: print(list(e.path), e.message[:300])\n\
+        sys.exit(1 if errors else 0)\n";
+    let out = std::process::Command::new("python3")
+        .args(["-c", script])
+        .arg(&schema)
+        .arg(export)
+        .output()
+        .expect("python3 (scripts/prereqs.sh installs it, with jsonschema)");
+    assert!(
+        out.status.success(),
+        "the export does not match the schema:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn tamper(src: &Path, dst: &Path, after: &str, from: &str, to: &str) {
     let text = std::fs::read_to_string(src).unwrap();
     let start = text
@@ -651,6 +678,33 @@ fn the_whole_lifecycle_and_verified_exports() {
     let (_, l) = api.get(&format!("/api/projects/{}/exceptions", p.id), &p.ci);
     assert_eq!(l["exceptions"].as_array().unwrap().len(), 9);
 
+    // Connecting GitHub is a change of the project's controls: recorded,
+    // with the date it was established; a connected project's exceptions
+    // name pull requests of its repository.
+    let settings_path = format!("/v1/admin/projects/{}/settings", p.id);
+    let (st, v) = api.send(
+        "PATCH",
+        &settings_path,
+        Some(&s.admin_key),
+        Some(&json!({"github_repository": "example/api"})),
+    );
+    assert_eq!(st, 200, "{v}");
+    let connected_at = v["settings"]["github"]["connected_at"].clone();
+    let (st, v) = api.post(
+        &format!("/api/projects/{}/exceptions", p.id),
+        &p.alice,
+        &json!({"kind": "k", "endpoint": "GET /x", "reason": "r",
+            "expires_at": rfc3339(unix_ms() + 3_600_000), "repository": "other/repo", "pull_request": 3}),
+    );
+    assert_eq!(st, 400, "{v}");
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .contains("connected to the GitHub repository example/api"),
+        "{v}"
+    );
+
     // Exports in both formats verify offline, and with the log.
     let dir = tempfile::tempdir().unwrap();
     let q = format!("from={}&to={}", today(-1), today(0));
@@ -686,11 +740,26 @@ fn the_whole_lifecycle_and_verified_exports() {
         "## D. Audit-trail integrity",
         "payments-api",
         "**P95",
+        // Section B: by name, with the justification and the activation signal.
+        "| Exception | Change kind | Endpoint | Requested by | Filed | Justification | Approved by | Activation signal |",
+        "codeowner_approval by bob at ",
+        "github_review by bob at ",
+        // Section C: the project, its GitHub connection, the counts, the changes.
+        "| Project created | ",
+        "| GitHub connection | example/api since ",
+        "| Exceptions resolved | ",
+        "| Approvers (second signals accepted) | 2: bob (2 approvals), ci (1 approval) |",
+        "| Second signals accepted | codeowner_approval, consumer_test, github_review |",
+        "Changes of the project's controls in the period: 2.",
     ] {
-        assert!(md.contains(want), "{want} missing from the Markdown export");
+        assert!(
+            md.contains(want),
+            "{want} missing from the Markdown export:\n{md}"
+        );
     }
     let exported: Value =
         serde_json::from_str(&std::fs::read_to_string(&json_file).unwrap()).unwrap();
+    check_schema(&json_file);
     assert_eq!(
         exported["section_a_change_management"]
             .as_array()
@@ -698,10 +767,94 @@ fn the_whole_lifecycle_and_verified_exports() {
             .len(),
         8
     );
+    // Every record type: the envelope holds no private field (no string of
+    // the record but its envelope fields), and every record is salted.
+    let mut proven: Vec<&Value> = Vec::new();
+    for key in [
+        "section_a_change_management",
+        "section_b_exception_authorization",
+        "section_c_control_changes",
+    ] {
+        proven.extend(exported[key].as_array().unwrap());
+    }
+    proven.push(&exported["section_d_audit_trail_integrity"]["export_record"]);
+    let mut types = std::collections::BTreeSet::new();
+    for r in proven {
+        let (record, envelope) = (&r["record"], r["envelope"].as_str().unwrap());
+        types.insert(record["type"].as_str().unwrap().to_owned());
+        assert!(record["salt"].as_str().unwrap().len() >= 32, "{record}");
+        let env: Value = serde_json::from_str(envelope).unwrap();
+        let keys: Vec<&String> = env.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["digest", "id", "project", "time", "type", "v"]);
+        fn strings<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
+            match v {
+                Value::String(s) => out.push(s),
+                Value::Array(a) => a.iter().for_each(|x| strings(x, out)),
+                Value::Object(o) => o.values().for_each(|x| strings(x, out)),
+                _ => {}
+            }
+        }
+        let mut private = Vec::new();
+        for (k, v) in record.as_object().unwrap() {
+            if !["id", "project", "time", "type"].contains(&k.as_str()) {
+                strings(v, &mut private);
+            }
+        }
+        // (A value equal to a public envelope field, such as the time a
+        // GitHub connection was made, which is the record's time, is public.)
+        let public = |t: &str| {
+            ["id", "project", "time"]
+                .iter()
+                .any(|k| env[*k].as_str().unwrap().contains(t))
+        };
+        for text in private.into_iter().filter(|t| t.len() > 3 && !public(t)) {
+            assert!(
+                !envelope.contains(text),
+                "{text:?} of {record} leaks into {envelope}"
+            );
+        }
+    }
+    let all = [
+        "compliance_export",
+        "exception_activated",
+        "exception_expired",
+        "exception_requested",
+        "exception_revoked",
+        "exception_signal",
+        "gate_decision",
+        "project_settings_changed",
+    ];
+    assert_eq!(types.iter().map(String::as_str).collect::<Vec<_>>(), all);
+    let summary = &exported["section_c_access_and_authorization"];
+    assert_eq!(summary["approval_latency"]["activations"], 3);
     assert_eq!(
-        exported["section_c_access_and_authorization"]["approval_latency"]["activations"],
-        3
+        exported["header"]["settings"]["github"]["connected_at"],
+        connected_at
     );
+    assert!(exported["header"]["project_created_at"].is_string());
+    let changes: Vec<&Value> = exported["section_c_control_changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["record"]["changed"])
+        .collect();
+    assert_eq!(changes, [&json!(["created"]), &json!(["github"])]);
+    assert_eq!(summary["control_changes"], 2);
+    assert_eq!(summary["exception_counts"]["activated"], 3);
+    assert_eq!(summary["approvers"], json!({"bob": 2, "ci": 1}));
+    for e in summary["exceptions"].as_object().unwrap().values() {
+        assert!(
+            e["requested_by_name"].is_string() && e["reason"].is_string(),
+            "{e}"
+        );
+        if let Some(a) = e["activation"].as_object() {
+            assert!(
+                ["bob", "ci"].contains(&a["approver_name"].as_str().unwrap()),
+                "{e}"
+            );
+            assert!(a["signal"].is_string(), "{e}");
+        }
+    }
     let key = s.verifier_key.clone();
     for f in [&json_file, &md_file] {
         let (code, out, errs) = verify(&["export", f.to_str().unwrap(), "--key", &key]);
@@ -757,7 +910,21 @@ fn the_whole_lifecycle_and_verified_exports() {
         "section_c_access",
         "\"blocked\":",
         "\"blocked\":1",
-        "rendered again",
+        "section C.decisions.blocked is 1",
+    );
+    check_tampered(
+        &json_file,
+        "section_c_access",
+        "\"approvers\":{\"bob\"",
+        "\"approvers\":{\"bop\"",
+        "section C.approvers.bob is missing",
+    );
+    check_tampered(
+        &json_file,
+        "section_c_control_changes",
+        "\"changed\":[\"github\"]",
+        "\"changed\":[\"bot_deny_list\"]",
+        "section C record",
     );
     check_tampered(
         &md_file,
@@ -1230,6 +1397,8 @@ fn endpoints_match_as_the_gate_sends_them() {
             .as_u64()
             .unwrap()
     };
+    // The project's creation record, covered by a checkpoint first.
+    std::thread::sleep(Duration::from_millis(600));
     let before = size(&api);
     for bad in ["/users/{id}", "FETCH /users", "GET users", "GET /users/{id"] {
         let (st, v) = file_exception(&api, &p, &p.alice, bad, unix_ms() + 3_600_000);

@@ -91,6 +91,11 @@ pub struct Controls {
     /// [default: codeowner_approval,github_review].
     #[arg(long, value_delimiter = ',')]
     accepted_signals: Option<Vec<String>>,
+    /// Connect the project to a GitHub repository (owner/name): its
+    /// exceptions then name pull requests of that repository. An empty
+    /// string disconnects it.
+    #[arg(long)]
+    github_repository: Option<String>,
 }
 
 fn settings_body(c: &Controls) -> serde_json::Value {
@@ -104,6 +109,13 @@ fn settings_body(c: &Controls) -> serde_json::Value {
     }
     if let Some(kinds) = &c.accepted_signals {
         v["accepted_signals"] = json!(kinds);
+    }
+    if let Some(repo) = &c.github_repository {
+        v["github_repository"] = if repo.is_empty() {
+            serde_json::Value::Null
+        } else {
+            json!(repo)
+        };
     }
     v
 }

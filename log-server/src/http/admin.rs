@@ -56,7 +56,7 @@ pub async fn revoke_key(
     Ok((cache("no-store"), Json(out)).into_response())
 }
 
-/// `POST /v1/admin/projects` `{"name"[, "bot_deny_list", "max_exception_lifetime_seconds"]}`
+/// `POST /v1/admin/projects` `{"name"[, "bot_deny_list", "max_exception_lifetime_seconds", "accepted_signals", "github_repository"]}`
 pub async fn create_project(
     State(s): State<AppState>,
     caller: Caller,

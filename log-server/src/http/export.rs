@@ -80,12 +80,7 @@ pub async fn get_export(
     let q = query(q)?;
     reject_unknown(&q, &["from", "to", "format"])?;
     let get = |k: &str| q.get(k).map(String::as_str);
-    let req = ExportRequest::parse(
-        get("from"),
-        get("to"),
-        get("format"),
-        ExportRequest::today(),
-    )?;
+    let req = ExportRequest::parse(get("from"), get("to"), get("format"), s.compliance.today())?;
     let export = s
         .compliance
         .export(&caller.0, &project, req, &s.site)

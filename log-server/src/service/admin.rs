@@ -9,6 +9,8 @@
 use compliance::export::PrincipalSummary;
 use compliance::ledger::{ProjectRow, ProjectSettings, SettingsPatch, check_text};
 use compliance::principal::{KeyRecord, Principal, Profile, Role};
+use compliance::record::{ProjectSettingsChanged, RecordBody};
+use compliance::time::format_time;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -41,6 +43,9 @@ pub struct NewProject {
     /// The kinds of second signal the project accepts.
     #[serde(default)]
     pub accepted_signals: Option<Vec<compliance::ledger::SignalKind>>,
+    /// The GitHub repository (`owner/name`) the project is connected to.
+    #[serde(default)]
+    pub github_repository: Option<String>,
 }
 
 /// Body of `POST /v1/admin/projects/{projectId}/principals`.
@@ -79,6 +84,20 @@ fn valid_github_login(l: &str) -> bool {
     (1..=39).contains(&l.len())
         && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
         && !l.starts_with('-')
+}
+
+/// The record of a change of a project's controls.
+fn settings_record(
+    caller: &KeyRecord,
+    changed: Vec<String>,
+    settings: &ProjectSettings,
+) -> RecordBody {
+    RecordBody::ProjectSettingsChanged(ProjectSettingsChanged {
+        changed_by: caller.id.clone(),
+        changed_by_name: caller.name.clone(),
+        changed,
+        settings: settings.clone(),
+    })
 }
 
 fn project_json(row: &ProjectRow) -> Value {
@@ -174,28 +193,39 @@ impl Compliance {
             .collect())
     }
 
-    /// Creates a project (log admin).
+    /// Creates a project (log admin), and records its first controls in
+    /// the log (a `project_settings_changed` record, `changed: ["created"]`).
     ///
     /// # Errors
-    /// Refusals; storage failures.
+    /// Refusals; pushback; storage failures.
     pub async fn create_project(&self, caller: &KeyRecord, req: NewProject) -> Result<Value> {
         require_log_admin(caller)?;
         check_text("name", &req.name, 200, false)?;
+        let now = format_time(self.now());
         let mut settings = ProjectSettings::default();
         SettingsPatch {
             bot_deny_list: req.bot_deny_list,
             max_exception_lifetime_seconds: req.max_exception_lifetime_seconds,
             accepted_signals: req.accepted_signals,
+            github_repository: req.github_repository.map(Some),
         }
-        .apply(&mut settings)?;
+        .apply(&mut settings, &now)?;
         let row = ProjectRow {
             id: keys::random_id("prj"),
             name: req.name,
-            created_at: keys::now_rfc3339(),
+            created_at: now,
             settings,
         };
         let (records, saved) = (self.records.clone(), row.clone());
         blocking(move || records.put_project(&saved)).await?;
+        let p = self.project(&row.id).await?;
+        let staged = {
+            let mut ps = p.lock().await;
+            let now = ps.clock(self.now());
+            let body = settings_record(caller, vec!["created".to_owned()], &row.settings);
+            self.stage(&mut ps, keys::random_id("evt"), body, now)?
+        };
+        staged.wait().await?;
         Ok(project_json(&row))
     }
 
@@ -224,10 +254,12 @@ impl Compliance {
         Ok(v)
     }
 
-    /// Changes a project's settings (log admin); a bad patch changes nothing.
+    /// Changes a project's controls (log admin); a bad patch changes
+    /// nothing, and a change is a `project_settings_changed` record in the
+    /// log before it takes effect.
     ///
     /// # Errors
-    /// Refusals; storage failures.
+    /// Refusals; pushback; storage failures.
     pub async fn patch_settings(
         &self,
         caller: &KeyRecord,
@@ -235,14 +267,22 @@ impl Compliance {
         patch: SettingsPatch,
     ) -> Result<Value> {
         require_log_admin(caller)?;
-        self.existing(id).await?;
-        // Validate first, so that a bad patch changes nothing.
-        patch.apply(&mut ProjectSettings::default())?;
-        let row = self
-            .update_settings(id, |st| {
-                let _ = patch.apply(st);
-            })
-            .await?;
+        let p = self.project(id).await?;
+        // The lock is held until the row is saved: the project's next
+        // evaluation sees the new controls, logged before it.
+        let mut ps = p.lock().await;
+        let now = ps.clock(self.now());
+        let mut row = ps.row.clone();
+        let changed = patch.apply(&mut row.settings, &format_time(now))?;
+        if changed.is_empty() {
+            return Ok(project_json(&row));
+        }
+        let body = settings_record(caller, changed, &row.settings);
+        let staged = self.stage(&mut ps, keys::random_id("evt"), body, now)?;
+        staged.wait().await?;
+        let (records, saved) = (self.records.clone(), row.clone());
+        blocking(move || records.put_project(&saved)).await?;
+        ps.row = row.clone();
         Ok(project_json(&row))
     }
 

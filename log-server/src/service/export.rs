@@ -5,7 +5,9 @@
 //! 1. Record due expiries, and wait until every record queued so far for
 //!    the project is committed.
 //! 2. Find the period's records: a contiguous range of sequence numbers,
-//!    because a project's record times never go backwards.
+//!    because a project's record times never go backwards; and the earlier
+//!    events of the exceptions filed before the period and open or changed
+//!    during it, which head section B.
 //! 3. First pass over the range: section C's summary and, per section, the
 //!    count and digest of the records' leaf hashes.
 //! 4. Log a `compliance_export` record holding the digests of the header
@@ -27,7 +29,7 @@ use compliance::record::{ComplianceExport, RecordBody, canonical, sha256_digest}
 use compliance::time::{DAY_MS, format_date, format_time};
 use tlog::Hash;
 
-use super::{Compliance, blocking, now_ms};
+use super::{Compliance, blocking};
 use crate::keys::random_id;
 use crate::log::Prover;
 use crate::storage::{RecordRef, RecordStore};
@@ -94,20 +96,55 @@ impl ExportRequest {
         };
         Ok(ExportRequest { from, to, format })
     }
-
-    /// Today, in days since the epoch, by the clock.
-    #[must_use]
-    pub fn today() -> i64 {
-        now_ms().div_euclid(DAY_MS)
-    }
 }
 
-/// The period's records read from the store, with proofs to one checkpoint.
-struct StoredRecords {
+/// The records of an export, read from the store.
+#[derive(Clone)]
+struct PeriodRecords {
     records: Arc<dyn RecordStore>,
     project: String,
+    /// The period's records: a contiguous range of sequence numbers.
     range: Range<u64>,
-    prover: Arc<Prover>,
+    /// Earlier ledger events of the exceptions filed before the period and
+    /// open or changed during it, in log order: the head of section B.
+    earlier: Arc<Vec<u64>>,
+}
+
+/// The records of an export with proofs to one checkpoint.
+struct StoredRecords {
+    rows: PeriodRecords,
+    prover: Prover,
+}
+
+impl PeriodRecords {
+    /// Calls `f` with every record of `only` (every section if `None`), each
+    /// section's in export order.
+    fn each(
+        &self,
+        only: Option<Section>,
+        f: &mut dyn FnMut(Section, RecordRef<'_>) -> Result<()>,
+    ) -> Result<()> {
+        if only.is_none_or(|s| s == Section::B) {
+            for &seq in self.earlier.iter() {
+                let row = self.records.record(&self.project, seq)?.ok_or_else(|| {
+                    Error::Corrupt(format!("exception index names a missing record {seq}"))
+                })?;
+                f(Section::B, row.as_ref())?;
+            }
+        }
+        self.records
+            .for_each_record(&self.project, self.range.clone(), &mut |row| {
+                let section = Section::ALL
+                    .into_iter()
+                    .find(|s| s.holds(row.kind.as_str()));
+                if let Some(s) = section
+                    && only.is_none_or(|o| o == s)
+                {
+                    f(s, row)?;
+                }
+                Ok(true)
+            })
+    }
 }
 
 /// A record as an export holds it, with its inclusion proof (or none).
@@ -134,10 +171,6 @@ fn proven(prover: &Prover, row: RecordRef<'_>, with_proof: bool) -> Result<Prove
     })
 }
 
-fn in_section(section: Section, row: &RecordRef<'_>) -> bool {
-    section.holds(row.kind.as_str())
-}
-
 impl RecordSource for StoredRecords {
     fn for_each(
         &mut self,
@@ -146,13 +179,10 @@ impl RecordSource for StoredRecords {
         f: &mut dyn FnMut(&ProvenRecord) -> io::Result<()>,
     ) -> io::Result<()> {
         let prover = &self.prover;
-        self.records
-            .for_each_record(&self.project, self.range.clone(), &mut |row| {
-                if in_section(section, &row) {
-                    let r = proven(prover, row, with_proofs)?;
-                    f(&r).map_err(|e| Error::Storage(Box::new(e)))?;
-                }
-                Ok(true)
+        self.rows
+            .each(Some(section), &mut |_, row| {
+                let r = proven(prover, row, with_proofs)?;
+                f(&r).map_err(|e| Error::Storage(Box::new(e)))
             })
             .map_err(|e| match e {
                 Error::Storage(inner) => match inner.downcast::<io::Error>() {
@@ -218,26 +248,51 @@ impl Compliance {
         let p = self.project_for(caller, project, Access::Export).await?;
         let (from, to) = (format_date(req.from), format_date(req.to));
 
-        // 1. Expiries, then everything queued so far committed.
-        let (upto, settled) = self
-            .under_lock(&p, |ps, _| Ok((ps.last_seq, ps.settled())))
+        // 1. Expiries, then everything queued so far committed. The
+        //    exceptions filed before the period and not revoked before it
+        //    may belong in section B.
+        let (start, end) = (req.from * DAY_MS, (req.to + 1) * DAY_MS);
+        let (upto, settled, candidates) = self
+            .under_lock(&p, |ps, _| {
+                let candidates: Vec<(String, i64)> = ps
+                    .exceptions
+                    .values()
+                    .filter(|e| e.created_at < start && e.revoked_at.is_none_or(|r| r >= start))
+                    .map(|e| (e.id.clone(), e.expires_at))
+                    .collect();
+                Ok((ps.last_seq, ps.settled(), candidates))
+            })
             .await?;
         settled.await;
 
-        // 2. The period's range of sequence numbers.
-        let (start, end) = (req.from * DAY_MS, (req.to + 1) * DAY_MS);
-        let range = {
+        // 2. The period's range of sequence numbers, and the earlier events
+        //    of the exceptions open during the period (not expired before
+        //    it) or changed during it (an expiry recorded in it).
+        let (range, earlier) = {
             let (records, id) = (self.records.clone(), project.to_owned());
             blocking(move || {
                 let first = records.first_seq_at(&id, start)?.unwrap_or(u64::MAX);
                 let after = records.first_seq_at(&id, end)?.unwrap_or(u64::MAX);
-                Ok(first.min(upto + 1)..after.min(upto + 1))
+                let range = first.min(upto + 1)..after.min(upto + 1);
+                let mut earlier = Vec::new();
+                for (exception, expires_at) in candidates {
+                    let seqs = records.exception_seqs(&id, &exception)?;
+                    let changed = seqs.last().is_some_and(|&s| s >= range.start);
+                    if expires_at >= start || changed {
+                        earlier.extend(seqs.into_iter().filter(|&s| s < range.start));
+                    }
+                }
+                earlier.sort_unstable();
+                Ok((range, earlier))
             })
             .await?
         };
 
-        // 3. First pass: summary and section digests.
-        let settings = p.lock().await.settings().clone();
+        // 3. First pass: summary and, per section, the count and digest.
+        let (settings, project_created_at) = {
+            let ps = p.lock().await;
+            (ps.settings().clone(), ps.row.created_at.clone())
+        };
         let principals = {
             let (records, keys, id) = (self.records.clone(), self.keys.clone(), project.to_owned());
             let list = blocking(move || super::principals(&*records, &*keys, &id)).await?;
@@ -245,37 +300,33 @@ impl Compliance {
                 .map(|p| compliance::export::PrincipalSummary::of(p, &settings))
                 .collect::<Vec<_>>()
         };
-        let (summary, digest_a, digest_b) = {
-            let (records, id, range, principals) = (
-                self.records.clone(),
-                project.to_owned(),
-                range.clone(),
-                principals.clone(),
-            );
+        let rows = PeriodRecords {
+            records: self.records.clone(),
+            project: project.to_owned(),
+            range,
+            earlier: Arc::new(earlier),
+        };
+        let (summary, digests) = {
+            let first = rows.clone();
+            let principals = principals.clone();
             blocking(move || {
-                let mut summary = SummaryBuilder::new(&principals);
-                let (mut a, mut b) = (SectionHasher::default(), SectionHasher::default());
-                records.for_each_record(&id, range, &mut |row| {
-                    let hasher = if in_section(Section::A, &row) {
-                        &mut a
-                    } else if in_section(Section::B, &row) {
-                        &mut b
-                    } else {
-                        return Ok(true);
-                    };
-                    hasher.add(&tlog::leaf_hash(row.envelope).0);
+                let mut summary = SummaryBuilder::new(&principals, start..end);
+                let mut hashers: [SectionHasher; 3] = Default::default();
+                first.each(None, &mut |section, row| {
+                    hashers[section as usize].add(&tlog::leaf_hash(row.envelope).0);
                     summary.add(&row.value()?);
-                    Ok(true)
+                    Ok(())
                 })?;
-                Ok((summary.finish(end), a.finish(), b.finish()))
+                Ok((summary.finish(), hashers.map(SectionHasher::finish)))
             })
             .await?
         };
+        let [digest_a, digest_b, digest_c] = digests;
 
         // 4. The export's own record, and the checkpoint that covers it.
         let (header, staged) = {
             let mut ps = p.lock().await;
-            let now = ps.clock(now_ms());
+            let now = ps.clock(self.now());
             let header = ExportHeader {
                 project_id: project.to_owned(),
                 project_name: ps.row.name.clone(),
@@ -286,8 +337,8 @@ impl Compliance {
                 log_origin: self.log.origin().to_owned(),
                 log_url: site.public_url.clone(),
                 publication: site.publication.clone(),
-                bot_deny_list: settings.bot_deny_list.clone(),
-                max_exception_lifetime_seconds: settings.max_exception_lifetime_seconds,
+                project_created_at,
+                settings,
                 principals,
             };
             let header_digest = sha256_digest(&canonical(&header)?);
@@ -299,6 +350,7 @@ impl Compliance {
                 header_digest,
                 section_a: digest_a,
                 section_b: digest_b,
+                section_c: digest_c,
             });
             (header, self.stage(&mut ps, random_id("exp"), body, now)?)
         };
@@ -329,12 +381,7 @@ impl Compliance {
             header,
             summary,
             integrity,
-            source: StoredRecords {
-                records: self.records.clone(),
-                project: project.to_owned(),
-                range,
-                prover: Arc::new(prover),
-            },
+            source: StoredRecords { rows, prover },
         })
     }
 }

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tlog::Hash;
 
-use super::{Compliance, ProjectState, invalid, now_ms, settle_all};
+use super::{Compliance, ProjectState, invalid, settle_all};
 use crate::keys::random_id;
 use crate::log::Log;
 use crate::storage::RecordStore;
@@ -269,7 +269,7 @@ impl Compliance {
             };
             // Refuse early what the rules would refuse anyway (no GitHub call).
             ledger::check_submitter(&settings, kind, caller)?;
-            ledger::check_open(&exc, now_ms())?;
+            ledger::check_open(&exc, self.now())?;
             // A body may name the pull request; it must be the exception's.
             if repository.is_some() || pull_request.is_some() {
                 let named = repository.clone().zip(*pull_request);

@@ -24,8 +24,9 @@
 //!
 //! # The clock
 //!
-//! [`now_ms`] is the one place the service reads the clock; the rules get
-//! the time as an argument.
+//! The service reads the time from its [`Clock`] ([`now_ms`], the system
+//! clock, unless a test gives another); the rules get the time as an
+//! argument.
 
 pub mod admin;
 pub mod export;
@@ -163,6 +164,9 @@ pub async fn settle_all(staged: Vec<Staged>) -> Result<Vec<(Record, u64, Hash)>>
     Ok(out)
 }
 
+/// Where the service reads the time: milliseconds since the epoch.
+pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
+
 /// The compliance service's shared state.
 pub struct Compliance {
     log: Arc<Log>,
@@ -170,6 +174,7 @@ pub struct Compliance {
     keys: Arc<dyn KeyStore>,
     github: github::GitHub,
     projects: Mutex<HashMap<String, Project>>,
+    clock: Clock,
 }
 
 impl Compliance {
@@ -186,7 +191,28 @@ impl Compliance {
             keys,
             github,
             projects: Mutex::new(HashMap::new()),
+            clock: Arc::new(now_ms),
         }
+    }
+
+    /// The service reading the time from `clock` instead of the system
+    /// clock (tests pin record times to the edges of a period with it).
+    #[must_use]
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The time now, by the service's clock (ms since the epoch).
+    #[must_use]
+    pub fn now(&self) -> i64 {
+        (self.clock)()
+    }
+
+    /// Today (days since the epoch, UTC), by the service's clock.
+    #[must_use]
+    pub fn today(&self) -> i64 {
+        self.now().div_euclid(compliance::time::DAY_MS)
     }
 
     /// The state of `project` for a caller who needs `access` to it: an
@@ -350,32 +376,12 @@ impl Compliance {
     ) -> Result<T> {
         let (expiries, result) = {
             let mut ps = p.lock().await;
-            let now = ps.clock(now_ms());
+            let now = ps.clock(self.now());
             let expiries = self.sweep_expiries(&mut ps, now)?;
             (expiries, act(&mut ps, now))
         };
         settle_all(expiries).await?;
         result
-    }
-
-    /// Updates a project's settings (row and loaded state together).
-    ///
-    /// # Errors
-    /// [`compliance::Error::NoProject`]; storage failures.
-    pub async fn update_settings(
-        &self,
-        project: &str,
-        update: impl FnOnce(&mut ProjectSettings),
-    ) -> Result<ProjectRow> {
-        let p = self.project(project).await?;
-        let mut ps = p.lock().await;
-        let mut row = ps.row.clone();
-        update(&mut row.settings);
-        let records = self.records.clone();
-        let saved = row.clone();
-        blocking(move || records.put_project(&saved)).await?;
-        ps.row = row.clone();
-        Ok(row)
     }
 
     /// Every principal of a project, revoked ones included, oldest first

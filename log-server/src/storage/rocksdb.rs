@@ -757,7 +757,7 @@ impl LogStore for RocksDb {
 // | `X` project `/` exception ID `/` seq | empty: the events of an exception |
 
 /// Record types and their codes in `R` rows (stored: never renumber).
-const TYPE_CODES: [(RecordKind, u8); 7] = [
+const TYPE_CODES: [(RecordKind, u8); 8] = [
     (RecordKind::GateDecision, 1),
     (RecordKind::ExceptionRequested, 2),
     (RecordKind::ExceptionSignal, 3),
@@ -765,6 +765,7 @@ const TYPE_CODES: [(RecordKind, u8); 7] = [
     (RecordKind::ExceptionRevoked, 5),
     (RecordKind::ExceptionExpired, 6),
     (RecordKind::ComplianceExport, 7),
+    (RecordKind::ProjectSettingsChanged, 8),
 ];
 
 fn type_code(kind: RecordKind) -> u8 {

@@ -58,22 +58,18 @@ struct Layout {
     format: ExportFormat,
     header: (usize, String),
     integrity: (usize, String),
-    /// Line ranges (first, end exclusive) of the record lines of A and B.
-    sections: [(usize, usize); 2],
+    /// Line ranges (first, end exclusive) of the record lines of A, B and C.
+    sections: [(usize, usize); 3],
+    /// Section C's summary line (JSON exports).
+    summary: Option<(usize, String)>,
 }
 
 fn section_index(s: Section) -> usize {
-    match s {
-        Section::A => 0,
-        Section::B => 1,
-    }
+    s as usize
 }
 
 fn section_name(s: Section) -> &'static str {
-    match s {
-        Section::A => "A",
-        Section::B => "B",
-    }
+    s.letter()
 }
 
 /// A line of a JSON export's records: the object, without its comma.
@@ -133,7 +129,8 @@ fn layout(file: &Path) -> anyhow::Result<Layout> {
         ));
     }
     let (mut header, mut integrity) = (None, None);
-    let mut sections = [(0, 0); 2];
+    let mut sections = [(0, 0); 3];
+    let mut summary = None;
     let mut open: Option<(Section, usize)> = None;
     let mut want_next: Option<&str> = None;
     for (n, line) in lines {
@@ -155,8 +152,11 @@ fn layout(file: &Path) -> anyhow::Result<Layout> {
                     header = Some((n, h.strip_suffix(',').unwrap_or(h).to_owned()));
                 } else if let Some(d) = line.strip_prefix("\"section_d_audit_trail_integrity\":") {
                     integrity = Some((n, d.strip_suffix('}').unwrap_or(d).to_owned()));
+                } else if let Some(c) = line.strip_prefix("\"section_c_access_and_authorization\":")
+                {
+                    summary = Some((n, c.strip_suffix(',').unwrap_or(c).to_owned()));
                 } else {
-                    for s in [Section::A, Section::B] {
+                    for s in Section::ALL {
                         if line == format!("\"{}\":[", s.json_key()) {
                             open = Some((s, n + 1));
                         }
@@ -174,7 +174,7 @@ fn layout(file: &Path) -> anyhow::Result<Layout> {
                 } else if line == "```stateanchor-integrity" {
                     want_next = Some("integrity");
                 } else {
-                    for s in [Section::A, Section::B] {
+                    for s in Section::ALL {
                         if line == format!("```{}", s.md_block()) {
                             open = Some((s, n + 1));
                         }
@@ -187,7 +187,7 @@ fn layout(file: &Path) -> anyhow::Result<Layout> {
     let integrity = integrity.ok_or_else(|| {
         structure_failure(file, "it has no section D (checkpoint and proofs)".into())
     })?;
-    for s in [Section::A, Section::B] {
+    for s in Section::ALL {
         if sections[section_index(s)] == (0, 0) {
             return Err(structure_failure(
                 file,
@@ -200,6 +200,7 @@ fn layout(file: &Path) -> anyhow::Result<Layout> {
         header,
         integrity,
         sections,
+        summary,
     })
 }
 
@@ -308,13 +309,16 @@ impl Checker<'_> {
         Ok(leaf)
     }
 
-    /// Step 3 for a record of a section: also its type and time.
+    /// Step 3 for a record of a section: also its type and time. Section B
+    /// opens with the earlier events of the exceptions filed before the
+    /// period (`earlier_allowed` until its first record of the period).
     fn verify_in_section(
         &self,
         section: Section,
         line: usize,
         raw: &str,
-    ) -> anyhow::Result<(ProvenRecord, Hash)> {
+        earlier_allowed: bool,
+    ) -> anyhow::Result<(ProvenRecord, Hash, bool)> {
         let what = format!("section {} record", section_name(section));
         let r = self.parse(line, raw, &what)?;
         let leaf = self.verify(line, raw, &r, &what)?;
@@ -331,16 +335,22 @@ impl Checker<'_> {
             ));
         }
         let t = parse_time(&meta.time).unwrap_or(i64::MIN);
-        if !self.period.contains(&t) {
+        let earlier = earlier_allowed && t < self.period.start;
+        if !earlier && !self.period.contains(&t) {
+            let why = if section == Section::B && t < self.period.start {
+                "; earlier events of the exceptions filed before the period come first in section B"
+            } else {
+                ""
+            };
             return Err(self.fail(
                 "record",
                 line,
                 &what,
-                format!("its time {} is outside the export's period", meta.time),
+                format!("its time {} is outside the export's period{why}", meta.time),
                 raw,
             ));
         }
-        Ok((r, leaf))
+        Ok((r, leaf, earlier))
     }
 }
 
@@ -419,6 +429,61 @@ impl Write for CompareWriter {
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
+}
+
+/// The first place where `got` differs from `want`, as `where.path: what`.
+fn first_difference(want: &Value, got: &Value, at: &str) -> Option<String> {
+    match (want, got) {
+        (Value::Object(w), Value::Object(g)) => {
+            for (k, wv) in w {
+                let path = format!("{at}.{k}");
+                match g.get(k) {
+                    None => return Some(format!("{path} is missing")),
+                    Some(gv) => {
+                        if let Some(d) = first_difference(wv, gv, &path) {
+                            return Some(d);
+                        }
+                    }
+                }
+            }
+            g.keys()
+                .find(|k| !w.contains_key(*k))
+                .map(|k| format!("{at}.{k} is not part of the format"))
+        }
+        (Value::Array(w), Value::Array(g)) => {
+            for (i, (wv, gv)) in w.iter().zip(g).enumerate() {
+                if let Some(d) = first_difference(wv, gv, &format!("{at}[{i}]")) {
+                    return Some(d);
+                }
+            }
+            (w.len() != g.len()).then(|| {
+                format!(
+                    "{at} has {} items, the verified records give {}",
+                    g.len(),
+                    w.len()
+                )
+            })
+        }
+        _ => (want != got).then(|| {
+            format!(
+                "{at} is {}, the verified records give {}",
+                escape(&got.to_string()),
+                escape(&want.to_string())
+            )
+        }),
+    }
+}
+
+/// The last Markdown heading (`## ...`) at or before line `line` (0-based).
+fn heading_of(file: &Path, line: usize) -> Option<String> {
+    let mut heading = None;
+    for l in read_lines(file).ok()?.take(line + 1) {
+        let l = l.ok()?;
+        if l.starts_with("## ") {
+            heading = Some(l.trim_start_matches('#').trim().to_owned());
+        }
+    }
+    heading
 }
 
 fn digest_matches(got: &SectionDigest, record: &Value, key: &str) -> bool {
@@ -538,26 +603,37 @@ pub fn run(ctx: &Ctx, args: &ExportArgs) -> anyhow::Result<Report> {
         }
     }
     // Step 3 and 4: every record, then the sections' counts and digests.
-    let mut summary = SummaryBuilder::new(&header.principals);
+    let period = checker.period.clone();
+    let mut summary = SummaryBuilder::new(&header.principals, period.clone());
     let mut digests = Vec::new();
-    for section in [Section::A, Section::B] {
+    // Exceptions with ledger events in the period.
+    let mut changed_in_period = std::collections::BTreeSet::new();
+    for section in Section::ALL {
         let (start, end) = layout.sections[section_index(section)];
         let mut hasher = SectionHasher::default();
+        let mut earlier_allowed = section == Section::B;
         for (n, l) in read_lines(file)?.enumerate().skip(start).take(end - start) {
             let l = l?;
             let raw = match layout.format {
                 ExportFormat::Json => json_record_line(&l),
                 ExportFormat::Markdown => &l,
             };
-            let (r, leaf) = checker.verify_in_section(section, n, raw)?;
+            let (r, leaf, earlier) = checker.verify_in_section(section, n, raw, earlier_allowed)?;
+            earlier_allowed &= earlier;
+            if section == Section::B && !earlier {
+                let rec = &r.record;
+                let exc = rec
+                    .get("exception_id")
+                    .or_else(|| rec.get("id"))
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                changed_in_period.insert(exc.to_owned());
+            }
             hasher.add(&leaf.0);
             summary.add(&r.record);
         }
         let got = hasher.finish();
-        let key_name = match section {
-            Section::A => "section_a",
-            Section::B => "section_b",
-        };
+        let key_name = section.digest_field();
         if !digest_matches(&got, er, key_name) {
             return Err(base(
                 "completeness",
@@ -574,9 +650,64 @@ pub fn run(ctx: &Ctx, args: &ExportArgs) -> anyhow::Result<Report> {
         digests.push(got);
     }
     // The status of each exception is as of the end of the period.
-    let period_end = compliance::time::parse_date(&header.period_to)
-        .map_or(i64::MAX, |d| (d + 1) * compliance::time::DAY_MS);
-    let summary = summary.finish(period_end);
+    let summary = summary.finish();
+    // Section B holds each exception's whole history, and only exceptions
+    // that were open or changed during the period.
+    for e in summary.exceptions.values() {
+        let incomplete = |msg: String| -> anyhow::Error {
+            base(
+                "completeness",
+                format!("section B, exception {}: {msg}", escape(&e.id)),
+            )
+            .into()
+        };
+        if e.filed_at.is_empty() {
+            return Err(incomplete(
+                "it has events but not its exception_requested record (requester, justification, expiry)".into(),
+            ));
+        }
+        if let Some(a) = &e.activation
+            && a.signal.is_empty()
+        {
+            return Err(incomplete(format!(
+                "its activation names signal {} which is not in the section (who approved, and how)",
+                escape(&a.signal_id)
+            )));
+        }
+        let ended_before = e
+            .revocation
+            .as_ref()
+            .and_then(|r| parse_time(&r.at))
+            .into_iter()
+            .chain(parse_time(&e.expires_at))
+            .any(|t| t < period.start);
+        if e.filed_before_period && ended_before && !changed_in_period.contains(&e.id) {
+            return Err(incomplete(
+                "it was filed before the period and ended before it, with no event in the period: it does not belong in the export".into(),
+            ));
+        }
+    }
+    // Section C as the file gives it (JSON): a changed or missing figure is
+    // named by its path before the byte comparison below.
+    if let Some((line, raw)) = &layout.summary {
+        let given: Value = serde_json::from_str(raw).map_err(|e| {
+            structure_failure(
+                file,
+                format!("section C (line {}) is malformed: {e}", line + 1),
+            )
+        })?;
+        let want = serde_json::to_value(&summary).context("section C")?;
+        if let Some(diff) = first_difference(&want, &given, "section C") {
+            return Err(base(
+                "summary",
+                format!(
+                    "{diff} (line {}): the summary does not match the verified records",
+                    line + 1
+                ),
+            )
+            .into());
+        }
+    }
     // Step 5: render again and compare every byte.
     let current = Rc::new(RefCell::new(String::new()));
     let mut out = CompareWriter {
@@ -600,7 +731,7 @@ pub fn run(ctx: &Ctx, args: &ExportArgs) -> anyhow::Result<Report> {
     let trailing = out.file.fill_buf().map(|b| !b.is_empty()).unwrap_or(false);
     if let Some((line, context)) = out.mismatch.take() {
         let whose = if context.is_empty() {
-            String::new()
+            heading_of(file, line).map_or_else(String::new, |h| format!(", under {h:?}"))
         } else {
             format!(", in {context}")
         };
@@ -636,8 +767,15 @@ pub fn run(ctx: &Ctx, args: &ExportArgs) -> anyhow::Result<Report> {
     );
     let _ = writeln!(
         text,
-        "section B: {} exception ledger events, each proven",
-        digests[1].count
+        "section B: {} exception ledger events of {} exceptions ({} filed before the period), each proven, each exception's history complete",
+        digests[1].count,
+        summary.exceptions.len(),
+        summary.exception_counts.carried_in
+    );
+    let _ = writeln!(
+        text,
+        "section C: {} changes of the project's controls, each proven; summary recomputed",
+        digests[2].count
     );
     let _ = writeln!(
         text,
@@ -653,6 +791,7 @@ pub fn run(ctx: &Ctx, args: &ExportArgs) -> anyhow::Result<Report> {
     json.insert("period_to".into(), json!(header.period_to));
     json.insert("decisions".into(), json!(digests[0].count));
     json.insert("exception_events".into(), json!(digests[1].count));
+    json.insert("control_changes".into(), json!(digests[2].count));
     json.insert("checkpoint".into(), cp.json());
     if let Some(log_text) = &args.log {
         let log = Log::parse(log_text, &ctx.http)?;
