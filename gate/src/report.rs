@@ -208,7 +208,7 @@ fn github(report: &Report) -> String {
             out,
             "::{cmd} {}::{}",
             props.join(","),
-            gh_escape(&format!("{} {}", f.endpoint, f.detail))
+            gh_escape(format!("{} {}", f.endpoint, f.detail).trim())
         );
     }
     out

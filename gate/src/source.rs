@@ -168,11 +168,21 @@ fn walk(
     let file_s = || file.to_owned();
 
     while let Some(ev) = parser.next_event() {
-        let (ev, span) = ev.map_err(|e| Error::Syntax {
-            file: file_s(),
-            line: e.marker().line(),
-            column: e.marker().col() + 1,
-            message: e.info().to_owned(),
+        let (ev, span) = ev.map_err(|e| {
+            if e.info().contains("recursion limit") {
+                Error::LimitExceeded {
+                    file: file_s(),
+                    what: "nesting depth",
+                    limit: limits.max_depth,
+                }
+            } else {
+                Error::Syntax {
+                    file: file_s(),
+                    line: e.marker().line(),
+                    column: e.marker().col() + 1,
+                    message: e.info().to_owned(),
+                }
+            }
         })?;
         // A key of a mapping: only scalars are accepted.
         if let Some(Frame::Map {

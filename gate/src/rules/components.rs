@@ -100,7 +100,11 @@ fn semver(s: &str) -> Option<(u64, u64, u64)> {
 
 /// The versioning policy (`info.version` against the verdict), INFO unless raised.
 pub(crate) fn version_policy(cx: &mut Cx<'_>) {
-    if !cx.raw.iter().any(|f| f.rule.level == crate::Severity::Err) {
+    let breaking = |f: &super::Raw| match cx.config.severity_overrides.get(f.rule.id) {
+        Some(l) => *l == crate::Level::Err,
+        None => f.rule.level == crate::Severity::Err,
+    };
+    if !cx.raw.iter().any(breaking) {
         return;
     }
     let (b, r) = (cx.b.root(), cx.r.root());
