@@ -337,7 +337,6 @@ fn export(
     (path, name)
 }
 
-/// Changes the first occurrence of `from` after `after` into `to`.
 /// Validates an export against `spec/compliance-export.schema.json` with
 /// Python's `jsonschema` (installed by `scripts/prereqs.sh`).
 fn check_schema(export: &Path) {
@@ -365,6 +364,7 @@ fn check_schema(export: &Path) {
     );
 }
 
+/// Changes the first occurrence of `from` after `after` into `to`.
 fn tamper(src: &Path, dst: &Path, after: &str, from: &str, to: &str) {
     let text = std::fs::read_to_string(src).unwrap();
     let start = text
