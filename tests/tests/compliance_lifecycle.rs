@@ -1265,7 +1265,13 @@ fn project_settings_and_cli() {
     // The maximum lifetime is the project's: 1 hour.
     let (st, v) = api.post(&format!("/api/projects/{id}/exceptions"), &key, &body(61));
     assert_eq!(st, 400, "{v}");
-    // Restarting the server keeps projects, principals and the ledger.
+    // The GitHub connection, from the command line: connected, then not.
+    let shown = run(&["project", "settings", &id, "--github-repository", "acme/api"]);
+    assert!(shown.contains("\"repository\": \"acme/api\""), "{shown}");
+    assert!(shown.contains("\"connected_at\""), "{shown}");
+    let shown = run(&["project", "settings", &id, "--github-repository", ""]);
+    assert!(shown.contains("\"github\": null"), "{shown}");
+    // Restarting the server keeps projects, principals, the ledger and the controls.
     let dir = s.data_dir.clone();
     let mut s = s;
     s.stop();
