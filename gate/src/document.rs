@@ -477,10 +477,11 @@ fn detect_version(v: &Value, file: &str) -> Result<Version, Error> {
         }
         None => return Err(not("there is no `openapi` field")),
     };
-    if let Some(p) = m.get("paths") {
-        if !p.is_object() && !p.is_null() {
-            return Err(not("`paths` is not a mapping"));
-        }
+    if let Some(p) = m.get("paths")
+        && !p.is_object()
+        && !p.is_null()
+    {
+        return Err(not("`paths` is not a mapping"));
     }
     if ver.starts_with("3.0") {
         Ok(Version::V30)

@@ -53,11 +53,11 @@ pub(crate) fn parse(text: &str, file: &str, limits: &Limits) -> Result<Value, Er
             // JSON that YAML rejects (tabs used as indentation, for one): serde_json,
             // whose own recursion limit (128) bounds nesting.
             let t = text.trim_start();
-            if t.starts_with('{') || t.starts_with('[') {
-                if let Ok(v) = serde_json::from_str::<Value>(text) {
-                    check_depth(&v, file, limits)?;
-                    return Ok(v);
-                }
+            if (t.starts_with('{') || t.starts_with('['))
+                && let Ok(v) = serde_json::from_str::<Value>(text)
+            {
+                check_depth(&v, file, limits)?;
+                return Ok(v);
             }
             Err(yaml_err)
         }
@@ -230,10 +230,10 @@ fn walk(
                 Some(Frame::Map { key: Some(k), .. }) => escape_into(&mut ptr, k),
                 _ => {}
             }
-            if let Some(w) = want {
-                if w.contains(&ptr) {
-                    positions.entry(ptr.clone()).or_insert_with(|| pos(&span));
-                }
+            if let Some(w) = want
+                && w.contains(&ptr)
+            {
+                positions.entry(ptr.clone()).or_insert_with(|| pos(&span));
             }
         }
         let done: Option<Value> = match ev {
@@ -428,15 +428,15 @@ fn resolve_plain(s: &str) -> Value {
     if !(first.is_ascii_digit() || first == b'-' || first == b'+' || first == b'.') {
         return Value::String(s.to_owned());
     }
-    if let Some(hex) = s.strip_prefix("0x") {
-        if let Ok(n) = u64::from_str_radix(hex, 16) {
-            return Value::Number(n.into());
-        }
+    if let Some(hex) = s.strip_prefix("0x")
+        && let Ok(n) = u64::from_str_radix(hex, 16)
+    {
+        return Value::Number(n.into());
     }
-    if let Some(oct) = s.strip_prefix("0o") {
-        if let Ok(n) = u64::from_str_radix(oct, 8) {
-            return Value::Number(n.into());
-        }
+    if let Some(oct) = s.strip_prefix("0o")
+        && let Ok(n) = u64::from_str_radix(oct, 8)
+    {
+        return Value::Number(n.into());
     }
     let digits = s.strip_prefix(['-', '+']).unwrap_or(s);
     if !digits.is_empty() && digits.bytes().all(|c| c.is_ascii_digit()) {
@@ -447,12 +447,11 @@ fn resolve_plain(s: &str) -> Value {
             return Value::Number(n.into());
         }
     }
-    if is_yaml_float(digits) {
-        if let Ok(f) = s.trim_start_matches('+').parse::<f64>() {
-            if let Some(n) = Number::from_f64(f) {
-                return Value::Number(n);
-            }
-        }
+    if is_yaml_float(digits)
+        && let Ok(f) = s.trim_start_matches('+').parse::<f64>()
+        && let Some(n) = Number::from_f64(f)
+    {
+        return Value::Number(n);
     }
     Value::String(s.to_owned())
 }

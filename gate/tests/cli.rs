@@ -1,4 +1,5 @@
 //! The real `stateanchor-gate` binary: exit codes, formats, git inputs, overrides, help.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers
 
 use std::path::Path;
 use std::process::{Command, Output};

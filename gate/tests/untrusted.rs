@@ -1,5 +1,6 @@
 //! Untrusted input: every hostile or malformed document ends in an error
 //! value (never a panic), within bounded memory and time.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers
 
 use std::time::Instant;
 

@@ -76,21 +76,19 @@ pub(crate) fn operation(cx: &mut Cx<'_>, b: &Op<'_>, r: &Op<'_>, ep: &str) -> bo
                 Some(&r.op),
             );
         }
-        (Ok(bl), Ok(rl)) if rl < bl => {
-            if *bl >= Stability::Beta {
-                cx.emit(
-                    "api-stability-decreased",
-                    ep,
-                    "x-stability-level",
-                    format!(
-                        "the endpoint's stability level decreased from {} to {}",
-                        bl.name(),
-                        rl.name()
-                    ),
-                    Some(&b.op),
-                    Some(&r.op),
-                );
-            }
+        (Ok(bl), Ok(rl)) if rl < bl && *bl >= Stability::Beta => {
+            cx.emit(
+                "api-stability-decreased",
+                ep,
+                "x-stability-level",
+                format!(
+                    "the endpoint's stability level decreased from {} to {}",
+                    bl.name(),
+                    rl.name()
+                ),
+                Some(&b.op),
+                Some(&r.op),
+            );
         }
         (Ok(bl), Ok(rl)) if rl > bl => {
             cx.emit(

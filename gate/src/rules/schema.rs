@@ -341,20 +341,21 @@ impl<'d> Walk<'_, '_, '_, 'd> {
         self.discriminator(b, r, path);
         self.json_schema_2020(b, r, path, depth);
         self.composition(b, r, path, depth);
-        if let (Some(bi), Some(ri)) = (self.bd.get(b, "items"), self.rd.get(r, "items")) {
-            if bi.v.is_object() && ri.v.is_object() {
-                let p = join(path, "items");
-                self.node(&bi, &ri, &p, depth + 1);
-            }
+        if let (Some(bi), Some(ri)) = (self.bd.get(b, "items"), self.rd.get(r, "items"))
+            && bi.v.is_object()
+            && ri.v.is_object()
+        {
+            let p = join(path, "items");
+            self.node(&bi, &ri, &p, depth + 1);
         }
         if let (Some(ba), Some(ra)) = (
             self.bd.get(b, "additionalProperties"),
             self.rd.get(r, "additionalProperties"),
-        ) {
-            if ba.v.is_object() && ra.v.is_object() {
-                let p = join(path, "additionalProperties");
-                self.node(&ba, &ra, &p, depth + 1);
-            }
+        ) && ba.v.is_object()
+            && ra.v.is_object()
+        {
+            let p = join(path, "additionalProperties");
+            self.node(&ba, &ra, &p, depth + 1);
         }
         if let (Some(bn), Some(rn)) = (self.bd.get(b, "not"), self.rd.get(r, "not")) {
             self.node(&bn, &rn, path, depth + 1);
@@ -441,17 +442,16 @@ impl<'d> Walk<'_, '_, '_, 'd> {
             && path.is_empty()
             && rty == "array"
             && bty != "array"
+            && let Some(items) = self.rd.get(r, "items")
         {
-            if let Some(items) = self.rd.get(r, "items") {
-                let plain = items.v.as_object().is_some_and(|m| {
-                    m.keys()
-                        .all(|k| k == "type" || k == "format" || ANNOTATIONS.contains(&k.as_str()))
-                });
-                let limited =
-                    r.v.get("maxItems").is_some() || num(r.v, "minItems").is_some_and(|n| n > 1.0);
-                if plain && !limited && types(items.v).iter().any(|t| t == bty) {
-                    widening = true;
-                }
+            let plain = items.v.as_object().is_some_and(|m| {
+                m.keys()
+                    .all(|k| k == "type" || k == "format" || ANNOTATIONS.contains(&k.as_str()))
+            });
+            let limited =
+                r.v.get("maxItems").is_some() || num(r.v, "minItems").is_some_and(|n| n > 1.0);
+            if plain && !limited && types(items.v).iter().any(|t| t == bty) {
+                widening = true;
             }
         }
         // XML bodies are text: string and object describe the same payload.
@@ -618,6 +618,12 @@ impl<'d> Walk<'_, '_, '_, 'd> {
             pairs.push((kw, name, num(b.v, kw), num(r.v, kw)));
         }
         for (_, name, x, y) in pairs {
+            // A missing minLength is 0: setting or dropping one moves it.
+            let (x, y) = if name == "min-length" {
+                (Some(x.unwrap_or(0.0)), Some(y.unwrap_or(0.0)))
+            } else {
+                (x, y)
+            };
             match (x, y) {
                 (None, Some(y)) => {
                     self.emit(
@@ -821,20 +827,20 @@ impl<'d> Walk<'_, '_, '_, 'd> {
                     );
                 }
                 for (k, xv) in xm {
-                    if let Some(yv) = ym.get(k) {
-                        if xv != yv {
-                            self.emit(
-                                "discriminator-mapping-changed",
-                                path,
-                                format!(
-                                    "{what}'s discriminator mapping {k} changed from {} to {}",
-                                    show(xv),
-                                    show(yv)
-                                ),
-                                b,
-                                r,
-                            );
-                        }
+                    if let Some(yv) = ym.get(k)
+                        && xv != yv
+                    {
+                        self.emit(
+                            "discriminator-mapping-changed",
+                            path,
+                            format!(
+                                "{what}'s discriminator mapping {k} changed from {} to {}",
+                                show(xv),
+                                show(yv)
+                            ),
+                            b,
+                            r,
+                        );
                     }
                 }
             }
@@ -1022,10 +1028,11 @@ impl<'d> Walk<'_, '_, '_, 'd> {
             "propertyNames",
             "contentSchema",
         ] {
-            if let (Some(x), Some(y)) = (self.bd.get(b, kw), self.rd.get(r, kw)) {
-                if x.v.is_object() && y.v.is_object() {
-                    self.node(&x, &y, path, depth + 1);
-                }
+            if let (Some(x), Some(y)) = (self.bd.get(b, kw), self.rd.get(r, kw))
+                && x.v.is_object()
+                && y.v.is_object()
+            {
+                self.node(&x, &y, path, depth + 1);
             }
         }
     }
