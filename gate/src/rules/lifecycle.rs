@@ -66,7 +66,7 @@ pub(crate) fn operation(cx: &mut Cx<'_>, b: &Op<'_>, r: &Op<'_>, ep: &str) -> bo
     let bs = stability(b.op.v);
     let rs = stability(r.op.v);
     match (&bs, &rs) {
-        (_, Err(bad)) => {
+        (b_level, Err(bad)) if b_level.as_ref().err() != Some(bad) => {
             cx.emit(
                 "api-invalid-stability-level",
                 ep,
@@ -230,7 +230,7 @@ pub(crate) fn deprecation(
                     Some(r),
                 );
             }
-            (_, Some(Err(s))) => {
+            (bs, Some(Err(s))) if bs != sunset(r.v) => {
                 let id = if kind == Kind::Endpoint {
                     "api-path-sunset-parse"
                 } else {
