@@ -295,6 +295,34 @@ impl Document {
         }
     }
 
+    /// The file index and pointer of the node a `$ref` written in file
+    /// `file` names, when that node exists (one hop: the target may itself
+    /// be a `$ref`).
+    pub(crate) fn target_of(&self, file: usize, r: &str) -> Option<(usize, String)> {
+        let (f, p) = self.target(file, r)?;
+        self.files[f].value.pointer(&p).map(|_| (f, p))
+    }
+
+    /// How many files the document has (the main one and those it references).
+    pub(crate) fn file_count(&self) -> usize {
+        self.files.len()
+    }
+
+    /// The parsed value of file `file` (`Null` for an index out of range).
+    pub(crate) fn file_value(&self, file: usize) -> &Value {
+        self.files.get(file).map_or(&NULL, |f| &f.value)
+    }
+
+    /// The normalized path of file `file`, by which references name it.
+    pub(crate) fn file_key(&self, file: usize) -> &str {
+        self.files.get(file).map_or("", |f| f.key.as_str())
+    }
+
+    /// The index of the file with normalized path `key`.
+    pub(crate) fn file_by_key(&self, key: &str) -> Option<usize> {
+        self.file_index(key)
+    }
+
     /// The root of the main file.
     pub(crate) fn root(&self) -> At<'_> {
         At {

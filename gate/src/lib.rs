@@ -34,6 +34,7 @@ mod config;
 mod document;
 mod error;
 mod finding;
+mod json;
 mod limits;
 mod loader;
 pub mod report;
@@ -95,6 +96,7 @@ pub fn diff(base: &Document, revision: &Document, config: &Config, today: Date) 
         config,
         today,
         raw: Vec::new(),
+        same: rules::same::Same::new(base, revision),
     };
     rules::run(&mut cx);
     let raw = cx.raw;

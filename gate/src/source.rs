@@ -11,7 +11,7 @@ use std::collections::{BTreeSet, HashMap};
 use saphyr_parser::{Event, Parser, ScalarStyle, Span};
 use serde_json::{Map, Number, Value};
 
-use crate::{Error, Limits};
+use crate::{Error, Limits, json};
 
 /// A position in a text document: 1-based line and column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -43,7 +43,22 @@ pub(crate) fn check_text<'a>(
 }
 
 /// Parses YAML or JSON text into a value.
+///
+/// Text that starts like JSON is first read by serde_json (ten times faster
+/// than the YAML reader on GitHub's 13 MB description); when that declines,
+/// the YAML reader decides.
 pub(crate) fn parse(text: &str, file: &str, limits: &Limits) -> Result<Value, Error> {
+    if json::looks_like_json(text)
+        && let Some(v) = json::parse(text)
+    {
+        check_depth(&v, file, limits)?;
+        return Ok(v);
+    }
+    parse_yaml(text, file, limits)
+}
+
+/// Parses YAML (or JSON, which YAML 1.2 contains) with the YAML reader.
+pub(crate) fn parse_yaml(text: &str, file: &str, limits: &Limits) -> Result<Value, Error> {
     match walk(text, file, limits, None) {
         Ok(Walked::Value(v)) => Ok(v),
         Ok(Walked::Positions(_)) => {
@@ -73,6 +88,20 @@ pub(crate) fn locate(
     if want.is_empty() {
         return HashMap::new();
     }
+    if json::looks_like_json(text)
+        && let Some(p) = json::locate(text, limits.max_depth, want)
+    {
+        return p;
+    }
+    locate_yaml(text, limits, want)
+}
+
+/// [`locate`] with the YAML reader.
+pub(crate) fn locate_yaml(
+    text: &str,
+    limits: &Limits,
+    want: &BTreeSet<String>,
+) -> HashMap<String, Position> {
     match walk(text, "", limits, Some(want)) {
         Ok(Walked::Positions(p)) => p,
         _ => HashMap::new(),

@@ -12,6 +12,7 @@ pub(crate) mod parameters;
 pub(crate) mod paths;
 pub(crate) mod request_body;
 pub(crate) mod responses;
+pub(crate) mod same;
 pub(crate) mod schema;
 pub(crate) mod security;
 
@@ -46,6 +47,8 @@ pub(crate) struct Cx<'a> {
     pub config: &'a Config,
     pub today: Date,
     pub raw: Vec<Raw>,
+    /// The `$ref` targets that are the same in both documents.
+    pub same: same::Same,
 }
 
 impl<'a> Cx<'a> {

