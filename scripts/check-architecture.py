@@ -46,6 +46,7 @@ KEYWORDS_NOT_MODULES = {"crate", "super", "self", "Self"}
 PURE_CRATES = ("tlog", "compliance", "gate")
 PURE_DEPENDENCIES = {
     "tlog",  # compliance may build on tlog, which is pure itself
+    "gate",  # compliance records gate::Config (a project's rule configuration)
     "serde",
     "serde_json",
     "serde_json_canonicalizer",
@@ -57,7 +58,7 @@ PURE_DEPENDENCIES = {
     "saphyr-parser",  # gate's YAML reader: pure Rust, events only, no I/O
 }
 # Crates only the binary of a pure crate (its src/bin/) may use.
-BINARY_ONLY_DEPENDENCIES = {"anyhow", "clap"}
+BINARY_ONLY_DEPENDENCIES = {"anyhow", "clap", "reqwest"}
 IMPURE_STD = ("fs", "net", "process", "thread", "env")
 IMPURE_CALLS = re.compile(r"\b(SystemTime|Instant)\s*::\s*now\b")
 

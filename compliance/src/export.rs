@@ -260,6 +260,10 @@ pub struct DecisionCounts {
     pub blocked: u64,
     /// Not blocked thanks to at least one exception.
     pub passed_with_exception: u64,
+    /// Classified by the log's gate engine from the documents CI sent.
+    pub classified_by_server: u64,
+    /// Whose findings CI supplied.
+    pub findings_from_ci: u64,
     /// By verdict (`PASS`, `INFO`, `WARN`, `ERR`).
     pub by_verdict: BTreeMap<String, u64>,
 }
@@ -468,6 +472,11 @@ impl SummaryBuilder {
             if applied {
                 d.passed_with_exception += 1;
             }
+        }
+        if str_of(record, "classified_by") == crate::record::CLASSIFIED_BY_SERVER {
+            d.classified_by_server += 1;
+        } else {
+            d.findings_from_ci += 1;
         }
         *d.by_verdict
             .entry(str_of(record, "verdict").to_owned())
@@ -810,13 +819,14 @@ fn decision_row(r: &ProvenRecord, log_url: &str) -> String {
     let blocked = rec.get("blocked").and_then(Value::as_bool).unwrap_or(true);
     let none = || "–".to_owned();
     format!(
-        "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+        "| {} | {} | {} | {} | {} | {} ({}) | {} | {} | {} | {} | {} |\n",
         md_cell(str_of(rec, "time")),
         md_cell(str_of(rec, "id")),
         md_cell(sha.get(..12).unwrap_or(sha)),
         md_cell(str_of(rec, "branch")),
         md_cell(str_of(rec, "author")),
         md_cell(str_of(rec, "verdict")),
+        md_cell(str_of(rec, "classified_by")),
         if blocked {
             format!("**blocked**: {}", md_cell(&reasons.join("; ")))
         } else {
@@ -1028,12 +1038,19 @@ its digest; section D proves each one. To check this file offline:\n\n\
     let _ = writeln!(t, "## A. Change-management records\n");
     let _ = writeln!(
         t,
-        "{} gate decisions: {} passed ({} thanks to an exception), {} blocked.\n",
-        dc.total, dc.passed, dc.passed_with_exception, dc.blocked
+        "{} gate decisions: {} passed ({} thanks to an exception), {} blocked. {} were classified \
+by the log's gate engine from the OpenAPI documents CI sent (the record names the engine, its version, \
+the rule configuration and both documents' SHA-256), {} carry findings CI supplied.\n",
+        dc.total,
+        dc.passed,
+        dc.passed_with_exception,
+        dc.blocked,
+        dc.classified_by_server,
+        dc.findings_from_ci
     );
     let _ = writeln!(
         t,
-        "| Time (UTC) | Run | Commit | Branch | Author | Verdict | Blocked (why) | Findings (severity, change kind, endpoint) | Exceptions applied | Artifacts (SHA-256) | Log index |\n|---|---|---|---|---|---|---|---|---|---|---|"
+        "| Time (UTC) | Run | Commit | Branch | Author | Verdict (classified by) | Blocked (why) | Findings (severity, change kind, endpoint) | Exceptions applied | Artifacts (SHA-256) | Log index |\n|---|---|---|---|---|---|---|---|---|---|---|"
     );
     out.write_all(t.as_bytes())?;
     records.for_each(Section::A, false, &mut |r| {

@@ -44,6 +44,7 @@ impl Default for ProjectSettings {
             max_exception_lifetime_seconds: DEFAULT_MAX_LIFETIME_SECONDS,
             accepted_signals: default_accepted_signals(),
             github: None,
+            gate: gate::Config::default(),
         }
     }
 }
@@ -64,6 +65,9 @@ impl ProjectSettings {
         }
         if self.github != other.github {
             out.push("github".to_owned());
+        }
+        if self.gate != other.gate {
+            out.push("gate".to_owned());
         }
         out
     }
@@ -100,6 +104,10 @@ pub struct SettingsPatch {
     /// disconnects it (`null`).
     #[serde(default, deserialize_with = "present")]
     pub github_repository: Option<Option<String>>,
+    /// The gate engine's rule configuration, whole (severity overrides by
+    /// oasdiff rule id: `err`, `warn`, `info` or `none`; deprecation policy).
+    #[serde(default)]
+    pub gate: Option<gate::Config>,
 }
 
 /// A field that is present (possibly `null`), as opposed to absent.
@@ -163,6 +171,11 @@ impl SettingsPatch {
             deny.sort();
             deny.dedup();
             next.bot_deny_list = deny;
+        }
+        if let Some(config) = &self.gate {
+            next.gate = config
+                .normalized()
+                .map_err(|e| Error::Invalid(format!("gate: {e}")))?;
         }
         let changed = settings.changes(&next);
         *settings = next;

@@ -21,6 +21,7 @@
 //! | [`ledger`] | the exception ledger's rules and state fold |
 //! | [`verdict`] | the gate's decision input and verdict |
 //! | [`export`] | the compliance export's model and rendering |
+//! | [`changelog`] | the API changelog: the runs that passed the gate |
 //!
 //! ```
 //! use compliance::record::seal;
@@ -36,6 +37,7 @@
 //! assert!(envelope.get("salt").is_none(), "nor the salt");
 //! ```
 
+pub mod changelog;
 pub mod endpoint;
 mod error;
 pub mod export;

@@ -80,12 +80,7 @@ pub fn canonical(value: &impl Serialize) -> Result<Vec<u8>, Error> {
 
 /// `sha256:<hex>` of bytes (the digest of a record is that of its JCS form).
 pub fn sha256_digest(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(71);
-    out.push_str("sha256:");
-    for b in Sha256::digest(bytes) {
-        let _ = write!(out, "{b:02x}");
-    }
-    out
+    format!("sha256:{}", sha256_hex(bytes))
 }
 
 /// The envelope fields every record carries.
@@ -320,6 +315,67 @@ pub struct GateDecision {
     pub blocked_reasons: Vec<String>,
     /// The exceptions that let an ERR through.
     pub exceptions_applied: Vec<String>,
+    /// `server` when the log's gate engine classified the documents CI
+    /// sent (see `classifier`), `ci` when CI supplied the findings.
+    pub classified_by: String,
+    /// How the server classified the change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classifier: Option<Box<Classifier>>,
+    /// The developer's summary of the change (the API changelog's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+}
+
+/// The gate engine this build classifies with: name and version.
+#[must_use]
+pub fn gate_engine() -> (&'static str, &'static str) {
+    (gate::ENGINE_NAME, gate::ENGINE_VERSION)
+}
+
+/// `classified_by` of a decision the log's gate engine classified.
+pub const CLASSIFIED_BY_SERVER: &str = "server";
+/// `classified_by` of a decision whose findings CI supplied.
+pub const CLASSIFIED_BY_CI: &str = "ci";
+
+/// How the server classified a change: enough to do it again.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Classifier {
+    /// The engine (`stateanchor-gate`).
+    pub engine: String,
+    /// Its version.
+    pub engine_version: String,
+    /// The project's rule configuration it ran with.
+    pub config: gate::Config,
+    /// `sha256:` of its canonical form.
+    pub config_digest: String,
+    /// The UTC date the diff was made on (`x-sunset` dates are compared with it).
+    pub date: String,
+    /// The document before the change.
+    pub base: SpecRef,
+    /// The document after it.
+    pub revision: SpecRef,
+}
+
+/// An OpenAPI document a decision was classified from (kept privately by
+/// the log, served to the project's principals by its SHA-256).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpecRef {
+    /// Its file name, as CI gave it.
+    pub name: String,
+    /// SHA-256 of its bytes, 64 lowercase hex digits.
+    pub sha256: String,
+}
+
+/// SHA-256 of bytes as 64 lowercase hex digits.
+#[must_use]
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(64);
+    for b in Sha256::digest(bytes) {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
 }
 
 /// Fields of an `exception_requested`.
@@ -454,6 +510,10 @@ pub struct ProjectSettings {
     /// The GitHub repository the project is connected to, if any.
     #[serde(default)]
     pub github: Option<GitHubConnection>,
+    /// How the gate engine classifies the project's changes (severity
+    /// overrides, deprecation policy).
+    #[serde(default)]
+    pub gate: gate::Config,
 }
 
 /// The signals a project accepts unless it says otherwise.
@@ -649,7 +709,8 @@ mod tests {
                 "commit_sha": "abcdef0", "branch": "main", "author": "dev",
                 "findings": [{"kind": "k", "endpoint": "GET /", "severity": "ERR", "detail": ""}],
                 "artifacts": [{"name": "openapi.yaml", "sha256": "a".repeat(64)}],
-                "verdict": "ERR", "blocked": true, "blocked_reasons": ["r"], "exceptions_applied": []}),
+                "verdict": "ERR", "blocked": true, "blocked_reasons": ["r"], "exceptions_applied": [],
+                "classified_by": "ci"}),
             json!({"type": "exception_requested", "requested_by": "key_a", "requested_by_name": "alice",
                 "kind": "k", "endpoint": "GET /", "reason": "r", "expires_at": "2026-02-01T00:00:00Z"}),
             json!({"type": "exception_signal", "exception_id": "exc_1", "signal": "github_review",
@@ -666,7 +727,8 @@ mod tests {
                 "section_a": digest, "section_b": digest, "section_c": digest}),
             json!({"type": "project_settings_changed", "changed_by": "key_adm", "changed_by_name": "admin",
                 "changed": ["github"], "settings": {"bot_deny_list": [], "max_exception_lifetime_seconds": 60,
-                "accepted_signals": ["github_review"],
+                "accepted_signals": ["github_review"], "gate": {"severity_overrides": {"api-path-removed-without-deprecation": "warn"},
+                "deprecation_days_stable": 0, "deprecation_days_beta": 0},
                 "github": {"repository": "acme/api", "connected_at": "2026-01-02T03:04:05Z"}}}),
         ];
         for mut untyped in cases {

@@ -11,14 +11,21 @@ use serde::{Deserialize, Serialize};
 use crate::Error;
 use crate::endpoint;
 use crate::ledger::{Exception, Status, check_text};
-pub use crate::record::{Artifact, Finding, Severity};
+pub use crate::record::{Artifact, Classifier, Finding, Severity, SpecRef, sha256_hex};
 
 /// Most findings in one decision.
 pub const MAX_FINDINGS: usize = 10_000;
 /// Most artifacts in one decision.
 pub const MAX_ARTIFACTS: usize = 1_000;
 
-/// Body of `POST /api/projects/{projectId}/decisions`.
+/// Longest OpenAPI document a decision may carry (each of the two).
+pub const MAX_SPEC_BYTES: usize = 16 * 1024 * 1024;
+/// Longest developer's summary of a change.
+pub const MAX_SUMMARY: usize = 2_000;
+
+/// Body of `POST /api/projects/{projectId}/decisions`: CI either supplies
+/// the `findings`, or sends both OpenAPI documents (`base_spec`,
+/// `revision_spec`) for the log's gate engine to classify.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DecisionInput {
@@ -28,11 +35,61 @@ pub struct DecisionInput {
     pub branch: String,
     /// Its author.
     pub author: String,
-    /// What the diff found.
-    pub findings: Vec<Finding>,
+    /// What CI's diff found (instead of the documents).
+    #[serde(default)]
+    pub findings: Option<Vec<Finding>>,
     /// Artifacts and their hashes.
     #[serde(default)]
     pub artifacts: Vec<Artifact>,
+    /// The developer's summary of the change, for the API changelog.
+    #[serde(default)]
+    pub summary: Option<String>,
+    /// The OpenAPI document before the change (JSON or YAML text).
+    #[serde(default)]
+    pub base_spec: Option<String>,
+    /// The OpenAPI document after the change.
+    #[serde(default)]
+    pub revision_spec: Option<String>,
+    /// The base document's file name, for locations (default `base.yaml`).
+    #[serde(default)]
+    pub base_name: Option<String>,
+    /// The revision's file name (default `revision.yaml`).
+    #[serde(default)]
+    pub revision_name: Option<String>,
+}
+
+/// What a decision is classified from.
+#[derive(Clone, Copy, Debug)]
+pub enum Changes<'a> {
+    /// Findings CI supplied.
+    Findings(&'a [Finding]),
+    /// The two documents, for the server to classify.
+    Specs {
+        /// Before.
+        base: &'a str,
+        /// After.
+        revision: &'a str,
+    },
+}
+
+impl DecisionInput {
+    /// What the decision is classified from.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] unless it carries either findings or both documents.
+    pub fn changes(&self) -> Result<Changes<'_>, Error> {
+        match (&self.findings, &self.base_spec, &self.revision_spec) {
+            (Some(f), None, None) => Ok(Changes::Findings(f)),
+            (None, Some(base), Some(revision)) => Ok(Changes::Specs { base, revision }),
+            (Some(_), _, _) => Err(Error::Invalid(
+                "give either findings or base_spec and revision_spec, not both".into(),
+            )),
+            _ => Err(Error::Invalid(
+                "give findings, or both base_spec and revision_spec (the OpenAPI documents before and after the change) for the server to classify"
+                    .into(),
+            )),
+        }
+    }
 }
 
 fn is_hex(s: &str) -> bool {
@@ -60,13 +117,38 @@ pub fn validate(d: &DecisionInput) -> Result<(), Error> {
     check_commit_sha(&d.commit_sha)?;
     check_text("branch", &d.branch, 255, false)?;
     check_text("author", &d.author, 255, false)?;
-    if d.findings.len() > MAX_FINDINGS {
-        return Err(Error::Invalid(format!("at most {MAX_FINDINGS} findings")));
+    if let Some(summary) = &d.summary {
+        check_summary(summary)?;
     }
-    for (i, f) in d.findings.iter().enumerate() {
-        check_text(&format!("findings[{i}].kind"), &f.kind, 200, false)?;
-        check_text(&format!("findings[{i}].endpoint"), &f.endpoint, 500, false)?;
-        check_text(&format!("findings[{i}].detail"), &f.detail, 4_000, true)?;
+    match d.changes()? {
+        Changes::Findings(findings) => {
+            if findings.len() > MAX_FINDINGS {
+                return Err(Error::Invalid(format!("at most {MAX_FINDINGS} findings")));
+            }
+            for (i, f) in findings.iter().enumerate() {
+                check_text(&format!("findings[{i}].kind"), &f.kind, 200, false)?;
+                check_text(&format!("findings[{i}].endpoint"), &f.endpoint, 500, false)?;
+                check_text(&format!("findings[{i}].detail"), &f.detail, 4_000, true)?;
+            }
+        }
+        Changes::Specs { base, revision } => {
+            for (name, doc) in [("base_spec", base), ("revision_spec", revision)] {
+                if doc.len() > MAX_SPEC_BYTES {
+                    return Err(Error::Invalid(format!(
+                        "{name} is {} bytes; at most {MAX_SPEC_BYTES} (16 MiB)",
+                        doc.len()
+                    )));
+                }
+            }
+            for (name, v) in [
+                ("base_name", &d.base_name),
+                ("revision_name", &d.revision_name),
+            ] {
+                if let Some(v) = v {
+                    check_text(name, v, 255, false)?;
+                }
+            }
+        }
     }
     if d.artifacts.len() > MAX_ARTIFACTS {
         return Err(Error::Invalid(format!("at most {MAX_ARTIFACTS} artifacts")));
@@ -85,6 +167,94 @@ pub fn validate(d: &DecisionInput) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// Checks a developer's summary: at most [`MAX_SUMMARY`] characters; line
+/// breaks allowed, other control characters not.
+///
+/// # Errors
+/// [`Error::Invalid`].
+pub fn check_summary(summary: &str) -> Result<(), Error> {
+    if summary.chars().count() > MAX_SUMMARY
+        || summary
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return Err(Error::Invalid(format!(
+            "summary must be at most {MAX_SUMMARY} characters, without control characters but line breaks"
+        )));
+    }
+    Ok(())
+}
+
+/// The result of classifying a change with the gate engine.
+#[derive(Clone, Debug)]
+pub struct Classified {
+    /// The findings, in the engine's order.
+    pub findings: Vec<Finding>,
+    /// How they were obtained (recorded with the decision).
+    pub classifier: Classifier,
+}
+
+/// Classifies the change from `base` to `revision` with the gate engine and
+/// the project's rule configuration, on `today` (the decision's UTC date:
+/// `x-sunset` dates are compared with it). Pure and deterministic: the
+/// verifier runs it again to reproduce a recorded verdict.
+///
+/// # Errors
+/// [`Error::Invalid`] naming the document that is not OpenAPI 3.0/3.1 or
+/// breaks a limit (size, depth, aliases, references).
+pub fn classify(
+    base: (&str, &str),
+    revision: (&str, &str),
+    config: &gate::Config,
+    today: &str,
+) -> Result<Classified, Error> {
+    let limits = gate::Limits::default();
+    let parse = |field: &str, (name, text): (&str, &str)| {
+        gate::Document::from_bytes(text.as_bytes(), name, &gate::NoFiles, &limits)
+            .map_err(|e| Error::Invalid(format!("{field}: {e}")))
+    };
+    let b = parse("base_spec", base)?;
+    let r = parse("revision_spec", revision)?;
+    let date = gate::Date::parse(today)
+        .map_err(|e| Error::Invalid(format!("the decision's date {today:?}: {e}")))?;
+    let report = gate::diff(&b, &r, config, date);
+    let findings = report
+        .findings
+        .into_iter()
+        .map(|f| Finding {
+            kind: f.kind,
+            endpoint: f.endpoint,
+            severity: match f.severity {
+                gate::Severity::Err => Severity::Err,
+                gate::Severity::Warn => Severity::Warn,
+                gate::Severity::Info => Severity::Info,
+            },
+            detail: f.detail,
+        })
+        .collect();
+    let config_digest = config
+        .digest()
+        .map_err(|e| Error::Invalid(format!("the project's rule configuration: {e}")))?;
+    Ok(Classified {
+        findings,
+        classifier: Classifier {
+            engine: gate::ENGINE_NAME.to_owned(),
+            engine_version: gate::ENGINE_VERSION.to_owned(),
+            config: config.clone(),
+            config_digest,
+            date: today.to_owned(),
+            base: SpecRef {
+                name: base.0.to_owned(),
+                sha256: sha256_hex(base.1.as_bytes()),
+            },
+            revision: SpecRef {
+                name: revision.0.to_owned(),
+                sha256: sha256_hex(revision.1.as_bytes()),
+            },
+        },
+    })
 }
 
 /// The gate's answer.
@@ -304,11 +474,16 @@ mod tests {
             commit_sha: "0123456789abcdef0123456789abcdef01234567".into(),
             branch: "main".into(),
             author: "alice".into(),
-            findings: vec![finding("a", "GET /", Severity::Err)],
+            findings: Some(vec![finding("a", "GET /", Severity::Err)]),
             artifacts: vec![Artifact {
                 name: "openapi.yaml".into(),
                 sha256: "a".repeat(64),
             }],
+            summary: None,
+            base_spec: None,
+            revision_spec: None,
+            base_name: None,
+            revision_name: None,
         };
         assert_eq!(validate(&ok), Ok(()));
         let bad = |f: fn(&mut DecisionInput)| {
@@ -323,7 +498,7 @@ mod tests {
             matches!(bad(|d| d.branch = String::new()), Err(Error::Invalid(m)) if m.contains("branch"))
         );
         assert!(
-            matches!(bad(|d| d.findings[0].endpoint = String::new()), Err(Error::Invalid(m)) if m.contains("findings[0].endpoint"))
+            matches!(bad(|d| d.findings.as_mut().unwrap()[0].endpoint = String::new()), Err(Error::Invalid(m)) if m.contains("findings[0].endpoint"))
         );
         assert!(
             matches!(bad(|d| d.artifacts[0].sha256 = "A".repeat(64)), Err(Error::Invalid(m)) if m.contains("sha256"))
@@ -336,6 +511,23 @@ mod tests {
         assert!(
             serde_json::from_str::<DecisionInput>(body).is_err(),
             "unknown severity"
+        );
+        assert!(
+            matches!(bad(|d| d.base_spec = Some("x".into())), Err(Error::Invalid(m)) if m.contains("not both"))
+        );
+        assert!(
+            matches!(bad(|d| d.findings = None), Err(Error::Invalid(m)) if m.contains("base_spec and revision_spec"))
+        );
+        assert!(matches!(
+            bad(|d| {
+                d.findings = None;
+                d.base_spec = Some("x".repeat(MAX_SPEC_BYTES + 1));
+                d.revision_spec = Some(String::new());
+            }),
+            Err(Error::Invalid(m)) if m.contains("base_spec is")
+        ));
+        assert!(
+            matches!(bad(|d| d.summary = Some("a\u{1b}[2J".into())), Err(Error::Invalid(m)) if m.contains("summary"))
         );
         let body = r#"{"commit_sha":"abcdef0","branch":"b","author":"a","findings":[],"extra":1}"#;
         assert!(

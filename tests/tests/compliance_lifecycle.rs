@@ -1266,7 +1266,13 @@ fn project_settings_and_cli() {
     let (st, v) = api.post(&format!("/api/projects/{id}/exceptions"), &key, &body(61));
     assert_eq!(st, 400, "{v}");
     // The GitHub connection, from the command line: connected, then not.
-    let shown = run(&["project", "settings", &id, "--github-repository", "acme/api"]);
+    let shown = run(&[
+        "project",
+        "settings",
+        &id,
+        "--github-repository",
+        "acme/api",
+    ]);
     assert!(shown.contains("\"repository\": \"acme/api\""), "{shown}");
     assert!(shown.contains("\"connected_at\""), "{shown}");
     let shown = run(&["project", "settings", &id, "--github-repository", ""]);

@@ -249,10 +249,7 @@ fn periods_have_inclusive_edges_and_carry_open_exceptions_in() {
         dir.path(),
     );
     let march = read(&march_file);
-    assert_eq!(
-        ids(&march, "section_a_change_management"),
-        [last_of_march]
-    );
+    assert_eq!(ids(&march, "section_a_change_management"), [last_of_march]);
     assert_eq!(ids(&march, "section_b_exception_authorization").len(), 3);
     assert_eq!(
         ids(&march, "section_c_control_changes").len(),

@@ -296,6 +296,12 @@ pub struct ExportArgs {
     /// Branch, tag or commit of the publication repository.
     #[arg(long, value_name = "REF")]
     pub github_ref: Option<String>,
+    /// Reproduce the verdicts the log classified: every OpenAPI document in
+    /// DIR (found by its SHA-256) is classified again, with the engine and
+    /// rule configuration of each run that names it, and the findings must
+    /// be the recorded ones.
+    #[arg(long, value_name = "DIR")]
+    pub specs: Option<PathBuf>,
 }
 
 /// Parses durations such as `500ms`, `30s`, `5m`, `1h`, or plain seconds.

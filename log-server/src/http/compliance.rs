@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use compliance::ledger::{NewException, Status};
 use compliance::principal::Access;
@@ -60,6 +60,27 @@ pub async fn post_decision(
     let d = json_body(body)?;
     let out = s.compliance.decide(&caller.0, &project, d, wait).await?;
     Ok((StatusCode::CREATED, Json(out)).into_response())
+}
+
+/// `GET /api/projects/{projectId}/specs/{sha256}`: an OpenAPI document a
+/// decision of the project was classified from (any role of the project).
+pub async fn get_spec(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path((project, sha256)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let bytes = s.compliance.spec(&caller.0, &project, &sha256).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream"),
+            (
+                header::CACHE_CONTROL,
+                "private, max-age=31536000, immutable",
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
 }
 
 /// `GET /api/projects/{projectId}/decisions/{runId}`: the record, its

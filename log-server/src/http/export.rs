@@ -8,6 +8,7 @@ use std::io::{self, Write};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
@@ -20,6 +21,7 @@ use tokio::sync::mpsc;
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{Caller, query, reject_unknown};
+use crate::service::changelog::{DEFAULT_CHANGELOG_RUNS, MAX_CHANGELOG_RUNS};
 use crate::service::export::ExportRequest;
 
 /// Sends the rendered export in 64 KiB chunks; fails once the client is gone.
@@ -64,6 +66,53 @@ impl futures_core::Stream for ChunkStream {
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         self.0.poll_recv(cx)
     }
+}
+
+/// `GET /api/projects/{projectId}/changelog?from=YYYY-MM-DD&to=YYYY-MM-DD&format=json|markdown&limit=N`
+/// (any role of the project): the runs that passed the gate, newest first.
+pub async fn get_changelog(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(project): Path<String>,
+    q: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    s.compliance
+        .project_for(&caller.0, &project, Access::Read)
+        .await?;
+    let q = query(q)?;
+    reject_unknown(&q, &["from", "to", "format", "limit"])?;
+    let get = |k: &str| q.get(k).map(String::as_str);
+    let req = ExportRequest::parse(get("from"), get("to"), get("format"), s.compliance.today())?;
+    let limit = match get("limit") {
+        None => DEFAULT_CHANGELOG_RUNS,
+        Some(l) => l
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_CHANGELOG_RUNS).contains(n))
+            .ok_or_else(|| {
+                ApiError::from(crate::service::invalid(format!(
+                    "limit must be 1 to {MAX_CHANGELOG_RUNS}, got {l:?}"
+                )))
+            })?,
+    };
+    let c = s
+        .compliance
+        .changelog(
+            &caller.0,
+            &project,
+            (req.from, req.to),
+            limit,
+            &s.site.public_url,
+        )
+        .await?;
+    Ok(match req.format {
+        ExportFormat::Json => Json(c).into_response(),
+        ExportFormat::Markdown => (
+            [(header::CONTENT_TYPE, "text/markdown; charset=utf-8")],
+            c.to_markdown(),
+        )
+            .into_response(),
+    })
 }
 
 /// `GET /api/projects/{projectId}/compliance-export?from=YYYY-MM-DD&to=YYYY-MM-DD&format=json|markdown`

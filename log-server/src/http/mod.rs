@@ -87,6 +87,10 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// Largest body of a decision: two documents of up to 16 MiB, with room for
+/// their JSON escaping (a line break is two bytes).
+pub const DECISION_BODY_LIMIT: usize = 48 << 20;
+
 /// Routes of projects, the gate, the exception ledger and the export.
 fn compliance_routes() -> Router<AppState> {
     use compliance as c;
@@ -104,7 +108,16 @@ fn compliance_routes() -> Router<AppState> {
             "/v1/admin/projects/{project}/principals",
             post(admin::create_principal).get(admin::list_principals),
         )
-        .route("/api/projects/{project}/decisions", post(c::post_decision))
+        .route(
+            "/api/projects/{project}/decisions",
+            // Two OpenAPI documents of up to 16 MiB each, JSON-escaped.
+            post(c::post_decision).layer(DefaultBodyLimit::max(DECISION_BODY_LIMIT)),
+        )
+        .route("/api/projects/{project}/specs/{sha256}", get(c::get_spec))
+        .route(
+            "/api/projects/{project}/changelog",
+            get(export::get_changelog),
+        )
         .route(
             "/api/projects/{project}/decisions/{run}",
             get(c::get_decision),

@@ -46,6 +46,9 @@ pub struct NewProject {
     /// The GitHub repository (`owner/name`) the project is connected to.
     #[serde(default)]
     pub github_repository: Option<String>,
+    /// The gate engine's rule configuration.
+    #[serde(default)]
+    pub gate: Option<gate::Config>,
 }
 
 /// Body of `POST /v1/admin/projects/{projectId}/principals`.
@@ -208,6 +211,7 @@ impl Compliance {
             max_exception_lifetime_seconds: req.max_exception_lifetime_seconds,
             accepted_signals: req.accepted_signals,
             github_repository: req.github_repository.map(Some),
+            gate: req.gate,
         }
         .apply(&mut settings, &now)?;
         let row = ProjectRow {

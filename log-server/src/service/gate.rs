@@ -6,16 +6,16 @@
 use compliance::ledger::{self, Exception, NewException, SignalKind, Status};
 use compliance::principal::{Access, KeyRecord};
 use compliance::record::{
-    ExceptionActivated, ExceptionRequested, ExceptionRevoked, ExceptionSignal, GateDecision,
-    RecordBody, RecordKind,
+    CLASSIFIED_BY_CI, CLASSIFIED_BY_SERVER, ExceptionActivated, ExceptionRequested,
+    ExceptionRevoked, ExceptionSignal, GateDecision, RecordBody, RecordKind,
 };
-use compliance::time::format_time;
-use compliance::verdict::{self, DecisionInput};
+use compliance::time::{format_date, format_time};
+use compliance::verdict::{self, Artifact, Changes, Classified, DecisionInput};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tlog::Hash;
 
-use super::{Compliance, ProjectState, invalid, settle_all};
+use super::{Compliance, Project, ProjectState, invalid, settle_all};
 use crate::keys::random_id;
 use crate::log::Log;
 use crate::storage::RecordStore;
@@ -32,11 +32,13 @@ impl Compliance {
         Ok(())
     }
 
-    /// A gate decision (role `ci`): the verdict of the findings against the
-    /// ledger now, recorded; with `wait`, also its inclusion proof.
+    /// A gate decision (role `ci`): the verdict of the findings (CI's, or
+    /// the gate engine's on the two documents CI sent) against the ledger
+    /// now, recorded; with `wait`, also its inclusion proof.
     ///
     /// # Errors
-    /// Refusals of the rules; pushback; storage failures.
+    /// Refusals of the rules; documents that are not OpenAPI 3.x; pushback;
+    /// storage failures.
     pub async fn decide(
         &self,
         caller: &KeyRecord,
@@ -46,22 +48,46 @@ impl Compliance {
     ) -> Result<Value> {
         let p = self.project_for(caller, project, Access::Decide).await?;
         verdict::validate(&d)?;
+        let (findings, classifier) = match d.changes()? {
+            Changes::Findings(f) => (f.to_vec(), None),
+            Changes::Specs { .. } => {
+                let c = self.classify(&p, project, &d).await?;
+                (c.findings, Some(c.classifier))
+            }
+        };
+        let mut artifacts = d.artifacts.clone();
+        if let Some(c) = &classifier {
+            for (role, spec) in [("base", &c.base), ("revision", &c.revision)] {
+                artifacts.push(Artifact {
+                    name: format!("{role}/{}", spec.name),
+                    sha256: spec.sha256.clone(),
+                });
+            }
+        }
         let run_id = random_id("run");
         let staged = self
             .under_lock(&p, |ps, now| {
-                let v = verdict::evaluate(&d.findings, ps.exceptions.values(), now);
+                let v = verdict::evaluate(&findings, ps.exceptions.values(), now);
                 let body = RecordBody::GateDecision(GateDecision {
                     submitted_by: caller.id.clone(),
                     submitted_by_name: caller.name.clone(),
                     commit_sha: d.commit_sha.clone(),
                     branch: d.branch.clone(),
                     author: d.author.clone(),
-                    findings: d.findings.clone(),
-                    artifacts: d.artifacts.clone(),
+                    findings: findings.clone(),
+                    artifacts,
                     verdict: v.verdict.to_owned(),
                     blocked: v.blocked,
                     blocked_reasons: v.blocked_reasons,
                     exceptions_applied: v.exceptions_applied,
+                    classified_by: if classifier.is_some() {
+                        CLASSIFIED_BY_SERVER
+                    } else {
+                        CLASSIFIED_BY_CI
+                    }
+                    .to_owned(),
+                    classifier: classifier.map(Box::new),
+                    summary: d.summary.clone(),
                 });
                 self.stage(ps, run_id.clone(), body, now)
             })
@@ -77,13 +103,84 @@ impl Compliance {
             "blocked": decision.blocked,
             "blocked_reasons": decision.blocked_reasons,
             "exceptions_applied": decision.exceptions_applied,
+            "classified_by": decision.classified_by,
+            "findings": decision.findings,
             "log_index": index,
             "leaf_hash": leaf.to_base64(),
         });
+        if let Some(c) = &decision.classifier {
+            out["classifier"] = json!(c);
+        }
         if wait {
             self.add_proof(index, &mut out).await?;
         }
         Ok(out)
+    }
+
+    /// Classifies the two documents of `d` with the project's rule
+    /// configuration, off the async workers and a few at a time (it is CPU
+    /// work that grows with the documents), and keeps both documents.
+    async fn classify(&self, p: &Project, project: &str, d: &DecisionInput) -> Result<Classified> {
+        let config = p.lock().await.settings().gate.clone();
+        let today = format_date(self.today());
+        let name =
+            |n: &Option<String>, default: &str| n.clone().unwrap_or_else(|| default.to_owned());
+        let base = (
+            name(&d.base_name, "base.yaml"),
+            d.base_spec.clone().unwrap_or_default(),
+        );
+        let revision = (
+            name(&d.revision_name, "revision.yaml"),
+            d.revision_spec.clone().unwrap_or_default(),
+        );
+        let _slot = self
+            .classify_slots
+            .acquire()
+            .await
+            .map_err(|_| Error::Stopped)?;
+        let (records, project) = (self.records.clone(), project.to_owned());
+        super::blocking(move || {
+            let c = verdict::classify(
+                (&base.0, &base.1),
+                (&revision.0, &revision.1),
+                &config,
+                &today,
+            )?;
+            records.put_spec(&project, &c.classifier.base.sha256, base.1.as_bytes())?;
+            records.put_spec(
+                &project,
+                &c.classifier.revision.sha256,
+                revision.1.as_bytes(),
+            )?;
+            Ok(c)
+        })
+        .await
+    }
+
+    /// An OpenAPI document a decision of the project was classified from,
+    /// by its SHA-256 (any role of the project).
+    ///
+    /// # Errors
+    /// [`Error::NotFound`]; access refusals; storage failures.
+    pub async fn spec(&self, caller: &KeyRecord, project: &str, sha256: &str) -> Result<Vec<u8>> {
+        self.project_for(caller, project, Access::Read).await?;
+        let not_found = || {
+            Error::NotFound(format!(
+                "no document with SHA-256 {sha256:?} in project {project:?}"
+            ))
+        };
+        if sha256.len() != 64
+            || !sha256
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
+            return Err(not_found());
+        }
+        let (records, project_id, sha) =
+            (self.records.clone(), project.to_owned(), sha256.to_owned());
+        super::blocking(move || records.spec(&project_id, &sha))
+            .await?
+            .ok_or_else(not_found)
     }
 
     /// A decision's record, envelope, log index, inclusion proof and checkpoint.

@@ -29,6 +29,7 @@
 //! argument.
 
 pub mod admin;
+pub mod changelog;
 pub mod export;
 pub mod gate;
 pub mod github;
@@ -175,6 +176,8 @@ pub struct Compliance {
     github: github::GitHub,
     projects: Mutex<HashMap<String, Project>>,
     clock: Clock,
+    /// Classifications that may run at once (one per core).
+    classify_slots: tokio::sync::Semaphore,
 }
 
 impl Compliance {
@@ -192,6 +195,9 @@ impl Compliance {
             github,
             projects: Mutex::new(HashMap::new()),
             clock: Arc::new(now_ms),
+            classify_slots: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
+            ),
         }
     }
 

@@ -44,6 +44,7 @@ struct Inner {
     last: HashMap<String, (u64, i64)>,
     projects: BTreeMap<String, ProjectRow>,
     profiles: HashMap<(String, String), Profile>,
+    specs: HashMap<(String, String), Vec<u8>>,
     keys: BTreeMap<[u8; 32], KeyRecord>,
 }
 
@@ -297,6 +298,21 @@ impl RecordStore for Memory {
             .profiles
             .insert((project.to_owned(), principal.to_owned()), profile.clone());
         Ok(())
+    }
+
+    fn put_spec(&self, project: &str, sha256: &str, bytes: &[u8]) -> Result<()> {
+        self.write()
+            .specs
+            .insert((project.to_owned(), sha256.to_owned()), bytes.to_vec());
+        Ok(())
+    }
+
+    fn spec(&self, project: &str, sha256: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .read()
+            .specs
+            .get(&(project.to_owned(), sha256.to_owned()))
+            .cloned())
     }
 
     fn last_record(&self, project: &str) -> Result<Option<(u64, i64)>> {

@@ -254,6 +254,20 @@ pub trait RecordStore: Send + Sync {
     /// Storage failures.
     fn put_profile(&self, project: &str, principal: &str, profile: &Profile) -> Result<(), Error>;
 
+    /// Keeps an OpenAPI document a decision was classified from, under
+    /// the project and the SHA-256 (lowercase hex) of its bytes; durably,
+    /// idempotently (content-addressed).
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn put_spec(&self, project: &str, sha256: &str, bytes: &[u8]) -> Result<(), Error>;
+
+    /// A document kept by [`RecordStore::put_spec`].
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn spec(&self, project: &str, sha256: &str) -> Result<Option<Vec<u8>>, Error>;
+
     /// The sequence number and time of the project's last committed record.
     ///
     /// # Errors

@@ -755,6 +755,7 @@ impl LogStore for RocksDb {
 // | `T` project `/` time ms (u64 BE) seq (u64 BE) | empty: period look-up |
 // | `I` project `/` record ID | seq: look-up by ID |
 // | `X` project `/` exception ID `/` seq | empty: the events of an exception |
+// | `D` project `/` SHA-256 (hex) | an OpenAPI document a decision was classified from |
 
 /// Record types and their codes in `R` rows (stored: never renumber).
 const TYPE_CODES: [(RecordKind, u8); 8] = [
@@ -823,6 +824,10 @@ fn project_key(id: &str) -> Vec<u8> {
     let mut k = vec![b'P'];
     k.extend_from_slice(id.as_bytes());
     k
+}
+
+fn spec_key(project: &str, sha256: &str) -> Vec<u8> {
+    format!("D{project}/{sha256}").into_bytes()
 }
 
 fn profile_key(project: &str, principal: &str) -> Vec<u8> {
@@ -915,6 +920,14 @@ impl RecordStore for RocksDb {
             &profile_key(project, principal),
             &to_json(profile)?,
         )
+    }
+
+    fn put_spec(&self, project: &str, sha256: &str, bytes: &[u8]) -> Result<()> {
+        self.put_synced(CF_RECORDS, &spec_key(project, sha256), bytes)
+    }
+
+    fn spec(&self, project: &str, sha256: &str) -> Result<Option<Vec<u8>>> {
+        self.get(CF_RECORDS, &spec_key(project, sha256))
     }
 
     fn last_record(&self, project: &str) -> Result<Option<(u64, i64)>> {

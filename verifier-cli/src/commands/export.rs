@@ -431,6 +431,107 @@ impl Write for CompareWriter {
     }
 }
 
+/// OpenAPI documents by SHA-256, to classify server-classified runs again.
+struct Specs {
+    by_sha256: std::collections::HashMap<String, std::path::PathBuf>,
+    /// Findings of a classification already made, by (base, revision, config, date).
+    done: std::collections::HashMap<(String, String, String, String), Vec<Value>>,
+    reproduced: u64,
+    missing: u64,
+}
+
+impl Specs {
+    fn open(dir: &Path) -> anyhow::Result<Specs> {
+        let mut by_sha256 = std::collections::HashMap::new();
+        let entries = std::fs::read_dir(dir)
+            .with_context(|| format!("reading the documents directory {}", dir.display()))?;
+        for entry in entries {
+            let path = entry?.path();
+            if path.is_file() {
+                let bytes =
+                    std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+                by_sha256.insert(compliance::record::sha256_hex(&bytes), path);
+            }
+        }
+        Ok(Specs {
+            by_sha256,
+            done: std::collections::HashMap::new(),
+            reproduced: 0,
+            missing: 0,
+        })
+    }
+
+    /// Classifies a server-classified decision's documents again, if both
+    /// are here, and compares the findings with the recorded ones.
+    fn reproduce(&mut self, record: &Value) -> Result<(), String> {
+        let Some(c) = record.get("classifier").filter(|c| !c.is_null()) else {
+            return Ok(());
+        };
+        let c: compliance::record::Classifier = serde_json::from_value(c.clone())
+            .map_err(|e| format!("its classifier is malformed: {e}"))?;
+        let (Some(base), Some(revision)) = (
+            self.by_sha256.get(&c.base.sha256),
+            self.by_sha256.get(&c.revision.sha256),
+        ) else {
+            self.missing += 1;
+            return Ok(());
+        };
+        let key = (
+            c.base.sha256.clone(),
+            c.revision.sha256.clone(),
+            c.config_digest.clone(),
+            c.date.clone(),
+        );
+        if !self.done.contains_key(&key) {
+            let read = |p: &Path| {
+                std::fs::read(p)
+                    .map_err(|e| format!("reading {}: {e}", p.display()))
+                    .and_then(|b| {
+                        String::from_utf8(b).map_err(|_| format!("{} is not UTF-8", p.display()))
+                    })
+            };
+            let (b, r) = (read(base)?, read(revision)?);
+            let again = compliance::verdict::classify(
+                (&c.base.name, &b),
+                (&c.revision.name, &r),
+                &c.config,
+                &c.date,
+            )
+            .map_err(|e| format!("its documents no longer classify: {e}"))?;
+            if again.classifier.config_digest != c.config_digest {
+                return Err(format!(
+                    "its rule configuration digests to {}, the record says {}",
+                    again.classifier.config_digest, c.config_digest
+                ));
+            }
+            let findings = again
+                .findings
+                .iter()
+                .map(serde_json::to_value)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| e.to_string())?;
+            self.done.insert(key.clone(), findings);
+        }
+        let want = self.done.get(&key).map(Vec::as_slice).unwrap_or_default();
+        let got = record
+            .get("findings")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        if let Some(diff) = first_difference(&json!(want), &json!(got), "findings") {
+            return Err(format!(
+                "its recorded findings differ from a new classification of its documents with {} {} (recorded: {} {}): {diff}",
+                compliance::record::gate_engine().0,
+                compliance::record::gate_engine().1,
+                c.engine,
+                c.engine_version
+            ));
+        }
+        self.reproduced += 1;
+        Ok(())
+    }
+}
+
 /// The first place where `got` differs from `want`, as `where.path: what`.
 fn first_difference(want: &Value, got: &Value, at: &str) -> Option<String> {
     match (want, got) {
@@ -604,6 +705,7 @@ pub fn run(ctx: &Ctx, args: &ExportArgs) -> anyhow::Result<Report> {
     }
     // Step 3 and 4: every record, then the sections' counts and digests.
     let period = checker.period.clone();
+    let mut specs = args.specs.as_deref().map(Specs::open).transpose()?;
     let mut summary = SummaryBuilder::new(&header.principals, period.clone());
     let mut digests = Vec::new();
     // Exceptions with ledger events in the period.
@@ -631,6 +733,13 @@ pub fn run(ctx: &Ctx, args: &ExportArgs) -> anyhow::Result<Report> {
             }
             hasher.add(&leaf.0);
             summary.add(&r.record);
+            if section == Section::A
+                && let Some(specs) = &mut specs
+            {
+                specs
+                    .reproduce(&r.record)
+                    .map_err(|msg| checker.fail("reproduction", n, "section A record", msg, raw))?;
+            }
         }
         let got = hasher.finish();
         let key_name = section.digest_field();
@@ -777,6 +886,25 @@ pub fn run(ctx: &Ctx, args: &ExportArgs) -> anyhow::Result<Report> {
         "section C: {} changes of the project's controls, each proven; summary recomputed",
         digests[2].count
     );
+    if let Some(specs) = &specs {
+        let _ = writeln!(
+            text,
+            "reproduced: {} of {} server-classified runs classified again from their documents in {}, same findings{}",
+            specs.reproduced,
+            summary.decisions.classified_by_server,
+            args.specs
+                .as_deref()
+                .map_or_else(String::new, |d| d.display().to_string()),
+            if specs.missing > 0 {
+                format!(
+                    " ({} runs name documents that are not there)",
+                    specs.missing
+                )
+            } else {
+                String::new()
+            }
+        );
+    }
     let _ = writeln!(
         text,
         "export record: {} at log index {}",
@@ -792,6 +920,13 @@ pub fn run(ctx: &Ctx, args: &ExportArgs) -> anyhow::Result<Report> {
     json.insert("decisions".into(), json!(digests[0].count));
     json.insert("exception_events".into(), json!(digests[1].count));
     json.insert("control_changes".into(), json!(digests[2].count));
+    if let Some(specs) = &specs {
+        json.insert("reproduced".into(), json!(specs.reproduced));
+        json.insert(
+            "not_reproduced_missing_documents".into(),
+            json!(specs.missing),
+        );
+    }
     json.insert("checkpoint".into(), cp.json());
     if let Some(log_text) = &args.log {
         let log = Log::parse(log_text, &ctx.http)?;

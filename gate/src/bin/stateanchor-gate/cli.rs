@@ -1,19 +1,20 @@
 //! The command line: flags, help with examples, and the commands.
 
-use std::io::Write;
-
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use gate::report::{self, Format};
 use gate::{Config, Date, Limits, Severity, catalogue};
 
+use crate::check;
 use crate::input;
+use crate::output::emit;
 
 const DIFF_EXAMPLE: &str = "Example:\n  stateanchor-gate diff git:origin/main:openapi.yaml openapi.yaml --format github-actions --fail-on ERR";
 const RULES_EXAMPLE: &str =
     "Example:\n  stateanchor-gate rules --format json | jq '.[] | select(.level == \"ERR\")'";
 const CHANGELOG_EXAMPLE: &str =
     "Example:\n  stateanchor-gate changelog git:v1.2.0:openapi.yaml openapi.yaml --format markdown";
+const CHECK_EXAMPLE: &str = "Exit status: 0 not blocked, 1 blocked (an ERR with no ACTIVE exception), 2 error.\n\nExample (a pull-request job; the key of a `ci` principal in STATEANCHOR_API_KEY):\n  stateanchor-gate check --log https://log.example.com --project prj_AbCdEfGhIjKl \\\n    --base git:origin/main:openapi.yaml --revision openapi.yaml --summary \"Adds paging to GET /users\"";
 const MAIN_EXAMPLE: &str = "Exit status: 0 no finding at or above --fail-on, 1 some, 2 error.\n\nExample:\n  stateanchor-gate diff git:origin/main:openapi.yaml openapi.yaml";
 
 /// Classify OpenAPI 3.0/3.1 changes as ERR, WARN or INFO (oasdiff's rule catalogue).
@@ -36,6 +37,10 @@ enum Command {
         #[arg(long, value_enum, default_value_t = ListFormat::Text)]
         format: ListFormat,
     },
+    /// Have a StateAnchor log classify the change, record the decision and
+    /// answer with its verdict against the project's exceptions.
+    #[command(after_help = CHECK_EXAMPLE)]
+    Check(check::CheckArgs),
     /// Print the changes from BASE to REVISION grouped by endpoint.
     #[command(after_help = CHANGELOG_EXAMPLE)]
     Changelog {
@@ -146,15 +151,6 @@ fn classify(c: &Common) -> Result<gate::Report> {
     Ok(gate::diff(&base, &revision, &config, today))
 }
 
-/// Writes to stdout; a closed pipe is not an error.
-fn emit(s: &str) -> Result<()> {
-    let mut out = std::io::stdout().lock();
-    match out.write_all(s.as_bytes()).and_then(|()| out.flush()) {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        r => r.context("cannot write the output"),
-    }
-}
-
 /// Runs the command line; returns the exit status.
 pub fn run() -> Result<u8> {
     let cli = match Cli::try_parse() {
@@ -211,6 +207,7 @@ pub fn run() -> Result<u8> {
             }
             Ok(0)
         }
+        Command::Check(a) => check::run(&a),
         Command::Changelog { common, format } => {
             let report = classify(&common)?;
             let c = gate::changelog(&report);

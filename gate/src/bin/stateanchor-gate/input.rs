@@ -111,6 +111,31 @@ pub fn open(spec: &str, limits: &Limits) -> Result<Document> {
         .with_context(|| format!("cannot read {spec}"))
 }
 
+/// Reads `BASE` or `REVISION` as text for a log server, which classifies
+/// single documents: one that refers to other files is refused here, with
+/// the advice to bundle it first.
+pub fn read_single(spec: &str, limits: &Limits) -> Result<String> {
+    let bytes = if let Some(rest) = spec.strip_prefix("git:") {
+        let (rev, path) = rest
+            .rsplit_once(':')
+            .filter(|(r, p)| !r.is_empty() && !p.is_empty())
+            .with_context(|| format!("{spec:?} is not git:REV:PATH"))?;
+        git_show(
+            rev,
+            path.trim_start_matches("./"),
+            limits.max_document_bytes,
+        )?
+    } else {
+        read_bounded(Path::new(spec), limits.max_document_bytes)?
+    };
+    Document::from_bytes(&bytes, spec, &gate::NoFiles, limits).with_context(|| {
+        format!(
+            "cannot read {spec} as one document (the log classifies single documents; bundle a spec that refers to other files first, e.g. with `redocly bundle`)"
+        )
+    })?;
+    String::from_utf8(bytes).with_context(|| format!("{spec} is not UTF-8"))
+}
+
 /// Reads a small text file (the overrides file).
 pub fn read_text(path: &str) -> Result<String> {
     let bytes = read_bounded(Path::new(path), 1 << 20)?;

@@ -1,8 +1,10 @@
 //! `stateanchor-gate`: classify OpenAPI changes in CI. Exit status: 0 when no
 //! finding is at or above `--fail-on`, 1 when one is, 2 on any error.
 
+mod check;
 mod cli;
 mod input;
+mod output;
 
 use std::process::ExitCode;
 
