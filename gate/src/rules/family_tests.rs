@@ -428,3 +428,45 @@ mod schemas_31 {
         );
     }
 }
+
+/// GitHub's REST description 22.0.0 → 23.0.0 wrapped `items: {$ref: repository}`
+/// into `allOf: [{$ref: repository}, {properties: {custom_properties}}]`: the
+/// properties are all still there, none was removed.
+#[test]
+fn a_schema_wrapped_in_all_of_keeps_its_members_properties() {
+    let spec = |items: &str| {
+        format!(
+            "openapi: 3.0.3\ninfo: {{title: t, version: '1'}}\npaths:\n  /r:\n    get:\n      responses:\n        '200':\n          description: ok\n          content:\n            application/json:\n              schema:\n                type: array\n                items: {items}\ncomponents:\n  schemas:\n    repo:\n      type: object\n      required: [id, name]\n      properties:\n        id: {{type: integer}}\n        name: {{type: string}}\n"
+        )
+    };
+    let plain = spec("{$ref: '#/components/schemas/repo'}");
+    let wrapped = spec(
+        "{allOf: [{$ref: '#/components/schemas/repo'}, {type: object, properties: {extra: {type: object}}}]}",
+    );
+    assert_eq!(
+        rules(&plain, &wrapped),
+        [
+            "response-optional-property-added",
+            "response-property-all-of-added",
+            "response-property-all-of-added"
+        ]
+    );
+    // Unwrapped again: only `extra` left.
+    assert_eq!(
+        rules(&wrapped, &plain),
+        [
+            "response-optional-property-removed",
+            "response-property-all-of-removed",
+            "response-property-all-of-removed"
+        ]
+    );
+    // A property that really left the member is still reported.
+    let fewer = wrapped
+        .replace("        name: {type: string}\n", "")
+        .replace("[id, name]", "[id]");
+    assert!(
+        rules(&plain, &fewer).contains(&"response-required-property-removed".to_owned()),
+        "{:?}",
+        rules(&plain, &fewer)
+    );
+}

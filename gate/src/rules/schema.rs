@@ -1102,21 +1102,15 @@ impl<'d> Walk<'_, '_, '_, 'd> {
     }
 
     fn properties(&mut self, b: &At<'d>, r: &At<'d>, path: &str, depth: usize) {
-        let bprops = self
-            .bd
-            .get(b, "properties")
-            .map(|p| self.bd.entries(&p))
-            .unwrap_or_default();
-        let rprops = self
-            .rd
-            .get(r, "properties")
-            .map(|p| self.rd.entries(&p))
-            .unwrap_or_default();
+        // A schema that became an `allOf` of members (or stopped being one)
+        // still has its members' properties: an instance matches every member.
+        // When both sides have an `allOf`, the members are paired instead.
+        let (b_all, r_all) = (has_all_of(b.v), has_all_of(r.v));
+        let (bprops, breq) = properties_of(self.bd, b, b_all && !r_all);
+        let (rprops, rreq) = properties_of(self.rd, r, r_all && !b_all);
         if bprops.is_empty() && rprops.is_empty() {
             return;
         }
-        let breq = required_set(b.v);
-        let rreq = required_set(r.v);
         let rmap: BTreeMap<&str, &At<'d>> = rprops.iter().map(|(k, v)| (*k, v)).collect();
         let bmap: BTreeMap<&str, &At<'d>> = bprops.iter().map(|(k, v)| (*k, v)).collect();
         let body = self.scope.owner == Owner::Body;
@@ -1492,6 +1486,48 @@ fn effective_types(doc: &Document, at: &At<'_>) -> BTreeSet<String> {
         return t;
     }
     type_union(doc, at).unwrap_or_default()
+}
+
+/// Whether a schema has a non-empty `allOf`.
+fn has_all_of(v: &Value) -> bool {
+    v.get("allOf")
+        .and_then(Value::as_array)
+        .is_some_and(|a| !a.is_empty())
+}
+
+/// The properties (in key order) and required names of a schema; with
+/// `merge_all_of`, followed by those of its `allOf` members, recursively
+/// (the first definition of a name wins).
+fn properties_of<'d>(
+    doc: &'d Document,
+    at: &At<'d>,
+    merge_all_of: bool,
+) -> (Vec<(&'d str, At<'d>)>, BTreeSet<String>) {
+    let mut props: Vec<(&'d str, At<'d>)> = Vec::new();
+    let mut required = BTreeSet::new();
+    let mut names: HashSet<&'d str> = HashSet::new();
+    let mut seen: HashSet<(usize, String)> = HashSet::new();
+    let mut todo = vec![(at.clone(), 0usize)];
+    while let Some((s, depth)) = todo.pop() {
+        if depth > MAX_DEPTH || !seen.insert((s.file, s.ptr.clone())) {
+            continue;
+        }
+        if let Some(p) = doc.get(&s, "properties") {
+            for (k, v) in doc.entries(&p) {
+                if names.insert(k) {
+                    props.push((k, v));
+                }
+            }
+        }
+        required.extend(required_set(s.v));
+        if merge_all_of && let Some(all) = doc.get(&s, "allOf") {
+            // Reversed, so that the members are visited in order.
+            for m in doc.items(&all).into_iter().rev() {
+                todo.push((m, depth + 1));
+            }
+        }
+    }
+    (props, required)
 }
 
 fn required_set(v: &Value) -> BTreeSet<String> {
