@@ -2,11 +2,11 @@
 //! runs it; docs/gate-real-world.md and docs/benchmarks.md report it).
 //!
 //! ```text
-//! cargo run --release -p gate --example real_world -- sweep [--max-mib N] FILE...
+//! cargo run --release -p gate --example real_world -- sweep [--max-mib N] [FILE...]
 //! cargo run --release -p gate --example real_world -- time [--max-mib N] BASE REVISION
 //! ```
 //!
-//! `sweep` opens each file twice (as the command line does for `diff F F`),
+//! `sweep` (files as arguments, or one a line on stdin) opens each file twice (as the command line does for `diff F F`),
 //! diffs it with itself, and prints one line per file that fails to open or
 //! gives a finding, then the counts and the time spent opening and diffing.
 //! `time` prints the time of each phase of one diff. `--max-mib` raises the
@@ -56,7 +56,17 @@ fn main() -> ExitCode {
         Some("sweep") => {
             let (mut ok, mut swagger, mut errors, mut dirty) = (0, 0, 0, 0);
             let (mut t_open, mut t_diff) = (Duration::ZERO, Duration::ZERO);
-            for f in &args[1..] {
+            let mut files: Vec<String> = args[1..].to_vec();
+            if files.is_empty() {
+                // One name a line on stdin (names may hold spaces).
+                files = std::io::read_to_string(std::io::stdin())
+                    .unwrap_or_default()
+                    .lines()
+                    .filter(|l| !l.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+            }
+            for f in &files {
                 let t = Instant::now();
                 let opened = open(f, &limits).and_then(|b| Ok((b, open(f, &limits)?)));
                 t_open += t.elapsed();
@@ -90,7 +100,7 @@ fn main() -> ExitCode {
             }
             println!(
                 "documents {}: ok {ok}, swagger 2.0 refused {swagger}, errors {errors}, self-diff with findings {dirty}; opening (twice each) {}, diffing {}",
-                args.len() - 1,
+                files.len(),
                 secs(t_open),
                 secs(t_diff)
             );
