@@ -2,7 +2,8 @@
 # Installs what building StateAnchor needs on a fresh Debian/Ubuntu machine:
 # clang and libclang-dev (RocksDB is built from C++ source with bindgen), and
 # python3 (scripts/check-architecture.py, run by scripts/test.sh) with
-# jsonschema (the end-to-end tests check exports against the JSON schema).
+# jsonschema (the end-to-end tests check exports against the JSON schema)
+# and aiosmtpd (the local SMTP sink the digest tests send to).
 # Sourced by the other scripts; it also exports CARGO_TARGET_DIR, which is
 # kept outside the clone so that rebuilds and CI reuse the (slow) RocksDB build.
 set -euo pipefail
@@ -15,14 +16,27 @@ if ! ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 && ! ls /usr/lib/*/lib
   need+=(libclang-dev)
 fi
 command -v python3 >/dev/null 2>&1 || need+=(python3)
-python3 -c 'import jsonschema' >/dev/null 2>&1 || need+=(python3-jsonschema)
 if ((${#need[@]})); then
-  echo "stateanchor: installing ${need[*]} (clang and libclang build RocksDB; python3 runs the architecture check; jsonschema checks exports against spec/compliance-export.schema.json)" >&2
+  echo "stateanchor: installing ${need[*]} (clang and libclang build RocksDB; python3 runs the architecture check)" >&2
   sudo=""
   if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+# Python modules of the tests: jsonschema (exports against the JSON schema)
+# and aiosmtpd (the mail sink). pip where the python3 on PATH allows it (a
+# pyenv or venv python), else the Debian packages for the system python3.
+for mod in jsonschema aiosmtpd; do
+  if ! python3 -c "import $mod" >/dev/null 2>&1; then
+    echo "stateanchor: installing the python module $mod (used by the tests)" >&2
+    if ! python3 -m pip install --quiet "$mod" >/dev/null 2>&1; then
+      sudo=""
+      if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+      $sudo apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "python3-$mod" >/dev/null
+    fi
+  fi
+done
 if ! command -v cargo >/dev/null 2>&1; then
   echo "stateanchor: cargo is not installed; install Rust from https://rustup.rs" >&2
   exit 2

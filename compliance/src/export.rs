@@ -13,8 +13,9 @@ use sha2::{Digest as _, Sha256};
 
 pub use crate::record::SectionDigest;
 use crate::record::{
-    EXCEPTION_ACTIVATED, EXCEPTION_EXPIRED, EXCEPTION_REQUESTED, EXCEPTION_REVOKED,
-    EXCEPTION_SIGNAL, GATE_DECISION, PROJECT_SETTINGS_CHANGED, ProjectSettings, canonical,
+    ANOMALY_ACKNOWLEDGED, ANOMALY_DETECTED, EXCEPTION_ACTIVATED, EXCEPTION_EXPIRED,
+    EXCEPTION_REQUESTED, EXCEPTION_REVOKED, EXCEPTION_SIGNAL, GATE_DECISION, MONITOR_RUN,
+    PROJECT_SETTINGS_CHANGED, ProjectSettings, canonical,
 };
 use crate::time::parse_time;
 
@@ -56,7 +57,8 @@ pub enum Section {
     /// B: exception authorization records (every ledger event of the
     /// period, and the earlier events of the exceptions open during it).
     B,
-    /// C: changes of the project's controls (`project_settings_changed`).
+    /// C: changes of the project's controls (`project_settings_changed`),
+    /// and monitoring (`monitor_run`, `anomaly_detected`, `anomaly_acknowledged`).
     C,
 }
 
@@ -98,7 +100,10 @@ impl Section {
                     | EXCEPTION_REVOKED
                     | EXCEPTION_EXPIRED
             ),
-            Section::C => kind == PROJECT_SETTINGS_CHANGED,
+            Section::C => matches!(
+                kind,
+                PROJECT_SETTINGS_CHANGED | MONITOR_RUN | ANOMALY_DETECTED | ANOMALY_ACKNOWLEDGED
+            ),
         }
     }
 
@@ -406,8 +411,54 @@ pub struct Summary {
     pub exceptions: BTreeMap<String, ExceptionSummary>,
     /// Approval latency.
     pub approval_latency: LatencySummary,
-    /// Changes of the project's controls in the period (section C's records).
+    /// Changes of the project's controls in the period.
     pub control_changes: u64,
+    /// Monitoring in the period.
+    pub monitoring: MonitoringSummary,
+}
+
+/// The "Monitoring" part of section C.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MonitoringSummary {
+    /// Days monitored in the period (`monitor_run` records).
+    pub days_monitored: u64,
+    /// Anomalies detected in the period, by ID.
+    pub anomalies: BTreeMap<String, AnomalySummary>,
+    /// Of those, still open at the end of the period.
+    pub open: u64,
+    /// Acknowledgements recorded in the period (of anomalies of any period).
+    pub acknowledgements: u64,
+}
+
+/// One anomaly and how it was resolved.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnomalySummary {
+    /// The rule.
+    pub rule: String,
+    /// The UTC day it is about.
+    pub day: String,
+    /// What it is about.
+    pub subject: String,
+    /// In words.
+    pub detail: String,
+    /// When it was recorded.
+    pub detected_at: String,
+    /// Who acknowledged it, when, and the note; `None` while open.
+    pub acknowledged: Option<Acknowledgement>,
+}
+
+/// An anomaly's acknowledgement.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Acknowledgement {
+    /// When.
+    pub at: String,
+    /// Who (name).
+    pub by_name: String,
+    /// The note.
+    pub note: String,
 }
 
 /// The `p`-th percentile (0 < p <= 100) by the nearest-rank method.
@@ -490,6 +541,36 @@ impl SummaryBuilder {
         self.actor(&by).decisions_submitted += 1;
     }
 
+    fn add_monitoring(&mut self, kind: &str, record: &Value) {
+        let m = &mut self.summary.monitoring;
+        match kind {
+            MONITOR_RUN => m.days_monitored += 1,
+            ANOMALY_DETECTED => {
+                m.anomalies.insert(
+                    str_of(record, "id").to_owned(),
+                    AnomalySummary {
+                        rule: str_of(record, "rule").to_owned(),
+                        day: str_of(record, "day").to_owned(),
+                        subject: str_of(record, "subject").to_owned(),
+                        detail: str_of(record, "detail").to_owned(),
+                        detected_at: str_of(record, "time").to_owned(),
+                        acknowledged: None,
+                    },
+                );
+            }
+            _ => {
+                m.acknowledgements += 1;
+                if let Some(a) = m.anomalies.get_mut(str_of(record, "anomaly_id")) {
+                    a.acknowledged = Some(Acknowledgement {
+                        at: str_of(record, "time").to_owned(),
+                        by_name: str_of(record, "acknowledged_by_name").to_owned(),
+                        note: str_of(record, "note").to_owned(),
+                    });
+                }
+            }
+        }
+    }
+
     /// Adds one record. A ledger event dated before the period (an earlier
     /// event of an exception open during it) completes its exception's
     /// history but is not counted as activity of the period.
@@ -501,6 +582,10 @@ impl SummaryBuilder {
         }
         if kind == PROJECT_SETTINGS_CHANGED {
             self.summary.control_changes += 1;
+            return;
+        }
+        if Section::C.holds(kind) {
+            self.add_monitoring(kind, record);
             return;
         }
         if !Section::B.holds(kind) {
@@ -644,6 +729,12 @@ impl SummaryBuilder {
                 counts.carried_in += 1;
             }
         }
+        let m = &mut self.summary.monitoring;
+        m.open = m
+            .anomalies
+            .values()
+            .filter(|a| a.acknowledged.is_none())
+            .count() as u64;
         self.latencies.sort_unstable();
         self.summary.approval_latency = LatencySummary {
             activations: self.latencies.len() as u64,
@@ -1235,7 +1326,68 @@ Status is as of the end of the period.\n",
     );
     out.write_all(t.as_bytes())?;
     records.for_each(Section::C, false, &mut |r| {
-        out.write_all(control_row(r, &h.log_url).as_bytes())
+        if str_of(&r.record, "type") == PROJECT_SETTINGS_CHANGED {
+            out.write_all(control_row(r, &h.log_url).as_bytes())?;
+        }
+        Ok(())
+    })?;
+    let m = &s.monitoring;
+    let mut t = String::new();
+    let _ = writeln!(
+        t,
+        "\n### Monitoring\n\n{} days monitored; {} anomalies detected in the period, {} still open at its end; {} acknowledgements recorded.\n\n\
+| Time (UTC) | Event | Rule | Day | Subject | Details | Log index |\n|---|---|---|---|---|---|---|",
+        m.days_monitored,
+        m.anomalies.len(),
+        m.open,
+        m.acknowledgements
+    );
+    out.write_all(t.as_bytes())?;
+    records.for_each(Section::C, false, &mut |r| {
+        let rec = &r.record;
+        let row = match str_of(rec, "type") {
+            ANOMALY_DETECTED => Some((
+                format!("**anomaly** {}", md_cell(str_of(rec, "id"))),
+                md_cell(str_of(rec, "rule")),
+                md_cell(str_of(rec, "day")),
+                md_cell(str_of(rec, "subject")),
+                {
+                    let ack = m
+                        .anomalies
+                        .get(str_of(rec, "id"))
+                        .and_then(|a| a.acknowledged.as_ref());
+                    match ack {
+                        Some(a) => md_cell(&format!(
+                            "{} — acknowledged by {} at {}: {}",
+                            str_of(rec, "detail"),
+                            a.by_name,
+                            a.at,
+                            a.note
+                        )),
+                        None => md_cell(&format!("{} — open", str_of(rec, "detail"))),
+                    }
+                },
+            )),
+            ANOMALY_ACKNOWLEDGED => Some((
+                format!("acknowledged {}", md_cell(str_of(rec, "anomaly_id"))),
+                "–".to_owned(),
+                "–".to_owned(),
+                md_cell(str_of(rec, "acknowledged_by_name")),
+                md_cell(str_of(rec, "note")),
+            )),
+            _ => None,
+        };
+        if let Some((event, rule, day, subject, details)) = row {
+            out.write_all(
+                format!(
+                    "| {} | {event} | {rule} | {day} | {subject} | {details} | {} |\n",
+                    md_cell(str_of(rec, "time")),
+                    proof_link(&h.log_url, r.log_index)
+                )
+                .as_bytes(),
+            )?;
+        }
+        Ok(())
     })?;
     let mut t = String::new();
     let _ = writeln!(t, "\n## D. Audit-trail integrity\n");

@@ -12,8 +12,10 @@ use serde::{Deserialize, Serialize};
 use crate::Error;
 use crate::endpoint::Endpoint;
 use crate::principal::{KeyRecord, Role};
-pub use crate::record::{GitHubConnection, ProjectSettings, SignalKind, default_accepted_signals};
 use crate::record::{Record, RecordBody};
+pub use crate::settings::{
+    GitHubConnection, ProjectSettings, SignalKind, default_accepted_signals,
+};
 use crate::time::{format_time, parse_time};
 
 /// Default longest lifetime of an exception: 90 days.
@@ -45,6 +47,7 @@ impl Default for ProjectSettings {
             accepted_signals: default_accepted_signals(),
             github: None,
             gate: gate::Config::default(),
+            monitoring: crate::settings::MonitorConfig::default(),
         }
     }
 }
@@ -68,6 +71,9 @@ impl ProjectSettings {
         }
         if self.gate != other.gate {
             out.push("gate".to_owned());
+        }
+        if self.monitoring != other.monitoring {
+            out.push("monitoring".to_owned());
         }
         out
     }
@@ -108,6 +114,9 @@ pub struct SettingsPatch {
     /// oasdiff rule id: `err`, `warn`, `info` or `none`; deprecation policy).
     #[serde(default)]
     pub gate: Option<gate::Config>,
+    /// The monitoring thresholds, whole (`spec/monitoring.md`).
+    #[serde(default)]
+    pub monitoring: Option<crate::settings::MonitorConfig>,
 }
 
 /// A field that is present (possibly `null`), as opposed to absent.
@@ -176,6 +185,9 @@ impl SettingsPatch {
             next.gate = config
                 .normalized()
                 .map_err(|e| Error::Invalid(format!("gate: {e}")))?;
+        }
+        if let Some(m) = &self.monitoring {
+            next.monitoring = m.clone();
         }
         let changed = settings.changes(&next);
         *settings = next;

@@ -18,10 +18,12 @@
 //! | [`endpoint`] | `METHOD /path`, and how endpoints match |
 //! | [`record`] | record types, JCS digests and envelopes |
 //! | [`principal`] | roles, API key records, access rules |
+//! | [`settings`] | a project's controls |
 //! | [`ledger`] | the exception ledger's rules and state fold |
 //! | [`verdict`] | the gate's decision input and verdict |
 //! | [`export`] | the compliance export's model and rendering |
 //! | [`changelog`] | the API changelog: the runs that passed the gate |
+//! | [`monitor`] | monitoring: the anomalies of a day |
 //!
 //! ```
 //! use compliance::record::seal;
@@ -42,8 +44,10 @@ pub mod endpoint;
 mod error;
 pub mod export;
 pub mod ledger;
+pub mod monitor;
 pub mod principal;
 pub mod record;
+pub mod settings;
 pub mod time;
 pub mod verdict;
 

@@ -135,6 +135,8 @@ pub enum Access {
     /// File, approve or revoke exceptions: project principals; the ledger's
     /// rules check the roles.
     Ledger,
+    /// Acknowledge monitoring's anomalies: `codeowner` or `admin`.
+    Acknowledge,
 }
 
 /// Checks that `caller` may do `access` in `project`. A key of another
@@ -164,6 +166,7 @@ pub fn authorize(caller: &KeyRecord, project: &str, access: Access) -> Result<()
         Access::Export => log_admin || has(Role::Auditor) || has(Role::Admin),
         Access::Decide => has(Role::Ci),
         Access::Ledger => caller.project.is_some(),
+        Access::Acknowledge => has(Role::Codeowner) || has(Role::Admin),
     };
     if ok {
         Ok(())
@@ -173,6 +176,7 @@ pub fn authorize(caller: &KeyRecord, project: &str, access: Access) -> Result<()
             Access::Export => "exports need the auditor or admin role".into(),
             Access::Decide => "only a ci key submits gate decisions".into(),
             Access::Ledger => "the exception ledger takes keys of the project's principals".into(),
+            Access::Acknowledge => "anomalies are acknowledged by a codeowner or admin".into(),
         }))
     }
 }

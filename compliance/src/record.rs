@@ -10,6 +10,9 @@ use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 
 use crate::Error;
+pub use crate::settings::{
+    GitHubConnection, ProjectSettings, SignalKind, default_accepted_signals,
+};
 use crate::time::parse_time;
 
 /// Version of the envelope (`"v"`).
@@ -31,6 +34,12 @@ pub const EXCEPTION_EXPIRED: &str = "exception_expired";
 pub const COMPLIANCE_EXPORT: &str = "compliance_export";
 /// Record type of a project's creation or a change of its controls.
 pub const PROJECT_SETTINGS_CHANGED: &str = "project_settings_changed";
+/// Record type of an anomaly found by monitoring.
+pub const ANOMALY_DETECTED: &str = "anomaly_detected";
+/// Record type of an anomaly acknowledged.
+pub const ANOMALY_ACKNOWLEDGED: &str = "anomaly_acknowledged";
+/// Record type of a day monitored.
+pub const MONITOR_RUN: &str = "monitor_run";
 
 /// The type of a record: one per kind of event the log records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -51,6 +60,12 @@ pub enum RecordKind {
     ComplianceExport,
     /// [`PROJECT_SETTINGS_CHANGED`]
     ProjectSettingsChanged,
+    /// [`ANOMALY_DETECTED`]
+    AnomalyDetected,
+    /// [`ANOMALY_ACKNOWLEDGED`]
+    AnomalyAcknowledged,
+    /// [`MONITOR_RUN`]
+    MonitorRun,
 }
 
 impl RecordKind {
@@ -66,6 +81,9 @@ impl RecordKind {
             RecordKind::ExceptionExpired => EXCEPTION_EXPIRED,
             RecordKind::ComplianceExport => COMPLIANCE_EXPORT,
             RecordKind::ProjectSettingsChanged => PROJECT_SETTINGS_CHANGED,
+            RecordKind::AnomalyDetected => ANOMALY_DETECTED,
+            RecordKind::AnomalyAcknowledged => ANOMALY_ACKNOWLEDGED,
+            RecordKind::MonitorRun => MONITOR_RUN,
         }
     }
 }
@@ -221,6 +239,12 @@ pub enum RecordBody {
     ComplianceExport(ComplianceExport),
     /// A project created, or its controls changed.
     ProjectSettingsChanged(ProjectSettingsChanged),
+    /// An anomaly found by monitoring (its ID is the anomaly's).
+    AnomalyDetected(AnomalyDetected),
+    /// An anomaly acknowledged.
+    AnomalyAcknowledged(AnomalyAcknowledged),
+    /// A day monitored (ID `mon_YYYY-MM-DD`).
+    MonitorRun(MonitorRun),
 }
 
 impl RecordBody {
@@ -236,6 +260,9 @@ impl RecordBody {
             RecordBody::ExceptionExpired(_) => RecordKind::ExceptionExpired,
             RecordBody::ComplianceExport(_) => RecordKind::ComplianceExport,
             RecordBody::ProjectSettingsChanged(_) => RecordKind::ProjectSettingsChanged,
+            RecordBody::AnomalyDetected(_) => RecordKind::AnomalyDetected,
+            RecordBody::AnomalyAcknowledged(_) => RecordKind::AnomalyAcknowledged,
+            RecordBody::MonitorRun(_) => RecordKind::MonitorRun,
         }
     }
 
@@ -493,43 +520,45 @@ pub struct ProjectSettingsChanged {
     pub settings: ProjectSettings,
 }
 
-/// A project's controls: who counts as a bot, how long an exception may
-/// live, which second signals count, and its GitHub connection.
+/// Fields of an `anomaly_acknowledged`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ProjectSettings {
-    /// Principal names or IDs, and GitHub logins, treated as bots: they can
-    /// neither request nor approve.
-    pub bot_deny_list: Vec<String>,
-    /// Longest time from filing to expiry.
-    pub max_exception_lifetime_seconds: u64,
-    /// The kinds of second signal the project accepts (by default
-    /// `codeowner_approval` and `github_review`; `consumer_test` is opt-in).
-    #[serde(default = "default_accepted_signals")]
-    pub accepted_signals: Vec<SignalKind>,
-    /// The GitHub repository the project is connected to, if any.
-    #[serde(default)]
-    pub github: Option<GitHubConnection>,
-    /// How the gate engine classifies the project's changes (severity
-    /// overrides, deprecation policy).
-    #[serde(default)]
-    pub gate: gate::Config,
+pub struct AnomalyAcknowledged {
+    /// The anomaly.
+    pub anomaly_id: String,
+    /// Who acknowledged it.
+    pub acknowledged_by: String,
+    /// Their name.
+    pub acknowledged_by_name: String,
+    /// What was done about it.
+    pub note: String,
 }
 
-/// The signals a project accepts unless it says otherwise.
-#[must_use]
-pub fn default_accepted_signals() -> Vec<SignalKind> {
-    vec![SignalKind::CodeownerApproval, SignalKind::GithubReview]
+/// Fields of a `monitor_run`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MonitorRun {
+    /// The UTC day monitored.
+    pub day: String,
+    /// The rules checked.
+    pub rules: Vec<String>,
+    /// Anomalies recorded for that day (those found again are not).
+    pub anomalies: Vec<String>,
 }
 
-/// A project's connection to a GitHub repository.
+/// What an anomaly is (the fields of an `anomaly_detected` record).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GitHubConnection {
-    /// `owner/name`.
-    pub repository: String,
-    /// When the connection was established (RFC 3339 UTC).
-    pub connected_at: String,
+pub struct AnomalyDetected {
+    /// The rule (`compliance::monitor::rule`).
+    pub rule: String,
+    /// The UTC day it was found on.
+    pub day: String,
+    /// What it is about: a metric, `kind on endpoint`, or an exception ID.
+    pub subject: String,
+    /// The value seen.
+    pub observed: u64,
+    /// The threshold it crossed.
+    pub threshold: u64,
+    /// One human sentence.
+    pub detail: String,
 }
 
 /// Severity of a finding, lowest first.
@@ -580,29 +609,6 @@ pub struct Artifact {
     pub name: String,
     /// SHA-256, 64 lowercase hex digits.
     pub sha256: String,
-}
-
-/// The kinds of second signal.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SignalKind {
-    /// A second codeowner approves.
-    CodeownerApproval,
-    /// CI reports a consumer test passed.
-    ConsumerTest,
-    /// A codeowner's approving GitHub review.
-    GithubReview,
-}
-
-impl SignalKind {
-    /// The name used in bodies and records.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SignalKind::CodeownerApproval => "codeowner_approval",
-            SignalKind::ConsumerTest => "consumer_test",
-            SignalKind::GithubReview => "github_review",
-        }
-    }
 }
 
 /// Count and digest of a record section: `sha256:` of the concatenated
@@ -729,7 +735,17 @@ mod tests {
                 "changed": ["github"], "settings": {"bot_deny_list": [], "max_exception_lifetime_seconds": 60,
                 "accepted_signals": ["github_review"], "gate": {"severity_overrides": {"api-path-removed-without-deprecation": "warn"},
                 "deprecation_days_stable": 0, "deprecation_days_beta": 0},
-                "github": {"repository": "acme/api", "connected_at": "2026-01-02T03:04:05Z"}}}),
+                "github": {"repository": "acme/api", "connected_at": "2026-01-02T03:04:05Z"},
+                "monitoring": {"baseline_days": 28, "spike_mads": 3, "min_spike_count": 5,
+                    "warn_recurrence_runs": 5, "warn_window_days": 14, "renewal_count": 3,
+                    "renewal_window_days": 90, "anergic_hours": 72, "expiry_warning_hours": 48,
+                    "flag_ci_classified": false}}}),
+            json!({"type": "anomaly_detected", "rule": "change_velocity_spike", "day": "2026-01-01",
+                "subject": "spec changes", "observed": 9, "threshold": 6, "detail": "d"}),
+            json!({"type": "anomaly_acknowledged", "anomaly_id": "anm_1", "acknowledged_by": "key_a",
+                "acknowledged_by_name": "alice", "note": "release day"}),
+            json!({"type": "monitor_run", "day": "2026-01-01", "rules": ["change_velocity_spike"],
+                "anomalies": ["anm_1"]}),
         ];
         for mut untyped in cases {
             common(&mut untyped);

@@ -20,6 +20,9 @@ pub enum Error {
     /// GitHub could not be read (transport, rate limit, 5xx).
     #[error("could not read the reviews from GitHub: {0}")]
     GitHub(String),
+    /// The mail server refused or could not be reached.
+    #[error("could not send mail: {0}")]
+    Mail(String),
     /// A storage operation failed.
     #[error("storage failure")]
     Storage(#[source] Box<dyn std::error::Error + Send + Sync>),

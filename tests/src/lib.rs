@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod fake_github;
+pub mod in_process;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -177,3 +178,34 @@ impl Drop for LogServer {
         let _ = self.child.wait();
     }
 }
+
+/// Validates an export against `spec/compliance-export.schema.json` with
+/// Python's `jsonschema` (installed by `scripts/prereqs.sh`).
+///
+/// # Panics
+/// If it does not match, or python3 with jsonschema is missing.
+pub fn check_schema(export: &Path) {
+    // The manifest directory at run time (the binary may come from a
+    // target directory shared with another checkout).
+    let manifest =
+        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or(env!("CARGO_MANIFEST_DIR").into());
+    let schema = Path::new(&manifest).join("../spec/compliance-export.schema.json");
+    let script = "import json, sys, jsonschema\n\
+        schema = json.load(open(sys.argv[1]))\n\
+        errors = list(jsonschema.Draft202012Validator(schema).iter_errors(json.load(open(sys.argv[2]))))\n\
+        for e in errors[:10]: print(list(e.path), e.message[:300])\n\
+        sys.exit(1 if errors else 0)\n";
+    let out = std::process::Command::new("python3")
+        .args(["-c", script])
+        .arg(&schema)
+        .arg(export)
+        .output()
+        .expect("python3 (scripts/prereqs.sh installs it, with jsonschema)");
+    assert!(
+        out.status.success(),
+        "the export does not match the schema:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+

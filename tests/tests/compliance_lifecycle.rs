@@ -15,7 +15,7 @@ use axum::Router;
 use axum::extract::Path as UrlPath;
 use axum::routing::get;
 use integration_tests::fake_github::Server;
-use integration_tests::{LogServer, bin};
+use integration_tests::{LogServer, bin, check_schema};
 use serde_json::{Value, json};
 
 /// A client of one server.
@@ -335,33 +335,6 @@ fn export(
     let path = dir.join(&name);
     std::fs::write(&path, &body).unwrap();
     (path, name)
-}
-
-/// Validates an export against `spec/compliance-export.schema.json` with
-/// Python's `jsonschema` (installed by `scripts/prereqs.sh`).
-fn check_schema(export: &Path) {
-    // The manifest directory at run time (the binary may come from a
-    // target directory shared with another checkout).
-    let manifest =
-        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or(env!("CARGO_MANIFEST_DIR").into());
-    let schema = Path::new(&manifest).join("../spec/compliance-export.schema.json");
-    let script = "import json, sys, jsonschema\n\
-        schema = json.load(open(sys.argv[1]))\n\
-        errors = list(jsonschema.Draft202012Validator(schema).iter_errors(json.load(open(sys.argv[2]))))\n\
-        for e in errors[:10]: print(list(e.path), e.message[:300])\n\
-        sys.exit(1 if errors else 0)\n";
-    let out = std::process::Command::new("python3")
-        .args(["-c", script])
-        .arg(&schema)
-        .arg(export)
-        .output()
-        .expect("python3 (scripts/prereqs.sh installs it, with jsonschema)");
-    assert!(
-        out.status.success(),
-        "the export does not match the schema:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// Changes the first occurrence of `from` after `after` into `to`.

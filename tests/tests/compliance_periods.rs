@@ -11,146 +11,38 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::Duration;
 
 use integration_tests::bin;
-use log_server::http::{AppState, serve};
-use log_server::log::{Log, LogConfig};
-use log_server::metrics::Metrics;
-use log_server::service::Compliance;
-use log_server::service::export::Site;
-use log_server::service::github::GitHub;
-use log_server::storage::memory::Memory;
+use integration_tests::in_process::InProcess;
 use serde_json::{Value, json};
 
-const SEED: [u8; 32] = [42; 32];
+struct Server(InProcess);
 
-/// The log server on 127.0.0.1, in a thread of its own, with a clock the
-/// test sets.
-struct Server {
-    url: String,
-    admin: String,
-    clock: Arc<AtomicI64>,
-    http: reqwest::blocking::Client,
+impl std::ops::Deref for Server {
+    type Target = InProcess;
+    fn deref(&self) -> &InProcess {
+        &self.0
+    }
 }
 
 impl Server {
     fn start() -> Self {
-        let clock = Arc::new(AtomicI64::new(0));
-        let read = clock.clone();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Runtime::new().unwrap();
-            rt.block_on(async move {
-                let store = Arc::new(Memory::new());
-                let signer = tlog::SignerKey::from_seed("periods.example/log", &SEED).unwrap();
-                let config = LogConfig {
-                    queue_capacity: 1024,
-                    max_batch: 64,
-                    checkpoint_interval: Duration::from_millis(5),
-                };
-                let log = Log::start(store.clone(), signer, config, Arc::new(Metrics::default()))
-                    .unwrap();
-                let compliance = Compliance::new(
-                    log.clone(),
-                    store.clone(),
-                    store.clone(),
-                    GitHub::new("http://127.0.0.1:9", None),
-                )
-                .with_clock(Arc::new(move || read.load(Ordering::SeqCst)));
-                let (admin, _) = log_server::keys::create_key(
-                    &*store,
-                    compliance::principal::KeyRecord {
-                        id: String::new(),
-                        name: "admin".into(),
-                        roles: vec![compliance::principal::Role::Admin],
-                        project: None,
-                        bot: false,
-                        created_at: String::new(),
-                        revoked_at: None,
-                    },
-                )
-                .unwrap();
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                let url = format!("http://{}", listener.local_addr().unwrap());
-                let state = AppState {
-                    log: log.clone(),
-                    compliance: Arc::new(compliance),
-                    keys: store.clone(),
-                    site: Site {
-                        public_url: url.clone(),
-                        publication: None,
-                    },
-                };
-                tokio::spawn(log.clone().run_checkpointer(std::future::pending()));
-                tx.send((url, admin)).unwrap();
-                serve(listener, state, std::future::pending())
-                    .await
-                    .unwrap();
-            });
-        });
-        let (url, admin) = rx.recv().unwrap();
-        Server {
-            url,
-            admin,
-            clock,
-            http: reqwest::blocking::Client::new(),
-        }
+        Server(InProcess::start())
     }
 
-    fn set_time(&self, time: &str) {
-        let t = compliance::time::parse_time(time).unwrap();
-        self.clock.store(t, Ordering::SeqCst);
-    }
-
-    fn call(&self, method: &str, path: &str, key: &str, body: Option<&Value>) -> (u16, Value) {
-        let mut req = self
-            .http
-            .request(method.parse().unwrap(), format!("{}{path}", self.url))
-            .bearer_auth(key);
-        if let Some(b) = body {
-            req = req.json(b);
-        }
-        let resp = req.send().unwrap();
-        let status = resp.status().as_u16();
-        let text = resp.text().unwrap();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
-    }
-
-    fn post(&self, path: &str, key: &str, body: &Value) -> Value {
-        let (st, v) = self.call("POST", path, key, Some(body));
-        assert!(st == 200 || st == 201, "{path}: {st} {v}");
-        v
-    }
-
-    /// Downloads an export into `dir`.
     fn export(&self, project: &str, key: &str, query: &str, dir: &Path) -> PathBuf {
-        let resp = self
-            .http
-            .get(format!(
-                "{}/api/projects/{project}/compliance-export?{query}",
-                self.url
-            ))
-            .bearer_auth(key)
-            .send()
-            .unwrap();
-        assert_eq!(resp.status().as_u16(), 200);
-        let path = dir.join(format!("{}.{}", query.replace(['&', '='], "_"), "out"));
-        std::fs::write(&path, resp.bytes().unwrap()).unwrap();
-        path
+        let name = format!("{}.out", query.replace(['&', '='], "_"));
+        self.download(
+            &format!("/api/projects/{project}/compliance-export?{query}"),
+            key,
+            dir,
+            &name,
+        )
     }
 }
 
 fn verify(file: &Path, evidence: &Path) -> (i32, String, String) {
-    let key = tlog::SignerKey::from_seed("periods.example/log", &SEED)
-        .unwrap()
-        .verifier_key()
-        .to_text();
+    let key = InProcess::verifier_key();
     let out = Command::new(bin("stateanchor-verify"))
         .arg("--evidence-dir")
         .arg(evidence)

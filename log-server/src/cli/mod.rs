@@ -40,6 +40,31 @@ enum Cmd {
         #[command(subcommand)]
         cmd: project::ProjectCmd,
     },
+    /// Run monitoring (spec/monitoring.md) on a running server, e.g. from cron.
+    Monitor {
+        #[command(subcommand)]
+        cmd: MonitorCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum MonitorCmd {
+    /// Monitor complete days now: by default every project, every day not
+    /// monitored yet up to yesterday (UTC). A day already monitored records
+    /// nothing new.
+    ///
+    /// Example (cron, daily at 00:30 UTC):
+    ///   30 0 * * * stateanchor-log monitor run --url http://127.0.0.1:8080 --data-dir /var/lib/stateanchor
+    Run {
+        /// One project.
+        #[arg(long, value_name = "ID")]
+        project: Option<String>,
+        /// One day, YYYY-MM-DD (UTC; it must be over).
+        #[arg(long, value_name = "DATE")]
+        date: Option<String>,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
 }
 
 /// Where a running server is, and the admin key to call it with.
@@ -117,6 +142,35 @@ pub fn run() -> Result<()> {
         }
         Cmd::Key { cmd } => key_cmd(cmd),
         Cmd::Project { cmd } => project::run(cmd),
+        Cmd::Monitor {
+            cmd:
+                MonitorCmd::Run {
+                    project,
+                    date,
+                    admin,
+                },
+        } => {
+            let v = call(
+                &admin,
+                reqwest::Method::POST,
+                "/v1/admin/monitor/run",
+                Some(serde_json::json!({"project": project, "date": date})),
+            )?;
+            for d in v["days"].as_array().into_iter().flatten() {
+                let recorded = d["recorded"].as_array().map_or(0, Vec::len);
+                println!(
+                    "{} {}: {}",
+                    d["project"].as_str().unwrap_or("?"),
+                    d["day"].as_str().unwrap_or("?"),
+                    if d["already_monitored"] == true {
+                        "already monitored, nothing recorded".to_owned()
+                    } else {
+                        format!("{recorded} anomalies recorded")
+                    }
+                );
+            }
+            Ok(())
+        }
     }
 }
 

@@ -69,6 +69,65 @@ pub struct ServeArgs {
     /// GitHub token for reading pull-request reviews.
     #[arg(long, env = "GITHUB_TOKEN", hide_env_values = true)]
     pub github_token: Option<String>,
+    /// When the daily monitoring runs, UTC (HH:MM); days missed while the
+    /// server was down are caught up at start-up.
+    #[arg(long, value_name = "HH:MM", default_value = "00:15", value_parser = parse_hhmm)]
+    pub monitor_at: u32,
+    /// Do not run monitoring inside the server (run `stateanchor-log monitor run` from cron instead).
+    #[arg(long)]
+    pub no_monitor: bool,
+    /// Mail server for the weekly digest: smtp://HOST:PORT (or smtps://, credentials in the URL).
+    #[arg(long, value_name = "URL", requires = "smtp_from")]
+    pub smtp_url: Option<String>,
+    /// The digest's sender address.
+    #[arg(long, value_name = "ADDRESS", requires = "smtp_url")]
+    pub smtp_from: Option<String>,
+    /// Delay before a failed webhook delivery is retried (doubling each time, 4 attempts).
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration, hide_short_help = true)]
+    pub webhook_retry: Duration,
+}
+
+/// Parses `HH:MM` into minutes after midnight.
+fn parse_hhmm(s: &str) -> Result<u32, String> {
+    let bad = || format!("{s:?} is not a UTC time like 00:15");
+    let (h, m) = s.split_once(':').ok_or_else(bad)?;
+    let (h, m): (u32, u32) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
+    if h > 23 || m > 59 {
+        return Err(bad());
+    }
+    Ok(h * 60 + m)
+}
+
+/// The daily monitoring: catch up at start-up, then every day at `at`
+/// (minutes after midnight, UTC); the weekly digests go out on Mondays.
+async fn run_monitoring(compliance: Arc<Compliance>, at: u32) {
+    let run = |compliance: Arc<Compliance>| async move {
+        match compliance.monitor_all(None).await {
+            Ok(days) => {
+                let found: usize = days.iter().map(|d| d.recorded.len()).sum();
+                tracing::info!(days = days.len(), anomalies = found, "monitoring ran");
+            }
+            Err(e) => tracing::error!(error = %e, "monitoring failed"),
+        }
+    };
+    run(compliance.clone()).await;
+    loop {
+        let now = crate::service::now_ms();
+        let day_ms = compliance::time::DAY_MS;
+        let today_at = now.div_euclid(day_ms) * day_ms + i64::from(at) * 60_000;
+        let next = if today_at > now {
+            today_at
+        } else {
+            today_at + day_ms
+        };
+        let wait = u64::try_from(next - now).unwrap_or(0);
+        tokio::time::sleep(Duration::from_millis(wait)).await;
+        run(compliance.clone()).await;
+        // Days since the epoch: 1970-01-01 was a Thursday, so Monday is 4.
+        if next.div_euclid(day_ms).rem_euclid(7) == 4 {
+            compliance.send_weekly_digests().await;
+        }
+    }
 }
 
 /// Waits for SIGTERM or Ctrl-C.
@@ -120,14 +179,21 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
         .unwrap_or_else(|| format!("http://{addr}"))
         .trim_end_matches('/')
         .to_owned();
+    let mailer = match (&args.smtp_url, &args.smtp_from) {
+        (Some(url), Some(from)) => Some(crate::service::digest::Mailer::new(url, from)?),
+        _ => None,
+    };
     let state = AppState {
         log: log.clone(),
-        compliance: Arc::new(Compliance::new(
-            log.clone(),
-            store.clone(),
-            store.clone(),
-            GitHub::new(&args.github_api, args.github_token.clone()),
-        )),
+        compliance: Arc::new(
+            Compliance::new(
+                log.clone(),
+                store.clone(),
+                store.clone(),
+                GitHub::new(&args.github_api, args.github_token.clone()),
+            )
+            .with_alerting(&public_url, args.webhook_retry, mailer),
+        ),
         keys: store.clone(),
         site: Site {
             public_url: public_url.clone(),
@@ -181,6 +247,15 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
             .await;
         })
     });
+    let monitor = (!args.no_monitor).then(|| {
+        let (compliance, mut rx, at) = (state.compliance.clone(), stop_rx.clone(), args.monitor_at);
+        tokio::spawn(async move {
+            tokio::select! {
+                () = run_monitoring(compliance, at) => {}
+                _ = rx.wait_for(|s| *s) => {}
+            }
+        })
+    });
     http::serve(listener, state, async {
         shutdown_signal().await;
         tracing::info!("shutting down: draining requests");
@@ -194,6 +269,9 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
     let _ = checkpointer.await;
     if let Some(p) = publisher {
         let _ = p.await;
+    }
+    if let Some(m) = monitor {
+        let _ = m.await;
     }
     log.flush()?;
     tracing::info!(tree_size = log.tree().size, "stopped");

@@ -73,7 +73,7 @@ impl From<Error> for ApiError {
             Error::NotFound(m) => ApiError::NotFound(m),
             Error::Pushback => ApiError::Overloaded,
             Error::Stopped => ApiError::Unavailable,
-            Error::GitHub(_) => ApiError::BadGateway(e.to_string()),
+            Error::GitHub(_) | Error::Mail(_) => ApiError::BadGateway(e.to_string()),
             other => ApiError::Internal(other.into()),
         }
     }

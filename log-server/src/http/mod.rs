@@ -13,6 +13,7 @@ pub mod error;
 mod export;
 mod extract;
 mod log_api;
+mod monitor;
 mod page;
 
 use std::sync::Arc;
@@ -117,6 +118,24 @@ fn compliance_routes() -> Router<AppState> {
         .route(
             "/api/projects/{project}/changelog",
             get(export::get_changelog),
+        )
+        .route(
+            "/api/projects/{project}/anomalies",
+            get(monitor::get_anomalies),
+        )
+        .route(
+            "/api/projects/{project}/anomalies/{anomaly}/acknowledge",
+            post(monitor::post_acknowledge),
+        )
+        .route("/api/projects/{project}/digest", get(monitor::get_digest))
+        .route("/v1/admin/monitor/run", post(monitor::post_monitor_run))
+        .route(
+            "/v1/admin/projects/{project}/alerts",
+            get(monitor::get_alerts).put(monitor::put_alerts),
+        )
+        .route(
+            "/v1/admin/projects/{project}/digest/send",
+            post(monitor::post_digest_send),
         )
         .route(
             "/api/projects/{project}/decisions/{run}",

@@ -67,7 +67,7 @@ pub struct NewPrincipal {
     pub github_login: Option<String>,
 }
 
-fn require_log_admin(caller: &KeyRecord) -> Result<()> {
+pub(crate) fn require_log_admin(caller: &KeyRecord) -> Result<()> {
     if caller.is_log_admin() {
         Ok(())
     } else {
@@ -212,6 +212,7 @@ impl Compliance {
             accepted_signals: req.accepted_signals,
             github_repository: req.github_repository.map(Some),
             gate: req.gate,
+            monitoring: None,
         }
         .apply(&mut settings, &now)?;
         let row = ProjectRow {

@@ -224,6 +224,17 @@ impl PreparedExport {
     }
 }
 
+/// An export's period after its first pass.
+pub(crate) struct Period {
+    rows: PeriodRecords,
+    /// Section C's summary.
+    pub summary: Summary,
+    digests: [compliance::export::SectionDigest; 3],
+    principals: Vec<compliance::export::PrincipalSummary>,
+    settings: compliance::ledger::ProjectSettings,
+    project_created_at: String,
+}
+
 /// Where the log is reached and published, for an export's header.
 #[derive(Clone, Debug, Default)]
 pub struct Site {
@@ -234,26 +245,20 @@ pub struct Site {
 }
 
 impl Compliance {
-    /// Prepares the export of `req`'s period (roles `auditor` or `admin`).
-    ///
-    /// # Errors
-    /// Refusals; pushback; storage failures.
-    pub async fn export(
+    /// Steps 1 to 3 of an export (and the whole of a digest): records due
+    /// expiries, waits for what is queued, finds the period's records and
+    /// makes the first pass over them.
+    pub(crate) async fn period(
         &self,
-        caller: &KeyRecord,
+        p: &super::Project,
         project: &str,
-        req: ExportRequest,
-        site: &Site,
-    ) -> Result<PreparedExport> {
-        let p = self.project_for(caller, project, Access::Export).await?;
-        let (from, to) = (format_date(req.from), format_date(req.to));
-
+        (start, end): (i64, i64),
+    ) -> Result<Period> {
         // 1. Expiries, then everything queued so far committed. The
         //    exceptions filed before the period and not revoked before it
         //    may belong in section B.
-        let (start, end) = (req.from * DAY_MS, (req.to + 1) * DAY_MS);
         let (upto, settled, candidates) = self
-            .under_lock(&p, |ps, _| {
+            .under_lock(p, |ps, _| {
                 let candidates: Vec<(String, i64)> = ps
                     .exceptions
                     .values()
@@ -321,6 +326,39 @@ impl Compliance {
             })
             .await?
         };
+        Ok(Period {
+            rows,
+            summary,
+            digests,
+            principals,
+            settings,
+            project_created_at,
+        })
+    }
+
+    /// Prepares the export of `req`'s period (roles `auditor` or `admin`).
+    ///
+    /// # Errors
+    /// Refusals; pushback; storage failures.
+    pub async fn export(
+        &self,
+        caller: &KeyRecord,
+        project: &str,
+        req: ExportRequest,
+        site: &Site,
+    ) -> Result<PreparedExport> {
+        let p = self.project_for(caller, project, Access::Export).await?;
+        let (from, to) = (format_date(req.from), format_date(req.to));
+
+        let (start, end) = (req.from * DAY_MS, (req.to + 1) * DAY_MS);
+        let Period {
+            rows,
+            summary,
+            digests,
+            principals,
+            settings,
+            project_created_at,
+        } = self.period(&p, project, (start, end)).await?;
         let [digest_a, digest_b, digest_c] = digests;
 
         // 4. The export's own record, and the checkpoint that covers it.

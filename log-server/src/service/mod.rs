@@ -29,10 +29,13 @@
 //! argument.
 
 pub mod admin;
+pub mod alerts;
 pub mod changelog;
+pub mod digest;
 pub mod export;
 pub mod gate;
 pub mod github;
+pub mod monitor;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -97,6 +100,8 @@ pub struct ProjectState {
     pub last_time: i64,
     /// Every exception, by ID.
     pub exceptions: BTreeMap<String, Exception>,
+    /// Anomalies whose acknowledgement is staged (may not be committed yet).
+    pub acknowledging: std::collections::HashSet<String>,
     /// Highest sequence number whose append has completed (committed or failed).
     committed: Arc<watch::Sender<u64>>,
 }
@@ -178,6 +183,16 @@ pub struct Compliance {
     clock: Clock,
     /// Classifications that may run at once (one per core).
     classify_slots: tokio::sync::Semaphore,
+    /// One monitoring run at a time.
+    monitor_lock: tokio::sync::Mutex<()>,
+    /// Webhook delivery attempts, for the admins.
+    deliveries: Arc<alerts::Deliveries>,
+    /// The first retry's delay; each next one doubles it.
+    retry_base: std::time::Duration,
+    /// The log's public URL (in alerts).
+    public_url: String,
+    /// Where digests are mailed from, if configured.
+    mailer: Option<digest::Mailer>,
 }
 
 impl Compliance {
@@ -198,7 +213,27 @@ impl Compliance {
             classify_slots: tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
             ),
+            monitor_lock: tokio::sync::Mutex::new(()),
+            deliveries: Arc::default(),
+            retry_base: std::time::Duration::from_secs(30),
+            public_url: String::new(),
+            mailer: None,
         }
+    }
+
+    /// The service alerting with links to `public_url`, retrying webhooks
+    /// after `retry_base` (doubling), and mailing digests with `mailer`.
+    #[must_use]
+    pub fn with_alerting(
+        mut self,
+        public_url: &str,
+        retry_base: std::time::Duration,
+        mailer: Option<digest::Mailer>,
+    ) -> Self {
+        self.public_url = public_url.to_owned();
+        self.retry_base = retry_base;
+        self.mailer = mailer;
+        self
     }
 
     /// The service reading the time from `clock` instead of the system
@@ -472,6 +507,7 @@ fn load_state(records: &dyn RecordStore, project: &str) -> Result<Option<Project
         last_seq,
         last_time,
         exceptions,
+        acknowledging: std::collections::HashSet::new(),
         committed: Arc::new(watch::channel(last_seq).0),
     }))
 }

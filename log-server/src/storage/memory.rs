@@ -45,6 +45,7 @@ struct Inner {
     projects: BTreeMap<String, ProjectRow>,
     profiles: HashMap<(String, String), Profile>,
     specs: HashMap<(String, String), Vec<u8>>,
+    alerts: HashMap<String, Vec<u8>>,
     keys: BTreeMap<[u8; 32], KeyRecord>,
 }
 
@@ -313,6 +314,17 @@ impl RecordStore for Memory {
             .specs
             .get(&(project.to_owned(), sha256.to_owned()))
             .cloned())
+    }
+
+    fn put_alerts(&self, project: &str, alerts: &[u8]) -> Result<()> {
+        self.write()
+            .alerts
+            .insert(project.to_owned(), alerts.to_vec());
+        Ok(())
+    }
+
+    fn alerts(&self, project: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self.read().alerts.get(project).cloned())
     }
 
     fn last_record(&self, project: &str) -> Result<Option<(u64, i64)>> {

@@ -262,6 +262,19 @@ pub trait RecordStore: Send + Sync {
     /// Storage failures.
     fn put_spec(&self, project: &str, sha256: &str, bytes: &[u8]) -> Result<(), Error>;
 
+    /// Saves a project's alert settings (webhooks with their secrets, digest
+    /// recipients): private configuration, not log records.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn put_alerts(&self, project: &str, alerts: &[u8]) -> Result<(), Error>;
+
+    /// A project's alert settings, if saved.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn alerts(&self, project: &str) -> Result<Option<Vec<u8>>, Error>;
+
     /// A document kept by [`RecordStore::put_spec`].
     ///
     /// # Errors

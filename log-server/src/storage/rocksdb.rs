@@ -756,9 +756,10 @@ impl LogStore for RocksDb {
 // | `I` project `/` record ID | seq: look-up by ID |
 // | `X` project `/` exception ID `/` seq | empty: the events of an exception |
 // | `D` project `/` SHA-256 (hex) | an OpenAPI document a decision was classified from |
+// | `W` project | the project's alert settings (webhooks, digest recipients; JSON) |
 
 /// Record types and their codes in `R` rows (stored: never renumber).
-const TYPE_CODES: [(RecordKind, u8); 8] = [
+const TYPE_CODES: [(RecordKind, u8); 11] = [
     (RecordKind::GateDecision, 1),
     (RecordKind::ExceptionRequested, 2),
     (RecordKind::ExceptionSignal, 3),
@@ -767,6 +768,9 @@ const TYPE_CODES: [(RecordKind, u8); 8] = [
     (RecordKind::ExceptionExpired, 6),
     (RecordKind::ComplianceExport, 7),
     (RecordKind::ProjectSettingsChanged, 8),
+    (RecordKind::AnomalyDetected, 9),
+    (RecordKind::AnomalyAcknowledged, 10),
+    (RecordKind::MonitorRun, 11),
 ];
 
 fn type_code(kind: RecordKind) -> u8 {
@@ -824,6 +828,10 @@ fn project_key(id: &str) -> Vec<u8> {
     let mut k = vec![b'P'];
     k.extend_from_slice(id.as_bytes());
     k
+}
+
+fn alerts_key(project: &str) -> Vec<u8> {
+    format!("W{project}").into_bytes()
 }
 
 fn spec_key(project: &str, sha256: &str) -> Vec<u8> {
@@ -928,6 +936,14 @@ impl RecordStore for RocksDb {
 
     fn spec(&self, project: &str, sha256: &str) -> Result<Option<Vec<u8>>> {
         self.get(CF_RECORDS, &spec_key(project, sha256))
+    }
+
+    fn put_alerts(&self, project: &str, alerts: &[u8]) -> Result<()> {
+        self.put_synced(CF_RECORDS, &alerts_key(project), alerts)
+    }
+
+    fn alerts(&self, project: &str) -> Result<Option<Vec<u8>>> {
+        self.get(CF_RECORDS, &alerts_key(project))
     }
 
     fn last_record(&self, project: &str) -> Result<Option<(u64, i64)>> {
