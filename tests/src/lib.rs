@@ -140,7 +140,14 @@ impl LogServer {
             && !extra_args.contains(&"--database")
         {
             let (db, objects) = cluster_backend(data_dir);
-            cmd.args(["--database", &db, "--objects", &objects, "--lease-ttl", "2s"]);
+            cmd.args([
+                "--database",
+                &db,
+                "--objects",
+                &objects,
+                "--lease-ttl",
+                "2s",
+            ]);
         }
         if !extra_args.contains(&"--listen") {
             cmd.args(["--listen", "127.0.0.1:0"]);

@@ -98,7 +98,9 @@ pub fn run(args: &MigrateArgs) -> Result<()> {
             .collect();
         let first = dst.sequence(&entries)?;
         if first != start {
-            bail!("entries were appended to the target while copying (got index {first}, expected {start})");
+            bail!(
+                "entries were appended to the target while copying (got index {first}, expected {start})"
+            );
         }
         start = end;
     }

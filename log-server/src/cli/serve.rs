@@ -73,7 +73,12 @@ pub struct ServeArgs {
     /// `postgres://USER[:PASSWORD]@HOST:PORT/DBNAME`. Needs `--objects`.
     /// Any number of frontends may share one database and bucket; each
     /// still needs the log's signing key in its data directory.
-    #[arg(long, env = "STATEANCHOR_DATABASE", hide_env_values = true, requires = "objects")]
+    #[arg(
+        long,
+        env = "STATEANCHOR_DATABASE",
+        hide_env_values = true,
+        requires = "objects"
+    )]
     pub database: Option<String>,
     /// The bucket of the PostgreSQL mode: `s3://BUCKET[/PREFIX]`, with the
     /// endpoint and credentials of the standard `AWS_*` environment variables

@@ -507,10 +507,9 @@ impl Log {
         }
         if self.shared_tree.is_some() {
             let store = self.store.clone();
-            let released = tokio::task::spawn_blocking(move || {
-                store.shared().map_or(Ok(()), |s| s.release())
-            })
-            .await;
+            let released =
+                tokio::task::spawn_blocking(move || store.shared().map_or(Ok(()), |s| s.release()))
+                    .await;
             if let Ok(Err(e)) = released {
                 tracing::warn!(error = format!("{e:#}"), "releasing the lease failed");
             }

@@ -187,7 +187,10 @@ impl Cluster {
         }
         let mut f = frontier.clone();
         let mut new = HashMap::new();
-        for d in data.iter().skip(usize::try_from(old_size - bundle_start).unwrap_or(0)) {
+        for d in data
+            .iter()
+            .skip(usize::try_from(old_size - bundle_start).unwrap_or(0))
+        {
             f.append(tlog::leaf_hash(d), |id, h| {
                 new.insert(id, h);
             });
@@ -229,14 +232,10 @@ impl Cluster {
         let note = Checkpoint::new(signer.name(), end, root)
             .sign(signer)?
             .to_string();
-        if !self.pg.advance(
-            &self.holder,
-            lease,
-            old_size,
-            end,
-            &root,
-            note.as_bytes(),
-        )? {
+        if !self
+            .pg
+            .advance(&self.holder, lease, old_size, end, &root, note.as_bytes())?
+        {
             return Ok(false);
         }
         self.size.fetch_max(end, Ordering::AcqRel);
@@ -311,7 +310,10 @@ impl HashReader for Cluster {
 impl super::LogStore for Cluster {
     fn tree_size(&self) -> Result<u64> {
         let c = self.pg.coordinator()?;
-        Ok(self.size.fetch_max(c.int_size, Ordering::AcqRel).max(c.int_size))
+        Ok(self
+            .size
+            .fetch_max(c.int_size, Ordering::AcqRel)
+            .max(c.int_size))
     }
 
     fn commit(&self, _batch: &Batch<'_>) -> Result<()> {

@@ -184,9 +184,7 @@ impl Objects {
             let mut set = tokio::task::JoinSet::new();
             for (rel, path, bytes) in paths {
                 let (store, requests) = (store.clone(), requests.clone());
-                set.spawn(async move {
-                    put_create(&*store, &requests, &rel, &path, bytes).await
-                });
+                set.spawn(async move { put_create(&*store, &requests, &rel, &path, bytes).await });
             }
             while let Some(r) = set.join_next().await {
                 r.map_err(|e| Error::storage("a write task", e))??;
@@ -209,7 +207,9 @@ impl Objects {
         let requests = self.requests.clone();
         self.bridge.run("writing the checkpoint", async move {
             for _ in 0..5 {
-                requests.gets.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                requests
+                    .gets
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let mode = match store.get(&path).await {
                     Ok(got) => {
                         let version = UpdateVersion {
@@ -230,7 +230,9 @@ impl Objects {
                     attributes: attributes(NO_CACHE, "text/plain; charset=utf-8"),
                     ..PutOptions::default()
                 };
-                requests.puts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                requests
+                    .puts
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 match store
                     .put_opts(&path, PutPayload::from(note.clone()), opts)
                     .await
@@ -328,7 +330,9 @@ async fn put_create(
         .await
     {
         Ok(_) => Ok(()),
-        Err(object_store::Error::AlreadyExists { .. } | object_store::Error::Precondition { .. }) => {
+        Err(
+            object_store::Error::AlreadyExists { .. } | object_store::Error::Precondition { .. },
+        ) => {
             // 412: someone wrote it first. Identical bytes are success.
             requests
                 .gets

@@ -426,7 +426,7 @@ impl Postgres {
                    epoch = CASE WHEN lease_holder = $1 AND lease_expires > now() \
                            THEN epoch ELSE epoch + 1 END, \
                    lease_holder = $1, \
-                   lease_expires = now() + $2 * interval '1 millisecond' \
+                   lease_expires = now() + $2::bigint * interval '1 millisecond' \
                  WHERE id = 1 AND (lease_holder IS NULL OR lease_holder = $1 \
                                    OR lease_expires <= now()) \
                  RETURNING epoch",
@@ -524,9 +524,7 @@ impl Postgres {
             .map(|rows| rows.iter().map(|r| (r.get(0), r.get(1))).collect())
             .map_err(db("reading checkpoints"))
         })?;
-        rows.into_iter()
-            .map(|(s, n)| Ok((to_u64(s)?, n)))
-            .collect()
+        rows.into_iter().map(|(s, n)| Ok((to_u64(s)?, n))).collect()
     }
 
     // ------------------------------------------------------------ rows
@@ -705,17 +703,18 @@ impl super::RecordStore for Postgres {
 
     fn last_record(&self, project: &str) -> Result<Option<(u64, i64)>> {
         let p = project.to_owned();
-        let row: Option<(i64, i64)> = self.run("reading the last record", move |pool| async move {
-            let guard = pool.get().await?;
-            let c = guard.as_ref().ok_or(Error::Stopped)?;
-            c.query_opt(
+        let row: Option<(i64, i64)> =
+            self.run("reading the last record", move |pool| async move {
+                let guard = pool.get().await?;
+                let c = guard.as_ref().ok_or(Error::Stopped)?;
+                c.query_opt(
                 "SELECT seq, time_ms FROM sa_records WHERE project = $1 ORDER BY seq DESC LIMIT 1",
                 &[&p],
             )
             .await
             .map(|r| r.map(|r| (r.get(0), r.get(1))))
             .map_err(db("reading the last record"))
-        })?;
+            })?;
         row.map(|(s, t)| Ok((to_u64(s)?, t))).transpose()
     }
 
@@ -862,10 +861,13 @@ impl super::KeyStore for Postgres {
         let rows: Vec<(Vec<u8>, Vec<u8>)> = self.run("reading keys", |p| async move {
             let guard = p.get().await?;
             let c = guard.as_ref().ok_or(Error::Stopped)?;
-            c.query("SELECT secret_hash, record FROM sa_keys ORDER BY secret_hash", &[])
-                .await
-                .map(|rows| rows.iter().map(|r| (r.get(0), r.get(1))).collect())
-                .map_err(db("reading keys"))
+            c.query(
+                "SELECT secret_hash, record FROM sa_keys ORDER BY secret_hash",
+                &[],
+            )
+            .await
+            .map(|rows| rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+            .map_err(db("reading keys"))
         })?;
         rows.iter()
             .map(|(h, v)| {
