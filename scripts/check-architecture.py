@@ -22,7 +22,9 @@ Rules (each violation is printed as `path:line: rule: message`; exit status 1 if
             paths in strings and comments do not count.
   http      `axum` and `tower_http` are named only under log-server/src/http/.
   rocksdb   The `rocksdb` crate is named only in log-server/src/storage/rocksdb.rs
-            (the module `storage::rocksdb` may be named anywhere).
+            (the module `storage::rocksdb` may be named anywhere); likewise
+            `tokio_postgres` only in storage/postgres.rs and `object_store`
+            only in storage/objects.rs.
   pure      The `tlog`, `compliance` and `gate` crates depend only on the crates
             in PURE_DEPENDENCIES, and their src/ uses no std::fs, std::net,
             std::process, std::thread, std::env, SystemTime::now or Instant::now.
@@ -65,6 +67,11 @@ IMPURE_CALLS = re.compile(r"\b(SystemTime|Instant)\s*::\s*now\b")
 HTTP_CRATES = ("axum", "tower_http")
 HTTP_DIR = "log-server/src/http/"
 ROCKSDB_FILE = "log-server/src/storage/rocksdb.rs"
+# The other backends' client crates, each named in one file only (issue 13).
+BACKEND_FILES = {
+    "tokio_postgres": "log-server/src/storage/postgres.rs",
+    "object_store": "log-server/src/storage/objects.rs",
+}
 
 
 # ---------------------------------------------------------------- lexing
@@ -480,6 +487,12 @@ def check_http_and_rocksdb(repo):
                 problems.append((src.rel, src.line(off), "rocksdb",
                                  f"the `rocksdb` crate is named outside {ROCKSDB_FILE}: the rest of the "
                                  "server reaches storage through the traits of `storage`"))
+        for c, only in BACKEND_FILES.items():
+            if src.rel != only:
+                for off in names_crate(src, c):
+                    problems.append((src.rel, src.line(off), "rocksdb",
+                                     f"the `{c}` crate is named outside {only}: the rest of the "
+                                     "server reaches storage through the traits of `storage`"))
     return problems
 
 

@@ -23,3 +23,7 @@ cargo build --locked --workspace --all-targets
 echo "== cargo test"
 cargo test --locked --workspace --all-targets
 cargo test --locked --workspace --doc
+echo "== the PostgreSQL + object storage mode on real services (PostgreSQL, moto): its own tests, then the end-to-end suite in that mode"
+scripts/test-services.sh cargo test --locked -p integration-tests --test cluster
+STATEANCHOR_TEST_BACKEND=cluster scripts/test-services.sh \
+  cargo test --locked -p integration-tests --test server_e2e --test compliance_lifecycle --test publish_server

@@ -44,6 +44,62 @@ pub fn testdata_dir() -> PathBuf {
     Path::new(&manifest).join("../testdata")
 }
 
+/// The PostgreSQL + object storage services of `scripts/test-services.sh`,
+/// if it started them: (admin database URL, bucket).
+#[must_use]
+pub fn test_services() -> Option<(String, String)> {
+    Some((
+        std::env::var("STATEANCHOR_TEST_DATABASE").ok()?,
+        std::env::var("STATEANCHOR_TEST_BUCKET").ok()?,
+    ))
+}
+
+/// A new, empty log on the test services: a new database and a new bucket
+/// prefix, as (`--database` URL, `--objects` URL).
+///
+/// # Panics
+/// If the services are not running or the database cannot be created.
+#[must_use]
+pub fn new_cluster_log() -> (String, String) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let (admin, bucket) = test_services().expect("scripts/test-services.sh must run the tests");
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let name = format!(
+        "sa_{}_{}_{nanos}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    );
+    let out = Command::new("psql")
+        .args([admin.as_str(), "-qc", &format!("CREATE DATABASE {name}")])
+        .output()
+        .expect("run psql");
+    assert!(
+        out.status.success(),
+        "CREATE DATABASE: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (base, _) = admin.rsplit_once('/').expect("database URL");
+    (format!("{base}/{name}"), format!("s3://{bucket}/{name}"))
+}
+
+/// The database and bucket of the server of `data_dir` in the cluster mode,
+/// made on its first start and kept beside it for restarts.
+fn cluster_backend(data_dir: &Path) -> (String, String) {
+    let marker = data_dir.join("test-cluster-backend");
+    if let Ok(text) = std::fs::read_to_string(&marker)
+        && let Some((db, objects)) = text.trim().split_once(' ')
+    {
+        return (db.to_owned(), objects.to_owned());
+    }
+    let (db, objects) = new_cluster_log();
+    std::fs::create_dir_all(data_dir).expect("data dir");
+    std::fs::write(&marker, format!("{db} {objects}")).expect("marker");
+    (db, objects)
+}
+
 /// A running `stateanchor-log serve` on 127.0.0.1 with its own data directory.
 /// Killed (SIGKILL) when dropped.
 pub struct LogServer {
@@ -81,6 +137,19 @@ impl LogServer {
     pub fn start_in(data_dir: &Path, extra_args: &[&str]) -> Self {
         let mut cmd = Command::new(bin("stateanchor-log"));
         cmd.arg("serve").arg("--data-dir").arg(data_dir);
+        if std::env::var("STATEANCHOR_TEST_BACKEND").as_deref() == Ok("cluster")
+            && !extra_args.contains(&"--database")
+        {
+            let (db, objects) = cluster_backend(data_dir);
+            cmd.args([
+                "--database",
+                &db,
+                "--objects",
+                &objects,
+                "--lease-ttl",
+                "2s",
+            ]);
+        }
         if !extra_args.contains(&"--listen") {
             cmd.args(["--listen", "127.0.0.1:0"]);
         }
@@ -209,3 +278,25 @@ pub fn check_schema(export: &Path) {
     );
 }
 
+/// A value read until it stops changing: e.g. a log's tree size, which is
+/// its latest checkpoint's (or, in the PostgreSQL + object storage mode, its
+/// integrated size) and follows the acknowledgements by up to one interval.
+///
+/// # Panics
+/// If it keeps changing for 20 seconds.
+pub fn settled<T: PartialEq>(read: impl Fn() -> T) -> T {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut last = read();
+    loop {
+        std::thread::sleep(Duration::from_millis(400));
+        let now = read();
+        if now == last {
+            return now;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the value did not settle in 20 s"
+        );
+        last = now;
+    }
+}

@@ -9,7 +9,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use integration_tests::{LogServer, bin};
+use integration_tests::{LogServer, bin, settled};
 use serde_json::{Value, json};
 
 const BASE: &str = "openapi: 3.0.3
@@ -325,9 +325,7 @@ fn a_pull_request_job_is_blocked_exactly_when_an_unexcepted_err_change_is_made()
     );
 
     // 4. Errors a job can hit: exit 2, a clear message, nothing recorded.
-    // (The log's tree size is its checkpoint's: let it cover everything first.)
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    let size = api.ok("GET", "/v1/log", &s.admin_key, None)["tree_size"].clone();
+    let size = settled(|| api.ok("GET", "/v1/log", &s.admin_key, None)["tree_size"].clone());
     let (code, _, errs) = check(&[], None);
     assert_eq!(code, 2);
     assert!(
@@ -419,9 +417,8 @@ fn a_pull_request_job_is_blocked_exactly_when_an_unexcepted_err_change_is_made()
     );
     assert_eq!(st, 400, "{v}");
     assert!(v["error"].as_str().unwrap().contains("not both"), "{v}");
-    std::thread::sleep(std::time::Duration::from_millis(300));
     assert_eq!(
-        api.ok("GET", "/v1/log", &s.admin_key, None)["tree_size"],
+        settled(|| api.ok("GET", "/v1/log", &s.admin_key, None)["tree_size"].clone()),
         size,
         "refusals record nothing"
     );

@@ -18,8 +18,8 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use hmac::{Hmac, Mac};
-use integration_tests::{bin, check_schema};
 use integration_tests::in_process::{InProcess, Options};
+use integration_tests::{bin, check_schema};
 use serde_json::{Value, json};
 use sha2::Sha256;
 

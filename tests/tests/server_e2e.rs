@@ -529,6 +529,9 @@ fn proof_page_is_readable_and_escaped() {
 fn metrics_and_health() {
     let s = LogServer::start(&[]);
     s.append(b"m");
+    // The tree size is the integrated one: in the PostgreSQL + object
+    // storage mode it follows the acknowledgement by up to one integration.
+    s.wait_for_checkpoint(1);
     let text = get(&format!("{}/metrics", s.url)).text().unwrap();
     for name in [
         "stateanchor_appends_total 1",

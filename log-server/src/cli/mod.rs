@@ -10,6 +10,7 @@ use tracing_subscriber::EnvFilter;
 use compliance::principal::Role;
 
 mod data_dir;
+mod migrate;
 mod project;
 mod serve;
 
@@ -25,11 +26,18 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Run the log server (embedded RocksDB).
+    /// Run the log server (embedded RocksDB, or PostgreSQL and object storage
+    /// with --database and --objects).
     ///
     /// Example:
     ///   stateanchor-log serve --data-dir ./data --listen 127.0.0.1:8080 --origin log.example.com/api-changes
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
+    /// Copy a RocksDB log into PostgreSQL and object storage, and prove
+    /// that the copy's root is the original's.
+    ///
+    /// Example:
+    ///   stateanchor-log migrate --data-dir ./data --database postgres://sa@127.0.0.1/sa --objects s3://bucket/log
+    Migrate(migrate::MigrateArgs),
     /// Show the verifier key, or manage API keys.
     Key {
         #[command(subcommand)]
@@ -138,8 +146,9 @@ pub fn run() -> Result<()> {
             tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?
-                .block_on(serve::serve(args))
+                .block_on(serve::serve(*args))
         }
+        Cmd::Migrate(args) => migrate::run(&args),
         Cmd::Key { cmd } => key_cmd(cmd),
         Cmd::Project { cmd } => project::run(cmd),
         Cmd::Monitor {

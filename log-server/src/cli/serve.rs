@@ -17,6 +17,8 @@ use crate::metrics::Metrics;
 use crate::service::Compliance;
 use crate::service::export::Site;
 use crate::service::github::GitHub;
+use crate::storage::Storage;
+use crate::storage::cluster::{Cluster, ClusterConfig};
 use crate::storage::rocksdb::RocksDb;
 
 /// Settings of `serve`.
@@ -66,6 +68,28 @@ pub struct ServeArgs {
     /// Environment variable that holds the token for a `github:` publication target.
     #[arg(long, default_value = "GITHUB_TOKEN")]
     pub publish_token_env: String,
+    /// Run on PostgreSQL (sequencing, records, keys, the integrator lease)
+    /// and object storage (tiles, bundles, checkpoint) instead of RocksDB:
+    /// `postgres://USER[:PASSWORD]@HOST:PORT/DBNAME`. Needs `--objects`.
+    /// Any number of frontends may share one database and bucket; each
+    /// still needs the log's signing key in its data directory.
+    #[arg(
+        long,
+        env = "STATEANCHOR_DATABASE",
+        hide_env_values = true,
+        requires = "objects"
+    )]
+    pub database: Option<String>,
+    /// The bucket of the PostgreSQL mode: `s3://BUCKET[/PREFIX]`, with the
+    /// endpoint and credentials of the standard `AWS_*` environment variables
+    /// (`AWS_ENDPOINT_URL`, `AWS_REGION`, `AWS_ACCESS_KEY_ID`,
+    /// `AWS_SECRET_ACCESS_KEY`). The bucket is itself a tlog-tiles log.
+    #[arg(long, env = "STATEANCHOR_OBJECTS", requires = "database")]
+    pub objects: Option<String>,
+    /// PostgreSQL mode: how long the integrator lease lasts without renewal
+    /// (the longest a dead integrator stalls integration).
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration, hide_short_help = true)]
+    pub lease_ttl: Duration,
     /// GitHub token for reading pull-request reviews.
     #[arg(long, env = "GITHUB_TOKEN", hide_env_values = true)]
     pub github_token: Option<String>,
@@ -149,6 +173,25 @@ async fn shutdown_signal() {
     }
 }
 
+/// Opens the backend the flags name: the one place that picks it.
+fn open_store(args: &ServeArgs) -> Result<Arc<dyn Storage>> {
+    Ok(match (&args.database, &args.objects) {
+        (Some(database), Some(objects)) => Arc::new(
+            Cluster::open(
+                database,
+                objects,
+                ClusterConfig {
+                    lease_ttl: args.lease_ttl,
+                    ..ClusterConfig::default()
+                },
+            )
+            .context("opening the PostgreSQL and object storage backend")?,
+        ),
+        (None, None) => Arc::new(RocksDb::open(&args.data_dir.join("db"))?),
+        _ => anyhow::bail!("--database and --objects go together"),
+    })
+}
+
 /// Runs `serve`.
 pub async fn serve(args: ServeArgs) -> Result<()> {
     let started = Instant::now();
@@ -156,7 +199,7 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
         .with_context(|| format!("creating the data directory {}", args.data_dir.display()))?;
     let (signer, new_key) =
         data_dir::load_or_create_signing_key(&args.data_dir, args.origin.as_deref())?;
-    let store = Arc::new(RocksDb::open(&args.data_dir.join("db"))?);
+    let store = open_store(&args)?;
     let new_admin = data_dir::ensure_admin_key(&*store, &args.data_dir)?;
     let metrics = Arc::new(Metrics::default());
     let log = Log::start(

@@ -66,6 +66,8 @@ pub struct Log {
     queue: mpsc::Sender<Message>,
     sequencer: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
     tree: watch::Receiver<TreeState>,
+    /// In the shared mode, the integrated tree (set by the checkpointer).
+    shared_tree: Option<watch::Sender<TreeState>>,
     checkpoint_tx: watch::Sender<Arc<LatestCheckpoint>>,
     checkpoint: watch::Receiver<Arc<LatestCheckpoint>>,
     /// Metrics.
@@ -87,6 +89,9 @@ impl Log {
         config: LogConfig,
         metrics: Arc<Metrics>,
     ) -> Result<Arc<Log>> {
+        if store.shared().is_some() {
+            return Self::start_shared(store, signer, config, metrics);
+        }
         let size = store.tree_size()?;
         let frontier = Frontier::from_reader(size, &&*store)?;
         let tree = TreeState {
@@ -125,9 +130,75 @@ impl Log {
             }
             None => sign_and_store(&*store, &signer, tree)?,
         };
-        metrics.tree_size.store(size, Relaxed);
-        metrics.checkpoint_size.store(latest.tree_size, Relaxed);
         let (tree_tx, tree_rx) = watch::channel(tree);
+        Self::spawn(
+            store, signer, config, metrics, frontier, latest, tree_tx, tree_rx, None,
+        )
+    }
+
+    /// [`Log::start`] on a store shared by several processes: the tree and
+    /// the checkpoint are the integrated ones (integrating first if this
+    /// process gets the lease); the sequencer sequences through the store.
+    fn start_shared(
+        store: Arc<dyn LogStore>,
+        signer: SignerKey,
+        config: LogConfig,
+        metrics: Arc<Metrics>,
+    ) -> Result<Arc<Log>> {
+        let shared = store.shared().ok_or(Error::Stopped)?;
+        let integrated = shared.integrate(&signer)?;
+        let latest = match &integrated.checkpoint {
+            Some(note) => open_shared_checkpoint(note, &signer, &integrated)?,
+            // Nobody published yet (another process holds the lease): the
+            // empty tree's checkpoint, which is the same bytes whoever
+            // signs it (Ed25519 is deterministic).
+            None if integrated.size == 0 => LatestCheckpoint {
+                tree_size: 0,
+                root_hash: integrated.root,
+                note: Checkpoint::new(signer.name(), 0, integrated.root)
+                    .sign(&signer)?
+                    .to_string(),
+            },
+            None => {
+                return Err(Error::Corrupt(
+                    "the integrated tree has no checkpoint".into(),
+                ));
+            }
+        };
+        let tree = TreeState {
+            size: integrated.size,
+            root: integrated.root,
+        };
+        let (shared_tx, tree_rx) = watch::channel(tree);
+        // The sequencer's own tree channel is unused in this mode.
+        let (seq_tx, _) = watch::channel(tree);
+        Self::spawn(
+            store,
+            signer,
+            config,
+            metrics,
+            Frontier::default(),
+            latest,
+            seq_tx,
+            tree_rx,
+            Some(shared_tx),
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn spawn(
+        store: Arc<dyn LogStore>,
+        signer: SignerKey,
+        config: LogConfig,
+        metrics: Arc<Metrics>,
+        frontier: Frontier,
+        latest: LatestCheckpoint,
+        tree_tx: watch::Sender<TreeState>,
+        tree_rx: watch::Receiver<TreeState>,
+        shared_tree: Option<watch::Sender<TreeState>>,
+    ) -> Result<Arc<Log>> {
+        metrics.tree_size.store(tree_rx.borrow().size, Relaxed);
+        metrics.checkpoint_size.store(latest.tree_size, Relaxed);
         let (checkpoint_tx, checkpoint_rx) = watch::channel(Arc::new(latest));
         let (queue_tx, queue_rx) = mpsc::channel(config.queue_capacity);
         let seq = Sequencer {
@@ -148,6 +219,7 @@ impl Log {
             queue: queue_tx,
             sequencer: std::sync::Mutex::new(Some(sequencer)),
             tree: tree_rx,
+            shared_tree,
             checkpoint_tx,
             checkpoint: checkpoint_rx,
             metrics,
@@ -361,6 +433,9 @@ impl Log {
     /// # Errors
     /// Signing or storage failures; the latest checkpoint is unchanged.
     pub async fn sign_if_grown(&self) -> Result<()> {
+        if let Some(shared_tree) = &self.shared_tree {
+            return self.integrate(shared_tree).await;
+        }
         let tree = self.tree();
         if tree.size <= self.checkpoint.borrow().tree_size {
             return Ok(());
@@ -370,6 +445,35 @@ impl Log {
         let cp = tokio::task::spawn_blocking(move || sign_and_store(&*store, &signer, tree))
             .await
             .map_err(|e| Error::storage("signing a checkpoint", e))??;
+        self.metrics.checkpoints_signed.fetch_add(1, Relaxed);
+        self.metrics.checkpoint_size.store(cp.tree_size, Relaxed);
+        self.checkpoint_tx.send_replace(Arc::new(cp));
+        Ok(())
+    }
+
+    /// The shared mode's checkpointer step: integrates if this process
+    /// holds (or takes) the lease, and serves the integrated tree and its
+    /// checkpoint, whoever published them.
+    async fn integrate(&self, shared_tree: &watch::Sender<TreeState>) -> Result<()> {
+        let store = self.store.clone();
+        let signer = self.signer.clone();
+        let integrated = tokio::task::spawn_blocking(move || {
+            store.shared().ok_or(Error::Stopped)?.integrate(&signer)
+        })
+        .await
+        .map_err(|e| Error::storage("integrating", e))??;
+        if integrated.size <= self.checkpoint.borrow().tree_size {
+            return Ok(());
+        }
+        let Some(note) = &integrated.checkpoint else {
+            return Ok(());
+        };
+        let cp = open_shared_checkpoint(note, &self.signer, &integrated)?;
+        shared_tree.send_replace(TreeState {
+            size: integrated.size,
+            root: integrated.root,
+        });
+        self.metrics.tree_size.store(integrated.size, Relaxed);
         self.metrics.checkpoints_signed.fetch_add(1, Relaxed);
         self.metrics.checkpoint_size.store(cp.tree_size, Relaxed);
         self.checkpoint_tx.send_replace(Arc::new(cp));
@@ -401,7 +505,44 @@ impl Log {
                 "signing the final checkpoint failed"
             );
         }
+        if self.shared_tree.is_some() {
+            let store = self.store.clone();
+            let released =
+                tokio::task::spawn_blocking(move || store.shared().map_or(Ok(()), |s| s.release()))
+                    .await;
+            if let Ok(Err(e)) = released {
+                tracing::warn!(error = format!("{e:#}"), "releasing the lease failed");
+            }
+        }
     }
+}
+
+/// Opens a shared log's published checkpoint: it must verify with the
+/// log's key and name the integrated tree.
+fn open_shared_checkpoint(
+    note: &[u8],
+    signer: &SignerKey,
+    integrated: &crate::storage::Integrated,
+) -> Result<LatestCheckpoint> {
+    let cp = open_checkpoint(note, &signer.verifier_key())
+        .map_err(|e| {
+            Error::Corrupt(format!(
+                "the published checkpoint does not verify with the log's key: {e}"
+            ))
+        })?
+        .checkpoint;
+    if cp.tree_size != integrated.size || cp.root_hash != integrated.root {
+        return Err(Error::Corrupt(format!(
+            "the published checkpoint (size {}) does not name the integrated tree (size {})",
+            cp.tree_size, integrated.size
+        )));
+    }
+    Ok(LatestCheckpoint {
+        tree_size: cp.tree_size,
+        root_hash: cp.root_hash,
+        note: String::from_utf8(note.to_vec())
+            .map_err(|_| Error::Corrupt("the published checkpoint is not UTF-8".into()))?,
+    })
 }
 
 /// Signs a checkpoint of `tree` and stores it durably.

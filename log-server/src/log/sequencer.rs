@@ -38,6 +38,59 @@ pub(super) struct Sequencer {
 }
 
 impl Sequencer {
+    /// A batch of a log shared by several processes: the store assigns the
+    /// indexes in its own transaction (its commit is the commit point) and
+    /// the tree is built later by the integrator. Returns whether to go on.
+    ///
+    /// No in-memory tree depends on the outcome, so a failed batch is
+    /// refused (503) and the sequencer goes on, unless the batch carried
+    /// compliance records: the compliance service's per-project sequence
+    /// numbers are in memory, so it fails stop as in the single-writer mode.
+    fn sequence_shared(&self, batch: &mut Vec<AppendRequest>, leaves: &mut Vec<Hash>) -> bool {
+        let Some(shared) = self.store.shared() else {
+            return false;
+        };
+        leaves.clear();
+        leaves.extend(batch.iter().map(|r| leaf_hash(&r.data)));
+        let entries: Vec<NewEntry<'_>> = batch
+            .iter()
+            .zip(leaves.iter())
+            .map(|(req, &leaf_hash)| NewEntry {
+                index: 0,
+                data: &req.data,
+                leaf_hash,
+                record: req.record.as_ref(),
+            })
+            .collect();
+        let t = Instant::now();
+        let result = shared.sequence(&entries);
+        drop(entries);
+        self.metrics.fsync_seconds.observe_duration(t.elapsed());
+        match result {
+            Ok(start) => {
+                self.metrics.appends.fetch_add(batch.len() as u64, Relaxed);
+                #[allow(clippy::cast_precision_loss)]
+                self.metrics.batch_size.observe(batch.len() as f64);
+                for ((req, leaf), index) in batch.drain(..).zip(leaves.iter()).zip(start..) {
+                    let _ = req.reply.send(Ok((index, *leaf)));
+                }
+                true
+            }
+            Err(e) => {
+                let records = batch.iter().any(|r| r.record.is_some());
+                tracing::error!(
+                    error = format!("{e:#}"),
+                    stops = records,
+                    "sequencing a batch failed; its appends are refused"
+                );
+                for req in batch.drain(..) {
+                    let _ = req.reply.send(Err(Error::Stopped));
+                }
+                !records
+            }
+        }
+    }
+
     pub(super) fn run(mut self) {
         let mut batch: Vec<AppendRequest> = Vec::with_capacity(self.max_batch);
         let mut hashes: Vec<(NodeId, Hash)> = Vec::with_capacity(self.max_batch * 2);
@@ -61,6 +114,12 @@ impl Sequencer {
             self.metrics
                 .queue_depth
                 .fetch_sub(batch.len() as u64, Relaxed);
+            if self.store.shared().is_some() {
+                if !self.sequence_shared(&mut batch, &mut leaves) {
+                    break;
+                }
+                continue;
+            }
             let start = self.frontier.size();
             let mut frontier = self.frontier.clone();
             hashes.clear();

@@ -44,7 +44,11 @@
 //! The services (`log::Log`, `service::Compliance`, `keys`) follow the rule
 //! inside their methods, so HTTP handlers never call storage themselves.
 
+mod bridge;
+pub mod cluster;
 pub mod memory;
+pub mod objects;
+pub mod postgres;
 pub mod rocksdb;
 
 use std::ops::Range;
@@ -52,7 +56,7 @@ use std::ops::Range;
 use compliance::ledger::ProjectRow;
 use compliance::principal::{KeyRecord, Profile};
 use compliance::record::RecordKind;
-use tlog::{Hash, HashReader, NodeId};
+use tlog::{Hash, HashReader, NodeId, SignerKey};
 
 use crate::Error;
 
@@ -219,6 +223,59 @@ pub trait LogStore: HashReader + Send + Sync {
     /// # Errors
     /// Storage failures.
     fn flush(&self) -> Result<(), Error>;
+
+    /// A store shared by several log processes (PostgreSQL and object
+    /// storage, [`cluster::Cluster`]) returns its [`SharedLog`]: the log
+    /// then sequences through it instead of [`LogStore::commit`], and its
+    /// tree and checkpoints are those the elected integrator publishes.
+    /// `None` (the default): this process is the log's only writer.
+    fn shared(&self) -> Option<&dyn SharedLog> {
+        None
+    }
+}
+
+/// The integrated tree of a shared log, as published.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Integrated {
+    /// Entries covered by the integrated tree.
+    pub size: u64,
+    /// Its root hash.
+    pub root: Hash,
+    /// Its signed checkpoint, once one was published.
+    pub checkpoint: Option<Vec<u8>>,
+}
+
+/// How a log writes to a store shared by several processes: sequencing is
+/// separate from integration, which one elected process does at a time.
+///
+/// Contract: [`SharedLog::sequence`] is durable once it returns `Ok` and
+/// assigns indexes no other call (in any process) assigns; a failed call's
+/// outcome is unknown but leaves no partial batch. The integrated tree only
+/// grows, and every published checkpoint extends the previous one.
+pub trait SharedLog: Send + Sync {
+    /// **The commit point of an append in this mode.** Assigns the entries
+    /// (whose `index` fields are ignored) consecutive indexes after every
+    /// entry sequenced so far and stores them and their records durably, in
+    /// one transaction. Returns the first index.
+    ///
+    /// # Errors
+    /// Storage failures (the outcome is then unknown).
+    fn sequence(&self, entries: &[NewEntry<'_>]) -> Result<u64, Error>;
+
+    /// Takes or renews the integrator lease and, while it is held,
+    /// integrates what is sequenced (tiles and bundles, then a checkpoint
+    /// signed with `signer`, then a compare-and-swap of the integrated
+    /// tree); then returns the integrated tree, whoever integrated it.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn integrate(&self, signer: &SignerKey) -> Result<Integrated, Error>;
+
+    /// Gives up the lease, if held (on an orderly stop).
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn release(&self) -> Result<(), Error>;
 }
 
 /// Projects, principals' profiles and the private compliance records.

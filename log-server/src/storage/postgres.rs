@@ -1,0 +1,905 @@
+//! PostgreSQL: the shared sequencer, the integrator's lease and
+//! compare-and-swap, and the records, projects, profiles, API keys and kept
+//! documents of a log run by several frontends (issue 13). The only file
+//! that names `tokio_postgres`.
+//!
+//! # Tables
+//!
+//! | table | what |
+//! |---|---|
+//! | `sa_coord` | one row: `next_index` (sequenced), the integrated `int_size`, `int_root` and signed `checkpoint`, and the integrator's lease (`epoch`, `lease_holder`, `lease_expires`) |
+//! | `sa_entries` | every sequenced entry: index, bytes, leaf hash (indexed, for look-up by hash) |
+//! | `sa_checkpoints` | every checkpoint the integrator published, by tree size |
+//! | `sa_records`, `sa_projects`, `sa_profiles`, `sa_keys`, `sa_specs` | as the RocksDB column families |
+//!
+//! # Sequencing
+//!
+//! A batch is one short transaction: `UPDATE sa_coord SET next_index =
+//! next_index + n ... RETURNING` (which locks the coordinator row until the
+//! commit, so batches of different frontends are serialized), the entries
+//! and their records inserted with their indexes, `COMMIT`. Every session
+//! runs with `synchronous_commit = on`: the commit returns after the WAL is
+//! flushed (and, on a replicated cluster, as its `synchronous_standby_names`
+//! say), so the commit is the durable acknowledgement.
+//!
+//! # Integration
+//!
+//! The lease is the coordinator row's `lease_holder` and `lease_expires`,
+//! compared with the database's clock only. Taking an expired lease (or a
+//! first one) increments `epoch`. The integrator advances the integrated
+//! tree with a compare-and-swap on `(int_size, epoch, lease_holder)`: an
+//! integrator whose lease was taken over, or that is behind, changes nothing.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use compliance::ledger::ProjectRow;
+use compliance::principal::{KeyRecord, Profile};
+use compliance::record::RecordKind;
+use tlog::Hash;
+use tokio_postgres::{Client, Config, NoTls};
+
+use super::bridge::Bridge;
+use super::{NewEntry, NewRecord, StoredRecord};
+use crate::{Error, Result};
+
+/// Connections kept per process.
+const POOL_SIZE: usize = 4;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS sa_coord (
+    id int PRIMARY KEY CHECK (id = 1),
+    next_index bigint NOT NULL,
+    int_size bigint NOT NULL,
+    int_root bytea NOT NULL,
+    checkpoint bytea,
+    epoch bigint NOT NULL,
+    lease_holder text,
+    lease_expires timestamptz
+);
+INSERT INTO sa_coord (id, next_index, int_size, int_root, epoch)
+    VALUES (1, 0, 0, '\\xe3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855', 0)
+    ON CONFLICT (id) DO NOTHING;
+CREATE TABLE IF NOT EXISTS sa_entries (
+    idx bigint PRIMARY KEY,
+    data bytea NOT NULL,
+    leaf_hash bytea NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sa_entries_leaf ON sa_entries (leaf_hash, idx);
+CREATE TABLE IF NOT EXISTS sa_checkpoints (
+    size bigint PRIMARY KEY,
+    note bytea NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sa_records (
+    project text NOT NULL,
+    seq bigint NOT NULL,
+    time_ms bigint NOT NULL,
+    id text NOT NULL,
+    kind text NOT NULL,
+    exception text,
+    envelope bytea NOT NULL,
+    record bytea NOT NULL,
+    PRIMARY KEY (project, seq),
+    UNIQUE (project, id)
+);
+CREATE INDEX IF NOT EXISTS sa_records_exc ON sa_records (project, exception COLLATE \"C\", seq)
+    WHERE exception IS NOT NULL;
+CREATE INDEX IF NOT EXISTS sa_records_time ON sa_records (project, time_ms, seq);
+CREATE TABLE IF NOT EXISTS sa_projects (id text PRIMARY KEY, row bytea NOT NULL);
+CREATE TABLE IF NOT EXISTS sa_profiles (
+    project text NOT NULL, principal text NOT NULL, profile bytea NOT NULL,
+    PRIMARY KEY (project, principal)
+);
+CREATE TABLE IF NOT EXISTS sa_keys (secret_hash bytea PRIMARY KEY, record bytea NOT NULL);
+CREATE TABLE IF NOT EXISTS sa_specs (
+    project text NOT NULL, sha256 text NOT NULL, bytes bytea NOT NULL,
+    PRIMARY KEY (project, sha256)
+);
+CREATE TABLE IF NOT EXISTS sa_alerts (project text PRIMARY KEY, settings bytea NOT NULL);
+";
+
+/// The integrated tree and the sequencer's position, as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Coordinator {
+    /// The next index the sequencer assigns (entries `0..next_index` exist).
+    pub next_index: u64,
+    /// Entries covered by the integrated tree (tiles and bundles written).
+    pub int_size: u64,
+    /// Root hash of the integrated tree.
+    pub int_root: Hash,
+    /// The signed checkpoint of the integrated tree, once there is one.
+    pub checkpoint: Option<Vec<u8>>,
+    /// The integrator lease's epoch.
+    pub epoch: u64,
+}
+
+/// A lease held by this process: the epoch it was granted in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Lease {
+    /// The epoch, which the compare-and-swap checks.
+    pub epoch: u64,
+}
+
+struct Pool {
+    config: Config,
+    slots: Vec<tokio::sync::Mutex<Option<Client>>>,
+    next: AtomicUsize,
+}
+
+impl Pool {
+    async fn connect(&self) -> Result<Client> {
+        let (client, conn) = self
+            .config
+            .connect(NoTls)
+            .await
+            .map_err(|e| Error::storage("connecting to PostgreSQL", e))?;
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::warn!(error = %e, "PostgreSQL connection closed");
+            }
+        });
+        // The commit is the durable acknowledgement: never let a session
+        // (or a server default) turn it into an asynchronous commit.
+        client
+            .batch_execute("SET synchronous_commit = on")
+            .await
+            .map_err(|e| Error::storage("configuring the PostgreSQL session", e))?;
+        Ok(client)
+    }
+
+    /// A connection of the pool, connected (again) if needed.
+    async fn get(&self) -> Result<tokio::sync::MutexGuard<'_, Option<Client>>> {
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        let mut guard = None;
+        for i in 0..self.slots.len() {
+            if let Ok(g) = self.slots[(start + i) % self.slots.len()].try_lock() {
+                guard = Some(g);
+                break;
+            }
+        }
+        let mut guard = match guard {
+            Some(g) => g,
+            None => self.slots[start % self.slots.len()].lock().await,
+        };
+        if guard.as_ref().is_none_or(Client::is_closed) {
+            *guard = Some(self.connect().await?);
+        }
+        Ok(guard)
+    }
+}
+
+fn db(context: &'static str) -> impl Fn(tokio_postgres::Error) -> Error {
+    move |e| Error::storage(context, e)
+}
+
+fn to_i64(v: u64) -> Result<i64> {
+    i64::try_from(v).map_err(|_| Error::Corrupt(format!("{v} is out of PostgreSQL's range")))
+}
+
+fn to_u64(v: i64) -> Result<u64> {
+    u64::try_from(v).map_err(|_| Error::Corrupt(format!("negative number {v} in PostgreSQL")))
+}
+
+fn kind_from_str(s: &str) -> Result<RecordKind> {
+    use RecordKind as K;
+    [
+        K::GateDecision,
+        K::ExceptionRequested,
+        K::ExceptionSignal,
+        K::ExceptionActivated,
+        K::ExceptionRevoked,
+        K::ExceptionExpired,
+        K::ComplianceExport,
+        K::ProjectSettingsChanged,
+    ]
+    .into_iter()
+    .find(|k| k.as_str() == s)
+    .ok_or_else(|| Error::Corrupt(format!("unknown record type {s:?}")))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(what: &str, v: &[u8]) -> Result<T> {
+    serde_json::from_slice(v).map_err(|e| Error::Corrupt(format!("{what}: {e}")))
+}
+
+fn to_json(v: &impl serde::Serialize) -> Result<Vec<u8>> {
+    serde_json::to_vec(v).map_err(|e| Error::storage("serializing a row", e))
+}
+
+/// A PostgreSQL database holding a log's sequencer, lease and records.
+pub struct Postgres {
+    pool: Arc<Pool>,
+    bridge: Bridge,
+}
+
+impl Postgres {
+    /// Connects to `url` (`postgres://user:password@host:port/dbname`),
+    /// checks that the server answers, and creates the tables if they are
+    /// missing.
+    ///
+    /// # Errors
+    /// A URL that does not parse, a server that cannot be reached or
+    /// refuses the connection (within `timeout`), a failing schema creation.
+    pub fn connect(url: &str, timeout: Duration) -> Result<Self> {
+        let mut config: Config = url.parse().map_err(|e| {
+            Error::storage(
+                format!("the database URL {:?}", redact(url)),
+                format!("{e} (expected postgres://USER[:PASSWORD]@HOST:PORT/DBNAME)"),
+            )
+        })?;
+        config.connect_timeout(timeout);
+        config.application_name("stateanchor-log");
+        let pool = Arc::new(Pool {
+            config,
+            slots: (0..POOL_SIZE)
+                .map(|_| tokio::sync::Mutex::new(None))
+                .collect(),
+            next: AtomicUsize::new(0),
+        });
+        let bridge = Bridge::new("sa-postgres", timeout.max(Duration::from_secs(30)))?;
+        let p = pool.clone();
+        bridge.run("creating the PostgreSQL tables", async move {
+            let c = p.get().await?;
+            let c = c.as_ref().ok_or(Error::Stopped)?;
+            // Concurrent first starts of several frontends: serialize the
+            // DDL with an advisory lock.
+            c.batch_execute(&format!(
+                "BEGIN; SELECT pg_advisory_xact_lock(7243515); {SCHEMA} COMMIT;"
+            ))
+            .await
+            .map_err(db("creating the PostgreSQL tables"))
+        })?;
+        Ok(Postgres { pool, bridge })
+    }
+
+    fn run<T, F, Fut>(&self, what: &'static str, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(Arc<Pool>) -> Fut,
+        Fut: Future<Output = Result<T>> + Send + 'static,
+    {
+        self.bridge.run(what, f(self.pool.clone()))
+    }
+
+    // --------------------------------------------------------- sequencing
+
+    /// **The commit point of an append in this mode.** Assigns the batch's
+    /// entries consecutive indexes after every entry sequenced so far (by
+    /// any frontend) and stores them with their records, in one
+    /// transaction; returns the first index. `Ok`: durable. `Err`: the
+    /// outcome is unknown.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub fn sequence(&self, entries: &[NewEntry<'_>]) -> Result<u64> {
+        let n = to_i64(entries.len() as u64)?;
+        let data: Vec<Vec<u8>> = entries.iter().map(|e| e.data.to_vec()).collect();
+        let leaves: Vec<Vec<u8>> = entries.iter().map(|e| e.leaf_hash.0.to_vec()).collect();
+        let records: Vec<(usize, NewRecord)> = entries
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| e.record.map(|r| (i, r.clone())))
+            .collect();
+        self.run("sequencing a batch in PostgreSQL", move |p| async move {
+            let mut guard = p.get().await?;
+            let c = guard.as_mut().ok_or(Error::Stopped)?;
+            let tx = c.transaction().await.map_err(db("BEGIN"))?;
+            let row = tx
+                .query_one(
+                    "UPDATE sa_coord SET next_index = next_index + $1 WHERE id = 1 \
+                     RETURNING next_index - $1",
+                    &[&n],
+                )
+                .await
+                .map_err(db("locking the coordinator row"))?;
+            let start: i64 = row.get(0);
+            let idx: Vec<i64> = (start..start + n).collect();
+            tx.execute(
+                "INSERT INTO sa_entries (idx, data, leaf_hash) \
+                 SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::bytea[])",
+                &[&idx, &data, &leaves],
+            )
+            .await
+            .map_err(db("inserting entries"))?;
+            for (i, r) in &records {
+                insert_record(&tx, r, &data[*i]).await?;
+            }
+            tx.commit().await.map_err(db("COMMIT of a batch"))?;
+            to_u64(start)
+        })
+    }
+
+    /// Stores a record whose envelope is already in the log (`migrate`).
+    ///
+    /// # Errors
+    /// Database failures.
+    pub fn put_record(&self, record: &NewRecord, envelope: &[u8]) -> Result<()> {
+        let (r, env) = (record.clone(), envelope.to_vec());
+        self.run("storing a record", move |p| async move {
+            let guard = p.get().await?;
+            let c = guard.as_ref().ok_or(Error::Stopped)?;
+            insert_record(c, &r, &env).await
+        })
+    }
+
+    /// Entries `start..end` as sequenced (fewer if fewer exist).
+    ///
+    /// # Errors
+    /// Database failures.
+    pub fn sequenced(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>> {
+        let (s, e) = (to_i64(start)?, to_i64(end)?);
+        let rows = self.run("reading sequenced entries", move |p| async move {
+            let guard = p.get().await?;
+            let c = guard.as_ref().ok_or(Error::Stopped)?;
+            c.query(
+                "SELECT idx, data FROM sa_entries WHERE idx >= $1 AND idx < $2 ORDER BY idx",
+                &[&s, &e],
+            )
+            .await
+            .map_err(db("reading sequenced entries"))
+            .map(|rows| {
+                rows.iter()
+                    .map(|r| (r.get::<_, i64>(0), r.get::<_, Vec<u8>>(1)))
+                    .collect::<Vec<_>>()
+            })
+        })?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (want, (idx, data)) in (s..).zip(rows) {
+            if idx != want {
+                return Err(Error::Corrupt(format!("sequenced entry {want} is missing")));
+            }
+            out.push(data);
+        }
+        Ok(out)
+    }
+
+    /// The lowest index below `below` of an entry with this leaf hash.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub fn index_of(&self, leaf_hash: &Hash, below: u64) -> Result<Option<u64>> {
+        // A bound beyond PostgreSQL's bigint is no bound.
+        let (h, b) = (
+            leaf_hash.0.to_vec(),
+            i64::try_from(below).unwrap_or(i64::MAX),
+        );
+        let found: Option<i64> = self.run("looking up a leaf hash", move |p| async move {
+            let guard = p.get().await?;
+            let c = guard.as_ref().ok_or(Error::Stopped)?;
+            c.query_one(
+                "SELECT min(idx) FROM sa_entries WHERE leaf_hash = $1 AND idx < $2",
+                &[&h, &b],
+            )
+            .await
+            .map(|r| r.get(0))
+            .map_err(db("looking up a leaf hash"))
+        })?;
+        found.map(to_u64).transpose()
+    }
+
+    /// The coordinator row.
+    ///
+    /// # Errors
+    /// Database failures; a corrupt row.
+    pub fn coordinator(&self) -> Result<Coordinator> {
+        let (next, size, root, cp, epoch) =
+            self.run("reading the coordinator row", |p| async move {
+                let guard = p.get().await?;
+                let c = guard.as_ref().ok_or(Error::Stopped)?;
+                let r = c
+                    .query_one(
+                        "SELECT next_index, int_size, int_root, checkpoint, epoch \
+                         FROM sa_coord WHERE id = 1",
+                        &[],
+                    )
+                    .await
+                    .map_err(db("reading the coordinator row"))?;
+                Ok((
+                    r.get::<_, i64>(0),
+                    r.get::<_, i64>(1),
+                    r.get::<_, Vec<u8>>(2),
+                    r.get::<_, Option<Vec<u8>>>(3),
+                    r.get::<_, i64>(4),
+                ))
+            })?;
+        Ok(Coordinator {
+            next_index: to_u64(next)?,
+            int_size: to_u64(size)?,
+            int_root: Hash::from_slice(&root)
+                .map_err(|e| Error::Corrupt(format!("integrated root: {e}")))?,
+            checkpoint: cp,
+            epoch: to_u64(epoch)?,
+        })
+    }
+
+    // --------------------------------------------------------- integration
+
+    /// Takes or renews the integrator lease for `holder`, for `ttl`. `None`
+    /// if another holder's lease has not expired. Taking a lease that was
+    /// not ours (or had expired) starts a new epoch.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub fn acquire_lease(&self, holder: &str, ttl: Duration) -> Result<Option<Lease>> {
+        let holder = holder.to_owned();
+        let ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
+        let epoch: Option<i64> = self.run("taking the integrator lease", move |p| async move {
+            let guard = p.get().await?;
+            let c = guard.as_ref().ok_or(Error::Stopped)?;
+            c.query_opt(
+                "UPDATE sa_coord SET \
+                   epoch = CASE WHEN lease_holder = $1 AND lease_expires > now() \
+                           THEN epoch ELSE epoch + 1 END, \
+                   lease_holder = $1, \
+                   lease_expires = now() + $2::bigint * interval '1 millisecond' \
+                 WHERE id = 1 AND (lease_holder IS NULL OR lease_holder = $1 \
+                                   OR lease_expires <= now()) \
+                 RETURNING epoch",
+                &[&holder, &ms],
+            )
+            .await
+            .map(|r| r.map(|r| r.get(0)))
+            .map_err(db("taking the integrator lease"))
+        })?;
+        Ok(epoch.map(to_u64).transpose()?.map(|epoch| Lease { epoch }))
+    }
+
+    /// Gives the lease up (on an orderly stop), if `holder` has it.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub fn release_lease(&self, holder: &str) -> Result<()> {
+        let holder = holder.to_owned();
+        self.run("releasing the integrator lease", move |p| async move {
+            let guard = p.get().await?;
+            let c = guard.as_ref().ok_or(Error::Stopped)?;
+            c.execute(
+                "UPDATE sa_coord SET lease_expires = now() WHERE id = 1 AND lease_holder = $1",
+                &[&holder],
+            )
+            .await
+            .map(drop)
+            .map_err(db("releasing the integrator lease"))
+        })
+    }
+
+    /// **The integrator's compare-and-swap.** Advances the integrated tree
+    /// from `old_size` to `new_size` with its root and signed checkpoint,
+    /// and keeps the checkpoint, only if the integrated size is still
+    /// `old_size` and `holder` still holds the lease of `lease`'s epoch.
+    /// Returns whether it did.
+    ///
+    /// # Errors
+    /// Database failures (the outcome is then unknown).
+    pub fn advance(
+        &self,
+        holder: &str,
+        lease: Lease,
+        old_size: u64,
+        new_size: u64,
+        root: &Hash,
+        note: &[u8],
+    ) -> Result<bool> {
+        let holder = holder.to_owned();
+        let (old, new, epoch) = (to_i64(old_size)?, to_i64(new_size)?, to_i64(lease.epoch)?);
+        let (root, note) = (root.0.to_vec(), note.to_vec());
+        self.run("advancing the integrated tree", move |p| async move {
+            let mut guard = p.get().await?;
+            let c = guard.as_mut().ok_or(Error::Stopped)?;
+            let tx = c.transaction().await.map_err(db("BEGIN"))?;
+            let n = tx
+                .execute(
+                    "UPDATE sa_coord SET int_size = $1, int_root = $2, checkpoint = $3 \
+                     WHERE id = 1 AND int_size = $4 AND epoch = $5 AND lease_holder = $6 \
+                       AND next_index >= $1",
+                    &[&new, &root, &note, &old, &epoch, &holder],
+                )
+                .await
+                .map_err(db("the integrated tree's compare-and-swap"))?;
+            if n != 1 {
+                tx.rollback().await.map_err(db("ROLLBACK"))?;
+                return Ok(false);
+            }
+            tx.execute(
+                "INSERT INTO sa_checkpoints (size, note) VALUES ($1, $2) \
+                 ON CONFLICT (size) DO UPDATE SET note = EXCLUDED.note",
+                &[&new, &note],
+            )
+            .await
+            .map_err(db("keeping a checkpoint"))?;
+            tx.commit().await.map_err(db("COMMIT of a checkpoint"))?;
+            Ok(true)
+        })
+    }
+
+    /// Every kept checkpoint from `from_size` on, by size.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub fn checkpoints(&self, from_size: u64) -> Result<Vec<(u64, Vec<u8>)>> {
+        let from = to_i64(from_size)?;
+        let rows: Vec<(i64, Vec<u8>)> = self.run("reading checkpoints", move |p| async move {
+            let guard = p.get().await?;
+            let c = guard.as_ref().ok_or(Error::Stopped)?;
+            c.query(
+                "SELECT size, note FROM sa_checkpoints WHERE size >= $1 ORDER BY size",
+                &[&from],
+            )
+            .await
+            .map(|rows| rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+            .map_err(db("reading checkpoints"))
+        })?;
+        rows.into_iter().map(|(s, n)| Ok((to_u64(s)?, n))).collect()
+    }
+
+    // ------------------------------------------------------------ rows
+
+    fn opt_bytes(
+        &self,
+        what: &'static str,
+        sql: &'static str,
+        a: String,
+        b: Option<String>,
+    ) -> Result<Option<Vec<u8>>> {
+        self.run(what, move |p| async move {
+            let guard = p.get().await?;
+            let c = guard.as_ref().ok_or(Error::Stopped)?;
+            let row = match &b {
+                Some(b) => c.query_opt(sql, &[&a, b]).await,
+                None => c.query_opt(sql, &[&a]).await,
+            };
+            row.map(|r| r.map(|r| r.get(0))).map_err(db(what))
+        })
+    }
+
+    fn exec(
+        &self,
+        what: &'static str,
+        sql: &'static str,
+        params: Vec<Box<dyn tokio_postgres::types::ToSql + Send + Sync>>,
+    ) -> Result<()> {
+        self.run(what, move |p| async move {
+            let guard = p.get().await?;
+            let c = guard.as_ref().ok_or(Error::Stopped)?;
+            let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params
+                .iter()
+                .map(|b| &**b as &(dyn tokio_postgres::types::ToSql + Sync))
+                .collect();
+            c.execute(sql, &refs).await.map(drop).map_err(db(what))
+        })
+    }
+
+    fn seqs(
+        &self,
+        what: &'static str,
+        sql: &'static str,
+        a: String,
+        b: Option<String>,
+    ) -> Result<Vec<u64>> {
+        let v: Vec<i64> = self.run(what, move |p| async move {
+            let guard = p.get().await?;
+            let c = guard.as_ref().ok_or(Error::Stopped)?;
+            let rows = match &b {
+                Some(b) => c.query(sql, &[&a, b]).await,
+                None => c.query(sql, &[&a]).await,
+            };
+            rows.map(|rows| rows.iter().map(|r| r.get(0)).collect())
+                .map_err(db(what))
+        })?;
+        v.into_iter().map(to_u64).collect()
+    }
+}
+
+async fn insert_record(
+    c: &impl tokio_postgres::GenericClient,
+    r: &NewRecord,
+    envelope: &[u8],
+) -> Result<()> {
+    let (seq, time) = (to_i64(r.seq)?, r.time_ms);
+    c.execute(
+        "INSERT INTO sa_records (project, seq, time_ms, id, kind, exception, envelope, record) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        &[
+            &r.project,
+            &seq,
+            &time,
+            &r.id,
+            &r.kind.as_str(),
+            &r.exception,
+            &envelope,
+            &r.record,
+        ],
+    )
+    .await
+    .map(drop)
+    .map_err(db("inserting a record"))
+}
+
+/// The URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let userinfo = &url[s + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}{user}:***{}", &url[..s + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+impl super::RecordStore for Postgres {
+    fn project(&self, id: &str) -> Result<Option<ProjectRow>> {
+        self.opt_bytes(
+            "reading a project",
+            "SELECT row FROM sa_projects WHERE id = $1",
+            id.to_owned(),
+            None,
+        )?
+        .map(|v| from_json("project row", &v))
+        .transpose()
+    }
+
+    fn projects(&self) -> Result<Vec<ProjectRow>> {
+        let rows: Vec<Vec<u8>> = self.run("reading projects", |p| async move {
+            let guard = p.get().await?;
+            let c = guard.as_ref().ok_or(Error::Stopped)?;
+            c.query("SELECT row FROM sa_projects ORDER BY id COLLATE \"C\"", &[])
+                .await
+                .map(|rows| rows.iter().map(|r| r.get(0)).collect())
+                .map_err(db("reading projects"))
+        })?;
+        rows.iter().map(|v| from_json("project row", v)).collect()
+    }
+
+    fn put_project(&self, row: &ProjectRow) -> Result<()> {
+        self.exec(
+            "writing a project",
+            "INSERT INTO sa_projects (id, row) VALUES ($1, $2) \
+             ON CONFLICT (id) DO UPDATE SET row = EXCLUDED.row",
+            vec![Box::new(row.id.clone()), Box::new(to_json(row)?)],
+        )
+    }
+
+    fn profile(&self, project: &str, principal: &str) -> Result<Option<Profile>> {
+        self.opt_bytes(
+            "reading a profile",
+            "SELECT profile FROM sa_profiles WHERE project = $1 AND principal = $2",
+            project.to_owned(),
+            Some(principal.to_owned()),
+        )?
+        .map(|v| from_json("profile", &v))
+        .transpose()
+    }
+
+    fn put_profile(&self, project: &str, principal: &str, profile: &Profile) -> Result<()> {
+        self.exec(
+            "writing a profile",
+            "INSERT INTO sa_profiles (project, principal, profile) VALUES ($1, $2, $3) \
+             ON CONFLICT (project, principal) DO UPDATE SET profile = EXCLUDED.profile",
+            vec![
+                Box::new(project.to_owned()),
+                Box::new(principal.to_owned()),
+                Box::new(to_json(profile)?),
+            ],
+        )
+    }
+
+    fn put_spec(&self, project: &str, sha256: &str, bytes: &[u8]) -> Result<()> {
+        self.exec(
+            "keeping a document",
+            "INSERT INTO sa_specs (project, sha256, bytes) VALUES ($1, $2, $3) \
+             ON CONFLICT (project, sha256) DO NOTHING",
+            vec![
+                Box::new(project.to_owned()),
+                Box::new(sha256.to_owned()),
+                Box::new(bytes.to_vec()),
+            ],
+        )
+    }
+
+    fn spec(&self, project: &str, sha256: &str) -> Result<Option<Vec<u8>>> {
+        self.opt_bytes(
+            "reading a document",
+            "SELECT bytes FROM sa_specs WHERE project = $1 AND sha256 = $2",
+            project.to_owned(),
+            Some(sha256.to_owned()),
+        )
+    }
+
+    fn put_alerts(&self, project: &str, alerts: &[u8]) -> Result<()> {
+        self.exec(
+            "writing alert settings",
+            "INSERT INTO sa_alerts (project, settings) VALUES ($1, $2) \
+             ON CONFLICT (project) DO UPDATE SET settings = EXCLUDED.settings",
+            vec![Box::new(project.to_owned()), Box::new(alerts.to_vec())],
+        )
+    }
+
+    fn alerts(&self, project: &str) -> Result<Option<Vec<u8>>> {
+        self.opt_bytes(
+            "reading alert settings",
+            "SELECT settings FROM sa_alerts WHERE project = $1",
+            project.to_owned(),
+            None,
+        )
+    }
+
+    fn last_record(&self, project: &str) -> Result<Option<(u64, i64)>> {
+        let p = project.to_owned();
+        let row: Option<(i64, i64)> =
+            self.run("reading the last record", move |pool| async move {
+                let guard = pool.get().await?;
+                let c = guard.as_ref().ok_or(Error::Stopped)?;
+                c.query_opt(
+                "SELECT seq, time_ms FROM sa_records WHERE project = $1 ORDER BY seq DESC LIMIT 1",
+                &[&p],
+            )
+            .await
+            .map(|r| r.map(|r| (r.get(0), r.get(1))))
+            .map_err(db("reading the last record"))
+            })?;
+        row.map(|(s, t)| Ok((to_u64(s)?, t))).transpose()
+    }
+
+    fn record(&self, project: &str, seq: u64) -> Result<Option<StoredRecord>> {
+        let (p, s) = (project.to_owned(), to_i64(seq)?);
+        let row: Option<(String, Vec<u8>, Vec<u8>)> =
+            self.run("reading a record", move |pool| async move {
+                let guard = pool.get().await?;
+                let c = guard.as_ref().ok_or(Error::Stopped)?;
+                c.query_opt(
+                    "SELECT kind, envelope, record FROM sa_records WHERE project = $1 AND seq = $2",
+                    &[&p, &s],
+                )
+                .await
+                .map(|r| r.map(|r| (r.get(0), r.get(1), r.get(2))))
+                .map_err(db("reading a record"))
+            })?;
+        row.map(|(kind, envelope, record)| {
+            Ok(StoredRecord {
+                kind: kind_from_str(&kind)?,
+                envelope,
+                record,
+            })
+        })
+        .transpose()
+    }
+
+    fn seq_of(&self, project: &str, id: &str) -> Result<Option<u64>> {
+        Ok(self
+            .seqs(
+                "looking up a record ID",
+                "SELECT seq FROM sa_records WHERE project = $1 AND id = $2",
+                project.to_owned(),
+                Some(id.to_owned()),
+            )?
+            .first()
+            .copied())
+    }
+
+    fn exception_seqs(&self, project: &str, exception: &str) -> Result<Vec<u64>> {
+        self.seqs(
+            "reading an exception's records",
+            "SELECT seq FROM sa_records WHERE project = $1 AND exception = $2 ORDER BY seq",
+            project.to_owned(),
+            Some(exception.to_owned()),
+        )
+    }
+
+    fn ledger_seqs(&self, project: &str) -> Result<Vec<u64>> {
+        self.seqs(
+            "reading the ledger's records",
+            "SELECT seq FROM sa_records WHERE project = $1 AND exception IS NOT NULL \
+             ORDER BY exception COLLATE \"C\", seq",
+            project.to_owned(),
+            None,
+        )
+    }
+
+    fn first_seq_at(&self, project: &str, time_ms: i64) -> Result<Option<u64>> {
+        let p = project.to_owned();
+        let found: Option<i64> = self.run("finding a record by time", move |pool| async move {
+            let guard = pool.get().await?;
+            let c = guard.as_ref().ok_or(Error::Stopped)?;
+            c.query_one(
+                "SELECT min(seq) FROM sa_records WHERE project = $1 AND time_ms >= $2",
+                &[&p, &time_ms],
+            )
+            .await
+            .map(|r| r.get(0))
+            .map_err(db("finding a record by time"))
+        })?;
+        found.map(to_u64).transpose()
+    }
+
+    fn for_each_record(
+        &self,
+        project: &str,
+        seqs: std::ops::Range<u64>,
+        f: &mut dyn FnMut(super::RecordRef<'_>) -> Result<bool>,
+    ) -> Result<()> {
+        // Pages of 256 records: memory does not grow with the range.
+        const PAGE: u64 = 256;
+        let mut from = seqs.start;
+        while from < seqs.end {
+            let to = seqs.end.min(from + PAGE);
+            let (p, a, b) = (project.to_owned(), to_i64(from)?, to_i64(to)?);
+            let rows: Vec<(String, Vec<u8>, Vec<u8>)> =
+                self.run("reading records", move |pool| async move {
+                    let guard = pool.get().await?;
+                    let c = guard.as_ref().ok_or(Error::Stopped)?;
+                    c.query(
+                        "SELECT kind, envelope, record FROM sa_records \
+                         WHERE project = $1 AND seq >= $2 AND seq < $3 ORDER BY seq",
+                        &[&p, &a, &b],
+                    )
+                    .await
+                    .map(|rows| {
+                        rows.iter()
+                            .map(|r| (r.get(0), r.get(1), r.get(2)))
+                            .collect()
+                    })
+                    .map_err(db("reading records"))
+                })?;
+            for (kind, envelope, record) in &rows {
+                let r = super::RecordRef {
+                    kind: kind_from_str(kind)?,
+                    envelope,
+                    record,
+                };
+                if !f(r)? {
+                    return Ok(());
+                }
+            }
+            from = to;
+        }
+        Ok(())
+    }
+}
+
+impl super::KeyStore for Postgres {
+    fn put_key(&self, secret_hash: &[u8; 32], record: &KeyRecord) -> Result<()> {
+        self.exec(
+            "writing a key",
+            "INSERT INTO sa_keys (secret_hash, record) VALUES ($1, $2) \
+             ON CONFLICT (secret_hash) DO UPDATE SET record = EXCLUDED.record",
+            vec![Box::new(secret_hash.to_vec()), Box::new(to_json(record)?)],
+        )
+    }
+
+    fn key(&self, secret_hash: &[u8; 32]) -> Result<Option<KeyRecord>> {
+        let h = secret_hash.to_vec();
+        let v: Option<Vec<u8>> = self.run("reading a key", move |p| async move {
+            let guard = p.get().await?;
+            let c = guard.as_ref().ok_or(Error::Stopped)?;
+            c.query_opt("SELECT record FROM sa_keys WHERE secret_hash = $1", &[&h])
+                .await
+                .map(|r| r.map(|r| r.get(0)))
+                .map_err(db("reading a key"))
+        })?;
+        v.map(|v| from_json("key record", &v)).transpose()
+    }
+
+    fn keys(&self) -> Result<Vec<([u8; 32], KeyRecord)>> {
+        let rows: Vec<(Vec<u8>, Vec<u8>)> = self.run("reading keys", |p| async move {
+            let guard = p.get().await?;
+            let c = guard.as_ref().ok_or(Error::Stopped)?;
+            c.query(
+                "SELECT secret_hash, record FROM sa_keys ORDER BY secret_hash",
+                &[],
+            )
+            .await
+            .map(|rows| rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+            .map_err(db("reading keys"))
+        })?;
+        rows.iter()
+            .map(|(h, v)| {
+                let h: [u8; 32] = h
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| Error::Corrupt("key hash of the wrong length".into()))?;
+                Ok((h, from_json("key record", v)?))
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Starts the real services of the PostgreSQL + object storage mode for the
+# tests, runs a command with their addresses in the environment, and stops
+# them (issue 13):
+#   - PostgreSQL (Debian package `postgresql`, installed if missing), in a
+#     temporary directory, as the unprivileged user `nobody` (root cannot run
+#     initdb), on a free port of 127.0.0.1;
+#   - an S3 server: moto in server mode (PyPI `moto[server]`, installed if
+#     missing) on a free port of 127.0.0.1, with a bucket `stateanchor-test`.
+# Exports STATEANCHOR_TEST_DATABASE (an admin URL; tests create a database
+# each), STATEANCHOR_TEST_BUCKET, AWS_ENDPOINT_URL, AWS_REGION,
+# AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY.
+# Usage: scripts/test-services.sh COMMAND [ARGS...]
+set -euo pipefail
+
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  echo "stateanchor: installing postgresql (the PostgreSQL mode's tests)" >&2
+  sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq postgresql >/dev/null
+fi
+if ! command -v moto_server >/dev/null 2>&1 || ! python3 -c 'import moto, boto3' >/dev/null 2>&1; then
+  echo "stateanchor: installing moto[server] (the S3 server of the tests)" >&2
+  python3 -m pip install -q 'moto[server]' || python3 -m pip install -q --break-system-packages 'moto[server]'
+  hash -r
+fi
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+work=$(mktemp -d /tmp/stateanchor-services.XXXXXX)
+chmod 755 "$work"
+pg_port=$(free_port)
+s3_port=$(free_port)
+run_as() {
+  if [ "$(id -u)" -eq 0 ]; then runuser -u nobody -- "$@"; else "$@"; fi
+}
+cleanup() {
+  run_as "$PGBIN/pg_ctl" -D "$work/pg/data" -m immediate stop >/dev/null 2>&1 || true
+  if [ -n "${moto_pid:-}" ]; then kill "$moto_pid" 2>/dev/null || true; wait "$moto_pid" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+mkdir -p "$work/pg"
+[ "$(id -u)" -eq 0 ] && chown nobody "$work/pg"
+run_as "$PGBIN/initdb" -D "$work/pg/data" -U sa --auth=trust >"$work/initdb.log" 2>&1 || { cat "$work/initdb.log" >&2; exit 1; }
+run_as "$PGBIN/pg_ctl" -D "$work/pg/data" -l "$work/pg/server.log" -w -o "-p $pg_port -k $work/pg -c listen_addresses=127.0.0.1 -c synchronous_commit=on -c fsync=on -c max_connections=300" start >/dev/null \
+  || { cat "$work/pg/server.log" >&2; exit 1; }
+
+(cd "$work" && exec moto_server -H 127.0.0.1 -p "$s3_port" >"$work/moto.log" 2>&1) &
+moto_pid=$!
+export AWS_ENDPOINT_URL="http://127.0.0.1:$s3_port"
+export AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
+for _ in $(seq 100); do
+  python3 -c "import urllib.request; urllib.request.urlopen('$AWS_ENDPOINT_URL/moto-api/')" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+python3 - <<'PY'
+import os, boto3
+boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"]).create_bucket(Bucket="stateanchor-test")
+PY
+export STATEANCHOR_TEST_DATABASE="postgres://sa@127.0.0.1:$pg_port/postgres"
+export STATEANCHOR_TEST_BUCKET=stateanchor-test
+echo "stateanchor: PostgreSQL at 127.0.0.1:$pg_port, S3 (moto) at $AWS_ENDPOINT_URL" >&2
+"$@"

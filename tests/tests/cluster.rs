@@ -1,0 +1,342 @@
+//! The PostgreSQL + object storage mode (issue 13) on real services: a
+//! PostgreSQL server and an S3 server (moto), started by
+//! `scripts/test-services.sh`. Without them (the variables it exports are
+//! unset) every test here returns at once, saying so.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeSet;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use integration_tests::{LogServer, bin, new_cluster_log, test_services};
+use log_server::storage::objects::Objects;
+use log_server::storage::postgres::Postgres;
+
+fn services() -> bool {
+    if test_services().is_none() {
+        eprintln!("skipped: run under scripts/test-services.sh for the PostgreSQL mode");
+        return false;
+    }
+    true
+}
+
+fn start(data_dir: &std::path::Path, db: &str, objects: &str) -> LogServer {
+    LogServer::start_in(
+        data_dir,
+        &[
+            "--database",
+            db,
+            "--objects",
+            objects,
+            "--lease-ttl",
+            "1s",
+            "--checkpoint-interval",
+            "100ms",
+        ],
+    )
+}
+
+/// Copies every object under a prefix into a directory and prints each
+/// key with its Cache-Control.
+const SYNC: &str = r#"
+import os, sys, boto3
+bucket, prefix, out = sys.argv[1], sys.argv[2], sys.argv[3]
+s3 = boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"])
+for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix + "/"):
+    for o in page.get("Contents", []):
+        rel = o["Key"][len(prefix) + 1:]
+        got = s3.get_object(Bucket=bucket, Key=o["Key"])
+        path = os.path.join(out, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        open(path, "wb").write(got["Body"].read())
+        print(rel, got.get("CacheControl"))
+"#;
+
+fn psql(db: &str, sql: &str) -> String {
+    let out = Command::new("psql")
+        .args([db, "-tAc", sql])
+        .output()
+        .expect("psql");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// Two frontends on one database and bucket, appending concurrently: every
+/// index is assigned once; the integrated tree covers all; the bucket alone
+/// is a tlog-tiles log that `stateanchor-verify audit` verifies; when the
+/// integrator is killed, the other frontend takes over once the lease ends.
+#[test]
+fn two_frontends_one_log_and_a_takeover() {
+    if !services() {
+        return;
+    }
+    let (db, objects) = new_cluster_log();
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir_a, dir_b) = (tmp.path().join("a"), tmp.path().join("b"));
+    let a = start(&dir_a, &db, &objects);
+    std::fs::create_dir_all(&dir_b).unwrap();
+    std::fs::copy(dir_a.join("log-signing-key"), dir_b.join("log-signing-key")).unwrap();
+    let b = start(&dir_b, &db, &objects);
+    assert_eq!(a.verifier_key, b.verifier_key);
+
+    let per = 60u32;
+    let t = Instant::now();
+    let indexes: Vec<u64> = std::thread::scope(|s| {
+        let hs: Vec<_> = [&a, &b]
+            .into_iter()
+            .enumerate()
+            .flat_map(|(n, srv)| {
+                (0..2).map(move |w| {
+                    s.spawn(move || {
+                        (0..per / 2)
+                            .map(|i| srv.append(format!("f{n} w{w} e{i}").as_bytes()))
+                            .collect::<Vec<_>>()
+                    })
+                })
+            })
+            .collect();
+        hs.into_iter().flat_map(|h| h.join().unwrap()).collect()
+    });
+    eprintln!(
+        "{} appends through two frontends in {:?}",
+        indexes.len(),
+        t.elapsed()
+    );
+    let total = u64::from(per) * 2;
+    let set: BTreeSet<u64> = indexes.iter().copied().collect();
+    assert_eq!(set.len() as u64, total, "an index was assigned twice");
+    assert_eq!(
+        set.into_iter().collect::<Vec<_>>(),
+        (0..total).collect::<Vec<_>>()
+    );
+    a.wait_for_checkpoint(total);
+    b.wait_for_checkpoint(total);
+
+    // The bucket is the log: copy its objects as they are (with their
+    // Cache-Control) and audit them with no server in between. (moto does
+    // not serve objects to unauthenticated readers, so the copy is made
+    // with the credentials; a CDN or public bucket serves the same paths.)
+    let copy = tmp.path().join("bucket");
+    let (bucket, prefix) = objects
+        .strip_prefix("s3://")
+        .unwrap()
+        .split_once('/')
+        .unwrap();
+    let out = Command::new("python3")
+        .args(["-c", SYNC, bucket, prefix])
+        .arg(&copy)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listing = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(listing.contains("checkpoint no-cache"), "{listing}");
+    assert!(
+        listing.contains("tile/0/000.p/120 public, max-age=31536000, immutable"),
+        "{listing}"
+    );
+    let out = Command::new(bin("stateanchor-verify"))
+        .args(["audit", "--key", &a.verifier_key, "--log"])
+        .arg(&copy)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "audit of the bucket failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Kill the integrator (SIGKILL); the other takes over after the lease.
+    let holder = psql(&db, "SELECT lease_holder FROM sa_coord");
+    let pid: u32 = holder.split('-').rev().nth(1).unwrap().parse().unwrap();
+    let (mut dead, alive) = if pid == a.child.id() { (a, b) } else { (b, a) };
+    assert_eq!(dead.child.id(), pid, "the lease holder is one of the two");
+    dead.child.kill().unwrap();
+    dead.child.wait().unwrap();
+    let t = Instant::now();
+    let index = alive.append(b"after the integrator died");
+    assert_eq!(index, total);
+    alive.wait_for_checkpoint(total + 1);
+    let gap = t.elapsed();
+    eprintln!("failover: covered by a checkpoint {gap:?} after the integrator was killed");
+    assert!(gap < Duration::from_secs(15));
+    let new_holder = psql(&db, "SELECT lease_holder FROM sa_coord");
+    assert_ne!(new_holder, holder);
+    drop(alive);
+}
+
+/// A stale integrator's compare-and-swap fails: after its lease expired and
+/// another took it (a new epoch), it cannot advance the tree.
+#[test]
+fn a_stale_integrators_compare_and_swap_fails() {
+    if !services() {
+        return;
+    }
+    let (db, _) = new_cluster_log();
+    let pg = Postgres::connect(&db, Duration::from_secs(10)).unwrap();
+    let old = pg
+        .acquire_lease("old", Duration::from_millis(200))
+        .unwrap()
+        .unwrap();
+    assert!(
+        pg.acquire_lease("new", Duration::from_secs(10))
+            .unwrap()
+            .is_none(),
+        "the lease is held"
+    );
+    std::thread::sleep(Duration::from_millis(400));
+    let new = pg
+        .acquire_lease("new", Duration::from_secs(10))
+        .unwrap()
+        .unwrap();
+    assert!(new.epoch > old.epoch);
+    let root = tlog::Hash::default();
+    assert!(
+        !pg.advance("old", old, 0, 0, &root, b"stale").unwrap(),
+        "stale CAS must fail"
+    );
+    assert_eq!(
+        pg.coordinator().unwrap().checkpoint,
+        None,
+        "nothing published"
+    );
+    assert!(pg.advance("new", new, 0, 0, &root, b"fresh").unwrap());
+    // A CAS from a size that is no longer current fails too.
+    assert!(!pg.advance("new", new, 5, 0, &root, b"behind").unwrap());
+    assert_eq!(
+        pg.coordinator().unwrap().checkpoint.as_deref(),
+        Some(&b"fresh"[..])
+    );
+    // The old holder cannot take the lease back while it is held.
+    assert!(
+        pg.acquire_lease("old", Duration::from_secs(1))
+            .unwrap()
+            .is_none()
+    );
+}
+
+/// Create-only writes: an object already there with the same bytes is
+/// success (HTTP 412 on a retry); with other bytes it is an error.
+#[test]
+fn a_412_on_identical_bytes_is_success() {
+    if !services() {
+        return;
+    }
+    let (_, objects) = new_cluster_log();
+    let o = Objects::open(&objects, 1 << 20, Duration::from_secs(10)).unwrap();
+    let put = |b: &[u8]| o.put_immutable(vec![("tile/0/000.p/1".into(), b.to_vec())]);
+    put(b"same").unwrap();
+    put(b"same").unwrap();
+    let err = put(b"other").unwrap_err();
+    assert!(format!("{err:#}").contains("other bytes"), "{err:#}");
+    assert_eq!(o.get("tile/0/000.p/1").unwrap().unwrap().as_ref(), b"same");
+    // A smaller tree's checkpoint never replaces a larger one's.
+    o.put_checkpoint(5, b"origin\n5\nroot\n").unwrap();
+    o.put_checkpoint(3, b"origin\n3\nroot\n").unwrap();
+    assert_eq!(
+        o.get("checkpoint").unwrap().unwrap().as_ref(),
+        b"origin\n5\nroot\n"
+    );
+}
+
+/// `migrate` copies a RocksDB log and proves the roots match; the copy is
+/// then served in the PostgreSQL mode with the same checkpoint root.
+#[test]
+fn migrate_copies_a_rocksdb_log_and_proves_the_root() {
+    if !services() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let mut rocks = LogServer::start_in(&dir, &[]);
+    for i in 0..300u32 {
+        rocks.append(format!("entry {i}").as_bytes());
+    }
+    let cp = rocks.wait_for_checkpoint(300);
+    rocks.stop();
+    let (db, objects) = new_cluster_log();
+    let out = Command::new(bin("stateanchor-log"))
+        .args(["migrate", "--data-dir"])
+        .arg(&dir)
+        .args(["--database", &db, "--objects", &objects])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("roots match at size 300"), "{stdout}");
+    let root = cp.lines().nth(2).unwrap();
+    assert!(
+        stdout.contains(&format!("rocksdb root: {root}")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("copy root:    {root}")),
+        "{stdout}"
+    );
+    // Migrating again into the same database is refused.
+    let again = Command::new(bin("stateanchor-log"))
+        .args(["migrate", "--data-dir"])
+        .arg(&dir)
+        .args(["--database", &db, "--objects", &objects])
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    let served = start(&dir, &db, &objects);
+    let text = served.wait_for_checkpoint(300);
+    assert_eq!(text.lines().nth(2), Some(root));
+}
+
+/// Bad input is a clear error, and nothing is created.
+#[test]
+fn bad_database_or_bucket_is_a_clear_error() {
+    if !services() {
+        return;
+    }
+    let (db, objects) = new_cluster_log();
+    let run = |db: &str, objects: &str| {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = Command::new(bin("stateanchor-log"))
+            .args(["serve", "--data-dir"])
+            .arg(tmp.path())
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--database",
+                db,
+                "--objects",
+                objects,
+            ])
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let err = run("postgres://sa@127.0.0.1:1/nothing", &objects);
+    assert!(err.contains("connecting to PostgreSQL"), "{err}");
+    let err = run("not a url", &objects);
+    assert!(err.contains("the database URL"), "{err}");
+    let err = run(&db, "s3://no-such-bucket-here/x");
+    assert!(err.contains("no-such-bucket-here"), "{err}");
+    let err = run(&db, "https://example.com/bucket");
+    assert!(err.contains("expected s3://BUCKET"), "{err}");
+    // Nothing was created in the database by the failed starts with a bad bucket.
+    assert_eq!(
+        psql(
+            &db,
+            "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'sa_%'"
+        ),
+        "0"
+    );
+}
