@@ -447,42 +447,59 @@ pub(crate) fn push_segment(ptr: &mut String, seg: &str) {
     }
 }
 
-/// Every `$ref` string in a value with its pointer (iterative walk).
+/// Every `$ref` string in a value with its pointer, sorted (iterative walk;
+/// only containers are visited, and a pointer is built only for a `$ref`).
 fn refs_of(root: &Value) -> Vec<(String, &str)> {
+    enum Step<'v> {
+        Enter(&'v Value, Option<&'v str>, usize),
+        Leave(usize),
+    }
     let mut out = Vec::new();
-    let mut stack: Vec<(String, &Value)> = vec![(String::new(), root)];
-    while let Some((ptr, v)) = stack.pop() {
+    let mut ptr = String::new();
+    let mut stack: Vec<Step<'_>> = vec![Step::Enter(root, None, 0)];
+    while let Some(step) = stack.pop() {
+        let (v, key, index) = match step {
+            Step::Leave(len) => {
+                ptr.truncate(len);
+                continue;
+            }
+            Step::Enter(v, key, index) => (v, key, index),
+        };
+        let len = ptr.len();
+        if !std::ptr::eq(v, root) {
+            match key {
+                Some(k) => push_segment(&mut ptr, k),
+                None => push_segment(&mut ptr, &index.to_string()),
+            }
+        }
+        stack.push(Step::Leave(len));
         match v {
             Value::Object(m) => {
                 if let Some(Value::String(r)) = m.get("$ref") {
                     out.push((ptr.clone(), r.as_str()));
                 }
                 for (k, c) in m {
-                    if k == "$ref"
-                        || k == "example"
-                        || k == "examples"
-                        || k == "const"
-                        || k == "default"
-                        || k == "enum"
+                    if matches!(
+                        k.as_str(),
+                        "$ref" | "example" | "examples" | "const" | "default" | "enum"
+                    ) || !matches!(c, Value::Object(_) | Value::Array(_))
                     {
                         continue;
                     }
-                    let mut p = ptr.clone();
-                    push_segment(&mut p, k);
-                    stack.push((p, c));
+                    stack.push(Step::Enter(c, Some(k.as_str()), 0));
                 }
             }
             Value::Array(a) => {
                 for (i, c) in a.iter().enumerate() {
-                    let mut p = ptr.clone();
-                    push_segment(&mut p, &i.to_string());
-                    stack.push((p, c));
+                    if matches!(c, Value::Object(_) | Value::Array(_)) {
+                        stack.push(Step::Enter(c, None, i));
+                    }
                 }
             }
             _ => {}
         }
     }
-    out.sort();
+    out.sort_unstable();
     out
 }
 

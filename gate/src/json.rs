@@ -70,10 +70,14 @@ impl<'de> Visitor<'de> for StrictVisitor {
         let mut m = Map::new();
         while let Some(k) = map.next_key::<String>()? {
             let Strict(v) = map.next_value()?;
-            if m.contains_key(&k) {
-                return Err(de::Error::custom("duplicate key"));
+            match m.entry(k) {
+                serde_json::map::Entry::Vacant(e) => {
+                    e.insert(v);
+                }
+                serde_json::map::Entry::Occupied(_) => {
+                    return Err(de::Error::custom("duplicate key"));
+                }
             }
-            m.insert(k, v);
         }
         Ok(Strict(Value::Object(m)))
     }

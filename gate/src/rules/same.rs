@@ -25,8 +25,9 @@ type Key = (String, String);
 /// The targets of both documents that are the same all the way down.
 #[derive(Debug, Default)]
 pub(crate) struct Same {
-    /// Every target some `$ref` of either document names, and whether it is unchanged.
-    unchanged: HashMap<Key, bool>,
+    /// Every target some `$ref` of either document names (by file, then
+    /// pointer), and whether it is unchanged.
+    unchanged: HashMap<String, HashMap<String, bool>>,
 }
 
 /// The file part of a [`Key`].
@@ -118,6 +119,14 @@ impl Same {
             }
         }
         let targets: HashSet<&Key> = edges.iter().map(|(_, t)| t).collect();
+        // The targets by file, to find those enclosing a location without allocating.
+        let mut by_file: HashMap<&str, HashMap<&str, &Key>> = HashMap::new();
+        for &t in &targets {
+            by_file
+                .entry(t.0.as_str())
+                .or_default()
+                .insert(t.1.as_str(), t);
+        }
         let mut changed: HashSet<&Key> = HashSet::new();
         for &t in &targets {
             match (value_at(b, t), value_at(r, t)) {
@@ -130,12 +139,13 @@ impl Same {
         // Who depends on whom: a target depends on every target a `$ref`
         // inside it names (the targets enclosing the `$ref`'s location).
         let mut dependents: HashMap<&Key, Vec<&Key>> = HashMap::new();
-        for (at, t) in &edges {
-            let (file, loc) = at;
+        for ((file, loc), t) in &edges {
+            let Some(in_file) = by_file.get(file.as_str()) else {
+                continue;
+            };
             let mut end = loc.len();
             loop {
-                let prefix = (file.clone(), loc[..end].to_owned());
-                if let Some(&enclosing) = targets.get(&prefix) {
+                if let Some(&enclosing) = in_file.get(&loc[..end]) {
                     dependents.entry(t).or_default().push(enclosing);
                 }
                 match loc[..end].rfind('/') {
@@ -154,17 +164,20 @@ impl Same {
                 }
             }
         }
-        let unchanged = targets
-            .iter()
-            .map(|&t| (t.clone(), !changed.contains(t)))
-            .collect();
+        let mut unchanged: HashMap<String, HashMap<String, bool>> = HashMap::new();
+        for &t in &targets {
+            unchanged
+                .entry(t.0.clone())
+                .or_default()
+                .insert(t.1.clone(), !changed.contains(t));
+        }
         Same { unchanged }
     }
 
     fn target_unchanged(&self, doc: &Document, file: usize, ptr: &str) -> Option<bool> {
-        // Avoid allocating for the common question: is this a known target?
         self.unchanged
-            .get(&(file_key(doc, file).to_owned(), ptr.to_owned()))
+            .get(file_key(doc, file))
+            .and_then(|m| m.get(ptr))
             .copied()
     }
 
@@ -215,16 +228,15 @@ mod tests {
         // through a cycle A → B → A) a reference to B, which changed.
         let (b, r) = (doc(&spec("string")), doc(&spec("integer")));
         let same = Same::new(&b, &r);
-        let a = (String::new(), "/components/schemas/A".to_owned());
-        let bb = (String::new(), "/components/schemas/B".to_owned());
-        assert_eq!(same.unchanged.get(&a), Some(&false));
-        assert_eq!(same.unchanged.get(&bb), Some(&false));
+        let (a, bb) = ("/components/schemas/A", "/components/schemas/B");
+        assert_eq!(same.unchanged[""].get(a), Some(&false));
+        assert_eq!(same.unchanged[""].get(bb), Some(&false));
         assert_eq!(
             rules(&spec("string"), &spec("integer")),
             ["request-property-type-changed"]
         );
         let same = Same::new(&b, &doc(&spec("string")));
-        assert_eq!(same.unchanged.get(&a), Some(&true));
+        assert_eq!(same.unchanged[""].get(a), Some(&true));
         assert!(rules(&spec("string"), &spec("string")).is_empty());
     }
 }
