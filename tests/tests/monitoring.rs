@@ -550,3 +550,93 @@ fn a_synthetic_month_gets_exactly_the_anomalies_its_history_implies() {
     assert!(mail.contains("To: team@example.com"), "{mail}");
     assert!(mail.contains("text/html"), "{mail}");
 }
+
+/// The real binary: `stateanchor-log monitor run` for cron, idempotent, and
+/// the refusals a user can hit.
+#[test]
+fn monitoring_from_the_command_line_on_the_real_server() {
+    let s = integration_tests::LogServer::start(&["--no-monitor"]);
+    let http = reqwest::blocking::Client::new();
+    let call = |method: &str, path: &str, body: Option<Value>| {
+        let mut req = http
+            .request(method.parse().unwrap(), format!("{}{path}", s.url))
+            .bearer_auth(&s.admin_key);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json::<Value>().unwrap_or(Value::Null))
+    };
+    let (_, p) = call("POST", "/v1/admin/projects", Some(json!({"name": "cron"})));
+    let project = p["project_id"].as_str().unwrap().to_owned();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    let today = i64::try_from(now)
+        .unwrap()
+        .div_euclid(compliance::time::DAY_MS);
+    let (yesterday, today) = (
+        compliance::time::format_date(today - 1),
+        compliance::time::format_date(today),
+    );
+    let monitor = |extra: &[&str]| {
+        let out = Command::new(bin("stateanchor-log"))
+            .args(["monitor", "run", "--url", &s.url, "--data-dir"])
+            .arg(&s.data_dir)
+            .args(extra)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, out, errs) = monitor(&["--project", &project, "--date", &yesterday]);
+    assert_eq!(code, 0, "{errs}");
+    assert_eq!(
+        out,
+        format!("{project} {yesterday}: 0 anomalies recorded\n")
+    );
+    let (code, out, _) = monitor(&["--project", &project, "--date", &yesterday]);
+    assert_eq!(code, 0);
+    assert!(out.contains("already monitored, nothing recorded"), "{out}");
+    let (code, _, errs) = monitor(&["--date", &today]);
+    assert_ne!(code, 0);
+    assert!(errs.contains("is not over yet"), "{errs}");
+    let (code, _, errs) = monitor(&["--project", "prj_nope"]);
+    assert_ne!(code, 0);
+    assert!(errs.contains("404"), "{errs}");
+    let (code, _, errs) = monitor(&["--date", "yesterday"]);
+    assert_ne!(code, 0);
+    assert!(errs.contains("YYYY-MM-DD"), "{errs}");
+    // Without --smtp-url the digest is served, not mailed.
+    let (st, v) = call(
+        "POST",
+        &format!("/v1/admin/projects/{project}/digest/send"),
+        None,
+    );
+    assert_eq!(st, 400, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("--smtp-url"), "{v}");
+    let (st, v) = call(
+        "GET",
+        &format!("/api/projects/{project}/digest?format=json"),
+        None,
+    );
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["runs"], 0);
+    let (st, _) = call(
+        "GET",
+        &format!("/api/projects/{project}/digest?format=pdf"),
+        None,
+    );
+    assert_eq!(st, 400);
+    let (st, _) = call(
+        "POST",
+        &format!("/api/projects/{project}/anomalies/anm_nope/acknowledge"),
+        Some(json!({"note": "x"})),
+    );
+    assert_eq!(st, 403, "the log admin is no codeowner");
+}
