@@ -435,17 +435,7 @@ impl Document {
     }
 }
 
-/// Appends one escaped JSON-pointer segment.
-pub(crate) fn push_segment(ptr: &mut String, seg: &str) {
-    ptr.push('/');
-    for c in seg.chars() {
-        match c {
-            '~' => ptr.push_str("~0"),
-            '/' => ptr.push_str("~1"),
-            c => ptr.push(c),
-        }
-    }
-}
+pub(crate) use crate::place::push_segment;
 
 /// Every `$ref` string in a value with its pointer, sorted (iterative walk;
 /// only containers are visited, and a pointer is built only for a `$ref`).

@@ -37,6 +37,7 @@ mod finding;
 mod json;
 mod limits;
 mod loader;
+mod place;
 pub mod report;
 mod rules;
 mod source;

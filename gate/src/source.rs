@@ -13,14 +13,7 @@ use serde_json::{Map, Number, Value};
 
 use crate::{Error, Limits, json};
 
-/// A position in a text document: 1-based line and column.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Position {
-    /// 1-based line.
-    pub line: usize,
-    /// 1-based column (in characters).
-    pub column: usize,
-}
+pub use crate::place::Position;
 
 /// Checks size and encoding, and returns the text without a byte-order mark.
 pub(crate) fn check_text<'a>(
@@ -511,6 +504,35 @@ fn is_yaml_float(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn locates_every_pointer_where_the_yaml_reader_does() {
+        use crate::json::tests::SAMPLE;
+        let limits = Limits::default();
+        let mut want = BTreeSet::new();
+        crate::json::tests::pointers(
+            &crate::json::parse(SAMPLE).unwrap(),
+            &mut String::new(),
+            &mut want,
+        );
+        let fast = crate::json::locate(SAMPLE, limits.max_depth, &want).unwrap();
+        let slow = locate_yaml(SAMPLE, &limits, &want);
+        assert_eq!(fast.len(), want.len());
+        assert_eq!(fast, slow);
+        // Minified, on one line.
+        let min = serde_json::to_string(&crate::json::parse(SAMPLE).unwrap()).unwrap();
+        let fast = crate::json::locate(&min, limits.max_depth, &want).unwrap();
+        let slow = locate_yaml(&min, &limits, &want);
+        assert_eq!(fast, slow);
+    }
+
+    #[test]
+    fn the_json_reader_reads_like_the_yaml_reader() {
+        let sample = crate::json::tests::SAMPLE;
+        let fast = crate::json::parse(sample).unwrap();
+        let slow = parse_yaml(sample, "t.json", &Limits::default()).unwrap();
+        assert_eq!(fast, slow);
+    }
 
     fn p(s: &str) -> Value {
         parse(s, "t.yaml", &Limits::default()).unwrap()
