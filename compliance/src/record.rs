@@ -561,30 +561,9 @@ pub struct AnomalyDetected {
     pub detail: String,
 }
 
-/// Severity of a finding, lowest first.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub enum Severity {
-    /// Informational.
-    #[serde(rename = "INFO")]
-    Info,
-    /// A warning; never blocks.
-    #[serde(rename = "WARN")]
-    Warn,
-    /// A breaking change; blocks unless an exception is active.
-    #[serde(rename = "ERR")]
-    Err,
-}
-
-impl Severity {
-    /// `INFO`, `WARN` or `ERR`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Info => "INFO",
-            Severity::Warn => "WARN",
-            Severity::Err => "ERR",
-        }
-    }
-}
+/// Severity of a finding, lowest first (`INFO`, `WARN`, `ERR`): the gate
+/// engine's.
+pub use gate::Severity;
 
 /// One finding of the spec diff.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -226,11 +226,7 @@ pub fn classify(
         .map(|f| Finding {
             kind: f.kind,
             endpoint: f.endpoint,
-            severity: match f.severity {
-                gate::Severity::Err => Severity::Err,
-                gate::Severity::Warn => Severity::Warn,
-                gate::Severity::Info => Severity::Info,
-            },
+            severity: f.severity,
             detail: f.detail,
         })
         .collect();

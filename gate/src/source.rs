@@ -153,17 +153,6 @@ enum Frame {
     },
 }
 
-fn escape_into(ptr: &mut String, seg: &str) {
-    ptr.push('/');
-    for c in seg.chars() {
-        match c {
-            '~' => ptr.push_str("~0"),
-            '/' => ptr.push_str("~1"),
-            c => ptr.push(c),
-        }
-    }
-}
-
 fn pos(span: &Span) -> Position {
     Position {
         line: span.start.line(),
@@ -246,10 +235,10 @@ fn walk(
             }
             match stack.last_mut() {
                 Some(Frame::Seq { count, .. }) => {
-                    escape_into(&mut ptr, &count.to_string());
+                    crate::place::push_segment(&mut ptr, &count.to_string());
                     *count += 1;
                 }
-                Some(Frame::Map { key: Some(k), .. }) => escape_into(&mut ptr, k),
+                Some(Frame::Map { key: Some(k), .. }) => crate::place::push_segment(&mut ptr, k),
                 _ => {}
             }
             if let Some(w) = want

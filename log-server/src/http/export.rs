@@ -20,9 +20,8 @@ use tokio::sync::mpsc;
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{Caller, query, reject_unknown};
+use super::extract::{Caller, period_query};
 use crate::service::changelog::{DEFAULT_CHANGELOG_RUNS, MAX_CHANGELOG_RUNS};
-use crate::service::export::ExportRequest;
 
 /// Sends the rendered export in 64 KiB chunks; fails once the client is gone.
 struct ChunkWriter {
@@ -79,11 +78,9 @@ pub async fn get_changelog(
     s.compliance
         .project_for(&caller.0, &project, Access::Read)
         .await?;
-    let q = query(q)?;
-    reject_unknown(&q, &["from", "to", "format", "limit"])?;
-    let get = |k: &str| q.get(k).map(String::as_str);
-    let req = ExportRequest::parse(get("from"), get("to"), get("format"), s.compliance.today())?;
-    let limit = match get("limit") {
+    let today = s.compliance.today();
+    let (req, q) = period_query(q, &["limit"], today, (None, None), false)?;
+    let limit = match q.get("limit").map(String::as_str) {
         None => DEFAULT_CHANGELOG_RUNS,
         Some(l) => l
             .parse::<usize>()
@@ -126,10 +123,7 @@ pub async fn get_export(
     s.compliance
         .project_for(&caller.0, &project, Access::Export)
         .await?;
-    let q = query(q)?;
-    reject_unknown(&q, &["from", "to", "format"])?;
-    let get = |k: &str| q.get(k).map(String::as_str);
-    let req = ExportRequest::parse(get("from"), get("to"), get("format"), s.compliance.today())?;
+    let (req, _) = period_query(q, &[], s.compliance.today(), (None, None), false)?;
     let export = s
         .compliance
         .export(&caller.0, &project, req, &s.site)

@@ -11,6 +11,7 @@ use axum::http::{HeaderValue, StatusCode, header, request::Parts};
 use compliance::principal::{KeyRecord, Role};
 
 use super::error::ApiError;
+use crate::service::export::ExportRequest;
 use crate::storage::KeyStore;
 
 /// The authenticated caller (a valid, unrevoked Bearer API key).
@@ -87,6 +88,35 @@ pub fn reject_unknown(q: &HashMap<String, String>, known: &[&str]) -> Result<(),
         Some(k) => Err(ApiError::bad(format!("unknown query parameter {k:?}"))),
         None => Ok(()),
     }
+}
+
+/// The query of a report over a period: `from` and `to` (inclusive UTC
+/// days; `defaults` when absent, else the export's: the last 90 days),
+/// `format` (json or markdown, unless `own_format`: then left in the
+/// parameters for the route), and the `extra` parameters the route allows.
+///
+/// # Errors
+/// A malformed query, an unknown parameter, a bad period (400).
+pub fn period_query(
+    q: Result<Query<HashMap<String, String>>, QueryRejection>,
+    extra: &[&str],
+    today: i64,
+    defaults: (Option<&str>, Option<&str>),
+    own_format: bool,
+) -> Result<(ExportRequest, HashMap<String, String>), ApiError> {
+    let q = query(q)?;
+    let mut known = vec!["from", "to", "format"];
+    known.extend_from_slice(extra);
+    reject_unknown(&q, &known)?;
+    let get = |k: &str| q.get(k).map(String::as_str);
+    let format = if own_format { None } else { get("format") };
+    let req = ExportRequest::parse(
+        get("from").or(defaults.0),
+        get("to").or(defaults.1),
+        format,
+        today,
+    )?;
+    Ok((req, q))
 }
 
 /// The body of a JSON request, with the API's errors for bad ones.

@@ -15,9 +15,8 @@ use serde_json::json;
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{Caller, json_body, query, reject_unknown};
+use super::extract::{Caller, json_body, period_query};
 use crate::service::alerts::AlertSettings;
-use crate::service::export::ExportRequest;
 use crate::service::invalid;
 
 /// Body of `POST /v1/admin/monitor/run`.
@@ -70,11 +69,9 @@ pub async fn get_anomalies(
     s.compliance
         .project_for(&caller.0, &project, Access::Read)
         .await?;
-    let q = query(q)?;
-    reject_unknown(&q, &["from", "to", "status"])?;
-    let get = |k: &str| q.get(k).map(String::as_str);
-    let period = ExportRequest::parse(get("from"), get("to"), None, s.compliance.today())?;
-    let open = match get("status") {
+    let today = s.compliance.today();
+    let (period, q) = period_query(q, &["status"], today, (None, None), true)?;
+    let open = match q.get("status").map(String::as_str) {
         None => None,
         Some("open") => Some(true),
         Some("acknowledged") => Some(false),
@@ -130,18 +127,11 @@ pub async fn get_digest(
     s.compliance
         .project_for(&caller.0, &project, Access::Read)
         .await?;
-    let q = query(q)?;
-    reject_unknown(&q, &["from", "to", "format"])?;
-    let get = |k: &str| q.get(k).map(String::as_str);
     let today = s.compliance.today();
     let yesterday = compliance::time::format_date(today - 1);
     let week_start = compliance::time::format_date(today - 7);
-    let period = ExportRequest::parse(
-        Some(get("from").unwrap_or(&week_start)),
-        Some(get("to").unwrap_or(&yesterday)),
-        None,
-        today,
-    )?;
+    let (period, q) = period_query(q, &[], today, (Some(&week_start), Some(&yesterday)), true)?;
+    let get = |k: &str| q.get(k).map(String::as_str);
     let d = s
         .compliance
         .digest(&caller.0, &project, (period.from, period.to))
