@@ -77,5 +77,7 @@ boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"]).create_bucket(Bu
 PY
 export STATEANCHOR_TEST_DATABASE="postgres://sa@127.0.0.1:$pg_port/postgres"
 export STATEANCHOR_TEST_BUCKET=stateanchor-test
+# moto's access log, one line per request (the benchmarks count them).
+export STATEANCHOR_TEST_MOTO_LOG="$work/moto.log"
 echo "stateanchor: PostgreSQL at 127.0.0.1:$pg_port, S3 (moto) at $AWS_ENDPOINT_URL" >&2
 "$@"
