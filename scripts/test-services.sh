@@ -9,7 +9,10 @@
 #     missing) on a free port of 127.0.0.1, with a bucket `stateanchor-test`.
 # Exports STATEANCHOR_TEST_DATABASE (an admin URL; tests create a database
 # each), STATEANCHOR_TEST_BUCKET, AWS_ENDPOINT_URL, AWS_REGION,
-# AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY.
+# AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, and, for the failover test that
+# crashes and restarts PostgreSQL, STATEANCHOR_TEST_PGCTL: a script taking
+# `stop` (pg_ctl -m immediate: a crash) or `start` (same data directory,
+# port and settings); PGDATA and PGBIN too.
 # Usage: scripts/test-services.sh COMMAND [ARGS...]
 set -euo pipefail
 
@@ -45,8 +48,20 @@ trap cleanup EXIT
 mkdir -p "$work/pg"
 [ "$(id -u)" -eq 0 ] && chown nobody "$work/pg"
 run_as "$PGBIN/initdb" -D "$work/pg/data" -U sa --auth=trust >"$work/initdb.log" 2>&1 || { cat "$work/initdb.log" >&2; exit 1; }
-run_as "$PGBIN/pg_ctl" -D "$work/pg/data" -l "$work/pg/server.log" -w -o "-p $pg_port -k $work/pg -c listen_addresses=127.0.0.1 -c synchronous_commit=on -c fsync=on -c max_connections=300" start >/dev/null \
-  || { cat "$work/pg/server.log" >&2; exit 1; }
+# start|stop of this server, as the user that owns its data directory.
+cat >"$work/pgctl" <<EOF
+#!/usr/bin/env bash
+set -euo pipefail
+as=""; [ "\$(id -u)" -eq 0 ] && as="runuser -u nobody --"
+case "\${1:-}" in
+  start) \$as "$PGBIN/pg_ctl" -D "$work/pg/data" -l "$work/pg/server.log" -w -o "-p $pg_port -k $work/pg -c listen_addresses=127.0.0.1 -c synchronous_commit=on -c fsync=on -c max_connections=300" start >/dev/null ;;
+  stop) \$as "$PGBIN/pg_ctl" -D "$work/pg/data" -m immediate -w stop >/dev/null ;;
+  *) echo "usage: \$0 start|stop" >&2; exit 2 ;;
+esac
+EOF
+chmod 755 "$work/pgctl"
+"$work/pgctl" start || { cat "$work/pg/server.log" >&2; exit 1; }
+export PGDATA="$work/pg/data" PGBIN STATEANCHOR_TEST_PGCTL="$work/pgctl"
 
 (cd "$work" && exec moto_server -H 127.0.0.1 -p "$s3_port" >"$work/moto.log" 2>&1) &
 moto_pid=$!
@@ -62,5 +77,7 @@ boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"]).create_bucket(Bu
 PY
 export STATEANCHOR_TEST_DATABASE="postgres://sa@127.0.0.1:$pg_port/postgres"
 export STATEANCHOR_TEST_BUCKET=stateanchor-test
+# moto's access log, one line per request (the benchmarks count them).
+export STATEANCHOR_TEST_MOTO_LOG="$work/moto.log"
 echo "stateanchor: PostgreSQL at 127.0.0.1:$pg_port, S3 (moto) at $AWS_ENDPOINT_URL" >&2
 "$@"

@@ -121,6 +121,10 @@ pub struct Lease {
     pub epoch: u64,
 }
 
+/// How long PostgreSQL lets a session of ours sit idle inside a
+/// transaction before ending it (and releasing its locks).
+const IDLE_IN_TRANSACTION_SQL: &str = "SET idle_in_transaction_session_timeout = '2s'";
+
 struct Pool {
     config: Config,
     slots: Vec<tokio::sync::Mutex<Option<Client>>>,
@@ -140,7 +144,15 @@ impl Pool {
             }
         });
         // The commit is the durable acknowledgement: never let a session
-        // (or a server default) turn it into an asynchronous commit.
+        // (or a server default) turn it into an asynchronous commit. A
+        // transaction here is a few statements sent back to back; one left
+        // idle holds the coordinator row's lock, which would stall every
+        // frontend and the lease while its process is paused (SIGSTOP, a
+        // VM freeze): PostgreSQL ends such a session instead.
+        client
+            .batch_execute(IDLE_IN_TRANSACTION_SQL)
+            .await
+            .map_err(|e| Error::storage("configuring the PostgreSQL session", e))?;
         client
             .batch_execute("SET synchronous_commit = on")
             .await

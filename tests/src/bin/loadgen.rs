@@ -8,6 +8,9 @@
 //! - `tiles`: random full level-0 tiles.
 //! - `fill`: appends until the tree has a given size (to prepare a big log).
 //!
+//! `--url` may be given more than once (frontends of one log): the
+//! connections are spread over them in turn.
+//!
 //! Example:
 //!   stateanchor-loadgen append --url http://127.0.0.1:8080 --key-file data/admin-api-key --connections 64 --duration 60s
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -31,6 +34,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 struct Args {
     mode: String,
     url: String,
+    /// Every `--url` given: connection `i` goes to `urls[i % len]` (several
+    /// frontends of one log in the PostgreSQL mode).
+    urls: Vec<String>,
     key: Option<String>,
     connections: usize,
     duration: Duration,
@@ -46,6 +52,7 @@ fn parse_args() -> Result<Args> {
     let mut a = Args {
         mode,
         url: "http://127.0.0.1:8080".into(),
+        urls: Vec::new(),
         key: None,
         connections: 64,
         duration: Duration::from_secs(60),
@@ -55,7 +62,7 @@ fn parse_args() -> Result<Args> {
     while let Some(flag) = it.next() {
         let v = it.next().with_context(|| format!("{flag} needs a value"))?;
         match flag.as_str() {
-            "--url" => a.url = v.trim_end_matches('/').to_owned(),
+            "--url" => a.urls.push(v.trim_end_matches('/').to_owned()),
             "--key" => a.key = Some(v),
             "--key-file" => a.key = Some(std::fs::read_to_string(&v)?.trim().to_owned()),
             "--connections" => a.connections = v.parse()?,
@@ -64,6 +71,11 @@ fn parse_args() -> Result<Args> {
             "--target" => a.target = v.parse()?,
             other => bail!("unknown flag {other}"),
         }
+    }
+    if let Some(first) = a.urls.first() {
+        a.url = first.clone();
+    } else {
+        a.urls.push(a.url.clone());
     }
     Ok(a)
 }
@@ -217,7 +229,7 @@ async fn append(a: &Args, fill: bool) -> Result<()> {
     let mut tasks = Vec::new();
     for w in 0..a.connections {
         let (mut c, key, stop, acks, lat, errors, pushbacks) = (
-            Conn::new(&a.url)?,
+            Conn::new(&a.urls[w % a.urls.len()])?,
             key.clone(),
             stop.clone(),
             acks.clone(),
@@ -316,7 +328,7 @@ async fn reads(a: &Args, tiles: bool) -> Result<()> {
     let mut tasks = Vec::new();
     for w in 0..a.connections {
         let (mut c, stop, errors, lat) = (
-            Conn::new(&a.url)?,
+            Conn::new(&a.urls[w % a.urls.len()])?,
             stop.clone(),
             errors.clone(),
             lat.clone(),
