@@ -117,7 +117,13 @@ impl Harness {
         }
     }
 
-    async fn api(&self, method: &str, uri: &str, key: &str, body: Option<Value>) -> (StatusCode, Value) {
+    async fn api(
+        &self,
+        method: &str,
+        uri: &str,
+        key: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let req = Request::builder()
             .method(method)
             .uri(uri)
@@ -126,12 +132,20 @@ impl Harness {
             .body(body.map_or(Body::empty(), |b| Body::from(b.to_string())))
             .unwrap();
         let a = self.call(req).await;
-        (a.status, serde_json::from_str(&a.body).unwrap_or(Value::Null))
+        (
+            a.status,
+            serde_json::from_str(&a.body).unwrap_or(Value::Null),
+        )
     }
 
     async fn project(&self, name: &str) -> String {
         let (st, v) = self
-            .api("POST", "/v1/admin/projects", &self.admin, Some(json!({"name": name})))
+            .api(
+                "POST",
+                "/v1/admin/projects",
+                &self.admin,
+                Some(json!({"name": name})),
+            )
             .await;
         assert_eq!(st, StatusCode::CREATED, "{v}");
         v["project_id"].as_str().unwrap().to_owned()
@@ -152,7 +166,9 @@ impl Harness {
 
     /// Signs in; returns the `Cookie` header value and the answer.
     async fn sign_in(&self, key: &str) -> (String, Answer) {
-        let a = self.form("/ui/signin", None, &format!("api_key={key}"), &[]).await;
+        let a = self
+            .form("/ui/signin", None, &format!("api_key={key}"), &[])
+            .await;
         let cookie = a
             .headers
             .get(header::SET_COOKIE)
@@ -172,7 +188,13 @@ impl Harness {
         .await
     }
 
-    async fn form(&self, uri: &str, cookie: Option<&str>, body: &str, extra: &[(&str, &str)]) -> Answer {
+    async fn form(
+        &self,
+        uri: &str,
+        cookie: Option<&str>,
+        body: &str,
+        extra: &[(&str, &str)],
+    ) -> Answer {
         let mut req = Request::builder()
             .method("POST")
             .uri(uri)
@@ -184,7 +206,8 @@ impl Harness {
         for (k, v) in extra {
             req = req.header(*k, *v);
         }
-        self.call(req.body(Body::from(body.to_owned())).unwrap()).await
+        self.call(req.body(Body::from(body.to_owned())).unwrap())
+            .await
     }
 
     fn kinds(&self, project: &str) -> Vec<RecordKind> {
@@ -204,7 +227,9 @@ fn store_keys(store: &Arc<Memory>) -> Arc<dyn log_server::storage::KeyStore> {
 }
 
 fn csrf_of(html: &str) -> String {
-    let at = html.find("name=\"csrf\" value=\"").expect("a form with a CSRF token");
+    let at = html
+        .find("name=\"csrf\" value=\"")
+        .expect("a form with a CSRF token");
     let rest = &html[at + 19..];
     rest[..rest.find('"').unwrap()].to_owned()
 }
@@ -268,7 +293,10 @@ async fn sessions_end_when_idle_too_long_at_their_absolute_limit_at_sign_out_and
     assert_eq!(h.page(&overview, &cookie).await.status, StatusCode::OK);
     h.advance(31 * 60 * 1000);
     let a = h.page(&overview, &cookie).await;
-    assert_eq!((a.status, a.location()), (StatusCode::SEE_OTHER, "/ui/signin"));
+    assert_eq!(
+        (a.status, a.location()),
+        (StatusCode::SEE_OTHER, "/ui/signin")
+    );
 
     // Active all along, a session still ends 12 hours after sign-in.
     let (cookie, _) = h.sign_in(&alice).await;
@@ -279,30 +307,61 @@ async fn sessions_end_when_idle_too_long_at_their_absolute_limit_at_sign_out_and
             break;
         }
     }
-    assert_eq!(h.page(&overview, &cookie).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        h.page(&overview, &cookie).await.status,
+        StatusCode::SEE_OTHER
+    );
 
     // Sign-out needs the form token, then ends the session.
     let (cookie, _) = h.sign_in(&alice).await;
     let html = h.page(&overview, &cookie).await.body;
-    let a = h.form("/ui/signout", Some(&cookie), "csrf=wrong", &[]).await;
+    let a = h
+        .form("/ui/signout", Some(&cookie), "csrf=wrong", &[])
+        .await;
     assert_eq!(a.status, StatusCode::FORBIDDEN);
     assert_eq!(h.page(&overview, &cookie).await.status, StatusCode::OK);
     let a = h
-        .form("/ui/signout", Some(&cookie), &format!("csrf={}", csrf_of(&html)), &[])
+        .form(
+            "/ui/signout",
+            Some(&cookie),
+            &format!("csrf={}", csrf_of(&html)),
+            &[],
+        )
         .await;
     assert_eq!(a.status, StatusCode::SEE_OTHER);
-    assert!(a.headers[header::SET_COOKIE].to_str().unwrap().contains("Max-Age=0"));
-    assert_eq!(h.page(&overview, &cookie).await.status, StatusCode::SEE_OTHER);
+    assert!(
+        a.headers[header::SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+    assert_eq!(
+        h.page(&overview, &cookie).await.status,
+        StatusCode::SEE_OTHER
+    );
 
     // Revoking the key ends its sessions.
     let (cookie, _) = h.sign_in(&alice).await;
     let (_, principals) = h
-        .api("GET", &format!("/v1/admin/projects/{p}/principals"), &h.admin, None)
+        .api(
+            "GET",
+            &format!("/v1/admin/projects/{p}/principals"),
+            &h.admin,
+            None,
+        )
         .await;
-    let id = principals["principals"][0]["id"].as_str().unwrap().to_owned();
-    let (st, _) = h.api("DELETE", &format!("/v1/admin/keys/{id}"), &h.admin, None).await;
+    let id = principals["principals"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (st, _) = h
+        .api("DELETE", &format!("/v1/admin/keys/{id}"), &h.admin, None)
+        .await;
     assert_eq!(st, StatusCode::OK);
-    assert_eq!(h.page(&overview, &cookie).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        h.page(&overview, &cookie).await.status,
+        StatusCode::SEE_OTHER
+    );
 }
 
 #[tokio::test]
@@ -327,20 +386,40 @@ async fn forged_forms_change_nothing_and_a_session_sees_no_other_project() {
     for (body, extra) in [
         (filing.clone(), vec![]),
         (format!("csrf=csrf_wrong&{filing}"), vec![]),
-        (format!("csrf={token}&{filing}"), vec![("origin", "https://evil.example")]),
-        (format!("csrf={token}&{filing}"), vec![("sec-fetch-site", "cross-site")]),
+        (
+            format!("csrf={token}&{filing}"),
+            vec![("origin", "https://evil.example")],
+        ),
+        (
+            format!("csrf={token}&{filing}"),
+            vec![("sec-fetch-site", "cross-site")],
+        ),
     ] {
         let a = h
-            .form(&format!("/ui/p/{p}/exceptions"), Some(&cookie), &body, &extra)
+            .form(
+                &format!("/ui/p/{p}/exceptions"),
+                Some(&cookie),
+                &body,
+                &extra,
+            )
             .await;
         assert_eq!(a.status, StatusCode::FORBIDDEN, "{}", a.body);
         assert!(a.body.contains("nothing was changed"), "{}", a.body);
     }
-    assert_eq!(h.kinds(&p).len(), before, "a forged form recorded something");
+    assert_eq!(
+        h.kinds(&p).len(),
+        before,
+        "a forged form recorded something"
+    );
     // Another session's token is not this one's.
     let (bob_cookie, _) = h.sign_in(&bob).await;
     let a = h
-        .form(&format!("/ui/p/{p}/exceptions"), Some(&bob_cookie), &format!("csrf={token}&{filing}"), &[])
+        .form(
+            &format!("/ui/p/{p}/exceptions"),
+            Some(&bob_cookie),
+            &format!("csrf={token}&{filing}"),
+            &[],
+        )
         .await;
     assert_eq!(a.status, StatusCode::FORBIDDEN);
 
@@ -355,15 +434,28 @@ async fn forged_forms_change_nothing_and_a_session_sees_no_other_project() {
         .await;
     assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
     let page = h.page(a.location(), &cookie).await;
-    assert!(page.body.contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt;"));
+    assert!(
+        page.body
+            .contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt;")
+    );
     assert!(!page.body.contains("<script>alert"));
     // The requester's approval: refused with the rule's message, 403.
     let exc = a.location().rsplit('/').next().unwrap().to_owned();
     let a = h
-        .form(&format!("{}/approve", page_path(&p, &exc)), Some(&cookie), &format!("csrf={token}"), &[])
+        .form(
+            &format!("{}/approve", page_path(&p, &exc)),
+            Some(&cookie),
+            &format!("csrf={token}"),
+            &[],
+        )
         .await;
     assert_eq!(a.status, StatusCode::FORBIDDEN);
-    assert!(a.body.contains("the second signal must come from someone else"), "{}", a.body);
+    assert!(
+        a.body
+            .contains("the second signal must come from someone else"),
+        "{}",
+        a.body
+    );
 
     // Project A's session sees nothing of project B: 404, as for the API.
     for path in ["", "/runs", "/exceptions", "/settings"] {
@@ -377,7 +469,9 @@ async fn forged_forms_change_nothing_and_a_session_sees_no_other_project() {
 /// values as `&#x2f;`).
 fn share_link(html: &str) -> String {
     let html = html.replace("&#x2f;", "/");
-    let at = html.find("/share/sat_").unwrap_or_else(|| panic!("no share link in {html}"));
+    let at = html
+        .find("/share/sat_")
+        .unwrap_or_else(|| panic!("no share link in {html}"));
     html[at..at + html[at..].find('"').unwrap()].to_owned()
 }
 
@@ -397,20 +491,40 @@ async fn share_links_expire_are_revoked_and_are_recorded() {
 
     // A codeowner cannot create one (the export's roles).
     let (owner_cookie, _) = h.sign_in(&alice).await;
-    let owner_html = h.page(&format!("/ui/p/{p}/exceptions"), &owner_cookie).await.body;
+    let owner_html = h
+        .page(&format!("/ui/p/{p}/exceptions"), &owner_cookie)
+        .await
+        .body;
     let a = h
-        .form(&format!("/ui/p/{p}/shares"), Some(&owner_cookie), &format!("csrf={}&days=1", csrf_of(&owner_html)), &[])
+        .form(
+            &format!("/ui/p/{p}/shares"),
+            Some(&owner_cookie),
+            &format!("csrf={}&days=1", csrf_of(&owner_html)),
+            &[],
+        )
         .await;
     assert_eq!(a.status, StatusCode::FORBIDDEN, "{}", a.body);
     // More than 30 days: refused with the limit.
     let a = h
-        .form(&format!("/ui/p/{p}/shares"), Some(&cookie), &format!("csrf={token}&days=31"), &[])
+        .form(
+            &format!("/ui/p/{p}/shares"),
+            Some(&cookie),
+            &format!("csrf={token}&days=31"),
+            &[],
+        )
         .await;
     assert_eq!(a.status, StatusCode::BAD_REQUEST);
     assert!(a.body.contains("at most 30 days"));
 
     let create = |days: &str| format!("csrf={token}&days={days}");
-    let a = h.form(&format!("/ui/p/{p}/shares"), Some(&cookie), &create("1"), &[]).await;
+    let a = h
+        .form(
+            &format!("/ui/p/{p}/shares"),
+            Some(&cookie),
+            &create("1"),
+            &[],
+        )
+        .await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     let link = share_link(&a.body);
     let view = h.page(&link, "").await;
@@ -430,20 +544,36 @@ async fn share_links_expire_are_revoked_and_are_recorded() {
     let html = h.page(&format!("/ui/p/{p}/settings"), &cookie).await.body;
     let token = csrf_of(&html);
     let a = h
-        .form(&format!("/ui/p/{p}/shares"), Some(&cookie), &format!("csrf={token}&days=2"), &[])
+        .form(
+            &format!("/ui/p/{p}/shares"),
+            Some(&cookie),
+            &format!("csrf={token}&days=2"),
+            &[],
+        )
         .await;
     let link = share_link(&a.body);
     assert_eq!(h.page(&link, "").await.status, StatusCode::OK);
     // minijinja escapes `/` in values too (`&#x2f;`).
     let body = a.body.replace("&#x2f;", "/");
-    let id_at = body.find("/shares/shr_").unwrap_or_else(|| panic!("{body}")) + 8;
+    let id_at = body
+        .find("/shares/shr_")
+        .unwrap_or_else(|| panic!("{body}"))
+        + 8;
     let id = &body[id_at..id_at + body[id_at..].find('/').unwrap()];
     let a = h
-        .form(&format!("/ui/p/{p}/shares/{id}/revoke"), Some(&cookie), &format!("csrf={token}"), &[])
+        .form(
+            &format!("/ui/p/{p}/shares/{id}/revoke"),
+            Some(&cookie),
+            &format!("csrf={token}"),
+            &[],
+        )
         .await;
     assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
     assert_eq!(h.page(&link, "").await.status, StatusCode::NOT_FOUND);
-    assert_eq!(h.page("/share/sat_unknown", "").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        h.page("/share/sat_unknown", "").await.status,
+        StatusCode::NOT_FOUND
+    );
 
     let kinds = h.kinds(&p);
     let count = |k| kinds.iter().filter(|x| **x == k).count();
@@ -453,7 +583,12 @@ async fn share_links_expire_are_revoked_and_are_recorded() {
 
     // An export of the period holds none of them (they belong to no section).
     let (st, _) = h
-        .api("GET", &format!("/api/projects/{p}/compliance-export"), &auditor, None)
+        .api(
+            "GET",
+            &format!("/api/projects/{p}/compliance-export"),
+            &auditor,
+            None,
+        )
         .await;
     assert_eq!(st, StatusCode::OK);
 }
@@ -470,7 +605,12 @@ async fn a_project_admin_changes_its_own_projects_controls_recorded_as_the_api_r
     let (st, _) = h.api("PATCH", &settings, &alice, Some(patch.clone())).await;
     assert_eq!(st, StatusCode::FORBIDDEN);
     let (st, _) = h
-        .api("PATCH", &format!("/v1/admin/projects/{other}/settings"), &dana, Some(patch.clone()))
+        .api(
+            "PATCH",
+            &format!("/v1/admin/projects/{other}/settings"),
+            &dana,
+            Some(patch.clone()),
+        )
         .await;
     assert_eq!(st, StatusCode::NOT_FOUND);
     let before = h.kinds(&p).len();
@@ -487,7 +627,10 @@ async fn a_project_admin_changes_its_own_projects_controls_recorded_as_the_api_r
         .form(
             &format!("/ui/p/{p}/settings/controls"),
             Some(&cookie),
-            &format!("csrf={}&max_exception_lifetime_seconds=86400&codeowner_approval=on", csrf_of(&html)),
+            &format!(
+                "csrf={}&max_exception_lifetime_seconds=86400&codeowner_approval=on",
+                csrf_of(&html)
+            ),
             &[],
         )
         .await;
@@ -507,16 +650,24 @@ async fn a_project_admin_changes_its_own_projects_controls_recorded_as_the_api_r
         .await;
     assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
     assert_eq!(h.kinds(&p).len(), before + 2);
-    let (_, v) = h.api("GET", &format!("/v1/admin/projects/{p}"), &h.admin, None).await;
+    let (_, v) = h
+        .api("GET", &format!("/v1/admin/projects/{p}"), &h.admin, None)
+        .await;
     assert_eq!(v["settings"]["max_exception_lifetime_seconds"], 86_400);
     assert_eq!(v["settings"]["bot_deny_list"], json!(["renovate"]));
-    assert_eq!(v["settings"]["accepted_signals"], json!(["codeowner_approval"]));
+    assert_eq!(
+        v["settings"]["accepted_signals"],
+        json!(["codeowner_approval"])
+    );
     // A bad value is the rule's 400, and records nothing.
     let a = h
         .form(
             &format!("/ui/p/{p}/settings/controls"),
             Some(&cookie),
-            &format!("csrf={}&max_exception_lifetime_seconds=999999999&codeowner_approval=on", csrf_of(&html)),
+            &format!(
+                "csrf={}&max_exception_lifetime_seconds=999999999&codeowner_approval=on",
+                csrf_of(&html)
+            ),
             &[],
         )
         .await;

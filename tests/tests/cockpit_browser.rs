@@ -153,7 +153,12 @@ impl Shots {
 }
 
 async fn text(c: &Client, css: &str) -> String {
-    c.find(Locator::Css(css)).await.unwrap().text().await.unwrap()
+    c.find(Locator::Css(css))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
 }
 
 async fn sign_in(c: &Client, base: &str, key: &str) {
@@ -179,7 +184,13 @@ async fn sign_out(c: &Client) {
         .click()
         .await
         .unwrap();
-    assert!(c.current_url().await.unwrap().path().ends_with("/ui/signin"));
+    assert!(
+        c.current_url()
+            .await
+            .unwrap()
+            .path()
+            .ends_with("/ui/signin")
+    );
 }
 
 async fn fill(c: &Client, css: &str, value: &str) {
@@ -274,7 +285,9 @@ fn cockpit_flow_in_headless_chromium() {
             .await;
         assert_eq!(st, 201, "{v}");
         let project = v["project_id"].as_str().unwrap().to_owned();
-        let alice = api.principal(&admin, &project, "alice", &["codeowner"]).await;
+        let alice = api
+            .principal(&admin, &project, "alice", &["codeowner"])
+            .await;
         let bob = api.principal(&admin, &project, "bob", &["codeowner"]).await;
         let auditor = api.principal(&admin, &project, "audra", &["auditor"]).await;
         let dana = api.principal(&admin, &project, "dana", &["admin"]).await;
@@ -287,7 +300,9 @@ fn cockpit_flow_in_headless_chromium() {
             "artifacts": [{"name": "openapi.yaml", "sha256": "0".repeat(64)}],
         });
         let decisions = format!("/api/projects/{project}/decisions");
-        let (st, v) = api.send("POST", &decisions, &ci, Some(decision.clone())).await;
+        let (st, v) = api
+            .send("POST", &decisions, &ci, Some(decision.clone()))
+            .await;
         assert_eq!((st, &v["blocked"]), (201, &json!(true)), "{v}");
         let blocked_run = v["run_id"].as_str().unwrap().to_owned();
 
@@ -295,10 +310,20 @@ fn cockpit_flow_in_headless_chromium() {
 
         // The sign-in page; a wrong key is refused.
         c.goto(&format!("{base}/ui/p/{project}")).await.unwrap();
-        assert!(c.current_url().await.unwrap().path().ends_with("/ui/signin"));
+        assert!(
+            c.current_url()
+                .await
+                .unwrap()
+                .path()
+                .ends_with("/ui/signin")
+        );
         shots.take(&c, "signin").await;
         sign_in(&c, &base, "sa_not-a-key").await;
-        assert!(text(&c, "#error").await.contains("unknown or revoked API key"));
+        assert!(
+            text(&c, "#error")
+                .await
+                .contains("unknown or revoked API key")
+        );
 
         // Codeowner A signs in: the overview. The cookie is HttpOnly and
         // SameSite=Strict, and holds a session, not the key.
@@ -316,14 +341,19 @@ fn cockpit_flow_in_headless_chromium() {
             session.same_site(),
             Some(fantoccini::cookies::SameSite::Strict)
         );
-        assert!(!session.value().contains(&alice) && !cookies.iter().any(|k| k.value().contains(&alice)));
+        assert!(
+            !session.value().contains(&alice)
+                && !cookies.iter().any(|k| k.value().contains(&alice))
+        );
         assert_not_pwned(&c).await;
         shots.take(&c, "overview").await;
 
         // Runs: the malicious branch is text; filters; the run page.
-        c.goto(&format!("{base}/ui/p/{project}/runs?blocked=yes&verdict=ERR"))
-            .await
-            .unwrap();
+        c.goto(&format!(
+            "{base}/ui/p/{project}/runs?blocked=yes&verdict=ERR"
+        ))
+        .await
+        .unwrap();
         assert_eq!(text(&c, "td.branch").await, XSS_BRANCH);
         assert_not_pwned(&c).await;
         shots.take(&c, "runs").await;
@@ -337,7 +367,10 @@ fn cockpit_flow_in_headless_chromium() {
         assert_eq!(text(&c, "#run-branch").await, XSS_BRANCH);
         assert!(text(&c, "#why").await.contains("Why it was blocked"));
         let cmd = text(&c, "#verify-command").await;
-        assert!(cmd.starts_with("stateanchor-verify inclusion --log"), "{cmd}");
+        assert!(
+            cmd.starts_with("stateanchor-verify inclusion --log"),
+            "{cmd}"
+        );
         let proof = c
             .find(Locator::Css("#proof-link"))
             .await
@@ -379,9 +412,7 @@ fn cockpit_flow_in_headless_chromium() {
 
         // A forged cross-site form post (the CSRF attack) changes nothing,
         // although the browser is signed in.
-        let attacker = attacker_site(format!(
-            "{base}/ui/p/{project}/exceptions/{exc_id}/revoke"
-        ));
+        let attacker = attacker_site(format!("{base}/ui/p/{project}/exceptions/{exc_id}/revoke"));
         c.goto(&attacker).await.unwrap();
         tokio::time::sleep(Duration::from_millis(500)).await;
         let (_, v) = api
@@ -400,7 +431,13 @@ fn cockpit_flow_in_headless_chromium() {
         c.goto(&format!("{base}/ui/p/{project}/exceptions/{exc_id}"))
             .await
             .unwrap();
-        assert!(c.current_url().await.unwrap().path().ends_with("/ui/signin"));
+        assert!(
+            c.current_url()
+                .await
+                .unwrap()
+                .path()
+                .ends_with("/ui/signin")
+        );
 
         // Codeowner B approves: ACTIVE, and the blocked change passes.
         sign_in(&c, &base, &bob).await;
@@ -416,7 +453,9 @@ fn cockpit_flow_in_headless_chromium() {
             "{history}"
         );
         shots.take(&c, "exception").await;
-        let (st, v) = api.send("POST", &decisions, &ci, Some(decision.clone())).await;
+        let (st, v) = api
+            .send("POST", &decisions, &ci, Some(decision.clone()))
+            .await;
         assert_eq!(st, 201);
         assert_eq!(v["blocked"], false, "{v}");
         assert_eq!(v["exceptions_applied"], json!([exc_id]));
@@ -504,9 +543,17 @@ fn cockpit_flow_in_headless_chromium() {
         fill(&c, "#max_exception_lifetime_seconds", "604800").await;
         click(&c, "#save-controls").await;
         let (_, v) = api
-            .send("GET", &format!("/v1/admin/projects/{project}"), &admin, None)
+            .send(
+                "GET",
+                &format!("/v1/admin/projects/{project}"),
+                &admin,
+                None,
+            )
             .await;
-        assert_eq!(v["settings"]["max_exception_lifetime_seconds"], 604_800, "{v}");
+        assert_eq!(
+            v["settings"]["max_exception_lifetime_seconds"], 604_800,
+            "{v}"
+        );
         sign_out(&c).await;
 
         // B revokes the exception with a reason (confirmed in a dialog,
@@ -537,7 +584,10 @@ fn cockpit_flow_in_headless_chromium() {
             .await
             .unwrap();
         let csp = resp.headers()["content-security-policy"].to_str().unwrap();
-        assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{csp}");
+        assert!(
+            csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+            "{csp}"
+        );
 
         c.close().await.unwrap();
     });

@@ -294,7 +294,10 @@ impl Compliance {
                     }
                 }
                 if row.kind == RecordKind::GateDecision
-                    && let Some(r) = Record::from_slice(row.record).ok().as_ref().and_then(run_row)
+                    && let Some(r) = Record::from_slice(row.record)
+                        .ok()
+                        .as_ref()
+                        .and_then(run_row)
                 {
                     push_bounded(&mut recent, r, 10);
                 }
@@ -345,7 +348,12 @@ impl Compliance {
 
     /// The runs and ledger events of days `from..=to` (days since the
     /// epoch), for a share link that was checked by the caller.
-    pub(crate) async fn period_view(&self, project: &str, from: i64, to: i64) -> Result<PeriodView> {
+    pub(crate) async fn period_view(
+        &self,
+        project: &str,
+        from: i64,
+        to: i64,
+    ) -> Result<PeriodView> {
         let (records, id) = (self.records.clone(), project.to_owned());
         let span = (from * DAY_MS, (to + 1) * DAY_MS);
         blocking(move || period_rows(&*records, &id, span, &RunFilter::default(), true)).await

@@ -14,8 +14,8 @@ use std::sync::Mutex;
 use compliance::principal::KeyRecord;
 
 use super::{Compliance, forbidden};
-use crate::keys::{key_hash, random_secret};
 use crate::Result;
+use crate::keys::{key_hash, random_secret};
 
 /// A session ends after this long without a request (30 minutes).
 pub const SESSION_IDLE_MS: i64 = 30 * 60 * 1000;
@@ -90,7 +90,10 @@ impl Compliance {
         let mut rows = self.sessions.lock();
         rows.retain(|_, r| live(r, now));
         if rows.len() >= MAX_SESSIONS
-            && let Some(oldest) = rows.iter().min_by_key(|(_, r)| r.created_at).map(|(k, _)| *k)
+            && let Some(oldest) = rows
+                .iter()
+                .min_by_key(|(_, r)| r.created_at)
+                .map(|(k, _)| *k)
         {
             rows.remove(&oldest);
         }

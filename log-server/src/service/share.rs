@@ -129,7 +129,9 @@ impl Compliance {
             .await?;
         let (record, _, _) = staged.wait().await?;
         let RecordBody::ShareTokenCreated(c) = &record.body else {
-            return Err(Error::Corrupt("a share link staged as another record".into()));
+            return Err(Error::Corrupt(
+                "a share link staged as another record".into(),
+            ));
         };
         let link = ShareLink {
             id,
@@ -203,7 +205,8 @@ impl Compliance {
     /// [`Error::NotFound`] for an unknown, revoked or expired link (one
     /// answer for all three); pushback; storage failures.
     pub async fn open_share(&self, secret: &str) -> Result<SharedPeriod> {
-        let gone = || Error::NotFound("this share link does not exist, expired or was revoked".into());
+        let gone =
+            || Error::NotFound("this share link does not exist, expired or was revoked".into());
         let hash = key_hash(secret);
         let link = self.shares.lock().get(&hash).cloned().ok_or_else(gone)?;
         let p = self.project(&link.project).await?;

@@ -288,7 +288,8 @@ async fn exceptions_page(
         .await?;
     let max_secs = row.settings.max_exception_lifetime_seconds;
     let now = s.compliance.now();
-    let default_expiry = compliance::time::format_time(now + 7 * DAY_MS.min(max_secs as i64 * 1000));
+    let default_expiry =
+        compliance::time::format_time(now + 7 * DAY_MS.min(max_secs as i64 * 1000));
     let html = render(
         "exceptions.html",
         context! {
@@ -378,7 +379,15 @@ pub async fn file_exception(
             if report.is_some() {
                 return Err(UiError(ApiError::Internal(message.into())));
             }
-            exceptions_page(&s, &session, &project, None, Some((status, message)), Some(&f)).await
+            exceptions_page(
+                &s,
+                &session,
+                &project,
+                None,
+                Some((status, message)),
+                Some(&f),
+            )
+            .await
         }
     }
 }
@@ -406,7 +415,9 @@ async fn exception_page(
                         .find_map(|k| r[*k].as_str())
                         .unwrap_or("");
                     let detail = match e["type"].as_str().unwrap_or("") {
-                        "exception_requested" => format!("filed: {}", r["reason"].as_str().unwrap_or("")),
+                        "exception_requested" => {
+                            format!("filed: {}", r["reason"].as_str().unwrap_or(""))
+                        }
                         "exception_signal" => format!(
                             "second signal {}{}",
                             r["signal"].as_str().unwrap_or(""),
@@ -420,7 +431,9 @@ async fn exception_page(
                             "activated after {}",
                             human_ms(r["approval_latency_ms"].as_u64().unwrap_or(0))
                         ),
-                        "exception_revoked" => format!("revoked: {}", r["reason"].as_str().unwrap_or("")),
+                        "exception_revoked" => {
+                            format!("revoked: {}", r["reason"].as_str().unwrap_or(""))
+                        }
                         "exception_expired" => format!(
                             "expired (was {})",
                             r["status_before"].as_str().unwrap_or("")
