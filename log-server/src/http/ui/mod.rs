@@ -296,3 +296,38 @@ pub fn routes() -> Router<AppState> {
 fn see_other(to: &str) -> Response {
     (StatusCode::SEE_OTHER, [(header::LOCATION, to.to_owned())]).into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_template_compiles_and_escapes() {
+        for (name, _) in TEMPLATES {
+            assert!(env().get_template(name).is_ok(), "{name}");
+        }
+        let html = render(
+            "error.html",
+            minijinja::context! { status => 400, reason => "Bad Request", message => "<script>x</script>" },
+        )
+        .map_err(|_| "render")
+        .unwrap();
+        assert!(html.contains("&lt;script&gt;") && !html.contains("<script>x"));
+        assert!(
+            !html.contains("<script>\n") && !html.contains("<style>"),
+            "no inline script or style"
+        );
+    }
+
+    #[test]
+    fn the_session_cookie_is_read_among_others() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; sa_session=sas_x; b=2"),
+        );
+        assert_eq!(session_cookie(&h), Some("sas_x"));
+        h.insert(header::COOKIE, HeaderValue::from_static("sa_session="));
+        assert_eq!(session_cookie(&h), None);
+    }
+}

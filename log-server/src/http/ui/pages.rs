@@ -288,8 +288,9 @@ async fn exceptions_page(
         .await?;
     let max_secs = row.settings.max_exception_lifetime_seconds;
     let now = s.compliance.now();
-    let default_expiry =
-        compliance::time::format_time(now + 7 * DAY_MS.min(max_secs as i64 * 1000));
+    let max_ms = i64::try_from(max_secs).unwrap_or(i64::MAX / 2_000) * 1000;
+    // A week, or the project's maximum if shorter (to the minute, below it).
+    let default_expiry = compliance::time::format_time(now + (7 * DAY_MS).min(max_ms));
     let html = render(
         "exceptions.html",
         context! {
@@ -298,7 +299,7 @@ async fn exceptions_page(
             status => status.map(Status::as_str).unwrap_or_default(),
             max_days => max_secs / 86_400,
             max_seconds => max_secs,
-            latest_expiry => compliance::time::format_time(now + max_secs as i64 * 1000),
+            latest_expiry => compliance::time::format_time(now + max_ms),
             default_expiry => default_expiry.get(..16).unwrap_or_default(),
             form => form.map(|f| json!({"kind": f.kind, "endpoint": f.endpoint, "reason": f.reason, "expires_at": f.expires_at})),
             error => error.as_ref().map(|(_, m)| m.clone()),
