@@ -255,7 +255,7 @@ async fn sign_in_sets_a_strict_http_only_secure_cookie_and_the_csp() {
     assert!(csp.contains("script-src 'self'") && csp.contains("default-src 'none'"));
     assert!(!csp.contains("unsafe-inline"));
     assert_eq!(a.headers["x-frame-options"], "DENY");
-    assert_eq!(a.headers["referrer-policy"], "no-referrer");
+    assert_eq!(a.headers["referrer-policy"], "same-origin");
     assert_eq!(a.headers[header::CACHE_CONTROL], "no-store");
     assert!(!a.body.contains("<script>"), "no inline script");
 
@@ -529,7 +529,7 @@ async fn share_links_expire_are_revoked_and_are_recorded() {
     let link = share_link(&a.body);
     let view = h.page(&link, "").await;
     assert_eq!(view.status, StatusCode::OK);
-    assert_eq!(view.headers["referrer-policy"], "no-referrer");
+    assert_eq!(view.headers["referrer-policy"], "same-origin");
     assert!(!view.body.contains("csrf") && !view.body.contains("sa_"));
     // Used twice within the hour: one use recorded.
     assert_eq!(h.page(&link, "").await.status, StatusCode::OK);

@@ -169,21 +169,11 @@ async fn sign_in(c: &Client, base: &str, key: &str) {
         .send_keys(key)
         .await
         .unwrap();
-    c.find(Locator::Css("#signin"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(c, "#signin").await;
 }
 
 async fn sign_out(c: &Client) {
-    c.find(Locator::Css("#signout"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(c, "#signout").await;
     assert!(
         c.current_url()
             .await
@@ -199,13 +189,40 @@ async fn fill(c: &Client, css: &str, value: &str) {
     e.send_keys(value).await.unwrap();
 }
 
+/// Clicks a button that submits a form, and waits for the next page.
 async fn click(c: &Client, css: &str) {
+    c.execute("window.__before_click = true;", vec![])
+        .await
+        .unwrap();
+    click_only(c, css).await;
+    wait_for_new_page(c).await;
+}
+
+async fn click_only(c: &Client, css: &str) {
     c.find(Locator::Css(css))
         .await
         .unwrap()
         .click()
         .await
         .unwrap();
+}
+
+/// Waits until the document marked before a click is replaced and loaded.
+async fn wait_for_new_page(c: &Client) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let v = c
+            .execute(
+                "return window.__before_click === undefined && document.readyState === 'complete';",
+                vec![],
+            )
+            .await;
+        if matches!(v, Ok(Value::Bool(true))) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "no new page after a click");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// Not run by XSS payloads: nothing set `window.pwned`.
@@ -319,28 +336,24 @@ fn cockpit_flow_in_headless_chromium() {
         );
         shots.take(&c, "signin").await;
         sign_in(&c, &base, "sa_not-a-key").await;
-        assert!(
-            text(&c, "#error")
-                .await
-                .contains("unknown or revoked API key")
-        );
+        let refused = text(&c, "#error").await;
+        assert!(refused.contains("unknown or revoked API key"), "{refused}");
 
         // Codeowner A signs in: the overview. The cookie is HttpOnly and
         // SameSite=Strict, and holds a session, not the key.
         sign_in(&c, &base, &alice).await;
         assert_eq!(
             c.current_url().await.unwrap().path(),
-            format!("/ui/p/{project}")
+            format!("/ui/p/{project}"),
+            "{}",
+            text(&c, "main").await
         );
         assert_eq!(text(&c, "#runs-30").await, "1");
         assert_eq!(text(&c, "#blocked-30").await, "1");
         let cookies = c.get_all_cookies().await.unwrap();
         let session = cookies.iter().find(|k| k.name() == "sa_session").unwrap();
         assert_eq!(session.http_only(), Some(true));
-        assert_eq!(
-            session.same_site(),
-            Some(fantoccini::cookies::SameSite::Strict)
-        );
+        assert_eq!(format!("{:?}", session.same_site()), "Some(Strict)");
         assert!(
             !session.value().contains(&alice)
                 && !cookies.iter().any(|k| k.value().contains(&alice))
@@ -483,7 +496,7 @@ fn cockpit_flow_in_headless_chromium() {
             .unwrap()
             .unwrap();
         shots.take(&c, "settings").await;
-        click(&c, "#download").await;
+        click_only(&c, "#download").await;
         let name = format!("stateanchor-soc2-evidence-{project}-{from}-{to}.json");
         let file = wait_for_file(downloads.path(), &name).await;
         let out = Command::new(bin("stateanchor-verify"))
@@ -563,9 +576,12 @@ fn cockpit_flow_in_headless_chromium() {
             .await
             .unwrap();
         fill(&c, "#revoke-reason", "consumers broke after all").await;
-        click(&c, "#revoke").await;
+        c.execute("window.__before_click = true;", vec![])
+            .await
+            .unwrap();
+        click_only(&c, "#revoke").await;
         c.accept_alert().await.unwrap();
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        wait_for_new_page(&c).await;
         assert_eq!(text(&c, "#status").await, "REVOKED");
         c.goto(&format!("{base}/ui/p/{project}/exceptions?status=REVOKED"))
             .await

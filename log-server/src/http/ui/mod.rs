@@ -17,7 +17,7 @@
 //!   `Sec-Fetch-Site` is `cross-site`, is refused before that.
 //! - **Headers**: a Content-Security-Policy without inline scripts or
 //!   styles (`script-src 'self'`, assets served by this server only),
-//!   `X-Frame-Options: DENY`, `Referrer-Policy: no-referrer` (share links
+//!   `X-Frame-Options: DENY`, `Referrer-Policy: same-origin` (share links
 //!   carry their secret in the URL), `Cache-Control: no-store`.
 //! - **Escaping**: templates are `.html`, so minijinja escapes every value.
 
@@ -155,6 +155,7 @@ impl FromRequestParts<AppState> for UiSession {
 /// `Origin` whose host is not this request's `Host`.
 fn check_same_origin(headers: &HeaderMap) -> Result<(), UiError> {
     let refused = || {
+        tracing::debug!(origin = ?headers.get(header::ORIGIN), host = ?headers.get(header::HOST), site = ?headers.get("sec-fetch-site"), "a cockpit form from another site was refused");
         UiError(ApiError::Forbidden(
             "this form was sent from another site; nothing was changed".into(),
         ))
@@ -219,7 +220,7 @@ async fn security_headers(req: Request, next: Next) -> Response {
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     if !h.contains_key(header::CACHE_CONTROL) {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
