@@ -684,6 +684,7 @@ pub async fn controls(
         accepted_signals: Some(accepted),
         github_repository: Some((!repo.is_empty()).then(|| repo.to_owned())),
         gate: None,
+        monitoring: None,
     };
     match s
         .compliance
