@@ -3,7 +3,8 @@
 # clang and libclang-dev (RocksDB is built from C++ source with bindgen), and
 # python3 (scripts/check-architecture.py, run by scripts/test.sh) with
 # jsonschema (the end-to-end tests check exports against the JSON schema)
-# and aiosmtpd (the local SMTP sink the digest tests send to).
+# and aiosmtpd (the local SMTP sink the digest tests send to), and chromium
+# with chromium-driver (the cockpit's browser test drives headless Chromium).
 # Sourced by the other scripts; it also exports CARGO_TARGET_DIR, which is
 # kept outside the clone so that rebuilds and CI reuse the (slow) RocksDB build.
 set -euo pipefail
@@ -16,8 +17,10 @@ if ! ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 && ! ls /usr/lib/*/lib
   need+=(libclang-dev)
 fi
 command -v python3 >/dev/null 2>&1 || need+=(python3)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
 if ((${#need[@]})); then
-  echo "stateanchor: installing ${need[*]} (clang and libclang build RocksDB; python3 runs the architecture check)" >&2
+  echo "stateanchor: installing ${need[*]} (clang and libclang build RocksDB; python3 runs the architecture check; chromium and chromium-driver run the cockpit's browser test)" >&2
   sudo=""
   if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
   $sudo apt-get update -qq

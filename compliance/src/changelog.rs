@@ -79,7 +79,11 @@ impl ChangelogEntry {
     }
 }
 
-fn by_endpoint(d: &GateDecision) -> Vec<EndpointChanges> {
+/// A decision's findings grouped by endpoint: endpoints in order, changes
+/// of the whole document (no endpoint) last (the changelog's and the
+/// cockpit's run page's).
+#[must_use]
+pub fn by_endpoint(d: &GateDecision) -> Vec<EndpointChanges> {
     let mut by: BTreeMap<(bool, &str), Vec<Finding>> = BTreeMap::new();
     for f in &d.findings {
         by.entry((f.endpoint.is_empty(), &f.endpoint))

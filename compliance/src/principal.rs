@@ -137,6 +137,11 @@ pub enum Access {
     Ledger,
     /// Acknowledge monitoring's anomalies: `codeowner` or `admin`.
     Acknowledge,
+    /// Change the project's controls (bot deny-list, maximum lifetime,
+    /// accepted signals, GitHub connection, gate rules): `admin` of the
+    /// project, or a log admin. The project's `admin` role reaches only its
+    /// own project's controls, never log-wide rights.
+    Control,
 }
 
 /// Checks that `caller` may do `access` in `project`. A key of another
@@ -167,6 +172,7 @@ pub fn authorize(caller: &KeyRecord, project: &str, access: Access) -> Result<()
         Access::Decide => has(Role::Ci),
         Access::Ledger => caller.project.is_some(),
         Access::Acknowledge => has(Role::Codeowner) || has(Role::Admin),
+        Access::Control => log_admin || has(Role::Admin),
     };
     if ok {
         Ok(())
@@ -177,6 +183,7 @@ pub fn authorize(caller: &KeyRecord, project: &str, access: Access) -> Result<()
             Access::Decide => "only a ci key submits gate decisions".into(),
             Access::Ledger => "the exception ledger takes keys of the project's principals".into(),
             Access::Acknowledge => "anomalies are acknowledged by a codeowner or admin".into(),
+            Access::Control => "changing the project's controls needs the admin role".into(),
         }))
     }
 }
@@ -225,6 +232,18 @@ mod tests {
         assert_eq!(authorize(&ci, "prj_a", Access::Decide), Ok(()));
         assert_eq!(authorize(&auditor, "prj_a", Access::Export), Ok(()));
         assert_eq!(authorize(&owner, "prj_a", Access::Ledger), Ok(()));
+        let project_admin = key(Some("prj_a"), &[Role::Admin]);
+        assert_eq!(authorize(&project_admin, "prj_a", Access::Control), Ok(()));
+        assert_eq!(authorize(&admin, "prj_a", Access::Control), Ok(()));
+        // A project admin reaches its own project's controls only.
+        assert!(matches!(
+            authorize(&project_admin, "prj_b", Access::Control),
+            Err(Error::NoProject { .. })
+        ));
+        assert!(matches!(
+            authorize(&owner, "prj_a", Access::Control),
+            Err(Error::Forbidden(_))
+        ));
         // Pinned: a foreign project's key sees no project at all (404, not 403).
         assert!(matches!(
             authorize(&ci, "prj_b", Access::Read),

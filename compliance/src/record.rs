@@ -40,6 +40,12 @@ pub const ANOMALY_DETECTED: &str = "anomaly_detected";
 pub const ANOMALY_ACKNOWLEDGED: &str = "anomaly_acknowledged";
 /// Record type of a day monitored.
 pub const MONITOR_RUN: &str = "monitor_run";
+/// Record type of a share link created (the cockpit's read-only view of a period).
+pub const SHARE_TOKEN_CREATED: &str = "share_token_created";
+/// Record type of a share link used.
+pub const SHARE_TOKEN_USED: &str = "share_token_used";
+/// Record type of a share link revoked.
+pub const SHARE_TOKEN_REVOKED: &str = "share_token_revoked";
 
 /// The type of a record: one per kind of event the log records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -66,6 +72,12 @@ pub enum RecordKind {
     AnomalyAcknowledged,
     /// [`MONITOR_RUN`]
     MonitorRun,
+    /// [`SHARE_TOKEN_CREATED`]
+    ShareTokenCreated,
+    /// [`SHARE_TOKEN_USED`]
+    ShareTokenUsed,
+    /// [`SHARE_TOKEN_REVOKED`]
+    ShareTokenRevoked,
 }
 
 impl RecordKind {
@@ -84,6 +96,9 @@ impl RecordKind {
             RecordKind::AnomalyDetected => ANOMALY_DETECTED,
             RecordKind::AnomalyAcknowledged => ANOMALY_ACKNOWLEDGED,
             RecordKind::MonitorRun => MONITOR_RUN,
+            RecordKind::ShareTokenCreated => SHARE_TOKEN_CREATED,
+            RecordKind::ShareTokenUsed => SHARE_TOKEN_USED,
+            RecordKind::ShareTokenRevoked => SHARE_TOKEN_REVOKED,
         }
     }
 }
@@ -245,6 +260,12 @@ pub enum RecordBody {
     AnomalyAcknowledged(AnomalyAcknowledged),
     /// A day monitored (ID `mon_YYYY-MM-DD`).
     MonitorRun(MonitorRun),
+    /// A read-only share link of a period created.
+    ShareTokenCreated(ShareTokenCreated),
+    /// A share link used.
+    ShareTokenUsed(ShareTokenUsed),
+    /// A share link revoked.
+    ShareTokenRevoked(ShareTokenRevoked),
 }
 
 impl RecordBody {
@@ -263,6 +284,9 @@ impl RecordBody {
             RecordBody::AnomalyDetected(_) => RecordKind::AnomalyDetected,
             RecordBody::AnomalyAcknowledged(_) => RecordKind::AnomalyAcknowledged,
             RecordBody::MonitorRun(_) => RecordKind::MonitorRun,
+            RecordBody::ShareTokenCreated(_) => RecordKind::ShareTokenCreated,
+            RecordBody::ShareTokenUsed(_) => RecordKind::ShareTokenUsed,
+            RecordBody::ShareTokenRevoked(_) => RecordKind::ShareTokenRevoked,
         }
     }
 
@@ -518,6 +542,43 @@ pub struct ProjectSettingsChanged {
     pub changed: Vec<String>,
     /// Every control after the change.
     pub settings: ProjectSettings,
+}
+
+/// Fields of a `share_token_created`: a read-only link to the runs and the
+/// exception ledger of a period (the cockpit's share view). The link's
+/// secret is never recorded, only its ID.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShareTokenCreated {
+    /// The link's public ID (`shr_…`).
+    pub token_id: String,
+    /// Who created it (an auditor's or admin's principal ID).
+    pub created_by: String,
+    /// Their name.
+    pub created_by_name: String,
+    /// First day shown (`YYYY-MM-DD`, UTC).
+    pub period_from: String,
+    /// Last day shown, inclusive.
+    pub period_to: String,
+    /// When the link stops working (RFC 3339).
+    pub expires_at: String,
+}
+
+/// Fields of a `share_token_used` (at most one per link per hour).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShareTokenUsed {
+    /// The link's ID.
+    pub token_id: String,
+}
+
+/// Fields of a `share_token_revoked`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShareTokenRevoked {
+    /// The link's ID.
+    pub token_id: String,
+    /// Who revoked it (principal ID).
+    pub revoked_by: String,
+    /// Their name.
+    pub revoked_by_name: String,
 }
 
 /// Fields of an `anomaly_acknowledged`.

@@ -20,7 +20,9 @@ pub fn now_rfc3339() -> String {
     humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
 }
 
-fn key_hash(secret: &str) -> [u8; 32] {
+/// SHA-256 of a secret (API keys, cockpit sessions and share links are
+/// stored by it, never in clear).
+pub(crate) fn key_hash(secret: &str) -> [u8; 32] {
     Sha256::digest(secret.as_bytes()).into()
 }
 
@@ -29,6 +31,15 @@ pub fn random_id(prefix: &str) -> String {
     let mut b = [0u8; 9];
     OsRng.fill_bytes(&mut b);
     format!("{prefix}_{}", URL_SAFE_NO_PAD.encode(b))
+}
+
+/// A random 256-bit secret with a prefix, base64url (`sa_` API keys, `sas_`
+/// cockpit sessions, `sat_` share links, `csrf_` form tokens).
+#[must_use]
+pub fn random_secret(prefix: &str) -> String {
+    let mut secret = [0u8; 32];
+    OsRng.fill_bytes(&mut secret);
+    format!("{prefix}_{}", URL_SAFE_NO_PAD.encode(secret))
 }
 
 /// A record's salt: [`compliance::record::SALT_BYTES`] random bytes, hex.

@@ -94,7 +94,10 @@ pub async fn patch_settings(
     Path(id): Path<String>,
     body: Result<Json<SettingsPatch>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    require_log_admin(&caller)?;
+    // A log admin, or an admin principal of this project (Access::Control).
+    s.compliance
+        .project_for(&caller.0, &id, compliance::principal::Access::Control)
+        .await?;
     let req = json_body(body)?;
     let out = s.compliance.patch_settings(&caller.0, &id, req).await?;
     Ok(Json(out).into_response())

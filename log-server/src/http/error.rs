@@ -52,6 +52,39 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// The status, the message a client may see, and (for a 500) the
+    /// internal error to log: the cockpit shows the same refusals as HTML.
+    #[must_use]
+    pub fn parts(self) -> (StatusCode, String, Option<String>) {
+        match self {
+            ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, m, None),
+            ApiError::Unauthorized(m) => (StatusCode::UNAUTHORIZED, m.to_owned(), None),
+            ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, m, None),
+            ApiError::NotFound(m) => (StatusCode::NOT_FOUND, m, None),
+            ApiError::Conflict(m) => (StatusCode::CONFLICT, m, None),
+            ApiError::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, m, None),
+            ApiError::UnsupportedMediaType(m) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, m, None),
+            ApiError::BadGateway(m) => (StatusCode::BAD_GATEWAY, m, None),
+            ApiError::Overloaded => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the log is busy; retry in a second".to_owned(),
+                None,
+            ),
+            ApiError::Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the log is not accepting writes".to_owned(),
+                None,
+            ),
+            ApiError::Internal(e) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal error".to_owned(),
+                Some(error_chain(&*e)),
+            ),
+        }
+    }
+}
+
 impl From<compliance::Error> for ApiError {
     fn from(e: compliance::Error) -> Self {
         use compliance::Error as E;

@@ -22,6 +22,7 @@ use super::AppState;
 use super::error::ApiError;
 use super::extract::{Caller, period_query};
 use crate::service::changelog::{DEFAULT_CHANGELOG_RUNS, MAX_CHANGELOG_RUNS};
+use crate::service::export::PreparedExport;
 
 /// Sends the rendered export in 64 KiB chunks; fails once the client is gone.
 struct ChunkWriter {
@@ -128,6 +129,12 @@ pub async fn get_export(
         .compliance
         .export(&caller.0, &project, req, &s.site)
         .await?;
+    stream_export(export)
+}
+
+/// Streams a prepared export as an attachment under its documented file
+/// name (the API's export and the cockpit's "Download evidence package").
+pub(super) fn stream_export(export: PreparedExport) -> Result<Response, ApiError> {
     let disposition =
         HeaderValue::from_str(&format!("attachment; filename=\"{}\"", export.file_name))
             .map_err(|e| ApiError::Internal(e.into()))?;

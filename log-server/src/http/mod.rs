@@ -15,6 +15,7 @@ mod extract;
 mod log_api;
 mod monitor;
 mod page;
+pub mod ui;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -77,6 +78,7 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/v1/admin/keys/{id}", delete(admin::revoke_key))
         .merge(compliance_routes())
+        .merge(ui::routes())
         .fallback(log_api::not_found)
         .layer(DefaultBodyLimit::max(1 << 20))
         .layer(middleware::from_fn_with_state(state.clone(), observe))

@@ -8,7 +8,7 @@
 
 use compliance::export::PrincipalSummary;
 use compliance::ledger::{ProjectRow, ProjectSettings, SettingsPatch, check_text};
-use compliance::principal::{KeyRecord, Principal, Profile, Role};
+use compliance::principal::{Access, KeyRecord, Principal, Profile, Role};
 use compliance::record::{ProjectSettingsChanged, RecordBody};
 use compliance::time::format_time;
 use serde::Deserialize;
@@ -259,9 +259,10 @@ impl Compliance {
         Ok(v)
     }
 
-    /// Changes a project's controls (log admin); a bad patch changes
-    /// nothing, and a change is a `project_settings_changed` record in the
-    /// log before it takes effect.
+    /// Changes a project's controls (a log admin, or an `admin` principal
+    /// of the project: [`Access::Control`]); a bad patch changes nothing,
+    /// and a change is a `project_settings_changed` record in the log
+    /// before it takes effect.
     ///
     /// # Errors
     /// Refusals; pushback; storage failures.
@@ -271,8 +272,7 @@ impl Compliance {
         id: &str,
         patch: SettingsPatch,
     ) -> Result<Value> {
-        require_log_admin(caller)?;
-        let p = self.project(id).await?;
+        let p = self.project_for(caller, id, Access::Control).await?;
         // The lock is held until the row is saved: the project's next
         // evaluation sees the new controls, logged before it.
         let mut ps = p.lock().await;

@@ -31,11 +31,14 @@
 pub mod admin;
 pub mod alerts;
 pub mod changelog;
+pub mod cockpit;
 pub mod digest;
 pub mod export;
 pub mod gate;
 pub mod github;
 pub mod monitor;
+pub mod session;
+pub mod share;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -193,6 +196,10 @@ pub struct Compliance {
     public_url: String,
     /// Where digests are mailed from, if configured.
     mailer: Option<digest::Mailer>,
+    /// The cockpit's sessions (in memory: a restart signs everyone out).
+    sessions: session::Sessions,
+    /// Share links (in memory: a restart ends them).
+    shares: share::ShareLinks,
 }
 
 impl Compliance {
@@ -218,6 +225,8 @@ impl Compliance {
             retry_base: std::time::Duration::from_secs(30),
             public_url: String::new(),
             mailer: None,
+            sessions: session::Sessions::default(),
+            shares: share::ShareLinks::default(),
         }
     }
 

@@ -759,7 +759,7 @@ impl LogStore for RocksDb {
 // | `W` project | the project's alert settings (webhooks, digest recipients; JSON) |
 
 /// Record types and their codes in `R` rows (stored: never renumber).
-const TYPE_CODES: [(RecordKind, u8); 11] = [
+const TYPE_CODES: [(RecordKind, u8); 14] = [
     (RecordKind::GateDecision, 1),
     (RecordKind::ExceptionRequested, 2),
     (RecordKind::ExceptionSignal, 3),
@@ -771,6 +771,9 @@ const TYPE_CODES: [(RecordKind, u8); 11] = [
     (RecordKind::AnomalyDetected, 9),
     (RecordKind::AnomalyAcknowledged, 10),
     (RecordKind::MonitorRun, 11),
+    (RecordKind::ShareTokenCreated, 12),
+    (RecordKind::ShareTokenUsed, 13),
+    (RecordKind::ShareTokenRevoked, 14),
 ];
 
 fn type_code(kind: RecordKind) -> u8 {

@@ -1,0 +1,334 @@
+//! The project cockpit: server-rendered HTML pages for codeowners, admins
+//! and auditors (`/ui/...`), and the read-only share view (`/share/...`).
+//! See `spec/cockpit.md`.
+//!
+//! Every page calls the same [`Compliance`](crate::service::Compliance)
+//! methods as the JSON API, with the signed-in principal as the caller:
+//! the UI cannot do anything the principal's API key could not, and a
+//! refusal shows the rule's own message.
+//!
+//! - **Sessions**: `POST /ui/signin` exchanges a project principal's API
+//!   key for a random session secret in an `HttpOnly`, `SameSite=Strict`
+//!   cookie (`Secure` when the public URL is https); the key is not kept
+//!   by the browser (the sign-in form's field is `autocomplete=off` and the
+//!   answer is a redirect).
+//! - **CSRF**: every form carries the session's token, compared in
+//!   constant time; a request whose `Origin` is another site, or whose
+//!   `Sec-Fetch-Site` is `cross-site`, is refused before that.
+//! - **Headers**: a Content-Security-Policy without inline scripts or
+//!   styles (`script-src 'self'`, assets served by this server only),
+//!   `X-Frame-Options: DENY`, `Referrer-Policy: same-origin` (share links
+//!   carry their secret in the URL), `Cache-Control: no-store`.
+//! - **Escaping**: templates are `.html`, so minijinja escapes every value.
+
+mod pages;
+mod share;
+
+use std::sync::OnceLock;
+
+use axum::Router;
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use minijinja::Environment;
+use serde::Serialize;
+
+use super::AppState;
+use super::error::{ApiError, InternalErrorReport};
+use crate::service::session::{Session, same_token};
+
+/// Name of the session cookie.
+pub const SESSION_COOKIE: &str = "sa_session";
+
+/// The Content-Security-Policy of every cockpit page.
+pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
+form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+const TEMPLATES: &[(&str, &str)] = &[
+    ("base.html", include_str!("templates/base.html")),
+    ("macros.html", include_str!("templates/macros.html")),
+    ("signin.html", include_str!("templates/signin.html")),
+    ("overview.html", include_str!("templates/overview.html")),
+    ("runs.html", include_str!("templates/runs.html")),
+    ("run.html", include_str!("templates/run.html")),
+    ("exceptions.html", include_str!("templates/exceptions.html")),
+    ("exception.html", include_str!("templates/exception.html")),
+    ("settings.html", include_str!("templates/settings.html")),
+    ("share.html", include_str!("templates/share.html")),
+    ("error.html", include_str!("templates/error.html")),
+];
+
+const CSS: &str = include_str!("assets/cockpit.css");
+const JS: &str = include_str!("assets/cockpit.js");
+
+fn env() -> &'static Environment<'static> {
+    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = Environment::new();
+        // `.html` templates: every value is HTML-escaped unless marked safe
+        // (nothing is).
+        for (name, source) in TEMPLATES {
+            if let Err(e) = env.add_template(name, source) {
+                tracing::error!(template = name, error = %e, "a cockpit template does not compile");
+            }
+        }
+        env
+    })
+}
+
+/// Renders a template with `ctx`; a template error is an internal error.
+fn render(name: &str, ctx: impl Serialize) -> Result<String, UiError> {
+    env()
+        .get_template(name)
+        .and_then(|t| t.render(ctx))
+        .map_err(|e| UiError(ApiError::Internal(Box::new(e))))
+}
+
+/// An error shown as an HTML page with the API's status and message.
+pub struct UiError(pub ApiError);
+
+impl From<ApiError> for UiError {
+    fn from(e: ApiError) -> Self {
+        UiError(e)
+    }
+}
+
+impl From<crate::Error> for UiError {
+    fn from(e: crate::Error) -> Self {
+        UiError(e.into())
+    }
+}
+
+impl IntoResponse for UiError {
+    fn into_response(self) -> Response {
+        let (status, message, report) = self.0.parts();
+        let html = render(
+            "error.html",
+            minijinja::context! { status => status.as_u16(), reason => status.canonical_reason(), message },
+        )
+        .unwrap_or_else(|_| "<!doctype html><title>error</title><p>error</p>".to_owned());
+        let mut resp = (status, Html(html)).into_response();
+        if let Some(r) = report {
+            resp.extensions_mut().insert(InternalErrorReport(r));
+        }
+        resp
+    }
+}
+
+/// The signed-in principal's session (from the cookie), or a redirect to
+/// the sign-in page.
+pub struct UiSession(pub Session);
+
+/// The session cookie's value in a request, if any.
+fn session_cookie(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == SESSION_COOKIE)
+        .map(|(_, v)| v)
+        .filter(|v| !v.is_empty())
+}
+
+impl FromRequestParts<AppState> for UiSession {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, s: &AppState) -> Result<Self, Self::Rejection> {
+        let session = match session_cookie(&parts.headers) {
+            Some(secret) => s
+                .compliance
+                .session(secret)
+                .map_err(|e| UiError::from(e).into_response())?,
+            None => None,
+        };
+        session
+            .map(UiSession)
+            .ok_or_else(|| Redirect::to("/ui/signin").into_response())
+    }
+}
+
+/// Refuses a form sent from another site: by `Sec-Fetch-Site`, and by an
+/// `Origin` whose host is not this request's `Host`.
+fn check_same_origin(headers: &HeaderMap) -> Result<(), UiError> {
+    let refused = || {
+        tracing::debug!(origin = ?headers.get(header::ORIGIN), host = ?headers.get(header::HOST), site = ?headers.get("sec-fetch-site"), "a cockpit form from another site was refused");
+        UiError(ApiError::Forbidden(
+            "this form was sent from another site; nothing was changed".into(),
+        ))
+    };
+    if headers
+        .get("sec-fetch-site")
+        .is_some_and(|v| v.as_bytes() == b"cross-site")
+    {
+        return Err(refused());
+    }
+    if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        let host = headers
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        let origin_host = origin.split_once("://").map_or("", |(_, h)| h);
+        if origin_host.is_empty() || !origin_host.eq_ignore_ascii_case(host) {
+            return Err(refused());
+        }
+    }
+    Ok(())
+}
+
+/// Checks a form's CSRF token against the session's (and its origin).
+fn check_form(headers: &HeaderMap, session: &Session, token: &str) -> Result<(), UiError> {
+    check_same_origin(headers)?;
+    if same_token(token, &session.csrf) {
+        Ok(())
+    } else {
+        Err(UiError(ApiError::Forbidden(
+            "the form's security token is missing or out of date (CSRF check); reload the page and try again: nothing was changed"
+                .into(),
+        )))
+    }
+}
+
+/// The cookie that holds a session's secret (`max_age` 0 clears it).
+fn session_cookie_header(s: &AppState, value: &str, max_age: i64) -> Result<HeaderValue, UiError> {
+    let secure = if s.site.public_url.starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    };
+    HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
+    ))
+    .map_err(|e| UiError(ApiError::Internal(e.into())))
+}
+
+/// Security headers of every cockpit answer.
+async fn security_headers(req: Request, next: Next) -> Response {
+    let mut resp = next.run(req).await;
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    if !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    resp
+}
+
+async fn css() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        CSS,
+    )
+        .into_response()
+}
+
+async fn js() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        JS,
+    )
+        .into_response()
+}
+
+async fn root(State(s): State<AppState>, headers: HeaderMap) -> Response {
+    let session = session_cookie(&headers).and_then(|c| s.compliance.session(c).ok().flatten());
+    match session.and_then(|s| s.principal.project) {
+        Some(p) => Redirect::to(&format!("/ui/p/{p}")).into_response(),
+        None => Redirect::to("/ui/signin").into_response(),
+    }
+}
+
+/// The cockpit's routes: `/ui/...` and `/share/...`, with their headers.
+pub fn routes() -> Router<AppState> {
+    use pages as p;
+    Router::new()
+        .route("/ui", get(root))
+        .route("/ui/", get(root))
+        .route("/ui/assets/cockpit.css", get(css))
+        .route("/ui/assets/cockpit.js", get(js))
+        .route("/ui/signin", get(p::signin_page).post(p::signin))
+        .route("/ui/signout", post(p::signout))
+        .route("/ui/p/{project}", get(p::overview))
+        .route("/ui/p/{project}/runs", get(p::runs))
+        .route("/ui/p/{project}/runs/{run}", get(p::run))
+        .route(
+            "/ui/p/{project}/exceptions",
+            get(p::exceptions).post(p::file_exception),
+        )
+        .route("/ui/p/{project}/exceptions/{exception}", get(p::exception))
+        .route(
+            "/ui/p/{project}/exceptions/{exception}/approve",
+            post(p::approve),
+        )
+        .route(
+            "/ui/p/{project}/exceptions/{exception}/revoke",
+            post(p::revoke),
+        )
+        .route("/ui/p/{project}/settings", get(p::settings))
+        .route("/ui/p/{project}/settings/controls", post(p::controls))
+        .route("/ui/p/{project}/export", post(p::export))
+        .route("/ui/p/{project}/shares", post(share::create))
+        .route("/ui/p/{project}/shares/{id}/revoke", post(share::revoke))
+        .route("/share/{secret}", get(share::view))
+        .layer(middleware::from_fn(security_headers))
+}
+
+/// A 303 to `to` (after a form that changed something).
+fn see_other(to: &str) -> Response {
+    (StatusCode::SEE_OTHER, [(header::LOCATION, to.to_owned())]).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_template_compiles_and_escapes() {
+        for (name, _) in TEMPLATES {
+            assert!(env().get_template(name).is_ok(), "{name}");
+        }
+        let html = render(
+            "error.html",
+            minijinja::context! { status => 400, reason => "Bad Request", message => "<script>x</script>" },
+        )
+        .map_err(|_| "render")
+        .unwrap();
+        assert!(html.contains("&lt;script&gt;") && !html.contains("<script>x"));
+        assert!(
+            !html.contains("<script>\n") && !html.contains("<style>"),
+            "no inline script or style"
+        );
+    }
+
+    #[test]
+    fn the_session_cookie_is_read_among_others() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; sa_session=sas_x; b=2"),
+        );
+        assert_eq!(session_cookie(&h), Some("sas_x"));
+        h.insert(header::COOKIE, HeaderValue::from_static("sa_session="));
+        assert_eq!(session_cookie(&h), None);
+    }
+}

@@ -1,0 +1,677 @@
+//! The cockpit's security properties over HTTP, without a browser: the
+//! router in process (`http::app`) on the in-memory backend, with a clock
+//! the tests move. Sessions (cookie flags, idle and absolute expiry, sign-out,
+//! a revoked key), CSRF (missing or wrong token, another site's origin),
+//! project isolation, escaping, the CSP, share links (expiry, revocation,
+//! their records), and a project admin changing its own project's controls.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use compliance::principal::{KeyRecord, Role};
+use compliance::record::RecordKind;
+use http_body_util::BodyExt as _;
+use log_server::http::{AppState, app};
+use log_server::log::{Log, LogConfig};
+use log_server::metrics::Metrics;
+use log_server::service::Compliance;
+use log_server::service::export::Site;
+use log_server::service::github::GitHub;
+use log_server::storage::RecordStore;
+use log_server::storage::memory::Memory;
+use serde_json::{Value, json};
+use tower::ServiceExt as _;
+
+const T0: i64 = 1_800_000_000_000;
+
+struct Harness {
+    store: Arc<Memory>,
+    state: AppState,
+    admin: String,
+    clock: Arc<AtomicI64>,
+}
+
+struct Answer {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: String,
+}
+
+impl Answer {
+    fn location(&self) -> &str {
+        self.headers
+            .get(header::LOCATION)
+            .map_or("", |v| v.to_str().unwrap())
+    }
+}
+
+impl Harness {
+    fn new() -> Self {
+        let store = Arc::new(Memory::new());
+        let signer = tlog::SignerKey::from_seed("test.example/log", &[9; 32]).unwrap();
+        let config = LogConfig {
+            queue_capacity: 1024,
+            max_batch: 64,
+            checkpoint_interval: Duration::from_millis(5),
+        };
+        let log = Log::start(store.clone(), signer, config, Arc::new(Metrics::default())).unwrap();
+        let clock = Arc::new(AtomicI64::new(T0));
+        let read = clock.clone();
+        let compliance = Arc::new(
+            Compliance::new(
+                log.clone(),
+                store.clone(),
+                store.clone(),
+                GitHub::new("http://127.0.0.1:9", None),
+            )
+            .with_clock(Arc::new(move || read.load(Ordering::SeqCst))),
+        );
+        let (admin, _) = log_server::keys::create_key(
+            &*store,
+            KeyRecord {
+                id: String::new(),
+                name: "admin".into(),
+                roles: vec![Role::Admin],
+                project: None,
+                bot: false,
+                created_at: String::new(),
+                revoked_at: None,
+            },
+        )
+        .unwrap();
+        tokio::spawn(log.clone().run_checkpointer(std::future::pending()));
+        let keys = store_keys(&store);
+        Harness {
+            store,
+            state: AppState {
+                log,
+                compliance,
+                keys,
+                site: Site {
+                    public_url: "https://log.example".into(),
+                    publication: None,
+                },
+            },
+            admin,
+            clock,
+        }
+    }
+
+    fn advance(&self, ms: i64) {
+        self.clock.fetch_add(ms, Ordering::SeqCst);
+    }
+
+    async fn call(&self, req: Request<Body>) -> Answer {
+        let resp = app(self.state.clone()).oneshot(req).await.unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        Answer {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&body).into_owned(),
+        }
+    }
+
+    async fn api(
+        &self,
+        method: &str,
+        uri: &str,
+        key: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let req = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(header::AUTHORIZATION, format!("Bearer {key}"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(body.map_or(Body::empty(), |b| Body::from(b.to_string())))
+            .unwrap();
+        let a = self.call(req).await;
+        (
+            a.status,
+            serde_json::from_str(&a.body).unwrap_or(Value::Null),
+        )
+    }
+
+    async fn project(&self, name: &str) -> String {
+        let (st, v) = self
+            .api(
+                "POST",
+                "/v1/admin/projects",
+                &self.admin,
+                Some(json!({"name": name})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{v}");
+        v["project_id"].as_str().unwrap().to_owned()
+    }
+
+    async fn principal(&self, project: &str, name: &str, roles: &[&str]) -> String {
+        let (st, v) = self
+            .api(
+                "POST",
+                &format!("/v1/admin/projects/{project}/principals"),
+                &self.admin,
+                Some(json!({"name": name, "roles": roles})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{v}");
+        v["api_key"].as_str().unwrap().to_owned()
+    }
+
+    /// Signs in; returns the `Cookie` header value and the answer.
+    async fn sign_in(&self, key: &str) -> (String, Answer) {
+        let a = self
+            .form("/ui/signin", None, &format!("api_key={key}"), &[])
+            .await;
+        let cookie = a
+            .headers
+            .get(header::SET_COOKIE)
+            .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
+            .unwrap_or_default();
+        (cookie, a)
+    }
+
+    async fn page(&self, uri: &str, cookie: &str) -> Answer {
+        self.call(
+            Request::builder()
+                .uri(uri)
+                .header(header::COOKIE, cookie)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+    }
+
+    async fn form(
+        &self,
+        uri: &str,
+        cookie: Option<&str>,
+        body: &str,
+        extra: &[(&str, &str)],
+    ) -> Answer {
+        let mut req = Request::builder()
+            .method("POST")
+            .uri(uri)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::HOST, "log.example");
+        if let Some(c) = cookie {
+            req = req.header(header::COOKIE, c);
+        }
+        for (k, v) in extra {
+            req = req.header(*k, *v);
+        }
+        self.call(req.body(Body::from(body.to_owned())).unwrap())
+            .await
+    }
+
+    fn kinds(&self, project: &str) -> Vec<RecordKind> {
+        let mut out = Vec::new();
+        self.store
+            .for_each_record(project, 0..u64::MAX, &mut |r| {
+                out.push(r.kind);
+                Ok(true)
+            })
+            .unwrap();
+        out
+    }
+}
+
+fn store_keys(store: &Arc<Memory>) -> Arc<dyn log_server::storage::KeyStore> {
+    store.clone()
+}
+
+fn csrf_of(html: &str) -> String {
+    let at = html
+        .find("name=\"csrf\" value=\"")
+        .expect("a form with a CSRF token");
+    let rest = &html[at + 19..];
+    rest[..rest.find('"').unwrap()].to_owned()
+}
+
+fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn sign_in_sets_a_strict_http_only_secure_cookie_and_the_csp() {
+    let h = Harness::new();
+    let p = h.project("payments").await;
+    let alice = h.principal(&p, "alice", &["codeowner"]).await;
+
+    let a = h.page("/ui/signin", "").await;
+    assert_eq!(a.status, StatusCode::OK);
+    let csp = a.headers["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("script-src 'self'") && csp.contains("default-src 'none'"));
+    assert!(!csp.contains("unsafe-inline"));
+    assert_eq!(a.headers["x-frame-options"], "DENY");
+    assert_eq!(a.headers["referrer-policy"], "same-origin");
+    assert_eq!(a.headers[header::CACHE_CONTROL], "no-store");
+    assert!(!a.body.contains("<script>"), "no inline script");
+
+    // A wrong key, and a log-wide key, get no session.
+    let (cookie, a) = h.sign_in("sa_nope").await;
+    assert_eq!((a.status, cookie.as_str()), (StatusCode::FORBIDDEN, ""));
+    let (cookie, a) = h.sign_in(&h.admin).await;
+    assert_eq!((a.status, cookie.as_str()), (StatusCode::FORBIDDEN, ""));
+    assert!(a.body.contains("log-wide keys have no cockpit"));
+
+    let (_, a) = h.sign_in(&alice).await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER);
+    assert_eq!(a.location(), format!("/ui/p/{p}"));
+    let set = a.headers[header::SET_COOKIE].to_str().unwrap();
+    for flag in ["HttpOnly", "SameSite=Strict", "Secure", "Path=/"] {
+        assert!(set.contains(flag), "{set} lacks {flag}");
+    }
+    assert!(!set.contains(&alice), "the cookie holds the API key");
+    // Nothing the pages send holds the key.
+    let cookie = set.split(';').next().unwrap();
+    let page = h.page(&format!("/ui/p/{p}"), cookie).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(!page.body.contains(&alice));
+}
+
+#[tokio::test]
+async fn sessions_end_when_idle_too_long_at_their_absolute_limit_at_sign_out_and_with_their_key() {
+    let h = Harness::new();
+    let p = h.project("payments").await;
+    let alice = h.principal(&p, "alice", &["codeowner"]).await;
+    let overview = format!("/ui/p/{p}");
+
+    let (cookie, _) = h.sign_in(&alice).await;
+    h.advance(29 * 60 * 1000);
+    assert_eq!(h.page(&overview, &cookie).await.status, StatusCode::OK);
+    h.advance(31 * 60 * 1000);
+    let a = h.page(&overview, &cookie).await;
+    assert_eq!(
+        (a.status, a.location()),
+        (StatusCode::SEE_OTHER, "/ui/signin")
+    );
+
+    // Active all along, a session still ends 12 hours after sign-in.
+    let (cookie, _) = h.sign_in(&alice).await;
+    for _ in 0..(12 * 3) {
+        h.advance(20 * 60 * 1000);
+        let a = h.page(&overview, &cookie).await;
+        if a.status != StatusCode::OK {
+            break;
+        }
+    }
+    assert_eq!(
+        h.page(&overview, &cookie).await.status,
+        StatusCode::SEE_OTHER
+    );
+
+    // Sign-out needs the form token, then ends the session.
+    let (cookie, _) = h.sign_in(&alice).await;
+    let html = h.page(&overview, &cookie).await.body;
+    let a = h
+        .form("/ui/signout", Some(&cookie), "csrf=wrong", &[])
+        .await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN);
+    assert_eq!(h.page(&overview, &cookie).await.status, StatusCode::OK);
+    let a = h
+        .form(
+            "/ui/signout",
+            Some(&cookie),
+            &format!("csrf={}", csrf_of(&html)),
+            &[],
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER);
+    assert!(
+        a.headers[header::SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+    assert_eq!(
+        h.page(&overview, &cookie).await.status,
+        StatusCode::SEE_OTHER
+    );
+
+    // Revoking the key ends its sessions.
+    let (cookie, _) = h.sign_in(&alice).await;
+    let (_, principals) = h
+        .api(
+            "GET",
+            &format!("/v1/admin/projects/{p}/principals"),
+            &h.admin,
+            None,
+        )
+        .await;
+    let id = principals["principals"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (st, _) = h
+        .api("DELETE", &format!("/v1/admin/keys/{id}"), &h.admin, None)
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(
+        h.page(&overview, &cookie).await.status,
+        StatusCode::SEE_OTHER
+    );
+}
+
+#[tokio::test]
+async fn forged_forms_change_nothing_and_a_session_sees_no_other_project() {
+    let h = Harness::new();
+    let p = h.project("payments").await;
+    let other = h.project("other").await;
+    let alice = h.principal(&p, "alice", &["codeowner"]).await;
+    let bob = h.principal(&p, "bob", &["codeowner"]).await;
+    let (cookie, _) = h.sign_in(&alice).await;
+    let html = h.page(&format!("/ui/p/{p}/exceptions"), &cookie).await.body;
+    let token = csrf_of(&html);
+    let expires = compliance::time::format_time(T0 + 86_400_000);
+    let filing = format!(
+        "kind=k&endpoint={}&reason={}&expires_at={}",
+        enc("GET /a"),
+        enc("<script>alert(1)</script>"),
+        enc(&expires)
+    );
+    let before = h.kinds(&p).len();
+    // No token, a wrong token, another site's origin, a cross-site fetch: 403, nothing recorded.
+    for (body, extra) in [
+        (filing.clone(), vec![]),
+        (format!("csrf=csrf_wrong&{filing}"), vec![]),
+        (
+            format!("csrf={token}&{filing}"),
+            vec![("origin", "https://evil.example")],
+        ),
+        (
+            format!("csrf={token}&{filing}"),
+            vec![("sec-fetch-site", "cross-site")],
+        ),
+    ] {
+        let a = h
+            .form(
+                &format!("/ui/p/{p}/exceptions"),
+                Some(&cookie),
+                &body,
+                &extra,
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::FORBIDDEN, "{}", a.body);
+        assert!(a.body.contains("nothing was changed"), "{}", a.body);
+    }
+    assert_eq!(
+        h.kinds(&p).len(),
+        before,
+        "a forged form recorded something"
+    );
+    // Another session's token is not this one's.
+    let (bob_cookie, _) = h.sign_in(&bob).await;
+    let a = h
+        .form(
+            &format!("/ui/p/{p}/exceptions"),
+            Some(&bob_cookie),
+            &format!("csrf={token}&{filing}"),
+            &[],
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN);
+
+    // The real form works, same origin; the reason is escaped.
+    let a = h
+        .form(
+            &format!("/ui/p/{p}/exceptions"),
+            Some(&cookie),
+            &format!("csrf={token}&{filing}"),
+            &[("origin", "https://log.example")],
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    let page = h.page(a.location(), &cookie).await;
+    assert!(
+        page.body
+            .contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt;")
+    );
+    assert!(!page.body.contains("<script>alert"));
+    // The requester's approval: refused with the rule's message, 403.
+    let exc = a.location().rsplit('/').next().unwrap().to_owned();
+    let a = h
+        .form(
+            &format!("{}/approve", page_path(&p, &exc)),
+            Some(&cookie),
+            &format!("csrf={token}"),
+            &[],
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN);
+    assert!(
+        a.body
+            .contains("the second signal must come from someone else"),
+        "{}",
+        a.body
+    );
+
+    // Project A's session sees nothing of project B: 404, as for the API.
+    for path in ["", "/runs", "/exceptions", "/settings"] {
+        let a = h.page(&format!("/ui/p/{other}{path}"), &cookie).await;
+        assert_eq!(a.status, StatusCode::NOT_FOUND, "{path}");
+        assert!(!a.body.contains("other"), "{}", a.body);
+    }
+}
+
+/// The path of the share link a page shows (minijinja writes `/` in
+/// values as `&#x2f;`).
+fn share_link(html: &str) -> String {
+    let html = html.replace("&#x2f;", "/");
+    let at = html
+        .find("/share/sat_")
+        .unwrap_or_else(|| panic!("no share link in {html}"));
+    html[at..at + html[at..].find('"').unwrap()].to_owned()
+}
+
+fn page_path(p: &str, exc: &str) -> String {
+    format!("/ui/p/{p}/exceptions/{exc}")
+}
+
+#[tokio::test]
+async fn share_links_expire_are_revoked_and_are_recorded() {
+    let h = Harness::new();
+    let p = h.project("payments").await;
+    let auditor = h.principal(&p, "audra", &["auditor"]).await;
+    let alice = h.principal(&p, "alice", &["codeowner"]).await;
+    let (cookie, _) = h.sign_in(&auditor).await;
+    let html = h.page(&format!("/ui/p/{p}/settings"), &cookie).await.body;
+    let token = csrf_of(&html);
+
+    // A codeowner cannot create one (the export's roles).
+    let (owner_cookie, _) = h.sign_in(&alice).await;
+    let owner_html = h
+        .page(&format!("/ui/p/{p}/exceptions"), &owner_cookie)
+        .await
+        .body;
+    let a = h
+        .form(
+            &format!("/ui/p/{p}/shares"),
+            Some(&owner_cookie),
+            &format!("csrf={}&days=1", csrf_of(&owner_html)),
+            &[],
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN, "{}", a.body);
+    // More than 30 days: refused with the limit.
+    let a = h
+        .form(
+            &format!("/ui/p/{p}/shares"),
+            Some(&cookie),
+            &format!("csrf={token}&days=31"),
+            &[],
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+    assert!(a.body.contains("at most 30 days"));
+
+    let create = |days: &str| format!("csrf={token}&days={days}");
+    let a = h
+        .form(
+            &format!("/ui/p/{p}/shares"),
+            Some(&cookie),
+            &create("1"),
+            &[],
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let link = share_link(&a.body);
+    let view = h.page(&link, "").await;
+    assert_eq!(view.status, StatusCode::OK);
+    assert_eq!(view.headers["referrer-policy"], "same-origin");
+    assert!(!view.body.contains("csrf") && !view.body.contains("sa_"));
+    // Used twice within the hour: one use recorded.
+    assert_eq!(h.page(&link, "").await.status, StatusCode::OK);
+    // After a day it no longer works.
+    h.advance(86_400_000);
+    let gone = h.page(&link, "").await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND);
+    assert!(gone.body.contains("expired or was revoked"));
+
+    // A second link, revoked.
+    let (cookie, _) = h.sign_in(&auditor).await;
+    let html = h.page(&format!("/ui/p/{p}/settings"), &cookie).await.body;
+    let token = csrf_of(&html);
+    let a = h
+        .form(
+            &format!("/ui/p/{p}/shares"),
+            Some(&cookie),
+            &format!("csrf={token}&days=2"),
+            &[],
+        )
+        .await;
+    let link = share_link(&a.body);
+    assert_eq!(h.page(&link, "").await.status, StatusCode::OK);
+    // minijinja escapes `/` in values too (`&#x2f;`).
+    let body = a.body.replace("&#x2f;", "/");
+    let id_at = body
+        .find("/shares/shr_")
+        .unwrap_or_else(|| panic!("{body}"))
+        + 8;
+    let id = &body[id_at..id_at + body[id_at..].find('/').unwrap()];
+    let a = h
+        .form(
+            &format!("/ui/p/{p}/shares/{id}/revoke"),
+            Some(&cookie),
+            &format!("csrf={token}"),
+            &[],
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    assert_eq!(h.page(&link, "").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        h.page("/share/sat_unknown", "").await.status,
+        StatusCode::NOT_FOUND
+    );
+
+    let kinds = h.kinds(&p);
+    let count = |k| kinds.iter().filter(|x| **x == k).count();
+    assert_eq!(count(RecordKind::ShareTokenCreated), 2);
+    assert_eq!(count(RecordKind::ShareTokenUsed), 2);
+    assert_eq!(count(RecordKind::ShareTokenRevoked), 1);
+
+    // An export of the period holds none of them (they belong to no section).
+    let (st, _) = h
+        .api(
+            "GET",
+            &format!("/api/projects/{p}/compliance-export"),
+            &auditor,
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_project_admin_changes_its_own_projects_controls_recorded_as_the_api_records_them() {
+    let h = Harness::new();
+    let p = h.project("payments").await;
+    let other = h.project("other").await;
+    let dana = h.principal(&p, "dana", &["admin"]).await;
+    let alice = h.principal(&p, "alice", &["codeowner"]).await;
+    let patch = json!({"max_exception_lifetime_seconds": 604_800});
+    let settings = format!("/v1/admin/projects/{p}/settings");
+    let (st, _) = h.api("PATCH", &settings, &alice, Some(patch.clone())).await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+    let (st, _) = h
+        .api(
+            "PATCH",
+            &format!("/v1/admin/projects/{other}/settings"),
+            &dana,
+            Some(patch.clone()),
+        )
+        .await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    let before = h.kinds(&p).len();
+    let (st, v) = h.api("PATCH", &settings, &dana, Some(patch)).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(v["settings"]["max_exception_lifetime_seconds"], 604_800);
+    assert_eq!(h.kinds(&p).len(), before + 1);
+
+    // The same through the cockpit's form; a codeowner sees no form.
+    let (cookie, _) = h.sign_in(&alice).await;
+    let html = h.page(&format!("/ui/p/{p}/settings"), &cookie).await.body;
+    assert!(!html.contains("save-controls"));
+    let a = h
+        .form(
+            &format!("/ui/p/{p}/settings/controls"),
+            Some(&cookie),
+            &format!(
+                "csrf={}&max_exception_lifetime_seconds=86400&codeowner_approval=on",
+                csrf_of(&html)
+            ),
+            &[],
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN);
+    let (cookie, _) = h.sign_in(&dana).await;
+    let html = h.page(&format!("/ui/p/{p}/settings"), &cookie).await.body;
+    let a = h
+        .form(
+            &format!("/ui/p/{p}/settings/controls"),
+            Some(&cookie),
+            &format!(
+                "csrf={}&bot_deny_list=renovate&max_exception_lifetime_seconds=86400&codeowner_approval=on&github_repository=",
+                csrf_of(&html)
+            ),
+            &[],
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    assert_eq!(h.kinds(&p).len(), before + 2);
+    let (_, v) = h
+        .api("GET", &format!("/v1/admin/projects/{p}"), &h.admin, None)
+        .await;
+    assert_eq!(v["settings"]["max_exception_lifetime_seconds"], 86_400);
+    assert_eq!(v["settings"]["bot_deny_list"], json!(["renovate"]));
+    assert_eq!(
+        v["settings"]["accepted_signals"],
+        json!(["codeowner_approval"])
+    );
+    // A bad value is the rule's 400, and records nothing.
+    let a = h
+        .form(
+            &format!("/ui/p/{p}/settings/controls"),
+            Some(&cookie),
+            &format!(
+                "csrf={}&max_exception_lifetime_seconds=999999999&codeowner_approval=on",
+                csrf_of(&html)
+            ),
+            &[],
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+    assert!(a.body.contains("365 days"), "{}", a.body);
+    assert_eq!(h.kinds(&p).len(), before + 2);
+}
