@@ -13,7 +13,8 @@ if [ -z "${STATEANCHOR_TEST_DATABASE:-}" ]; then
   exec scripts/test-services.sh "$0" "$@"
 fi
 port_a="${1:-8080}"; port_b="${2:-8081}"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
+# Release builds outside the clone, shared with the benchmark scripts.
+export CARGO_TARGET_DIR="${BENCH_TARGET_DIR:-$HOME/.cache/stateanchor/target-bench}"
 cargo build --locked --release -p log-server --bin stateanchor-log >&2
 bin="$CARGO_TARGET_DIR/release/stateanchor-log"
 tmp=$(mktemp -d)
