@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use serde_json::Value;
+
 /// Path of a workspace binary (`stateanchor-log`, `stateanchor-verify`,
 /// `stateanchor-publish`) in the target directory the tests were built into.
 ///
@@ -298,5 +300,87 @@ pub fn settled<T: PartialEq>(read: impl Fn() -> T) -> T {
             "the value did not settle in 20 s"
         );
         last = now;
+    }
+}
+
+/// A blocking JSON client of one server's API, for the tests.
+pub struct Api {
+    /// The server's base URL.
+    pub url: String,
+    /// The HTTP client.
+    pub http: reqwest::blocking::Client,
+}
+
+impl Api {
+    /// A client of `s`.
+    #[must_use]
+    pub fn new(s: &LogServer) -> Self {
+        Self::at(s.url.clone())
+    }
+
+    /// A client of the server at `url` (for a thread of its own).
+    #[must_use]
+    pub fn at(url: String) -> Self {
+        Api {
+            url,
+            http: reqwest::blocking::Client::new(),
+        }
+    }
+
+    /// Sends a request with an optional bearer key and JSON body: the
+    /// status, and the body as JSON (or as a JSON string if it is not JSON).
+    ///
+    /// # Panics
+    /// If the server cannot be reached.
+    pub fn send(
+        &self,
+        method: &str,
+        path: &str,
+        key: Option<&str>,
+        body: Option<&Value>,
+    ) -> (u16, Value) {
+        let mut req = self.http.request(
+            method.parse().expect("an HTTP method"),
+            format!("{}{path}", self.url),
+        );
+        if let Some(k) = key {
+            req = req.bearer_auth(k);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let resp = req.send().expect("the server answers");
+        let status = resp.status().as_u16();
+        let text = resp.text().expect("the server answers");
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    /// POST of a JSON body.
+    pub fn post(&self, path: &str, key: &str, body: &Value) -> (u16, Value) {
+        self.send("POST", path, Some(key), Some(body))
+    }
+
+    /// GET.
+    pub fn get(&self, path: &str, key: &str) -> (u16, Value) {
+        self.send("GET", path, Some(key), None)
+    }
+
+    /// The status of a POST of raw `body` bytes with a content type.
+    ///
+    /// # Panics
+    /// If the server cannot be reached.
+    pub fn post_raw(&self, path: &str, key: &str, content_type: &str, body: &'static str) -> u16 {
+        self.http
+            .post(format!("{}{path}", self.url))
+            .bearer_auth(key)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .expect("the server answers")
+            .status()
+            .as_u16()
     }
 }

@@ -15,74 +15,8 @@ use axum::Router;
 use axum::extract::Path as UrlPath;
 use axum::routing::get;
 use integration_tests::fake_github::Server;
-use integration_tests::{LogServer, bin, check_schema, settled};
+use integration_tests::{Api, LogServer, bin, check_schema, settled};
 use serde_json::{Value, json};
-
-/// A client of one server.
-struct Api {
-    url: String,
-    http: reqwest::blocking::Client,
-}
-
-impl Api {
-    fn new(s: &LogServer) -> Self {
-        Self::at(s.url.clone())
-    }
-
-    /// A client of the server at `url` (for a thread of its own).
-    fn at(url: String) -> Self {
-        Api {
-            url,
-            http: reqwest::blocking::Client::new(),
-        }
-    }
-
-    fn send(
-        &self,
-        method: &str,
-        path: &str,
-        key: Option<&str>,
-        body: Option<&Value>,
-    ) -> (u16, Value) {
-        let mut req = self
-            .http
-            .request(method.parse().unwrap(), format!("{}{path}", self.url));
-        if let Some(k) = key {
-            req = req.bearer_auth(k);
-        }
-        if let Some(b) = body {
-            req = req.json(b);
-        }
-        let resp = req.send().unwrap();
-        let status = resp.status().as_u16();
-        let text = resp.text().unwrap();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
-    }
-
-    fn post(&self, path: &str, key: &str, body: &Value) -> (u16, Value) {
-        self.send("POST", path, Some(key), Some(body))
-    }
-
-    fn get(&self, path: &str, key: &str) -> (u16, Value) {
-        self.send("GET", path, Some(key), None)
-    }
-
-    /// The status of a POST of raw `body` bytes with a content type.
-    fn post_raw(&self, path: &str, key: &str, content_type: &str, body: &'static str) -> u16 {
-        self.http
-            .post(format!("{}{path}", self.url))
-            .bearer_auth(key)
-            .header("content-type", content_type)
-            .body(body)
-            .send()
-            .unwrap()
-            .status()
-            .as_u16()
-    }
-}
 
 /// A project and the keys of its principals.
 struct Project {

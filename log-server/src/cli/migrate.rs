@@ -12,7 +12,7 @@ use compliance::record::Record;
 use super::data_dir;
 use crate::storage::cluster::{Cluster, ClusterConfig};
 use crate::storage::rocksdb::RocksDb;
-use crate::storage::{KeyStore, LogStore, NewEntry, NewRecord, RecordStore, SharedLog};
+use crate::storage::{KeyStore, LogStore, NewEntry, NewRecord, RecordStore, Sequenced, SharedLog};
 
 /// Entries copied per transaction.
 const BATCH: u64 = 4_096;
@@ -96,10 +96,11 @@ pub fn run(args: &MigrateArgs) -> Result<()> {
                 record: None,
             })
             .collect();
-        let first = dst.sequence(&entries)?;
-        if first != start {
+        let sequenced = dst.sequence(&entries)?;
+        let first = sequenced.first().copied();
+        if first != Some(Sequenced::At(start)) {
             bail!(
-                "entries were appended to the target while copying (got index {first}, expected {start})"
+                "entries were appended to the target while copying (got {first:?}, expected index {start})"
             );
         }
         start = end;
@@ -128,6 +129,7 @@ pub fn run(args: &MigrateArgs) -> Result<()> {
                     kind: r.kind,
                     exception: rec.exception().map(str::to_owned),
                     record: r.record.clone(),
+                    follows: None,
                 },
                 &r.envelope,
             )?;

@@ -12,7 +12,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::TreeState;
 use crate::metrics::Metrics;
-use crate::storage::{Batch, LogStore, NewEntry, NewRecord};
+use crate::storage::{Batch, LogStore, NewEntry, NewRecord, Sequenced};
 use crate::{Error, Result};
 
 pub(super) struct AppendRequest {
@@ -40,12 +40,12 @@ pub(super) struct Sequencer {
 impl Sequencer {
     /// A batch of a log shared by several processes: the store assigns the
     /// indexes in its own transaction (its commit is the commit point) and
-    /// the tree is built later by the integrator. Returns whether to go on.
-    ///
-    /// No in-memory tree depends on the outcome, so a failed batch is
-    /// refused (503) and the sequencer goes on, unless the batch carried
-    /// compliance records: the compliance service's per-project sequence
-    /// numbers are in memory, so it fails stop as in the single-writer mode.
+    /// the tree is built later by the integrator. Returns whether to go on:
+    /// always, since no in-memory state here depends on the outcome. A
+    /// failed batch is refused (503); a record the store fenced (another
+    /// frontend wrote its project meanwhile) is refused with a conflict
+    /// (409) and nothing of it is stored. The compliance service reloads
+    /// the state of a project whose record failed either way.
     fn sequence_shared(&self, batch: &mut Vec<AppendRequest>, leaves: &mut Vec<Hash>) -> bool {
         let Some(shared) = self.store.shared() else {
             return false;
@@ -67,28 +67,42 @@ impl Sequencer {
         drop(entries);
         self.metrics.fsync_seconds.observe_duration(t.elapsed());
         match result {
-            Ok(start) => {
-                self.metrics.appends.fetch_add(batch.len() as u64, Relaxed);
+            Ok(sequenced) if sequenced.len() == batch.len() => {
+                let n = sequenced
+                    .iter()
+                    .filter(|s| matches!(s, Sequenced::At(_)))
+                    .count();
+                self.metrics.appends.fetch_add(n as u64, Relaxed);
                 #[allow(clippy::cast_precision_loss)]
-                self.metrics.batch_size.observe(batch.len() as f64);
-                for ((req, leaf), index) in batch.drain(..).zip(leaves.iter()).zip(start..) {
-                    let _ = req.reply.send(Ok((index, *leaf)));
+                self.metrics.batch_size.observe(n as f64);
+                for ((req, leaf), s) in batch.drain(..).zip(leaves.iter()).zip(sequenced) {
+                    let reply = match s {
+                        Sequenced::At(index) => Ok((index, *leaf)),
+                        Sequenced::Fenced => Err(Error::Refused(compliance::Error::Conflict(
+                            "another frontend of the log recorded an event of this project \
+                             at the same time; nothing was recorded, retry"
+                                .into(),
+                        ))),
+                    };
+                    let _ = req.reply.send(reply);
                 }
-                true
             }
-            Err(e) => {
-                let records = batch.iter().any(|r| r.record.is_some());
-                tracing::error!(
-                    error = format!("{e:#}"),
-                    stops = records,
-                    "sequencing a batch failed; its appends are refused"
-                );
+            result => {
+                let error = match result {
+                    Err(e) => format!("{e:#}"),
+                    Ok(s) => format!(
+                        "the store answered for {} of {} entries",
+                        s.len(),
+                        batch.len()
+                    ),
+                };
+                tracing::error!(error, "sequencing a batch failed; its appends are refused");
                 for req in batch.drain(..) {
                     let _ = req.reply.send(Err(Error::Stopped));
                 }
-                !records
             }
         }
+        true
     }
 
     pub(super) fn run(mut self) {

@@ -225,7 +225,7 @@ impl Compliance {
         blocking(move || records.put_project(&saved)).await?;
         let p = self.project(&row.id).await?;
         let staged = {
-            let mut ps = p.lock().await;
+            let mut ps = self.write_lock(&p).await?;
             let now = ps.clock(self.now());
             let body = settings_record(caller, vec!["created".to_owned()], &row.settings);
             self.stage(&mut ps, keys::random_id("evt"), body, now)?
@@ -275,7 +275,7 @@ impl Compliance {
         let p = self.project_for(caller, id, Access::Control).await?;
         // The lock is held until the row is saved: the project's next
         // evaluation sees the new controls, logged before it.
-        let mut ps = p.lock().await;
+        let mut ps = self.write_lock(&p).await?;
         let now = ps.clock(self.now());
         let mut row = ps.row.clone();
         let changed = patch.apply(&mut row.settings, &format_time(now))?;

@@ -363,7 +363,7 @@ impl Compliance {
 
         // 4. The export's own record, and the checkpoint that covers it.
         let (header, staged) = {
-            let mut ps = p.lock().await;
+            let mut ps = self.write_lock(&p).await?;
             let now = ps.clock(self.now());
             let header = ExportHeader {
                 project_id: project.to_owned(),

@@ -22,6 +22,19 @@
 //! lock is not held while the entry is made durable, so many decisions of
 //! one project share one commit.
 //!
+//! # Several processes (the PostgreSQL mode)
+//!
+//! When the store is shared by several frontends ([`RecordStore::writers`]),
+//! a frontend takes the project's writer claim before it evaluates a write
+//! ([`Compliance::write_lock`]), reloads the project's state from the store
+//! if another frontend wrote since, renews the claim while it keeps
+//! writing, and gives it up once its records are durable and it is idle.
+//! Every record names the record it was evaluated after
+//! ([`NewRecord::follows`]) and the store refuses it if that is no longer
+//! the project's last (a frontend paused past its claim): such a write is
+//! answered 409 and the state is reloaded. Reads check that the state is
+//! current (one query) unless this frontend holds the claim.
+//!
 //! # The clock
 //!
 //! The service reads the time from its [`Clock`] ([`now_ms`], the system
@@ -41,8 +54,9 @@ pub mod session;
 pub mod share;
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use compliance::ledger::{Exception, ProjectRow, ProjectSettings};
 use compliance::principal::{Access, KeyRecord, Principal, Profile, authorize};
@@ -99,6 +113,8 @@ pub struct ProjectState {
     pub row: ProjectRow,
     /// Last sequence number given to a record.
     pub last_seq: u64,
+    /// ID of the record with sequence number `last_seq`.
+    pub last_id: Option<String>,
     /// Time of the last record (records' times never go backwards).
     pub last_time: i64,
     /// Every exception, by ID.
@@ -107,6 +123,12 @@ pub struct ProjectState {
     pub acknowledging: std::collections::HashSet<String>,
     /// Highest sequence number whose append has completed (committed or failed).
     committed: Arc<watch::Sender<u64>>,
+    /// Set when an append of the project failed: the state may hold
+    /// records the store does not, and is reloaded before it is used again.
+    failed: Arc<AtomicBool>,
+    /// When this process last took or renewed the project's writer claim
+    /// (a store shared by several processes), while it holds it.
+    claimed: Option<Instant>,
 }
 
 impl ProjectState {
@@ -121,6 +143,12 @@ impl ProjectState {
     #[must_use]
     pub fn settings(&self) -> &ProjectSettings {
         &self.row.settings
+    }
+
+    /// Whether a record queued for the project has not completed yet.
+    #[must_use]
+    pub fn in_flight(&self) -> bool {
+        *self.committed.borrow() < self.last_seq
     }
 
     /// Resolves once every record queued so far for the project has
@@ -172,6 +200,13 @@ pub async fn settle_all(staged: Vec<Staged>) -> Result<Vec<(Record, u64, Hash)>>
     }
     Ok(out)
 }
+
+/// How long a write waits for another process's writer claim on its
+/// project (longer than a lapsed claim lasts) before it is refused (503).
+const CLAIM_WAIT: Duration = Duration::from_secs(15);
+
+/// How long a writer claim is kept after the last write, for the next.
+const CLAIM_LINGER: Duration = Duration::from_millis(20);
 
 /// Where the service reads the time: milliseconds since the epoch.
 pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
@@ -287,8 +322,15 @@ impl Compliance {
     /// # Errors
     /// [`compliance::Error::NoProject`]; storage failures.
     pub async fn project(&self, project: &str) -> Result<Project> {
-        if let Some(p) = self.cache().get(project) {
-            return Ok(p.clone());
+        let cached = self.cache().get(project).cloned();
+        if let Some(p) = cached {
+            if self.records.writers().is_some() {
+                let mut ps = p.lock().await;
+                if ps.claimed.is_none() {
+                    self.refresh(&mut ps, None).await?;
+                }
+            }
+            return Ok(p);
         }
         let records = self.records.clone();
         let id = project.to_owned();
@@ -301,6 +343,126 @@ impl Compliance {
             .entry(project.to_owned())
             .or_insert_with(|| Arc::new(tokio::sync::Mutex::new(state)))
             .clone())
+    }
+
+    /// Locks `p`'s state to evaluate and stage a write. In a store shared by
+    /// several processes, this process then holds the project's writer
+    /// claim (taken, or renewed if a third of its time has passed, waiting
+    /// for another holder up to [`CLAIM_WAIT`]) and the state is the
+    /// store's.
+    ///
+    /// # Errors
+    /// [`Error::Pushback`] if another process kept the claim; storage
+    /// failures.
+    pub async fn write_lock<'a>(
+        &self,
+        p: &'a Project,
+    ) -> Result<tokio::sync::MutexGuard<'a, ProjectState>> {
+        let mut ps = p.lock().await;
+        let Some(writers) = self.records.writers() else {
+            return Ok(ps);
+        };
+        let renew_after = writers.ttl() / 3;
+        let failed = ps.failed.load(Ordering::Acquire);
+        if ps.claimed.is_some_and(|t| t.elapsed() < renew_after) && !failed {
+            return Ok(ps);
+        }
+        // Compared with the store's below: wait for what is in flight.
+        ps.settled().await;
+        let deadline = Instant::now() + CLAIM_WAIT;
+        let mut pause = Duration::from_millis(5);
+        let last = loop {
+            let (records, id) = (self.records.clone(), ps.row.id.clone());
+            let claim = blocking(move || match records.writers() {
+                Some(w) => w.claim(&id),
+                None => Ok(Some(0)),
+            })
+            .await?;
+            match claim {
+                Some(last) => break last,
+                None if Instant::now() < deadline => {
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_millis(100));
+                }
+                None => {
+                    ps.claimed = None;
+                    return Err(Error::Pushback);
+                }
+            }
+        };
+        let newly = ps.claimed.is_none();
+        self.refresh(&mut ps, Some(last)).await?;
+        ps.claimed = Some(Instant::now());
+        if newly {
+            self.release_when_idle(p.clone());
+        }
+        Ok(ps)
+    }
+
+    /// Reloads `ps` from the store if it is not the store's: an append of
+    /// it failed, or the store's last record (`last`, read if `None`) is
+    /// not its last. Nothing of the project may be in flight.
+    async fn refresh(&self, ps: &mut ProjectState, last: Option<u64>) -> Result<()> {
+        let id = ps.row.id.clone();
+        let last = match last {
+            Some(last) => last,
+            None => {
+                let (records, id) = (self.records.clone(), id.clone());
+                blocking(move || records.last_record(&id))
+                    .await?
+                    .map_or(0, |(seq, _)| seq)
+            }
+        };
+        if last == ps.last_seq && !ps.failed.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        ps.settled().await;
+        let records = self.records.clone();
+        let fresh = blocking(move || load_state(&*records, &id))
+            .await?
+            .ok_or_else(|| no_project(&ps.row.id))?;
+        tracing::debug!(
+            project = ps.row.id,
+            from = ps.last_seq,
+            to = fresh.last_seq,
+            "reloaded a project written elsewhere"
+        );
+        let claimed = ps.claimed;
+        *ps = fresh;
+        ps.claimed = claimed;
+        Ok(())
+    }
+
+    /// Gives the writer claim of `p` up once nothing of it is in flight
+    /// and no write came for a moment (a burst shares one claim).
+    fn release_when_idle(&self, p: Project) {
+        let records = self.records.clone();
+        tokio::spawn(async move {
+            loop {
+                let settled = p.lock().await.settled();
+                settled.await;
+                tokio::time::sleep(CLAIM_LINGER).await;
+                let mut ps = p.lock().await;
+                if ps.claimed.is_none() {
+                    return;
+                }
+                if ps.in_flight() {
+                    continue;
+                }
+                ps.claimed = None;
+                let id = ps.row.id.clone();
+                let released = blocking(move || match records.writers() {
+                    Some(w) => w.release(&id),
+                    None => Ok(()),
+                })
+                .await;
+                if let Err(e) = released {
+                    // The claim lapses on its own.
+                    tracing::warn!(project = ps.row.id, error = %e, "releasing a project's writer claim");
+                }
+                return;
+            }
+        });
     }
 
     fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<String, Project>> {
@@ -338,6 +500,7 @@ impl Compliance {
     ) -> Result<Vec<Staged>> {
         let mut items = Vec::with_capacity(records.len());
         let mut sealed = Vec::with_capacity(records.len());
+        let mut follows = ps.last_id.clone();
         for (i, (id, body)) in records.into_iter().enumerate() {
             let record = Record {
                 id,
@@ -356,6 +519,7 @@ impl Compliance {
                 kind: record.body.kind(),
                 exception: record.exception().map(str::to_owned),
                 record: jcs,
+                follows: follows.replace(record.id.clone()),
             };
             items.push((envelope, Some(new)));
             sealed.push((record, seq));
@@ -365,11 +529,16 @@ impl Compliance {
         let mut out = Vec::with_capacity(sealed.len());
         for (fut, (record, seq)) in futures.into_iter().zip(sealed) {
             ps.last_seq = seq;
+            ps.last_id = Some(record.id.clone());
             ps.last_time = time;
             let committed = ps.committed.clone();
+            let failed = ps.failed.clone();
             let (tx, done) = oneshot::channel();
             tokio::spawn(async move {
                 let result = fut.await;
+                if result.is_err() {
+                    failed.store(true, Ordering::Release);
+                }
                 committed.send_modify(|c| *c = (*c).max(seq));
                 let _ = tx.send(result);
             });
@@ -421,11 +590,11 @@ impl Compliance {
     /// `act`'s, and those of recording expiries.
     pub async fn under_lock<T>(
         &self,
-        p: &tokio::sync::Mutex<ProjectState>,
+        p: &Project,
         act: impl FnOnce(&mut ProjectState, i64) -> Result<T>,
     ) -> Result<T> {
         let (expiries, result) = {
-            let mut ps = p.lock().await;
+            let mut ps = self.write_lock(p).await?;
             let now = ps.clock(self.now());
             let expiries = self.sweep_expiries(&mut ps, now)?;
             (expiries, act(&mut ps, now))
@@ -494,6 +663,17 @@ fn load_state(records: &dyn RecordStore, project: &str) -> Result<Option<Project
         return Ok(None);
     };
     let (last_seq, last_time) = records.last_record(project)?.unwrap_or((0, 0));
+    let last_id = match last_seq {
+        0 => None,
+        seq => {
+            let stored = records
+                .record(project, seq)?
+                .ok_or_else(|| Error::Corrupt(format!("record {seq} of {project} is missing")))?;
+            let record = Record::from_slice(&stored.record)
+                .map_err(|e| Error::Corrupt(format!("record {seq} of {project}: {e}")))?;
+            Some(record.id)
+        }
+    };
     let mut exceptions: BTreeMap<String, Exception> = BTreeMap::new();
     for seq in records.ledger_seqs(project)? {
         let stored = records.record(project, seq)?.ok_or_else(|| {
@@ -514,10 +694,13 @@ fn load_state(records: &dyn RecordStore, project: &str) -> Result<Option<Project
     Ok(Some(ProjectState {
         row,
         last_seq,
+        last_id,
         last_time,
         exceptions,
         acknowledging: std::collections::HashSet::new(),
         committed: Arc::new(watch::channel(last_seq).0),
+        failed: Arc::new(AtomicBool::new(false)),
+        claimed: None,
     }))
 }
 

@@ -29,7 +29,10 @@ use tlog::{
 
 use super::objects::Objects;
 use super::postgres::{Lease, Postgres};
-use super::{Batch, Integrated, LogStore as _, NewEntry, RecordRef, SharedLog, StoredRecord};
+use super::{
+    Batch, Integrated, LogStore as _, NewEntry, ProjectWriters, RecordRef, Sequenced, SharedLog,
+    StoredRecord,
+};
 use crate::{Error, Result};
 
 /// Most entries integrated in one step (one round of object writes).
@@ -246,7 +249,7 @@ impl Cluster {
 }
 
 impl SharedLog for Cluster {
-    fn sequence(&self, entries: &[NewEntry<'_>]) -> Result<u64> {
+    fn sequence(&self, entries: &[NewEntry<'_>]) -> Result<Vec<Sequenced>> {
         self.pg.sequence(entries)
     }
 
@@ -394,7 +397,27 @@ impl super::LogStore for Cluster {
     }
 }
 
+/// A project's writer claim lasts as long as the integrator lease.
+impl ProjectWriters for Cluster {
+    fn claim(&self, project: &str) -> Result<Option<u64>> {
+        self.pg
+            .claim_writer(project, &self.holder, self.config.lease_ttl)
+    }
+
+    fn ttl(&self) -> Duration {
+        self.config.lease_ttl
+    }
+
+    fn release(&self, project: &str) -> Result<()> {
+        self.pg.release_writer(project, &self.holder)
+    }
+}
+
 impl super::RecordStore for Cluster {
+    fn writers(&self) -> Option<&dyn ProjectWriters> {
+        Some(self)
+    }
+
     fn project(&self, id: &str) -> Result<Option<ProjectRow>> {
         self.pg.project(id)
     }

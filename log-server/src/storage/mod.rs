@@ -93,6 +93,11 @@ pub struct NewRecord {
     pub exception: Option<String>,
     /// The record, JCS-serialized.
     pub record: Vec<u8>,
+    /// The ID of the project's record it was evaluated after (`None` for
+    /// the project's first): a store shared by several processes stores it
+    /// only if that record is the one at `seq - 1`, so a record is never
+    /// stored after a state it was not evaluated against.
+    pub follows: Option<String>,
 }
 
 /// A batch of appends: the unit of [`LogStore::commit`].
@@ -256,11 +261,13 @@ pub trait SharedLog: Send + Sync {
     /// **The commit point of an append in this mode.** Assigns the entries
     /// (whose `index` fields are ignored) consecutive indexes after every
     /// entry sequenced so far and stores them and their records durably, in
-    /// one transaction. Returns the first index.
+    /// one transaction, except entries whose records are fenced
+    /// ([`Sequenced::Fenced`]). Returns what became of each entry, in order;
+    /// the sequenced ones have consecutive indexes.
     ///
     /// # Errors
     /// Storage failures (the outcome is then unknown).
-    fn sequence(&self, entries: &[NewEntry<'_>]) -> Result<u64, Error>;
+    fn sequence(&self, entries: &[NewEntry<'_>]) -> Result<Vec<Sequenced>, Error>;
 
     /// Takes or renews the integrator lease and, while it is held,
     /// integrates what is sequenced (tiles and bundles, then a checkpoint
@@ -278,9 +285,56 @@ pub trait SharedLog: Send + Sync {
     fn release(&self) -> Result<(), Error>;
 }
 
+/// The index [`SharedLog::sequence`] gave an entry, or why it gave none.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sequenced {
+    /// Sequenced at this index.
+    At(u64),
+    /// Not sequenced, and never will be: its record does not follow the
+    /// project's record it was evaluated after ([`NewRecord::follows`]),
+    /// because another process wrote the project meanwhile. Nothing of it
+    /// was stored.
+    Fenced,
+}
+
+/// Who writes a project's records, in a store shared by several processes.
+///
+/// Correctness does not depend on it: a record is stored only after the
+/// record it was evaluated after ([`NewRecord::follows`]), so two processes
+/// that evaluate a project's rules at once can never both be recorded. The
+/// writer claim makes such a clash rare: one process at a time holds a
+/// project's claim, a lease that lapses unless renewed, and reloads the
+/// project's state from the store when it takes the claim over.
+pub trait ProjectWriters: Send + Sync {
+    /// Takes or renews this process's writer claim on `project`: the
+    /// sequence number of the project's last stored record (0: none) if
+    /// granted, `None` if another process holds an unexpired claim.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn claim(&self, project: &str) -> Result<Option<u64>, Error>;
+
+    /// How long a claim lasts unless renewed.
+    fn ttl(&self) -> std::time::Duration;
+
+    /// Gives the claim up, if this process holds it.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn release(&self, project: &str) -> Result<(), Error>;
+}
+
 /// Projects, principals' profiles and the private compliance records.
 /// Records are written only by [`LogStore::commit`], with their envelopes.
 pub trait RecordStore: Send + Sync {
+    /// A store shared by several processes returns its [`ProjectWriters`]:
+    /// the compliance service then claims a project before writing its
+    /// records, and checks that its state of a project is current before
+    /// using it. `None` (the default): this process is the only writer.
+    fn writers(&self) -> Option<&dyn ProjectWriters> {
+        None
+    }
+
     /// A project row.
     ///
     /// # Errors
@@ -436,6 +490,7 @@ mod contract {
             kind,
             exception: exc.map(str::to_owned),
             record: format!("{{\"seq\":{seq}}}").into_bytes(),
+            follows: None,
         }
     }
 

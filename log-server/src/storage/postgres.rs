@@ -10,7 +10,8 @@
 //! | `sa_coord` | one row: `next_index` (sequenced), the integrated `int_size`, `int_root` and signed `checkpoint`, and the integrator's lease (`epoch`, `lease_holder`, `lease_expires`) |
 //! | `sa_entries` | every sequenced entry: index, bytes, leaf hash (indexed, for look-up by hash) |
 //! | `sa_checkpoints` | every checkpoint the integrator published, by tree size |
-//! | `sa_records`, `sa_projects`, `sa_profiles`, `sa_keys`, `sa_specs` | as the RocksDB column families |
+//! | `sa_records`, `sa_projects`, `sa_profiles`, `sa_keys`, `sa_specs`, `sa_alerts` | as the RocksDB column families |
+//! | `sa_writers` | each project's writer claim: its holder and when it lapses |
 //!
 //! # Sequencing
 //!
@@ -21,6 +22,14 @@
 //! runs with `synchronous_commit = on`: the commit returns after the WAL is
 //! flushed (and, on a replicated cluster, as its `synchronous_standby_names`
 //! say), so the commit is the durable acknowledgement.
+//!
+//! A record is inserted only if it follows the record it was evaluated
+//! after (`INSERT … SELECT … WHERE` the record at `seq - 1` has the ID in
+//! [`NewRecord::follows`]; `ON CONFLICT DO NOTHING` on `(project, seq)`):
+//! otherwise it is fenced, and so is every later record of its project in
+//! the batch, and the batch's other entries are sequenced without them.
+//! Batches are serialized by the coordinator row's lock, which is taken
+//! first, so each check sees every batch committed before.
 //!
 //! # Integration
 //!
@@ -41,7 +50,7 @@ use tlog::Hash;
 use tokio_postgres::{Client, Config, NoTls};
 
 use super::bridge::Bridge;
-use super::{NewEntry, NewRecord, StoredRecord};
+use super::{NewEntry, NewRecord, Sequenced, StoredRecord};
 use crate::{Error, Result};
 
 /// Connections kept per process.
@@ -97,6 +106,11 @@ CREATE TABLE IF NOT EXISTS sa_specs (
     PRIMARY KEY (project, sha256)
 );
 CREATE TABLE IF NOT EXISTS sa_alerts (project text PRIMARY KEY, settings bytea NOT NULL);
+CREATE TABLE IF NOT EXISTS sa_writers (
+    project text PRIMARY KEY,
+    holder text,
+    expires timestamptz NOT NULL
+);
 ";
 
 /// The integrated tree and the sequencer's position, as stored.
@@ -283,8 +297,7 @@ impl Postgres {
     ///
     /// # Errors
     /// Database failures.
-    pub fn sequence(&self, entries: &[NewEntry<'_>]) -> Result<u64> {
-        let n = to_i64(entries.len() as u64)?;
+    pub fn sequence(&self, entries: &[NewEntry<'_>]) -> Result<Vec<Sequenced>> {
         let data: Vec<Vec<u8>> = entries.iter().map(|e| e.data.to_vec()).collect();
         let leaves: Vec<Vec<u8>> = entries.iter().map(|e| e.leaf_hash.0.to_vec()).collect();
         let records: Vec<(usize, NewRecord)> = entries
@@ -296,28 +309,102 @@ impl Postgres {
             let mut guard = p.get().await?;
             let c = guard.as_mut().ok_or(Error::Stopped)?;
             let tx = c.transaction().await.map_err(db("BEGIN"))?;
-            let row = tx
+            // The coordinator row's lock first: batches of every frontend
+            // are serialized from here, so the checks below see every
+            // record committed before.
+            let start: i64 = tx
                 .query_one(
-                    "UPDATE sa_coord SET next_index = next_index + $1 WHERE id = 1 \
-                     RETURNING next_index - $1",
-                    &[&n],
+                    "SELECT next_index FROM sa_coord WHERE id = 1 FOR UPDATE",
+                    &[],
                 )
                 .await
-                .map_err(db("locking the coordinator row"))?;
-            let start: i64 = row.get(0);
-            let idx: Vec<i64> = (start..start + n).collect();
+                .map_err(db("locking the coordinator row"))?
+                .get(0);
+            let mut fenced = vec![false; data.len()];
+            let mut fenced_projects: Vec<&str> = Vec::new();
+            for (i, r) in &records {
+                if fenced_projects.contains(&r.project.as_str())
+                    || !insert_record(&tx, r, &data[*i], true).await?
+                {
+                    fenced[*i] = true;
+                    fenced_projects.push(&r.project);
+                }
+            }
+            let mut out = Vec::with_capacity(data.len());
+            let (mut idx, mut kept, mut kept_leaves) = (Vec::new(), Vec::new(), Vec::new());
+            let mut next = start;
+            for ((d, l), fenced) in data.into_iter().zip(leaves).zip(fenced) {
+                if fenced {
+                    out.push(Sequenced::Fenced);
+                    continue;
+                }
+                out.push(Sequenced::At(to_u64(next)?));
+                idx.push(next);
+                kept.push(d);
+                kept_leaves.push(l);
+                next += 1;
+            }
             tx.execute(
                 "INSERT INTO sa_entries (idx, data, leaf_hash) \
                  SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::bytea[])",
-                &[&idx, &data, &leaves],
+                &[&idx, &kept, &kept_leaves],
             )
             .await
             .map_err(db("inserting entries"))?;
-            for (i, r) in &records {
-                insert_record(&tx, r, &data[*i]).await?;
-            }
+            tx.execute("UPDATE sa_coord SET next_index = $1 WHERE id = 1", &[&next])
+                .await
+                .map_err(db("advancing the next index"))?;
             tx.commit().await.map_err(db("COMMIT of a batch"))?;
-            to_u64(start)
+            Ok(out)
+        })
+    }
+
+    // ------------------------------------------------------ writer claims
+
+    /// Takes or renews `holder`'s writer claim on `project` for `ttl`:
+    /// the sequence number of the project's last stored record (0: none),
+    /// or `None` if another holder's claim has not lapsed.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub fn claim_writer(&self, project: &str, holder: &str, ttl: Duration) -> Result<Option<u64>> {
+        let (project, holder) = (project.to_owned(), holder.to_owned());
+        let ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
+        let last: Option<i64> = self.run("claiming a project", move |p| async move {
+            let guard = p.get().await?;
+            let c = guard.as_ref().ok_or(Error::Stopped)?;
+            c.query_opt(
+                "INSERT INTO sa_writers AS w (project, holder, expires) \
+                 VALUES ($1, $2, now() + $3::bigint * interval '1 millisecond') \
+                 ON CONFLICT (project) DO UPDATE \
+                   SET holder = EXCLUDED.holder, expires = EXCLUDED.expires \
+                   WHERE w.holder IS NULL OR w.holder = EXCLUDED.holder OR w.expires <= now() \
+                 RETURNING (SELECT coalesce(max(seq), 0) FROM sa_records WHERE project = $1)",
+                &[&project, &holder, &ms],
+            )
+            .await
+            .map(|r| r.map(|r| r.get(0)))
+            .map_err(db("claiming a project"))
+        })?;
+        last.map(to_u64).transpose()
+    }
+
+    /// Gives `holder`'s writer claim on `project` up, if it holds it.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub fn release_writer(&self, project: &str, holder: &str) -> Result<()> {
+        let (project, holder) = (project.to_owned(), holder.to_owned());
+        self.run("releasing a project", move |p| async move {
+            let guard = p.get().await?;
+            let c = guard.as_ref().ok_or(Error::Stopped)?;
+            c.execute(
+                "UPDATE sa_writers SET holder = NULL WHERE project = $1 AND holder = $2",
+                &[&project, &holder],
+            )
+            .await
+            .map(drop)
+            .map_err(db("releasing a project"))
         })
     }
 
@@ -330,7 +417,14 @@ impl Postgres {
         self.run("storing a record", move |p| async move {
             let guard = p.get().await?;
             let c = guard.as_ref().ok_or(Error::Stopped)?;
-            insert_record(c, &r, &env).await
+            if insert_record(c, &r, &env, false).await? {
+                Ok(())
+            } else {
+                Err(Error::Corrupt(format!(
+                    "record {} of {} is already stored",
+                    r.seq, r.project
+                )))
+            }
         })
     }
 
@@ -602,29 +696,41 @@ impl Postgres {
     }
 }
 
+/// Inserts a record; with `fence`, only if it follows the record it was
+/// evaluated after ([`NewRecord::follows`]). Returns whether it did (a
+/// record whose sequence number or ID is taken is not inserted either).
 async fn insert_record(
     c: &impl tokio_postgres::GenericClient,
     r: &NewRecord,
     envelope: &[u8],
-) -> Result<()> {
+    fence: bool,
+) -> Result<bool> {
     let (seq, time) = (to_i64(r.seq)?, r.time_ms);
-    c.execute(
-        "INSERT INTO sa_records (project, seq, time_ms, id, kind, exception, envelope, record) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        &[
-            &r.project,
-            &seq,
-            &time,
-            &r.id,
-            &r.kind.as_str(),
-            &r.exception,
-            &envelope,
-            &r.record,
-        ],
-    )
-    .await
-    .map(drop)
-    .map_err(db("inserting a record"))
+    let n = c
+        .execute(
+            "INSERT INTO sa_records (project, seq, time_ms, id, kind, exception, envelope, record) \
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8 \
+             WHERE NOT $9 OR CASE WHEN $10::text IS NULL \
+               THEN NOT EXISTS (SELECT 1 FROM sa_records WHERE project = $1 AND seq < $2) AND $2 = 1 \
+               ELSE EXISTS (SELECT 1 FROM sa_records WHERE project = $1 AND seq = $2 - 1 AND id = $10) \
+             END \
+             ON CONFLICT DO NOTHING",
+            &[
+                &r.project,
+                &seq,
+                &time,
+                &r.id,
+                &r.kind.as_str(),
+                &r.exception,
+                &envelope,
+                &r.record,
+                &fence,
+                &r.follows,
+            ],
+        )
+        .await
+        .map_err(db("inserting a record"))?;
+    Ok(n == 1)
 }
 
 /// The URL without its password, for messages.

@@ -1,0 +1,360 @@
+//! Compliance records of one project written through two frontends of one
+//! log on PostgreSQL and object storage (issue 13): decisions and ledger
+//! events from both at once get one gap-free sequence; each frontend sees
+//! what the other recorded (an approval, a revocation, a change of
+//! controls) before it evaluates; the export verifies. And the store's
+//! fence: a record that does not follow the record it was evaluated after
+//! is never stored. Runs under `scripts/test-services.sh`; without it,
+//! every test here returns at once, saying so.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::process::Command;
+use std::time::Duration;
+
+use compliance::record::RecordKind;
+use integration_tests::{Api, LogServer, bin, new_cluster_log, test_services};
+use log_server::storage::postgres::Postgres;
+use log_server::storage::{NewEntry, NewRecord, Sequenced};
+use serde_json::{Value, json};
+
+fn services() -> bool {
+    if test_services().is_none() {
+        eprintln!("skipped: run under scripts/test-services.sh for the PostgreSQL mode");
+        return false;
+    }
+    true
+}
+
+fn start(data_dir: &std::path::Path, db: &str, objects: &str) -> LogServer {
+    LogServer::start_in(
+        data_dir,
+        &[
+            "--database",
+            db,
+            "--objects",
+            objects,
+            "--lease-ttl",
+            "1s",
+            "--checkpoint-interval",
+            "100ms",
+        ],
+    )
+}
+
+fn psql(db: &str, sql: &str) -> String {
+    let out = Command::new("psql")
+        .args([db, "-tAc", sql])
+        .output()
+        .expect("psql");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+fn decision(endpoint: &str) -> Value {
+    json!({
+        "commit_sha": "9fceb02d0ae598e95dc970b74767f19372d61af8",
+        "branch": "main",
+        "author": "Alice Example <alice@example.com>",
+        "findings": [{"kind": "response_field_removed", "endpoint": endpoint,
+                      "severity": "ERR", "detail": "field id removed"}],
+    })
+}
+
+/// Today ± days, UTC (`date`: no date crate here).
+fn rfc3339_in(days: i64) -> String {
+    let out = Command::new("date")
+        .args(["-u", "-d", &format!("{days} days"), "+%Y-%m-%dT%H:%M:%SZ"])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+#[test]
+fn one_project_written_through_two_frontends() {
+    if !services() {
+        return;
+    }
+    let (db, objects) = new_cluster_log();
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir_a, dir_b) = (tmp.path().join("a"), tmp.path().join("b"));
+    let a = start(&dir_a, &db, &objects);
+    std::fs::create_dir_all(&dir_b).unwrap();
+    std::fs::copy(dir_a.join("log-signing-key"), dir_b.join("log-signing-key")).unwrap();
+    let b = start(&dir_b, &db, &objects);
+    let (api_a, api_b) = (Api::new(&a), Api::new(&b));
+
+    // The project is made on A; its principals on B.
+    let (st, v) = api_a.post(
+        "/v1/admin/projects",
+        &a.admin_key,
+        &json!({"name": "payments-api"}),
+    );
+    assert_eq!(st, 201, "{v}");
+    let id = v["project_id"].as_str().unwrap().to_owned();
+    let principal = |body: Value| {
+        let (st, v) = api_b.post(
+            &format!("/v1/admin/projects/{id}/principals"),
+            &a.admin_key,
+            &body,
+        );
+        assert_eq!(st, 201, "{v}");
+        v["api_key"].as_str().unwrap().to_owned()
+    };
+    let ci = principal(json!({"name": "ci", "roles": ["ci"]}));
+    let alice = principal(json!({"name": "alice", "roles": ["codeowner"]}));
+    let bob = principal(json!({"name": "bob", "roles": ["codeowner"]}));
+    let decisions = format!("/api/projects/{id}/decisions");
+    let exceptions = format!("/api/projects/{id}/exceptions");
+
+    // Decisions through both frontends at once (two clients each), while
+    // an exception is filed on A and approved on B.
+    let per_client = 12;
+    let ep = "GET /users/{id}";
+    let (statuses, exc_id) = std::thread::scope(|s| {
+        let clients: Vec<_> = [&a.url, &a.url, &b.url, &b.url]
+            .into_iter()
+            .enumerate()
+            .map(|(n, url)| {
+                let (ci, decisions) = (&ci, &decisions);
+                s.spawn(move || {
+                    let api = Api::at(url.clone());
+                    (0..per_client)
+                        .map(|i| {
+                            let (st, v) =
+                                api.post(decisions, ci, &decision(&format!("GET /c{n}/{i}")));
+                            assert_eq!(st, 201, "client {n} decision {i}: {v}");
+                            st
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let (st, v) = api_a.post(
+            &exceptions,
+            &alice,
+            &json!({"kind": "response_field_removed", "endpoint": ep,
+                    "reason": "clients migrated", "expires_at": rfc3339_in(5)}),
+        );
+        assert_eq!(st, 201, "{v}");
+        let exc = v["exception_id"].as_str().unwrap().to_owned();
+        let (st, v) = api_b.post(
+            &format!("{exceptions}/{exc}/signals"),
+            &bob,
+            &json!({"type": "codeowner_approval", "comment": "LGTM"}),
+        );
+        assert_eq!(st, 201, "{v}");
+        assert_eq!(v["status"], "ACTIVE");
+        let statuses: Vec<u16> = clients
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect();
+        (statuses, exc)
+    });
+    assert_eq!(statuses.len(), 4 * per_client);
+
+    // A sees B's approval: the matching ERR passes through A.
+    let (st, v) = api_a.post(&decisions, &ci, &decision(ep));
+    assert_eq!(st, 201, "{v}");
+    assert_eq!(v["blocked"], false, "{v}");
+    assert_eq!(v["exceptions_applied"], json!([exc_id]));
+    // A second approval on A is refused: A knows it is active.
+    let (st, v) = api_a.post(
+        &format!("{exceptions}/{exc_id}/signals"),
+        &bob,
+        &json!({"type": "codeowner_approval"}),
+    );
+    assert_eq!(st, 409, "{v}");
+    // Revoked on A; B blocks at once.
+    let (st, v) = api_a.post(
+        &format!("{exceptions}/{exc_id}/revoke"),
+        &alice,
+        &json!({"reason": "rolled back"}),
+    );
+    assert_eq!(st, 201, "{v}");
+    let (st, v) = api_b.post(&decisions, &ci, &decision(ep));
+    assert_eq!(st, 201, "{v}");
+    assert_eq!(v["blocked"], true, "{v}");
+    // A control changed on B binds A's next evaluation.
+    let (st, v) = api_b.send(
+        "PATCH",
+        &format!("/v1/admin/projects/{id}/settings"),
+        Some(&a.admin_key),
+        Some(&json!({"max_exception_lifetime_seconds": 86_400})),
+    );
+    assert_eq!(st, 200, "{v}");
+    let (st, v) = api_a.post(
+        &exceptions,
+        &alice,
+        &json!({"kind": "response_field_removed", "endpoint": ep,
+                "reason": "again", "expires_at": rfc3339_in(3)}),
+    );
+    assert_eq!(st, 400, "the new maximum lifetime applies on A: {v}");
+    // Reads on B show what A recorded.
+    let (st, v) = api_b.get(&format!("{exceptions}/{exc_id}"), &alice);
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["status"], "REVOKED", "{v}");
+
+    // One sequence, without gaps or repeats: the project's creation, 48 + 2
+    // decisions, the exception's filing, signal, activation and revocation,
+    // and the change of controls.
+    let expected = 1 + 4 * per_client + 2 + 4 + 1;
+    let row = psql(
+        &db,
+        &format!(
+            "SELECT count(*), min(seq), max(seq), count(DISTINCT seq) FROM sa_records WHERE project = '{id}'"
+        ),
+    );
+    assert_eq!(
+        row,
+        format!("{expected}|1|{expected}|{expected}"),
+        "{}",
+        psql(
+            &db,
+            &format!(
+                "SELECT string_agg(kind, ',' ORDER BY seq) FROM sa_records WHERE project = '{id}'"
+            )
+        )
+    );
+
+    // The export (from B) holds every record and verifies against the log.
+    let resp = api_b
+        .http
+        .get(format!("{}/api/projects/{id}/compliance-export", b.url))
+        .bearer_auth(&a.admin_key)
+        .send()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let path = tmp.path().join("export.json");
+    std::fs::write(&path, resp.bytes().unwrap()).unwrap();
+    let out = Command::new(bin("stateanchor-verify"))
+        .args(["export", path.to_str().unwrap(), "--key", &a.verifier_key])
+        .args(["--log", &a.url])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains(&format!("{} gate decisions", 4 * per_client + 2)),
+        "{text}"
+    );
+}
+
+fn record(project: &str, seq: u64, id: &str, follows: Option<&str>) -> NewRecord {
+    NewRecord {
+        project: project.into(),
+        seq,
+        time_ms: 1_000,
+        id: id.into(),
+        kind: RecordKind::GateDecision,
+        exception: None,
+        record: format!("{{\"id\":\"{id}\"}}").into_bytes(),
+        follows: follows.map(str::to_owned),
+    }
+}
+
+fn sequence(pg: &Postgres, items: &[(&[u8], Option<&NewRecord>)]) -> Vec<Sequenced> {
+    let entries: Vec<NewEntry<'_>> = items
+        .iter()
+        .map(|(data, record)| NewEntry {
+            index: 0,
+            data,
+            leaf_hash: tlog::leaf_hash(data),
+            record: *record,
+        })
+        .collect();
+    pg.sequence(&entries).unwrap()
+}
+
+/// The store's fence and the writer claim, on PostgreSQL itself.
+#[test]
+fn a_record_is_stored_only_after_the_record_it_followed() {
+    if !services() {
+        return;
+    }
+    let (db, _) = new_cluster_log();
+    let pg = Postgres::connect(&db, Duration::from_secs(10)).unwrap();
+    use Sequenced::{At, Fenced};
+
+    // The first record follows nothing; one that claims to is fenced, and
+    // so is one that claims to be first when it is not.
+    let r1 = record("prj_a", 1, "run_1", None);
+    let bad = record("prj_a", 1, "run_x", Some("run_0"));
+    assert_eq!(
+        sequence(&pg, &[(b"e0", Some(&bad)), (b"plain", None)]),
+        [Fenced, At(0)]
+    );
+    assert_eq!(sequence(&pg, &[(b"e1", Some(&r1))]), [At(1)]);
+    let first_again = record("prj_a", 2, "run_y", None);
+    assert_eq!(sequence(&pg, &[(b"y", Some(&first_again))]), [Fenced]);
+
+    // Two processes evaluated after run_1: the first to be sequenced wins;
+    // the other, and everything it evaluated after, is fenced, in the same
+    // batch and later ones, while other projects' entries go on.
+    let mine = record("prj_a", 2, "run_2", Some("run_1"));
+    let theirs = record("prj_a", 2, "run_2b", Some("run_1"));
+    let theirs_next = record("prj_a", 3, "run_3b", Some("run_2b"));
+    let other = record("prj_b", 1, "run_b1", None);
+    assert_eq!(sequence(&pg, &[(b"e2", Some(&mine))]), [At(2)]);
+    assert_eq!(
+        sequence(
+            &pg,
+            &[
+                (b"e2b", Some(&theirs)),
+                (b"e3b", Some(&theirs_next)),
+                (b"eb1", Some(&other)),
+            ]
+        ),
+        [Fenced, Fenced, At(3)]
+    );
+    assert_eq!(sequence(&pg, &[(b"e3b", Some(&theirs_next))]), [Fenced]);
+    let next = record("prj_a", 3, "run_3", Some("run_2"));
+    assert_eq!(sequence(&pg, &[(b"e3", Some(&next))]), [At(4)]);
+    // Nothing of a fenced record was stored: the entries are gap-free.
+    assert_eq!(
+        psql(
+            &db,
+            "SELECT string_agg(convert_from(data, 'UTF8'), ',' ORDER BY idx) FROM sa_entries"
+        ),
+        "plain,e1,e2,eb1,e3"
+    );
+    assert_eq!(
+        psql(
+            &db,
+            "SELECT string_agg(id, ',' ORDER BY seq) FROM sa_records WHERE project = 'prj_a'"
+        ),
+        "run_1,run_2,run_3"
+    );
+
+    // The writer claim: one holder at a time, until released or lapsed.
+    let ttl = Duration::from_millis(600);
+    assert_eq!(pg.claim_writer("prj_a", "one", ttl).unwrap(), Some(3));
+    assert_eq!(pg.claim_writer("prj_a", "two", ttl).unwrap(), None);
+    assert_eq!(
+        pg.claim_writer("prj_a", "one", ttl).unwrap(),
+        Some(3),
+        "renewed"
+    );
+    assert_eq!(pg.claim_writer("prj_b", "two", ttl).unwrap(), Some(1));
+    pg.release_writer("prj_a", "two").unwrap();
+    assert_eq!(
+        pg.claim_writer("prj_a", "two", ttl).unwrap(),
+        None,
+        "not two's to release"
+    );
+    pg.release_writer("prj_a", "one").unwrap();
+    assert_eq!(pg.claim_writer("prj_a", "two", ttl).unwrap(), Some(3));
+    std::thread::sleep(ttl + Duration::from_millis(200));
+    assert_eq!(
+        pg.claim_writer("prj_a", "one", ttl).unwrap(),
+        Some(3),
+        "lapsed"
+    );
+}
