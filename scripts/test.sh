@@ -27,5 +27,9 @@ echo "== the PostgreSQL + object storage mode on real services (PostgreSQL, moto
 scripts/test-services.sh cargo test --locked -p integration-tests --test cluster --test cluster_compliance
 echo "== failover under load: 25 rounds of SIGKILL/SIGSTOP of the integrator or a frontend and PostgreSQL crashes (about a minute)"
 scripts/test-services.sh cargo test --locked -p integration-tests --test cluster_failover -- --nocapture
+# Every suite that drives the real server, again in the PostgreSQL mode
+# (server_crash is the RocksDB mode's crash test; cluster_failover is this
+# mode's).
 STATEANCHOR_TEST_BACKEND=cluster scripts/test-services.sh \
-  cargo test --locked -p integration-tests --test server_e2e --test compliance_lifecycle --test publish_server
+  cargo test --locked -p integration-tests --test server_e2e --test compliance_lifecycle --test publish_server \
+    --test gate_server --test monitoring --test verify_server --test cockpit_browser

@@ -81,6 +81,30 @@ pub enum RecordKind {
 }
 
 impl RecordKind {
+    /// Every type, in the order of their type codes (1, 2, …).
+    pub const ALL: [RecordKind; 14] = [
+        RecordKind::GateDecision,
+        RecordKind::ExceptionRequested,
+        RecordKind::ExceptionSignal,
+        RecordKind::ExceptionActivated,
+        RecordKind::ExceptionRevoked,
+        RecordKind::ExceptionExpired,
+        RecordKind::ComplianceExport,
+        RecordKind::ProjectSettingsChanged,
+        RecordKind::AnomalyDetected,
+        RecordKind::AnomalyAcknowledged,
+        RecordKind::MonitorRun,
+        RecordKind::ShareTokenCreated,
+        RecordKind::ShareTokenUsed,
+        RecordKind::ShareTokenRevoked,
+    ];
+
+    /// The type whose `type` field is `name`.
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+
     /// The record's `type` field.
     #[must_use]
     pub fn as_str(self) -> &'static str {
@@ -665,6 +689,32 @@ pub struct SectionDigest {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_record_type_is_listed_once_and_named_back() {
+        for (i, k) in RecordKind::ALL.into_iter().enumerate() {
+            // A new type fails to compile here until it is placed in ALL.
+            let position = match k {
+                RecordKind::GateDecision => 0,
+                RecordKind::ExceptionRequested => 1,
+                RecordKind::ExceptionSignal => 2,
+                RecordKind::ExceptionActivated => 3,
+                RecordKind::ExceptionRevoked => 4,
+                RecordKind::ExceptionExpired => 5,
+                RecordKind::ComplianceExport => 6,
+                RecordKind::ProjectSettingsChanged => 7,
+                RecordKind::AnomalyDetected => 8,
+                RecordKind::AnomalyAcknowledged => 9,
+                RecordKind::MonitorRun => 10,
+                RecordKind::ShareTokenCreated => 11,
+                RecordKind::ShareTokenUsed => 12,
+                RecordKind::ShareTokenRevoked => 13,
+            };
+            assert_eq!(position, i);
+            assert_eq!(RecordKind::from_name(k.as_str()), Some(k));
+        }
+        assert_eq!(RecordKind::from_name("gate"), None);
+    }
 
     #[test]
     fn envelope_is_jcs_with_the_record_digest() {

@@ -198,10 +198,41 @@ fn one_project_written_through_two_frontends() {
     assert_eq!(st, 200, "{v}");
     assert_eq!(v["status"], "REVOKED", "{v}");
 
+    // Both frontends monitor yesterday at once (as their daily schedules
+    // do): the day is recorded once.
+    let yesterday = &rfc3339_in(-1)[..10];
+    let runs: Vec<(u16, Value)> = std::thread::scope(|s| {
+        let hs: Vec<_> = [&a.url, &b.url]
+            .into_iter()
+            .map(|url| {
+                let key = &a.admin_key;
+                s.spawn(move || {
+                    Api::at(url.clone()).post(
+                        "/v1/admin/monitor/run",
+                        key,
+                        &json!({"date": yesterday}),
+                    )
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for (st, v) in &runs {
+        assert_eq!(*st, 200, "{v}");
+    }
+    let already: Vec<bool> = runs
+        .iter()
+        .flat_map(|(_, v)| v["days"].as_array().unwrap().clone())
+        .filter(|d| d["project"] == id.as_str())
+        .map(|d| d["already_monitored"].as_bool().unwrap())
+        .collect();
+    assert_eq!(already.len(), 2, "{runs:?}");
+    assert_eq!(already.iter().filter(|a| **a).count(), 1, "{runs:?}");
+
     // One sequence, without gaps or repeats: the project's creation, 48 + 2
     // decisions, the exception's filing, signal, activation and revocation,
-    // and the change of controls.
-    let expected = 1 + 4 * per_client + 2 + 4 + 1;
+    // the change of controls, and one monitoring run.
+    let expected = 1 + 4 * per_client + 2 + 4 + 1 + 1;
     let row = psql(
         &db,
         &format!(

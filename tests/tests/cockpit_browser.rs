@@ -153,12 +153,15 @@ impl Shots {
 }
 
 async fn text(c: &Client, css: &str) -> String {
-    c.find(Locator::Css(css))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
+    let found = c.find(Locator::Css(css)).await;
+    if found.is_err() {
+        eprintln!(
+            "PAGE {:?}\n{}",
+            c.current_url().await,
+            c.source().await.unwrap_or_default()
+        );
+    }
+    found.unwrap().text().await.unwrap()
 }
 
 async fn sign_in(c: &Client, base: &str, key: &str) {

@@ -207,11 +207,33 @@ impl Compliance {
         let Ok(projects) = super::blocking(move || records.projects()).await else {
             return;
         };
+        let week = self.today();
         for p in projects {
             let has_recipients = self
                 .alert_settings(&p.id)
                 .is_ok_and(|a| !a.digest_recipients.is_empty());
-            if has_recipients && let Err(e) = self.send_digest(None, &p.id).await {
+            if !has_recipients {
+                continue;
+            }
+            // Every frontend of a shared log schedules the digests: one
+            // sends each (at most once, even if its mail server fails).
+            if self.records.writers().is_some() {
+                let (records, job) = (self.records.clone(), format!("digest/{}/{week}", p.id));
+                let first = super::blocking(move || match records.writers() {
+                    Some(w) => w.once(&job),
+                    None => Ok(true),
+                })
+                .await;
+                match first {
+                    Ok(true) => {}
+                    Ok(false) => continue,
+                    Err(e) => {
+                        tracing::error!(project = %p.id, error = %e, "claiming the weekly digest");
+                        continue;
+                    }
+                }
+            }
+            if let Err(e) = self.send_digest(None, &p.id).await {
                 tracing::error!(project = %p.id, error = %e, "sending the weekly digest");
             }
         }

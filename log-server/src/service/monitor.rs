@@ -174,33 +174,50 @@ impl Compliance {
             found: anomalies.len(),
             recorded: Vec::new(),
         };
-        if self.records.seq_of(project, &marker_id(day))?.is_some() {
-            outcome.already_monitored = true;
-            return Ok(outcome);
-        }
-        let mut new = Vec::new();
-        for a in anomalies {
-            if self.records.seq_of(project, &a.id)?.is_none() {
-                new.push(a);
-            }
-        }
-        let staged = self
-            .under_lock(p, |ps, now| {
-                let mut items: Vec<(String, RecordBody)> = new
-                    .iter()
-                    .map(|a| (a.id.clone(), RecordBody::AnomalyDetected(a.finding.clone())))
-                    .collect();
-                items.push((
-                    marker_id(day),
-                    RecordBody::MonitorRun(MonitorRun {
-                        day: format_date(day),
-                        rules: monitor::rule::ALL.iter().map(|r| (*r).to_owned()).collect(),
-                        anomalies: new.iter().map(|a| a.id.clone()).collect(),
-                    }),
-                ));
-                self.stage_all(ps, items, now)
+        let new: Vec<Anomaly>;
+        let staged = {
+            // Under the project's lock (and, with several frontends, its
+            // writer claim): another run cannot record the day meanwhile.
+            let mut ps = self.write_lock(p).await?;
+            let (records, id, ids) = (
+                self.records.clone(),
+                project.to_owned(),
+                anomalies.iter().map(|a| a.id.clone()).collect::<Vec<_>>(),
+            );
+            let seen = blocking(move || {
+                if records.seq_of(&id, &marker_id(day))?.is_some() {
+                    return Ok(None);
+                }
+                ids.iter()
+                    .map(|a| Ok(records.seq_of(&id, a)?.is_some()))
+                    .collect::<Result<Vec<bool>>>()
+                    .map(Some)
             })
             .await?;
+            let Some(seen) = seen else {
+                outcome.already_monitored = true;
+                return Ok(outcome);
+            };
+            new = anomalies
+                .into_iter()
+                .zip(seen)
+                .filter_map(|(a, seen)| (!seen).then_some(a))
+                .collect();
+            let mut items: Vec<(String, RecordBody)> = new
+                .iter()
+                .map(|a| (a.id.clone(), RecordBody::AnomalyDetected(a.finding.clone())))
+                .collect();
+            items.push((
+                marker_id(day),
+                RecordBody::MonitorRun(MonitorRun {
+                    day: format_date(day),
+                    rules: monitor::rule::ALL.iter().map(|r| (*r).to_owned()).collect(),
+                    anomalies: new.iter().map(|a| a.id.clone()).collect(),
+                }),
+            ));
+            let now = ps.clock(self.now());
+            self.stage_all(&mut ps, items, now)?
+        };
         settle_all(staged).await?;
         outcome.recorded = new.iter().map(|a| a.id.clone()).collect();
         if !new.is_empty() {

@@ -408,6 +408,10 @@ impl ProjectWriters for Cluster {
         self.config.lease_ttl
     }
 
+    fn once(&self, job: &str) -> Result<bool> {
+        self.pg.claim_job(job, &self.holder)
+    }
+
     fn release(&self, project: &str) -> Result<()> {
         self.pg.release_writer(project, &self.holder)
     }

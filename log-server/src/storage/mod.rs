@@ -317,6 +317,14 @@ pub trait ProjectWriters: Send + Sync {
     /// How long a claim lasts unless renewed.
     fn ttl(&self) -> std::time::Duration;
 
+    /// Claims a one-off job that every process schedules (a project's
+    /// weekly digest): `true` for the first process to ask, `false` for
+    /// every later one, for good.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn once(&self, job: &str) -> Result<bool, Error>;
+
     /// Gives the claim up, if this process holds it.
     ///
     /// # Errors

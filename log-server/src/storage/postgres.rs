@@ -12,6 +12,7 @@
 //! | `sa_checkpoints` | every checkpoint the integrator published, by tree size |
 //! | `sa_records`, `sa_projects`, `sa_profiles`, `sa_keys`, `sa_specs`, `sa_alerts` | as the RocksDB column families |
 //! | `sa_writers` | each project's writer claim: its holder and when it lapses |
+//! | `sa_jobs` | one-off jobs every frontend schedules (a week's digest), by the one that claimed each |
 //!
 //! # Sequencing
 //!
@@ -111,6 +112,11 @@ CREATE TABLE IF NOT EXISTS sa_writers (
     holder text,
     expires timestamptz NOT NULL
 );
+CREATE TABLE IF NOT EXISTS sa_jobs (
+    name text PRIMARY KEY,
+    holder text NOT NULL,
+    claimed_at timestamptz NOT NULL DEFAULT now()
+);
 ";
 
 /// The integrated tree and the sequencer's position, as stored.
@@ -208,20 +214,7 @@ fn to_u64(v: i64) -> Result<u64> {
 }
 
 fn kind_from_str(s: &str) -> Result<RecordKind> {
-    use RecordKind as K;
-    [
-        K::GateDecision,
-        K::ExceptionRequested,
-        K::ExceptionSignal,
-        K::ExceptionActivated,
-        K::ExceptionRevoked,
-        K::ExceptionExpired,
-        K::ComplianceExport,
-        K::ProjectSettingsChanged,
-    ]
-    .into_iter()
-    .find(|k| k.as_str() == s)
-    .ok_or_else(|| Error::Corrupt(format!("unknown record type {s:?}")))
+    RecordKind::from_name(s).ok_or_else(|| Error::Corrupt(format!("unknown record type {s:?}")))
 }
 
 fn from_json<T: serde::de::DeserializeOwned>(what: &str, v: &[u8]) -> Result<T> {
@@ -387,6 +380,25 @@ impl Postgres {
             .map_err(db("claiming a project"))
         })?;
         last.map(to_u64).transpose()
+    }
+
+    /// Claims the one-off job `name` for `holder`: whether it was the first.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub fn claim_job(&self, name: &str, holder: &str) -> Result<bool> {
+        let (name, holder) = (name.to_owned(), holder.to_owned());
+        self.run("claiming a job", move |p| async move {
+            let guard = p.get().await?;
+            let c = guard.as_ref().ok_or(Error::Stopped)?;
+            c.execute(
+                "INSERT INTO sa_jobs (name, holder) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                &[&name, &holder],
+            )
+            .await
+            .map(|n| n == 1)
+            .map_err(db("claiming a job"))
+        })
     }
 
     /// Gives `holder`'s writer claim on `project` up, if it holds it.
@@ -936,30 +948,31 @@ impl super::RecordStore for Postgres {
         seqs: std::ops::Range<u64>,
         f: &mut dyn FnMut(super::RecordRef<'_>) -> Result<bool>,
     ) -> Result<()> {
-        // Pages of 256 records: memory does not grow with the range.
-        const PAGE: u64 = 256;
+        // Pages of at most 256 records: memory does not grow with the range,
+        // and an open-ended range (`..u64::MAX`) ends with the records.
+        const PAGE: i64 = 256;
+        let end = i64::try_from(seqs.end).unwrap_or(i64::MAX);
         let mut from = seqs.start;
         while from < seqs.end {
-            let to = seqs.end.min(from + PAGE);
-            let (p, a, b) = (project.to_owned(), to_i64(from)?, to_i64(to)?);
-            let rows: Vec<(String, Vec<u8>, Vec<u8>)> =
+            let (p, a) = (project.to_owned(), to_i64(from)?);
+            let rows: Vec<(i64, String, Vec<u8>, Vec<u8>)> =
                 self.run("reading records", move |pool| async move {
                     let guard = pool.get().await?;
                     let c = guard.as_ref().ok_or(Error::Stopped)?;
                     c.query(
-                        "SELECT kind, envelope, record FROM sa_records \
-                         WHERE project = $1 AND seq >= $2 AND seq < $3 ORDER BY seq",
-                        &[&p, &a, &b],
+                        "SELECT seq, kind, envelope, record FROM sa_records \
+                         WHERE project = $1 AND seq >= $2 AND seq < $3 ORDER BY seq LIMIT $4",
+                        &[&p, &a, &end, &PAGE],
                     )
                     .await
                     .map(|rows| {
                         rows.iter()
-                            .map(|r| (r.get(0), r.get(1), r.get(2)))
+                            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
                             .collect()
                     })
                     .map_err(db("reading records"))
                 })?;
-            for (kind, envelope, record) in &rows {
+            for (_, kind, envelope, record) in &rows {
                 let r = super::RecordRef {
                     kind: kind_from_str(kind)?,
                     envelope,
@@ -969,7 +982,10 @@ impl super::RecordStore for Postgres {
                     return Ok(());
                 }
             }
-            from = to;
+            match rows.last() {
+                Some((seq, ..)) if rows.len() == PAGE as usize => from = to_u64(*seq)? + 1,
+                _ => break,
+            }
         }
         Ok(())
     }
