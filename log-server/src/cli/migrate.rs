@@ -30,6 +30,10 @@ pub struct MigrateArgs {
     /// The bucket to copy into: `s3://BUCKET[/PREFIX]` (`AWS_*` variables).
     #[arg(long, env = "STATEANCHOR_OBJECTS")]
     pub objects: String,
+    /// A PEM file of CA certificates to trust for TLS to the database,
+    /// besides the system's (as `serve --database-ca`).
+    #[arg(long, env = "STATEANCHOR_DATABASE_CA", value_name = "FILE")]
+    pub database_ca: Option<PathBuf>,
 }
 
 /// Runs `migrate`.
@@ -57,6 +61,7 @@ pub fn run(args: &MigrateArgs) -> Result<()> {
         &args.objects,
         ClusterConfig {
             lease_ttl: Duration::from_secs(30),
+            database_ca: args.database_ca.clone(),
             ..ClusterConfig::default()
         },
     )

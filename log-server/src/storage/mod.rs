@@ -50,6 +50,7 @@ pub mod memory;
 pub mod objects;
 pub mod postgres;
 pub mod rocksdb;
+mod tls;
 
 use std::ops::Range;
 
