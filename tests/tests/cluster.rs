@@ -13,6 +13,7 @@ use integration_tests::{
 };
 use log_server::storage::objects::Objects;
 use log_server::storage::postgres::Postgres;
+use serde_json::{Value, json};
 
 fn services() -> bool {
     if test_services().is_none() {
@@ -249,9 +250,39 @@ fn a_412_on_identical_bytes_is_success() {
     );
 }
 
+/// An OpenAPI document for a server-classified decision.
+const DOC: &str = "openapi: 3.0.3
+info: {title: users, version: 1.0.0}
+paths:
+  /users/{id}:
+    get:
+      parameters:
+        - {name: id, in: path, required: true, schema: {type: string}}
+      responses:
+        '200': {description: a user}
+";
+
+/// A call of the HTTP API with a key: (status, JSON body).
+fn api(url: &str, method: &str, path: &str, key: &str, body: Option<&Value>) -> (u16, Value) {
+    let mut req = reqwest::blocking::Client::new()
+        .request(method.parse().unwrap(), format!("{url}{path}"))
+        .bearer_auth(key);
+    if let Some(b) = body {
+        req = req.json(b);
+    }
+    let resp = req.send().unwrap();
+    let status = resp.status().as_u16();
+    let text = resp.text().unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
 /// `migrate` (over TLS to PostgreSQL) copies a RocksDB log and proves the
 /// roots match; the copy is then served in the PostgreSQL mode with the
-/// same checkpoint root.
+/// same checkpoint root, and with the kept OpenAPI documents of a
+/// server-classified decision and the project's alert settings.
 #[test]
 fn migrate_copies_a_rocksdb_log_and_proves_the_root() {
     if !services() {
@@ -259,11 +290,60 @@ fn migrate_copies_a_rocksdb_log_and_proves_the_root() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("data");
-    let mut rocks = LogServer::start_in(&dir, &[]);
+    // No monitoring: its records would grow the logs under the test.
+    let mut rocks = LogServer::start_in(&dir, &["--no-monitor"]);
+    let ok = |method: &str, path: &str, key: &str, body: Option<&Value>| {
+        let (st, v) = api(&rocks.url, method, path, key, body);
+        assert!((200..300).contains(&st), "{method} {path}: {st} {v}");
+        v
+    };
+    let admin = rocks.admin_key.clone();
+    let project = ok(
+        "POST",
+        "/v1/admin/projects",
+        &admin,
+        Some(&json!({"name": "migrated"})),
+    )["project_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ci = ok(
+        "POST",
+        &format!("/v1/admin/projects/{project}/principals"),
+        &admin,
+        Some(&json!({"name": "ci", "roles": ["ci"]})),
+    )["api_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let revision = DOC.replace("version: 1.0.0", "version: 1.1.0");
+    ok(
+        "POST",
+        &format!("/api/projects/{project}/decisions"),
+        &ci,
+        Some(
+            &json!({"commit_sha": "abcdef0", "branch": "main", "author": "dev",
+            "base_spec": DOC, "revision_spec": revision}),
+        ),
+    );
+    let alerts = format!("/v1/admin/projects/{project}/alerts");
+    let secret = "a webhook secret of the migrated log";
+    ok(
+        "PUT",
+        &alerts,
+        &admin,
+        Some(
+            &json!({"webhooks": [{"url": "http://127.0.0.1:9/hook", "format": "json",
+            "secret": secret}], "digest_recipients": ["team@example.com"]}),
+        ),
+    );
+    let alerts_before = ok("GET", &alerts, &admin, None);
+    let mut size = 0;
     for i in 0..300u32 {
-        rocks.append(format!("entry {i}").as_bytes());
+        size = rocks.append(format!("entry {i}").as_bytes()) + 1;
     }
-    let cp = rocks.wait_for_checkpoint(300);
+    let cp = rocks.wait_for_checkpoint(size);
+    assert_eq!(cp.lines().nth(1), Some(size.to_string().as_str()));
     rocks.stop();
     let (db, objects) = new_cluster_log();
     // Over verified TLS, as a managed database is reached, when the
@@ -290,7 +370,12 @@ fn migrate_copies_a_rocksdb_log_and_proves_the_root() {
         "{stdout}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(stdout.contains("roots match at size 300"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("roots match at size {size}")),
+        "{stdout}"
+    );
+    assert!(stdout.contains("documents: 2\n"), "{stdout}");
+    assert!(stdout.contains("alert settings: 1\n"), "{stdout}");
     let root = cp.lines().nth(2).unwrap();
     assert!(
         stdout.contains(&format!("rocksdb root: {root}")),
@@ -308,9 +393,45 @@ fn migrate_copies_a_rocksdb_log_and_proves_the_root() {
         .output()
         .unwrap();
     assert!(!again.status.success());
-    let served = start(&dir, &db, &objects);
-    let text = served.wait_for_checkpoint(300);
+    let served = LogServer::start_in(
+        &dir,
+        &[
+            "--database",
+            &db,
+            "--objects",
+            &objects,
+            "--lease-ttl",
+            "1s",
+            "--no-monitor",
+        ],
+    );
+    let text = served.wait_for_checkpoint(size);
     assert_eq!(text.lines().nth(2), Some(root));
+    // The kept documents, by their SHA-256, as the decision names them.
+    for doc in [DOC, revision.as_str()] {
+        let sha = compliance::record::sha256_hex(doc.as_bytes());
+        let (st, body) = api(
+            &served.url,
+            "GET",
+            &format!("/api/projects/{project}/specs/{sha}"),
+            &ci,
+            None,
+        );
+        assert_eq!((st, body), (200, Value::String(doc.to_owned())));
+    }
+    // The alert settings, secrets included (the API shows them redacted).
+    let (st, after) = api(&served.url, "GET", &alerts, &admin, None);
+    assert_eq!(st, 200, "{after}");
+    assert_eq!(after, alerts_before);
+    assert_eq!(after["webhooks"][0]["url"], "http://127.0.0.1:9/hook");
+    assert_eq!(after["digest_recipients"], json!(["team@example.com"]));
+    let stored = psql(
+        &db,
+        &format!(
+            "SELECT convert_from(settings, 'UTF8') FROM sa_alerts WHERE project = '{project}'"
+        ),
+    );
+    assert!(stored.contains(secret), "{stored}");
 }
 
 /// Bad input is a clear error, and nothing is created.
