@@ -230,6 +230,12 @@ fn kind_from_str(s: &str) -> Result<RecordKind> {
         K::ExceptionExpired,
         K::ComplianceExport,
         K::ProjectSettingsChanged,
+        K::AnomalyDetected,
+        K::AnomalyAcknowledged,
+        K::MonitorRun,
+        K::ShareTokenCreated,
+        K::ShareTokenUsed,
+        K::ShareTokenRevoked,
     ]
     .into_iter()
     .find(|k| k.as_str() == s)
