@@ -28,7 +28,9 @@ tmp=$(mktemp -d)
 declare -A pid url
 trap 'for p in "${pid[@]}"; do kill -CONT "$p" 2>/dev/null; kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$tmp"' EXIT
 psql "$STATEANCHOR_TEST_DATABASE" -qc "CREATE DATABASE sabench"
-db="${STATEANCHOR_TEST_DATABASE%/*}/sabench"
+# The admin URL with the new database's name (and its query: ?sslmode=disable).
+base=${STATEANCHOR_TEST_DATABASE%%\?*}
+db="${base%/*}/sabench${STATEANCHOR_TEST_DATABASE#"$base"}"
 objects="s3://$STATEANCHOR_TEST_BUCKET/bench"
 start() { # name
   : >"$tmp/$1.out"

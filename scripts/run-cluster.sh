@@ -24,7 +24,9 @@ pids=()
 trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$tmp"' EXIT
 db_name=salog
 psql "$STATEANCHOR_TEST_DATABASE" -qc "CREATE DATABASE $db_name"
-db="${STATEANCHOR_TEST_DATABASE%/*}/$db_name"
+# The admin URL with the new database's name (and its query: ?sslmode=disable).
+base=${STATEANCHOR_TEST_DATABASE%%\?*}
+db="${base%/*}/$db_name${STATEANCHOR_TEST_DATABASE#"$base"}"
 objects="s3://$STATEANCHOR_TEST_BUCKET/log"
 start() { # name port
   "$bin" serve --data-dir "$dir/$1" --listen "127.0.0.1:$2" \

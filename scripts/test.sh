@@ -23,7 +23,8 @@ cargo build --locked --workspace --all-targets
 echo "== cargo test"
 cargo test --locked --workspace --all-targets
 cargo test --locked --workspace --doc
-echo "== the PostgreSQL + object storage mode on real services (PostgreSQL, moto): its own tests, failover under load, then the end-to-end suite in that mode"
+echo "== the PostgreSQL + object storage mode on real services (PostgreSQL, moto): the storage contract, its own tests, failover under load, then the end-to-end suite in that mode"
+scripts/test-services.sh cargo test --locked -p log-server --lib storage::contract
 scripts/test-services.sh cargo test --locked -p integration-tests --test cluster --test cluster_compliance
 echo "== failover under load: 25 rounds of SIGKILL/SIGSTOP of the integrator or a frontend and PostgreSQL crashes (about a minute)"
 scripts/test-services.sh cargo test --locked -p integration-tests --test cluster_failover -- --nocapture

@@ -83,8 +83,49 @@ pub fn new_cluster_log() -> (String, String) {
         "CREATE DATABASE: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let (base, _) = admin.rsplit_once('/').expect("database URL");
-    (format!("{base}/{name}"), format!("s3://{bucket}/{name}"))
+    (
+        with_database(&admin, &name),
+        format!("s3://{bucket}/{name}"),
+    )
+}
+
+/// A PostgreSQL URL with another database name, its query (`?sslmode=...`)
+/// kept.
+///
+/// # Panics
+/// If `url` has no `/DBNAME`.
+#[must_use]
+pub fn with_database(url: &str, name: &str) -> String {
+    let (path, query) = url.split_at(url.find('?').unwrap_or(url.len()));
+    let (base, _) = path.rsplit_once('/').expect("database URL");
+    format!("{base}/{name}{query}")
+}
+
+/// A PostgreSQL URL with its `sslmode` set to `mode` (`disable`, `prefer`,
+/// `require`), or with none if `mode` is empty.
+#[must_use]
+pub fn with_sslmode(url: &str, mode: &str) -> String {
+    let (path, query) = url.split_once('?').unwrap_or((url, ""));
+    let mut params: Vec<&str> = query
+        .split('&')
+        .filter(|p| !p.is_empty() && !p.starts_with("sslmode="))
+        .collect();
+    let set = format!("sslmode={mode}");
+    if !mode.is_empty() {
+        params.push(&set);
+    }
+    if params.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{}", params.join("&"))
+    }
+}
+
+/// The CA certificate that signed the test PostgreSQL's TLS certificate
+/// (`scripts/test-services.sh` makes it), if the services export it.
+#[must_use]
+pub fn test_database_ca() -> Option<PathBuf> {
+    std::env::var_os("STATEANCHOR_TEST_DATABASE_CA").map(PathBuf::from)
 }
 
 /// The database and bucket of the server of `data_dir` in the cluster mode,

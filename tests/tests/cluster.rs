@@ -8,9 +8,12 @@ use std::collections::BTreeSet;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use integration_tests::{LogServer, bin, new_cluster_log, test_services};
+use integration_tests::{
+    LogServer, bin, new_cluster_log, test_database_ca, test_services, with_sslmode,
+};
 use log_server::storage::objects::Objects;
 use log_server::storage::postgres::Postgres;
+use serde_json::{Value, json};
 
 fn services() -> bool {
     if test_services().is_none() {
@@ -247,8 +250,39 @@ fn a_412_on_identical_bytes_is_success() {
     );
 }
 
-/// `migrate` copies a RocksDB log and proves the roots match; the copy is
-/// then served in the PostgreSQL mode with the same checkpoint root.
+/// An OpenAPI document for a server-classified decision.
+const DOC: &str = "openapi: 3.0.3
+info: {title: users, version: 1.0.0}
+paths:
+  /users/{id}:
+    get:
+      parameters:
+        - {name: id, in: path, required: true, schema: {type: string}}
+      responses:
+        '200': {description: a user}
+";
+
+/// A call of the HTTP API with a key: (status, JSON body).
+fn api(url: &str, method: &str, path: &str, key: &str, body: Option<&Value>) -> (u16, Value) {
+    let mut req = reqwest::blocking::Client::new()
+        .request(method.parse().unwrap(), format!("{url}{path}"))
+        .bearer_auth(key);
+    if let Some(b) = body {
+        req = req.json(b);
+    }
+    let resp = req.send().unwrap();
+    let status = resp.status().as_u16();
+    let text = resp.text().unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+/// `migrate` (over TLS to PostgreSQL) copies a RocksDB log and proves the
+/// roots match; the copy is then served in the PostgreSQL mode with the
+/// same checkpoint root, and with the kept OpenAPI documents of a
+/// server-classified decision and the project's alert settings.
 #[test]
 fn migrate_copies_a_rocksdb_log_and_proves_the_root() {
     if !services() {
@@ -256,17 +290,78 @@ fn migrate_copies_a_rocksdb_log_and_proves_the_root() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("data");
-    let mut rocks = LogServer::start_in(&dir, &[]);
+    // No monitoring: its records would grow the logs under the test.
+    let mut rocks = LogServer::start_in(&dir, &["--no-monitor"]);
+    let ok = |method: &str, path: &str, key: &str, body: Option<&Value>| {
+        let (st, v) = api(&rocks.url, method, path, key, body);
+        assert!((200..300).contains(&st), "{method} {path}: {st} {v}");
+        v
+    };
+    let admin = rocks.admin_key.clone();
+    let project = ok(
+        "POST",
+        "/v1/admin/projects",
+        &admin,
+        Some(&json!({"name": "migrated"})),
+    )["project_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ci = ok(
+        "POST",
+        &format!("/v1/admin/projects/{project}/principals"),
+        &admin,
+        Some(&json!({"name": "ci", "roles": ["ci"]})),
+    )["api_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let revision = DOC.replace("version: 1.0.0", "version: 1.1.0");
+    ok(
+        "POST",
+        &format!("/api/projects/{project}/decisions"),
+        &ci,
+        Some(
+            &json!({"commit_sha": "abcdef0", "branch": "main", "author": "dev",
+            "base_spec": DOC, "revision_spec": revision}),
+        ),
+    );
+    let alerts = format!("/v1/admin/projects/{project}/alerts");
+    let secret = "a webhook secret of the migrated log";
+    ok(
+        "PUT",
+        &alerts,
+        &admin,
+        Some(
+            &json!({"webhooks": [{"url": "http://127.0.0.1:9/hook", "format": "json",
+            "secret": secret}], "digest_recipients": ["team@example.com"]}),
+        ),
+    );
+    let alerts_before = ok("GET", &alerts, &admin, None);
+    let mut size = 0;
     for i in 0..300u32 {
-        rocks.append(format!("entry {i}").as_bytes());
+        size = rocks.append(format!("entry {i}").as_bytes()) + 1;
     }
-    let cp = rocks.wait_for_checkpoint(300);
+    let cp = rocks.wait_for_checkpoint(size);
+    assert_eq!(cp.lines().nth(1), Some(size.to_string().as_str()));
     rocks.stop();
     let (db, objects) = new_cluster_log();
+    // Over verified TLS, as a managed database is reached, when the
+    // services have a CA.
+    let tls: Vec<String> = match test_database_ca() {
+        Some(ca) => vec![
+            "--database".into(),
+            with_sslmode(&db, "require"),
+            "--database-ca".into(),
+            ca.to_str().unwrap().into(),
+        ],
+        None => vec!["--database".into(), db.clone()],
+    };
     let out = Command::new(bin("stateanchor-log"))
         .args(["migrate", "--data-dir"])
         .arg(&dir)
-        .args(["--database", &db, "--objects", &objects])
+        .args(&tls)
+        .args(["--objects", &objects])
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -275,7 +370,12 @@ fn migrate_copies_a_rocksdb_log_and_proves_the_root() {
         "{stdout}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(stdout.contains("roots match at size 300"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("roots match at size {size}")),
+        "{stdout}"
+    );
+    assert!(stdout.contains("documents: 2\n"), "{stdout}");
+    assert!(stdout.contains("alert settings: 1\n"), "{stdout}");
     let root = cp.lines().nth(2).unwrap();
     assert!(
         stdout.contains(&format!("rocksdb root: {root}")),
@@ -293,9 +393,45 @@ fn migrate_copies_a_rocksdb_log_and_proves_the_root() {
         .output()
         .unwrap();
     assert!(!again.status.success());
-    let served = start(&dir, &db, &objects);
-    let text = served.wait_for_checkpoint(300);
+    let served = LogServer::start_in(
+        &dir,
+        &[
+            "--database",
+            &db,
+            "--objects",
+            &objects,
+            "--lease-ttl",
+            "1s",
+            "--no-monitor",
+        ],
+    );
+    let text = served.wait_for_checkpoint(size);
     assert_eq!(text.lines().nth(2), Some(root));
+    // The kept documents, by their SHA-256, as the decision names them.
+    for doc in [DOC, revision.as_str()] {
+        let sha = compliance::record::sha256_hex(doc.as_bytes());
+        let (st, body) = api(
+            &served.url,
+            "GET",
+            &format!("/api/projects/{project}/specs/{sha}"),
+            &ci,
+            None,
+        );
+        assert_eq!((st, body), (200, Value::String(doc.to_owned())));
+    }
+    // The alert settings, secrets included (the API shows them redacted).
+    let (st, after) = api(&served.url, "GET", &alerts, &admin, None);
+    assert_eq!(st, 200, "{after}");
+    assert_eq!(after, alerts_before);
+    assert_eq!(after["webhooks"][0]["url"], "http://127.0.0.1:9/hook");
+    assert_eq!(after["digest_recipients"], json!(["team@example.com"]));
+    let stored = psql(
+        &db,
+        &format!(
+            "SELECT convert_from(settings, 'UTF8') FROM sa_alerts WHERE project = '{project}'"
+        ),
+    );
+    assert!(stored.contains(secret), "{stored}");
 }
 
 /// Bad input is a clear error, and nothing is created.
@@ -339,4 +475,121 @@ fn bad_database_or_bucket_is_a_clear_error() {
         ),
         "0"
     );
+}
+
+/// `stateanchor-log serve` with these arguments after `--database`, expected
+/// to refuse to start: its stderr.
+fn refused(db: &str, objects: &str, extra: &[&str]) -> String {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = Command::new(bin("stateanchor-log"))
+        .args(["serve", "--data-dir"])
+        .arg(tmp.path())
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--database",
+            db,
+            "--objects",
+            objects,
+        ])
+        .args(extra)
+        .env_remove("STATEANCHOR_DATABASE_CA")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "started: {stderr}");
+    assert!(stderr.starts_with("stateanchor-log: error: "), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    stderr
+}
+
+/// TLS to PostgreSQL: with `sslmode=require` and the CA of the server's
+/// certificate (`--database-ca`), the real server appends and reads back,
+/// and every one of its connections is encrypted. Without the CA (an
+/// untrusted certificate; `sslmode=require`, or the default `prefer`, which
+/// does not fall back to plain text), for a host name the certificate is
+/// not for, or with a CA file that holds no certificate, it refuses to
+/// start and says why, without the password.
+#[test]
+fn tls_to_postgresql_is_verified() {
+    if !services() {
+        return;
+    }
+    let Some(ca) = test_database_ca() else {
+        eprintln!("skipped: no STATEANCHOR_TEST_DATABASE_CA (scripts/test-services.sh exports it)");
+        return;
+    };
+    let ca = ca.to_str().unwrap().to_owned();
+    let (db, objects) = new_cluster_log();
+    let tls_db = with_sslmode(&db, "require");
+    let tmp = tempfile::tempdir().unwrap();
+    let s = LogServer::start_in(
+        &tmp.path().join("data"),
+        &[
+            "--database",
+            &tls_db,
+            "--objects",
+            &objects,
+            "--database-ca",
+            &ca,
+            "--lease-ttl",
+            "1s",
+            "--checkpoint-interval",
+            "100ms",
+        ],
+    );
+    let index = s.append(b"sequenced over TLS");
+    s.wait_for_checkpoint(index + 1);
+    let v: serde_json::Value = reqwest::blocking::get(format!("{}/v1/entries/{index}", s.url))
+        .unwrap()
+        .json()
+        .unwrap();
+    use base64::Engine as _;
+    let entry = base64::engine::general_purpose::STANDARD
+        .decode(v["entry"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(entry, b"sequenced over TLS");
+    let name = db.rsplit_once('/').unwrap().1.split('?').next().unwrap();
+    let ssl = psql(
+        &db,
+        &format!(
+            "SELECT count(*), bool_and(s.ssl) FROM pg_stat_ssl s JOIN pg_stat_activity a \
+             USING (pid) WHERE a.datname = '{name}' AND a.application_name = 'stateanchor-log'"
+        ),
+    );
+    let (count, all_tls) = ssl.split_once('|').unwrap();
+    assert!(count.parse::<u32>().unwrap() > 0, "{ssl}");
+    assert_eq!(all_tls, "t", "every connection of the server is TLS: {ssl}");
+    drop(s);
+
+    // No CA: the test CA is not among the system's roots. The password is
+    // never shown.
+    let with_password = tls_db.replacen("://sa@", "://sa:hunter2@", 1);
+    assert_ne!(with_password, tls_db);
+    let err = refused(&with_password, &objects, &[]);
+    assert!(err.contains("not signed by a trusted CA"), "{err}");
+    assert!(err.contains("--database-ca"), "{err}");
+    assert!(err.contains("sa:***@127.0.0.1"), "{err}");
+    assert!(!err.contains("hunter2"), "{err}");
+    // The default sslmode (prefer) does not fall back to plain text.
+    let err = refused(&with_sslmode(&db, ""), &objects, &[]);
+    assert!(err.contains("not signed by a trusted CA"), "{err}");
+    // A host name the certificate is not for (it is for 127.0.0.1 only):
+    // `localhost`, reached at 127.0.0.1.
+    let localhost = format!(
+        "{}&hostaddr=127.0.0.1",
+        tls_db.replacen("@127.0.0.1:", "@localhost:", 1)
+    );
+    let err = refused(&localhost, &objects, &["--database-ca", &ca]);
+    assert!(err.contains("not valid for the host name"), "{err}");
+    // A CA file that is no CA file.
+    let garbage = tmp.path().join("garbage-ca.pem");
+    std::fs::write(&garbage, "this is not a certificate\n").unwrap();
+    let err = refused(
+        &tls_db,
+        &objects,
+        &["--database-ca", garbage.to_str().unwrap()],
+    );
+    assert!(err.contains("garbage-ca.pem"), "{err}");
+    assert!(err.contains("holds no PEM certificate"), "{err}");
 }

@@ -1,7 +1,7 @@
 //! `stateanchor-log migrate`: copies a RocksDB log (entries, records, projects,
-//! profiles, API keys) into PostgreSQL and object storage, integrates it,
-//! and proves that the copy's root at the original's size is the original's
-//! root (both are printed).
+//! profiles, API keys, kept OpenAPI documents, alert settings) into
+//! PostgreSQL and object storage, integrates it, and proves that the copy's
+//! root at the original's size is the original's root (both are printed).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -30,6 +30,10 @@ pub struct MigrateArgs {
     /// The bucket to copy into: `s3://BUCKET[/PREFIX]` (`AWS_*` variables).
     #[arg(long, env = "STATEANCHOR_OBJECTS")]
     pub objects: String,
+    /// A PEM file of CA certificates to trust for TLS to the database,
+    /// besides the system's (as `serve --database-ca`).
+    #[arg(long, env = "STATEANCHOR_DATABASE_CA", value_name = "FILE")]
+    pub database_ca: Option<PathBuf>,
 }
 
 /// Runs `migrate`.
@@ -57,6 +61,7 @@ pub fn run(args: &MigrateArgs) -> Result<()> {
         &args.objects,
         ClusterConfig {
             lease_ttl: Duration::from_secs(30),
+            database_ca: args.database_ca.clone(),
             ..ClusterConfig::default()
         },
     )
@@ -136,6 +141,24 @@ pub fn run(args: &MigrateArgs) -> Result<()> {
             records += 1;
         }
     }
+    // The documents decisions were classified from: content-addressed, so
+    // each one is checked against its name on the way.
+    let mut documents = 0u64;
+    src.for_each_spec(|project, sha256, bytes| {
+        let digest = compliance::record::sha256_hex(bytes);
+        if digest != sha256 {
+            return Err(crate::Error::Corrupt(format!(
+                "the kept document {sha256} of {project} has SHA-256 {digest}"
+            )));
+        }
+        dst.put_spec(project, sha256, bytes)?;
+        documents += 1;
+        Ok(())
+    })?;
+    let alerts = src.all_alerts()?;
+    for (project, settings) in &alerts {
+        dst.put_alerts(project, settings)?;
+    }
     let mut integrated = dst.integrate(&signer)?;
     while integrated.size < size {
         integrated = dst.integrate(&signer)?;
@@ -145,6 +168,8 @@ pub fn run(args: &MigrateArgs) -> Result<()> {
     println!("entries: {size}");
     println!("records: {records}");
     println!("projects: {}", projects.len());
+    println!("documents: {documents}");
+    println!("alert settings: {}", alerts.len());
     println!("rocksdb root: {}", src_root.to_base64());
     println!("copy root:    {}", dst_root.to_base64());
     if src_root != dst_root {

@@ -86,6 +86,17 @@ pub struct ServeArgs {
     /// `AWS_SECRET_ACCESS_KEY`). The bucket is itself a tlog-tiles log.
     #[arg(long, env = "STATEANCHOR_OBJECTS", requires = "database")]
     pub objects: Option<String>,
+    /// PostgreSQL mode: a PEM file of CA certificates to trust for TLS to
+    /// the database, besides the system's (e.g. the RDS or Cloud SQL server
+    /// CA). TLS is used as the URL's `sslmode` says (`prefer`, the default,
+    /// or `require`); the certificate and host name are always verified.
+    #[arg(
+        long,
+        env = "STATEANCHOR_DATABASE_CA",
+        value_name = "FILE",
+        requires = "database"
+    )]
+    pub database_ca: Option<PathBuf>,
     /// PostgreSQL mode: how long the integrator lease lasts without renewal
     /// (the longest a dead integrator stalls integration).
     #[arg(long, default_value = "5s", value_parser = humantime::parse_duration, hide_short_help = true)]
@@ -182,6 +193,7 @@ fn open_store(args: &ServeArgs) -> Result<Arc<dyn Storage>> {
                 objects,
                 ClusterConfig {
                     lease_ttl: args.lease_ttl,
+                    database_ca: args.database_ca.clone(),
                     ..ClusterConfig::default()
                 },
             )

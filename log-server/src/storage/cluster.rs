@@ -16,6 +16,7 @@
 //!   hash from PostgreSQL.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -48,6 +49,9 @@ pub struct ClusterConfig {
     pub cache_bytes: usize,
     /// Deadline of each database or object-storage call.
     pub timeout: Duration,
+    /// A PEM file of CA certificates that TLS connections to PostgreSQL
+    /// trust, besides the system's roots.
+    pub database_ca: Option<PathBuf>,
 }
 
 impl Default for ClusterConfig {
@@ -56,6 +60,7 @@ impl Default for ClusterConfig {
             lease_ttl: Duration::from_secs(5),
             cache_bytes: 64 << 20,
             timeout: Duration::from_secs(10),
+            database_ca: None,
         }
     }
 }
@@ -129,7 +134,8 @@ impl Cluster {
     /// Bad URLs, an unreachable database, a missing or unreadable bucket.
     pub fn open(database: &str, objects: &str, config: ClusterConfig) -> Result<Self> {
         let objects = Objects::open(objects, config.cache_bytes, config.timeout)?;
-        let pg = Postgres::connect(database, config.timeout)?;
+        let pg =
+            Postgres::connect_with_ca(database, config.timeout, config.database_ca.as_deref())?;
         let mut rnd = [0u8; 8];
         rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut rnd);
         let holder = format!(

@@ -50,6 +50,7 @@ pub mod memory;
 pub mod objects;
 pub mod postgres;
 pub mod rocksdb;
+mod tls;
 
 use std::ops::Range;
 
@@ -476,9 +477,15 @@ pub trait Storage: LogStore + RecordStore + KeyStore {}
 
 impl<T: LogStore + RecordStore + KeyStore> Storage for T {}
 
-/// The contracts above, checked the same way on every backend.
+/// The contracts above, checked the same way on every backend: the tree
+/// and records of the single-writer backends (Memory, RocksDB), and, when
+/// `scripts/test-services.sh` provides PostgreSQL and a bucket, the shared
+/// store of [`cluster::Cluster`] (sequenced, then integrated) with the same
+/// [`RecordStore`] and [`KeyStore`] checks; without them that test says it
+/// was skipped.
 #[cfg(test)]
 mod contract {
+    use super::cluster::{Cluster, ClusterConfig};
     use super::memory::Memory;
     use super::rocksdb::RocksDb;
     use super::*;
@@ -534,32 +541,99 @@ mod contract {
             .unwrap();
     }
 
-    fn check(store: &dyn Storage) {
-        let mut frontier = tlog::Frontier::default();
-        assert_eq!(store.tree_size().unwrap(), 0);
-        assert_eq!(store.latest_checkpoint().unwrap(), None);
+    /// Every record type, for the round trip of [`check_records`]; the
+    /// match makes a new type a compile error here until it is listed.
+    fn every_kind() -> Vec<RecordKind> {
         use RecordKind as K;
-        commit(
-            store,
-            &mut frontier,
-            &[
+        let all = vec![
+            K::GateDecision,
+            K::ExceptionRequested,
+            K::ExceptionSignal,
+            K::ExceptionActivated,
+            K::ExceptionRevoked,
+            K::ExceptionExpired,
+            K::ComplianceExport,
+            K::ProjectSettingsChanged,
+            K::AnomalyDetected,
+            K::AnomalyAcknowledged,
+            K::MonitorRun,
+            K::ShareTokenCreated,
+            K::ShareTokenUsed,
+            K::ShareTokenRevoked,
+        ];
+        for k in &all {
+            match k {
+                K::GateDecision
+                | K::ExceptionRequested
+                | K::ExceptionSignal
+                | K::ExceptionActivated
+                | K::ExceptionRevoked
+                | K::ExceptionExpired
+                | K::ComplianceExport
+                | K::ProjectSettingsChanged
+                | K::AnomalyDetected
+                | K::AnomalyAcknowledged
+                | K::MonitorRun
+                | K::ShareTokenCreated
+                | K::ShareTokenUsed
+                | K::ShareTokenRevoked => {}
+            }
+        }
+        all
+    }
+
+    /// The entries every backend is given, as batches of records: the
+    /// first two (five entries, indexes 0 to 4) are those the tree checks
+    /// name; the third holds a record of every type in `prj_k`.
+    fn batches() -> [Vec<NewRecord>; 3] {
+        use RecordKind as K;
+        [
+            vec![
                 record("prj_a", 1, 1_000, K::GateDecision, None),
                 record("prj_a", 2, 2_000, K::ExceptionRequested, Some("id_2")),
                 record("prj_b", 1, 2_500, K::GateDecision, None),
             ],
-        );
-        commit(
-            store,
-            &mut frontier,
-            &[
+            vec![
                 record("prj_a", 3, 2_000, K::ExceptionActivated, Some("id_2")),
                 record("prj_a", 4, 5_000, K::ComplianceExport, None),
             ],
+            (1u32..)
+                .zip(every_kind())
+                .map(|(seq, kind)| record("prj_k", seq.into(), 10_000 + i64::from(seq), kind, None))
+                .collect(),
+        ]
+    }
+
+    /// Entries the batches add.
+    const ENTRIES: u64 = 5 + 14;
+
+    /// The contract of a backend that is its log's only writer: the tree
+    /// (committed with [`LogStore::commit`]), then [`check_records`].
+    fn check(store: &dyn Storage) {
+        let mut frontier = tlog::Frontier::default();
+        assert_eq!(store.tree_size().unwrap(), 0);
+        assert_eq!(store.latest_checkpoint().unwrap(), None);
+        for batch in batches() {
+            commit(store, &mut frontier, &batch);
+        }
+        assert_eq!(store.tree_size().unwrap(), ENTRIES);
+        assert_eq!(tlog::tree_hash(ENTRIES, &store).unwrap(), frontier.root());
+        check_tree(store);
+
+        store.put_checkpoint(ENTRIES, b"note").unwrap();
+        store.put_checkpoint(3, b"older").unwrap();
+        assert_eq!(
+            store.latest_checkpoint().unwrap(),
+            Some((ENTRIES, b"note".to_vec()))
         );
-        assert_eq!(store.tree_size().unwrap(), 5);
-        assert_eq!(tlog::tree_hash(5, &store).unwrap(), frontier.root());
+        check_records(store);
+        store.flush().unwrap();
+    }
+
+    /// Reads of the tree holding the batches (at least their entries).
+    fn check_tree(store: &dyn Storage) {
         assert_eq!(store.entry(1).unwrap().unwrap(), b"envelope prj_a 2");
-        assert_eq!(store.entry(5).unwrap(), None);
+        assert_eq!(store.entry(ENTRIES).unwrap(), None);
         assert_eq!(store.entries(1, 3).unwrap().len(), 2);
         let leaf = tlog::leaf_hash(b"envelope prj_a 3");
         assert_eq!(store.index_of(&leaf, 5).unwrap(), Some(3));
@@ -569,14 +643,12 @@ mod contract {
             "only below `below`"
         );
         assert_eq!(store.hash_range(0, 0, 5).unwrap().len(), 5 * 32);
+    }
 
-        store.put_checkpoint(5, b"note").unwrap();
-        store.put_checkpoint(3, b"older").unwrap();
-        assert_eq!(
-            store.latest_checkpoint().unwrap(),
-            Some((5, b"note".to_vec()))
-        );
-
+    /// The [`RecordStore`] and [`KeyStore`] contracts, on a store holding
+    /// the records of [`batches`] (however they got there).
+    fn check_records(store: &dyn Storage) {
+        use RecordKind as K;
         assert_eq!(store.last_record("prj_a").unwrap(), Some((4, 5_000)));
         assert_eq!(store.last_record("prj_c").unwrap(), None);
         let r = store.record("prj_a", 2).unwrap().unwrap();
@@ -585,10 +657,12 @@ mod contract {
             (K::ExceptionRequested, &b"envelope prj_a 2"[..])
         );
         assert_eq!(r.as_ref().value().unwrap()["seq"], 2);
+        assert_eq!(store.record("prj_a", 5).unwrap(), None);
         assert_eq!(store.seq_of("prj_a", "id_3").unwrap(), Some(3));
         assert_eq!(store.seq_of("prj_b", "id_3").unwrap(), None);
         assert_eq!(store.exception_seqs("prj_a", "id_2").unwrap(), [2, 3]);
         assert_eq!(store.ledger_seqs("prj_a").unwrap(), [2, 3]);
+        assert_eq!(store.ledger_seqs("prj_b").unwrap(), Vec::<u64>::new());
         assert_eq!(store.first_seq_at("prj_a", 1_500).unwrap(), Some(2));
         assert_eq!(store.first_seq_at("prj_a", 5_001).unwrap(), None);
         let mut seen = Vec::new();
@@ -607,22 +681,67 @@ mod contract {
             })
             .unwrap();
         assert_eq!(first, 1, "stops when told");
+        // Every record type reads back as itself.
+        let mut kinds = Vec::new();
+        store
+            .for_each_record("prj_k", 1..100, &mut |r| {
+                kinds.push(r.kind);
+                Ok(true)
+            })
+            .unwrap();
+        assert_eq!(kinds, every_kind());
+        for (seq, kind) in (1..).zip(every_kind()) {
+            assert_eq!(store.record("prj_k", seq).unwrap().unwrap().kind, kind);
+        }
 
-        let row = ProjectRow {
-            id: "prj_a".into(),
+        let row = |id: &str| ProjectRow {
+            id: id.into(),
             name: "a".into(),
             created_at: "2026-01-01T00:00:00Z".into(),
             settings: compliance::ledger::ProjectSettings::default(),
         };
-        store.put_project(&row).unwrap();
-        assert_eq!(store.project("prj_a").unwrap(), Some(row.clone()));
-        assert_eq!(store.projects().unwrap(), [row]);
+        store.put_project(&row("prj_b")).unwrap();
+        store.put_project(&row("prj_a")).unwrap();
+        assert_eq!(store.project("prj_a").unwrap(), Some(row("prj_a")));
+        assert_eq!(store.project("prj_c").unwrap(), None);
+        assert_eq!(
+            store.projects().unwrap(),
+            [row("prj_a"), row("prj_b")],
+            "by ID"
+        );
+        let renamed = ProjectRow {
+            name: "renamed".into(),
+            ..row("prj_a")
+        };
+        store.put_project(&renamed).unwrap();
+        assert_eq!(store.project("prj_a").unwrap(), Some(renamed));
         let profile = Profile {
             github_login: Some("alice".into()),
         };
         store.put_profile("prj_a", "key_1", &profile).unwrap();
         assert_eq!(store.profile("prj_a", "key_1").unwrap(), Some(profile));
         assert_eq!(store.profile("prj_a", "key_2").unwrap(), None);
+        assert_eq!(store.profile("prj_b", "key_1").unwrap(), None);
+
+        // Kept documents: per project, content-addressed (idempotent).
+        let sha = compliance::record::sha256_hex(b"openapi: 3.1.0\n");
+        store.put_spec("prj_a", &sha, b"openapi: 3.1.0\n").unwrap();
+        store.put_spec("prj_a", &sha, b"openapi: 3.1.0\n").unwrap();
+        assert_eq!(
+            store.spec("prj_a", &sha).unwrap().as_deref(),
+            Some(&b"openapi: 3.1.0\n"[..])
+        );
+        assert_eq!(store.spec("prj_b", &sha).unwrap(), None);
+        assert_eq!(store.spec("prj_a", &"0".repeat(64)).unwrap(), None);
+        // Alert settings: per project, replaced.
+        assert_eq!(store.alerts("prj_a").unwrap(), None);
+        store.put_alerts("prj_a", b"{\"webhooks\":[]}").unwrap();
+        store.put_alerts("prj_a", b"{\"digest\":[]}").unwrap();
+        assert_eq!(
+            store.alerts("prj_a").unwrap().as_deref(),
+            Some(&b"{\"digest\":[]}"[..])
+        );
+        assert_eq!(store.alerts("prj_b").unwrap(), None);
 
         let key = KeyRecord {
             id: "key_1".into(),
@@ -636,8 +755,14 @@ mod contract {
         store.put_key(&[1; 32], &key).unwrap();
         assert_eq!(store.key(&[1; 32]).unwrap(), Some(key.clone()));
         assert_eq!(store.key(&[2; 32]).unwrap(), None);
-        assert_eq!(store.keys().unwrap(), [([1; 32], key)]);
-        store.flush().unwrap();
+        assert_eq!(store.keys().unwrap(), [([1; 32], key.clone())]);
+        // A revocation replaces the record.
+        let revoked = KeyRecord {
+            revoked_at: Some("2026-01-02T00:00:00Z".into()),
+            ..key
+        };
+        store.put_key(&[1; 32], &revoked).unwrap();
+        assert_eq!(store.keys().unwrap(), [([1; 32], revoked)]);
     }
 
     #[test]
@@ -654,8 +779,160 @@ mod contract {
         check(&RocksDb::open(&path).unwrap());
         // And it is all there after reopening.
         let store = RocksDb::open(&path).unwrap();
-        assert_eq!(store.tree_size().unwrap(), 5);
-        assert_eq!(store.latest_checkpoint().unwrap().unwrap().0, 5);
+        assert_eq!(store.tree_size().unwrap(), ENTRIES);
+        assert_eq!(store.latest_checkpoint().unwrap().unwrap().0, ENTRIES);
         assert_eq!(store.ledger_seqs("prj_a").unwrap(), [2, 3]);
+        assert_eq!(
+            store.alerts("prj_a").unwrap().as_deref(),
+            Some(&b"{\"digest\":[]}"[..])
+        );
+        let sha = compliance::record::sha256_hex(b"openapi: 3.1.0\n");
+        assert!(store.spec("prj_a", &sha).unwrap().is_some());
+        assert_eq!(store.keys().unwrap().len(), 1);
+    }
+
+    /// The shared store of the PostgreSQL mode, on the services of
+    /// `scripts/test-services.sh`: a new database (and bucket prefix) each
+    /// run. `None`, saying so, when the services are not there.
+    fn new_cluster() -> Option<Cluster> {
+        let (Ok(admin), Ok(bucket)) = (
+            std::env::var("STATEANCHOR_TEST_DATABASE"),
+            std::env::var("STATEANCHOR_TEST_BUCKET"),
+        ) else {
+            eprintln!(
+                "skipped: run under scripts/test-services.sh for the PostgreSQL contract \
+                 (STATEANCHOR_TEST_DATABASE and STATEANCHOR_TEST_BUCKET are unset)"
+            );
+            return None;
+        };
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let name = format!("sa_contract_{}_{nanos}", std::process::id());
+        let out = std::process::Command::new("psql")
+            .args([admin.as_str(), "-qc", &format!("CREATE DATABASE {name}")])
+            .output()
+            .expect("psql (scripts/test-services.sh installs PostgreSQL)");
+        assert!(
+            out.status.success(),
+            "CREATE DATABASE: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // The admin URL with the new database, its query (?sslmode=) kept.
+        let (path, query) = admin.split_at(admin.find('?').unwrap_or(admin.len()));
+        let (base, _) = path.rsplit_once('/').expect("database URL");
+        let config = ClusterConfig {
+            lease_ttl: std::time::Duration::from_secs(10),
+            ..ClusterConfig::default()
+        };
+        Some(
+            Cluster::open(
+                &format!("{base}/{name}{query}"),
+                &format!("s3://{bucket}/{name}"),
+                config,
+            )
+            .unwrap(),
+        )
+    }
+
+    /// Sequences a batch of records through [`SharedLog::sequence`], as the
+    /// log does in the shared mode; returns the first index.
+    fn sequence(store: &Cluster, frontier: &mut tlog::Frontier, records: &[NewRecord]) -> u64 {
+        // Each record follows the project's previous one (`record` names
+        // record `seq` `id_{seq}`), or the fence would refuse it.
+        let records: Vec<NewRecord> = records
+            .iter()
+            .map(|r| NewRecord {
+                follows: (r.seq > 1).then(|| format!("id_{}", r.seq - 1)),
+                ..r.clone()
+            })
+            .collect();
+        let data: Vec<Vec<u8>> = records
+            .iter()
+            .map(|r| format!("envelope {} {}", r.project, r.seq).into_bytes())
+            .collect();
+        let entries: Vec<NewEntry<'_>> = data
+            .iter()
+            .zip(&records)
+            .map(|(d, r)| NewEntry {
+                index: 0,
+                data: d,
+                leaf_hash: tlog::leaf_hash(d),
+                record: Some(r),
+            })
+            .collect();
+        for e in &entries {
+            frontier.append(e.leaf_hash, |_, _| {});
+        }
+        let sequenced = store.sequence(&entries).unwrap();
+        let first = frontier.size() - entries.len() as u64;
+        assert_eq!(
+            sequenced,
+            (first..frontier.size())
+                .map(Sequenced::At)
+                .collect::<Vec<_>>(),
+            "nothing fenced"
+        );
+        first
+    }
+
+    /// The PostgreSQL + object storage backend: records are visible once
+    /// sequenced, before any integration; the tree once integrated; and
+    /// then the same [`RecordStore`] and [`KeyStore`] contract as the
+    /// single-writer backends. (It has no [`LogStore::commit`]: a shared
+    /// log is written through [`SharedLog`].)
+    #[test]
+    fn the_postgresql_backend_keeps_the_contract() {
+        let Some(store) = new_cluster() else {
+            return;
+        };
+        assert_eq!(store.tree_size().unwrap(), 0);
+        assert_eq!(store.latest_checkpoint().unwrap(), None);
+        let mut frontier = tlog::Frontier::default();
+        for batch in batches() {
+            let start = frontier.size();
+            assert_eq!(sequence(&store, &mut frontier, &batch), start);
+        }
+        // Sequenced: durable and readable, records included, but not yet
+        // in the tree that is served.
+        assert_eq!(store.tree_size().unwrap(), 0);
+        assert_eq!(store.entry(0).unwrap(), None);
+        assert_eq!(store.pg.sequenced(0, 100).unwrap().len() as u64, ENTRIES);
+        check_records(&store);
+        assert!(
+            store
+                .commit(&Batch {
+                    entries: &[],
+                    hashes: &[],
+                    new_size: 0,
+                })
+                .is_err(),
+            "a shared log is not written by commit"
+        );
+
+        // Integrated: the tree, its tiles and bundles, and a checkpoint
+        // signed by the integrator.
+        let signer =
+            tlog::SignerKey::generate("contract.example/log", &mut rand_core::OsRng).unwrap();
+        let mut integrated = store.integrate(&signer).unwrap();
+        while integrated.size < ENTRIES {
+            integrated = store.integrate(&signer).unwrap();
+        }
+        assert_eq!(integrated.size, ENTRIES);
+        assert_eq!(integrated.root, frontier.root());
+        assert_eq!(store.tree_size().unwrap(), ENTRIES);
+        assert_eq!(tlog::tree_hash(ENTRIES, &store).unwrap(), frontier.root());
+        check_tree(&store);
+        let (size, note) = store.latest_checkpoint().unwrap().unwrap();
+        assert_eq!(size, ENTRIES);
+        let opened = tlog::open_checkpoint(&note, &signer.verifier_key()).unwrap();
+        assert_eq!(
+            (opened.checkpoint.tree_size, opened.checkpoint.root_hash),
+            (ENTRIES, frontier.root())
+        );
+        SharedLog::release(&store).unwrap();
+        // The records are unchanged by integration.
+        assert_eq!(store.ledger_seqs("prj_a").unwrap(), [2, 3]);
+        assert_eq!(store.last_record("prj_k").unwrap(), Some((14, 10_014)));
     }
 }

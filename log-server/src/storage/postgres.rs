@@ -39,7 +39,17 @@
 //! first one) increments `epoch`. The integrator advances the integrated
 //! tree with a compare-and-swap on `(int_size, epoch, lease_holder)`: an
 //! integrator whose lease was taken over, or that is behind, changes nothing.
+//!
+//! # TLS
+//!
+//! The URL's `sslmode` says whether a connection uses TLS: `disable` (never),
+//! `prefer` (the default: when the server offers it) or `require` (always;
+//! a server without TLS is an error). A TLS connection always verifies the
+//! server's certificate and host name (as libpq's `verify-full`), against
+//! the system's roots and an optional CA file (`storage::tls`); one that
+//! does not verify is an error, never a fallback to plain text.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -48,7 +58,9 @@ use compliance::ledger::ProjectRow;
 use compliance::principal::{KeyRecord, Profile};
 use compliance::record::RecordKind;
 use tlog::Hash;
+use tokio_postgres::config::SslMode;
 use tokio_postgres::{Client, Config, NoTls};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::bridge::Bridge;
 use super::{NewEntry, NewRecord, Sequenced, StoredRecord};
@@ -147,22 +159,36 @@ const IDLE_IN_TRANSACTION_SQL: &str = "SET idle_in_transaction_session_timeout =
 
 struct Pool {
     config: Config,
+    /// The TLS connector, unless the URL says `sslmode=disable`.
+    tls: Option<MakeRustlsConnect>,
+    /// The database, as named in messages (no password).
+    target: String,
     slots: Vec<tokio::sync::Mutex<Option<Client>>>,
     next: AtomicUsize,
 }
 
 impl Pool {
     async fn connect(&self) -> Result<Client> {
-        let (client, conn) = self
-            .config
-            .connect(NoTls)
-            .await
-            .map_err(|e| Error::storage("connecting to PostgreSQL", e))?;
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::warn!(error = %e, "PostgreSQL connection closed");
+        let closed = |e: tokio_postgres::Error| {
+            tracing::warn!(error = %e, "PostgreSQL connection closed");
+        };
+        let client = match &self.tls {
+            Some(tls) => self.config.connect(tls.clone()).await.map(|(c, conn)| {
+                tokio::spawn(async move { conn.await.map_err(closed) });
+                c
+            }),
+            None => self.config.connect(NoTls).await.map(|(c, conn)| {
+                tokio::spawn(async move { conn.await.map_err(closed) });
+                c
+            }),
+        }
+        .map_err(|e| {
+            let context = format!("connecting to PostgreSQL at {}", self.target);
+            match super::tls::handshake_failure(&e) {
+                Some(said) => Error::storage(context, said),
+                None => Error::storage(context, e),
             }
-        });
+        })?;
         // The commit is the durable acknowledgement: never let a session
         // (or a server default) turn it into an asynchronous commit. A
         // transaction here is a few statements sent back to back; one left
@@ -234,22 +260,50 @@ pub struct Postgres {
 impl Postgres {
     /// Connects to `url` (`postgres://user:password@host:port/dbname`),
     /// checks that the server answers, and creates the tables if they are
-    /// missing.
+    /// missing. TLS, as the URL's `sslmode` says, trusts the system's roots.
     ///
     /// # Errors
     /// A URL that does not parse, a server that cannot be reached or
     /// refuses the connection (within `timeout`), a failing schema creation.
     pub fn connect(url: &str, timeout: Duration) -> Result<Self> {
+        Self::connect_with_ca(url, timeout, None)
+    }
+
+    /// [`Postgres::connect`], with TLS also trusting the CA certificates of
+    /// the PEM file `ca_file`.
+    ///
+    /// # Errors
+    /// As [`Postgres::connect`]; a CA file that cannot be read or holds no
+    /// valid certificate; a TLS handshake that fails (an untrusted
+    /// certificate, a host name it is not for, a server without TLS under
+    /// `sslmode=require`).
+    pub fn connect_with_ca(url: &str, timeout: Duration, ca_file: Option<&Path>) -> Result<Self> {
         let mut config: Config = url.parse().map_err(|e| {
+            let hint = if url.contains("sslmode=verify") {
+                "sslmode is disable, prefer or require here; require verifies the \
+                 certificate and host name, as libpq's verify-full"
+            } else {
+                "expected postgres://USER[:PASSWORD]@HOST:PORT/DBNAME"
+            };
             Error::storage(
                 format!("the database URL {:?}", redact(url)),
-                format!("{e} (expected postgres://USER[:PASSWORD]@HOST:PORT/DBNAME)"),
+                format!("{e} ({hint})"),
             )
         })?;
         config.connect_timeout(timeout);
         config.application_name("stateanchor-log");
+        let tls = match config.get_ssl_mode() {
+            SslMode::Disable => {
+                // Still read the CA file: a bad one is a mistake to report.
+                ca_file.map(super::tls::ca_file_roots).transpose()?;
+                None
+            }
+            _ => Some(MakeRustlsConnect::new(super::tls::client_config(ca_file)?)),
+        };
         let pool = Arc::new(Pool {
             config,
+            tls,
+            target: redact(url),
             slots: (0..POOL_SIZE)
                 .map(|_| tokio::sync::Mutex::new(None))
                 .collect(),
@@ -745,16 +799,33 @@ async fn insert_record(
     Ok(n == 1)
 }
 
-/// The URL without its password, for messages.
+/// The URL without its password, for messages: the one of the user
+/// information, and the value of every `password=` parameter.
 fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
+    let url = match (url.find("://"), url.rfind('@')) {
         (Some(s), Some(at)) if at > s => {
             let userinfo = &url[s + 3..at];
             let user = userinfo.split(':').next().unwrap_or("");
             format!("{}{user}:***{}", &url[..s + 3], &url[at..])
         }
         _ => url.to_owned(),
+    };
+    let mut out = String::with_capacity(url.len());
+    let mut rest = url.as_str();
+    while let Some(at) = rest.find("password=") {
+        let (head, tail) = rest.split_at(at + "password=".len());
+        out.push_str(head);
+        out.push_str("***");
+        // A value ends at the next parameter (`&`, or a space in the
+        // key=value form), or at its closing quote.
+        let end = match tail.strip_prefix('\'') {
+            Some(quoted) => quoted.find('\'').map_or(tail.len(), |q| q + 2),
+            None => tail.find(['&', ' ']).unwrap_or(tail.len()),
+        };
+        rest = &tail[end..];
     }
+    out.push_str(rest);
+    out
 }
 
 impl super::RecordStore for Postgres {
@@ -1035,5 +1106,29 @@ impl super::KeyStore for Postgres {
                 Ok((h, from_json("key record", v)?))
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod redact_tests {
+    #[test]
+    fn no_password_is_left_in_a_message() {
+        for (url, want) in [
+            (
+                "postgres://sa:hunter2@db:5432/log?sslmode=require",
+                "postgres://sa:***@db:5432/log?sslmode=require",
+            ),
+            (
+                "postgres://sa@db/log?password=hunter2&sslmode=require",
+                "postgres://sa:***@db/log?password=***&sslmode=require",
+            ),
+            (
+                "host=db password='hunter 2' dbname=log",
+                "host=db password=*** dbname=log",
+            ),
+            ("host=db password=hunter2", "host=db password=***"),
+        ] {
+            assert_eq!(super::redact(url), want);
+        }
     }
 }

@@ -901,6 +901,44 @@ fn to_json(v: &impl serde::Serialize) -> Result<Vec<u8>> {
     serde_json::to_vec(v).map_err(|e| Error::storage("serializing a row", e))
 }
 
+/// Enumerations that only `migrate` needs: the [`RecordStore`] trait reads
+/// documents and alert settings by key.
+impl RocksDb {
+    /// Calls `f` with every kept OpenAPI document
+    /// ([`RecordStore::put_spec`]): its project, SHA-256 (hex) and bytes, by
+    /// project and hash; memory does not grow with their number.
+    ///
+    /// # Errors
+    /// Storage failures, a [`Error::Corrupt`] key, and `f`'s errors.
+    pub fn for_each_spec(&self, mut f: impl FnMut(&str, &str, &[u8]) -> Result<()>) -> Result<()> {
+        // `D` rows: `D` project `/` SHA-256 (hex, no `/`), up to the next tag.
+        self.for_each_in_range(CF_RECORDS, b"D", b"E", |k, v| {
+            let (project, sha256) = std::str::from_utf8(&k[1..])
+                .ok()
+                .and_then(|key| key.rsplit_once('/'))
+                .ok_or_else(|| corrupt("kept document's key"))?;
+            f(project, sha256, v)?;
+            Ok(true)
+        })
+    }
+
+    /// Every project's alert settings ([`RecordStore::put_alerts`]), by
+    /// project.
+    ///
+    /// # Errors
+    /// Storage failures; a [`Error::Corrupt`] key.
+    pub fn all_alerts(&self) -> Result<Vec<(String, Vec<u8>)>> {
+        self.scan_prefix(CF_RECORDS, b"W")?
+            .into_iter()
+            .map(|(k, v)| {
+                let project = String::from_utf8(k[1..].to_vec())
+                    .map_err(|_| corrupt("alert settings' key"))?;
+                Ok((project, v))
+            })
+            .collect()
+    }
+}
+
 impl RecordStore for RocksDb {
     fn project(&self, id: &str) -> Result<Option<ProjectRow>> {
         self.get(CF_RECORDS, &project_key(id))?
@@ -1189,6 +1227,57 @@ mod tests {
         let proofs_root = tlog::tree_hash(1300, &store).unwrap();
         assert_eq!(proofs_root, frontier.root());
         assert_eq!(store.read_hashes(&ids).unwrap().len(), ids.len());
+    }
+
+    #[test]
+    fn kept_documents_and_alert_settings_are_enumerated() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RocksDb::open(&dir.path().join("db")).unwrap();
+        let (a, b) = ("a".repeat(64), "b".repeat(64));
+        store.put_spec("prj_b", &a, b"doc b/a").unwrap();
+        store.put_spec("prj_a", &b, b"doc a/b").unwrap();
+        store.put_spec("prj_a", &a, b"doc a/a").unwrap();
+        store.put_alerts("prj_a", b"{\"webhooks\":[]}").unwrap();
+        store.put_alerts("prj_c", b"{}").unwrap();
+        // Rows of the neighbouring tags are not mistaken for either.
+        store
+            .put_project(&ProjectRow {
+                id: "prj_a".into(),
+                name: "a".into(),
+                created_at: String::new(),
+                settings: compliance::ledger::ProjectSettings::default(),
+            })
+            .unwrap();
+        let mut docs = Vec::new();
+        store
+            .for_each_spec(|project, sha256, bytes| {
+                docs.push((project.to_owned(), sha256.to_owned(), bytes.to_vec()));
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(
+            docs,
+            [
+                ("prj_a".into(), a.clone(), b"doc a/a".to_vec()),
+                ("prj_a".into(), b.clone(), b"doc a/b".to_vec()),
+                ("prj_b".into(), a.clone(), b"doc b/a".to_vec()),
+            ]
+        );
+        assert_eq!(
+            store.all_alerts().unwrap(),
+            [
+                ("prj_a".into(), b"{\"webhooks\":[]}".to_vec()),
+                ("prj_c".into(), b"{}".to_vec()),
+            ]
+        );
+        // `f`'s error stops the walk and is returned.
+        let mut seen = 0;
+        let err = store.for_each_spec(|_, _, _| {
+            seen += 1;
+            Err(Error::Stopped)
+        });
+        assert!(matches!(err, Err(Error::Stopped)));
+        assert_eq!(seen, 1);
     }
 
     #[test]
