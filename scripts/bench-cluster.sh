@@ -9,9 +9,14 @@
 #      started frontends (cold cache) and again (warm cache), with the
 #      object-store requests they made (counted in moto's access log) per
 #      proof / per tile;
+#   2b. compliance decisions/s through both frontends: every project written
+#      through both (writer claims hand over between them), with 1 project
+#      and with 8; BENCH_DECISIONS decisions each (default 4000), 16
+#      connections;
 #   3. the failover gap: SIGKILL the integrator, then time until an append
 #      made right after is covered by a checkpoint.
 # Usage: scripts/bench-cluster.sh [append seconds] [connections] [lease TTL]
+# BENCH_ONLY=compliance runs step 2b alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -z "${STATEANCHOR_TEST_DATABASE:-}" ]; then
@@ -50,9 +55,18 @@ both=(--url "${url[a]}" --url "${url[b]}")
 requests() { wc -l <"$STATEANCHOR_TEST_MOTO_LOG"; }
 tree_size() { curl -s "${url[a]}/checkpoint" | sed -n 2p; }
 
+echo "machine: $(nproc) CPUs, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), $(free -g | awk '/Mem:/ {print $2}') GiB"
+if [ "${BENCH_ONLY:-}" != compliance ]; then
 echo "== appends: $conns connections over two frontends, ${secs}s"
 "$bin/stateanchor-loadgen" append "${both[@]}" "${key[@]}" --connections "$conns" --duration "${secs}s"
 echo "tree size $(tree_size)"
+fi
+for projects in 1 8; do
+  echo "== compliance decisions through both frontends, $projects project(s), each written through both"
+  "$bin/compliance_loadgen" "${both[@]}" "${key[@]}" --projects "$projects" \
+    --decisions "${BENCH_DECISIONS:-4000}" --connections 16 --no-export
+done
+[ "${BENCH_ONLY:-}" = compliance ] && exit 0
 
 # Fresh frontends: their caches of immutable tiles and bundles are empty.
 stop a; stop b; start a; start b

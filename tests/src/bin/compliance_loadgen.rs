@@ -5,6 +5,11 @@
 //! 2. Submits `--decisions` gate decisions over `--connections` keep-alive
 //!    connections (each with one ERR finding, so the gate consults the
 //!    ledger) and reports sustained decisions/s and latency percentiles.
+//!    `--url` may be given several times (frontends of one log in the
+//!    PostgreSQL mode): connection `w` goes to URL `w mod n`, and with
+//!    `--projects K` to project `(w / n) mod K`, so every project is
+//!    written through every frontend. A 409 (a record fenced because two
+//!    frontends wrote one project at once) is counted and retried.
 //! 3. Unless `--no-export`: downloads today's compliance export (`--format`),
 //!    reports its time and size, and, with `--server-pid`, the server's
 //!    resident memory before and at its peak during the export.
@@ -22,6 +27,8 @@ use serde_json::{Value, json};
 
 struct Args {
     url: String,
+    urls: Vec<String>,
+    projects: usize,
     key: String,
     decisions: u64,
     connections: usize,
@@ -34,6 +41,8 @@ struct Args {
 fn parse_args() -> Result<Args> {
     let mut a = Args {
         url: "http://127.0.0.1:8080".into(),
+        urls: Vec::new(),
+        projects: 1,
         key: String::new(),
         decisions: 100_000,
         connections: 64,
@@ -50,7 +59,8 @@ fn parse_args() -> Result<Args> {
         }
         let v = it.next().with_context(|| format!("{flag} needs a value"))?;
         match flag.as_str() {
-            "--url" => a.url = v.trim_end_matches('/').to_owned(),
+            "--url" => a.urls.push(v.trim_end_matches('/').to_owned()),
+            "--projects" => a.projects = v.parse()?,
             "--key" => a.key = v,
             "--key-file" => a.key = std::fs::read_to_string(&v)?.trim().to_owned(),
             "--decisions" => a.decisions = v.parse()?,
@@ -63,6 +73,13 @@ fn parse_args() -> Result<Args> {
     }
     if a.key.is_empty() {
         bail!("give the admin key with --key or --key-file");
+    }
+    if a.urls.is_empty() {
+        a.urls.push(a.url.clone());
+    }
+    a.url = a.urls[0].clone();
+    if a.projects == 0 || (a.project.is_some() && a.projects > 1) {
+        bail!("--projects must be at least 1, and 1 with --project");
     }
     Ok(a)
 }
@@ -100,20 +117,23 @@ async fn main() -> Result<()> {
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(a.connections)
         .build()?;
-    let project = match &a.project {
-        Some(p) => p.clone(),
-        None => post(
-            &http,
-            &format!("{}/v1/admin/projects", a.url),
-            &a.key,
-            &json!({"name": "loadgen"}),
-        )
-        .await?["project_id"]
-            .as_str()
-            .context("no project_id")?
-            .to_owned(),
-    };
-    let principal = |roles: Value| {
+    let mut projects = Vec::with_capacity(a.projects);
+    for _ in 0..a.projects {
+        projects.push(match &a.project {
+            Some(p) => p.clone(),
+            None => post(
+                &http,
+                &format!("{}/v1/admin/projects", a.url),
+                &a.key,
+                &json!({"name": "loadgen"}),
+            )
+            .await?["project_id"]
+                .as_str()
+                .context("no project_id")?
+                .to_owned(),
+        });
+    }
+    let principal = |project: String, roles: Value| {
         let (http, url, key) = (
             http.clone(),
             format!("{}/v1/admin/projects/{project}/principals", a.url),
@@ -130,24 +150,31 @@ async fn main() -> Result<()> {
             Ok::<String, anyhow::Error>(v["api_key"].as_str().context("no api_key")?.to_owned())
         }
     };
-    let ci = principal(json!(["ci"])).await?;
-    let auditor = principal(json!(["auditor"])).await?;
-    println!("project: {project}");
+    let mut cis = Vec::with_capacity(projects.len());
+    for p in &projects {
+        cis.push(principal(p.clone(), json!(["ci"])).await?);
+    }
+    let project = projects[0].clone();
+    let auditor = principal(project.clone(), json!(["auditor"])).await?;
+    println!("projects: {}; frontends: {}", projects.join(" "), a.urls.join(" "));
 
-    let url = Arc::new(format!("{}/api/projects/{project}/decisions", a.url));
+    let conflicts = Arc::new(AtomicU64::new(0));
     let next = Arc::new(AtomicU64::new(0));
     let pushbacks = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicBool::new(false));
     let start = Instant::now();
     let mut tasks = Vec::new();
     for w in 0..a.connections {
-        let (http, url, ci, next, pushbacks, failed) = (
+        let n = a.urls.len();
+        let k = (w / n) % projects.len();
+        let (http, url, ci, next, pushbacks, failed, conflicts) = (
             http.clone(),
-            url.clone(),
-            ci.clone(),
+            format!("{}/api/projects/{}/decisions", a.urls[w % n], projects[k]),
+            cis[k].clone(),
             next.clone(),
             pushbacks.clone(),
             failed.clone(),
+            conflicts.clone(),
         );
         let total = a.decisions;
         tasks.push(tokio::spawn(async move {
@@ -180,6 +207,9 @@ async fn main() -> Result<()> {
                             pushbacks.fetch_add(1, Relaxed);
                             tokio::time::sleep(Duration::from_millis(50)).await;
                         }
+                        Ok(r) if r.status().as_u16() == 409 => {
+                            conflicts.fetch_add(1, Relaxed);
+                        }
                         Ok(r) => {
                             eprintln!("decision failed: {} {}", r.status(), r.text().await.unwrap_or_default());
                             failed.store(true, Relaxed);
@@ -206,14 +236,15 @@ async fn main() -> Result<()> {
     }
     lat.sort_unstable();
     println!(
-        "decisions: {} in {secs:.2} s = {:.0}/s over {} connections; latency ms p50 {:.2} p99 {:.2} max {:.2}; 503 pushbacks {}",
+        "decisions: {} in {secs:.2} s = {:.0}/s over {} connections; latency ms p50 {:.2} p99 {:.2} max {:.2}; 503 pushbacks {}; 409 conflicts {}",
         lat.len(),
         lat.len() as f64 / secs,
         a.connections,
         pct(&lat, 50),
         pct(&lat, 99),
         pct(&lat, 100),
-        pushbacks.load(Relaxed)
+        pushbacks.load(Relaxed),
+        conflicts.load(Relaxed)
     );
     if !a.export {
         return Ok(());
