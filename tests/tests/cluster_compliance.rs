@@ -364,28 +364,28 @@ fn a_record_is_stored_only_after_the_record_it_followed() {
         "run_1,run_2,run_3"
     );
 
-    // The writer claim: one holder at a time, until released or lapsed.
+    // The writer claim: one holder at a time, until released or lapsed;
+    // a holder that waits is next in line, and the holder learns of it.
     let ttl = Duration::from_millis(600);
-    assert_eq!(pg.claim_writer("prj_a", "one", ttl).unwrap(), Some(3));
-    assert_eq!(pg.claim_writer("prj_a", "two", ttl).unwrap(), None);
-    assert_eq!(
-        pg.claim_writer("prj_a", "one", ttl).unwrap(),
-        Some(3),
-        "renewed"
-    );
-    assert_eq!(pg.claim_writer("prj_b", "two", ttl).unwrap(), Some(1));
+    let claim = |project: &str, holder: &str| {
+        pg.claim_writer(project, holder, ttl)
+            .unwrap()
+            .map(|c| (c.last_seq, c.contended))
+    };
+    assert_eq!(claim("prj_a", "one"), Some((3, false)));
+    assert_eq!(claim("prj_a", "two"), None, "two waits");
+    assert_eq!(claim("prj_a", "one"), Some((3, true)), "renewed; two waits");
+    assert_eq!(claim("prj_b", "two"), Some((1, false)));
     pg.release_writer("prj_a", "two").unwrap();
-    assert_eq!(
-        pg.claim_writer("prj_a", "two", ttl).unwrap(),
-        None,
-        "not two's to release"
-    );
+    assert_eq!(claim("prj_a", "two"), None, "not two's to release");
     pg.release_writer("prj_a", "one").unwrap();
-    assert_eq!(pg.claim_writer("prj_a", "two", ttl).unwrap(), Some(3));
+    assert_eq!(claim("prj_a", "three"), None, "two is next in line");
+    assert_eq!(claim("prj_a", "two"), Some((3, false)), "two's turn");
+    assert_eq!(claim("prj_a", "one"), None);
+    pg.release_writer("prj_a", "two").unwrap();
+    assert_eq!(claim("prj_a", "one"), Some((3, false)), "one was next");
+    // A claim lapses; so does a wish that is not repeated.
+    assert_eq!(claim("prj_a", "three"), None);
     std::thread::sleep(ttl + Duration::from_millis(200));
-    assert_eq!(
-        pg.claim_writer("prj_a", "one", ttl).unwrap(),
-        Some(3),
-        "lapsed"
-    );
+    assert_eq!(claim("prj_a", "two"), Some((3, false)), "lapsed");
 }

@@ -205,6 +205,10 @@ pub async fn settle_all(staged: Vec<Staged>) -> Result<Vec<(Record, u64, Hash)>>
 /// project (longer than a lapsed claim lasts) before it is refused (503).
 const CLAIM_WAIT: Duration = Duration::from_secs(15);
 
+/// How often a frontend that keeps writing a project renews its writer
+/// claim, and so learns that another frontend waits for it.
+const CLAIM_CHECK: Duration = Duration::from_millis(100);
+
 /// How long a writer claim is kept after the last write, for the next.
 const CLAIM_LINGER: Duration = Duration::from_millis(20);
 
@@ -362,7 +366,9 @@ impl Compliance {
         let Some(writers) = self.records.writers() else {
             return Ok(ps);
         };
-        let renew_after = writers.ttl() / 3;
+        // Renewed while it is used, often enough to hand it over soon to a
+        // frontend that waits for it.
+        let renew_after = (writers.ttl() / 3).min(CLAIM_CHECK);
         let failed = ps.failed.load(Ordering::Acquire);
         if ps.claimed.is_some_and(|t| t.elapsed() < renew_after) && !failed {
             return Ok(ps);
@@ -370,25 +376,35 @@ impl Compliance {
         // Compared with the store's below: wait for what is in flight.
         ps.settled().await;
         let deadline = Instant::now() + CLAIM_WAIT;
-        let mut pause = Duration::from_millis(5);
+        let mut pause = Duration::from_millis(2);
         let last = loop {
             let (records, id) = (self.records.clone(), ps.row.id.clone());
             let claim = blocking(move || match records.writers() {
                 Some(w) => w.claim(&id),
-                None => Ok(Some(0)),
+                None => Ok(None),
             })
             .await?;
             match claim {
-                Some(last) => break last,
-                None if Instant::now() < deadline => {
-                    tokio::time::sleep(pause).await;
-                    pause = (pause * 2).min(Duration::from_millis(100));
+                Some(c) if c.contended && ps.claimed.is_some() => {
+                    // Another frontend waits: its turn (nothing of ours is
+                    // in flight), then ours again.
+                    ps.claimed = None;
+                    let (records, id) = (self.records.clone(), ps.row.id.clone());
+                    blocking(move || match records.writers() {
+                        Some(w) => w.release(&id),
+                        None => Ok(()),
+                    })
+                    .await?;
                 }
-                None => {
+                Some(c) => break c.last_seq,
+                None if Instant::now() >= deadline => {
                     ps.claimed = None;
                     return Err(Error::Pushback);
                 }
+                None => {}
             }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(50));
         };
         let newly = ps.claimed.is_none();
         self.refresh(&mut ps, Some(last)).await?;

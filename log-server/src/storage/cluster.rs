@@ -32,7 +32,7 @@ use super::objects::Objects;
 use super::postgres::{Lease, Postgres};
 use super::{
     Batch, Integrated, LogStore as _, NewEntry, ProjectWriters, RecordRef, Sequenced, SharedLog,
-    StoredRecord,
+    StoredRecord, WriterClaim,
 };
 use crate::{Error, Result};
 
@@ -405,7 +405,7 @@ impl super::LogStore for Cluster {
 
 /// A project's writer claim lasts as long as the integrator lease.
 impl ProjectWriters for Cluster {
-    fn claim(&self, project: &str) -> Result<Option<u64>> {
+    fn claim(&self, project: &str) -> Result<Option<WriterClaim>> {
         self.pg
             .claim_writer(project, &self.holder, self.config.lease_ttl)
     }

@@ -298,6 +298,16 @@ pub enum Sequenced {
     Fenced,
 }
 
+/// A project's writer claim, as granted by [`ProjectWriters::claim`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WriterClaim {
+    /// The sequence number of the project's last stored record (0: none).
+    pub last_seq: u64,
+    /// Another process waits for the claim: the holder should give it up
+    /// once its records in flight are durable (it may claim it again after).
+    pub contended: bool,
+}
+
 /// Who writes a project's records, in a store shared by several processes.
 ///
 /// Correctness does not depend on it: a record is stored only after the
@@ -307,13 +317,14 @@ pub enum Sequenced {
 /// project's claim, a lease that lapses unless renewed, and reloads the
 /// project's state from the store when it takes the claim over.
 pub trait ProjectWriters: Send + Sync {
-    /// Takes or renews this process's writer claim on `project`: the
-    /// sequence number of the project's last stored record (0: none) if
-    /// granted, `None` if another process holds an unexpired claim.
+    /// Takes or renews this process's writer claim on `project`, or
+    /// `None` if another process holds an unexpired claim; this process is
+    /// then next in line, and the holder learns it ([`WriterClaim::contended`])
+    /// when it renews.
     ///
     /// # Errors
     /// Storage failures.
-    fn claim(&self, project: &str) -> Result<Option<u64>, Error>;
+    fn claim(&self, project: &str) -> Result<Option<WriterClaim>, Error>;
 
     /// How long a claim lasts unless renewed.
     fn ttl(&self) -> std::time::Duration;

@@ -11,7 +11,7 @@
 //! | `sa_entries` | every sequenced entry: index, bytes, leaf hash (indexed, for look-up by hash) |
 //! | `sa_checkpoints` | every checkpoint the integrator published, by tree size |
 //! | `sa_records`, `sa_projects`, `sa_profiles`, `sa_keys`, `sa_specs`, `sa_alerts` | as the RocksDB column families |
-//! | `sa_writers` | each project's writer claim: its holder and when it lapses |
+//! | `sa_writers` | each project's writer claim: its holder, when it lapses, and who waits for it |
 //! | `sa_jobs` | one-off jobs every frontend schedules (a week's digest), by the one that claimed each |
 //!
 //! # Sequencing
@@ -63,7 +63,7 @@ use tokio_postgres::{Client, Config, NoTls};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::bridge::Bridge;
-use super::{NewEntry, NewRecord, Sequenced, StoredRecord};
+use super::{NewEntry, NewRecord, Sequenced, StoredRecord, WriterClaim};
 use crate::{Error, Result};
 
 /// Connections kept per process.
@@ -122,7 +122,9 @@ CREATE TABLE IF NOT EXISTS sa_alerts (project text PRIMARY KEY, settings bytea N
 CREATE TABLE IF NOT EXISTS sa_writers (
     project text PRIMARY KEY,
     holder text,
-    expires timestamptz NOT NULL
+    expires timestamptz NOT NULL,
+    wanted_by text,
+    wanted_at timestamptz
 );
 CREATE TABLE IF NOT EXISTS sa_jobs (
     name text PRIMARY KEY,
@@ -152,6 +154,10 @@ pub struct Lease {
     /// The epoch, which the compare-and-swap checks.
     pub epoch: u64,
 }
+
+/// How long a holder's wish to take a project's writer claim over stands
+/// without being repeated (a waiting holder repeats it at every try).
+pub const WANTED_FOR: Duration = Duration::from_millis(500);
 
 /// How long PostgreSQL lets a session of ours sit idle inside a
 /// transaction before ending it (and releasing its locks).
@@ -408,32 +414,67 @@ impl Postgres {
 
     // ------------------------------------------------------ writer claims
 
-    /// Takes or renews `holder`'s writer claim on `project` for `ttl`:
-    /// the sequence number of the project's last stored record (0: none),
-    /// or `None` if another holder's claim has not lapsed.
+    /// Takes or renews `holder`'s writer claim on `project` for `ttl`
+    /// (see [`WriterClaim`]), or `None` if another holder's claim has not
+    /// lapsed; `holder` is then the one waiting for it, unless another
+    /// already is. A waiting holder's turn comes next: while its wish is
+    /// fresh ([`WANTED_FOR`]), nobody else takes the claim over.
     ///
     /// # Errors
     /// Database failures.
-    pub fn claim_writer(&self, project: &str, holder: &str, ttl: Duration) -> Result<Option<u64>> {
+    pub fn claim_writer(
+        &self,
+        project: &str,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<Option<WriterClaim>> {
         let (project, holder) = (project.to_owned(), holder.to_owned());
         let ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
-        let last: Option<i64> = self.run("claiming a project", move |p| async move {
+        let wanted_ms = i64::try_from(WANTED_FOR.as_millis()).unwrap_or(i64::MAX);
+        let row: Option<(i64, bool)> = self.run("claiming a project", move |p| async move {
             let guard = p.get().await?;
             let c = guard.as_ref().ok_or(Error::Stopped)?;
-            c.query_opt(
-                "INSERT INTO sa_writers AS w (project, holder, expires) \
-                 VALUES ($1, $2, now() + $3::bigint * interval '1 millisecond') \
-                 ON CONFLICT (project) DO UPDATE \
-                   SET holder = EXCLUDED.holder, expires = EXCLUDED.expires \
-                   WHERE w.holder IS NULL OR w.holder = EXCLUDED.holder OR w.expires <= now() \
-                 RETURNING (SELECT coalesce(max(seq), 0) FROM sa_records WHERE project = $1)",
-                &[&project, &holder, &ms],
-            )
-            .await
-            .map(|r| r.map(|r| r.get(0)))
-            .map_err(db("claiming a project"))
+            let row = c
+                .query_opt(
+                    "INSERT INTO sa_writers AS w (project, holder, expires) \
+                     VALUES ($1, $2, now() + $3::bigint * interval '1 millisecond') \
+                     ON CONFLICT (project) DO UPDATE \
+                       SET holder = EXCLUDED.holder, expires = EXCLUDED.expires, \
+                           wanted_by = CASE WHEN w.wanted_by = EXCLUDED.holder \
+                                       THEN NULL ELSE w.wanted_by END \
+                       WHERE (w.holder IS NULL OR w.holder = EXCLUDED.holder \
+                              OR w.expires <= now()) \
+                         AND (w.holder IS NOT DISTINCT FROM EXCLUDED.holder \
+                              OR w.wanted_by IS NULL OR w.wanted_by = EXCLUDED.holder \
+                              OR w.wanted_at <= now() - $4::bigint * interval '1 millisecond') \
+                     RETURNING (SELECT coalesce(max(seq), 0) FROM sa_records WHERE project = $1), \
+                       coalesce(w.wanted_by <> $2 \
+                         AND w.wanted_at > now() - $4::bigint * interval '1 millisecond', false)",
+                    &[&project, &holder, &ms, &wanted_ms],
+                )
+                .await
+                .map_err(db("claiming a project"))?;
+            if row.is_none() {
+                // Next in line, unless another waits already.
+                c.execute(
+                    "UPDATE sa_writers SET wanted_by = $2, wanted_at = now() \
+                     WHERE project = $1 AND holder IS DISTINCT FROM $2 \
+                       AND (wanted_by IS NULL OR wanted_by = $2 \
+                            OR wanted_at <= now() - $3::bigint * interval '1 millisecond')",
+                    &[&project, &holder, &wanted_ms],
+                )
+                .await
+                .map_err(db("waiting for a project"))?;
+            }
+            Ok(row.map(|r| (r.get(0), r.get(1))))
         })?;
-        last.map(to_u64).transpose()
+        row.map(|(last, contended)| {
+            Ok(WriterClaim {
+                last_seq: to_u64(last)?,
+                contended,
+            })
+        })
+        .transpose()
     }
 
     /// Claims the one-off job `name` for `holder`: whether it was the first.
