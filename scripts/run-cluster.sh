@@ -24,13 +24,14 @@ pids=()
 trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$tmp"' EXIT
 db_name=salog
 psql "$STATEANCHOR_TEST_DATABASE" -qc "CREATE DATABASE $db_name"
-# The admin URL with the new database's name (and its query: ?sslmode=disable).
+# The frontends reach PostgreSQL over TLS, verified against the CA that
+# scripts/test-services.sh made for this run.
 base=${STATEANCHOR_TEST_DATABASE%%\?*}
-db="${base%/*}/$db_name${STATEANCHOR_TEST_DATABASE#"$base"}"
+db="${base%/*}/$db_name?sslmode=require"
 objects="s3://$STATEANCHOR_TEST_BUCKET/log"
 start() { # name port
   "$bin" serve --data-dir "$dir/$1" --listen "127.0.0.1:$2" \
-    --database "$db" --objects "$objects" >"$dir/$1.out" 2>"$dir/$1.err" &
+    --database "$db" --database-ca "$STATEANCHOR_TEST_DATABASE_CA" --objects "$objects" >"$dir/$1.out" 2>"$dir/$1.err" &
   pids+=($!)
   for _ in $(seq 300); do grep -q '^listening: ' "$dir/$1.out" 2>/dev/null && return 0; sleep 0.1; done
   cat "$dir/$1.err" >&2; exit 1
@@ -43,7 +44,7 @@ cat <<MSG
 frontend a: http://127.0.0.1:$port_a
 frontend b: http://127.0.0.1:$port_b
 admin API key: $dir/a/admin-api-key (valid on both: keys live in PostgreSQL)
-database: $db
+database: $db (TLS, CA $STATEANCHOR_TEST_DATABASE_CA)
 bucket:   $objects (endpoint $AWS_ENDPOINT_URL)
 logs:     $dir/a.err, $dir/b.err
 Ctrl-C stops both frontends, PostgreSQL and moto.
