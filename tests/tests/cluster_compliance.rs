@@ -389,3 +389,129 @@ fn a_record_is_stored_only_after_the_record_it_followed() {
     std::thread::sleep(ttl + Duration::from_millis(200));
     assert_eq!(claim("prj_a", "two"), Some((3, false)), "lapsed");
 }
+
+/// A frontend paused (SIGSTOP) while it writes a project, past its writer
+/// claim: the other frontend takes the project over and goes on; when the
+/// paused one resumes, what it had queued is fenced (409) or was stored
+/// before the pause, never after another frontend's record. Every decision
+/// acknowledged (201) is stored exactly once and nothing else is.
+#[test]
+fn a_paused_frontend_cannot_record_after_another_took_over() {
+    if !services() {
+        return;
+    }
+    let (db, objects) = new_cluster_log();
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir_a, dir_b) = (tmp.path().join("a"), tmp.path().join("b"));
+    let a = start(&dir_a, &db, &objects);
+    std::fs::create_dir_all(&dir_b).unwrap();
+    std::fs::copy(dir_a.join("log-signing-key"), dir_b.join("log-signing-key")).unwrap();
+    let b = start(&dir_b, &db, &objects);
+    let api = Api::new(&a);
+    let (st, v) = api.post("/v1/admin/projects", &a.admin_key, &json!({"name": "p"}));
+    assert_eq!(st, 201, "{v}");
+    let id = v["project_id"].as_str().unwrap().to_owned();
+    let (st, v) = api.post(
+        &format!("/v1/admin/projects/{id}/principals"),
+        &a.admin_key,
+        &json!({"name": "ci", "roles": ["ci"]}),
+    );
+    assert_eq!(st, 201, "{v}");
+    let ci = v["api_key"].as_str().unwrap().to_owned();
+    let path = format!("/api/projects/{id}/decisions");
+
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let (results, paused_at) = std::thread::scope(|s| {
+        let clients: Vec<_> = [&a.url, &a.url, &b.url, &b.url]
+            .into_iter()
+            .enumerate()
+            .map(|(n, url)| {
+                let (ci, path, stop) = (&ci, &path, &stop);
+                s.spawn(move || {
+                    let api = Api::at(url.clone());
+                    let mut out = Vec::new();
+                    let mut i = 0;
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        let (st, v) = api.post(path, ci, &decision(&format!("GET /c{n}/{i}")));
+                        out.push((n, std::time::Instant::now(), st, v));
+                        i += 1;
+                    }
+                    out
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(800));
+        let pid = a.child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-STOP", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let paused_at = std::time::Instant::now();
+        std::thread::sleep(Duration::from_secs(3));
+        assert!(
+            Command::new("kill")
+                .args(["-CONT", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        std::thread::sleep(Duration::from_secs(1));
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let results: Vec<_> = clients
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect();
+        (results, paused_at)
+    });
+
+    let mut acked = std::collections::BTreeSet::new();
+    let mut fenced = 0;
+    for (n, _, st, v) in &results {
+        match st {
+            201 => assert!(acked.insert(v["run_id"].as_str().unwrap().to_owned())),
+            409 => fenced += 1,
+            503 => {}
+            _ => panic!("client {n}: {st} {v}"),
+        }
+    }
+    // B went on while A was paused (after A's claim lapsed: 1 s).
+    let during = results
+        .iter()
+        .filter(|(n, t, st, _)| {
+            *n >= 2
+                && *st == 201
+                && *t > paused_at + Duration::from_millis(1_500)
+                && *t < paused_at + Duration::from_secs(3)
+        })
+        .count();
+    assert!(during > 0, "frontend B recorded nothing while A was paused");
+    let stored: std::collections::BTreeSet<String> = psql(
+        &db,
+        &format!(
+            "SELECT string_agg(id, ',') FROM sa_records WHERE project = '{id}' AND kind = 'gate_decision'"
+        ),
+    )
+    .split(',')
+    .map(str::to_owned)
+    .collect();
+    assert_eq!(
+        stored, acked,
+        "acknowledged decisions and stored ones differ"
+    );
+    let row = psql(
+        &db,
+        &format!("SELECT count(*), max(seq) FROM sa_records WHERE project = '{id}'"),
+    );
+    assert_eq!(
+        row,
+        format!("{0}|{0}", acked.len() + 1),
+        "a gap or a repeat"
+    );
+    eprintln!(
+        "{} decisions acknowledged, {fenced} fenced (409), {during} by B while A was paused",
+        acked.len()
+    );
+}
