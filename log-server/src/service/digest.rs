@@ -217,20 +217,13 @@ impl Compliance {
             }
             // Every frontend of a shared log schedules the digests: one
             // sends each (at most once, even if its mail server fails).
-            if self.records.writers().is_some() {
-                let (records, job) = (self.records.clone(), format!("digest/{}/{week}", p.id));
-                let first = super::blocking(move || match records.writers() {
-                    Some(w) => w.once(&job),
-                    None => Ok(true),
-                })
-                .await;
-                match first {
-                    Ok(true) => {}
-                    Ok(false) => continue,
-                    Err(e) => {
-                        tracing::error!(project = %p.id, error = %e, "claiming the weekly digest");
-                        continue;
-                    }
+            let job = format!("digest/{}/{week}", p.id);
+            match super::with_writers(&self.records, move |w| w.once(&job)).await {
+                Ok(None | Some(true)) => {}
+                Ok(Some(false)) => continue,
+                Err(e) => {
+                    tracing::error!(project = %p.id, error = %e, "claiming the weekly digest");
+                    continue;
                 }
             }
             if let Err(e) = self.send_digest(None, &p.id).await {

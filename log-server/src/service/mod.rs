@@ -67,7 +67,7 @@ use tlog::Hash;
 use tokio::sync::{oneshot, watch};
 
 use crate::log::Log;
-use crate::storage::{KeyStore, NewRecord, RecordStore, StoredRecord};
+use crate::storage::{KeyStore, NewRecord, ProjectWriters, RecordStore, StoredRecord};
 use crate::{Error, Result};
 
 /// Milliseconds since the epoch, from the system clock (the one place the
@@ -104,6 +104,16 @@ pub(crate) async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| Error::storage("a blocking storage task", e))?
+}
+
+/// Runs `f` on the store's [`ProjectWriters`] off the async workers; `None`
+/// if the store has one writer (this process).
+async fn with_writers<T: Send + 'static>(
+    records: &Arc<dyn RecordStore>,
+    f: impl FnOnce(&dyn ProjectWriters) -> Result<T> + Send + 'static,
+) -> Result<Option<T>> {
+    let records = records.clone();
+    blocking(move || records.writers().map(f).transpose()).await
 }
 
 /// A project's ledger state, loaded from its records, guarded by the
@@ -378,23 +388,17 @@ impl Compliance {
         let deadline = Instant::now() + CLAIM_WAIT;
         let mut pause = Duration::from_millis(2);
         let last = loop {
-            let (records, id) = (self.records.clone(), ps.row.id.clone());
-            let claim = blocking(move || match records.writers() {
-                Some(w) => w.claim(&id),
-                None => Ok(None),
-            })
-            .await?;
+            let id = ps.row.id.clone();
+            let claim = with_writers(&self.records, move |w| w.claim(&id))
+                .await?
+                .flatten();
             match claim {
                 Some(c) if c.contended && ps.claimed.is_some() => {
                     // Another frontend waits: its turn (nothing of ours is
                     // in flight), then ours again.
                     ps.claimed = None;
-                    let (records, id) = (self.records.clone(), ps.row.id.clone());
-                    blocking(move || match records.writers() {
-                        Some(w) => w.release(&id),
-                        None => Ok(()),
-                    })
-                    .await?;
+                    let id = ps.row.id.clone();
+                    with_writers(&self.records, move |w| w.release(&id)).await?;
                 }
                 Some(c) => break c.last_seq,
                 None if Instant::now() >= deadline => {
@@ -467,11 +471,7 @@ impl Compliance {
                 }
                 ps.claimed = None;
                 let id = ps.row.id.clone();
-                let released = blocking(move || match records.writers() {
-                    Some(w) => w.release(&id),
-                    None => Ok(()),
-                })
-                .await;
+                let released = with_writers(&records, move |w| w.release(&id)).await;
                 if let Err(e) = released {
                     // The claim lapses on its own.
                     tracing::warn!(project = ps.row.id, error = %e, "releasing a project's writer claim");
