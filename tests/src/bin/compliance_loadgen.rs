@@ -156,7 +156,11 @@ async fn main() -> Result<()> {
     }
     let project = projects[0].clone();
     let auditor = principal(project.clone(), json!(["auditor"])).await?;
-    println!("projects: {}; frontends: {}", projects.join(" "), a.urls.join(" "));
+    println!(
+        "projects: {}; frontends: {}",
+        projects.join(" "),
+        a.urls.join(" ")
+    );
 
     let conflicts = Arc::new(AtomicU64::new(0));
     let next = Arc::new(AtomicU64::new(0));
