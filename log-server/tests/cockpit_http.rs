@@ -21,18 +21,23 @@ use log_server::metrics::Metrics;
 use log_server::service::Compliance;
 use log_server::service::export::Site;
 use log_server::service::github::GitHub;
-use log_server::storage::RecordStore;
 use log_server::storage::memory::Memory;
+use log_server::storage::rocksdb::RocksDb;
+use log_server::storage::{KeyStore, LogStore, RecordStore};
 use serde_json::{Value, json};
 use tower::ServiceExt as _;
 
 const T0: i64 = 1_800_000_000_000;
 
 struct Harness {
-    store: Arc<Memory>,
+    records: Arc<dyn RecordStore>,
     state: AppState,
     admin: String,
     clock: Arc<AtomicI64>,
+    checkpointer: (
+        tokio::sync::oneshot::Sender<()>,
+        tokio::task::JoinHandle<()>,
+    ),
 }
 
 struct Answer {
@@ -51,7 +56,16 @@ impl Answer {
 
 impl Harness {
     fn new() -> Self {
-        let store = Arc::new(Memory::new());
+        Self::on(Arc::new(Memory::new()), None, T0)
+    }
+
+    /// The service on `store`, with the clock at `now`; a log admin key
+    /// is created unless `admin` is given (one already in the store).
+    fn on<S: LogStore + RecordStore + KeyStore + 'static>(
+        store: Arc<S>,
+        admin: Option<String>,
+        now: i64,
+    ) -> Self {
         let signer = tlog::SignerKey::from_seed("test.example/log", &[9; 32]).unwrap();
         let config = LogConfig {
             queue_capacity: 1024,
@@ -59,7 +73,7 @@ impl Harness {
             checkpoint_interval: Duration::from_millis(5),
         };
         let log = Log::start(store.clone(), signer, config, Arc::new(Metrics::default())).unwrap();
-        let clock = Arc::new(AtomicI64::new(T0));
+        let clock = Arc::new(AtomicI64::new(now));
         let read = clock.clone();
         let compliance = Arc::new(
             Compliance::new(
@@ -70,23 +84,29 @@ impl Harness {
             )
             .with_clock(Arc::new(move || read.load(Ordering::SeqCst))),
         );
-        let (admin, _) = log_server::keys::create_key(
-            &*store,
-            KeyRecord {
-                id: String::new(),
-                name: "admin".into(),
-                roles: vec![Role::Admin],
-                project: None,
-                bot: false,
-                created_at: String::new(),
-                revoked_at: None,
-            },
-        )
-        .unwrap();
-        tokio::spawn(log.clone().run_checkpointer(std::future::pending()));
-        let keys = store_keys(&store);
+        let admin = admin.unwrap_or_else(|| {
+            log_server::keys::create_key(
+                &*store,
+                KeyRecord {
+                    id: String::new(),
+                    name: "admin".into(),
+                    roles: vec![Role::Admin],
+                    project: None,
+                    bot: false,
+                    created_at: String::new(),
+                    revoked_at: None,
+                },
+            )
+            .unwrap()
+            .0
+        });
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let checkpointer = tokio::spawn(log.clone().run_checkpointer(async move {
+            let _ = stopped.await;
+        }));
+        let keys: Arc<dyn KeyStore> = store.clone();
         Harness {
-            store,
+            records: store,
             state: AppState {
                 log,
                 compliance,
@@ -98,7 +118,17 @@ impl Harness {
             },
             admin,
             clock,
+            checkpointer: (stop, checkpointer),
         }
+    }
+
+    /// Stops the service as a shutdown does, and lets go of its store.
+    async fn stop(self) {
+        self.state.log.stop_sequencer().await;
+        let (stop, checkpointer) = self.checkpointer;
+        let _ = stop.send(());
+        checkpointer.await.unwrap();
+        self.state.log.flush().unwrap();
     }
 
     fn advance(&self, ms: i64) {
@@ -212,7 +242,7 @@ impl Harness {
 
     fn kinds(&self, project: &str) -> Vec<RecordKind> {
         let mut out = Vec::new();
-        self.store
+        self.records
             .for_each_record(project, 0..u64::MAX, &mut |r| {
                 out.push(r.kind);
                 Ok(true)
@@ -220,10 +250,6 @@ impl Harness {
             .unwrap();
         out
     }
-}
-
-fn store_keys(store: &Arc<Memory>) -> Arc<dyn log_server::storage::KeyStore> {
-    store.clone()
 }
 
 fn csrf_of(html: &str) -> String {
@@ -674,4 +700,109 @@ async fn a_project_admin_changes_its_own_projects_controls_recorded_as_the_api_r
     assert_eq!(a.status, StatusCode::BAD_REQUEST);
     assert!(a.body.contains("365 days"), "{}", a.body);
     assert_eq!(h.kinds(&p).len(), before + 2);
+}
+
+/// Sessions and share links are in the store: after a restart on the same
+/// RocksDB directory, a session still works (and its sign-out still ends
+/// it), a share link still opens, its use within the hour is not recorded
+/// again, and a link revoked before the restart stays revoked.
+#[tokio::test]
+async fn a_session_and_a_share_link_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let h = Harness::on(Arc::new(RocksDb::open(&path).unwrap()), None, T0);
+    let p = h.project("payments").await;
+    let auditor = h.principal(&p, "audra", &["auditor"]).await;
+    let (cookie, _) = h.sign_in(&auditor).await;
+    let settings = format!("/ui/p/{p}/settings");
+    let html = h.page(&settings, &cookie).await.body;
+    let token = csrf_of(&html);
+    let create = || async {
+        let a = h
+            .form(
+                &format!("/ui/p/{p}/shares"),
+                Some(&cookie),
+                &format!("csrf={token}&days=2"),
+                &[],
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+        a.body
+    };
+    // A first link, revoked (the only one listed: its ID is the page's).
+    let body = create().await;
+    let revoked = share_link(&body);
+    let body = body.replace("&#x2f;", "/");
+    let id_at = body.find("/shares/shr_").unwrap() + 8;
+    let revoked_id = body[id_at..id_at + body[id_at..].find('/').unwrap()].to_owned();
+    let a = h
+        .form(
+            &format!("/ui/p/{p}/shares/{revoked_id}/revoke"),
+            Some(&cookie),
+            &format!("csrf={token}"),
+            &[],
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    assert_eq!(h.page(&revoked, "").await.status, StatusCode::NOT_FOUND);
+    // A second one, used.
+    let kept = share_link(&create().await);
+    assert_eq!(h.page(&kept, "").await.status, StatusCode::OK);
+    let admin = h.admin.clone();
+    let used = |h: &Harness| {
+        h.kinds(&p)
+            .iter()
+            .filter(|k| **k == RecordKind::ShareTokenUsed)
+            .count()
+    };
+    assert_eq!(used(&h), 1);
+    h.stop().await;
+
+    // The same directory, a new process's state, 10 minutes later.
+    let h = Harness::on(
+        Arc::new(RocksDb::open(&path).unwrap()),
+        Some(admin),
+        T0 + 10 * 60 * 1000,
+    );
+    let page = h.page(&settings, &cookie).await;
+    assert_eq!(page.status, StatusCode::OK, "the session was kept");
+    assert!(
+        page.body.contains(revoked_id.as_str()),
+        "the links are listed"
+    );
+    assert_eq!(csrf_of(&page.body), token, "with its form token");
+    assert_eq!(h.page(&kept, "").await.status, StatusCode::OK);
+    assert_eq!(used(&h), 1, "a use within the hour is not recorded again");
+    assert_eq!(h.page(&revoked, "").await.status, StatusCode::NOT_FOUND);
+    // An hour after the first use, a use is recorded again.
+    h.advance(60 * 60 * 1000);
+    assert_eq!(h.page(&kept, "").await.status, StatusCode::OK);
+    assert_eq!(used(&h), 2);
+    // The idle limit still applies to the kept session (its last request
+    // was 70 minutes ago).
+    let a = h.page(&settings, &cookie).await;
+    assert_eq!(
+        (a.status, a.location()),
+        (StatusCode::SEE_OTHER, "/ui/signin")
+    );
+
+    // A session signed in now ends at sign-out, after a restart too.
+    let (cookie, _) = h.sign_in(&auditor).await;
+    let token = csrf_of(&h.page(&settings, &cookie).await.body);
+    let admin = h.admin.clone();
+    h.stop().await;
+    let h = Harness::on(
+        Arc::new(RocksDb::open(&path).unwrap()),
+        Some(admin),
+        T0 + 71 * 60 * 1000,
+    );
+    let a = h
+        .form("/ui/signout", Some(&cookie), &format!("csrf={token}"), &[])
+        .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        h.page(&settings, &cookie).await.status,
+        StatusCode::SEE_OTHER
+    );
+    h.stop().await;
 }

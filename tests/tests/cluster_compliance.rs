@@ -12,7 +12,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use compliance::record::RecordKind;
-use integration_tests::{Api, LogServer, bin, new_cluster_log, test_services};
+use integration_tests::{Api, LogServer, bin, new_cluster_log, settled, test_services};
 use log_server::storage::postgres::Postgres;
 use log_server::storage::{NewEntry, NewRecord, Sequenced};
 use serde_json::{Value, json};
@@ -514,4 +514,196 @@ fn a_paused_frontend_cannot_record_after_another_took_over() {
         "{} decisions acknowledged, {fenced} fenced (409), {during} by B while A was paused",
         acked.len()
     );
+}
+
+/// A cockpit client of one frontend: no redirects followed, the session
+/// cookie sent by hand, and the headers of a same-origin browser form.
+struct Cockpit {
+    url: String,
+    http: reqwest::blocking::Client,
+}
+
+impl Cockpit {
+    fn new(s: &LogServer) -> Self {
+        Cockpit {
+            url: s.url.clone(),
+            http: reqwest::blocking::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+        }
+    }
+
+    /// GET: the status, the `Location` and the body.
+    fn get(&self, path: &str, cookie: Option<&str>) -> (u16, String, String) {
+        let mut req = self.http.get(format!("{}{path}", self.url));
+        if let Some(c) = cookie {
+            req = req.header("cookie", c);
+        }
+        Self::answer(req.send().unwrap())
+    }
+
+    /// POST of a form, from this frontend's own origin.
+    fn form(&self, path: &str, cookie: Option<&str>, body: &str) -> reqwest::blocking::Response {
+        let mut req = self
+            .http
+            .post(format!("{}{path}", self.url))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("origin", &self.url)
+            .header("sec-fetch-site", "same-origin")
+            .body(body.to_owned());
+        if let Some(c) = cookie {
+            req = req.header("cookie", c);
+        }
+        req.send().unwrap()
+    }
+
+    fn answer(resp: reqwest::blocking::Response) -> (u16, String, String) {
+        let status = resp.status().as_u16();
+        let location = resp
+            .headers()
+            .get("location")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        (status, location, resp.text().unwrap())
+    }
+
+    /// Signs in: the `Cookie` header value of the new session.
+    fn sign_in(&self, api_key: &str) -> String {
+        let resp = self.form("/ui/signin", None, &format!("api_key={api_key}"));
+        assert_eq!(resp.status().as_u16(), 303, "sign-in");
+        let set = resp.headers()["set-cookie"].to_str().unwrap().to_owned();
+        let cookie = set.split(';').next().unwrap().to_owned();
+        assert!(cookie.starts_with("sa_session=sas_"), "{set}");
+        cookie
+    }
+}
+
+/// The value of the first `name="csrf"` field of a page.
+fn csrf_of(html: &str) -> String {
+    let at = html.find("name=\"csrf\" value=\"").expect("a form") + 19;
+    html[at..at + html[at..].find('"').unwrap()].to_owned()
+}
+
+/// What follows the first `before` in a page, up to `end` (minijinja
+/// writes `/` in values as `&#x2f;`).
+fn find_in(html: &str, before: &str, end: char) -> String {
+    let html = html.replace("&#x2f;", "/");
+    let at = html
+        .find(before)
+        .unwrap_or_else(|| panic!("no {before} in {html}"))
+        + before.len();
+    html[at..at + html[at..].find(end).unwrap()].to_owned()
+}
+
+/// The cockpit's sessions and share links are in PostgreSQL: a session
+/// signed in on frontend A works on B and its sign-out on B ends it on A;
+/// a share link created on A opens on B (its use recorded once, however
+/// many frontends serve it within the hour), and revoked on B it is refused
+/// on A.
+#[test]
+fn cockpit_sessions_and_share_links_work_across_frontends() {
+    if !services() {
+        return;
+    }
+    let (db, objects) = new_cluster_log();
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir_a, dir_b) = (tmp.path().join("a"), tmp.path().join("b"));
+    let a = start(&dir_a, &db, &objects);
+    std::fs::create_dir_all(&dir_b).unwrap();
+    std::fs::copy(dir_a.join("log-signing-key"), dir_b.join("log-signing-key")).unwrap();
+    let b = start(&dir_b, &db, &objects);
+    let api = Api::new(&a);
+    let (st, v) = api.post(
+        "/v1/admin/projects",
+        &a.admin_key,
+        &json!({"name": "payments-api"}),
+    );
+    assert_eq!(st, 201, "{v}");
+    let id = v["project_id"].as_str().unwrap().to_owned();
+    let (st, v) = api.post(
+        &format!("/v1/admin/projects/{id}/principals"),
+        &a.admin_key,
+        &json!({"name": "audra", "roles": ["auditor"]}),
+    );
+    assert_eq!(st, 201, "{v}");
+    let auditor = v["api_key"].as_str().unwrap().to_owned();
+    let (ui_a, ui_b) = (Cockpit::new(&a), Cockpit::new(&b));
+    let overview = format!("/ui/p/{id}");
+    let settings = format!("/ui/p/{id}/settings");
+
+    // Signed in on A, the session works on B.
+    let cookie = ui_a.sign_in(&auditor);
+    let (st, _, html) = ui_b.get(&overview, Some(&cookie));
+    assert_eq!(st, 200, "{html}");
+    assert!(html.contains("Protection summary") && html.contains("payments-api"));
+    let (st, _, html) = ui_b.get(&settings, Some(&cookie));
+    assert_eq!(st, 200);
+    let token = csrf_of(&html);
+    assert_eq!(
+        csrf_of(&ui_a.get(&settings, Some(&cookie)).2),
+        token,
+        "one session, one form token"
+    );
+
+    // A link created on A opens on B, and on both at once: one use record.
+    let resp = ui_a.form(
+        &format!("/ui/p/{id}/shares"),
+        Some(&cookie),
+        &format!("csrf={token}&days=1"),
+    );
+    let (st, _, html) = Cockpit::answer(resp);
+    assert_eq!(st, 200, "{html}");
+    let link = format!("/share/sat_{}", find_in(&html, "/share/sat_", '"'));
+    let (st, _, view) = ui_b.get(&link, None);
+    assert_eq!(st, 200, "{view}");
+    assert!(view.contains("payments-api"));
+    std::thread::scope(|s| {
+        for ui in [&ui_a, &ui_b, &ui_a, &ui_b, &ui_a, &ui_b] {
+            let link = &link;
+            s.spawn(move || assert_eq!(ui.get(link, None).0, 200));
+        }
+    });
+    let used = || {
+        settled(|| {
+            psql(
+                &db,
+                &format!(
+                    "SELECT count(*) FROM sa_records WHERE project = '{id}' AND kind = 'share_token_used'"
+                ),
+            )
+        })
+    };
+    assert_eq!(
+        used(),
+        "1",
+        "a use is recorded once an hour, whichever frontend"
+    );
+
+    // Revoked on B, it is refused on A (and B).
+    let (st, _, html) = ui_b.get(&settings, Some(&cookie));
+    assert_eq!(st, 200);
+    let share_id = format!("shr_{}", find_in(&html, "/shares/shr_", '/'));
+    let resp = ui_b.form(
+        &format!("/ui/p/{id}/shares/{share_id}/revoke"),
+        Some(&cookie),
+        &format!("csrf={token}"),
+    );
+    assert_eq!(resp.status().as_u16(), 303, "{}", resp.text().unwrap());
+    assert_eq!(ui_a.get(&link, None).0, 404);
+    assert_eq!(ui_b.get(&link, None).0, 404);
+    // A second revocation, on A: already revoked.
+    let resp = ui_a.form(
+        &format!("/ui/p/{id}/shares/{share_id}/revoke"),
+        Some(&cookie),
+        &format!("csrf={token}"),
+    );
+    assert_eq!(resp.status().as_u16(), 409);
+
+    // Signed out on B, the cookie is refused on A.
+    let resp = ui_b.form("/ui/signout", Some(&cookie), &format!("csrf={token}"));
+    assert_eq!(resp.status().as_u16(), 303);
+    let (st, location, _) = ui_a.get(&overview, Some(&cookie));
+    assert_eq!((st, location.as_str()), (303, "/ui/signin"));
+    assert_eq!(ui_b.get(&overview, Some(&cookie)).0, 303);
 }

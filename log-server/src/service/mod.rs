@@ -245,10 +245,6 @@ pub struct Compliance {
     public_url: String,
     /// Where digests are mailed from, if configured.
     mailer: Option<digest::Mailer>,
-    /// The cockpit's sessions (in memory: a restart signs everyone out).
-    sessions: session::Sessions,
-    /// Share links (in memory: a restart ends them).
-    shares: share::ShareLinks,
 }
 
 impl Compliance {
@@ -274,8 +270,6 @@ impl Compliance {
             retry_base: std::time::Duration::from_secs(30),
             public_url: String::new(),
             mailer: None,
-            sessions: session::Sessions::default(),
-            shares: share::ShareLinks::default(),
         }
     }
 

@@ -2,52 +2,37 @@
 //! gets a random session secret (the cookie); the key itself is never sent
 //! back to the browser (see `spec/cockpit.md`).
 //!
-//! Sessions live in the service's memory, by the SHA-256 of their secret:
-//! a restart of the server signs everyone out. A session ends after
-//! [`SESSION_IDLE_MS`] without a request, [`SESSION_ABSOLUTE_MS`] after
-//! sign-in whatever happens, at sign-out, and as soon as its API key is
-//! revoked (the key record is read again, by its hash, at every request).
-
-use std::collections::HashMap;
-use std::sync::Mutex;
+//! Sessions are kept in the store
+//! ([`SessionStore`](crate::storage::SessionStore)), by the SHA-256 of their
+//! secret, so that every frontend of a shared store knows them and a restart
+//! keeps them. A session ends after [`SESSION_IDLE_MS`] without a
+//! request, [`SESSION_ABSOLUTE_MS`] after sign-in whatever happens, at
+//! sign-out, and as soon as its API key is revoked (the key record is read
+//! again, by its hash, at every request).
+//!
+//! A request does not write: the stored `last_seen` is moved forward only
+//! when it is [`SESSION_RENEW_MS`] old or older, so it lags the last request
+//! by less than that, and a session ends between `SESSION_IDLE_MS -
+//! SESSION_RENEW_MS` and `SESSION_IDLE_MS` after its last request (29 to 30
+//! minutes). Expired sessions are deleted when read, and at most
+//! [`PRUNE_BATCH`] of them at each sign-in.
 
 use compliance::principal::KeyRecord;
 
-use super::{Compliance, forbidden};
+use super::{Compliance, blocking, forbidden};
 use crate::Result;
 use crate::keys::{key_hash, random_secret};
+use crate::storage::SessionRow;
 
 /// A session ends after this long without a request (30 minutes).
 pub const SESSION_IDLE_MS: i64 = 30 * 60 * 1000;
 /// A session ends this long after sign-in (12 hours).
 pub const SESSION_ABSOLUTE_MS: i64 = 12 * 60 * 60 * 1000;
-/// Most sessions kept at once; the oldest are dropped beyond it.
-pub const MAX_SESSIONS: usize = 10_000;
-
-/// A signed-in principal's session, as the server keeps it.
-#[derive(Clone, Debug)]
-struct SessionRow {
-    /// SHA-256 of the principal's API key (to read its record again).
-    key_hash: [u8; 32],
-    /// The form token of the session (CSRF).
-    csrf: String,
-    created_at: i64,
-    last_seen: i64,
-}
-
-/// The sessions of the cockpit, in memory.
-#[derive(Default)]
-pub struct Sessions {
-    rows: Mutex<HashMap<[u8; 32], SessionRow>>,
-}
-
-impl Sessions {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], SessionRow>> {
-        self.rows
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-}
+/// A request renews a session's stored idle time only when it is this old
+/// (1 minute): the precision of the idle expiry.
+pub const SESSION_RENEW_MS: i64 = 60 * 1000;
+/// Most expired sessions deleted at one sign-in.
+pub const PRUNE_BATCH: usize = 256;
 
 /// A live session: who, and the token its forms must carry.
 #[derive(Clone, Debug)]
@@ -67,17 +52,19 @@ pub struct SignedIn {
 }
 
 impl Compliance {
-    /// Exchanges a project principal's API key for a session.
+    /// Exchanges a project principal's API key for a session, stored
+    /// durably; prunes up to [`PRUNE_BATCH`] expired sessions.
     ///
     /// # Errors
     /// [`compliance::Error::Forbidden`] for an unknown, revoked or log-wide
     /// key (the cockpit is a project's); storage failures.
-    pub fn sign_in(&self, api_key: &str) -> Result<SignedIn> {
+    pub async fn sign_in(&self, api_key: &str) -> Result<SignedIn> {
         let refused = || forbidden("unknown or revoked API key");
         let api_key = api_key.trim();
         if api_key.is_empty() || api_key.len() > 200 {
             return Err(refused());
         }
+        // One point read (inline is fine, as for an API key).
         let principal = crate::keys::authenticate(&*self.keys, api_key)?.ok_or_else(refused)?;
         if principal.project.is_none() {
             return Err(forbidden(
@@ -87,74 +74,75 @@ impl Compliance {
         let now = self.now();
         let secret = random_secret("sas");
         let csrf = random_secret("csrf");
-        let mut rows = self.sessions.lock();
-        rows.retain(|_, r| live(r, now));
-        if rows.len() >= MAX_SESSIONS
-            && let Some(oldest) = rows
-                .iter()
-                .min_by_key(|(_, r)| r.created_at)
-                .map(|(k, _)| *k)
-        {
-            rows.remove(&oldest);
-        }
-        rows.insert(
-            key_hash(&secret),
-            SessionRow {
-                key_hash: key_hash(api_key),
-                csrf: csrf.clone(),
-                created_at: now,
-                last_seen: now,
-            },
-        );
+        let id = key_hash(&secret);
+        let row = SessionRow {
+            key_hash: key_hash(api_key),
+            csrf: csrf.clone(),
+            created_at: now,
+            last_seen: now,
+        };
+        let keys = self.keys.clone();
+        blocking(move || {
+            keys.prune_sessions(
+                now - SESSION_IDLE_MS,
+                now - SESSION_ABSOLUTE_MS,
+                PRUNE_BATCH,
+            )?;
+            keys.put_session(&id, &row)
+        })
+        .await?;
         Ok(SignedIn {
             secret,
             session: Session { principal, csrf },
         })
     }
 
-    /// The live session of a cookie's secret, if any; a request renews its
-    /// idle time. The principal's key is read again: a revoked key ends
-    /// its sessions.
+    /// The live session of a cookie's secret, if any. A request renews its
+    /// idle time (a write only once per [`SESSION_RENEW_MS`]). The
+    /// principal's key is read again: a revoked key ends its sessions.
     ///
     /// # Errors
     /// Storage failures.
-    pub fn session(&self, secret: &str) -> Result<Option<Session>> {
+    pub async fn session(&self, secret: &str) -> Result<Option<Session>> {
         let now = self.now();
         let id = key_hash(secret);
-        let row = {
-            let mut rows = self.sessions.lock();
-            match rows.get_mut(&id) {
-                Some(r) if live(r, now) => {
-                    r.last_seen = now;
-                    r.clone()
-                }
-                Some(_) => {
-                    rows.remove(&id);
-                    return Ok(None);
-                }
-                None => return Ok(None),
-            }
+        // Point reads (inline is fine, as for an API key).
+        let Some(row) = self.keys.session(&id)? else {
+            return Ok(None);
         };
-        // One point read (inline is fine, as for an API key).
+        if !live(&row, now) {
+            self.end_session(id).await?;
+            return Ok(None);
+        }
         let principal = self
             .keys
             .key(&row.key_hash)?
             .filter(|k| k.revoked_at.is_none() && k.project.is_some());
-        match principal {
-            Some(principal) => Ok(Some(Session {
-                principal,
-                csrf: row.csrf,
-            })),
-            None => {
-                self.sessions.lock().remove(&id);
-                Ok(None)
-            }
+        let Some(principal) = principal else {
+            self.end_session(id).await?;
+            return Ok(None);
+        };
+        if now - row.last_seen >= SESSION_RENEW_MS {
+            let keys = self.keys.clone();
+            blocking(move || keys.touch_session(&id, now)).await?;
         }
+        Ok(Some(Session {
+            principal,
+            csrf: row.csrf,
+        }))
     }
 
     /// Ends the session of a cookie's secret (nothing if there is none).
-    pub fn sign_out(&self, secret: &str) {
-        self.sessions.lock().remove(&key_hash(secret));
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn sign_out(&self, secret: &str) -> Result<()> {
+        self.end_session(key_hash(secret)).await
+    }
+
+    async fn end_session(&self, id: [u8; 32]) -> Result<()> {
+        let keys = self.keys.clone();
+        blocking(move || keys.delete_session(&id)).await
     }
 }
 

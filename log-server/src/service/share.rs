@@ -7,21 +7,23 @@
 //! revoking it are records in the log (`share_token_created`,
 //! `share_token_used`, `share_token_revoked`). The link's secret is random
 //! (256 bits), kept by the server only as its SHA-256 and never recorded.
-//! Links live in the service's memory: a restart ends every link (their
-//! records stay in the log).
-
-use std::collections::HashMap;
-use std::sync::Mutex;
+//! Links are kept in the store
+//! ([`SessionStore`](crate::storage::SessionStore)), by the SHA-256 of their
+//! secret, so that every frontend of a shared store serves them and a
+//! restart keeps them. The time of a link's last use record is kept there
+//! too and set with a compare-and-set before a use is recorded, so that two
+//! frontends never both record a use of a link within the hour.
 
 use compliance::principal::{Access, KeyRecord};
 use compliance::record::{RecordBody, ShareTokenCreated, ShareTokenRevoked, ShareTokenUsed};
-use compliance::time::{format_date, format_time};
+use compliance::time::{format_date, format_time, parse_date, parse_time};
 use serde::Serialize;
 
 use super::cockpit::PeriodView;
 use super::export::ExportRequest;
-use super::{Compliance, conflict, invalid};
+use super::{Compliance, blocking, conflict, invalid};
 use crate::keys::{key_hash, random_id, random_secret};
+use crate::storage::ShareRow;
 use crate::{Error, Result};
 
 /// Longest life of a share link (30 days).
@@ -54,21 +56,28 @@ pub struct ShareLink {
     to: i64,
     #[serde(skip)]
     expires_ms: i64,
-    #[serde(skip)]
-    last_use_recorded: Option<i64>,
 }
 
-/// The share links of every project, by the SHA-256 of their secret.
-#[derive(Default)]
-pub struct ShareLinks {
-    rows: Mutex<HashMap<[u8; 32], ShareLink>>,
-}
-
-impl ShareLinks {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], ShareLink>> {
-        self.rows
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+impl ShareLink {
+    /// The link of a stored row.
+    fn from_row(row: ShareRow) -> Result<Self> {
+        let corrupt = |what: &str| Error::Corrupt(format!("share link {}: {what}", row.id));
+        let from = parse_date(&row.period_from).ok_or_else(|| corrupt("its first day"))?;
+        let to = parse_date(&row.period_to).ok_or_else(|| corrupt("its last day"))?;
+        let expires_ms = parse_time(&row.expires_at).ok_or_else(|| corrupt("its expiry"))?;
+        Ok(ShareLink {
+            id: row.id,
+            project: row.project,
+            period_from: row.period_from,
+            period_to: row.period_to,
+            created_at: row.created_at,
+            created_by_name: row.created_by_name,
+            expires_at: row.expires_at,
+            revoked_at: row.revoked_at,
+            from,
+            to,
+            expires_ms,
+        })
     }
 }
 
@@ -133,7 +142,7 @@ impl Compliance {
                 "a share link staged as another record".into(),
             ));
         };
-        let link = ShareLink {
+        let row = ShareRow {
             id,
             project: project.to_owned(),
             period_from: c.period_from.clone(),
@@ -142,12 +151,14 @@ impl Compliance {
             created_by_name: caller.name.clone(),
             expires_at: c.expires_at.clone(),
             revoked_at: None,
-            from: req.from,
-            to: req.to,
-            expires_ms: compliance::time::parse_time(&c.expires_at).unwrap_or(0),
             last_use_recorded: None,
         };
-        self.shares.lock().insert(key_hash(&secret), link.clone());
+        let link = ShareLink::from_row(row.clone())?;
+        // Recorded first: if this write fails, the record names a link that
+        // never worked.
+        let keys = self.keys.clone();
+        let hash = key_hash(&secret);
+        blocking(move || keys.put_share(&hash, &row)).await?;
         Ok(NewShare { secret, link })
     }
 
@@ -157,13 +168,13 @@ impl Compliance {
     /// Refusals; storage failures.
     pub async fn shares(&self, caller: &KeyRecord, project: &str) -> Result<Vec<ShareLink>> {
         self.project_for(caller, project, Access::Export).await?;
-        let mut list: Vec<ShareLink> = self
-            .shares
-            .lock()
-            .values()
-            .filter(|l| l.project == project)
-            .cloned()
-            .collect();
+        let keys = self.keys.clone();
+        let p = project.to_owned();
+        let rows = blocking(move || keys.shares(&p)).await?;
+        let mut list = rows
+            .into_iter()
+            .map(|(_, row)| ShareLink::from_row(row))
+            .collect::<Result<Vec<_>>>()?;
         list.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.id.cmp(&b.id)));
         Ok(list)
     }
@@ -174,24 +185,33 @@ impl Compliance {
     /// [`Error::NotFound`]; 409 if already revoked; pushback; storage failures.
     pub async fn revoke_share(&self, caller: &KeyRecord, project: &str, id: &str) -> Result<()> {
         let p = self.project_for(caller, project, Access::Export).await?;
+        let keys = self.keys.clone();
+        let (pr, wanted) = (project.to_owned(), id.to_owned());
+        let found =
+            blocking(move || Ok(keys.shares(&pr)?.into_iter().find(|(_, l)| l.id == wanted)))
+                .await?;
+        let (hash, link) = found.ok_or_else(|| Error::NotFound(format!("no share link {id:?}")))?;
+        let already = || conflict(format!("share link {id} is already revoked"));
+        if link.revoked_at.is_some() {
+            return Err(already());
+        }
+        // The link stops working before its revocation is recorded (fail
+        // closed: if the record fails, the link stays revoked and the
+        // answer is the error). Of two frontends revoking it at once, one
+        // revokes it and records it; the other gets 409.
+        let keys = self.keys.clone();
+        let at = format_time(self.now());
+        if !blocking(move || keys.revoke_share(&hash, &at)).await? {
+            return Err(already());
+        }
         let staged = self
             .under_lock(&p, |ps, now| {
-                let mut links = self.shares.lock();
-                let link = links
-                    .values_mut()
-                    .find(|l| l.id == id && l.project == project)
-                    .ok_or_else(|| Error::NotFound(format!("no share link {id:?}")))?;
-                if link.revoked_at.is_some() {
-                    return Err(conflict(format!("share link {id} is already revoked")));
-                }
                 let body = RecordBody::ShareTokenRevoked(ShareTokenRevoked {
                     token_id: id.to_owned(),
                     revoked_by: caller.id.clone(),
                     revoked_by_name: caller.name.clone(),
                 });
-                let staged = self.stage(ps, random_id("evt"), body, now)?;
-                link.revoked_at = Some(format_time(now));
-                Ok(staged)
+                self.stage(ps, random_id("evt"), body, now)
             })
             .await?;
         staged.wait().await?;
@@ -199,7 +219,8 @@ impl Compliance {
     }
 
     /// What the link of `secret` shows, if it exists, is not revoked and
-    /// has not expired; records its use (at most once an hour).
+    /// has not expired; records its use (at most once an hour, whichever
+    /// frontend serves it).
     ///
     /// # Errors
     /// [`Error::NotFound`] for an unknown, revoked or expired link (one
@@ -208,39 +229,51 @@ impl Compliance {
         let gone =
             || Error::NotFound("this share link does not exist, expired or was revoked".into());
         let hash = key_hash(secret);
-        let link = self.shares.lock().get(&hash).cloned().ok_or_else(gone)?;
-        let p = self.project(&link.project).await?;
-        let (staged, name) = self
-            .under_lock(&p, |ps, now| {
-                let mut links = self.shares.lock();
-                let l = links.get_mut(&hash).ok_or_else(gone)?;
-                if l.revoked_at.is_some() || now >= l.expires_ms {
-                    return Err(gone());
-                }
-                let due = l
-                    .last_use_recorded
-                    .is_none_or(|t| now - t >= SHARE_USE_RECORD_MS);
-                let staged = if due {
-                    let body = RecordBody::ShareTokenUsed(ShareTokenUsed {
-                        token_id: l.id.clone(),
-                    });
-                    let s = self.stage(ps, random_id("evt"), body, now)?;
-                    l.last_use_recorded = Some(now);
-                    Some(s)
-                } else {
-                    None
-                };
-                Ok((staged, ps.row.name.clone()))
-            })
-            .await?;
-        if let Some(s) = staged {
-            s.wait().await?;
+        // One point read (inline is fine, as for an API key).
+        let row = self.keys.share(&hash)?.ok_or_else(gone)?;
+        let last_use = row.last_use_recorded;
+        let link = ShareLink::from_row(row)?;
+        let now = self.now();
+        if link.revoked_at.is_some() || now >= link.expires_ms {
+            return Err(gone());
         }
+        let p = self.project(&link.project).await?;
+        if last_use.is_none_or(|t| now - t >= SHARE_USE_RECORD_MS) {
+            // Claim this hour's use record in the store first: of several
+            // frontends serving the link at once, one records it.
+            let keys = self.keys.clone();
+            let claimed = blocking(move || keys.swap_share_use(&hash, last_use, Some(now))).await?;
+            if claimed && let Err(e) = self.record_share_use(&p, &link.id).await {
+                // Give the claim back, so that the next use is recorded.
+                let keys = self.keys.clone();
+                let undo = blocking(move || keys.swap_share_use(&hash, Some(now), last_use)).await;
+                if let Err(u) = undo {
+                    tracing::warn!(error = %u, link = %link.id, "a share link's use claim was not given back");
+                }
+                return Err(e);
+            }
+        }
+        let project_name = p.lock().await.row.name.clone();
         let view = self.period_view(&link.project, link.from, link.to).await?;
         Ok(SharedPeriod {
             link,
-            project_name: name,
+            project_name,
             view,
         })
+    }
+
+    /// Records a use of link `id` (a `share_token_used` record) and waits
+    /// until it is durable.
+    async fn record_share_use(&self, p: &super::Project, id: &str) -> Result<()> {
+        let staged = self
+            .under_lock(p, |ps, now| {
+                let body = RecordBody::ShareTokenUsed(ShareTokenUsed {
+                    token_id: id.to_owned(),
+                });
+                self.stage(ps, random_id("evt"), body, now)
+            })
+            .await?;
+        staged.wait().await?;
+        Ok(())
     }
 }

@@ -31,8 +31,8 @@ use tlog::{
 use super::objects::Objects;
 use super::postgres::{Lease, Postgres};
 use super::{
-    Batch, Integrated, LogStore as _, NewEntry, ProjectWriters, RecordRef, Sequenced, SharedLog,
-    StoredRecord, WriterClaim,
+    Batch, Integrated, LogStore as _, NewEntry, ProjectWriters, RecordRef, Sequenced, SessionRow,
+    ShareRow, SharedLog, StoredRecord, WriterClaim,
 };
 use crate::{Error, Result};
 
@@ -492,5 +492,43 @@ impl super::KeyStore for Cluster {
     }
     fn keys(&self) -> Result<Vec<([u8; 32], KeyRecord)>> {
         self.pg.keys()
+    }
+}
+
+impl super::SessionStore for Cluster {
+    fn put_session(&self, id: &[u8; 32], session: &SessionRow) -> Result<()> {
+        self.pg.put_session(id, session)
+    }
+    fn session(&self, id: &[u8; 32]) -> Result<Option<SessionRow>> {
+        self.pg.session(id)
+    }
+    fn touch_session(&self, id: &[u8; 32], last_seen: i64) -> Result<()> {
+        self.pg.touch_session(id, last_seen)
+    }
+    fn delete_session(&self, id: &[u8; 32]) -> Result<()> {
+        self.pg.delete_session(id)
+    }
+    fn prune_sessions(&self, seen_before: i64, created_before: i64, limit: usize) -> Result<usize> {
+        self.pg.prune_sessions(seen_before, created_before, limit)
+    }
+    fn put_share(&self, secret_hash: &[u8; 32], link: &ShareRow) -> Result<()> {
+        self.pg.put_share(secret_hash, link)
+    }
+    fn share(&self, secret_hash: &[u8; 32]) -> Result<Option<ShareRow>> {
+        self.pg.share(secret_hash)
+    }
+    fn shares(&self, project: &str) -> Result<Vec<([u8; 32], ShareRow)>> {
+        self.pg.shares(project)
+    }
+    fn revoke_share(&self, secret_hash: &[u8; 32], revoked_at: &str) -> Result<bool> {
+        self.pg.revoke_share(secret_hash, revoked_at)
+    }
+    fn swap_share_use(
+        &self,
+        secret_hash: &[u8; 32],
+        from: Option<i64>,
+        to: Option<i64>,
+    ) -> Result<bool> {
+        self.pg.swap_share_use(secret_hash, from, to)
     }
 }

@@ -15,7 +15,10 @@ use compliance::ledger::ProjectRow;
 use compliance::principal::{KeyRecord, Profile};
 use tlog::{Hash, HashReader, NodeId};
 
-use super::{Batch, KeyStore, LogStore, RecordRef, RecordStore, StoredRecord};
+use super::{
+    Batch, KeyStore, LogStore, RecordRef, RecordStore, SessionRow, SessionStore, ShareRow,
+    StoredRecord,
+};
 use crate::{Error, Result};
 
 /// What [`LogStore::commit`] does.
@@ -47,6 +50,8 @@ struct Inner {
     specs: HashMap<(String, String), Vec<u8>>,
     alerts: HashMap<String, Vec<u8>>,
     keys: BTreeMap<[u8; 32], KeyRecord>,
+    sessions: HashMap<[u8; 32], SessionRow>,
+    shares: HashMap<[u8; 32], ShareRow>,
 }
 
 /// The in-memory backend.
@@ -415,5 +420,89 @@ impl KeyStore for Memory {
             .iter()
             .map(|(k, v)| (*k, v.clone()))
             .collect())
+    }
+}
+
+/// Every write holds the store's write lock, so the conditional writes are
+/// atomic.
+impl SessionStore for Memory {
+    fn put_session(&self, id: &[u8; 32], session: &SessionRow) -> Result<()> {
+        self.write().sessions.insert(*id, session.clone());
+        Ok(())
+    }
+
+    fn session(&self, id: &[u8; 32]) -> Result<Option<SessionRow>> {
+        Ok(self.read().sessions.get(id).cloned())
+    }
+
+    fn touch_session(&self, id: &[u8; 32], last_seen: i64) -> Result<()> {
+        if let Some(s) = self.write().sessions.get_mut(id) {
+            s.last_seen = s.last_seen.max(last_seen);
+        }
+        Ok(())
+    }
+
+    fn delete_session(&self, id: &[u8; 32]) -> Result<()> {
+        self.write().sessions.remove(id);
+        Ok(())
+    }
+
+    fn prune_sessions(&self, seen_before: i64, created_before: i64, limit: usize) -> Result<usize> {
+        let mut inner = self.write();
+        let expired: Vec<[u8; 32]> = inner
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.last_seen < seen_before || s.created_at < created_before)
+            .map(|(k, _)| *k)
+            .take(limit)
+            .collect();
+        for k in &expired {
+            inner.sessions.remove(k);
+        }
+        Ok(expired.len())
+    }
+
+    fn put_share(&self, secret_hash: &[u8; 32], link: &ShareRow) -> Result<()> {
+        self.write().shares.insert(*secret_hash, link.clone());
+        Ok(())
+    }
+
+    fn share(&self, secret_hash: &[u8; 32]) -> Result<Option<ShareRow>> {
+        Ok(self.read().shares.get(secret_hash).cloned())
+    }
+
+    fn shares(&self, project: &str) -> Result<Vec<([u8; 32], ShareRow)>> {
+        Ok(self
+            .read()
+            .shares
+            .iter()
+            .filter(|(_, l)| l.project == project)
+            .map(|(k, l)| (*k, l.clone()))
+            .collect())
+    }
+
+    fn revoke_share(&self, secret_hash: &[u8; 32], revoked_at: &str) -> Result<bool> {
+        match self.write().shares.get_mut(secret_hash) {
+            Some(l) if l.revoked_at.is_none() => {
+                l.revoked_at = Some(revoked_at.to_owned());
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    fn swap_share_use(
+        &self,
+        secret_hash: &[u8; 32],
+        from: Option<i64>,
+        to: Option<i64>,
+    ) -> Result<bool> {
+        match self.write().shares.get_mut(secret_hash) {
+            Some(l) if l.last_use_recorded == from => {
+                l.last_use_recorded = to;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     }
 }

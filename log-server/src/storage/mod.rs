@@ -5,8 +5,9 @@
 //! | [`LogStore`] | the log (sequencer, checkpointer, read API) | the tree: entries, stored hashes, the leaf-hash index, checkpoints, and the one atomic commit of a batch |
 //! | [`RecordStore`] | the compliance service | projects, principals' profiles, and reads of the private records committed with their envelopes |
 //! | [`KeyStore`] | API key management and authentication | API key records by the SHA-256 of their secret |
+//! | [`SessionStore`] | the cockpit's sessions and share links | sessions and share links by the SHA-256 of their secret, shared by every process of the store and kept across restarts |
 //!
-//! A backend implements all three ([`Storage`]): [`rocksdb::RocksDb`], the
+//! A backend implements all four ([`Storage`]): [`rocksdb::RocksDb`], the
 //! embedded default, is the only file that names RocksDB; [`memory::Memory`]
 //! holds everything in memory for tests and can fail a commit on purpose.
 //!
@@ -462,8 +463,10 @@ pub trait RecordStore: Send + Sync {
     ) -> Result<(), Error>;
 }
 
-/// API key records, by the SHA-256 of the key's secret.
-pub trait KeyStore: Send + Sync {
+/// API key records, by the SHA-256 of the key's secret; and, as the other
+/// credentials the server accepts, the cockpit's sessions and share links
+/// ([`SessionStore`]).
+pub trait KeyStore: SessionStore + Send + Sync {
     /// Writes a key record, durably.
     ///
     /// # Errors
@@ -481,6 +484,144 @@ pub trait KeyStore: Send + Sync {
     /// # Errors
     /// Storage failures; [`Error::Corrupt`] rows.
     fn keys(&self) -> Result<Vec<([u8; 32], KeyRecord)>, Error>;
+}
+
+/// A cockpit session as stored: never its secret (the row is found by the
+/// secret's SHA-256), nor the principal's API key.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SessionRow {
+    /// SHA-256 of the principal's API key (its record is read again at
+    /// every request).
+    pub key_hash: [u8; 32],
+    /// The session's form token (CSRF).
+    pub csrf: String,
+    /// Sign-in time (ms since the epoch).
+    pub created_at: i64,
+    /// Time of a recent request (ms since the epoch); see
+    /// [`SessionStore::touch_session`].
+    pub last_seen: i64,
+}
+
+/// A share link as stored: never its secret (the row is found by the
+/// secret's SHA-256).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ShareRow {
+    /// Public ID (`shr_…`).
+    pub id: String,
+    /// The project.
+    pub project: String,
+    /// First day shown (`YYYY-MM-DD`).
+    pub period_from: String,
+    /// Last day shown (`YYYY-MM-DD`).
+    pub period_to: String,
+    /// Creation time (RFC 3339).
+    pub created_at: String,
+    /// Its creator's name.
+    pub created_by_name: String,
+    /// When it stops working (RFC 3339).
+    pub expires_at: String,
+    /// When it was revoked (RFC 3339), if it was.
+    pub revoked_at: Option<String>,
+    /// When its last `share_token_used` record was made (ms since the
+    /// epoch), if one was.
+    pub last_use_recorded: Option<i64>,
+}
+
+/// The cockpit's sessions and share links: credentials, like API keys,
+/// kept by the SHA-256 of their secret (never the secret). They are in the
+/// store, not in a process's memory, so that every process of a shared
+/// store (PostgreSQL) sees them and a restart keeps them.
+///
+/// Contract: every write is durable once it returns `Ok`, like the other
+/// traits' writes. The conditional writes ([`SessionStore::touch_session`],
+/// [`SessionStore::revoke_share`], [`SessionStore::swap_share_use`]) are
+/// atomic with respect to every other write of the same row, from any
+/// process of the store: a deleted session is never brought back, a link is
+/// revoked once, and of several calls that swap a link's use time from the
+/// same value, exactly one succeeds. The store does not judge expiry: the
+/// caller compares the times with its clock.
+pub trait SessionStore: Send + Sync {
+    /// Stores a new session under the SHA-256 of its secret, durably.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn put_session(&self, id: &[u8; 32], session: &SessionRow) -> Result<(), Error>;
+
+    /// The session of a secret's hash, expired or not (a point read).
+    ///
+    /// # Errors
+    /// Storage failures; [`Error::Corrupt`] rows.
+    fn session(&self, id: &[u8; 32]) -> Result<Option<SessionRow>, Error>;
+
+    /// Moves a session's `last_seen` forward to `last_seen` (never back),
+    /// durably, if the session still exists: a session deleted meanwhile
+    /// (signed out, pruned) stays deleted.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn touch_session(&self, id: &[u8; 32], last_seen: i64) -> Result<(), Error>;
+
+    /// Deletes a session, durably (nothing if there is none).
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn delete_session(&self, id: &[u8; 32]) -> Result<(), Error>;
+
+    /// Deletes at most `limit` sessions whose `last_seen` is before
+    /// `seen_before` or whose `created_at` is before `created_before`,
+    /// durably; returns how many it deleted. Its cost may grow with the
+    /// number of sessions: call it off the async workers.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn prune_sessions(
+        &self,
+        seen_before: i64,
+        created_before: i64,
+        limit: usize,
+    ) -> Result<usize, Error>;
+
+    /// Stores a new share link under the SHA-256 of its secret, durably.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn put_share(&self, secret_hash: &[u8; 32], link: &ShareRow) -> Result<(), Error>;
+
+    /// The share link of a secret's hash, revoked or expired ones
+    /// included (a point read).
+    ///
+    /// # Errors
+    /// Storage failures; [`Error::Corrupt`] rows.
+    fn share(&self, secret_hash: &[u8; 32]) -> Result<Option<ShareRow>, Error>;
+
+    /// Every share link of `project` with its secret's hash, in no
+    /// particular order. Its cost may grow with the number of links: call
+    /// it off the async workers.
+    ///
+    /// # Errors
+    /// Storage failures; [`Error::Corrupt`] rows.
+    fn shares(&self, project: &str) -> Result<Vec<([u8; 32], ShareRow)>, Error>;
+
+    /// Sets a link's `revoked_at` (RFC 3339) if it is not revoked, durably:
+    /// whether this call revoked it (`false`: it was revoked already, or
+    /// there is no such link).
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn revoke_share(&self, secret_hash: &[u8; 32], revoked_at: &str) -> Result<bool, Error>;
+
+    /// Compare-and-set of a link's `last_use_recorded`: sets it to `to` if
+    /// it is `from`, durably; whether it did (`false`: another call changed
+    /// it first, or there is no such link).
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn swap_share_use(
+        &self,
+        secret_hash: &[u8; 32],
+        from: Option<i64>,
+        to: Option<i64>,
+    ) -> Result<bool, Error>;
 }
 
 /// A whole backend.
@@ -774,6 +915,169 @@ mod contract {
         };
         store.put_key(&[1; 32], &revoked).unwrap();
         assert_eq!(store.keys().unwrap(), [([1; 32], revoked)]);
+        check_sessions(store);
+    }
+
+    fn session_row(created_at: i64, last_seen: i64) -> SessionRow {
+        SessionRow {
+            key_hash: [1; 32],
+            csrf: format!("csrf_{created_at}"),
+            created_at,
+            last_seen,
+        }
+    }
+
+    fn share_row(id: &str, project: &str) -> ShareRow {
+        ShareRow {
+            id: id.into(),
+            project: project.into(),
+            period_from: "2026-01-01".into(),
+            period_to: "2026-01-31".into(),
+            created_at: "2026-02-01T00:00:00Z".into(),
+            created_by_name: "audra".into(),
+            expires_at: "2026-02-02T00:00:00Z".into(),
+            revoked_at: None,
+            last_use_recorded: None,
+        }
+    }
+
+    /// The [`SessionStore`] contract. Leaves session `[10; 32]` and share
+    /// link `[20; 32]` (revoked) for [`check_sessions_kept`].
+    fn check_sessions(store: &dyn Storage) {
+        // Sessions: stored, read back, renewed only forward, deleted.
+        assert_eq!(store.session(&[10; 32]).unwrap(), None);
+        store
+            .put_session(&[10; 32], &session_row(1_000, 1_000))
+            .unwrap();
+        store
+            .put_session(&[11; 32], &session_row(2_000, 2_000))
+            .unwrap();
+        assert_eq!(
+            store.session(&[10; 32]).unwrap(),
+            Some(session_row(1_000, 1_000))
+        );
+        store.touch_session(&[10; 32], 5_000).unwrap();
+        store.touch_session(&[10; 32], 4_000).unwrap();
+        assert_eq!(
+            store.session(&[10; 32]).unwrap(),
+            Some(session_row(1_000, 5_000)),
+            "last_seen only moves forward"
+        );
+        store.delete_session(&[11; 32]).unwrap();
+        store.delete_session(&[11; 32]).unwrap();
+        assert_eq!(store.session(&[11; 32]).unwrap(), None);
+        store.touch_session(&[11; 32], 9_000).unwrap();
+        assert_eq!(
+            store.session(&[11; 32]).unwrap(),
+            None,
+            "a renewal does not bring a deleted session back"
+        );
+        // Pruning: idle (last_seen) or too old (created_at), at most `limit`.
+        for i in 0..5u8 {
+            store
+                .put_session(&[30 + i; 32], &session_row(100, 200))
+                .unwrap();
+        }
+        store
+            .put_session(&[40; 32], &session_row(50, 6_000))
+            .unwrap();
+        assert_eq!(store.prune_sessions(300, 0, 3).unwrap(), 3, "bounded");
+        assert_eq!(store.prune_sessions(300, 0, 100).unwrap(), 2);
+        assert_eq!(store.prune_sessions(300, 0, 100).unwrap(), 0);
+        assert!(store.session(&[40; 32]).unwrap().is_some());
+        assert_eq!(store.prune_sessions(300, 60, 100).unwrap(), 1, "too old");
+        assert_eq!(store.session(&[40; 32]).unwrap(), None);
+        assert!(
+            store.session(&[10; 32]).unwrap().is_some(),
+            "a live session is kept"
+        );
+
+        // Share links: by secret hash, listed by project.
+        store
+            .put_share(&[20; 32], &share_row("shr_a", "prj_a"))
+            .unwrap();
+        store
+            .put_share(&[21; 32], &share_row("shr_b", "prj_a"))
+            .unwrap();
+        store
+            .put_share(&[22; 32], &share_row("shr_c", "prj_b"))
+            .unwrap();
+        assert_eq!(
+            store.share(&[20; 32]).unwrap(),
+            Some(share_row("shr_a", "prj_a"))
+        );
+        assert_eq!(store.share(&[23; 32]).unwrap(), None);
+        let mut listed = store.shares("prj_a").unwrap();
+        listed.sort_by(|a, b| a.1.id.cmp(&b.1.id));
+        assert_eq!(
+            listed,
+            [
+                ([20; 32], share_row("shr_a", "prj_a")),
+                ([21; 32], share_row("shr_b", "prj_a"))
+            ]
+        );
+        assert_eq!(store.shares("prj_c").unwrap(), []);
+        // Revoked once.
+        assert!(
+            store
+                .revoke_share(&[20; 32], "2026-02-01T12:00:00Z")
+                .unwrap()
+        );
+        assert!(
+            !store
+                .revoke_share(&[20; 32], "2026-02-01T13:00:00Z")
+                .unwrap()
+        );
+        assert!(
+            !store
+                .revoke_share(&[23; 32], "2026-02-01T13:00:00Z")
+                .unwrap()
+        );
+        assert_eq!(
+            store
+                .share(&[20; 32])
+                .unwrap()
+                .unwrap()
+                .revoked_at
+                .as_deref(),
+            Some("2026-02-01T12:00:00Z")
+        );
+        // The use time: a compare-and-set.
+        assert!(store.swap_share_use(&[21; 32], None, Some(7)).unwrap());
+        assert!(!store.swap_share_use(&[21; 32], None, Some(8)).unwrap());
+        assert!(!store.swap_share_use(&[23; 32], None, Some(8)).unwrap());
+        assert_eq!(
+            store.share(&[21; 32]).unwrap().unwrap().last_use_recorded,
+            Some(7)
+        );
+        assert!(store.swap_share_use(&[21; 32], Some(7), None).unwrap());
+        assert_eq!(
+            store.share(&[21; 32]).unwrap().unwrap().last_use_recorded,
+            None
+        );
+        // Of several concurrent swaps from the same value, one succeeds.
+        let won = std::thread::scope(|s| {
+            let threads: Vec<_> = (0..8)
+                .map(|i| s.spawn(move || store.swap_share_use(&[22; 32], None, Some(i)).unwrap()))
+                .collect();
+            threads
+                .into_iter()
+                .map(|t| t.join().unwrap())
+                .filter(|won| *won)
+                .count()
+        });
+        assert_eq!(won, 1);
+    }
+
+    /// What [`check_sessions`] left, read by a store opened again.
+    fn check_sessions_kept(store: &dyn Storage) {
+        assert_eq!(
+            store.session(&[10; 32]).unwrap(),
+            Some(session_row(1_000, 5_000))
+        );
+        let link = store.share(&[20; 32]).unwrap().unwrap();
+        assert_eq!(link.revoked_at.as_deref(), Some("2026-02-01T12:00:00Z"));
+        assert_eq!(store.shares("prj_a").unwrap().len(), 2);
     }
 
     #[test]
@@ -800,6 +1104,7 @@ mod contract {
         let sha = compliance::record::sha256_hex(b"openapi: 3.1.0\n");
         assert!(store.spec("prj_a", &sha).unwrap().is_some());
         assert_eq!(store.keys().unwrap().len(), 1);
+        check_sessions_kept(&store);
     }
 
     /// The shared store of the PostgreSQL mode, on the services of

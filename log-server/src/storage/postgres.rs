@@ -13,6 +13,8 @@
 //! | `sa_records`, `sa_projects`, `sa_profiles`, `sa_keys`, `sa_specs`, `sa_alerts` | as the RocksDB column families |
 //! | `sa_writers` | each project's writer claim: its holder, when it lapses, and who waits for it |
 //! | `sa_jobs` | one-off jobs every frontend schedules (a week's digest), by the one that claimed each |
+//! | `sa_sessions` | the cockpit's sessions, by the SHA-256 of their secret: the principal key's SHA-256, the CSRF token, sign-in and last-request times (ms, the frontends' clocks) |
+//! | `sa_shares` | share links, by the SHA-256 of their secret: the link's fields, `revoked_at`, and `last_use_recorded`, which a frontend sets with a compare-and-set before it records a use |
 //!
 //! # Sequencing
 //!
@@ -63,7 +65,7 @@ use tokio_postgres::{Client, Config, NoTls};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::bridge::Bridge;
-use super::{NewEntry, NewRecord, Sequenced, StoredRecord, WriterClaim};
+use super::{NewEntry, NewRecord, Sequenced, SessionRow, ShareRow, StoredRecord, WriterClaim};
 use crate::{Error, Result};
 
 /// Connections kept per process.
@@ -131,6 +133,26 @@ CREATE TABLE IF NOT EXISTS sa_jobs (
     holder text NOT NULL,
     claimed_at timestamptz NOT NULL DEFAULT now()
 );
+CREATE TABLE IF NOT EXISTS sa_sessions (
+    id bytea PRIMARY KEY,
+    key_hash bytea NOT NULL,
+    csrf text NOT NULL,
+    created_at bigint NOT NULL,
+    last_seen bigint NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sa_shares (
+    secret_hash bytea PRIMARY KEY,
+    id text NOT NULL,
+    project text NOT NULL,
+    period_from text NOT NULL,
+    period_to text NOT NULL,
+    created_at text NOT NULL,
+    created_by_name text NOT NULL,
+    expires_at text NOT NULL,
+    revoked_at text,
+    last_use_recorded bigint
+);
+CREATE INDEX IF NOT EXISTS sa_shares_project ON sa_shares (project);
 ";
 
 /// The integrated tree and the sequencer's position, as stored.
@@ -771,6 +793,16 @@ impl Postgres {
         sql: &'static str,
         params: Vec<Box<dyn tokio_postgres::types::ToSql + Send + Sync>>,
     ) -> Result<()> {
+        self.exec_rows(what, sql, params).map(drop)
+    }
+
+    /// Runs a statement; returns how many rows it changed.
+    fn exec_rows(
+        &self,
+        what: &'static str,
+        sql: &'static str,
+        params: Vec<Box<dyn tokio_postgres::types::ToSql + Send + Sync>>,
+    ) -> Result<u64> {
         self.run(what, move |p| async move {
             let guard = p.get().await?;
             let c = guard.as_ref().ok_or(Error::Stopped)?;
@@ -778,7 +810,7 @@ impl Postgres {
                 .iter()
                 .map(|b| &**b as &(dyn tokio_postgres::types::ToSql + Sync))
                 .collect();
-            c.execute(sql, &refs).await.map(drop).map_err(db(what))
+            c.execute(sql, &refs).await.map_err(db(what))
         })
     }
 
@@ -1147,6 +1179,195 @@ impl super::KeyStore for Postgres {
                 Ok((h, from_json("key record", v)?))
             })
             .collect()
+    }
+}
+
+fn hash32(v: &[u8], what: &str) -> Result<[u8; 32]> {
+    v.try_into()
+        .map_err(|_| Error::Corrupt(format!("{what} of the wrong length")))
+}
+
+const SHARE_COLUMNS: &str = "secret_hash, id, project, period_from, period_to, created_at, \
+     created_by_name, expires_at, revoked_at, last_use_recorded";
+
+fn share_row(r: &tokio_postgres::Row) -> Result<([u8; 32], ShareRow)> {
+    let h: Vec<u8> = r.get(0);
+    Ok((
+        hash32(&h, "share link hash")?,
+        ShareRow {
+            id: r.get(1),
+            project: r.get(2),
+            period_from: r.get(3),
+            period_to: r.get(4),
+            created_at: r.get(5),
+            created_by_name: r.get(6),
+            expires_at: r.get(7),
+            revoked_at: r.get(8),
+            last_use_recorded: r.get(9),
+        },
+    ))
+}
+
+/// The conditional writes are single statements (`UPDATE … WHERE` the
+/// expected value), so they are atomic across frontends.
+impl super::SessionStore for Postgres {
+    fn put_session(&self, id: &[u8; 32], session: &SessionRow) -> Result<()> {
+        self.exec(
+            "writing a session",
+            "INSERT INTO sa_sessions (id, key_hash, csrf, created_at, last_seen) \
+             VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (id) DO UPDATE SET key_hash = EXCLUDED.key_hash, csrf = EXCLUDED.csrf, \
+               created_at = EXCLUDED.created_at, last_seen = EXCLUDED.last_seen",
+            vec![
+                Box::new(id.to_vec()),
+                Box::new(session.key_hash.to_vec()),
+                Box::new(session.csrf.clone()),
+                Box::new(session.created_at),
+                Box::new(session.last_seen),
+            ],
+        )
+    }
+
+    fn session(&self, id: &[u8; 32]) -> Result<Option<SessionRow>> {
+        let id = id.to_vec();
+        let row: Option<(Vec<u8>, String, i64, i64)> =
+            self.run("reading a session", move |p| async move {
+                let guard = p.get().await?;
+                let c = guard.as_ref().ok_or(Error::Stopped)?;
+                c.query_opt(
+                    "SELECT key_hash, csrf, created_at, last_seen FROM sa_sessions WHERE id = $1",
+                    &[&id],
+                )
+                .await
+                .map(|r| r.map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))))
+                .map_err(db("reading a session"))
+            })?;
+        row.map(|(key_hash, csrf, created_at, last_seen)| {
+            Ok(SessionRow {
+                key_hash: hash32(&key_hash, "session key hash")?,
+                csrf,
+                created_at,
+                last_seen,
+            })
+        })
+        .transpose()
+    }
+
+    fn touch_session(&self, id: &[u8; 32], last_seen: i64) -> Result<()> {
+        self.exec(
+            "renewing a session",
+            "UPDATE sa_sessions SET last_seen = $2 WHERE id = $1 AND last_seen < $2",
+            vec![Box::new(id.to_vec()), Box::new(last_seen)],
+        )
+    }
+
+    fn delete_session(&self, id: &[u8; 32]) -> Result<()> {
+        self.exec(
+            "deleting a session",
+            "DELETE FROM sa_sessions WHERE id = $1",
+            vec![Box::new(id.to_vec())],
+        )
+    }
+
+    fn prune_sessions(&self, seen_before: i64, created_before: i64, limit: usize) -> Result<usize> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let n = self.exec_rows(
+            "pruning sessions",
+            "DELETE FROM sa_sessions WHERE id IN (SELECT id FROM sa_sessions \
+               WHERE last_seen < $1 OR created_at < $2 LIMIT $3)",
+            vec![
+                Box::new(seen_before),
+                Box::new(created_before),
+                Box::new(limit),
+            ],
+        )?;
+        Ok(usize::try_from(n).unwrap_or(usize::MAX))
+    }
+
+    fn put_share(&self, secret_hash: &[u8; 32], link: &ShareRow) -> Result<()> {
+        self.exec(
+            "writing a share link",
+            "INSERT INTO sa_shares (secret_hash, id, project, period_from, period_to, created_at, \
+               created_by_name, expires_at, revoked_at, last_use_recorded) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+             ON CONFLICT (secret_hash) DO UPDATE SET id = EXCLUDED.id, project = EXCLUDED.project, \
+               period_from = EXCLUDED.period_from, period_to = EXCLUDED.period_to, \
+               created_at = EXCLUDED.created_at, created_by_name = EXCLUDED.created_by_name, \
+               expires_at = EXCLUDED.expires_at, revoked_at = EXCLUDED.revoked_at, \
+               last_use_recorded = EXCLUDED.last_use_recorded",
+            vec![
+                Box::new(secret_hash.to_vec()),
+                Box::new(link.id.clone()),
+                Box::new(link.project.clone()),
+                Box::new(link.period_from.clone()),
+                Box::new(link.period_to.clone()),
+                Box::new(link.created_at.clone()),
+                Box::new(link.created_by_name.clone()),
+                Box::new(link.expires_at.clone()),
+                Box::new(link.revoked_at.clone()),
+                Box::new(link.last_use_recorded),
+            ],
+        )
+    }
+
+    fn share(&self, secret_hash: &[u8; 32]) -> Result<Option<ShareRow>> {
+        let h = secret_hash.to_vec();
+        let row = self.run("reading a share link", move |p| async move {
+            let guard = p.get().await?;
+            let c = guard.as_ref().ok_or(Error::Stopped)?;
+            let row = c
+                .query_opt(
+                    &format!("SELECT {SHARE_COLUMNS} FROM sa_shares WHERE secret_hash = $1"),
+                    &[&h],
+                )
+                .await
+                .map_err(db("reading a share link"))?;
+            row.as_ref().map(share_row).transpose()
+        })?;
+        Ok(row.map(|(_, l)| l))
+    }
+
+    fn shares(&self, project: &str) -> Result<Vec<([u8; 32], ShareRow)>> {
+        let p = project.to_owned();
+        self.run("reading share links", move |pool| async move {
+            let guard = pool.get().await?;
+            let c = guard.as_ref().ok_or(Error::Stopped)?;
+            let rows = c
+                .query(
+                    &format!("SELECT {SHARE_COLUMNS} FROM sa_shares WHERE project = $1"),
+                    &[&p],
+                )
+                .await
+                .map_err(db("reading share links"))?;
+            rows.iter().map(share_row).collect()
+        })
+    }
+
+    fn revoke_share(&self, secret_hash: &[u8; 32], revoked_at: &str) -> Result<bool> {
+        let n = self.exec_rows(
+            "revoking a share link",
+            "UPDATE sa_shares SET revoked_at = $2 WHERE secret_hash = $1 AND revoked_at IS NULL",
+            vec![
+                Box::new(secret_hash.to_vec()),
+                Box::new(revoked_at.to_owned()),
+            ],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn swap_share_use(
+        &self,
+        secret_hash: &[u8; 32],
+        from: Option<i64>,
+        to: Option<i64>,
+    ) -> Result<bool> {
+        let n = self.exec_rows(
+            "recording a share link's use",
+            "UPDATE sa_shares SET last_use_recorded = $3 \
+             WHERE secret_hash = $1 AND last_use_recorded IS NOT DISTINCT FROM $2",
+            vec![Box::new(secret_hash.to_vec()), Box::new(from), Box::new(to)],
+        )?;
+        Ok(n == 1)
     }
 }
 

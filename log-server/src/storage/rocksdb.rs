@@ -17,6 +17,10 @@
 //! - `api_keys`: `SHA-256(api key)` → JSON key record
 //! - `records`: projects, principals' profiles and private compliance records
 //!   (keys below)
+//! - `cockpit`: the cockpit's sessions (`S` || SHA-256 of the session secret
+//!   → JSON [`SessionRow`]) and share links (`L` || SHA-256 of the link's
+//!   secret → JSON [`ShareRow`]); created empty when a data directory of an
+//!   earlier version is opened
 //!
 //! Stored hashes of levels [`CACHED_FROM_LEVEL`] and up (1/128 of them: 2.5
 //! MB at 10M entries) are also kept in memory, loaded at open and extended by
@@ -41,7 +45,10 @@ use rocksdb::{
 };
 use tlog::{Hash, HashReader, NodeId};
 
-use super::{Batch, KeyStore, LogStore, NewRecord, RecordRef, RecordStore, StoredRecord};
+use super::{
+    Batch, KeyStore, LogStore, NewRecord, RecordRef, RecordStore, SessionRow, SessionStore,
+    ShareRow, StoredRecord,
+};
 use crate::{Error, Result};
 use compliance::ledger::ProjectRow;
 use compliance::principal::{KeyRecord, Profile};
@@ -55,8 +62,9 @@ const CF_CHECKPOINTS: &str = "checkpoints";
 const CF_META: &str = "meta";
 const CF_API_KEYS: &str = "api_keys";
 const CF_RECORDS: &str = "records";
+const CF_COCKPIT: &str = "cockpit";
 
-const ALL_CFS: [&str; 8] = [
+const ALL_CFS: [&str; 9] = [
     CF_ENTRIES,
     CF_HASHES,
     CF_TILES,
@@ -65,6 +73,7 @@ const ALL_CFS: [&str; 8] = [
     CF_META,
     CF_API_KEYS,
     CF_RECORDS,
+    CF_COCKPIT,
 ];
 
 const META_TREE_SIZE: &[u8] = b"tree_size";
@@ -82,6 +91,9 @@ pub struct RocksDb {
     growing: RwLock<GrowingTile>,
     /// Held while a batch commits.
     writer: Mutex<()>,
+    /// Held by every write of the `cockpit` column family, so that its
+    /// read-modify-writes are atomic ([`SessionStore`]'s contract).
+    cockpit: Mutex<()>,
 }
 
 /// Stored hashes in a row of the `tiles` column family.
@@ -243,6 +255,9 @@ impl RocksDb {
             ColumnFamilyDescriptor::new(CF_META, cf(1 << 20, false)),
             ColumnFamilyDescriptor::new(CF_API_KEYS, cf(1 << 20, false)),
             ColumnFamilyDescriptor::new(CF_RECORDS, cf(16 << 20, true)),
+            // Opened (created if missing) like the others: a data directory
+            // of a version without it opens with it empty.
+            ColumnFamilyDescriptor::new(CF_COCKPIT, cf(1 << 20, false)),
         ];
         let db = DB::open_cf_descriptors(&opts, path, cfs).map_err(|e| {
             Error::storage(format_args!("opening RocksDB in {}", path.display()), e)
@@ -252,6 +267,7 @@ impl RocksDb {
             upper: UpperLevels::default(),
             growing: RwLock::new(GrowingTile::new(0)),
             writer: Mutex::new(()),
+            cockpit: Mutex::new(()),
         };
         store.load_upper_levels()?;
         let growing = store.load_growing_tile()?;
@@ -1088,9 +1104,166 @@ impl KeyStore for RocksDb {
     }
 }
 
+fn cockpit_key(tag: u8, hash: &[u8; 32]) -> [u8; 33] {
+    let mut k = [0u8; 33];
+    k[0] = tag;
+    k[1..].copy_from_slice(hash);
+    k
+}
+
+impl RocksDb {
+    fn cockpit_lock(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.cockpit.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn delete_synced(&self, cf: &str, key: &[u8]) -> Result<()> {
+        let mut batch = WriteBatch::default();
+        batch.delete_cf(self.cf(cf)?, key);
+        self.write_synced(batch)
+    }
+}
+
+/// Writes hold `cockpit` (one process opens a data directory), so that a
+/// read-modify-write is atomic.
+impl SessionStore for RocksDb {
+    fn put_session(&self, id: &[u8; 32], session: &SessionRow) -> Result<()> {
+        let _w = self.cockpit_lock();
+        self.put_synced(CF_COCKPIT, &cockpit_key(b'S', id), &to_json(session)?)
+    }
+
+    fn session(&self, id: &[u8; 32]) -> Result<Option<SessionRow>> {
+        self.get(CF_COCKPIT, &cockpit_key(b'S', id))?
+            .map(|v| from_json("session", &v))
+            .transpose()
+    }
+
+    fn touch_session(&self, id: &[u8; 32], last_seen: i64) -> Result<()> {
+        let _w = self.cockpit_lock();
+        match self.session(id)? {
+            Some(mut s) if s.last_seen < last_seen => {
+                s.last_seen = last_seen;
+                self.put_synced(CF_COCKPIT, &cockpit_key(b'S', id), &to_json(&s)?)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn delete_session(&self, id: &[u8; 32]) -> Result<()> {
+        let _w = self.cockpit_lock();
+        self.delete_synced(CF_COCKPIT, &cockpit_key(b'S', id))
+    }
+
+    fn prune_sessions(&self, seen_before: i64, created_before: i64, limit: usize) -> Result<usize> {
+        let _w = self.cockpit_lock();
+        let cf = self.cf(CF_COCKPIT)?;
+        let mut batch = WriteBatch::default();
+        let mut n = 0;
+        self.for_each_in_range(CF_COCKPIT, b"S", b"T", |k, v| {
+            let s: SessionRow = from_json("session", v)?;
+            if s.last_seen < seen_before || s.created_at < created_before {
+                batch.delete_cf(cf, k);
+                n += 1;
+            }
+            Ok(n < limit)
+        })?;
+        if n > 0 {
+            self.write_synced(batch)?;
+        }
+        Ok(n)
+    }
+
+    fn put_share(&self, secret_hash: &[u8; 32], link: &ShareRow) -> Result<()> {
+        let _w = self.cockpit_lock();
+        self.put_synced(CF_COCKPIT, &cockpit_key(b'L', secret_hash), &to_json(link)?)
+    }
+
+    fn share(&self, secret_hash: &[u8; 32]) -> Result<Option<ShareRow>> {
+        self.get(CF_COCKPIT, &cockpit_key(b'L', secret_hash))?
+            .map(|v| from_json("share link", &v))
+            .transpose()
+    }
+
+    fn shares(&self, project: &str) -> Result<Vec<([u8; 32], ShareRow)>> {
+        let mut out = Vec::new();
+        self.for_each_in_range(CF_COCKPIT, b"L", b"M", |k, v| {
+            let link: ShareRow = from_json("share link", v)?;
+            if link.project == project {
+                let hash = k
+                    .get(1..)
+                    .and_then(|h| <[u8; 32]>::try_from(h).ok())
+                    .ok_or_else(|| corrupt("share link's key"))?;
+                out.push((hash, link));
+            }
+            Ok(true)
+        })?;
+        Ok(out)
+    }
+
+    fn revoke_share(&self, secret_hash: &[u8; 32], revoked_at: &str) -> Result<bool> {
+        let _w = self.cockpit_lock();
+        match self.share(secret_hash)? {
+            Some(mut l) if l.revoked_at.is_none() => {
+                l.revoked_at = Some(revoked_at.to_owned());
+                self.put_synced(CF_COCKPIT, &cockpit_key(b'L', secret_hash), &to_json(&l)?)?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    fn swap_share_use(
+        &self,
+        secret_hash: &[u8; 32],
+        from: Option<i64>,
+        to: Option<i64>,
+    ) -> Result<bool> {
+        let _w = self.cockpit_lock();
+        match self.share(secret_hash)? {
+            Some(mut l) if l.last_use_recorded == from => {
+                l.last_use_recorded = to;
+                self.put_synced(CF_COCKPIT, &cockpit_key(b'L', secret_hash), &to_json(&l)?)?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A data directory written by a version without the `cockpit` column
+    /// family opens, with no sessions or share links.
+    #[test]
+    fn a_data_directory_without_the_cockpit_column_family_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        {
+            let mut opts = Options::default();
+            opts.create_if_missing(true);
+            opts.create_missing_column_families(true);
+            let older = ALL_CFS.iter().filter(|cf| **cf != CF_COCKPIT);
+            let db = DB::open_cf(&opts, &path, older).unwrap();
+            db.put_cf(db.cf_handle(CF_API_KEYS).unwrap(), [1; 32], b"{}")
+                .unwrap();
+        }
+        let store = RocksDb::open(&path).unwrap();
+        assert_eq!(store.session(&[1; 32]).unwrap(), None);
+        assert_eq!(store.shares("prj_a").unwrap(), []);
+        store
+            .put_session(
+                &[1; 32],
+                &SessionRow {
+                    key_hash: [2; 32],
+                    csrf: "c".into(),
+                    created_at: 1,
+                    last_seen: 1,
+                },
+            )
+            .unwrap();
+        assert!(store.session(&[1; 32]).unwrap().is_some());
+    }
 
     /// Appends `n` entries in batches of `batch`, as the sequencer does.
     fn fill(store: &RocksDb, frontier: &mut tlog::Frontier, n: u64, batch: u64) {

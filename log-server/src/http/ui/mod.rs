@@ -142,6 +142,7 @@ impl FromRequestParts<AppState> for UiSession {
             Some(secret) => s
                 .compliance
                 .session(secret)
+                .await
                 .map_err(|e| UiError::from(e).into_response())?,
             None => None,
         };
@@ -251,7 +252,10 @@ async fn js() -> Response {
 }
 
 async fn root(State(s): State<AppState>, headers: HeaderMap) -> Response {
-    let session = session_cookie(&headers).and_then(|c| s.compliance.session(c).ok().flatten());
+    let session = match session_cookie(&headers) {
+        Some(c) => s.compliance.session(c).await.ok().flatten(),
+        None => None,
+    };
     match session.and_then(|s| s.principal.project) {
         Some(p) => Redirect::to(&format!("/ui/p/{p}")).into_response(),
         None => Redirect::to("/ui/signin").into_response(),

@@ -91,10 +91,11 @@ pub struct CsrfForm {
 
 /// `GET /ui/signin`
 pub async fn signin_page(State(s): State<AppState>, headers: HeaderMap) -> Response {
-    if let Some(p) = session_cookie(&headers)
-        .and_then(|c| s.compliance.session(c).ok().flatten())
-        .and_then(|s| s.principal.project)
-    {
+    let session = match session_cookie(&headers) {
+        Some(c) => s.compliance.session(c).await.ok().flatten(),
+        None => None,
+    };
+    if let Some(p) = session.and_then(|s| s.principal.project) {
         return Redirect::to(&format!("/ui/p/{p}")).into_response();
     }
     match render("signin.html", context! { error => Option::<String>::None }) {
@@ -117,7 +118,7 @@ pub async fn signin(
     Form(f): Form<SignInForm>,
 ) -> Result<Response, UiError> {
     check_same_origin(&headers)?;
-    match s.compliance.sign_in(&f.api_key) {
+    match s.compliance.sign_in(&f.api_key).await {
         Ok(signed) => {
             let project = signed.session.principal.project.clone().unwrap_or_default();
             let cookie = session_cookie_header(
@@ -148,7 +149,7 @@ pub async fn signout(
 ) -> Result<Response, UiError> {
     check_form(&headers, &session, &f.csrf)?;
     if let Some(c) = session_cookie(&headers) {
-        s.compliance.sign_out(c);
+        s.compliance.sign_out(c).await?;
     }
     let mut resp = see_other("/ui/signin");
     resp.headers_mut()
