@@ -425,3 +425,52 @@ impl Api {
             .as_u16()
     }
 }
+
+/// Whether `scripts/test-services.sh` started the PostgreSQL mode's
+/// services; if not, says that the test is skipped.
+#[must_use]
+pub fn cluster_services_or_skip() -> bool {
+    if test_services().is_none() {
+        eprintln!("skipped: run under scripts/test-services.sh for the PostgreSQL mode");
+        return false;
+    }
+    true
+}
+
+/// A frontend of the log at `db` and `objects` on `data_dir`, with a short
+/// lease (1 s) and checkpoint interval (100 ms) for the tests.
+#[must_use]
+pub fn start_frontend(data_dir: &Path, db: &str, objects: &str) -> LogServer {
+    LogServer::start_in(
+        data_dir,
+        &[
+            "--database",
+            db,
+            "--objects",
+            objects,
+            "--lease-ttl",
+            "1s",
+            "--checkpoint-interval",
+            "100ms",
+        ],
+    )
+}
+
+/// The output of one SQL statement run by `psql` on `db` (tuples only,
+/// unaligned).
+///
+/// # Panics
+/// If psql fails.
+#[must_use]
+pub fn psql(db: &str, sql: &str) -> String {
+    let out = Command::new("psql")
+        .args([db, "-tAc", sql])
+        .output()
+        .expect("psql");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}

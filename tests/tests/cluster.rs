@@ -9,35 +9,12 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use integration_tests::{
-    LogServer, bin, new_cluster_log, test_database_ca, test_services, with_sslmode,
+    LogServer, bin, cluster_services_or_skip, new_cluster_log, psql, start_frontend,
+    test_database_ca, with_sslmode,
 };
 use log_server::storage::objects::Objects;
 use log_server::storage::postgres::Postgres;
 use serde_json::{Value, json};
-
-fn services() -> bool {
-    if test_services().is_none() {
-        eprintln!("skipped: run under scripts/test-services.sh for the PostgreSQL mode");
-        return false;
-    }
-    true
-}
-
-fn start(data_dir: &std::path::Path, db: &str, objects: &str) -> LogServer {
-    LogServer::start_in(
-        data_dir,
-        &[
-            "--database",
-            db,
-            "--objects",
-            objects,
-            "--lease-ttl",
-            "1s",
-            "--checkpoint-interval",
-            "100ms",
-        ],
-    )
-}
 
 /// Copies every object under a prefix into a directory and prints each
 /// key with its Cache-Control.
@@ -55,35 +32,22 @@ for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=p
         print(rel, got.get("CacheControl"))
 "#;
 
-fn psql(db: &str, sql: &str) -> String {
-    let out = Command::new("psql")
-        .args([db, "-tAc", sql])
-        .output()
-        .expect("psql");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
 /// Two frontends on one database and bucket, appending concurrently: every
 /// index is assigned once; the integrated tree covers all; the bucket alone
 /// is a tlog-tiles log that `stateanchor-verify audit` verifies; when the
 /// integrator is killed, the other frontend takes over once the lease ends.
 #[test]
 fn two_frontends_one_log_and_a_takeover() {
-    if !services() {
+    if !cluster_services_or_skip() {
         return;
     }
     let (db, objects) = new_cluster_log();
     let tmp = tempfile::tempdir().unwrap();
     let (dir_a, dir_b) = (tmp.path().join("a"), tmp.path().join("b"));
-    let a = start(&dir_a, &db, &objects);
+    let a = start_frontend(&dir_a, &db, &objects);
     std::fs::create_dir_all(&dir_b).unwrap();
     std::fs::copy(dir_a.join("log-signing-key"), dir_b.join("log-signing-key")).unwrap();
-    let b = start(&dir_b, &db, &objects);
+    let b = start_frontend(&dir_b, &db, &objects);
     assert_eq!(a.verifier_key, b.verifier_key);
 
     let per = 60u32;
@@ -180,7 +144,7 @@ fn two_frontends_one_log_and_a_takeover() {
 /// another took it (a new epoch), it cannot advance the tree.
 #[test]
 fn a_stale_integrators_compare_and_swap_fails() {
-    if !services() {
+    if !cluster_services_or_skip() {
         return;
     }
     let (db, _) = new_cluster_log();
@@ -230,7 +194,7 @@ fn a_stale_integrators_compare_and_swap_fails() {
 /// success (HTTP 412 on a retry); with other bytes it is an error.
 #[test]
 fn a_412_on_identical_bytes_is_success() {
-    if !services() {
+    if !cluster_services_or_skip() {
         return;
     }
     let (_, objects) = new_cluster_log();
@@ -285,7 +249,7 @@ fn api(url: &str, method: &str, path: &str, key: &str, body: Option<&Value>) -> 
 /// server-classified decision and the project's alert settings.
 #[test]
 fn migrate_copies_a_rocksdb_log_and_proves_the_root() {
-    if !services() {
+    if !cluster_services_or_skip() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -437,7 +401,7 @@ fn migrate_copies_a_rocksdb_log_and_proves_the_root() {
 /// Bad input is a clear error, and nothing is created.
 #[test]
 fn bad_database_or_bucket_is_a_clear_error() {
-    if !services() {
+    if !cluster_services_or_skip() {
         return;
     }
     let (db, objects) = new_cluster_log();
@@ -512,7 +476,7 @@ fn refused(db: &str, objects: &str, extra: &[&str]) -> String {
 /// start and says why, without the password.
 #[test]
 fn tls_to_postgresql_is_verified() {
-    if !services() {
+    if !cluster_services_or_skip() {
         return;
     }
     let Some(ca) = test_database_ca() else {

@@ -12,47 +12,12 @@ use std::process::Command;
 use std::time::Duration;
 
 use compliance::record::RecordKind;
-use integration_tests::{Api, LogServer, bin, new_cluster_log, settled, test_services};
+use integration_tests::{
+    Api, LogServer, bin, cluster_services_or_skip, new_cluster_log, psql, settled, start_frontend,
+};
 use log_server::storage::postgres::Postgres;
 use log_server::storage::{NewEntry, NewRecord, Sequenced};
 use serde_json::{Value, json};
-
-fn services() -> bool {
-    if test_services().is_none() {
-        eprintln!("skipped: run under scripts/test-services.sh for the PostgreSQL mode");
-        return false;
-    }
-    true
-}
-
-fn start(data_dir: &std::path::Path, db: &str, objects: &str) -> LogServer {
-    LogServer::start_in(
-        data_dir,
-        &[
-            "--database",
-            db,
-            "--objects",
-            objects,
-            "--lease-ttl",
-            "1s",
-            "--checkpoint-interval",
-            "100ms",
-        ],
-    )
-}
-
-fn psql(db: &str, sql: &str) -> String {
-    let out = Command::new("psql")
-        .args([db, "-tAc", sql])
-        .output()
-        .expect("psql");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
 
 fn decision(endpoint: &str) -> Value {
     json!({
@@ -75,16 +40,16 @@ fn rfc3339_in(days: i64) -> String {
 
 #[test]
 fn one_project_written_through_two_frontends() {
-    if !services() {
+    if !cluster_services_or_skip() {
         return;
     }
     let (db, objects) = new_cluster_log();
     let tmp = tempfile::tempdir().unwrap();
     let (dir_a, dir_b) = (tmp.path().join("a"), tmp.path().join("b"));
-    let a = start(&dir_a, &db, &objects);
+    let a = start_frontend(&dir_a, &db, &objects);
     std::fs::create_dir_all(&dir_b).unwrap();
     std::fs::copy(dir_a.join("log-signing-key"), dir_b.join("log-signing-key")).unwrap();
-    let b = start(&dir_b, &db, &objects);
+    let b = start_frontend(&dir_b, &db, &objects);
     let (api_a, api_b) = (Api::new(&a), Api::new(&b));
 
     // The project is made on A; its principals on B.
@@ -307,7 +272,7 @@ fn sequence(pg: &Postgres, items: &[(&[u8], Option<&NewRecord>)]) -> Vec<Sequenc
 /// The store's fence and the writer claim, on PostgreSQL itself.
 #[test]
 fn a_record_is_stored_only_after_the_record_it_followed() {
-    if !services() {
+    if !cluster_services_or_skip() {
         return;
     }
     let (db, _) = new_cluster_log();
@@ -397,16 +362,16 @@ fn a_record_is_stored_only_after_the_record_it_followed() {
 /// acknowledged (201) is stored exactly once and nothing else is.
 #[test]
 fn a_paused_frontend_cannot_record_after_another_took_over() {
-    if !services() {
+    if !cluster_services_or_skip() {
         return;
     }
     let (db, objects) = new_cluster_log();
     let tmp = tempfile::tempdir().unwrap();
     let (dir_a, dir_b) = (tmp.path().join("a"), tmp.path().join("b"));
-    let a = start(&dir_a, &db, &objects);
+    let a = start_frontend(&dir_a, &db, &objects);
     std::fs::create_dir_all(&dir_b).unwrap();
     std::fs::copy(dir_a.join("log-signing-key"), dir_b.join("log-signing-key")).unwrap();
-    let b = start(&dir_b, &db, &objects);
+    let b = start_frontend(&dir_b, &db, &objects);
     let api = Api::new(&a);
     let (st, v) = api.post("/v1/admin/projects", &a.admin_key, &json!({"name": "p"}));
     assert_eq!(st, 201, "{v}");
@@ -603,16 +568,16 @@ fn find_in(html: &str, before: &str, end: char) -> String {
 /// on A.
 #[test]
 fn cockpit_sessions_and_share_links_work_across_frontends() {
-    if !services() {
+    if !cluster_services_or_skip() {
         return;
     }
     let (db, objects) = new_cluster_log();
     let tmp = tempfile::tempdir().unwrap();
     let (dir_a, dir_b) = (tmp.path().join("a"), tmp.path().join("b"));
-    let a = start(&dir_a, &db, &objects);
+    let a = start_frontend(&dir_a, &db, &objects);
     std::fs::create_dir_all(&dir_b).unwrap();
     std::fs::copy(dir_a.join("log-signing-key"), dir_b.join("log-signing-key")).unwrap();
-    let b = start(&dir_b, &db, &objects);
+    let b = start_frontend(&dir_b, &db, &objects);
     let api = Api::new(&a);
     let (st, v) = api.post(
         "/v1/admin/projects",
