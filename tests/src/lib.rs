@@ -474,3 +474,17 @@ pub fn psql(db: &str, sql: &str) -> String {
     );
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
+
+/// Two frontends (A, B) of a new log on the test services, under `dir`
+/// (B with A's signing key), and the log's `--database` and `--objects`.
+#[must_use]
+pub fn two_frontends(dir: &Path) -> (LogServer, LogServer, String, String) {
+    let (db, objects) = new_cluster_log();
+    let (dir_a, dir_b) = (dir.join("a"), dir.join("b"));
+    let a = start_frontend(&dir_a, &db, &objects);
+    std::fs::create_dir_all(&dir_b).expect("data dir");
+    std::fs::copy(dir_a.join("log-signing-key"), dir_b.join("log-signing-key"))
+        .expect("copy the signing key");
+    let b = start_frontend(&dir_b, &db, &objects);
+    (a, b, db, objects)
+}

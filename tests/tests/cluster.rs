@@ -9,8 +9,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use integration_tests::{
-    LogServer, bin, cluster_services_or_skip, new_cluster_log, psql, start_frontend,
-    test_database_ca, with_sslmode,
+    LogServer, bin, cluster_services_or_skip, new_cluster_log, psql, test_database_ca,
+    two_frontends, with_sslmode,
 };
 use log_server::storage::objects::Objects;
 use log_server::storage::postgres::Postgres;
@@ -41,13 +41,8 @@ fn two_frontends_one_log_and_a_takeover() {
     if !cluster_services_or_skip() {
         return;
     }
-    let (db, objects) = new_cluster_log();
     let tmp = tempfile::tempdir().unwrap();
-    let (dir_a, dir_b) = (tmp.path().join("a"), tmp.path().join("b"));
-    let a = start_frontend(&dir_a, &db, &objects);
-    std::fs::create_dir_all(&dir_b).unwrap();
-    std::fs::copy(dir_a.join("log-signing-key"), dir_b.join("log-signing-key")).unwrap();
-    let b = start_frontend(&dir_b, &db, &objects);
+    let (a, b, db, objects) = two_frontends(tmp.path());
     assert_eq!(a.verifier_key, b.verifier_key);
 
     let per = 60u32;

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use compliance::record::RecordKind;
 use integration_tests::{
-    Api, LogServer, bin, cluster_services_or_skip, new_cluster_log, psql, settled, start_frontend,
+    Api, LogServer, bin, cluster_services_or_skip, new_cluster_log, psql, settled, two_frontends,
 };
 use log_server::storage::postgres::Postgres;
 use log_server::storage::{NewEntry, NewRecord, Sequenced};
@@ -43,13 +43,8 @@ fn one_project_written_through_two_frontends() {
     if !cluster_services_or_skip() {
         return;
     }
-    let (db, objects) = new_cluster_log();
     let tmp = tempfile::tempdir().unwrap();
-    let (dir_a, dir_b) = (tmp.path().join("a"), tmp.path().join("b"));
-    let a = start_frontend(&dir_a, &db, &objects);
-    std::fs::create_dir_all(&dir_b).unwrap();
-    std::fs::copy(dir_a.join("log-signing-key"), dir_b.join("log-signing-key")).unwrap();
-    let b = start_frontend(&dir_b, &db, &objects);
+    let (a, b, db, _) = two_frontends(tmp.path());
     let (api_a, api_b) = (Api::new(&a), Api::new(&b));
 
     // The project is made on A; its principals on B.
@@ -365,13 +360,8 @@ fn a_paused_frontend_cannot_record_after_another_took_over() {
     if !cluster_services_or_skip() {
         return;
     }
-    let (db, objects) = new_cluster_log();
     let tmp = tempfile::tempdir().unwrap();
-    let (dir_a, dir_b) = (tmp.path().join("a"), tmp.path().join("b"));
-    let a = start_frontend(&dir_a, &db, &objects);
-    std::fs::create_dir_all(&dir_b).unwrap();
-    std::fs::copy(dir_a.join("log-signing-key"), dir_b.join("log-signing-key")).unwrap();
-    let b = start_frontend(&dir_b, &db, &objects);
+    let (a, b, db, _) = two_frontends(tmp.path());
     let api = Api::new(&a);
     let (st, v) = api.post("/v1/admin/projects", &a.admin_key, &json!({"name": "p"}));
     assert_eq!(st, 201, "{v}");
@@ -571,13 +561,8 @@ fn cockpit_sessions_and_share_links_work_across_frontends() {
     if !cluster_services_or_skip() {
         return;
     }
-    let (db, objects) = new_cluster_log();
     let tmp = tempfile::tempdir().unwrap();
-    let (dir_a, dir_b) = (tmp.path().join("a"), tmp.path().join("b"));
-    let a = start_frontend(&dir_a, &db, &objects);
-    std::fs::create_dir_all(&dir_b).unwrap();
-    std::fs::copy(dir_a.join("log-signing-key"), dir_b.join("log-signing-key")).unwrap();
-    let b = start_frontend(&dir_b, &db, &objects);
+    let (a, b, db, _) = two_frontends(tmp.path());
     let api = Api::new(&a);
     let (st, v) = api.post(
         "/v1/admin/projects",
