@@ -437,7 +437,7 @@ impl SessionStore for Memory {
 
     fn touch_session(&self, id: &[u8; 32], last_seen: i64) -> Result<()> {
         if let Some(s) = self.write().sessions.get_mut(id) {
-            s.last_seen = s.last_seen.max(last_seen);
+            s.touch(last_seen);
         }
         Ok(())
     }
@@ -452,7 +452,7 @@ impl SessionStore for Memory {
         let expired: Vec<[u8; 32]> = inner
             .sessions
             .iter()
-            .filter(|(_, s)| s.last_seen < seen_before || s.created_at < created_before)
+            .filter(|(_, s)| s.prunable(seen_before, created_before))
             .map(|(k, _)| *k)
             .take(limit)
             .collect();
@@ -482,13 +482,11 @@ impl SessionStore for Memory {
     }
 
     fn revoke_share(&self, secret_hash: &[u8; 32], revoked_at: &str) -> Result<bool> {
-        match self.write().shares.get_mut(secret_hash) {
-            Some(l) if l.revoked_at.is_none() => {
-                l.revoked_at = Some(revoked_at.to_owned());
-                Ok(true)
-            }
-            _ => Ok(false),
-        }
+        Ok(self
+            .write()
+            .shares
+            .get_mut(secret_hash)
+            .is_some_and(|l| l.revoke(revoked_at)))
     }
 
     fn swap_share_use(
@@ -497,12 +495,10 @@ impl SessionStore for Memory {
         from: Option<i64>,
         to: Option<i64>,
     ) -> Result<bool> {
-        match self.write().shares.get_mut(secret_hash) {
-            Some(l) if l.last_use_recorded == from => {
-                l.last_use_recorded = to;
-                Ok(true)
-            }
-            _ => Ok(false),
-        }
+        Ok(self
+            .write()
+            .shares
+            .get_mut(secret_hash)
+            .is_some_and(|l| l.swap_use(from, to)))
     }
 }

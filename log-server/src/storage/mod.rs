@@ -502,6 +502,23 @@ pub struct SessionRow {
     pub last_seen: i64,
 }
 
+/// The rules of the conditional writes of [`SessionStore`], for the
+/// backends that apply them to a row they read (under their own lock).
+impl SessionRow {
+    /// Moves `last_seen` forward to `at`; whether it moved.
+    pub fn touch(&mut self, at: i64) -> bool {
+        let moved = at > self.last_seen;
+        self.last_seen = self.last_seen.max(at);
+        moved
+    }
+
+    /// Whether [`SessionStore::prune_sessions`] removes it.
+    #[must_use]
+    pub fn prunable(&self, seen_before: i64, created_before: i64) -> bool {
+        self.last_seen < seen_before || self.created_at < created_before
+    }
+}
+
 /// A share link as stored: never its secret (the row is found by the
 /// secret's SHA-256).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -525,6 +542,26 @@ pub struct ShareRow {
     /// When its last `share_token_used` record was made (ms since the
     /// epoch), if one was.
     pub last_use_recorded: Option<i64>,
+}
+
+impl ShareRow {
+    /// Revokes it at `at` unless it is revoked already; whether it did.
+    pub fn revoke(&mut self, at: &str) -> bool {
+        if self.revoked_at.is_some() {
+            return false;
+        }
+        self.revoked_at = Some(at.to_owned());
+        true
+    }
+
+    /// Sets `last_use_recorded` to `to` if it is `from`; whether it did.
+    pub fn swap_use(&mut self, from: Option<i64>, to: Option<i64>) -> bool {
+        if self.last_use_recorded != from {
+            return false;
+        }
+        self.last_use_recorded = to;
+        true
+    }
 }
 
 /// The cockpit's sessions and share links: credentials, like API keys,

@@ -1140,11 +1140,13 @@ impl SessionStore for RocksDb {
     fn touch_session(&self, id: &[u8; 32], last_seen: i64) -> Result<()> {
         let _w = self.cockpit_lock();
         match self.session(id)? {
-            Some(mut s) if s.last_seen < last_seen => {
-                s.last_seen = last_seen;
-                self.put_synced(CF_COCKPIT, &cockpit_key(b'S', id), &to_json(&s)?)
+            Some(mut s) => {
+                if s.touch(last_seen) {
+                    self.put_synced(CF_COCKPIT, &cockpit_key(b'S', id), &to_json(&s)?)?;
+                }
+                Ok(())
             }
-            _ => Ok(()),
+            None => Ok(()),
         }
     }
 
@@ -1160,7 +1162,7 @@ impl SessionStore for RocksDb {
         let mut n = 0;
         self.for_each_in_range(CF_COCKPIT, b"S", b"T", |k, v| {
             let s: SessionRow = from_json("session", v)?;
-            if s.last_seen < seen_before || s.created_at < created_before {
+            if s.prunable(seen_before, created_before) {
                 batch.delete_cf(cf, k);
                 n += 1;
             }
@@ -1201,14 +1203,14 @@ impl SessionStore for RocksDb {
 
     fn revoke_share(&self, secret_hash: &[u8; 32], revoked_at: &str) -> Result<bool> {
         let _w = self.cockpit_lock();
-        match self.share(secret_hash)? {
-            Some(mut l) if l.revoked_at.is_none() => {
-                l.revoked_at = Some(revoked_at.to_owned());
-                self.put_synced(CF_COCKPIT, &cockpit_key(b'L', secret_hash), &to_json(&l)?)?;
-                Ok(true)
-            }
-            _ => Ok(false),
+        let Some(mut l) = self.share(secret_hash)? else {
+            return Ok(false);
+        };
+        if !l.revoke(revoked_at) {
+            return Ok(false);
         }
+        self.put_synced(CF_COCKPIT, &cockpit_key(b'L', secret_hash), &to_json(&l)?)?;
+        Ok(true)
     }
 
     fn swap_share_use(
@@ -1218,14 +1220,14 @@ impl SessionStore for RocksDb {
         to: Option<i64>,
     ) -> Result<bool> {
         let _w = self.cockpit_lock();
-        match self.share(secret_hash)? {
-            Some(mut l) if l.last_use_recorded == from => {
-                l.last_use_recorded = to;
-                self.put_synced(CF_COCKPIT, &cockpit_key(b'L', secret_hash), &to_json(&l)?)?;
-                Ok(true)
-            }
-            _ => Ok(false),
+        let Some(mut l) = self.share(secret_hash)? else {
+            return Ok(false);
+        };
+        if !l.swap_use(from, to) {
+            return Ok(false);
         }
+        self.put_synced(CF_COCKPIT, &cockpit_key(b'L', secret_hash), &to_json(&l)?)?;
+        Ok(true)
     }
 }
 
