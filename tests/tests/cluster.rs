@@ -9,7 +9,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use integration_tests::{
-    LogServer, bin, cluster_services_or_skip, new_cluster_log, psql, test_database_ca,
+    Api, LogServer, bin, cluster_services_or_skip, new_cluster_log, psql, test_database_ca,
     two_frontends, with_sslmode,
 };
 use log_server::storage::objects::Objects;
@@ -221,23 +221,6 @@ paths:
         '200': {description: a user}
 ";
 
-/// A call of the HTTP API with a key: (status, JSON body).
-fn api(url: &str, method: &str, path: &str, key: &str, body: Option<&Value>) -> (u16, Value) {
-    let mut req = reqwest::blocking::Client::new()
-        .request(method.parse().unwrap(), format!("{url}{path}"))
-        .bearer_auth(key);
-    if let Some(b) = body {
-        req = req.json(b);
-    }
-    let resp = req.send().unwrap();
-    let status = resp.status().as_u16();
-    let text = resp.text().unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
-}
-
 /// `migrate` (over TLS to PostgreSQL) copies a RocksDB log and proves the
 /// roots match; the copy is then served in the PostgreSQL mode with the
 /// same checkpoint root, and with the kept OpenAPI documents of a
@@ -252,7 +235,7 @@ fn migrate_copies_a_rocksdb_log_and_proves_the_root() {
     // No monitoring: its records would grow the logs under the test.
     let mut rocks = LogServer::start_in(&dir, &["--no-monitor"]);
     let ok = |method: &str, path: &str, key: &str, body: Option<&Value>| {
-        let (st, v) = api(&rocks.url, method, path, key, body);
+        let (st, v) = Api::at(rocks.url.clone()).send(method, path, Some(key), body);
         assert!((200..300).contains(&st), "{method} {path}: {st} {v}");
         v
     };
@@ -369,17 +352,12 @@ fn migrate_copies_a_rocksdb_log_and_proves_the_root() {
     // The kept documents, by their SHA-256, as the decision names them.
     for doc in [DOC, revision.as_str()] {
         let sha = compliance::record::sha256_hex(doc.as_bytes());
-        let (st, body) = api(
-            &served.url,
-            "GET",
-            &format!("/api/projects/{project}/specs/{sha}"),
-            &ci,
-            None,
-        );
+        let (st, body) =
+            Api::at(served.url.clone()).get(&format!("/api/projects/{project}/specs/{sha}"), &ci);
         assert_eq!((st, body), (200, Value::String(doc.to_owned())));
     }
     // The alert settings, secrets included (the API shows them redacted).
-    let (st, after) = api(&served.url, "GET", &alerts, &admin, None);
+    let (st, after) = Api::at(served.url.clone()).get(&alerts, &admin);
     assert_eq!(st, 200, "{after}");
     assert_eq!(after, alerts_before);
     assert_eq!(after["webhooks"][0]["url"], "http://127.0.0.1:9/hook");
@@ -400,31 +378,13 @@ fn bad_database_or_bucket_is_a_clear_error() {
         return;
     }
     let (db, objects) = new_cluster_log();
-    let run = |db: &str, objects: &str| {
-        let tmp = tempfile::tempdir().unwrap();
-        let out = Command::new(bin("stateanchor-log"))
-            .args(["serve", "--data-dir"])
-            .arg(tmp.path())
-            .args([
-                "--listen",
-                "127.0.0.1:0",
-                "--database",
-                db,
-                "--objects",
-                objects,
-            ])
-            .output()
-            .unwrap();
-        assert!(!out.status.success());
-        String::from_utf8_lossy(&out.stderr).into_owned()
-    };
-    let err = run("postgres://sa@127.0.0.1:1/nothing", &objects);
+    let err = refused("postgres://sa@127.0.0.1:1/nothing", &objects, &[]);
     assert!(err.contains("connecting to PostgreSQL"), "{err}");
-    let err = run("not a url", &objects);
+    let err = refused("not a url", &objects, &[]);
     assert!(err.contains("the database URL"), "{err}");
-    let err = run(&db, "s3://no-such-bucket-here/x");
+    let err = refused(&db, "s3://no-such-bucket-here/x", &[]);
     assert!(err.contains("no-such-bucket-here"), "{err}");
-    let err = run(&db, "https://example.com/bucket");
+    let err = refused(&db, "https://example.com/bucket", &[]);
     assert!(err.contains("expected s3://BUCKET"), "{err}");
     // Nothing was created in the database by the failed starts with a bad bucket.
     assert_eq!(
