@@ -334,7 +334,8 @@ impl Compliance {
         if let Some(p) = cached {
             if self.records.writers().is_some() {
                 let mut ps = p.lock().await;
-                if ps.claimed.is_none() {
+                // Held: the state is the store's, unless an append failed.
+                if ps.claimed.is_none() || ps.failed.load(Ordering::Acquire) {
                     self.refresh(&mut ps, None).await?;
                 }
             }
@@ -355,9 +356,9 @@ impl Compliance {
 
     /// Locks `p`'s state to evaluate and stage a write. In a store shared by
     /// several processes, this process then holds the project's writer
-    /// claim (taken, or renewed if a third of its time has passed, waiting
-    /// for another holder up to [`CLAIM_WAIT`]) and the state is the
-    /// store's.
+    /// claim (taken, or renewed every [`CLAIM_CHECK`] and handed over
+    /// first if another process waits for it; waiting for another holder up
+    /// to [`CLAIM_WAIT`]) and the state is the store's.
     ///
     /// # Errors
     /// [`Error::Pushback`] if another process kept the claim; storage
