@@ -53,9 +53,91 @@ pub struct Config {
     /// The same for `x-stability-level: beta` (oasdiff's `--deprecation-days-beta`).
     #[serde(default)]
     pub deprecation_days_beta: u32,
+    /// `oasdiff`: answer exactly as oasdiff's default would, with every
+    /// deliberate difference of [`Differences`] off. Left out of the
+    /// canonical form when it is the default, so existing digests stay.
+    #[serde(default, skip_serializing_if = "Compat::is_native")]
+    pub compat: Compat,
+    /// The deliberate differences from oasdiff, each on by default
+    /// (`spec/gate.md`, "Where we differ from oasdiff, and why"). Left out of
+    /// the canonical form when all are on.
+    #[serde(default, skip_serializing_if = "Differences::is_default")]
+    pub differences: Differences,
+}
+
+/// Whose meaning the engine follows where StateAnchor differs on purpose.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Compat {
+    /// StateAnchor's: oasdiff's rules plus the differences in [`Differences`].
+    #[default]
+    Stateanchor,
+    /// oasdiff's default, exactly: every difference off.
+    Oasdiff,
+}
+
+impl Compat {
+    fn is_native(&self) -> bool {
+        *self == Compat::Stateanchor
+    }
+
+    /// Parses `oasdiff` or `stateanchor` (any case).
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Compat> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "oasdiff" => Some(Compat::Oasdiff),
+            "stateanchor" | "native" => Some(Compat::Stateanchor),
+            _ => None,
+        }
+    }
+}
+
+/// Where StateAnchor's gate differs from oasdiff's default on purpose. Each
+/// is on by default; [`Compat::Oasdiff`] turns every one off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Differences {
+    /// Compare effective schemas: `allOf` members of objects merged, so a
+    /// schema split into `allOf` (or merged back), or a property moved
+    /// between an `allOf` member and its base, changes nothing. oasdiff
+    /// reports the `allOf` list itself (`*-all-of-added`/`-removed`) and the
+    /// properties as removed and added.
+    pub effective_schemas: bool,
+}
+
+impl Default for Differences {
+    fn default() -> Self {
+        Differences {
+            effective_schemas: true,
+        }
+    }
+}
+
+impl Differences {
+    fn is_default(&self) -> bool {
+        *self == Differences::default()
+    }
+
+    /// Every difference off: oasdiff's default.
+    #[must_use]
+    pub fn none() -> Differences {
+        Differences {
+            effective_schemas: false,
+        }
+    }
 }
 
 impl Config {
+    /// The differences in force: none in [`Compat::Oasdiff`] mode, else the
+    /// configured ones.
+    #[must_use]
+    pub fn differences(&self) -> Differences {
+        match self.compat {
+            Compat::Oasdiff => Differences::none(),
+            Compat::Stateanchor => self.differences,
+        }
+    }
+
     /// Checks every override names a catalogue rule, and turns snake_case
     /// ids into kebab-case.
     ///
@@ -252,5 +334,28 @@ mod tests {
         assert_ne!(a.digest().unwrap(), Config::default().digest().unwrap());
         assert!(a.add_override("no-such-rule=err").is_err());
         assert!(a.add_override("request-parameter-removed=loud").is_err());
+    }
+
+    #[test]
+    fn defaults_stay_out_of_the_digest() {
+        // A config written before `compat` and `differences` existed digests
+        // as it did then.
+        assert_eq!(
+            Config::default().canonical_json().unwrap(),
+            r#"{"deprecation_days_beta":0,"deprecation_days_stable":0,"severity_overrides":{}}"#
+        );
+        let oasdiff = Config {
+            compat: Compat::Oasdiff,
+            ..Config::default()
+        };
+        assert_ne!(
+            oasdiff.digest().unwrap(),
+            Config::default().digest().unwrap()
+        );
+        assert_eq!(oasdiff.differences(), Differences::none());
+        assert_eq!(Config::default().differences(), Differences::default());
+        let parsed: Config = serde_json::from_str(r#"{"compat":"oasdiff"}"#).unwrap();
+        assert_eq!(parsed.compat, Compat::Oasdiff);
+        assert!(serde_json::from_str::<Config>(r#"{"differences":{"nope":true}}"#).is_err());
     }
 }

@@ -65,6 +65,9 @@ impl<'a> Cx<'a> {
         let Some(rule) = catalogue::find(id) else {
             return false;
         };
+        if crate::NEVER_EMITTED.contains(&id) {
+            return false;
+        }
         self.raw.push(Raw {
             rule,
             endpoint: endpoint.to_owned(),

@@ -3,7 +3,7 @@
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use gate::report::{self, Format};
-use gate::{Config, Date, Limits, Severity, catalogue};
+use gate::{Compat, Config, Date, Limits, Severity, catalogue};
 
 use crate::check;
 use crate::input;
@@ -70,6 +70,10 @@ struct Common {
     /// The same for beta endpoints.
     #[arg(long, default_value_t = 0, hide_short_help = true)]
     deprecation_days_beta: u32,
+    /// Whose meaning to follow where StateAnchor differs from oasdiff on
+    /// purpose: `oasdiff` answers exactly as oasdiff's default would.
+    #[arg(long, value_name = "MODE", value_parser = parse_compat)]
+    compat: Option<Compat>,
     /// The day to compare x-sunset dates with (YYYY-MM-DD; default: today, UTC).
     #[arg(long, value_name = "DATE", hide_short_help = true)]
     today: Option<String>,
@@ -108,6 +112,10 @@ enum ChangelogFormat {
     Json,
 }
 
+fn parse_compat(s: &str) -> std::result::Result<Compat, String> {
+    Compat::parse(s).ok_or_else(|| "expected oasdiff or stateanchor".to_owned())
+}
+
 fn parse_fail_on(s: &str) -> std::result::Result<Severity, String> {
     match Severity::parse(s) {
         Some(Severity::Info) | None => Err("expected ERR or WARN".to_owned()),
@@ -126,6 +134,7 @@ fn config(c: &Common) -> Result<Config> {
     let mut config = Config {
         deprecation_days_stable: c.deprecation_days_stable,
         deprecation_days_beta: c.deprecation_days_beta,
+        compat: c.compat.unwrap_or_default(),
         ..Config::default()
     };
     if let Some(f) = &c.severity_overrides {

@@ -1,0 +1,235 @@
+//! Schemas: one walk over a pair of schemas (request or response body, a
+//! parameter, a header) that reports type, nullability, enum, constraint,
+//! composition, property and JSON Schema 2020-12 keyword changes.
+//!
+//! Rule ids are composed from the scope and the change: at the root of a
+//! request body `request-body-max-decreased`, below it
+//! `request-property-max-decreased`; for a parameter
+//! `request-parameter-max-decreased` and `request-parameter-property-…`.
+//! [`Cx::emit`] drops ids the catalogue does not have, which is how a change
+//! that oasdiff does not classify in some scope is left out.
+//!
+//! 3.0 and 3.1 spellings are compared after normalization: `nullable: true`
+//! equals `type: [.., "null"]`, a boolean `exclusiveMinimum` with `minimum`
+//! equals a numeric `exclusiveMinimum`.
+
+mod composition;
+mod keywords;
+pub(crate) mod normalize;
+mod properties;
+mod types;
+mod values;
+
+use std::collections::HashSet;
+
+use super::{Cx, as_bool};
+use crate::document::{At, Document};
+use normalize::unwrap_nullable;
+
+/// Request or response: which way a value travels decides what breaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dir {
+    Request,
+    Response,
+}
+
+/// What the schema belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Owner {
+    /// A request or response body (media type schema).
+    Body,
+    /// A request parameter; `header` for header parameters.
+    Parameter { header: bool },
+    /// A response header.
+    Header,
+}
+
+/// Where a schema pair sits.
+pub(crate) struct Scope<'s> {
+    pub dir: Dir,
+    pub owner: Owner,
+    pub endpoint: &'s str,
+    /// Human context: `media type application/json`, `query parameter q`, ….
+    pub context: String,
+}
+
+const MAX_DEPTH: usize = 48;
+
+/// Compares two schemas.
+pub(crate) fn diff(cx: &mut Cx<'_>, scope: &Scope<'_>, b: &At<'_>, r: &At<'_>) {
+    let (bd, rd) = (cx.b, cx.r);
+    let mut w = Walk {
+        cx,
+        scope,
+        bd,
+        rd,
+        seen: HashSet::new(),
+    };
+    w.node(b, r, "", 0);
+}
+
+struct Walk<'c, 'a, 's, 'd> {
+    cx: &'c mut Cx<'a>,
+    scope: &'s Scope<'s>,
+    bd: &'d Document,
+    rd: &'d Document,
+    seen: HashSet<(usize, String, usize, String)>,
+}
+
+impl<'d> Walk<'_, '_, '_, 'd> {
+    fn prefix(&self, path: &str) -> &'static str {
+        match (self.scope.owner, self.scope.dir, path.is_empty()) {
+            (Owner::Body, Dir::Request, true) => "request-body",
+            (Owner::Body, Dir::Request, false) => "request-property",
+            (Owner::Body, Dir::Response, true) => "response-body",
+            (Owner::Body, Dir::Response, false) => "response-property",
+            (Owner::Parameter { .. }, _, true) => "request-parameter",
+            (Owner::Parameter { .. }, _, false) => "request-parameter-property",
+            (Owner::Header, _, true) => "response-header",
+            (Owner::Header, _, false) => "response-header-property",
+        }
+    }
+
+    fn subject(&self, path: &str) -> String {
+        if path.is_empty() {
+            self.scope.context.clone()
+        } else {
+            format!("{} {}", self.scope.context, path)
+        }
+    }
+
+    fn what(&self, path: &str) -> String {
+        if path.is_empty() {
+            match self.scope.owner {
+                Owner::Body => format!(
+                    "the {} body ({})",
+                    if self.scope.dir == Dir::Request {
+                        "request"
+                    } else {
+                        "response"
+                    },
+                    self.scope.context
+                ),
+                _ => format!("the {}", self.scope.context),
+            }
+        } else {
+            format!("the property {path} ({})", self.scope.context)
+        }
+    }
+
+    /// Emits `{prefix}-{change}`, preferring the read-only / write-only
+    /// variant of the id where the property is one and the catalogue has it.
+    fn emit(&mut self, change: &str, path: &str, detail: String, b: &At<'_>, r: &At<'_>) -> bool {
+        let prefix = self.prefix(path);
+        if !path.is_empty() && self.scope.owner == Owner::Body {
+            let ro = as_bool(b.v.get("readOnly")) || as_bool(r.v.get("readOnly"));
+            let wo = as_bool(b.v.get("writeOnly")) || as_bool(r.v.get("writeOnly"));
+            if self.scope.dir == Dir::Request && ro {
+                let id = format!("request-read-only-property-{change}");
+                if crate::catalogue::find(&id).is_some() {
+                    return self.cx.emit(
+                        &id,
+                        self.scope.endpoint,
+                        &self.subject(path),
+                        detail,
+                        Some(b),
+                        Some(r),
+                    );
+                }
+            }
+            if self.scope.dir == Dir::Response && wo {
+                let id = format!("response-write-only-property-{change}");
+                if crate::catalogue::find(&id).is_some() {
+                    return self.cx.emit(
+                        &id,
+                        self.scope.endpoint,
+                        &self.subject(path),
+                        detail,
+                        Some(b),
+                        Some(r),
+                    );
+                }
+            }
+        }
+        let id = format!("{prefix}-{change}");
+        let subject = self.subject(path);
+        self.cx
+            .emit(&id, self.scope.endpoint, &subject, detail, Some(b), Some(r))
+    }
+
+    fn emit_id(
+        &mut self,
+        id: &str,
+        path: &str,
+        detail: String,
+        b: Option<&At<'_>>,
+        r: Option<&At<'_>>,
+    ) {
+        let subject = self.subject(path);
+        self.cx
+            .emit(id, self.scope.endpoint, &subject, detail, b, r);
+    }
+
+    fn node(&mut self, b: &At<'d>, r: &At<'d>, path: &str, depth: usize) {
+        if depth > MAX_DEPTH
+            || !self
+                .seen
+                .insert((b.file, b.ptr.clone(), r.file, r.ptr.clone()))
+        {
+            return;
+        }
+        if self.cx.same.subtree(self.bd, b, self.rd, r) {
+            return; // the same all the way down: no finding
+        }
+        let (b, bnull) = unwrap_nullable(self.bd, b);
+        let (r, rnull) = unwrap_nullable(self.rd, r);
+        let (b, r) = (&b, &r);
+        if path.is_empty() && self.scope.owner == Owner::Body && self.wrapped_in_one_of(b, r) {
+            return;
+        }
+        self.types(b, r, path);
+        self.nullable(b, r, path, bnull, rnull);
+        self.enums(b, r, path);
+        self.bounds(b, r, path);
+        self.pattern(b, r, path);
+        self.values(b, r, path);
+        self.discriminator(b, r, path);
+        self.json_schema_2020(b, r, path, depth);
+        self.composition(b, r, path, depth);
+        if let (Some(bi), Some(ri)) = (self.bd.get(b, "items"), self.rd.get(r, "items"))
+            && bi.v.is_object()
+            && ri.v.is_object()
+        {
+            let p = join(path, "items");
+            self.node(&bi, &ri, &p, depth + 1);
+        }
+        if let (Some(ba), Some(ra)) = (
+            self.bd.get(b, "additionalProperties"),
+            self.rd.get(r, "additionalProperties"),
+        ) && ba.v.is_object()
+            && ra.v.is_object()
+        {
+            let p = join(path, "additionalProperties");
+            self.node(&ba, &ra, &p, depth + 1);
+        }
+        if let (Some(bn), Some(rn)) = (self.bd.get(b, "not"), self.rd.get(r, "not")) {
+            self.node(&bn, &rn, path, depth + 1);
+        }
+        self.properties(b, r, path, depth);
+    }
+}
+
+pub(super) fn join(path: &str, seg: &str) -> String {
+    if path.is_empty() {
+        seg.to_owned()
+    } else {
+        format!("{path}/{seg}")
+    }
+}
+
+pub(super) fn join_list<T: std::fmt::Display>(v: &[T]) -> String {
+    v.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
