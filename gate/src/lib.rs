@@ -105,6 +105,17 @@ impl Report {
 /// dates. The same inputs always give the same report.
 #[must_use]
 pub fn diff(base: &Document, revision: &Document, config: &Config, today: Date) -> Report {
+    let (eff_b, eff_r) = if config.differences().effective_schemas {
+        (
+            rules::schema::effective::Effective::of(base),
+            rules::schema::effective::Effective::of(revision),
+        )
+    } else {
+        (
+            rules::schema::effective::Effective::none(),
+            rules::schema::effective::Effective::none(),
+        )
+    };
     let mut cx = rules::Cx {
         b: base,
         r: revision,
@@ -112,6 +123,8 @@ pub fn diff(base: &Document, revision: &Document, config: &Config, today: Date) 
         today,
         raw: Vec::new(),
         same: rules::same::Same::new(base, revision),
+        eff_b: &eff_b,
+        eff_r: &eff_r,
     };
     rules::run(&mut cx);
     let raw = cx.raw;

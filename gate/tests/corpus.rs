@@ -16,7 +16,9 @@ fn public_corpus_meets_the_targets() {
     let root = PathBuf::from(manifest).join("../testdata/gate-corpus");
     let bin = env!("CARGO_BIN_EXE_stateanchor-gate");
     // A fixed day, so that x-sunset dates in the corpus compare the same way every year.
-    let cmd = format!("'{bin}' diff {{base}} {{revision}} --format json --today 2026-08-08");
+    let cmd = format!(
+        "'{bin}' diff {{base}} {{revision}} --format json --compat oasdiff --today 2026-08-08"
+    );
     let out = Command::new("python3")
         .arg(root.join("gate_check.py"))
         .args(["--cmd", &cmd, "--split", "public", "--json"])

@@ -49,6 +49,9 @@ pub(crate) struct Cx<'a> {
     pub raw: Vec<Raw>,
     /// The `$ref` targets that are the same in both documents.
     pub same: same::Same,
+    /// The effective (merged) schemas of the base and the revision.
+    pub eff_b: &'a schema::effective::Effective,
+    pub eff_r: &'a schema::effective::Effective,
 }
 
 impl<'a> Cx<'a> {

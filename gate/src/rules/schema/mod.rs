@@ -14,6 +14,7 @@
 //! equals a numeric `exclusiveMinimum`.
 
 mod composition;
+pub(crate) mod effective;
 mod keywords;
 pub(crate) mod normalize;
 mod properties;
@@ -58,11 +59,14 @@ const MAX_DEPTH: usize = 48;
 /// Compares two schemas.
 pub(crate) fn diff(cx: &mut Cx<'_>, scope: &Scope<'_>, b: &At<'_>, r: &At<'_>) {
     let (bd, rd) = (cx.b, cx.r);
+    let (eb, er) = (cx.eff_b, cx.eff_r);
     let mut w = Walk {
         cx,
         scope,
         bd,
         rd,
+        eb,
+        er,
         seen: HashSet::new(),
     };
     w.node(b, r, "", 0);
@@ -73,6 +77,8 @@ struct Walk<'c, 'a, 's, 'd> {
     scope: &'s Scope<'s>,
     bd: &'d Document,
     rd: &'d Document,
+    eb: &'d effective::Effective,
+    er: &'d effective::Effective,
     seen: HashSet<(usize, String, usize, String)>,
 }
 
@@ -181,8 +187,11 @@ impl<'d> Walk<'_, '_, '_, 'd> {
         if self.cx.same.subtree(self.bd, b, self.rd, r) {
             return; // the same all the way down: no finding
         }
-        let (b, bnull) = unwrap_nullable(self.bd, b);
-        let (r, rnull) = unwrap_nullable(self.rd, r);
+        // The effective schemas (allOf merged, unless compat: oasdiff).
+        let (eb, er) = (self.eb, self.er);
+        let (b, bnull) = unwrap_nullable(self.bd, &eb.of_node(b));
+        let (r, rnull) = unwrap_nullable(self.rd, &er.of_node(r));
+        let (b, r) = (eb.of_node(&b), er.of_node(&r));
         let (b, r) = (&b, &r);
         if path.is_empty() && self.scope.owner == Owner::Body && self.wrapped_in_one_of(b, r) {
             return;

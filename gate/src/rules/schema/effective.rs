@@ -1,0 +1,221 @@
+//! The effective schema: what a schema accepts, whatever way it is written.
+//!
+//! With `differences.effective_schemas` (the default; off with
+//! `compat: oasdiff`), every schema that has an `allOf` is compared as one
+//! merged schema: the node's own keywords and its members' (references
+//! followed, nested `allOf`s flattened), `properties` and `required`
+//! united. An instance is valid against an `allOf` exactly when it is valid
+//! against every member, so when no two members constrain the same keyword
+//! differently, the merged schema accepts exactly the same documents. When
+//! they do (two different `type`s, the same property defined twice in two
+//! ways, a member in another file), the schema is not merged and is
+//! compared as written.
+//!
+//! A merged property is a `$ref` to the property where it is written, so
+//! findings below it point at the member or base that defines it: where each
+//! part came from is kept.
+//!
+//! The merged schemas of a document are computed once per diff, keyed by
+//! file and pointer of the schema that has the `allOf`.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use serde_json::{Map, Value};
+
+use crate::document::{At, Document, push_segment};
+
+/// Keywords that only annotate: the first source's value is kept.
+fn annotation(k: &str) -> bool {
+    matches!(
+        k,
+        "title" | "description" | "example" | "examples" | "externalDocs" | "$comment"
+    ) || k.starts_with("x-")
+}
+
+/// The merged schemas of one document.
+#[derive(Debug, Default)]
+pub(crate) struct Effective {
+    merged: HashMap<(usize, String), Value>,
+}
+
+impl Effective {
+    /// Nothing merged (`compat: oasdiff`).
+    pub(crate) fn none() -> Effective {
+        Effective::default()
+    }
+
+    /// Every `allOf` of `doc` that can be merged, merged.
+    pub(crate) fn of(doc: &Document) -> Effective {
+        let mut out = Effective::default();
+        for file in 0..doc.file_count() {
+            let mut ptr = String::new();
+            scan(
+                doc,
+                file,
+                doc.file_value(file),
+                &mut ptr,
+                &mut out.merged,
+                0,
+            );
+        }
+        out
+    }
+
+    /// The effective form of `at`: its merged schema if it has one.
+    pub(crate) fn of_node<'e>(&'e self, at: &At<'e>) -> At<'e> {
+        match self.merged.get(&(at.file, at.ptr.clone())) {
+            Some(v) => At {
+                file: at.file,
+                ptr: at.ptr.clone(),
+                v,
+                via: at.via,
+            },
+            None => at.clone(),
+        }
+    }
+}
+
+const MAX_DEPTH: usize = 256;
+
+fn scan(
+    doc: &Document,
+    file: usize,
+    v: &Value,
+    ptr: &mut String,
+    out: &mut HashMap<(usize, String), Value>,
+    depth: usize,
+) {
+    if depth > MAX_DEPTH {
+        return;
+    }
+    match v {
+        Value::Object(m) => {
+            if m.get("allOf")
+                .and_then(Value::as_array)
+                .is_some_and(|a| !a.is_empty())
+                && let Some(merged) = merge(doc, file, ptr, v)
+            {
+                out.insert((file, ptr.clone()), merged);
+            }
+            for (k, c) in m {
+                if matches!(c, Value::Object(_) | Value::Array(_)) {
+                    let len = ptr.len();
+                    push_segment(ptr, k);
+                    scan(doc, file, c, ptr, out, depth + 1);
+                    ptr.truncate(len);
+                }
+            }
+        }
+        Value::Array(a) => {
+            for (i, c) in a.iter().enumerate() {
+                if matches!(c, Value::Object(_) | Value::Array(_)) {
+                    let len = ptr.len();
+                    push_segment(ptr, &i.to_string());
+                    scan(doc, file, c, ptr, out, depth + 1);
+                    ptr.truncate(len);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The node and its `allOf` members, flattened, in order; `None` when a
+/// member cannot be merged (not an object, in another file, a cycle).
+fn sources<'d>(
+    doc: &'d Document,
+    at: At<'d>,
+    out: &mut Vec<At<'d>>,
+    on_path: &mut HashSet<String>,
+    depth: usize,
+) -> Option<()> {
+    if depth > 32 || !at.v.is_object() || !on_path.insert(at.ptr.clone()) {
+        return None;
+    }
+    out.push(at.clone());
+    if let Some(all) = doc.get(&at, "allOf") {
+        let members = all.v.as_array()?;
+        for i in 0..members.len() {
+            let m = doc.index(&all, i)?;
+            if m.file != at.file {
+                return None;
+            }
+            sources(doc, m, out, on_path, depth + 1)?;
+        }
+    }
+    on_path.remove(&at.ptr);
+    Some(())
+}
+
+/// `at` (which has an `allOf`) as one schema, if that means the same.
+fn merge(doc: &Document, file: usize, ptr: &str, v: &Value) -> Option<Value> {
+    let at = At {
+        file,
+        ptr: ptr.to_owned(),
+        v,
+        via: None,
+    };
+    let mut srcs = Vec::new();
+    sources(doc, at, &mut srcs, &mut HashSet::new(), 0)?;
+    let mut acc: Map<String, Value> = Map::new();
+    let mut props: Map<String, Value> = Map::new();
+    let mut prop_values: HashMap<String, &Value> = HashMap::new();
+    let mut required: BTreeSet<String> = BTreeSet::new();
+    let mut required_order: Vec<String> = Vec::new();
+    for s in &srcs {
+        let m = s.v.as_object()?;
+        for (k, val) in m {
+            match k.as_str() {
+                "allOf" => {}
+                "properties" => {
+                    let pm = val.as_object()?;
+                    for (name, pv) in pm {
+                        match prop_values.get(name) {
+                            Some(prev) if *prev != pv => return None,
+                            Some(_) => {}
+                            None => {
+                                prop_values.insert(name.clone(), pv);
+                                let mut p = s.ptr.clone();
+                                push_segment(&mut p, "properties");
+                                push_segment(&mut p, name);
+                                let mut reference = Map::new();
+                                reference.insert(
+                                    "$ref".to_owned(),
+                                    Value::String(format!("#{}", p.replace('%', "%25"))),
+                                );
+                                props.insert(name.clone(), Value::Object(reference));
+                            }
+                        }
+                    }
+                }
+                "required" => {
+                    for n in val.as_array()?.iter().filter_map(Value::as_str) {
+                        if required.insert(n.to_owned()) {
+                            required_order.push(n.to_owned());
+                        }
+                    }
+                }
+                k if annotation(k) => {
+                    acc.entry(k.to_owned()).or_insert_with(|| val.clone());
+                }
+                k => match acc.get(k) {
+                    Some(prev) if prev != val => return None,
+                    Some(_) => {}
+                    None => {
+                        acc.insert(k.to_owned(), val.clone());
+                    }
+                },
+            }
+        }
+    }
+    if !props.is_empty() {
+        acc.insert("properties".to_owned(), Value::Object(props));
+    }
+    if !required_order.is_empty() {
+        acc.insert(
+            "required".to_owned(),
+            Value::Array(required_order.into_iter().map(Value::String).collect()),
+        );
+    }
+    Some(Value::Object(acc))
+}
