@@ -257,11 +257,37 @@ bench() {
     optic "$(echo "$t1 - $t0" | bc)" "$ran" "$every" "$killed" "$(echo "$t3 - $t2" | bc)"
 }
 
+# GitHub's GHES 3.17 -> 3.19 description (both in @octokit/openapi's last
+# version): the gate in both modes and api-smart-diff, one after the other
+# in one run, on the same machine.
+ghes() {
+  local gate; gate="$(gate_bin)"
+  peers
+  local d="$SPECS/octokit-${OCTOKIT_VERSIONS##* }/package/generated"
+  local a="$d/ghes-3.17.json" b="$d/ghes-3.19.json"
+  echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/{print $2}') GiB RAM"
+  echo "ghes-3.17.json -> ghes-3.19.json ($(stat -c %s "$a") -> $(stat -c %s "$b") bytes):"
+  local label rc
+  for label in gate gate-oasdiff api-smart-diff; do
+    rc=0
+    case $label in
+      gate) /usr/bin/time -f '%e %M' -o "$OUT/time" "$gate" diff "$a" "$b" --format json >"$OUT/stdout" 2>"$OUT/stderr" || rc=$? ;;
+      gate-oasdiff) /usr/bin/time -f '%e %M' -o "$OUT/time" "$gate" diff "$a" "$b" --format json --compat oasdiff >"$OUT/stdout" 2>"$OUT/stderr" || rc=$? ;;
+      api-smart-diff) /usr/bin/time -f '%e %M' -o "$OUT/time" timeout "${PEER_TIMEOUT:-900}" node "$PEERS/asd.cjs" "$a" "$b" >"$OUT/stdout" 2>"$OUT/stderr" || rc=$? ;;
+    esac
+    local secs kb; read -r secs kb < <(tail -1 "$OUT/time")
+    local n=""
+    case $label in gate*) n=" $(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["findings"]), "findings")' "$OUT/stdout" 2>/dev/null)" ;; esac
+    printf '  %-16s %8.2f s %7d MiB (exit %d)%s\n' "$label" "$secs" "$((kb / 1024))" "$rc" "$n"
+  done
+}
+
 case "${1:-all}" in
   fetch) fetch ;;
   sweep) fetch; sweep ;;
   github) fetch; github ;;
   bench) fetch; bench ;;
+  ghes) fetch; ghes ;;
   all) fetch; sweep; github; bench ;;
   *) echo "usage: $0 [fetch|sweep|github|bench|all]" >&2; exit 2 ;;
 esac

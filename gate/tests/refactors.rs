@@ -468,6 +468,54 @@ fn refactors() -> Vec<Refactor> {
         ),
         break_rule: "request-property-became-enum",
     });
+    // 23. Defaults spelled out (minLength 0, minItems 0, nullable false,
+    // uniqueItems false, an empty required list, a request body not required).
+    let plain =
+        "type: object\nproperties:\n  x: {type: string}\n  l: {type: array, items: {type: string}}";
+    let spelled = "type: object\nrequired: []\nadditionalProperties: true\nproperties:\n  x: {type: string, minLength: 0, nullable: false, deprecated: false}\n  l: {type: array, minItems: 0, uniqueItems: false, items: {type: string}}";
+    v.push(Refactor {
+        name: "schema defaults spelled out",
+        base: pets(plain, plain, ""),
+        equivalent: pets(spelled, spelled, ""),
+        broken: pets(&spelled.replace("minItems: 0", "minItems: 1"), spelled, ""),
+        break_rule: "request-property-min-items-increased",
+    });
+    // 24. Parameter defaults spelled out (style, explode, required: false).
+    let q = "/pets:\n  get:\n    parameters:\n      - {name: q, in: query, schema: {type: array, items: {type: string}}}\n      - {name: h, in: header, schema: {type: string}}\n    responses:\n      '200': {description: ok}";
+    let q_spelled = "/pets:\n  get:\n    parameters:\n      - {name: q, in: query, required: false, style: form, explode: true, allowEmptyValue: false, schema: {type: array, items: {type: string}}}\n      - {name: h, in: header, required: false, style: simple, schema: {type: string}}\n    responses:\n      '200': {description: ok}";
+    v.push(Refactor {
+        name: "parameter defaults spelled out",
+        base: doc(q, ""),
+        equivalent: doc(q_spelled, ""),
+        broken: doc(
+            &q_spelled.replace(
+                "{name: h, in: header, required: false",
+                "{name: h, in: header, required: true",
+            ),
+            "",
+        ),
+        break_rule: "request-parameter-became-required",
+    });
+    // 25. oneOf members reordered.
+    let a = "type: object\nrequired: [a]\nproperties:\n  a: {type: string}";
+    let b = "type: object\nrequired: [b]\nproperties:\n  b: {type: integer}";
+    v.push(Refactor {
+        name: "oneOf members reordered",
+        base: pets(&one_of(a, b), "type: object", ""),
+        equivalent: pets(&one_of(b, a), "type: object", ""),
+        broken: pets(
+            &one_of(
+                &b.replace("required: [b]", "required: [b, c]\n").replace(
+                    "  b: {type: integer}",
+                    "  b: {type: integer}\n  c: {type: string}",
+                ),
+                a,
+            ),
+            "type: object",
+            "",
+        ),
+        break_rule: "new-required-request-property",
+    });
     v
 }
 
