@@ -289,5 +289,5 @@ case "${1:-all}" in
   bench) fetch; bench ;;
   ghes) fetch; ghes ;;
   all) fetch; sweep; github; bench ;;
-  *) echo "usage: $0 [fetch|sweep|github|bench|all]" >&2; exit 2 ;;
+  *) echo "usage: $0 [fetch|sweep|github|bench|ghes|all]" >&2; exit 2 ;;
 esac
