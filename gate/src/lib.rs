@@ -71,6 +71,7 @@ pub const NEVER_EMITTED: &[&str] = &[
     // paths, operations, security, components; JSON Schema 2020-12 keywords
 
     // parameters, headers, lifecycle
+    "request-parameter-min-items-set",
 
     // request bodies and properties
 

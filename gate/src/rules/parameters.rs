@@ -79,6 +79,16 @@ pub(crate) fn param_schema<'d>(doc: &'d Document, at: &At<'d>) -> Option<At<'d>>
     doc.get(&mt, "schema")
 }
 
+/// Is the parameter serialized in the form style with explode (the default
+/// for query and cookie parameters)?
+fn form_explode(location: &str, v: &Value) -> bool {
+    let style = v.get("style").and_then(Value::as_str).unwrap_or(match location {
+        "query" | "cookie" => "form",
+        _ => "simple",
+    });
+    style == "form" && v.get("explode").and_then(Value::as_bool).unwrap_or(true)
+}
+
 /// Reports parameter changes of an operation.
 pub(crate) fn diff(cx: &mut Cx<'_>, b: &Op<'_>, r: &Op<'_>, ep: &str) {
     let bp = params(cx.b, b);
@@ -136,16 +146,8 @@ pub(crate) fn diff(cx: &mut Cx<'_>, b: &Op<'_>, r: &Op<'_>, ep: &str) {
                     Some(&r.op),
                 );
             }
-            Some(Ok(_)) => {
-                cx.emit(
-                    "request-parameter-removed-with-deprecation",
-                    ep,
-                    &subject,
-                    format!("the deprecated {what} was removed after its sunset date"),
-                    Some(&p.at),
-                    Some(&r.op),
-                );
-            }
+            // Removed after its sunset date: as planned, nothing to report.
+            Some(Ok(_)) => {}
         }
     }
     for (k, p) in &rp {
@@ -203,17 +205,58 @@ pub(crate) fn diff(cx: &mut Cx<'_>, b: &Op<'_>, r: &Op<'_>, ep: &str) {
                 );
             }
         }
-        lifecycle::deprecation(cx, ep, &bparam.at, &p.at, Kind::Parameter(&what), &what);
+        lifecycle::deprecation(
+            cx,
+            ep,
+            &bparam.at,
+            &p.at,
+            Kind::Parameter(&what),
+            &what,
+            lifecycle::stability(r.op.v),
+        );
         if let (Some(bs), Some(rs)) = (param_schema(cx.b, &bparam.at), param_schema(cx.r, &p.at)) {
             let scope = Scope {
                 dir: Dir::Request,
                 owner: Owner::Parameter {
                     header: p.location == "header",
+                    form: form_explode(&p.location, p.at.v),
                 },
                 endpoint: ep,
                 context: what.clone(),
             };
             schema::diff(cx, &scope, &bs, &rs);
+            items_max_items(cx, ep, &what, &bs, &rs);
         }
     }
+}
+
+/// oasdiff reads a parameter's maxItems change from its `items` when the
+/// parameter's own maxItems did not change (both set).
+fn items_max_items(cx: &mut Cx<'_>, ep: &str, what: &str, b: &At<'_>, r: &At<'_>) {
+    let max = |v: &Value| v.get("maxItems").and_then(Value::as_f64);
+    if max(b.v) != max(r.v) {
+        return;
+    }
+    let (Some(bi), Some(ri)) = (cx.b.get(b, "items"), cx.r.get(r, "items")) else {
+        return;
+    };
+    let (Some(x), Some(y)) = (max(bi.v), max(ri.v)) else {
+        return;
+    };
+    if x == y {
+        return;
+    }
+    let (id, how) = if y > x {
+        ("request-parameter-max-items-increased", "increased")
+    } else {
+        ("request-parameter-max-items-decreased", "decreased")
+    };
+    cx.emit(
+        id,
+        ep,
+        &format!("{what} items"),
+        format!("the maxItems of the {what}'s items was {how} from {x} to {y}"),
+        Some(&bi),
+        Some(&ri),
+    );
 }

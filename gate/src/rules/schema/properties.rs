@@ -22,7 +22,7 @@ impl<'d> Walk<'_, '_, '_, 'd> {
         let rmap: BTreeMap<&str, &At<'d>> = rprops.iter().map(|(k, v)| (*k, v)).collect();
         let bmap: BTreeMap<&str, &At<'d>> = bprops.iter().map(|(k, v)| (*k, v)).collect();
         let body = self.scope.owner == Owner::Body;
-        let header_param = self.scope.owner == Owner::Parameter { header: true };
+        let header_param = matches!(self.scope.owner, Owner::Parameter { header: true, .. });
         for (name, bp) in &bprops {
             let p = join(path, name);
             match rmap.get(name) {
@@ -273,7 +273,7 @@ impl<'d> Walk<'_, '_, '_, 'd> {
                     Some(rp),
                 ),
                 Some(Ok(d)) => {
-                    if days > 0 && d.days_since_epoch() - self.cx.today.days_since_epoch() < days {
+                    if d.days_since_epoch() - self.cx.today.days_since_epoch() < days {
                         self.emit_id(&format!("{dir}-property-sunset-date-too-small"), p, format!("the property {p}'s sunset date {d} is less than {days} days away ({ctx})"), Some(bp), Some(rp));
                     } else {
                         self.emit_id(
@@ -309,7 +309,7 @@ impl<'d> Walk<'_, '_, '_, 'd> {
                     Some(bp),
                     Some(rp),
                 );
-            } else if y > x {
+            } else if y > x && x >= Stability::Beta {
                 self.emit_id(
                     &format!("{dir}-property-stability-increased"),
                     p,
