@@ -44,9 +44,20 @@ fn path_param_names(path: &str) -> Vec<&str> {
         .collect()
 }
 
-fn params<'d>(doc: &'d Document, op: &Op<'d>) -> BTreeMap<(String, String), Param<'d>> {
+/// The parameters of an operation: with `merge`, the path item's merged in
+/// (the operation's win); without, only the operation's own.
+fn params<'d>(
+    doc: &'d Document,
+    op: &Op<'d>,
+    merge: bool,
+) -> BTreeMap<(String, String), Param<'d>> {
     let mut out = BTreeMap::new();
-    for (from_path, holder) in [(true, &op.path_item), (false, &op.op)] {
+    let levels: &[(bool, &At<'d>)] = if merge {
+        &[(true, &op.path_item), (false, &op.op)]
+    } else {
+        &[(false, &op.op)]
+    };
+    for &(from_path, holder) in levels {
         let Some(list) = doc.get(holder, "parameters") else {
             continue;
         };
@@ -91,8 +102,14 @@ fn form_explode(location: &str, v: &Value) -> bool {
 
 /// Reports parameter changes of an operation.
 pub(crate) fn diff(cx: &mut Cx<'_>, b: &Op<'_>, r: &Op<'_>, ep: &str) {
-    let bp = params(cx.b, b);
-    let rp = params(cx.r, r);
+    // oasdiff (without --flatten-params) compares an operation's own
+    // parameters only, and of the path item's only the added ones.
+    let merge = cx.config.differences().path_level_parameters;
+    if !merge {
+        path_level_added(cx, b, r, ep);
+    }
+    let bp = params(cx.b, b, merge);
+    let rp = params(cx.r, r, merge);
     let base_path_level: Vec<(String, String)> = bp
         .iter()
         .filter(|(_, p)| p.from_path)
@@ -259,4 +276,58 @@ fn items_max_items(cx: &mut Cx<'_>, ep: &str, what: &str, b: &At<'_>, r: &At<'_>
         Some(&bi),
         Some(&ri),
     );
+}
+
+/// The non-path parameters the path item gained (oasdiff's
+/// `check_new_request_non_path_default_parameter.go`), reported on each of
+/// its operations.
+fn path_level_added(cx: &mut Cx<'_>, b: &Op<'_>, r: &Op<'_>, ep: &str) {
+    let level = |doc: &Document, op: &Op<'_>| -> Vec<(String, String)> {
+        doc.get(&op.path_item, "parameters")
+            .map(|list| {
+                doc.items(&list)
+                    .iter()
+                    .filter_map(|at| {
+                        Some((
+                            at.v.get("in")?.as_str()?.to_owned(),
+                            at.v.get("name")?.as_str()?.to_owned(),
+                        ))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let base = level(cx.b, b);
+    let Some(list) = cx.r.get(&r.path_item, "parameters") else {
+        return;
+    };
+    for at in cx.r.items(&list) {
+        let (Some(location), Some(name)) = (
+            at.v.get("in").and_then(Value::as_str),
+            at.v.get("name").and_then(Value::as_str),
+        ) else {
+            continue;
+        };
+        if location == "path" || base.contains(&(location.to_owned(), name.to_owned())) {
+            continue;
+        }
+        let required = as_bool(at.v.get("required"));
+        let id = if required {
+            "new-required-request-default-parameter-to-existing-path"
+        } else {
+            "new-optional-request-default-parameter-to-existing-path"
+        };
+        let what = format!("{location} parameter {name}");
+        cx.emit(
+            id,
+            ep,
+            &what,
+            format!(
+                "the {} {what} was added at path level",
+                if required { "required" } else { "optional" }
+            ),
+            Some(&b.path_item),
+            Some(&at),
+        );
+    }
 }

@@ -108,6 +108,19 @@ fn h(schema: &str) -> String {
     param_in("header", "X-H", "", schema)
 }
 
+/// `GET /items` whose path item has the query parameter `q` (`extra` fields).
+fn path_level_q(extra: &str) -> String {
+    v30(&format!(
+        "paths:\n  /items:\n    parameters:\n    - name: q\n      in: query\n{}      schema: {{type: string}}\n    get:\n      responses:\n        '200': {{description: ok}}\n",
+        indent(extra, 6).trim_end().to_owned() + if extra.is_empty() { "" } else { "\n" }
+    ))
+}
+
+/// StateAnchor's own mode (every deliberate difference on).
+fn native() -> Config {
+    Config::default()
+}
+
 pub fn rules() -> Vec<Rule> {
     let mut out = Vec::new();
     out.extend(lifecycle());
@@ -280,6 +293,9 @@ fn added() -> Vec<Rule> {
             "An operation gains an optional query, header or cookie parameter of its own.",
         )
         .fires("optional query", 1, "INFO", EP, get(""), q("type: string"))
+        .fires("moved from the path item to the operation", 1, "INFO", EP, path_level_q(""), q("type: string"))
+        .quiet("moved, StateAnchor's mode (path_level_parameters)", path_level_q(""), q("type: string"))
+        .with_config(native())
         .quiet("required", get(""), param_in("query", "q", "required: true\n", "type: string")),
         rule(
             "new-required-request-parameter",
@@ -345,7 +361,10 @@ fn param_lifecycle() -> Vec<Rule> {
             "A parameter that was not deprecated is gone from an operation.",
         )
         .fires("removed", 1, "WARN", EP, p(""), get(""))
-        .quiet("deprecated, then removed", p("deprecated: true\n"), get("")),
+        .quiet("deprecated, then removed", p("deprecated: true\n"), get(""))
+        .quiet("removed from the path item (oasdiff compares an operation's own)", path_level_q(""), get(""))
+        .fires("removed from the path item, StateAnchor's mode (path_level_parameters)", 1, "WARN", EP, path_level_q(""), get(""))
+        .with_config(native()),
         rule(
             "request-parameter-removed-with-deprecation",
             "A deprecated parameter without x-sunset is removed.",
@@ -416,6 +435,9 @@ fn param_values() -> Vec<Rule> {
             "A query, header or cookie parameter's required goes from false to true.",
         )
         .fires("became required", 1, "ERR", EP, q("type: string"), param_in("query", "q", "required: true\n", "type: string"))
+        .quiet("at path level (not compared by oasdiff)", path_level_q(""), path_level_q("required: true"))
+        .fires("at path level, StateAnchor's mode (path_level_parameters)", 1, "ERR", EP, path_level_q(""), path_level_q("required: true"))
+        .with_config(native())
         .quiet("became optional", param_in("query", "q", "required: true\n", "type: string"), q("type: string")),
         rule(
             "request-parameter-became-optional",
