@@ -72,11 +72,9 @@ pub const NEVER_EMITTED: &[&str] = &[
 
     // parameters, headers, lifecycle
     "request-parameter-min-items-set",
-
     // request bodies and properties
 
     // response bodies and properties
-
 ];
 
 /// The findings of one diff, sorted by endpoint, rule and location.

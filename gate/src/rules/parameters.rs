@@ -93,10 +93,13 @@ pub(crate) fn param_schema<'d>(doc: &'d Document, at: &At<'d>) -> Option<At<'d>>
 /// Is the parameter serialized in the form style with explode (the default
 /// for query and cookie parameters)?
 fn form_explode(location: &str, v: &Value) -> bool {
-    let style = v.get("style").and_then(Value::as_str).unwrap_or(match location {
-        "query" | "cookie" => "form",
-        _ => "simple",
-    });
+    let style = v
+        .get("style")
+        .and_then(Value::as_str)
+        .unwrap_or(match location {
+            "query" | "cookie" => "form",
+            _ => "simple",
+        });
     style == "form" && v.get("explode").and_then(Value::as_bool).unwrap_or(true)
 }
 

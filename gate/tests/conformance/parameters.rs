@@ -17,7 +17,10 @@ const EP: &str = "GET /items";
 
 /// `GET /items` with a query parameter `q` of `schema` (unindented YAML).
 fn q(schema: &str) -> String {
-    parameter(&format!("name: q\nin: query\nschema:\n{}", indent(schema, 2)))
+    parameter(&format!(
+        "name: q\nin: query\nschema:\n{}",
+        indent(schema, 2)
+    ))
 }
 
 /// The same for a parameter in `location` named `name`, with extra fields.
@@ -67,11 +70,7 @@ fn two_ops(get_extra: &str) -> String {
 
 /// Only `POST /items`.
 fn post_only() -> String {
-    op(
-        "post",
-        "/items",
-        "responses:\n  '200': {description: ok}",
-    )
+    op("post", "/items", "responses:\n  '200': {description: ok}")
 }
 
 /// A document with no paths.
@@ -90,17 +89,26 @@ fn policy(days: u32) -> Config {
 
 /// `POST /items` whose JSON request body is an object with property `p` (unindented YAML).
 fn req_prop(p: &str) -> String {
-    request_body(&format!("type: object\nproperties:\n  p:\n{}", indent(p, 4)))
+    request_body(&format!(
+        "type: object\nproperties:\n  p:\n{}",
+        indent(p, 4)
+    ))
 }
 
 /// `GET /items` whose 200 JSON response is an object with property `p`.
 fn resp_prop(p: &str) -> String {
-    response_body(&format!("type: object\nproperties:\n  p:\n{}", indent(p, 4)))
+    response_body(&format!(
+        "type: object\nproperties:\n  p:\n{}",
+        indent(p, 4)
+    ))
 }
 
 /// A query parameter `q` whose schema is an object with property `p` (unindented YAML).
 fn q_prop(p: &str) -> String {
-    q(&format!("type: object\nproperties:\n  p:\n{}", indent(p, 4)))
+    q(&format!(
+        "type: object\nproperties:\n  p:\n{}",
+        indent(p, 4)
+    ))
 }
 
 /// A header parameter `X-H` whose schema is `schema`.
@@ -158,6 +166,7 @@ fn lifecycle() -> Vec<Rule> {
         .fires("invalid in the revision", 1, "ERR", EP, get("x-stability-level: beta\n"), get("x-stability-level: gamma\n"))
         .fires("invalid in the base", 1, "ERR", EP, get("x-stability-level: gamma\n"), get("x-stability-level: beta\n"))
         .fires("invalid in both", 2, "ERR", EP, get("x-stability-level: gamma\n"), get("x-stability-level: gamma\n"))
+        .fires("invalid on a body property", 1, "ERR", "POST /items", req_prop("type: string"), req_prop("type: string\nx-stability-level: gamma"))
         .quiet("valid levels", get("x-stability-level: beta\n"), get("x-stability-level: alpha\n")),
         rule(
             "api-stability-decreased",
@@ -434,119 +443,327 @@ fn param_values() -> Vec<Rule> {
             "request-parameter-became-required",
             "A query, header or cookie parameter's required goes from false to true.",
         )
-        .fires("became required", 1, "ERR", EP, q("type: string"), param_in("query", "q", "required: true\n", "type: string"))
-        .quiet("at path level (not compared by oasdiff)", path_level_q(""), path_level_q("required: true"))
-        .fires("at path level, StateAnchor's mode (path_level_parameters)", 1, "ERR", EP, path_level_q(""), path_level_q("required: true"))
+        .fires(
+            "became required",
+            1,
+            "ERR",
+            EP,
+            q("type: string"),
+            param_in("query", "q", "required: true\n", "type: string"),
+        )
+        .quiet(
+            "at path level (not compared by oasdiff)",
+            path_level_q(""),
+            path_level_q("required: true"),
+        )
+        .fires(
+            "at path level, StateAnchor's mode (path_level_parameters)",
+            1,
+            "ERR",
+            EP,
+            path_level_q(""),
+            path_level_q("required: true"),
+        )
         .with_config(native())
-        .quiet("became optional", param_in("query", "q", "required: true\n", "type: string"), q("type: string")),
+        .quiet(
+            "became optional",
+            param_in("query", "q", "required: true\n", "type: string"),
+            q("type: string"),
+        ),
         rule(
             "request-parameter-became-optional",
             "A parameter's required goes from true to false.",
         )
-        .fires("became optional", 1, "INFO", EP, param_in("query", "q", "required: true\n", "type: string"), q("type: string"))
-        .quiet("became required", q("type: string"), param_in("query", "q", "required: true\n", "type: string")),
+        .fires(
+            "became optional",
+            1,
+            "INFO",
+            EP,
+            param_in("query", "q", "required: true\n", "type: string"),
+            q("type: string"),
+        )
+        .quiet(
+            "became required",
+            q("type: string"),
+            param_in("query", "q", "required: true\n", "type: string"),
+        ),
         rule(
             "request-parameter-became-enum",
             "A parameter's schema gains an enum it did not have.",
         )
-        .fires("became enum", 1, "ERR", EP, q("type: string"), q("type: string\nenum: [a, b]"))
-        .quiet("enum value added", q("type: string\nenum: [a]"), q("type: string\nenum: [a, b]")),
+        .fires(
+            "became enum",
+            1,
+            "ERR",
+            EP,
+            q("type: string"),
+            q("type: string\nenum: [a, b]"),
+        )
+        .quiet(
+            "enum value added",
+            q("type: string\nenum: [a]"),
+            q("type: string\nenum: [a, b]"),
+        ),
         rule(
             "request-parameter-enum-value-added",
             "A value is added to a parameter's enum.",
         )
-        .fires("added", 1, "INFO", EP, q("type: string\nenum: [a]"), q("type: string\nenum: [a, b]"))
-        .quiet("removed", q("type: string\nenum: [a, b]"), q("type: string\nenum: [a]")),
+        .fires(
+            "added",
+            1,
+            "INFO",
+            EP,
+            q("type: string\nenum: [a]"),
+            q("type: string\nenum: [a, b]"),
+        )
+        .quiet(
+            "removed",
+            q("type: string\nenum: [a, b]"),
+            q("type: string\nenum: [a]"),
+        ),
         rule(
             "request-parameter-enum-value-removed",
             "A value is removed from a parameter's enum.",
         )
-        .fires("removed", 1, "ERR", EP, q("type: string\nenum: [a, b]"), q("type: string\nenum: [a]"))
-        .quiet("added", q("type: string\nenum: [a]"), q("type: string\nenum: [a, b]")),
+        .fires(
+            "removed",
+            1,
+            "ERR",
+            EP,
+            q("type: string\nenum: [a, b]"),
+            q("type: string\nenum: [a]"),
+        )
+        .quiet(
+            "added",
+            q("type: string\nenum: [a]"),
+            q("type: string\nenum: [a, b]"),
+        ),
         rule(
             "request-parameter-x-extensible-enum-value-removed",
             "A value is removed from a parameter's x-extensible-enum.",
         )
-        .fires("removed", 1, "ERR", EP, q("type: string\nx-extensible-enum: [a, b]"), q("type: string\nx-extensible-enum: [a]"))
-        .quiet("added", q("type: string\nx-extensible-enum: [a]"), q("type: string\nx-extensible-enum: [a, b]")),
+        .fires(
+            "removed",
+            1,
+            "ERR",
+            EP,
+            q("type: string\nx-extensible-enum: [a, b]"),
+            q("type: string\nx-extensible-enum: [a]"),
+        )
+        .quiet(
+            "added",
+            q("type: string\nx-extensible-enum: [a]"),
+            q("type: string\nx-extensible-enum: [a, b]"),
+        ),
         rule(
             "request-parameter-default-value-added",
             "A parameter's schema gains a default.",
         )
-        .fires("added", 1, "ERR", EP, q("type: string"), q("type: string\ndefault: a"))
+        .fires(
+            "added",
+            1,
+            "ERR",
+            EP,
+            q("type: string"),
+            q("type: string\ndefault: a"),
+        )
         .quiet("removed", q("type: string\ndefault: a"), q("type: string")),
         rule(
             "request-parameter-default-value-removed",
             "A parameter's schema loses its default.",
         )
-        .fires("removed", 1, "ERR", EP, q("type: string\ndefault: a"), q("type: string"))
+        .fires(
+            "removed",
+            1,
+            "ERR",
+            EP,
+            q("type: string\ndefault: a"),
+            q("type: string"),
+        )
         .quiet("added", q("type: string"), q("type: string\ndefault: a")),
         rule(
             "request-parameter-default-value-changed",
             "A parameter's schema default changes value.",
         )
-        .fires("changed", 1, "ERR", EP, q("type: string\ndefault: a"), q("type: string\ndefault: b"))
+        .fires(
+            "changed",
+            1,
+            "ERR",
+            EP,
+            q("type: string\ndefault: a"),
+            q("type: string\ndefault: b"),
+        )
         .quiet("added", q("type: string"), q("type: string\ndefault: b")),
         rule(
             "request-parameter-became-nullable",
             "A parameter's schema becomes nullable.",
         )
-        .fires("nullable", 1, "INFO", EP, q("type: string"), q("type: string\nnullable: true"))
-        .quiet("not nullable", q("type: string\nnullable: true"), q("type: string")),
+        .fires(
+            "nullable",
+            1,
+            "INFO",
+            EP,
+            q("type: string"),
+            q("type: string\nnullable: true"),
+        )
+        .quiet(
+            "not nullable",
+            q("type: string\nnullable: true"),
+            q("type: string"),
+        ),
         rule(
             "request-parameter-became-not-nullable",
             "A parameter's schema stops being nullable.",
         )
-        .fires("not nullable", 1, "ERR", EP, q("type: string\nnullable: true"), q("type: string"))
-        .quiet("nullable", q("type: string"), q("type: string\nnullable: true")),
+        .fires(
+            "not nullable",
+            1,
+            "ERR",
+            EP,
+            q("type: string\nnullable: true"),
+            q("type: string"),
+        )
+        .quiet(
+            "nullable",
+            q("type: string"),
+            q("type: string\nnullable: true"),
+        ),
         rule(
             "request-parameter-property-became-nullable",
             "A property of a parameter's object schema becomes nullable.",
         )
-        .fires("nullable", 1, "INFO", EP, q_prop("type: string"), q_prop("type: string\nnullable: true"))
-        .quiet("the parameter itself", q("type: string"), q("type: string\nnullable: true")),
+        .fires(
+            "nullable",
+            1,
+            "INFO",
+            EP,
+            q_prop("type: string"),
+            q_prop("type: string\nnullable: true"),
+        )
+        .quiet(
+            "the parameter itself",
+            q("type: string"),
+            q("type: string\nnullable: true"),
+        ),
         rule(
             "request-parameter-property-became-not-nullable",
             "A property of a parameter's object schema stops being nullable.",
         )
-        .fires("not nullable", 1, "ERR", EP, q_prop("type: string\nnullable: true"), q_prop("type: string"))
-        .quiet("became nullable", q_prop("type: string"), q_prop("type: string\nnullable: true")),
+        .fires(
+            "not nullable",
+            1,
+            "ERR",
+            EP,
+            q_prop("type: string\nnullable: true"),
+            q_prop("type: string"),
+        )
+        .quiet(
+            "became nullable",
+            q_prop("type: string"),
+            q_prop("type: string\nnullable: true"),
+        ),
         rule(
             "request-parameter-property-enum-value-added",
             "A value is added to the enum of a property of a parameter's object schema.",
         )
-        .fires("added", 1, "INFO", EP, q_prop("type: string\nenum: [a]"), q_prop("type: string\nenum: [a, b]"))
-        .quiet("removed", q_prop("type: string\nenum: [a, b]"), q_prop("type: string\nenum: [a]")),
+        .fires(
+            "added",
+            1,
+            "INFO",
+            EP,
+            q_prop("type: string\nenum: [a]"),
+            q_prop("type: string\nenum: [a, b]"),
+        )
+        .quiet(
+            "removed",
+            q_prop("type: string\nenum: [a, b]"),
+            q_prop("type: string\nenum: [a]"),
+        ),
         rule(
             "request-parameter-property-enum-value-removed",
             "A value is removed from the enum of a property of a parameter's object schema.",
         )
-        .fires("removed", 1, "ERR", EP, q_prop("type: string\nenum: [a, b]"), q_prop("type: string\nenum: [a]"))
-        .quiet("added", q_prop("type: string\nenum: [a]"), q_prop("type: string\nenum: [a, b]")),
+        .fires(
+            "removed",
+            1,
+            "ERR",
+            EP,
+            q_prop("type: string\nenum: [a, b]"),
+            q_prop("type: string\nenum: [a]"),
+        )
+        .quiet(
+            "added",
+            q_prop("type: string\nenum: [a]"),
+            q_prop("type: string\nenum: [a, b]"),
+        ),
         rule(
             "request-parameter-pattern-added",
             "A parameter's schema gains a pattern.",
         )
-        .fires("added", 1, "ERR", EP, q("type: string"), q("type: string\npattern: '^a+$'"))
-        .quiet("removed", q("type: string\npattern: '^a+$'"), q("type: string")),
+        .fires(
+            "added",
+            1,
+            "ERR",
+            EP,
+            q("type: string"),
+            q("type: string\npattern: '^a+$'"),
+        )
+        .quiet(
+            "removed",
+            q("type: string\npattern: '^a+$'"),
+            q("type: string"),
+        ),
         rule(
             "request-parameter-pattern-removed",
             "A parameter's schema loses its pattern.",
         )
-        .fires("removed", 1, "INFO", EP, q("type: string\npattern: '^a+$'"), q("type: string"))
-        .quiet("added", q("type: string"), q("type: string\npattern: '^a+$'")),
+        .fires(
+            "removed",
+            1,
+            "INFO",
+            EP,
+            q("type: string\npattern: '^a+$'"),
+            q("type: string"),
+        )
+        .quiet(
+            "added",
+            q("type: string"),
+            q("type: string\npattern: '^a+$'"),
+        ),
         rule(
             "request-parameter-pattern-changed",
             "A parameter's pattern changes to one not known to accept more.",
         )
-        .fires("changed", 1, "WARN", EP, q("type: string\npattern: '^a+$'"), q("type: string\npattern: '^b+$'"))
-        .quiet("generalized to .*", q("type: string\npattern: '^a+$'"), q("type: string\npattern: '.*'")),
+        .fires(
+            "changed",
+            1,
+            "WARN",
+            EP,
+            q("type: string\npattern: '^a+$'"),
+            q("type: string\npattern: '^b+$'"),
+        )
+        .quiet(
+            "generalized to .*",
+            q("type: string\npattern: '^a+$'"),
+            q("type: string\npattern: '.*'"),
+        ),
         rule(
             "request-parameter-pattern-generalized",
             "A parameter's pattern changes to the match-anything pattern `.*`.",
         )
-        .fires("to .*", 1, "INFO", EP, q("type: string\npattern: '^a+$'"), q("type: string\npattern: '.*'"))
-        .quiet("changed", q("type: string\npattern: '^a+$'"), q("type: string\npattern: '^b+$'")),
+        .fires(
+            "to .*",
+            1,
+            "INFO",
+            EP,
+            q("type: string\npattern: '^a+$'"),
+            q("type: string\npattern: '.*'"),
+        )
+        .quiet(
+            "changed",
+            q("type: string\npattern: '^a+$'"),
+            q("type: string\npattern: '^b+$'"),
+        ),
     ]
 }
 
@@ -730,7 +947,8 @@ fn param_types() -> Vec<Rule> {
 }
 
 fn headers() -> Vec<Rule> {
-    let hd = |schema: &str, extra: &str| resp_header(&format!("{extra}schema:\n{}", indent(schema, 2)));
+    let hd =
+        |schema: &str, extra: &str| resp_header(&format!("{extra}schema:\n{}", indent(schema, 2)));
     let ty = |t: &str| hd(&format!("type: {t}"), "");
     let tyf = |t: &str, f: &str| hd(&format!("type: {t}\nformat: {f}"), "");
     vec![
@@ -785,15 +1003,17 @@ fn headers() -> Vec<Rule> {
 fn properties() -> Vec<Rule> {
     let dep = |s: &str| format!("type: string\ndeprecated: true\nx-sunset: '{s}'");
     let mut out = Vec::new();
-    for (dir, body) in [("request", req_prop as fn(&str) -> String), ("response", resp_prop)] {
+    for (dir, body) in [
+        ("request", req_prop as fn(&str) -> String),
+        ("response", resp_prop),
+    ] {
         let ep = if dir == "request" {
             "POST /items"
         } else {
             "GET /items"
         };
-        let id = |s: &str| -> &'static str {
-            Box::leak(format!("{dir}-property-{s}").into_boxed_str())
-        };
+        let id =
+            |s: &str| -> &'static str { Box::leak(format!("{dir}-property-{s}").into_boxed_str()) };
         out.push(
             rule(
                 id("deprecated-sunset-missing"),
@@ -808,7 +1028,14 @@ fn properties() -> Vec<Rule> {
                 id("deprecated-sunset-invalid"),
                 "A body property becomes deprecated with an x-sunset that is not a date.",
             )
-            .fires("bad date", 1, "ERR", ep, body("type: string"), body(&dep("soon")))
+            .fires(
+                "bad date",
+                1,
+                "ERR",
+                ep,
+                body("type: string"),
+                body(&dep("soon")),
+            )
             .quiet("a date", body("type: string"), body(&dep("2030-01-01"))),
         );
         out.push(
@@ -816,8 +1043,19 @@ fn properties() -> Vec<Rule> {
                 id("deprecated-with-sunset"),
                 "A body property becomes deprecated with a valid x-sunset that meets the policy.",
             )
-            .fires("a date", 1, "INFO", ep, body("type: string"), body(&dep("2030-01-01")))
-            .quiet("no date", body("type: string"), body("type: string\ndeprecated: true")),
+            .fires(
+                "a date",
+                1,
+                "INFO",
+                ep,
+                body("type: string"),
+                body(&dep("2030-01-01")),
+            )
+            .quiet(
+                "no date",
+                body("type: string"),
+                body("type: string\ndeprecated: true"),
+            ),
         );
         out.push(
             rule(
@@ -834,16 +1072,38 @@ fn properties() -> Vec<Rule> {
                 id("stability-decreased"),
                 "A body property's x-stability-level goes down from beta or stable.",
             )
-            .fires("stable to alpha", 1, "ERR", ep, body("type: string"), body("type: string\nx-stability-level: alpha"))
-            .quiet("alpha to draft", body("type: string\nx-stability-level: alpha"), body("type: string\nx-stability-level: draft")),
+            .fires(
+                "stable to alpha",
+                1,
+                "ERR",
+                ep,
+                body("type: string"),
+                body("type: string\nx-stability-level: alpha"),
+            )
+            .quiet(
+                "alpha to draft",
+                body("type: string\nx-stability-level: alpha"),
+                body("type: string\nx-stability-level: draft"),
+            ),
         );
         out.push(
             rule(
                 id("stability-increased"),
                 "A body property's x-stability-level goes up from beta.",
             )
-            .fires("beta to stable", 1, "INFO", ep, body("type: string\nx-stability-level: beta"), body("type: string"))
-            .quiet("draft to stable", body("type: string\nx-stability-level: draft"), body("type: string")),
+            .fires(
+                "beta to stable",
+                1,
+                "INFO",
+                ep,
+                body("type: string\nx-stability-level: beta"),
+                body("type: string"),
+            )
+            .quiet(
+                "draft to stable",
+                body("type: string\nx-stability-level: draft"),
+                body("type: string"),
+            ),
         );
     }
     out

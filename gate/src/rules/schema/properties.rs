@@ -295,7 +295,28 @@ impl<'d> Walk<'_, '_, '_, 'd> {
                 Some(rp),
             );
         }
-        // Stability.
+        // Stability (an invalid level is reported when the property's
+        // extensions changed: oasdiff's check_property_stability_level.go).
+        fn ext(v: &serde_json::Value) -> Vec<(&String, &serde_json::Value)> {
+            v.as_object()
+                .map(|m| m.iter().filter(|(k, _)| k.starts_with("x-")).collect())
+                .unwrap_or_default()
+        }
+        if ext(bp.v) != ext(rp.v) {
+            let bad = match (stability(bp.v), stability(rp.v)) {
+                (Err(bad), _) | (Ok(_), Err(bad)) => Some(bad),
+                _ => None,
+            };
+            if let Some(bad) = bad {
+                self.emit_id(
+                    "api-invalid-stability-level",
+                    p,
+                    format!("the property {p}'s stability level {bad:?} is not one of draft, alpha, beta, stable ({ctx})"),
+                    Some(bp),
+                    Some(rp),
+                );
+            }
+        }
         if let (Ok(x), Ok(y)) = (stability(bp.v), stability(rp.v)) {
             if y < x && x >= Stability::Beta {
                 self.emit_id(

@@ -28,7 +28,9 @@ impl<'d> Walk<'_, '_, '_, 'd> {
                     self.emit_id(
                         "request-header-property-became-enum",
                         path,
-                        format!("the request header {what} was restricted to a list of enum values"),
+                        format!(
+                            "the request header {what} was restricted to a list of enum values"
+                        ),
                         Some(b),
                         Some(r),
                     );
