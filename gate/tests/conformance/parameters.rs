@@ -371,6 +371,8 @@ fn param_lifecycle() -> Vec<Rule> {
         )
         .fires("removed", 1, "WARN", EP, p(""), get(""))
         .quiet("deprecated, then removed", p("deprecated: true\n"), get(""))
+        .fires("alpha promoted to stable (the revision's level decides)", 1, "WARN", EP, param_in("query", "q", "", "type: string").replace("    get:\n", "    get:\n      x-stability-level: alpha\n"), get(""))
+        .quiet("stable demoted to draft (out of scope)", p(""), get("x-stability-level: draft\n"))
         .quiet("removed from the path item (oasdiff compares an operation's own)", path_level_q(""), get(""))
         .fires("removed from the path item, StateAnchor's mode (path_level_parameters)", 1, "WARN", EP, path_level_q(""), get(""))
         .with_config(native()),
