@@ -175,6 +175,7 @@ pub(crate) fn run(cx: &mut Cx<'_>) {
             (Some((bpath, bitem)), Some((rpath, ritem))) => {
                 let bops = ops_of(cx.b, bpath, bitem);
                 let rops = ops_of(cx.r, rpath, ritem);
+                parameters::path_level_added(cx, bitem, ritem, &rops);
                 for m in METHODS {
                     let bo = bops.iter().find(|o| o.method == m);
                     let ro = rops.iter().find(|o| o.method == m);

@@ -108,9 +108,6 @@ pub(crate) fn diff(cx: &mut Cx<'_>, b: &Op<'_>, r: &Op<'_>, ep: &str) {
     // oasdiff (without --flatten-params) compares an operation's own
     // parameters only, and of the path item's only the added ones.
     let merge = cx.config.differences().path_level_parameters;
-    if !merge {
-        path_level_added(cx, b, r, ep);
-    }
     let bp = params(cx.b, b, merge);
     let rp = params(cx.r, r, merge);
     let base_path_level: Vec<(String, String)> = bp
@@ -281,12 +278,17 @@ fn items_max_items(cx: &mut Cx<'_>, ep: &str, what: &str, b: &At<'_>, r: &At<'_>
     );
 }
 
-/// The non-path parameters the path item gained (oasdiff's
-/// `check_new_request_non_path_default_parameter.go`), reported on each of
-/// its operations.
-fn path_level_added(cx: &mut Cx<'_>, b: &Op<'_>, r: &Op<'_>, ep: &str) {
-    let level = |doc: &Document, op: &Op<'_>| -> Vec<(String, String)> {
-        doc.get(&op.path_item, "parameters")
+/// The non-path parameters a path item gained, reported on each operation
+/// of the revision's path item (oasdiff's
+/// `check_new_request_non_path_default_parameter.go`, whatever the
+/// operations' stability), when the path-level parameters are not merged
+/// into the operations' (`Differences::path_level_parameters` off).
+pub(crate) fn path_level_added(cx: &mut Cx<'_>, bitem: &At<'_>, ritem: &At<'_>, rops: &[Op<'_>]) {
+    if cx.config.differences().path_level_parameters {
+        return;
+    }
+    let level = |doc: &Document, item: &At<'_>| -> Vec<(String, String)> {
+        doc.get(item, "parameters")
             .map(|list| {
                 doc.items(&list)
                     .iter()
@@ -300,8 +302,8 @@ fn path_level_added(cx: &mut Cx<'_>, b: &Op<'_>, r: &Op<'_>, ep: &str) {
             })
             .unwrap_or_default()
     };
-    let base = level(cx.b, b);
-    let Some(list) = cx.r.get(&r.path_item, "parameters") else {
+    let base = level(cx.b, bitem);
+    let Some(list) = cx.r.get(ritem, "parameters") else {
         return;
     };
     for at in cx.r.items(&list) {
@@ -321,16 +323,18 @@ fn path_level_added(cx: &mut Cx<'_>, b: &Op<'_>, r: &Op<'_>, ep: &str) {
             "new-optional-request-default-parameter-to-existing-path"
         };
         let what = format!("{location} parameter {name}");
-        cx.emit(
-            id,
-            ep,
-            &what,
-            format!(
-                "the {} {what} was added at path level",
-                if required { "required" } else { "optional" }
-            ),
-            Some(&b.path_item),
-            Some(&at),
-        );
+        for op in rops {
+            cx.emit(
+                id,
+                &super::endpoint(op.method, &op.path),
+                &what,
+                format!(
+                    "the {} {what} was added at path level",
+                    if required { "required" } else { "optional" }
+                ),
+                Some(bitem),
+                Some(&at),
+            );
+        }
     }
 }

@@ -325,6 +325,8 @@ fn added() -> Vec<Rule> {
             "A path item gains an optional non-path parameter at path level: once per operation of the path.",
         )
         .fires("optional at path level", 1, "INFO", EP, path_level(""), pl(false))
+        .fires("on a draft operation too (the check reads the revision's path item)", 1, "INFO", EP, path_level(""),
+            pl(false).replace("    get:\n", "    get:\n      x-stability-level: draft\n"))
         .quiet("required at path level", path_level(""), pl(true)),
         rule(
             "new-required-request-default-parameter-to-existing-path",
