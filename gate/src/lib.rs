@@ -111,6 +111,7 @@ pub fn diff(base: &Document, revision: &Document, config: &Config, today: Date) 
         today,
         raw: Vec::new(),
         same: rules::same::Same::new(base, revision),
+        op_stability: Ok(rules::lifecycle::Stability::Stable),
     };
     rules::run(&mut cx);
     let raw = cx.raw;

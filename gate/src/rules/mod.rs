@@ -49,6 +49,9 @@ pub(crate) struct Cx<'a> {
     pub raw: Vec<Raw>,
     /// The `$ref` targets that are the same in both documents.
     pub same: same::Same,
+    /// The stability of the revision's operation being compared, which
+    /// picks the deprecation policy's days for its parameters and properties.
+    pub op_stability: Result<lifecycle::Stability, String>,
 }
 
 impl<'a> Cx<'a> {
@@ -204,6 +207,7 @@ pub(crate) fn operation(cx: &mut Cx<'_>, b: &Op<'_>, r: &Op<'_>, ep: &str) {
         return; // draft and alpha endpoints may change freely
     }
     let level = lifecycle::stability(r.op.v);
+    cx.op_stability = level.clone();
     lifecycle::deprecation(cx, ep, &b.op, &r.op, lifecycle::Kind::Endpoint, "", level);
     paths::operation_meta(cx, b, r, ep);
     parameters::diff(cx, b, r, ep);

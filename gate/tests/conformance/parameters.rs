@@ -87,6 +87,26 @@ fn policy(days: u32) -> Config {
     }
 }
 
+/// A policy for beta operations only.
+fn beta_policy(days: u32) -> Config {
+    Config {
+        deprecation_days_beta: days,
+        ..oasdiff()
+    }
+}
+
+/// The document with its one operation marked `x-stability-level: beta`.
+fn beta_op(doc: &str) -> String {
+    let mut out = doc.to_owned();
+    for m in ["get", "post"] {
+        out = out.replace(
+            &format!("    {m}:\n"),
+            &format!("    {m}:\n      x-stability-level: beta\n"),
+        );
+    }
+    out
+}
+
 /// `POST /items` whose JSON request body is an object with property `p` (unindented YAML).
 fn req_prop(p: &str) -> String {
     request_body(&format!(
@@ -1025,6 +1045,10 @@ fn properties() -> Vec<Rule> {
             )
             .fires("policy", 1, "ERR", ep, body("type: string"), body("type: string\ndeprecated: true"))
             .with_config(policy(30))
+            .fires("the beta operation's policy", 1, "ERR", ep, beta_op(&body("type: string")), beta_op(&body("type: string\ndeprecated: true")))
+            .with_config(beta_policy(30))
+            .quiet("a beta property of a stable operation: the operation's level decides", body("type: string\nx-stability-level: beta"), body("type: string\nx-stability-level: beta\ndeprecated: true"))
+            .with_config(beta_policy(30))
             .quiet("no policy", body("type: string"), body("type: string\ndeprecated: true")),
         );
         out.push(

@@ -243,11 +243,14 @@ impl<'d> Walk<'_, '_, '_, 'd> {
             as_bool(bp.v.get("deprecated")),
             as_bool(rp.v.get("deprecated")),
         );
-        if !bd && rd {
-            let days = crate::rules::lifecycle::policy_days(
-                self.cx,
-                stability(rp.v).unwrap_or(Stability::Stable),
-            );
+        // The operation's stability picks the policy (oasdiff's
+        // check_request_property_deprecation.go); an invalid one is reported
+        // on its own.
+        if !bd
+            && rd
+            && let Ok(level) = self.cx.op_stability.clone()
+        {
+            let days = crate::rules::lifecycle::policy_days(self.cx, level);
             match sunset(rp.v) {
                 None if days > 0 => self.emit_id(
                     &format!("{dir}-property-deprecated-sunset-missing"),
