@@ -103,12 +103,20 @@ pub struct Differences {
     /// reports the `allOf` list itself (`*-all-of-added`/`-removed`) and the
     /// properties as removed and added.
     pub effective_schemas: bool,
+    /// Compare the parameters an operation inherits from its path item as
+    /// its own (the operation's override), so a change to a path-level
+    /// parameter is reported on every operation of the path, and moving a
+    /// parameter between the two levels changes nothing. oasdiff's default
+    /// (without `--flatten-params`) compares only an operation's own
+    /// parameters and, of the path item's, reports only the added ones.
+    pub path_level_parameters: bool,
 }
 
 impl Default for Differences {
     fn default() -> Self {
         Differences {
             effective_schemas: true,
+            path_level_parameters: true,
         }
     }
 }
@@ -123,6 +131,7 @@ impl Differences {
     pub fn none() -> Differences {
         Differences {
             effective_schemas: false,
+            path_level_parameters: false,
         }
     }
 }

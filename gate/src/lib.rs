@@ -71,11 +71,10 @@ pub const NEVER_EMITTED: &[&str] = &[
     // paths, operations, security, components; JSON Schema 2020-12 keywords
 
     // parameters, headers, lifecycle
-
+    "request-parameter-min-items-set",
     // request bodies and properties
 
     // response bodies and properties
-
 ];
 
 /// The findings of one diff, sorted by endpoint, rule and location.
@@ -125,6 +124,7 @@ pub fn diff(base: &Document, revision: &Document, config: &Config, today: Date) 
         same: rules::same::Same::new(base, revision),
         eff_b: &eff_b,
         eff_r: &eff_r,
+        op_stability: Ok(rules::lifecycle::Stability::Stable),
     };
     rules::run(&mut cx);
     let raw = cx.raw;

@@ -59,55 +59,62 @@ pub(crate) fn policy_days(cx: &Cx<'_>, s: Stability) -> i64 {
     }
 }
 
-/// Reports the deprecation and stability changes of an operation. Returns
-/// whether the operation's other changes are to be checked (not when the
-/// base was draft or alpha).
+/// Does oasdiff's default stability threshold (beta) include this level?
+/// Draft and alpha operations and properties are out of scope.
+pub(crate) fn in_scope(s: Stability) -> bool {
+    s >= Stability::Beta
+}
+
+/// Reports an operation's stability changes (oasdiff's stability policy,
+/// `checker/check_api_stability_level.go`, run before every other check).
+/// Returns whether the operation's other changes are to be checked: not when
+/// the revision is draft or alpha (below the default threshold, beta); an
+/// invalid level is reported and does not filter.
 pub(crate) fn operation(cx: &mut Cx<'_>, b: &Op<'_>, r: &Op<'_>, ep: &str) -> bool {
     let bs = stability(b.op.v);
     let rs = stability(r.op.v);
-    match (&bs, &rs) {
-        (b_level, Err(bad)) if b_level.as_ref().err() != Some(bad) => {
+    for (level, at, in_base) in [(&bs, &b.op, true), (&rs, &r.op, false)] {
+        if let Err(bad) = level {
             cx.emit(
                 "api-invalid-stability-level",
                 ep,
-                "x-stability-level",
-                format!("the stability level {bad:?} is not one of draft, alpha, beta, stable"),
-                Some(&b.op),
-                Some(&r.op),
-            );
-        }
-        (Ok(bl), Ok(rl)) if rl < bl && *bl >= Stability::Beta => {
-            cx.emit(
-                "api-stability-decreased",
-                ep,
-                "x-stability-level",
+                if in_base {
+                    "x-stability-level (base)"
+                } else {
+                    "x-stability-level"
+                },
                 format!(
-                    "the endpoint's stability level decreased from {} to {}",
-                    bl.name(),
-                    rl.name()
+                    "the stability level {bad:?} is not one of draft, alpha, beta, stable{}",
+                    if in_base { " (in the base)" } else { "" }
                 ),
-                Some(&b.op),
-                Some(&r.op),
+                in_base.then_some(at),
+                (!in_base).then_some(at),
             );
         }
-        (Ok(bl), Ok(rl)) if rl > bl => {
-            cx.emit(
-                "api-stability-increased",
-                ep,
-                "x-stability-level",
-                format!(
-                    "the endpoint's stability level increased from {} to {}",
-                    bl.name(),
-                    rl.name()
-                ),
-                Some(&b.op),
-                Some(&r.op),
-            );
-        }
-        _ => {}
     }
-    deprecation(cx, ep, &b.op, &r.op, Kind::Endpoint, "");
-    !matches!(bs, Ok(Stability::Draft | Stability::Alpha))
+    if let (Ok(bl), Ok(rl)) = (&bs, &rs)
+        && bl != rl
+        && in_scope(*bl)
+    {
+        let (id, how) = if rl < bl {
+            ("api-stability-decreased", "decreased")
+        } else {
+            ("api-stability-increased", "increased")
+        };
+        cx.emit(
+            id,
+            ep,
+            "x-stability-level",
+            format!(
+                "the endpoint's stability level {how} from {} to {}",
+                bl.name(),
+                rl.name()
+            ),
+            Some(&b.op),
+            Some(&r.op),
+        );
+    }
+    !matches!(rs, Ok(Stability::Draft | Stability::Alpha))
 }
 
 /// What is being deprecated: picks the rule ids.
@@ -118,7 +125,12 @@ pub(crate) enum Kind<'s> {
     Parameter(&'s str),
 }
 
-/// `deprecated` and `x-sunset` changes of an operation or a parameter.
+/// `deprecated` and `x-sunset` changes of an operation or a parameter
+/// (`check_api_deprecation.go`, `check_api_sunset_changed.go`,
+/// `check_request_parameter_deprecation.go`,
+/// `check_request_parameter_sunset_changed.go`). `level` is the stability of
+/// the revision's operation, which picks the policy's days; `Err` when it is
+/// invalid (then only a reactivation is reported).
 pub(crate) fn deprecation(
     cx: &mut Cx<'_>,
     ep: &str,
@@ -126,6 +138,7 @@ pub(crate) fn deprecation(
     r: &At<'_>,
     kind: Kind<'_>,
     subject: &str,
+    level: Result<Stability, String>,
 ) {
     let bd = as_bool(b.v.get("deprecated"));
     let rd = as_bool(r.v.get("deprecated"));
@@ -156,8 +169,6 @@ pub(crate) fn deprecation(
         Kind::Endpoint => "the endpoint".to_owned(),
         Kind::Parameter(p) => format!("the {p}"),
     };
-    let level = stability(r.v).unwrap_or(Stability::Stable);
-    let days = policy_days(cx, level);
     if bd && !rd {
         cx.emit(
             reactivated,
@@ -169,6 +180,11 @@ pub(crate) fn deprecation(
         );
         return;
     }
+    let Ok(level) = level else {
+        return; // an invalid stability level is reported on its own
+    };
+    let days = policy_days(cx, level);
+    let too_soon = |cx: &Cx<'_>, d: Date| d.days_since_epoch() - cx.today.days_since_epoch() < days;
     if !bd && rd {
         match sunset(r.v) {
             None if days > 0 => {
@@ -195,7 +211,7 @@ pub(crate) fn deprecation(
                 );
             }
             Some(Ok(d)) => {
-                if days > 0 && d.days_since_epoch() - cx.today.days_since_epoch() < days {
+                if too_soon(cx, d) {
                     cx.emit(
                         too_small,
                         ep,
@@ -216,38 +232,26 @@ pub(crate) fn deprecation(
                 }
             }
         }
+    }
+    if !rd {
         return;
     }
-    if bd && rd {
-        match (sunset(b.v), sunset(r.v)) {
-            (Some(_), None) => {
-                cx.emit(
-                    deleted,
-                    ep,
-                    subject,
-                    format!("{what}'s sunset date was deleted while it stays deprecated"),
-                    Some(b),
-                    Some(r),
-                );
-            }
-            (bs, Some(Err(s))) if bs != sunset(r.v) => {
-                let id = if kind == Kind::Endpoint {
-                    "api-path-sunset-parse"
-                } else {
-                    parse
-                };
-                cx.emit(
-                    id,
-                    ep,
-                    subject,
-                    format!("{what}'s x-sunset {s:?} is not a date"),
-                    Some(b),
-                    Some(r),
-                );
-            }
-            (Some(Ok(bs)), Some(Ok(rs))) if rs != bs => {
-                let soon = days > 0 && rs.days_since_epoch() - cx.today.days_since_epoch() < days;
-                if rs < bs || soon {
+    // The x-sunset of an element deprecated in the revision.
+    let (bv, rv) = (b.v.get("x-sunset"), r.v.get("x-sunset"));
+    match (bv, rv) {
+        (Some(_), None) => {
+            cx.emit(
+                deleted,
+                ep,
+                subject,
+                format!("{what}'s sunset date was deleted while it stays deprecated"),
+                Some(b),
+                Some(r),
+            );
+        }
+        (Some(x), Some(y)) if x != y => match (sunset(b.v), sunset(r.v)) {
+            (Some(Ok(bs)), Some(Ok(rs))) => {
+                if bs > rs && too_soon(cx, rs) {
                     cx.emit(
                         earlier,
                         ep,
@@ -258,7 +262,26 @@ pub(crate) fn deprecation(
                     );
                 }
             }
-            _ => {}
-        }
+            (bs, rs) => {
+                let id = if kind == Kind::Endpoint {
+                    "api-path-sunset-parse"
+                } else {
+                    parse
+                };
+                let s = match (bs, rs) {
+                    (_, Some(Err(s))) | (Some(Err(s)), _) => s,
+                    _ => String::new(),
+                };
+                cx.emit(
+                    id,
+                    ep,
+                    subject,
+                    format!("{what}'s x-sunset {s:?} is not a date"),
+                    Some(b),
+                    Some(r),
+                );
+            }
+        },
+        _ => {}
     }
 }

@@ -52,6 +52,9 @@ pub(crate) struct Cx<'a> {
     /// The effective (merged) schemas of the base and the revision.
     pub eff_b: &'a schema::effective::Effective,
     pub eff_r: &'a schema::effective::Effective,
+    /// The stability of the revision's operation being compared, which
+    /// picks the deprecation policy's days for its parameters and properties.
+    pub op_stability: Result<lifecycle::Stability, String>,
 }
 
 impl<'a> Cx<'a> {
@@ -178,6 +181,7 @@ pub(crate) fn run(cx: &mut Cx<'_>) {
             (Some((bpath, bitem)), Some((rpath, ritem))) => {
                 let bops = ops_of(cx.b, bpath, bitem);
                 let rops = ops_of(cx.r, rpath, ritem);
+                parameters::path_level_added(cx, bitem, ritem, &rops);
                 for m in METHODS {
                     let bo = bops.iter().find(|o| o.method == m);
                     let ro = rops.iter().find(|o| o.method == m);
@@ -202,10 +206,13 @@ pub(crate) fn run(cx: &mut Cx<'_>) {
 /// The rules for one operation present in both documents.
 pub(crate) fn operation(cx: &mut Cx<'_>, b: &Op<'_>, r: &Op<'_>, ep: &str) {
     let checked = lifecycle::operation(cx, b, r, ep);
-    paths::operation_meta(cx, b, r, ep);
     if !checked {
         return; // draft and alpha endpoints may change freely
     }
+    let level = lifecycle::stability(r.op.v);
+    cx.op_stability = level.clone();
+    lifecycle::deprecation(cx, ep, &b.op, &r.op, lifecycle::Kind::Endpoint, "", level);
+    paths::operation_meta(cx, b, r, ep);
     parameters::diff(cx, b, r, ep);
     request_body::diff(cx, b, r, ep);
     responses::diff(cx, b, r, ep);

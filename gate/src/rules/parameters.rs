@@ -44,9 +44,20 @@ fn path_param_names(path: &str) -> Vec<&str> {
         .collect()
 }
 
-fn params<'d>(doc: &'d Document, op: &Op<'d>) -> BTreeMap<(String, String), Param<'d>> {
+/// The parameters of an operation: with `merge`, the path item's merged in
+/// (the operation's win); without, only the operation's own.
+fn params<'d>(
+    doc: &'d Document,
+    op: &Op<'d>,
+    merge: bool,
+) -> BTreeMap<(String, String), Param<'d>> {
     let mut out = BTreeMap::new();
-    for (from_path, holder) in [(true, &op.path_item), (false, &op.op)] {
+    let levels: &[(bool, &At<'d>)] = if merge {
+        &[(true, &op.path_item), (false, &op.op)]
+    } else {
+        &[(false, &op.op)]
+    };
+    for &(from_path, holder) in levels {
         let Some(list) = doc.get(holder, "parameters") else {
             continue;
         };
@@ -79,10 +90,26 @@ pub(crate) fn param_schema<'d>(doc: &'d Document, at: &At<'d>) -> Option<At<'d>>
     doc.get(&mt, "schema")
 }
 
+/// Is the parameter serialized in the form style with explode (the default
+/// for query and cookie parameters)?
+fn form_explode(location: &str, v: &Value) -> bool {
+    let style = v
+        .get("style")
+        .and_then(Value::as_str)
+        .unwrap_or(match location {
+            "query" | "cookie" => "form",
+            _ => "simple",
+        });
+    style == "form" && v.get("explode").and_then(Value::as_bool).unwrap_or(true)
+}
+
 /// Reports parameter changes of an operation.
 pub(crate) fn diff(cx: &mut Cx<'_>, b: &Op<'_>, r: &Op<'_>, ep: &str) {
-    let bp = params(cx.b, b);
-    let rp = params(cx.r, r);
+    // oasdiff (without --flatten-params) compares an operation's own
+    // parameters only, and of the path item's only the added ones.
+    let merge = cx.config.differences().path_level_parameters;
+    let bp = params(cx.b, b, merge);
+    let rp = params(cx.r, r, merge);
     let base_path_level: Vec<(String, String)> = bp
         .iter()
         .filter(|(_, p)| p.from_path)
@@ -136,16 +163,8 @@ pub(crate) fn diff(cx: &mut Cx<'_>, b: &Op<'_>, r: &Op<'_>, ep: &str) {
                     Some(&r.op),
                 );
             }
-            Some(Ok(_)) => {
-                cx.emit(
-                    "request-parameter-removed-with-deprecation",
-                    ep,
-                    &subject,
-                    format!("the deprecated {what} was removed after its sunset date"),
-                    Some(&p.at),
-                    Some(&r.op),
-                );
-            }
+            // Removed after its sunset date: as planned, nothing to report.
+            Some(Ok(_)) => {}
         }
     }
     for (k, p) in &rp {
@@ -203,17 +222,119 @@ pub(crate) fn diff(cx: &mut Cx<'_>, b: &Op<'_>, r: &Op<'_>, ep: &str) {
                 );
             }
         }
-        lifecycle::deprecation(cx, ep, &bparam.at, &p.at, Kind::Parameter(&what), &what);
+        lifecycle::deprecation(
+            cx,
+            ep,
+            &bparam.at,
+            &p.at,
+            Kind::Parameter(&what),
+            &what,
+            lifecycle::stability(r.op.v),
+        );
         if let (Some(bs), Some(rs)) = (param_schema(cx.b, &bparam.at), param_schema(cx.r, &p.at)) {
             let scope = Scope {
                 dir: Dir::Request,
                 owner: Owner::Parameter {
                     header: p.location == "header",
+                    form: form_explode(&p.location, p.at.v),
                 },
                 endpoint: ep,
                 context: what.clone(),
             };
             schema::diff(cx, &scope, &bs, &rs);
+            items_max_items(cx, ep, &what, &bs, &rs);
+        }
+    }
+}
+
+/// oasdiff reads a parameter's maxItems change from its `items` when the
+/// parameter's own maxItems did not change (both set).
+fn items_max_items(cx: &mut Cx<'_>, ep: &str, what: &str, b: &At<'_>, r: &At<'_>) {
+    let max = |v: &Value| v.get("maxItems").and_then(Value::as_f64);
+    if max(b.v) != max(r.v) {
+        return;
+    }
+    let (Some(bi), Some(ri)) = (cx.b.get(b, "items"), cx.r.get(r, "items")) else {
+        return;
+    };
+    let (Some(x), Some(y)) = (max(bi.v), max(ri.v)) else {
+        return;
+    };
+    if x == y {
+        return;
+    }
+    let (id, how) = if y > x {
+        ("request-parameter-max-items-increased", "increased")
+    } else {
+        ("request-parameter-max-items-decreased", "decreased")
+    };
+    cx.emit(
+        id,
+        ep,
+        &format!("{what} items"),
+        format!("the maxItems of the {what}'s items was {how} from {x} to {y}"),
+        Some(&bi),
+        Some(&ri),
+    );
+}
+
+/// The non-path parameters a path item gained, reported on each operation
+/// of the revision's path item (oasdiff's
+/// `check_new_request_non_path_default_parameter.go`, whatever the
+/// operations' stability), when the path-level parameters are not merged
+/// into the operations' (`Differences::path_level_parameters` off).
+pub(crate) fn path_level_added(cx: &mut Cx<'_>, bitem: &At<'_>, ritem: &At<'_>, rops: &[Op<'_>]) {
+    if cx.config.differences().path_level_parameters {
+        return;
+    }
+    let level = |doc: &Document, item: &At<'_>| -> Vec<(String, String)> {
+        doc.get(item, "parameters")
+            .map(|list| {
+                doc.items(&list)
+                    .iter()
+                    .filter_map(|at| {
+                        Some((
+                            at.v.get("in")?.as_str()?.to_owned(),
+                            at.v.get("name")?.as_str()?.to_owned(),
+                        ))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let base = level(cx.b, bitem);
+    let Some(list) = cx.r.get(ritem, "parameters") else {
+        return;
+    };
+    for at in cx.r.items(&list) {
+        let (Some(location), Some(name)) = (
+            at.v.get("in").and_then(Value::as_str),
+            at.v.get("name").and_then(Value::as_str),
+        ) else {
+            continue;
+        };
+        if location == "path" || base.contains(&(location.to_owned(), name.to_owned())) {
+            continue;
+        }
+        let required = as_bool(at.v.get("required"));
+        let id = if required {
+            "new-required-request-default-parameter-to-existing-path"
+        } else {
+            "new-optional-request-default-parameter-to-existing-path"
+        };
+        let what = format!("{location} parameter {name}");
+        for op in rops {
+            cx.emit(
+                id,
+                &super::endpoint(op.method, &op.path),
+                &what,
+                format!(
+                    "the {} {what} was added at path level",
+                    if required { "required" } else { "optional" }
+                ),
+                Some(bitem),
+                Some(&at),
+            );
         }
     }
 }

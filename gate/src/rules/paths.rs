@@ -10,13 +10,25 @@ use super::{Cx, Op, as_bool, endpoint};
 
 /// An operation of the base is gone (`whole_path`: its path is gone too).
 pub(crate) fn endpoint_removed(cx: &mut Cx<'_>, op: &Op<'_>, whole_path: bool) {
-    if matches!(
-        stability(op.op.v),
-        Err(_) | Ok(Stability::Draft | Stability::Alpha)
-    ) {
-        return;
-    }
     let ep = endpoint(op.method, &op.path);
+    match stability(op.op.v) {
+        // Out of oasdiff's default scope (beta): removed freely.
+        Ok(Stability::Draft | Stability::Alpha) => return,
+        Err(bad) => {
+            cx.emit(
+                "api-invalid-stability-level",
+                &ep,
+                "x-stability-level (base)",
+                format!(
+                    "the stability level {bad:?} is not one of draft, alpha, beta, stable (in the base)"
+                ),
+                Some(&op.op),
+                None,
+            );
+            return;
+        }
+        Ok(_) => {}
+    }
     let (without, with, before) = if whole_path {
         (
             "api-path-removed-without-deprecation",

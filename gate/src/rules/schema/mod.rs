@@ -39,8 +39,9 @@ pub(crate) enum Dir {
 pub(crate) enum Owner {
     /// A request or response body (media type schema).
     Body,
-    /// A request parameter; `header` for header parameters.
-    Parameter { header: bool },
+    /// A request parameter; `header` for header parameters, `form` for one
+    /// serialized in the form style with explode (query and cookie by default).
+    Parameter { header: bool, form: bool },
     /// A response header.
     Header,
 }

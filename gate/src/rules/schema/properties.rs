@@ -22,7 +22,7 @@ impl<'d> Walk<'_, '_, '_, 'd> {
         let rmap: BTreeMap<&str, &At<'d>> = rprops.iter().map(|(k, v)| (*k, v)).collect();
         let bmap: BTreeMap<&str, &At<'d>> = bprops.iter().map(|(k, v)| (*k, v)).collect();
         let body = self.scope.owner == Owner::Body;
-        let header_param = self.scope.owner == Owner::Parameter { header: true };
+        let header_param = matches!(self.scope.owner, Owner::Parameter { header: true, .. });
         for (name, bp) in &bprops {
             let p = join(path, name);
             match rmap.get(name) {
@@ -243,11 +243,14 @@ impl<'d> Walk<'_, '_, '_, 'd> {
             as_bool(bp.v.get("deprecated")),
             as_bool(rp.v.get("deprecated")),
         );
-        if !bd && rd {
-            let days = crate::rules::lifecycle::policy_days(
-                self.cx,
-                stability(rp.v).unwrap_or(Stability::Stable),
-            );
+        // The operation's stability picks the policy (oasdiff's
+        // check_request_property_deprecation.go); an invalid one is reported
+        // on its own.
+        if !bd
+            && rd
+            && let Ok(level) = self.cx.op_stability.clone()
+        {
+            let days = crate::rules::lifecycle::policy_days(self.cx, level);
             match sunset(rp.v) {
                 None if days > 0 => self.emit_id(
                     &format!("{dir}-property-deprecated-sunset-missing"),
@@ -273,7 +276,7 @@ impl<'d> Walk<'_, '_, '_, 'd> {
                     Some(rp),
                 ),
                 Some(Ok(d)) => {
-                    if days > 0 && d.days_since_epoch() - self.cx.today.days_since_epoch() < days {
+                    if d.days_since_epoch() - self.cx.today.days_since_epoch() < days {
                         self.emit_id(&format!("{dir}-property-sunset-date-too-small"), p, format!("the property {p}'s sunset date {d} is less than {days} days away ({ctx})"), Some(bp), Some(rp));
                     } else {
                         self.emit_id(
@@ -295,7 +298,28 @@ impl<'d> Walk<'_, '_, '_, 'd> {
                 Some(rp),
             );
         }
-        // Stability.
+        // Stability (an invalid level is reported when the property's
+        // extensions changed: oasdiff's check_property_stability_level.go).
+        fn ext(v: &serde_json::Value) -> Vec<(&String, &serde_json::Value)> {
+            v.as_object()
+                .map(|m| m.iter().filter(|(k, _)| k.starts_with("x-")).collect())
+                .unwrap_or_default()
+        }
+        if ext(bp.v) != ext(rp.v) {
+            let bad = match (stability(bp.v), stability(rp.v)) {
+                (Err(bad), _) | (Ok(_), Err(bad)) => Some(bad),
+                _ => None,
+            };
+            if let Some(bad) = bad {
+                self.emit_id(
+                    "api-invalid-stability-level",
+                    p,
+                    format!("the property {p}'s stability level {bad:?} is not one of draft, alpha, beta, stable ({ctx})"),
+                    Some(bp),
+                    Some(rp),
+                );
+            }
+        }
         if let (Ok(x), Ok(y)) = (stability(bp.v), stability(rp.v)) {
             if y < x && x >= Stability::Beta {
                 self.emit_id(
@@ -309,7 +333,7 @@ impl<'d> Walk<'_, '_, '_, 'd> {
                     Some(bp),
                     Some(rp),
                 );
-            } else if y > x {
+            } else if y > x && x >= Stability::Beta {
                 self.emit_id(
                     &format!("{dir}-property-stability-increased"),
                     p,

@@ -21,6 +21,20 @@ impl<'d> Walk<'_, '_, '_, 'd> {
                     b,
                     r,
                 );
+                // A header parameter is also reported as a request header.
+                if path.is_empty()
+                    && matches!(self.scope.owner, Owner::Parameter { header: true, .. })
+                {
+                    self.emit_id(
+                        "request-header-property-became-enum",
+                        path,
+                        format!(
+                            "the request header {what} was restricted to a list of enum values"
+                        ),
+                        Some(b),
+                        Some(r),
+                    );
+                }
             }
             (Some(bv), Some(rv)) => {
                 let removed: Vec<&Value> = bv.iter().filter(|x| !rv.contains(x)).collect();
@@ -122,8 +136,9 @@ impl<'d> Walk<'_, '_, '_, 'd> {
             pairs.push((kw, name, num(b.v, kw), num(r.v, kw)));
         }
         for (_, name, x, y) in pairs {
-            // A missing minLength is 0: setting or dropping one moves it.
-            let (x, y) = if name == "min-length" {
+            // A missing minLength, minItems or minProperties is 0 (as
+            // kin-openapi reads them): setting or dropping one moves it.
+            let (x, y) = if matches!(name, "min-length" | "min-items" | "min-properties") {
                 (Some(x.unwrap_or(0.0)), Some(y.unwrap_or(0.0)))
             } else {
                 (x, y)
