@@ -110,6 +110,11 @@ pub struct Differences {
     /// (without `--flatten-params`) compares only an operation's own
     /// parameters and, of the path item's, reports only the added ones.
     pub path_level_parameters: bool,
+    /// Report an `x-sunset` moved earlier on an endpoint or parameter that
+    /// stays deprecated, whatever the deprecation policy's days. oasdiff
+    /// reports it only when the new date is within the policy's days
+    /// (`--deprecation-days-*`, 0 by default: only a date already past).
+    pub sunset_moved_earlier: bool,
 }
 
 impl Default for Differences {
@@ -117,6 +122,7 @@ impl Default for Differences {
         Differences {
             effective_schemas: true,
             path_level_parameters: true,
+            sunset_moved_earlier: true,
         }
     }
 }
@@ -132,6 +138,7 @@ impl Differences {
         Differences {
             effective_schemas: false,
             path_level_parameters: false,
+            sunset_moved_earlier: false,
         }
     }
 }

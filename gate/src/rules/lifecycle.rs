@@ -251,7 +251,11 @@ pub(crate) fn deprecation(
         }
         (Some(x), Some(y)) if x != y => match (sunset(b.v), sunset(r.v)) {
             (Some(Ok(bs)), Some(Ok(rs))) => {
-                if bs > rs && too_soon(cx, rs) {
+                // oasdiff: only when the new date falls inside the
+                // deprecation policy's days; StateAnchor: whenever it moves
+                // earlier (clients planned for the old date).
+                let any_earlier = cx.config.differences().sunset_moved_earlier;
+                if bs > rs && (any_earlier || too_soon(cx, rs)) {
                     cx.emit(
                         earlier,
                         ep,

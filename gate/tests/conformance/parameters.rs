@@ -211,7 +211,11 @@ fn lifecycle() -> Vec<Rule> {
         .fires("moved earlier below the policy", 1, "ERR", EP, dep("2026-12-01"), dep("2025-09-01"))
         .with_config(policy(180))
         .quiet("moved earlier, still in the future", dep("2025-12-01"), dep("2025-09-01"))
-        .quiet("moved later", dep("2025-05-01"), dep("2030-01-01")),
+        .fires("moved earlier, still in the future: reported by StateAnchor's default (differences.sunset_moved_earlier)", 1, "ERR", EP, dep("2025-12-01"), dep("2025-09-01"))
+        .with_config(gate::Config::default())
+        .quiet("moved later", dep("2025-05-01"), dep("2030-01-01"))
+        .quiet("moved later, StateAnchor's default", dep("2025-05-01"), dep("2030-01-01"))
+        .with_config(gate::Config::default()),
         rule(
             "api-sunset-date-too-small",
             "An operation becomes deprecated with an x-sunset fewer days from today than the policy for its stability asks (0 by default: a date already past).",
