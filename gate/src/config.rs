@@ -103,12 +103,18 @@ pub struct Differences {
     /// reports the `allOf` list itself (`*-all-of-added`/`-removed`) and the
     /// properties as removed and added.
     pub effective_schemas: bool,
+    /// Report a removed or added response whose status is a range (`2XX`)
+    /// or `default` (`2XX` as a success status, the others as non-success).
+    /// oasdiff's `response-*-status-*` checks skip every status that is not
+    /// an integer, so dropping a `2XX` or `default` response goes unreported.
+    pub status_ranges: bool,
 }
 
 impl Default for Differences {
     fn default() -> Self {
         Differences {
             effective_schemas: true,
+            status_ranges: true,
         }
     }
 }
@@ -123,6 +129,7 @@ impl Differences {
     pub fn none() -> Differences {
         Differences {
             effective_schemas: false,
+            status_ranges: false,
         }
     }
 }
