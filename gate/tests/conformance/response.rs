@@ -883,6 +883,26 @@ fn schema_rules() -> Vec<Rule> {
     ] {
         write_only_miss(&mut v, change, b, r);
     }
+    // A change inside a member of a root `allOf` is a property change for
+    // oasdiff (its property walk visits the members), not a body change.
+    let member = |n: u32| response_body(&format!("allOf:\n  - {{type: string, maxLength: {n}}}"));
+    for r in v.iter_mut() {
+        let taken = std::mem::replace(r, super::support::rule("", ""));
+        *r = match taken.id {
+            "response-property-max-length-increased" => taken.fires(
+                "inside a root allOf member",
+                1,
+                "ERR",
+                EP,
+                member(5),
+                member(10),
+            ),
+            "response-body-max-length-increased" => {
+                taken.quiet("inside a root allOf member", member(5), member(10))
+            }
+            _ => taken,
+        };
+    }
     // 3.1 keywords.
     let exclusive = |change: &'static str, sev: &str, b: &str, r: &str| -> Vec<Rule> {
         let body_id: &'static str = Box::leak(format!("response-body-{change}").into_boxed_str());
