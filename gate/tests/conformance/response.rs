@@ -544,7 +544,15 @@ fn property_rules() -> Vec<Rule> {
         )
         .fires("two values added", 2, "WARN", EP, prop("type: string\nenum: [a]"), prop("type: string\nenum: [a, b, c]"))
         .quiet("a value removed", prop("type: string\nenum: [a, b]"), prop("type: string\nenum: [a]"))
-        .quiet("write-only property", prop("type: string\nwriteOnly: true\nenum: [a]"), prop("type: string\nwriteOnly: true\nenum: [a, b]")),
+        .quiet("write-only property", prop("type: string\nwriteOnly: true\nenum: [a]"), prop("type: string\nwriteOnly: true\nenum: [a, b]"))
+        .fires(
+            "write-only only in the base (read off the revision)",
+            1,
+            "WARN",
+            EP,
+            prop("type: string\nwriteOnly: true\nenum: [a]"),
+            prop("type: string\nenum: [a, b]"),
+        ),
         rule(
             "response-write-only-property-enum-value-added",
             "a value was added to the enum of a writeOnly response property",

@@ -139,7 +139,9 @@ impl<'d> Walk<'_, '_, '_, 'd> {
         let prefix = self.prefix(path);
         if !path.is_empty() && self.scope.owner == Owner::Body {
             let ro = as_bool(b.v.get("readOnly")) || as_bool(r.v.get("readOnly"));
-            let wo = as_bool(b.v.get("writeOnly")) || as_bool(r.v.get("writeOnly"));
+            // oasdiff reads writeOnly off the revision's property
+            // (check_response_property_enum_value_updated.go).
+            let wo = as_bool(r.v.get("writeOnly"));
             if self.scope.dir == Dir::Request && ro {
                 let id = format!("request-read-only-property-{change}");
                 if crate::catalogue::find(&id).is_some() {
