@@ -793,16 +793,6 @@ fn schema_rules() -> Vec<Rule> {
         "type: array\nitems: {type: string}\nminItems: 3",
     );
     add(
-        "min-items-unset",
-        "the response body's minItems was removed",
-        "a response property's minItems was removed (not writeOnly)",
-        "ERR",
-        "type: array\nitems: {type: string}\nminItems: 3",
-        "type: array\nitems: {type: string}",
-        "type: array\nitems: {type: string}\nminItems: 3",
-        "type: array\nitems: {type: string}\nminItems: 1",
-    );
-    add(
         "type-changed",
         "the response body's type changed to an incompatible one (string to integer)",
         "a response property's type changed to an incompatible one",
@@ -852,6 +842,31 @@ fn schema_rules() -> Vec<Rule> {
         "type: object",
         "type: object\npatternProperties:\n  '^x-': {type: string}",
     );
+    // kin-openapi reads minItems as a plain integer (absent is 0), so a
+    // dropped minItems is a decrease to 0 and the `-unset` rules never fire.
+    v.push(never(
+        "response-body-min-items-unset",
+        "the response body's minItems diff goes from a value to none",
+        "kin-openapi's Schema.MinItems is a uint64, so oasdiff's MinItemsDiff.To is never nil: a dropped minItems is reported as response-body-min-items-decreased (to 0)",
+    ));
+    v.push(never(
+        "response-property-min-items-unset",
+        "a response property's minItems diff goes from a value to none",
+        "kin-openapi's Schema.MinItems is a uint64, so oasdiff's MinItemsDiff.To is never nil: a dropped minItems is reported as response-property-min-items-decreased (to 0)",
+    ));
+    for r in v.iter_mut() {
+        if r.id == "response-body-min-items-decreased" {
+            let taken = std::mem::replace(r, super::support::rule("", ""));
+            *r = taken.fires(
+                "minItems dropped (absent is 0)",
+                1,
+                "ERR",
+                EP,
+                response_body("type: array\nitems: {type: string}\nminItems: 3"),
+                response_body("type: array\nitems: {type: string}"),
+            );
+        }
+    }
     for (change, b, r) in [
         (
             "max-increased",
@@ -882,11 +897,6 @@ fn schema_rules() -> Vec<Rule> {
             "min-items-decreased",
             "type: array\nitems: {type: string}\nminItems: 3",
             "type: array\nitems: {type: string}\nminItems: 1",
-        ),
-        (
-            "min-items-unset",
-            "type: array\nitems: {type: string}\nminItems: 3",
-            "type: array\nitems: {type: string}",
         ),
     ] {
         write_only_miss(&mut v, change, b, r);

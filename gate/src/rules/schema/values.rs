@@ -120,8 +120,9 @@ impl<'d> Walk<'_, '_, '_, 'd> {
             pairs.push((kw, name, num(b.v, kw), num(r.v, kw)));
         }
         for (_, name, x, y) in pairs {
-            // A missing minLength is 0: setting or dropping one moves it.
-            let (x, y) = if name == "min-length" {
+            // A missing minLength, minItems or minProperties is 0 (kin-openapi
+            // reads them as plain integers): setting or dropping one moves it.
+            let (x, y) = if matches!(name, "min-length" | "min-items" | "min-properties") {
                 (Some(x.unwrap_or(0.0)), Some(y.unwrap_or(0.0)))
             } else {
                 (x, y)
