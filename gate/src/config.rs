@@ -115,6 +115,11 @@ pub struct Differences {
     /// reports it only when the new date is within the policy's days
     /// (`--deprecation-days-*`, 0 by default: only a date already past).
     pub sunset_moved_earlier: bool,
+    /// Report a removed or added response whose status is a range (`2XX`)
+    /// or `default` (`2XX` as a success status, the others as non-success).
+    /// oasdiff's `response-*-status-*` checks skip every status that is not
+    /// an integer, so dropping a `2XX` or `default` response goes unreported.
+    pub status_ranges: bool,
 }
 
 impl Default for Differences {
@@ -123,6 +128,7 @@ impl Default for Differences {
             effective_schemas: true,
             path_level_parameters: true,
             sunset_moved_earlier: true,
+            status_ranges: true,
         }
     }
 }
@@ -139,6 +145,7 @@ impl Differences {
             effective_schemas: false,
             path_level_parameters: false,
             sunset_moved_earlier: false,
+            status_ranges: false,
         }
     }
 }

@@ -75,6 +75,8 @@ pub const NEVER_EMITTED: &[&str] = &[
     // request bodies and properties
 
     // response bodies and properties
+    "response-body-min-items-unset",
+    "response-property-min-items-unset",
 ];
 
 /// The findings of one diff, sorted by endpoint, rule and location.

@@ -349,8 +349,18 @@ mod responses {
             "          content:\n            application/json:",
             "          content:\n            application/*:",
         );
+        // oasdiff pairs media types by containment of names, not by media
+        // ranges: `application/*` is another media type.
         assert_eq!(
             rules(&base, &wildcard),
+            ["response-media-type-added", "response-media-type-removed"]
+        );
+        let problem = base.replace(
+            "          content:\n            application/json:",
+            "          content:\n            application/problem+json:",
+        );
+        assert_eq!(
+            rules(&problem, &base),
             ["response-media-type-name-generalized"]
         );
     }

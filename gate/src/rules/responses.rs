@@ -4,59 +4,87 @@ use super::schema::{self, Dir, Owner, Scope};
 use super::{Cx, Op, as_bool};
 use crate::document::At;
 
-/// Does media range `general` cover `specific` (`*/*`, `application/*`)?
-fn covers(general: &str, specific: &str) -> bool {
-    let base = |m: &str| {
-        m.split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase()
+/// A media type name read as oasdiff's `diff/media_type_name.go` reads it:
+/// type, subtype, `+` suffixes and parameters (names lower-cased).
+struct MediaName {
+    ty: String,
+    subtype: String,
+    suffixes: Vec<String>,
+    params: std::collections::BTreeMap<String, String>,
+}
+
+fn media_name(m: &str) -> Option<MediaName> {
+    let mut parts = m.split(';');
+    let bare = parts.next()?.trim().to_ascii_lowercase();
+    let mut params = std::collections::BTreeMap::new();
+    for p in parts {
+        let p = p.trim();
+        if p.is_empty() {
+            continue;
+        }
+        let (k, v) = p.split_once('=')?;
+        params.insert(
+            k.trim().to_ascii_lowercase(),
+            v.trim().trim_matches('"').to_owned(),
+        );
+    }
+    let (ty, sub) = bare.split_once('/')?;
+    let (ty, sub) = (ty.trim(), sub.trim());
+    if ty.is_empty() || sub.is_empty() || sub.contains('/') {
+        return None;
+    }
+    let mut it = sub.split('+').map(str::trim);
+    let subtype = it.next()?.to_owned();
+    let suffixes: Vec<String> = it.map(str::to_owned).collect();
+    if subtype.is_empty() || suffixes.iter().any(String::is_empty) {
+        return None;
+    }
+    Some(MediaName {
+        ty: ty.to_owned(),
+        subtype,
+        suffixes,
+        params,
+    })
+}
+
+/// Is `specific` a specialization of `general` (oasdiff's
+/// `IsMediaTypeNameContained`): the same type, and either `general` is a
+/// bare `x/y` and `specific`'s last suffix is `y` (`application/json`
+/// contains `application/problem+json`), or the same subtype with
+/// `general`'s suffixes a prefix of `specific`'s. Parameters are ignored;
+/// wildcards are not ranges here (`*/*` contains nothing but itself).
+fn contained(general: &str, specific: &str) -> bool {
+    let (Some(g), Some(s)) = (media_name(general), media_name(specific)) else {
+        return false;
     };
-    let (g, s) = (base(general), base(specific));
-    if g == s {
+    if g.ty != s.ty {
         return false;
     }
-    if g == "*/*" {
+    if g.suffixes.is_empty() && s.suffixes.last() == Some(&g.subtype) {
         return true;
     }
-    match (g.split_once('/'), s.split_once('/')) {
-        (Some((gt, "*")), Some((st, _))) => gt == st,
-        (Some((gt, gs)), Some((st, ss))) => gt == st && (ss.ends_with(&format!("+{gs}"))),
-        _ => false,
+    g.subtype == s.subtype && s.suffixes.starts_with(&g.suffixes)
+}
+
+/// A removed and an added media type that oasdiff pairs as one renamed
+/// media type: one contains the other.
+fn related(a: &str, b: &str) -> bool {
+    contained(a, b) || contained(b, a)
+}
+
+/// The class of a response status for the `response-*-status-*` rules:
+/// `Some(true)` success, `Some(false)` non-success, `None` not reported.
+/// oasdiff reads the status as an integer (200-299 is success) and skips
+/// the rest (`2XX`, `default`); with the `status_ranges` difference those
+/// count too, a `2XX` range as success.
+fn status_class(cx: &Cx<'_>, status: &str) -> Option<bool> {
+    if let Ok(n) = status.trim().parse::<i64>() {
+        return Some((200..=299).contains(&n));
     }
-}
-
-/// `application/json` and `application/vnd.x+json`, or the same type with parameters.
-fn same_family(a: &str, b: &str) -> bool {
-    let suffix = |m: &str| {
-        let m = m
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
-        let sub = m
-            .split_once('/')
-            .map(|(_, s)| s.to_owned())
-            .unwrap_or_default();
-        sub.rsplit('+').next().unwrap_or("").to_owned()
-    };
-    let base = |m: &str| {
-        m.split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase()
-    };
-    base(a) == base(b)
-        || (!suffix(a).is_empty()
-            && suffix(a) == suffix(b)
-            && a.split('/').next() == b.split('/').next())
-}
-
-fn is_success(status: &str) -> bool {
-    status.starts_with('2')
+    if cx.config.differences().status_ranges {
+        return Some(status.starts_with('2'));
+    }
+    None
 }
 
 /// Reports response changes of an operation.
@@ -73,7 +101,10 @@ pub(crate) fn diff(cx: &mut Cx<'_>, b: &Op<'_>, r: &Op<'_>, ep: &str) {
         let st = status.to_ascii_uppercase();
         match rl.iter().find(|(k, _)| k.eq_ignore_ascii_case(status)) {
             None => {
-                let id = if is_success(&st) {
+                let Some(success) = status_class(cx, &st) else {
+                    continue;
+                };
+                let id = if success {
                     "response-success-status-removed"
                 } else {
                     "response-non-success-status-removed"
@@ -92,7 +123,10 @@ pub(crate) fn diff(cx: &mut Cx<'_>, b: &Op<'_>, r: &Op<'_>, ep: &str) {
     }
     for (status, rresp) in &rl {
         if !bl.iter().any(|(k, _)| k.eq_ignore_ascii_case(status)) {
-            let id = if is_success(status) {
+            let Some(success) = status_class(cx, status) else {
+                continue;
+            };
+            let id = if success {
                 "response-success-status-added"
             } else {
                 "response-non-success-status-added"
@@ -128,33 +162,41 @@ fn response(cx: &mut Cx<'_>, ep: &str, status: &str, b: &At<'_>, r: &At<'_>) {
         .filter(|(k, _)| !bc.iter().any(|(x, _)| x == k))
         .map(|(k, _)| *k)
         .collect();
-    // One media type replaced by a related one: a rename, not a removal.
-    let mut renamed: Option<(&str, &str)> = None;
-    if let ([x], [y]) = (removed.as_slice(), added.as_slice()) {
-        let id = if covers(y, x) {
-            Some("response-media-type-name-generalized")
-        } else if covers(x, y) {
-            Some("response-media-type-name-specialized")
-        } else if same_family(x, y) {
-            Some("response-media-type-name-changed")
-        } else {
-            None
-        };
-        if let Some(id) = id {
-            renamed = Some((x, y));
-            let bm = bc.iter().find(|(k, _)| k == x).map(|(_, a)| a);
-            let rm = rc.iter().find(|(k, _)| k == y).map(|(_, a)| a);
-            cx.emit(
-                id,
-                ep,
-                &format!("status {status} media type {x}"),
-                format!(
-                    "the media type {x} of the response with status {status} was changed to {y}"
-                ),
-                bm,
-                rm,
-            );
+    // A removed media type and an added one where one contains the other
+    // are one media type renamed (oasdiff's `diff/content_diff.go`): each
+    // added media type pairs with the first unpaired removed one related to it.
+    let mut renames: Vec<(&str, &str)> = Vec::new();
+    for y in &added {
+        if let Some(x) = removed
+            .iter()
+            .find(|x| !renames.iter().any(|(p, _)| p == *x) && related(x, y))
+        {
+            renames.push((x, y));
         }
+    }
+    for (x, y) in &renames {
+        let (x, y) = (*x, *y);
+        let same_params = match (media_name(x), media_name(y)) {
+            (Some(a), Some(b)) => a.params == b.params,
+            _ => true,
+        };
+        let id = if !same_params {
+            "response-media-type-name-changed"
+        } else if contained(x, y) {
+            "response-media-type-name-specialized"
+        } else {
+            "response-media-type-name-generalized"
+        };
+        let bm = bc.iter().find(|(k, _)| *k == x).map(|(_, a)| a);
+        let rm = rc.iter().find(|(k, _)| *k == y).map(|(_, a)| a);
+        cx.emit(
+            id,
+            ep,
+            &format!("status {status} media type {x}"),
+            format!("the media type {x} of the response with status {status} was changed to {y}"),
+            bm,
+            rm,
+        );
     }
     let pairs: Vec<(&str, &str)> = bc
         .iter()
@@ -162,12 +204,12 @@ fn response(cx: &mut Cx<'_>, ep: &str, status: &str, b: &At<'_>, r: &At<'_>) {
             if rc.iter().any(|(x, _)| x == k) {
                 Some((*k, *k))
             } else {
-                renamed.filter(|(x, _)| x == k)
+                renames.iter().find(|(x, _)| x == k).copied()
             }
         })
         .collect();
     for mt in &removed {
-        if renamed.is_some_and(|(x, _)| x == *mt) {
+        if renames.iter().any(|(x, _)| x == mt) {
             continue;
         }
         let subject = format!("status {status} media type {mt}");
@@ -210,7 +252,7 @@ fn response(cx: &mut Cx<'_>, ep: &str, status: &str, b: &At<'_>, r: &At<'_>) {
         }
     }
     for mt in &added {
-        if renamed.is_some_and(|(_, y)| y == *mt) {
+        if renames.iter().any(|(_, y)| y == mt) {
             continue;
         }
         let rm = rc.iter().find(|(k, _)| k == mt).map(|(_, a)| a);

@@ -158,8 +158,12 @@ impl<'d> Walk<'_, '_, '_, 'd> {
                 continue; // compared as a list of types
             }
             let (pairs, removed, added) = match_subschemas(&bl, &rl);
+            // A member is below the root: oasdiff's property walk
+            // (`CheckModifiedPropertiesDiff`) reports a change inside an
+            // `allOf`/`anyOf`/`oneOf` member with the `*-property-*` rules.
             for (i, j) in pairs {
-                self.node(&bl[i], &rl[j], path, depth + 1);
+                let p = super::join(path, &format!("{kw}[{j}]"));
+                self.node(&bl[i], &rl[j], &p, depth + 1);
             }
             for i in removed {
                 let n = sub_name(&bl[i], i);

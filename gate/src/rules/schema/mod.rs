@@ -57,6 +57,22 @@ pub(crate) struct Scope<'s> {
 
 const MAX_DEPTH: usize = 48;
 
+/// Changes that oasdiff's response checks do not report on a property that
+/// is writeOnly in the revision (`checker/check_response_property_max_increased.go`,
+/// `_min_decreased`, `_max_length_increased`, `_max_length_unset`,
+/// `_min_length_decreased`, `_min_items_decreased`, `_min_items_unset`).
+const WRITE_ONLY_SKIPPED: &[&str] = &[
+    "max-increased",
+    "min-decreased",
+    "exclusive-max-increased",
+    "exclusive-min-decreased",
+    "max-length-increased",
+    "max-length-unset",
+    "min-length-decreased",
+    "min-items-decreased",
+    "min-items-unset",
+];
+
 /// Compares two schemas.
 pub(crate) fn diff(cx: &mut Cx<'_>, scope: &Scope<'_>, b: &At<'_>, r: &At<'_>) {
     let (bd, rd) = (cx.b, cx.r);
@@ -130,7 +146,9 @@ impl<'d> Walk<'_, '_, '_, 'd> {
         let prefix = self.prefix(path);
         if !path.is_empty() && self.scope.owner == Owner::Body {
             let ro = as_bool(b.v.get("readOnly")) || as_bool(r.v.get("readOnly"));
-            let wo = as_bool(b.v.get("writeOnly")) || as_bool(r.v.get("writeOnly"));
+            // oasdiff reads writeOnly off the revision's property
+            // (check_response_property_enum_value_updated.go).
+            let wo = as_bool(r.v.get("writeOnly"));
             if self.scope.dir == Dir::Request && ro {
                 let id = format!("request-read-only-property-{change}");
                 if crate::catalogue::find(&id).is_some() {
@@ -143,6 +161,14 @@ impl<'d> Walk<'_, '_, '_, 'd> {
                         Some(r),
                     );
                 }
+            }
+            // oasdiff's response checks of loosened bounds skip a property
+            // that is writeOnly in the revision (it is never returned).
+            if self.scope.dir == Dir::Response
+                && as_bool(r.v.get("writeOnly"))
+                && WRITE_ONLY_SKIPPED.contains(&change)
+            {
+                return false;
             }
             if self.scope.dir == Dir::Response && wo {
                 let id = format!("response-write-only-property-{change}");

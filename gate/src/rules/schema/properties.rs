@@ -158,7 +158,14 @@ impl<'d> Walk<'_, '_, '_, 'd> {
             return;
         }
         let ro = as_bool(bp.v.get("readOnly")) || as_bool(rp.v.get("readOnly"));
-        let wo = as_bool(bp.v.get("writeOnly")) || as_bool(rp.v.get("writeOnly"));
+        // oasdiff's response became-optional/-required checks read writeOnly
+        // off the revision for a property of the body root and off the base
+        // below it (check_response_property_became_optional.go, _required.go).
+        let wo = if p.contains('/') {
+            as_bool(bp.v.get("writeOnly"))
+        } else {
+            as_bool(rp.v.get("writeOnly"))
+        };
         match self.scope.dir {
             Dir::Request => {
                 if !breq && rreq && !ro {
@@ -222,7 +229,12 @@ impl<'d> Walk<'_, '_, '_, 'd> {
         } else {
             "response"
         };
-        let req = if rreq { "required" } else { "optional" };
+        // Responses read requiredness off the base
+        // (check_response_required_property_write_only_read_only.go).
+        let req = match (self.scope.dir, breq, rreq) {
+            (Dir::Response, true, _) | (Dir::Request, _, true) => "required",
+            _ => "optional",
+        };
         for (kw, name) in [("writeOnly", "write-only"), ("readOnly", "read-only")] {
             let (x, y) = (as_bool(bp.v.get(kw)), as_bool(rp.v.get(kw)));
             if x != y {

@@ -102,9 +102,7 @@ impl<'d> Walk<'_, '_, '_, 'd> {
                     id = ro;
                 }
             }
-            if self.scope.dir == Dir::Response
-                && (as_bool(b.v.get("writeOnly")) || as_bool(r.v.get("writeOnly")))
-            {
+            if self.scope.dir == Dir::Response && as_bool(r.v.get("writeOnly")) {
                 let wo = format!("response-write-only-property-{change}");
                 if crate::catalogue::find(&wo).is_some() {
                     id = wo;
