@@ -103,12 +103,17 @@ pub struct Differences {
     /// reports the `allOf` list itself (`*-all-of-added`/`-removed`) and the
     /// properties as removed and added.
     pub effective_schemas: bool,
+    /// Compare every OAuth flow of a security scheme (authorization code,
+    /// password, client credentials, implicit) for URL and scope changes.
+    /// oasdiff compares the implicit flow only.
+    pub oauth_all_flows: bool,
 }
 
 impl Default for Differences {
     fn default() -> Self {
         Differences {
             effective_schemas: true,
+            oauth_all_flows: true,
         }
     }
 }
@@ -123,6 +128,7 @@ impl Differences {
     pub fn none() -> Differences {
         Differences {
             effective_schemas: false,
+            oauth_all_flows: false,
         }
     }
 }
