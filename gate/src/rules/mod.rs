@@ -181,7 +181,7 @@ pub(crate) fn run(cx: &mut Cx<'_>) {
                     match (bo, ro) {
                         (Some(b), None) => paths::endpoint_removed(cx, b, false),
                         (None, Some(r)) => paths::endpoint_added(cx, r),
-                        (Some(b), Some(r)) => operation(cx, b, r, &endpoint(m, rpath)),
+                        (Some(b), Some(r)) => operation(cx, b, r, &endpoint(m, bpath)),
                         (None, None) => {}
                     }
                 }

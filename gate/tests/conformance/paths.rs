@@ -506,6 +506,14 @@ fn operations() -> Vec<Rule> {
             op_meta("operationId: ''"),
             op_meta("operationId: listItems"),
         )
+        .fires(
+            "on a webhook's operation, as `webhook:<name>`",
+            1,
+            "INFO",
+            "POST webhook:orderCreated",
+            webhooks_doc(HOOK),
+            webhooks_doc(&HOOK.replace("  post:\n", "  post:\n    operationId: onOrder\n")),
+        )
         .quiet(
             "id changed",
             op_meta("operationId: listItems"),
@@ -552,6 +560,14 @@ fn operations() -> Vec<Rule> {
             "GET /items",
             op_meta("tags: [a]"),
             op_meta("tags: [a, b]"),
+        )
+        .fires(
+            "path parameter renamed: the base's path names the endpoint",
+            1,
+            "INFO",
+            "GET /items/{id}",
+            op("get", "/items/{id}", "tags: [a]\nresponses:\n  '200': {description: ok}"),
+            op("get", "/items/{itemId}", "tags: [a, b]\nresponses:\n  '200': {description: ok}"),
         )
         .quiet(
             "tags reordered",
@@ -1257,7 +1273,7 @@ fn keywords() -> Vec<Rule> {
             out.push(r);
         }
     }
-    out.extend(nested_keyword_rules());
+    nested_keyword_cases(&mut out);
     out
 }
 
@@ -1269,7 +1285,69 @@ fn maybe_prop(property: bool, s: &str) -> String {
     }
 }
 
-/// Extra cases: subschemas below a 2020-12 keyword are walked as properties.
-fn nested_keyword_rules() -> Vec<Rule> {
-    Vec::new()
+/// Extra cases: a subschema below a keyword (`contains`, `if`, `prefixItems`
+/// entries, `items`) is walked as a property (oasdiff's property walk names
+/// it `/contains`, `/if`, `/prefixItems[0]`, `/items`), so a change inside
+/// it is a property change even at the body's root.
+fn nested_keyword_cases(rules: &mut [Rule]) {
+    let mut add = |id: &str, f: &dyn Fn(Rule) -> Rule| {
+        let i = rules
+            .iter()
+            .position(|r| r.id == id)
+            .unwrap_or_else(|| panic!("{id} has no entry"));
+        let r = std::mem::replace(&mut rules[i], rule("", ""));
+        rules[i] = f(r);
+    };
+    add("request-property-const-changed", &|r| {
+        r.fires(
+            "inside the body's `contains`",
+            1,
+            "ERR",
+            "POST /items",
+            req31("type: array\ncontains: {const: a}"),
+            req31("type: array\ncontains: {const: b}"),
+        )
+        .fires(
+            "inside the body's `if`",
+            1,
+            "ERR",
+            "POST /items",
+            req31("type: object\nif: {const: a}"),
+            req31("type: object\nif: {const: b}"),
+        )
+    });
+    add("request-body-const-changed", &|r| {
+        r.quiet(
+            "inside the body's `contains`",
+            req31("type: array\ncontains: {const: a}"),
+            req31("type: array\ncontains: {const: b}"),
+        )
+    });
+    add("response-property-const-added", &|r| {
+        r.fires(
+            "inside a `prefixItems` entry",
+            1,
+            "INFO",
+            "GET /items",
+            resp31("type: array\nprefixItems: [{type: string}]"),
+            resp31("type: array\nprefixItems: [{type: string, const: a}]"),
+        )
+    });
+    add("response-property-contains-added", &|r| {
+        r.fires(
+            "on the body's `items`",
+            1,
+            "INFO",
+            "GET /items",
+            resp31("type: array\nitems: {type: array}"),
+            resp31("type: array\nitems: {type: array, contains: {type: string}}"),
+        )
+    });
+    add("response-body-contains-added", &|r| {
+        r.quiet(
+            "on the body's `items`",
+            resp31("type: array\nitems: {type: array}"),
+            resp31("type: array\nitems: {type: array, contains: {type: string}}"),
+        )
+    });
 }
