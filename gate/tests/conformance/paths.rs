@@ -59,6 +59,14 @@ fn security() -> Vec<Rule> {
             sec_doc(Some("[{api_key: []}]"), None),
             sec_doc(Some("[{api_key: []}, {oauth: [read]}]"), None),
         )
+        .fires(
+            "optional security `{}` added to the document",
+            1,
+            "INFO",
+            "",
+            sec_doc(Some("[{api_key: []}]"), None),
+            sec_doc(Some("[{api_key: []}, {}]"), None),
+        )
         .quiet(
             "operation requirement added",
             sec_doc(None, None),
