@@ -1121,9 +1121,9 @@ fn kws() -> Vec<Kw> {
         },
         Kw {
             change: "unevaluated-properties-added",
-            trigger: "`unevaluatedProperties` holds a schema in the revision and none in the base (the boolean form is a flag no check reports)",
+            trigger: "`unevaluatedProperties` holds a schema in the revision and none in the base (the boolean form, `false` here, is a flag no check reports)",
             fire: (
-                "type: object",
+                "type: object\nunevaluatedProperties: false",
                 "type: object\nunevaluatedProperties: {type: string}",
             ),
             misses: vec![(
