@@ -120,6 +120,10 @@ pub struct Differences {
     /// oasdiff's `response-*-status-*` checks skip every status that is not
     /// an integer, so dropping a `2XX` or `default` response goes unreported.
     pub status_ranges: bool,
+    /// Compare every OAuth flow of a security scheme (authorization code,
+    /// password, client credentials, implicit) for URL and scope changes.
+    /// oasdiff compares the implicit flow only.
+    pub oauth_all_flows: bool,
 }
 
 impl Default for Differences {
@@ -129,6 +133,7 @@ impl Default for Differences {
             path_level_parameters: true,
             sunset_moved_earlier: true,
             status_ranges: true,
+            oauth_all_flows: true,
         }
     }
 }
@@ -146,6 +151,7 @@ impl Differences {
             path_level_parameters: false,
             sunset_moved_earlier: false,
             status_ranges: false,
+            oauth_all_flows: false,
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Document-wide components: component schemas and 3.1 webhooks.
 
-use super::{Cx, METHODS, Op, endpoint, operation};
+use super::{Cx, METHODS, Op, endpoint, operation, paths};
 use crate::document::{At, Document};
 
 fn section<'d>(doc: &'d Document, path: &[&str]) -> Vec<(&'d str, At<'d>)> {
@@ -49,26 +49,45 @@ pub(crate) fn webhooks(cx: &mut Cx<'_>) {
                 );
             }
             Some((_, r)) => {
-                let path = if name.starts_with('/') {
-                    (*name).to_owned()
-                } else {
-                    format!("/{name}")
-                };
+                // oasdiff runs every operation check on the operations of a
+                // webhook in both documents, as the path `webhook:<name>`.
+                let path = format!("webhook:{name}");
                 for m in METHODS {
-                    if let (Some(bo), Some(ro)) = (cx.b.get(b, m), cx.r.get(r, m)) {
-                        let bop = Op {
-                            method: m,
-                            path: path.clone(),
-                            path_item: b.clone(),
-                            op: bo,
-                        };
-                        let rop = Op {
-                            method: m,
-                            path: path.clone(),
-                            path_item: r.clone(),
-                            op: ro,
-                        };
-                        operation(cx, &bop, &rop, &endpoint(m, &path));
+                    match (method_of(cx.b, b, m), method_of(cx.r, r, m)) {
+                        (Some(bo), Some(ro)) => {
+                            let bop = Op {
+                                method: m,
+                                path: path.clone(),
+                                path_item: b.clone(),
+                                op: bo,
+                            };
+                            let rop = Op {
+                                method: m,
+                                path: path.clone(),
+                                path_item: r.clone(),
+                                op: ro,
+                            };
+                            operation(cx, &bop, &rop, &endpoint(m, &path));
+                        }
+                        (Some(bo), None) => {
+                            let bop = Op {
+                                method: m,
+                                path: path.clone(),
+                                path_item: b.clone(),
+                                op: bo,
+                            };
+                            paths::endpoint_removed(cx, &bop, false);
+                        }
+                        (None, Some(ro)) => {
+                            let rop = Op {
+                                method: m,
+                                path: path.clone(),
+                                path_item: r.clone(),
+                                op: ro,
+                            };
+                            paths::endpoint_added(cx, &rop);
+                        }
+                        (None, None) => {}
                     }
                 }
             }
@@ -88,14 +107,47 @@ pub(crate) fn webhooks(cx: &mut Cx<'_>) {
     }
 }
 
+fn method_of<'d>(doc: &'d Document, item: &At<'d>, m: &str) -> Option<At<'d>> {
+    doc.get(item, m).filter(|o| o.v.is_object())
+}
+
+/// A semantic version (semver.org's grammar, an optional leading `v`):
+/// (major, minor, patch). oasdiff judges only versions that parse.
 fn semver(s: &str) -> Option<(u64, u64, u64)> {
-    let s = s.trim().trim_start_matches(['v', 'V']);
-    let core = s.split(['-', '+']).next()?;
-    let mut it = core.split('.').map(|x| x.parse::<u64>());
-    let major = it.next()?.ok()?;
-    let minor = it.next().unwrap_or(Ok(0)).ok()?;
-    let patch = it.next().unwrap_or(Ok(0)).ok()?;
-    Some((major, minor, patch))
+    let s = s.strip_prefix('v').unwrap_or(s);
+    let (rest, build) = match s.split_once('+') {
+        Some((a, b)) => (a, Some(b)),
+        None => (s, None),
+    };
+    let (core, pre) = match rest.split_once('-') {
+        Some((a, b)) => (a, Some(b)),
+        None => (rest, None),
+    };
+    let ident = |x: &str| !x.is_empty() && x.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    let numeric = |x: &str| {
+        !x.is_empty() && x.chars().all(|c| c.is_ascii_digit()) && (x == "0" || !x.starts_with('0'))
+    };
+    if let Some(b) = build
+        && !b.split('.').all(ident)
+    {
+        return None;
+    }
+    if let Some(p) = pre
+        && !p
+            .split('.')
+            .all(|x| ident(x) && (numeric(x) || !x.chars().all(|c| c.is_ascii_digit())))
+    {
+        return None;
+    }
+    let parts: Vec<&str> = core.split('.').collect();
+    if parts.len() != 3 || !parts.iter().all(|x| numeric(x)) {
+        return None;
+    }
+    Some((
+        parts[0].parse().ok()?,
+        parts[1].parse().ok()?,
+        parts[2].parse().ok()?,
+    ))
 }
 
 /// The versioning policy (`info.version` against the verdict), INFO unless raised.
@@ -117,6 +169,9 @@ pub(crate) fn version_policy(cx: &mut Cx<'_>) {
     let (Some(bv), Some(rv)) = (get(&b), get(&r)) else {
         return;
     };
+    let (Some(x), Some(y)) = (semver(&bv), semver(&rv)) else {
+        return; // only semantic versions are judged
+    };
     let (bi, ri) = (cx.b.get(&b, "info"), cx.r.get(&r, "info"));
     if bv == rv {
         cx.emit(
@@ -127,12 +182,7 @@ pub(crate) fn version_policy(cx: &mut Cx<'_>) {
             bi.as_ref(),
             ri.as_ref(),
         );
-        return;
-    }
-    let (Some(x), Some(y)) = (semver(&bv), semver(&rv)) else {
-        return;
-    };
-    if y < x {
+    } else if y <= x {
         cx.emit(
             "api-version-decreased",
             "",
@@ -141,7 +191,16 @@ pub(crate) fn version_policy(cx: &mut Cx<'_>) {
             bi.as_ref(),
             ri.as_ref(),
         );
-    } else if (x.0 > 0 && y.0 == x.0) || (x.0 == 0 && y.0 == 0 && y.1 == x.1) {
-        cx.emit("api-major-version-not-bumped", "", "info.version", format!("a breaking change was made but the major version did not increase, from {bv} to {rv}"), bi.as_ref(), ri.as_ref());
+    } else if (x.0 == 0 && y.0 == 0 && y.1 <= x.1) || (!(x.0 == 0 && y.0 == 0) && y.0 <= x.0) {
+        cx.emit(
+            "api-major-version-not-bumped",
+            "",
+            "info.version",
+            format!(
+                "a breaking change was made but the major version did not increase, from {bv} to {rv}"
+            ),
+            bi.as_ref(),
+            ri.as_ref(),
+        );
     }
 }

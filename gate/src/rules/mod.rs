@@ -187,8 +187,15 @@ pub(crate) fn run(cx: &mut Cx<'_>) {
                     let ro = rops.iter().find(|o| o.method == m);
                     match (bo, ro) {
                         (Some(b), None) => paths::endpoint_removed(cx, b, false),
-                        (None, Some(r)) => paths::endpoint_added(cx, r),
-                        (Some(b), Some(r)) => operation(cx, b, r, &endpoint(m, rpath)),
+                        (None, Some(r)) => {
+                            // oasdiff names a path in both documents by the base's spelling.
+                            let named = Op {
+                                path: bpath.clone(),
+                                ..r.clone()
+                            };
+                            paths::endpoint_added(cx, &named);
+                        }
+                        (Some(b), Some(r)) => operation(cx, b, r, &endpoint(m, bpath)),
                         (None, None) => {}
                     }
                 }

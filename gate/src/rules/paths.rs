@@ -109,8 +109,13 @@ pub(crate) fn endpoint_added(cx: &mut Cx<'_>, op: &Op<'_>) {
 
 /// Operation id and tags.
 pub(crate) fn operation_meta(cx: &mut Cx<'_>, b: &Op<'_>, r: &Op<'_>, ep: &str) {
-    let bid = b.op.v.get("operationId").and_then(Value::as_str);
-    let rid = r.op.v.get("operationId").and_then(Value::as_str);
+    // An empty operation id is no id (oasdiff reads both as "").
+    fn id(v: &Value) -> Option<&str> {
+        v.get("operationId")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+    }
+    let (bid, rid) = (id(b.op.v), id(r.op.v));
     match (bid, rid) {
         (Some(x), y) if Some(x) != y => {
             let detail = match y {

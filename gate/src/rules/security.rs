@@ -8,34 +8,90 @@ use serde_json::Value;
 use super::{Cx, Op};
 use crate::document::{At, Document};
 
-/// A requirement's name (its schemes, sorted and joined) → its scopes.
-type Reqs = BTreeMap<String, BTreeMap<String, BTreeSet<String>>>;
+/// One security requirement (an alternative of the list): scheme → scopes.
+type Req = BTreeMap<String, BTreeSet<String>>;
 
-fn requirements(v: Option<&Value>) -> Reqs {
-    let mut out = Reqs::new();
+fn requirements(v: Option<&Value>) -> Vec<Req> {
+    let mut out = Vec::new();
     for req in v.and_then(Value::as_array).into_iter().flatten() {
         let Some(m) = req.as_object() else { continue };
-        let name = m.keys().cloned().collect::<Vec<_>>().join(" AND ");
-        let scopes = m
-            .iter()
-            .map(|(k, s)| {
-                (
-                    k.clone(),
-                    s.as_array()
-                        .map(|a| {
-                            a.iter()
-                                .filter_map(|x| x.as_str().map(str::to_owned))
-                                .collect()
-                        })
-                        .unwrap_or_default(),
-                )
-            })
-            .collect();
-        out.insert(name, scopes);
+        out.push(
+            m.iter()
+                .map(|(k, s)| {
+                    (
+                        k.clone(),
+                        s.as_array()
+                            .map(|a| {
+                                a.iter()
+                                    .filter_map(|x| x.as_str().map(str::to_owned))
+                                    .collect()
+                            })
+                            .unwrap_or_default(),
+                    )
+                })
+                .collect(),
+        );
     }
     out
 }
 
+/// A requirement's name: its schemes joined by ` AND ` (`""` for `{}`).
+fn name_of(req: &Req) -> String {
+    req.keys().cloned().collect::<Vec<_>>().join(" AND ")
+}
+
+fn same_schemes(a: &Req, b: &Req) -> bool {
+    a.keys().eq(b.keys())
+}
+
+/// Pairs the alternatives of two security lists as oasdiff does: identical
+/// ones cancel out; a leftover whose scheme set is carried by exactly one
+/// leftover on each side is a scope change; the rest were removed or added.
+/// Returns (scope changes as (base, revision), removed, added).
+fn match_requirements<'a>(
+    br: &'a [Req],
+    rr: &'a [Req],
+) -> (Vec<(&'a Req, &'a Req)>, Vec<&'a Req>, Vec<&'a Req>) {
+    let mut mb = vec![false; br.len()];
+    let mut mr = vec![false; rr.len()];
+    for (i, b) in br.iter().enumerate() {
+        if let Some(j) = (0..rr.len()).find(|&j| !mr[j] && rr[j] == *b) {
+            mb[i] = true;
+            mr[j] = true;
+        }
+    }
+    let unique = |reqs: &[Req], matched: &[bool], like: &Req| {
+        reqs.iter()
+            .zip(matched)
+            .filter(|(r, m)| !**m && same_schemes(r, like))
+            .count()
+            == 1
+    };
+    let mut modified = Vec::new();
+    for i in 0..br.len() {
+        if mb[i] || !unique(br, &mb, &br[i]) {
+            continue;
+        }
+        let Some(j) = (0..rr.len()).find(|&j| !mr[j] && same_schemes(&rr[j], &br[i])) else {
+            continue;
+        };
+        if !unique(rr, &mr, &rr[j]) {
+            continue;
+        }
+        mb[i] = true;
+        mr[j] = true;
+        if br[i] != rr[j] {
+            modified.push((&br[i], &rr[j]));
+        }
+    }
+    let removed = (0..br.len()).filter(|&i| !mb[i]).map(|i| &br[i]).collect();
+    let added = (0..rr.len()).filter(|&j| !mr[j]).map(|j| &rr[j]).collect();
+    (modified, removed, added)
+}
+
+/// `skip_empty`: an operation's empty requirement (`{}`, optional security)
+/// is not reported as added or removed; the document's is.
+#[allow(clippy::too_many_arguments)]
 fn compare(
     cx: &mut Cx<'_>,
     ep: &str,
@@ -44,50 +100,57 @@ fn compare(
     r: &At<'_>,
     bv: Option<&Value>,
     rv: Option<&Value>,
+    skip_empty: bool,
 ) {
     let (br, rr) = (requirements(bv), requirements(rv));
     let [added, removed, scope_added, scope_removed] = ids;
-    for (name, bs) in &br {
-        match rr.get(name) {
-            None => {
+    let (modified, gone, new) = match_requirements(&br, &rr);
+    for req in gone {
+        let name = name_of(req);
+        if skip_empty && name.is_empty() {
+            continue;
+        }
+        cx.emit(
+            removed,
+            ep,
+            &format!("security {name}"),
+            format!("the security requirement {name} was removed"),
+            Some(b),
+            Some(r),
+        );
+    }
+    for (bs, rs) in modified {
+        let name = name_of(bs);
+        for (scheme, scopes) in bs {
+            let empty = BTreeSet::new();
+            let rsc = rs.get(scheme).unwrap_or(&empty);
+            for s in scopes.difference(rsc) {
                 cx.emit(
-                    removed,
+                    scope_removed,
                     ep,
-                    &format!("security {name}"),
-                    format!("the security requirement {name} was removed"),
+                    &format!("security {name} scope {s}"),
+                    format!("the scope {s} was removed from the security scheme {scheme}"),
                     Some(b),
                     Some(r),
                 );
             }
-            Some(rs) => {
-                for (scheme, scopes) in bs {
-                    let empty = BTreeSet::new();
-                    let rsc = rs.get(scheme).unwrap_or(&empty);
-                    for s in scopes.difference(rsc) {
-                        cx.emit(
-                            scope_removed,
-                            ep,
-                            &format!("security {name} scope {s}"),
-                            format!("the scope {s} was removed from the security scheme {scheme}"),
-                            Some(b),
-                            Some(r),
-                        );
-                    }
-                    for s in rsc.difference(scopes) {
-                        cx.emit(
-                            scope_added,
-                            ep,
-                            &format!("security {name} scope {s}"),
-                            format!("the scope {s} was added to the security scheme {scheme}"),
-                            Some(b),
-                            Some(r),
-                        );
-                    }
-                }
+            for s in rsc.difference(scopes) {
+                cx.emit(
+                    scope_added,
+                    ep,
+                    &format!("security {name} scope {s}"),
+                    format!("the scope {s} was added to the security scheme {scheme}"),
+                    Some(b),
+                    Some(r),
+                );
             }
         }
     }
-    for name in rr.keys().filter(|k| !br.contains_key(*k)) {
+    for req in new {
+        let name = name_of(req);
+        if skip_empty && name.is_empty() {
+            continue;
+        }
         cx.emit(
             added,
             ep,
@@ -119,6 +182,7 @@ pub(crate) fn global(cx: &mut Cx<'_>) {
         &r,
         bv,
         rv,
+        false,
     );
 }
 
@@ -141,6 +205,7 @@ pub(crate) fn operation(cx: &mut Cx<'_>, b: &Op<'_>, r: &Op<'_>, ep: &str) {
         &r.op,
         bv,
         rv,
+        true,
     );
 }
 
@@ -192,7 +257,12 @@ pub(crate) fn components(cx: &mut Cx<'_>) {
             r.v.get("flows")
                 .and_then(Value::as_object)
                 .unwrap_or(&empty);
+        // oasdiff compares the implicit flow only.
+        let all_flows = cx.config.differences().oauth_all_flows;
         for (flow, bfl) in bf {
+            if !all_flows && flow != "implicit" {
+                continue;
+            }
             let Some(rfl) = rf.get(flow) else { continue };
             let sub = format!("security scheme {name} flow {flow}");
             if s(bfl, "authorizationUrl") != s(rfl, "authorizationUrl") {

@@ -2,14 +2,19 @@
 
 use serde_json::Value;
 
-use super::Walk;
+use std::collections::BTreeSet;
+
 use super::normalize::*;
+use super::{Walk, join};
 use crate::document::At;
 
 impl<'d> Walk<'_, '_, '_, 'd> {
     pub(super) fn json_schema_2020(&mut self, b: &At<'d>, r: &At<'d>, path: &str, depth: usize) {
         let what = self.what(path);
-        // Keywords whose presence is the change.
+        // Keywords whose presence is the change. A subschema keyword is
+        // present when it holds a schema: oasdiff (kin-openapi) reads a boolean
+        // `unevaluatedItems`/`unevaluatedProperties` as a flag beside the
+        // schema, and no check reports the flag.
         for (kw, name) in [
             ("contains", "contains"),
             ("if", "if"),
@@ -20,8 +25,15 @@ impl<'d> Walk<'_, '_, '_, 'd> {
             ("unevaluatedProperties", "unevaluated-properties"),
             ("contentSchema", "content-schema"),
         ] {
-            match (b.v.get(kw), r.v.get(kw)) {
-                (None, Some(_)) => {
+            let schema = |v: &serde_json::Value| -> bool {
+                match v.get(kw) {
+                    None | Some(Value::Null) => false,
+                    Some(Value::Bool(_)) => !kw.starts_with("unevaluated"),
+                    Some(_) => true,
+                }
+            };
+            match (schema(b.v), schema(r.v)) {
+                (false, true) => {
                     self.emit(
                         &format!("{name}-added"),
                         path,
@@ -30,7 +42,7 @@ impl<'d> Walk<'_, '_, '_, 'd> {
                         r,
                     );
                 }
-                (Some(_), None) => {
+                (true, false) => {
                     self.emit(
                         &format!("{name}-removed"),
                         path,
@@ -46,7 +58,9 @@ impl<'d> Walk<'_, '_, '_, 'd> {
             ("contentMediaType", "content-media-type"),
             ("contentEncoding", "content-encoding"),
         ] {
-            let (x, y) = (b.v.get(kw), r.v.get(kw));
+            // A string keyword: absent reads as "".
+            let get = |v: &'d Value| v.get(kw).filter(|x| x.as_str() != Some(""));
+            let (x, y) = (get(b.v), get(r.v));
             if x != y {
                 let d = format!(
                     "{what}'s {kw} changed from {} to {}",
@@ -111,7 +125,7 @@ impl<'d> Walk<'_, '_, '_, 'd> {
                         b,
                         r,
                     ),
-                    Some(xv) if xv != yv => self.emit_enum(
+                    Some(xv) if names(xv) != names(yv) => self.emit_enum(
                         "dependent-required-changed",
                         path,
                         &sub,
@@ -141,7 +155,9 @@ impl<'d> Walk<'_, '_, '_, 'd> {
                 );
             }
         }
-        // prefixItems: by position.
+        // prefixItems: entries paired by position; the entries past the end of
+        // the shorter list are added or removed, reported once per direction
+        // (oasdiff lists them in one finding).
         let bl =
             b.v.get("prefixItems")
                 .and_then(Value::as_array)
@@ -150,33 +166,51 @@ impl<'d> Walk<'_, '_, '_, 'd> {
             r.v.get("prefixItems")
                 .and_then(Value::as_array)
                 .map_or(0, Vec::len);
-        for i in rl..bl {
-            let sub = format!("{path} prefixItems {i}");
+        if bl > rl {
+            let sub = format!("{path} prefixItems");
+            let which = (rl + 1..=bl).map(|i| format!("#{i}")).collect::<Vec<_>>();
             self.emit_enum(
                 "prefix-items-removed",
                 path,
                 &sub,
-                format!("prefixItems #{} was removed from {what}", i + 1),
+                format!("prefixItems {} removed from {what}", which.join(", ")),
                 b,
                 r,
             );
         }
-        for i in bl..rl {
-            let sub = format!("{path} prefixItems {i}");
+        if rl > bl {
+            let sub = format!("{path} prefixItems");
+            let which = (bl + 1..=rl).map(|i| format!("#{i}")).collect::<Vec<_>>();
             self.emit_enum(
                 "prefix-items-added",
                 path,
                 &sub,
-                format!("prefixItems #{} was added to {what}", i + 1),
+                format!("prefixItems {} added to {what}", which.join(", ")),
                 b,
                 r,
             );
         }
+        // Subschemas below a keyword are walked as properties (oasdiff's
+        // property walk goes into them, named `/prefixItems[i]`, `/if`, ...).
         if let (Some(bp), Some(rp)) = (self.bd.get(b, "prefixItems"), self.rd.get(r, "prefixItems"))
         {
             let (bi, ri) = (self.bd.items(&bp), self.rd.items(&rp));
-            for (x, y) in bi.iter().zip(ri.iter()) {
-                self.node(x, y, path, depth + 1);
+            for (i, (x, y)) in bi.iter().zip(ri.iter()).enumerate() {
+                let p = join(path, &format!("prefixItems[{i}]"));
+                self.node(x, y, &p, depth + 1);
+            }
+        }
+        for kw in ["patternProperties", "dependentSchemas"] {
+            if let (Some(bm), Some(rm)) = (self.bd.get(b, kw), self.rd.get(r, kw)) {
+                for (k, x) in self.bd.entries(&bm) {
+                    if let Some((_, y)) = self.rd.entries(&rm).into_iter().find(|(n, _)| *n == k)
+                        && x.v.is_object()
+                        && y.v.is_object()
+                    {
+                        let p = join(path, &format!("{kw}[{k}]"));
+                        self.node(&x, &y, &p, depth + 1);
+                    }
+                }
             }
         }
         for kw in [
@@ -186,13 +220,24 @@ impl<'d> Walk<'_, '_, '_, 'd> {
             "else",
             "propertyNames",
             "contentSchema",
+            "unevaluatedItems",
+            "unevaluatedProperties",
         ] {
             if let (Some(x), Some(y)) = (self.bd.get(b, kw), self.rd.get(r, kw))
                 && x.v.is_object()
                 && y.v.is_object()
             {
-                self.node(&x, &y, path, depth + 1);
+                let p = join(path, kw);
+                self.node(&x, &y, &p, depth + 1);
             }
         }
     }
+}
+
+/// The property names of a `dependentRequired` entry, as a set (oasdiff
+/// compares the lists without regard to order).
+fn names(v: &Value) -> BTreeSet<&str> {
+    v.as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default()
 }

@@ -231,7 +231,9 @@ impl<'d> Walk<'_, '_, '_, 'd> {
     pub(super) fn values(&mut self, b: &At<'d>, r: &At<'d>, path: &str) {
         let what = self.what(path);
         for (kw, name) in [("default", "default-value"), ("const", "const")] {
-            match (b.v.get(kw), r.v.get(kw)) {
+            // A null value is no value (kin-openapi reads both as nil).
+            let get = |v: &'d Value| v.get(kw).filter(|x| !x.is_null());
+            match (get(b.v), get(r.v)) {
                 (None, Some(y)) => {
                     self.emit(
                         &format!("{name}-added"),
