@@ -103,12 +103,18 @@ pub struct Differences {
     /// reports the `allOf` list itself (`*-all-of-added`/`-removed`) and the
     /// properties as removed and added.
     pub effective_schemas: bool,
+    /// Compare numeric bounds by meaning: a 3.0 `exclusiveMinimum: true`
+    /// with `minimum: 5` is the 3.1 `exclusiveMinimum: 5`, so moving between
+    /// the spellings changes nothing. oasdiff compares the keywords as
+    /// written (a boolean `exclusiveMinimum` added is `…-exclusive-min-set`).
+    pub normalized_bounds: bool,
 }
 
 impl Default for Differences {
     fn default() -> Self {
         Differences {
             effective_schemas: true,
+            normalized_bounds: true,
         }
     }
 }
@@ -123,6 +129,7 @@ impl Differences {
     pub fn none() -> Differences {
         Differences {
             effective_schemas: false,
+            normalized_bounds: false,
         }
     }
 }

@@ -73,9 +73,9 @@ pub const NEVER_EMITTED: &[&str] = &[
     // parameters, headers, lifecycle
 
     // request bodies and properties
-
+    "request-body-min-items-set",
+    "request-property-min-items-set",
     // response bodies and properties
-
 ];
 
 /// The findings of one diff, sorted by endpoint, rule and location.

@@ -66,7 +66,11 @@ fn bm(mt: &str, schema: &str) -> String {
 
 /// A body whose schema is `schema` and with `components.schemas` = `comps`.
 fn bc(schema: &str, comps: &str) -> String {
-    format!("{}\ncomponents:\n  schemas:\n{}\n", b(schema), indent(comps, 4))
+    format!(
+        "{}\ncomponents:\n  schemas:\n{}\n",
+        b(schema),
+        indent(comps, 4)
+    )
 }
 
 /// The body-level rule `request-body-{change}` and the property-level
@@ -1591,7 +1595,14 @@ pub fn rules() -> Vec<Rule> {
         );
         v.push(
             rule(added_b, t_add)
-                .fires("one $ref added", 1, add_level, EP, bc(&one, comps), bc(&two, comps))
+                .fires(
+                    "one $ref added",
+                    1,
+                    add_level,
+                    EP,
+                    bc(&one, comps),
+                    bc(&two, comps),
+                )
                 .fires(
                     "two added are one finding",
                     1,
@@ -1659,8 +1670,7 @@ pub fn rules() -> Vec<Rule> {
         );
     }
     let ann_one = "allOf:\n  - type: object\n    properties:\n      a: {type: string}";
-    let ann_two =
-        "allOf:\n  - type: object\n    properties:\n      a: {type: string}\n  - description: more words";
+    let ann_two = "allOf:\n  - type: object\n    properties:\n      a: {type: string}\n  - description: more words";
     v.push(
         rule(
             "request-body-all-of-added-annotation-only",

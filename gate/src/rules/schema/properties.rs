@@ -32,6 +32,8 @@ impl<'d> Walk<'_, '_, '_, 'd> {
                     }
                     let wo = as_bool(bp.v.get("writeOnly"));
                     let id = match (self.scope.dir, breq.contains(*name), wo) {
+                        // A readOnly property is not sent: not in the request's contract.
+                        (Dir::Request, _, _) if as_bool(bp.v.get("readOnly")) => continue,
                         (Dir::Request, _, _) => "request-property-removed",
                         (Dir::Response, true, false) => "response-required-property-removed",
                         (Dir::Response, true, true) => {
@@ -87,7 +89,7 @@ impl<'d> Walk<'_, '_, '_, 'd> {
             let ro = as_bool(rp.v.get("readOnly"));
             let wo = as_bool(rp.v.get("writeOnly"));
             let id = match (self.scope.dir, req) {
-                (Dir::Request, true) if ro => continue,
+                (Dir::Request, _) if ro => continue,
                 (Dir::Request, true) if rp.v.get("default").is_some() => {
                     "new-required-request-property-with-default"
                 }

@@ -70,11 +70,25 @@ impl<'d> Walk<'_, '_, '_, 'd> {
                 widening = true;
             }
         }
-        // XML bodies are text: string and object describe the same payload.
-        let xml = self.scope.owner == Owner::Body && self.scope.context.contains("xml");
-        if xml && ((bty == "string" && rty == "object") || (bty == "object" && rty == "string")) {
+        // A media type that is not JSON carries text: any value can be read
+        // as a string, so a type swapped for `string` in a request (from
+        // `string` in a response) still accepts (returns) what it did
+        // (oasdiff's isStronglyTyped / isTypeContained).
+        let ctx = &self.scope.context;
+        let mt = ctx
+            .find("media type ")
+            .map_or("", |i| &ctx[i + "media type ".len()..]);
+        let json = mt == "application/json" || mt.ends_with("+json");
+        let loose = self.scope.owner == Owner::Body
+            && !json
+            && bty != rty
+            && match self.scope.dir {
+                Dir::Request => rty == "string",
+                Dir::Response => bty == "string",
+            };
+        if loose && !widening && !narrowing {
             let d = format!(
-                "{}'s type changed from {bty} to {rty} (an XML payload either way)",
+                "{}'s type changed from {from} to {to} (a text payload either way)",
                 self.what(path)
             );
             self.emit("type-compatible", path, d, b, r);
