@@ -756,6 +756,11 @@ pub fn rules() -> Vec<Rule> {
             "pattern changed to another",
             p("type: string\npattern: '^[a-z]+$'"),
             p("type: string\npattern: '^[a-c]+$'"),
+        )
+        .quiet(
+            "only the literal .* is a generalization",
+            p("type: string\npattern: '^[a-z]+$'"),
+            p("type: string\npattern: '^.*$'"),
         ),
         // --- Read-only / write-only ---
         rule(
@@ -769,6 +774,14 @@ pub fn rules() -> Vec<Rule> {
             EP,
             p("type: string"),
             p("type: string\nreadOnly: true"),
+        )
+        .fires(
+            "made readOnly and required at once: named by the base's requiredness",
+            1,
+            "INFO",
+            EP,
+            p("type: string"),
+            preq("type: string\nreadOnly: true"),
         )
         .quiet(
             "a required one is the required rule",

@@ -103,7 +103,7 @@ impl<'d> Walk<'_, '_, '_, 'd> {
             self.emit_id(id, &p, d, Some(b), Some(rp));
         }
         // Required without a property definition here (e.g. defined in allOf): requiredness only.
-        if body {
+        if body && self.cx.config.differences().effective_schemas {
             for name in rreq.difference(&breq) {
                 if bmap.contains_key(name.as_str()) || rmap.contains_key(name.as_str()) {
                     continue;
@@ -159,10 +159,12 @@ impl<'d> Walk<'_, '_, '_, 'd> {
         if self.scope.owner != Owner::Body {
             return;
         }
-        let ro = as_bool(bp.v.get("readOnly")) || as_bool(rp.v.get("readOnly"));
         let wo = as_bool(bp.v.get("writeOnly")) || as_bool(rp.v.get("writeOnly"));
         match self.scope.dir {
             Dir::Request => {
+                // oasdiff's changedRequiredPropertyRelevant: a property that is
+                // readOnly in the revision is not sent, either way.
+                let ro = as_bool(rp.v.get("readOnly"));
                 if !breq && rreq && !ro {
                     let id = if rp.v.get("default").is_some() {
                         "request-property-became-required-with-default"
@@ -177,7 +179,7 @@ impl<'d> Walk<'_, '_, '_, 'd> {
                         Some(rp),
                     );
                 }
-                if breq && !rreq {
+                if breq && !rreq && !ro {
                     self.emit_id(
                         "request-property-became-optional",
                         p,
@@ -224,7 +226,13 @@ impl<'d> Walk<'_, '_, '_, 'd> {
         } else {
             "response"
         };
-        let req = if rreq { "required" } else { "optional" };
+        // oasdiff's request check names the property by its base requiredness.
+        let was_req = if self.scope.dir == Dir::Request {
+            breq
+        } else {
+            rreq
+        };
+        let req = if was_req { "required" } else { "optional" };
         for (kw, name) in [("writeOnly", "write-only"), ("readOnly", "read-only")] {
             let (x, y) = (as_bool(bp.v.get(kw)), as_bool(rp.v.get(kw)));
             if x != y {
