@@ -1322,26 +1322,86 @@ pub fn rules() -> Vec<Rule> {
     ));
 
     // --- Types ---
-    v.extend(pair(
-        "type-changed",
-        "the request body schema's type or format changes in a way that rejects values the old one accepted (JSON media type)",
-        "a (not readOnly) request property's type or format changes in a way that rejects values the old one accepted",
-        "ERR",
-        "type: string",
-        "type: integer",
-        "type: integer",
-        "type: number",
-    ));
-    v.extend(pair(
-        "type-generalized",
-        "the request body schema's type or format changes to one that accepts every value the old one did (integer to number, a format dropped or widened)",
-        "a request property's type or format is widened (integer to number, a format dropped or widened)",
-        "INFO",
-        "type: integer",
-        "type: number",
-        "type: number",
-        "type: integer",
-    ));
+    v.push(
+        rule(
+            "request-property-type-changed",
+            "a (not readOnly) request property's type or format changes in a way that rejects values the old one accepted",
+        )
+        .fires("string to integer", 1, "ERR", EP, p("type: string"), p("type: integer"))
+        .fires(
+            "in an array's items",
+            1,
+            "ERR",
+            EP,
+            b("type: array\nitems: {type: string}"),
+            b("type: array\nitems: {type: integer}"),
+        )
+        .quiet("integer to number", p("type: integer"), p("type: number"))
+        .quiet(
+            "a readOnly property",
+            p("type: string\nreadOnly: true"),
+            p("type: integer\nreadOnly: true"),
+        ),
+    );
+    v.push(
+        rule(
+            "request-property-type-generalized",
+            "a request property's type or format is widened (integer to number, a format dropped or widened, the type dropped)",
+        )
+        .fires("integer to number", 1, "INFO", EP, p("type: integer"), p("type: number"))
+        .fires(
+            "int32 to int64",
+            1,
+            "INFO",
+            EP,
+            p("type: integer\nformat: int32"),
+            p("type: integer\nformat: int64"),
+        )
+        .quiet("number to integer", p("type: number"), p("type: integer"))
+        .quiet("at the root it is the body rule", b("type: integer"), b("type: number")),
+    );
+    v.push(
+        rule(
+            "request-body-type-changed",
+            "the request body schema's type or format changes in a way that rejects values the old one accepted (JSON media type), or a type is set where there was none",
+        )
+        .fires("string to integer", 1, "ERR", EP, b("type: string"), b("type: integer"))
+        .fires(
+            "a type set where there was none",
+            1,
+            "ERR",
+            EP,
+            b("properties:\n  a: {type: string}"),
+            b("type: object\nproperties:\n  a: {type: string}"),
+        )
+        .quiet("integer to number", b("type: integer"), b("type: number"))
+        .quiet("on a property it is the property rule", p("type: string"), p("type: integer")),
+    );
+    v.push(
+        rule(
+            "request-body-type-generalized",
+            "the request body schema's type or format changes to one that accepts every value the old one did (integer to number, a format dropped or widened, the type dropped)",
+        )
+        .fires("integer to number", 1, "INFO", EP, b("type: integer"), b("type: number"))
+        .fires(
+            "the type dropped",
+            1,
+            "INFO",
+            EP,
+            b("type: object\nproperties:\n  a: {type: string}"),
+            b("properties:\n  a: {type: string}"),
+        )
+        .fires(
+            "date to date-time",
+            1,
+            "INFO",
+            EP,
+            b("type: string\nformat: date"),
+            b("type: string\nformat: date-time"),
+        )
+        .quiet("number to integer", b("type: number"), b("type: integer"))
+        .quiet("a format added", b("type: string"), b("type: string\nformat: uuid")),
+    );
     v.push(
         rule(
             "request-body-type-compatible",
