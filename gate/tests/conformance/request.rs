@@ -76,6 +76,7 @@ fn bc(schema: &str, comps: &str) -> String {
 /// The body-level rule `request-body-{change}` and the property-level
 /// `request-property-{change}` from one pair of property schemas: the body
 /// rule from the schemas at the root, the property rule from them as `p`.
+#[allow(clippy::too_many_arguments)]
 fn pair(
     change: &str,
     trigger_body: &'static str,
