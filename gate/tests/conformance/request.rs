@@ -1695,6 +1695,17 @@ pub fn rules() -> Vec<Rule> {
                 )
                 .quiet("one removed", bc(&two, comps), bc(&one, comps))
                 .quiet(
+                    "an inline member replaced by a $ref to the same schema",
+                    bc(
+                        &format!("{kw}:\n  - $ref: '#/components/schemas/A'\n  - type: string\n    enum: [x, y]"),
+                        &format!("{comps}\nE:\n  type: string\n  enum: [x, y]"),
+                    ),
+                    bc(
+                        &format!("{kw}:\n  - $ref: '#/components/schemas/A'\n  - $ref: '#/components/schemas/E'"),
+                        &format!("{comps}\nE:\n  type: string\n  enum: [x, y]"),
+                    ),
+                )
+                .quiet(
                     "reordered",
                     bc(&two, comps),
                     bc(&list(kw, &["B", "A"]), comps),

@@ -239,8 +239,8 @@ pub(super) fn sub_name(at: &At<'_>, i: usize) -> String {
 
 /// Pairs subschemas of two lists as oasdiff's `diff/subschemas_diff.go`
 /// does: `$ref` members by their `$ref` (a different `$ref`, even of the same
-/// shape, is a removal and an addition); inline members that are the same,
-/// then by equal non-empty `title`, then, if exactly one inline member without
+/// shape, is a removal and an addition); members of the same content where
+/// one side at least is inline, then inline ones by equal non-empty `title`, then, if exactly one inline member without
 /// a title is left on each side, those two. Returns (pairs, removed, added).
 pub(super) fn match_subschemas(
     bl: &[At<'_>],
@@ -248,31 +248,12 @@ pub(super) fn match_subschemas(
 ) -> (Vec<(usize, usize)>, Vec<usize>, Vec<usize>) {
     let mut pairs = Vec::new();
     let mut used_r = vec![false; rl.len()];
-    let mut removed = Vec::new();
-    let mut inline_b = Vec::new();
-    for (i, b) in bl.iter().enumerate() {
-        let Some(br) = b.via else {
-            inline_b.push(i);
-            continue;
-        };
-        match (0..rl.len()).find(|&j| !used_r[j] && rl[j].via == Some(br)) {
-            Some(j) => {
-                used_r[j] = true;
-                pairs.push((i, j));
-            }
-            None => removed.push(i),
-        }
-    }
-    let inline_r: Vec<usize> = (0..rl.len()).filter(|&j| rl[j].via.is_none()).collect();
-    // The same content.
     let mut left_b = Vec::new();
-    for i in inline_b {
-        let bv = validation_view(bl[i].v);
-        match inline_r
-            .iter()
-            .copied()
-            .find(|&j| !used_r[j] && validation_view(rl[j].v) == bv)
-        {
+    for (i, b) in bl.iter().enumerate() {
+        let by_ref = b
+            .via
+            .and_then(|br| (0..rl.len()).find(|&j| !used_r[j] && rl[j].via == Some(br)));
+        match by_ref {
             Some(j) => {
                 used_r[j] = true;
                 pairs.push((i, j));
@@ -280,6 +261,27 @@ pub(super) fn match_subschemas(
             None => left_b.push(i),
         }
     }
+    // The same content, where one side at least is inline (an inline member
+    // replaced by a `$ref` to the same schema is not a change; two different
+    // `$ref`s are a removal and an addition whatever their shape).
+    let mut rest_b = Vec::new();
+    for i in left_b {
+        let bv = validation_view(bl[i].v);
+        match (0..rl.len()).find(|&j| {
+            !used_r[j]
+                && (bl[i].via.is_none() || rl[j].via.is_none())
+                && validation_view(rl[j].v) == bv
+        }) {
+            Some(j) => {
+                used_r[j] = true;
+                pairs.push((i, j));
+            }
+            None => rest_b.push(i),
+        }
+    }
+    let (mut removed, inline_b): (Vec<usize>, Vec<usize>) =
+        rest_b.into_iter().partition(|&i| bl[i].via.is_some());
+    let inline_r: Vec<usize> = (0..rl.len()).filter(|&j| rl[j].via.is_none()).collect();
     // The same title.
     let title = |v: &Value| {
         v.get("title")
@@ -288,7 +290,7 @@ pub(super) fn match_subschemas(
             .to_owned()
     };
     let mut still_b = Vec::new();
-    for i in left_b {
+    for i in inline_b {
         let t = title(bl[i].v);
         let found = (!t.is_empty())
             .then(|| {
