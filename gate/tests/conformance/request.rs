@@ -502,6 +502,25 @@ pub fn rules() -> Vec<Rule> {
             preq("type: string"),
             p("type: string"),
         )
+        .fires(
+            "inside an anyOf member",
+            1,
+            "ERR",
+            EP,
+            bc(
+                "anyOf:\n  - $ref: '#/components/schemas/A'\n  - type: string",
+                "A:\n  type: object\n  properties:\n    id: {type: string}",
+            ),
+            bc(
+                "anyOf:\n  - $ref: '#/components/schemas/A'\n  - type: string",
+                "A:\n  type: object\n  required: [id]\n  properties:\n    id: {type: string}",
+            ),
+        )
+        .quiet(
+            "a required name without a property definition",
+            b("type: object\nproperties:\n  a: {type: string}"),
+            b("type: object\nrequired: [b]\nproperties:\n  a: {type: string}"),
+        )
         .quiet(
             "a readOnly property made required",
             p("type: string\nreadOnly: true"),
@@ -593,6 +612,14 @@ pub fn rules() -> Vec<Rule> {
             EP,
             b("type: string"),
             b("type: string\nenum: [a, b]"),
+        )
+        .fires(
+            "enum added and type changed at once",
+            1,
+            "ERR",
+            EP,
+            b("type: string"),
+            b("type: integer\nenum: [1, 2]"),
         )
         .quiet(
             "a value added to an existing enum",

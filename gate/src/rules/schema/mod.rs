@@ -129,7 +129,8 @@ impl<'d> Walk<'_, '_, '_, 'd> {
     fn emit(&mut self, change: &str, path: &str, detail: String, b: &At<'_>, r: &At<'_>) -> bool {
         let prefix = self.prefix(path);
         if !path.is_empty() && self.scope.owner == Owner::Body {
-            let ro = as_bool(b.v.get("readOnly")) || as_bool(r.v.get("readOnly"));
+            // oasdiff's read-only variants look at the revision's readOnly.
+            let ro = as_bool(r.v.get("readOnly"));
             let wo = as_bool(b.v.get("writeOnly")) || as_bool(r.v.get("writeOnly"));
             // oasdiff's request property checks for a bound set and for a
             // type change skip a readOnly property (it is not sent).

@@ -84,9 +84,7 @@ impl<'d> Walk<'_, '_, '_, 'd> {
         let prefix = self.prefix(path);
         let mut id = format!("{prefix}-{change}");
         if self.scope.owner == Owner::Body && !path.is_empty() {
-            if self.scope.dir == Dir::Request
-                && (as_bool(b.v.get("readOnly")) || as_bool(r.v.get("readOnly")))
-            {
+            if self.scope.dir == Dir::Request && as_bool(r.v.get("readOnly")) {
                 let ro = format!("request-read-only-property-{change}");
                 if crate::catalogue::find(&ro).is_some() {
                     id = ro;
