@@ -1155,6 +1155,33 @@ pub fn rules() -> Vec<Rule> {
         "type: array\nitems: {type: string}\nminItems: 2",
         "type: array\nitems: {type: string}",
     ));
+    // A 3.0 boolean exclusiveMinimum: oasdiff compares `minimum` as written;
+    // StateAnchor's own mode (Differences::normalized_bounds) reads the pair
+    // as the 3.1 exclusive bound, so there it is an exclusive-min change.
+    let excl = |m: u32| {
+        b(&format!(
+            "type: integer\nminimum: {m}\nexclusiveMinimum: true"
+        ))
+    };
+    if let Some(at) = v.iter().position(|r| r.id == "request-body-min-increased") {
+        let r = v.remove(at);
+        v.push(
+            r.fires(
+                "3.0 exclusive minimum increased: the minimum as written",
+                1,
+                "ERR",
+                EP,
+                excl(5),
+                excl(6),
+            )
+            .quiet(
+                "the same in StateAnchor's mode is an exclusive-min change",
+                excl(5),
+                excl(6),
+            )
+            .with_config(gate::Config::default()),
+        );
+    }
     // Exclusive bounds: OpenAPI 3.1 numeric exclusiveMinimum/exclusiveMaximum.
     for (change, tb, tp, level, f, t) in [
         (
