@@ -1504,39 +1504,47 @@ pub fn rules() -> Vec<Rule> {
     v.push(
         rule(
             "request-body-list-of-types-widened",
-            "the request body schema's list of types (3.1 `type` array, or a oneOf/anyOf of types) gains a type",
+            "the request body schema's list of types (a oneOf/anyOf whose members are only single types, or a single type becoming one) gains a type",
         )
         .fires(
             "a type added",
             1,
             "INFO",
             EP,
-            b31("type: [string, integer]"),
-            b31("type: [string, integer, boolean]"),
+            b("oneOf:\n  - type: string\n  - type: integer"),
+            b("oneOf:\n  - type: string\n  - type: integer\n  - type: boolean"),
         )
         .quiet(
             "a type removed",
-            b31("type: [string, integer, boolean]"),
-            b31("type: [string, integer]"),
+            b("oneOf:\n  - type: string\n  - type: integer\n  - type: boolean"),
+            b("oneOf:\n  - type: string\n  - type: integer"),
         ),
     );
     v.push(
         rule(
             "request-body-list-of-types-narrowed",
-            "the request body schema's list of types (3.1 `type` array, or a oneOf/anyOf of types) loses a type",
+            "the request body schema's list of types (a oneOf/anyOf whose members are only single types, or one becoming a single type) loses a type",
         )
         .fires(
             "a type removed",
             1,
             "ERR",
             EP,
-            b31("type: [string, integer, boolean]"),
-            b31("type: [string, integer]"),
+            b("oneOf:\n  - type: string\n  - type: integer\n  - type: boolean"),
+            b("oneOf:\n  - type: string\n  - type: integer"),
+        )
+        .fires(
+            "a list became a single type",
+            1,
+            "ERR",
+            EP,
+            b("anyOf:\n  - type: string\n  - type: number"),
+            b("type: string"),
         )
         .quiet(
             "a type added",
-            b31("type: [string, integer]"),
-            b31("type: [string, integer, boolean]"),
+            b("oneOf:\n  - type: string\n  - type: integer"),
+            b("oneOf:\n  - type: string\n  - type: integer\n  - type: boolean"),
         ),
     );
     v.push(
@@ -1549,13 +1557,13 @@ pub fn rules() -> Vec<Rule> {
             1,
             "INFO",
             EP,
-            p31("type: [string, integer]"),
-            p31("type: [string, integer, boolean]"),
+            p("oneOf:\n  - type: string\n  - type: integer"),
+            p("oneOf:\n  - type: string\n  - type: integer\n  - type: boolean"),
         )
         .quiet(
             "a type removed",
-            p31("type: [string, integer, boolean]"),
-            p31("type: [string, integer]"),
+            p("oneOf:\n  - type: string\n  - type: integer\n  - type: boolean"),
+            p("oneOf:\n  - type: string\n  - type: integer"),
         ),
     );
     v.push(
@@ -1568,13 +1576,13 @@ pub fn rules() -> Vec<Rule> {
             1,
             "ERR",
             EP,
-            p31("type: [string, integer, boolean]"),
-            p31("type: [string, integer]"),
+            p("oneOf:\n  - type: string\n  - type: integer\n  - type: boolean"),
+            p("oneOf:\n  - type: string\n  - type: integer"),
         )
         .quiet(
             "a type added",
-            p31("type: [string, integer]"),
-            p31("type: [string, integer, boolean]"),
+            p("oneOf:\n  - type: string\n  - type: integer"),
+            p("oneOf:\n  - type: string\n  - type: integer\n  - type: boolean"),
         ),
     );
 
