@@ -333,6 +333,14 @@ pub fn rules() -> Vec<Rule> {
             b("type: string\nenum: [a, b]"),
             b("type: string\nenum: [a]"),
         )
+        .fires(
+            "one finding per value removed",
+            2,
+            "ERR",
+            EP,
+            b("type: string\nenum: [a, b, c]"),
+            b("type: string\nenum: [a]"),
+        )
         .quiet(
             "a value added",
             b("type: string\nenum: [a]"),
