@@ -124,6 +124,11 @@ pub struct Differences {
     /// password, client credentials, implicit) for URL and scope changes.
     /// oasdiff compares the implicit flow only.
     pub oauth_all_flows: bool,
+    /// Compare numeric bounds by meaning: a 3.0 `exclusiveMinimum: true`
+    /// with `minimum: 5` is the 3.1 `exclusiveMinimum: 5`, so moving between
+    /// the spellings changes nothing. oasdiff compares the keywords as
+    /// written (a boolean `exclusiveMinimum` added is `…-exclusive-min-set`).
+    pub normalized_bounds: bool,
 }
 
 impl Default for Differences {
@@ -134,6 +139,7 @@ impl Default for Differences {
             sunset_moved_earlier: true,
             status_ranges: true,
             oauth_all_flows: true,
+            normalized_bounds: true,
         }
     }
 }
@@ -152,6 +158,7 @@ impl Differences {
             sunset_moved_earlier: false,
             status_ranges: false,
             oauth_all_flows: false,
+            normalized_bounds: false,
         }
     }
 }

@@ -73,7 +73,8 @@ pub const NEVER_EMITTED: &[&str] = &[
     // parameters, headers, lifecycle
     "request-parameter-min-items-set",
     // request bodies and properties
-
+    "request-body-min-items-set",
+    "request-property-min-items-set",
     // response bodies and properties
     "response-body-min-items-unset",
     "response-property-min-items-unset",

@@ -7,23 +7,44 @@ use super::{Dir, Walk, join_list};
 use crate::document::At;
 
 impl<'d> Walk<'_, '_, '_, 'd> {
-    pub(super) fn wrapped_in_one_of(&mut self, b: &At<'d>, r: &At<'d>) -> bool {
-        if b.v.get("oneOf").is_some() || b.v.get("anyOf").is_some() {
+    /// oasdiff's `OneOfWrappingDiff` (`diff/`): a schema with properties and
+    /// no `oneOf` becomes a `oneOf` with no type or properties of its own,
+    /// and some of the old properties are in its alternatives. The body's
+    /// `…-wrapped-in-one-of` is then the one finding (the moved properties
+    /// are not removed); below the body there is no rule for it.
+    pub(super) fn wrapped_in_one_of(&mut self, b: &At<'d>, r: &At<'d>, path: &str) -> bool {
+        let has = |v: &Value, k: &str| {
+            v.get(k).is_some_and(|x| {
+                x.as_array().is_some_and(|a| !a.is_empty())
+                    || x.as_object().is_some_and(|m| !m.is_empty())
+            })
+        };
+        if has(b.v, "oneOf") || !has(b.v, "properties") {
+            return false;
+        }
+        if !has(r.v, "oneOf") || has(r.v, "properties") || !types(r.v).is_empty() || nullable(r.v) {
             return false;
         }
         let Some(one) = self.rd.get(r, "oneOf") else {
             return false;
         };
-        if r.v.get("properties").is_some() {
+        let alts = self.rd.items(&one);
+        let names: Vec<&String> =
+            b.v.get("properties")
+                .and_then(Value::as_object)
+                .map(|m| m.keys().collect())
+                .unwrap_or_default();
+        let moved = names.iter().any(|n| {
+            alts.iter().any(|a| {
+                a.v.get("properties")
+                    .and_then(|p| p.get(n.as_str()))
+                    .is_some()
+            })
+        });
+        if !moved {
             return false;
         }
-        let bview = validation_view(b.v);
-        let wrapped = self
-            .rd
-            .items(&one)
-            .iter()
-            .any(|m| (m.via.is_some() && m.via == b.via) || validation_view(m.v) == bview);
-        if wrapped {
+        if path.is_empty() {
             let id = if self.scope.dir == Dir::Request {
                 "request-body-wrapped-in-one-of"
             } else {
@@ -32,7 +53,7 @@ impl<'d> Walk<'_, '_, '_, 'd> {
             let detail = format!("{} was restructured into a oneOf", self.what(""));
             self.emit_id(id, "", detail, Some(b), Some(r));
         }
-        wrapped
+        true
     }
 
     pub(super) fn discriminator(&mut self, b: &At<'d>, r: &At<'d>, path: &str) {
@@ -162,43 +183,49 @@ impl<'d> Walk<'_, '_, '_, 'd> {
             // (`CheckModifiedPropertiesDiff`) reports a change inside an
             // `allOf`/`anyOf`/`oneOf` member with the `*-property-*` rules.
             for (i, j) in pairs {
-                let p = super::join(path, &format!("{kw}[{j}]"));
+                // oasdiff walks a modified member as a property of its own
+                // (`/allOf[A]`): changes in it are `…-property-…` findings.
+                let p = super::join(path, &format!("{kw}[{}]", sub_name(&bl[i], i)));
                 self.node(&bl[i], &rl[j], &p, depth + 1);
             }
-            for i in removed {
-                let n = sub_name(&bl[i], i);
-                let ann = kw == "allOf" && annotation_only(bl[i].v);
-                let change = if ann {
-                    format!("{name}-removed-annotation-only")
-                } else {
-                    format!("{name}-removed")
-                };
-                let sub = format!("{path} {kw} {n}");
+            // One finding per list and kind (oasdiff lists every member in it).
+            let groups = |idx: &[usize], list: &[At<'d>]| {
+                let (mut plain, mut ann) = (Vec::new(), Vec::new());
+                for &i in idx {
+                    if kw == "allOf" && annotation_only(list[i].v) {
+                        ann.push(i);
+                    } else {
+                        plain.push(i);
+                    }
+                }
+                [(plain, ""), (ann, "-annotation-only")]
+            };
+            for (idx, suffix) in groups(&removed, &bl) {
+                let Some(&first) = idx.first() else { continue };
+                let names: Vec<String> = idx.iter().map(|&i| sub_name(&bl[i], i)).collect();
+                let n = join_list(&names);
+                let sub = format!("{path} {kw} removed {n}");
                 self.emit_enum(
-                    &change,
+                    &format!("{name}-removed{suffix}"),
                     path,
                     &sub,
-                    format!("{n} was removed from {what}'s {kw} list"),
-                    &bl[i],
+                    format!("{n} removed from {what}'s {kw} list"),
+                    &bl[first],
                     r,
                 );
             }
-            for j in added {
-                let n = sub_name(&rl[j], j);
-                let ann = kw == "allOf" && annotation_only(rl[j].v);
-                let change = if ann {
-                    format!("{name}-added-annotation-only")
-                } else {
-                    format!("{name}-added")
-                };
-                let sub = format!("{path} {kw} {n}");
+            for (idx, suffix) in groups(&added, &rl) {
+                let Some(&first) = idx.first() else { continue };
+                let names: Vec<String> = idx.iter().map(|&j| sub_name(&rl[j], j)).collect();
+                let n = join_list(&names);
+                let sub = format!("{path} {kw} added {n}");
                 self.emit_enum(
-                    &change,
+                    &format!("{name}-added{suffix}"),
                     path,
                     &sub,
-                    format!("{n} was added to {what}'s {kw} list"),
+                    format!("{n} added to {what}'s {kw} list"),
                     b,
-                    &rl[j],
+                    &rl[first],
                 );
             }
         }
@@ -213,57 +240,90 @@ pub(super) fn sub_name(at: &At<'_>, i: usize) -> String {
     }
 }
 
-/// Pairs subschemas of two lists: the same `$ref`, then equal validation, then
-/// by position among the rest when the counts allow. Returns (pairs, removed, added).
+/// Pairs subschemas of two lists as oasdiff's `diff/subschemas_diff.go`
+/// does: `$ref` members by their `$ref` (a different `$ref`, even of the same
+/// shape, is a removal and an addition); members of the same content where
+/// one side at least is inline, then inline ones by equal non-empty `title`, then, if exactly one inline member without
+/// a title is left on each side, those two. Returns (pairs, removed, added).
 pub(super) fn match_subschemas(
     bl: &[At<'_>],
     rl: &[At<'_>],
 ) -> (Vec<(usize, usize)>, Vec<usize>, Vec<usize>) {
     let mut pairs = Vec::new();
     let mut used_r = vec![false; rl.len()];
-    let mut unmatched_b = Vec::new();
+    let mut left_b = Vec::new();
     for (i, b) in bl.iter().enumerate() {
-        let by_ref = b.via.and_then(|br| {
-            rl.iter().enumerate().position(|(j, r)| {
-                !used_r[j] && r.via.map(|x| x.rsplit('/').next()) == Some(br.rsplit('/').next())
-            })
-        });
-        if let Some(j) = by_ref {
-            used_r[j] = true;
-            pairs.push((i, j));
-        } else {
-            unmatched_b.push(i);
-        }
-    }
-    let mut still_b = Vec::new();
-    for i in unmatched_b {
-        let bv = validation_view(bl[i].v);
-        if let Some(j) = (0..rl.len()).find(|&j| !used_r[j] && validation_view(rl[j].v) == bv) {
-            used_r[j] = true;
-            pairs.push((i, j));
-        } else {
-            still_b.push(i);
-        }
-    }
-    let still_r: Vec<usize> = (0..rl.len()).filter(|&j| !used_r[j]).collect();
-    // Inline subschemas of the same shape at the same place: a modification.
-    let mut removed = Vec::new();
-    let mut added: Vec<usize> = Vec::new();
-    let mut rest_r = still_r.clone();
-    for i in still_b {
-        let same_kind = rest_r.iter().position(|&j| {
-            bl[i].via.is_none()
-                && rl[j].via.is_none()
-                && types(bl[i].v) == types(rl[j].v)
-                && !types(bl[i].v).is_empty()
-        });
-        match same_kind {
-            Some(k) => {
-                pairs.push((i, rest_r.remove(k)));
+        let by_ref = b
+            .via
+            .and_then(|br| (0..rl.len()).find(|&j| !used_r[j] && rl[j].via == Some(br)));
+        match by_ref {
+            Some(j) => {
+                used_r[j] = true;
+                pairs.push((i, j));
             }
-            None => removed.push(i),
+            None => left_b.push(i),
         }
     }
-    added.extend(rest_r);
+    // The same content, where one side at least is inline (an inline member
+    // replaced by a `$ref` to the same schema is not a change; two different
+    // `$ref`s are a removal and an addition whatever their shape).
+    let mut rest_b = Vec::new();
+    for i in left_b {
+        let bv = validation_view(bl[i].v);
+        match (0..rl.len()).find(|&j| {
+            !used_r[j]
+                && (bl[i].via.is_none() || rl[j].via.is_none())
+                && validation_view(rl[j].v) == bv
+        }) {
+            Some(j) => {
+                used_r[j] = true;
+                pairs.push((i, j));
+            }
+            None => rest_b.push(i),
+        }
+    }
+    let (mut removed, inline_b): (Vec<usize>, Vec<usize>) =
+        rest_b.into_iter().partition(|&i| bl[i].via.is_some());
+    let inline_r: Vec<usize> = (0..rl.len()).filter(|&j| rl[j].via.is_none()).collect();
+    // The same title.
+    let title = |v: &Value| {
+        v.get("title")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned()
+    };
+    let mut still_b = Vec::new();
+    for i in inline_b {
+        let t = title(bl[i].v);
+        let found = (!t.is_empty())
+            .then(|| {
+                inline_r
+                    .iter()
+                    .copied()
+                    .find(|&j| !used_r[j] && title(rl[j].v) == t)
+            })
+            .flatten();
+        match found {
+            Some(j) => {
+                used_r[j] = true;
+                pairs.push((i, j));
+            }
+            None => still_b.push(i),
+        }
+    }
+    let still_r: Vec<usize> = inline_r.iter().copied().filter(|&j| !used_r[j]).collect();
+    // One untitled inline member left on each side: a modification.
+    if still_b.len() == 1
+        && still_r.len() == 1
+        && title(bl[still_b[0]].v).is_empty()
+        && title(rl[still_r[0]].v).is_empty()
+    {
+        pairs.push((still_b[0], still_r[0]));
+        used_r[still_r[0]] = true;
+        still_b.clear();
+    }
+    removed.extend(still_b);
+    removed.sort_unstable();
+    let added: Vec<usize> = (0..rl.len()).filter(|&j| !used_r[j]).collect();
     (pairs, removed, added)
 }

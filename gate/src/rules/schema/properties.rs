@@ -32,6 +32,8 @@ impl<'d> Walk<'_, '_, '_, 'd> {
                     }
                     let wo = as_bool(bp.v.get("writeOnly"));
                     let id = match (self.scope.dir, breq.contains(*name), wo) {
+                        // A readOnly property is not sent: not in the request's contract.
+                        (Dir::Request, _, _) if as_bool(bp.v.get("readOnly")) => continue,
                         (Dir::Request, _, _) => "request-property-removed",
                         (Dir::Response, true, false) => "response-required-property-removed",
                         (Dir::Response, true, true) => {
@@ -87,7 +89,7 @@ impl<'d> Walk<'_, '_, '_, 'd> {
             let ro = as_bool(rp.v.get("readOnly"));
             let wo = as_bool(rp.v.get("writeOnly"));
             let id = match (self.scope.dir, req) {
-                (Dir::Request, true) if ro => continue,
+                (Dir::Request, _) if ro => continue,
                 (Dir::Request, true) if rp.v.get("default").is_some() => {
                     "new-required-request-property-with-default"
                 }
@@ -101,7 +103,7 @@ impl<'d> Walk<'_, '_, '_, 'd> {
             self.emit_id(id, &p, d, Some(b), Some(rp));
         }
         // Required without a property definition here (e.g. defined in allOf): requiredness only.
-        if body {
+        if body && self.cx.config.differences().effective_schemas {
             for name in rreq.difference(&breq) {
                 if bmap.contains_key(name.as_str()) || rmap.contains_key(name.as_str()) {
                     continue;
@@ -157,7 +159,6 @@ impl<'d> Walk<'_, '_, '_, 'd> {
         if self.scope.owner != Owner::Body {
             return;
         }
-        let ro = as_bool(bp.v.get("readOnly")) || as_bool(rp.v.get("readOnly"));
         // oasdiff's response became-optional/-required checks read writeOnly
         // off the revision for a property of the body root and off the base
         // below it (check_response_property_became_optional.go, _required.go).
@@ -168,6 +169,9 @@ impl<'d> Walk<'_, '_, '_, 'd> {
         };
         match self.scope.dir {
             Dir::Request => {
+                // oasdiff's changedRequiredPropertyRelevant: a property that is
+                // readOnly in the revision is not sent, either way.
+                let ro = as_bool(rp.v.get("readOnly"));
                 if !breq && rreq && !ro {
                     let id = if rp.v.get("default").is_some() {
                         "request-property-became-required-with-default"
@@ -182,7 +186,7 @@ impl<'d> Walk<'_, '_, '_, 'd> {
                         Some(rp),
                     );
                 }
-                if breq && !rreq {
+                if breq && !rreq && !ro {
                     self.emit_id(
                         "request-property-became-optional",
                         p,
@@ -229,12 +233,10 @@ impl<'d> Walk<'_, '_, '_, 'd> {
         } else {
             "response"
         };
-        // Responses read requiredness off the base
-        // (check_response_required_property_write_only_read_only.go).
-        let req = match (self.scope.dir, breq, rreq) {
-            (Dir::Response, true, _) | (Dir::Request, _, true) => "required",
-            _ => "optional",
-        };
+        // Both oasdiff checks name the property by its base requiredness
+        // (check_request_property_write_only_read_only.go,
+        // check_response_required_property_write_only_read_only.go).
+        let req = if breq { "required" } else { "optional" };
         for (kw, name) in [("writeOnly", "write-only"), ("readOnly", "read-only")] {
             let (x, y) = (as_bool(bp.v.get(kw)), as_bool(rp.v.get(kw)));
             if x != y {

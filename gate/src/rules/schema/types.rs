@@ -17,6 +17,9 @@ impl<'d> Walk<'_, '_, '_, 'd> {
         let (bt, rt) = (effective_types(self.bd, b), effective_types(self.rd, r));
         let bf = b.v.get("format").and_then(Value::as_str).unwrap_or("");
         let rf = r.v.get("format").and_then(Value::as_str).unwrap_or("");
+        if bt.is_empty() != rt.is_empty() && self.scope.dir == Dir::Request {
+            self.type_set_or_dropped(b, r, path, &bt, &rt);
+        }
         if bt.is_empty() || rt.is_empty() {
             return;
         }
@@ -58,11 +61,25 @@ impl<'d> Walk<'_, '_, '_, 'd> {
         };
         let widening = is_widening(bty, bf, rty, rf);
         let narrowing = is_widening(rty, rf, bty, bf);
-        // XML bodies are text: string and object describe the same payload.
-        let xml = self.scope.owner == Owner::Body && self.scope.context.contains("xml");
-        if xml && ((bty == "string" && rty == "object") || (bty == "object" && rty == "string")) {
+        // A media type that is not JSON carries text: any value can be read
+        // as a string, so a type swapped for `string` in a request (from
+        // `string` in a response) still accepts (returns) what it did
+        // (oasdiff's isStronglyTyped / isTypeContained).
+        let ctx = &self.scope.context;
+        let mt = ctx
+            .find("media type ")
+            .map_or("", |i| &ctx[i + "media type ".len()..]);
+        let json = mt == "application/json" || mt.ends_with("+json");
+        let loose = self.scope.owner == Owner::Body
+            && !json
+            && bty != rty
+            && match self.scope.dir {
+                Dir::Request => rty == "string",
+                Dir::Response => bty == "string",
+            };
+        if loose && !widening && !narrowing {
             let d = format!(
-                "{}'s type changed from {bty} to {rty} (an XML payload either way)",
+                "{}'s type changed from {from} to {to} (a text payload either way)",
                 self.what(path)
             );
             self.emit("type-compatible", path, d, b, r);
@@ -227,6 +244,58 @@ impl<'d> Walk<'_, '_, '_, 'd> {
         strip(b.v) == strip(items.v)
     }
 
+    /// A request schema's `type` dropped or set (neither side a composition):
+    /// as oasdiff's requestTypeFormatBreaking, dropping it accepts anything
+    /// (generalized); setting one rejects other values (changed), except a
+    /// `string` in a media type that is not JSON.
+    fn type_set_or_dropped(
+        &mut self,
+        b: &At<'d>,
+        r: &At<'d>,
+        path: &str,
+        bt: &std::collections::BTreeSet<String>,
+        rt: &std::collections::BTreeSet<String>,
+    ) {
+        let composed = |v: &Value| {
+            ["oneOf", "anyOf", "allOf"]
+                .iter()
+                .any(|k| v.get(k).is_some())
+        };
+        if self.scope.owner != Owner::Body || composed(b.v) || composed(r.v) {
+            return;
+        }
+        let ctx = &self.scope.context;
+        let mt = ctx
+            .find("media type ")
+            .map_or("", |i| &ctx[i + "media type ".len()..]);
+        let json = mt == "application/json" || mt.ends_with("+json");
+        let (change, d) = if rt.is_empty() {
+            (
+                "type-generalized",
+                format!(
+                    "{}'s type {} was removed",
+                    self.what(path),
+                    join_list(&bt.iter().collect::<Vec<_>>())
+                ),
+            )
+        } else {
+            let to_string = rt.len() == 1 && rt.contains("string");
+            (
+                if !json && to_string {
+                    "type-generalized"
+                } else {
+                    "type-changed"
+                },
+                format!(
+                    "{}'s type was set to {}",
+                    self.what(path),
+                    join_list(&rt.iter().collect::<Vec<_>>())
+                ),
+            )
+        };
+        self.emit(change, path, d, b, r);
+    }
+
     pub(super) fn nullable(
         &mut self,
         b: &At<'d>,
@@ -269,7 +338,14 @@ pub(super) fn is_widening(t1: &str, f1: &str, t2: &str, f2: &str) -> bool {
         if f2.is_empty() {
             return true; // a format dropped accepts more
         }
-        return matches!((f1, f2), ("int32", "int64") | ("float", "double"));
+        // oasdiff's isFormatContained.
+        return matches!(
+            (t1, f1, f2),
+            ("integer", "int32", "int64" | "bigint")
+                | ("integer", "int64", "bigint")
+                | ("number", "float", "double")
+                | ("string", "date" | "time", "date-time")
+        );
     }
     false
 }

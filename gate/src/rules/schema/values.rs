@@ -7,6 +7,10 @@ use super::{Dir, Owner, Walk};
 use crate::document::At;
 use crate::rules::as_bool;
 
+fn show_num(v: &Value) -> String {
+    v.as_f64().map_or_else(|| show(v), fmt_num)
+}
+
 impl<'d> Walk<'_, '_, '_, 'd> {
     pub(super) fn enums(&mut self, b: &At<'d>, r: &At<'d>, path: &str) {
         let what = self.what(path);
@@ -94,9 +98,7 @@ impl<'d> Walk<'_, '_, '_, 'd> {
         let prefix = self.prefix(path);
         let mut id = format!("{prefix}-{change}");
         if self.scope.owner == Owner::Body && !path.is_empty() {
-            if self.scope.dir == Dir::Request
-                && (as_bool(b.v.get("readOnly")) || as_bool(r.v.get("readOnly")))
-            {
+            if self.scope.dir == Dir::Request && as_bool(r.v.get("readOnly")) {
                 let ro = format!("request-read-only-property-{change}");
                 if crate::catalogue::find(&ro).is_some() {
                     id = ro;
@@ -116,11 +118,27 @@ impl<'d> Walk<'_, '_, '_, 'd> {
 
     pub(super) fn bounds(&mut self, b: &At<'d>, r: &At<'d>, path: &str) {
         let what = self.what(path);
-        let bb = bounds(b.v);
-        let rb = bounds(r.v);
-        let names = ["min", "exclusive-min", "max", "exclusive-max"];
-        let mut pairs: Vec<(&str, &str, Option<f64>, Option<f64>)> =
-            (0..4).map(|i| (names[i], names[i], bb[i], rb[i])).collect();
+        let normalized = self.cx.config.differences().normalized_bounds;
+        let nb = bounds(b.v);
+        let nr = bounds(r.v);
+        let mut pairs: Vec<(&str, Option<Value>, Option<Value>)> = Vec::new();
+        for (i, (kw, name)) in [
+            ("minimum", "min"),
+            ("exclusiveMinimum", "exclusive-min"),
+            ("maximum", "max"),
+            ("exclusiveMaximum", "exclusive-max"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            if normalized {
+                let f = |x: Option<f64>| x.map(Value::from);
+                pairs.push((name, f(nb[i]), f(nr[i])));
+            } else {
+                // As written: a 3.0 boolean is compared as a boolean.
+                pairs.push((name, b.v.get(kw).cloned(), r.v.get(kw).cloned()));
+            }
+        }
         for (kw, name) in [
             ("maxLength", "max-length"),
             ("minLength", "min-length"),
@@ -131,22 +149,23 @@ impl<'d> Walk<'_, '_, '_, 'd> {
             ("maxProperties", "max-properties"),
             ("minProperties", "min-properties"),
         ] {
-            pairs.push((kw, name, num(b.v, kw), num(r.v, kw)));
+            let (mut x, mut y) = (b.v.get(kw).cloned(), r.v.get(kw).cloned());
+            // kin-openapi reads an absent minLength, minItems or minProperties
+            // as 0: setting one increases it, dropping one decreases it.
+            if matches!(kw, "minLength" | "minItems" | "minProperties") {
+                x = Some(x.unwrap_or_else(|| Value::from(0)));
+                y = Some(y.unwrap_or_else(|| Value::from(0)));
+            }
+            pairs.push((name, x, y));
         }
-        for (_, name, x, y) in pairs {
-            // A missing minLength, minItems or minProperties is 0 (as
-            // kin-openapi reads them): setting or dropping one moves it.
-            let (x, y) = if matches!(name, "min-length" | "min-items" | "min-properties") {
-                (Some(x.unwrap_or(0.0)), Some(y.unwrap_or(0.0)))
-            } else {
-                (x, y)
-            };
+        for (name, x, y) in pairs {
+            let lower = name.starts_with("min") || name == "exclusive-min";
             match (x, y) {
                 (None, Some(y)) => {
                     self.emit(
                         &format!("{name}-set"),
                         path,
-                        format!("{what}'s {name} was set to {}", fmt_num(y)),
+                        format!("{what}'s {name} was set to {}", show_num(&y)),
                         b,
                         r,
                     );
@@ -155,38 +174,35 @@ impl<'d> Walk<'_, '_, '_, 'd> {
                     self.emit(
                         &format!("{name}-unset"),
                         path,
-                        format!("{what}'s {name} {} was removed", fmt_num(x)),
+                        format!("{what}'s {name} {} was removed", show_num(&x)),
                         b,
                         r,
                     );
                 }
-                (Some(x), Some(y)) if y > x => {
+                (Some(x), Some(y)) => {
+                    let (xf, yf) = (x.as_f64(), y.as_f64());
+                    if xf.is_some() && xf == yf || xf.is_none() && x == y {
+                        continue;
+                    }
+                    // As oasdiff: a change that is not the one direction
+                    // (numbers) is reported as the other one (a boolean flipped too).
+                    let up = matches!((xf, yf), (Some(a), Some(b)) if b > a);
+                    let down = matches!((xf, yf), (Some(a), Some(b)) if b < a);
+                    let increased = if lower { up } else { !down };
+                    let change = if increased { "increased" } else { "decreased" };
                     self.emit(
-                        &format!("{name}-increased"),
+                        &format!("{name}-{change}"),
                         path,
                         format!(
-                            "{what}'s {name} was increased from {} to {}",
-                            fmt_num(x),
-                            fmt_num(y)
+                            "{what}'s {name} was {change} from {} to {}",
+                            show_num(&x),
+                            show_num(&y)
                         ),
                         b,
                         r,
                     );
                 }
-                (Some(x), Some(y)) if y < x => {
-                    self.emit(
-                        &format!("{name}-decreased"),
-                        path,
-                        format!(
-                            "{what}'s {name} was decreased from {} to {}",
-                            fmt_num(x),
-                            fmt_num(y)
-                        ),
-                        b,
-                        r,
-                    );
-                }
-                _ => {}
+                (None, None) => {}
             }
         }
     }
@@ -215,10 +231,9 @@ impl<'d> Walk<'_, '_, '_, 'd> {
                 );
             }
             (Some(x), Some(y)) if x != y => {
-                let general = matches!(
-                    y,
-                    ".*" | "^.*$" | "^.*" | ".*$" | "(.*)" | "^(.*)$" | "[\\s\\S]*" | "^[\\s\\S]*$"
-                );
+                // oasdiff calls only the literal `.*` a generalization; any
+                // other new pattern may reject what the old one accepted.
+                let general = y == ".*";
                 let d = format!("the pattern of {what} changed from {x} to {y}");
                 if !(general && self.emit("pattern-generalized", path, d.clone(), b, r)) {
                     self.emit("pattern-changed", path, d, b, r);
