@@ -1,5 +1,7 @@
 //! `allOf`/`anyOf`/`oneOf`, a body wrapped into `oneOf`, and discriminators.
 
+use std::collections::BTreeSet;
+
 use serde_json::Value;
 
 use super::normalize::*;
@@ -178,7 +180,13 @@ impl<'d> Walk<'_, '_, '_, 'd> {
             {
                 continue; // compared as a list of types
             }
-            let (pairs, removed, added) = match_subschemas(&bl, &rl);
+            let (mut pairs, mut removed, mut added) = match_subschemas(&bl, &rl);
+            if self.cx.config.differences().effective_schemas {
+                // A member renamed, extracted into a `$ref` or inlined, and
+                // changed: compared with the member it replaces, so the
+                // change itself is reported, not a removal and an addition.
+                pair_by_shape(&bl, &rl, &mut pairs, &mut removed, &mut added);
+            }
             // A member is below the root: oasdiff's property walk
             // (`CheckModifiedPropertiesDiff`) reports a change inside an
             // `allOf`/`anyOf`/`oneOf` member with the `*-property-*` rules.
@@ -326,4 +334,64 @@ pub(super) fn match_subschemas(
     removed.sort_unstable();
     let added: Vec<usize> = (0..rl.len()).filter(|&j| !used_r[j]).collect();
     (pairs, removed, added)
+}
+
+/// The property names of a member, if it describes an object.
+fn shape(v: &Value) -> Option<(BTreeSet<String>, BTreeSet<String>)> {
+    let props: BTreeSet<String> = v
+        .get("properties")
+        .and_then(Value::as_object)
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
+    (!props.is_empty()).then(|| (types(v), props))
+}
+
+/// Pairs the members left over by [`match_subschemas`] by what they
+/// describe, whatever their names: two objects whose property names mostly
+/// agree (at least half of all names are shared), the closest first; then a
+/// single leftover on each side of the same non-object type.
+pub(super) fn pair_by_shape(
+    bl: &[At<'_>],
+    rl: &[At<'_>],
+    pairs: &mut Vec<(usize, usize)>,
+    removed: &mut Vec<usize>,
+    added: &mut Vec<usize>,
+) {
+    let mut candidates: Vec<(usize, usize, usize, usize)> = Vec::new();
+    for &i in removed.iter() {
+        let Some((bt, bp)) = shape(bl[i].v) else {
+            continue;
+        };
+        for &j in added.iter() {
+            let Some((rt, rp)) = shape(rl[j].v) else {
+                continue;
+            };
+            if bt != rt {
+                continue;
+            }
+            let common = bp.intersection(&rp).count();
+            let all = bp.union(&rp).count();
+            if common > 0 && common * 2 >= all {
+                // Most shared names first; ties by position.
+                candidates.push((all - common, i, j, common));
+            }
+        }
+    }
+    candidates.sort_by_key(|&(miss, i, j, common)| (miss, std::cmp::Reverse(common), i, j));
+    for (_, i, j, _) in candidates {
+        if removed.contains(&i) && added.contains(&j) {
+            removed.retain(|&x| x != i);
+            added.retain(|&x| x != j);
+            pairs.push((i, j));
+        }
+    }
+    if let ([i], [j]) = (removed.as_slice(), added.as_slice()) {
+        let (bt, rt) = (types(bl[*i].v), types(rl[*j].v));
+        let plain = |v: &Value| v.get("properties").is_none();
+        if !bt.is_empty() && bt == rt && plain(bl[*i].v) && plain(rl[*j].v) {
+            pairs.push((*i, *j));
+            removed.clear();
+            added.clear();
+        }
+    }
 }
