@@ -203,3 +203,32 @@ fn table_is_current() {
         "spec/gate-conformance.md is out of date: run UPDATE_CONFORMANCE=1 cargo test -p gate --test conformance table_is_current"
     );
 }
+
+#[test]
+fn every_difference_is_documented_and_off_in_compat_mode() {
+    let spec = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../spec/gate.md"),
+    )
+    .expect("read spec/gate.md");
+    let section = spec
+        .split("## Where we differ from oasdiff, and why")
+        .nth(1)
+        .expect("spec/gate.md has the section");
+    let on = serde_json::to_value(gate::Differences::default()).expect("serializes");
+    let off = serde_json::to_value(gate::Differences::none()).expect("serializes");
+    let fields = on.as_object().expect("an object");
+    assert!(!fields.is_empty());
+    for (name, value) in fields {
+        assert_eq!(value, true, "{name} is on by default");
+        assert_eq!(off[name], false, "{name} is off in Differences::none()");
+        assert!(
+            section.contains(&format!("| `{name}` |")),
+            "{name} is not in spec/gate.md's \"Where we differ from oasdiff, and why\""
+        );
+    }
+    let oasdiff = gate::Config {
+        compat: gate::Compat::Oasdiff,
+        ..gate::Config::default()
+    };
+    assert_eq!(oasdiff.differences(), gate::Differences::none());
+}
