@@ -359,3 +359,45 @@ fn rules_and_help() {
         );
     }
 }
+
+#[test]
+fn compat_oasdiff_answers_as_oasdiff_and_bad_modes_are_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let base = write(d.path(), "base.yaml", BASE);
+    // The 200 response's object split into allOf of two parts: the same
+    // documents are returned.
+    let split = BASE.replace(
+        "                type: object
+                required: [id]
+                properties:
+                  id: {type: string}
+                  name: {type: string}
+",
+        "                allOf:
+                  - type: object
+                    required: [id]
+                    properties:
+                      id: {type: string}
+                  - type: object
+                    properties:
+                      name: {type: string}
+",
+    );
+    let rev = write(d.path(), "rev.yaml", &split);
+    let native = gate(&["diff", &base, &rev, "--format", "json"], d.path());
+    assert_eq!(native.status.code(), Some(0), "{}", stdout(&native));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&native)).unwrap();
+    assert_eq!(report["findings"], serde_json::json!([]), "{report}");
+    let oasdiff = gate(
+        &[
+            "diff", &base, &rev, "--format", "json", "--compat", "oasdiff",
+        ],
+        d.path(),
+    );
+    let report: serde_json::Value = serde_json::from_str(&stdout(&oasdiff)).unwrap();
+    find(&report, "response-body-all-of-added");
+    let bad = gate(&["diff", &base, &rev, "--compat", "loose"], d.path());
+    assert_eq!(bad.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("expected oasdiff or stateanchor"), "{err}");
+}
