@@ -366,6 +366,45 @@ mod tests {
     }
 
     #[test]
+    fn a_project_in_oasdiff_mode_is_classified_as_oasdiff_would() {
+        // The project's settings.gate as the admin API receives it.
+        let oasdiff: gate::Config = serde_json::from_str(r#"{"compat": "oasdiff"}"#).unwrap();
+        let base = "openapi: 3.0.3\ninfo: {title: t, version: '1.0.0'}\npaths:\n  /a:\n    post:\n      requestBody:\n        content:\n          application/json:\n            schema: {type: object, properties: {x: {type: string}}}\n      responses: {'200': {description: ok}}\n";
+        // The body split into allOf: the same documents are accepted.
+        let revision = base.replace(
+            "schema: {type: object, properties: {x: {type: string}}}",
+            "schema: {allOf: [{type: object}, {type: object, properties: {x: {type: string}}}]}",
+        );
+        let kinds = |config: &gate::Config| {
+            classify(
+                ("b.yaml", base),
+                ("r.yaml", &revision),
+                config,
+                "2025-06-01",
+            )
+            .unwrap()
+            .findings
+            .into_iter()
+            .map(|f| f.kind)
+            .collect::<Vec<_>>()
+        };
+        assert_eq!(kinds(&gate::Config::default()), Vec::<String>::new());
+        assert!(kinds(&oasdiff).contains(&"request_body_all_of_added".to_owned()));
+        // The configuration recorded with the decision says which mode it was.
+        let c = classify(
+            ("b.yaml", base),
+            ("r.yaml", &revision),
+            &oasdiff,
+            "2025-06-01",
+        )
+        .unwrap();
+        assert_ne!(
+            c.classifier.config_digest,
+            gate::Config::default().digest().unwrap()
+        );
+    }
+
+    #[test]
     fn verdict_is_the_highest_severity() {
         let none: [Exception; 0] = [];
         let v = evaluate(&[], none.iter(), 0);
