@@ -504,3 +504,32 @@ fn a_schema_wrapped_in_all_of_keeps_its_members_properties() {
         rules(&plain, &fewer)
     );
 }
+
+/// A schema shared at 10^5 places: past the walk's budget each pair is
+/// compared once, so the change is still reported (fail closed) and the walk
+/// stays bounded.
+#[test]
+fn a_change_behind_a_huge_fan_out_is_still_reported() {
+    let level = |name: &str, next: &str| {
+        let props: String = (0..10)
+            .map(|i| format!("        p{i}: {{$ref: '#/components/schemas/{next}'}}\n"))
+            .collect();
+        format!("    {name}:\n      type: object\n      properties:\n{props}")
+    };
+    let doc = |leaf: &str| {
+        format!(
+            "openapi: 3.0.3\ninfo: {{title: t, version: '1'}}\npaths:\n  /a:\n    get:\n      responses:\n        '200':\n          description: ok\n          content:\n            application/json:\n              schema: {{$ref: '#/components/schemas/A'}}\ncomponents:\n  schemas:\n{}{}{}{}{}    F:\n      type: object\n      required: [x]\n      properties:\n        x: {{type: {leaf}}}\n",
+            level("A", "B"),
+            level("B", "C"),
+            level("C", "D"),
+            level("D", "E"),
+            level("E", "F"),
+        )
+    };
+    let r = super::testutil::rules(&doc("string"), &doc("integer"));
+    assert!(
+        r.iter().any(|x| x == "response-property-type-changed"),
+        "{:?}",
+        r.len()
+    );
+}

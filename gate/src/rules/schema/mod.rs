@@ -56,8 +56,9 @@ pub(crate) struct Scope<'s> {
 }
 
 const MAX_DEPTH: usize = 48;
-/// At most this many schema pairs are compared per schema diff (a `$ref`
-/// shared at many places is compared at each).
+/// Up to this many schema pairs are compared per schema diff with a `$ref`
+/// shared at many places compared (and reported) at each; past it, each
+/// pair is compared once.
 const MAX_VISITS: usize = 20_000;
 
 /// Changes that oasdiff's response checks do not report on a property that
@@ -89,6 +90,7 @@ pub(crate) fn diff(cx: &mut Cx<'_>, scope: &Scope<'_>, b: &At<'_>, r: &At<'_>) {
         er,
         seen: HashSet::new(),
         visits: 0,
+        done: HashSet::new(),
     };
     w.node(b, r, "", 0);
 }
@@ -102,8 +104,11 @@ struct Walk<'c, 'a, 's, 'd> {
     er: &'d effective::Effective,
     /// The pairs being compared on the current path (cycle guard).
     seen: HashSet<(usize, String, usize, String)>,
-    /// Pairs compared so far, bounded by [`MAX_VISITS`].
+    /// Pairs compared so far; past [`MAX_VISITS`], each pair is compared
+    /// once only.
     visits: usize,
+    /// The pairs compared at least once.
+    done: HashSet<(usize, String, usize, String)>,
 }
 
 impl<'d> Walk<'_, '_, '_, 'd> {
@@ -224,12 +229,19 @@ impl<'d> Walk<'_, '_, '_, 'd> {
     /// compared, and reported, at each (oasdiff reports per property path).
     fn node(&mut self, b: &At<'d>, r: &At<'d>, path: &str, depth: usize) {
         let key = (b.file, b.ptr.clone(), r.file, r.ptr.clone());
-        if depth > MAX_DEPTH || self.visits > MAX_VISITS || !self.seen.insert(key.clone()) {
+        // Past the budget, a pair already compared at another place is not
+        // compared again (its findings are reported once, not at every
+        // place); a pair never compared still is, so nothing goes unseen.
+        if depth > MAX_DEPTH
+            || (self.visits > MAX_VISITS && self.done.contains(&key))
+            || !self.seen.insert(key.clone())
+        {
             return;
         }
         self.visits += 1;
         self.node_inner(b, r, path, depth);
         self.seen.remove(&key);
+        self.done.insert(key);
     }
 
     fn node_inner(&mut self, b: &At<'d>, r: &At<'d>, path: &str, depth: usize) {
