@@ -50,8 +50,8 @@ pub(crate) struct Cx<'a> {
     /// The `$ref` targets that are the same in both documents.
     pub same: same::Same,
     /// The effective (merged) schemas of the base and the revision.
-    pub eff_b: &'a schema::effective::Effective,
-    pub eff_r: &'a schema::effective::Effective,
+    pub eff_b: &'a schema::effective::Effective<'a>,
+    pub eff_r: &'a schema::effective::Effective<'a>,
     /// The stability of the revision's operation being compared, which
     /// picks the deprecation policy's days for its parameters and properties.
     pub op_stability: Result<lifecycle::Stability, String>,

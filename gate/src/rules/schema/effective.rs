@@ -15,9 +15,11 @@
 //! findings below it point at the member or base that defines it: where each
 //! part came from is kept.
 //!
-//! The merged schemas of a document are computed once per diff, keyed by
-//! file and pointer of the schema that has the `allOf`.
+//! The `allOf`s of a document are found once per diff, keyed by file and
+//! pointer of the schema that has them, and each is merged when the walk
+//! first reaches it.
 
+use std::cell::OnceCell;
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use serde_json::{Map, Value};
@@ -32,38 +34,45 @@ fn annotation(k: &str) -> bool {
     ) || k.starts_with("x-")
 }
 
-/// The merged schemas of one document.
+/// The merged schemas of one document: where the `allOf`s are is found
+/// once per diff; each is merged the first time the walk reaches it (a
+/// self-diff, or a part that did not change, merges nothing).
 #[derive(Debug, Default)]
-pub(crate) struct Effective {
-    merged: HashMap<(usize, String), Value>,
+pub(crate) struct Effective<'d> {
+    doc: Option<&'d Document>,
+    merged: HashMap<(usize, String), OnceCell<Option<Value>>>,
 }
 
-impl Effective {
+impl<'d> Effective<'d> {
     /// Nothing merged (`compat: oasdiff`).
-    pub(crate) fn none() -> Effective {
+    pub(crate) fn none() -> Effective<'d> {
         Effective::default()
     }
 
-    /// Every `allOf` of `doc` that can be merged, merged.
-    pub(crate) fn of(doc: &Document) -> Effective {
-        let mut out = Effective::default();
+    /// Every `allOf` of `doc`, to be merged when it is reached.
+    pub(crate) fn of(doc: &'d Document) -> Effective<'d> {
+        let mut out = Effective {
+            doc: Some(doc),
+            merged: HashMap::new(),
+        };
         for file in 0..doc.file_count() {
             let mut ptr = String::new();
-            scan(
-                doc,
-                file,
-                doc.file_value(file),
-                &mut ptr,
-                &mut out.merged,
-                0,
-            );
+            scan(file, doc.file_value(file), &mut ptr, &mut out.merged, 0);
         }
         out
     }
 
-    /// The effective form of `at`: its merged schema if it has one.
-    pub(crate) fn of_node<'e>(&'e self, at: &At<'e>) -> At<'e> {
-        match self.merged.get(&(at.file, at.ptr.clone())) {
+    /// The effective form of `at`: its merged schema if it has one that
+    /// can be merged.
+    pub(crate) fn of_node<'e>(&'e self, at: &At<'e>) -> At<'e>
+    where
+        'd: 'e,
+    {
+        let (Some(doc), Some(cell)) = (self.doc, self.merged.get(&(at.file, at.ptr.clone())))
+        else {
+            return at.clone();
+        };
+        match cell.get_or_init(|| merge(doc, at.file, &at.ptr, at.v)) {
             Some(v) => At {
                 file: at.file,
                 ptr: at.ptr.clone(),
@@ -78,11 +87,10 @@ impl Effective {
 const MAX_DEPTH: usize = 256;
 
 fn scan(
-    doc: &Document,
     file: usize,
     v: &Value,
     ptr: &mut String,
-    out: &mut HashMap<(usize, String), Value>,
+    out: &mut HashMap<(usize, String), OnceCell<Option<Value>>>,
     depth: usize,
 ) {
     if depth > MAX_DEPTH {
@@ -93,15 +101,14 @@ fn scan(
             if m.get("allOf")
                 .and_then(Value::as_array)
                 .is_some_and(|a| !a.is_empty())
-                && let Some(merged) = merge(doc, file, ptr, v)
             {
-                out.insert((file, ptr.clone()), merged);
+                out.insert((file, ptr.clone()), OnceCell::new());
             }
             for (k, c) in m {
                 if matches!(c, Value::Object(_) | Value::Array(_)) {
                     let len = ptr.len();
                     push_segment(ptr, k);
-                    scan(doc, file, c, ptr, out, depth + 1);
+                    scan(file, c, ptr, out, depth + 1);
                     ptr.truncate(len);
                 }
             }
@@ -111,7 +118,7 @@ fn scan(
                 if matches!(c, Value::Object(_) | Value::Array(_)) {
                     let len = ptr.len();
                     push_segment(ptr, &i.to_string());
-                    scan(doc, file, c, ptr, out, depth + 1);
+                    scan(file, c, ptr, out, depth + 1);
                     ptr.truncate(len);
                 }
             }

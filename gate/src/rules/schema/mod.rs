@@ -100,8 +100,8 @@ struct Walk<'c, 'a, 's, 'd> {
     scope: &'s Scope<'s>,
     bd: &'d Document,
     rd: &'d Document,
-    eb: &'d effective::Effective,
-    er: &'d effective::Effective,
+    eb: &'d effective::Effective<'d>,
+    er: &'d effective::Effective<'d>,
     /// The pairs being compared on the current path (cycle guard).
     seen: HashSet<(usize, String, usize, String)>,
     /// Pairs compared so far; past [`MAX_VISITS`], each pair is compared
