@@ -271,14 +271,14 @@ ghes() {
   for label in gate gate-oasdiff api-smart-diff; do
     rc=0
     case $label in
-      gate) /usr/bin/time -f '%e %M' -o "$OUT/time" "$gate" diff "$a" "$b" --format json >"$OUT/stdout" 2>"$OUT/stderr" || rc=$? ;;
-      gate-oasdiff) /usr/bin/time -f '%e %M' -o "$OUT/time" "$gate" diff "$a" "$b" --format json --compat oasdiff >"$OUT/stdout" 2>"$OUT/stderr" || rc=$? ;;
-      api-smart-diff) /usr/bin/time -f '%e %M' -o "$OUT/time" timeout "${PEER_TIMEOUT:-900}" node "$PEERS/asd.cjs" "$a" "$b" >"$OUT/stdout" 2>"$OUT/stderr" || rc=$? ;;
+      gate) /usr/bin/time -f '%e %M %U %S' -o "$OUT/time" "$gate" diff "$a" "$b" --format json >"$OUT/stdout" 2>"$OUT/stderr" || rc=$? ;;
+      gate-oasdiff) /usr/bin/time -f '%e %M %U %S' -o "$OUT/time" "$gate" diff "$a" "$b" --format json --compat oasdiff >"$OUT/stdout" 2>"$OUT/stderr" || rc=$? ;;
+      api-smart-diff) /usr/bin/time -f '%e %M %U %S' -o "$OUT/time" timeout "${PEER_TIMEOUT:-900}" node "$PEERS/asd.cjs" "$a" "$b" >"$OUT/stdout" 2>"$OUT/stderr" || rc=$? ;;
     esac
-    local secs kb; read -r secs kb < <(tail -1 "$OUT/time")
+    local secs kb usr sys; read -r secs kb usr sys < <(tail -1 "$OUT/time")
     local n=""
     case $label in gate*) n=" $(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["findings"]), "findings")' "$OUT/stdout" 2>/dev/null)" ;; esac
-    printf '  %-16s %8.2f s %7d MiB (exit %d)%s\n' "$label" "$secs" "$((kb / 1024))" "$rc" "$n"
+    printf '  %-16s %8.2f s wall %6.2f s CPU %7d MiB (exit %d)%s\n' "$label" "$secs" "$(echo "$usr + $sys" | bc)" "$((kb / 1024))" "$rc" "$n"
   done
 }
 
