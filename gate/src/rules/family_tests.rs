@@ -432,11 +432,13 @@ mod schemas_31 {
         );
         let lb = body_doc("type: [string, integer]", "type: string").replace("3.0.3", "3.1.0");
         let lr = body_doc("type: [string]", "type: [string, integer]").replace("3.0.3", "3.1.0");
+        // 3.1 type arrays are type changes (oasdiff's TypeDiff read as a
+        // set), not the list-of-types pattern of oneOf/anyOf.
         assert_eq!(
             rules(&lb, &lr),
             [
-                "request-body-list-of-types-narrowed",
-                "response-body-list-of-types-widened"
+                "request-body-type-changed",
+                "response-body-type-generalized"
             ]
         );
     }

@@ -1463,7 +1463,20 @@ pub fn rules() -> Vec<Rule> {
             b("type: string\nformat: date-time"),
         )
         .quiet("number to integer", b("type: number"), b("type: integer"))
-        .quiet("a format added", b("type: string"), b("type: string\nformat: uuid")),
+        .quiet("a format added", b("type: string"), b("type: string\nformat: uuid"))
+        .fires(
+            "a 3.1 type array widened",
+            1,
+            "INFO",
+            EP,
+            request_body31("type: [string]"),
+            request_body31("type: [string, integer]"),
+        )
+        .quiet(
+            "a 3.1 type array narrowed (type-changed)",
+            request_body31("type: [string, integer]"),
+            request_body31("type: [string]"),
+        ),
     );
     v.push(
         rule(

@@ -108,7 +108,48 @@ pub fn rules() -> Vec<Rule> {
     v.extend(schema_rules());
     v.extend(composition_rules());
     v.extend(discriminator_rules());
+    for r in &mut v {
+        let taken = std::mem::replace(r, rule("", ""));
+        *r = type_arrays(taken);
+    }
     v
+}
+
+/// 3.1 type arrays read as sets: a response that returns only types it did
+/// is specialized, one that may return more is generalized.
+fn type_arrays(r: Rule) -> Rule {
+    let ep = "GET /items";
+    match r.id {
+        "response-body-type-specialized" => r
+            .fires(
+                "a 3.1 type array narrowed",
+                1,
+                "INFO",
+                ep,
+                response_body31("type: [string, integer]"),
+                response_body31("type: [string]"),
+            )
+            .quiet(
+                "a 3.1 type array widened (generalized)",
+                response_body31("type: [string]"),
+                response_body31("type: [string, integer]"),
+            ),
+        "response-body-type-generalized" => r
+            .fires(
+                "a 3.1 type array widened",
+                1,
+                "ERR",
+                ep,
+                response_body31("type: [string]"),
+                response_body31("type: [string, integer]"),
+            )
+            .quiet(
+                "a 3.1 type array narrowed (specialized)",
+                response_body31("type: [string, integer]"),
+                response_body31("type: [string]"),
+            ),
+        _ => r,
+    }
 }
 
 fn status_rules() -> Vec<Rule> {
@@ -984,25 +1025,27 @@ fn schema_rules() -> Vec<Rule> {
             ))
         };
         vec![
-            rule(body_id, "the response body's list of types changed by the named direction (3.1 `type` lists)")
+            rule(body_id, "the response body's list of types (a `oneOf`/`anyOf` of members that only name a type) changed in the named direction")
                 .fires("changed", 1, sev, EP, body(b), body(r))
-                .quiet("the opposite direction", body(r), body(b)),
-            rule(prop_id, "a response property's list of types changed by the named direction (3.1 `type` lists)")
+                .quiet("the opposite direction", body(r), body(b))
+                .quiet("a 3.1 type array: a type change, not a list of types", body(&arrays(b)), body(&arrays(r))),
+            rule(prop_id, "a response property's list of types (a `oneOf`/`anyOf` of members that only name a type) changed in the named direction")
                 .fires("changed", 1, sev, EP, p(b), p(r))
-                .quiet("the opposite direction", p(r), p(b)),
+                .quiet("the opposite direction", p(r), p(b))
+                .quiet("a 3.1 type array: a type change, not a list of types", p(&arrays(b)), p(&arrays(r))),
         ]
     };
     v.extend(list(
         "list-of-types-widened",
         "ERR",
-        "type: [string, integer]",
-        "type: [string, integer, boolean]",
+        "oneOf:\n  - type: string\n  - type: integer",
+        "oneOf:\n  - type: string\n  - type: integer\n  - type: boolean",
     ));
     v.extend(list(
         "list-of-types-narrowed",
         "INFO",
-        "type: [string, integer, boolean]",
-        "type: [string, integer]",
+        "oneOf:\n  - type: string\n  - type: integer\n  - type: boolean",
+        "oneOf:\n  - type: string\n  - type: integer",
     ));
     // type-compatible: a loose type swap in a media type that is not strongly typed.
     let xml = |s: &str| {
@@ -1289,4 +1332,13 @@ fn discriminator_rules() -> Vec<Rule> {
         );
     }
     v
+}
+
+/// The 3.1 `type: [..]` spelling of a `oneOf` of members that only name a type.
+fn arrays(one_of: &str) -> String {
+    let types: Vec<&str> = one_of
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("- type: "))
+        .collect();
+    format!("type: [{}]", types.join(", "))
 }

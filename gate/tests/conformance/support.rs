@@ -282,3 +282,13 @@ pub fn indent(s: &str, n: usize) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+/// [`request_body`] in an OpenAPI 3.1 document.
+pub fn request_body31(schema: &str) -> String {
+    request_body(schema).replacen("openapi: 3.0.3", "openapi: 3.1.0", 1)
+}
+
+/// [`response_body`] in an OpenAPI 3.1 document.
+pub fn response_body31(schema: &str) -> String {
+    response_body(schema).replacen("openapi: 3.0.3", "openapi: 3.1.0", 1)
+}

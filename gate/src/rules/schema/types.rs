@@ -24,7 +24,29 @@ impl<'d> Walk<'_, '_, '_, 'd> {
             return;
         }
         let what = self.what(path);
+        let union = type_union(self.bd, b).is_some() || type_union(self.rd, r).is_some();
+        if !union && (bt.len() > 1 || rt.len() > 1) {
+            // A 3.1 type array: oasdiff's TypeDiff, read as a set (its
+            // requestTypeFormatBreaking / responseTypeFormatBreaking): a
+            // request that accepts every type it did is generalized; a
+            // response that returns only types it did is specialized.
+            let change = match self.scope.dir {
+                Dir::Request if subset(&bt, &rt) => "type-generalized",
+                Dir::Request => "type-changed",
+                Dir::Response if subset(&rt, &bt) => "type-specialized",
+                Dir::Response if subset(&bt, &rt) => "type-generalized",
+                Dir::Response => "type-changed",
+            };
+            let list = |t: &BTreeSet<String>| join_list(&t.iter().collect::<Vec<_>>());
+            let d = format!("{what}'s types changed from {} to {}", list(&bt), list(&rt));
+            if !self.emit(change, path, d.clone(), b, r) && change != "type-changed" {
+                self.emit("type-changed", path, d, b, r);
+            }
+            return;
+        }
         if bt.len() > 1 || rt.len() > 1 {
+            // oasdiff's list-of-types pattern: a oneOf/anyOf of members that
+            // only name a type, on one side at least.
             let removed: Vec<&String> = bt.difference(&rt).collect();
             let added: Vec<&String> = rt.difference(&bt).collect();
             if !removed.is_empty() {
