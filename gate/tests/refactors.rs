@@ -4,7 +4,11 @@
 //! still be caught with the rule named.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers
 
+#[path = "conformance/support.rs"]
+mod support;
+
 use gate::{Config, Date, Document, Limits, NoFiles, Severity};
+use support::indent;
 
 struct Refactor {
     name: &'static str,
@@ -39,19 +43,6 @@ fn doc(paths: &str, components: &str) -> String {
         s.push_str(&format!("components:\n{}\n", indent(components, 2)));
     }
     s
-}
-
-fn indent(s: &str, n: usize) -> String {
-    s.lines()
-        .map(|l| {
-            if l.is_empty() {
-                String::new()
-            } else {
-                format!("{}{l}", " ".repeat(n))
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 /// `POST /pets` with a JSON request body `req` and a 200 JSON response `resp`

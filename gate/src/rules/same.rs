@@ -17,7 +17,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
 
-use crate::document::{At, Document, push_segment};
+use crate::document::{At, Document};
 
 /// A target: the file (`""` for the main file, else its normalized path) and a pointer.
 type Key = (String, String);
@@ -46,33 +46,12 @@ fn value_at<'d>(doc: &'d Document, (file, ptr): &Key) -> Option<&'d Value> {
 }
 
 /// Every `$ref` string of a value with the pointer of the object holding it.
-fn all_refs<'v>(v: &'v Value, ptr: &mut String, out: &mut Vec<(String, &'v str)>) {
-    match v {
-        Value::Object(m) => {
-            if let Some(Value::String(r)) = m.get("$ref") {
-                out.push((ptr.clone(), r.as_str()));
-            }
-            for (k, c) in m {
-                if matches!(c, Value::Object(_) | Value::Array(_)) {
-                    let len = ptr.len();
-                    push_segment(ptr, k);
-                    all_refs(c, ptr, out);
-                    ptr.truncate(len);
-                }
-            }
+fn all_refs<'v>(v: &'v Value, out: &mut Vec<(String, &'v str)>) {
+    crate::place::for_each_object(v, usize::MAX, &mut |ptr, m| {
+        if let Some(Value::String(r)) = m.get("$ref") {
+            out.push((ptr.to_owned(), r.as_str()));
         }
-        Value::Array(a) => {
-            for (i, c) in a.iter().enumerate() {
-                if matches!(c, Value::Object(_) | Value::Array(_)) {
-                    let len = ptr.len();
-                    push_segment(ptr, &i.to_string());
-                    all_refs(c, ptr, out);
-                    ptr.truncate(len);
-                }
-            }
-        }
-        _ => {}
-    }
+    });
 }
 
 /// Whether a value holds any `$ref` key, at any depth.
@@ -107,7 +86,7 @@ impl Same {
         for doc in [b, r] {
             for fi in 0..doc.file_count() {
                 let mut found = Vec::new();
-                all_refs(doc.file_value(fi), &mut String::new(), &mut found);
+                all_refs(doc.file_value(fi), &mut found);
                 for (at, reference) in found {
                     if let Some((tf, tptr)) = doc.target_of(fi, reference) {
                         edges.push((

@@ -56,8 +56,14 @@ impl<'d> Effective<'d> {
             merged: HashMap::new(),
         };
         for file in 0..doc.file_count() {
-            let mut ptr = String::new();
-            scan(file, doc.file_value(file), &mut ptr, &mut out.merged, 0);
+            crate::place::for_each_object(doc.file_value(file), MAX_DEPTH, &mut |ptr, m| {
+                if m.get("allOf")
+                    .and_then(Value::as_array)
+                    .is_some_and(|a| !a.is_empty())
+                {
+                    out.merged.insert((file, ptr.to_owned()), OnceCell::new());
+                }
+            });
         }
         out
     }
@@ -85,47 +91,6 @@ impl<'d> Effective<'d> {
 }
 
 const MAX_DEPTH: usize = 256;
-
-fn scan(
-    file: usize,
-    v: &Value,
-    ptr: &mut String,
-    out: &mut HashMap<(usize, String), OnceCell<Option<Value>>>,
-    depth: usize,
-) {
-    if depth > MAX_DEPTH {
-        return;
-    }
-    match v {
-        Value::Object(m) => {
-            if m.get("allOf")
-                .and_then(Value::as_array)
-                .is_some_and(|a| !a.is_empty())
-            {
-                out.insert((file, ptr.clone()), OnceCell::new());
-            }
-            for (k, c) in m {
-                if matches!(c, Value::Object(_) | Value::Array(_)) {
-                    let len = ptr.len();
-                    push_segment(ptr, k);
-                    scan(file, c, ptr, out, depth + 1);
-                    ptr.truncate(len);
-                }
-            }
-        }
-        Value::Array(a) => {
-            for (i, c) in a.iter().enumerate() {
-                if matches!(c, Value::Object(_) | Value::Array(_)) {
-                    let len = ptr.len();
-                    push_segment(ptr, &i.to_string());
-                    scan(file, c, ptr, out, depth + 1);
-                    ptr.truncate(len);
-                }
-            }
-        }
-        _ => {}
-    }
-}
 
 /// The node and its `allOf` members, flattened, in order; `None` when a
 /// member cannot be merged (not an object, in another file, a cycle).

@@ -156,54 +156,36 @@ impl<'d> Walk<'_, '_, '_, 'd> {
     /// variant of the id where the property is one and the catalogue has it.
     fn emit(&mut self, change: &str, path: &str, detail: String, b: &At<'_>, r: &At<'_>) -> bool {
         let prefix = self.prefix(path);
+        let mut variant = None;
         if !path.is_empty() && self.scope.owner == Owner::Body {
             // oasdiff's read-only variants look at the revision's readOnly,
             // and its write-only ones at the revision's writeOnly
             // (check_response_property_enum_value_updated.go).
             let ro = as_bool(r.v.get("readOnly"));
             let wo = as_bool(r.v.get("writeOnly"));
-            // oasdiff's request property checks for a bound set and for a
-            // type change skip a readOnly property (it is not sent).
-            if self.scope.dir == Dir::Request
-                && ro
-                && (change.ends_with("-set") || change.starts_with("type-"))
-            {
-                return false;
-            }
-            if self.scope.dir == Dir::Request && ro {
-                let id = format!("request-read-only-property-{change}");
-                if crate::catalogue::find(&id).is_some() {
-                    return self.cx.emit(
-                        &id,
-                        self.scope.endpoint,
-                        &self.subject(path),
-                        detail,
-                        Some(b),
-                        Some(r),
-                    );
+            match self.scope.dir {
+                // oasdiff's request property checks for a bound set and for
+                // a type change skip a readOnly property (it is not sent).
+                Dir::Request if ro && (change.ends_with("-set") || change.starts_with("type-")) => {
+                    return false;
                 }
-            }
-            // oasdiff's response checks of loosened bounds skip a property
-            // that is writeOnly in the revision (it is never returned).
-            if self.scope.dir == Dir::Response
-                && as_bool(r.v.get("writeOnly"))
-                && WRITE_ONLY_SKIPPED.contains(&change)
-            {
-                return false;
-            }
-            if self.scope.dir == Dir::Response && wo {
-                let id = format!("response-write-only-property-{change}");
-                if crate::catalogue::find(&id).is_some() {
-                    return self.cx.emit(
-                        &id,
-                        self.scope.endpoint,
-                        &self.subject(path),
-                        detail,
-                        Some(b),
-                        Some(r),
-                    );
+                // Its response checks of loosened bounds skip a property
+                // that is writeOnly in the revision (it is never returned).
+                Dir::Response if wo && WRITE_ONLY_SKIPPED.contains(&change) => return false,
+                Dir::Request if ro => {
+                    variant = Some(format!("request-read-only-property-{change}"));
                 }
+                Dir::Response if wo => {
+                    variant = Some(format!("response-write-only-property-{change}"));
+                }
+                _ => {}
             }
+        }
+        if let Some(id) = variant.filter(|id| crate::catalogue::find(id).is_some()) {
+            let subject = self.subject(path);
+            return self
+                .cx
+                .emit(&id, self.scope.endpoint, &subject, detail, Some(b), Some(r));
         }
         let id = format!("{prefix}-{change}");
         let subject = self.subject(path);
