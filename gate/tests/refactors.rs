@@ -565,3 +565,21 @@ fn equivalent_refactors_are_quiet_and_hidden_breaks_are_caught() {
         problems.join("\n")
     );
 }
+
+#[test]
+fn an_all_of_that_is_not_a_plain_merge_is_compared_as_written() {
+    // additionalProperties: false in one member does not see the other
+    // member's properties: merging would change what is accepted, so the
+    // allOf is compared member by member (its list change is reported).
+    let closed = "allOf:\n  - type: object\n    additionalProperties: false\n    properties:\n      id: {type: integer}\n  - type: object\n    properties:\n      name: {type: string}";
+    let plain = "type: object\nproperties:\n  id: {type: integer}\n  name: {type: string}";
+    let f = findings(
+        &pets(plain, "type: object", ""),
+        &pets(closed, "type: object", ""),
+    );
+    assert!(
+        f.iter().any(|x| x.rule == "request-body-all-of-added"),
+        "{:?}",
+        f.iter().map(|x| &x.rule).collect::<Vec<_>>()
+    );
+}

@@ -129,6 +129,21 @@ fn merge(doc: &Document, file: usize, ptr: &str, v: &Value) -> Option<Value> {
     };
     let mut srcs = Vec::new();
     sources(doc, at, &mut srcs, &mut HashSet::new(), 0)?;
+    // `additionalProperties` of one member does not see the properties of
+    // the others (a classic `allOf` trap): merged, it would accept what the
+    // `allOf` rejects.
+    let open = |v: &Value| {
+        matches!(
+            v.get("additionalProperties"),
+            None | Some(Value::Bool(true))
+        ) || v
+            .get("additionalProperties")
+            .and_then(Value::as_object)
+            .is_some_and(Map::is_empty)
+    };
+    if srcs.len() > 1 && !srcs.iter().all(|s| open(s.v)) {
+        return None;
+    }
     let mut acc: Map<String, Value> = Map::new();
     let mut props: Map<String, Value> = Map::new();
     let mut prop_values: HashMap<String, &Value> = HashMap::new();
