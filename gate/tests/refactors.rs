@@ -507,6 +507,32 @@ fn refactors() -> Vec<Refactor> {
         ),
         break_rule: "new-required-request-property",
     });
+    // 26. A $ref wrapped in a oneOf (or anyOf) of that one member.
+    let pref = "$ref: '#/components/schemas/Pet'";
+    let one = "oneOf:\n  - $ref: '#/components/schemas/Pet'";
+    let any = "anyOf:\n  - $ref: '#/components/schemas/Pet'";
+    v.push(Refactor {
+        name: "a $ref wrapped in a oneOf of one member",
+        base: pets(pref, pref, &pet_comp(PET)),
+        equivalent: pets(one, one, &pet_comp(PET)),
+        broken: pets(
+            one,
+            one,
+            &pet_comp(&PET.replace("required: [id, name]", "required: [id, name, tag]")),
+        ),
+        break_rule: "request-property-became-required",
+    });
+    v.push(Refactor {
+        name: "a $ref wrapped in an anyOf of one member",
+        base: pets(pref, pref, &pet_comp(PET)),
+        equivalent: pets(any, any, &pet_comp(PET)),
+        broken: pets(
+            any,
+            any,
+            &pet_comp(&PET.replace("  tag: {type: string}", "")),
+        ),
+        break_rule: "response-optional-property-removed",
+    });
     v
 }
 

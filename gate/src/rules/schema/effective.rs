@@ -68,6 +68,30 @@ impl<'d> Effective<'d> {
         out
     }
 
+    /// The effective form of `at`: a `oneOf`/`anyOf` of a single member
+    /// with nothing else but annotations is that member, and an `allOf` is
+    /// its merged schema when it can be merged (nothing with `compat:
+    /// oasdiff`).
+    /// A single alternative is kept as written when `other` (the schema it
+    /// is compared with) has a list of the same kind: then the lists are
+    /// compared.
+    pub(crate) fn effective<'e>(&'e self, at: &At<'e>, other: &Value) -> At<'e>
+    where
+        'd: 'e,
+    {
+        let Some(doc) = self.doc else {
+            return at.clone();
+        };
+        let mut at = self.of_node(at);
+        for _ in 0..8 {
+            match single_alternative(doc, &at, other) {
+                Some(member) => at = self.of_node(&member),
+                None => break,
+            }
+        }
+        at
+    }
+
     /// The effective form of `at`: its merged schema if it has one that
     /// can be merged.
     pub(crate) fn of_node<'e>(&'e self, at: &At<'e>) -> At<'e>
@@ -205,4 +229,27 @@ fn merge(doc: &Document, file: usize, ptr: &str, v: &Value) -> Option<Value> {
         );
     }
     Some(Value::Object(acc))
+}
+
+/// The member of a `oneOf`/`anyOf` that has exactly one and nothing else
+/// but annotations: an instance is valid against it exactly when it is
+/// valid against that member.
+fn single_alternative<'d>(doc: &'d Document, at: &At<'d>, other: &Value) -> Option<At<'d>> {
+    let m = at.v.as_object()?;
+    for kw in ["oneOf", "anyOf"] {
+        let Some(list) = m.get(kw).and_then(Value::as_array) else {
+            continue;
+        };
+        if other.get(kw).is_some() {
+            continue;
+        }
+        let alone = m
+            .keys()
+            .all(|k| k == kw || annotation(k) || k == "deprecated");
+        if list.len() == 1 && alone {
+            let all = doc.get(at, kw)?;
+            return doc.index(&all, 0);
+        }
+    }
+    None
 }

@@ -232,9 +232,9 @@ impl<'d> Walk<'_, '_, '_, 'd> {
         }
         // The effective schemas (allOf merged, unless compat: oasdiff).
         let (eb, er) = (self.eb, self.er);
-        let (b, bnull) = unwrap_nullable(self.bd, &eb.of_node(b));
-        let (r, rnull) = unwrap_nullable(self.rd, &er.of_node(r));
-        let (b, r) = (eb.of_node(&b), er.of_node(&r));
+        let (b, bnull) = unwrap_nullable(self.bd, &eb.effective(b, r.v));
+        let (r, rnull) = unwrap_nullable(self.rd, &er.effective(r, b.v));
+        let (b, r) = (eb.effective(&b, r.v), er.effective(&r, b.v));
         let (b, r) = (&b, &r);
         if self.scope.owner == Owner::Body && self.wrapped_in_one_of(b, r, path) {
             return;
