@@ -343,6 +343,14 @@ fn rules_and_help() {
     assert_eq!(rules.iter().filter(|r| r["level"] == "ERR").count(), 213);
     assert_eq!(rules.iter().filter(|r| r["level"] == "WARN").count(), 30);
     assert!(stdout(&gate(&["rules"], d.path())).contains("request-parameter-removed"));
+    // The rules oasdiff can never emit are marked, and only they.
+    let never: Vec<&str> = rules
+        .iter()
+        .filter(|r| r["never_emitted"] == true)
+        .filter_map(|r| r["id"].as_str())
+        .collect();
+    assert_eq!(never.len(), gate::NEVER_EMITTED.len());
+    assert!(never.contains(&"request-property-min-items-set"));
     for cmd in [
         &["--help"][..],
         &["diff", "--help"],

@@ -191,6 +191,7 @@ pub fn run() -> Result<u8> {
                         "id": r.id, "kind": gate::kind_of(r.id), "level": r.level.as_str(),
                         "direction": r.direction, "area": r.area, "description": r.description,
                         "covered": !gate::NOT_COVERED.contains(&r.id),
+                        "never_emitted": gate::NEVER_EMITTED.contains(&r.id),
                     })
                 })
                 .collect();
@@ -199,7 +200,11 @@ pub fn run() -> Result<u8> {
                 ListFormat::Text => {
                     let mut s = String::new();
                     for r in catalogue::RULES {
-                        let cov = if gate::NOT_COVERED.contains(&r.id) {
+                        // Rules oasdiff can never emit are never emitted here
+                        // either (spec/gate-conformance.md says why).
+                        let cov = if gate::NEVER_EMITTED.contains(&r.id) {
+                            "never"
+                        } else if gate::NOT_COVERED.contains(&r.id) {
                             "not covered"
                         } else {
                             "covered"
