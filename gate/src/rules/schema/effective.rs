@@ -40,7 +40,8 @@ fn annotation(k: &str) -> bool {
 #[derive(Debug, Default)]
 pub(crate) struct Effective<'d> {
     doc: Option<&'d Document>,
-    merged: HashMap<(usize, String), OnceCell<Option<Value>>>,
+    /// By file, then pointer of the schema that has the `allOf`.
+    merged: Vec<HashMap<String, OnceCell<Option<Value>>>>,
 }
 
 impl<'d> Effective<'d> {
@@ -53,7 +54,7 @@ impl<'d> Effective<'d> {
     pub(crate) fn of(doc: &'d Document) -> Effective<'d> {
         let mut out = Effective {
             doc: Some(doc),
-            merged: HashMap::new(),
+            merged: vec![HashMap::new(); doc.file_count()],
         };
         for file in 0..doc.file_count() {
             crate::place::for_each_object(doc.file_value(file), MAX_DEPTH, &mut |ptr, m| {
@@ -61,7 +62,7 @@ impl<'d> Effective<'d> {
                     .and_then(Value::as_array)
                     .is_some_and(|a| !a.is_empty())
                 {
-                    out.merged.insert((file, ptr.to_owned()), OnceCell::new());
+                    out.merged[file].insert(ptr.to_owned(), OnceCell::new());
                 }
             });
         }
@@ -98,8 +99,11 @@ impl<'d> Effective<'d> {
     where
         'd: 'e,
     {
-        let (Some(doc), Some(cell)) = (self.doc, self.merged.get(&(at.file, at.ptr.clone())))
-        else {
+        let cell = self
+            .merged
+            .get(at.file)
+            .and_then(|m| m.get(at.ptr.as_str()));
+        let (Some(doc), Some(cell)) = (self.doc, cell) else {
             return at.clone();
         };
         match cell.get_or_init(|| merge(doc, at.file, &at.ptr, at.v)) {
