@@ -232,3 +232,42 @@ fn every_difference_is_documented_and_off_in_compat_mode() {
     };
     assert_eq!(oasdiff.differences(), gate::Differences::none());
 }
+
+#[test]
+fn every_case_document_diffed_with_itself_gives_nothing_in_both_modes() {
+    let mut failures = Vec::new();
+    for (_, rules) in families() {
+        for rule in &rules {
+            for case in &rule.cases {
+                for text in [&case.base, &case.revision] {
+                    for config in [support::oasdiff(), gate::Config::default()] {
+                        let same = support::Case {
+                            name: case.name,
+                            expect: Expect::Quiet,
+                            base: text.clone(),
+                            revision: text.clone(),
+                            config,
+                            today: case.today,
+                        };
+                        match support::run(&same) {
+                            Ok(found) if found.is_empty() => {}
+                            Ok(found) => failures.push(format!(
+                                "{} / {}: {:?}",
+                                rule.id,
+                                case.name,
+                                found.iter().map(|f| &f.0).collect::<Vec<_>>()
+                            )),
+                            Err(_) => {} // an invalid document is a case of its own
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} self-diffs with findings:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}

@@ -181,11 +181,12 @@ fn lifecycle() -> Vec<Rule> {
         .quiet("a date", get(""), dep("2030-01-01")),
         rule(
             "api-invalid-stability-level",
-            "An operation in both documents (or a removed one) has an x-stability-level other than draft, alpha, beta or stable: once per document that has it.",
+            "An operation modified between the documents (or a removed one) has an x-stability-level other than draft, alpha, beta or stable: once per document that has it.",
         )
         .fires("invalid in the revision", 1, "ERR", EP, get("x-stability-level: beta\n"), get("x-stability-level: gamma\n"))
         .fires("invalid in the base", 1, "ERR", EP, get("x-stability-level: gamma\n"), get("x-stability-level: beta\n"))
-        .fires("invalid in both", 2, "ERR", EP, get("x-stability-level: gamma\n"), get("x-stability-level: gamma\n"))
+        .fires("invalid in both, the operation modified", 2, "ERR", EP, get("x-stability-level: gamma\n"), get("x-stability-level: gamma\nsummary: s\n"))
+        .quiet("invalid in both, the operation unchanged (oasdiff visits modified operations only)", get("x-stability-level: gamma\n"), get("x-stability-level: gamma\n"))
         .fires("invalid on a body property", 1, "ERR", "POST /items", req_prop("type: string"), req_prop("type: string\nx-stability-level: gamma"))
         .quiet("valid levels", get("x-stability-level: beta\n"), get("x-stability-level: alpha\n")),
         rule(
