@@ -238,8 +238,13 @@ Example:
 Every record's digest is recomputed, its envelope rebuilt and its inclusion
 proven under the export's checkpoint, whose signature is verified with your
 key; the whole file is then rendered again from the verified records and
-compared byte for byte. With --log, the checkpoint must also be consistent
-with the log's current one; with --repo, with the published checkpoints.
+compared byte for byte. With --specs DIR, every server-classified run must
+be classified again from its documents in DIR with the recorded findings:
+each run that is not (a document absent, a file that does not match the
+recorded SHA-256, different findings) is named and verification fails;
+--allow-missing-specs lets runs whose documents are absent through, listed.
+With --log, the checkpoint must also be consistent with the log's current
+one; with --repo, with the published checkpoints.
 
 Example:
   stateanchor-verify export stateanchor-soc2-evidence-prj_x-2026-01-01-2026-03-31.json --key-file log.vkey")]
