@@ -464,7 +464,29 @@ fn a_pull_request_job_is_blocked_exactly_when_an_unexcepted_err_change_is_made()
     assert_eq!(st, 400, "{v}");
 
     // 6. The export says who classified each run, and its server-classified
-    //    verdicts are reproduced from the kept documents.
+    //    verdicts are reproduced from the kept documents: every one of them,
+    //    or verification fails naming each run that was not. A fifth run
+    //    has a document of its own (named users-v3.yaml), so that one run
+    //    can lose its document.
+    let v3 = BASE.replace(
+        "                  name: {type: string}\n",
+        "                  name: {type: string}\n                  email: {type: string}\n",
+    );
+    let run5 = api.ok(
+        "POST",
+        &format!("/api/projects/{project}/decisions"),
+        &ci,
+        Some(
+            &json!({"commit_sha": "abcdef2", "branch": "b", "author": "a",
+            "base_spec": BASE, "revision_spec": v3, "base_name": "openapi.yaml",
+            "revision_name": "users-v3.yaml"}),
+        ),
+    );
+    let run5_id = run5["run_id"].as_str().unwrap().to_owned();
+    let v3_sha = run5["classifier"]["revision"]["sha256"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let tmp = tempfile::tempdir().unwrap();
     let export = tmp.path().join("export.json");
     let body = api
@@ -481,11 +503,18 @@ fn a_pull_request_job_is_blocked_exactly_when_an_unexcepted_err_change_is_made()
     std::fs::write(&export, &body).unwrap();
     let v: Value = serde_json::from_slice(&body).unwrap();
     let counts = &v["section_c_access_and_authorization"]["decisions"];
-    assert_eq!(counts["classified_by_server"], 4, "{counts}");
+    assert_eq!(counts["classified_by_server"], 5, "{counts}");
     assert_eq!(counts["findings_from_ci"], 0);
+    // The shared documents under the names the log serves them by
+    // (SHA-256), the fifth run's under the name its run records.
     let specs = tmp.path().join("specs");
     std::fs::create_dir(&specs).unwrap();
-    for (name, sha) in [("a.yaml", &base_sha), ("b.yaml", &rev_sha)] {
+    let v3_file = specs.join("users-v3.yaml");
+    for (file, sha) in [
+        (specs.join(format!("{base_sha}.yaml")), &base_sha),
+        (specs.join(format!("{rev_sha}.yaml")), &rev_sha),
+        (v3_file.clone(), &v3_sha),
+    ] {
         let bytes = api
             .http
             .get(format!("{}/api/projects/{project}/specs/{sha}", s.url))
@@ -494,11 +523,14 @@ fn a_pull_request_job_is_blocked_exactly_when_an_unexcepted_err_change_is_made()
             .unwrap()
             .bytes()
             .unwrap();
-        std::fs::write(specs.join(name), bytes).unwrap();
+        std::fs::write(file, bytes).unwrap();
     }
+    let evidence = tmp.path().join("evidence");
+    std::fs::create_dir(&evidence).unwrap();
     let verify = |extra: &[&str]| {
         let out = Command::new(bin("stateanchor-verify"))
             .args(["export", export.to_str().unwrap(), "--key", &s.verifier_key])
+            .args(["--evidence-dir", evidence.to_str().unwrap()])
             .args(extra)
             .output()
             .unwrap();
@@ -508,15 +540,122 @@ fn a_pull_request_job_is_blocked_exactly_when_an_unexcepted_err_change_is_made()
             String::from_utf8_lossy(&out.stderr).into_owned(),
         )
     };
-    let (code, out, errs) = verify(&["--specs", specs.to_str().unwrap()]);
+    let dir = specs.to_str().unwrap();
+    // (a) Every document there: every run reproduced.
+    let (code, out, errs) = verify(&["--specs", dir]);
     assert_eq!(code, 0, "{out}{errs}");
     assert!(
-        out.contains("reproduced: 4 of 4 server-classified runs"),
+        out.contains("reproduced: 5 of 5 server-classified runs"),
         "{out}"
     );
+    assert!(!out.contains("not reproduced"), "{out}");
     let (code, _, errs) = verify(&["--specs", "/nonexistent/specs"]);
     assert_eq!(code, 2, "{errs}");
     assert!(errs.contains("reading the documents directory"), "{errs}");
+    let (code, _, errs) = verify(&["--allow-missing-specs"]);
+    assert_eq!(code, 2, "--allow-missing-specs needs --specs: {errs}");
+
+    // (b) The fifth run's document removed: verification fails, naming it.
+    std::fs::remove_file(&v3_file).unwrap();
+    let (code, out, errs) = verify(&["--specs", dir]);
+    assert_eq!(code, 1, "{out}{errs}");
+    assert!(
+        errs.contains("verification failed: 1 of 5 server-classified runs were not reproduced"),
+        "{errs}"
+    );
+    assert!(errs.contains(&format!("run {run5_id} (line ")), "{errs}");
+    assert!(
+        errs.contains(&format!(
+            "its revision document users-v3.yaml (SHA-256 {v3_sha}) is absent from {dir}"
+        )),
+        "{errs}"
+    );
+    assert!(errs.contains("--allow-missing-specs"), "{errs}");
+    assert!(
+        out.contains("reproduced: 4 of 5 server-classified runs"),
+        "{out}"
+    );
+
+    // (d) ... unless a partial check is asked for: then the output says
+    //     which run was not reproduced (text and JSON).
+    let (code, out, errs) = verify(&["--specs", dir, "--allow-missing-specs"]);
+    assert_eq!(code, 0, "{out}{errs}");
+    assert!(out.starts_with("verified: "), "{out}");
+    assert!(
+        out.contains("\nreproduced: 4 of 5 server-classified runs"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "not reproduced: 1 of 5 server-classified runs, their documents absent (allowed by --allow-missing-specs)"
+        ),
+        "{out}"
+    );
+    assert!(out.contains(&format!("  run {run5_id} (line ")), "{out}");
+    let (code, out, errs) = verify(&["--json", "--specs", dir, "--allow-missing-specs"]);
+    assert_eq!(code, 0, "{out}{errs}");
+    let j: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(j["status"], "verified", "{j}");
+    assert_eq!(j["server_classified_runs"], 5, "{j}");
+    assert_eq!(j["reproduced"], 4, "{j}");
+    assert_eq!(j["not_reproduced_missing_documents"], 1, "{j}");
+    assert_eq!(j["not_reproduced"].as_array().unwrap().len(), 1, "{j}");
+    assert_eq!(j["not_reproduced"][0]["run_id"], run5_id.as_str(), "{j}");
+    assert_eq!(j["not_reproduced"][0]["reason"], "absent", "{j}");
+
+    // (c) The document edited by one byte, under its recorded name: fails
+    //     as a SHA-256 mismatch, with --allow-missing-specs too.
+    let edited = v3.replacen("users", "Users", 1);
+    assert_eq!(edited.len(), v3.len());
+    std::fs::write(&v3_file, &edited).unwrap();
+    let edited_sha = compliance::record::sha256_hex(edited.as_bytes());
+    for extra in [&[][..], &["--allow-missing-specs"][..]] {
+        let mut args = vec!["--specs", dir];
+        args.extend_from_slice(extra);
+        let (code, out, errs) = verify(&args);
+        assert_eq!(code, 1, "{args:?}: {out}{errs}");
+        assert!(
+            errs.contains("1 of 5 server-classified runs were not reproduced"),
+            "{errs}"
+        );
+        assert!(errs.contains(&format!("run {run5_id} (line ")), "{errs}");
+        assert!(
+            errs.contains(&format!(
+                "{} has the name of its revision document users-v3.yaml but does not match the recorded SHA-256: its SHA-256 is {edited_sha}, the record says {v3_sha}",
+                v3_file.display()
+            )),
+            "{errs}"
+        );
+    }
+    let (code, out, errs) = verify(&["--json", "--specs", dir]);
+    assert_eq!(code, 1, "{out}{errs}");
+    let j: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (&j["status"], &j["check"]),
+        (&json!("failed"), &json!("reproduction")),
+        "{j}"
+    );
+
+    // A shared document edited under its SHA-256 name: the four runs that
+    // name it are each named, not only the first.
+    std::fs::write(&v3_file, &v3).unwrap();
+    let rev_file = specs.join(format!("{rev_sha}.yaml"));
+    let rev_text = std::fs::read_to_string(&rev_file).unwrap();
+    std::fs::write(&rev_file, rev_text.replacen("users", "Users", 1)).unwrap();
+    let (code, out, errs) = verify(&["--specs", dir, "--allow-missing-specs"]);
+    assert_eq!(code, 1, "{out}{errs}");
+    assert!(
+        errs.contains("4 of 5 server-classified runs were not reproduced"),
+        "{errs}"
+    );
+    assert_eq!(
+        errs.matches("does not match the recorded SHA-256").count(),
+        4,
+        "{errs}"
+    );
+    std::fs::write(&rev_file, rev_text).unwrap();
+    let (code, out, errs) = verify(&["--specs", dir]);
+    assert_eq!(code, 0, "{out}{errs}");
 }
 
 fn compliance_time(from_now_ms: i64) -> String {

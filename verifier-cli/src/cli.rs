@@ -238,8 +238,13 @@ Example:
 Every record's digest is recomputed, its envelope rebuilt and its inclusion
 proven under the export's checkpoint, whose signature is verified with your
 key; the whole file is then rendered again from the verified records and
-compared byte for byte. With --log, the checkpoint must also be consistent
-with the log's current one; with --repo, with the published checkpoints.
+compared byte for byte. With --specs DIR, every server-classified run must
+be classified again from its documents in DIR with the recorded findings:
+each run that is not (a document absent, a file that does not match the
+recorded SHA-256, different findings) is named and verification fails;
+--allow-missing-specs lets runs whose documents are absent through, listed.
+With --log, the checkpoint must also be consistent with the log's current
+one; with --repo, with the published checkpoints.
 
 Example:
   stateanchor-verify export stateanchor-soc2-evidence-prj_x-2026-01-01-2026-03-31.json --key-file log.vkey")]
@@ -296,12 +301,21 @@ pub struct ExportArgs {
     /// Branch, tag or commit of the publication repository.
     #[arg(long, value_name = "REF")]
     pub github_ref: Option<String>,
-    /// Reproduce the verdicts the log classified: every OpenAPI document in
-    /// DIR (found by its SHA-256) is classified again, with the engine and
-    /// rule configuration of each run that names it, and the findings must
-    /// be the recorded ones.
+    /// Reproduce the verdicts the log classified: every server-classified
+    /// run is classified again from its two OpenAPI documents in DIR (found
+    /// by the SHA-256 of their bytes, whatever the file names), with the
+    /// engine and rule configuration it records, and its findings must be
+    /// the recorded ones. Verification fails (exit 1), naming each run, if a
+    /// run's document is absent from DIR, if a file named after a document
+    /// (`<sha256>[.ext]` or the file name the run records) does not match
+    /// the recorded SHA-256, or if the findings differ.
     #[arg(long, value_name = "DIR")]
     pub specs: Option<PathBuf>,
+    /// With --specs: check only the runs whose documents are in DIR; runs
+    /// whose documents are absent are listed as not reproduced instead of
+    /// failing. An edited document or different findings still fail.
+    #[arg(long, requires = "specs")]
+    pub allow_missing_specs: bool,
 }
 
 /// Parses durations such as `500ms`, `30s`, `5m`, `1h`, or plain seconds.

@@ -16,7 +16,11 @@
 //! 5. Render the whole export again from what was verified (the format is
 //!    shared with the server) and compare every byte: tables, summaries and
 //!    layout cannot change unseen either.
-//! 6. Optionally (`--log`), prove that the export's checkpoint is
+//! 6. Optionally (`--specs`), classify every server-classified run of
+//!    section A again from its documents (`specs`): each run that is not
+//!    reproduced is named, and fails the verification unless its documents
+//!    are only absent and `--allow-missing-specs` was given.
+//! 7. Optionally (`--log`), prove that the export's checkpoint is
 //!    consistent with the log's current one and (`--repo`) that the
 //!    published checkpoints are too.
 //!
@@ -39,6 +43,8 @@ use compliance::record::{COMPLIANCE_EXPORT, RecordMeta, canonical, envelope, sha
 use compliance::time::{DAY_MS, parse_date, parse_time};
 use serde_json::{Map, Value, json};
 use tlog::Hash;
+
+mod specs;
 
 use crate::cli::{ExportArgs, LogArgs, ProofSourceArg};
 use crate::context::Ctx;
@@ -431,107 +437,6 @@ impl Write for CompareWriter {
     }
 }
 
-/// OpenAPI documents by SHA-256, to classify server-classified runs again.
-struct Specs {
-    by_sha256: std::collections::HashMap<String, std::path::PathBuf>,
-    /// Findings of a classification already made, by (base, revision, config, date).
-    done: std::collections::HashMap<(String, String, String, String), Vec<Value>>,
-    reproduced: u64,
-    missing: u64,
-}
-
-impl Specs {
-    fn open(dir: &Path) -> anyhow::Result<Specs> {
-        let mut by_sha256 = std::collections::HashMap::new();
-        let entries = std::fs::read_dir(dir)
-            .with_context(|| format!("reading the documents directory {}", dir.display()))?;
-        for entry in entries {
-            let path = entry?.path();
-            if path.is_file() {
-                let bytes =
-                    std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-                by_sha256.insert(compliance::record::sha256_hex(&bytes), path);
-            }
-        }
-        Ok(Specs {
-            by_sha256,
-            done: std::collections::HashMap::new(),
-            reproduced: 0,
-            missing: 0,
-        })
-    }
-
-    /// Classifies a server-classified decision's documents again, if both
-    /// are here, and compares the findings with the recorded ones.
-    fn reproduce(&mut self, record: &Value) -> Result<(), String> {
-        let Some(c) = record.get("classifier").filter(|c| !c.is_null()) else {
-            return Ok(());
-        };
-        let c: compliance::record::Classifier = serde_json::from_value(c.clone())
-            .map_err(|e| format!("its classifier is malformed: {e}"))?;
-        let (Some(base), Some(revision)) = (
-            self.by_sha256.get(&c.base.sha256),
-            self.by_sha256.get(&c.revision.sha256),
-        ) else {
-            self.missing += 1;
-            return Ok(());
-        };
-        let key = (
-            c.base.sha256.clone(),
-            c.revision.sha256.clone(),
-            c.config_digest.clone(),
-            c.date.clone(),
-        );
-        if !self.done.contains_key(&key) {
-            let read = |p: &Path| {
-                std::fs::read(p)
-                    .map_err(|e| format!("reading {}: {e}", p.display()))
-                    .and_then(|b| {
-                        String::from_utf8(b).map_err(|_| format!("{} is not UTF-8", p.display()))
-                    })
-            };
-            let (b, r) = (read(base)?, read(revision)?);
-            let again = compliance::verdict::classify(
-                (&c.base.name, &b),
-                (&c.revision.name, &r),
-                &c.config,
-                &c.date,
-            )
-            .map_err(|e| format!("its documents no longer classify: {e}"))?;
-            if again.classifier.config_digest != c.config_digest {
-                return Err(format!(
-                    "its rule configuration digests to {}, the record says {}",
-                    again.classifier.config_digest, c.config_digest
-                ));
-            }
-            let findings = again
-                .findings
-                .iter()
-                .map(serde_json::to_value)
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| e.to_string())?;
-            self.done.insert(key.clone(), findings);
-        }
-        let want = self.done.get(&key).map(Vec::as_slice).unwrap_or_default();
-        let got = record
-            .get("findings")
-            .and_then(Value::as_array)
-            .map(Vec::as_slice)
-            .unwrap_or_default();
-        if let Some(diff) = first_difference(&json!(want), &json!(got), "findings") {
-            return Err(format!(
-                "its recorded findings differ from a new classification of its documents with {} {} (recorded: {} {}): {diff}",
-                compliance::record::gate_engine().0,
-                compliance::record::gate_engine().1,
-                c.engine,
-                c.engine_version
-            ));
-        }
-        self.reproduced += 1;
-        Ok(())
-    }
-}
-
 /// The first place where `got` differs from `want`, as `where.path: what`.
 fn first_difference(want: &Value, got: &Value, at: &str) -> Option<String> {
     match (want, got) {
@@ -589,6 +494,36 @@ fn heading_of(file: &Path, line: usize) -> Option<String> {
 
 fn digest_matches(got: &SectionDigest, record: &Value, key: &str) -> bool {
     serde_json::from_value::<SectionDigest>(record[key].clone()).is_ok_and(|want| want == *got)
+}
+
+/// The lines of the report about `--specs`: how many runs were reproduced,
+/// and each that was not, with why.
+fn reproduction_text(o: &specs::Outcome, dir: &str, allow_missing: bool) -> String {
+    let mut text = format!(
+        "reproduced: {} of {} server-classified runs classified again from their documents in {dir}, same findings\n",
+        o.reproduced, o.runs
+    );
+    if !o.not_reproduced.is_empty() {
+        let all_absent = o
+            .not_reproduced
+            .iter()
+            .all(|n| n.reason == specs::Reason::Absent);
+        let _ = writeln!(
+            text,
+            "not reproduced: {} of {} server-classified runs{}",
+            o.not_reproduced.len(),
+            o.runs,
+            if all_absent && allow_missing {
+                ", their documents absent (allowed by --allow-missing-specs)"
+            } else {
+                ""
+            }
+        );
+        for n in &o.not_reproduced {
+            let _ = writeln!(text, "  {}", n.describe());
+        }
+    }
+    text
 }
 
 /// Runs `export`.
@@ -705,7 +640,7 @@ pub fn run(ctx: &Ctx, args: &ExportArgs) -> anyhow::Result<Report> {
     }
     // Step 3 and 4: every record, then the sections' counts and digests.
     let period = checker.period.clone();
-    let mut specs = args.specs.as_deref().map(Specs::open).transpose()?;
+    let mut reproducer = args.specs.as_deref().map(specs::Specs::open).transpose()?;
     let mut summary = SummaryBuilder::new(&header.principals, period.clone());
     let mut digests = Vec::new();
     // Exceptions with ledger events in the period.
@@ -734,11 +669,9 @@ pub fn run(ctx: &Ctx, args: &ExportArgs) -> anyhow::Result<Report> {
             hasher.add(&leaf.0);
             summary.add(&r.record);
             if section == Section::A
-                && let Some(specs) = &mut specs
+                && let Some(reproducer) = &mut reproducer
             {
-                specs
-                    .reproduce(&r.record)
-                    .map_err(|msg| checker.fail("reproduction", n, "section A record", msg, raw))?;
+                reproducer.reproduce(n, raw, &r.record);
             }
         }
         let got = hasher.finish();
@@ -861,7 +794,65 @@ pub fn run(ctx: &Ctx, args: &ExportArgs) -> anyhow::Result<Report> {
         )
         .into());
     }
-    // Step 6: the log and the publication repository.
+    // Step 6 (--specs): every server-classified run was classified again with
+    // the recorded findings, or the runs that were not are named (all of
+    // them). Absent documents pass only with --allow-missing-specs.
+    let specs_dir = args.specs.as_deref().map_or_else(String::new, |d| {
+        escape(&d.display().to_string()).into_owned()
+    });
+    let reproduction = reproducer.map(specs::Specs::finish);
+    if let Some(o) = &reproduction {
+        let failing: Vec<&specs::NotReproduced> = o
+            .not_reproduced
+            .iter()
+            .filter(|n| !(args.allow_missing_specs && n.reason == specs::Reason::Absent))
+            .collect();
+        if !failing.is_empty() {
+            let allowed = o.not_reproduced.len() - failing.len();
+            let mut msg = format!(
+                "{} of {} server-classified runs were not reproduced from the documents in {specs_dir}",
+                failing.len(),
+                o.runs
+            );
+            if allowed > 0 {
+                let _ = write!(
+                    msg,
+                    " (besides {allowed} whose documents are absent, allowed by --allow-missing-specs)"
+                );
+            }
+            let _ = write!(
+                msg,
+                ": {}",
+                failing
+                    .iter()
+                    .map(|n| n.describe())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            );
+            if failing.iter().any(|n| n.reason == specs::Reason::Absent) {
+                msg.push_str(
+                    "; put the documents in the directory (GET /api/projects/{project}/specs/{sha256} serves them) or pass --allow-missing-specs to check only the runs whose documents are there",
+                );
+            }
+            let mut failure = base("reproduction", msg).detail(
+                "not_reproduced",
+                o.not_reproduced
+                    .iter()
+                    .map(specs::NotReproduced::json)
+                    .collect::<Vec<_>>(),
+            );
+            for n in &failing {
+                failure = failure.data(
+                    "section A record",
+                    format!("{}:{}", file.display(), n.line + 1),
+                    n.raw.as_bytes(),
+                );
+            }
+            failure.partial_text = reproduction_text(o, &specs_dir, args.allow_missing_specs);
+            return Err(failure.into());
+        }
+    }
+    // Step 7: the log and the publication repository.
     let mut text = format!(
         "verified: compliance export of project {} ({}), {} to {}\n",
         escape(&header.project_id),
@@ -886,24 +877,8 @@ pub fn run(ctx: &Ctx, args: &ExportArgs) -> anyhow::Result<Report> {
         "section C: {} changes of the project's controls, each proven; summary recomputed",
         digests[2].count
     );
-    if let Some(specs) = &specs {
-        let _ = writeln!(
-            text,
-            "reproduced: {} of {} server-classified runs classified again from their documents in {}, same findings{}",
-            specs.reproduced,
-            summary.decisions.classified_by_server,
-            args.specs
-                .as_deref()
-                .map_or_else(String::new, |d| d.display().to_string()),
-            if specs.missing > 0 {
-                format!(
-                    " ({} runs name documents that are not there)",
-                    specs.missing
-                )
-            } else {
-                String::new()
-            }
-        );
+    if let Some(o) = &reproduction {
+        text.push_str(&reproduction_text(o, &specs_dir, args.allow_missing_specs));
     }
     let _ = writeln!(
         text,
@@ -920,11 +895,26 @@ pub fn run(ctx: &Ctx, args: &ExportArgs) -> anyhow::Result<Report> {
     json.insert("decisions".into(), json!(digests[0].count));
     json.insert("exception_events".into(), json!(digests[1].count));
     json.insert("control_changes".into(), json!(digests[2].count));
-    if let Some(specs) = &specs {
-        json.insert("reproduced".into(), json!(specs.reproduced));
+    if let Some(o) = &reproduction {
+        json.insert("server_classified_runs".into(), json!(o.runs));
+        json.insert("reproduced".into(), json!(o.reproduced));
+        json.insert(
+            "not_reproduced".into(),
+            Value::Array(
+                o.not_reproduced
+                    .iter()
+                    .map(specs::NotReproduced::json)
+                    .collect(),
+            ),
+        );
         json.insert(
             "not_reproduced_missing_documents".into(),
-            json!(specs.missing),
+            json!(
+                o.not_reproduced
+                    .iter()
+                    .filter(|n| n.reason == specs::Reason::Absent)
+                    .count()
+            ),
         );
     }
     json.insert("checkpoint".into(), cp.json());
