@@ -16,7 +16,7 @@ pub struct LogSource(pub Arc<Log>);
 
 impl CheckpointSource for LogSource {
     async fn latest_checkpoint(&self) -> Result<Vec<u8>, BoxError> {
-        Ok(self.0.checkpoint().note.clone().into_bytes())
+        Ok(self.0.checkpoint()?.note.clone().into_bytes())
     }
 
     async fn consistency_proof(&self, first: u64, second: u64) -> Result<Vec<Hash>, BoxError> {
