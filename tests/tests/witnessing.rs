@@ -307,6 +307,88 @@ fn a_witnessed_log_serves_only_checkpoints_that_meet_its_quorum() {
     let v: Value = serde_json::from_str(&get(&format!("{}/v1/log", log.url)).1).expect("json");
     assert_eq!(v["witness_policy"], text);
 
+    // The auditor's side: the real verifier requires the quorum, saves the
+    // entry's proof file and checks it again with no network.
+    let verify = |args: &[&str]| {
+        let out = std::process::Command::new(bin("stateanchor-verify"))
+            .args(args)
+            .output()
+            .expect("stateanchor-verify");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let p = policy_path.to_str().expect("utf8");
+    let cp_url = format!("{}/checkpoint", log.url);
+    let (code, out) = verify(&["checkpoint", &cp_url, "--policy", p]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("a") && out.contains("quorum"), "{out}");
+    let entry = tmp.path().join("entry");
+    std::fs::write(&entry, b"entry 2").expect("entry");
+    let saved = tmp.path().join("entry.tlog-proof");
+    let (code, out) = verify(&[
+        "inclusion",
+        "--log",
+        &log.url,
+        "--policy",
+        p,
+        "--entry-file",
+        entry.to_str().expect("utf8"),
+        "--save",
+        saved.to_str().expect("utf8"),
+    ]);
+    assert_eq!(code, Some(0), "{out}");
+    let e = entry.to_str().expect("utf8");
+    let (code, out) = verify(&[
+        "proof",
+        saved.to_str().expect("utf8"),
+        "--entry",
+        e,
+        "--policy",
+        p,
+    ]);
+    assert_eq!(code, Some(0), "{out}");
+    // The log's own proof file verifies the same way.
+    let served = tmp.path().join("served.tlog-proof");
+    let resp = reqwest::blocking::get(format!("{}/v1/entries/2/proof.tlog-proof", log.url))
+        .expect("proof file");
+    assert_eq!(resp.status().as_u16(), 200);
+    std::fs::write(&served, resp.bytes().expect("body")).expect("write");
+    let (code, out) = verify(&[
+        "proof",
+        served.to_str().expect("utf8"),
+        "--entry",
+        e,
+        "--policy",
+        p,
+    ]);
+    assert_eq!(code, Some(0), "{out}");
+    // A policy that needs a witness that did not cosign: refused.
+    let stricter = tmp.path().join("stricter");
+    std::fs::write(
+        &stricter,
+        format!(
+            "log {log_key}\n{}witness z {} http://127.0.0.1:9\ngroup all4 all a b c z\nquorum all4\n",
+            ws.iter().map(FakeWitness::line).collect::<String>(),
+            CosignerKey::from_seed("witness.test/z", &[9; 32]).expect("key").verifier().to_text()
+        ),
+    )
+    .expect("policy");
+    let s = stricter.to_str().expect("utf8");
+    let (code, out) = verify(&[
+        "proof",
+        served.to_str().expect("utf8"),
+        "--entry",
+        e,
+        "--policy",
+        s,
+    ]);
+    assert_eq!(code, Some(1), "{out}");
+    let (code, out) = verify(&["checkpoint", &cp_url, "--policy", s]);
+    assert_eq!(code, Some(1), "{out}");
+
     // Two of three down (one broken, one cosigning with a wrong key): the
     // log keeps appending, but serves no checkpoint beyond the last
     // witnessed one.
