@@ -581,3 +581,95 @@ fn a_policy_that_does_not_name_the_log_is_refused_at_start() {
         assert!(err.contains(want), "{err}");
     }
 }
+
+/// The PostgreSQL mode: two frontends of one witnessed log. The integrator
+/// asks the witnesses; both frontends and the bucket's `checkpoint` object
+/// (the bucket is itself a tlog-tiles log) serve only witnessed checkpoints.
+#[test]
+fn both_frontends_and_the_bucket_serve_witnessed_checkpoints() {
+    if !integration_tests::cluster_services_or_skip() {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (dir_a, dir_b) = (tmp.path().join("a"), tmp.path().join("b"));
+    let log_key = generate_log_key(&dir_a);
+    std::fs::create_dir_all(&dir_b).expect("dir b");
+    std::fs::copy(dir_a.join("log-signing-key"), dir_b.join("log-signing-key")).expect("copy key");
+    let w1 = FakeWitness::start("one", &log_key);
+    let w2 = FakeWitness::start("two", &log_key);
+    let text = format!(
+        "log {log_key}\n{}{}group both all one two\nquorum both\n",
+        w1.line(),
+        w2.line()
+    );
+    let policy_path = tmp.path().join("policy");
+    std::fs::write(&policy_path, &text).expect("policy");
+    let policy = Policy::parse(&text).expect("policy");
+    let (db, objects) = integration_tests::new_cluster_log();
+    let p = policy_path.to_str().expect("utf8");
+    let frontend = |dir: &Path| {
+        LogServer::start_in(
+            dir,
+            &[
+                "--database",
+                &db,
+                "--objects",
+                &objects,
+                "--lease-ttl",
+                "1s",
+                "--witness-policy",
+                p,
+                "--witness-timeout",
+                "1s",
+            ],
+        )
+    };
+    let a = frontend(&dir_a);
+    let b = frontend(&dir_b);
+    for i in 0..4 {
+        a.append(format!("a{i}").as_bytes());
+        b.append(format!("b{i}").as_bytes());
+    }
+    assert_eq!(witnessed(&a, &policy, 8), ["one", "two"]);
+    assert_eq!(witnessed(&b, &policy, 8), ["one", "two"]);
+    let bucket =
+        log_server::storage::objects::Objects::open(&objects, 1 << 20, Duration::from_secs(10))
+            .expect("bucket");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let note = bucket
+            .get("checkpoint")
+            .expect("get")
+            .expect("a checkpoint object");
+        let v = policy
+            .verify_checkpoint(&note, now())
+            .expect("the bucket's checkpoint meets the policy");
+        if v.checkpoint.checkpoint.tree_size >= 8 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the bucket's checkpoint stays below 8"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // One witness down: appends go on through both frontends; neither the
+    // frontends nor the bucket move past the last witnessed size.
+    w2.set(Mode::Broken);
+    std::thread::sleep(Duration::from_millis(500));
+    let served = served_size(&a).expect("served");
+    for i in 4..8 {
+        a.append(format!("a{i}").as_bytes());
+    }
+    std::thread::sleep(Duration::from_millis(2000));
+    assert_eq!(served_size(&a), Some(served));
+    assert_eq!(served_size(&b), Some(served));
+    let note = bucket.get("checkpoint").expect("get").expect("object");
+    policy
+        .verify_checkpoint(&note, now())
+        .expect("still witnessed");
+    // Back: both frontends serve the newest, witnessed.
+    w2.set(Mode::Good);
+    witnessed(&a, &policy, 12);
+    witnessed(&b, &policy, 12);
+}
