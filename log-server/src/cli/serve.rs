@@ -117,6 +117,13 @@ pub struct ServeArgs {
     /// The digest's sender address.
     #[arg(long, value_name = "ADDRESS", requires = "smtp_url")]
     pub smtp_from: Option<String>,
+    /// Ask witnesses to cosign every checkpoint, and serve only checkpoints
+    /// that meet the quorum of this C2SP tlog-policy file (`log` line with
+    /// the log's key, `witness NAME VKEY URL` lines with each witness's
+    /// submission prefix, `group` lines, one `quorum` line). See
+    /// spec/witnessing.md.
+    #[arg(long, env = "STATEANCHOR_WITNESS_POLICY", value_name = "FILE")]
+    pub witness_policy: Option<PathBuf>,
     /// Delay before a failed webhook delivery is retried (doubling each time, 4 attempts).
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration, hide_short_help = true)]
     pub webhook_retry: Duration,
@@ -283,6 +290,15 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
             let _ = rx.wait_for(|s| *s).await;
         }
     }));
+    // The embedded publisher checks the witness policy too (after the merge
+    // with the witnessing log: `log.witnessing().map(|w| w.policy_text())`).
+    let publish_policy = match (&args.publish, &args.witness_policy) {
+        (Some(_), Some(path)) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("reading the witness policy {}", path.display()))?,
+        ),
+        _ => None,
+    };
     let publisher = args.publish.clone().map(|target| {
         let (log, args) = (log.clone(), args.clone());
         let mut rx = stop_rx.clone();
@@ -295,6 +311,7 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
                 data_dir: &args.data_dir,
                 github_api: &args.github_api,
                 token_env: &args.publish_token_env,
+                witness_policy: publish_policy.as_deref(),
             };
             crate::publish::run(log, settings, async move {
                 let _ = rx.wait_for(|s| *s).await;
