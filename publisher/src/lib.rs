@@ -10,6 +10,15 @@
 //!
 //! and publishes nothing if any check fails: it writes the evidence (both
 //! checkpoints and the proof) to a file and returns [`Error::Refused`].
+//! With a witness policy ([`PublishConfig::witness_policy`], C2SP
+//! tlog-policy), it also checks that the latest checkpoint is cosigned by a
+//! quorum of the policy's witnesses; one that is not is not published
+//! either, but that is [`Error::NotWitnessed`], not a refusal: nothing shows
+//! the log misbehaved, no evidence is written, and [`run`] tries again.
+//!
+//! A publication writes `checkpoint`, `checkpoints/<tree size>`, and, when
+//! their bytes change, `log.json` and `README.md` (what the publication is,
+//! how to verify it, and the witness policy: [`PublishConfig::readme`]).
 //! A publication with no growth writes nothing. Every write is conditional
 //! on what was read (the contents API's `sha`, or a compare-and-swap of the
 //! git `HEAD`), so two publishers racing never overwrite each other.
