@@ -319,6 +319,8 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
             let _ = rx.wait_for(|s| *s).await;
         }))
     });
+    // The embedded publisher checks the witness policy too.
+    let publish_policy = log.witnessing().map(|w| w.policy_text().to_owned());
     let publisher = args.publish.clone().map(|target| {
         let (log, args) = (log.clone(), args.clone());
         let mut rx = stop_rx.clone();
@@ -331,6 +333,7 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
                 data_dir: &args.data_dir,
                 github_api: &args.github_api,
                 token_env: &args.publish_token_env,
+                witness_policy: publish_policy.as_deref(),
             };
             crate::publish::run(log, settings, async move {
                 let _ = rx.wait_for(|s| *s).await;
