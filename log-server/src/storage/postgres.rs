@@ -153,8 +153,16 @@ CREATE TABLE IF NOT EXISTS sa_shares (
     last_use_recorded bigint
 );
 CREATE INDEX IF NOT EXISTS sa_shares_project ON sa_shares (project);
-ALTER TABLE sa_coord ADD COLUMN IF NOT EXISTS witnessed_size bigint;
-ALTER TABLE sa_coord ADD COLUMN IF NOT EXISTS witnessed bytea;
+DO $$ BEGIN
+    -- Only when missing: ALTER TABLE takes an exclusive lock on the
+    -- coordinator row's table even when the column exists, and other
+    -- frontends are using it.
+    IF NOT EXISTS (SELECT 1 FROM information_schema.columns
+                   WHERE table_schema = current_schema() AND table_name = 'sa_coord'
+                     AND column_name = 'witnessed') THEN
+        ALTER TABLE sa_coord ADD COLUMN witnessed_size bigint, ADD COLUMN witnessed bytea;
+    END IF;
+END $$;
 CREATE TABLE IF NOT EXISTS sa_witness_sizes (witness text PRIMARY KEY, size bigint NOT NULL);
 ";
 
