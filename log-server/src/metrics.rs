@@ -216,11 +216,7 @@ impl Metrics {
                     "route=\"{}\",status=\"{status}\"",
                     route.replace(['"', '\\', '\n'], "_")
                 );
-                h.render(
-                    out,
-                    "stateanchor_http_request_duration_seconds",
-                    &labels,
-                );
+                h.render(out, "stateanchor_http_request_duration_seconds", &labels);
             }
         }
     }

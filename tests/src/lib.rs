@@ -239,7 +239,12 @@ impl LogServer {
         }
         cmd.args(extra_args);
         let (child, printed) = spawn_until_listening(&mut cmd);
-        let line = |k: &str| printed.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
+        let line = |k: &str| {
+            printed
+                .iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.clone())
+        };
         let (origin, vkey, url) = (line("origin"), line("verifier key"), line("listening"));
         let admin_key = std::fs::read_to_string(data_dir.join("admin-api-key"))
             .expect("admin-api-key")

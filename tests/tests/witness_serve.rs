@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, Barrier};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -60,18 +60,22 @@ impl TestLog {
     }
 }
 
-/// A witness data directory with a key, and a logs file listing `logs`.
-fn witness_dir(dir: &Path, logs: &[&SignerKey]) -> (std::path::PathBuf, std::path::PathBuf) {
+/// A witness data directory with a key, and a logs file listing `logs`;
+/// also the verifier key `witness key generate` printed.
+fn witness_dir(dir: &Path, logs: &[&SignerKey]) -> (PathBuf, PathBuf, String) {
     let data = dir.join("witness");
-    generate_witness_key(&data, WITNESS);
+    let vkey = generate_witness_key(&data, WITNESS);
     let list = dir.join("logs.txt");
     let mut text = "# logs this witness follows\n".to_owned();
     for k in logs {
-        text.push_str(&format!("log {} https://log.example\n", k.verifier_key().to_text()));
+        text.push_str(&format!(
+            "log {} https://log.example\n",
+            k.verifier_key().to_text()
+        ));
     }
     text.push_str("quorum none\n");
     std::fs::write(&list, text).unwrap();
-    (data, list)
+    (data, list, vkey)
 }
 
 struct Answer {
@@ -97,7 +101,11 @@ fn post(client: &Client, url: &str, body: Vec<u8>) -> Answer {
 /// `checkpoint`, with a timestamp of now; returns the timestamp.
 fn check_cosigned(a: &Answer, checkpoint: &Note, witness: &CosignerVerifier) -> u64 {
     assert_eq!(a.status, 200, "{}", a.body);
-    assert!(a.content_type.starts_with("text/plain"), "{}", a.content_type);
+    assert!(
+        a.content_type.starts_with("text/plain"),
+        "{}",
+        a.content_type
+    );
     let lines = parse_cosignature_response(a.body.as_bytes()).unwrap();
     assert_eq!(lines.len(), 1, "{:?}", a.body);
     assert!(witness.matches(&lines[0]), "{:?}", a.body);
@@ -112,7 +120,10 @@ fn check_cosigned(a: &Answer, checkpoint: &Note, witness: &CosignerVerifier) -> 
         .collect();
     assert_eq!(sigs.len(), 1, "{:?}", a.body);
     let ts = witness.verify(checkpoint.text(), sigs[0]).unwrap();
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
     assert!(ts <= now && now - ts < 120, "timestamp {ts}, now {now}");
     ts
 }
@@ -125,7 +136,11 @@ fn check_conflict(a: &Answer, latest: u64) {
 
 fn check_refused(a: &Answer, status: u16) {
     assert_eq!(a.status, status, "{}", a.body);
-    assert!(a.content_type.starts_with("text/plain"), "{}", a.content_type);
+    assert!(
+        a.content_type.starts_with("text/plain"),
+        "{}",
+        a.content_type
+    );
     assert!(a.body.len() < 200 && !a.body.is_empty(), "{:?}", a.body);
 }
 
@@ -133,22 +148,30 @@ fn check_refused(a: &Answer, status: u16) {
 fn add_checkpoint_follows_the_spec_and_keeps_its_state() {
     let tmp = tempfile::tempdir().unwrap();
     let log = TestLog::new(ORIGIN, 1, 40);
-    let (data, list) = witness_dir(tmp.path(), &[&log.key]);
+    let (data, list, generated) = witness_dir(tmp.path(), &[&log.key]);
     let mut w = WitnessServer::start_in(&data, &list, &[]);
     let witness = CosignerVerifier::from_text(&w.verifier_key).unwrap();
     assert_eq!(witness.name(), WITNESS);
+    // It serves with the key `witness key generate` made and printed.
+    assert_eq!(w.verifier_key, generated);
     let client = Client::new();
     let url = format!("{}/add-checkpoint", w.url);
 
     // The key file is the owner's only, and `key show` prints its vkey.
-    let mode = std::fs::metadata(data.join("witness-key")).unwrap().permissions().mode();
+    let mode = std::fs::metadata(data.join("witness-key"))
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o600);
     let shown = Command::new(bin("stateanchor-log"))
         .args(["witness", "key", "show", "--data-dir"])
         .arg(&data)
         .output()
         .unwrap();
-    assert_eq!(String::from_utf8(shown.stdout).unwrap().trim(), w.verifier_key);
+    assert_eq!(
+        String::from_utf8(shown.stdout).unwrap().trim(),
+        w.verifier_key
+    );
 
     // First submission: old 0, empty proof.
     let a = post(&client, &url, log.request(0, 5));
@@ -197,7 +220,11 @@ fn add_checkpoint_follows_the_spec_and_keeps_its_state() {
     // The right proof moves it on; a checkpoint carrying signatures of
     // unknown keys (another witness's, another log's) is still accepted.
     let mut cp = log.checkpoint(8);
-    cp.push_signature(SignerKey::from_seed("stranger.example/w9", &[9; 32]).unwrap().sign(cp.text().as_bytes()));
+    cp.push_signature(
+        SignerKey::from_seed("stranger.example/w9", &[9; 32])
+            .unwrap()
+            .sign(cp.text().as_bytes()),
+    );
     cp.push_signature(other.key.sign(cp.text().as_bytes()));
     let body = AddCheckpointRequest {
         old_size: 5,
@@ -207,7 +234,11 @@ fn add_checkpoint_follows_the_spec_and_keeps_its_state() {
     .to_bytes();
     check_cosigned(&post(&client, &url, body), &log.checkpoint(8), &witness);
     // The same checkpoint again is cosigned again.
-    check_cosigned(&post(&client, &url, log.request(8, 8)), &log.checkpoint(8), &witness);
+    check_cosigned(
+        &post(&client, &url, log.request(8, 8)),
+        &log.checkpoint(8),
+        &witness,
+    );
 
     // Oversized and malformed bodies.
     let mut huge = log.request(8, 8);
@@ -222,7 +253,14 @@ fn add_checkpoint_follows_the_spec_and_keeps_its_state() {
         good.replacen("old 8\n", "old 8\nnot base64!\n", 1),
         good.replacen("old 8\n", "old 8\nAAAA\n", 1),
         good.replacen("\n\n", "\n", 1),
-        good.replacen("old 8\n", &format!("old 8\n{}", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n".repeat(64)), 1),
+        good.replacen(
+            "old 8\n",
+            &format!(
+                "old 8\n{}",
+                "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n".repeat(64)
+            ),
+            1,
+        ),
         format!("{good}trailing"),
     ] {
         let a = post(&client, &url, bad.clone().into_bytes());
@@ -233,10 +271,17 @@ fn add_checkpoint_follows_the_spec_and_keeps_its_state() {
     // Other routes: health, metrics with the outcomes, 404, 405.
     let r = client.get(format!("{}/healthz", w.url)).send().unwrap();
     assert_eq!(r.status().as_u16(), 200);
-    let metrics = client.get(format!("{}/metrics", w.url)).send().unwrap().text().unwrap();
+    let metrics = client
+        .get(format!("{}/metrics", w.url))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
     for status in [200, 400, 403, 404, 409, 413, 422] {
         assert!(
-            metrics.contains(&format!("route=\"POST /add-checkpoint\",status=\"{status}\"")),
+            metrics.contains(&format!(
+                "route=\"POST /add-checkpoint\",status=\"{status}\""
+            )),
             "{status}: {metrics}"
         );
     }
@@ -249,20 +294,32 @@ fn add_checkpoint_follows_the_spec_and_keeps_its_state() {
     let w = WitnessServer::start_in(&data, &list, &[]);
     let url = format!("{}/add-checkpoint", w.url);
     check_conflict(&post(&client, &url, log.request(0, 12)), 8);
-    check_cosigned(&post(&client, &url, log.request(8, 12)), &log.checkpoint(12), &witness);
+    check_cosigned(
+        &post(&client, &url, log.request(8, 12)),
+        &log.checkpoint(12),
+        &witness,
+    );
 }
 
 #[test]
 fn a_submission_prefix_moves_add_checkpoint() {
     let tmp = tempfile::tempdir().unwrap();
     let log = TestLog::new(ORIGIN, 1, 3);
-    let (data, list) = witness_dir(tmp.path(), &[&log.key]);
+    let (data, list, _) = witness_dir(tmp.path(), &[&log.key]);
     let w = WitnessServer::start_in(&data, &list, &["--prefix", "/w1"]);
     let witness = CosignerVerifier::from_text(&w.verifier_key).unwrap();
     let client = Client::new();
-    let a = post(&client, &format!("{}/add-checkpoint", w.url), log.request(0, 3));
+    let a = post(
+        &client,
+        &format!("{}/add-checkpoint", w.url),
+        log.request(0, 3),
+    );
     check_refused(&a, 404);
-    let a = post(&client, &format!("{}/w1/add-checkpoint", w.url), log.request(0, 3));
+    let a = post(
+        &client,
+        &format!("{}/w1/add-checkpoint", w.url),
+        log.request(0, 3),
+    );
     check_cosigned(&a, &log.checkpoint(3), &witness);
 }
 
@@ -280,11 +337,15 @@ fn racing_requests_never_roll_the_state_back() {
     const CLIENTS: u64 = 20;
     let tmp = tempfile::tempdir().unwrap();
     let log = Arc::new(TestLog::new(ORIGIN, 1, 64));
-    let (data, list) = witness_dir(tmp.path(), &[&log.key]);
+    let (data, list, _) = witness_dir(tmp.path(), &[&log.key]);
     let w = WitnessServer::start_in(&data, &list, &[]);
     let witness = Arc::new(CosignerVerifier::from_text(&w.verifier_key).unwrap());
     let url = format!("{}/add-checkpoint", w.url);
-    check_cosigned(&post(&Client::new(), &url, log.request(0, 1)), &log.checkpoint(1), &witness);
+    check_cosigned(
+        &post(&Client::new(), &url, log.request(0, 1)),
+        &log.checkpoint(1),
+        &witness,
+    );
 
     // Client i wants size 2 + 3i (interleaved so that they race from the
     // start): it starts from old size 1 and, on a 409, retries from the
@@ -307,7 +368,12 @@ fn racing_requests_never_roll_the_state_back() {
                     match a.status {
                         200 => {
                             check_cosigned(&a, &log.checkpoint(size), &witness);
-                            return Some(Cosigning { old, size, sent, answered });
+                            return Some(Cosigning {
+                                old,
+                                size,
+                                sent,
+                                answered,
+                            });
                         }
                         409 => {
                             assert_eq!(a.content_type, "text/x.tlog.size");
@@ -395,13 +461,21 @@ fn the_witness_key_is_never_a_log_key() {
     // A listed log with the witness's public key (whatever its name).
     let same = SignerKey::from_seed(ORIGIN, &seed).unwrap();
     let list = tmp.path().join("logs.txt");
-    std::fs::write(&list, format!("log {}\nquorum none\n", same.verifier_key().to_text())).unwrap();
+    std::fs::write(
+        &list,
+        format!("log {}\nquorum none\n", same.verifier_key().to_text()),
+    )
+    .unwrap();
     let err = witness_serve_fails(&data, &list);
     assert!(err.contains("witness key is the key of the log"), "{err}");
 
     // The log key of the data directory it shares with a log.
     let log = SignerKey::from_seed(ORIGIN, &[6; 32]).unwrap();
-    std::fs::write(&list, format!("log {}\nquorum none\n", log.verifier_key().to_text())).unwrap();
+    std::fs::write(
+        &list,
+        format!("log {}\nquorum none\n", log.verifier_key().to_text()),
+    )
+    .unwrap();
     write_key(&data.join("log-signing-key"), &same.to_text());
     let err = witness_serve_fails(&data, &list);
     assert!(err.contains("witness key is the key of the log"), "{err}");
@@ -415,12 +489,23 @@ fn the_witness_key_is_never_a_log_key() {
     std::fs::write(&list, "log nonsense\nquorum none\n").unwrap();
     assert!(witness_serve_fails(&data, &list).contains("line 1"));
     let empty = tmp.path().join("empty");
-    std::fs::write(&list, format!("log {}\nquorum none\n", log.verifier_key().to_text())).unwrap();
+    std::fs::write(
+        &list,
+        format!("log {}\nquorum none\n", log.verifier_key().to_text()),
+    )
+    .unwrap();
     assert!(witness_serve_fails(&empty, &list).contains("witness key generate"));
 
     // `key generate` never replaces a key.
     let out = Command::new(bin("stateanchor-log"))
-        .args(["witness", "key", "generate", "--name", WITNESS, "--data-dir"])
+        .args([
+            "witness",
+            "key",
+            "generate",
+            "--name",
+            WITNESS,
+            "--data-dir",
+        ])
         .arg(&data)
         .output()
         .unwrap();

@@ -55,7 +55,11 @@ pub enum WitnessKeyCmd {
         #[arg(long)]
         name: String,
         /// The witness's data directory.
-        #[arg(long, env = "STATEANCHOR_WITNESS_DATA_DIR", default_value = "./witness-data")]
+        #[arg(
+            long,
+            env = "STATEANCHOR_WITNESS_DATA_DIR",
+            default_value = "./witness-data"
+        )]
         data_dir: PathBuf,
     },
     /// Print the witness's verifier key (for the logs' policies).
@@ -64,7 +68,11 @@ pub enum WitnessKeyCmd {
     ///   stateanchor-log witness key show --data-dir ./witness-data
     Show {
         /// The witness's data directory.
-        #[arg(long, env = "STATEANCHOR_WITNESS_DATA_DIR", default_value = "./witness-data")]
+        #[arg(
+            long,
+            env = "STATEANCHOR_WITNESS_DATA_DIR",
+            default_value = "./witness-data"
+        )]
         data_dir: PathBuf,
     },
 }
@@ -74,14 +82,22 @@ pub enum WitnessKeyCmd {
 pub struct WitnessServeArgs {
     /// The witness's data directory: its key (witness-key) and state
     /// (witness-db). It may be a log's data directory too.
-    #[arg(long, env = "STATEANCHOR_WITNESS_DATA_DIR", default_value = "./witness-data")]
+    #[arg(
+        long,
+        env = "STATEANCHOR_WITNESS_DATA_DIR",
+        default_value = "./witness-data"
+    )]
     pub data_dir: PathBuf,
     /// File listing the logs to witness: `log <vkey> [<url>]` lines and
     /// `quorum none` (tlog-policy syntax).
     #[arg(long, env = "STATEANCHOR_WITNESS_LOGS", value_name = "FILE")]
     pub logs: PathBuf,
     /// Address to listen on (port 0 picks a free port).
-    #[arg(long, env = "STATEANCHOR_WITNESS_LISTEN", default_value = "127.0.0.1:8081")]
+    #[arg(
+        long,
+        env = "STATEANCHOR_WITNESS_LISTEN",
+        default_value = "127.0.0.1:8081"
+    )]
     pub listen: SocketAddr,
     /// The submission prefix: add-checkpoint is served at <prefix>/add-checkpoint.
     #[arg(long, env = "STATEANCHOR_WITNESS_PREFIX", default_value = "")]
@@ -119,7 +135,10 @@ pub fn run(cmd: WitnessCmd) -> Result<()> {
                 );
             }
             write_private_file(&path, &format!("{}\n", key.to_text()))?;
-            eprintln!("stateanchor-log: wrote the witness key to {}", path.display());
+            eprintln!(
+                "stateanchor-log: wrote the witness key to {}",
+                path.display()
+            );
             println!("{}", key.verifier().to_text());
             Ok(())
         }
@@ -168,8 +187,8 @@ async fn serve(args: WitnessServeArgs) -> Result<()> {
     let key = load_key(&args.data_dir)?;
     let text = std::fs::read_to_string(&args.logs)
         .with_context(|| format!("reading the list of logs {}", args.logs.display()))?;
-    let logs = parse_log_list(&text)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", args.logs.display()))?;
+    let logs =
+        parse_log_list(&text).map_err(|e| anyhow::anyhow!("{}: {e}", args.logs.display()))?;
     // A witness that shares a log's data directory must not sign with the
     // log's key either (nor be configured with it as a log, checked below).
     if args.data_dir.join(data_dir::SIGNING_KEY_FILE).exists() {

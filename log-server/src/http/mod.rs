@@ -83,7 +83,10 @@ pub fn app(state: AppState) -> Router {
         .merge(ui::routes())
         .fallback(log_api::not_found)
         .layer(DefaultBodyLimit::max(1 << 20))
-        .layer(middleware::from_fn_with_state(state.log.metrics.clone(), observe))
+        .layer(middleware::from_fn_with_state(
+            state.log.metrics.clone(),
+            observe,
+        ))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(30),

@@ -42,7 +42,10 @@ pub fn app(state: WitnessApp, prefix: &str) -> Router {
         .route("/metrics", get(metrics))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY))
-        .layer(middleware::from_fn_with_state(state.metrics.clone(), super::observe))
+        .layer(middleware::from_fn_with_state(
+            state.metrics.clone(),
+            super::observe,
+        ))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(30),
@@ -101,7 +104,10 @@ async fn add_checkpoint(
         Err(Refusal::Check(AddCheckpointError::Conflict { latest_size, .. })) => (
             StatusCode::CONFLICT,
             [
-                (header::CONTENT_TYPE, HeaderValue::from_static(SIZE_CONTENT_TYPE)),
+                (
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static(SIZE_CONTENT_TYPE),
+                ),
                 (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
             ],
             format!("{latest_size}\n"),

@@ -69,9 +69,12 @@ mod tests {
             .to_text();
         for (text, want) in [
             (format!("log {a}\n"), "quorum"),
-            (format!("log {a}\nwitness W {w}\nquorum none\n"), "`log` lines"),
+            (
+                format!("log {a}\nwitness W {w}\nquorum none\n"),
+                "`log` lines",
+            ),
             (format!("log {a}\nwitness W {w}\nquorum W\n"), "`log` lines"),
-            (format!("log nonsense\nquorum none\n"), "line 1"),
+            ("log nonsense\nquorum none\n".to_owned(), "line 1"),
             (format!("\nlog {a}\nlog {renamed}\nquorum none\n"), "line 3"),
             (format!("log {a}\r\nquorum none\n"), "line 1"),
         ] {

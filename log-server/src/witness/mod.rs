@@ -410,8 +410,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(StateStore::open(&dir.path().join(STATE_DIR)).unwrap());
         let key = CosignerKey::from_seed("witness.example/w1", &[7; 32]).unwrap();
-        let same = SignerKey::from_seed(ORIGIN, &[7; 32]).unwrap().verifier_key();
-        let other = SignerKey::from_seed(ORIGIN, &[8; 32]).unwrap().verifier_key();
+        let same = SignerKey::from_seed(ORIGIN, &[7; 32])
+            .unwrap()
+            .verifier_key();
+        let other = SignerKey::from_seed(ORIGIN, &[8; 32])
+            .unwrap()
+            .verifier_key();
         let log = |key: &VerifierKey| PolicyLog {
             key: key.clone(),
             url: None,

@@ -78,9 +78,10 @@ impl StateStore {
             )));
         }
         let (size, root) = v.split_at(8);
-        let size = u64::from_be_bytes(size.try_into().map_err(|_| {
-            Error::Corrupt("the witness state has no tree size".to_owned())
-        })?);
+        let size = u64::from_be_bytes(
+            size.try_into()
+                .map_err(|_| Error::Corrupt("the witness state has no tree size".to_owned()))?,
+        );
         Ok(Some(WitnessState {
             size,
             root_hash: Hash::from_slice(root)?,
