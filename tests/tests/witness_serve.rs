@@ -212,7 +212,7 @@ fn add_checkpoint_follows_the_spec_and_keeps_its_state() {
     // A fork: the log's key on another root at the stored size: 409.
     let fork = TestLog {
         key: log.key.clone(),
-        tree: TestLog::new("a fork", 1, 5).tree,
+        tree: TestLog::new("fork.example/log", 1, 5).tree,
     };
     assert_ne!(fork.root(5), log.root(5));
     check_conflict(&post(&client, &url, fork.request(5, 5)), 5);

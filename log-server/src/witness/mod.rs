@@ -171,6 +171,12 @@ impl Witness {
             }
         };
         let old_size = req.old_size;
+        // The size the checkpoint claims, for the log line of a refusal
+        // (unverified; the check parses it again).
+        let size = tlog::Note::from_bytes(&req.checkpoint)
+            .and_then(|n| tlog::Checkpoint::from_body(n.text()))
+            .map(|c| c.tree_size)
+            .ok();
         let result = self.check_and_cosign(origin.clone(), req).await;
         match &result {
             Ok(c) => tracing::info!(
@@ -180,20 +186,23 @@ impl Witness {
                 outcome = "cosigned",
                 "add-checkpoint"
             ),
-            // A bad proof, or a second root at one size, in a checkpoint the
-            // log signed may be evidence of a split view: keep the request
-            // (tlog-witness allows it).
-            Err(Refusal::Check(e)) if matches!(e.http_status(), 409 | 422) => tracing::warn!(
+            // A bad proof, or a second root at the stored size, in a
+            // checkpoint the log signed may be evidence of a split view:
+            // keep the request (tlog-witness allows it). A 409 for a stale
+            // old size is routine.
+            Err(Refusal::Check(e)) if is_evidence(e, old_size) => tracing::warn!(
                 origin,
                 old_size,
+                size,
                 status = e.http_status(),
                 error = %e,
-                request = %String::from_utf8_lossy(body),
+                request = ?String::from_utf8_lossy(body),
                 "add-checkpoint refused"
             ),
             Err(Refusal::Check(e)) => tracing::info!(
                 origin,
                 old_size,
+                size,
                 status = e.http_status(),
                 error = %e,
                 "add-checkpoint refused"
@@ -260,6 +269,17 @@ impl Witness {
             size: cp.tree_size,
             cosignature: self.key.cosign(signed.note.text(), now_secs()),
         })
+    }
+}
+
+/// Whether a refusal may be evidence of a log's misbehaviour: a proof that
+/// does not verify, or a conflict at the stored size (the old size matched,
+/// so the root did not).
+fn is_evidence(e: &AddCheckpointError, old_size: u64) -> bool {
+    match e {
+        AddCheckpointError::InconsistentProof(_) => true,
+        AddCheckpointError::Conflict { latest_size, .. } => *latest_size == old_size,
+        _ => false,
     }
 }
 
