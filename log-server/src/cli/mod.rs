@@ -51,12 +51,12 @@ enum Cmd {
         #[command(subcommand)]
         cmd: project::ProjectCmd,
     },
-    /// Be a witness for other logs (C2SP tlog-witness): cosign their
-    /// checkpoints with a key of its own.
+    /// Be a witness for other logs (C2SP tlog-witness), with a key of its own.
     ///
     /// Example:
     ///   stateanchor-log witness key generate --name witness.example.com/w1 --data-dir ./witness-data
     ///   stateanchor-log witness serve --data-dir ./witness-data --logs logs.txt --listen 127.0.0.1:8081
+    #[command(verbatim_doc_comment)]
     Witness {
         #[command(subcommand)]
         cmd: witness::WitnessCmd,

@@ -21,9 +21,10 @@ pub const WITNESS_KEY_FILE: &str = "witness-key";
 
 #[derive(Subcommand)]
 pub enum WitnessCmd {
-    /// Cosign other logs' checkpoints (C2SP tlog-witness): serve
-    /// `POST <prefix>/add-checkpoint` for the logs listed in --logs, with
-    /// the key of `witness key generate`.
+    /// Cosign other logs' checkpoints: serve C2SP tlog-witness add-checkpoint
+    ///
+    /// Serves `POST <prefix>/add-checkpoint` for the logs listed in --logs,
+    /// signing with the key of `witness key generate`.
     ///
     /// The --logs file is a C2SP tlog-policy with one `log <vkey> [<url>]`
     /// line per log key and `quorum none` (`#` comments and blank lines are
@@ -34,6 +35,7 @@ pub enum WitnessCmd {
     ///   stateanchor-log witness key generate --name witness.example.com/w1 --data-dir ./witness-data
     ///   printf 'log %s\nquorum none\n' "$(stateanchor-log key show --data-dir ./data)" > logs.txt
     ///   stateanchor-log witness serve --data-dir ./witness-data --logs logs.txt --listen 127.0.0.1:8081
+    #[command(verbatim_doc_comment)]
     Serve(WitnessServeArgs),
     /// Create or print the witness's cosigner key.
     Key {

@@ -8,8 +8,13 @@
 //! | [`SessionStore`] | the cockpit's sessions and share links | sessions and share links by the SHA-256 of their secret, shared by every process of the store and kept across restarts |
 //!
 //! A backend implements all four ([`Storage`]): [`rocksdb::RocksDb`], the
-//! embedded default, is the only file that names RocksDB; [`memory::Memory`]
-//! holds everything in memory for tests and can fail a commit on purpose.
+//! embedded default, is the only file of the log that names RocksDB;
+//! [`memory::Memory`] holds everything in memory for tests and can fail a
+//! commit on purpose.
+//!
+//! Witness mode (`crate::witness`) keeps its own state, apart from any
+//! log's, in [`witness::StateStore`], a small RocksDB of its own (the only
+//! other file naming RocksDB).
 //!
 //! # Contracts every backend keeps
 //!
@@ -52,6 +57,7 @@ pub mod objects;
 pub mod postgres;
 pub mod rocksdb;
 mod tls;
+pub mod witness;
 
 use std::ops::Range;
 

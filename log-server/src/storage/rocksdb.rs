@@ -1,4 +1,5 @@
-//! The embedded RocksDB backend: the only file that names RocksDB.
+//! The embedded RocksDB backend: the only file of the log that names
+//! RocksDB (the witness's state has its own, in `storage::witness`).
 //!
 //! Column families:
 //! - `entries`: `index (u64 BE)` → entry bytes

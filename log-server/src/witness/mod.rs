@@ -17,7 +17,6 @@
 //! and the client learns the size from the 409 of its next request.
 
 mod config;
-mod store;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -28,8 +27,8 @@ use tlog::{
     PolicyLog, VerifierKey, WitnessState, check_add_checkpoint,
 };
 
+pub use crate::storage::witness::{STATE_DIR, StateStore};
 pub use config::parse_log_list;
-pub use store::{STATE_DIR, StateStore};
 
 /// Largest `add-checkpoint` body: 63 proof lines and a checkpoint with many
 /// signatures take a few KiB.

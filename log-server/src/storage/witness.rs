@@ -1,4 +1,4 @@
-//! The witness's state: per origin, the tree size and root hash of the
+//! Witness mode's state (`crate::witness`): per origin, the tree size and root hash of the
 //! latest checkpoint it cosigned (C2SP tlog-witness keeps nothing else).
 //!
 //! Why RocksDB rather than a file rewritten with fsync and an atomic
@@ -19,7 +19,7 @@
 //! fsync'd); if the process dies before, the previous state is what a
 //! restart reads. The store does not serialize callers: the read, the
 //! check and the write of one origin are made atomic by the caller's
-//! per-origin lock ([`super::Witness`]).
+//! per-origin lock ([`crate::witness::Witness`]).
 
 use std::path::Path;
 
