@@ -54,8 +54,22 @@ pub fn app(state: WitnessApp, prefix: &str) -> Router {
         .with_state(state)
 }
 
-/// A short `text/plain` answer.
+/// Longest error message answered: a refusal may quote the request (an
+/// unknown origin), which can be most of 64 KiB.
+const MAX_MESSAGE: usize = 200;
+
+/// A short `text/plain` answer: `msg` (cut to [`MAX_MESSAGE`] bytes) and a
+/// newline.
 fn text(status: StatusCode, msg: &str) -> Response {
+    let mut end = msg.len().min(MAX_MESSAGE);
+    while !msg.is_char_boundary(end) {
+        end -= 1;
+    }
+    let msg = if end < msg.len() {
+        format!("{}...", &msg[..end])
+    } else {
+        msg.to_owned()
+    };
     (
         status,
         [
