@@ -294,7 +294,7 @@ fn add_checkpoint_follows_the_spec_and_keeps_its_state() {
     let r = client.get(format!("{}/nothing", w.url)).send().unwrap();
     assert_eq!(r.status().as_u16(), 404);
 
-    // A restart keeps the state.
+    // A restart (SIGTERM) keeps the state.
     w.stop();
     let w = WitnessServer::start_in(&data, &list, &[]);
     let url = format!("{}/add-checkpoint", w.url);
@@ -304,6 +304,11 @@ fn add_checkpoint_follows_the_spec_and_keeps_its_state() {
         &log.checkpoint(12),
         &witness,
     );
+    // So does SIGKILL right after a 200: the state was on disk before it.
+    drop(w);
+    let w = WitnessServer::start_in(&data, &list, &[]);
+    let url = format!("{}/add-checkpoint", w.url);
+    check_conflict(&post(&client, &url, log.request(0, 12)), 12);
 }
 
 #[test]
