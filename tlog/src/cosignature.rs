@@ -432,7 +432,9 @@ mod tests {
         use base64::Engine as _;
         for text in [key.to_text(), v.to_text()] {
             let data = text.rsplit('+').next().unwrap();
-            let data = base64::engine::general_purpose::STANDARD.decode(data).unwrap();
+            let data = base64::engine::general_purpose::STANDARD
+                .decode(data)
+                .unwrap();
             assert_eq!((data[0], data.len()), (0x04, 33), "{text}");
         }
     }

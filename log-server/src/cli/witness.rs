@@ -14,7 +14,7 @@ use tlog::{CosignerKey, SignerKey};
 use super::data_dir::{self, read_private_file, write_private_file};
 use crate::http::witness::{self as http, WitnessApp};
 use crate::metrics::Metrics;
-use crate::witness::{STATE_DIR, StateStore, Witness, check_not_log_key, parse_log_list};
+use crate::witness::{STATE_DIR, Witness, WitnessStateStore, check_not_log_key, parse_log_list};
 
 /// File name of the witness's cosigner key in its data directory.
 pub const WITNESS_KEY_FILE: &str = "witness-key";
@@ -199,7 +199,7 @@ async fn serve(args: WitnessServeArgs) -> Result<()> {
             .with_context(|| format!("parsing {}", path.display()))?;
         check_not_log_key(&key, &log_key.verifier_key())?;
     }
-    let store = Arc::new(StateStore::open(&args.data_dir.join(STATE_DIR))?);
+    let store = Arc::new(WitnessStateStore::open(&args.data_dir.join(STATE_DIR))?);
     let witness = Arc::new(Witness::new(key, &logs, store)?);
 
     let listener = tokio::net::TcpListener::bind(args.listen)

@@ -71,6 +71,10 @@ pub fn app(state: AppState) -> Router {
                 .layer(DefaultBodyLimit::max(tlog::MAX_ENTRY_SIZE)),
         )
         .route("/v1/entries/{index}", get(log_api::get_entry))
+        .route(
+            "/v1/entries/{index}/proof.tlog-proof",
+            get(log_api::get_proof_file),
+        )
         .route("/entries/{index}", get(log_api::get_entry_page))
         .route("/healthz", get(log_api::healthz))
         .route("/metrics", get(log_api::metrics))

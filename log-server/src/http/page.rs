@@ -161,6 +161,7 @@ mod tests {
             tree_size: 1,
             root_hash: Hash::EMPTY,
             note: "o\n1\nx\n".into(),
+            signed_at: std::time::Instant::now(),
         };
         let html = entry_page(&EntryPage {
             public_url: "http://x",

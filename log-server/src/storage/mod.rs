@@ -8,13 +8,11 @@
 //! | [`SessionStore`] | the cockpit's sessions and share links | sessions and share links by the SHA-256 of their secret, shared by every process of the store and kept across restarts |
 //!
 //! A backend implements all four ([`Storage`]): [`rocksdb::RocksDb`], the
-//! embedded default, is the only file of the log that names RocksDB;
-//! [`memory::Memory`] holds everything in memory for tests and can fail a
-//! commit on purpose.
+//! embedded default, is the only file that names RocksDB; [`memory::Memory`]
+//! holds everything in memory for tests and can fail a commit on purpose.
 //!
 //! Witness mode (`crate::witness`) keeps its own state, apart from any
-//! log's, in [`witness::StateStore`], a small RocksDB of its own (the only
-//! other file naming RocksDB).
+//! log's, in [`rocksdb::WitnessStateStore`], a small RocksDB of its own.
 //!
 //! # Contracts every backend keeps
 //!
@@ -57,7 +55,6 @@ pub mod objects;
 pub mod postgres;
 pub mod rocksdb;
 mod tls;
-pub mod witness;
 
 use std::ops::Range;
 
@@ -231,6 +228,35 @@ pub trait LogStore: HashReader + Send + Sync {
     /// Storage failures.
     fn latest_checkpoint(&self) -> Result<Option<(u64, Vec<u8>)>, Error>;
 
+    /// The latest checkpoint that met the log's witness policy, with its
+    /// cosignature lines (`spec/witnessing.md`): its tree size and note.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn witnessed_checkpoint(&self) -> Result<Option<(u64, Vec<u8>)>, Error>;
+
+    /// Keeps `note` durably as the latest witnessed checkpoint, unless one
+    /// of a larger tree is kept already (the served checkpoint never goes
+    /// back, whichever process writes).
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn put_witnessed_checkpoint(&self, tree_size: u64, note: &[u8]) -> Result<(), Error>;
+
+    /// The tree size each witness last cosigned, by the witness's verifier
+    /// key (text form): the `old` size of the next `add-checkpoint`.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn witness_sizes(&self) -> Result<Vec<(String, u64)>, Error>;
+
+    /// Keeps the tree size `witness` (its verifier key, text form) last
+    /// cosigned, or told us it holds.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn put_witness_size(&self, witness: &str, size: u64) -> Result<(), Error>;
+
     /// Makes everything written so far cheap to reopen (on an orderly stop).
     ///
     /// # Errors
@@ -256,6 +282,9 @@ pub struct Integrated {
     pub root: Hash,
     /// Its signed checkpoint, once one was published.
     pub checkpoint: Option<Vec<u8>>,
+    /// Whether this process holds the integrator lease (and so is the one
+    /// frontend that asks the witnesses).
+    pub integrator: bool,
 }
 
 /// How a log writes to a store shared by several processes: sequencing is

@@ -1,5 +1,5 @@
-//! The embedded RocksDB backend: the only file of the log that names
-//! RocksDB (the witness's state has its own, in `storage::witness`).
+//! The embedded RocksDB backend: the only file that names RocksDB. It also
+//! holds witness mode's own small store, [`WitnessStateStore`].
 //!
 //! Column families:
 //! - `entries`: `index (u64 BE)` → entry bytes
@@ -44,7 +44,7 @@ use rocksdb::{
     BlockBasedOptions, ColumnFamilyDescriptor, DB, Direction, IteratorMode, Options, ReadOptions,
     WriteBatch, WriteOptions,
 };
-use tlog::{Hash, HashReader, NodeId};
+use tlog::{HASH_SIZE, Hash, HashReader, NodeId, WitnessState};
 
 use super::{
     Batch, KeyStore, LogStore, NewRecord, RecordRef, RecordStore, SessionRow, SessionStore,
@@ -78,6 +78,10 @@ const ALL_CFS: [&str; 9] = [
 ];
 
 const META_TREE_SIZE: &[u8] = b"tree_size";
+/// `meta` key of the latest witnessed checkpoint: tree size (u64 BE) || note.
+const META_WITNESSED: &[u8] = b"witnessed_checkpoint";
+/// `meta` key prefix of each witness's last cosigned size (u64 BE), by verifier key.
+const META_WITNESS_SIZE: &[u8] = b"witness_size/";
 
 /// The lowest level of stored hashes kept in memory (the hashes of tile
 /// level 1 and up).
@@ -546,6 +550,50 @@ impl RocksDb {
         }
     }
 
+    /// The latest witnessed checkpoint.
+    fn witnessed_checkpoint(&self) -> Result<Option<(u64, Vec<u8>)>> {
+        let Some(v) = self.get(CF_META, META_WITNESSED)? else {
+            return Ok(None);
+        };
+        let size = v
+            .get(..8)
+            .and_then(u64_from)
+            .ok_or_else(|| corrupt("witnessed checkpoint"))?;
+        Ok(Some((size, v[8..].to_vec())))
+    }
+
+    /// Keeps the witnessed checkpoint (fsync'd) unless a larger one is kept.
+    /// Only the log's witnessing task writes it, so read-then-write is safe.
+    fn put_witnessed_checkpoint(&self, tree_size: u64, note: &[u8]) -> Result<()> {
+        if self
+            .witnessed_checkpoint()?
+            .is_some_and(|(size, _)| size > tree_size)
+        {
+            return Ok(());
+        }
+        let mut value = tree_size.to_be_bytes().to_vec();
+        value.extend_from_slice(note);
+        self.put_synced(CF_META, META_WITNESSED, &value)
+    }
+
+    /// Each witness's last cosigned size.
+    fn witness_sizes(&self) -> Result<Vec<(String, u64)>> {
+        let mut out = Vec::new();
+        for (k, v) in self.scan_prefix(CF_META, META_WITNESS_SIZE)? {
+            let key = String::from_utf8(k[META_WITNESS_SIZE.len()..].to_vec())
+                .map_err(|_| corrupt("witness key"))?;
+            out.push((key, u64_from(&v).ok_or_else(|| corrupt("witness size"))?));
+        }
+        Ok(out)
+    }
+
+    /// Keeps a witness's last cosigned size (fsync'd).
+    fn put_witness_size(&self, witness: &str, size: u64) -> Result<()> {
+        let mut key = META_WITNESS_SIZE.to_vec();
+        key.extend_from_slice(witness.as_bytes());
+        self.put_synced(CF_META, &key, &size.to_be_bytes())
+    }
+
     /// Reads a value from a column family.
     fn get(&self, cf: &str, key: &[u8]) -> Result<Option<Vec<u8>>> {
         Ok(self.db.get_cf(self.cf(cf)?, key)?)
@@ -752,6 +800,22 @@ impl LogStore for RocksDb {
 
     fn latest_checkpoint(&self) -> Result<Option<(u64, Vec<u8>)>> {
         RocksDb::latest_checkpoint(self)
+    }
+
+    fn witnessed_checkpoint(&self) -> Result<Option<(u64, Vec<u8>)>> {
+        RocksDb::witnessed_checkpoint(self)
+    }
+
+    fn put_witnessed_checkpoint(&self, tree_size: u64, note: &[u8]) -> Result<()> {
+        RocksDb::put_witnessed_checkpoint(self, tree_size, note)
+    }
+
+    fn witness_sizes(&self) -> Result<Vec<(String, u64)>> {
+        RocksDb::witness_sizes(self)
+    }
+
+    fn put_witness_size(&self, witness: &str, size: u64) -> Result<()> {
+        RocksDb::put_witness_size(self, witness, size)
     }
 
     fn flush(&self) -> Result<()> {
@@ -1229,6 +1293,102 @@ impl SessionStore for RocksDb {
         }
         self.put_synced(CF_COCKPIT, &cockpit_key(b'L', secret_hash), &to_json(&l)?)?;
         Ok(true)
+    }
+}
+
+/// Length of one stored state: the tree size, then the root hash.
+const WITNESS_VALUE_LEN: usize = 8 + HASH_SIZE;
+
+/// Witness mode's state (`crate::witness`), in a RocksDB of its own: per
+/// origin, the tree size and root hash of the latest checkpoint it cosigned
+/// (C2SP tlog-witness keeps nothing else).
+///
+/// Why RocksDB rather than a file rewritten with fsync and an atomic
+/// rename: the crate already links RocksDB, a synced put is one durable,
+/// atomic write of one origin's state without rewriting the others (a
+/// witness may follow many logs), a torn write is impossible (the
+/// write-ahead log is checksummed and replayed at open), and the store's
+/// directory is locked, so a second witness process on the same data
+/// directory fails to start instead of racing the first. A file would need
+/// the file and its directory fsync'd on every update, and a lock file of
+/// its own.
+///
+/// Layout: one key per origin (the origin's UTF-8 bytes) in the default
+/// column family → `tree size (u64 BE) || root hash (32 bytes)`; any other
+/// length is a corrupt store.
+///
+/// Contract: [`StateStore::put`] is durable when it returns (the write is
+/// fsync'd); if the process dies before, the previous state is what a
+/// restart reads. The store does not serialize callers: the read, the
+/// check and the write of one origin are made atomic by the caller's
+/// per-origin lock ([`crate::witness::Witness`]).
+pub struct WitnessStateStore {
+    db: DB,
+}
+
+impl WitnessStateStore {
+    /// Opens (or creates) the store in `path`.
+    ///
+    /// # Errors
+    /// [`Error::Storage`] if RocksDB cannot open it (including when another
+    /// process holds it).
+    pub fn open(path: &Path) -> Result<Self> {
+        let mut opts = Options::default();
+        opts.create_if_missing(true);
+        opts.set_max_background_jobs(1);
+        opts.set_keep_log_file_num(2);
+        opts.set_write_buffer_size(1 << 20);
+        let db = DB::open(&opts, path).map_err(|e| {
+            Error::storage(format_args!("opening RocksDB in {}", path.display()), e)
+        })?;
+        Ok(WitnessStateStore { db })
+    }
+
+    /// The latest cosigned state of `origin`, if the witness ever cosigned
+    /// one of its checkpoints.
+    ///
+    /// # Errors
+    /// [`Error::Storage`], or [`Error::Corrupt`] for a value of the wrong length.
+    pub fn latest(&self, origin: &str) -> Result<Option<WitnessState>> {
+        let Some(v) = self
+            .db
+            .get_pinned(origin.as_bytes())
+            .map_err(|e| Error::storage("reading the witness state", e))?
+        else {
+            return Ok(None);
+        };
+        if v.len() != WITNESS_VALUE_LEN {
+            return Err(Error::Corrupt(format!(
+                "the witness state of {origin:?} is {} bytes, not {WITNESS_VALUE_LEN}",
+                v.len()
+            )));
+        }
+        let (size, root) = v.split_at(8);
+        let size = u64::from_be_bytes(
+            size.try_into()
+                .map_err(|_| Error::Corrupt("the witness state has no tree size".to_owned()))?,
+        );
+        Ok(Some(WitnessState {
+            size,
+            root_hash: Hash::from_slice(root)?,
+        }))
+    }
+
+    /// Records `state` as the latest cosigned state of `origin`: durable
+    /// (fsync'd) when this returns.
+    ///
+    /// # Errors
+    /// [`Error::Storage`]; then nothing was acknowledged and the caller
+    /// must not cosign.
+    pub fn put(&self, origin: &str, state: &WitnessState) -> Result<()> {
+        let mut value = Vec::with_capacity(WITNESS_VALUE_LEN);
+        value.extend_from_slice(&state.size.to_be_bytes());
+        value.extend_from_slice(state.root_hash.as_bytes());
+        let mut wo = WriteOptions::default();
+        wo.set_sync(true);
+        self.db
+            .put_opt(origin.as_bytes(), value, &wo)
+            .map_err(|e| Error::storage("writing the witness state", e))
     }
 }
 

@@ -27,8 +27,12 @@ use tlog::{
     PolicyLog, VerifierKey, WitnessState, check_add_checkpoint,
 };
 
-pub use crate::storage::witness::{STATE_DIR, StateStore};
+pub use crate::storage::rocksdb::WitnessStateStore;
 pub use config::parse_log_list;
+
+/// Name of the witness's RocksDB directory inside its data directory
+/// (apart from the log's `db`, so the two can share a data directory).
+pub const STATE_DIR: &str = "witness-db";
 
 /// Largest `add-checkpoint` body: 63 proof lines and a checkpoint with many
 /// signatures take a few KiB.
@@ -45,7 +49,7 @@ struct Followed {
 pub struct Witness {
     key: CosignerKey,
     logs: BTreeMap<String, Followed>,
-    store: Arc<StateStore>,
+    store: Arc<WitnessStateStore>,
 }
 
 /// A cosigned checkpoint.
@@ -105,7 +109,7 @@ impl Witness {
     pub fn new(
         key: CosignerKey,
         logs: &[PolicyLog],
-        store: Arc<StateStore>,
+        store: Arc<WitnessStateStore>,
     ) -> Result<Self, SetupError> {
         if logs.is_empty() {
             return Err(SetupError::NoLogs);
@@ -322,7 +326,7 @@ mod tests {
         for i in 0..64u32 {
             tree.append(leaf_hash(&i.to_be_bytes()));
         }
-        let store = Arc::new(StateStore::open(&dir.path().join(STATE_DIR)).unwrap());
+        let store = Arc::new(WitnessStateStore::open(&dir.path().join(STATE_DIR)).unwrap());
         let logs = [PolicyLog {
             key: log.verifier_key(),
             url: None,
@@ -388,7 +392,7 @@ mod tests {
         // Reopening the store (a restart) reads the state back.
         let Fixture { witness, _dir, .. } = f;
         drop(witness);
-        let store = StateStore::open(&path.join(STATE_DIR)).unwrap();
+        let store = WitnessStateStore::open(&path.join(STATE_DIR)).unwrap();
         assert_eq!(store.latest(ORIGIN).unwrap().map(|s| s.size), Some(3));
         assert_eq!(store.latest("other.example/log").unwrap(), None);
     }
@@ -427,7 +431,7 @@ mod tests {
     #[test]
     fn the_witness_key_is_not_a_log_key() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(StateStore::open(&dir.path().join(STATE_DIR)).unwrap());
+        let store = Arc::new(WitnessStateStore::open(&dir.path().join(STATE_DIR)).unwrap());
         let key = CosignerKey::from_seed("witness.example/w1", &[7; 32]).unwrap();
         let same = SignerKey::from_seed(ORIGIN, &[7; 32])
             .unwrap()
