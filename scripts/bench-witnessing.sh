@@ -5,8 +5,7 @@
 # (`stateanchor-log witness serve`, a quorum of all of them), release build,
 # load generator on the same machine.
 #
-# Needs `stateanchor-log witness serve` (branch `witness-serve`, not merged
-# yet); not run so far: no figures come from it yet.
+# Not run so far: no figures come from it yet.
 #
 # Usage: scripts/bench-witnessing.sh [append seconds] [connections]
 set -euo pipefail

@@ -14,6 +14,7 @@
 //! | [`storage`] | traits and their contracts; the RocksDB and in-memory backends |
 //! | [`metrics`] | counters and histograms (Prometheus text) |
 //! | [`publish`] | the publisher running inside `serve` |
+//! | [`witness`] | witness mode: cosigning other logs' checkpoints (C2SP tlog-witness) |
 //!
 //! See `docs/architecture.md`, `spec/http-api.md` and `spec/durability.md`.
 
@@ -26,5 +27,6 @@ pub mod metrics;
 pub mod publish;
 pub mod service;
 pub mod storage;
+pub mod witness;
 
 pub use error::{Error, Result};

@@ -246,6 +246,19 @@ impl Metrics {
         );
         self.fsync_seconds
             .render(&mut out, "stateanchor_fsync_seconds", "");
+        self.write_http(&mut out);
+        out
+    }
+
+    /// The Prometheus text exposition of the HTTP request histograms only
+    /// (the witness's `/metrics`, which has no log).
+    pub fn render_http(&self) -> String {
+        let mut out = String::with_capacity(2048);
+        self.write_http(&mut out);
+        out
+    }
+
+    fn write_http(&self, out: &mut String) {
         let _ = writeln!(
             out,
             "# HELP stateanchor_http_request_duration_seconds HTTP request latency by route and status.\n# TYPE stateanchor_http_request_duration_seconds histogram"
@@ -256,13 +269,8 @@ impl Metrics {
                     "route=\"{}\",status=\"{status}\"",
                     route.replace(['"', '\\', '\n'], "_")
                 );
-                h.render(
-                    &mut out,
-                    "stateanchor_http_request_duration_seconds",
-                    &labels,
-                );
+                h.render(out, "stateanchor_http_request_duration_seconds", &labels);
             }
         }
-        out
     }
 }

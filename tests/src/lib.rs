@@ -6,6 +6,7 @@
 
 pub mod fake_github;
 pub mod in_process;
+pub mod witness;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -143,6 +144,43 @@ fn cluster_backend(data_dir: &Path) -> (String, String) {
     (db, objects)
 }
 
+/// Spawns a server command (`stateanchor-log serve`, `witness serve`) with
+/// `RUST_LOG=warn` and a piped stdout, and reads the `<key>: <value>` lines
+/// it prints at start-up until `listening: <url>`; returns the child and
+/// those lines. Stdout is then drained by a thread, so the server never
+/// blocks on a full pipe.
+///
+/// # Panics
+/// If the server exits or prints no `listening:` line within 30 s.
+#[must_use]
+pub fn spawn_until_listening(cmd: &mut Command) -> (Child, Vec<(String, String)>) {
+    let mut child = cmd
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn the server");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let mut printed = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        assert!(Instant::now() < deadline, "server did not start in 30 s");
+        let Some(Ok(line)) = lines.next() else {
+            panic!("server exited before listening: {:?}", child.wait());
+        };
+        let Some((key, value)) = line.split_once(": ") else {
+            continue;
+        };
+        printed.push((key.to_owned(), value.trim().to_owned()));
+        if key == "listening" {
+            break;
+        }
+    }
+    std::thread::spawn(move || for _ in lines {});
+    (child, printed)
+}
+
 /// A running `stateanchor-log serve` on 127.0.0.1 with its own data directory.
 /// Killed (SIGKILL) when dropped.
 pub struct LogServer {
@@ -199,39 +237,22 @@ impl LogServer {
         if !extra_args.contains(&"--checkpoint-interval") {
             cmd.args(["--checkpoint-interval", "100ms"]);
         }
-        let mut child = cmd
-            .args(extra_args)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn stateanchor-log");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut lines = BufReader::new(stdout).lines();
-        let (mut origin, mut vkey, mut url) = (None, None, None);
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while url.is_none() {
-            assert!(Instant::now() < deadline, "server did not start in 30 s");
-            let Some(Ok(line)) = lines.next() else {
-                panic!("server exited before listening: {:?}", child.wait());
-            };
-            if let Some(v) = line.strip_prefix("origin: ") {
-                origin = Some(v.trim().to_owned());
-            } else if let Some(v) = line.strip_prefix("verifier key: ") {
-                vkey = Some(v.trim().to_owned());
-            } else if let Some(v) = line.strip_prefix("listening: ") {
-                url = Some(v.trim().trim_end_matches('/').to_owned());
-            }
-        }
-        // Keep draining stdout so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
+        cmd.args(extra_args);
+        let (child, printed) = spawn_until_listening(&mut cmd);
+        let line = |k: &str| {
+            printed
+                .iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.clone())
+        };
+        let (origin, vkey, url) = (line("origin"), line("verifier key"), line("listening"));
         let admin_key = std::fs::read_to_string(data_dir.join("admin-api-key"))
             .expect("admin-api-key")
             .trim()
             .to_owned();
         LogServer {
             child,
-            url: url.expect("url"),
+            url: url.expect("url").trim_end_matches('/').to_owned(),
             data_dir: data_dir.to_owned(),
             verifier_key: vkey.expect("server printed no verifier key"),
             origin: origin.expect("server printed no origin"),

@@ -35,6 +35,25 @@ pub fn write_private_file(path: &Path, contents: &str) -> Result<()> {
     Ok(())
 }
 
+/// Reads a file that must be readable by its owner only (a private key).
+///
+/// # Errors
+/// If it cannot be read, or its mode lets others read or write it.
+pub fn read_private_file(path: &Path) -> Result<String> {
+    let mode = fs::metadata(path)
+        .with_context(|| format!("reading {}", path.display()))?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        bail!(
+            "{} is readable by others (mode {:o}); chmod 600 it",
+            path.display(),
+            mode & 0o777
+        );
+    }
+    fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+}
+
 /// Loads the log's signing key from the data directory, or generates one
 /// named `origin` on first start. Returns the key and whether it is new.
 ///
@@ -46,16 +65,7 @@ pub fn load_or_create_signing_key(
 ) -> Result<(SignerKey, bool)> {
     let path = data_dir.join(SIGNING_KEY_FILE);
     if path.exists() {
-        let mode = fs::metadata(&path)?.permissions().mode();
-        if mode & 0o077 != 0 {
-            bail!(
-                "{} is readable by others (mode {:o}); chmod 600 it",
-                path.display(),
-                mode & 0o777
-            );
-        }
-        let text =
-            fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        let text = read_private_file(&path)?;
         let key = SignerKey::from_text(text.trim())
             .with_context(|| format!("parsing {}", path.display()))?;
         if let Some(o) = origin

@@ -1,5 +1,6 @@
-//! Command-line interface: `serve`, and the `key` and `project` subcommands,
-//! which call the admin HTTP API of a running server with a blocking client.
+//! Command-line interface: `serve`, the `key` and `project` subcommands,
+//! which call the admin HTTP API of a running server with a blocking client,
+//! and `witness` (a witness for other logs).
 
 use std::path::{Path, PathBuf};
 
@@ -13,8 +14,10 @@ mod data_dir;
 mod migrate;
 mod project;
 mod serve;
+mod witness;
 
 pub use serve::ServeArgs;
+pub use witness::WitnessServeArgs;
 
 /// The StateAnchor transparency log server.
 #[derive(Parser)]
@@ -47,6 +50,16 @@ enum Cmd {
     Project {
         #[command(subcommand)]
         cmd: project::ProjectCmd,
+    },
+    /// Be a witness for other logs (C2SP tlog-witness), with a key of its own.
+    ///
+    /// Example:
+    ///   stateanchor-log witness key generate --name witness.example.com/w1 --data-dir ./witness-data
+    ///   stateanchor-log witness serve --data-dir ./witness-data --logs logs.txt --listen 127.0.0.1:8081
+    #[command(verbatim_doc_comment)]
+    Witness {
+        #[command(subcommand)]
+        cmd: witness::WitnessCmd,
     },
     /// Run monitoring (spec/monitoring.md) on a running server, e.g. from cron.
     Monitor {
@@ -164,6 +177,7 @@ pub fn run() -> Result<()> {
         Cmd::Migrate(args) => migrate::run(&args),
         Cmd::Key { cmd } => key_cmd(cmd),
         Cmd::Project { cmd } => project::run(cmd),
+        Cmd::Witness { cmd } => witness::run(cmd),
         Cmd::Monitor {
             cmd:
                 MonitorCmd::Run {

@@ -176,7 +176,7 @@ async fn run_monitoring(compliance: Arc<Compliance>, at: u32) {
 }
 
 /// Waits for SIGTERM or Ctrl-C.
-async fn shutdown_signal() {
+pub(super) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

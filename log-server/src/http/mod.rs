@@ -16,6 +16,7 @@ mod log_api;
 mod monitor;
 mod page;
 pub mod ui;
+pub mod witness;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -30,6 +31,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::log::Log;
+use crate::metrics::Metrics;
 use crate::service::Compliance;
 use crate::service::export::Site;
 use crate::storage::KeyStore;
@@ -85,7 +87,10 @@ pub fn app(state: AppState) -> Router {
         .merge(ui::routes())
         .fallback(log_api::not_found)
         .layer(DefaultBodyLimit::max(1 << 20))
-        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .layer(middleware::from_fn_with_state(
+            state.log.metrics.clone(),
+            observe,
+        ))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(30),
@@ -169,8 +174,9 @@ fn compliance_routes() -> Router<AppState> {
         )
 }
 
-/// Records request latency by route and logs internal errors.
-async fn observe(State(s): State<AppState>, req: Request, next: Next) -> Response {
+/// Records request latency by route and logs internal errors (the log's
+/// router and the witness's).
+async fn observe(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
     let route = req
         .extensions()
         .get::<MatchedPath>()
@@ -178,7 +184,7 @@ async fn observe(State(s): State<AppState>, req: Request, next: Next) -> Respons
     let method = req.method().clone();
     let start = Instant::now();
     let resp = next.run(req).await;
-    s.log.metrics.observe_request(
+    metrics.observe_request(
         &format!("{method} {route}"),
         resp.status().as_u16(),
         start.elapsed(),

@@ -11,6 +11,9 @@
 //! embedded default, is the only file that names RocksDB; [`memory::Memory`]
 //! holds everything in memory for tests and can fail a commit on purpose.
 //!
+//! Witness mode (`crate::witness`) keeps its own state, apart from any
+//! log's, in [`rocksdb::WitnessStateStore`], a small RocksDB of its own.
+//!
 //! # Contracts every backend keeps
 //!
 //! - **Durable once it returns.** A write method that returns `Ok` has made
