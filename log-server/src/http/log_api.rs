@@ -341,13 +341,14 @@ pub async fn get_entry_page(State(s): State<AppState>, Path(raw): Path<String>) 
         }))
     })();
     match result {
-        Ok(html) => (cache("no-cache"), Html(html)).into_response(),
+        Ok(html) => (cache("no-cache"), page::security_headers(), Html(html)).into_response(),
         Err(ApiError::Internal(e)) => ApiError::Internal(e).into_response(),
         Err(e) => {
             let status = e.into_response().status();
             (
                 status,
                 cache("no-store"),
+                page::security_headers(),
                 Html(page::error_page(status, &raw)),
             )
                 .into_response()

@@ -70,6 +70,8 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/v1/entries/{index}", get(log_api::get_entry))
         .route("/entries/{index}", get(log_api::get_entry_page))
+        .route("/assets/verify.js", get(page::verify_js))
+        .route("/assets/proof.css", get(page::proof_css))
         .route("/healthz", get(log_api::healthz))
         .route("/metrics", get(log_api::metrics))
         .route(
