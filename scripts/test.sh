@@ -26,6 +26,7 @@ cargo test --locked --workspace --doc
 echo "== the PostgreSQL + object storage mode on real services (PostgreSQL, moto): the storage contract, its own tests, failover under load, then the end-to-end suite in that mode"
 scripts/test-services.sh cargo test --locked -p log-server --lib storage::contract
 scripts/test-services.sh cargo test --locked -p integration-tests --test cluster --test cluster_compliance
+scripts/test-services.sh cargo test --locked -p integration-tests --test witnessing -- both_frontends
 echo "== failover under load: 25 rounds of SIGKILL/SIGSTOP of the integrator or a frontend and PostgreSQL crashes (about a minute)"
 scripts/test-services.sh cargo test --locked -p integration-tests --test cluster_failover -- --nocapture
 # Every suite that drives the real server, again in the PostgreSQL mode

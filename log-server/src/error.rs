@@ -17,6 +17,14 @@ pub enum Error {
     /// storage failure). Nothing was acknowledged.
     #[error("the log is not accepting writes")]
     Stopped,
+    /// The log is witnessed and no checkpoint has met its witness policy
+    /// yet: there is no checkpoint to serve. Retry later.
+    #[error("no checkpoint has met the log's witness policy yet")]
+    NotWitnessed,
+    /// A configuration the server cannot run with (a witness policy that
+    /// does not name the log, say).
+    #[error("{0}")]
+    Config(String),
     /// GitHub could not be read (transport, rate limit, 5xx).
     #[error("could not read the reviews from GitHub: {0}")]
     GitHub(String),

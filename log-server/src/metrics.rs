@@ -94,6 +94,13 @@ pub struct Metrics {
     pub checkpoint_size: AtomicU64,
     /// Checkpoints signed since start.
     pub checkpoints_signed: AtomicU64,
+    /// Tree size of the latest checkpoint that met the witness policy.
+    pub witnessed_size: AtomicU64,
+    /// Witnessing rounds whose cosignatures did not meet the quorum.
+    pub witness_quorum_misses: AtomicU64,
+    /// Time from signing a checkpoint to serving it witnessed.
+    pub witnessing_seconds: Histogram,
+    witness_outcomes: RwLock<BTreeMap<(String, String), u64>>,
     requests: RwLock<BTreeMap<(String, String), Histogram>>,
 }
 
@@ -108,12 +115,25 @@ impl Default for Metrics {
             tree_size: AtomicU64::new(0),
             checkpoint_size: AtomicU64::new(0),
             checkpoints_signed: AtomicU64::new(0),
+            witnessed_size: AtomicU64::new(0),
+            witness_quorum_misses: AtomicU64::new(0),
+            witnessing_seconds: Histogram::new(LATENCY_BUCKETS),
+            witness_outcomes: RwLock::new(BTreeMap::new()),
             requests: RwLock::new(BTreeMap::new()),
         }
     }
 }
 
 impl Metrics {
+    /// Counts one `add-checkpoint` request to a witness by its outcome
+    /// (`cosigned`, `conflict`, `timeout`, `unreachable`, `forbidden`, ...).
+    pub fn witness_outcome(&self, witness: &str, outcome: &str) {
+        if let Ok(mut map) = self.witness_outcomes.write() {
+            *map.entry((witness.to_owned(), outcome.to_owned()))
+                .or_insert(0) += 1;
+        }
+    }
+
     /// Records one HTTP request's latency by route and status.
     pub fn observe_request(&self, route: &str, status: u16, d: Duration) {
         let key = (route.to_owned(), status.to_string());
@@ -181,6 +201,39 @@ impl Metrics {
             self.checkpoints_signed.load(Relaxed),
             "counter",
         );
+        counter(
+            &mut out,
+            "stateanchor_witnessed_tree_size",
+            "Tree size of the latest checkpoint that met the witness policy.",
+            self.witnessed_size.load(Relaxed),
+            "gauge",
+        );
+        counter(
+            &mut out,
+            "stateanchor_witness_quorum_misses_total",
+            "Witnessing rounds whose cosignatures did not meet the quorum.",
+            self.witness_quorum_misses.load(Relaxed),
+            "counter",
+        );
+        let _ = writeln!(
+            out,
+            "# HELP stateanchor_witness_requests_total add-checkpoint requests to witnesses by outcome.\n# TYPE stateanchor_witness_requests_total counter"
+        );
+        if let Ok(map) = self.witness_outcomes.read() {
+            for ((witness, outcome), n) in map.iter() {
+                let _ = writeln!(
+                    out,
+                    "stateanchor_witness_requests_total{{witness=\"{}\",outcome=\"{outcome}\"}} {n}",
+                    witness.replace(['"', '\\', '\n'], "_")
+                );
+            }
+        }
+        let _ = writeln!(
+            out,
+            "# HELP stateanchor_witnessing_seconds Time from signing a checkpoint to serving it witnessed.\n# TYPE stateanchor_witnessing_seconds histogram"
+        );
+        self.witnessing_seconds
+            .render(&mut out, "stateanchor_witnessing_seconds", "");
         let _ = writeln!(
             out,
             "# HELP stateanchor_batch_size Entries per committed batch.\n# TYPE stateanchor_batch_size histogram"

@@ -16,7 +16,7 @@ pub struct LogSource(pub Arc<Log>);
 
 impl CheckpointSource for LogSource {
     async fn latest_checkpoint(&self) -> Result<Vec<u8>, BoxError> {
-        Ok(self.0.checkpoint().note.clone().into_bytes())
+        Ok(self.0.checkpoint()?.note.clone().into_bytes())
     }
 
     async fn consistency_proof(&self, first: u64, second: u64) -> Result<Vec<Hash>, BoxError> {
@@ -41,6 +41,10 @@ pub struct Settings<'a> {
     pub github_api: &'a str,
     /// Environment variable holding the GitHub token.
     pub token_env: &'a str,
+    /// The witness policy's text (`serve --witness-policy`), if any: then
+    /// only checkpoints that meet it are published, and `log.json` and
+    /// `README.md` publish it.
+    pub witness_policy: Option<&'a str>,
 }
 
 /// Runs the publisher until `shutdown`; a refusal (a checkpoint it cannot
@@ -58,6 +62,15 @@ pub async fn run(log: Arc<Log>, s: Settings<'_>, shutdown: impl Future<Output = 
     cfg.evidence_dir = s.data_dir.join("publication-evidence");
     cfg.github = publisher::GitHubConfig::from_env(s.token_env);
     s.github_api.clone_into(&mut cfg.github.api_url);
+    if let Some(text) = s.witness_policy {
+        match publisher::WitnessPolicy::parse(text) {
+            Ok(policy) => cfg.witness_policy = Some(policy),
+            Err(e) => {
+                tracing::error!(alert = true, error = %e, "publisher: not started");
+                return;
+            }
+        }
+    }
     tracing::info!(target = %s.target, interval = ?s.interval, "publishing checkpoints");
     if let Err(e) = publisher::run(&cfg, &LogSource(log), s.interval, shutdown).await {
         tracing::error!(

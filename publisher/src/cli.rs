@@ -12,8 +12,12 @@ use clap::{Args, Parser, Subcommand};
 /// and verifies the log's consistency proof between the two. If any check
 /// fails it publishes nothing, writes the evidence to a file, and exits 1.
 ///
+/// With --policy, the checkpoint must also carry the log's witnesses'
+/// cosignatures that meet the policy's quorum, or it is not published.
+///
 /// Exit codes: 0 published or nothing to publish; 1 refused (evidence
-/// written); 2 usage, configuration, network or I/O error.
+/// written); 2 usage, configuration, network or I/O error; 3 not published:
+/// the checkpoint does not meet the witness policy (yet).
 #[derive(Debug, Parser)]
 #[command(name = "stateanchor-publish", version, after_help = EXAMPLES, args_override_self = true)]
 pub struct Cli {
@@ -29,7 +33,11 @@ Examples:
 
   # Every hour, to a local git repository
   stateanchor-publish run --log https://log.example.com --key log.vkey \\
-      --target dir:/srv/log-roots --interval 1h";
+      --target dir:/srv/log-roots --interval 1h
+
+  # Only checkpoints cosigned by a quorum of the policy's witnesses
+  stateanchor-publish once --log https://log.example.com --key log.vkey \\
+      --policy witness-policy.txt --target dir:/srv/log-roots";
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -78,6 +86,15 @@ pub struct Common {
     /// Directory where evidence files are written when a publication is refused.
     #[arg(long, value_name = "DIR", default_value = ".")]
     pub evidence_dir: PathBuf,
+
+    /// A C2SP tlog-policy file: publish only checkpoints signed by the log
+    /// and cosigned by a quorum of its witnesses.
+    ///
+    /// Its `log` lines must include --key. The policy's text is published
+    /// in log.json and README.md. A checkpoint that does not meet it is not
+    /// published (exit 3; in `run`, tried again at the next interval).
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
 
     /// The log's public URL, written to log.json [default: --log].
     #[arg(long, value_name = "URL")]

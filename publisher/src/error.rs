@@ -23,6 +23,35 @@ pub enum Error {
     #[error("{0}")]
     Refused(Box<Refusal>),
 
+    /// The log's latest checkpoint does not meet the witness policy (its
+    /// witnesses' cosignatures do not make the quorum, or one of them does
+    /// not verify): it is not published. This is not a refusal: nothing
+    /// shows that the log misbehaved, and a later checkpoint, once its
+    /// witnesses cosigned it, may meet the policy. No evidence is written.
+    #[error(
+        "not published: the log's checkpoint at tree size {tree_size} does not meet the witness policy: {error}"
+    )]
+    NotWitnessed {
+        /// The checkpoint's tree size.
+        tree_size: u64,
+        /// Why the policy refused it (e.g. [`tlog::Error::QuorumNotMet`]).
+        error: tlog::Error,
+    },
+
+    /// The witness policy could not be parsed.
+    #[error("invalid witness policy: {error}")]
+    InvalidPolicy {
+        /// The parse error, with the line.
+        error: tlog::Error,
+    },
+
+    /// The witness policy has no `log` line with the log's key.
+    #[error("the witness policy has no log line with this log's key {verifier_key}")]
+    PolicyOmitsLog {
+        /// The log's verifier key, in text form.
+        verifier_key: String,
+    },
+
     /// A target string could not be parsed.
     #[error("invalid target {target:?}: {reason}")]
     InvalidTarget {
@@ -202,8 +231,9 @@ pub enum Error {
 
 impl Error {
     /// Whether the error needs a person: a refusal, or a configuration that
-    /// can never work (bad token, missing repository, wrong target). Other
-    /// errors may clear by themselves.
+    /// can never work (bad token, missing repository, wrong target, a policy
+    /// that does not name the log). Other errors may clear by themselves,
+    /// [`Error::NotWitnessed`] too: witnesses cosign later checkpoints.
     #[must_use]
     pub fn is_fatal(&self) -> bool {
         !matches!(
@@ -215,6 +245,7 @@ impl Error {
                 | Error::Transport { .. }
                 | Error::Timeout { .. }
                 | Error::Source { .. }
+                | Error::NotWitnessed { .. }
                 | Error::Git { .. }
                 | Error::Contention { .. }
                 | Error::Io { .. }
@@ -259,6 +290,20 @@ impl Error {
                  or an existing git repository"
                     .to_owned()
             }
+            Error::NotWitnessed { .. } => {
+                "the log's witnesses have not cosigned this checkpoint as the policy requires (yet): \
+                 check that the log asks them (stateanchor-log serve --witness-policy) and that they \
+                 are reachable, then publish again; nothing was written"
+                    .to_owned()
+            }
+            Error::InvalidPolicy { .. } => {
+                "fix the policy file (c2sp.org/tlog-policy: log, witness, group and quorum lines, \
+                 each ending in a newline)"
+                    .to_owned()
+            }
+            Error::PolicyOmitsLog { verifier_key } => format!(
+                "add the line `log {verifier_key}` to the policy, or check --key"
+            ),
             Error::Refused(r) => r.reason.hint().to_owned(),
             _ => return None,
         })

@@ -287,6 +287,7 @@ impl Store for GitDir {
                 .read(head.as_deref(), &self.layout.checkpoint())
                 .await?,
             log_json: self.read(head.as_deref(), &self.layout.log_json()).await?,
+            readme: self.read(head.as_deref(), &self.layout.readme()).await?,
             version: head,
         })
     }
@@ -300,8 +301,8 @@ impl Store for GitDir {
             .await
     }
 
-    /// One commit with `checkpoint`, `checkpoints/<tree size>` and
-    /// `log.json` (each if it changed).
+    /// One commit with `checkpoint`, `checkpoints/<tree size>`, `log.json`
+    /// and `README.md` (each if it changed).
     async fn publish(
         &self,
         snapshot: &Snapshot<Option<String>>,
@@ -313,6 +314,9 @@ impl Store for GitDir {
         }
         if let Some(log_json) = &p.log_json {
             files.push((self.layout.log_json(), log_json.as_slice()));
+        }
+        if let Some(readme) = &p.readme {
+            files.push((self.layout.readme(), readme.as_slice()));
         }
         self.commit(snapshot.version.as_deref(), &files, &p.message)
             .await

@@ -9,7 +9,7 @@ use octocrab::service::middleware::retry::RetryConfig;
 
 use crate::publish::{Publication, Snapshot, Store, Written};
 use crate::retry::{Attempt, RetryPolicy, rate_limit_wait, unix_now, with_retries};
-use crate::target::{Layout, history_message, log_json_message};
+use crate::target::{Layout, history_message, log_json_message, readme_message};
 use crate::{AUTHOR_EMAIL, AUTHOR_NAME, Error};
 
 /// Where and how to reach GitHub.
@@ -64,6 +64,7 @@ impl GitHubConfig {
 pub(crate) struct Shas {
     checkpoint: Option<String>,
     log_json: Option<String>,
+    readme: Option<String>,
 }
 
 /// A GitHub repository as a publication store.
@@ -305,13 +306,16 @@ impl Store for GitHubStore {
     async fn snapshot(&self) -> Result<Snapshot<Shas>, Error> {
         let checkpoint = self.get(&self.layout.checkpoint()).await?;
         let log_json = self.get(&self.layout.log_json()).await?;
+        let readme = self.get(&self.layout.readme()).await?;
         let shas = Shas {
             checkpoint: checkpoint.as_ref().map(|(_, s)| s.clone()),
             log_json: log_json.as_ref().map(|(_, s)| s.clone()),
+            readme: readme.as_ref().map(|(_, s)| s.clone()),
         };
         Ok(Snapshot {
             checkpoint: checkpoint.map(|(b, _)| b),
             log_json: log_json.map(|(b, _)| b),
+            readme: readme.map(|(b, _)| b),
             version: shas,
         })
     }
@@ -327,19 +331,27 @@ impl Store for GitHubStore {
             .map(|(b, _)| b))
     }
 
-    /// Writes `log.json` (if it changed), then `checkpoint` (the commit
-    /// point), then `checkpoints/<tree size>`: one commit each.
+    /// Writes `log.json` and `README.md` (each if it changed), then
+    /// `checkpoint` (the commit point), then `checkpoints/<tree size>`: one
+    /// commit each.
     async fn publish(&self, snapshot: &Snapshot<Shas>, p: &Publication) -> Result<Written, Error> {
-        if let Some(log_json) = &p.log_json {
-            let message = log_json_message(&p.origin, p.tree_size);
-            let put = self
-                .put(
-                    &self.layout.log_json(),
-                    log_json,
-                    snapshot.version.log_json.as_deref(),
-                    &message,
-                )
-                .await?;
+        let descriptions = [
+            (
+                self.layout.log_json(),
+                &p.log_json,
+                &snapshot.version.log_json,
+                log_json_message(&p.origin, p.tree_size),
+            ),
+            (
+                self.layout.readme(),
+                &p.readme,
+                &snapshot.version.readme,
+                readme_message(&p.origin, p.tree_size),
+            ),
+        ];
+        for (path, bytes, sha, message) in descriptions {
+            let Some(bytes) = bytes else { continue };
+            let put = self.put(&path, bytes, sha.as_deref(), &message).await?;
             if matches!(put, Put::Conflict) {
                 return Ok(Written::Conflict);
             }

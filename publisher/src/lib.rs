@@ -10,6 +10,15 @@
 //!
 //! and publishes nothing if any check fails: it writes the evidence (both
 //! checkpoints and the proof) to a file and returns [`Error::Refused`].
+//! With a witness policy ([`PublishConfig::witness_policy`], C2SP
+//! tlog-policy), it also checks that the latest checkpoint is cosigned by a
+//! quorum of the policy's witnesses; one that is not is not published
+//! either, but that is [`Error::NotWitnessed`], not a refusal: nothing shows
+//! the log misbehaved, no evidence is written, and [`run`] tries again.
+//!
+//! A publication writes `checkpoint`, `checkpoints/<tree size>`, and, when
+//! their bytes change, `log.json` and `README.md` (what the publication is,
+//! how to verify it, and the witness policy: [`PublishConfig::readme`]).
 //! A publication with no growth writes nothing. Every write is conditional
 //! on what was read (the contents API's `sha`, or a compare-and-swap of the
 //! git `HEAD`), so two publishers racing never overwrite each other.
@@ -93,7 +102,9 @@ mod error;
 mod evidence;
 mod git_dir;
 mod github;
+mod policy;
 mod publish;
+mod readme;
 mod retry;
 mod source;
 mod target;
@@ -107,6 +118,7 @@ use tlog::VerifierKey;
 pub use error::{BoxError, Error, Refusal, RefusalReason};
 pub use evidence::{Evidence, ProofEvidence};
 pub use github::GitHubConfig;
+pub use policy::WitnessPolicy;
 pub use retry::RetryPolicy;
 pub use source::{CheckpointSource, HttpSource};
 pub use target::{LogInfo, Target};
@@ -137,12 +149,18 @@ pub struct PublishConfig {
     pub evidence_dir: PathBuf,
     /// Retries of requests to GitHub (and, for [`HttpSource`], to the log).
     pub retry: RetryPolicy,
+    /// The witness policy every published checkpoint must meet, if any:
+    /// the log's signature and a quorum of witness cosignatures. Its text
+    /// is published in `log.json` and `README.md`. Its `log` lines must
+    /// include [`PublishConfig::log_key`].
+    pub witness_policy: Option<WitnessPolicy>,
 }
 
 impl PublishConfig {
     /// A configuration with defaults: no log URL, GitHub at
     /// `https://api.github.com` with the token from `GITHUB_TOKEN`,
-    /// evidence in the current directory, [`RetryPolicy::default`].
+    /// evidence in the current directory, [`RetryPolicy::default`], no
+    /// witness policy.
     #[must_use]
     pub fn new(target: Target, log_key: VerifierKey) -> Self {
         PublishConfig {
@@ -152,6 +170,7 @@ impl PublishConfig {
             github: GitHubConfig::from_env("GITHUB_TOKEN"),
             evidence_dir: PathBuf::from("."),
             retry: RetryPolicy::default(),
+            witness_policy: None,
         }
     }
 
@@ -162,7 +181,22 @@ impl PublishConfig {
             origin: self.log_key.name().to_owned(),
             verifier_key: self.log_key.to_text(),
             log_url: self.log_url.clone(),
+            witness_policy: self.witness_policy.as_ref().map(|p| p.text().to_owned()),
         }
+    }
+
+    /// The contents of `README.md`: what the publication is, how to verify
+    /// it, and the witness policy. It depends on the configuration alone.
+    #[must_use]
+    pub fn readme(&self) -> String {
+        let default_api = GitHubConfig::default().api_url;
+        let api = self.github.api_url.trim_end_matches('/');
+        readme::render(&readme::ReadmeInput {
+            info: &self.log_info(),
+            target: &self.target,
+            github_api: (api != default_api).then_some(api),
+            policy: self.witness_policy.as_ref(),
+        })
     }
 }
 
@@ -231,8 +265,12 @@ impl Publisher {
     /// [`Error::MissingToken`], [`Error::GitHubUnauthorized`],
     /// [`Error::GitHubForbidden`], [`Error::GitHubNotFound`],
     /// [`Error::GitHubNoPushAccess`], [`Error::NotAGitRepository`], or a
-    /// transport, git or I/O error.
+    /// transport, git or I/O error; [`Error::PolicyOmitsLog`] if the witness
+    /// policy has no `log` line with the log's key.
     pub async fn connect(cfg: PublishConfig) -> Result<Self, Error> {
+        if let Some(policy) = &cfg.witness_policy {
+            policy.check_names_log(&cfg.log_key)?;
+        }
         let backend = match &cfg.target {
             Target::GitHub {
                 owner,
@@ -256,6 +294,8 @@ impl Publisher {
             key: &self.cfg.log_key,
             target: self.cfg.target.to_string(),
             log_info: self.cfg.log_info(),
+            readme: self.cfg.readme().into_bytes(),
+            policy: self.cfg.witness_policy.as_ref(),
             evidence_dir: &self.cfg.evidence_dir,
             retry: &self.cfg.retry,
         };
@@ -267,9 +307,12 @@ impl Publisher {
 }
 
 /// Publishes the log's latest checkpoint to `cfg.target` if the log grew
-/// since the last publication and it is safe to.
+/// since the last publication, it is safe to, and (with a witness policy)
+/// the checkpoint meets the policy.
 ///
 /// # Errors
+/// [`Error::NotWitnessed`] (nothing written, no evidence: not a refusal)
+/// if the latest checkpoint does not meet `cfg.witness_policy`;
 /// [`Error::Refused`] (with the evidence, also written to
 /// `cfg.evidence_dir`) if the latest checkpoint's signature does not
 /// verify, the published one does not verify, the tree is smaller than

@@ -18,6 +18,9 @@ const EXIT_OK: u8 = 0;
 const EXIT_REFUSED: u8 = 1;
 /// Exit code: usage, configuration, network or I/O error.
 const EXIT_ERROR: u8 = 2;
+/// Exit code: the log's checkpoint does not meet the witness policy (yet);
+/// nothing published, no evidence.
+const EXIT_NOT_WITNESSED: u8 = 3;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -49,6 +52,7 @@ fn main() -> ExitCode {
                     }
                     ExitCode::from(EXIT_REFUSED)
                 }
+                Some(Error::NotWitnessed { .. }) => ExitCode::from(EXIT_NOT_WITNESSED),
                 _ => ExitCode::from(EXIT_ERROR),
             }
         }
@@ -142,6 +146,14 @@ fn config(c: &Common) -> anyhow::Result<(PublishConfig, HttpSource)> {
     };
     cfg.evidence_dir.clone_from(&c.evidence_dir);
     cfg.retry = retry;
+    if let Some(path) = &c.policy {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading the witness policy {}", path.display()))?;
+        let policy = publisher::WitnessPolicy::parse(&text)
+            .with_context(|| format!("--policy {}", path.display()))?;
+        policy.check_names_log(&cfg.log_key)?;
+        cfg.witness_policy = Some(policy);
+    }
     Ok((cfg, source))
 }
 

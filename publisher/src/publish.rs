@@ -8,6 +8,8 @@ use tlog::{SignedCheckpoint, VerifierKey, open_checkpoint};
 
 use crate::error::{Refusal, RefusalReason};
 use crate::evidence::{Evidence, ProofEvidence, checkpoint_fields};
+use crate::policy::WitnessPolicy;
+use crate::readme;
 use crate::retry::{RetryPolicy, jitter, unix_now};
 use crate::target::{LogInfo, publish_message};
 use crate::{CheckpointSource, Error, Outcome};
@@ -22,6 +24,8 @@ pub(crate) struct Snapshot<V> {
     pub checkpoint: Option<Vec<u8>>,
     /// `log.json`, if present.
     pub log_json: Option<Vec<u8>>,
+    /// `README.md`, if present.
+    pub readme: Option<Vec<u8>>,
     /// What the writes' preconditions compare against.
     pub version: V,
 }
@@ -34,6 +38,8 @@ pub(crate) struct Publication {
     pub checkpoint: Vec<u8>,
     /// `log.json`, if it must be (re)written.
     pub log_json: Option<Vec<u8>>,
+    /// `README.md`, if it must be (re)written.
+    pub readme: Option<Vec<u8>>,
     /// Whether `checkpoints/<tree size>` must be written.
     pub write_history: bool,
     pub message: String,
@@ -108,6 +114,10 @@ pub(crate) struct Context<'a> {
     pub key: &'a VerifierKey,
     pub target: String,
     pub log_info: LogInfo,
+    /// The `README.md` this configuration writes.
+    pub readme: Vec<u8>,
+    /// The witness policy the latest checkpoint must meet, if any.
+    pub policy: Option<&'a WitnessPolicy>,
     pub evidence_dir: &'a Path,
     /// Its backoff also spaces the attempts after a conflict.
     pub retry: &'a RetryPolicy,
@@ -185,15 +195,19 @@ impl Context<'_> {
 /// Publishes the source's latest checkpoint to `store` if it is safe to.
 ///
 /// The steps, in order (each logged at `debug`):
-/// 1. read the target: `checkpoint` and `log.json`;
+/// 1. read the target: `checkpoint`, `log.json` and `README.md`;
 /// 2. check `log.json` names this log, and verify the published checkpoint;
 /// 3. fetch the log's latest checkpoint and verify its signature;
 /// 4. decide: first publication, or whether the latest checkpoint extends
 ///    the published one ([`tlog::verify_extends`]): no growth, rollback, fork;
 /// 5. on growth, fetch the consistency proof for it ([`refusal_reason`] names
 ///    a failure);
-/// 6. check `checkpoints/<tree size>`, if already there, agrees;
-/// 7. write, conditional on what step 1 read; on conflict, start again.
+/// 6. with a witness policy, check that the latest checkpoint meets it
+///    ([`Error::NotWitnessed`] if not: not a refusal, no evidence). After
+///    the consistency checks, so that a log that forked is refused with
+///    evidence whatever its witnesses did;
+/// 7. check `checkpoints/<tree size>`, if already there, agrees;
+/// 8. write, conditional on what step 1 read; on conflict, start again.
 pub(crate) async fn publish_with<S: Store + Sync>(
     store: &S,
     cx: &Context<'_>,
@@ -290,6 +304,8 @@ pub(crate) async fn publish_with<S: Store + Sync>(
             }
         }
         // 6.
+        check_witnessed(cx, &latest_bytes, latest_size)?;
+        // 7.
         let existing = store.read_history(&snapshot, latest_size).await?;
         let write_history = match existing {
             None => true,
@@ -298,13 +314,14 @@ pub(crate) async fn publish_with<S: Store + Sync>(
                 false
             }
         };
-        tracing::debug!(write_history, "6. checked the history file");
-        // 7.
+        tracing::debug!(write_history, "7. checked the history file");
+        // 8.
         let p = Publication {
             origin: cx.key.name().to_owned(),
             tree_size: latest_size,
             checkpoint: latest_bytes,
             log_json: (snapshot.log_json.as_deref() != Some(&log_json)).then(|| log_json.clone()),
+            readme: readme_to_write(snapshot.readme.as_deref(), &cx.readme),
             write_history,
             message: publish_message(cx.key.name(), latest_size, previous),
         };
@@ -330,6 +347,35 @@ pub(crate) async fn publish_with<S: Store + Sync>(
     Err(Error::Contention {
         attempts: MAX_CONFLICTS,
     })
+}
+
+/// With a witness policy, checks that the checkpoint about to be written
+/// meets it (step 6).
+fn check_witnessed(cx: &Context<'_>, note: &[u8], tree_size: u64) -> Result<(), Error> {
+    let Some(policy) = cx.policy else {
+        return Ok(());
+    };
+    let witnessed = policy.verify(note, tree_size, unix_now())?;
+    tracing::debug!(
+        tree_size,
+        cosigners = ?witnessed.cosigners,
+        "6. the latest checkpoint meets the witness policy"
+    );
+    Ok(())
+}
+
+/// The `README.md` to write: the wanted one if there is none, or if the one
+/// there is an older publisher's and differs. A `README.md` someone else
+/// wrote (see [`readme::MARKER`]) is left as it is.
+pub(crate) fn readme_to_write(existing: Option<&[u8]>, wanted: &[u8]) -> Option<Vec<u8>> {
+    match existing {
+        Some(e) if e == wanted => None,
+        Some(e) if !readme::is_ours(e) => {
+            tracing::debug!("README.md was not written by a publisher; left as it is");
+            None
+        }
+        _ => Some(wanted.to_vec()),
+    }
 }
 
 /// A `checkpoints/<tree size>` file already there must be a checkpoint of
@@ -385,6 +431,7 @@ async fn repair_history<S: Store + Sync>(
             Ok(false)
         }
         None => {
+            check_witnessed(cx, latest_bytes, size)?;
             tracing::info!(tree_size = size, "writing the missing history file");
             let written = store
                 .write_history(snapshot, size, latest_bytes, cx.key.name())

@@ -135,6 +135,11 @@ impl Layout {
     pub(crate) fn log_json(&self) -> String {
         format!("{}log.json", self.prefix)
     }
+
+    /// `README.md`: what the publication is and how to verify it.
+    pub(crate) fn readme(&self) -> String {
+        format!("{}README.md", self.prefix)
+    }
 }
 
 /// The contents of `log.json`.
@@ -147,6 +152,11 @@ pub struct LogInfo {
     /// The log's public URL, if known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_url: Option<String>,
+    /// The witness policy's text (C2SP tlog-policy) that published
+    /// checkpoints must meet, if one is configured. Absent otherwise, so
+    /// that a publication without a policy is unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub witness_policy: Option<String>,
 }
 
 impl LogInfo {
@@ -176,6 +186,11 @@ pub(crate) fn history_message(origin: &str, tree_size: u64) -> String {
 /// Commit message of a `log.json` written on its own.
 pub(crate) fn log_json_message(origin: &str, tree_size: u64) -> String {
     format!("{origin}: describe the log in log.json (tree size {tree_size})")
+}
+
+/// Commit message of a `README.md` written on its own.
+pub(crate) fn readme_message(origin: &str, tree_size: u64) -> String {
+    format!("{origin}: describe the publication in README.md (tree size {tree_size})")
 }
 
 #[cfg(test)]
@@ -236,10 +251,12 @@ mod tests {
         assert_eq!(l.checkpoint(), "checkpoint");
         assert_eq!(l.history(12), "checkpoints/12");
         assert_eq!(l.log_json(), "log.json");
+        assert_eq!(l.readme(), "README.md");
         let l = Layout::new("logs/prod");
         assert_eq!(l.checkpoint(), "logs/prod/checkpoint");
         assert_eq!(l.history(0), "logs/prod/checkpoints/0");
         assert_eq!(l.log_json(), "logs/prod/log.json");
+        assert_eq!(l.readme(), "logs/prod/README.md");
     }
 
     #[test]
@@ -248,11 +265,27 @@ mod tests {
             origin: "example.com/log".into(),
             verifier_key: "k".into(),
             log_url: None,
+            witness_policy: None,
         };
         assert_eq!(
             String::from_utf8(info.to_bytes()).unwrap(),
             "{\n  \"origin\": \"example.com/log\",\n  \"verifier_key\": \"k\"\n}\n"
         );
+        // With a URL and a policy: the fields in this order, the policy's
+        // text as given (newlines escaped by JSON).
+        let info = LogInfo {
+            log_url: Some("https://log.example.com".into()),
+            witness_policy: Some("log k\nquorum none\n".into()),
+            ..info
+        };
+        assert_eq!(
+            String::from_utf8(info.to_bytes()).unwrap(),
+            "{\n  \"origin\": \"example.com/log\",\n  \"verifier_key\": \"k\",\n  \"log_url\": \"https://log.example.com\",\n  \"witness_policy\": \"log k\\nquorum none\\n\"\n}\n"
+        );
+        // A log.json written before policies existed still parses.
+        let old: LogInfo =
+            serde_json::from_str("{\"origin\": \"o\", \"verifier_key\": \"k\"}").unwrap();
+        assert_eq!(old.witness_policy, None);
     }
 
     #[test]

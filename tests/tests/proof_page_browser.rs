@@ -261,10 +261,7 @@ fn proof_page_checks_itself_in_headless_chromium() {
     assert!(html.contains("data-state=\"unchecked\">not checked"));
     assert!(html.contains("id=\"verify-command\">stateanchor-verify inclusion"));
     assert!(html.contains(&format!("/v1/entries/1\">JSON</a>")));
-    for (asset, kind) in [
-        ("verify.js", "text/javascript"),
-        ("proof.css", "text/css"),
-    ] {
+    for (asset, kind) in [("verify.js", "text/javascript"), ("proof.css", "text/css")] {
         let resp = http.get(format!("{base}/assets/{asset}")).send().unwrap();
         assert_eq!(resp.status(), 200);
         assert!(
@@ -285,6 +282,8 @@ fn proof_page_checks_itself_in_headless_chromium() {
 
     let w1 = Arc::new(Witness::new("witness.example/w1", 1));
     let w2 = Arc::new(Witness::new("witness.example/w2", 2));
+    let (w1_vkey, w2_vkey) = (w1.vkey(), w2.vkey());
+    let (vk, w1k, w2k) = (vkey.as_str(), w1_vkey.as_str(), w2_vkey.as_str());
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let downloads = tempfile::tempdir().unwrap();
@@ -293,7 +292,7 @@ fn proof_page_checks_itself_in_headless_chromium() {
         // Every entry of the tree (proofs of every shape) verifies with the
         // log's key pinned in the address.
         for i in 0..entries.len() {
-            let url = with_query(&base, &format!("/entries/{i}"), &[("key", &vkey)]);
+            let url = with_query(&base, &format!("/entries/{i}"), &[("key", vk)]);
             let (state, status) = verdict(&c, &url).await;
             assert_eq!(state, "verified", "entry {i}: {status}");
             assert!(
@@ -304,7 +303,11 @@ fn proof_page_checks_itself_in_headless_chromium() {
                 "{status}"
             );
             assert_eq!(step_results(&c).await, ["ok", "ok", "ok", "ok"]);
-            assert!(text(&c, "#verify-key-source").await.contains("pinned in the address"));
+            assert!(
+                text(&c, "#verify-key-source")
+                    .await
+                    .contains("pinned in the address")
+            );
             assert_eq!(
                 c.find(Locator::Id("pin-key"))
                     .await
@@ -318,7 +321,10 @@ fn proof_page_checks_itself_in_headless_chromium() {
             );
         }
         let steps = text(&c, "#verify-steps").await;
-        assert!(steps.contains("Witness cosignatures: ok, none required"), "{steps}");
+        assert!(
+            steps.contains("Witness cosignatures: ok, none required"),
+            "{steps}"
+        );
 
         // A '+' left unencoded in the address still means '+'.
         let (state, status) = verdict(&c, &format!("{base}/entries/3?key={vkey}")).await;
@@ -347,7 +353,14 @@ fn proof_page_checks_itself_in_headless_chromium() {
             .await
             .unwrap();
         let deadline = Instant::now() + Duration::from_secs(20);
-        while !c.current_url().await.unwrap().query().unwrap_or_default().contains("key=") {
+        while !c
+            .current_url()
+            .await
+            .unwrap()
+            .query()
+            .unwrap_or_default()
+            .contains("key=")
+        {
             assert!(Instant::now() < deadline, "the form did not load the page");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -362,7 +375,7 @@ fn proof_page_checks_itself_in_headless_chromium() {
             .to_text();
         let (state, status) = verdict(
             &c,
-            &with_query(&base, "/entries/2", &[("key", &other)]),
+            &with_query(&base, "/entries/2", &[("key", other.as_str())]),
         )
         .await;
         assert_eq!(state, "failed");
@@ -376,10 +389,13 @@ fn proof_page_checks_itself_in_headless_chromium() {
         let (state, status) =
             verdict(&c, &with_query(&base, "/entries/2", &[("key", "garbage")])).await;
         assert_eq!(state, "failed");
-        assert!(status.contains("the pinned key is not a verifier key"), "{status}");
+        assert!(
+            status.contains("the pinned key is not a verifier key"),
+            "{status}"
+        );
         let (_, status) = verdict(
             &c,
-            &with_query(&base, "/entries/2", &[("key", &vkey), ("key", &other)]),
+            &with_query(&base, "/entries/2", &[("key", vk), ("key", other.as_str())]),
         )
         .await;
         assert!(status.contains("pins 2 log keys"), "{status}");
@@ -387,7 +403,7 @@ fn proof_page_checks_itself_in_headless_chromium() {
         // A pinned witness that did not cosign: missing cosignature.
         let (state, status) = verdict(
             &c,
-            &with_query(&base, "/entries/5", &[("key", &vkey), ("witness", &w1.vkey())]),
+            &with_query(&base, "/entries/5", &[("key", vk), ("witness", w1k)]),
         )
         .await;
         assert_eq!(state, "failed");
@@ -396,14 +412,20 @@ fn proof_page_checks_itself_in_headless_chromium() {
             "{status}"
         );
         assert!(
-            text(&c, "#step-cosignatures").await.contains("no cosignature"),
+            text(&c, "#step-cosignatures")
+                .await
+                .contains("no cosignature"),
             "{}",
             text(&c, "#step-cosignatures").await
         );
         // A witness key of the wrong type (a signed-note key, 0x01).
         let (_, status) = verdict(
             &c,
-            &with_query(&base, "/entries/5", &[("key", &vkey), ("witness", &other)]),
+            &with_query(
+                &base,
+                "/entries/5",
+                &[("key", vk), ("witness", other.as_str())],
+            ),
         )
         .await;
         assert!(status.contains("not 0x04"), "{status}");
@@ -416,16 +438,22 @@ fn proof_page_checks_itself_in_headless_chromium() {
             format!("{}{c}{}", &html[..h], &html[h + 1..])
         });
         let (state, status) =
-            verdict(&c, &with_query(&flipped, "/entries/0", &[("key", &vkey)])).await;
+            verdict(&c, &with_query(&flipped, "/entries/0", &[("key", vk)])).await;
         assert_eq!(state, "failed");
-        assert!(status.starts_with("failed: the inclusion proof gives the root"), "{status}");
+        assert!(
+            status.starts_with("failed: the inclusion proof gives the root"),
+            "{status}"
+        );
         assert_eq!(step_results(&c).await, ["ok", "failed", "ok", "ok"]);
 
         let edited = rewriting_proxy(&base, |html| {
-            html.replacen("<pre id=\"entry-text\">\nentry 3<", "<pre id=\"entry-text\">\nentry 9<", 1)
+            html.replacen(
+                "<pre id=\"entry-text\">\nentry 3<",
+                "<pre id=\"entry-text\">\nentry 9<",
+                1,
+            )
         });
-        let (state, status) =
-            verdict(&c, &with_query(&edited, "/entries/3", &[("key", &vkey)])).await;
+        let (state, status) = verdict(&c, &with_query(&edited, "/entries/3", &[("key", vk)])).await;
         assert_eq!(state, "failed");
         assert!(
             status.contains("the entry text shown is not the entry that was hashed"),
@@ -436,8 +464,7 @@ fn proof_page_checks_itself_in_headless_chromium() {
         let moved = rewriting_proxy(&base, |html| {
             html.replacen("id=\"entry-index\">3<", "id=\"entry-index\">4<", 1)
         });
-        let (_, status) =
-            verdict(&c, &with_query(&moved, "/entries/3", &[("key", &vkey)])).await;
+        let (_, status) = verdict(&c, &with_query(&moved, "/entries/3", &[("key", vk)])).await;
         assert!(status.starts_with("failed:"), "{status}");
 
         // Cosigned checkpoints: the real checkpoint, with cosignature lines
@@ -449,43 +476,65 @@ fn proof_page_checks_itself_in_headless_chromium() {
         });
         let (state, status) = verdict(
             &c,
-            &with_query(&cosigned, "/entries/2", &[("key", &vkey), ("witness", &w1.vkey())]),
+            &with_query(&cosigned, "/entries/2", &[("key", vk), ("witness", w1k)]),
         )
         .await;
         assert_eq!(state, "verified", "{status}");
-        assert!(status.ends_with("cosigned by 1 of 1 pinned witness(es)"), "{status}");
+        assert!(
+            status.ends_with("cosigned by 1 of 1 pinned witness(es)"),
+            "{status}"
+        );
         let cosigs = text(&c, "#step-cosignatures").await;
         let w1_id: String = w1.key_id().iter().map(|b| format!("{b:02x}")).collect();
         assert!(
-            cosigs.contains(&format!("{}+{w1_id}: cosigned at 2023-11-14 22:13:20 UTC", w1.name)),
+            cosigs.contains(&format!(
+                "{}+{w1_id}: cosigned at 2023-11-14 22:13:20 UTC",
+                w1.name
+            )),
             "{cosigs}"
         );
         // Two pinned, one cosigned: the default quorum (all) fails, a
         // quorum of 1 verifies, a quorum of 3 is refused.
-        let two = [("key", vkey.as_str()), ("witness", &w1.vkey()), ("witness", &w2.vkey())];
+        let two = [("key", vk), ("witness", w1k), ("witness", w2k)];
         let (state, status) = verdict(&c, &with_query(&cosigned, "/entries/2", &two)).await;
         assert_eq!(state, "failed");
         assert!(
-            status.starts_with(&format!("failed: missing cosignature from {} (1 of the 2 required)", w2.name)),
+            status.starts_with(&format!(
+                "failed: missing cosignature from {} (1 of the 2 required)",
+                w2.name
+            )),
             "{status}"
         );
         let mut q1 = two.to_vec();
         q1.push(("quorum", "1"));
         let (state, status) = verdict(&c, &with_query(&cosigned, "/entries/2", &q1)).await;
         assert_eq!(state, "verified", "{status}");
-        assert!(status.ends_with("cosigned by 1 of 2 pinned witness(es)"), "{status}");
+        assert!(
+            status.ends_with("cosigned by 1 of 2 pinned witness(es)"),
+            "{status}"
+        );
         q1.pop();
         q1.push(("quorum", "3"));
         let (_, status) = verdict(&c, &with_query(&cosigned, "/entries/2", &q1)).await;
-        assert!(status.contains("the quorum 3 is not between 1 and the 2"), "{status}");
+        assert!(
+            status.contains("the quorum 3 is not between 1 and the 2"),
+            "{status}"
+        );
         // The witness textarea: one key a line, in one parameter.
-        let lines = format!("{}\r\n{}", w1.vkey(), w2.vkey());
+        let lines = format!("{w1k}\r\n{w2k}");
         let (_, status) = verdict(
             &c,
-            &with_query(&cosigned, "/entries/2", &[("key", &vkey), ("witness", &lines), ("quorum", "1")]),
+            &with_query(
+                &cosigned,
+                "/entries/2",
+                &[("key", vk), ("witness", lines.as_str()), ("quorum", "1")],
+            ),
         )
         .await;
-        assert!(status.ends_with("cosigned by 1 of 2 pinned witness(es)"), "{status}");
+        assert!(
+            status.ends_with("cosigned by 1 of 2 pinned witness(es)"),
+            "{status}"
+        );
 
         // A cosignature line under w1's name and key ID, signed by w2's key.
         let (a, b2) = (w1.clone(), b.clone());
@@ -494,12 +543,15 @@ fn proof_page_checks_itself_in_headless_chromium() {
         });
         let (state, status) = verdict(
             &c,
-            &with_query(&forged, "/entries/2", &[("key", &vkey), ("witness", &w1.vkey())]),
+            &with_query(&forged, "/entries/2", &[("key", vk), ("witness", w1k)]),
         )
         .await;
         assert_eq!(state, "failed");
         assert!(
-            status.starts_with(&format!("failed: the cosignature of {}+{w1_id} does not verify", w1.name)),
+            status.starts_with(&format!(
+                "failed: the cosignature of {}+{w1_id} does not verify",
+                w1.name
+            )),
             "{status}"
         );
 
@@ -510,7 +562,7 @@ fn proof_page_checks_itself_in_headless_chromium() {
         });
         let (state, status) = verdict(
             &c,
-            &with_query(&future, "/entries/2", &[("key", &vkey), ("witness", &w1.vkey())]),
+            &with_query(&future, "/entries/2", &[("key", vk), ("witness", w1k)]),
         )
         .await;
         assert_eq!(state, "failed");

@@ -20,7 +20,7 @@ use axum::routing::get;
 use integration_tests::bin;
 use integration_tests::fake_github::{Access, FakeGitHub, Fault, Server};
 use serde_json::{Value, json};
-use tlog::{Checkpoint, MemoryHashStore, SignerKey, leaf_hash};
+use tlog::{Checkpoint, CosignerKey, MemoryHashStore, SignerKey, leaf_hash};
 
 const ORIGIN: &str = "publish.test/log";
 const REPO: &str = "acme/roots";
@@ -38,6 +38,11 @@ struct LogState {
     tamper_proofs: bool,
     /// Answer this many requests with 503 + Retry-After: 1.
     fail_next: u32,
+    /// Witnesses whose `cosignature/v1` lines the checkpoint carries.
+    cosigners: Vec<CosignerKey>,
+    /// The cosignatures' timestamp (fixed, so that the served checkpoint
+    /// is the same bytes at every request).
+    cosigned_at: u64,
 }
 
 struct FakeLog {
@@ -62,10 +67,14 @@ fn injected_failure(s: &mut LogState) -> Option<Response> {
 
 fn signed_checkpoint(s: &LogState) -> Vec<u8> {
     let signer = s.impostor.as_ref().unwrap_or(&s.key);
-    Checkpoint::new(ORIGIN, s.store.size(), s.store.root())
+    let mut note = Checkpoint::new(ORIGIN, s.store.size(), s.store.root())
         .sign(signer)
-        .unwrap()
-        .to_bytes()
+        .unwrap();
+    for w in &s.cosigners {
+        let cosignature = w.cosign(note.text(), s.cosigned_at);
+        note.push_signature(cosignature);
+    }
+    note.to_bytes()
 }
 
 async fn log_checkpoint(State(st): State<Arc<Mutex<LogState>>>) -> Response {
@@ -131,6 +140,11 @@ impl FakeLog {
             store,
             tamper_proofs: false,
             fail_next: 0,
+            cosigners: Vec::new(),
+            cosigned_at: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs(),
         }));
         let router = Router::new()
             .route("/checkpoint", get(log_checkpoint))
@@ -373,11 +387,17 @@ fn github_first_publication_growth_and_no_growth() {
     assert_eq!(info["origin"], ORIGIN);
     assert_eq!(info["verifier_key"], c.log.vkey());
     assert_eq!(info["log_url"], c.log.url());
+    assert!(info.get("witness_policy").is_none(), "{info}");
+    let readme = String::from_utf8(c.file("logs/prod/README.md").unwrap()).unwrap();
+    assert!(
+        readme.contains("- Witness policy: none\n") && !readme.contains("--policy"),
+        "{readme}"
+    );
     let commits = c.gh().commits(REPO);
     assert_eq!(
         commits.len(),
-        3,
-        "log.json, checkpoint, checkpoints/3: {commits:#?}"
+        4,
+        "log.json, README.md, checkpoint, checkpoints/3: {commits:#?}"
     );
     for commit in &commits {
         assert!(
@@ -409,9 +429,13 @@ fn github_first_publication_growth_and_no_growth() {
         "history is never rewritten"
     );
     let commits = c.gh().commits(REPO);
-    assert_eq!(commits.len(), 5, "log.json unchanged: {commits:#?}");
     assert_eq!(
-        commits[3].message,
+        commits.len(),
+        6,
+        "log.json and README.md unchanged: {commits:#?}"
+    );
+    assert_eq!(
+        commits[4].message,
         "publish.test/log: publish checkpoint at tree size 5 (was 3)"
     );
 
@@ -431,7 +455,7 @@ fn github_first_publication_growth_and_no_growth() {
         "{}",
         r.stdout
     );
-    assert_eq!(c.gh().commits(REPO).len(), 5);
+    assert_eq!(c.gh().commits(REPO).len(), 6);
     assert_eq!(puts(), puts_before);
 
     // The verifier accepts the publication.
@@ -997,6 +1021,11 @@ fn dir_existing_repository_keeps_its_history_and_local_files() {
         git(&repo, &["status", "--porcelain"]).trim(),
         "?? untracked.txt"
     );
+    assert_eq!(
+        std::fs::read_to_string(repo.join("README.md")).unwrap(),
+        "roots\n",
+        "a README.md the publisher did not write is left alone"
+    );
 }
 
 /// `run --interval` publishes on schedule until SIGTERM.
@@ -1052,6 +1081,226 @@ fn dir_run_stops_on_refusal_with_an_alert() {
     r.assert_code(1);
     assert!(r.stderr.contains("ALERT"), "{}", r.stderr);
     assert_eq!(r.evidence()["reason"], "fork");
+}
+
+// ---------------------------------------------------------------------------
+// Witness policy (--policy).
+
+/// The witnesses of the test policy, `A`, `B` and `C`.
+fn witnesses() -> Vec<CosignerKey> {
+    (1..=3)
+        .map(|i| CosignerKey::from_seed(&format!("witness{i}.test"), &[i; 32]).unwrap())
+        .collect()
+}
+
+/// Writes a policy naming the log (`log_vkey`) and witnesses A, B and C,
+/// two of which must cosign; returns its path and text.
+fn write_policy(c: &Case, log_vkey: &str) -> (PathBuf, String) {
+    let mut text = format!("# two of three\nlog {log_vkey} {}\n\n", c.log.url());
+    for (name, w) in ["A", "B", "C"].iter().zip(witnesses()) {
+        text += &format!("witness {name} {}\n", w.verifier().to_text());
+    }
+    text += "group two-of-three 2 A B C\nquorum two-of-three\n";
+    let path = c.tmp.path().join("policy.txt");
+    std::fs::write(&path, &text).unwrap();
+    (path, text)
+}
+
+/// With `--policy`: a checkpoint without quorum is not published (exit 3,
+/// no evidence, nothing written); one with quorum is, byte for byte with
+/// its cosignature lines, and `log.json` and `README.md` name the policy.
+fn publishes_only_witnessed_checkpoints(c: &Case, prefix: &str) {
+    let (policy, text) = write_policy(c, &c.log.vkey());
+    let once = || c.once_with(&["--policy", policy.to_str().unwrap()]);
+    let read = |path: &str| match &c.gh {
+        Some(_) => c.file(&format!("{prefix}{path}")),
+        None => std::fs::read(c.repo().join(path)).ok(),
+    };
+    let evidence_files = || {
+        std::fs::read_dir(c.tmp.path())
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with("stateanchor-evidence-")
+            })
+            .count()
+    };
+    let cosigned_by = |names: &[usize]| {
+        let all = witnesses();
+        c.log
+            .with(|s| s.cosigners = names.iter().map(|&i| all[i].clone()).collect());
+    };
+    let not_witnessed = |r: &Run, size: u64, reason: &str| {
+        r.assert_code(3);
+        assert!(
+            r.stderr.contains(&format!(
+                "stateanchor-publish: error: not published: the log's checkpoint at tree size {size} does not meet the witness policy: witness quorum not met: {reason}; the quorum needs two-of-three = 2 of (A, B, C)"
+            )),
+            "{}",
+            r.stderr
+        );
+        assert!(
+            r.stderr
+                .contains("stateanchor-publish: hint: the log's witnesses have not cosigned"),
+            "{}",
+            r.stderr
+        );
+        assert!(!r.stdout.contains("evidence:"), "{}", r.stdout);
+        assert!(!r.stderr.contains("refused"), "not a refusal: {}", r.stderr);
+        assert_eq!(evidence_files(), 0, "no evidence of anything");
+    };
+
+    // Not cosigned, then cosigned by one witness of the two needed.
+    not_witnessed(&once(), 3, "cosigned by no witness of the policy");
+    cosigned_by(&[1]);
+    not_witnessed(&once(), 3, "cosigned by B");
+    for path in ["checkpoint", "checkpoints/3", "log.json", "README.md"] {
+        assert_eq!(read(path), None, "nothing written: {path}");
+    }
+    if c.gh.is_some() {
+        assert!(c.gh().commits(REPO).is_empty());
+    }
+
+    // Cosigned by A and C: published, cosignature lines intact.
+    cosigned_by(&[0, 2]);
+    let r = once();
+    r.assert_code(0);
+    assert!(r.stdout.contains("at tree size 3 to"), "{}", r.stdout);
+    let cp3 = c.log.checkpoint();
+    assert_eq!(read("checkpoint"), Some(cp3.clone()));
+    assert_eq!(read("checkpoints/3"), Some(cp3.clone()));
+    let cp3 = String::from_utf8(cp3).unwrap();
+    assert_eq!(cp3.matches("\n\u{2014} witness").count(), 2, "{cp3}");
+    assert!(
+        cp3.contains("\u{2014} witness1.test ") && cp3.contains("\u{2014} witness3.test "),
+        "{cp3}"
+    );
+    let info: Value = serde_json::from_slice(&read("log.json").unwrap()).unwrap();
+    assert_eq!(info["witness_policy"], text);
+    assert_eq!(info["verifier_key"], c.log.vkey());
+    let readme = String::from_utf8(read("README.md").unwrap()).unwrap();
+    for want in [
+        format!("# Checkpoints of the transparency log `{ORIGIN}`\n"),
+        format!("```\n{text}```\n"),
+        "- Witness policy: quorum two-of-three = 2 of (A, B, C)\n".to_owned(),
+        "Quorum: two-of-three = 2 of (A, B, C).\n".to_owned(),
+        format!(
+            "stateanchor-verify published --log {} --key {} --policy policy.txt --repo ",
+            c.log.url(),
+            c.log.vkey()
+        ),
+        "| `checkpoints/<tree size>` |".to_owned(),
+    ] {
+        assert!(
+            readme.contains(&want),
+            "README.md lacks {want:?}:\n{readme}"
+        );
+    }
+
+    // Growth cosigned by C alone is not published; by all three it is.
+    c.log.append(&["a-3", "a-4"]);
+    cosigned_by(&[2]);
+    not_witnessed(&once(), 5, "cosigned by C");
+    assert_eq!(read("checkpoint").map(|b| tree_size(&b)), Some(3));
+    cosigned_by(&[0, 1, 2]);
+    let r = once();
+    r.assert_code(0);
+    assert!(r.stdout.contains("(was 3)"), "{}", r.stdout);
+    let cp5 = c.log.checkpoint();
+    assert_eq!(read("checkpoint"), Some(cp5.clone()));
+    assert_eq!(read("checkpoints/5"), Some(cp5));
+
+    // The verifier accepts checkpoints that carry cosignatures.
+    c.verify_published().assert_code(0);
+}
+
+#[test]
+fn github_with_a_policy_publishes_only_witnessed_checkpoints() {
+    let c = Case::github(3, "logs/prod");
+    publishes_only_witnessed_checkpoints(&c, "logs/prod/");
+    let messages: Vec<String> = c
+        .gh()
+        .commits(REPO)
+        .into_iter()
+        .map(|commit| format!("{} {}", commit.path, commit.message))
+        .collect();
+    assert_eq!(
+        messages,
+        [
+            "logs/prod/log.json publish.test/log: describe the log in log.json (tree size 3)",
+            "logs/prod/README.md publish.test/log: describe the publication in README.md (tree size 3)",
+            "logs/prod/checkpoint publish.test/log: publish checkpoint at tree size 3 (first publication)",
+            "logs/prod/checkpoints/3 publish.test/log: archive checkpoint at tree size 3",
+            "logs/prod/checkpoint publish.test/log: publish checkpoint at tree size 5 (was 3)",
+            "logs/prod/checkpoints/5 publish.test/log: archive checkpoint at tree size 5",
+        ]
+    );
+    let readme = String::from_utf8(c.file("logs/prod/README.md").unwrap()).unwrap();
+    assert!(
+        readme.contains(&format!(
+            "--repo github:{REPO}/logs/prod --github-api {}\n",
+            c.api
+        )),
+        "{readme}"
+    );
+}
+
+#[test]
+fn dir_with_a_policy_publishes_only_witnessed_checkpoints() {
+    let c = Case::dir(3);
+    publishes_only_witnessed_checkpoints(&c, "");
+    assert_eq!(
+        git(&c.repo(), &["show", "--name-only", "--format=", "HEAD~1"]).trim(),
+        "README.md\ncheckpoint\ncheckpoints/3\nlog.json",
+        "the first publication is one commit"
+    );
+    let readme = std::fs::read_to_string(c.repo().join("README.md")).unwrap();
+    assert!(readme.contains("--repo dir:.\n"), "{readme}");
+}
+
+#[test]
+fn policy_errors_exit_2_and_write_nothing() {
+    let c = Case::dir(1);
+    let other = SignerKey::from_seed("other.test/log", &[3; 32]).unwrap();
+    let (policy, _) = write_policy(&c, &other.verifier_key().to_text());
+    let r = c.once_with(&["--policy", policy.to_str().unwrap()]);
+    r.assert_code(2);
+    assert!(
+        r.stderr
+            .contains("the witness policy has no log line with this log's key"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains(&format!(
+            "hint: add the line `log {}` to the policy",
+            c.log.vkey()
+        )),
+        "{}",
+        r.stderr
+    );
+
+    std::fs::write(&policy, "log nonsense\nquorum none\n").unwrap();
+    let r = c.once_with(&["--policy", policy.to_str().unwrap()]);
+    r.assert_code(2);
+    assert!(
+        r.stderr.contains("invalid witness policy: policy line 1:"),
+        "{}",
+        r.stderr
+    );
+
+    let missing = c.tmp.path().join("missing.txt");
+    let r = c.once_with(&["--policy", missing.to_str().unwrap()]);
+    r.assert_code(2);
+    assert!(
+        r.stderr.contains("reading the witness policy"),
+        "{}",
+        r.stderr
+    );
+    assert!(!c.repo().exists(), "nothing created");
 }
 
 #[test]

@@ -178,3 +178,102 @@ fn server_publishes_on_schedule() {
     );
     verify_published(&server, &target, None);
 }
+
+/// Reads the tree size of `<dir>/checkpoint`, 0 if there is none.
+fn published_size(dir: &Path) -> u64 {
+    std::fs::read_to_string(dir.join("checkpoint"))
+        .ok()
+        .and_then(|t| t.lines().nth(1).and_then(|l| l.parse().ok()))
+        .unwrap_or(0)
+}
+
+/// Starts a server once to learn its key, then again with `args` and a
+/// witness policy made from the key by `policy`; returns the server and the
+/// policy's text.
+fn start_with_policy(
+    tmp: &Path,
+    policy: impl Fn(&str) -> String,
+    args: &[&str],
+) -> (LogServer, String) {
+    let data = tmp.join("data");
+    let mut first = LogServer::start_in(&data, &[]);
+    first.stop();
+    let text = policy(&first.verifier_key);
+    let path = tmp.join("witness-policy.txt");
+    std::fs::write(&path, &text).unwrap();
+    let mut args = args.to_vec();
+    args.extend(["--witness-policy", path.to_str().unwrap()]);
+    (LogServer::start_in(&data, &args), text)
+}
+
+/// `serve --publish dir:... --witness-policy FILE`: the embedded publisher
+/// checks every checkpoint under the log's own policy (here `quorum none`:
+/// no witness needed) and publishes the policy in log.json and README.md.
+#[test]
+fn server_publishes_its_witness_policy() {
+    if !server_has("--witness-policy") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let roots = tmp.path().join("roots");
+    let target = format!("dir:{}", roots.display());
+    let (server, policy) = start_with_policy(
+        tmp.path(),
+        |vkey| format!("log {vkey}\nquorum none\n"),
+        &["--publish", &target, "--publish-interval", "200ms"],
+    );
+    let size = append(&server, 3, "w");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while published_size(&roots) < size {
+        assert!(
+            Instant::now() < deadline,
+            "tree size {size} was not published"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let info: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(roots.join("log.json")).unwrap()).unwrap();
+    assert_eq!(info["witness_policy"], policy);
+    let readme = std::fs::read_to_string(roots.join("README.md")).unwrap();
+    assert!(readme.contains(&format!("```\n{policy}```\n")), "{readme}");
+    assert!(
+        readme.contains("Quorum: none (no cosignature).\n"),
+        "{readme}"
+    );
+    verify_published(&server, &target, None);
+}
+
+/// A log whose policy needs a witness that never answers publishes nothing:
+/// no checkpoint meets the quorum (the log does not serve one, or the
+/// publisher refuses it), and the server keeps serving.
+#[test]
+fn server_publishes_nothing_its_witnesses_did_not_cosign() {
+    if !server_has("--witness-policy") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let roots = tmp.path().join("roots");
+    let target = format!("dir:{}", roots.display());
+    let witness = tlog::CosignerKey::from_seed("silent.witness.test", &[5; 32])
+        .unwrap()
+        .verifier()
+        .to_text();
+    let (server, policy) = start_with_policy(
+        tmp.path(),
+        // Port 9 (discard): nothing listens there.
+        |vkey| format!("log {vkey}\nwitness W {witness} http://127.0.0.1:9/\nquorum W\n"),
+        &["--publish", &target, "--publish-interval", "100ms"],
+    );
+    // A valid policy naming the log: the publisher runs, and declines.
+    let parsed = tlog::Policy::parse(&policy).unwrap();
+    assert_eq!(parsed.logs()[0].key.to_text(), server.verifier_key);
+    let _ = append(&server, 2, "n");
+    // Ten publication intervals.
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(published_size(&roots), 0, "nothing published");
+    assert!(!roots.join("README.md").exists());
+    let status = reqwest::blocking::get(format!("{}/v1/log", server.url))
+        .unwrap()
+        .status();
+    assert_eq!(status.as_u16(), 200, "the server keeps serving");
+}

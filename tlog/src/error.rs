@@ -1,6 +1,7 @@
 //! The crate's one error type.
 
 use crate::checkpoint::Inconsistency;
+use crate::policy::PolicyProblem;
 
 /// Everything that can go wrong in this crate.
 ///
@@ -165,5 +166,75 @@ pub enum Error {
     EntryTooLarge {
         /// The entry's size.
         size: usize,
+    },
+    /// A witness cosignature (c2sp.org/tlog-cosignature) was refused by the
+    /// cosigner key it claims: another key's name or key ID, the wrong
+    /// length, a timestamp above 2^63 - 1, or a signature that does not
+    /// verify.
+    #[error("invalid cosignature from {name}+{key_id:08x}: {reason}")]
+    InvalidCosignature {
+        /// The key name on the signature line.
+        name: String,
+        /// The key ID on the signature line.
+        key_id: u32,
+        /// Why it was refused.
+        reason: &'static str,
+    },
+    /// A valid cosignature whose timestamp is later than the verifier's
+    /// clock allows (see [`MAX_COSIGNATURE_CLOCK_SKEW`](crate::MAX_COSIGNATURE_CLOCK_SKEW)).
+    #[error(
+        "cosignature from {name} is timestamped {timestamp}, more than {skew} s after the current time {now}"
+    )]
+    CosignatureInFuture {
+        /// The witness's name in the policy.
+        name: String,
+        /// The cosignature's timestamp (POSIX seconds).
+        timestamp: u64,
+        /// The time it was checked at (POSIX seconds).
+        now: u64,
+        /// The clock skew allowed, in seconds.
+        skew: u64,
+    },
+    /// A policy file (c2sp.org/tlog-policy) is not valid.
+    #[error("policy line {line}: {problem}")]
+    MalformedPolicy {
+        /// The line, counted from 1.
+        line: usize,
+        /// What is wrong with it.
+        problem: PolicyProblem,
+    },
+    /// A policy file has no `quorum` line.
+    #[error("policy has no quorum line (write `quorum none` to require no witness)")]
+    PolicyWithoutQuorum,
+    /// A checkpoint's cosignatures do not meet the policy's quorum.
+    #[error(
+        "witness quorum not met: cosigned by {cosigned}; the quorum needs {quorum}",
+        cosigned = if have.is_empty() { "no witness of the policy".to_owned() } else { have.join(", ") }
+    )]
+    QuorumNotMet {
+        /// The policy names of the witnesses whose cosignatures verified.
+        have: Vec<String>,
+        /// What the quorum needs, described from the policy.
+        quorum: String,
+    },
+    /// An `add-checkpoint` request body (c2sp.org/tlog-witness) is malformed.
+    #[error("malformed add-checkpoint request: {reason}")]
+    MalformedWitnessRequest {
+        /// What was wrong with it.
+        reason: &'static str,
+    },
+    /// An `add-checkpoint` response body (c2sp.org/tlog-witness) is malformed.
+    #[error("malformed add-checkpoint response: {reason}")]
+    MalformedWitnessResponse {
+        /// What was wrong with it.
+        reason: &'static str,
+    },
+    /// A proof file (c2sp.org/tlog-proof) is malformed.
+    #[error("malformed tlog-proof file, line {line}: {reason}")]
+    MalformedProofFile {
+        /// The line, counted from 1.
+        line: usize,
+        /// What was wrong with it.
+        reason: &'static str,
     },
 }

@@ -19,7 +19,7 @@ use crate::Error;
 pub const ALG_ED25519: u8 = 0x01;
 
 /// The em dash and space that start every signature line.
-const SIG_PREFIX: &str = "\u{2014} ";
+pub(crate) const SIG_PREFIX: &str = "\u{2014} ";
 
 /// Most signature lines a note may carry (as in Go's `note` package).
 pub const MAX_SIGNATURES: usize = 100;
@@ -42,7 +42,7 @@ pub fn is_valid_key_name(name: &str) -> bool {
     !name.is_empty() && !name.chars().any(|c| c.is_whitespace() || c == '+')
 }
 
-fn check_name(name: &str) -> Result<(), Error> {
+pub(crate) fn check_name(name: &str) -> Result<(), Error> {
     if is_valid_key_name(name) {
         Ok(())
     } else {
@@ -63,41 +63,73 @@ fn parse_key_id(hex: &str) -> Result<u32, Error> {
     })
 }
 
-fn parse_key_data(b64: &str) -> Result<[u8; 32], Error> {
-    let data = B64.decode(b64).map_err(|_| Error::MalformedKey {
-        reason: "key data is not valid base64",
-    })?;
-    match data.split_first() {
-        Some((&ALG_ED25519, rest)) => rest.try_into().map_err(|_| Error::MalformedKey {
-            reason: "Ed25519 key is not 32 bytes",
-        }),
-        Some(_) => Err(Error::MalformedKey {
-            reason: "unsupported key type (only Ed25519, 0x01)",
-        }),
-        None => Err(Error::MalformedKey {
-            reason: "key data is empty",
-        }),
-    }
+/// The parts of a key's text form `<name>+<hex key ID>+<base64(type || key)>`
+/// (after any `PRIVATE+KEY+` prefix), not yet checked against each other.
+pub(crate) struct KeyText<'a> {
+    /// The key name.
+    pub name: &'a str,
+    /// The key ID as written.
+    pub key_id: u32,
+    /// The signature type byte.
+    pub alg: u8,
+    /// The key material after the type byte.
+    pub key: Vec<u8>,
 }
 
-/// Parses `<name>+<hex key ID>+<base64 key data>` (the text form of a key
-/// after any prefix), makes the key with `make`, and checks that the key ID
-/// matches the name and key. `form` names the expected form in errors.
-fn parse_key_text<K>(
-    text: &str,
-    form: &'static str,
-    make: impl FnOnce(&str, &[u8; 32]) -> Result<K, Error>,
-    id_of: impl FnOnce(&K) -> u32,
-) -> Result<K, Error> {
+/// Splits a key's text form into its parts. `form` names the expected
+/// form in errors.
+pub(crate) fn split_key_text<'a>(text: &'a str, form: &'static str) -> Result<KeyText<'a>, Error> {
     let mut parts = text.splitn(3, '+');
     let (Some(name), Some(id), Some(data), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(Error::MalformedKey { reason: form });
     };
-    let id = parse_key_id(id)?;
-    let key = make(name, &parse_key_data(data)?)?;
-    if id_of(&key) != id {
+    let key_id = parse_key_id(id)?;
+    let data = B64.decode(data).map_err(|_| Error::MalformedKey {
+        reason: "key data is not valid base64",
+    })?;
+    let Some((&alg, key)) = data.split_first() else {
+        return Err(Error::MalformedKey {
+            reason: "key data is empty",
+        });
+    };
+    Ok(KeyText {
+        name,
+        key_id,
+        alg,
+        key: key.to_vec(),
+    })
+}
+
+/// Parses `<name>+<hex key ID>+<base64 key data>` (the text form of a key
+/// after any prefix) whose signature type must be `alg`, makes the key with
+/// `make`, and checks that the key ID matches the name and key. `form`
+/// names the expected form in errors, `unsupported` the error for another
+/// signature type.
+pub(crate) fn parse_key_text<K>(
+    text: &str,
+    form: &'static str,
+    alg: u8,
+    unsupported: &'static str,
+    make: impl FnOnce(&str, &[u8; 32]) -> Result<K, Error>,
+    id_of: impl FnOnce(&K) -> u32,
+) -> Result<K, Error> {
+    let parts = split_key_text(text, form)?;
+    if parts.alg != alg {
+        return Err(Error::MalformedKey {
+            reason: unsupported,
+        });
+    }
+    let bytes: [u8; 32] = parts
+        .key
+        .as_slice()
+        .try_into()
+        .map_err(|_| Error::MalformedKey {
+            reason: "Ed25519 key is not 32 bytes",
+        })?;
+    let key = make(parts.name, &bytes)?;
+    if id_of(&key) != parts.key_id {
         return Err(Error::MalformedKey {
             reason: "key ID does not match the name and key",
         });
@@ -105,12 +137,16 @@ fn parse_key_text<K>(
     Ok(key)
 }
 
-fn key_data(bytes: &[u8; 32]) -> String {
+/// `base64(alg || bytes)`, the last part of a key's text form.
+pub(crate) fn key_data(alg: u8, bytes: &[u8; 32]) -> String {
     let mut v = Vec::with_capacity(33);
-    v.push(ALG_ED25519);
+    v.push(alg);
     v.extend_from_slice(bytes);
     B64.encode(v)
 }
+
+/// The message of [`VerifierKey::from_text`] for a key of another type.
+const UNSUPPORTED_LOG_KEY: &str = "unsupported key type (only Ed25519, 0x01)";
 
 /// An Ed25519 public key that verifies note signatures, with its name.
 ///
@@ -149,6 +185,8 @@ impl VerifierKey {
         parse_key_text(
             text.trim_end_matches(['\n', '\r']),
             "want <name>+<key ID>+<key data>",
+            ALG_ED25519,
+            UNSUPPORTED_LOG_KEY,
             Self::new,
             |k| k.key_id,
         )
@@ -161,7 +199,7 @@ impl VerifierKey {
             "{}+{:08x}+{}",
             self.name,
             self.key_id,
-            key_data(self.key.as_bytes())
+            key_data(ALG_ED25519, self.key.as_bytes())
         )
     }
 
@@ -253,6 +291,8 @@ impl SignerKey {
         parse_key_text(
             rest,
             "want PRIVATE+KEY+<name>+<key ID>+<key data>",
+            ALG_ED25519,
+            UNSUPPORTED_LOG_KEY,
             Self::from_seed,
             |k| k.key_id,
         )
@@ -265,7 +305,7 @@ impl SignerKey {
             "PRIVATE+KEY+{}+{:08x}+{}",
             self.name,
             self.key_id,
-            key_data(self.key.as_bytes())
+            key_data(ALG_ED25519, self.key.as_bytes())
         )
     }
 
@@ -481,7 +521,7 @@ impl Note {
     }
 }
 
-fn parse_signature_line(line: &str) -> Result<NoteSignature, Error> {
+pub(crate) fn parse_signature_line(line: &str) -> Result<NoteSignature, Error> {
     let rest = line.strip_prefix(SIG_PREFIX).ok_or(Error::MalformedNote {
         reason: "signature line does not start with an em dash",
     })?;

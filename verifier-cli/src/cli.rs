@@ -12,8 +12,11 @@ Exit codes:
      to a file (see --evidence-dir)
   2  usage, network or I/O error: nothing was decided
 
-The log's verifier key is always given by you (--key or --key-file); a key
-served by the log under audit is never trusted.
+The log's verifier key is always given by you (--key or --key-file, or the
+log line of a --policy file); a key served by the log under audit is never
+trusted. With --policy FILE (c2sp.org/tlog-policy), a checkpoint counts only
+if it is also cosigned by a quorum of the policy's witnesses; with --key
+alone, no witness is required, and the output says so.
 
 Example:
   stateanchor-verify checkpoint --key 'example.com/log+33d7b496+AeHT...' https://log.example.com/checkpoint";
@@ -37,6 +40,19 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "DIR")]
     pub evidence_dir: Option<PathBuf>,
 
+    /// Witness policy (c2sp.org/tlog-policy): every checkpoint the command
+    /// relies on must be signed by one of the policy's logs and cosigned by a
+    /// quorum of its witnesses [default: no witness required].
+    ///
+    /// With --key too, the key must be one of the policy's logs (a policy
+    /// with no log line takes the key as its log); alone, a policy with one
+    /// log names the log's key. Cosignatures from keys the policy does not
+    /// list are ignored; a witness that cosigned twice counts once; a
+    /// cosignature from a policy witness that does not verify, or dated more
+    /// than 60 s after this computer's clock, fails the verification.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+
     /// Timeout of each HTTP request (e.g. 30s, 2m).
     #[arg(long, global = true, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
     pub timeout: Duration,
@@ -46,9 +62,10 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// The log's verifier key, given by the user.
+/// The log's verifier key, given by the user (required unless --policy
+/// names the log).
 #[derive(Args, Debug, Clone)]
-#[group(required = true, multiple = false)]
+#[group(required = false, multiple = false)]
 pub struct KeyArgs {
     /// The log's verifier key, `<origin>+<key ID hex>+<base64>` (C2SP signed-note text form).
     #[arg(long, value_name = "VKEY")]
@@ -107,7 +124,7 @@ Give the entry by --index, by --leaf-hash, or by --entry-file (its leaf hash
 is computed here; add --index on a log without a proof API to skip the search).
 
 Example:
-  stateanchor-verify inclusion --log https://log.example.com --key-file log.vkey --entry-file envelope.json")]
+  stateanchor-verify inclusion --log https://log.example.com --policy log.policy --entry-file envelope.json --save envelope.tlog-proof")]
     Inclusion {
         /// The log's verifier key.
         #[command(flatten)]
@@ -127,6 +144,11 @@ Example:
         /// Verify against this checkpoint file instead of the log's latest one.
         #[arg(long, value_name = "FILE")]
         checkpoint: Option<PathBuf>,
+        /// Once verified, save the entry's proof as a c2sp.org/tlog-proof
+        /// file (the checkpoint as served, with its cosignatures), for
+        /// `stateanchor-verify proof` or any tlog-proof verifier, offline.
+        #[arg(long, value_name = "FILE")]
+        save: Option<PathBuf>,
     },
 
     /// Prove that a newer checkpoint (by default the log's current one) extends an older one.
@@ -231,6 +253,28 @@ Example:
         /// Checkpoint to start from when the state file does not exist yet.
         #[arg(long, value_name = "FILE")]
         initial: Option<PathBuf>,
+    },
+
+    /// Verify a c2sp.org/tlog-proof file offline: the entry is in the log, under a witnessed checkpoint.
+    #[command(after_help = "\
+Nothing is fetched. The proof's checkpoint must be signed by the log (--key,
+or a log of --policy) and, with --policy, cosigned by a quorum of the
+policy's witnesses; the entry's RFC 6962 leaf hash must be included at the
+proof's index. Exit 0 if all of this holds, 1 (with the reason) if not.
+The proof's optional extra data is not authenticated and not used.
+
+Example:
+  stateanchor-verify proof envelope.tlog-proof --entry envelope.json --policy log.policy")]
+    Proof {
+        /// The log's verifier key (alone: no witness required).
+        #[command(flatten)]
+        key: KeyArgs,
+        /// The proof file (`.tlog-proof`).
+        #[arg(value_name = "PROOF")]
+        file: PathBuf,
+        /// A file holding the entry's exact bytes.
+        #[arg(long, value_name = "FILE", alias = "entry-file")]
+        entry: PathBuf,
     },
 
     /// Verify a compliance export (JSON or Markdown) offline: every record, its envelope, its inclusion and the checkpoint.

@@ -1,4 +1,5 @@
-//! What every command gets: how to print ([`Output`]) and the HTTP client.
+//! What every command gets: how to print ([`Output`]), the HTTP client and
+//! the witness policy's path.
 
 use std::path::PathBuf;
 
@@ -12,6 +13,8 @@ pub struct Ctx {
     pub output: Output,
     /// The HTTP client.
     pub http: Http,
+    /// `--policy`: the witness policy file, loaded by each command with its key.
+    pub policy: Option<PathBuf>,
 }
 
 impl Ctx {
@@ -27,6 +30,7 @@ impl Ctx {
                 command_line: std::env::args().collect(),
             },
             http: Http::new(cli.timeout),
+            policy: cli.policy.clone(),
         }
     }
 }

@@ -2,8 +2,10 @@
 //! logs (and any C2SP tlog-tiles log).
 //!
 //! It trusts nothing the log serves: the verifier key always comes from the
-//! user, every checkpoint is verified with it, and every proof is checked
-//! with the `tlog` crate's pure verification functions. See
+//! user (`--key`, or the log line of a `--policy`), every checkpoint is
+//! verified with it (and, with a witness policy, must be cosigned by a
+//! quorum of the policy's witnesses), and every proof is checked with the
+//! `tlog` crate's pure verification functions. See
 //! `spec/verifier.md` for the commands, exit codes and file formats.
 //!
 //! The modules, from the bottom up (each uses only those above it):
@@ -16,7 +18,7 @@
 //! | `sources` | I/O at the edge: a log over HTTP or in a directory, a publication repository, user inputs |
 //! | `context` | what every command gets: the output settings and the HTTP client |
 //! | `proofs` | inclusion and consistency proofs, from the log's API or its tiles, not yet verified |
-//! | `trust` | the user's key, checkpoints verified with it, the proof that one extends another |
+//! | `trust` | the user's key and witness policy, checkpoints verified with them, the proof that one extends another |
 //! | `state` | the state files of `audit` and `monitor` |
 //! | `tree` | rebuilding a tree leaf by leaf from its right edge |
 //! | `commands` | one module per command, and the dispatch |

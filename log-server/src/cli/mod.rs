@@ -100,6 +100,19 @@ enum KeyCmd {
         #[arg(long, env = "STATEANCHOR_DATA_DIR", default_value = "./data")]
         data_dir: PathBuf,
     },
+    /// Create the log's signing key before the first start, and print its
+    /// verifier key (for the `log` line of a witness policy, say).
+    ///
+    /// Example:
+    ///   stateanchor-log key generate --data-dir ./data --origin log.example.com/api-changes
+    Generate {
+        /// Data directory of the log.
+        #[arg(long, env = "STATEANCHOR_DATA_DIR", default_value = "./data")]
+        data_dir: PathBuf,
+        /// The log's origin.
+        #[arg(long, env = "STATEANCHOR_ORIGIN")]
+        origin: Option<String>,
+    },
     /// Create an API key (role admin or submitter); prints it once.
     ///
     /// Example:
@@ -254,6 +267,18 @@ fn verifier_key(data_dir: &Path) -> Result<String> {
 fn key_cmd(cmd: KeyCmd) -> Result<()> {
     match cmd {
         KeyCmd::Show { data_dir } => println!("{}", verifier_key(&data_dir)?),
+        KeyCmd::Generate { data_dir, origin } => {
+            if data_dir.join(data_dir::SIGNING_KEY_FILE).exists() {
+                bail!(
+                    "{} already holds a log's key; `stateanchor-log key show` prints it",
+                    data_dir.display()
+                );
+            }
+            std::fs::create_dir_all(&data_dir)
+                .with_context(|| format!("creating {}", data_dir.display()))?;
+            let (key, _) = data_dir::load_or_create_signing_key(&data_dir, origin.as_deref())?;
+            println!("{}", key.verifier_key().to_text());
+        }
         KeyCmd::Create { name, role, admin } => {
             let v = call(
                 &admin,

@@ -12,7 +12,7 @@ use tokio::sync::watch;
 
 use super::data_dir;
 use crate::http::{self, AppState};
-use crate::log::{Log, LogConfig};
+use crate::log::{Log, LogConfig, WitnessingConfig};
 use crate::metrics::Metrics;
 use crate::service::Compliance;
 use crate::service::export::Site;
@@ -117,6 +117,16 @@ pub struct ServeArgs {
     /// The digest's sender address.
     #[arg(long, value_name = "ADDRESS", requires = "smtp_url")]
     pub smtp_from: Option<String>,
+    /// Ask witnesses to cosign every checkpoint, and serve only checkpoints
+    /// that meet the quorum of this C2SP tlog-policy file (`log` line with
+    /// the log's key, `witness NAME VKEY URL` lines with each witness's
+    /// submission prefix, `group` lines, one `quorum` line). See
+    /// spec/witnessing.md.
+    #[arg(long, env = "STATEANCHOR_WITNESS_POLICY", value_name = "FILE")]
+    pub witness_policy: Option<PathBuf>,
+    /// Deadline of one add-checkpoint request to a witness.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration, hide_short_help = true)]
+    pub witness_timeout: Duration,
     /// Delay before a failed webhook delivery is retried (doubling each time, 4 attempts).
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration, hide_short_help = true)]
     pub webhook_retry: Duration,
@@ -184,6 +194,20 @@ async fn shutdown_signal() {
     }
 }
 
+/// Reads and parses `--witness-policy`.
+fn load_witness_policy(path: &std::path::Path, args: &ServeArgs) -> Result<WitnessingConfig> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the witness policy {}", path.display()))?;
+    let policy = tlog::Policy::parse(&text)
+        .with_context(|| format!("parsing the witness policy {}", path.display()))?;
+    Ok(WitnessingConfig {
+        policy,
+        policy_text: text,
+        request_timeout: args.witness_timeout,
+        min_backoff: Duration::from_secs(1),
+    })
+}
+
 /// Opens the backend the flags name: the one place that picks it.
 fn open_store(args: &ServeArgs) -> Result<Arc<dyn Storage>> {
     Ok(match (&args.database, &args.objects) {
@@ -194,6 +218,7 @@ fn open_store(args: &ServeArgs) -> Result<Arc<dyn Storage>> {
                 ClusterConfig {
                     lease_ttl: args.lease_ttl,
                     database_ca: args.database_ca.clone(),
+                    witnessed: args.witness_policy.is_some(),
                     ..ClusterConfig::default()
                 },
             )
@@ -214,7 +239,11 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
     let store = open_store(&args)?;
     let new_admin = data_dir::ensure_admin_key(&*store, &args.data_dir)?;
     let metrics = Arc::new(Metrics::default());
-    let log = Log::start(
+    let witnessing = match &args.witness_policy {
+        Some(path) => Some(load_witness_policy(path, &args)?),
+        None => None,
+    };
+    let log = Log::start_witnessed(
         store.clone(),
         signer,
         LogConfig {
@@ -223,6 +252,7 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
             checkpoint_interval: args.checkpoint_interval,
         },
         metrics,
+        witnessing,
     )?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -283,6 +313,14 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
             let _ = rx.wait_for(|s| *s).await;
         }
     }));
+    let witnessing = log.witnessing().is_some().then(|| {
+        let mut rx = stop_rx.clone();
+        tokio::spawn(log.clone().run_witnessing(async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }))
+    });
+    // The embedded publisher checks the witness policy too.
+    let publish_policy = log.witnessing().map(|w| w.policy_text().to_owned());
     let publisher = args.publish.clone().map(|target| {
         let (log, args) = (log.clone(), args.clone());
         let mut rx = stop_rx.clone();
@@ -295,6 +333,7 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
                 data_dir: &args.data_dir,
                 github_api: &args.github_api,
                 token_env: &args.publish_token_env,
+                witness_policy: publish_policy.as_deref(),
             };
             crate::publish::run(log, settings, async move {
                 let _ = rx.wait_for(|s| *s).await;
@@ -322,6 +361,9 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
     log.stop_sequencer().await;
     let _ = stop_tx.send(true);
     let _ = checkpointer.await;
+    if let Some(w) = witnessing {
+        let _ = w.await;
+    }
     if let Some(p) = publisher {
         let _ = p.await;
     }

@@ -32,6 +32,8 @@ pub enum ApiError {
     Overloaded,
     /// 503: the log is not accepting writes (shutting down or failed).
     Unavailable,
+    /// 503 with `Retry-After`: no checkpoint has met the witness policy yet.
+    NotWitnessed,
     /// 500: a failure of ours; details are logged, never sent.
     Internal(Box<dyn std::error::Error + Send + Sync>),
 }
@@ -76,6 +78,11 @@ impl ApiError {
                 "the log is not accepting writes".to_owned(),
                 None,
             ),
+            ApiError::NotWitnessed => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Error::NotWitnessed.to_string(),
+                None,
+            ),
             ApiError::Internal(e) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal error".to_owned(),
@@ -106,6 +113,7 @@ impl From<Error> for ApiError {
             Error::NotFound(m) => ApiError::NotFound(m),
             Error::Pushback => ApiError::Overloaded,
             Error::Stopped => ApiError::Unavailable,
+            Error::NotWitnessed => ApiError::NotWitnessed,
             Error::GitHub(_) | Error::Mail(_) => ApiError::BadGateway(e.to_string()),
             other => ApiError::Internal(other.into()),
         }
@@ -145,6 +153,11 @@ impl IntoResponse for ApiError {
                 "unavailable",
                 "the log is not accepting writes".to_owned(),
             ),
+            ApiError::NotWitnessed => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not_witnessed",
+                Error::NotWitnessed.to_string(),
+            ),
             ApiError::Internal(e) => {
                 let mut resp = (
                     StatusCode::INTERNAL_SERVER_ERROR,
@@ -156,7 +169,7 @@ impl IntoResponse for ApiError {
                 return resp;
             }
         };
-        let overloaded = code == "overloaded";
+        let overloaded = code == "overloaded" || code == "not_witnessed";
         let mut resp = (
             status,
             Json(serde_json::json!({"error": msg, "code": code})),

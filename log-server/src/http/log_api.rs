@@ -32,9 +32,9 @@ fn b64_hashes(hashes: &[Hash]) -> Vec<String> {
 }
 
 /// `GET /checkpoint`
-pub async fn get_checkpoint(State(s): State<AppState>) -> Response {
-    let cp = s.log.checkpoint();
-    (
+pub async fn get_checkpoint(State(s): State<AppState>) -> Result<Response, ApiError> {
+    let cp = s.log.checkpoint()?;
+    Ok((
         [
             (
                 header::CONTENT_TYPE,
@@ -44,7 +44,7 @@ pub async fn get_checkpoint(State(s): State<AppState>) -> Response {
         ],
         cp.note.clone(),
     )
-        .into_response()
+        .into_response())
 }
 
 /// `GET /tile/...`: tlog-tiles hash tiles and entry bundles.
@@ -100,18 +100,18 @@ pub async fn get_tile(
 
 /// `GET /v1/log`
 pub async fn get_log(State(s): State<AppState>) -> Response {
-    let cp = s.log.checkpoint();
-    (
-        cache("no-cache"),
-        Json(json!({
-            "origin": s.log.origin(),
-            "verifier_key": s.log.verifier_key(),
-            "tree_size": cp.tree_size,
-            "checkpoint": cp.note,
-            "publication": s.site.publication,
-        })),
-    )
-        .into_response()
+    let cp = s.log.checkpoint().ok();
+    let mut body = json!({
+        "origin": s.log.origin(),
+        "verifier_key": s.log.verifier_key(),
+        "tree_size": cp.as_ref().map_or(0, |cp| cp.tree_size),
+        "checkpoint": cp.as_ref().map(|cp| cp.note.clone()),
+        "publication": s.site.publication,
+    });
+    if let Some(w) = s.log.witnessing() {
+        body["witness_policy"] = json!(w.policy_text());
+    }
+    (cache("no-cache"), Json(body)).into_response()
 }
 
 /// The checkpoint to prove against: the latest, or an older size given by
@@ -120,7 +120,7 @@ fn proof_size(
     s: &AppState,
     requested: Option<u64>,
 ) -> Result<(u64, Option<Arc<LatestCheckpoint>>), ApiError> {
-    let cp = s.log.checkpoint();
+    let cp = s.log.checkpoint()?;
     match requested {
         None => Ok((cp.tree_size, Some(cp))),
         Some(n) if n > cp.tree_size => Err(ApiError::not_found(format!(
@@ -221,6 +221,57 @@ pub async fn get_entry(
         .into_response())
 }
 
+/// `GET /v1/entries/{index}/proof.tlog-proof`: the entry's offline proof
+/// (`c2sp.org/tlog-proof@v1`) against the checkpoint the log serves, with
+/// its cosignatures when the log is witnessed.
+pub async fn get_proof_file(
+    State(s): State<AppState>,
+    Path(raw): Path<String>,
+) -> Result<Response, ApiError> {
+    let index = parse_index(&raw)?;
+    let cp = s.log.checkpoint()?;
+    if index >= cp.tree_size {
+        return Err(ApiError::not_found(format!(
+            "no entry at index {index} under the latest checkpoint (tree size {})",
+            cp.tree_size
+        )));
+    }
+    let file = tlog::ProofFile {
+        extra: None,
+        index,
+        inclusion_proof: s.log.prove_inclusion(index, cp.tree_size)?,
+        checkpoint: cp.note.clone().into_bytes(),
+    };
+    let name: String = s
+        .log
+        .origin()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let disposition = format!("attachment; filename=\"{name}-{index}.tlog-proof\"");
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+            (
+                header::CONTENT_DISPOSITION,
+                HeaderValue::from_str(&disposition).map_err(|e| ApiError::Internal(e.into()))?,
+            ),
+        ],
+        file.to_bytes(),
+    )
+        .into_response())
+}
+
 /// `GET /v1/entries?start=S&end=E` (end exclusive, at most 256 entries)
 pub async fn get_entries(
     State(s): State<AppState>,
@@ -305,10 +356,19 @@ async fn append_entry(log: &Log, data: Vec<u8>, wait: bool) -> Result<serde_json
     let (index, leaf) = log.append(data).await?;
     let mut value = json!({"index": index, "leaf_hash": leaf.to_base64()});
     if wait {
-        let (cp, proof) = log.inclusion_at_checkpoint(index).await?;
-        value["checkpoint"] = json!(cp.note);
-        value["tree_size"] = json!(cp.tree_size);
-        value["proof"] = json!(b64_hashes(&proof));
+        match log.inclusion_at_checkpoint(index).await {
+            Ok((cp, proof)) => {
+                value["checkpoint"] = json!(cp.note);
+                value["tree_size"] = json!(cp.tree_size);
+                value["proof"] = json!(b64_hashes(&proof));
+            }
+            // Appended, but no witnessed checkpoint covers it yet: say so
+            // rather than fail a write that happened.
+            Err(crate::Error::NotWitnessed) => {
+                value["proof_pending"] = json!(crate::Error::NotWitnessed.to_string());
+            }
+            Err(e) => return Err(e.into()),
+        }
     }
     Ok(value)
 }
@@ -317,7 +377,7 @@ async fn append_entry(log: &Log, data: Vec<u8>, wait: bool) -> Result<serde_json
 pub async fn get_entry_page(State(s): State<AppState>, Path(raw): Path<String>) -> Response {
     let result = (|| -> Result<String, ApiError> {
         let index = parse_index(&raw)?;
-        let cp = s.log.checkpoint();
+        let cp = s.log.checkpoint()?;
         let data = if index < s.log.tree().size {
             s.log.entry(index)?
         } else {
@@ -344,25 +404,42 @@ pub async fn get_entry_page(State(s): State<AppState>, Path(raw): Path<String>) 
         Ok(html) => (cache("no-cache"), page::security_headers(), Html(html)).into_response(),
         Err(ApiError::Internal(e)) => ApiError::Internal(e).into_response(),
         Err(e) => {
-            let status = e.into_response().status();
-            (
+            // As the JSON API would answer, in HTML: its status, its
+            // message, and Retry-After when the log asks to come back.
+            let retry = matches!(e, ApiError::Overloaded | ApiError::NotWitnessed);
+            let (status, message, _) = e.parts();
+            let mut resp = (
                 status,
                 cache("no-store"),
                 page::security_headers(),
-                Html(page::error_page(status, &raw)),
+                Html(page::error_page(status, &raw, &message)),
             )
-                .into_response()
+                .into_response();
+            if retry {
+                resp.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            resp
         }
     }
 }
 
 /// `GET /healthz`
 pub async fn healthz(State(s): State<AppState>) -> Response {
-    (
-        cache("no-store"),
-        Json(json!({"status": "ok", "tree_size": s.log.tree().size})),
-    )
-        .into_response()
+    let mut body = json!({"status": "ok", "tree_size": s.log.tree().size});
+    if let Some(w) = s.log.witnessing() {
+        let served = s.log.checkpoint().ok().map(|cp| cp.tree_size);
+        let signed = s.log.signed_checkpoint().tree_size;
+        body["witnessing"] = json!({
+            "witnessed_tree_size": served,
+            "signed_tree_size": signed,
+            "witnesses": w.health(),
+        });
+        if served.is_none() {
+            body["status"] = json!("degraded");
+        }
+    }
+    (cache("no-store"), Json(body)).into_response()
 }
 
 /// `GET /metrics`

@@ -69,6 +69,10 @@ pub fn app(state: AppState) -> Router {
                 .layer(DefaultBodyLimit::max(tlog::MAX_ENTRY_SIZE)),
         )
         .route("/v1/entries/{index}", get(log_api::get_entry))
+        .route(
+            "/v1/entries/{index}/proof.tlog-proof",
+            get(log_api::get_proof_file),
+        )
         .route("/entries/{index}", get(log_api::get_entry_page))
         .route("/assets/verify.js", get(page::verify_js))
         .route("/assets/proof.css", get(page::proof_css))

@@ -307,12 +307,21 @@ fetches the inclusion proof and checks it; exit code 0 means verified.</p>\
     html
 }
 
-/// A small HTML error page.
-pub fn error_page(status: StatusCode, what: &str) -> String {
+/// A small HTML error page: `status` and `message` (the JSON API's), for
+/// the page of entry `what`.
+pub fn error_page(status: StatusCode, what: &str, message: &str) -> String {
+    let text = if status == StatusCode::NOT_FOUND {
+        format!("No entry <code>{}</code> in this log.", escape(what))
+    } else {
+        format!(
+            "The page of entry <code>{}</code> cannot be shown now: {}.",
+            escape(what),
+            escape(message)
+        )
+    };
     format!(
-        "{}<h1>{status}</h1><p>No entry <code>{}</code> in this log.</p></body></html>",
+        "{}<h1>{status}</h1><p>{text}</p></body></html>",
         head(&status.to_string(), false),
-        escape(what),
     )
 }
 
@@ -325,6 +334,7 @@ mod tests {
             tree_size: 1,
             root_hash: Hash::EMPTY,
             note: "o\n1\nx\n\n— o AAAA\n".into(),
+            signed_at: std::time::Instant::now(),
         }
     }
 
@@ -396,9 +406,11 @@ mod tests {
     }
 
     #[test]
-    fn the_error_page_has_no_script() {
-        let html = error_page(StatusCode::NOT_FOUND, "<x>");
-        assert!(!html.contains("<script") && html.contains("&lt;x&gt;"));
+    fn the_error_page_has_no_script_and_says_why() {
+        let html = error_page(StatusCode::NOT_FOUND, "<x>", "no entry at index 9");
+        assert!(!html.contains("<script") && html.contains("No entry <code>&lt;x&gt;</code>"));
+        let html = error_page(StatusCode::SERVICE_UNAVAILABLE, "3", "not <yet> witnessed");
+        assert!(html.contains("cannot be shown now: not &lt;yet&gt; witnessed."));
     }
 
     #[test]

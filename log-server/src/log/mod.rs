@@ -14,8 +14,9 @@
 //! `checkpoint_interval`, stores it (fsync'd), and only then serves it.
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::sync::atomic::Ordering::Relaxed;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tlog::{Checkpoint, Frontier, Hash, SignerKey, open_checkpoint};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -25,8 +26,10 @@ use crate::storage::{LogStore, NewRecord};
 use crate::{Error, Result};
 
 mod sequencer;
+pub mod witnessing;
 
 use sequencer::{AppendRequest, Message, Sequencer};
+pub use witnessing::{WitnessHealth, Witnessing, WitnessingConfig};
 
 /// The durable tree: size and root hash after the last committed batch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,8 +47,11 @@ pub struct LatestCheckpoint {
     pub tree_size: u64,
     /// Its root hash.
     pub root_hash: Hash,
-    /// The signed note text.
+    /// The signed note text (with the witnesses' cosignature lines, once
+    /// witnessed).
     pub note: String,
+    /// When it was signed (for the signing-to-witnessed latency).
+    pub signed_at: Instant,
 }
 
 /// Tuning of the log.
@@ -68,8 +74,16 @@ pub struct Log {
     tree: watch::Receiver<TreeState>,
     /// In the shared mode, the integrated tree (set by the checkpointer).
     shared_tree: Option<watch::Sender<TreeState>>,
-    checkpoint_tx: watch::Sender<Arc<LatestCheckpoint>>,
-    checkpoint: watch::Receiver<Arc<LatestCheckpoint>>,
+    /// The latest checkpoint the log signed.
+    signed_tx: watch::Sender<Arc<LatestCheckpoint>>,
+    /// The checkpoint the log serves: the signed one, or with a witness
+    /// policy the newest that met its quorum (none before the first).
+    checkpoint_tx: watch::Sender<Option<Arc<LatestCheckpoint>>>,
+    checkpoint: watch::Receiver<Option<Arc<LatestCheckpoint>>>,
+    witnessing: Option<Arc<Witnessing>>,
+    /// In the shared mode, whether this process holds the integrator lease
+    /// (only the integrator asks the witnesses).
+    integrator: AtomicBool,
     /// Metrics.
     pub metrics: Arc<Metrics>,
     config: LogConfig,
@@ -89,8 +103,33 @@ impl Log {
         config: LogConfig,
         metrics: Arc<Metrics>,
     ) -> Result<Arc<Log>> {
+        Self::start_witnessed(store, signer, config, metrics, None)
+    }
+
+    /// [`Log::start`], asking witnesses to cosign its checkpoints when
+    /// `witnessing` is given (run [`Log::run_witnessing`] beside the
+    /// checkpointer): the log then serves only checkpoints that met the
+    /// policy's quorum.
+    ///
+    /// # Errors
+    /// As [`Log::start`]; a policy that does not name the log.
+    pub fn start_witnessed(
+        store: Arc<dyn LogStore>,
+        signer: SignerKey,
+        config: LogConfig,
+        metrics: Arc<Metrics>,
+        witnessing: Option<WitnessingConfig>,
+    ) -> Result<Arc<Log>> {
+        let witnessing = match witnessing {
+            Some(w) => {
+                let w = Witnessing::new(w, &signer.verifier_key())?;
+                w.load_sizes(&store.witness_sizes()?);
+                Some(Arc::new(w))
+            }
+            None => None,
+        };
         if store.shared().is_some() {
-            return Self::start_shared(store, signer, config, metrics);
+            return Self::start_shared(store, signer, config, metrics, witnessing);
         }
         let size = store.tree_size()?;
         let frontier = Frontier::from_reader(size, &&*store)?;
@@ -126,13 +165,14 @@ impl Log {
                     root_hash: cp.root_hash,
                     note: String::from_utf8(note)
                         .map_err(|_| Error::Corrupt("the latest checkpoint is not UTF-8".into()))?,
+                    signed_at: Instant::now(),
                 }
             }
             None => sign_and_store(&*store, &signer, tree)?,
         };
         let (tree_tx, tree_rx) = watch::channel(tree);
         Self::spawn(
-            store, signer, config, metrics, frontier, latest, tree_tx, tree_rx, None,
+            store, signer, config, metrics, frontier, latest, tree_tx, tree_rx, None, witnessing,
         )
     }
 
@@ -144,6 +184,7 @@ impl Log {
         signer: SignerKey,
         config: LogConfig,
         metrics: Arc<Metrics>,
+        witnessing: Option<Arc<Witnessing>>,
     ) -> Result<Arc<Log>> {
         let shared = store.shared().ok_or(Error::Stopped)?;
         let integrated = shared.integrate(&signer)?;
@@ -158,6 +199,7 @@ impl Log {
                 note: Checkpoint::new(signer.name(), 0, integrated.root)
                     .sign(&signer)?
                     .to_string(),
+                signed_at: Instant::now(),
             },
             None => {
                 return Err(Error::Corrupt(
@@ -182,6 +224,7 @@ impl Log {
             seq_tx,
             tree_rx,
             Some(shared_tx),
+            witnessing,
         )
     }
 
@@ -196,10 +239,20 @@ impl Log {
         tree_tx: watch::Sender<TreeState>,
         tree_rx: watch::Receiver<TreeState>,
         shared_tree: Option<watch::Sender<TreeState>>,
+        witnessing: Option<Arc<Witnessing>>,
     ) -> Result<Arc<Log>> {
         metrics.tree_size.store(tree_rx.borrow().size, Relaxed);
         metrics.checkpoint_size.store(latest.tree_size, Relaxed);
-        let (checkpoint_tx, checkpoint_rx) = watch::channel(Arc::new(latest));
+        let latest = Arc::new(latest);
+        let served = match &witnessing {
+            None => Some(latest.clone()),
+            Some(w) => stored_witnessed(&*store, w, tree_rx.borrow().size)?,
+        };
+        if let Some(cp) = &served {
+            metrics.witnessed_size.store(cp.tree_size, Relaxed);
+        }
+        let (signed_tx, _) = watch::channel(latest);
+        let (checkpoint_tx, checkpoint_rx) = watch::channel(served);
         let (queue_tx, queue_rx) = mpsc::channel(config.queue_capacity);
         let seq = Sequencer {
             store: store.clone(),
@@ -220,8 +273,11 @@ impl Log {
             sequencer: std::sync::Mutex::new(Some(sequencer)),
             tree: tree_rx,
             shared_tree,
+            signed_tx,
             checkpoint_tx,
             checkpoint: checkpoint_rx,
+            witnessing,
+            integrator: AtomicBool::new(false),
             metrics,
             config,
         }))
@@ -242,9 +298,24 @@ impl Log {
         *self.tree.borrow()
     }
 
-    /// The latest signed checkpoint.
-    pub fn checkpoint(&self) -> Arc<LatestCheckpoint> {
-        self.checkpoint.borrow().clone()
+    /// The checkpoint the log serves: the latest signed one, or with a
+    /// witness policy the newest that met its quorum, with its
+    /// cosignatures.
+    ///
+    /// # Errors
+    /// [`Error::NotWitnessed`] while no checkpoint has met the policy.
+    pub fn checkpoint(&self) -> Result<Arc<LatestCheckpoint>> {
+        self.checkpoint.borrow().clone().ok_or(Error::NotWitnessed)
+    }
+
+    /// The latest checkpoint the log signed (witnessed or not).
+    pub fn signed_checkpoint(&self) -> Arc<LatestCheckpoint> {
+        self.signed_tx.borrow().clone()
+    }
+
+    /// The witnesses, when the log has a witness policy.
+    pub fn witnessing(&self) -> Option<&Witnessing> {
+        self.witnessing.as_deref()
     }
 
     /// Appends an entry; returns its index and leaf hash once it is durable.
@@ -327,10 +398,10 @@ impl Log {
     /// is larger), and returns it.
     pub async fn wait_for_checkpoint(&self, index: u64) -> Option<Arc<LatestCheckpoint>> {
         let mut rx = self.checkpoint.clone();
-        rx.wait_for(|cp| cp.tree_size > index)
+        rx.wait_for(|cp| cp.as_ref().is_some_and(|cp| cp.tree_size > index))
             .await
             .ok()
-            .map(|cp| cp.clone())
+            .and_then(|cp| cp.clone())
     }
 
     // ------------------------------------------------------------ reads
@@ -404,18 +475,25 @@ impl Log {
     }
 
     /// Waits for the first checkpoint that covers `index` and proves the
-    /// entry's inclusion in it.
+    /// entry's inclusion in it. With a witness policy the wait is bounded
+    /// ([`WITNESSED_WAIT`]): witnesses that are down must not hold requests.
     ///
     /// # Errors
-    /// [`Error::Stopped`] if no checkpoint will come; storage failures.
+    /// [`Error::Stopped`] if no checkpoint will come;
+    /// [`Error::NotWitnessed`] if no witnessed checkpoint covers the entry
+    /// in time; storage failures.
     pub async fn inclusion_at_checkpoint(
         &self,
         index: u64,
     ) -> Result<(Arc<LatestCheckpoint>, Vec<Hash>)> {
-        let cp = self
-            .wait_for_checkpoint(index)
-            .await
-            .ok_or(Error::Stopped)?;
+        let cp = if self.witnessing.is_some() {
+            tokio::time::timeout(WITNESSED_WAIT, self.wait_for_checkpoint(index))
+                .await
+                .map_err(|_| Error::NotWitnessed)?
+        } else {
+            self.wait_for_checkpoint(index).await
+        }
+        .ok_or(Error::Stopped)?;
         let proof = self.prove_inclusion(index, cp.tree_size)?;
         Ok((cp, proof))
     }
@@ -437,7 +515,7 @@ impl Log {
             return self.integrate(shared_tree).await;
         }
         let tree = self.tree();
-        if tree.size <= self.checkpoint.borrow().tree_size {
+        if tree.size <= self.signed_tx.borrow().tree_size {
             return Ok(());
         }
         let store = self.store.clone();
@@ -445,10 +523,19 @@ impl Log {
         let cp = tokio::task::spawn_blocking(move || sign_and_store(&*store, &signer, tree))
             .await
             .map_err(|e| Error::storage("signing a checkpoint", e))??;
+        self.signed(Arc::new(cp));
+        Ok(())
+    }
+
+    /// A checkpoint was signed: served at once, or without a witness
+    /// policy, handed to the witnessing task.
+    fn signed(&self, cp: Arc<LatestCheckpoint>) {
         self.metrics.checkpoints_signed.fetch_add(1, Relaxed);
         self.metrics.checkpoint_size.store(cp.tree_size, Relaxed);
-        self.checkpoint_tx.send_replace(Arc::new(cp));
-        Ok(())
+        if self.witnessing.is_none() {
+            self.checkpoint_tx.send_replace(Some(cp.clone()));
+        }
+        self.signed_tx.send_replace(cp);
     }
 
     /// The shared mode's checkpointer step: integrates if this process
@@ -462,7 +549,14 @@ impl Log {
         })
         .await
         .map_err(|e| Error::storage("integrating", e))??;
-        if integrated.size <= self.checkpoint.borrow().tree_size {
+        self.integrator.store(integrated.integrator, Relaxed);
+        if let Some(w) = &self.witnessing
+            && !integrated.integrator
+        {
+            // Another frontend asks the witnesses: serve what it kept.
+            self.refresh_witnessed(w).await?;
+        }
+        if integrated.size <= self.signed_tx.borrow().tree_size {
             return Ok(());
         }
         let Some(note) = &integrated.checkpoint else {
@@ -474,10 +568,124 @@ impl Log {
             root: integrated.root,
         });
         self.metrics.tree_size.store(integrated.size, Relaxed);
-        self.metrics.checkpoints_signed.fetch_add(1, Relaxed);
-        self.metrics.checkpoint_size.store(cp.tree_size, Relaxed);
-        self.checkpoint_tx.send_replace(Arc::new(cp));
+        self.signed(Arc::new(cp));
         Ok(())
+    }
+
+    /// Serves the witnessed checkpoint another frontend kept, if newer.
+    async fn refresh_witnessed(&self, w: &Arc<Witnessing>) -> Result<()> {
+        let (store, w) = (self.store.clone(), w.clone());
+        let size = self.tree().size;
+        let kept = tokio::task::spawn_blocking(move || stored_witnessed(&*store, &w, size))
+            .await
+            .map_err(|e| Error::storage("reading the witnessed checkpoint", e))??;
+        if let Some(cp) = kept {
+            self.serve_witnessed(cp);
+        }
+        Ok(())
+    }
+
+    /// Serves a witnessed checkpoint unless a newer one is served.
+    fn serve_witnessed(&self, cp: Arc<LatestCheckpoint>) {
+        let size = cp.tree_size;
+        let newer = self.checkpoint_tx.send_if_modified(|served| {
+            if served.as_ref().is_some_and(|s| s.tree_size >= size) {
+                return false;
+            }
+            *served = Some(cp);
+            true
+        });
+        if newer {
+            self.metrics.witnessed_size.store(size, Relaxed);
+        }
+    }
+
+    /// Runs witnessing until `shutdown` (with a witness policy; returns at
+    /// once without one): each newly signed checkpoint is sent to every
+    /// witness, and served once its cosignatures meet the quorum. Appends
+    /// go on meanwhile; a witness that fails is asked again after a
+    /// backoff, with the newest checkpoint then.
+    pub async fn run_witnessing(self: Arc<Self>, shutdown: impl std::future::Future<Output = ()>) {
+        let Some(w) = self.witnessing.clone() else {
+            return;
+        };
+        let mut signed = self.signed_tx.subscribe();
+        tokio::pin!(shutdown);
+        let mut retry: Option<Duration> = Some(Duration::ZERO);
+        loop {
+            let sleep = tokio::time::sleep(retry.unwrap_or(Duration::from_secs(3600)));
+            tokio::select! {
+                changed = signed.changed() => if changed.is_err() { break },
+                () = sleep => {},
+                () = &mut shutdown => break,
+            }
+            retry = None;
+            if self.shared_tree.is_some() && !self.integrator.load(Relaxed) {
+                continue;
+            }
+            let cp = self.signed_checkpoint();
+            let served = self.checkpoint.borrow().as_ref().map_or(0, |c| c.tree_size);
+            let first = self.checkpoint.borrow().is_none();
+            if cp.tree_size <= served && !first {
+                continue;
+            }
+            if let Some(note) = self.witness_round(&w, &cp).await {
+                let witnessed = Arc::new(LatestCheckpoint {
+                    tree_size: cp.tree_size,
+                    root_hash: cp.root_hash,
+                    note,
+                    signed_at: cp.signed_at,
+                });
+                let (store, kept) = (self.store.clone(), witnessed.clone());
+                let stored = tokio::task::spawn_blocking(move || {
+                    store.put_witnessed_checkpoint(kept.tree_size, kept.note.as_bytes())
+                })
+                .await;
+                match stored {
+                    Ok(Ok(())) => {
+                        self.metrics
+                            .witnessing_seconds
+                            .observe_duration(cp.signed_at.elapsed());
+                        tracing::debug!(tree_size = cp.tree_size, "serving a witnessed checkpoint");
+                        self.serve_witnessed(witnessed);
+                    }
+                    Ok(Err(e)) => {
+                        tracing::error!(
+                            error = format!("{e:#}"),
+                            "keeping the witnessed checkpoint failed"
+                        );
+                        retry = Some(Duration::from_secs(1));
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "keeping the witnessed checkpoint failed");
+                        retry = Some(Duration::from_secs(1));
+                    }
+                }
+            } else {
+                // Ask again when the first failing witness may be asked,
+                // or at the next signed checkpoint, whichever is first.
+                retry = Some(
+                    w.next_retry()
+                        .unwrap_or(Duration::from_secs(1))
+                        .max(Duration::from_millis(50)),
+                );
+            }
+        }
+    }
+
+    /// One witnessing round for `cp`; the cosigned note if it met the quorum.
+    async fn witness_round(&self, w: &Witnessing, cp: &LatestCheckpoint) -> Option<String> {
+        let store = &self.store;
+        let prove = |old: u64, new: u64| -> Result<Vec<Hash>> {
+            Ok(tlog::prove_consistency(old, new, &&**store)?)
+        };
+        let keep = |key: &str, size: u64| {
+            if let Err(e) = store.put_witness_size(key, size) {
+                tracing::warn!(error = format!("{e:#}"), "keeping a witness's size failed");
+            }
+        };
+        w.round(&cp.note, cp.tree_size, &self.metrics, prove, keep)
+            .await
     }
 
     /// Runs the checkpointer until `shutdown` resolves, then signs a final
@@ -542,7 +750,55 @@ fn open_shared_checkpoint(
         root_hash: cp.root_hash,
         note: String::from_utf8(note.to_vec())
             .map_err(|_| Error::Corrupt("the published checkpoint is not UTF-8".into()))?,
+        signed_at: Instant::now(),
     })
+}
+
+/// How long a request that waits for its entry's checkpoint waits for a
+/// witnessed one before it is answered without.
+pub const WITNESSED_WAIT: Duration = Duration::from_secs(20);
+
+/// The witnessed checkpoint kept in the store, if it still meets the
+/// policy and names the stored tree (of `tree_size` entries or more).
+fn stored_witnessed(
+    store: &dyn LogStore,
+    w: &Witnessing,
+    tree_size: u64,
+) -> Result<Option<Arc<LatestCheckpoint>>> {
+    let Some((size, note)) = store.witnessed_checkpoint()? else {
+        return Ok(None);
+    };
+    let verified = match w.policy().verify_checkpoint(&note, witnessing::unix_now()) {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::warn!(
+                size,
+                error = %e,
+                "the kept witnessed checkpoint no longer meets the witness policy; waiting for a new one"
+            );
+            return Ok(None);
+        }
+    };
+    let cp = verified.checkpoint.checkpoint;
+    if cp.tree_size != size || cp.tree_size > tree_size.max(store.tree_size()?) {
+        return Err(Error::Corrupt(format!(
+            "the witnessed checkpoint (size {}) is beyond the stored tree",
+            cp.tree_size
+        )));
+    }
+    if tlog::tree_hash(cp.tree_size, &store)? != cp.root_hash {
+        return Err(Error::Corrupt(format!(
+            "the stored tree does not match the witnessed checkpoint at size {}",
+            cp.tree_size
+        )));
+    }
+    Ok(Some(Arc::new(LatestCheckpoint {
+        tree_size: cp.tree_size,
+        root_hash: cp.root_hash,
+        note: String::from_utf8(note)
+            .map_err(|_| Error::Corrupt("the witnessed checkpoint is not UTF-8".into()))?,
+        signed_at: Instant::now(),
+    })))
 }
 
 /// Signs a checkpoint of `tree` and stores it durably.
@@ -559,6 +815,7 @@ fn sign_and_store(
         tree_size: tree.size,
         root_hash: tree.root,
         note,
+        signed_at: Instant::now(),
     })
 }
 
@@ -669,7 +926,7 @@ mod tests {
         log.stop_sequencer().await;
         // The final checkpoint covers everything committed.
         log.sign_if_grown().await.unwrap();
-        assert_eq!(log.checkpoint().tree_size, 300);
+        assert_eq!(log.checkpoint().unwrap().tree_size, 300);
     }
 
     /// A failed commit, persisted or not: the log stops, acknowledges
@@ -683,10 +940,10 @@ mod tests {
             let acked = append_n(&log, 0, 20).await;
             assert_eq!(acked, (0..20).collect::<Vec<u64>>());
             log.sign_if_grown().await.unwrap();
-            let mut signed = vec![log.checkpoint()];
+            let mut signed = vec![log.checkpoint().unwrap()];
             append_n(&log, 20, 5).await;
             log.sign_if_grown().await.unwrap();
-            signed.push(log.checkpoint());
+            signed.push(log.checkpoint().unwrap());
             let before = store.tree_size().unwrap();
 
             store.fail_commits(CommitMode::Fail { persist });

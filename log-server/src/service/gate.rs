@@ -25,7 +25,16 @@ impl Compliance {
     /// Adds `checkpoint`, `tree_size` and `inclusion_proof` (waiting for the
     /// first checkpoint that covers `index`).
     async fn add_proof(&self, index: u64, v: &mut Value) -> Result<()> {
-        let (cp, proof) = self.log.inclusion_at_checkpoint(index).await?;
+        let (cp, proof) = match self.log.inclusion_at_checkpoint(index).await {
+            Ok(found) => found,
+            // Recorded, but no witnessed checkpoint covers it yet: the
+            // answer says so instead of failing a write that happened.
+            Err(Error::NotWitnessed) => {
+                v["proof_pending"] = json!(Error::NotWitnessed.to_string());
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
         v["checkpoint"] = json!(cp.note);
         v["tree_size"] = json!(cp.tree_size);
         v["inclusion_proof"] = json!(proof.iter().map(Hash::to_base64).collect::<Vec<_>>());

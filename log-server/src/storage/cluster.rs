@@ -52,6 +52,11 @@ pub struct ClusterConfig {
     /// A PEM file of CA certificates that TLS connections to PostgreSQL
     /// trust, besides the system's roots.
     pub database_ca: Option<PathBuf>,
+    /// Whether the log is witnessed (`serve --witness-policy`): then the
+    /// bucket's `checkpoint` is only ever a witnessed one, written by
+    /// [`LogStore::put_witnessed_checkpoint`], never the integrator's
+    /// freshly signed one.
+    pub witnessed: bool,
 }
 
 impl Default for ClusterConfig {
@@ -61,6 +66,7 @@ impl Default for ClusterConfig {
             cache_bytes: 64 << 20,
             timeout: Duration::from_secs(10),
             database_ca: None,
+            witnessed: false,
         }
     }
 }
@@ -248,7 +254,9 @@ impl Cluster {
             return Ok(false);
         }
         self.size.fetch_max(end, Ordering::AcqRel);
-        self.objects.put_checkpoint(end, note.as_bytes())?;
+        if !self.config.witnessed {
+            self.objects.put_checkpoint(end, note.as_bytes())?;
+        }
         *slot = Some(f);
         Ok(true)
     }
@@ -260,7 +268,9 @@ impl SharedLog for Cluster {
     }
 
     fn integrate(&self, signer: &SignerKey) -> Result<Integrated> {
-        if let Some(lease) = self.pg.acquire_lease(&self.holder, self.config.lease_ttl)? {
+        let lease = self.pg.acquire_lease(&self.holder, self.config.lease_ttl)?;
+        let integrator = lease.is_some();
+        if let Some(lease) = lease {
             let deadline = Instant::now() + self.config.lease_ttl / 2;
             loop {
                 let c = self.pg.coordinator()?;
@@ -272,7 +282,13 @@ impl SharedLog for Cluster {
                 {
                     // Repairs a `checkpoint` object left behind by a
                     // predecessor that died between its swap and its write.
-                    self.objects.put_checkpoint(c.int_size, note)?;
+                    if self.config.witnessed {
+                        if let Some((size, note)) = self.pg.witnessed_checkpoint()? {
+                            self.objects.put_checkpoint(size, &note)?;
+                        }
+                    } else {
+                        self.objects.put_checkpoint(c.int_size, note)?;
+                    }
                     break;
                 }
                 let end = c.next_index.min(c.int_size + MAX_STEP);
@@ -301,6 +317,7 @@ impl SharedLog for Cluster {
             size: c.int_size,
             root: c.int_root,
             checkpoint: c.checkpoint,
+            integrator,
         })
     }
 
@@ -400,6 +417,25 @@ impl super::LogStore for Cluster {
 
     fn flush(&self) -> Result<()> {
         Ok(())
+    }
+
+    fn witnessed_checkpoint(&self) -> Result<Option<(u64, Vec<u8>)>> {
+        self.pg.witnessed_checkpoint()
+    }
+
+    /// Keeps it in the database, then writes the bucket's `checkpoint`
+    /// (which never replaces a larger tree's).
+    fn put_witnessed_checkpoint(&self, tree_size: u64, note: &[u8]) -> Result<()> {
+        self.pg.put_witnessed_checkpoint(tree_size, note)?;
+        self.objects.put_checkpoint(tree_size, note)
+    }
+
+    fn witness_sizes(&self) -> Result<Vec<(String, u64)>> {
+        self.pg.witness_sizes()
+    }
+
+    fn put_witness_size(&self, witness: &str, size: u64) -> Result<()> {
+        self.pg.put_witness_size(witness, size)
     }
 }
 

@@ -40,6 +40,8 @@ struct Inner {
     hashes: HashMap<NodeId, Hash>,
     leaf_index: BTreeSet<(Hash, u64)>,
     checkpoints: BTreeMap<u64, Vec<u8>>,
+    witnessed: Option<(u64, Vec<u8>)>,
+    witness_sizes: BTreeMap<String, u64>,
     records: BTreeMap<(String, u64), StoredRecord>,
     times: BTreeSet<(String, i64, u64)>,
     ids: HashMap<(String, String), u64>,
@@ -270,6 +272,36 @@ impl LogStore for Memory {
             .checkpoints
             .last_key_value()
             .map(|(k, v)| (*k, v.clone())))
+    }
+
+    fn witnessed_checkpoint(&self) -> Result<Option<(u64, Vec<u8>)>> {
+        Ok(self.read().witnessed.clone())
+    }
+
+    fn put_witnessed_checkpoint(&self, tree_size: u64, note: &[u8]) -> Result<()> {
+        let mut inner = self.write();
+        if inner
+            .witnessed
+            .as_ref()
+            .is_none_or(|(s, _)| *s <= tree_size)
+        {
+            inner.witnessed = Some((tree_size, note.to_vec()));
+        }
+        Ok(())
+    }
+
+    fn witness_sizes(&self) -> Result<Vec<(String, u64)>> {
+        Ok(self
+            .read()
+            .witness_sizes
+            .iter()
+            .map(|(k, v)| (k.clone(), *v))
+            .collect())
+    }
+
+    fn put_witness_size(&self, witness: &str, size: u64) -> Result<()> {
+        self.write().witness_sizes.insert(witness.to_owned(), size);
+        Ok(())
     }
 
     fn flush(&self) -> Result<()> {

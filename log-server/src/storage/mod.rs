@@ -225,6 +225,35 @@ pub trait LogStore: HashReader + Send + Sync {
     /// Storage failures.
     fn latest_checkpoint(&self) -> Result<Option<(u64, Vec<u8>)>, Error>;
 
+    /// The latest checkpoint that met the log's witness policy, with its
+    /// cosignature lines (`spec/witnessing.md`): its tree size and note.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn witnessed_checkpoint(&self) -> Result<Option<(u64, Vec<u8>)>, Error>;
+
+    /// Keeps `note` durably as the latest witnessed checkpoint, unless one
+    /// of a larger tree is kept already (the served checkpoint never goes
+    /// back, whichever process writes).
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn put_witnessed_checkpoint(&self, tree_size: u64, note: &[u8]) -> Result<(), Error>;
+
+    /// The tree size each witness last cosigned, by the witness's verifier
+    /// key (text form): the `old` size of the next `add-checkpoint`.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn witness_sizes(&self) -> Result<Vec<(String, u64)>, Error>;
+
+    /// Keeps the tree size `witness` (its verifier key, text form) last
+    /// cosigned, or told us it holds.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn put_witness_size(&self, witness: &str, size: u64) -> Result<(), Error>;
+
     /// Makes everything written so far cheap to reopen (on an orderly stop).
     ///
     /// # Errors
@@ -250,6 +279,9 @@ pub struct Integrated {
     pub root: Hash,
     /// Its signed checkpoint, once one was published.
     pub checkpoint: Option<Vec<u8>>,
+    /// Whether this process holds the integrator lease (and so is the one
+    /// frontend that asks the witnesses).
+    pub integrator: bool,
 }
 
 /// How a log writes to a store shared by several processes: sequencing is

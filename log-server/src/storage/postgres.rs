@@ -153,6 +153,9 @@ CREATE TABLE IF NOT EXISTS sa_shares (
     last_use_recorded bigint
 );
 CREATE INDEX IF NOT EXISTS sa_shares_project ON sa_shares (project);
+ALTER TABLE sa_coord ADD COLUMN IF NOT EXISTS witnessed_size bigint;
+ALTER TABLE sa_coord ADD COLUMN IF NOT EXISTS witnessed bytea;
+CREATE TABLE IF NOT EXISTS sa_witness_sizes (witness text PRIMARY KEY, size bigint NOT NULL);
 ";
 
 /// The integrated tree and the sequencer's position, as stored.
@@ -644,6 +647,85 @@ impl Postgres {
                 .map_err(|e| Error::Corrupt(format!("integrated root: {e}")))?,
             checkpoint: cp,
             epoch: to_u64(epoch)?,
+        })
+    }
+
+    /// The latest witnessed checkpoint (`spec/witnessing.md`).
+    ///
+    /// # Errors
+    /// Database failures.
+    pub fn witnessed_checkpoint(&self) -> Result<Option<(u64, Vec<u8>)>> {
+        let row: Option<(i64, Vec<u8>)> =
+            self.run("reading the witnessed checkpoint", |p| async move {
+                let guard = p.get().await?;
+                let c = guard.as_ref().ok_or(Error::Stopped)?;
+                let r = c
+                    .query_one(
+                        "SELECT witnessed_size, witnessed FROM sa_coord WHERE id = 1",
+                        &[],
+                    )
+                    .await
+                    .map_err(db("reading the witnessed checkpoint"))?;
+                Ok(r.get::<_, Option<i64>>(0)
+                    .zip(r.get::<_, Option<Vec<u8>>>(1)))
+            })?;
+        row.map(|(s, n)| Ok((to_u64(s)?, n))).transpose()
+    }
+
+    /// Keeps the witnessed checkpoint unless one of a larger tree is kept
+    /// (one statement: two frontends racing never move it back).
+    ///
+    /// # Errors
+    /// Database failures.
+    pub fn put_witnessed_checkpoint(&self, tree_size: u64, note: &[u8]) -> Result<()> {
+        let (size, note) = (to_i64(tree_size)?, note.to_vec());
+        self.run("keeping the witnessed checkpoint", move |p| async move {
+            let guard = p.get().await?;
+            let c = guard.as_ref().ok_or(Error::Stopped)?;
+            c.execute(
+                "UPDATE sa_coord SET witnessed_size = $1, witnessed = $2 \
+                 WHERE id = 1 AND (witnessed_size IS NULL OR witnessed_size <= $1)",
+                &[&size, &note],
+            )
+            .await
+            .map(drop)
+            .map_err(db("keeping the witnessed checkpoint"))
+        })
+    }
+
+    /// Each witness's last cosigned size, by verifier key.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub fn witness_sizes(&self) -> Result<Vec<(String, u64)>> {
+        let rows: Vec<(String, i64)> = self.run("reading witness sizes", |p| async move {
+            let guard = p.get().await?;
+            let c = guard.as_ref().ok_or(Error::Stopped)?;
+            c.query("SELECT witness, size FROM sa_witness_sizes", &[])
+                .await
+                .map(|rows| rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+                .map_err(db("reading witness sizes"))
+        })?;
+        rows.into_iter().map(|(w, s)| Ok((w, to_u64(s)?))).collect()
+    }
+
+    /// Keeps a witness's last cosigned size.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub fn put_witness_size(&self, witness: &str, size: u64) -> Result<()> {
+        let (witness, size) = (witness.to_owned(), to_i64(size)?);
+        self.run("keeping a witness size", move |p| async move {
+            let guard = p.get().await?;
+            let c = guard.as_ref().ok_or(Error::Stopped)?;
+            c.execute(
+                "INSERT INTO sa_witness_sizes (witness, size) VALUES ($1, $2) \
+                 ON CONFLICT (witness) DO UPDATE SET size = EXCLUDED.size",
+                &[&witness, &size],
+            )
+            .await
+            .map(drop)
+            .map_err(db("keeping a witness size"))
         })
     }
 

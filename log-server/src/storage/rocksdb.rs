@@ -77,6 +77,10 @@ const ALL_CFS: [&str; 9] = [
 ];
 
 const META_TREE_SIZE: &[u8] = b"tree_size";
+/// `meta` key of the latest witnessed checkpoint: tree size (u64 BE) || note.
+const META_WITNESSED: &[u8] = b"witnessed_checkpoint";
+/// `meta` key prefix of each witness's last cosigned size (u64 BE), by verifier key.
+const META_WITNESS_SIZE: &[u8] = b"witness_size/";
 
 /// The lowest level of stored hashes kept in memory (the hashes of tile
 /// level 1 and up).
@@ -545,6 +549,50 @@ impl RocksDb {
         }
     }
 
+    /// The latest witnessed checkpoint.
+    fn witnessed_checkpoint(&self) -> Result<Option<(u64, Vec<u8>)>> {
+        let Some(v) = self.get(CF_META, META_WITNESSED)? else {
+            return Ok(None);
+        };
+        let size = v
+            .get(..8)
+            .and_then(u64_from)
+            .ok_or_else(|| corrupt("witnessed checkpoint"))?;
+        Ok(Some((size, v[8..].to_vec())))
+    }
+
+    /// Keeps the witnessed checkpoint (fsync'd) unless a larger one is kept.
+    /// Only the log's witnessing task writes it, so read-then-write is safe.
+    fn put_witnessed_checkpoint(&self, tree_size: u64, note: &[u8]) -> Result<()> {
+        if self
+            .witnessed_checkpoint()?
+            .is_some_and(|(size, _)| size > tree_size)
+        {
+            return Ok(());
+        }
+        let mut value = tree_size.to_be_bytes().to_vec();
+        value.extend_from_slice(note);
+        self.put_synced(CF_META, META_WITNESSED, &value)
+    }
+
+    /// Each witness's last cosigned size.
+    fn witness_sizes(&self) -> Result<Vec<(String, u64)>> {
+        let mut out = Vec::new();
+        for (k, v) in self.scan_prefix(CF_META, META_WITNESS_SIZE)? {
+            let key = String::from_utf8(k[META_WITNESS_SIZE.len()..].to_vec())
+                .map_err(|_| corrupt("witness key"))?;
+            out.push((key, u64_from(&v).ok_or_else(|| corrupt("witness size"))?));
+        }
+        Ok(out)
+    }
+
+    /// Keeps a witness's last cosigned size (fsync'd).
+    fn put_witness_size(&self, witness: &str, size: u64) -> Result<()> {
+        let mut key = META_WITNESS_SIZE.to_vec();
+        key.extend_from_slice(witness.as_bytes());
+        self.put_synced(CF_META, &key, &size.to_be_bytes())
+    }
+
     /// Reads a value from a column family.
     fn get(&self, cf: &str, key: &[u8]) -> Result<Option<Vec<u8>>> {
         Ok(self.db.get_cf(self.cf(cf)?, key)?)
@@ -751,6 +799,22 @@ impl LogStore for RocksDb {
 
     fn latest_checkpoint(&self) -> Result<Option<(u64, Vec<u8>)>> {
         RocksDb::latest_checkpoint(self)
+    }
+
+    fn witnessed_checkpoint(&self) -> Result<Option<(u64, Vec<u8>)>> {
+        RocksDb::witnessed_checkpoint(self)
+    }
+
+    fn put_witnessed_checkpoint(&self, tree_size: u64, note: &[u8]) -> Result<()> {
+        RocksDb::put_witnessed_checkpoint(self, tree_size, note)
+    }
+
+    fn witness_sizes(&self) -> Result<Vec<(String, u64)>> {
+        RocksDb::witness_sizes(self)
+    }
+
+    fn put_witness_size(&self, witness: &str, size: u64) -> Result<()> {
+        RocksDb::put_witness_size(self, witness, size)
     }
 
     fn flush(&self) -> Result<()> {

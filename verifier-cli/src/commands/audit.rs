@@ -29,7 +29,7 @@ use crate::sources::{Fetched, Log};
 use crate::state::{StateFile, read_state, state_error, write_atomic};
 use crate::tree::TreeBuilder;
 use crate::trust::{
-    VerifiedCheckpoint, current_checkpoint, describe_checkpoint, load_key, open_verified,
+    Trust, VerifiedCheckpoint, current_checkpoint, describe_checkpoint, load_trust, open_verified,
 };
 
 const CMD: &str = "audit";
@@ -278,8 +278,8 @@ impl StateFile for AuditState {
     }
 }
 
-fn load_state(path: &Path, key: &VerifierKey) -> anyhow::Result<Option<Resume>> {
-    let Some(st) = read_state::<AuditState>(path, key)? else {
+fn load_state(path: &Path, trust: &Trust) -> anyhow::Result<Option<Resume>> {
+    let Some(st) = read_state::<AuditState>(path, trust.key()?)? else {
         return Ok(None);
     };
     let corrupt = |what: String| state_error::<AuditState>(path, what);
@@ -289,7 +289,7 @@ fn load_state(path: &Path, key: &VerifierKey) -> anyhow::Result<Option<Resume>> 
             "saved",
             text.as_bytes().to_vec(),
             path.display().to_string(),
-            key,
+            trust,
             None,
         )
         .map_err(|e| corrupt(format!("its checkpoint does not verify: {e:#}")))
@@ -336,16 +336,19 @@ pub fn run(
     no_progress: bool,
 ) -> anyhow::Result<Report> {
     let started = Instant::now();
-    let key = load_key(key)?;
+    let trust = load_trust(key, ctx.policy.as_deref())?;
+    let key = trust.key()?.clone();
     let log = Log::parse(log_text, &ctx.http)?;
     // Step 1: saved progress, if any (written for this key).
     let resume = match state_path {
-        Some(p) => load_state(p, &key)?,
+        // Saved checkpoints were verified (witnesses included) when saved;
+        // they are checked again with the log's key only.
+        Some(p) => load_state(p, &trust.key_only()?)?,
         None => None,
     };
     // Step 2: the checkpoint to audit, verified with the user's key; going on
     // from saved progress, the log must not have rolled back or forked.
-    let cp = current_checkpoint(CMD, &log, log_text, &key)?;
+    let cp = current_checkpoint(CMD, &log, log_text, &trust)?;
     let n = cp.tree_size();
     let ev = Ev {
         log_text,

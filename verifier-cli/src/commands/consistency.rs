@@ -13,7 +13,7 @@ use crate::proofs::{self, Source};
 use crate::report::Report;
 use crate::sources::Log;
 use crate::trust::{
-    current_checkpoint, describe_checkpoint, file_checkpoint, load_key, prove_extends,
+    current_checkpoint, describe_checkpoint, file_checkpoint, load_trust, prove_extends,
 };
 
 /// Runs `consistency`: proves that a newer checkpoint extends an older one.
@@ -28,14 +28,15 @@ pub fn run(
     new: Option<&Path>,
 ) -> anyhow::Result<Report> {
     const CMD: &str = "consistency";
-    let key = load_key(key)?;
+    let trust = load_trust(key, ctx.policy.as_deref())?;
+    let key = trust.key()?.clone();
     let log = Log::parse(&log_args.log, &ctx.http)?;
     proofs::check_usage(&log, log_args.proof_source)?;
     let log_text = log_args.log.as_str();
-    let old = file_checkpoint(CMD, "old", old, &ctx.http, &key, Some(log_text))?;
+    let old = file_checkpoint(CMD, "old", old, &ctx.http, &trust, Some(log_text))?;
     let new = match new {
-        Some(p) => file_checkpoint(CMD, "new", p, &ctx.http, &key, Some(log_text))?,
-        None => current_checkpoint(CMD, &log, log_text, &key)?,
+        Some(p) => file_checkpoint(CMD, "new", p, &ctx.http, &trust, Some(log_text))?,
+        None => current_checkpoint(CMD, &log, log_text, &trust)?,
     };
     let source = if tlog::consistency_proof_needed(old.tree_size(), new.tree_size()) {
         proofs::choose(&log, log_args.proof_source)?

@@ -53,7 +53,7 @@ use crate::report::{Failure, Report, hinted};
 use crate::sources::Log;
 use crate::term::escape;
 use crate::trust::{
-    VerifiedCheckpoint, current_checkpoint, describe_checkpoint, load_key, open_verified,
+    VerifiedCheckpoint, current_checkpoint, describe_checkpoint, load_trust, open_verified,
     prove_extends,
 };
 
@@ -531,7 +531,8 @@ fn reproduction_text(o: &specs::Outcome, dir: &str, allow_missing: bool) -> Stri
 /// # Errors
 /// A [`Failure`] naming the record or part that does not verify; I/O errors.
 pub fn run(ctx: &Ctx, args: &ExportArgs) -> anyhow::Result<Report> {
-    let key = load_key(&args.key)?;
+    let trust = load_trust(&args.key, ctx.policy.as_deref())?;
+    let key = trust.key()?.clone();
     let file = args.file.as_path();
     let layout = layout(file)?;
     // Step 1: header, section D, checkpoint.
@@ -559,7 +560,7 @@ pub fn run(ctx: &Ctx, args: &ExportArgs) -> anyhow::Result<Report> {
         "export's",
         integrity.checkpoint.clone().into_bytes(),
         source,
-        &key,
+        &trust,
         None,
     )?;
     let base = |check: &'static str, msg: String| {
@@ -920,7 +921,7 @@ pub fn run(ctx: &Ctx, args: &ExportArgs) -> anyhow::Result<Report> {
     json.insert("checkpoint".into(), cp.json());
     if let Some(log_text) = &args.log {
         let log = Log::parse(log_text, &ctx.http)?;
-        let current = current_checkpoint(CMD, &log, log_text, &key)?;
+        let current = current_checkpoint(CMD, &log, log_text, &trust)?;
         let source = if tlog::consistency_proof_needed(cp.tree_size(), current.tree_size()) {
             proofs::choose(&log, ProofSourceArg::Auto)?
         } else {

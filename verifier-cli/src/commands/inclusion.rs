@@ -1,46 +1,63 @@
 //! `inclusion`: prove that an entry is in the log, against a checkpoint
-//! verified with the user's key.
+//! verified with the user's key (and witness policy); optionally save the
+//! proof as a c2sp.org/tlog-proof file.
 
 use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::{Context as _, anyhow};
 use serde_json::{Map, json};
-use tlog::Hash;
+use tlog::{Hash, ProofFile};
 
 use crate::cli::{KeyArgs, LogArgs};
 use crate::context::Ctx;
 use crate::proofs::{self, Source};
 use crate::report::{Failure, ProofEvidence, Report, hinted};
 use crate::sources::Log;
+use crate::state::write_atomic;
 use crate::term::escape;
 use crate::trust::{
-    current_checkpoint, describe_checkpoint, file_checkpoint, load_key, proof_failure,
+    current_checkpoint, describe_checkpoint, file_checkpoint, load_trust, proof_failure,
 };
 
-/// Runs `inclusion`: proves that an entry is in the log under a verified checkpoint.
+/// The entry to prove, as the user named it.
+pub struct Entry<'a> {
+    /// `--index`.
+    pub index: Option<u64>,
+    /// `--leaf-hash`.
+    pub leaf_hash: Option<&'a str>,
+    /// `--entry-file`.
+    pub entry_file: Option<&'a Path>,
+}
+
+/// Runs `inclusion`: proves that an entry is in the log under a verified
+/// checkpoint, and saves the proof to `save` as a tlog-proof file.
 ///
 /// # Errors
 /// A [`Failure`] if the entry is not proven; network and I/O errors.
-#[allow(clippy::too_many_arguments)]
 pub fn run(
     ctx: &Ctx,
     key: &KeyArgs,
     log_args: &LogArgs,
-    index: Option<u64>,
-    leaf_hash: Option<&str>,
-    entry_file: Option<&Path>,
+    entry: &Entry<'_>,
     checkpoint_file: Option<&Path>,
+    save: Option<&Path>,
 ) -> anyhow::Result<Report> {
     const CMD: &str = "inclusion";
-    let key = load_key(key)?;
+    let Entry {
+        index,
+        leaf_hash,
+        entry_file,
+    } = *entry;
+    let trust = load_trust(key, ctx.policy.as_deref())?;
+    let key = trust.key()?.clone();
     let log = Log::parse(&log_args.log, &ctx.http)?;
     proofs::check_usage(&log, log_args.proof_source)?;
     let log_text = log_args.log.as_str();
     // Step 1: the checkpoint, verified with the user's key.
     let cp = match checkpoint_file {
-        Some(p) => file_checkpoint(CMD, "given", p, &ctx.http, &key, Some(log_text))?,
-        None => current_checkpoint(CMD, &log, log_text, &key)?,
+        Some(p) => file_checkpoint(CMD, "given", p, &ctx.http, &trust, Some(log_text))?,
+        None => current_checkpoint(CMD, &log, log_text, &trust)?,
     };
     let n = cp.tree_size();
     let base = |check: &'static str, msg: String| {
@@ -158,6 +175,21 @@ pub fn run(
         }
         return Err(proof.attach_raw(f).into());
     }
+    // Step 5: save the proof, as it was verified.
+    let saved = match save {
+        Some(path) => {
+            let file = ProofFile {
+                extra: None,
+                index,
+                inclusion_proof: proof.hashes.clone(),
+                checkpoint: cp.bytes.clone(),
+            };
+            write_atomic(path, &file.to_bytes())
+                .with_context(|| format!("saving the proof to --save {}", path.display()))?;
+            Some(path.display().to_string())
+        }
+        None => None,
+    };
     let mut text = format!("verified: leaf {index} is included in the log\n");
     describe_checkpoint(&mut text, "checkpoint (signature verified)", &cp);
     let _ = writeln!(text, "leaf index: {index} (from {found_by})");
@@ -174,8 +206,16 @@ pub fn run(
         proof.hashes.len(),
         source.describe()
     );
+    if let Some(path) = &saved {
+        let _ = writeln!(
+            text,
+            "saved:      {} (c2sp.org/tlog-proof@v1; check it offline with `stateanchor-verify proof`)",
+            escape(path)
+        );
+    }
     let mut json = Map::new();
     json.insert("checkpoint".into(), cp.json());
+    json.insert("saved".into(), json!(saved));
     json.insert("leaf_index".into(), json!(index));
     json.insert("leaf_hash".into(), json!(leaf.to_base64()));
     if let Some((b, src)) = &entry_bytes {

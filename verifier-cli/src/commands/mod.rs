@@ -9,6 +9,7 @@ mod consistency;
 mod export;
 mod inclusion;
 mod monitor;
+mod proof;
 mod published;
 mod write_test_log;
 
@@ -30,14 +31,18 @@ pub fn run(ctx: &Ctx, command: Command) -> anyhow::Result<Report> {
             leaf_hash,
             entry_file,
             checkpoint,
+            save,
         } => inclusion::run(
             ctx,
             &key,
             &log,
-            index,
-            leaf_hash.as_deref(),
-            entry_file.as_deref(),
+            &inclusion::Entry {
+                index,
+                leaf_hash: leaf_hash.as_deref(),
+                entry_file: entry_file.as_deref(),
+            },
             checkpoint.as_deref(),
+            save.as_deref(),
         ),
         Command::Consistency { key, log, old, new } => {
             consistency::run(ctx, &key, &log, &old, new.as_deref())
@@ -64,6 +69,7 @@ pub fn run(ctx: &Ctx, command: Command) -> anyhow::Result<Report> {
             once,
             initial,
         } => monitor::run(ctx, &key, &log, &state, interval, once, initial.as_deref()),
+        Command::Proof { key, file, entry } => proof::run(ctx, &key, &file, &entry),
         Command::Export(args) => export::run(ctx, &args),
         Command::WriteTestLog {
             out,

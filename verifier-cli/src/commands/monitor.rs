@@ -17,8 +17,8 @@ use crate::report::{Failure, Report, unix_now};
 use crate::sources::Log;
 use crate::state::{StateFile, read_state, state_error, write_atomic};
 use crate::trust::{
-    VerifiedCheckpoint, current_checkpoint, describe_checkpoint, file_checkpoint, load_key,
-    open_verified, prove_extends,
+    Trust, VerifiedCheckpoint, current_checkpoint, describe_checkpoint, file_checkpoint,
+    load_trust, open_verified, prove_extends,
 };
 
 const CMD: &str = "monitor";
@@ -48,8 +48,12 @@ impl StateFile for MonitorState {
     }
 }
 
-fn load(path: &Path, key: &VerifierKey) -> anyhow::Result<Option<VerifiedCheckpoint>> {
-    let Some(st) = read_state::<MonitorState>(path, key)? else {
+/// Loads the saved checkpoint. It was verified (witnesses included) when
+/// saved; it is checked again with the log's key only, so that a changed
+/// policy does not strand the monitor.
+fn load(path: &Path, trust: &Trust) -> anyhow::Result<Option<VerifiedCheckpoint>> {
+    let trust = trust.key_only()?;
+    let Some(st) = read_state::<MonitorState>(path, trust.key()?)? else {
         return Ok(None);
     };
     let corrupt = |what: String| state_error::<MonitorState>(path, what);
@@ -58,7 +62,7 @@ fn load(path: &Path, key: &VerifierKey) -> anyhow::Result<Option<VerifiedCheckpo
         "saved",
         st.checkpoint.into_bytes(),
         path.display().to_string(),
-        key,
+        &trust,
         None,
     )
     .map_err(|e| corrupt(format!("its checkpoint does not verify: {e:#}")))?;
@@ -88,14 +92,15 @@ fn save(
 /// One step: verify the log's checkpoint, prove it extends the saved one, save it.
 fn step(
     ctx: &Ctx,
-    key: &VerifierKey,
+    trust: &Trust,
     log: &Log,
     log_args: &LogArgs,
     state: &Path,
     initial: Option<&Path>,
 ) -> anyhow::Result<Report> {
     let log_text = log_args.log.as_str();
-    let saved = match load(state, key)? {
+    let key = trust.key()?;
+    let saved = match load(state, trust)? {
         Some(cp) => Some(cp),
         None => match initial {
             Some(p) => Some(file_checkpoint(
@@ -103,13 +108,13 @@ fn step(
                 "initial",
                 p,
                 &ctx.http,
-                key,
+                trust,
                 Some(log_text),
             )?),
             None => None,
         },
     };
-    let current = current_checkpoint(CMD, log, log_text, key)?;
+    let current = current_checkpoint(CMD, log, log_text, trust)?;
     let mut text = String::new();
     let mut json = Map::new();
     json.insert("checkpoint".into(), current.json());
@@ -176,14 +181,15 @@ pub fn run(
     once: bool,
     initial: Option<&Path>,
 ) -> anyhow::Result<Report> {
-    let key = load_key(key)?;
+    let trust = load_trust(key, ctx.policy.as_deref())?;
+    trust.key()?;
     let log = Log::parse(&log_args.log, &ctx.http)?;
     proofs::check_usage(&log, log_args.proof_source)?;
     if once {
-        return step(ctx, &key, &log, log_args, state, initial);
+        return step(ctx, &trust, &log, log_args, state, initial);
     }
     loop {
-        match step(ctx, &key, &log, log_args, state, initial) {
+        match step(ctx, &trust, &log, log_args, state, initial) {
             Ok(report) => ctx.output.print_report(&report),
             Err(e) if e.downcast_ref::<Failure>().is_some() => return Err(e),
             Err(e) => ctx

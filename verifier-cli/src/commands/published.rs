@@ -14,7 +14,7 @@ use crate::report::{Failure, Report, hinted};
 use crate::sources::{Log, Repo};
 use crate::term::escape;
 use crate::trust::{
-    VerifiedCheckpoint, current_checkpoint, describe_checkpoint, load_key, open_verified,
+    VerifiedCheckpoint, current_checkpoint, describe_checkpoint, load_trust, open_verified,
     prove_extends,
 };
 
@@ -43,7 +43,8 @@ pub fn run(
     github_api: &str,
     github_ref: Option<&str>,
 ) -> anyhow::Result<Report> {
-    let key = load_key(key)?;
+    let trust = load_trust(key, ctx.policy.as_deref())?;
+    let key = trust.key()?.clone();
     let log = Log::parse(&log_args.log, &ctx.http)?;
     proofs::check_usage(&log, log_args.proof_source)?;
     let log_text = log_args.log.as_str();
@@ -118,7 +119,7 @@ pub fn run(
             &format!("published {rel}"),
             bytes,
             src,
-            &key,
+            &trust,
             Some(log_text),
         )?;
         if cp.tree_size() != *size {
@@ -138,7 +139,7 @@ pub fn run(
     // Step 3: the latest checkpoint agrees with the archive.
     let mut latest_size = None;
     if let Some((bytes, src)) = latest {
-        let cp = open_verified(CMD, "published latest", bytes, src, &key, Some(log_text))?;
+        let cp = open_verified(CMD, "published latest", bytes, src, &trust, Some(log_text))?;
         latest_size = Some(cp.tree_size());
         match published.get(&cp.tree_size()) {
             Some(archived) if archived.root_hash() != cp.root_hash() => {
@@ -179,7 +180,7 @@ pub fn run(
     }
 
     // Step 4: the log's current checkpoint extends every published one.
-    let current = current_checkpoint(CMD, &log, log_text, &key)?;
+    let current = current_checkpoint(CMD, &log, log_text, &trust)?;
     let needs_proof = published
         .keys()
         .any(|&s| tlog::consistency_proof_needed(s, current.tree_size()));

@@ -11,6 +11,7 @@ mod input;
 mod log;
 mod repo;
 
+pub use file::read_file_limited;
 pub use http::Http;
 pub use input::read_input;
 pub use log::{Bundle, Fetched, Log, LogTiles, MissingData};
