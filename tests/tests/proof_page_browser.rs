@@ -260,7 +260,7 @@ fn proof_page_checks_itself_in_headless_chromium() {
     assert!(html.contains("<script src=\"../assets/verify.js\" defer></script>"));
     assert!(html.contains("data-state=\"unchecked\">not checked"));
     assert!(html.contains("id=\"verify-command\">stateanchor-verify inclusion"));
-    assert!(html.contains(&format!("/v1/entries/1\">JSON</a>")));
+    assert!(html.contains("/v1/entries/1\">JSON</a>"));
     for (asset, kind) in [("verify.js", "text/javascript"), ("proof.css", "text/css")] {
         let resp = http.get(format!("{base}/assets/{asset}")).send().unwrap();
         assert_eq!(resp.status(), 200);
