@@ -4,6 +4,7 @@
 //! `scripts/test.sh` does); the helpers find them next to the test executable.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod browser;
 pub mod fake_github;
 pub mod in_process;
 pub mod witness;

@@ -401,16 +401,25 @@ pub async fn get_entry_page(State(s): State<AppState>, Path(raw): Path<String>) 
         }))
     })();
     match result {
-        Ok(html) => (cache("no-cache"), Html(html)).into_response(),
+        Ok(html) => (cache("no-cache"), page::security_headers(), Html(html)).into_response(),
         Err(ApiError::Internal(e)) => ApiError::Internal(e).into_response(),
         Err(e) => {
-            let status = e.into_response().status();
-            (
+            // As the JSON API would answer, in HTML: its status, its
+            // message, and Retry-After when the log asks to come back.
+            let retry = matches!(e, ApiError::Overloaded | ApiError::NotWitnessed);
+            let (status, message, _) = e.parts();
+            let mut resp = (
                 status,
                 cache("no-store"),
-                Html(page::error_page(status, &raw)),
+                page::security_headers(),
+                Html(page::error_page(status, &raw, &message)),
             )
-                .into_response()
+                .into_response();
+            if retry {
+                resp.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            resp
         }
     }
 }

@@ -76,6 +76,8 @@ pub fn app(state: AppState) -> Router {
             get(log_api::get_proof_file),
         )
         .route("/entries/{index}", get(log_api::get_entry_page))
+        .route("/assets/verify.js", get(page::verify_js))
+        .route("/assets/proof.css", get(page::proof_css))
         .route("/healthz", get(log_api::healthz))
         .route("/metrics", get(log_api::metrics))
         .route(
