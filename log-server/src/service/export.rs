@@ -495,14 +495,14 @@ impl Compliance {
                 _ => None,
             };
             let after = Some(proven_envelope(&prover, read(range.end)?.as_ref())?);
-            let mut records = Vec::with_capacity(others.len());
+            let mut unsectioned = Vec::with_capacity(others.len());
             for seq in others {
-                records.push(proven(&prover, read(seq)?.as_ref(), true)?);
+                unsectioned.push(proven(&prover, read(seq)?.as_ref(), true)?);
             }
             let chain = ChainProof {
                 before,
                 after,
-                records,
+                records: unsectioned,
             };
             Ok((prover, export_record, chain))
         })

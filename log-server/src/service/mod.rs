@@ -607,8 +607,9 @@ impl Compliance {
                 prev: prev.take(),
                 body,
             };
-            let (jcs, envelope) = record.seal()?;
-            prev = Some(sha256_digest(&jcs));
+            let sealing = compliance::record::seal_record(&record.to_value()?)?;
+            let (jcs, envelope) = (sealing.jcs, sealing.envelope);
+            prev = Some(compliance::record::digest_string(&sealing.digest));
             let new = NewRecord {
                 project: record.project.clone(),
                 seq,
@@ -1013,5 +1014,117 @@ mod tests {
         assert_eq!(e.status_at(t0), Status::Expired);
         assert_eq!((ps.last_seq, ps.last_time), (seq + 1, t0 + 5_000));
         store.check().unwrap();
+    }
+
+    /// A project whose records were all written before chains: its chain
+    /// starts with a `chain_started` record (at start-up, or with its next
+    /// record), whose `prev` is the last legacy record's digest and which
+    /// commits to all of them; the next records follow it.
+    #[tokio::test]
+    async fn a_legacy_project_starts_its_chain() {
+        use crate::storage::{Batch, NewEntry};
+        use compliance::record::{ShareTokenUsed, digest_string};
+        use sha2::Digest as _;
+
+        for at_start_up in [true, false] {
+            let store = Arc::new(Memory::new());
+            let row = ProjectRow {
+                id: "prj_l".into(),
+                name: "l".into(),
+                created_at: "2026-01-01T00:00:00Z".into(),
+                settings: ProjectSettings::default(),
+            };
+            store.put_project(&row).unwrap();
+            // Two legacy records, committed before the log starts.
+            let mut frontier = tlog::Frontier::default();
+            let mut digests = Vec::new();
+            for i in 1..=2u64 {
+                let record = Record {
+                    id: format!("evt_{i}"),
+                    project: "prj_l".into(),
+                    time: format_time(1_000 * i64::try_from(i).unwrap()),
+                    salt: "ab".repeat(16),
+                    seq: None,
+                    prev: None,
+                    body: RecordBody::ShareTokenUsed(ShareTokenUsed {
+                        token_id: "shr_1".into(),
+                    }),
+                };
+                let (jcs, envelope) = record.seal().unwrap();
+                digests.push(sha2::Sha256::digest(&jcs).to_vec());
+                let new = NewRecord {
+                    project: "prj_l".into(),
+                    seq: i,
+                    time_ms: 1_000 * i64::try_from(i).unwrap(),
+                    id: record.id.clone(),
+                    kind: record.body.kind(),
+                    exception: None,
+                    record: jcs,
+                    follows: None,
+                };
+                let leaf_hash = tlog::leaf_hash(&envelope);
+                let (index, mut hashes) = (frontier.size(), Vec::new());
+                frontier.append(leaf_hash, |n, h| hashes.push((n, h)));
+                store
+                    .commit(&Batch {
+                        entries: &[NewEntry {
+                            index,
+                            data: &envelope,
+                            leaf_hash,
+                            record: Some(&new),
+                        }],
+                        hashes: &hashes,
+                        new_size: frontier.size(),
+                    })
+                    .unwrap();
+            }
+            let signer = tlog::SignerKey::from_seed("test.example/log", &[7; 32]).unwrap();
+            let config = LogConfig {
+                queue_capacity: 1024,
+                max_batch: 64,
+                checkpoint_interval: Duration::from_millis(10),
+            };
+            let log =
+                Log::start(store.clone(), signer, config, Arc::new(Metrics::default())).unwrap();
+            let c = compliance(&store, &log);
+            if at_start_up {
+                assert_eq!(c.start_chains().await.unwrap(), 1);
+                assert_eq!(c.start_chains().await.unwrap(), 0, "once");
+            }
+            let p = c.project("prj_l").await.unwrap();
+            let staged = {
+                let mut ps = p.lock().await;
+                assert_eq!(ps.chain_start(), 3);
+                let body = RecordBody::ShareTokenUsed(ShareTokenUsed {
+                    token_id: "shr_2".into(),
+                });
+                c.stage(&mut ps, "evt_next".into(), body, 5_000).unwrap()
+            };
+            assert_eq!(staged.seq, 4, "after chain_started");
+            staged.wait().await.unwrap();
+            let read = |seq| {
+                Record::from_slice(&store.record("prj_l", seq).unwrap().unwrap().record).unwrap()
+            };
+            let started = read(3);
+            assert_eq!(started.seq, Some(3));
+            assert_eq!(
+                started.prev,
+                Some(digest_string(&digests[1].clone().try_into().unwrap()))
+            );
+            let RecordBody::ChainStarted(body) = &started.body else {
+                panic!("{started:?}");
+            };
+            assert_eq!(body.legacy_records, 2);
+            let all: [u8; 32] = sha2::Sha256::digest(digests.concat()).into();
+            assert_eq!(body.legacy_digest, digest_string(&all));
+            let next = read(4);
+            let jcs3 = store.record("prj_l", 3).unwrap().unwrap().record;
+            assert_eq!(next.prev, Some(compliance::record::sha256_digest(&jcs3)));
+            // Loaded again: started at 3.
+            let again = compliance(&store, &log);
+            let p = again.project("prj_l").await.unwrap();
+            assert_eq!(p.lock().await.chain, ChainState::Started(3));
+            store.check().unwrap();
+        }
     }
 }
