@@ -259,7 +259,8 @@ fn one_project_written_through_two_frontends() {
     records.push(&d["export_record"]["record"]);
     records.sort_by_key(|r| r["seq"].as_u64().unwrap());
     let seqs: Vec<u64> = records.iter().map(|r| r["seq"].as_u64().unwrap()).collect();
-    assert_eq!(seqs, (1..=expected + 1).collect::<Vec<_>>());
+    let last = u64::try_from(expected).unwrap() + 1;
+    assert_eq!(seqs, (1..=last).collect::<Vec<_>>());
     for w in records.windows(2) {
         let (jcs, _) = compliance::record::seal(w[0]).unwrap();
         assert_eq!(
