@@ -11,15 +11,16 @@
 //! [`ChainCheck`] is the check, pure: the caller (the verifier) has already
 //! verified each record's digest, envelope and inclusion in the log, and
 //! hands over what the chain needs ([`Link`]). Memory grows with the number
-//! of records (about 100 bytes each), not with their size.
+//! of records (128 bytes each), not with their size.
 //!
 //! ```
-//! use compliance::chain::{ChainCheck, Link, Prev};
+//! use compliance::chain::{ChainCheck, Link, Place, Prev};
 //! use compliance::export::{ChainClaim, ChainHead};
 //!
 //! let link = |seq: u64, prev: Prev| Link {
 //!     seq: Some(seq), digest: [seq as u8; 32], prev, chain_started: false,
-//!     time_ms: 1_000 + seq as i64, log_index: 10 + seq, place: format!("record {seq}"),
+//!     time_ms: 1_000 + seq as i64, log_index: 10 + seq,
+//!     place: Place { part: "record", line: seq as usize },
 //! };
 //! let claim = ChainClaim {
 //!     first_seq: Some(1), last_seq: Some(3),
@@ -32,9 +33,10 @@
 //! let after = Link { time_ms: 2_000, ..link(4, Prev::Unknown) };
 //! let err = check.finish(&claim, None, Some(after.clone()), &after).unwrap_err();
 //! assert_eq!(err.to_string(), "record seq 2 of the project's chain is missing from the export \
-//!     (it goes from seq 1, record 1, to seq 3, record 3)");
+//!     (it goes from seq 1, record (line 1), to seq 3, record (line 3))");
 //! ```
 
+use std::fmt;
 use std::ops::Range;
 
 use crate::Error;
@@ -69,8 +71,25 @@ pub struct Link {
     pub time_ms: i64,
     /// Its index in the log.
     pub log_index: u64,
-    /// Where it is in the export, for messages (`section A record run_1 (line 12)`).
-    pub place: String,
+    /// Where it is in the export, for messages.
+    pub place: Place,
+}
+
+/// Where a record is in an export, for messages: `section A record (line
+/// 12)`. Small and without a heap allocation: the check keeps one per
+/// record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Place {
+    /// What it is (`section A record`, `the record before the period`).
+    pub part: &'static str,
+    /// Its line in the export file (from 1).
+    pub line: usize,
+}
+
+impl fmt::Display for Place {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} (line {})", self.part, self.line)
+    }
 }
 
 /// What the chain check found.
@@ -110,9 +129,15 @@ impl ChainCheck {
     /// A check of the period `period` (ms since the epoch, end exclusive).
     #[must_use]
     pub fn new(period: Range<i64>) -> Self {
+        Self::with_capacity(period, 0)
+    }
+
+    /// A check of the period `period`, with room for `records` records.
+    #[must_use]
+    pub fn with_capacity(period: Range<i64>, records: usize) -> Self {
         ChainCheck {
             period,
-            links: Vec::new(),
+            links: Vec::with_capacity(records),
             earlier: Vec::new(),
         }
     }
@@ -612,7 +637,10 @@ mod tests {
             chain_started: false,
             time_ms: time,
             log_index: 100 + seq,
-            place: format!("record {seq}"),
+            place: Place {
+                part: "record",
+                line: usize::try_from(seq).unwrap(),
+            },
         }
     }
 
@@ -686,7 +714,7 @@ mod tests {
         );
         assert_eq!(
             err.to_string(),
-            "records seq 14 to 16 of the project's chain are missing from the export (it goes from seq 13, record 13, to seq 17, record 17)"
+            "records seq 14 to 16 of the project's chain are missing from the export (it goes from seq 13, record (line 13), to seq 17, record (line 17))"
         );
         // Two gaps: both counted.
         let (mut c, before, after, export) = full();
@@ -780,7 +808,7 @@ mod tests {
         let (mut c, before, after, export) = full();
         let mut twin = link(15, START + 15);
         twin.digest = [7; 32];
-        twin.place = "twin".into();
+        twin.place.part = "twin";
         c.add(twin);
         let err = c
             .finish(&claim(Some((11, 20)), Some(20)), before, after, &export)
@@ -801,7 +829,7 @@ mod tests {
     fn an_open_period_is_complete_up_to_as_of() {
         let (c, before, _, _) = full();
         let mut export = link(21, START + 500_000);
-        export.place = "the export record".into();
+        export.place.part = "the export record";
         let mut open = claim(Some((11, 20)), Some(20));
         open.as_of = format_time(START + 400_000);
         let out = c
@@ -857,7 +885,10 @@ mod tests {
             chain_started: false,
             time_ms: time,
             log_index: i,
-            place: format!("legacy {i}"),
+            place: Place {
+                part: "legacy",
+                line: usize::try_from(i).unwrap(),
+            },
         };
         let mut start = link(4, START + 10);
         start.chain_started = true;
@@ -910,7 +941,7 @@ mod tests {
         );
         let (mut c, before, after, export) = full();
         let mut late = link(30, START - 100);
-        late.place = "late".into();
+        late.place.part = "late";
         c.add_earlier(late);
         assert!(
             c.finish(&claim(Some((11, 20)), Some(20)), before, after, &export)

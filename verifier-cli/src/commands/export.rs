@@ -33,7 +33,7 @@
 //!    published checkpoints are too.
 //!
 //! Memory does not grow with the records' size: records are read one line
-//! at a time, twice; the chain keeps about a hundred bytes per record.
+//! at a time, twice; the chain check keeps 128 bytes per record.
 
 use std::cell::RefCell;
 use std::fmt::Write as _;
@@ -43,7 +43,9 @@ use std::path::Path;
 use std::rc::Rc;
 
 use anyhow::Context as _;
-use compliance::chain::{AppliedExceptions, ChainCheck, ChainOutcome, Link, Prev, check_applied};
+use compliance::chain::{
+    AppliedExceptions, ChainCheck, ChainOutcome, Link, Place, Prev, check_applied,
+};
 use compliance::export::{
     EXPORT_FORMAT, EXPORT_FORMAT_V1, ExportFormat, ExportHeader, ExportParts, Integrity,
     ProvenEnvelope, ProvenRecord, RecordSource, Section, SectionDigest, SectionHasher,
@@ -362,7 +364,7 @@ impl Checker<'_> {
         line: usize,
         raw: &str,
         e: &ProvenEnvelope,
-        what: &str,
+        what: &'static str,
     ) -> anyhow::Result<Link> {
         let fail = |check, msg: String| self.fail(check, line, what, msg, raw);
         let env = Envelope::from_bytes(e.envelope.as_bytes())
@@ -390,7 +392,10 @@ impl Checker<'_> {
             chain_started: env.kind == CHAIN_STARTED,
             time_ms: parse_time(&env.time).unwrap_or(i64::MIN),
             log_index: e.log_index,
-            place: format!("{what} {} (log index {})", escape(&env.id), e.log_index),
+            place: Place {
+                part: what,
+                line: line + 1,
+            },
         })
     }
 
@@ -435,13 +440,13 @@ impl Checker<'_> {
                 raw,
             ));
         }
-        let link = link_of(&sealed, &meta, t, r.log_index, &what, line);
+        let link = link_of(&sealed, &meta, t, r.log_index, section_part(section), line);
         Ok((r, leaf, link, earlier))
     }
 
     /// Step 2 for a record of the period of no section (section D).
     fn verify_unsectioned(&self, line: usize, raw: &str, r: &ProvenRecord) -> anyhow::Result<Link> {
-        let what = "section D record of no section";
+        let what = UNSECTIONED;
         let (_, sealed) = self.verify(line, raw, r, what)?;
         let meta = RecordMeta::of(&r.record)
             .map_err(|e| self.fail("record", line, what, e.to_string(), raw))?;
@@ -469,7 +474,19 @@ impl Checker<'_> {
                 raw,
             ));
         }
-        Ok(link_of(&sealed, &meta, t, r.log_index, &what, line))
+        Ok(link_of(&sealed, &meta, t, r.log_index, UNSECTIONED, line))
+    }
+}
+
+/// What a record of section D's `chain.records` is called in messages.
+const UNSECTIONED: &str = "section D record of no section";
+
+/// What a record of `section` is called in messages.
+fn section_part(section: Section) -> &'static str {
+    match section {
+        Section::A => "section A record",
+        Section::B => "section B record",
+        Section::C => "section C record",
     }
 }
 
@@ -479,7 +496,7 @@ fn link_of(
     meta: &RecordMeta,
     time_ms: i64,
     log_index: u64,
-    what: &str,
+    part: &'static str,
     line: usize,
 ) -> Link {
     Link {
@@ -489,7 +506,10 @@ fn link_of(
         chain_started: meta.kind == CHAIN_STARTED,
         time_ms,
         log_index,
-        place: format!("{} (line {})", escape(what), line + 1),
+        place: Place {
+            part,
+            line: line + 1,
+        },
     }
 }
 
@@ -780,7 +800,9 @@ pub fn run(ctx: &Ctx, args: &ExportArgs) -> anyhow::Result<Report> {
     let mut reproducer = args.specs.as_deref().map(specs::Specs::open).transpose()?;
     let mut summary = SummaryBuilder::new(&header.principals, period.clone());
     let mut digests = Vec::new();
-    let mut chain = ChainCheck::new(period.clone());
+    let records: usize = layout.sections.iter().map(|(s, e)| e - s).sum();
+    let mut chain =
+        ChainCheck::with_capacity(period.clone(), records + integrity.chain.records.len());
     let mut applied: Vec<AppliedExceptions> = Vec::new();
     // Exceptions with ledger events in the period.
     let mut changed_in_period = std::collections::BTreeSet::new();
