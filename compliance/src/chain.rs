@@ -189,9 +189,11 @@ impl ChainCheck {
             ))
         })?;
         // 1. Sequence numbers once; legacy records first.
-        let (mut chained, legacy): (Vec<Link>, Vec<Link>) =
-            self.links.drain(..).partition(|l| l.seq.is_some());
-        chained.sort_by_key(|l| l.seq);
+        // In place (no copy): the legacy records (no seq) sort first.
+        let mut links = std::mem::take(&mut self.links);
+        links.sort_unstable_by_key(|l| l.seq);
+        let split = links.partition_point(|l| l.seq.is_none());
+        let (legacy, chained) = links.split_at(split);
         for w in chained.windows(2) {
             if w[0].seq == w[1].seq {
                 return Err(chain_err(format!(
@@ -264,7 +266,7 @@ impl ChainCheck {
                     )));
                 }
             }
-            Some((f, l)) => check_contiguous(&chained, f, l)?,
+            Some((f, l)) => check_contiguous(chained, f, l)?,
         }
         for w in chained.windows(2) {
             if let Prev::Digest(p) = w[1].prev
