@@ -21,9 +21,10 @@ pid=$!
 for _ in $(seq 100); do grep -q '^listening: ' "$tmp/out" && break; sleep 0.1; done
 url=$(sed -n 's/^listening: //p' "$tmp/out")
 key=$(cat "$tmp/data/admin-api-key")
+# Raw entries (the raw API refuses anything shaped like a record's envelope).
 for i in 0 1 2 3 4; do
   curl -sf -X POST -H "authorization: Bearer $key" -H 'content-type: application/octet-stream' \
-    --data-binary "{\"v\":1,\"type\":\"gate_decision\",\"project\":\"prj_demo\",\"id\":\"run_$i\",\"time\":\"2026-11-23T12:00:0${i}Z\",\"digest\":\"sha256:$(printf '%s' "$i" | sha256sum | cut -c1-64)\"}" \
+    --data-binary "{\"type\":\"gate_decision\",\"project\":\"prj_demo\",\"id\":\"run_$i\",\"time\":\"2026-11-23T12:00:0${i}Z\",\"digest\":\"sha256:$(printf '%s' "$i" | sha256sum | cut -c1-64)\"}" \
     "$url/v1/entries?wait=checkpoint" >/dev/null
 done
 html=$(curl -sf "$url/entries/3")

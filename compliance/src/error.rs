@@ -33,4 +33,42 @@ pub enum Error {
     /// JSON could not be serialized canonically.
     #[error("JSON canonicalization failed: {0}")]
     Json(String),
+    /// Records of a project's chain are missing from an export: the
+    /// sequence numbers `first` to `last` (inclusive).
+    #[error("{}{context}", missing_text(*first, *last))]
+    MissingRecords {
+        /// The first missing sequence number.
+        first: u64,
+        /// The last missing sequence number.
+        last: u64,
+        /// Where the export goes on, and other gaps (`": ..."`).
+        context: String,
+    },
+    /// A project's chain, as an export gives it, does not hold together
+    /// (a record's `prev` is not the digest of the record before it, a
+    /// boundary record is missing or dated in the period, a sequence
+    /// number appears twice).
+    #[error("{0}")]
+    Chain(String),
+    /// A decision of section A applied an exception that section B does
+    /// not show active at the decision's time.
+    #[error("{run} ({place}) applied exception {exception}, which {why}")]
+    ExceptionNotShown {
+        /// The exception's ID.
+        exception: String,
+        /// The decision's run ID.
+        run: String,
+        /// Where the decision is in the export.
+        place: String,
+        /// What section B lacks.
+        why: String,
+    },
+}
+
+fn missing_text(first: u64, last: u64) -> String {
+    if first == last {
+        format!("record seq {first} of the project's chain is missing from the export")
+    } else {
+        format!("records seq {first} to {last} of the project's chain are missing from the export")
+    }
 }

@@ -20,7 +20,11 @@ use crate::record::{
 use crate::time::parse_time;
 
 /// The `format` of a compliance export.
-pub const EXPORT_FORMAT: &str = "stateanchor-soc2-evidence/v1";
+pub const EXPORT_FORMAT: &str = "stateanchor-soc2-evidence/v2";
+
+/// The format of the exports made before chains (no `chain` in the header
+/// or section D): the verifier names it and asks for a new export.
+pub const EXPORT_FORMAT_V1: &str = "stateanchor-soc2-evidence/v1";
 
 /// The two formats of an export.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -192,6 +196,75 @@ pub struct ExportHeader {
     pub settings: ProjectSettings,
     /// Every principal of the project (section C).
     pub principals: Vec<PrincipalSummary>,
+    /// Where the period lies in the project's chain of records.
+    pub chain: ChainClaim,
+}
+
+/// What an export states about its project's chain of records
+/// (`spec/compliance.md` §1 and §5): part of the header, so the export
+/// record's header digest commits to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChainClaim {
+    /// Sequence number of the period's first chained record (`None`: the
+    /// period has none).
+    pub first_seq: Option<u64>,
+    /// Sequence number of the period's last chained record.
+    pub last_seq: Option<u64>,
+    /// The project's chain head at the period's end: its last record dated
+    /// before the end, among those committed when the export began
+    /// (`None` if its chain had not started by then).
+    pub head: Option<ChainHead>,
+    /// Records of the period written before the project's chain started
+    /// (no `seq`): the chain does not prove their completeness.
+    pub legacy_records: u64,
+    /// When the export fixed the period's records (RFC 3339): the
+    /// project's records made later are not in it, and are dated at or
+    /// after this time.
+    pub as_of: String,
+}
+
+/// A record of a chain by its sequence number and digest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChainHead {
+    /// Its sequence number.
+    pub seq: u64,
+    /// Its digest, `sha256:<hex>`.
+    pub digest: String,
+}
+
+/// A log entry with its proof, without its record: the envelope alone
+/// gives the record's type, sequence number, time and digest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProvenEnvelope {
+    /// The envelope (the log entry), as text.
+    pub envelope: String,
+    /// Its index in the log.
+    pub log_index: u64,
+    /// RFC 6962 leaf hash of the envelope, base64.
+    pub leaf_hash: String,
+    /// Inclusion proof to the export's checkpoint, base64 hashes.
+    pub inclusion_proof: Vec<String>,
+}
+
+/// Section D's proof that the period's records are complete: its
+/// boundaries in the chain, and the period's records of no section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChainProof {
+    /// The project's record just before the period's first one (or, for a
+    /// period without records, its chain head), dated before the period;
+    /// `None` when the period starts with the project's first record.
+    pub before: Option<ProvenEnvelope>,
+    /// The project's record just after the head: dated after the period,
+    /// or at or after `as_of` when the period was not over (it may be this
+    /// export's own record).
+    pub after: Option<ProvenEnvelope>,
+    /// The period's records that belong to no section (earlier exports,
+    /// share links, the start of the chain), in log order.
+    pub records: Vec<ProvenRecord>,
 }
 
 /// A record with everything needed to verify it offline.
@@ -224,6 +297,8 @@ pub struct Integrity {
     pub publication: Option<String>,
     /// The `compliance_export` record of this export, proven like the others.
     pub export_record: ProvenRecord,
+    /// The period's boundaries in the project's chain.
+    pub chain: ChainProof,
 }
 
 /// Accumulates a [`SectionDigest`].
@@ -1075,6 +1150,68 @@ fn event_row(r: &ProvenRecord, log_url: &str, period_from: &str) -> String {
     )
 }
 
+/// Section D's words on the chain: which records of the project's chain
+/// the period holds, and where its boundaries are in the log.
+fn chain_text(claim: &ChainClaim, proof: &ChainProof, log_url: &str) -> String {
+    let mut t = String::from("- Chain: ");
+    match (claim.first_seq, claim.last_seq) {
+        (Some(first), Some(last)) => {
+            let _ = write!(
+                t,
+                "the period's records are seq {first} to {last} of the project's chain, with no gap"
+            );
+        }
+        _ => t.push_str("the period has no record of the project's chain"),
+    }
+    if claim.legacy_records > 0 {
+        let _ = write!(
+            t,
+            "; {} records of the period were written before the chain started, and the chain does not prove their completeness",
+            claim.legacy_records
+        );
+    }
+    match &claim.head {
+        Some(h) => {
+            let _ = write!(
+                t,
+                "; head at the end of the period: seq {} (`{}`)",
+                h.seq,
+                md_cell(&h.digest)
+            );
+        }
+        None => t.push_str("; the chain had not started by the end of the period"),
+    }
+    let _ = write!(t, "; records fixed as of {}", md_cell(&claim.as_of));
+    if let Some(b) = &proof.before {
+        let _ = write!(
+            t,
+            "; the record before the period: {}",
+            proof_link(log_url, b.log_index)
+        );
+    }
+    if let Some(a) = &proof.after {
+        let _ = write!(
+            t,
+            "; the record after it: {}",
+            proof_link(log_url, a.log_index)
+        );
+    }
+    if !proof.records.is_empty() {
+        let _ = write!(
+            t,
+            "; records of the period in no section (earlier exports, share links, the chain's start): {}",
+            proof
+                .records
+                .iter()
+                .map(|r| proof_link(log_url, r.log_index))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    t.push('\n');
+    t
+}
+
 fn render_markdown(
     parts: &ExportParts<'_>,
     records: &mut dyn RecordSource,
@@ -1406,6 +1543,7 @@ log at {}, independently verifiable without access to StateAnchor.\n",
         proof_link(&h.log_url, d.export_record.log_index),
         md_cell(h.log_url.trim_end_matches('/'))
     );
+    let _ = writeln!(t, "{}", chain_text(&h.chain, &d.chain, &h.log_url));
     let _ = writeln!(
         t,
         "Every record of sections A, B and C, and this export's own record, is proven below \

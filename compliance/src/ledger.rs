@@ -748,6 +748,8 @@ mod tests {
             project: "prj_a".into(),
             time: time.into(),
             salt: "00".repeat(16),
+            seq: None,
+            prev: None,
             body,
         }
     }

@@ -17,6 +17,7 @@
 //! | [`time`] | RFC 3339 UTC times and dates |
 //! | [`endpoint`] | `METHOD /path`, and how endpoints match |
 //! | [`record`] | record types, JCS digests and envelopes |
+//! | [`chain`] | a project's chain of records, and how an export proves it complete |
 //! | [`principal`] | roles, API key records, access rules |
 //! | [`settings`] | a project's controls |
 //! | [`ledger`] | the exception ledger's rules and state fold |
@@ -39,6 +40,7 @@
 //! assert!(envelope.get("salt").is_none(), "nor the salt");
 //! ```
 
+pub mod chain;
 pub mod changelog;
 pub mod endpoint;
 mod error;

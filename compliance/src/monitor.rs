@@ -392,6 +392,8 @@ mod tests {
                 project: "prj_1".into(),
                 time: format_time(time),
                 salt: "00".repeat(16),
+                seq: None,
+                prev: None,
                 body,
             },
             time,

@@ -1,7 +1,11 @@
 //! Record digests and envelopes (`design.md`, "Public leaves carry no
-//! customer content"): a record is a JSON object; its log entry is the JCS
-//! envelope `{"digest","id","project","time","type","v"}` whose digest is the
-//! SHA-256 of the JCS-serialized record.
+//! customer content"): a record is a JSON object; its log entry is its
+//! envelope, [`ENVELOPE_PREFIX`] followed by the JCS object
+//! `{"digest","id","project","seq","time","type","v"}` whose digest is the
+//! SHA-256 of the JCS-serialized record. The prefix keeps envelopes apart
+//! from raw entries (`POST /v1/entries` refuses every entry that
+//! [`envelope_like`] names). Records written before chains (no `seq`) have
+//! the legacy envelope, the bare JCS object `{"digest","id","project","time","type","v":1}`.
 
 use std::fmt::Write as _;
 
@@ -15,8 +19,23 @@ pub use crate::settings::{
 };
 use crate::time::parse_time;
 
-/// Version of the envelope (`"v"`).
-pub const ENVELOPE_VERSION: u64 = 1;
+/// Version of the envelope of a chained record (`"v"`).
+pub const ENVELOPE_VERSION: u64 = 2;
+
+/// Version of the legacy envelope: a record written before chains (no `seq`).
+pub const LEGACY_ENVELOPE_VERSION: u64 = 1;
+
+/// The first line of every envelope of a chained record: what tells a
+/// compliance envelope apart from a raw entry. The log's raw write API
+/// refuses entries that begin with [`RESERVED_PREFIX`], so only the
+/// compliance service writes entries that begin with it.
+pub const ENVELOPE_PREFIX: &[u8] = b"stateanchor-envelope/v2\n";
+
+/// The prefix reserved to the compliance service's envelopes (every version).
+pub const RESERVED_PREFIX: &[u8] = b"stateanchor-envelope/";
+
+/// Member names of a legacy envelope.
+const LEGACY_ENVELOPE_KEYS: [&str; 6] = ["digest", "id", "project", "time", "type", "v"];
 
 /// Record type of a gate decision.
 pub const GATE_DECISION: &str = "gate_decision";
@@ -46,6 +65,8 @@ pub const SHARE_TOKEN_CREATED: &str = "share_token_created";
 pub const SHARE_TOKEN_USED: &str = "share_token_used";
 /// Record type of a share link revoked.
 pub const SHARE_TOKEN_REVOKED: &str = "share_token_revoked";
+/// Record type of the start of a project's chain, after its legacy records.
+pub const CHAIN_STARTED: &str = "chain_started";
 
 /// The type of a record: one per kind of event the log records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -78,11 +99,13 @@ pub enum RecordKind {
     ShareTokenUsed,
     /// [`SHARE_TOKEN_REVOKED`]
     ShareTokenRevoked,
+    /// [`CHAIN_STARTED`]
+    ChainStarted,
 }
 
 impl RecordKind {
     /// Every type, in the order of their type codes (1, 2, …).
-    pub const ALL: [RecordKind; 14] = [
+    pub const ALL: [RecordKind; 15] = [
         RecordKind::GateDecision,
         RecordKind::ExceptionRequested,
         RecordKind::ExceptionSignal,
@@ -97,6 +120,7 @@ impl RecordKind {
         RecordKind::ShareTokenCreated,
         RecordKind::ShareTokenUsed,
         RecordKind::ShareTokenRevoked,
+        RecordKind::ChainStarted,
     ];
 
     /// The type whose `type` field is `name`.
@@ -123,6 +147,7 @@ impl RecordKind {
             RecordKind::ShareTokenCreated => SHARE_TOKEN_CREATED,
             RecordKind::ShareTokenUsed => SHARE_TOKEN_USED,
             RecordKind::ShareTokenRevoked => SHARE_TOKEN_REVOKED,
+            RecordKind::ChainStarted => CHAIN_STARTED,
         }
     }
 }
@@ -151,13 +176,17 @@ pub struct RecordMeta {
     pub project: String,
     /// RFC 3339 UTC time.
     pub time: String,
+    /// Its sequence number in the project's chain; `None` for a record
+    /// written before chains (legacy).
+    pub seq: Option<u64>,
 }
 
 impl RecordMeta {
     /// Reads the envelope fields of a record.
     ///
     /// # Errors
-    /// If the record is not an object or lacks one of them.
+    /// If the record is not an object or lacks one of them, or its `seq`
+    /// is not a positive integer.
     pub fn of(record: &Value) -> Result<Self, Error> {
         let obj = record.as_object().ok_or(Error::NotAnObject)?;
         let field = |name: &'static str| {
@@ -166,13 +195,208 @@ impl RecordMeta {
                 .map(str::to_owned)
                 .ok_or(Error::MissingField(name))
         };
+        let seq = match obj.get("seq") {
+            None => None,
+            Some(v) => Some(v.as_u64().filter(|&n| n >= 1).ok_or_else(|| {
+                Error::Invalid("a record's seq must be an integer from 1".into())
+            })?),
+        };
         Ok(RecordMeta {
             kind: field("type")?,
             id: field("id")?,
             project: field("project")?,
             time: field("time")?,
+            seq,
         })
     }
+}
+
+/// Checks a record's chain fields: `prev`, the digest of the project's
+/// previous record, is present exactly when `seq` is more than 1; a legacy
+/// record (no `seq`) has no `prev` either.
+///
+/// # Errors
+/// [`Error::Invalid`] naming what is wrong.
+pub fn check_chain_fields(record: &Value, seq: Option<u64>) -> Result<(), Error> {
+    let prev = record.get("prev");
+    match (seq, prev) {
+        (None, None) | (Some(1), None) => Ok(()),
+        (None, Some(_)) => Err(Error::Invalid("a record with prev must have a seq".into())),
+        (Some(1), Some(_)) => Err(Error::Invalid(
+            "the first record of a chain (seq 1) has no prev".into(),
+        )),
+        (Some(_), None) => Err(Error::Invalid(
+            "a record after the first of its chain names its previous record (prev)".into(),
+        )),
+        (Some(_), Some(p)) => match p.as_str().and_then(parse_digest) {
+            Some(_) => Ok(()),
+            None => Err(Error::Invalid(
+                "a record's prev must be sha256: and 64 lowercase hex digits".into(),
+            )),
+        },
+    }
+}
+
+/// A 32-byte SHA-256 digest written `sha256:<64 lowercase hex>`.
+#[must_use]
+pub fn digest_string(digest: &[u8; 32]) -> String {
+    let mut out = String::with_capacity(71);
+    out.push_str("sha256:");
+    for b in digest {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
+}
+
+/// The 32 bytes of a digest written `sha256:<64 lowercase hex>`.
+#[must_use]
+pub fn parse_digest(text: &str) -> Option<[u8; 32]> {
+    let hex = text.strip_prefix("sha256:")?;
+    if hex.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, pair) in hex.as_bytes().chunks(2).enumerate() {
+        let nibble = |c: u8| match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            _ => None,
+        };
+        out[i] = (nibble(pair[0])? << 4) | nibble(pair[1])?;
+    }
+    Some(out)
+}
+
+/// A log entry read as an envelope: what is public of a record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Envelope {
+    /// `2` ([`ENVELOPE_VERSION`]), or `1` for a legacy envelope.
+    pub version: u64,
+    /// Record type.
+    pub kind: String,
+    /// Opaque project ID.
+    pub project: String,
+    /// Record ID.
+    pub id: String,
+    /// Sequence number in the project's chain (`None` in a legacy envelope).
+    pub seq: Option<u64>,
+    /// RFC 3339 UTC time.
+    pub time: String,
+    /// `sha256:<hex>` of the record's JCS form.
+    pub digest: String,
+}
+
+impl Envelope {
+    /// The envelope's bytes: [`ENVELOPE_PREFIX`] and the JCS object for a
+    /// chained record, the bare JCS object (version 1) for a legacy one.
+    ///
+    /// # Errors
+    /// [`Error::Json`] (not expected).
+    pub fn to_bytes(&self) -> Result<Vec<u8>, Error> {
+        match self.seq {
+            Some(seq) => {
+                let jcs = canonical(&json!({
+                    "v": ENVELOPE_VERSION,
+                    "type": self.kind,
+                    "project": self.project,
+                    "id": self.id,
+                    "seq": seq,
+                    "time": self.time,
+                    "digest": self.digest,
+                }))?;
+                let mut out = Vec::with_capacity(ENVELOPE_PREFIX.len() + jcs.len());
+                out.extend_from_slice(ENVELOPE_PREFIX);
+                out.extend_from_slice(&jcs);
+                Ok(out)
+            }
+            None => canonical(&json!({
+                "v": LEGACY_ENVELOPE_VERSION,
+                "type": self.kind,
+                "project": self.project,
+                "id": self.id,
+                "time": self.time,
+                "digest": self.digest,
+            })),
+        }
+    }
+
+    /// Reads a log entry as an envelope, strictly: the bytes must be
+    /// exactly those [`Envelope::to_bytes`] writes (a chained envelope with
+    /// its prefix, or a legacy one), with a valid time and digest.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] if it is not an envelope.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, Error> {
+        let not = |why: &str| Error::Invalid(format!("not a record envelope: {why}"));
+        let (json, chained) = match bytes.strip_prefix(ENVELOPE_PREFIX) {
+            Some(rest) => (rest, true),
+            None => (bytes, false),
+        };
+        let v: Value = serde_json::from_slice(json).map_err(|e| not(&e.to_string()))?;
+        let obj = v.as_object().ok_or_else(|| not("not a JSON object"))?;
+        let text = |name: &str| {
+            obj.get(name)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .ok_or_else(|| not(&format!("no string {name}")))
+        };
+        let seq = if chained {
+            Some(
+                obj.get("seq")
+                    .and_then(Value::as_u64)
+                    .filter(|&n| n >= 1)
+                    .ok_or_else(|| not("no seq"))?,
+            )
+        } else {
+            None
+        };
+        let env = Envelope {
+            version: obj
+                .get("v")
+                .and_then(Value::as_u64)
+                .ok_or_else(|| not("no v"))?,
+            kind: text("type")?,
+            project: text("project")?,
+            id: text("id")?,
+            seq,
+            time: text("time")?,
+            digest: text("digest")?,
+        };
+        if parse_time(&env.time).is_none() {
+            return Err(not("its time is not RFC 3339 UTC"));
+        }
+        if parse_digest(&env.digest).is_none() {
+            return Err(not("its digest is not sha256:<64 hex>"));
+        }
+        if env.to_bytes()? != bytes {
+            return Err(not("the bytes are not its canonical form"));
+        }
+        Ok(env)
+    }
+}
+
+/// Whether a raw entry would be read as a compliance envelope, and as
+/// which: one that begins with [`RESERVED_PREFIX`] (`"chained envelope"`),
+/// or a JSON object with every member of a legacy envelope (`v`, `type`,
+/// `project`, `id`, `time`, `digest`: `"legacy envelope"`). The log's raw
+/// write API (`POST /v1/entries`) refuses both, so that only the compliance
+/// service can write an entry a verifier reads as a record's envelope.
+#[must_use]
+pub fn envelope_like(entry: &[u8]) -> Option<&'static str> {
+    if entry.starts_with(RESERVED_PREFIX) {
+        return Some("chained envelope");
+    }
+    let first = entry.iter().find(|b| !b.is_ascii_whitespace());
+    if first != Some(&b'{') {
+        return None;
+    }
+    let Ok(Value::Object(obj)) = serde_json::from_slice::<Value>(entry) else {
+        return None;
+    };
+    LEGACY_ENVELOPE_KEYS
+        .iter()
+        .all(|k| obj.contains_key(*k))
+        .then_some("legacy envelope")
 }
 
 /// Bytes of randomness in a record's salt.
@@ -202,9 +426,8 @@ pub fn check_salt(record: &Value) -> Result<(), Error> {
     Ok(())
 }
 
-/// The log entry of a record: its envelope, JCS-serialized,
-/// `{"digest","id","project","time","type","v"}`, with
-/// `digest = sha256:<hex of SHA-256 of JCS(record)>`.
+/// The log entry of a record: its envelope (see [`Envelope::to_bytes`]),
+/// with `digest = sha256:<hex of SHA-256 of JCS(record)>`.
 ///
 /// # Errors
 /// If the record lacks an envelope field or cannot be serialized.
@@ -212,27 +435,70 @@ pub fn envelope(record: &Value) -> Result<Vec<u8>, Error> {
     seal(record).map(|(_, envelope)| envelope)
 }
 
-/// A record's JCS form and its envelope.
+/// A record's JCS form and its envelope: a chained envelope if the record
+/// has a `seq`, a legacy one if it has none.
 ///
 /// # Errors
-/// As [`envelope`].
+/// As [`envelope`]; a record whose chain fields are malformed
+/// ([`check_chain_fields`]).
 pub fn seal(record: &Value) -> Result<(Vec<u8>, Vec<u8>), Error> {
+    seal_record(record).map(|s| (s.jcs, s.envelope))
+}
+
+/// A record sealed: what [`seal_record`] returns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sealed {
+    /// The record's JCS form.
+    pub jcs: Vec<u8>,
+    /// Its envelope: the log entry.
+    pub envelope: Vec<u8>,
+    /// Its digest: the SHA-256 of `jcs`.
+    pub digest: [u8; 32],
+    /// Its sequence number, if chained.
+    pub seq: Option<u64>,
+    /// Its `prev`, if any.
+    pub prev: Option<[u8; 32]>,
+}
+
+/// [`seal`], with the digest and chain fields read on the way.
+///
+/// # Errors
+/// As [`seal`].
+pub fn seal_record(record: &Value) -> Result<Sealed, Error> {
     let meta = RecordMeta::of(record)?;
     if parse_time(&meta.time).is_none() {
         return Err(Error::BadTime(meta.time));
     }
     check_salt(record)?;
+    check_chain_fields(record, meta.seq)?;
+    let prev = record
+        .get("prev")
+        .and_then(Value::as_str)
+        .and_then(parse_digest);
     let jcs = canonical(record)?;
-    let digest = sha256_digest(&jcs);
-    let envelope = canonical(&json!({
-        "v": ENVELOPE_VERSION,
-        "type": meta.kind,
-        "project": meta.project,
-        "id": meta.id,
-        "time": meta.time,
-        "digest": digest,
-    }))?;
-    Ok((jcs, envelope))
+    let digest: [u8; 32] = Sha256::digest(&jcs).into();
+    let seq = meta.seq;
+    let envelope = Envelope {
+        version: if seq.is_some() {
+            ENVELOPE_VERSION
+        } else {
+            LEGACY_ENVELOPE_VERSION
+        },
+        kind: meta.kind,
+        project: meta.project,
+        id: meta.id,
+        seq,
+        time: meta.time,
+        digest: digest_string(&digest),
+    }
+    .to_bytes()?;
+    Ok(Sealed {
+        jcs,
+        envelope,
+        digest,
+        seq,
+        prev,
+    })
 }
 
 // ---------------------------------------------------------------- typed records
@@ -253,6 +519,15 @@ pub struct Record {
     /// Random, at least 128 bits in lowercase hex (see [`check_salt`]): the
     /// envelope's digest cannot be confirmed by guessing the record's fields.
     pub salt: String,
+    /// Its sequence number in the project's chain: 1, 2, … without gaps, in
+    /// log order. `None` only in the records written before chains
+    /// (legacy), which precede the project's `chain_started` record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
+    /// `sha256:<hex>` digest of the project's previous record (the one at
+    /// `seq - 1`); `None` for seq 1 and in legacy records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prev: Option<String>,
     /// The type and its fields.
     #[serde(flatten)]
     pub body: RecordBody,
@@ -290,6 +565,8 @@ pub enum RecordBody {
     ShareTokenUsed(ShareTokenUsed),
     /// A share link revoked.
     ShareTokenRevoked(ShareTokenRevoked),
+    /// The project's chain starts here, after its legacy records.
+    ChainStarted(ChainStarted),
 }
 
 impl RecordBody {
@@ -311,6 +588,7 @@ impl RecordBody {
             RecordBody::ShareTokenCreated(_) => RecordKind::ShareTokenCreated,
             RecordBody::ShareTokenUsed(_) => RecordKind::ShareTokenUsed,
             RecordBody::ShareTokenRevoked(_) => RecordKind::ShareTokenRevoked,
+            RecordBody::ChainStarted(_) => RecordKind::ChainStarted,
         }
     }
 
@@ -605,6 +883,20 @@ pub struct ShareTokenRevoked {
     pub revoked_by_name: String,
 }
 
+/// Fields of a `chain_started`: the first chained record of a project
+/// whose records were written before chains. Its `prev` is the digest of
+/// the last legacy record, and it commits to all of them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainStarted {
+    /// How many records the project had before (storage order, which is
+    /// their log order).
+    pub legacy_records: u64,
+    /// `sha256:<hex>` of the concatenated 32-byte digests of those records,
+    /// in that order: anyone can recompute it from the project's legacy
+    /// envelopes in the log.
+    pub legacy_digest: String,
+}
+
 /// Fields of an `anomaly_acknowledged`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AnomalyAcknowledged {
@@ -709,6 +1001,7 @@ mod tests {
                 RecordKind::ShareTokenCreated => 11,
                 RecordKind::ShareTokenUsed => 12,
                 RecordKind::ShareTokenRevoked => 13,
+                RecordKind::ChainStarted => 14,
             };
             assert_eq!(position, i);
             assert_eq!(RecordKind::from_name(k.as_str()), Some(k));
@@ -836,6 +1129,10 @@ mod tests {
                 "acknowledged_by_name": "alice", "note": "release day"}),
             json!({"type": "monitor_run", "day": "2026-01-01", "rules": ["change_velocity_spike"],
                 "anomalies": ["anm_1"]}),
+            json!({"type": "chain_started", "legacy_records": 3,
+                "legacy_digest": format!("sha256:{}", "1".repeat(64)),
+                "seq": 4, "prev": format!("sha256:{}", "2".repeat(64))}),
+            json!({"type": "share_token_used", "token_id": "shr_1", "seq": 1}),
         ];
         for mut untyped in cases {
             common(&mut untyped);
@@ -849,7 +1146,9 @@ mod tests {
                 .as_object()
                 .unwrap()
                 .keys()
-                .find(|k| !["type", "id", "project", "time", "salt"].contains(&k.as_str()))
+                .find(|k| {
+                    !["type", "id", "project", "time", "salt", "seq", "prev"].contains(&k.as_str())
+                })
                 .unwrap()
                 .clone();
             missing.as_object_mut().unwrap().remove(&field);
@@ -862,5 +1161,110 @@ mod tests {
         assert!(
             Record::from_slice(br#"{"type":"nope","id":"a","project":"p","time":"t"}"#).is_err()
         );
+    }
+
+    /// Pinned: a chained record's envelope is the prefix line and the JCS
+    /// object with its seq; it reads back strictly; a legacy record keeps
+    /// the version 1 envelope, byte for byte.
+    #[test]
+    fn chained_envelopes_have_the_prefix_and_the_seq() {
+        let mut record = json!({"type": "gate_decision", "id": "run_1", "project": "prj_x",
+            "time": "2026-01-01T00:00:00.000Z", "salt": SALT, "seq": 7,
+            "prev": format!("sha256:{}", "ab".repeat(32))});
+        let (jcs, env) = seal(&record).unwrap();
+        let text = String::from_utf8(env.clone()).unwrap();
+        assert_eq!(
+            text,
+            format!(
+                "stateanchor-envelope/v2\n{{\"digest\":\"{}\",\"id\":\"run_1\",\"project\":\"prj_x\",\"seq\":7,\"time\":\"2026-01-01T00:00:00.000Z\",\"type\":\"gate_decision\",\"v\":2}}",
+                sha256_digest(&jcs)
+            )
+        );
+        let read = Envelope::from_bytes(&env).unwrap();
+        assert_eq!(
+            (read.seq, read.version, read.id.as_str()),
+            (Some(7), 2, "run_1")
+        );
+        assert_eq!(read.to_bytes().unwrap(), env);
+        // Not canonical, or without the prefix: not an envelope.
+        let spaced = text.replacen("\"id\":", "\"id\": ", 1);
+        assert!(Envelope::from_bytes(spaced.as_bytes()).is_err());
+        let bare = &env[ENVELOPE_PREFIX.len()..];
+        assert!(
+            Envelope::from_bytes(bare).is_err(),
+            "a v2 object needs its prefix"
+        );
+        // Legacy: no seq, version 1, no prefix.
+        record.as_object_mut().unwrap().remove("seq");
+        record.as_object_mut().unwrap().remove("prev");
+        let legacy = envelope(&record).unwrap();
+        assert!(legacy.starts_with(b"{\"digest\":"));
+        let read = Envelope::from_bytes(&legacy).unwrap();
+        assert_eq!((read.seq, read.version), (None, 1));
+    }
+
+    /// Pinned: `prev` is there exactly when seq is above 1, and well formed.
+    #[test]
+    fn chain_fields_are_checked() {
+        let rec = |extra: Value| {
+            let mut r = json!({"type": "gate_decision", "id": "run_1", "project": "prj_x",
+                "time": "2026-01-01T00:00:00Z", "salt": SALT});
+            for (k, v) in extra.as_object().unwrap() {
+                r[k] = v.clone();
+            }
+            r
+        };
+        let d = format!("sha256:{}", "0f".repeat(32));
+        assert!(seal(&rec(json!({"seq": 1}))).is_ok());
+        assert!(seal(&rec(json!({"seq": 2, "prev": d}))).is_ok());
+        for bad in [
+            json!({"seq": 1, "prev": d}),
+            json!({"seq": 2}),
+            json!({"prev": d}),
+            json!({"seq": 0}),
+            json!({"seq": -1}),
+            json!({"seq": "2", "prev": d}),
+            json!({"seq": 2, "prev": "sha256:00"}),
+            json!({"seq": 2, "prev": d.to_uppercase()}),
+        ] {
+            assert!(
+                matches!(seal(&rec(bad.clone())), Err(Error::Invalid(_))),
+                "{bad}"
+            );
+        }
+        assert_eq!(parse_digest(&d), Some([0x0f; 32]));
+    }
+
+    /// Pinned: what the raw write API refuses, and what it keeps taking.
+    #[test]
+    fn raw_entries_that_look_like_envelopes_are_named() {
+        let legacy =
+            br#"{"digest":"sha256:00","id":"x","project":"p","time":"t","type":"y","v":1}"#;
+        assert_eq!(envelope_like(legacy), Some("legacy envelope"));
+        let spaced = br#" { "v": 9, "type": "y", "project": "p", "id": "x", "time": "t", "digest": "d", "more": 1 }"#;
+        assert_eq!(envelope_like(spaced), Some("legacy envelope"));
+        assert_eq!(
+            envelope_like(b"stateanchor-envelope/v2\n{}"),
+            Some("chained envelope")
+        );
+        assert_eq!(
+            envelope_like(b"stateanchor-envelope/v9 anything"),
+            Some("chained envelope")
+        );
+        for fine in [
+            &b"hello"[..],
+            b"",
+            br#"{"digest":"sha256:00","id":"x","project":"p","time":"t","type":"y"}"#,
+            b"{not json",
+            b"[1,2]",
+            b" stateanchor-envelope/v2\n",
+        ] {
+            assert_eq!(
+                envelope_like(fine),
+                None,
+                "{}",
+                String::from_utf8_lossy(fine)
+            );
+        }
     }
 }

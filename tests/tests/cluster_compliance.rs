@@ -236,6 +236,46 @@ fn one_project_written_through_two_frontends() {
         text.contains(&format!("{} gate decisions", 4 * per_client + 2)),
         "{text}"
     );
+    // The chain in the records themselves: each carries the sequence number
+    // it is stored at, and the digest of the record before it.
+    assert!(
+        text.contains(&format!(
+            "chain: the period's records are seq 1 to {expected} of the project's chain, with no gap"
+        )),
+        "{text}"
+    );
+    let export: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let d = &export["section_d_audit_trail_integrity"];
+    let mut records: Vec<&Value> = [
+        "section_a_change_management",
+        "section_b_exception_authorization",
+        "section_c_control_changes",
+    ]
+    .iter()
+    .flat_map(|s| export[*s].as_array().unwrap())
+    .chain(d["chain"]["records"].as_array().unwrap())
+    .map(|r| &r["record"])
+    .collect();
+    records.push(&d["export_record"]["record"]);
+    records.sort_by_key(|r| r["seq"].as_u64().unwrap());
+    let seqs: Vec<u64> = records.iter().map(|r| r["seq"].as_u64().unwrap()).collect();
+    let last = u64::try_from(expected).unwrap() + 1;
+    assert_eq!(seqs, (1..=last).collect::<Vec<_>>());
+    for w in records.windows(2) {
+        let (jcs, _) = compliance::record::seal(w[0]).unwrap();
+        assert_eq!(
+            w[1]["prev"].as_str(),
+            Some(compliance::record::sha256_digest(&jcs).as_str()),
+            "{}",
+            w[1]["seq"]
+        );
+    }
+    let ids = psql(
+        &db,
+        &format!("SELECT string_agg(id, ',' ORDER BY seq) FROM sa_records WHERE project = '{id}'"),
+    );
+    let exported: Vec<&str> = records.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, exported.join(","), "stored at the seq they carry");
 }
 
 fn record(project: &str, seq: u64, id: &str, follows: Option<&str>) -> NewRecord {

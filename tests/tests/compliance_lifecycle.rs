@@ -378,7 +378,14 @@ fn the_whole_lifecycle_and_verified_exports() {
     );
     assert_eq!(st, 200, "{d}");
     assert_eq!(d["record"]["exceptions_applied"], json!([e1_id]));
-    let env: Value = serde_json::from_str(d["envelope"].as_str().unwrap()).unwrap();
+    let env: Value = serde_json::from_str(
+        d["envelope"]
+            .as_str()
+            .unwrap()
+            .strip_prefix("stateanchor-envelope/v2\n")
+            .unwrap(),
+    )
+    .unwrap();
     assert_eq!(env["project"], p.id.as_str());
     assert_eq!(env["type"], "gate_decision");
     assert!(
@@ -690,9 +697,14 @@ fn the_whole_lifecycle_and_verified_exports() {
         let (record, envelope) = (&r["record"], r["envelope"].as_str().unwrap());
         types.insert(record["type"].as_str().unwrap().to_owned());
         assert!(record["salt"].as_str().unwrap().len() >= 32, "{record}");
-        let env: Value = serde_json::from_str(envelope).unwrap();
+        let env: Value =
+            serde_json::from_str(envelope.strip_prefix("stateanchor-envelope/v2\n").unwrap())
+                .unwrap();
         let keys: Vec<&String> = env.as_object().unwrap().keys().collect();
-        assert_eq!(keys, ["digest", "id", "project", "time", "type", "v"]);
+        assert_eq!(
+            keys,
+            ["digest", "id", "project", "seq", "time", "type", "v"]
+        );
         fn strings<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
             match v {
                 Value::String(s) => out.push(s),
@@ -859,8 +871,9 @@ fn the_whole_lifecycle_and_verified_exports() {
     std::fs::write(&bad, text.replace(&format!("{line}\n"), "")).unwrap();
     let (code, _, errs) = verify_bad(&bad);
     assert_eq!(code, 1, "{errs}");
+    // The chain names the gap (before the section digests would).
     assert!(
-        errs.contains("removed, added or reordered") || errs.contains("differs"),
+        errs.contains("of the project's chain is missing from the export"),
         "{errs}"
     );
     // The wrong key is a failure; a file that is no export is a usage error.
@@ -1282,14 +1295,24 @@ fn records_are_salted_and_envelopes_hold_nothing_private() {
             salt.len() >= 32 && salt.bytes().all(|b| b.is_ascii_hexdigit()),
             "{salt}"
         );
-        let env: Value = serde_json::from_str(v["envelope"].as_str().unwrap()).unwrap();
+        let env: Value = serde_json::from_str(
+            v["envelope"]
+                .as_str()
+                .unwrap()
+                .strip_prefix("stateanchor-envelope/v2\n")
+                .unwrap(),
+        )
+        .unwrap();
         let keys: Vec<&str> = env
             .as_object()
             .unwrap()
             .keys()
             .map(String::as_str)
             .collect();
-        assert_eq!(keys, ["digest", "id", "project", "time", "type", "v"]);
+        assert_eq!(
+            keys,
+            ["digest", "id", "project", "seq", "time", "type", "v"]
+        );
         for private in ["salt", "Alice Example", "9fceb02d", "doc_changed"] {
             assert!(
                 !v["envelope"].as_str().unwrap().contains(private),

@@ -306,6 +306,22 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
         "serving"
     );
 
+    // The upgrade to chains (spec/compliance.md, section 1): every project
+    // whose records were all written before chains starts its chain now
+    // (one that is written first starts it with that write).
+    {
+        let compliance = state.compliance.clone();
+        tokio::spawn(async move {
+            match compliance.start_chains().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(projects = n, "started the chains of legacy projects"),
+                Err(e) => tracing::warn!(
+                    error = %e,
+                    "starting the chains of legacy projects (each starts with its next record)"
+                ),
+            }
+        });
+    }
     let (stop_tx, stop_rx) = watch::channel(false);
     let checkpointer = tokio::spawn(log.clone().run_checkpointer({
         let mut rx = stop_rx.clone();

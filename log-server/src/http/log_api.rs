@@ -346,6 +346,15 @@ pub async fn post_entry(
             tlog::MAX_ENTRY_SIZE
         )));
     }
+    // Domain separation: a raw entry never reads as a record's envelope.
+    if let Some(form) = compliance::record::envelope_like(&body) {
+        return Err(ApiError::bad(format!(
+            "the entry would be read as a compliance record's {form}: only the compliance \
+             service writes those; entries that begin with \"stateanchor-envelope/\", and JSON \
+             objects with the members v, type, project, id, time and digest, are refused \
+             (spec/compliance.md, section 1)"
+        )));
+    }
     let value = append_entry(&s.log, body.to_vec(), wait).await?;
     Ok((StatusCode::CREATED, Json(value)).into_response())
 }

@@ -7,12 +7,17 @@
 //! 2. Find the period's records: a contiguous range of sequence numbers,
 //!    because a project's record times never go backwards; and the earlier
 //!    events of the exceptions filed before the period and open or changed
-//!    during it, which head section B.
+//!    during it, which head section B. Where the range lies in the
+//!    project's chain (first and last `seq`, the head and its digest) goes
+//!    into the header.
 //! 3. First pass over the range: section C's summary and, per section, the
-//!    count and digest of the records' leaf hashes.
+//!    count and digest of the records' leaf hashes; the records of no
+//!    section are noted.
 //! 4. Log a `compliance_export` record holding the digests of the header
 //!    and of both sections, and wait for the first checkpoint that covers
-//!    it: every proof in the export leads to that checkpoint.
+//!    it: every proof in the export leads to that checkpoint. Section D
+//!    gets the chain's boundaries (the records just before and just after
+//!    the range) and the period's records of no section, proven too.
 //! 5. Second pass (and for Markdown a third), in [`PreparedExport::render`]:
 //!    render while reading, so memory does not grow with the period.
 
@@ -21,8 +26,9 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use compliance::export::{
-    ExportFormat, ExportHeader, ExportParts, Integrity, ProvenRecord, RecordSource, Section,
-    SectionHasher, Summary, SummaryBuilder, export_file_name, render,
+    ChainClaim, ChainHead, ChainProof, ExportFormat, ExportHeader, ExportParts, Integrity,
+    ProvenEnvelope, ProvenRecord, RecordSource, Section, SectionHasher, Summary, SummaryBuilder,
+    export_file_name, render,
 };
 use compliance::principal::{Access, KeyRecord};
 use compliance::record::{ComplianceExport, RecordBody, canonical, sha256_digest};
@@ -118,11 +124,13 @@ struct StoredRecords {
 
 impl PeriodRecords {
     /// Calls `f` with every record of `only` (every section if `None`), each
-    /// section's in export order.
+    /// section's in export order; the sequence numbers of the period's
+    /// records of no section go to `others`, if given.
     fn each(
         &self,
         only: Option<Section>,
         f: &mut dyn FnMut(Section, RecordRef<'_>) -> Result<()>,
+        mut others: Option<&mut Vec<u64>>,
     ) -> Result<()> {
         if only.is_none_or(|s| s == Section::B) {
             for &seq in self.earlier.iter() {
@@ -132,18 +140,32 @@ impl PeriodRecords {
                 f(Section::B, row.as_ref())?;
             }
         }
+        let mut seq = self.range.start;
         self.records
             .for_each_record(&self.project, self.range.clone(), &mut |row| {
                 let section = Section::ALL
                     .into_iter()
                     .find(|s| s.holds(row.kind.as_str()));
-                if let Some(s) = section
-                    && only.is_none_or(|o| o == s)
-                {
-                    f(s, row)?;
+                match section {
+                    Some(s) if only.is_none_or(|o| o == s) => f(s, row)?,
+                    Some(_) => {}
+                    None => {
+                        if let Some(o) = others.as_deref_mut() {
+                            o.push(seq);
+                        }
+                    }
                 }
+                seq += 1;
                 Ok(true)
-            })
+            })?;
+        if seq != self.range.end {
+            return Err(Error::Corrupt(format!(
+                "records {seq} to {} of {} are missing",
+                self.range.end - 1,
+                self.project
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -171,6 +193,17 @@ fn proven(prover: &Prover, row: RecordRef<'_>, with_proof: bool) -> Result<Prove
     })
 }
 
+/// A record's envelope with its inclusion proof, without the record.
+fn proven_envelope(prover: &Prover, row: RecordRef<'_>) -> Result<ProvenEnvelope> {
+    let r = proven(prover, row, true)?;
+    Ok(ProvenEnvelope {
+        envelope: r.envelope,
+        log_index: r.log_index,
+        leaf_hash: r.leaf_hash,
+        inclusion_proof: r.inclusion_proof,
+    })
+}
+
 impl RecordSource for StoredRecords {
     fn for_each(
         &mut self,
@@ -180,10 +213,14 @@ impl RecordSource for StoredRecords {
     ) -> io::Result<()> {
         let prover = &self.prover;
         self.rows
-            .each(Some(section), &mut |_, row| {
-                let r = proven(prover, row, with_proofs)?;
-                f(&r).map_err(|e| Error::Storage(Box::new(e)))
-            })
+            .each(
+                Some(section),
+                &mut |_, row| {
+                    let r = proven(prover, row, with_proofs)?;
+                    f(&r).map_err(|e| Error::Storage(Box::new(e)))
+                },
+                None,
+            )
             .map_err(|e| match e {
                 Error::Storage(inner) => match inner.downcast::<io::Error>() {
                     Ok(io) => *io,
@@ -233,6 +270,10 @@ pub(crate) struct Period {
     principals: Vec<compliance::export::PrincipalSummary>,
     settings: compliance::ledger::ProjectSettings,
     project_created_at: String,
+    /// Where the period lies in the project's chain (the header's).
+    pub chain: ChainClaim,
+    /// The sequence numbers of the period's records of no section.
+    others: Vec<u64>,
 }
 
 /// Where the log is reached and published, for an export's header.
@@ -257,15 +298,17 @@ impl Compliance {
         // 1. Expiries, then everything queued so far committed. The
         //    exceptions filed before the period and not revoked before it
         //    may belong in section B.
-        let (upto, settled, candidates) = self
-            .under_lock(p, |ps, _| {
+        //    The records made after this point are dated `as_of` or later.
+        let (upto, settled, candidates, as_of, chain_start) = self
+            .under_lock(p, |ps, now| {
+                ps.last_time = ps.last_time.max(now);
                 let candidates: Vec<(String, i64)> = ps
                     .exceptions
                     .values()
                     .filter(|e| e.created_at < start && e.revoked_at.is_none_or(|r| r >= start))
                     .map(|e| (e.id.clone(), e.expires_at))
                     .collect();
-                Ok((ps.last_seq, ps.settled(), candidates))
+                Ok((ps.last_seq, ps.settled(), candidates, now, ps.chain_start()))
             })
             .await?;
         settled.await;
@@ -273,7 +316,7 @@ impl Compliance {
         // 2. The period's range of sequence numbers, and the earlier events
         //    of the exceptions open during the period (not expired before
         //    it) or changed during it (an expiry recorded in it).
-        let (range, earlier) = {
+        let (range, earlier, chain) = {
             let (records, id) = (self.records.clone(), project.to_owned());
             blocking(move || {
                 let first = records.first_seq_at(&id, start)?.unwrap_or(u64::MAX);
@@ -288,7 +331,35 @@ impl Compliance {
                     }
                 }
                 earlier.sort_unstable();
-                Ok((range, earlier))
+                // The chain: the range's chained part (from the chain's
+                // start), and the head at the period's end (the record
+                // before the range's end, if chained).
+                let chained_from = range.start.max(chain_start);
+                let (first_seq, last_seq) = if chained_from < range.end {
+                    (Some(chained_from), Some(range.end - 1))
+                } else {
+                    (None, None)
+                };
+                let head = match range.end.checked_sub(1) {
+                    Some(seq) if seq >= 1 && seq >= chain_start => {
+                        let row = records.record(&id, seq)?.ok_or_else(|| {
+                            Error::Corrupt(format!("record {seq} of {id} is missing"))
+                        })?;
+                        Some(ChainHead {
+                            seq,
+                            digest: sha256_digest(&row.record),
+                        })
+                    }
+                    _ => None,
+                };
+                let claim = ChainClaim {
+                    first_seq,
+                    last_seq,
+                    head,
+                    legacy_records: range.end.min(chain_start).saturating_sub(range.start),
+                    as_of: format_time(as_of),
+                };
+                Ok((range, earlier, claim))
             })
             .await?
         };
@@ -311,18 +382,23 @@ impl Compliance {
             range,
             earlier: Arc::new(earlier),
         };
-        let (summary, digests) = {
+        let (summary, digests, others) = {
             let first = rows.clone();
             let principals = principals.clone();
             blocking(move || {
                 let mut summary = SummaryBuilder::new(&principals, start..end);
                 let mut hashers: [SectionHasher; 3] = Default::default();
-                first.each(None, &mut |section, row| {
-                    hashers[section as usize].add(&tlog::leaf_hash(row.envelope).0);
-                    summary.add(&row.value()?);
-                    Ok(())
-                })?;
-                Ok((summary.finish(), hashers.map(SectionHasher::finish)))
+                let mut others = Vec::new();
+                first.each(
+                    None,
+                    &mut |section, row| {
+                        hashers[section as usize].add(&tlog::leaf_hash(row.envelope).0);
+                        summary.add(&row.value()?);
+                        Ok(())
+                    },
+                    Some(&mut others),
+                )?;
+                Ok((summary.finish(), hashers.map(SectionHasher::finish), others))
             })
             .await?
         };
@@ -333,6 +409,8 @@ impl Compliance {
             principals,
             settings,
             project_created_at,
+            chain,
+            others,
         })
     }
 
@@ -358,7 +436,10 @@ impl Compliance {
             principals,
             settings,
             project_created_at,
+            chain,
+            others,
         } = self.period(&p, project, (start, end)).await?;
+        let range = rows.range.clone();
         let [digest_a, digest_b, digest_c] = digests;
 
         // 4. The export's own record, and the checkpoint that covers it.
@@ -378,6 +459,7 @@ impl Compliance {
                 project_created_at,
                 settings,
                 principals,
+                chain,
             };
             let header_digest = sha256_digest(&canonical(&header)?);
             let body = RecordBody::ComplianceExport(ComplianceExport {
@@ -397,13 +479,32 @@ impl Compliance {
         let (cp, _) = self.log.inclusion_at_checkpoint(index).await?;
         let (records, log, id) = (self.records.clone(), self.log.clone(), project.to_owned());
         let tree_size = cp.tree_size;
-        let (prover, export_record) = blocking(move || {
-            let row = records
-                .record(&id, export_seq)?
-                .ok_or_else(|| Error::Corrupt("the export record is missing".into()))?;
+        let (prover, export_record, chain) = blocking(move || {
+            let read = |seq: u64| {
+                records
+                    .record(&id, seq)?
+                    .ok_or_else(|| Error::Corrupt(format!("record {seq} of {id} is missing")))
+            };
+            let row = read(export_seq)?;
             let prover = log.prover(tree_size)?;
             let export_record = proven(&prover, row.as_ref(), true)?;
-            Ok((prover, export_record))
+            // The chain's boundaries: the record before the range, and the
+            // one after it (committed before the export record, or it).
+            let before = match range.start.checked_sub(1) {
+                Some(seq) if seq >= 1 => Some(proven_envelope(&prover, read(seq)?.as_ref())?),
+                _ => None,
+            };
+            let after = Some(proven_envelope(&prover, read(range.end)?.as_ref())?);
+            let mut unsectioned = Vec::with_capacity(others.len());
+            for seq in others {
+                unsectioned.push(proven(&prover, read(seq)?.as_ref(), true)?);
+            }
+            let chain = ChainProof {
+                before,
+                after,
+                records: unsectioned,
+            };
+            Ok((prover, export_record, chain))
         })
         .await?;
         let integrity = Integrity {
@@ -412,6 +513,7 @@ impl Compliance {
             root_hash: cp.root_hash.to_base64(),
             publication: site.publication.clone(),
             export_record,
+            chain,
         };
         Ok(PreparedExport {
             file_name: export_file_name(project, &from, &to, req.format),

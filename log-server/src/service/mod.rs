@@ -12,6 +12,27 @@
 //! entry** ([`Log::enqueue`] with a [`NewRecord`]), so a record exists if and
 //! only if its envelope is in the log, whatever the moment of a crash.
 //!
+//! # The chain of a project's records
+//!
+//! Every record carries its sequence number in the project (`seq`: 1, 2, …
+//! without gaps, in log order) and the digest of the project's previous
+//! record (`prev`); its envelope carries the `seq`. Both are given in
+//! [`Compliance::stage_all`], under the project's lock, from the state's
+//! last sequence number and digest, and the record is stored under that
+//! same sequence number with its envelope, in one atomic write: the
+//! sequence number a record carries is always the one it is stored at.
+//! RocksDB has one writer (this process, one lock per project); in the
+//! PostgreSQL mode the store inserts a record only if the record at
+//! `seq - 1` is the one it was evaluated after ([`NewRecord::follows`]) and
+//! `(project, seq)` is its primary key, so no two frontends can store two
+//! records at one `seq`.
+//!
+//! A project whose records were written before chains (legacy: no `seq`)
+//! starts its chain with a `chain_started` record, staged before the first
+//! record written after the upgrade (or at start-up, [`Compliance::start_chains`]):
+//! its `prev` is the digest of the last legacy record, and it commits to
+//! all of them (`legacy_records`, `legacy_digest`).
+//!
 //! # Consistency
 //!
 //! Each project has an async mutex around read-evaluate-queue: a decision is
@@ -60,7 +81,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use compliance::ledger::{Exception, ProjectRow, ProjectSettings};
 use compliance::principal::{Access, KeyRecord, Principal, Profile, authorize};
-use compliance::record::{ExceptionExpired, Record, RecordBody};
+use compliance::record::{ChainStarted, ExceptionExpired, Record, RecordBody, sha256_digest};
 use compliance::time::format_time;
 use serde_json::Value;
 use tlog::Hash;
@@ -125,6 +146,11 @@ pub struct ProjectState {
     pub last_seq: u64,
     /// ID of the record with sequence number `last_seq`.
     pub last_id: Option<String>,
+    /// Digest (`sha256:<hex>`) of the record with sequence number
+    /// `last_seq`: the next record's `prev`.
+    pub last_digest: Option<String>,
+    /// Where the project's chain starts, or what starting it will record.
+    pub chain: ChainState,
     /// Time of the last record (records' times never go backwards).
     pub last_time: i64,
     /// Every exception, by ID.
@@ -168,6 +194,30 @@ impl ProjectState {
         let mut rx = self.committed.subscribe();
         async move {
             let _ = rx.wait_for(|c| *c >= upto).await;
+        }
+    }
+}
+
+/// Where a project's chain of records starts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChainState {
+    /// At this sequence number (1, unless the project has legacy records).
+    Started(u64),
+    /// Not yet: the project's records were written before chains. The
+    /// next record staged is preceded by a `chain_started` record with
+    /// these fields.
+    Legacy(ChainStarted),
+}
+
+impl ProjectState {
+    /// The sequence number at which the project's chain starts: where it
+    /// started, or, if it has not, the next one (it starts with the next
+    /// record staged).
+    #[must_use]
+    pub fn chain_start(&self) -> u64 {
+        match self.chain {
+            ChainState::Started(s) => s,
+            ChainState::Legacy(_) => self.last_seq + 1,
         }
     }
 }
@@ -499,7 +549,9 @@ impl Compliance {
     }
 
     /// Queues several records together, all or none (see
-    /// [`Log::enqueue_all`]), under the project's lock.
+    /// [`Log::enqueue_all`]), under the project's lock. Each is given its
+    /// `seq` and `prev` here, in order; a project whose chain has not
+    /// started gets its `chain_started` record first (not returned).
     ///
     /// # Errors
     /// [`Error::Pushback`] or [`Error::Stopped`]; nothing is changed then.
@@ -509,19 +561,55 @@ impl Compliance {
         records: Vec<(String, RecordBody)>,
         time: i64,
     ) -> Result<Vec<Staged>> {
+        let starting = matches!(ps.chain, ChainState::Legacy(_));
+        let mut staged = self.stage_records(ps, records, time)?;
+        if starting {
+            staged.remove(0);
+        }
+        Ok(staged)
+    }
+
+    /// [`Compliance::stage_all`], returning the `chain_started` record too
+    /// when it stages one.
+    fn stage_records(
+        &self,
+        ps: &mut ProjectState,
+        records: Vec<(String, RecordBody)>,
+        time: i64,
+    ) -> Result<Vec<Staged>> {
+        let mut records = records;
+        let start = match &ps.chain {
+            ChainState::Legacy(c) => {
+                records.insert(
+                    0,
+                    (
+                        crate::keys::random_id("evt"),
+                        RecordBody::ChainStarted(c.clone()),
+                    ),
+                );
+                Some(ps.last_seq + 1)
+            }
+            ChainState::Started(_) => None,
+        };
         let mut items = Vec::with_capacity(records.len());
         let mut sealed = Vec::with_capacity(records.len());
         let mut follows = ps.last_id.clone();
+        let mut prev = ps.last_digest.clone();
         for (i, (id, body)) in records.into_iter().enumerate() {
+            let seq = ps.last_seq + 1 + i as u64;
             let record = Record {
                 id,
                 project: ps.row.id.clone(),
                 time: format_time(time),
                 salt: crate::keys::random_salt(),
+                seq: Some(seq),
+                // The previous record's digest; none before seq 1.
+                prev: prev.take(),
                 body,
             };
-            let (jcs, envelope) = record.seal()?;
-            let seq = ps.last_seq + 1 + i as u64;
+            let sealing = compliance::record::seal_record(&record.to_value()?)?;
+            let (jcs, envelope) = (sealing.jcs, sealing.envelope);
+            prev = Some(compliance::record::digest_string(&sealing.digest));
             let new = NewRecord {
                 project: record.project.clone(),
                 seq,
@@ -537,6 +625,10 @@ impl Compliance {
         }
         let futures = self.log.enqueue_all(items)?;
         // Queued: from here on the records are in the log's order.
+        if let Some(start) = start {
+            ps.chain = ChainState::Started(start);
+        }
+        ps.last_digest = prev;
         let mut out = Vec::with_capacity(sealed.len());
         for (fut, (record, seq)) in futures.into_iter().zip(sealed) {
             ps.last_seq = seq;
@@ -556,6 +648,46 @@ impl Compliance {
             out.push(Staged { record, seq, done });
         }
         Ok(out)
+    }
+
+    /// Starts the chain of every project whose records were all written
+    /// before chains (the upgrade's migration step, run by `serve` at
+    /// start-up; a project written before it is done starts its chain
+    /// with that write anyway). Returns how many it started.
+    ///
+    /// # Errors
+    /// Storage failures; pushback.
+    pub async fn start_chains(&self) -> Result<u64> {
+        let records = self.records.clone();
+        let legacy: Vec<String> = blocking(move || {
+            let mut out = Vec::new();
+            for row in records.projects()? {
+                let Some((last, _)) = records.last_record(&row.id)? else {
+                    continue;
+                };
+                if !chained(&*records, &row.id, last)? {
+                    out.push(row.id);
+                }
+            }
+            Ok(out)
+        })
+        .await?;
+        let mut started = 0;
+        for id in legacy {
+            let p = self.project(&id).await?;
+            let staged = {
+                let mut ps = self.write_lock(&p).await?;
+                if !matches!(ps.chain, ChainState::Legacy(_)) {
+                    continue;
+                }
+                let now = ps.clock(self.now());
+                self.stage_records(&mut ps, Vec::new(), now)?
+            };
+            settle_all(staged).await?;
+            tracing::info!(project = id, "started the project's chain of records");
+            started += 1;
+        }
+        Ok(started)
     }
 
     /// Records an `exception_expired` for every exception of the project
@@ -669,20 +801,81 @@ fn principals(
     Ok(out)
 }
 
+/// Whether record `seq` of `project` is chained (has a `seq` of its own).
+fn chained(records: &dyn RecordStore, project: &str, seq: u64) -> Result<bool> {
+    #[derive(serde::Deserialize)]
+    struct Seq {
+        seq: Option<u64>,
+    }
+    let stored = records
+        .record(project, seq)?
+        .ok_or_else(|| Error::Corrupt(format!("record {seq} of {project} is missing")))?;
+    let s: Seq = serde_json::from_slice(&stored.record)
+        .map_err(|e| Error::Corrupt(format!("record {seq} of {project}: {e}")))?;
+    Ok(s.seq.is_some())
+}
+
+/// Where the chain of a project whose last record `last` is chained
+/// starts: 1, or the first chained record after the legacy ones (a binary
+/// search: legacy records all come first).
+fn chain_start(records: &dyn RecordStore, project: &str, last: u64) -> Result<u64> {
+    if chained(records, project, 1)? {
+        return Ok(1);
+    }
+    let (mut legacy, mut started) = (1, last);
+    while started - legacy > 1 {
+        let mid = legacy + (started - legacy) / 2;
+        if chained(records, project, mid)? {
+            started = mid;
+        } else {
+            legacy = mid;
+        }
+    }
+    Ok(started)
+}
+
+/// The `chain_started` record of a project whose `last` records are all
+/// legacy: their count, and the digest of their digests in order.
+fn legacy_chain(records: &dyn RecordStore, project: &str, last: u64) -> Result<ChainStarted> {
+    use sha2::Digest as _;
+    let mut hasher = compliance::export::SectionHasher::default();
+    records.for_each_record(project, 1..last + 1, &mut |row| {
+        let digest: [u8; 32] = sha2::Sha256::digest(row.record).into();
+        hasher.add(&digest);
+        Ok(true)
+    })?;
+    let sum = hasher.finish();
+    if sum.count != last {
+        return Err(Error::Corrupt(format!(
+            "{project} has {} records, not {last}",
+            sum.count
+        )));
+    }
+    Ok(ChainStarted {
+        legacy_records: last,
+        legacy_digest: sum.digest,
+    })
+}
+
 fn load_state(records: &dyn RecordStore, project: &str) -> Result<Option<ProjectState>> {
     let Some(row) = records.project(project)? else {
         return Ok(None);
     };
     let (last_seq, last_time) = records.last_record(project)?.unwrap_or((0, 0));
-    let last_id = match last_seq {
-        0 => None,
+    let (last_id, last_digest, chain) = match last_seq {
+        0 => (None, None, ChainState::Started(1)),
         seq => {
             let stored = records
                 .record(project, seq)?
                 .ok_or_else(|| Error::Corrupt(format!("record {seq} of {project} is missing")))?;
             let record = Record::from_slice(&stored.record)
                 .map_err(|e| Error::Corrupt(format!("record {seq} of {project}: {e}")))?;
-            Some(record.id)
+            let chain = if record.seq.is_some() {
+                ChainState::Started(chain_start(records, project, seq)?)
+            } else {
+                ChainState::Legacy(legacy_chain(records, project, seq)?)
+            };
+            (Some(record.id), Some(sha256_digest(&stored.record)), chain)
         }
     };
     let mut exceptions: BTreeMap<String, Exception> = BTreeMap::new();
@@ -706,6 +899,8 @@ fn load_state(records: &dyn RecordStore, project: &str) -> Result<Option<Project
         row,
         last_seq,
         last_id,
+        last_digest,
+        chain,
         last_time,
         exceptions,
         acknowledging: std::collections::HashSet::new(),
@@ -819,5 +1014,117 @@ mod tests {
         assert_eq!(e.status_at(t0), Status::Expired);
         assert_eq!((ps.last_seq, ps.last_time), (seq + 1, t0 + 5_000));
         store.check().unwrap();
+    }
+
+    /// A project whose records were all written before chains: its chain
+    /// starts with a `chain_started` record (at start-up, or with its next
+    /// record), whose `prev` is the last legacy record's digest and which
+    /// commits to all of them; the next records follow it.
+    #[tokio::test]
+    async fn a_legacy_project_starts_its_chain() {
+        use crate::storage::{Batch, NewEntry};
+        use compliance::record::{ShareTokenUsed, digest_string};
+        use sha2::Digest as _;
+
+        for at_start_up in [true, false] {
+            let store = Arc::new(Memory::new());
+            let row = ProjectRow {
+                id: "prj_l".into(),
+                name: "l".into(),
+                created_at: "2026-01-01T00:00:00Z".into(),
+                settings: ProjectSettings::default(),
+            };
+            store.put_project(&row).unwrap();
+            // Two legacy records, committed before the log starts.
+            let mut frontier = tlog::Frontier::default();
+            let mut digests = Vec::new();
+            for i in 1..=2u64 {
+                let record = Record {
+                    id: format!("evt_{i}"),
+                    project: "prj_l".into(),
+                    time: format_time(1_000 * i64::try_from(i).unwrap()),
+                    salt: "ab".repeat(16),
+                    seq: None,
+                    prev: None,
+                    body: RecordBody::ShareTokenUsed(ShareTokenUsed {
+                        token_id: "shr_1".into(),
+                    }),
+                };
+                let (jcs, envelope) = record.seal().unwrap();
+                digests.push(sha2::Sha256::digest(&jcs).to_vec());
+                let new = NewRecord {
+                    project: "prj_l".into(),
+                    seq: i,
+                    time_ms: 1_000 * i64::try_from(i).unwrap(),
+                    id: record.id.clone(),
+                    kind: record.body.kind(),
+                    exception: None,
+                    record: jcs,
+                    follows: None,
+                };
+                let leaf_hash = tlog::leaf_hash(&envelope);
+                let (index, mut hashes) = (frontier.size(), Vec::new());
+                frontier.append(leaf_hash, |n, h| hashes.push((n, h)));
+                store
+                    .commit(&Batch {
+                        entries: &[NewEntry {
+                            index,
+                            data: &envelope,
+                            leaf_hash,
+                            record: Some(&new),
+                        }],
+                        hashes: &hashes,
+                        new_size: frontier.size(),
+                    })
+                    .unwrap();
+            }
+            let signer = tlog::SignerKey::from_seed("test.example/log", &[7; 32]).unwrap();
+            let config = LogConfig {
+                queue_capacity: 1024,
+                max_batch: 64,
+                checkpoint_interval: Duration::from_millis(10),
+            };
+            let log =
+                Log::start(store.clone(), signer, config, Arc::new(Metrics::default())).unwrap();
+            let c = compliance(&store, &log);
+            if at_start_up {
+                assert_eq!(c.start_chains().await.unwrap(), 1);
+                assert_eq!(c.start_chains().await.unwrap(), 0, "once");
+            }
+            let p = c.project("prj_l").await.unwrap();
+            let staged = {
+                let mut ps = p.lock().await;
+                assert_eq!(ps.chain_start(), 3);
+                let body = RecordBody::ShareTokenUsed(ShareTokenUsed {
+                    token_id: "shr_2".into(),
+                });
+                c.stage(&mut ps, "evt_next".into(), body, 5_000).unwrap()
+            };
+            assert_eq!(staged.seq, 4, "after chain_started");
+            staged.wait().await.unwrap();
+            let read = |seq| {
+                Record::from_slice(&store.record("prj_l", seq).unwrap().unwrap().record).unwrap()
+            };
+            let started = read(3);
+            assert_eq!(started.seq, Some(3));
+            assert_eq!(
+                started.prev,
+                Some(digest_string(&digests[1].clone().try_into().unwrap()))
+            );
+            let RecordBody::ChainStarted(body) = &started.body else {
+                panic!("{started:?}");
+            };
+            assert_eq!(body.legacy_records, 2);
+            let all: [u8; 32] = sha2::Sha256::digest(digests.concat()).into();
+            assert_eq!(body.legacy_digest, digest_string(&all));
+            let next = read(4);
+            let jcs3 = store.record("prj_l", 3).unwrap().unwrap().record;
+            assert_eq!(next.prev, Some(compliance::record::sha256_digest(&jcs3)));
+            // Loaded again: started at 3.
+            let again = compliance(&store, &log);
+            let p = again.project("prj_l").await.unwrap();
+            assert_eq!(p.lock().await.chain, ChainState::Started(3));
+            store.check().unwrap();
+        }
     }
 }

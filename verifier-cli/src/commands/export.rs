@@ -1,31 +1,39 @@
 //! `export`: verify a compliance export (JSON or Markdown) offline.
 //!
-//! 1. Read the export's header and section D (the checkpoint and the
-//!    export's own `compliance_export` record), and verify the checkpoint's
-//!    signature with the user's key.
-//! 2. Verify the export record like any other (step 3), and that it holds
-//!    the digest of the header: project, period, principals and the log's
-//!    name cannot change unseen.
-//! 3. For every record of sections A and B, in order: recompute the digest
-//!    of the record (RFC 8785 JCS, SHA-256), rebuild its envelope, compare
-//!    it with the envelope given, hash it as an RFC 6962 leaf, and verify its
-//!    inclusion at its log index under the checkpoint. Check that it belongs
-//!    to the project, the period and its section.
-//! 4. Count and digest both sections and compare with the export record: no
-//!    record was removed, added or reordered.
-//! 5. Render the whole export again from what was verified (the format is
+//! 1. Read the export's header and section D (the checkpoint, the export's
+//!    own `compliance_export` record and the chain's boundaries), and
+//!    verify the checkpoint's signature with the user's key.
+//! 2. For every record of sections A, B and C, in order: recompute the
+//!    digest of the record (RFC 8785 JCS, SHA-256), rebuild its envelope,
+//!    compare it with the envelope given, hash it as an RFC 6962 leaf, and
+//!    verify its inclusion at its log index under the checkpoint. Check that
+//!    it belongs to the project, the period and its section. The same for
+//!    the period's records of no section (section D), and the envelopes of
+//!    the records just before and after the period.
+//! 3. The chain (`compliance::chain`): the period's records are contiguous
+//!    in the project's chain, from the one after the record before the
+//!    period (dated before it) to the head, whose next record is dated
+//!    after the period or after the export fixed its records; each one's
+//!    `prev` is the digest of the one before. A gap is named by its
+//!    sequence numbers.
+//! 4. Every exception a decision of section A applied is in section B,
+//!    active at the decision's time.
+//! 5. Verify the export record like any other, and that it holds the
+//!    digest of the header (project, period, principals, chain, log) and,
+//!    per section, the count and digest of its records.
+//! 6. Render the whole export again from what was verified (the format is
 //!    shared with the server) and compare every byte: tables, summaries and
 //!    layout cannot change unseen either.
-//! 6. Optionally (`--specs`), classify every server-classified run of
+//! 7. Optionally (`--specs`), classify every server-classified run of
 //!    section A again from its documents (`specs`): each run that is not
 //!    reproduced is named, and fails the verification unless its documents
 //!    are only absent and `--allow-missing-specs` was given.
-//! 7. Optionally (`--log`), prove that the export's checkpoint is
+//! 8. Optionally (`--log`), prove that the export's checkpoint is
 //!    consistent with the log's current one and (`--repo`) that the
 //!    published checkpoints are too.
 //!
-//! Memory does not grow with the export: records are read one line at a
-//! time, twice.
+//! Memory does not grow with the records' size: records are read one line
+//! at a time, twice; the chain check keeps 128 bytes per record.
 
 use std::cell::RefCell;
 use std::fmt::Write as _;
@@ -35,11 +43,18 @@ use std::path::Path;
 use std::rc::Rc;
 
 use anyhow::Context as _;
-use compliance::export::{
-    EXPORT_FORMAT, ExportFormat, ExportHeader, ExportParts, Integrity, ProvenRecord, RecordSource,
-    Section, SectionDigest, SectionHasher, SummaryBuilder,
+use compliance::chain::{
+    AppliedExceptions, ChainCheck, ChainOutcome, Link, Place, Prev, check_applied,
 };
-use compliance::record::{COMPLIANCE_EXPORT, RecordMeta, canonical, envelope, sha256_digest};
+use compliance::export::{
+    EXPORT_FORMAT, EXPORT_FORMAT_V1, ExportFormat, ExportHeader, ExportParts, Integrity,
+    ProvenEnvelope, ProvenRecord, RecordSource, Section, SectionDigest, SectionHasher,
+    SummaryBuilder,
+};
+use compliance::record::{
+    CHAIN_STARTED, COMPLIANCE_EXPORT, Envelope, RecordMeta, Sealed, canonical, parse_digest,
+    seal_record, sha256_digest,
+};
 use compliance::time::{DAY_MS, parse_date, parse_time};
 use serde_json::{Map, Value, json};
 use tlog::Hash;
@@ -128,6 +143,14 @@ fn layout(file: &Path) -> anyhow::Result<Layout> {
             "give the .json or .md file the compliance-export endpoint returned",
         ));
     };
+    if format == ExportFormat::Json && first == format!("{{\"format\":\"{EXPORT_FORMAT_V1}\",") {
+        return Err(structure_failure(
+            file,
+            format!(
+                "it is of format {EXPORT_FORMAT_V1}, made before records were chained: it cannot prove that it holds every record of its period; export the period again from the log (the export then says which records were written before the chain started)"
+            ),
+        ));
+    }
     if format == ExportFormat::Json && first != format!("{{\"format\":\"{}\",", EXPORT_FORMAT) {
         return Err(structure_failure(
             file,
@@ -252,8 +275,15 @@ impl Checker<'_> {
         })
     }
 
-    /// Steps 3a-3d for one record; returns its leaf hash.
-    fn verify(&self, line: usize, raw: &str, r: &ProvenRecord, what: &str) -> anyhow::Result<Hash> {
+    /// Step 2 for one record: digest, envelope, leaf hash, inclusion;
+    /// returns its leaf hash and what sealing it gave.
+    fn verify(
+        &self,
+        line: usize,
+        raw: &str,
+        r: &ProvenRecord,
+        what: &str,
+    ) -> anyhow::Result<(Hash, Sealed)> {
         let fail = |check, msg: String| self.fail(check, line, what, msg, raw);
         let meta = RecordMeta::of(&r.record).map_err(|e| fail("record", e.to_string()))?;
         let what_id = format!("{what} {}", meta.id);
@@ -267,55 +297,109 @@ impl Checker<'_> {
                 ),
             ));
         }
-        let envelope = envelope(&r.record).map_err(|e| fail("digest", e.to_string()))?;
-        if envelope != r.envelope.as_bytes() {
+        let sealed = seal_record(&r.record).map_err(|e| fail("digest", e.to_string()))?;
+        if sealed.envelope != r.envelope.as_bytes() {
             return Err(fail(
                 "digest",
                 format!(
                     "the record does not match its envelope: recomputed {}, the export gives {}",
-                    String::from_utf8_lossy(&envelope),
-                    r.envelope
+                    escape(&String::from_utf8_lossy(&sealed.envelope)),
+                    escape(&r.envelope)
                 ),
             ));
         }
-        let leaf = tlog::leaf_hash(&envelope);
-        if leaf.to_base64() != r.leaf_hash {
+        let leaf = self.included(
+            sealed.envelope.as_slice(),
+            r.log_index,
+            &r.leaf_hash,
+            &r.inclusion_proof,
+            &fail,
+        )?;
+        Ok((leaf, sealed))
+    }
+
+    /// The leaf hash of `entry`, compared with the one given, and its
+    /// inclusion at `index` under the checkpoint.
+    fn included(
+        &self,
+        entry: &[u8],
+        index: u64,
+        leaf_hash: &str,
+        proof: &[String],
+        fail: &dyn Fn(&'static str, String) -> anyhow::Error,
+    ) -> anyhow::Result<Hash> {
+        let leaf = tlog::leaf_hash(entry);
+        if leaf.to_base64() != leaf_hash {
             return Err(fail(
                 "leaf_hash",
-                format!("its leaf hash is {leaf}, the export gives {}", r.leaf_hash),
+                format!("its leaf hash is {leaf}, the export gives {leaf_hash}"),
             ));
         }
-        let proof = r
-            .inclusion_proof
+        let proof = proof
             .iter()
             .map(|h| Hash::from_base64(h))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| fail("inclusion", format!("malformed proof: {e}")))?;
         let n = self.cp.tree_size();
-        if r.log_index >= n {
+        if index >= n {
             return Err(fail(
                 "inclusion",
-                format!(
-                    "log index {} is beyond the checkpoint's tree size {n}",
-                    r.log_index
-                ),
+                format!("log index {index} is beyond the checkpoint's tree size {n}"),
             ));
         }
-        tlog::verify_inclusion(r.log_index, n, &leaf, &proof, &self.cp.root_hash()).map_err(
-            |e| {
-                fail(
-                    "inclusion",
-                    format!(
-                        "not included at log index {} in tree size {n}: {e}",
-                        r.log_index
-                    ),
-                )
-            },
-        )?;
+        tlog::verify_inclusion(index, n, &leaf, &proof, &self.cp.root_hash()).map_err(|e| {
+            fail(
+                "inclusion",
+                format!("not included at log index {index} in tree size {n}: {e}"),
+            )
+        })?;
         Ok(leaf)
     }
 
-    /// Step 3 for a record of a section: also its type and time. Section B
+    /// Step 2 for an envelope given without its record (the chain's
+    /// boundaries): it is a record's envelope of the project, included at
+    /// its index under the checkpoint.
+    fn verify_envelope(
+        &self,
+        line: usize,
+        raw: &str,
+        e: &ProvenEnvelope,
+        what: &'static str,
+    ) -> anyhow::Result<Link> {
+        let fail = |check, msg: String| self.fail(check, line, what, msg, raw);
+        let env = Envelope::from_bytes(e.envelope.as_bytes())
+            .map_err(|err| fail("record", err.to_string()))?;
+        if env.project != self.project {
+            return Err(fail(
+                "record",
+                format!(
+                    "it belongs to project {:?}, not {:?}",
+                    env.project, self.project
+                ),
+            ));
+        }
+        self.included(
+            e.envelope.as_bytes(),
+            e.log_index,
+            &e.leaf_hash,
+            &e.inclusion_proof,
+            &fail,
+        )?;
+        Ok(Link {
+            seq: env.seq,
+            digest: parse_digest(&env.digest).unwrap_or_default(),
+            prev: Prev::Unknown,
+            chain_started: env.kind == CHAIN_STARTED,
+            time_ms: parse_time(&env.time).unwrap_or(i64::MIN),
+            log_index: e.log_index,
+            place: Place {
+                part: what,
+                line: line + 1,
+            },
+        })
+    }
+
+    /// Step 2 for a record of a section: also its type and time. Section B
     /// opens with the earlier events of the exceptions filed before the
     /// period (`earlier_allowed` until its first record of the period).
     fn verify_in_section(
@@ -324,10 +408,10 @@ impl Checker<'_> {
         line: usize,
         raw: &str,
         earlier_allowed: bool,
-    ) -> anyhow::Result<(ProvenRecord, Hash, bool)> {
+    ) -> anyhow::Result<(ProvenRecord, Hash, Link, bool)> {
         let what = format!("section {} record", section_name(section));
         let r = self.parse(line, raw, &what)?;
-        let leaf = self.verify(line, raw, &r, &what)?;
+        let (leaf, sealed) = self.verify(line, raw, &r, &what)?;
         let meta = RecordMeta::of(&r.record)
             .map_err(|e| self.fail("record", line, &what, e.to_string(), raw))?;
         let what = format!("{what} {}", meta.id);
@@ -356,7 +440,76 @@ impl Checker<'_> {
                 raw,
             ));
         }
-        Ok((r, leaf, earlier))
+        let link = link_of(&sealed, &meta, t, r.log_index, section_part(section), line);
+        Ok((r, leaf, link, earlier))
+    }
+
+    /// Step 2 for a record of the period of no section (section D).
+    fn verify_unsectioned(&self, line: usize, raw: &str, r: &ProvenRecord) -> anyhow::Result<Link> {
+        let what = UNSECTIONED;
+        let (_, sealed) = self.verify(line, raw, r, what)?;
+        let meta = RecordMeta::of(&r.record)
+            .map_err(|e| self.fail("record", line, what, e.to_string(), raw))?;
+        let what = format!("{what} {}", meta.id);
+        if let Some(s) = Section::ALL.into_iter().find(|s| s.holds(&meta.kind)) {
+            return Err(self.fail(
+                "record",
+                line,
+                &what,
+                format!(
+                    "a {} record belongs in section {}, with the others of its kind",
+                    meta.kind,
+                    section_name(s)
+                ),
+                raw,
+            ));
+        }
+        let t = parse_time(&meta.time).unwrap_or(i64::MIN);
+        if !self.period.contains(&t) {
+            return Err(self.fail(
+                "record",
+                line,
+                &what,
+                format!("its time {} is outside the export's period", meta.time),
+                raw,
+            ));
+        }
+        Ok(link_of(&sealed, &meta, t, r.log_index, UNSECTIONED, line))
+    }
+}
+
+/// What a record of section D's `chain.records` is called in messages.
+const UNSECTIONED: &str = "section D record of no section";
+
+/// What a record of `section` is called in messages.
+fn section_part(section: Section) -> &'static str {
+    match section {
+        Section::A => "section A record",
+        Section::B => "section B record",
+        Section::C => "section C record",
+    }
+}
+
+/// A verified record as the chain check sees it.
+fn link_of(
+    sealed: &Sealed,
+    meta: &RecordMeta,
+    time_ms: i64,
+    log_index: u64,
+    part: &'static str,
+    line: usize,
+) -> Link {
+    Link {
+        seq: sealed.seq,
+        digest: sealed.digest,
+        prev: sealed.prev.map_or(Prev::First, Prev::Digest),
+        chain_started: meta.kind == CHAIN_STARTED,
+        time_ms,
+        log_index,
+        place: Place {
+            part,
+            line: line + 1,
+        },
     }
 }
 
@@ -526,6 +679,45 @@ fn reproduction_text(o: &specs::Outcome, dir: &str, allow_missing: bool) -> Stri
     text
 }
 
+/// The report's line on the chain: which records it proves complete.
+fn chain_text(c: &ChainOutcome, as_of: &str) -> String {
+    let mut text = String::from("chain: ");
+    match c.range {
+        Some((first, last)) => {
+            let _ = write!(
+                text,
+                "the period's records are seq {first} to {last} of the project's chain, with no gap"
+            );
+        }
+        None => text.push_str("the period has no record of the project's chain"),
+    }
+    match c.head {
+        Some(h) if c.closed => {
+            let _ = write!(
+                text,
+                "; the head is seq {h}, and the record after it is dated after the period"
+            );
+        }
+        Some(h) => {
+            let _ = write!(
+                text,
+                "; the head is seq {h}; the period was not over when the export fixed its records ({}), and they are complete up to then",
+                escape(as_of)
+            );
+        }
+        None => text.push_str("; the chain had not started by the end of the period"),
+    }
+    text.push('\n');
+    if c.legacy > 0 {
+        let _ = writeln!(
+            text,
+            "legacy: {} records of the period were written before the project's chain started: each is proven, but the chain does not prove that none is missing",
+            c.legacy
+        );
+    }
+    text
+}
+
 /// Runs `export`.
 ///
 /// # Errors
@@ -603,17 +795,134 @@ pub fn run(ctx: &Ctx, args: &ExportArgs) -> anyhow::Result<Report> {
         project: &header.project_id,
         period: from * DAY_MS..(to + 1) * DAY_MS,
     };
-    // Step 2: the export's own record, and the header's digest in it.
+    // Step 2: every record, with the sections' counts and digests (compared
+    // in step 5), and what the chain needs.
+    let period = checker.period.clone();
+    let mut reproducer = args.specs.as_deref().map(specs::Specs::open).transpose()?;
+    let mut summary = SummaryBuilder::new(&header.principals, period.clone());
+    let mut digests = Vec::new();
+    let records: usize = layout.sections.iter().map(|(s, e)| e - s).sum();
+    let mut chain =
+        ChainCheck::with_capacity(period.clone(), records + integrity.chain.records.len());
+    let mut applied: Vec<AppliedExceptions> = Vec::new();
+    // Exceptions with ledger events in the period.
+    let mut changed_in_period = std::collections::BTreeSet::new();
+    for section in Section::ALL {
+        let (start, end) = layout.sections[section_index(section)];
+        let mut hasher = SectionHasher::default();
+        let mut earlier_allowed = section == Section::B;
+        for (n, l) in read_lines(file)?.enumerate().skip(start).take(end - start) {
+            let l = l?;
+            let raw = match layout.format {
+                ExportFormat::Json => json_record_line(&l),
+                ExportFormat::Markdown => &l,
+            };
+            let (r, leaf, link, earlier) =
+                checker.verify_in_section(section, n, raw, earlier_allowed)?;
+            earlier_allowed &= earlier;
+            let rec = &r.record;
+            if section == Section::B && !earlier {
+                let exc = rec
+                    .get("exception_id")
+                    .or_else(|| rec.get("id"))
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                changed_in_period.insert(exc.to_owned());
+            }
+            if section == Section::A {
+                let used: Vec<String> = rec
+                    .get("exceptions_applied")
+                    .and_then(Value::as_array)
+                    .map(Vec::as_slice)
+                    .unwrap_or_default()
+                    .iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect();
+                if !used.is_empty() {
+                    applied.push(AppliedExceptions {
+                        run: escape(rec.get("id").and_then(Value::as_str).unwrap_or("?"))
+                            .into_owned(),
+                        place: format!("section A, line {}", n + 1),
+                        time_ms: link.time_ms,
+                        exceptions: used,
+                    });
+                }
+            }
+            if earlier {
+                chain.add_earlier(link);
+            } else {
+                chain.add(link);
+            }
+            hasher.add(&leaf.0);
+            summary.add(&r.record);
+            if section == Section::A
+                && let Some(reproducer) = &mut reproducer
+            {
+                reproducer.reproduce(n, raw, &r.record);
+            }
+        }
+        digests.push(hasher.finish());
+    }
+    // The period's records of no section, and the chain's boundaries.
     let (line, raw) = (layout.integrity.0, layout.integrity.1.as_str());
-    checker.verify(line, raw, &integrity.export_record, "the export record")?;
+    for r in &integrity.chain.records {
+        chain.add(checker.verify_unsectioned(line, raw, r)?);
+    }
+    let before = integrity
+        .chain
+        .before
+        .as_ref()
+        .map(|e| checker.verify_envelope(line, raw, e, "the record before the period"))
+        .transpose()?;
+    let after = integrity
+        .chain
+        .after
+        .as_ref()
+        .map(|e| checker.verify_envelope(line, raw, e, "the record after the period"))
+        .transpose()?;
+    // The export record as the chain sees it (it is verified in step 5).
     let er = &integrity.export_record.record;
+    let export_link = {
+        let meta = RecordMeta::of(er)
+            .map_err(|e| checker.fail("record", line, "the export record", e.to_string(), raw))?;
+        let sealed = seal_record(er)
+            .map_err(|e| checker.fail("digest", line, "the export record", e.to_string(), raw))?;
+        link_of(
+            &sealed,
+            &meta,
+            parse_time(&meta.time).unwrap_or(i64::MIN),
+            integrity.export_record.log_index,
+            "the export record",
+            line,
+        )
+    };
+    // Step 3: the chain holds every record of the period.
+    let chained: ChainOutcome = chain
+        .finish(&header.chain, before, after, &export_link)
+        .map_err(|e| {
+            base(
+                "chain",
+                format!(
+                    "{e}: the export does not hold every record of its period (or not as the log has them)"
+                ),
+            )
+            .detail("chain", json!(header.chain))
+        })?;
+    // Step 4: the exceptions the decisions applied are in section B.
+    let summary = summary.finish();
+    check_applied(&applied, &summary.exceptions)
+        .map_err(|e| base("completeness", format!("{e}: section B is incomplete")))?;
+
+    // Step 5: the export's own record, the header's digest in it, and the
+    // sections' counts and digests.
+    checker.verify(line, raw, &integrity.export_record, "the export record")?;
     let header_digest = sha256_digest(&canonical(&header).map_err(anyhow::Error::new)?);
     let expect = [
         ("type", COMPLIANCE_EXPORT, "its type"),
         (
             "header_digest",
             header_digest.as_str(),
-            "the header's digest (project, period, principals, log)",
+            "the header's digest (project, period, principals, chain, log)",
         ),
         (
             "period_from",
@@ -639,45 +948,9 @@ pub fn run(ctx: &Ctx, args: &ExportArgs) -> anyhow::Result<Report> {
             ));
         }
     }
-    // Step 3 and 4: every record, then the sections' counts and digests.
-    let period = checker.period.clone();
-    let mut reproducer = args.specs.as_deref().map(specs::Specs::open).transpose()?;
-    let mut summary = SummaryBuilder::new(&header.principals, period.clone());
-    let mut digests = Vec::new();
-    // Exceptions with ledger events in the period.
-    let mut changed_in_period = std::collections::BTreeSet::new();
-    for section in Section::ALL {
-        let (start, end) = layout.sections[section_index(section)];
-        let mut hasher = SectionHasher::default();
-        let mut earlier_allowed = section == Section::B;
-        for (n, l) in read_lines(file)?.enumerate().skip(start).take(end - start) {
-            let l = l?;
-            let raw = match layout.format {
-                ExportFormat::Json => json_record_line(&l),
-                ExportFormat::Markdown => &l,
-            };
-            let (r, leaf, earlier) = checker.verify_in_section(section, n, raw, earlier_allowed)?;
-            earlier_allowed &= earlier;
-            if section == Section::B && !earlier {
-                let rec = &r.record;
-                let exc = rec
-                    .get("exception_id")
-                    .or_else(|| rec.get("id"))
-                    .and_then(Value::as_str)
-                    .unwrap_or_default();
-                changed_in_period.insert(exc.to_owned());
-            }
-            hasher.add(&leaf.0);
-            summary.add(&r.record);
-            if section == Section::A
-                && let Some(reproducer) = &mut reproducer
-            {
-                reproducer.reproduce(n, raw, &r.record);
-            }
-        }
-        let got = hasher.finish();
+    for (section, got) in Section::ALL.into_iter().zip(&digests) {
         let key_name = section.digest_field();
-        if !digest_matches(&got, er, key_name) {
+        if !digest_matches(got, er, key_name) {
             return Err(base(
                 "completeness",
                 format!(
@@ -690,10 +963,8 @@ pub fn run(ctx: &Ctx, args: &ExportArgs) -> anyhow::Result<Report> {
             )
             .into());
         }
-        digests.push(got);
     }
     // The status of each exception is as of the end of the period.
-    let summary = summary.finish();
     // Section B holds each exception's whole history, and only exceptions
     // that were open or changed during the period.
     for e in summary.exceptions.values() {
@@ -878,6 +1149,7 @@ pub fn run(ctx: &Ctx, args: &ExportArgs) -> anyhow::Result<Report> {
         "section C: {} changes of the project's controls, each proven; summary recomputed",
         digests[2].count
     );
+    text.push_str(&chain_text(&chained, &header.chain.as_of));
     if let Some(o) = &reproduction {
         text.push_str(&reproduction_text(o, &specs_dir, args.allow_missing_specs));
     }
@@ -896,6 +1168,17 @@ pub fn run(ctx: &Ctx, args: &ExportArgs) -> anyhow::Result<Report> {
     json.insert("decisions".into(), json!(digests[0].count));
     json.insert("exception_events".into(), json!(digests[1].count));
     json.insert("control_changes".into(), json!(digests[2].count));
+    json.insert(
+        "chain".into(),
+        json!({
+            "first_seq": chained.range.map(|r| r.0),
+            "last_seq": chained.range.map(|r| r.1),
+            "head_seq": chained.head,
+            "period_over": chained.closed,
+            "as_of": header.chain.as_of,
+            "legacy_records": chained.legacy,
+        }),
+    );
     if let Some(o) = &reproduction {
         json.insert("server_classified_runs".into(), json!(o.runs));
         json.insert("reproduced".into(), json!(o.reproduced));
