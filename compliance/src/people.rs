@@ -308,3 +308,270 @@ impl People {
         Some(a.migrated_ms.unwrap_or(a.time_ms))
     }
 }
+
+/// Refuses a principal on the project's deny-list by its identities
+/// ([`ProjectSettings::is_bot_principal`]: folded name or login, ID,
+/// GitHub numeric ID).
+///
+/// # Errors
+/// [`Error::Forbidden`].
+pub fn check_not_bot(settings: &ProjectSettings, key: &KeyRecord, profile: &Profile) -> Result<(), Error> {
+    if settings.is_bot_principal(key, profile) {
+        return Err(Error::Forbidden(format!(
+            "{} is a bot (the project's deny-list names it or its GitHub account); bots can neither request nor approve exceptions",
+            key.name
+        )));
+    }
+    Ok(())
+}
+
+/// The approver of an exception at approval time: not a bot by its
+/// identities, and not the requester by identity (another principal of
+/// the same person: same folded name or GitHub login, same GitHub ID or
+/// identity provider subject).
+///
+/// # Errors
+/// [`Error::Forbidden`] saying what they share.
+pub fn check_approver(
+    settings: &ProjectSettings,
+    approver: &KeyRecord,
+    profile: &Profile,
+    requester: &Person<'_>,
+) -> Result<(), Error> {
+    check_not_bot(settings, approver, profile)?;
+    let person = Person {
+        id: &approver.id,
+        name: &approver.name,
+        profile,
+    };
+    if let Some(shared) = person.shared_with(requester) {
+        return Err(Error::Forbidden(format!(
+            "{} and the requester {} are one person (they share {shared}); the second signal must come from someone else",
+            approver.name, requester.name
+        )));
+    }
+    Ok(())
+}
+
+impl People {
+    /// Checks who acted in one record of an export (`record`, at
+    /// `log_index`; `what` names it in messages): the submitter of a
+    /// decision or signal, the requester of an exception, its approver,
+    /// who revoked it. Each MUST have been a principal then
+    /// ([`People::check_actor`]), and an approver MUST NOT be the
+    /// exception's requester by identity ([`People::check_not_requester`]).
+    /// `requesters` maps the exceptions seen so far (in log order) to their
+    /// requester; records of other types are skipped.
+    ///
+    /// # Errors
+    /// [`Error::People`]; [`Error::BadTime`].
+    pub fn check_acts(
+        &self,
+        record: &serde_json::Value,
+        log_index: u64,
+        what: &str,
+        requesters: &mut BTreeMap<String, String>,
+    ) -> Result<(), Error> {
+        let field = |name: &str| record.get(name).and_then(serde_json::Value::as_str);
+        let kind = field("type").unwrap_or_default();
+        let actors: &[(&str, &str)] = match kind {
+            crate::record::GATE_DECISION => &[("submitted_by", "its submitter")],
+            crate::record::EXCEPTION_REQUESTED => &[("requested_by", "its requester")],
+            crate::record::EXCEPTION_SIGNAL => &[
+                ("submitted_by", "its submitter"),
+                ("approver", "its approver"),
+            ],
+            crate::record::EXCEPTION_ACTIVATED => &[("approver", "its approver")],
+            crate::record::EXCEPTION_REVOKED => &[("revoked_by", "who revoked it")],
+            _ => return Ok(()),
+        };
+        let time = field("time").unwrap_or_default();
+        let time_ms = parse_time(time).ok_or_else(|| Error::BadTime(time.to_owned()))?;
+        for (name, role) in actors {
+            let principal = field(name).ok_or(Error::MissingField(match *name {
+                "submitted_by" => "submitted_by",
+                "requested_by" => "requested_by",
+                "approver" => "approver",
+                _ => "revoked_by",
+            }))?;
+            self.check_actor(role, principal, what, log_index, time_ms)?;
+        }
+        if kind == crate::record::EXCEPTION_REQUESTED {
+            if let (Some(id), Some(by)) = (field("id"), field("requested_by")) {
+                requesters.insert(id.to_owned(), by.to_owned());
+            }
+        } else if let (Some(approver), Some(requester)) = (
+            field("approver"),
+            field("exception_id").and_then(|e| requesters.get(e)),
+        ) {
+            self.check_not_requester(approver, requester, what, log_index, time_ms)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::principal::{IdpSubject, Principal, Role, duplicate, fold};
+    use crate::record::{PrincipalAdded, PrincipalRevoked};
+
+    fn principal(id: &str, name: &str, github_id: Option<u64>) -> Principal {
+        Principal {
+            key: KeyRecord {
+                id: id.into(),
+                name: name.into(),
+                roles: vec![Role::Codeowner],
+                project: Some("prj_a".into()),
+                bot: false,
+                created_at: "2026-03-01T00:00:00Z".into(),
+                revoked_at: None,
+            },
+            profile: Profile {
+                github_login: None,
+                github_id,
+                idp: None,
+            },
+        }
+    }
+
+    fn record(id: &str, time: &str, body: RecordBody) -> Record {
+        Record {
+            id: id.into(),
+            project: "prj_a".into(),
+            time: time.into(),
+            salt: "00".repeat(16),
+            seq: None,
+            prev: None,
+            body,
+        }
+    }
+
+    fn added(p: &Principal, time: &str, migrated_from: Option<&str>) -> Record {
+        record(
+            "evt_a",
+            time,
+            RecordBody::PrincipalAdded(PrincipalAdded {
+                principal: PrincipalFacts::of(p),
+                added_by: "key_admin".into(),
+                added_by_name: "admin".into(),
+                migrated_from: migrated_from.map(str::to_owned),
+            }),
+        )
+    }
+
+    fn revoked(id: &str, time: &str) -> Record {
+        record(
+            "evt_r",
+            time,
+            RecordBody::PrincipalRevoked(PrincipalRevoked {
+                principal_id: id.into(),
+                name: "x".into(),
+                revoked_by: "key_admin".into(),
+                revoked_by_name: "admin".into(),
+                migrated_from: None,
+            }),
+        )
+    }
+
+    #[test]
+    fn folding_is_full_unicode_case_folding() {
+        assert_eq!(fold("  STRASSE "), fold("straße"));
+        assert_eq!(fold("ALİCE"), fold("alice"));
+        assert_eq!(fold("ÅLICE"), fold("ålice"));
+        assert_eq!(fold("Ａｌｉｃｅ"), "alice", "full width (NFKC)");
+        assert_eq!(fold("\u{212A}elvin"), fold("kelvin"), "the Kelvin sign");
+        assert_eq!(fold("Å"), fold("A\u{30A}"), "composed or not");
+        assert_ne!(fold("alice"), fold("alicia"));
+        assert_ne!(fold("ılk"), fold("ilk"), "the dotless i is another letter");
+    }
+
+    #[test]
+    fn a_second_principal_of_one_person_is_a_duplicate() {
+        let alice = principal("key_1", "alice", Some(583_231));
+        let mut laptop = principal("key_2", "alice-laptop", Some(583_231));
+        let existing = [alice.clone()];
+        let (held, what) = duplicate(existing.iter().map(Person::of), &Person::of(&laptop)).unwrap();
+        assert_eq!((held.id, what.as_str()), ("key_1", "the GitHub ID 583231"));
+        laptop.profile.github_id = Some(1);
+        assert!(duplicate(existing.iter().map(Person::of), &Person::of(&laptop)).is_none());
+        laptop.profile.idp = Some(IdpSubject {
+            issuer: "https://idp".into(),
+            subject: "Alice".into(),
+        });
+        let mut with_idp = alice.clone();
+        with_idp.profile.idp = Some(IdpSubject {
+            issuer: "https://idp".into(),
+            subject: "alice".into(),
+        });
+        let (_, what) = duplicate([Person::of(&with_idp)], &Person::of(&laptop)).unwrap();
+        assert!(what.contains("identity provider subject"), "{what}");
+        let shouty = principal("key_3", "ALİCE", None);
+        assert!(duplicate([Person::of(&alice)], &Person::of(&shouty)).is_some());
+    }
+
+    #[test]
+    fn actors_must_be_principals_added_before_and_not_revoked() {
+        let alice = principal("key_1", "alice", Some(7));
+        let bob = principal("key_2", "bob", None);
+        let mut people = People::default();
+        people.add(&added(&alice, "2026-03-01T00:00:00.000Z", None), 10).unwrap();
+        people.add(&added(&bob, "2026-03-01T00:00:00.000Z", None), 12).unwrap();
+        people.add(&revoked("key_2", "2026-03-05T00:00:00.000Z"), 20).unwrap();
+        let t = parse_time("2026-03-03T00:00:00.000Z").unwrap();
+        assert_eq!(people.check_actor("its approver", "key_1", "r", 11, t), Ok(()));
+        for (who, index, why) in [
+            ("key_2", 11, "added only later"),
+            ("key_2", 21, "revoked before it"),
+            ("key_9", 11, "not among the project's principals"),
+        ] {
+            let e = people.check_actor("its approver", who, "r", index, t).unwrap_err();
+            assert!(e.to_string().contains(why), "{e}");
+        }
+        // A migration record vouches from the key's creation time.
+        let mut legacy = People::default();
+        legacy
+            .add(&added(&alice, "2026-04-01T00:00:00.000Z", Some("2026-02-01T00:00:00Z")), 50)
+            .unwrap();
+        assert_eq!(legacy.check_actor("its approver", "key_1", "r", 11, t), Ok(()));
+        let early = parse_time("2026-01-01T00:00:00.000Z").unwrap();
+        assert!(legacy.check_actor("its approver", "key_1", "r", 11, early).is_err());
+        assert!(people.add(&added(&alice, "2026-03-01T00:00:00.000Z", None), 30).is_err());
+    }
+
+    #[test]
+    fn an_approver_who_is_the_requester_by_identity_fails() {
+        let alice = principal("key_1", "alice", Some(7));
+        let laptop = principal("key_2", "alice-laptop", Some(7));
+        let mut people = People::default();
+        people.add(&added(&alice, "2026-03-01T00:00:00.000Z", None), 1).unwrap();
+        people.add(&added(&laptop, "2026-03-01T00:00:00.000Z", None), 2).unwrap();
+        let mut requesters = BTreeMap::new();
+        let filed = serde_json::json!({"type": "exception_requested", "id": "exc_1",
+            "time": "2026-03-02T00:00:00.000Z", "requested_by": "key_1"});
+        people.check_acts(&filed, 3, "exc_1", &mut requesters).unwrap();
+        let signal = serde_json::json!({"type": "exception_signal", "id": "evt_s",
+            "exception_id": "exc_1", "time": "2026-03-02T00:00:00.000Z",
+            "submitted_by": "key_2", "approver": "key_2"});
+        let e = people.check_acts(&signal, 4, "evt_s", &mut requesters).unwrap_err();
+        assert!(e.to_string().contains("the GitHub ID 7"), "{e}");
+        assert_eq!(people.shared_identities().len(), 1);
+        assert_eq!(people.summaries(&ProjectSettings::default()).len(), 2);
+    }
+
+    #[test]
+    fn the_deny_list_matches_folded_names_and_github_ids() {
+        let settings = ProjectSettings {
+            bot_deny_list: vec!["RENOVATE".into(), "49699333".into()],
+            ..ProjectSettings::default()
+        };
+        let renovate = principal("key_1", "renovate", None);
+        assert!(check_not_bot(&settings, &renovate.key, &renovate.profile).is_err());
+        let dependabot = principal("key_2", "deps", Some(49_699_333));
+        assert!(check_not_bot(&settings, &dependabot.key, &dependabot.profile).is_err());
+        let alice = principal("key_3", "alice", Some(1));
+        assert!(check_not_bot(&settings, &alice.key, &alice.profile).is_ok());
+        assert!(settings.is_bot_login("Renovate"));
+        assert!(settings.is_bot_login("Some-App[BOT]"));
+    }
+}

@@ -12,7 +12,8 @@ use compliance::principal::{
     Access, IdpSubject, KeyRecord, Person, Principal, Profile, Role, duplicate,
 };
 use compliance::record::{
-    PrincipalAdded, PrincipalFacts, PrincipalRevoked, ProjectSettingsChanged, RecordBody,
+    PRINCIPALS_INDEX, PrincipalAdded, PrincipalFacts, PrincipalRevoked, ProjectSettingsChanged,
+    Record, RecordBody,
 };
 use compliance::time::format_time;
 use serde::Deserialize;
@@ -76,6 +77,9 @@ pub struct NewPrincipal {
     #[serde(default)]
     pub idp: Option<IdpSubject>,
 }
+
+/// Who added and revoked the principals of the migration.
+pub const MIGRATION: &str = "migration";
 
 fn check_idp(idp: &IdpSubject) -> Result<()> {
     let https = idp
@@ -450,6 +454,81 @@ impl Compliance {
         v["api_key"] = json!(secret);
         v["project_id"] = json!(id);
         Ok(v)
+    }
+
+    /// Records the principals created before principal records (the
+    /// upgrade's migration step, run by `serve` at start-up after
+    /// [`Compliance::start_chains`]): for every project principal without
+    /// a `principal_added` record, one with `migrated_from` (the key's
+    /// creation time), and for a revoked one a `principal_revoked` with
+    /// its revocation time. Returns how many principals it recorded.
+    ///
+    /// # Errors
+    /// Storage failures; pushback.
+    pub async fn record_principals(&self) -> Result<u64> {
+        let (records, keys) = (self.records.clone(), self.keys.clone());
+        let missing: Vec<(String, Vec<Principal>)> = blocking(move || {
+            let mut out = Vec::new();
+            for row in records.projects()? {
+                let mut recorded = std::collections::HashSet::new();
+                for seq in records.exception_seqs(&row.id, PRINCIPALS_INDEX)? {
+                    let Some(stored) = records.record(&row.id, seq)? else {
+                        continue;
+                    };
+                    if let Ok(r) = Record::from_slice(&stored.record)
+                        && let RecordBody::PrincipalAdded(a) = r.body
+                    {
+                        recorded.insert(a.principal.principal_id);
+                    }
+                }
+                let todo: Vec<Principal> = super::principals(&*records, &*keys, &row.id)?
+                    .into_iter()
+                    .filter(|p| !recorded.contains(&p.key.id))
+                    .collect();
+                if !todo.is_empty() {
+                    out.push((row.id, todo));
+                }
+            }
+            Ok(out)
+        })
+        .await?;
+        let mut done = 0;
+        for (id, todo) in missing {
+            let p = self.project(&id).await?;
+            let staged = {
+                let mut ps = self.write_lock(&p).await?;
+                let now = ps.clock(self.now());
+                let mut bodies = Vec::new();
+                for principal in &todo {
+                    bodies.push((
+                        keys::random_id("evt"),
+                        RecordBody::PrincipalAdded(PrincipalAdded {
+                            principal: PrincipalFacts::of(principal),
+                            added_by: MIGRATION.to_owned(),
+                            added_by_name: MIGRATION.to_owned(),
+                            migrated_from: Some(principal.key.created_at.clone()),
+                        }),
+                    ));
+                    if let Some(at) = &principal.key.revoked_at {
+                        bodies.push((
+                            keys::random_id("evt"),
+                            RecordBody::PrincipalRevoked(PrincipalRevoked {
+                                principal_id: principal.key.id.clone(),
+                                name: principal.key.name.clone(),
+                                revoked_by: MIGRATION.to_owned(),
+                                revoked_by_name: MIGRATION.to_owned(),
+                                migrated_from: Some(at.clone()),
+                            }),
+                        ));
+                    }
+                }
+                self.stage_all(&mut ps, bodies, now)?
+            };
+            super::settle_all(staged).await?;
+            tracing::info!(project = id, principals = todo.len(), "recorded the project's principals");
+            done += todo.len() as u64;
+        }
+        Ok(done)
     }
 
     /// A project's principals (log admin).
