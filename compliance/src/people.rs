@@ -361,7 +361,8 @@ impl People {
     /// ([`People::check_actor`]), and an approver MUST NOT be the
     /// exception's requester by identity ([`People::check_not_requester`]).
     /// `requesters` maps the exceptions seen so far (in log order) to their
-    /// requester; records of other types are skipped.
+    /// requester; records of other types, and legacy records (no `seq`),
+    /// are skipped.
     ///
     /// # Errors
     /// [`Error::People`]; [`Error::BadTime`].
@@ -373,6 +374,12 @@ impl People {
         requesters: &mut BTreeMap<String, String>,
     ) -> Result<(), Error> {
         let field = |name: &str| record.get(name).and_then(serde_json::Value::as_str);
+        // A legacy record (written before chains, no `seq`) rests on the
+        // trust the log had then, as its completeness does: its actors may
+        // predate every principal record.
+        if record.get("seq").is_none() {
+            return Ok(());
+        }
         let kind = field("type").unwrap_or_default();
         let actors: &[(&str, &str)] = match kind {
             crate::record::GATE_DECISION => &[("submitted_by", "its submitter")],
@@ -547,10 +554,10 @@ mod tests {
         people.add(&added(&alice, "2026-03-01T00:00:00.000Z", None), 1).unwrap();
         people.add(&added(&laptop, "2026-03-01T00:00:00.000Z", None), 2).unwrap();
         let mut requesters = BTreeMap::new();
-        let filed = serde_json::json!({"type": "exception_requested", "id": "exc_1",
+        let filed = serde_json::json!({"type": "exception_requested", "id": "exc_1", "seq": 3,
             "time": "2026-03-02T00:00:00.000Z", "requested_by": "key_1"});
         people.check_acts(&filed, 3, "exc_1", &mut requesters).unwrap();
-        let signal = serde_json::json!({"type": "exception_signal", "id": "evt_s",
+        let signal = serde_json::json!({"type": "exception_signal", "id": "evt_s", "seq": 4,
             "exception_id": "exc_1", "time": "2026-03-02T00:00:00.000Z",
             "submitted_by": "key_2", "approver": "key_2"});
         let e = people.check_acts(&signal, 4, "evt_s", &mut requesters).unwrap_err();
