@@ -71,7 +71,8 @@ impl People {
     /// [`Error::People`] if its time or `migrated_from` is not RFC 3339 UTC,
     /// or a principal is added twice.
     pub fn add(&mut self, record: &Record, log_index: u64) -> Result<(), Error> {
-        let time_ms = parse_time(&record.time).ok_or_else(|| Error::BadTime(record.time.clone()))?;
+        let time_ms =
+            parse_time(&record.time).ok_or_else(|| Error::BadTime(record.time.clone()))?;
         let effect = |migrated: &Option<String>| -> Result<Effect, Error> {
             let migrated_ms = migrated
                 .as_deref()
@@ -139,7 +140,12 @@ impl People {
     /// (the latest record before it; a migration record counts from its
     /// `migrated_from`).
     #[must_use]
-    pub fn facts_at(&self, principal: &str, log_index: u64, time_ms: i64) -> Option<&PrincipalFacts> {
+    pub fn facts_at(
+        &self,
+        principal: &str,
+        log_index: u64,
+        time_ms: i64,
+    ) -> Option<&PrincipalFacts> {
         let h = self.by_id.get(principal)?;
         h.facts
             .iter()
@@ -211,7 +217,8 @@ impl People {
         let a = self.facts_at(approver, log_index, time_ms);
         let r = self.facts_at(requester, log_index, time_ms);
         let (a_profile, r_profile) = (
-            a.map(PrincipalFacts::profile).unwrap_or_else(|| blank.clone()),
+            a.map(PrincipalFacts::profile)
+                .unwrap_or_else(|| blank.clone()),
             r.map(PrincipalFacts::profile).unwrap_or(blank),
         );
         let ap = Person {
@@ -315,7 +322,11 @@ impl People {
 ///
 /// # Errors
 /// [`Error::Forbidden`].
-pub fn check_not_bot(settings: &ProjectSettings, key: &KeyRecord, profile: &Profile) -> Result<(), Error> {
+pub fn check_not_bot(
+    settings: &ProjectSettings,
+    key: &KeyRecord,
+    profile: &Profile,
+) -> Result<(), Error> {
     if settings.is_bot_principal(key, profile) {
         return Err(Error::Forbidden(format!(
             "{} is a bot (the project's deny-list names it or its GitHub account); bots can neither request nor approve exceptions",
@@ -498,7 +509,8 @@ mod tests {
         let alice = principal("key_1", "alice", Some(583_231));
         let mut laptop = principal("key_2", "alice-laptop", Some(583_231));
         let existing = [alice.clone()];
-        let (held, what) = duplicate(existing.iter().map(Person::of), &Person::of(&laptop)).unwrap();
+        let (held, what) =
+            duplicate(existing.iter().map(Person::of), &Person::of(&laptop)).unwrap();
         assert_eq!((held.id, what.as_str()), ("key_1", "the GitHub ID 583231"));
         laptop.profile.github_id = Some(1);
         assert!(duplicate(existing.iter().map(Person::of), &Person::of(&laptop)).is_none());
@@ -522,28 +534,57 @@ mod tests {
         let alice = principal("key_1", "alice", Some(7));
         let bob = principal("key_2", "bob", None);
         let mut people = People::default();
-        people.add(&added(&alice, "2026-03-01T00:00:00.000Z", None), 10).unwrap();
-        people.add(&added(&bob, "2026-03-01T00:00:00.000Z", None), 12).unwrap();
-        people.add(&revoked("key_2", "2026-03-05T00:00:00.000Z"), 20).unwrap();
+        people
+            .add(&added(&alice, "2026-03-01T00:00:00.000Z", None), 10)
+            .unwrap();
+        people
+            .add(&added(&bob, "2026-03-01T00:00:00.000Z", None), 12)
+            .unwrap();
+        people
+            .add(&revoked("key_2", "2026-03-05T00:00:00.000Z"), 20)
+            .unwrap();
         let t = parse_time("2026-03-03T00:00:00.000Z").unwrap();
-        assert_eq!(people.check_actor("its approver", "key_1", "r", 11, t), Ok(()));
+        assert_eq!(
+            people.check_actor("its approver", "key_1", "r", 11, t),
+            Ok(())
+        );
         for (who, index, why) in [
             ("key_2", 11, "added only later"),
             ("key_2", 21, "revoked before it"),
             ("key_9", 11, "not among the project's principals"),
         ] {
-            let e = people.check_actor("its approver", who, "r", index, t).unwrap_err();
+            let e = people
+                .check_actor("its approver", who, "r", index, t)
+                .unwrap_err();
             assert!(e.to_string().contains(why), "{e}");
         }
         // A migration record vouches from the key's creation time.
         let mut legacy = People::default();
         legacy
-            .add(&added(&alice, "2026-04-01T00:00:00.000Z", Some("2026-02-01T00:00:00Z")), 50)
+            .add(
+                &added(
+                    &alice,
+                    "2026-04-01T00:00:00.000Z",
+                    Some("2026-02-01T00:00:00Z"),
+                ),
+                50,
+            )
             .unwrap();
-        assert_eq!(legacy.check_actor("its approver", "key_1", "r", 11, t), Ok(()));
+        assert_eq!(
+            legacy.check_actor("its approver", "key_1", "r", 11, t),
+            Ok(())
+        );
         let early = parse_time("2026-01-01T00:00:00.000Z").unwrap();
-        assert!(legacy.check_actor("its approver", "key_1", "r", 11, early).is_err());
-        assert!(people.add(&added(&alice, "2026-03-01T00:00:00.000Z", None), 30).is_err());
+        assert!(
+            legacy
+                .check_actor("its approver", "key_1", "r", 11, early)
+                .is_err()
+        );
+        assert!(
+            people
+                .add(&added(&alice, "2026-03-01T00:00:00.000Z", None), 30)
+                .is_err()
+        );
     }
 
     #[test]
@@ -551,16 +592,24 @@ mod tests {
         let alice = principal("key_1", "alice", Some(7));
         let laptop = principal("key_2", "alice-laptop", Some(7));
         let mut people = People::default();
-        people.add(&added(&alice, "2026-03-01T00:00:00.000Z", None), 1).unwrap();
-        people.add(&added(&laptop, "2026-03-01T00:00:00.000Z", None), 2).unwrap();
+        people
+            .add(&added(&alice, "2026-03-01T00:00:00.000Z", None), 1)
+            .unwrap();
+        people
+            .add(&added(&laptop, "2026-03-01T00:00:00.000Z", None), 2)
+            .unwrap();
         let mut requesters = BTreeMap::new();
         let filed = serde_json::json!({"type": "exception_requested", "id": "exc_1", "seq": 3,
             "time": "2026-03-02T00:00:00.000Z", "requested_by": "key_1"});
-        people.check_acts(&filed, 3, "exc_1", &mut requesters).unwrap();
+        people
+            .check_acts(&filed, 3, "exc_1", &mut requesters)
+            .unwrap();
         let signal = serde_json::json!({"type": "exception_signal", "id": "evt_s", "seq": 4,
             "exception_id": "exc_1", "time": "2026-03-02T00:00:00.000Z",
             "submitted_by": "key_2", "approver": "key_2"});
-        let e = people.check_acts(&signal, 4, "evt_s", &mut requesters).unwrap_err();
+        let e = people
+            .check_acts(&signal, 4, "evt_s", &mut requesters)
+            .unwrap_err();
         assert!(e.to_string().contains("the GitHub ID 7"), "{e}");
         assert_eq!(people.shared_identities().len(), 1);
         assert_eq!(people.summaries(&ProjectSettings::default()).len(), 2);

@@ -272,7 +272,12 @@ fn one_person_one_principal_in_the_log_and_in_the_export() {
         .find(|r| r["principal_id"] == alice_id.as_str())
         .unwrap();
     assert_eq!(added_alice["github_id"], 583_231);
-    assert!(added_alice["added_by"].as_str().unwrap().starts_with("key_"));
+    assert!(
+        added_alice["added_by"]
+            .as_str()
+            .unwrap()
+            .starts_with("key_")
+    );
     let revoked = of("principal_revoked");
     assert_eq!(revoked.len(), 1);
     assert_eq!(revoked[0]["principal_id"], carol_id.as_str());

@@ -383,7 +383,9 @@ impl Compliance {
             check_idp(idp)?;
         }
         if req.github_id == Some(0) {
-            return Err(invalid("github_id must be GitHub's numeric user ID (1 or more)"));
+            return Err(invalid(
+                "github_id must be GitHub's numeric user ID (1 or more)",
+            ));
         }
         let p = self.project(id).await?;
         // Under the project's lock: two creations cannot both pass the
@@ -412,7 +414,8 @@ impl Compliance {
         // unique among the project's principals, revoked ones included,
         // compared after Unicode case folding, so that "another principal"
         // always means another person.
-        if let Some((held, what)) = duplicate(existing.iter().map(Person::of), &Person::of(&principal))
+        if let Some((held, what)) =
+            duplicate(existing.iter().map(Person::of), &Person::of(&principal))
         {
             let revoked = existing
                 .iter()
@@ -525,7 +528,11 @@ impl Compliance {
                 self.stage_all(&mut ps, bodies, now)?
             };
             super::settle_all(staged).await?;
-            tracing::info!(project = id, principals = todo.len(), "recorded the project's principals");
+            tracing::info!(
+                project = id,
+                principals = todo.len(),
+                "recorded the project's principals"
+            );
             done += todo.len() as u64;
         }
         Ok(done)

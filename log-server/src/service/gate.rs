@@ -231,7 +231,10 @@ impl Compliance {
         let p = self.project_for(caller, project, Access::Ledger).await?;
         let id = random_id("exc");
         // The caller's identities, for the deny-list (one point read).
-        let profile = self.records.profile(project, &caller.id)?.unwrap_or_default();
+        let profile = self
+            .records
+            .profile(project, &caller.id)?
+            .unwrap_or_default();
         let staged = self
             .under_lock(&p, |ps, now| {
                 compliance::people::check_not_bot(ps.settings(), caller, &profile)?;
@@ -401,7 +404,10 @@ impl Compliance {
         // The identities of the caller and the approver (point reads): the
         // deny-list matches GitHub IDs, and the approver may not be the
         // requester by identity either (spec/compliance.md §2.5).
-        let caller_profile = self.records.profile(project, &caller.id)?.unwrap_or_default();
+        let caller_profile = self
+            .records
+            .profile(project, &caller.id)?
+            .unwrap_or_default();
         let approver_profile = self
             .records
             .profile(project, &approver.id)?

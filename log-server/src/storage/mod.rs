@@ -785,6 +785,9 @@ mod contract {
             K::ShareTokenUsed,
             K::ShareTokenRevoked,
             K::ChainStarted,
+            K::PrincipalAdded,
+            K::PrincipalChanged,
+            K::PrincipalRevoked,
         ];
         for k in &all {
             match k {
@@ -802,7 +805,10 @@ mod contract {
                 | K::ShareTokenCreated
                 | K::ShareTokenUsed
                 | K::ShareTokenRevoked
-                | K::ChainStarted => {}
+                | K::ChainStarted
+                | K::PrincipalAdded
+                | K::PrincipalChanged
+                | K::PrincipalRevoked => {}
             }
         }
         all
@@ -943,6 +949,8 @@ mod contract {
         assert_eq!(store.project("prj_a").unwrap(), Some(renamed));
         let profile = Profile {
             github_login: Some("alice".into()),
+            github_id: Some(583_231),
+            idp: None,
         };
         store.put_profile("prj_a", "key_1", &profile).unwrap();
         assert_eq!(store.profile("prj_a", "key_1").unwrap(), Some(profile));

@@ -743,7 +743,10 @@ fn principals_of(
         let what = "a section D principal record";
         checker.verify(line, raw, r, what)?;
         let kind = r.record.get("type").and_then(Value::as_str).unwrap_or("");
-        if !matches!(kind, PRINCIPAL_ADDED | PRINCIPAL_CHANGED | PRINCIPAL_REVOKED) {
+        if !matches!(
+            kind,
+            PRINCIPAL_ADDED | PRINCIPAL_CHANGED | PRINCIPAL_REVOKED
+        ) {
             return Err(checker.fail(
                 "record",
                 line,
@@ -752,7 +755,11 @@ fn principals_of(
                 raw,
             ));
         }
-        let t = r.record.get("time").and_then(Value::as_str).and_then(parse_time);
+        let t = r
+            .record
+            .get("time")
+            .and_then(Value::as_str)
+            .and_then(parse_time);
         if t.is_none_or(|t| checker.period.contains(&t)) {
             return Err(checker.fail(
                 "record",
@@ -766,7 +773,10 @@ fn principals_of(
     }
     for r in &integrity.chain.records {
         let kind = r.record.get("type").and_then(Value::as_str).unwrap_or("");
-        if matches!(kind, PRINCIPAL_ADDED | PRINCIPAL_CHANGED | PRINCIPAL_REVOKED) {
+        if matches!(
+            kind,
+            PRINCIPAL_ADDED | PRINCIPAL_CHANGED | PRINCIPAL_REVOKED
+        ) {
             add(r, UNSECTIONED)?;
         }
     }
