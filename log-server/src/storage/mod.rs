@@ -837,7 +837,7 @@ mod contract {
     }
 
     /// Entries the batches add.
-    const ENTRIES: u64 = 5 + 15;
+    const ENTRIES: u64 = 5 + 18;
 
     /// The contract of a backend that is its log's only writer: the tree
     /// (committed with [`LogStore::commit`]), then [`check_records`].
@@ -1331,6 +1331,6 @@ mod contract {
         SharedLog::release(&store).unwrap();
         // The records are unchanged by integration.
         assert_eq!(store.ledger_seqs("prj_a").unwrap(), [2, 3]);
-        assert_eq!(store.last_record("prj_k").unwrap(), Some((15, 10_015)));
+        assert_eq!(store.last_record("prj_k").unwrap(), Some((18, 10_018)));
     }
 }
