@@ -78,18 +78,41 @@ impl ProjectSettings {
         out
     }
 
-    /// Whether a principal is a bot: marked so, or on the deny-list by name or ID.
+    /// Whether a principal is a bot: marked so, or on the deny-list by ID
+    /// or by name (compared after Unicode case folding,
+    /// [`crate::principal::fold`]).
     pub fn is_bot(&self, key: &KeyRecord) -> bool {
         key.bot
             || self
                 .bot_deny_list
                 .iter()
-                .any(|b| *b == key.name || *b == key.id)
+                .any(|b| *b == key.id || crate::principal::same_text(b, &key.name))
     }
 
-    /// Whether a GitHub login is a bot: an app (`...[bot]`) or on the deny-list.
+    /// [`ProjectSettings::is_bot`], and also a principal whose GitHub login
+    /// is a bot's ([`ProjectSettings::is_bot_login`]) or whose GitHub
+    /// numeric ID is on the deny-list (an entry of digits only).
+    pub fn is_bot_principal(&self, key: &KeyRecord, profile: &crate::principal::Profile) -> bool {
+        self.is_bot(key)
+            || profile
+                .github_login
+                .as_deref()
+                .is_some_and(|l| self.is_bot_login(l))
+            || profile.github_id.is_some_and(|id| {
+                self.bot_deny_list
+                    .iter()
+                    .any(|b| b.trim().parse::<u64>().ok() == Some(id))
+            })
+    }
+
+    /// Whether a GitHub login is a bot: an app (`...[bot]`, any case) or on
+    /// the deny-list (compared after Unicode case folding).
     pub fn is_bot_login(&self, login: &str) -> bool {
-        login.ends_with("[bot]") || self.bot_deny_list.iter().any(|b| b == login)
+        crate::principal::fold(login).ends_with("[bot]")
+            || self
+                .bot_deny_list
+                .iter()
+                .any(|b| crate::principal::same_text(b, login))
     }
 }
 

@@ -47,6 +47,7 @@ mod error;
 pub mod export;
 pub mod ledger;
 pub mod monitor;
+pub mod people;
 pub mod principal;
 pub mod record;
 pub mod settings;

@@ -106,12 +106,137 @@ impl KeyRecord {
     }
 }
 
-/// A principal's profile beside its key record.
+/// A principal's profile beside its key record: its GitHub login and its
+/// stable identities (the person behind the key). Profiles stored before
+/// identities read back without them.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Profile {
     /// GitHub login, for `github_review` signals.
     #[serde(default)]
     pub github_login: Option<String>,
+    /// GitHub's numeric user ID: stable across login renames.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub github_id: Option<u64>,
+    /// The identity provider's subject (OIDC `iss` and `sub`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idp: Option<IdpSubject>,
+}
+
+/// An identity provider's subject: the OIDC issuer and the subject it
+/// gives the person (stable; never an e-mail address or display name).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdpSubject {
+    /// The issuer, e.g. `https://login.example.com`.
+    pub issuer: String,
+    /// The subject the issuer gives the person.
+    pub subject: String,
+}
+
+/// The form in which names, logins and identities are compared: trimmed,
+/// then Unicode compatibility caseless matching (D146 of the Unicode
+/// standard: NFKC, full case folding, twice, from NFD), after mapping the
+/// capital I with dot above (U+0130) to `i` as Turkic folding does. So
+/// `STRASSE` and `straße`, `ALİCE` and `alice`, `Ａｌｉｃｅ` (full width)
+/// and `alice` are one name.
+#[must_use]
+pub fn fold(text: &str) -> String {
+    use caseless::Caseless as _;
+    use unicode_normalization::UnicodeNormalization as _;
+    let dotted = text.trim().replace('\u{130}', "i");
+    dotted
+        .chars()
+        .nfd()
+        .default_case_fold()
+        .nfkc()
+        .default_case_fold()
+        .nfkc()
+        .collect()
+}
+
+/// Whether two texts are the same once [`fold`]ed.
+#[must_use]
+pub fn same_text(a: &str, b: &str) -> bool {
+    a == b || fold(a) == fold(b)
+}
+
+/// What makes a principal a person: its ID, name, GitHub login, GitHub ID
+/// and identity provider subject (as in a `principal_added` record).
+#[derive(Clone, Copy, Debug)]
+pub struct Person<'a> {
+    /// Principal ID.
+    pub id: &'a str,
+    /// Name.
+    pub name: &'a str,
+    /// The profile (login and identities).
+    pub profile: &'a Profile,
+}
+
+impl<'a> Person<'a> {
+    /// The person of a principal.
+    #[must_use]
+    pub fn of(p: &'a Principal) -> Self {
+        Person {
+            id: &p.key.id,
+            name: &p.key.name,
+            profile: &p.profile,
+        }
+    }
+
+    /// What `self` and `other` share that makes them one person, in words
+    /// (`"the GitHub ID 583231"`), or `None` if they are two people. The
+    /// same principal ID, a name or GitHub login equal once [`fold`]ed, the
+    /// same GitHub ID or the same identity provider subject.
+    #[must_use]
+    pub fn shared_with(&self, other: &Person<'_>) -> Option<String> {
+        if self.id == other.id {
+            return Some(format!("the principal ID {}", self.id));
+        }
+        if same_text(self.name, other.name) {
+            return Some(format!("the name {:?}", other.name));
+        }
+        self.shared_identity(other)
+    }
+
+    /// What `self` and `other` share among the GitHub login, GitHub ID and
+    /// identity provider subject (not the name), in words.
+    #[must_use]
+    pub fn shared_identity(&self, other: &Person<'_>) -> Option<String> {
+        let (a, b) = (self.profile, other.profile);
+        if let (Some(x), Some(y)) = (a.github_id, b.github_id)
+            && x == y
+        {
+            return Some(format!("the GitHub ID {x}"));
+        }
+        if let (Some(x), Some(y)) = (&a.idp, &b.idp)
+            && x.issuer == y.issuer
+            && same_text(&x.subject, &y.subject)
+        {
+            return Some(format!(
+                "the identity provider subject {:?} of {}",
+                y.subject, y.issuer
+            ));
+        }
+        if let (Some(x), Some(y)) = (&a.github_login, &b.github_login)
+            && same_text(x, y)
+        {
+            return Some(format!("the GitHub login {y:?}"));
+        }
+        None
+    }
+}
+
+/// The first of `existing` (a project's principals, active **and**
+/// revoked) that `new` would duplicate, and what they share: one person
+/// holds one principal, ever. `None` if `new` is another person.
+#[must_use]
+pub fn duplicate<'a>(
+    existing: impl IntoIterator<Item = Person<'a>>,
+    new: &Person<'_>,
+) -> Option<(Person<'a>, String)> {
+    existing
+        .into_iter()
+        .find_map(|p| new.shared_with(&p).map(|what| (p, what)))
 }
 
 /// A principal: its key record and profile.

@@ -67,6 +67,15 @@ pub const SHARE_TOKEN_USED: &str = "share_token_used";
 pub const SHARE_TOKEN_REVOKED: &str = "share_token_revoked";
 /// Record type of the start of a project's chain, after its legacy records.
 pub const CHAIN_STARTED: &str = "chain_started";
+/// Record type of a principal added to a project.
+pub const PRINCIPAL_ADDED: &str = "principal_added";
+/// Record type of a principal's roles or identities changed.
+pub const PRINCIPAL_CHANGED: &str = "principal_changed";
+/// Record type of a principal revoked.
+pub const PRINCIPAL_REVOKED: &str = "principal_revoked";
+/// The storage index under which a project's principal records are kept
+/// (the index of an exception's events; exception IDs start `exc_`).
+pub const PRINCIPALS_INDEX: &str = "principals";
 
 /// The type of a record: one per kind of event the log records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -101,11 +110,17 @@ pub enum RecordKind {
     ShareTokenRevoked,
     /// [`CHAIN_STARTED`]
     ChainStarted,
+    /// [`PRINCIPAL_ADDED`]
+    PrincipalAdded,
+    /// [`PRINCIPAL_CHANGED`]
+    PrincipalChanged,
+    /// [`PRINCIPAL_REVOKED`]
+    PrincipalRevoked,
 }
 
 impl RecordKind {
     /// Every type, in the order of their type codes (1, 2, …).
-    pub const ALL: [RecordKind; 15] = [
+    pub const ALL: [RecordKind; 18] = [
         RecordKind::GateDecision,
         RecordKind::ExceptionRequested,
         RecordKind::ExceptionSignal,
@@ -121,6 +136,9 @@ impl RecordKind {
         RecordKind::ShareTokenUsed,
         RecordKind::ShareTokenRevoked,
         RecordKind::ChainStarted,
+        RecordKind::PrincipalAdded,
+        RecordKind::PrincipalChanged,
+        RecordKind::PrincipalRevoked,
     ];
 
     /// The type whose `type` field is `name`.
@@ -148,6 +166,9 @@ impl RecordKind {
             RecordKind::ShareTokenUsed => SHARE_TOKEN_USED,
             RecordKind::ShareTokenRevoked => SHARE_TOKEN_REVOKED,
             RecordKind::ChainStarted => CHAIN_STARTED,
+            RecordKind::PrincipalAdded => PRINCIPAL_ADDED,
+            RecordKind::PrincipalChanged => PRINCIPAL_CHANGED,
+            RecordKind::PrincipalRevoked => PRINCIPAL_REVOKED,
         }
     }
 }
@@ -567,6 +588,12 @@ pub enum RecordBody {
     ShareTokenRevoked(ShareTokenRevoked),
     /// The project's chain starts here, after its legacy records.
     ChainStarted(ChainStarted),
+    /// A principal added to the project.
+    PrincipalAdded(PrincipalAdded),
+    /// A principal's roles or identities changed.
+    PrincipalChanged(PrincipalChanged),
+    /// A principal revoked.
+    PrincipalRevoked(PrincipalRevoked),
 }
 
 impl RecordBody {
@@ -589,6 +616,9 @@ impl RecordBody {
             RecordBody::ShareTokenUsed(_) => RecordKind::ShareTokenUsed,
             RecordBody::ShareTokenRevoked(_) => RecordKind::ShareTokenRevoked,
             RecordBody::ChainStarted(_) => RecordKind::ChainStarted,
+            RecordBody::PrincipalAdded(_) => RecordKind::PrincipalAdded,
+            RecordBody::PrincipalChanged(_) => RecordKind::PrincipalChanged,
+            RecordBody::PrincipalRevoked(_) => RecordKind::PrincipalRevoked,
         }
     }
 
@@ -614,6 +644,19 @@ impl Record {
         match &self.body {
             RecordBody::ExceptionRequested(_) => Some(&self.id),
             body => body.exception_id(),
+        }
+    }
+
+    /// The storage index the record is kept under besides its sequence
+    /// number: its exception's ID for ledger events, [`PRINCIPALS_INDEX`]
+    /// for principal records, none for others.
+    #[must_use]
+    pub fn index_key(&self) -> Option<&str> {
+        match &self.body {
+            RecordBody::PrincipalAdded(_)
+            | RecordBody::PrincipalChanged(_)
+            | RecordBody::PrincipalRevoked(_) => Some(PRINCIPALS_INDEX),
+            _ => self.exception(),
         }
     }
 
@@ -897,6 +940,103 @@ pub struct ChainStarted {
     pub legacy_digest: String,
 }
 
+/// A principal as a principal record states it: who holds the key, its
+/// roles, and the person's identities.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrincipalFacts {
+    /// The principal's ID (`key_…`).
+    pub principal_id: String,
+    /// Its name.
+    pub name: String,
+    /// Its project roles.
+    pub roles: Vec<crate::principal::Role>,
+    /// Marked as a bot.
+    pub bot: bool,
+    /// GitHub login.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub github_login: Option<String>,
+    /// GitHub numeric user ID.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub github_id: Option<u64>,
+    /// Identity provider subject.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idp: Option<crate::principal::IdpSubject>,
+}
+
+impl PrincipalFacts {
+    /// The facts of a principal.
+    #[must_use]
+    pub fn of(p: &crate::principal::Principal) -> Self {
+        PrincipalFacts {
+            principal_id: p.key.id.clone(),
+            name: p.key.name.clone(),
+            roles: p.key.roles.clone(),
+            bot: p.key.bot,
+            github_login: p.profile.github_login.clone(),
+            github_id: p.profile.github_id,
+            idp: p.profile.idp.clone(),
+        }
+    }
+
+    /// The profile these facts give (login and identities).
+    #[must_use]
+    pub fn profile(&self) -> crate::principal::Profile {
+        crate::principal::Profile {
+            github_login: self.github_login.clone(),
+            github_id: self.github_id,
+            idp: self.idp.clone(),
+        }
+    }
+}
+
+/// Fields of a `principal_added`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrincipalAdded {
+    /// The principal added.
+    #[serde(flatten)]
+    pub principal: PrincipalFacts,
+    /// The log admin who added it (key ID).
+    pub added_by: String,
+    /// Their name.
+    pub added_by_name: String,
+    /// Only in the records of the migration (principals created before
+    /// principal records): when the key was created (RFC 3339), as the
+    /// key store says. Such a record vouches for the principal from then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub migrated_from: Option<String>,
+}
+
+/// Fields of a `principal_changed`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrincipalChanged {
+    /// The principal after the change.
+    #[serde(flatten)]
+    pub principal: PrincipalFacts,
+    /// What changed: `roles`, `bot`, `github_login`, `github_id`, `idp`.
+    pub changed: Vec<String>,
+    /// The log admin who changed it.
+    pub changed_by: String,
+    /// Their name.
+    pub changed_by_name: String,
+}
+
+/// Fields of a `principal_revoked`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrincipalRevoked {
+    /// The principal revoked.
+    pub principal_id: String,
+    /// Its name.
+    pub name: String,
+    /// Who revoked it (a log admin's key ID).
+    pub revoked_by: String,
+    /// Their name.
+    pub revoked_by_name: String,
+    /// Only in the records of the migration: when the key was revoked
+    /// (RFC 3339), as the key store says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub migrated_from: Option<String>,
+}
+
 /// Fields of an `anomaly_acknowledged`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AnomalyAcknowledged {
@@ -1002,6 +1142,9 @@ mod tests {
                 RecordKind::ShareTokenUsed => 12,
                 RecordKind::ShareTokenRevoked => 13,
                 RecordKind::ChainStarted => 14,
+                RecordKind::PrincipalAdded => 15,
+                RecordKind::PrincipalChanged => 16,
+                RecordKind::PrincipalRevoked => 17,
             };
             assert_eq!(position, i);
             assert_eq!(RecordKind::from_name(k.as_str()), Some(k));

@@ -94,6 +94,19 @@ pub struct MonitorConfig {
     pub expiry_warning_hours: u64,
     /// Whether runs whose findings CI supplied are an anomaly.
     pub flag_ci_classified: bool,
+    /// A principal approving within this many days of being added is an
+    /// anomaly (a principal made for the occasion). Written only when it
+    /// is not the default (7), so the controls recorded before it existed
+    /// keep their bytes.
+    #[serde(skip_serializing_if = "is_default_new_approver_days")]
+    pub new_approver_days: u32,
+}
+
+/// The default of [`MonitorConfig::new_approver_days`].
+const DEFAULT_NEW_APPROVER_DAYS: u32 = 7;
+
+fn is_default_new_approver_days(days: &u32) -> bool {
+    *days == DEFAULT_NEW_APPROVER_DAYS
 }
 
 impl Default for MonitorConfig {
@@ -109,6 +122,7 @@ impl Default for MonitorConfig {
             anergic_hours: 72,
             expiry_warning_hours: 48,
             flag_ci_classified: true,
+            new_approver_days: DEFAULT_NEW_APPROVER_DAYS,
         }
     }
 }
@@ -120,7 +134,8 @@ impl MonitorConfig {
         i64::from(
             self.baseline_days
                 .max(self.warn_window_days)
-                .max(self.renewal_window_days),
+                .max(self.renewal_window_days)
+                .max(self.new_approver_days),
         )
     }
 }

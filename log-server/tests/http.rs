@@ -794,8 +794,8 @@ async fn admin_routes_refuse_bad_requests_and_change_nothing() {
     );
     assert_eq!(
         h.snapshot().0,
-        3,
-        "keys and principals are not log records; the controls are"
+        4,
+        "log keys are not log records; the controls and alice's principal_added are, the refusals are not"
     );
 }
 

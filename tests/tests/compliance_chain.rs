@@ -504,10 +504,10 @@ fn raw_entries_shaped_like_envelopes_are_refused() {
     );
     let record = &v["record"];
     assert_eq!(
-        record["seq"], 2,
-        "the project's creation, then this decision"
+        record["seq"], 6,
+        "the project's creation, its four principals (principal_added), then this decision"
     );
-    assert!(envelope.contains("\"seq\":2"), "{envelope}");
+    assert!(envelope.contains("\"seq\":6"), "{envelope}");
     let tree = || {
         let (st, v) = api.send("GET", "/v1/log", None, None);
         assert_eq!(st, 200);
@@ -598,8 +598,8 @@ fn seq_is_gap_free_under_concurrent_writes() {
         .collect();
     records.sort_by_key(|(seq, _)| *seq);
     let seqs: Vec<u64> = records.iter().map(|(s, _)| *s).collect();
-    // The creation, 50 decisions, 5 filings, the export.
-    assert_eq!(seqs, (1..=57).collect::<Vec<_>>());
+    // The creation, 4 principals, 50 decisions, 5 filings, the export.
+    assert_eq!(seqs, (1..=61).collect::<Vec<_>>());
     let mut prev: Option<String> = None;
     for (seq, r) in &records {
         let (jcs, envelope) = seal(&r["record"]).unwrap();
@@ -612,12 +612,12 @@ fn seq_is_gap_free_under_concurrent_writes() {
         prev = Some(compliance::record::sha256_digest(&jcs));
     }
     assert_eq!(export["header"]["chain"]["first_seq"], 1);
-    assert_eq!(export["header"]["chain"]["last_seq"], 56);
+    assert_eq!(export["header"]["chain"]["last_seq"], 60);
     let (code, out, errs) = verify(&path, &s.verifier_key, dir.path());
     assert_eq!(code, 0, "{out}{errs}");
     assert!(
         out.contains(
-            "chain: the period's records are seq 1 to 56 of the project's chain, with no gap"
+            "chain: the period's records are seq 1 to 60 of the project's chain, with no gap"
         ),
         "{out}"
     );
@@ -779,9 +779,10 @@ fn a_log_written_before_chains_starts_them_at_start_up() {
     check_schema(&path);
     let chain = &export["header"]["chain"];
     assert_eq!(chain["legacy_records"], 3, "{chain}");
+    // chain_started, the two principals' principal_added records, the decision.
     assert_eq!(
         (chain["first_seq"].as_u64(), chain["last_seq"].as_u64()),
-        (Some(4), Some(5))
+        (Some(4), Some(7))
     );
     let started = &export["section_d_audit_trail_integrity"]["chain"]["records"][0];
     assert_eq!(started["record"]["type"], "chain_started", "{started}");
@@ -805,7 +806,7 @@ fn a_log_written_before_chains_starts_them_at_start_up() {
         ),
         "{out}"
     );
-    assert!(out.contains("seq 4 to 5"), "{out}");
+    assert!(out.contains("seq 4 to 7"), "{out}");
 }
 
 fn sha2_of(bytes: &[u8]) -> Vec<u8> {

@@ -269,7 +269,9 @@ fn a_synthetic_month_gets_exactly_the_anomalies_its_history_implies() {
         .iter()
         .map(|d| d["recorded"].as_array().unwrap().len())
         .sum();
-    assert_eq!(first, 8, "{days:?}");
+    // (The 3rd: bob, added on the 1st, approves: a principal approving
+    // within 7 days of being added.)
+    assert_eq!(first, 9, "{days:?}");
     // A day that is not over is refused; one monitored again records nothing.
     let (st, v) = s.call(
         "POST",
@@ -329,6 +331,7 @@ fn a_synthetic_month_gets_exactly_the_anomalies_its_history_implies() {
         })
         .collect();
     let want: BTreeSet<(String, String)> = [
+        ("approval_by_new_principal", 3),
         ("exception_renewal_pattern", 12),
         ("findings_supplied_by_ci", 10),
         ("findings_supplied_by_ci", 11),
@@ -383,11 +386,11 @@ fn a_synthetic_month_gets_exactly_the_anomalies_its_history_implies() {
         auditor,
         None,
     );
-    assert_eq!(open["anomalies"].as_array().unwrap().len(), 10);
+    assert_eq!(open["anomalies"].as_array().unwrap().len(), 11);
 
     // Webhooks: every anomaly to each, signed; the flaky one retried.
     let deadline = Instant::now() + Duration::from_secs(20);
-    while received.lock().unwrap().len() < 23 {
+    while received.lock().unwrap().len() < 25 {
         assert!(
             Instant::now() < deadline,
             "webhooks: {} requests",
@@ -397,9 +400,9 @@ fn a_synthetic_month_gets_exactly_the_anomalies_its_history_implies() {
     }
     let got = received.lock().unwrap().clone();
     let ok: Vec<_> = got.iter().filter(|(p, _, _)| p == "/ok").collect();
-    assert_eq!(ok.len(), 11, "one per anomaly");
+    assert_eq!(ok.len(), 12, "one per anomaly");
     let flaky: Vec<_> = got.iter().filter(|(p, _, _)| p == "/flaky").collect();
-    assert_eq!(flaky.len(), 12, "one per anomaly, and the first one twice");
+    assert_eq!(flaky.len(), 13, "one per anomaly, and the first one twice");
     for (_, headers, body) in &got {
         let ts = headers["x-stateanchor-timestamp"].to_str().unwrap();
         let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
@@ -440,7 +443,7 @@ fn a_synthetic_month_gets_exactly_the_anomalies_its_history_implies() {
         None,
     );
     let attempts = view["deliveries"].as_array().unwrap();
-    assert_eq!(attempts.len(), 23);
+    assert_eq!(attempts.len(), 25);
     assert!(
         attempts
             .iter()
@@ -466,8 +469,8 @@ fn a_synthetic_month_gets_exactly_the_anomalies_its_history_implies() {
     check_schema(&export);
     let m = &e["section_c_access_and_authorization"]["monitoring"];
     assert_eq!(m["days_monitored"], 32);
-    assert_eq!(m["anomalies"].as_object().unwrap().len(), 11);
-    assert_eq!(m["open"], 10);
+    assert_eq!(m["anomalies"].as_object().unwrap().len(), 12);
+    assert_eq!(m["open"], 11);
     assert_eq!(m["anomalies"][&spike]["acknowledged"]["by_name"], "alice");
     let md = s.download(
         &format!("/api/projects/{project}/compliance-export?from=2026-03-01&to=2026-04-02&format=markdown"),
@@ -515,7 +518,7 @@ fn a_synthetic_month_gets_exactly_the_anomalies_its_history_implies() {
         digest["p95_approval_latency_ms"],
         c["approval_latency"]["p95_ms"]
     );
-    assert_eq!(digest["open_anomalies"].as_array().unwrap().len(), 10);
+    assert_eq!(digest["open_anomalies"].as_array().unwrap().len(), 11);
     assert_eq!(digest["runs"], 78);
     let (_, html) = s.call(
         "GET",

@@ -31,7 +31,9 @@ use compliance::export::{
     export_file_name, render,
 };
 use compliance::principal::{Access, KeyRecord};
-use compliance::record::{ComplianceExport, RecordBody, canonical, sha256_digest};
+use compliance::record::{
+    ComplianceExport, PRINCIPALS_INDEX, Record, RecordBody, canonical, sha256_digest,
+};
 use compliance::time::{DAY_MS, format_date, format_time};
 use tlog::Hash;
 
@@ -274,6 +276,9 @@ pub(crate) struct Period {
     pub chain: ChainClaim,
     /// The sequence numbers of the period's records of no section.
     others: Vec<u64>,
+    /// The sequence numbers of the project's principal records outside
+    /// the period, committed before `as_of` (section D's `principals`).
+    principal_seqs: Vec<u64>,
 }
 
 /// Where the log is reached and published, for an export's header.
@@ -369,12 +374,34 @@ impl Compliance {
             let ps = p.lock().await;
             (ps.settings().clone(), ps.row.created_at.clone())
         };
-        let principals = {
-            let (records, keys, id) = (self.records.clone(), self.keys.clone(), project.to_owned());
-            let list = blocking(move || super::principals(&*records, &*keys, &id)).await?;
-            list.iter()
-                .map(|p| compliance::export::PrincipalSummary::of(p, &settings))
-                .collect::<Vec<_>>()
+        // The principals, from the project's principal records committed
+        // before `as_of` (not from the key store): those of the period are
+        // among its records of no section, the others go to section D.
+        let (principals, principal_seqs) = {
+            let (records, id, range) = (self.records.clone(), project.to_owned(), range.clone());
+            let settings = settings.clone();
+            blocking(move || {
+                let mut people = compliance::people::People::default();
+                let mut outside = Vec::new();
+                for seq in records.exception_seqs(&id, PRINCIPALS_INDEX)? {
+                    if seq > upto {
+                        break;
+                    }
+                    let row = records.record(&id, seq)?.ok_or_else(|| {
+                        Error::Corrupt(format!("principal index names a missing record {seq}"))
+                    })?;
+                    let record = Record::from_slice(&row.record)
+                        .map_err(|e| Error::Corrupt(format!("record {seq} of {id}: {e}")))?;
+                    people
+                        .add(&record, seq)
+                        .map_err(|e| Error::Corrupt(format!("record {seq} of {id}: {e}")))?;
+                    if !range.contains(&seq) {
+                        outside.push(seq);
+                    }
+                }
+                Ok((people.summaries(&settings), outside))
+            })
+            .await?
         };
         let rows = PeriodRecords {
             records: self.records.clone(),
@@ -411,6 +438,7 @@ impl Compliance {
             project_created_at,
             chain,
             others,
+            principal_seqs,
         })
     }
 
@@ -438,6 +466,7 @@ impl Compliance {
             project_created_at,
             chain,
             others,
+            principal_seqs,
         } = self.period(&p, project, (start, end)).await?;
         let range = rows.range.clone();
         let [digest_a, digest_b, digest_c] = digests;
@@ -479,7 +508,7 @@ impl Compliance {
         let (cp, _) = self.log.inclusion_at_checkpoint(index).await?;
         let (records, log, id) = (self.records.clone(), self.log.clone(), project.to_owned());
         let tree_size = cp.tree_size;
-        let (prover, export_record, chain) = blocking(move || {
+        let (prover, export_record, chain, principals) = blocking(move || {
             let read = |seq: u64| {
                 records
                     .record(&id, seq)?
@@ -504,7 +533,11 @@ impl Compliance {
                 after,
                 records: unsectioned,
             };
-            Ok((prover, export_record, chain))
+            let mut principals = Vec::with_capacity(principal_seqs.len());
+            for seq in principal_seqs {
+                principals.push(proven(&prover, read(seq)?.as_ref(), true)?);
+            }
+            Ok((prover, export_record, chain, principals))
         })
         .await?;
         let integrity = Integrity {
@@ -514,6 +547,7 @@ impl Compliance {
             publication: site.publication.clone(),
             export_record,
             chain,
+            principals,
         };
         Ok(PreparedExport {
             file_name: export_file_name(project, &from, &to, req.format),

@@ -230,8 +230,14 @@ impl Compliance {
     ) -> Result<Value> {
         let p = self.project_for(caller, project, Access::Ledger).await?;
         let id = random_id("exc");
+        // The caller's identities, for the deny-list (one point read).
+        let profile = self
+            .records
+            .profile(project, &caller.id)?
+            .unwrap_or_default();
         let staged = self
             .under_lock(&p, |ps, now| {
+                compliance::people::check_not_bot(ps.settings(), caller, &profile)?;
                 let filing = ledger::check_filing(ps.settings(), caller, &req, now)?;
                 let body = RecordBody::ExceptionRequested(ExceptionRequested {
                     requested_by: caller.id.clone(),
@@ -395,10 +401,36 @@ impl Compliance {
             approver = who;
             evidence = ev;
         }
+        // The identities of the caller and the approver (point reads): the
+        // deny-list matches GitHub IDs, and the approver may not be the
+        // requester by identity either (spec/compliance.md §2.5).
+        let caller_profile = self
+            .records
+            .profile(project, &caller.id)?
+            .unwrap_or_default();
+        let approver_profile = self
+            .records
+            .profile(project, &approver.id)?
+            .unwrap_or_default();
         let staged = self
             .under_lock(&p, |ps, now| {
                 let exc = exception_of(ps, exc_id, project)?.clone();
                 ledger::check_signal(ps.settings(), &exc, kind, caller, &approver, now)?;
+                compliance::people::check_not_bot(ps.settings(), caller, &caller_profile)?;
+                let requester_profile = self
+                    .records
+                    .profile(project, &exc.requested_by)?
+                    .unwrap_or_default();
+                compliance::people::check_approver(
+                    ps.settings(),
+                    &approver,
+                    &approver_profile,
+                    &compliance::principal::Person {
+                        id: &exc.requested_by,
+                        name: &exc.requested_by_name,
+                        profile: &requester_profile,
+                    },
+                )?;
                 if let SignalRequest::ConsumerTest { kind, endpoint, .. } = &req {
                     ledger::check_consumer_test(&exc, kind, endpoint)?;
                 }

@@ -616,7 +616,7 @@ impl Compliance {
                 time_ms: time,
                 id: record.id.clone(),
                 kind: record.body.kind(),
-                exception: record.exception().map(str::to_owned),
+                exception: record.index_key().map(str::to_owned),
                 record: jcs,
                 follows: follows.replace(record.id.clone()),
             };

@@ -785,6 +785,9 @@ mod contract {
             K::ShareTokenUsed,
             K::ShareTokenRevoked,
             K::ChainStarted,
+            K::PrincipalAdded,
+            K::PrincipalChanged,
+            K::PrincipalRevoked,
         ];
         for k in &all {
             match k {
@@ -802,7 +805,10 @@ mod contract {
                 | K::ShareTokenCreated
                 | K::ShareTokenUsed
                 | K::ShareTokenRevoked
-                | K::ChainStarted => {}
+                | K::ChainStarted
+                | K::PrincipalAdded
+                | K::PrincipalChanged
+                | K::PrincipalRevoked => {}
             }
         }
         all
@@ -831,7 +837,7 @@ mod contract {
     }
 
     /// Entries the batches add.
-    const ENTRIES: u64 = 5 + 15;
+    const ENTRIES: u64 = 5 + 18;
 
     /// The contract of a backend that is its log's only writer: the tree
     /// (committed with [`LogStore::commit`]), then [`check_records`].
@@ -943,6 +949,8 @@ mod contract {
         assert_eq!(store.project("prj_a").unwrap(), Some(renamed));
         let profile = Profile {
             github_login: Some("alice".into()),
+            github_id: Some(583_231),
+            idp: None,
         };
         store.put_profile("prj_a", "key_1", &profile).unwrap();
         assert_eq!(store.profile("prj_a", "key_1").unwrap(), Some(profile));
@@ -1323,6 +1331,6 @@ mod contract {
         SharedLog::release(&store).unwrap();
         // The records are unchanged by integration.
         assert_eq!(store.ledger_seqs("prj_a").unwrap(), [2, 3]);
-        assert_eq!(store.last_record("prj_k").unwrap(), Some((15, 10_015)));
+        assert_eq!(store.last_record("prj_k").unwrap(), Some((18, 10_018)));
     }
 }
