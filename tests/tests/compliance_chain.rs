@@ -676,6 +676,7 @@ fn a_log_written_before_chains_starts_them_at_start_up() {
             expires_at: rfc3339_in(5),
             repository: None,
             pull_request: None,
+            blocked_run: None,
         }),
     ];
     let mut digests = Vec::new();
