@@ -211,6 +211,40 @@ pub fn commits_since<'a>(
     Ok(since)
 }
 
+/// What a signal of an exception is bound to: the exception's ID, its
+/// blocked run and its pull request.
+#[derive(Clone, Copy, Debug)]
+pub struct Bound<'a> {
+    /// The exception's ID.
+    pub id: &'a str,
+    /// The blocked run it was filed for (`None` before filings named it).
+    pub blocked_run: Option<&'a BlockedRun>,
+    /// The pull request it names: repository and number.
+    pub pull_request: Option<(&'a str, u64)>,
+}
+
+impl<'a> Bound<'a> {
+    /// What an `exception_requested` record (of ID `id`) binds.
+    #[must_use]
+    pub fn of_requested(id: &'a str, r: &'a ExceptionRequested) -> Self {
+        Bound {
+            id,
+            blocked_run: r.blocked_run.as_ref(),
+            pull_request: r.repository.as_deref().zip(r.pull_request),
+        }
+    }
+
+    /// What an exception's state binds.
+    #[must_use]
+    pub fn of_exception(e: &'a crate::ledger::Exception) -> Self {
+        Bound {
+            id: &e.id,
+            blocked_run: e.blocked_run.as_ref(),
+            pull_request: e.pull_request.as_ref().map(|(r, n)| (r.as_str(), *n)),
+        }
+    }
+}
+
 /// Checks, offline, that a recorded signal is bound to the exception's
 /// blocked run: a `github_review` names the exception's pull request, the
 /// run's commit, the pull request's commits from it to the head, and a
@@ -225,12 +259,12 @@ pub fn commits_since<'a>(
 /// # Errors
 /// [`Error::Invalid`] naming what is not bound.
 pub fn check_binding(
-    exception_id: &str,
-    requested: &ExceptionRequested,
+    exception: &Bound<'_>,
     signal: &ExceptionSignal,
     is_consumer: impl Fn(&str) -> Option<bool>,
 ) -> Result<(), Error> {
-    let Some(run) = &requested.blocked_run else {
+    let exception_id = exception.id;
+    let Some(run) = exception.blocked_run else {
         return Ok(());
     };
     let ev = &signal.evidence;
@@ -261,12 +295,10 @@ pub fn check_binding(
     match signal.signal {
         SignalKind::CodeownerApproval => Ok(()),
         SignalKind::GithubReview => {
-            let same_pr = requested
-                .repository
-                .as_deref()
-                .is_some_and(|r| r.eq_ignore_ascii_case(text("repository")))
-                && requested.pull_request.is_some()
-                && ev.get("pull_request").and_then(Value::as_u64) == requested.pull_request;
+            let same_pr = exception.pull_request.is_some_and(|(r, n)| {
+                r.eq_ignore_ascii_case(text("repository"))
+                    && ev.get("pull_request").and_then(Value::as_u64) == Some(n)
+            });
             if !same_pr {
                 return fail("is not a review of the exception's pull request".into());
             }
@@ -312,7 +344,7 @@ pub fn check_binding(
                 }
             }
             let commit = text("commit_sha");
-            let bound = if requested.pull_request.is_some() {
+            let bound = if exception.pull_request.is_some() {
                 from_run && commits.iter().any(|c| same_commit(c, commit))
             } else {
                 same_commit(commit, &run.commit_sha)
