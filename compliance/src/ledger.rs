@@ -414,7 +414,8 @@ pub fn check_filing(
     check_text("endpoint", &req.endpoint, 500, true)?;
     let Some((blocked_run, decision)) = run else {
         return Err(Error::Invalid(
-            "run_id is required: name the blocked gate decision (run_…) the exception is for".into(),
+            "run_id is required: name the blocked gate decision (run_…) the exception is for"
+                .into(),
         ));
     };
     let (kind, endpoint) = crate::signals::scope_of(
@@ -725,7 +726,10 @@ pub fn github_approval<'a>(
             continue;
         }
         let Some(reviewer_id) = r.user_id else {
-            why.push(format!("GitHub does not say who {} is (no user id)", r.login));
+            why.push(format!(
+                "GitHub does not say who {} is (no user id)",
+                r.login
+            ));
             continue;
         };
         if reviewer_id == pr.author_id {
@@ -954,13 +958,22 @@ mod tests {
         };
         let alice = key("alice", &[Role::Codeowner], false);
         let now = parse_time("2026-01-01T00:00:00Z").unwrap();
-        let ok = check_filing(&st, &alice, &new_exc("2026-01-02T00:00:00Z"), Some((&br, &gd)), now).unwrap();
+        let ok = check_filing(
+            &st,
+            &alice,
+            &new_exc("2026-01-02T00:00:00Z"),
+            Some((&br, &gd)),
+            now,
+        )
+        .unwrap();
         assert_eq!(ok.expires_at, now + 24 * H);
         assert_eq!(ok.endpoint, "GET /users/{id}");
         let mut lower = new_exc("2026-01-02T00:00:00Z");
         lower.endpoint = "get /users/{id}".into();
         assert_eq!(
-            check_filing(&st, &alice, &lower, Some((&br, &gd)), now).unwrap().endpoint,
+            check_filing(&st, &alice, &lower, Some((&br, &gd)), now)
+                .unwrap()
+                .endpoint,
             "GET /users/{id}"
         );
         let mut pr = new_exc("2026-01-02T00:00:00Z");
@@ -972,7 +985,9 @@ mod tests {
             Err(Error::Invalid(m)) if m.contains("not connected")
         ));
         assert_eq!(
-            check_filing(&gh, &alice, &pr, Some((&br, &gd)), now).unwrap().pull_request,
+            check_filing(&gh, &alice, &pr, Some((&br, &gd)), now)
+                .unwrap()
+                .pull_request,
             Some(("example/api".to_owned(), 7))
         );
         pr.pull_request = None;
@@ -990,7 +1005,16 @@ mod tests {
             Err(Error::Invalid(m)) if m.contains("METHOD /path")
         ));
         // Exactly the maximum is allowed; one second more is not.
-        assert!(check_filing(&st, &alice, &new_exc("2026-04-01T00:00:00Z"), Some((&br, &gd)), now).is_ok());
+        assert!(
+            check_filing(
+                &st,
+                &alice,
+                &new_exc("2026-04-01T00:00:00Z"),
+                Some((&br, &gd)),
+                now
+            )
+            .is_ok()
+        );
         assert!(matches!(
             check_filing(&st, &alice, &new_exc("2026-04-01T00:00:01Z"), Some((&br, &gd)), now),
             Err(Error::Invalid(m)) if m.contains("maximum exception lifetime")
@@ -1009,15 +1033,39 @@ mod tests {
             max_exception_lifetime_seconds: 5,
             ..ProjectSettings::default()
         };
-        assert!(check_filing(&short, &alice, &new_exc("2026-01-01T00:00:05Z"), Some((&br, &gd)), now).is_ok());
-        assert!(check_filing(&short, &alice, &new_exc("2026-01-01T00:00:06Z"), Some((&br, &gd)), now).is_err());
+        assert!(
+            check_filing(
+                &short,
+                &alice,
+                &new_exc("2026-01-01T00:00:05Z"),
+                Some((&br, &gd)),
+                now
+            )
+            .is_ok()
+        );
+        assert!(
+            check_filing(
+                &short,
+                &alice,
+                &new_exc("2026-01-01T00:00:06Z"),
+                Some((&br, &gd)),
+                now
+            )
+            .is_err()
+        );
         // Roles and bots.
         let ci = key("ci", &[Role::Ci], false);
         let admin = key("adm", &[Role::Admin], false);
         let bot = key("dependabot", &[Role::Codeowner], true);
         for k in [&ci, &admin] {
             assert!(matches!(
-                check_filing(&st, k, &new_exc("2026-01-02T00:00:00Z"), Some((&br, &gd)), now),
+                check_filing(
+                    &st,
+                    k,
+                    &new_exc("2026-01-02T00:00:00Z"),
+                    Some((&br, &gd)),
+                    now
+                ),
                 Err(Error::Forbidden(_))
             ));
         }
@@ -1340,7 +1388,10 @@ mod tests {
             let mut by = r(1, "bob", "APPROVED");
             by.user_id = Some(id);
             let err = github_approval(&st, &e, &one(by), &pr("head"), &reviewers).unwrap_err();
-            assert!(matches!(&err, Error::Forbidden(m) if m.contains(words)), "{err}");
+            assert!(
+                matches!(&err, Error::Forbidden(m) if m.contains(words)),
+                "{err}"
+            );
         }
         assert_eq!(
             github_approval(&st, &e, &ok, &pr("head"), &reviewers)
@@ -1365,8 +1416,14 @@ mod tests {
             ("aud", "not a codeowner"),
             ("carol", "not a principal"),
         ] {
-            let err = github_approval(&st, &e, &one(r(1, login, "APPROVED")), &pr("head"), &reviewers)
-                .unwrap_err();
+            let err = github_approval(
+                &st,
+                &e,
+                &one(r(1, login, "APPROVED")),
+                &pr("head"),
+                &reviewers,
+            )
+            .unwrap_err();
             assert!(
                 matches!(&err, Error::Forbidden(m) if m.contains(words)),
                 "{login}: {err}"

@@ -267,7 +267,10 @@ mod tests {
             (&admin, Access::Decide),
             (&admin, Access::Ledger),
             (&key(Some("prj_a"), &[Role::Consumer]), Access::Decide),
-            (&key(Some("prj_a"), &[Role::Ci, Role::Consumer]), Access::Decide),
+            (
+                &key(Some("prj_a"), &[Role::Ci, Role::Consumer]),
+                Access::Decide,
+            ),
         ] {
             assert!(
                 matches!(authorize(k, "prj_a", a), Err(Error::Forbidden(_))),

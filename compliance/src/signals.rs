@@ -45,7 +45,11 @@ pub fn producible_kinds(config: &gate::Config) -> Vec<(&'static str, String)> {
 /// # Errors
 /// [`Error::Invalid`] when no rule of `config` can produce the kind, with
 /// the nearest catalogue entries (by edit distance) as suggestions.
-pub fn normalize_kind(input: &str, config: &gate::Config, run_kinds: &[&str]) -> Result<String, Error> {
+pub fn normalize_kind(
+    input: &str,
+    config: &gate::Config,
+    run_kinds: &[&str],
+) -> Result<String, Error> {
     let given = input.trim();
     if let Some(k) = run_kinds.iter().find(|k| **k == given) {
         return Ok((*k).to_owned());
@@ -69,11 +73,7 @@ pub fn normalize_kind(input: &str, config: &gate::Config, run_kinds: &[&str]) ->
         .collect();
     near.sort();
     near.dedup_by(|a, b| a.1 == b.1);
-    let names: Vec<String> = near
-        .into_iter()
-        .take(SUGGESTIONS)
-        .map(|(_, n)| n)
-        .collect();
+    let names: Vec<String> = near.into_iter().take(SUGGESTIONS).map(|(_, n)| n).collect();
     let why = if gate::catalogue::find(&snake.replace('_', "-")).is_some() {
         "the project's gate configuration turns its rule off (or the engine never emits it)"
     } else {
@@ -176,7 +176,11 @@ pub fn scope_of(
 #[must_use]
 pub fn same_commit(a: &str, b: &str) -> bool {
     let (a, b) = (a.to_ascii_lowercase(), b.to_ascii_lowercase());
-    let (short, long) = if a.len() <= b.len() { (&a, &b) } else { (&b, &a) };
+    let (short, long) = if a.len() <= b.len() {
+        (&a, &b)
+    } else {
+        (&b, &a)
+    };
     short.len() >= 7 && long.starts_with(short.as_str())
 }
 
@@ -283,8 +287,10 @@ pub fn check_binding(
     let from_run = commits
         .first()
         .is_some_and(|c| same_commit(c, &run.commit_sha));
-    if matches!(signal.signal, SignalKind::GithubReview | SignalKind::ConsumerTest)
-        && text("run_id") != run.run_id
+    if matches!(
+        signal.signal,
+        SignalKind::GithubReview | SignalKind::ConsumerTest
+    ) && text("run_id") != run.run_id
     {
         return fail(format!(
             "names run {:?}, not the blocked run {}",
@@ -430,7 +436,10 @@ mod tests {
             Err(Error::Invalid(m)) if m.contains("turns its rule off")
         ));
         // The run's own kinds stand as they are.
-        assert_eq!(normalize_kind("custom_kind", &c, &["custom_kind"]).unwrap(), "custom_kind");
+        assert_eq!(
+            normalize_kind("custom_kind", &c, &["custom_kind"]).unwrap(),
+            "custom_kind"
+        );
         assert_eq!(edit_distance("kitten", "sitting"), 3);
         assert_eq!(edit_distance("", "abc"), 3);
     }
@@ -445,8 +454,14 @@ mod tests {
         );
         assert_eq!(scope_of("run_1", &r, "", "", &c).unwrap(), want);
         assert_eq!(
-            scope_of("run_1", &r, "response-property-became-optional", "get /users/{userId}", &c)
-                .unwrap(),
+            scope_of(
+                "run_1",
+                &r,
+                "response-property-became-optional",
+                "get /users/{userId}",
+                &c
+            )
+            .unwrap(),
             want
         );
         assert!(matches!(

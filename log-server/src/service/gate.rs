@@ -4,8 +4,8 @@
 //! durable (see `spec/compliance.md` and `spec/http-api.md`).
 
 use compliance::ledger::{self, Exception, NewException, SignalKind, Status};
-use compliance::principal::{Access, KeyRecord};
 use compliance::principal::Role;
+use compliance::principal::{Access, KeyRecord};
 use compliance::record::{
     BlockedRun, CLASSIFIED_BY_CI, CLASSIFIED_BY_SERVER, ExceptionActivated, ExceptionRequested,
     ExceptionRevoked, ExceptionSignal, GateDecision, Record, RecordBody, RecordKind, canonical,
@@ -292,7 +292,11 @@ impl Compliance {
     /// # Errors
     /// A refusal (400) when the project has no such decision.
     fn blocked_run(&self, project: &str, run_id: &str) -> Result<(BlockedRun, GateDecision)> {
-        let unknown = || invalid(format!("run_id {run_id:?} names no gate decision of this project"));
+        let unknown = || {
+            invalid(format!(
+                "run_id {run_id:?} names no gate decision of this project"
+            ))
+        };
         let seq = self.records.seq_of(project, run_id)?.ok_or_else(unknown)?;
         let (value, _, _, _) = self.stored(project, seq)?;
         if value["type"] != RecordKind::GateDecision.as_str() {

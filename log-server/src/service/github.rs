@@ -104,8 +104,9 @@ impl GitHub {
         let crab = self.client()?;
         let mut out = Vec::new();
         for page in 1..=3u32 {
-            let route =
-                format!("/repos/{owner}/{name}/pulls/{pull_request}/commits?per_page=100&page={page}");
+            let route = format!(
+                "/repos/{owner}/{name}/pulls/{pull_request}/commits?per_page=100&page={page}"
+            );
             let list: Vec<serde_json::Value> = crab
                 .get(route, None::<&()>)
                 .await

@@ -390,7 +390,11 @@ pub async fn file_exception(
     Form(f): Form<FileForm>,
 ) -> Result<Response, UiError> {
     check_form(&headers, &session, &f.csrf)?;
-    let (kind, endpoint) = f.finding.trim().split_once(' ').unwrap_or((f.finding.trim(), ""));
+    let (kind, endpoint) = f
+        .finding
+        .trim()
+        .split_once(' ')
+        .unwrap_or((f.finding.trim(), ""));
     let req = NewException {
         kind: kind.to_owned(),
         endpoint: endpoint.to_owned(),
