@@ -306,6 +306,16 @@ impl Exception {
         self.revoked_at.is_none() && !self.expiry_recorded && now >= self.expires_at
     }
 
+    /// What its signals are bound to (see [`crate::signals::check_binding`]).
+    #[must_use]
+    pub fn bound(&self) -> crate::signals::Bound<'_> {
+        crate::signals::Bound {
+            id: &self.id,
+            blocked_run: self.blocked_run.as_ref(),
+            pull_request: self.pull_request.as_ref().map(|(r, n)| (r.as_str(), *n)),
+        }
+    }
+
     /// Filing to activation, ms.
     pub fn approval_latency_ms(&self, activated_at: i64) -> u64 {
         u64::try_from(activated_at - self.created_at).unwrap_or(0)

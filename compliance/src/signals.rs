@@ -237,16 +237,6 @@ impl<'a> Bound<'a> {
             pull_request: r.repository.as_deref().zip(r.pull_request),
         }
     }
-
-    /// What an exception's state binds.
-    #[must_use]
-    pub fn of_exception(e: &'a crate::ledger::Exception) -> Self {
-        Bound {
-            id: &e.id,
-            blocked_run: e.blocked_run.as_ref(),
-            pull_request: e.pull_request.as_ref().map(|(r, n)| (r.as_str(), *n)),
-        }
-    }
 }
 
 /// Checks, offline, that a recorded signal is bound to the exception's

@@ -574,7 +574,7 @@ impl Compliance {
                     evidence: evidence.clone(),
                 };
                 // What is recorded is what a verifier checks, offline.
-                signals::check_binding(&signals::Bound::of_exception(&exc), &signal, |id| {
+                signals::check_binding(&exc.bound(), &signal, |id| {
                     (id == caller.id).then(|| caller.roles.contains(&Role::Consumer))
                 })
                 .map_err(|e| super::forbidden(e.to_string()))?;
