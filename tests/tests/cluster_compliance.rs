@@ -77,7 +77,13 @@ fn one_project_written_through_two_frontends() {
     let ep = "GET /users/{id}";
     // The blocked run the exception is filed for, submitted through B and
     // named in a filing on A.
-    let run = blocked_run(&api_b, &id, &ci, "abcdef0", &[("response_field_removed", ep)]);
+    let run = blocked_run(
+        &api_b,
+        &id,
+        &ci,
+        "abcdef0",
+        &[("response_field_removed", ep)],
+    );
     let (statuses, exc_id) = std::thread::scope(|s| {
         let clients: Vec<_> = [&a.url, &a.url, &b.url, &b.url]
             .into_iter()

@@ -313,7 +313,13 @@ fn the_whole_lifecycle_and_verified_exports() {
     let run = blocked(
         &api,
         &p,
-        &[ep, "DELETE /users/{id}", "PATCH /users/{id}", "GET /plain", "GET /x"],
+        &[
+            ep,
+            "DELETE /users/{id}",
+            "PATCH /users/{id}",
+            "GET /plain",
+            "GET /x",
+        ],
     );
 
     // File: ANERGIC; the requester is the caller.
@@ -1232,8 +1238,10 @@ fn project_settings_and_cli() {
         json!({"name": "ci", "roles": ["ci"]}),
     );
     let run_id = blocked_run(&api, &id, &ci, HEAD, &[("k", "GET /")]);
-    let body = |h: i64| json!({"run_id": run_id, "kind": "k", "endpoint": "GET /", "reason": "r",
-                               "expires_at": rfc3339(unix_ms() + h * 60_000)});
+    let body = |h: i64| {
+        json!({"run_id": run_id, "kind": "k", "endpoint": "GET /", "reason": "r",
+                               "expires_at": rfc3339(unix_ms() + h * 60_000)})
+    };
     // carol is on the deny-list now: a bot.
     let (st, v) = api.post(&format!("/api/projects/{id}/exceptions"), &key, &body(30));
     assert_eq!(st, 403, "{v}");

@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use integration_tests::bin;
-use integration_tests::ledger::blocked_decision;
 use integration_tests::in_process::InProcess;
+use integration_tests::ledger::blocked_decision;
 use serde_json::{Value, json};
 
 struct Server(InProcess);
@@ -99,7 +99,10 @@ fn periods_have_inclusive_edges_and_carry_open_exceptions_in() {
     let blocked = s.post(
         &format!("/api/projects/{project}/decisions"),
         &ci,
-        &blocked_decision("1234567", &[("response_property_removed", "GET /users/{id}")]),
+        &blocked_decision(
+            "1234567",
+            &[("response_property_removed", "GET /users/{id}")],
+        ),
     )["run_id"]
         .as_str()
         .unwrap()

@@ -10,12 +10,8 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use axum::Json;
-use axum::Router;
-use axum::extract::{Path as UrlPath, State};
-use axum::http::StatusCode;
-use axum::routing::get;
 use integration_tests::fake_github::Server;
+use integration_tests::ledger::{Pull, gh_review, pulls_server};
 use integration_tests::{Api, LogServer, bin, check_schema};
 use serde_json::{Value, json};
 
@@ -53,22 +49,16 @@ fn rfc3339(ms: i64) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
-fn user(login: &str, id: u64) -> Value {
-    let u = format!("https://github.example/{login}");
-    json!({"login": login, "id": id, "node_id": "U_1", "avatar_url": u, "gravatar_id": "",
-           "url": u, "html_url": u, "followers_url": u, "following_url": u, "gists_url": u,
-           "starred_url": u, "subscriptions_url": u, "organizations_url": u, "repos_url": u,
-           "events_url": u, "received_events_url": u, "type": "User", "site_admin": false})
-}
-
 fn review(id: u64, login: &str, uid: u64, commit: &str) -> Value {
-    let u = format!("https://github.example/{login}");
-    json!({
-        "id": id, "node_id": format!("PRR_{id}"), "html_url": format!("{u}/r/{id}"),
-        "user": user(login, uid), "body": "", "state": "APPROVED", "commit_id": commit,
-        // A minute from now: after every filing of the test.
-        "submitted_at": rfc3339(unix_ms() + 60_000), "author_association": "MEMBER"
-    })
+    // A minute from now: after every filing of the test.
+    gh_review(
+        id,
+        login,
+        uid,
+        "APPROVED",
+        commit,
+        &rfc3339(unix_ms() + 60_000),
+    )
 }
 
 /// Pull requests of acme/api: (commits oldest first, reviews).
@@ -92,78 +82,21 @@ fn pull(n: u64) -> Option<(Vec<&'static str>, Vec<Value>)> {
 
 type Seen = Arc<Mutex<Vec<String>>>;
 
-fn not_found() -> (StatusCode, Json<Value>) {
-    (StatusCode::NOT_FOUND, Json(json!({"message": "Not Found"})))
-}
-
-/// A fake GitHub serving acme/api's pull requests, commits, reviews and
-/// users; it remembers every path asked.
+/// A fake GitHub serving acme/api's pull requests (carol-gh authors them
+/// all), commits, reviews and users; it remembers every pull request asked.
 fn fake_github(seen: Seen) -> Server {
-    fn known(seen: &Seen, owner: &str, name: &str, path: String) -> bool {
-        seen.lock().unwrap().push(path);
-        (owner, name) == ("acme", "api")
-    }
-    let router = Router::new()
-        .route(
-            "/repos/{owner}/{name}/pulls/{n}",
-            get(
-                move |State(seen): State<Seen>,
-                      UrlPath((owner, name, n)): UrlPath<(String, String, u64)>| async move {
-                    let path = format!("/repos/{owner}/{name}/pulls/{n}");
-                    match pull(n).filter(|_| known(&seen, &owner, &name, path)) {
-                        Some((commits, _)) => (
-                            StatusCode::OK,
-                            Json(json!({"number": n, "state": "open", "user": user("carol-gh", CAROL),
-                                        "head": {"sha": commits.last().unwrap(), "ref": "feature"}})),
-                        ),
-                        None => not_found(),
-                    }
-                },
-            ),
-        )
-        .route(
-            "/repos/{owner}/{name}/pulls/{n}/commits",
-            get(
-                move |State(seen): State<Seen>,
-                      UrlPath((owner, name, n)): UrlPath<(String, String, u64)>| async move {
-                    let path = format!("/repos/{owner}/{name}/pulls/{n}/commits");
-                    match pull(n).filter(|_| known(&seen, &owner, &name, path)) {
-                        Some((commits, _)) => (
-                            StatusCode::OK,
-                            Json(json!(commits.iter().map(|c| json!({"sha": c})).collect::<Vec<_>>())),
-                        ),
-                        None => not_found(),
-                    }
-                },
-            ),
-        )
-        .route(
-            "/repos/{owner}/{name}/pulls/{n}/reviews",
-            get(
-                move |State(seen): State<Seen>,
-                      UrlPath((owner, name, n)): UrlPath<(String, String, u64)>| async move {
-                    let path = format!("/repos/{owner}/{name}/pulls/{n}/reviews");
-                    match pull(n).filter(|_| known(&seen, &owner, &name, path)) {
-                        Some((_, reviews)) => (StatusCode::OK, Json(Value::Array(reviews))),
-                        None => not_found(),
-                    }
-                },
-            ),
-        )
-        .route(
-            "/users/{login}",
-            get(move |UrlPath(login): UrlPath<String>| async move {
-                let id = match login.as_str() {
-                    "alice-gh" => ALICE,
-                    "bob-gh" => BOB,
-                    "carol-gh" => CAROL,
-                    _ => return not_found(),
-                };
-                (StatusCode::OK, Json(user(&login, id)))
-            }),
-        )
-        .with_state(seen);
-    Server::start(router)
+    pulls_server(
+        move |repo, n| {
+            seen.lock().unwrap().push(format!("{repo}#{n}"));
+            let (commits, reviews) = pull(n).filter(|_| repo == "acme/api")?;
+            Some(Pull {
+                author: ("carol-gh".into(), CAROL),
+                commits: commits.into_iter().map(str::to_owned).collect(),
+                reviews,
+            })
+        },
+        &[("alice-gh", ALICE), ("bob-gh", BOB), ("carol-gh", CAROL)],
+    )
 }
 
 struct Keys {
