@@ -10,9 +10,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
-use crate::endpoint::Endpoint;
 use crate::principal::{KeyRecord, Role};
-use crate::record::{Record, RecordBody};
+use crate::record::{BlockedRun, GateDecision, Record, RecordBody};
 pub use crate::settings::{
     GitHubConnection, ProjectSettings, SignalKind, default_accepted_signals,
 };
@@ -270,6 +269,9 @@ pub struct Exception {
     pub revoked_at: Option<i64>,
     /// Whether an `exception_expired` record exists.
     pub expiry_recorded: bool,
+    /// The blocked gate decision it was filed for (`None` for exceptions
+    /// filed before filings named their run).
+    pub blocked_run: Option<BlockedRun>,
 }
 
 impl Exception {
@@ -292,6 +294,7 @@ impl Exception {
             activated_at: None,
             revoked_at: None,
             expiry_recorded: false,
+            blocked_run: r.blocked_run.clone(),
         })
     }
 
@@ -326,6 +329,16 @@ impl Exception {
         self.revoked_at.is_none() && !self.expiry_recorded && now >= self.expires_at
     }
 
+    /// What its signals are bound to (see [`crate::signals::check_binding`]).
+    #[must_use]
+    pub fn bound(&self) -> crate::signals::Bound<'_> {
+        crate::signals::Bound {
+            id: &self.id,
+            blocked_run: self.blocked_run.as_ref(),
+            pull_request: self.pull_request.as_ref().map(|(r, n)| (r.as_str(), *n)),
+        }
+    }
+
     /// Filing to activation, ms.
     pub fn approval_latency_ms(&self, activated_at: i64) -> u64 {
         u64::try_from(activated_at - self.created_at).unwrap_or(0)
@@ -336,9 +349,13 @@ impl Exception {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewException {
-    /// Change kind, e.g. `response_field_removed`.
+    /// Change kind: a kind of the blocked run's findings, by its
+    /// snake_case kind or its oasdiff rule id (`response-required-property-removed`).
+    /// May be empty (with `endpoint`) when the run has one `ERR` finding.
+    #[serde(default)]
     pub kind: String,
-    /// Endpoint, e.g. `GET /users/{id}`.
+    /// Endpoint, e.g. `GET /users/{id}`: one of the blocked run's findings'.
+    #[serde(default)]
     pub endpoint: String,
     /// Why the bypass is needed.
     pub reason: String,
@@ -351,6 +368,9 @@ pub struct NewException {
     /// The pull request's number.
     #[serde(default)]
     pub pull_request: Option<u64>,
+    /// The blocked gate decision (`run_…`) the exception is for: required.
+    #[serde(default)]
+    pub run_id: Option<String>,
 }
 
 /// Checks a GitHub repository name, `owner/name`.
@@ -396,9 +416,12 @@ pub fn check_text(name: &str, value: &str, max: usize, may_be_empty: bool) -> Re
 }
 
 /// Rules for filing an exception. Codeowners file exceptions; bots cannot;
-/// the endpoint is `METHOD /path` (recorded with the method upper-case); the
-/// expiry is required, in the future, and at most the project's maximum
-/// lifetime away.
+/// it names the blocked gate decision it is for (`run`: what identifies
+/// the record, and the decision), whose `ERR` findings give its scope
+/// ([`crate::signals::scope_of`]: the kind in its one form, the finding's
+/// endpoint); the expiry is required, in the future, and at most the
+/// project's maximum lifetime away; a pull request is one of the project's
+/// connected repository.
 ///
 /// # Errors
 /// The [`Error`].
@@ -406,6 +429,7 @@ pub fn check_filing(
     settings: &ProjectSettings,
     caller: &KeyRecord,
     req: &NewException,
+    run: Option<(&BlockedRun, &GateDecision)>,
     now: i64,
 ) -> Result<Filing, Error> {
     if !has(caller, Role::Codeowner) {
@@ -419,10 +443,30 @@ pub fn check_filing(
             caller.name
         )));
     }
-    check_text("kind", &req.kind, 200, false)?;
-    let endpoint = Endpoint::parse(&req.endpoint)?;
-    // A project connected to GitHub names pull requests of its repository.
+    check_text("kind", &req.kind, 200, true)?;
+    check_text("endpoint", &req.endpoint, 500, true)?;
+    let Some((blocked_run, decision)) = run else {
+        return Err(Error::Invalid(
+            "run_id is required: name the blocked gate decision (run_…) the exception is for"
+                .into(),
+        ));
+    };
+    let (kind, endpoint) = crate::signals::scope_of(
+        &blocked_run.run_id,
+        decision,
+        &req.kind,
+        &req.endpoint,
+        &settings.gate,
+    )?;
+    // Only a project connected to GitHub names pull requests, of its
+    // repository; the message is the same whatever the repository named
+    // (nothing is asked of GitHub).
     let connected = settings.github.as_ref().map(|g| g.repository.as_str());
+    if connected.is_none() && (req.repository.is_some() || req.pull_request.is_some()) {
+        return Err(Error::Invalid(
+            "this project is not connected to a GitHub repository: its exceptions name no pull request (a project admin can connect one with github_repository)".into(),
+        ));
+    }
     let repository = req.repository.as_deref().or(connected);
     let pull_request = match (repository, req.pull_request) {
         (None, None) => None,
@@ -470,21 +514,27 @@ pub fn check_filing(
         )));
     }
     Ok(Filing {
-        endpoint: endpoint.to_string(),
+        kind,
+        endpoint,
         expires_at: expires,
         pull_request,
+        blocked_run: blocked_run.clone(),
     })
 }
 
 /// What a filing accepted by [`check_filing`] records.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Filing {
-    /// The endpoint in its one form (`METHOD /path`, the method upper-case).
+    /// The change kind in its one form: the blocked run's finding's.
+    pub kind: String,
+    /// The endpoint: the blocked run's finding's.
     pub endpoint: String,
     /// The expiry, ms since the epoch.
     pub expires_at: i64,
     /// The pull request it is for: repository and number.
     pub pull_request: Option<(String, u64)>,
+    /// The blocked gate decision it is for.
+    pub blocked_run: BlockedRun,
 }
 
 fn check_state(exc: &Exception, now: i64, action: &str) -> Result<(), Error> {
@@ -508,8 +558,8 @@ fn check_state(exc: &Exception, now: i64, action: &str) -> Result<(), Error> {
 /// principal whose approval the signal carries (the caller itself, or for a
 /// GitHub review the project principal of the reviewer). The exception must
 /// be `ANERGIC` at `now`; neither may be a bot; the approver may not be the
-/// requester; `codeowner_approval` needs a codeowner, `consumer_test` a `ci`
-/// key, `github_review` a codeowner reviewer submitted by a codeowner or
+/// requester; `codeowner_approval` needs a codeowner, `consumer_test` a
+/// `consumer` key, `github_review` a codeowner reviewer submitted by a codeowner or
 /// `ci` key.
 ///
 /// # Errors
@@ -569,13 +619,13 @@ pub fn check_submitter(
     }
     let role_ok = match kind {
         SignalKind::CodeownerApproval => has(submitter, Role::Codeowner),
-        SignalKind::ConsumerTest => has(submitter, Role::Ci),
+        SignalKind::ConsumerTest => has(submitter, Role::Consumer),
         SignalKind::GithubReview => has(submitter, Role::Codeowner) || has(submitter, Role::Ci),
     };
     if !role_ok {
         let need = match kind {
             SignalKind::CodeownerApproval => "a codeowner",
-            SignalKind::ConsumerTest => "a ci key",
+            SignalKind::ConsumerTest => "a consumer key (a downstream team's principal)",
             SignalKind::GithubReview => "a codeowner or ci key",
         };
         return Err(Error::Forbidden(format!(
@@ -656,6 +706,21 @@ pub struct Review {
     pub commit_id: String,
     /// When it was submitted (ms since the epoch), if GitHub says.
     pub submitted_at: Option<i64>,
+    /// The reviewer's GitHub numeric id, if GitHub says.
+    pub user_id: Option<u64>,
+}
+
+/// What GitHub says of the pull request an exception names, and of the
+/// requester, for its `github_review` signal.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PullFacts {
+    /// The pull request's current head commit.
+    pub head_sha: String,
+    /// The GitHub numeric id of the pull request's author.
+    pub author_id: u64,
+    /// The requester's GitHub numeric id (by their principal's GitHub
+    /// login), if they have one.
+    pub requester_id: Option<u64>,
 }
 
 /// A project principal with a GitHub login, for matching reviewers.
@@ -673,7 +738,8 @@ pub struct Reviewer<'a> {
 /// `head_sha` (an approval of an older commit is stale, as GitHub's
 /// "dismiss stale reviews" would have it), submitted after the exception
 /// was filed, by an active codeowner principal (matched by GitHub login,
-/// without case) who is not the requester and not a bot.
+/// without case) who is not the requester and not a bot, and whose GitHub
+/// numeric id is neither the pull request's author's nor the requester's.
 ///
 /// # Errors
 /// [`Error::Forbidden`] saying, for each standing approval, why it does not
@@ -682,13 +748,29 @@ pub fn github_approval<'a>(
     settings: &ProjectSettings,
     exc: &Exception,
     reviews: &'a [Review],
-    head_sha: &str,
+    pr: &PullFacts,
     reviewers: &[Reviewer<'_>],
 ) -> Result<(&'a Review, KeyRecord), Error> {
+    let head_sha = pr.head_sha.as_str();
     let mut why = Vec::new();
     for r in standing_approvals(reviews) {
         if settings.is_bot_login(&r.login) {
             why.push(format!("{} is a bot", r.login));
+            continue;
+        }
+        let Some(reviewer_id) = r.user_id else {
+            why.push(format!(
+                "GitHub does not say who {} is (no user id)",
+                r.login
+            ));
+            continue;
+        };
+        if reviewer_id == pr.author_id {
+            why.push(format!("{} authored the pull request", r.login));
+            continue;
+        }
+        if pr.requester_id == Some(reviewer_id) {
+            why.push(format!("{} requested the exception", r.login));
             continue;
         }
         let Some(p) = reviewers
@@ -802,7 +884,39 @@ mod tests {
             activated_at: None,
             revoked_at: None,
             expiry_recorded: false,
+            blocked_run: None,
         }
+    }
+
+    fn blocked() -> (BlockedRun, GateDecision) {
+        let run = BlockedRun {
+            run_id: "run_1".into(),
+            seq: Some(1),
+            digest: format!("sha256:{}", "0".repeat(64)),
+            commit_sha: "abcdef0".into(),
+        };
+        let decision = GateDecision {
+            submitted_by: "ci".into(),
+            submitted_by_name: "ci".into(),
+            commit_sha: "abcdef0".into(),
+            branch: "main".into(),
+            author: "a".into(),
+            findings: vec![crate::record::Finding {
+                kind: "field_removed".into(),
+                endpoint: "GET /users/{id}".into(),
+                severity: crate::record::Severity::Err,
+                detail: String::new(),
+            }],
+            artifacts: vec![],
+            verdict: "ERR".into(),
+            blocked: true,
+            blocked_reasons: vec![],
+            exceptions_applied: vec![],
+            classified_by: "ci".into(),
+            classifier: None,
+            summary: None,
+        };
+        (run, decision)
     }
 
     fn new_exc(expires_at: &str) -> NewException {
@@ -813,6 +927,7 @@ mod tests {
             expires_at: expires_at.into(),
             repository: None,
             pull_request: None,
+            run_id: Some("run_1".into()),
         }
     }
 
@@ -865,73 +980,130 @@ mod tests {
 
     #[test]
     fn filing_rules() {
+        let (br, gd) = blocked();
         let st = ProjectSettings::default();
+        let gh = ProjectSettings {
+            github: Some(GitHubConnection {
+                repository: "example/api".into(),
+                connected_at: "2026-01-01T00:00:00Z".into(),
+            }),
+            ..ProjectSettings::default()
+        };
         let alice = key("alice", &[Role::Codeowner], false);
         let now = parse_time("2026-01-01T00:00:00Z").unwrap();
-        let ok = check_filing(&st, &alice, &new_exc("2026-01-02T00:00:00Z"), now).unwrap();
+        let ok = check_filing(
+            &st,
+            &alice,
+            &new_exc("2026-01-02T00:00:00Z"),
+            Some((&br, &gd)),
+            now,
+        )
+        .unwrap();
         assert_eq!(ok.expires_at, now + 24 * H);
         assert_eq!(ok.endpoint, "GET /users/{id}");
         let mut lower = new_exc("2026-01-02T00:00:00Z");
         lower.endpoint = "get /users/{id}".into();
         assert_eq!(
-            check_filing(&st, &alice, &lower, now).unwrap().endpoint,
+            check_filing(&st, &alice, &lower, Some((&br, &gd)), now)
+                .unwrap()
+                .endpoint,
             "GET /users/{id}"
         );
         let mut pr = new_exc("2026-01-02T00:00:00Z");
         pr.repository = Some("example/api".into());
         pr.pull_request = Some(7);
+        // Without a GitHub connection, no pull request (whatever it names).
+        assert!(matches!(
+            check_filing(&st, &alice, &pr, Some((&br, &gd)), now),
+            Err(Error::Invalid(m)) if m.contains("not connected")
+        ));
         assert_eq!(
-            check_filing(&st, &alice, &pr, now).unwrap().pull_request,
+            check_filing(&gh, &alice, &pr, Some((&br, &gd)), now)
+                .unwrap()
+                .pull_request,
             Some(("example/api".to_owned(), 7))
         );
         pr.pull_request = None;
         assert!(
-            matches!(check_filing(&st, &alice, &pr, now), Err(Error::Invalid(m)) if m.contains("both"))
+            matches!(check_filing(&gh, &alice, &pr, Some((&br, &gd)), now), Err(Error::Invalid(m)) if m.contains("both"))
         );
         pr.pull_request = Some(7);
         pr.repository = Some("example".into());
         assert!(
-            matches!(check_filing(&st, &alice, &pr, now), Err(Error::Invalid(m)) if m.contains("owner/name"))
+            matches!(check_filing(&gh, &alice, &pr, Some((&br, &gd)), now), Err(Error::Invalid(m)) if m.contains("owner/name"))
         );
         lower.endpoint = "/users/{id}".into();
         assert!(matches!(
-            check_filing(&st, &alice, &lower, now),
+            check_filing(&st, &alice, &lower, Some((&br, &gd)), now),
             Err(Error::Invalid(m)) if m.contains("METHOD /path")
         ));
         // Exactly the maximum is allowed; one second more is not.
-        assert!(check_filing(&st, &alice, &new_exc("2026-04-01T00:00:00Z"), now).is_ok());
+        assert!(
+            check_filing(
+                &st,
+                &alice,
+                &new_exc("2026-04-01T00:00:00Z"),
+                Some((&br, &gd)),
+                now
+            )
+            .is_ok()
+        );
         assert!(matches!(
-            check_filing(&st, &alice, &new_exc("2026-04-01T00:00:01Z"), now),
+            check_filing(&st, &alice, &new_exc("2026-04-01T00:00:01Z"), Some((&br, &gd)), now),
             Err(Error::Invalid(m)) if m.contains("maximum exception lifetime")
         ));
         for past in ["2026-01-01T00:00:00Z", "2025-12-31T23:59:59Z"] {
             assert!(matches!(
-                check_filing(&st, &alice, &new_exc(past), now),
+                check_filing(&st, &alice, &new_exc(past), Some((&br, &gd)), now),
                 Err(Error::Invalid(m)) if m.contains("in the future")
             ));
         }
         assert!(matches!(
-            check_filing(&st, &alice, &new_exc("tomorrow"), now),
+            check_filing(&st, &alice, &new_exc("tomorrow"), Some((&br, &gd)), now),
             Err(Error::Invalid(m)) if m.contains("RFC 3339")
         ));
         let short = ProjectSettings {
             max_exception_lifetime_seconds: 5,
             ..ProjectSettings::default()
         };
-        assert!(check_filing(&short, &alice, &new_exc("2026-01-01T00:00:05Z"), now).is_ok());
-        assert!(check_filing(&short, &alice, &new_exc("2026-01-01T00:00:06Z"), now).is_err());
+        assert!(
+            check_filing(
+                &short,
+                &alice,
+                &new_exc("2026-01-01T00:00:05Z"),
+                Some((&br, &gd)),
+                now
+            )
+            .is_ok()
+        );
+        assert!(
+            check_filing(
+                &short,
+                &alice,
+                &new_exc("2026-01-01T00:00:06Z"),
+                Some((&br, &gd)),
+                now
+            )
+            .is_err()
+        );
         // Roles and bots.
         let ci = key("ci", &[Role::Ci], false);
         let admin = key("adm", &[Role::Admin], false);
         let bot = key("dependabot", &[Role::Codeowner], true);
         for k in [&ci, &admin] {
             assert!(matches!(
-                check_filing(&st, k, &new_exc("2026-01-02T00:00:00Z"), now),
+                check_filing(
+                    &st,
+                    k,
+                    &new_exc("2026-01-02T00:00:00Z"),
+                    Some((&br, &gd)),
+                    now
+                ),
                 Err(Error::Forbidden(_))
             ));
         }
         assert!(matches!(
-            check_filing(&st, &bot, &new_exc("2026-01-02T00:00:00Z"), now),
+            check_filing(&st, &bot, &new_exc("2026-01-02T00:00:00Z"), Some((&br, &gd)), now),
             Err(Error::Forbidden(m)) if m.contains("bot")
         ));
         let denied = ProjectSettings {
@@ -939,13 +1111,17 @@ mod tests {
             ..ProjectSettings::default()
         };
         assert!(matches!(
-            check_filing(&denied, &alice, &new_exc("2026-01-02T00:00:00Z"), now),
+            check_filing(&denied, &alice, &new_exc("2026-01-02T00:00:00Z"), Some((&br, &gd)), now),
             Err(Error::Forbidden(m)) if m.contains("bot")
+        ));
+        assert!(matches!(
+            check_filing(&st, &alice, &new_exc("2026-01-02T00:00:00Z"), None, now),
+            Err(Error::Invalid(m)) if m.contains("run_id is required")
         ));
         let mut empty = new_exc("2026-01-02T00:00:00Z");
         empty.reason = "  ".into();
         assert!(matches!(
-            check_filing(&st, &alice, &empty, now),
+            check_filing(&st, &alice, &empty, Some((&br, &gd)), now),
             Err(Error::Invalid(_))
         ));
     }
@@ -1012,11 +1188,16 @@ mod tests {
             matches!(check_signal(&st, &e, ca, &alice_again, &alice_again, H), Err(Error::Forbidden(m)) if m.contains("someone else"))
         );
         let ct = SignalKind::ConsumerTest;
-        assert_eq!(check_signal(&st, &e, ct, &ci, &ci, H), Ok(()));
-        assert!(
-            matches!(check_signal(&st, &e, ct, &bob, &bob, H), Err(Error::Forbidden(m)) if m.contains("ci key"))
-        );
-        let bot_ci = key("ci-bot", &[Role::Ci], true);
+        // Only a downstream team's consumer key reports consumer tests;
+        // the project's own CI never vouches for itself.
+        let consumer = key("mobile", &[Role::Consumer], false);
+        assert_eq!(check_signal(&st, &e, ct, &consumer, &consumer, H), Ok(()));
+        for k in [&bob, &ci] {
+            assert!(
+                matches!(check_signal(&st, &e, ct, k, k, H), Err(Error::Forbidden(m)) if m.contains("consumer key"))
+            );
+        }
+        let bot_ci = key("ci-bot", &[Role::Consumer], true);
         assert!(matches!(
             check_signal(&st, &e, ct, &bot_ci, &bot_ci, H),
             Err(Error::Forbidden(_))
@@ -1094,31 +1275,33 @@ mod tests {
             created_at: T0.into(),
             revoked_at: None,
         };
+        let (br, gd) = blocked();
         let filing = |repository: Option<&str>, pull_request: Option<u64>| NewException {
-            kind: "k".into(),
-            endpoint: "GET /".into(),
+            kind: "field_removed".into(),
+            endpoint: "GET /users/{id}".into(),
             reason: "r".into(),
             expires_at: "2026-01-02T00:00:00Z".into(),
             repository: repository.map(str::to_owned),
             pull_request,
+            run_id: Some("run_1".into()),
         };
         let now = parse_time(T0).unwrap();
-        let f = check_filing(&st, &alice, &filing(None, Some(7)), now).unwrap();
+        let f = check_filing(&st, &alice, &filing(None, Some(7)), Some((&br, &gd)), now).unwrap();
         assert_eq!(f.pull_request, Some(("acme/api".to_owned(), 7)));
         assert!(
-            check_filing(&st, &alice, &filing(None, None), now)
+            check_filing(&st, &alice, &filing(None, None), Some((&br, &gd)), now)
                 .unwrap()
                 .pull_request
                 .is_none()
         );
         assert!(matches!(
-            check_filing(&st, &alice, &filing(Some("other/repo"), Some(7)), now),
+            check_filing(&st, &alice, &filing(Some("other/repo"), Some(7)), Some((&br, &gd)), now),
             Err(Error::Invalid(m)) if m.contains("connected to the GitHub repository acme/api")
         ));
         connect(None).apply(&mut st, T0).unwrap();
         assert!(st.github.is_none());
         assert!(matches!(
-            check_filing(&st, &alice, &filing(None, Some(7)), now),
+            check_filing(&st, &alice, &filing(None, Some(7)), Some((&br, &gd)), now),
             Err(Error::Invalid(_))
         ));
     }
@@ -1186,6 +1369,7 @@ mod tests {
             state: state.into(),
             commit_id: "head".into(),
             submitted_at: Some(10 * H),
+            user_id: Some(id + 100),
         };
         let reviews = [
             r(1, "bob", "APPROVED"),
@@ -1226,22 +1410,37 @@ mod tests {
             rev.state = "APPROVED".into();
             vec![rev]
         };
+        let pr = |head: &str| PullFacts {
+            head_sha: head.into(),
+            author_id: 7,
+            requester_id: Some(8),
+        };
         let ok = one(r(1, "BOB", "APPROVED"));
+        // Neither the pull request's author nor the requester, by GitHub id.
+        for (id, words) in [(7, "authored the pull request"), (8, "requested")] {
+            let mut by = r(1, "bob", "APPROVED");
+            by.user_id = Some(id);
+            let err = github_approval(&st, &e, &one(by), &pr("head"), &reviewers).unwrap_err();
+            assert!(
+                matches!(&err, Error::Forbidden(m) if m.contains(words)),
+                "{err}"
+            );
+        }
         assert_eq!(
-            github_approval(&st, &e, &ok, "head", &reviewers)
+            github_approval(&st, &e, &ok, &pr("head"), &reviewers)
                 .unwrap()
                 .1
                 .id,
             "bob"
         );
-        let stale = github_approval(&st, &e, &ok, "newer", &reviewers).unwrap_err();
+        let stale = github_approval(&st, &e, &ok, &pr("newer"), &reviewers).unwrap_err();
         assert!(
             matches!(&stale, Error::Forbidden(m) if m.contains("stale")),
             "{stale}"
         );
         let mut early = r(1, "bob", "APPROVED");
         early.submitted_at = Some(0);
-        let early = github_approval(&st, &e, &one(early), "head", &reviewers).unwrap_err();
+        let early = github_approval(&st, &e, &one(early), &pr("head"), &reviewers).unwrap_err();
         assert!(
             matches!(&early, Error::Forbidden(m) if m.contains("before the exception was filed"))
         );
@@ -1250,8 +1449,14 @@ mod tests {
             ("aud", "not a codeowner"),
             ("carol", "not a principal"),
         ] {
-            let err = github_approval(&st, &e, &one(r(1, login, "APPROVED")), "head", &reviewers)
-                .unwrap_err();
+            let err = github_approval(
+                &st,
+                &e,
+                &one(r(1, login, "APPROVED")),
+                &pr("head"),
+                &reviewers,
+            )
+            .unwrap_err();
             assert!(
                 matches!(&err, Error::Forbidden(m) if m.contains(words)),
                 "{login}: {err}"

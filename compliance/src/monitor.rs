@@ -513,6 +513,7 @@ mod tests {
             expires_at: format_time(expires),
             repository: None,
             pull_request: None,
+            blocked_run: None,
         })
     }
 

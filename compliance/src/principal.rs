@@ -23,10 +23,14 @@ pub enum Role {
     Codeowner,
     /// Read records and compliance exports (per project).
     Auditor,
+    /// A downstream team's key (per project): reports `consumer_test`
+    /// signals; never submits gate decisions.
+    Consumer,
 }
 
 impl Role {
-    /// The role's name: `admin`, `submitter`, `ci`, `codeowner` or `auditor`.
+    /// The role's name: `admin`, `submitter`, `ci`, `codeowner`, `auditor`
+    /// or `consumer`.
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
@@ -35,6 +39,7 @@ impl Role {
             Role::Ci => "ci",
             Role::Codeowner => "codeowner",
             Role::Auditor => "auditor",
+            Role::Consumer => "consumer",
         }
     }
 }
@@ -54,12 +59,13 @@ impl std::str::FromStr for Role {
             Role::Ci,
             Role::Codeowner,
             Role::Auditor,
+            Role::Consumer,
         ]
         .into_iter()
         .find(|r| r.as_str() == s)
         .ok_or_else(|| {
             Error::Invalid(format!(
-                "unknown role {s:?} (admin, submitter, ci, codeowner, auditor)"
+                "unknown role {s:?} (admin, submitter, ci, codeowner, auditor, consumer)"
             ))
         })
     }
@@ -294,7 +300,8 @@ pub fn authorize(caller: &KeyRecord, project: &str, access: Access) -> Result<()
     let ok = match access {
         Access::Read => log_admin || !caller.roles.is_empty(),
         Access::Export => log_admin || has(Role::Auditor) || has(Role::Admin),
-        Access::Decide => has(Role::Ci),
+        // A downstream team's key never vouches for the change it tests.
+        Access::Decide => has(Role::Ci) && !has(Role::Consumer),
         Access::Ledger => caller.project.is_some(),
         Access::Acknowledge => has(Role::Codeowner) || has(Role::Admin),
         Access::Control => log_admin || has(Role::Admin),
@@ -305,6 +312,9 @@ pub fn authorize(caller: &KeyRecord, project: &str, access: Access) -> Result<()
         Err(Error::Forbidden(match access {
             Access::Read => "this key has no role in the project".into(),
             Access::Export => "exports need the auditor or admin role".into(),
+            Access::Decide if has(Role::Consumer) => {
+                "a consumer key (a downstream team's) can never submit gate decisions".into()
+            }
             Access::Decide => "only a ci key submits gate decisions".into(),
             Access::Ledger => "the exception ledger takes keys of the project's principals".into(),
             Access::Acknowledge => "anomalies are acknowledged by a codeowner or admin".into(),
@@ -337,6 +347,7 @@ mod tests {
             Role::Ci,
             Role::Codeowner,
             Role::Auditor,
+            Role::Consumer,
         ] {
             assert_eq!(r.as_str().parse::<Role>().unwrap(), r);
             assert_eq!(serde_json::to_value(r).unwrap(), r.as_str());
@@ -380,6 +391,11 @@ mod tests {
             (&owner, Access::Export),
             (&admin, Access::Decide),
             (&admin, Access::Ledger),
+            (&key(Some("prj_a"), &[Role::Consumer]), Access::Decide),
+            (
+                &key(Some("prj_a"), &[Role::Ci, Role::Consumer]),
+                Access::Decide,
+            ),
         ] {
             assert!(
                 matches!(authorize(k, "prj_a", a), Err(Error::Forbidden(_))),

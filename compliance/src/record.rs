@@ -795,6 +795,26 @@ pub struct ExceptionRequested {
     /// The pull request's number, if it names one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_request: Option<u64>,
+    /// The blocked gate decision the exception is for (absent in
+    /// exceptions filed before filings named their run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocked_run: Option<BlockedRun>,
+}
+
+/// The blocked gate decision an exception is filed for: which record it
+/// is (ID, place in the project's chain, digest) and the commit it gated.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlockedRun {
+    /// The decision's run ID (`run_…`).
+    pub run_id: String,
+    /// Its sequence number in the project's chain (`None` for a legacy record).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
+    /// `sha256:<hex>` digest of the decision record.
+    pub digest: String,
+    /// The commit the decision gated.
+    pub commit_sha: String,
 }
 
 /// Fields of an `exception_signal`.

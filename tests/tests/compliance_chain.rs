@@ -21,6 +21,7 @@ use compliance::export::{
 };
 use compliance::record::seal;
 use integration_tests::in_process::InProcess;
+use integration_tests::ledger::blocked_run;
 use integration_tests::{Api, LogServer, bin, check_schema, settled};
 use serde_json::{Value, json};
 
@@ -120,12 +121,14 @@ fn rfc3339_in(days: i64) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
-/// Files an exception (alice) and has bob approve it: its ID.
-fn file_and_approve(api: &Api, p: &Project, endpoint: &str, approve: bool) -> String {
+/// Files an exception (alice) for the blocked `run` (one of whose ERR
+/// findings is `response_field_removed` on `endpoint`) and has bob approve
+/// it: its ID.
+fn file_and_approve(api: &Api, p: &Project, run: &str, endpoint: &str, approve: bool) -> String {
     let (st, v) = api.post(
         &format!("/api/projects/{}/exceptions", p.id),
         &p.alice,
-        &json!({"kind": "response_field_removed", "endpoint": endpoint,
+        &json!({"run_id": run, "kind": "response_field_removed", "endpoint": endpoint,
                 "reason": "clients migrated", "expires_at": rfc3339_in(5)}),
     );
     assert_eq!(st, 201, "{v}");
@@ -329,7 +332,9 @@ fn an_export_without_one_exception_names_the_gap() {
     let p = project(&api, &s.admin_key);
     decide(&api, &p, "GET /a");
     decide(&api, &p, "GET /b");
-    let dropped = file_and_approve(&api, &p, "GET /dropped", false);
+    // Each exception is filed for the decision its endpoint blocked.
+    let run = decide(&api, &p, "GET /dropped")["run_id"].clone();
+    let dropped = file_and_approve(&api, &p, run.as_str().unwrap(), "GET /dropped", false);
     decide(&api, &p, "GET /c");
     let (st, v) = api.post(
         &format!("/api/projects/{}/exceptions/{dropped}/signals", p.id),
@@ -337,7 +342,8 @@ fn an_export_without_one_exception_names_the_gap() {
         &json!({"type": "codeowner_approval", "comment": "LGTM"}),
     );
     assert_eq!(st, 201, "{v}");
-    file_and_approve(&api, &p, "GET /kept", true);
+    let run = decide(&api, &p, "GET /kept")["run_id"].clone();
+    file_and_approve(&api, &p, run.as_str().unwrap(), "GET /kept", true);
     decide(&api, &p, "GET /d");
 
     let dir = tempfile::tempdir().unwrap();
@@ -413,10 +419,19 @@ fn an_exception_applied_in_section_a_must_be_in_section_b() {
     );
     let (ci, alice, bob, auditor) = (&keys[0], &keys[1], &keys[2], &keys[3]);
     let ep = "GET /users/{id}";
+    // The run the exception is filed for, blocked before the period.
+    let run = s.post(
+        &format!("/api/projects/{project}/decisions"),
+        ci,
+        &decision(ep),
+    )["run_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let exc = s.post(
         &format!("/api/projects/{project}/exceptions"),
         alice,
-        &json!({"kind": "response_field_removed", "endpoint": ep,
+        &json!({"run_id": run, "kind": "response_field_removed", "endpoint": ep,
                 "reason": "clients migrated", "expires_at": "2026-04-30T00:00:00Z"}),
     )["exception_id"]
         .as_str()
@@ -568,17 +583,24 @@ fn seq_is_gap_free_under_concurrent_writes() {
     let s = LogServer::start(&[]);
     let api = Api::new(&s);
     let p = project(&api, &s.admin_key);
+    // The run the five exceptions are filed for, blocked by GET /e/50 to /e/54.
+    let errs: Vec<String> = (50..55).map(|i| format!("GET /e/{i}")).collect();
+    let errs: Vec<(&str, &str)> = errs
+        .iter()
+        .map(|e| ("response_field_removed", e.as_str()))
+        .collect();
+    let run = blocked_run(&api, &p.id, &p.ci, "abcdef0", &errs);
     let barrier = std::sync::Barrier::new(55);
     std::thread::scope(|scope| {
         for i in 0..55 {
-            let (barrier, p, url) = (&barrier, &p, s.url.clone());
+            let (barrier, p, url, run) = (&barrier, &p, s.url.clone(), &run);
             scope.spawn(move || {
                 let api = Api::at(url);
                 barrier.wait();
                 if i < 50 {
                     decide(&api, p, &format!("GET /c/{i}"));
                 } else {
-                    file_and_approve(&api, p, &format!("GET /e/{i}"), false);
+                    file_and_approve(&api, p, run, &format!("GET /e/{i}"), false);
                 }
             });
         }
@@ -598,8 +620,9 @@ fn seq_is_gap_free_under_concurrent_writes() {
         .collect();
     records.sort_by_key(|(seq, _)| *seq);
     let seqs: Vec<u64> = records.iter().map(|(s, _)| *s).collect();
-    // The creation, 4 principals, 50 decisions, 5 filings, the export.
-    assert_eq!(seqs, (1..=61).collect::<Vec<_>>());
+    // The creation, 4 principals, the run the filings name, 50 decisions,
+    // 5 filings, the export.
+    assert_eq!(seqs, (1..=62).collect::<Vec<_>>());
     let mut prev: Option<String> = None;
     for (seq, r) in &records {
         let (jcs, envelope) = seal(&r["record"]).unwrap();
@@ -612,12 +635,12 @@ fn seq_is_gap_free_under_concurrent_writes() {
         prev = Some(compliance::record::sha256_digest(&jcs));
     }
     assert_eq!(export["header"]["chain"]["first_seq"], 1);
-    assert_eq!(export["header"]["chain"]["last_seq"], 60);
+    assert_eq!(export["header"]["chain"]["last_seq"], 61);
     let (code, out, errs) = verify(&path, &s.verifier_key, dir.path());
     assert_eq!(code, 0, "{out}{errs}");
     assert!(
         out.contains(
-            "chain: the period's records are seq 1 to 60 of the project's chain, with no gap"
+            "chain: the period's records are seq 1 to 61 of the project's chain, with no gap"
         ),
         "{out}"
     );
@@ -678,6 +701,7 @@ fn a_log_written_before_chains_starts_them_at_start_up() {
             expires_at: rfc3339_in(5),
             repository: None,
             pull_request: None,
+            blocked_run: None,
         }),
     ];
     let mut digests = Vec::new();

@@ -259,10 +259,8 @@ fn the_server_serves_within_the_units_restrictions() {
             && ["O_WRONLY", "O_RDWR", "O_CREAT"]
                 .iter()
                 .any(|f| args.contains(f)));
-        if writes {
-            if let Some(path) = args.split('"').nth(1) {
-                written.insert(path.to_owned());
-            }
+        if writes && let Some(path) = args.split('"').nth(1) {
+            written.insert(path.to_owned());
         }
     }
     assert!(

@@ -366,12 +366,17 @@ impl Compliance {
         roles.dedup();
         if roles.is_empty() {
             return Err(invalid(
-                "roles must name at least one of ci, codeowner, auditor, admin",
+                "roles must name at least one of ci, codeowner, auditor, admin, consumer",
             ));
         }
         if roles.contains(&Role::Submitter) {
             return Err(invalid(
-                "project roles are ci, codeowner, auditor and admin; submitter is a log key role",
+                "project roles are ci, codeowner, auditor, admin and consumer; submitter is a log key role",
+            ));
+        }
+        if roles.contains(&Role::Consumer) && roles.contains(&Role::Ci) {
+            return Err(invalid(
+                "a consumer key is a downstream team's: it cannot also have the ci role (a key that submits decisions never vouches for them)",
             ));
         }
         if let Some(l) = &req.github_login

@@ -972,6 +972,7 @@ mod tests {
                 expires_at: format_time(t0 + 5_000),
                 repository: None,
                 pull_request: None,
+                blocked_run: None,
             });
             let s = c.stage(&mut ps, "exc_1".into(), body, now).unwrap();
             ps.exceptions.insert(

@@ -54,8 +54,8 @@ use compliance::export::{
 use compliance::people::People;
 use compliance::record::{
     CHAIN_STARTED, COMPLIANCE_EXPORT, Envelope, PRINCIPAL_ADDED, PRINCIPAL_CHANGED,
-    PRINCIPAL_REVOKED, Record, RecordMeta, Sealed, canonical, parse_digest, seal_record,
-    sha256_digest,
+    PRINCIPAL_REVOKED, Record, RecordBody, RecordMeta, Sealed, canonical, parse_digest,
+    seal_record, sha256_digest,
 };
 use compliance::time::{DAY_MS, parse_date, parse_time};
 use serde_json::{Map, Value, json};
@@ -896,6 +896,13 @@ pub fn run(ctx: &Ctx, args: &ExportArgs) -> anyhow::Result<Report> {
     let mut applied: Vec<AppliedExceptions> = Vec::new();
     // Exceptions with ledger events in the period.
     let mut changed_in_period = std::collections::BTreeSet::new();
+    // Section B's filings and signals, for the signals' binding (step 6).
+    let mut filings: std::collections::BTreeMap<String, compliance::record::ExceptionRequested> =
+        std::collections::BTreeMap::new();
+    let mut signals: std::collections::BTreeMap<
+        String,
+        (compliance::record::ExceptionSignal, usize),
+    > = std::collections::BTreeMap::new();
     for section in Section::ALL {
         let (start, end) = layout.sections[section_index(section)];
         let mut hasher = SectionHasher::default();
@@ -922,6 +929,19 @@ pub fn run(ctx: &Ctx, args: &ExportArgs) -> anyhow::Result<Report> {
                     .and_then(Value::as_str)
                     .unwrap_or_default();
                 changed_in_period.insert(exc.to_owned());
+            }
+            if section == Section::B {
+                match serde_json::from_value::<compliance::record::Record>(rec.clone())
+                    .map(|r| (r.id, r.body))
+                {
+                    Ok((id, RecordBody::ExceptionRequested(f))) => {
+                        filings.insert(id, f);
+                    }
+                    Ok((id, RecordBody::ExceptionSignal(sig))) => {
+                        signals.insert(id, (sig, n));
+                    }
+                    _ => {}
+                }
             }
             if section == Section::A {
                 let used: Vec<String> = rec
@@ -1081,6 +1101,32 @@ pub fn run(ctx: &Ctx, args: &ExportArgs) -> anyhow::Result<Report> {
                 "its activation names signal {} which is not in the section (who approved, and how)",
                 escape(&a.signal_id)
             )));
+        }
+        // The activating signal is bound to the exception's blocked run:
+        // a review of its pull request's commits, a consumer test from a
+        // consumer principal (compliance::signals::check_binding).
+        if let Some(a) = &e.activation
+            && let (Some(filed), Some((sig, line))) =
+                (filings.get(&e.id), signals.get(&a.signal_id))
+        {
+            let bound = compliance::signals::Bound::of_requested(&e.id, filed);
+            let is_consumer = |id: &str| {
+                header
+                    .principals
+                    .iter()
+                    .find(|p| p.id == id)
+                    .map(|p| p.roles.iter().any(|r| r == "consumer"))
+            };
+            compliance::signals::check_binding(&bound, sig, is_consumer).map_err(|err| {
+                base(
+                    "binding",
+                    format!(
+                        "section B, line {}: {}: the signal is not bound to the blocked change",
+                        line + 1,
+                        escape(&err.to_string())
+                    ),
+                )
+            })?;
         }
         let ended_before = e
             .revocation
