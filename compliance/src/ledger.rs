@@ -48,6 +48,7 @@ impl Default for ProjectSettings {
             github: None,
             gate: gate::Config::default(),
             monitoring: crate::settings::MonitorConfig::default(),
+            second_admin_for_weakening: false,
         }
     }
 }
@@ -74,6 +75,9 @@ impl ProjectSettings {
         }
         if self.monitoring != other.monitoring {
             out.push("monitoring".to_owned());
+        }
+        if self.second_admin_for_weakening != other.second_admin_for_weakening {
+            out.push("second_admin_for_weakening".to_owned());
         }
         out
     }
@@ -117,6 +121,9 @@ pub struct SettingsPatch {
     /// The monitoring thresholds, whole (`spec/monitoring.md`).
     #[serde(default)]
     pub monitoring: Option<crate::settings::MonitorConfig>,
+    /// Whether a weakening change waits for a second project admin.
+    #[serde(default)]
+    pub second_admin_for_weakening: Option<bool>,
 }
 
 /// A field that is present (possibly `null`), as opposed to absent.
@@ -188,6 +195,9 @@ impl SettingsPatch {
         }
         if let Some(m) = &self.monitoring {
             next.monitoring = m.clone();
+        }
+        if let Some(on) = self.second_admin_for_weakening {
+            next.second_admin_for_weakening = on;
         }
         let changed = settings.changes(&next);
         *settings = next;

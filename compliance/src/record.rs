@@ -67,6 +67,13 @@ pub const SHARE_TOKEN_USED: &str = "share_token_used";
 pub const SHARE_TOKEN_REVOKED: &str = "share_token_revoked";
 /// Record type of the start of a project's chain, after its legacy records.
 pub const CHAIN_STARTED: &str = "chain_started";
+/// Record type of a weakening change of a project's controls, held for a
+/// second project admin's approval.
+pub const SETTINGS_CHANGE_PROPOSED: &str = "settings_change_proposed";
+/// Record type of a second admin's approval of a held change of controls.
+pub const SETTINGS_CHANGE_APPROVED: &str = "settings_change_approved";
+/// Record type of a held change of controls withdrawn.
+pub const SETTINGS_CHANGE_WITHDRAWN: &str = "settings_change_withdrawn";
 
 /// The type of a record: one per kind of event the log records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -101,11 +108,17 @@ pub enum RecordKind {
     ShareTokenRevoked,
     /// [`CHAIN_STARTED`]
     ChainStarted,
+    /// [`SETTINGS_CHANGE_PROPOSED`]
+    SettingsChangeProposed,
+    /// [`SETTINGS_CHANGE_APPROVED`]
+    SettingsChangeApproved,
+    /// [`SETTINGS_CHANGE_WITHDRAWN`]
+    SettingsChangeWithdrawn,
 }
 
 impl RecordKind {
     /// Every type, in the order of their type codes (1, 2, …).
-    pub const ALL: [RecordKind; 15] = [
+    pub const ALL: [RecordKind; 18] = [
         RecordKind::GateDecision,
         RecordKind::ExceptionRequested,
         RecordKind::ExceptionSignal,
@@ -121,6 +134,9 @@ impl RecordKind {
         RecordKind::ShareTokenUsed,
         RecordKind::ShareTokenRevoked,
         RecordKind::ChainStarted,
+        RecordKind::SettingsChangeProposed,
+        RecordKind::SettingsChangeApproved,
+        RecordKind::SettingsChangeWithdrawn,
     ];
 
     /// The type whose `type` field is `name`.
@@ -148,6 +164,9 @@ impl RecordKind {
             RecordKind::ShareTokenUsed => SHARE_TOKEN_USED,
             RecordKind::ShareTokenRevoked => SHARE_TOKEN_REVOKED,
             RecordKind::ChainStarted => CHAIN_STARTED,
+            RecordKind::SettingsChangeProposed => SETTINGS_CHANGE_PROPOSED,
+            RecordKind::SettingsChangeApproved => SETTINGS_CHANGE_APPROVED,
+            RecordKind::SettingsChangeWithdrawn => SETTINGS_CHANGE_WITHDRAWN,
         }
     }
 }
@@ -567,6 +586,14 @@ pub enum RecordBody {
     ShareTokenRevoked(ShareTokenRevoked),
     /// The project's chain starts here, after its legacy records.
     ChainStarted(ChainStarted),
+    /// A weakening change of the controls, held for a second admin (its
+    /// ID is the change's, `chg_…`).
+    SettingsChangeProposed(SettingsChangeProposed),
+    /// A held change approved by a second admin (queued with the
+    /// `project_settings_changed` record that applies it).
+    SettingsChangeApproved(SettingsChangeApproved),
+    /// A held change withdrawn.
+    SettingsChangeWithdrawn(SettingsChangeWithdrawn),
 }
 
 impl RecordBody {
@@ -589,6 +616,9 @@ impl RecordBody {
             RecordBody::ShareTokenUsed(_) => RecordKind::ShareTokenUsed,
             RecordBody::ShareTokenRevoked(_) => RecordKind::ShareTokenRevoked,
             RecordBody::ChainStarted(_) => RecordKind::ChainStarted,
+            RecordBody::SettingsChangeProposed(_) => RecordKind::SettingsChangeProposed,
+            RecordBody::SettingsChangeApproved(_) => RecordKind::SettingsChangeApproved,
+            RecordBody::SettingsChangeWithdrawn(_) => RecordKind::SettingsChangeWithdrawn,
         }
     }
 
@@ -608,11 +638,18 @@ impl RecordBody {
 
 impl Record {
     /// The exception this record is an event of: its own ID for a request,
-    /// the one it names for later events, none for other records.
+    /// the one it names for later events, none for other records. A held
+    /// change of controls is indexed the same way (its proposal, approval
+    /// and withdrawal under the change's ID), so that the service folds
+    /// the pending changes with the ledger.
     #[must_use]
     pub fn exception(&self) -> Option<&str> {
         match &self.body {
-            RecordBody::ExceptionRequested(_) => Some(&self.id),
+            RecordBody::ExceptionRequested(_) | RecordBody::SettingsChangeProposed(_) => {
+                Some(&self.id)
+            }
+            RecordBody::SettingsChangeApproved(r) => Some(&r.change_id),
+            RecordBody::SettingsChangeWithdrawn(r) => Some(&r.change_id),
             body => body.exception_id(),
         }
     }
@@ -844,6 +881,72 @@ pub struct ProjectSettingsChanged {
     pub changed: Vec<String>,
     /// Every control after the change.
     pub settings: ProjectSettings,
+    /// Every control before the change (absent in records written before
+    /// it was recorded, and at creation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<ProjectSettings>,
+    /// How the change weakens the controls
+    /// ([`crate::settings::weakening`]); absent if it does not.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub weakening: Vec<String>,
+    /// The held change this record applies (`chg_…`), after a second
+    /// admin approved it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change_id: Option<String>,
+    /// The second admin who approved it (principal ID).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved_by: Option<String>,
+    /// Their name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved_by_name: Option<String>,
+}
+
+/// Fields of a `settings_change_proposed` (its record ID is the change's
+/// ID): a change that weakens the controls of a project whose
+/// `second_admin_for_weakening` is on. It does not take effect until
+/// another project admin approves it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettingsChangeProposed {
+    /// Who proposed it (principal or log admin key ID).
+    pub proposed_by: String,
+    /// Their name.
+    pub proposed_by_name: String,
+    /// The names of the controls it changes.
+    pub changed: Vec<String>,
+    /// How it weakens them.
+    pub weakening: Vec<String>,
+    /// Every control before the change.
+    pub previous: ProjectSettings,
+    /// Every control after it.
+    pub settings: ProjectSettings,
+    /// When the proposal lapses unapproved (RFC 3339).
+    pub expires_at: String,
+}
+
+/// Fields of a `settings_change_approved`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettingsChangeApproved {
+    /// The held change.
+    pub change_id: String,
+    /// Who proposed it.
+    pub proposed_by: String,
+    /// Their name.
+    pub proposed_by_name: String,
+    /// The second admin who approved it (principal ID).
+    pub approved_by: String,
+    /// Their name.
+    pub approved_by_name: String,
+}
+
+/// Fields of a `settings_change_withdrawn`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettingsChangeWithdrawn {
+    /// The held change.
+    pub change_id: String,
+    /// Who withdrew it.
+    pub withdrawn_by: String,
+    /// Their name.
+    pub withdrawn_by_name: String,
 }
 
 /// Fields of a `share_token_created`: a read-only link to the runs and the
@@ -1002,6 +1105,9 @@ mod tests {
                 RecordKind::ShareTokenUsed => 12,
                 RecordKind::ShareTokenRevoked => 13,
                 RecordKind::ChainStarted => 14,
+                RecordKind::SettingsChangeProposed => 15,
+                RecordKind::SettingsChangeApproved => 16,
+                RecordKind::SettingsChangeWithdrawn => 17,
             };
             assert_eq!(position, i);
             assert_eq!(RecordKind::from_name(k.as_str()), Some(k));

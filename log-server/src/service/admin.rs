@@ -49,6 +49,10 @@ pub struct NewProject {
     /// The gate engine's rule configuration.
     #[serde(default)]
     pub gate: Option<gate::Config>,
+    /// Whether a weakening change of the controls waits for a second
+    /// project admin's approval.
+    #[serde(default)]
+    pub second_admin_for_weakening: Option<bool>,
 }
 
 /// Body of `POST /v1/admin/projects/{projectId}/principals`.
@@ -213,6 +217,7 @@ impl Compliance {
             github_repository: req.github_repository.map(Some),
             gate: req.gate,
             monitoring: None,
+            second_admin_for_weakening: req.second_admin_for_weakening,
         }
         .apply(&mut settings, &now)?;
         let row = ProjectRow {

@@ -840,7 +840,7 @@ impl LogStore for RocksDb {
 // | `W` project | the project's alert settings (webhooks, digest recipients; JSON) |
 
 /// Record types and their codes in `R` rows (stored: never renumber).
-const TYPE_CODES: [(RecordKind, u8); 15] = [
+const TYPE_CODES: [(RecordKind, u8); 18] = [
     (RecordKind::GateDecision, 1),
     (RecordKind::ExceptionRequested, 2),
     (RecordKind::ExceptionSignal, 3),
@@ -856,6 +856,11 @@ const TYPE_CODES: [(RecordKind, u8); 15] = [
     (RecordKind::ShareTokenUsed, 13),
     (RecordKind::ShareTokenRevoked, 14),
     (RecordKind::ChainStarted, 15),
+    // Held changes of controls: from 32, apart from codes other record
+    // types may take meanwhile.
+    (RecordKind::SettingsChangeProposed, 32),
+    (RecordKind::SettingsChangeApproved, 33),
+    (RecordKind::SettingsChangeWithdrawn, 34),
 ];
 
 fn type_code(kind: RecordKind) -> u8 {
