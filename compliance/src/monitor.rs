@@ -127,7 +127,10 @@ pub mod rule {
     pub const EXPIRING_IN_USE: &str = "exception_expiring_in_use";
     /// Runs whose findings CI supplied.
     pub const CI_CLASSIFIED: &str = "findings_supplied_by_ci";
-    /// Every rule.
+    /// A change that weakened the project's controls (raised at once, by
+    /// the change itself, not by the daily run: not in [`ALL`]).
+    pub const CONTROLS_WEAKENED: &str = "controls_weakened";
+    /// Every rule of the daily run.
     pub const ALL: [&str; 9] = [
         CHANGE_SPIKE,
         ERR_SPIKE,

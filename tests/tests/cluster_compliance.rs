@@ -288,6 +288,7 @@ fn record(project: &str, seq: u64, id: &str, follows: Option<&str>) -> NewRecord
         exception: None,
         record: format!("{{\"id\":\"{id}\"}}").into_bytes(),
         follows: follows.map(str::to_owned),
+        project_row: None,
     }
 }
 

@@ -712,6 +712,7 @@ fn a_log_written_before_chains_starts_them_at_start_up() {
                 exception: record.exception().map(str::to_owned),
                 record: jcs,
                 follows: None,
+                project_row: None,
             };
             let leaf_hash = tlog::leaf_hash(&envelope);
             let mut hashes = Vec::new();

@@ -103,6 +103,11 @@ pub struct NewRecord {
     /// only if that record is the one at `seq - 1`, so a record is never
     /// stored after a state it was not evaluated against.
     pub follows: Option<String>,
+    /// The project's row as the record leaves it (a change of its
+    /// controls), saved in the same atomic write as the record: never one
+    /// without the other (in PostgreSQL, in the record's transaction, and
+    /// not if the record is fenced).
+    pub project_row: Option<ProjectRow>,
 }
 
 /// A batch of appends: the unit of [`LogStore::commit`].
@@ -730,6 +735,7 @@ mod contract {
             exception: exc.map(str::to_owned),
             record: format!("{{\"seq\":{seq}}}").into_bytes(),
             follows: None,
+            project_row: None,
         }
     }
 

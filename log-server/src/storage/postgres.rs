@@ -959,6 +959,19 @@ async fn insert_record(
         )
         .await
         .map_err(db("inserting a record"))?;
+    // The project's row as the record leaves it: in the record's
+    // transaction, so that no frontend sees the record without it.
+    if n == 1
+        && let Some(row) = &r.project_row
+    {
+        c.execute(
+            "INSERT INTO sa_projects (id, row) VALUES ($1, $2) \
+             ON CONFLICT (id) DO UPDATE SET row = EXCLUDED.row",
+            &[&row.id, &to_json(row)?],
+        )
+        .await
+        .map_err(db("writing a project with its record"))?;
+    }
     Ok(n == 1)
 }
 

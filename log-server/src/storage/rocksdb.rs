@@ -372,6 +372,10 @@ impl RocksDb {
                 for (k, v) in record_rows(r, e.data) {
                     batch.put_cf(cf_r, k, v);
                 }
+                // The project's row changed by the record, in its write.
+                if let Some(row) = &r.project_row {
+                    batch.put_cf(cf_r, project_key(&row.id), to_json(row)?);
+                }
             }
             let mut k = [0u8; 40];
             k[..32].copy_from_slice(&e.leaf_hash.0);
