@@ -98,10 +98,7 @@ pub fn weakening(before: &ProjectSettings, after: &ProjectSettings) -> Vec<Strin
         }
     }
     match (&before.github, &after.github) {
-        (Some(b), None) => out.push(format!(
-            "github: disconnected from {}",
-            b.repository
-        )),
+        (Some(b), None) => out.push(format!("github: disconnected from {}", b.repository)),
         (Some(b), Some(a)) if !b.repository.eq_ignore_ascii_case(&a.repository) => out.push(
             format!("github: moved from {} to {}", b.repository, a.repository),
         ),
@@ -193,12 +190,37 @@ fn gate_weakening(before: &gate::Config, after: &gate::Config, out: &mut Vec<Str
     // Each difference reports more when on (`true`), except the two that
     // exist to report less: effective schemas and normalized bounds.
     for (name, b, a, reports_more_when_on) in [
-        ("path_level_parameters", b.path_level_parameters, a.path_level_parameters, true),
-        ("sunset_moved_earlier", b.sunset_moved_earlier, a.sunset_moved_earlier, true),
+        (
+            "path_level_parameters",
+            b.path_level_parameters,
+            a.path_level_parameters,
+            true,
+        ),
+        (
+            "sunset_moved_earlier",
+            b.sunset_moved_earlier,
+            a.sunset_moved_earlier,
+            true,
+        ),
         ("status_ranges", b.status_ranges, a.status_ranges, true),
-        ("oauth_all_flows", b.oauth_all_flows, a.oauth_all_flows, true),
-        ("effective_schemas", b.effective_schemas, a.effective_schemas, false),
-        ("normalized_bounds", b.normalized_bounds, a.normalized_bounds, false),
+        (
+            "oauth_all_flows",
+            b.oauth_all_flows,
+            a.oauth_all_flows,
+            true,
+        ),
+        (
+            "effective_schemas",
+            b.effective_schemas,
+            a.effective_schemas,
+            false,
+        ),
+        (
+            "normalized_bounds",
+            b.normalized_bounds,
+            a.normalized_bounds,
+            false,
+        ),
     ] {
         if b != a && a != reports_more_when_on {
             out.push(format!(
@@ -218,13 +240,25 @@ fn monitoring_weakening(before: &MonitorConfig, after: &MonitorConfig, out: &mut
         out.push(format!("monitoring: {name} changed from {from} to {to}"));
     };
     if a.baseline_days != b.baseline_days {
-        push("baseline_days", b.baseline_days.into(), a.baseline_days.into());
+        push(
+            "baseline_days",
+            b.baseline_days.into(),
+            a.baseline_days.into(),
+        );
     }
     // Higher is quieter.
     for (name, from, to) in [
-        ("spike_mads", u64::from(b.spike_mads), u64::from(a.spike_mads)),
+        (
+            "spike_mads",
+            u64::from(b.spike_mads),
+            u64::from(a.spike_mads),
+        ),
         ("min_spike_count", b.min_spike_count, a.min_spike_count),
-        ("warn_recurrence_runs", b.warn_recurrence_runs, a.warn_recurrence_runs),
+        (
+            "warn_recurrence_runs",
+            b.warn_recurrence_runs,
+            a.warn_recurrence_runs,
+        ),
         ("renewal_count", b.renewal_count, a.renewal_count),
         ("anergic_hours", b.anergic_hours, a.anergic_hours),
     ] {
@@ -234,9 +268,21 @@ fn monitoring_weakening(before: &MonitorConfig, after: &MonitorConfig, out: &mut
     }
     // Lower is quieter.
     for (name, from, to) in [
-        ("warn_window_days", u64::from(b.warn_window_days), u64::from(a.warn_window_days)),
-        ("renewal_window_days", u64::from(b.renewal_window_days), u64::from(a.renewal_window_days)),
-        ("expiry_warning_hours", b.expiry_warning_hours, a.expiry_warning_hours),
+        (
+            "warn_window_days",
+            u64::from(b.warn_window_days),
+            u64::from(a.warn_window_days),
+        ),
+        (
+            "renewal_window_days",
+            u64::from(b.renewal_window_days),
+            u64::from(a.renewal_window_days),
+        ),
+        (
+            "expiry_warning_hours",
+            b.expiry_warning_hours,
+            a.expiry_warning_hours,
+        ),
     ] {
         if to < from {
             push(name, from, to);
@@ -378,9 +424,14 @@ impl ControlHistory {
                 );
             }
             SETTINGS_CHANGE_APPROVED => {
-                let (by, by_name) = (text(record, "approved_by"), text(record, "approved_by_name"));
-                let (proposer, proposer_name) =
-                    (text(record, "proposed_by"), text(record, "proposed_by_name"));
+                let (by, by_name) = (
+                    text(record, "approved_by"),
+                    text(record, "approved_by_name"),
+                );
+                let (proposer, proposer_name) = (
+                    text(record, "proposed_by"),
+                    text(record, "proposed_by_name"),
+                );
                 if by.is_empty() || by == proposer || same_name(by_name, proposer_name) {
                     return Err(bad(format!(
                         "change {} was approved by its proposer {proposer_name:?}: a weakening change needs a second, different admin",
@@ -440,7 +491,9 @@ impl ControlHistory {
         };
         let (Some(change), Some(approver)) = (
             record.get("change_id").and_then(serde_json::Value::as_str),
-            record.get("approved_by").and_then(serde_json::Value::as_str),
+            record
+                .get("approved_by")
+                .and_then(serde_json::Value::as_str),
         ) else {
             return fail("without a second admin's approval");
         };
@@ -474,10 +527,7 @@ mod tests {
     /// reverse does not.
     fn weakens_one_way(before: &ProjectSettings, after: &ProjectSettings, control: &str) {
         let w = weakening(before, after);
-        assert!(
-            w.iter().any(|l| l.starts_with(control)),
-            "{control}: {w:?}"
-        );
+        assert!(w.iter().any(|l| l.starts_with(control)), "{control}: {w:?}");
         let back = weakening(after, before);
         assert!(back.is_empty(), "{control} tightened: {back:?}");
     }
@@ -531,16 +581,26 @@ mod tests {
             gate::Severity::Err
         );
         let lowered = with(|s| {
-            s.gate.severity_overrides.insert(rule.into(), gate::Level::Warn);
+            s.gate
+                .severity_overrides
+                .insert(rule.into(), gate::Level::Warn);
         });
-        weakens_one_way(&base, &lowered, "gate: rule response-body-type-changed lowered from err to warn");
+        weakens_one_way(
+            &base,
+            &lowered,
+            "gate: rule response-body-type-changed lowered from err to warn",
+        );
         let off = with(|s| {
-            s.gate.severity_overrides.insert(rule.into(), gate::Level::None);
+            s.gate
+                .severity_overrides
+                .insert(rule.into(), gate::Level::None);
         });
         weakens_one_way(&lowered, &off, "gate: rule");
         // An override at the default level changes nothing.
         let same = with(|s| {
-            s.gate.severity_overrides.insert(rule.into(), gate::Level::Err);
+            s.gate
+                .severity_overrides
+                .insert(rule.into(), gate::Level::Err);
         });
         assert!(weakening(&base, &same).is_empty());
         assert!(weakening(&same, &base).is_empty());
@@ -551,7 +611,9 @@ mod tests {
             .unwrap()
             .id;
         let raised = with(|s| {
-            s.gate.severity_overrides.insert(info_rule.into(), gate::Level::Err);
+            s.gate
+                .severity_overrides
+                .insert(info_rule.into(), gate::Level::Err);
         });
         weakens_one_way(&raised, &base, "gate: rule");
         // Deprecation policy: shorter is weaker.
@@ -582,9 +644,15 @@ mod tests {
         // ways weaken (four report less off, two report less on).
         let oasdiff = with(|s| s.gate.compat = gate::Compat::Oasdiff);
         let w = weakening(&base, &oasdiff);
-        assert!(w.contains(&"gate: difference path_level_parameters turned off".to_owned()), "{w:?}");
+        assert!(
+            w.contains(&"gate: difference path_level_parameters turned off".to_owned()),
+            "{w:?}"
+        );
         let w = weakening(&oasdiff, &base);
-        assert!(w.contains(&"gate: difference effective_schemas turned on".to_owned()), "{w:?}");
+        assert!(
+            w.contains(&"gate: difference effective_schemas turned on".to_owned()),
+            "{w:?}"
+        );
     }
 
     #[test]
@@ -643,9 +711,13 @@ mod tests {
         weaker.max_exception_lifetime_seconds *= 2;
         // Without the control: nothing to approve.
         let mut h = ControlHistory::default();
-        h.add(&changed(&ProjectSettings::default(), json!({}))).unwrap();
-        h.add(&changed(&with(|s| s.max_exception_lifetime_seconds *= 2), json!({})))
+        h.add(&changed(&ProjectSettings::default(), json!({})))
             .unwrap();
+        h.add(&changed(
+            &with(|s| s.max_exception_lifetime_seconds *= 2),
+            json!({}),
+        ))
+        .unwrap();
         // Under it, unapproved: refused.
         let mut h = ControlHistory::default();
         h.add(&changed(&on, json!({}))).unwrap();
@@ -664,7 +736,10 @@ mod tests {
         assert!(h.add(&self_approval).is_err(), "same name, other key");
         let approved = json!({"change_id": "chg_1", "approved_by": "key_bob",
             "approved_by_name": "bob"});
-        let err = h.add(&changed(&weaker, approved.clone())).unwrap_err().to_string();
+        let err = h
+            .add(&changed(&weaker, approved.clone()))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("no settings_change_approved record"), "{err}");
         // Proposed, approved by another admin, applied: verified.
         let mut h = ControlHistory::default();
@@ -673,13 +748,18 @@ mod tests {
             "proposed_by": "key_alice", "proposed_by_name": "alice",
             "settings": weaker, "previous": on}))
             .unwrap();
-        h.add(&json!({"type": "settings_change_approved", "change_id": "chg_1",
+        h.add(
+            &json!({"type": "settings_change_approved", "change_id": "chg_1",
             "proposed_by": "key_alice", "proposed_by_name": "alice",
-            "approved_by": "key_bob", "approved_by_name": "bob"}))
-            .unwrap();
+            "approved_by": "key_bob", "approved_by_name": "bob"}),
+        )
+        .unwrap();
         let mut other = weaker.clone();
         other.max_exception_lifetime_seconds += 1;
-        assert!(h.add(&changed(&other, approved.clone())).is_err(), "not what was proposed");
+        assert!(
+            h.add(&changed(&other, approved.clone())).is_err(),
+            "not what was proposed"
+        );
         h.add(&changed(&weaker, approved)).unwrap();
         assert_eq!(h.last(), Some(&weaker));
         // A change whose recorded previous controls break the history.

@@ -323,21 +323,20 @@ impl Compliance {
             } else {
                 let body = settings_record(caller, changed, &row.settings, Some(&before));
                 let record_id = keys::random_id("evt");
-                let mut items = vec![(
-                    record_id.clone(),
-                    RecordBody::ProjectSettingsChanged(body),
-                )];
+                let mut items = vec![(record_id.clone(), RecordBody::ProjectSettingsChanged(body))];
                 let anomaly = (!weakened.is_empty()).then(|| {
-                    super::controls::weakened_anomaly(
-                        caller, &record_id, &weakened, false, now,
-                    )
+                    super::controls::weakened_anomaly(caller, &record_id, &weakened, false, now)
                 });
                 if let Some(a) = &anomaly {
                     items.push((a.id.clone(), RecordBody::AnomalyDetected(a.finding.clone())));
                 }
                 let staged = self.stage_all_with_row(&mut ps, items, now, Some(row.clone()))?;
                 ps.row = row.clone();
-                (staged, anomaly, SettingsOutcome::Applied(project_json(&row)))
+                (
+                    staged,
+                    anomaly,
+                    SettingsOutcome::Applied(project_json(&row)),
+                )
             }
         };
         super::settle_all(staged).await?;
