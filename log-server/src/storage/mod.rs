@@ -582,6 +582,10 @@ pub struct ShareRow {
     /// When its last `share_token_used` record was made (ms since the
     /// epoch), if one was.
     pub last_use_recorded: Option<i64>,
+    /// Its creator's key ID: the link works only while that key is not
+    /// revoked (empty in links stored before it was kept: they do not work).
+    #[serde(default)]
+    pub created_by: String,
 }
 
 impl ShareRow {
@@ -1018,6 +1022,7 @@ mod contract {
             expires_at: "2026-02-02T00:00:00Z".into(),
             revoked_at: None,
             last_use_recorded: None,
+            created_by: "key_audra".into(),
         }
     }
 
