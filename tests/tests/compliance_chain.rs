@@ -650,6 +650,11 @@ fn a_log_written_before_chains_starts_them_at_start_up() {
             changed_by_name: "admin".into(),
             changed: vec!["created".into()],
             settings: ProjectSettings::default(),
+            previous: None,
+            weakening: Vec::new(),
+            change_id: None,
+            approved_by: None,
+            approved_by_name: None,
         }),
         RecordBody::GateDecision(GateDecision {
             submitted_by: "key_ci".into(),

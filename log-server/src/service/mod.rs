@@ -641,7 +641,11 @@ impl Compliance {
                 exception: record.exception().map(str::to_owned),
                 record: jcs,
                 follows: follows.replace(record.id.clone()),
-                project_row: if i + 1 == last { row.take() } else { None },
+                project_row: if i + 1 == last {
+                    row.take().map(Box::new)
+                } else {
+                    None
+                },
             };
             items.push((envelope, Some(new)));
             sealed.push((record, seq));

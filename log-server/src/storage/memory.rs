@@ -213,7 +213,7 @@ impl LogStore for Memory {
                     }
                     inner.last.insert(p, (r.seq, r.time_ms));
                     if let Some(row) = &r.project_row {
-                        inner.projects.insert(row.id.clone(), row.clone());
+                        inner.projects.insert(row.id.clone(), (**row).clone());
                     }
                 }
             }

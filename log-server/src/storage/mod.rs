@@ -107,7 +107,7 @@ pub struct NewRecord {
     /// controls), saved in the same atomic write as the record: never one
     /// without the other (in PostgreSQL, in the record's transaction, and
     /// not if the record is fenced).
-    pub project_row: Option<ProjectRow>,
+    pub project_row: Option<Box<ProjectRow>>,
 }
 
 /// A batch of appends: the unit of [`LogStore::commit`].
@@ -795,6 +795,9 @@ mod contract {
             K::ShareTokenUsed,
             K::ShareTokenRevoked,
             K::ChainStarted,
+            K::SettingsChangeProposed,
+            K::SettingsChangeApproved,
+            K::SettingsChangeWithdrawn,
         ];
         for k in &all {
             match k {
@@ -812,7 +815,10 @@ mod contract {
                 | K::ShareTokenCreated
                 | K::ShareTokenUsed
                 | K::ShareTokenRevoked
-                | K::ChainStarted => {}
+                | K::ChainStarted
+                | K::SettingsChangeProposed
+                | K::SettingsChangeApproved
+                | K::SettingsChangeWithdrawn => {}
             }
         }
         all
