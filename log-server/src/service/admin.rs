@@ -9,8 +9,10 @@
 use compliance::export::PrincipalSummary;
 use compliance::ledger::{ProjectRow, ProjectSettings, SettingsPatch, check_text};
 use compliance::principal::{Access, KeyRecord, Principal, Profile, Role};
-use compliance::record::{ProjectSettingsChanged, RecordBody};
+use compliance::record::RecordBody;
 use compliance::settings::weakening;
+
+use super::controls::{project_json, settings_record};
 use compliance::time::format_time;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -101,36 +103,6 @@ fn valid_github_login(l: &str) -> bool {
     (1..=39).contains(&l.len())
         && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
         && !l.starts_with('-')
-}
-
-/// The record of a change of a project's controls (at creation: no
-/// previous controls).
-pub(crate) fn settings_record(
-    caller: &KeyRecord,
-    changed: Vec<String>,
-    settings: &ProjectSettings,
-    previous: Option<&ProjectSettings>,
-) -> ProjectSettingsChanged {
-    ProjectSettingsChanged {
-        changed_by: caller.id.clone(),
-        changed_by_name: caller.name.clone(),
-        changed,
-        settings: settings.clone(),
-        weakening: previous.map_or_else(Vec::new, |p| weakening(p, settings)),
-        previous: previous.cloned(),
-        change_id: None,
-        approved_by: None,
-        approved_by_name: None,
-    }
-}
-
-pub(crate) fn project_json(row: &ProjectRow) -> Value {
-    json!({
-        "project_id": row.id,
-        "name": row.name,
-        "created_at": row.created_at,
-        "settings": row.settings,
-    })
 }
 
 impl Compliance {

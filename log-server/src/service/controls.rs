@@ -8,19 +8,50 @@
 //! held change can be withdrawn (`settings_change_withdrawn`) and lapses
 //! after [`HELD_FOR_MS`].
 
+use compliance::ledger::ProjectRow;
 use compliance::monitor::{Anomaly, rule};
 use compliance::principal::{Access, KeyRecord, Role};
 use compliance::record::{
-    AnomalyDetected, ProjectSettings, Record, RecordBody, SettingsChangeApproved,
-    SettingsChangeProposed, SettingsChangeWithdrawn,
+    AnomalyDetected, ProjectSettings, ProjectSettingsChanged, Record, RecordBody,
+    SettingsChangeApproved, SettingsChangeProposed, SettingsChangeWithdrawn,
 };
+use compliance::settings::weakening;
 use compliance::time::{DAY_MS, format_date, format_time};
 use serde_json::{Value, json};
 
-use super::admin::{project_json, settings_record};
 use super::{Compliance, ProjectState, Staged, conflict, forbidden, settle_all};
 use crate::keys::random_id;
 use crate::{Error, Result};
+
+/// The record of a change of a project's controls (at creation: no
+/// previous controls).
+pub(crate) fn settings_record(
+    caller: &KeyRecord,
+    changed: Vec<String>,
+    settings: &ProjectSettings,
+    previous: Option<&ProjectSettings>,
+) -> ProjectSettingsChanged {
+    ProjectSettingsChanged {
+        changed_by: caller.id.clone(),
+        changed_by_name: caller.name.clone(),
+        changed,
+        settings: settings.clone(),
+        weakening: previous.map_or_else(Vec::new, |p| weakening(p, settings)),
+        previous: previous.cloned(),
+        change_id: None,
+        approved_by: None,
+        approved_by_name: None,
+    }
+}
+
+pub(crate) fn project_json(row: &ProjectRow) -> Value {
+    json!({
+        "project_id": row.id,
+        "name": row.name,
+        "created_at": row.created_at,
+        "settings": row.settings,
+    })
+}
 
 /// How long a held change waits for its approval: 7 days.
 pub const HELD_FOR_MS: i64 = 7 * DAY_MS;

@@ -808,7 +808,7 @@ pub fn run(ctx: &Ctx, args: &ExportArgs) -> anyhow::Result<Report> {
     // Exceptions with ledger events in the period.
     let mut changed_in_period = std::collections::BTreeSet::new();
     // The history of the project's controls (section C).
-    let mut controls = compliance::settings::ControlHistory::default();
+    let mut controls = compliance::ledger::ControlHistory::default();
     for section in Section::ALL {
         let (start, end) = layout.sections[section_index(section)];
         let mut hasher = SectionHasher::default();
