@@ -15,7 +15,8 @@ pub use crate::record::SectionDigest;
 use crate::record::{
     ANOMALY_ACKNOWLEDGED, ANOMALY_DETECTED, EXCEPTION_ACTIVATED, EXCEPTION_EXPIRED,
     EXCEPTION_REQUESTED, EXCEPTION_REVOKED, EXCEPTION_SIGNAL, GATE_DECISION, MONITOR_RUN,
-    PROJECT_SETTINGS_CHANGED, ProjectSettings, canonical,
+    PROJECT_SETTINGS_CHANGED, ProjectSettings, SETTINGS_CHANGE_APPROVED, SETTINGS_CHANGE_PROPOSED,
+    SETTINGS_CHANGE_WITHDRAWN, canonical,
 };
 use crate::time::parse_time;
 
@@ -106,7 +107,13 @@ impl Section {
             ),
             Section::C => matches!(
                 kind,
-                PROJECT_SETTINGS_CHANGED | MONITOR_RUN | ANOMALY_DETECTED | ANOMALY_ACKNOWLEDGED
+                PROJECT_SETTINGS_CHANGED
+                    | MONITOR_RUN
+                    | ANOMALY_DETECTED
+                    | ANOMALY_ACKNOWLEDGED
+                    | SETTINGS_CHANGE_PROPOSED
+                    | SETTINGS_CHANGE_APPROVED
+                    | SETTINGS_CHANGE_WITHDRAWN
             ),
         }
     }
@@ -648,7 +655,7 @@ impl SummaryBuilder {
                     },
                 );
             }
-            _ => {
+            ANOMALY_ACKNOWLEDGED => {
                 m.acknowledgements += 1;
                 if let Some(a) = m.anomalies.get_mut(str_of(record, "anomaly_id")) {
                     a.acknowledged = Some(Acknowledgement {
@@ -658,6 +665,8 @@ impl SummaryBuilder {
                     });
                 }
             }
+            // Held changes of controls: in the section, not in the figures.
+            _ => {}
         }
     }
 

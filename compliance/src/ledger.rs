@@ -47,6 +47,7 @@ impl Default for ProjectSettings {
             github: None,
             gate: gate::Config::default(),
             monitoring: crate::settings::MonitorConfig::default(),
+            second_admin_for_weakening: false,
         }
     }
 }
@@ -73,6 +74,9 @@ impl ProjectSettings {
         }
         if self.monitoring != other.monitoring {
             out.push("monitoring".to_owned());
+        }
+        if self.second_admin_for_weakening != other.second_admin_for_weakening {
+            out.push("second_admin_for_weakening".to_owned());
         }
         out
     }
@@ -139,6 +143,9 @@ pub struct SettingsPatch {
     /// The monitoring thresholds, whole (`spec/monitoring.md`).
     #[serde(default)]
     pub monitoring: Option<crate::settings::MonitorConfig>,
+    /// Whether a weakening change waits for a second project admin.
+    #[serde(default)]
+    pub second_admin_for_weakening: Option<bool>,
 }
 
 /// A field that is present (possibly `null`), as opposed to absent.
@@ -210,6 +217,9 @@ impl SettingsPatch {
         }
         if let Some(m) = &self.monitoring {
             next.monitoring = m.clone();
+        }
+        if let Some(on) = self.second_admin_for_weakening {
+            next.second_admin_for_weakening = on;
         }
         let changed = settings.changes(&next);
         *settings = next;
@@ -841,6 +851,165 @@ pub fn standing_approvals(reviews: &[Review]) -> Vec<&Review> {
     out
 }
 
+/// Checks the history of a project's controls as an export gives it
+/// (section C, in log order): every change that weakened controls under
+/// which `second_admin_for_weakening` was on carries a second admin's
+/// approval, and the changes follow each other. Fed one record at a time;
+/// records of other types are ignored.
+#[derive(Debug, Default)]
+pub struct ControlHistory {
+    /// The controls after the last change seen.
+    last: Option<ProjectSettings>,
+    /// Held changes proposed in the period: proposer ID and name, and the
+    /// controls proposed.
+    proposals: std::collections::BTreeMap<String, (String, String, ProjectSettings)>,
+    /// Approvals seen: change ID → approver ID.
+    approvals: std::collections::BTreeMap<String, String>,
+}
+
+/// Whether two principals' names are the same person's (trimmed, without case).
+fn same_name(a: &str, b: &str) -> bool {
+    a.trim().to_lowercase() == b.trim().to_lowercase()
+}
+
+fn text<'a>(record: &'a serde_json::Value, field: &str) -> &'a str {
+    record
+        .get(field)
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or_default()
+}
+
+impl ControlHistory {
+    /// The controls after the last change seen, if any.
+    #[must_use]
+    pub fn last(&self) -> Option<&ProjectSettings> {
+        self.last.as_ref()
+    }
+
+    /// Adds the next record of the section.
+    ///
+    /// # Errors
+    /// [`crate::Error::Invalid`] saying what is wrong with the record.
+    pub fn add(&mut self, record: &serde_json::Value) -> Result<(), crate::Error> {
+        use crate::record::{
+            PROJECT_SETTINGS_CHANGED, SETTINGS_CHANGE_APPROVED, SETTINGS_CHANGE_PROPOSED,
+        };
+        let bad = |msg: String| crate::Error::Invalid(msg);
+        let settings_of = |field: &str| -> Result<Option<ProjectSettings>, crate::Error> {
+            match record.get(field) {
+                None | Some(serde_json::Value::Null) => Ok(None),
+                Some(v) => serde_json::from_value(v.clone())
+                    .map(Some)
+                    .map_err(|e| bad(format!("its {field} are not a project's controls: {e}"))),
+            }
+        };
+        match text(record, "type") {
+            SETTINGS_CHANGE_PROPOSED => {
+                let settings = settings_of("settings")?
+                    .ok_or_else(|| bad("a proposed change without its settings".into()))?;
+                self.proposals.insert(
+                    text(record, "id").to_owned(),
+                    (
+                        text(record, "proposed_by").to_owned(),
+                        text(record, "proposed_by_name").to_owned(),
+                        settings,
+                    ),
+                );
+            }
+            SETTINGS_CHANGE_APPROVED => {
+                let (by, by_name) = (
+                    text(record, "approved_by"),
+                    text(record, "approved_by_name"),
+                );
+                let (proposer, proposer_name) = (
+                    text(record, "proposed_by"),
+                    text(record, "proposed_by_name"),
+                );
+                if by.is_empty() || by == proposer || same_name(by_name, proposer_name) {
+                    return Err(bad(format!(
+                        "change {} was approved by its proposer {proposer_name:?}: a weakening change needs a second, different admin",
+                        text(record, "change_id")
+                    )));
+                }
+                if let Some((p, _, _)) = self.proposals.get(text(record, "change_id"))
+                    && p != proposer
+                {
+                    return Err(bad(format!(
+                        "the approval of change {} names another proposer than its proposal",
+                        text(record, "change_id")
+                    )));
+                }
+                self.approvals
+                    .insert(text(record, "change_id").to_owned(), by.to_owned());
+            }
+            PROJECT_SETTINGS_CHANGED => {
+                let settings = settings_of("settings")?
+                    .ok_or_else(|| bad("a change of controls without its settings".into()))?;
+                let recorded_previous = settings_of("previous")?;
+                if let (Some(p), Some(last)) = (&recorded_previous, &self.last)
+                    && p != last
+                {
+                    return Err(bad(
+                        "the controls it says were in force before it are not those the previous change of the section left".into(),
+                    ));
+                }
+                let prior = recorded_previous.or_else(|| self.last.clone());
+                if let Some(prior) = prior
+                    && prior.second_admin_for_weakening
+                {
+                    let weakened = crate::settings::weakening(&prior, &settings);
+                    if !weakened.is_empty() {
+                        self.check_approved(record, &settings, &weakened)?;
+                    }
+                }
+                self.last = Some(settings);
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// A weakening change under the control: approved by another admin.
+    fn check_approved(
+        &self,
+        record: &serde_json::Value,
+        settings: &ProjectSettings,
+        weakened: &[String],
+    ) -> Result<(), crate::Error> {
+        let what = weakened.join("; ");
+        let fail = |why: &str| {
+            Err(crate::Error::Invalid(format!(
+                "a change that weakened the controls ({what}) took effect while second_admin_for_weakening was on, {why}"
+            )))
+        };
+        let (Some(change), Some(approver)) = (
+            record.get("change_id").and_then(serde_json::Value::as_str),
+            record
+                .get("approved_by")
+                .and_then(serde_json::Value::as_str),
+        ) else {
+            return fail("without a second admin's approval");
+        };
+        let (by, by_name) = (text(record, "changed_by"), text(record, "changed_by_name"));
+        if approver == by || same_name(text(record, "approved_by_name"), by_name) {
+            return fail("approved by the admin who proposed it");
+        }
+        if self.approvals.get(change).map(String::as_str) != Some(approver) {
+            return fail(&format!(
+                "and the section has no settings_change_approved record of change {change} by {approver}"
+            ));
+        }
+        if let Some((p, _, proposed)) = self.proposals.get(change)
+            && (p != by || proposed != settings)
+        {
+            return fail(&format!(
+                "and it is not the change {change} proposed (proposer or controls differ)"
+            ));
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1464,5 +1633,89 @@ mod tests {
         }
         assert!(st.is_bot_login("ci-user"));
         assert!(!st.is_bot_login("bob"));
+    }
+
+    mod control_history {
+        use serde_json::json;
+
+        use super::super::*;
+
+        fn with(f: impl FnOnce(&mut ProjectSettings)) -> ProjectSettings {
+            let mut s = ProjectSettings::default();
+            f(&mut s);
+            s
+        }
+
+        fn changed(settings: &ProjectSettings, extra: serde_json::Value) -> serde_json::Value {
+            let mut r = json!({"type": "project_settings_changed", "id": "evt_1",
+            "changed_by": "key_alice", "changed_by_name": "alice",
+            "settings": settings});
+            if let (Some(o), Some(e)) = (r.as_object_mut(), extra.as_object()) {
+                o.extend(e.clone());
+            }
+            r
+        }
+
+        #[test]
+        fn a_weakening_change_under_the_control_needs_a_second_admin() {
+            let on = with(|s| s.second_admin_for_weakening = true);
+            let mut weaker = on.clone();
+            weaker.max_exception_lifetime_seconds *= 2;
+            // Without the control: nothing to approve.
+            let mut h = ControlHistory::default();
+            h.add(&changed(&ProjectSettings::default(), json!({})))
+                .unwrap();
+            h.add(&changed(
+                &with(|s| s.max_exception_lifetime_seconds *= 2),
+                json!({}),
+            ))
+            .unwrap();
+            // Under it, unapproved: refused.
+            let mut h = ControlHistory::default();
+            h.add(&changed(&on, json!({}))).unwrap();
+            let err = h.add(&changed(&weaker, json!({}))).unwrap_err().to_string();
+            assert!(err.contains("without a second admin's approval"), "{err}");
+            // Under it, `previous` recorded (the first change of a period).
+            let mut h = ControlHistory::default();
+            assert!(h.add(&changed(&weaker, json!({"previous": on}))).is_err());
+            // Approved by the proposer: refused, both as the approval and as
+            // the change.
+            let mut h = ControlHistory::default();
+            h.add(&changed(&on, json!({}))).unwrap();
+            let self_approval = json!({"type": "settings_change_approved", "change_id": "chg_1",
+            "proposed_by": "key_alice", "proposed_by_name": "alice",
+            "approved_by": "key_alice2", "approved_by_name": "Alice "});
+            assert!(h.add(&self_approval).is_err(), "same name, other key");
+            let approved = json!({"change_id": "chg_1", "approved_by": "key_bob",
+            "approved_by_name": "bob"});
+            let err = h
+                .add(&changed(&weaker, approved.clone()))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("no settings_change_approved record"), "{err}");
+            // Proposed, approved by another admin, applied: verified.
+            let mut h = ControlHistory::default();
+            h.add(&changed(&on, json!({}))).unwrap();
+            h.add(&json!({"type": "settings_change_proposed", "id": "chg_1",
+            "proposed_by": "key_alice", "proposed_by_name": "alice",
+            "settings": weaker, "previous": on}))
+                .unwrap();
+            h.add(
+                &json!({"type": "settings_change_approved", "change_id": "chg_1",
+            "proposed_by": "key_alice", "proposed_by_name": "alice",
+            "approved_by": "key_bob", "approved_by_name": "bob"}),
+            )
+            .unwrap();
+            let mut other = weaker.clone();
+            other.max_exception_lifetime_seconds += 1;
+            assert!(
+                h.add(&changed(&other, approved.clone())).is_err(),
+                "not what was proposed"
+            );
+            h.add(&changed(&weaker, approved)).unwrap();
+            assert_eq!(h.last(), Some(&weaker));
+            // A change whose recorded previous controls break the history.
+            assert!(h.add(&changed(&on, json!({"previous": on}))).is_err());
+        }
     }
 }

@@ -159,7 +159,10 @@ pub mod rule {
     pub const NEW_APPROVER: &str = "approval_by_new_principal";
     /// Two principals sharing an identity.
     pub const SHARED_IDENTITY: &str = "principals_share_identity";
-    /// Every rule.
+    /// A change that weakened the project's controls (raised at once, by
+    /// the change itself, not by the daily run: not in [`ALL`]).
+    pub const CONTROLS_WEAKENED: &str = "controls_weakened";
+    /// Every rule of the daily run.
     pub const ALL: [&str; 11] = [
         CHANGE_SPIKE,
         ERR_SPIKE,

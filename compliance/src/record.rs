@@ -76,6 +76,13 @@ pub const PRINCIPAL_REVOKED: &str = "principal_revoked";
 /// The storage index under which a project's principal records are kept
 /// (the index of an exception's events; exception IDs start `exc_`).
 pub const PRINCIPALS_INDEX: &str = "principals";
+/// Record type of a weakening change of a project's controls, held for a
+/// second project admin's approval.
+pub const SETTINGS_CHANGE_PROPOSED: &str = "settings_change_proposed";
+/// Record type of a second admin's approval of a held change of controls.
+pub const SETTINGS_CHANGE_APPROVED: &str = "settings_change_approved";
+/// Record type of a held change of controls withdrawn.
+pub const SETTINGS_CHANGE_WITHDRAWN: &str = "settings_change_withdrawn";
 
 /// The type of a record: one per kind of event the log records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -116,11 +123,17 @@ pub enum RecordKind {
     PrincipalChanged,
     /// [`PRINCIPAL_REVOKED`]
     PrincipalRevoked,
+    /// [`SETTINGS_CHANGE_PROPOSED`]
+    SettingsChangeProposed,
+    /// [`SETTINGS_CHANGE_APPROVED`]
+    SettingsChangeApproved,
+    /// [`SETTINGS_CHANGE_WITHDRAWN`]
+    SettingsChangeWithdrawn,
 }
 
 impl RecordKind {
     /// Every type, in the order of their type codes (1, 2, …).
-    pub const ALL: [RecordKind; 18] = [
+    pub const ALL: [RecordKind; 21] = [
         RecordKind::GateDecision,
         RecordKind::ExceptionRequested,
         RecordKind::ExceptionSignal,
@@ -139,6 +152,9 @@ impl RecordKind {
         RecordKind::PrincipalAdded,
         RecordKind::PrincipalChanged,
         RecordKind::PrincipalRevoked,
+        RecordKind::SettingsChangeProposed,
+        RecordKind::SettingsChangeApproved,
+        RecordKind::SettingsChangeWithdrawn,
     ];
 
     /// The type whose `type` field is `name`.
@@ -169,6 +185,9 @@ impl RecordKind {
             RecordKind::PrincipalAdded => PRINCIPAL_ADDED,
             RecordKind::PrincipalChanged => PRINCIPAL_CHANGED,
             RecordKind::PrincipalRevoked => PRINCIPAL_REVOKED,
+            RecordKind::SettingsChangeProposed => SETTINGS_CHANGE_PROPOSED,
+            RecordKind::SettingsChangeApproved => SETTINGS_CHANGE_APPROVED,
+            RecordKind::SettingsChangeWithdrawn => SETTINGS_CHANGE_WITHDRAWN,
         }
     }
 }
@@ -594,6 +613,14 @@ pub enum RecordBody {
     PrincipalChanged(PrincipalChanged),
     /// A principal revoked.
     PrincipalRevoked(PrincipalRevoked),
+    /// A weakening change of the controls, held for a second admin (its
+    /// ID is the change's, `chg_…`).
+    SettingsChangeProposed(SettingsChangeProposed),
+    /// A held change approved by a second admin (queued with the
+    /// `project_settings_changed` record that applies it).
+    SettingsChangeApproved(SettingsChangeApproved),
+    /// A held change withdrawn.
+    SettingsChangeWithdrawn(SettingsChangeWithdrawn),
 }
 
 impl RecordBody {
@@ -619,6 +646,9 @@ impl RecordBody {
             RecordBody::PrincipalAdded(_) => RecordKind::PrincipalAdded,
             RecordBody::PrincipalChanged(_) => RecordKind::PrincipalChanged,
             RecordBody::PrincipalRevoked(_) => RecordKind::PrincipalRevoked,
+            RecordBody::SettingsChangeProposed(_) => RecordKind::SettingsChangeProposed,
+            RecordBody::SettingsChangeApproved(_) => RecordKind::SettingsChangeApproved,
+            RecordBody::SettingsChangeWithdrawn(_) => RecordKind::SettingsChangeWithdrawn,
         }
     }
 
@@ -638,11 +668,18 @@ impl RecordBody {
 
 impl Record {
     /// The exception this record is an event of: its own ID for a request,
-    /// the one it names for later events, none for other records.
+    /// the one it names for later events, none for other records. A held
+    /// change of controls is indexed the same way (its proposal, approval
+    /// and withdrawal under the change's ID), so that the service folds
+    /// the pending changes with the ledger.
     #[must_use]
     pub fn exception(&self) -> Option<&str> {
         match &self.body {
-            RecordBody::ExceptionRequested(_) => Some(&self.id),
+            RecordBody::ExceptionRequested(_) | RecordBody::SettingsChangeProposed(_) => {
+                Some(&self.id)
+            }
+            RecordBody::SettingsChangeApproved(r) => Some(&r.change_id),
+            RecordBody::SettingsChangeWithdrawn(r) => Some(&r.change_id),
             body => body.exception_id(),
         }
     }
@@ -907,6 +944,72 @@ pub struct ProjectSettingsChanged {
     pub changed: Vec<String>,
     /// Every control after the change.
     pub settings: ProjectSettings,
+    /// Every control before the change (absent in records written before
+    /// it was recorded, and at creation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<ProjectSettings>,
+    /// How the change weakens the controls
+    /// ([`crate::settings::weakening`]); absent if it does not.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub weakening: Vec<String>,
+    /// The held change this record applies (`chg_…`), after a second
+    /// admin approved it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change_id: Option<String>,
+    /// The second admin who approved it (principal ID).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved_by: Option<String>,
+    /// Their name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved_by_name: Option<String>,
+}
+
+/// Fields of a `settings_change_proposed` (its record ID is the change's
+/// ID): a change that weakens the controls of a project whose
+/// `second_admin_for_weakening` is on. It does not take effect until
+/// another project admin approves it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettingsChangeProposed {
+    /// Who proposed it (principal or log admin key ID).
+    pub proposed_by: String,
+    /// Their name.
+    pub proposed_by_name: String,
+    /// The names of the controls it changes.
+    pub changed: Vec<String>,
+    /// How it weakens them.
+    pub weakening: Vec<String>,
+    /// Every control before the change.
+    pub previous: ProjectSettings,
+    /// Every control after it.
+    pub settings: ProjectSettings,
+    /// When the proposal lapses unapproved (RFC 3339).
+    pub expires_at: String,
+}
+
+/// Fields of a `settings_change_approved`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettingsChangeApproved {
+    /// The held change.
+    pub change_id: String,
+    /// Who proposed it.
+    pub proposed_by: String,
+    /// Their name.
+    pub proposed_by_name: String,
+    /// The second admin who approved it (principal ID).
+    pub approved_by: String,
+    /// Their name.
+    pub approved_by_name: String,
+}
+
+/// Fields of a `settings_change_withdrawn`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettingsChangeWithdrawn {
+    /// The held change.
+    pub change_id: String,
+    /// Who withdrew it.
+    pub withdrawn_by: String,
+    /// Their name.
+    pub withdrawn_by_name: String,
 }
 
 /// Fields of a `share_token_created`: a read-only link to the runs and the
@@ -1165,6 +1268,9 @@ mod tests {
                 RecordKind::PrincipalAdded => 15,
                 RecordKind::PrincipalChanged => 16,
                 RecordKind::PrincipalRevoked => 17,
+                RecordKind::SettingsChangeProposed => 18,
+                RecordKind::SettingsChangeApproved => 19,
+                RecordKind::SettingsChangeWithdrawn => 20,
             };
             assert_eq!(position, i);
             assert_eq!(RecordKind::from_name(k.as_str()), Some(k));

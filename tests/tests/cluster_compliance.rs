@@ -306,6 +306,7 @@ fn record(project: &str, seq: u64, id: &str, follows: Option<&str>) -> NewRecord
         exception: None,
         record: format!("{{\"id\":\"{id}\"}}").into_bytes(),
         follows: follows.map(str::to_owned),
+        project_row: None,
     }
 }
 
@@ -714,4 +715,47 @@ fn cockpit_sessions_and_share_links_work_across_frontends() {
     let (st, location, _) = ui_a.get(&overview, Some(&cookie));
     assert_eq!((st, location.as_str()), (303, "/ui/signin"));
     assert_eq!(ui_b.get(&overview, Some(&cookie)).0, 303);
+}
+
+/// A change of a project's controls is saved with its record in one
+/// transaction: a record that carries the project's row updates it when
+/// it is stored, and a fenced one (evaluated against a state that is no
+/// longer the project's) leaves the row as it was, so that no frontend
+/// sees the record without its controls, or the controls without it.
+#[test]
+fn settings_are_saved_with_their_record_in_one_transaction() {
+    use compliance::ledger::{ProjectRow, ProjectSettings};
+    use log_server::storage::RecordStore as _;
+    if !cluster_services_or_skip() {
+        return;
+    }
+    let (db, _) = new_cluster_log();
+    let pg = Postgres::connect(&db, Duration::from_secs(10)).unwrap();
+    let row = |lifetime: u64| ProjectRow {
+        id: "prj_s".into(),
+        name: "s".into(),
+        created_at: "2026-01-01T00:00:00Z".into(),
+        settings: ProjectSettings {
+            max_exception_lifetime_seconds: lifetime,
+            ..ProjectSettings::default()
+        },
+    };
+    pg.put_project(&row(100)).unwrap();
+    let mut first = record("prj_s", 1, "evt_1", None);
+    first.kind = RecordKind::ProjectSettingsChanged;
+    first.project_row = Some(Box::new(row(200)));
+    assert_eq!(sequence(&pg, &[(b"s1", Some(&first))]), [Sequenced::At(0)]);
+    assert_eq!(
+        pg.project("prj_s").unwrap(),
+        Some(row(200)),
+        "saved with it"
+    );
+    // Fenced (it claims to follow a record that is not the last): neither
+    // the record nor the row.
+    let mut stale = record("prj_s", 2, "evt_2", Some("evt_0"));
+    stale.kind = RecordKind::ProjectSettingsChanged;
+    stale.project_row = Some(Box::new(row(300)));
+    assert_eq!(sequence(&pg, &[(b"s2", Some(&stale))]), [Sequenced::Fenced]);
+    assert_eq!(pg.project("prj_s").unwrap(), Some(row(200)), "not saved");
+    assert_eq!(pg.last_record("prj_s").unwrap().map(|(s, _)| s), Some(1));
 }

@@ -675,6 +675,11 @@ fn a_log_written_before_chains_starts_them_at_start_up() {
             changed_by_name: "admin".into(),
             changed: vec!["created".into()],
             settings: ProjectSettings::default(),
+            previous: None,
+            weakening: Vec::new(),
+            change_id: None,
+            approved_by: None,
+            approved_by_name: None,
         }),
         RecordBody::GateDecision(GateDecision {
             submitted_by: "key_ci".into(),
@@ -738,6 +743,7 @@ fn a_log_written_before_chains_starts_them_at_start_up() {
                 exception: record.exception().map(str::to_owned),
                 record: jcs,
                 follows: None,
+                project_row: None,
             };
             let leaf_hash = tlog::leaf_hash(&envelope);
             let mut hashes = Vec::new();

@@ -135,6 +135,7 @@ pub fn run(args: &MigrateArgs) -> Result<()> {
                     exception: rec.index_key().map(str::to_owned),
                     record: r.record.clone(),
                     follows: None,
+                    project_row: None,
                 },
                 &r.envelope,
             )?;

@@ -12,9 +12,11 @@ use compliance::principal::{
     Access, IdpSubject, KeyRecord, Person, Principal, Profile, Role, duplicate,
 };
 use compliance::record::{
-    PRINCIPALS_INDEX, PrincipalAdded, PrincipalFacts, PrincipalRevoked, ProjectSettingsChanged,
-    Record, RecordBody,
+    PRINCIPALS_INDEX, PrincipalAdded, PrincipalFacts, PrincipalRevoked, Record, RecordBody,
 };
+use compliance::settings::weakening;
+
+use super::controls::{project_json, settings_record};
 use compliance::time::format_time;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -22,6 +24,15 @@ use serde_json::{Value, json};
 use super::{Compliance, blocking, conflict, forbidden, invalid, no_project};
 use crate::keys;
 use crate::{Error, Result};
+
+/// What a change of a project's controls did.
+#[derive(Debug)]
+pub enum SettingsOutcome {
+    /// It took effect (or changed nothing): the project.
+    Applied(Value),
+    /// It weakens the controls and waits for a second admin: the held change.
+    Held(Value),
+}
 
 /// Body of `POST /v1/admin/keys`.
 #[derive(Deserialize)]
@@ -54,6 +65,10 @@ pub struct NewProject {
     /// The gate engine's rule configuration.
     #[serde(default)]
     pub gate: Option<gate::Config>,
+    /// Whether a weakening change of the controls waits for a second
+    /// project admin's approval.
+    #[serde(default)]
+    pub second_admin_for_weakening: Option<bool>,
 }
 
 /// Body of `POST /v1/admin/projects/{projectId}/principals`.
@@ -116,29 +131,6 @@ fn valid_github_login(l: &str) -> bool {
     (1..=39).contains(&l.len())
         && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
         && !l.starts_with('-')
-}
-
-/// The record of a change of a project's controls.
-fn settings_record(
-    caller: &KeyRecord,
-    changed: Vec<String>,
-    settings: &ProjectSettings,
-) -> RecordBody {
-    RecordBody::ProjectSettingsChanged(ProjectSettingsChanged {
-        changed_by: caller.id.clone(),
-        changed_by_name: caller.name.clone(),
-        changed,
-        settings: settings.clone(),
-    })
-}
-
-fn project_json(row: &ProjectRow) -> Value {
-    json!({
-        "project_id": row.id,
-        "name": row.name,
-        "created_at": row.created_at,
-        "settings": row.settings,
-    })
 }
 
 impl Compliance {
@@ -269,6 +261,7 @@ impl Compliance {
             github_repository: req.github_repository.map(Some),
             gate: req.gate,
             monitoring: None,
+            second_admin_for_weakening: req.second_admin_for_weakening,
         }
         .apply(&mut settings, &now)?;
         let row = ProjectRow {
@@ -283,7 +276,12 @@ impl Compliance {
         let staged = {
             let mut ps = self.write_lock(&p).await?;
             let now = ps.clock(self.now());
-            let body = settings_record(caller, vec!["created".to_owned()], &row.settings);
+            let body = RecordBody::ProjectSettingsChanged(settings_record(
+                caller,
+                vec!["created".to_owned()],
+                &row.settings,
+                None,
+            ));
             self.stage(&mut ps, keys::random_id("evt"), body, now)?
         };
         staged.wait().await?;
@@ -316,9 +314,13 @@ impl Compliance {
     }
 
     /// Changes a project's controls (a log admin, or an `admin` principal
-    /// of the project: [`Access::Control`]); a bad patch changes nothing,
-    /// and a change is a `project_settings_changed` record in the log
-    /// before it takes effect.
+    /// of the project: [`Access::Control`]); a bad patch changes nothing.
+    /// A change is a `project_settings_changed` record in the log, saved
+    /// with the project's row in one atomic write. A change that weakens
+    /// the controls ([`weakening`]) raises a `controls_weakened` anomaly at
+    /// once (webhooks too) and, while `second_admin_for_weakening` is on,
+    /// does not take effect: it is held for a second project admin
+    /// ([`Compliance::approve_settings_change`]).
     ///
     /// # Errors
     /// Refusals; pushback; storage failures.
@@ -327,24 +329,48 @@ impl Compliance {
         caller: &KeyRecord,
         id: &str,
         patch: SettingsPatch,
-    ) -> Result<Value> {
+    ) -> Result<SettingsOutcome> {
         let p = self.project_for(caller, id, Access::Control).await?;
-        // The lock is held until the row is saved: the project's next
-        // evaluation sees the new controls, logged before it.
-        let mut ps = self.write_lock(&p).await?;
-        let now = ps.clock(self.now());
-        let mut row = ps.row.clone();
-        let changed = patch.apply(&mut row.settings, &format_time(now))?;
-        if changed.is_empty() {
-            return Ok(project_json(&row));
+        let (staged, anomaly, outcome) = {
+            // Under the lock: the project's next evaluation sees the new
+            // controls, logged before it.
+            let mut ps = self.write_lock(&p).await?;
+            let now = ps.clock(self.now());
+            let before = ps.row.settings.clone();
+            let mut row = ps.row.clone();
+            let changed = patch.apply(&mut row.settings, &format_time(now))?;
+            if changed.is_empty() {
+                return Ok(SettingsOutcome::Applied(project_json(&row)));
+            }
+            let weakened = weakening(&before, &row.settings);
+            if before.second_admin_for_weakening && !weakened.is_empty() {
+                let (staged, anomaly, held) =
+                    self.hold_change(&mut ps, caller, changed, weakened, row.settings, now)?;
+                (staged, anomaly, SettingsOutcome::Held(held))
+            } else {
+                let body = settings_record(caller, changed, &row.settings, Some(&before));
+                let record_id = keys::random_id("evt");
+                let mut items = vec![(record_id.clone(), RecordBody::ProjectSettingsChanged(body))];
+                let anomaly = (!weakened.is_empty()).then(|| {
+                    super::controls::weakened_anomaly(caller, &record_id, &weakened, false, now)
+                });
+                if let Some(a) = &anomaly {
+                    items.push((a.id.clone(), RecordBody::AnomalyDetected(a.finding.clone())));
+                }
+                let staged = self.stage_all_with_row(&mut ps, items, now, Some(row.clone()))?;
+                ps.row = row.clone();
+                (
+                    staged,
+                    anomaly,
+                    SettingsOutcome::Applied(project_json(&row)),
+                )
+            }
+        };
+        super::settle_all(staged).await?;
+        if let Some(a) = anomaly {
+            self.alert(id, &[a]).await;
         }
-        let body = settings_record(caller, changed, &row.settings);
-        let staged = self.stage(&mut ps, keys::random_id("evt"), body, now)?;
-        staged.wait().await?;
-        let (records, saved) = (self.records.clone(), row.clone());
-        blocking(move || records.put_project(&saved)).await?;
-        ps.row = row.clone();
-        Ok(project_json(&row))
+        Ok(outcome)
     }
 
     /// Adds a principal to a project (log admin); the answer holds its API

@@ -281,6 +281,49 @@ pub(crate) struct Period {
     principal_seqs: Vec<u64>,
 }
 
+/// The controls in force at the end of a period whose records end before
+/// `end` (a sequence number): `current` (those in force after record
+/// `upto`) unless a change of them was recorded in `end..=upto`; then the
+/// last change recorded before `end` (a scan, only in that case).
+fn settings_at(
+    records: &dyn RecordStore,
+    project: &str,
+    end: u64,
+    upto: u64,
+    current: compliance::ledger::ProjectSettings,
+) -> Result<compliance::ledger::ProjectSettings> {
+    use compliance::record::RecordKind;
+    let is_change = |kind: RecordKind| kind == RecordKind::ProjectSettingsChanged;
+    let mut changed_after = false;
+    records.for_each_record(project, end..upto.saturating_add(1), &mut |row| {
+        changed_after = is_change(row.kind);
+        Ok(!changed_after)
+    })?;
+    if !changed_after {
+        return Ok(current);
+    }
+    let mut last: Option<Vec<u8>> = None;
+    records.for_each_record(project, 1..end, &mut |row| {
+        if is_change(row.kind) {
+            last = Some(row.record.to_vec());
+        }
+        Ok(true)
+    })?;
+    let Some(bytes) = last else {
+        // No change recorded before the period's end (a project whose
+        // creation record could not be committed): nothing better known.
+        return Ok(current);
+    };
+    let record = compliance::record::Record::from_slice(&bytes)
+        .map_err(|e| Error::Corrupt(format!("a change of the controls of {project}: {e}")))?;
+    match record.body {
+        RecordBody::ProjectSettingsChanged(c) => Ok(c.settings),
+        _ => Err(Error::Corrupt(format!(
+            "a record of {project} stored as a change of its controls is not one"
+        ))),
+    }
+}
+
 /// Where the log is reached and published, for an export's header.
 #[derive(Clone, Debug, Default)]
 pub struct Site {
@@ -304,7 +347,7 @@ impl Compliance {
         //    exceptions filed before the period and not revoked before it
         //    may belong in section B.
         //    The records made after this point are dated `as_of` or later.
-        let (upto, settled, candidates, as_of, chain_start) = self
+        let (upto, settled, candidates, as_of, chain_start, current) = self
             .under_lock(p, |ps, now| {
                 ps.last_time = ps.last_time.max(now);
                 let candidates: Vec<(String, i64)> = ps
@@ -313,7 +356,14 @@ impl Compliance {
                     .filter(|e| e.created_at < start && e.revoked_at.is_none_or(|r| r >= start))
                     .map(|e| (e.id.clone(), e.expires_at))
                     .collect();
-                Ok((ps.last_seq, ps.settled(), candidates, now, ps.chain_start()))
+                Ok((
+                    ps.last_seq,
+                    ps.settled(),
+                    candidates,
+                    now,
+                    ps.chain_start(),
+                    ps.settings().clone(),
+                ))
             })
             .await?;
         settled.await;
@@ -321,7 +371,7 @@ impl Compliance {
         // 2. The period's range of sequence numbers, and the earlier events
         //    of the exceptions open during the period (not expired before
         //    it) or changed during it (an expiry recorded in it).
-        let (range, earlier, chain) = {
+        let (range, earlier, chain, settings) = {
             let (records, id) = (self.records.clone(), project.to_owned());
             blocking(move || {
                 let first = records.first_seq_at(&id, start)?.unwrap_or(u64::MAX);
@@ -364,16 +414,14 @@ impl Compliance {
                     legacy_records: range.end.min(chain_start).saturating_sub(range.start),
                     as_of: format_time(as_of),
                 };
-                Ok((range, earlier, claim))
+                let settings = settings_at(&*records, &id, range.end, upto, current)?;
+                Ok((range, earlier, claim, settings))
             })
             .await?
         };
 
         // 3. First pass: summary and, per section, the count and digest.
-        let (settings, project_created_at) = {
-            let ps = p.lock().await;
-            (ps.settings().clone(), ps.row.created_at.clone())
-        };
+        let project_created_at = p.lock().await.row.created_at.clone();
         // The principals, from the project's principal records committed
         // before `as_of` (not from the key store): those of the period are
         // among its records of no section, the others go to section D.

@@ -903,6 +903,8 @@ pub fn run(ctx: &Ctx, args: &ExportArgs) -> anyhow::Result<Report> {
         String,
         (compliance::record::ExceptionSignal, usize),
     > = std::collections::BTreeMap::new();
+    // The history of the project's controls (section C).
+    let mut controls = compliance::ledger::ControlHistory::default();
     for section in Section::ALL {
         let (start, end) = layout.sections[section_index(section)];
         let mut hasher = SectionHasher::default();
@@ -962,6 +964,20 @@ pub fn run(ctx: &Ctx, args: &ExportArgs) -> anyhow::Result<Report> {
                     });
                 }
             }
+            if section == Section::C {
+                controls.add(rec).map_err(|e| {
+                    checker.fail(
+                        "controls",
+                        n,
+                        &format!(
+                            "section C record {}",
+                            escape(rec.get("id").and_then(Value::as_str).unwrap_or("?"))
+                        ),
+                        e.to_string(),
+                        raw,
+                    )
+                })?;
+            }
             if earlier {
                 chain.add_earlier(link);
             } else {
@@ -994,6 +1010,17 @@ pub fn run(ctx: &Ctx, args: &ExportArgs) -> anyhow::Result<Report> {
         .as_ref()
         .map(|e| checker.verify_envelope(line, raw, e, "the record after the period"))
         .transpose()?;
+    // The controls the header shows are those in force at the period's
+    // end: the last change of the period, if it had one.
+    if let Some(last) = controls.last()
+        && *last != header.settings
+    {
+        return Err(base(
+            "controls",
+            "the header's controls (settings) are not those the period's last change of the controls left in force".to_owned(),
+        )
+        .into());
+    }
     // The export record as the chain sees it (it is verified in step 5).
     let er = &integrity.export_record.record;
     let export_link = {

@@ -724,6 +724,7 @@ pub async fn controls(
         github_repository: Some((!repo.is_empty()).then(|| repo.to_owned())),
         gate: None,
         monitoring: None,
+        second_admin_for_weakening: None,
     };
     match s
         .compliance
