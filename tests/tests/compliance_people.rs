@@ -17,6 +17,7 @@ use compliance::export::{
     SummaryBuilder, render,
 };
 use integration_tests::in_process::InProcess;
+use integration_tests::ledger::{blocked_decision, blocked_run};
 use integration_tests::{Api, LogServer, bin, check_schema};
 use serde_json::{Value, json};
 
@@ -150,6 +151,7 @@ fn one_person_one_principal_in_the_log_and_in_the_export() {
     let (carol_id, _) = key(json!({"name": "Carol", "roles": ["codeowner"],
         "idp": {"issuer": "https://login.example.com", "subject": "00u1carol"}}));
     key(json!({"name": "Straße", "roles": ["auditor"]}));
+    let (_, ci) = key(json!({"name": "ci", "roles": ["ci"]}));
     let before = principal_count(&api, admin, &project);
 
     // A second principal of alice, by her GitHub ID: refused, naming hers.
@@ -210,11 +212,19 @@ fn one_person_one_principal_in_the_log_and_in_the_export() {
     }
     assert_eq!(principal_count(&api, admin, &project), before);
 
-    // alice files; the deny-list names bob's GitHub ID: he cannot approve.
+    // alice files for a blocked run; the deny-list names bob's GitHub ID:
+    // he cannot approve.
+    let run = blocked_run(
+        &api,
+        &project,
+        &ci,
+        "abc1234",
+        &[("response_field_removed", "GET /users/{id}")],
+    );
     let (st, v) = api.post(
         &format!("/api/projects/{project}/exceptions"),
         &alice,
-        &json!({"kind": "response_field_removed", "endpoint": "GET /users/{id}",
+        &json!({"run_id": run, "kind": "response_field_removed", "endpoint": "GET /users/{id}",
                 "reason": "clients migrated", "expires_at": rfc3339_in(5)}),
     );
     assert_eq!(st, 201, "{v}");
@@ -266,7 +276,7 @@ fn one_person_one_principal_in_the_log_and_in_the_export() {
             .filter(|r| r["type"] == kind)
             .collect()
     };
-    assert_eq!(of("principal_added").len(), 5, "{records:?}");
+    assert_eq!(of("principal_added").len(), 6, "{records:?}");
     let added_alice = of("principal_added")
         .into_iter()
         .find(|r| r["principal_id"] == alice_id.as_str())
@@ -282,7 +292,7 @@ fn one_person_one_principal_in_the_log_and_in_the_export() {
     assert_eq!(revoked.len(), 1);
     assert_eq!(revoked[0]["principal_id"], carol_id.as_str());
     let header_principals = export["header"]["principals"].as_array().unwrap();
-    assert_eq!(header_principals.len(), 5);
+    assert_eq!(header_principals.len(), 6);
     assert!(
         header_principals
             .iter()
@@ -325,15 +335,24 @@ fn an_approval_days_after_the_approver_was_added_is_an_anomaly() {
     s.set_time("2026-03-01T09:00:00Z");
     let (project, keys) = s.project(
         &json!({"name": "payments-api"}),
-        &[("alice", "codeowner"), ("bob", "codeowner")],
+        &[("alice", "codeowner"), ("bob", "codeowner"), ("ci", "ci")],
     );
+    // The run every exception below is filed for, blocked on the 1st.
+    let run = s.post(
+        &format!("/api/projects/{project}/decisions"),
+        &keys[2],
+        &blocked_decision("abc1234", &[("k", "GET /a")]),
+    )["run_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let exceptions = format!("/api/projects/{project}/exceptions");
     let file = |time: &str| {
         s.set_time(time);
         s.post(
             &exceptions,
             &keys[0],
-            &json!({"kind": "k", "endpoint": "GET /a", "reason": "r",
+            &json!({"run_id": run, "kind": "k", "endpoint": "GET /a", "reason": "r",
                     "expires_at": "2026-05-01T00:00:00Z"}),
         )["exception_id"]
             .as_str()
