@@ -867,11 +867,6 @@ pub struct ControlHistory {
     approvals: std::collections::BTreeMap<String, String>,
 }
 
-/// Whether two principals' names are the same person's (trimmed, without case).
-fn same_name(a: &str, b: &str) -> bool {
-    a.trim().to_lowercase() == b.trim().to_lowercase()
-}
-
 fn text<'a>(record: &'a serde_json::Value, field: &str) -> &'a str {
     record
         .get(field)
@@ -925,7 +920,10 @@ impl ControlHistory {
                     text(record, "proposed_by"),
                     text(record, "proposed_by_name"),
                 );
-                if by.is_empty() || by == proposer || same_name(by_name, proposer_name) {
+                if by.is_empty()
+                    || by == proposer
+                    || crate::principal::same_text(by_name, proposer_name)
+                {
                     return Err(bad(format!(
                         "change {} was approved by its proposer {proposer_name:?}: a weakening change needs a second, different admin",
                         text(record, "change_id")
@@ -991,7 +989,8 @@ impl ControlHistory {
             return fail("without a second admin's approval");
         };
         let (by, by_name) = (text(record, "changed_by"), text(record, "changed_by_name"));
-        if approver == by || same_name(text(record, "approved_by_name"), by_name) {
+        if approver == by || crate::principal::same_text(text(record, "approved_by_name"), by_name)
+        {
             return fail("approved by the admin who proposed it");
         }
         if self.approvals.get(change).map(String::as_str) != Some(approver) {

@@ -664,6 +664,8 @@ fn a_witnessed_log_page_verifies_its_real_witness_and_offers_an_offline_proof() 
     std::fs::write(&entry_file, &entry).unwrap();
     let verify = |args: &[&str]| {
         std::process::Command::new(integration_tests::bin("stateanchor-verify"))
+            .arg("--evidence-dir")
+            .arg(tmp.path())
             .arg("proof")
             .arg(&proof_file)
             .arg("--entry")

@@ -208,7 +208,14 @@ fn sigkill_during_appends_loses_nothing_acknowledged() {
                 seen
             })
         };
-        std::thread::sleep(Duration::from_millis(100 + (round as u64 * 37) % 300));
+        // Each round appends at least 64 entries before the kill, however
+        // busy the machine is (the rounds together then cover several full
+        // tiles), then a little more for a varying cut.
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while new_acks.lock().unwrap().len() < 64 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        std::thread::sleep(Duration::from_millis(20 + (round as u64 * 37) % 300));
         s.child.kill().unwrap(); // SIGKILL
         s.child.wait().unwrap();
         stop.store(true, Ordering::Relaxed);

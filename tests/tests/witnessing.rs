@@ -310,7 +310,11 @@ fn a_witnessed_log_serves_only_checkpoints_that_meet_its_quorum() {
     // The auditor's side: the real verifier requires the quorum, saves the
     // entry's proof file and checks it again with no network.
     let verify = |args: &[&str]| {
+        // Evidence of failures goes to the temporary directory, not the
+        // working directory.
         let out = std::process::Command::new(bin("stateanchor-verify"))
+            .arg("--evidence-dir")
+            .arg(tmp.path())
             .args(args)
             .output()
             .expect("stateanchor-verify");

@@ -10,7 +10,7 @@
 
 use compliance::ledger::ProjectRow;
 use compliance::monitor::{Anomaly, rule};
-use compliance::principal::{Access, KeyRecord, Role};
+use compliance::principal::{Access, KeyRecord, Person, Role};
 use compliance::record::{
     AnomalyDetected, ProjectSettings, ProjectSettingsChanged, Record, RecordBody,
     SettingsChangeApproved, SettingsChangeProposed, SettingsChangeWithdrawn,
@@ -151,12 +151,6 @@ pub(crate) fn weakened_anomaly(
     )
 }
 
-/// Whether two principals are the same person: the same key, or names
-/// equal once trimmed and case-folded.
-fn same_person(a: (&str, &str), b: (&str, &str)) -> bool {
-    a.0 == b.0 || a.1.trim().to_lowercase() == b.1.trim().to_lowercase()
-}
-
 fn no_change(project: &str, change: &str) -> Error {
     Error::NotFound(format!(
         "no pending change {change:?} of the controls of project {project:?}"
@@ -238,6 +232,11 @@ impl Compliance {
                 "a held change of the controls is approved by a second admin principal of the project, not a log admin key",
             ));
         }
+        // The caller's identities (one point read).
+        let caller_profile = self
+            .records
+            .profile(project, &caller.id)?
+            .unwrap_or_default();
         let (staged, row) = {
             let mut ps = self.write_lock(&p).await?;
             let now = ps.clock(self.now());
@@ -246,19 +245,32 @@ impl Compliance {
                 .get(change)
                 .cloned()
                 .ok_or_else(|| no_change(project, change))?;
-            if ps.settings().is_bot(caller) {
+            if ps.settings().is_bot_principal(caller, &caller_profile) {
                 return Err(forbidden(format!(
                     "{} is a bot; bots cannot approve changes of the controls",
                     caller.name
                 )));
             }
-            if same_person(
-                (&caller.id, &caller.name),
-                (&c.proposed_by.0, &c.proposed_by.1),
-            ) {
+            // Not the proposer, by identity (spec/compliance.md §2.5): not
+            // another principal of the same person either.
+            let proposer_profile = self
+                .records
+                .profile(project, &c.proposed_by.0)?
+                .unwrap_or_default();
+            let me = Person {
+                id: &caller.id,
+                name: &caller.name,
+                profile: &caller_profile,
+            };
+            let proposer = Person {
+                id: &c.proposed_by.0,
+                name: &c.proposed_by.1,
+                profile: &proposer_profile,
+            };
+            if let Some(shared) = me.shared_with(&proposer) {
                 return Err(forbidden(format!(
-                    "{} proposed change {change}; another admin of the project must approve it",
-                    caller.name
+                    "{} proposed change {change} (the approver shares {shared} with them); another admin of the project must approve it",
+                    c.proposed_by.1
                 )));
             }
             if now >= c.expires_at {

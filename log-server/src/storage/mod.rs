@@ -853,7 +853,7 @@ mod contract {
     }
 
     /// Entries the batches add.
-    const ENTRIES: u64 = 5 + 18;
+    const ENTRIES: u64 = 5 + 21;
 
     /// The contract of a backend that is its log's only writer: the tree
     /// (committed with [`LogStore::commit`]), then [`check_records`].
