@@ -39,3 +39,5 @@ scripts/test-services.sh cargo test --locked --workspace --test cluster_failover
 STATEANCHOR_TEST_BACKEND=cluster scripts/test-services.sh \
   cargo test --locked --workspace --test server_e2e --test compliance_lifecycle --test publish_server \
     --test gate_server --test monitoring --test verify_server --test cockpit_browser
+echo "== fuzz smoke: every cargo-fuzz target for 10 s from its seeds (fuzz/seeds/)"
+FUZZ_SECONDS="${FUZZ_SECONDS:-10}" scripts/fuzz-smoke.sh
