@@ -406,13 +406,13 @@ impl Compliance {
                 (self.records.clone(), self.keys.clone(), project.to_owned());
             super::blocking(move || super::principals(&*records, &*keys, &project)).await?
         };
-        let requester_login = members
-            .iter()
-            .find(|m| m.key.id == exc.requested_by)
-            .and_then(|m| m.profile.github_login.clone());
-        let requester_id = match requester_login {
-            Some(login) => self.github.user_id(&login).await?,
-            None => None,
+        // The requester's GitHub ID: the one recorded with the principal
+        // (spec/compliance.md §2.5), else GitHub's answer for its login.
+        let requester = members.iter().find(|m| m.key.id == exc.requested_by);
+        let requester_id = match requester.map(|m| (m.profile.github_id, &m.profile.github_login)) {
+            Some((Some(id), _)) => Some(id),
+            Some((None, Some(login))) => self.github.user_id(login).await?,
+            _ => None,
         };
         let reviewers: Vec<ledger::Reviewer<'_>> = members
             .iter()

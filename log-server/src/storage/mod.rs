@@ -1348,6 +1348,6 @@ mod contract {
         SharedLog::release(&store).unwrap();
         // The records are unchanged by integration.
         assert_eq!(store.ledger_seqs("prj_a").unwrap(), [2, 3]);
-        assert_eq!(store.last_record("prj_k").unwrap(), Some((18, 10_018)));
+        assert_eq!(store.last_record("prj_k").unwrap(), Some((21, 10_021)));
     }
 }
