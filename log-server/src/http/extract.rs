@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRef, FromRequestParts, Query};
-use axum::http::{HeaderValue, StatusCode, header, request::Parts};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts};
 use compliance::principal::{KeyRecord, Role};
 
 use super::error::ApiError;
@@ -15,7 +15,33 @@ use crate::service::export::ExportRequest;
 use crate::storage::KeyStore;
 
 /// The authenticated caller (a valid, unrevoked Bearer API key).
+#[derive(Clone)]
 pub struct Caller(pub KeyRecord);
+
+/// The API key of the `Authorization: Bearer` header, checked: one point
+/// read, inline (see `storage`, "Where blocking storage calls run").
+///
+/// # Errors
+/// 401 for a missing or malformed header, an unknown or revoked key.
+pub fn authenticate(headers: &HeaderMap, keys: &dyn KeyStore) -> Result<Caller, ApiError> {
+    let header = headers
+        .get(header::AUTHORIZATION)
+        .ok_or(ApiError::Unauthorized(
+            "missing Authorization: Bearer <API key>",
+        ))?;
+    let secret = header
+        .to_str()
+        .ok()
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .ok_or(ApiError::Unauthorized(
+            "Authorization must be Bearer <API key>",
+        ))?;
+    let record = crate::keys::authenticate(keys, secret)?
+        .ok_or(ApiError::Unauthorized("unknown or revoked API key"))?;
+    Ok(Caller(record))
+}
 
 impl<S> FromRequestParts<S> for Caller
 where
@@ -25,26 +51,12 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let keys = Arc::<dyn KeyStore>::from_ref(state);
-        let header = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .ok_or(ApiError::Unauthorized(
-                "missing Authorization: Bearer <API key>",
-            ))?;
-        let secret = header
-            .to_str()
-            .ok()
-            .and_then(|h| h.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .ok_or(ApiError::Unauthorized(
-                "Authorization must be Bearer <API key>",
-            ))?;
-        // One point read: inline (see `storage`, "Where blocking storage calls run").
-        let record = crate::keys::authenticate(&*keys, secret)?
-            .ok_or(ApiError::Unauthorized("unknown or revoked API key"))?;
-        Ok(Caller(record))
+        // Requests with a body were authenticated before it was read
+        // (`intake`), which left the caller here.
+        if let Some(caller) = parts.extensions.get::<Caller>() {
+            return Ok(caller.clone());
+        }
+        authenticate(&parts.headers, &*Arc::<dyn KeyStore>::from_ref(state))
     }
 }
 
