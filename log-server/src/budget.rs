@@ -81,7 +81,8 @@ impl Budget {
     /// `key_share_percent` percent (1 to 100); its gauges go to `metrics`.
     #[must_use]
     pub fn new(total: u64, key_share_percent: u64, metrics: Arc<Metrics>) -> Self {
-        let key_share = total / 100 * key_share_percent.clamp(1, 100);
+        let percent = u128::from(key_share_percent.clamp(1, 100));
+        let key_share = u64::try_from(u128::from(total) * percent / 100).unwrap_or(total);
         metrics.inflight_budget_bytes.store(total, Relaxed);
         Budget {
             total,
