@@ -22,18 +22,23 @@ use crate::metrics::Metrics;
 use crate::{Error, Result};
 
 /// Smallest default budget, whatever the machine: one largest decision
-/// (48 MiB at the decision factor) must fit in one key's share.
+/// (48 MiB at the decision factor of 8: 384 MiB) must fit in one key's
+/// default share (half).
 pub const MIN_DEFAULT_BUDGET: u64 = 768 << 20;
-/// Largest default budget: past this, a bigger machine is better spent on
-/// more concurrent classifications than on more bodies waiting for one.
-pub const MAX_DEFAULT_BUDGET: u64 = 768 << 20;
-/// The share of the machine's memory given to request bytes in flight.
-pub const MEMORY_FRACTION: u64 = 8;
+/// Largest default budget: 4 GiB holds about twenty of the largest
+/// decisions at once, more than the cores of most machines classify.
+pub const MAX_DEFAULT_BUDGET: u64 = 4 << 30;
+/// The share of the machine's memory given to request bytes in flight by
+/// default: a thirty-second. The rest is for the server itself (RocksDB's
+/// block cache and memtables, the tile cache, the allocator's slack, about
+/// 60 MiB idle), the page cache RocksDB reads through, and whatever else
+/// runs on the machine; and the factor of 8 is a bound, not an average.
+pub const MEMORY_FRACTION: u64 = 32;
 /// Default share of the budget one API key may hold, in percent.
 pub const DEFAULT_KEY_SHARE_PERCENT: u64 = 50;
 
 /// The default budget for a machine with `mem_total` bytes of memory
-/// (`None`: unknown): an eighth of it, clamped to
+/// (`None`: unknown): a thirty-second of it, clamped to
 /// [`MIN_DEFAULT_BUDGET`, `MAX_DEFAULT_BUDGET`].
 #[must_use]
 pub fn default_budget_for(mem_total: Option<u64>) -> u64 {
@@ -252,6 +257,7 @@ mod tests {
         assert_eq!(mem_total("MemFree: 1 kB\n"), None);
         assert_eq!(default_budget_for(None), MIN_DEFAULT_BUDGET);
         assert_eq!(default_budget_for(Some(gib)), MIN_DEFAULT_BUDGET);
-        assert_eq!(default_budget_for(Some(64 * gib)), MAX_DEFAULT_BUDGET);
+        assert_eq!(default_budget_for(Some(64 * gib)), 2 * gib);
+        assert_eq!(default_budget_for(Some(256 * gib)), MAX_DEFAULT_BUDGET);
     }
 }

@@ -135,8 +135,8 @@ pub struct ServeArgs {
     /// The budget of request bytes in flight, in bytes (suffixes K, M, G:
     /// binary), shared by every route that takes a body; past it, requests
     /// are answered 503 with Retry-After before their body is read
-    /// [default: an eighth of the machine's memory, between 256 MiB and
-    /// 768 MiB; see spec/http-api.md].
+    /// [default: a thirty-second of the machine's memory, between 768 MiB
+    /// and 4 GiB; see spec/http-api.md].
     #[arg(long, env = "STATEANCHOR_INFLIGHT_BUDGET", value_name = "BYTES", value_parser = parse_bytes)]
     pub inflight_budget: Option<u64>,
     /// The share of the budget one API key may hold, in percent (1-100).
