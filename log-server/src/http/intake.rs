@@ -22,9 +22,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::{Body, Bytes};
+use axum::body::{Body, Bytes, HttpBody as _};
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderMap, Method, header};
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt as _;
@@ -125,25 +125,22 @@ fn policy(path: &str) -> BodyPolicy {
     }
 }
 
-/// The declared `Content-Length`, if any (a malformed one is refused by
-/// the HTTP parser before this runs).
-fn declared_length(headers: &HeaderMap) -> Option<u64> {
-    headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok())
+/// The body's declared length, if it has one: `Content-Length` in HTTP/1.1
+/// and HTTP/2, as the HTTP parser read it (a malformed one is refused
+/// before this runs).
+fn declared_length(body: &Body) -> Option<u64> {
+    body.size_hint().exact()
 }
 
-/// Whether the request sends a body at all.
+/// Whether the request sends a body at all (with a length or without).
 fn has_body(req: &Request) -> bool {
     !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS)
-        && (declared_length(req.headers()).is_some_and(|n| n > 0)
-            || req.headers().contains_key(header::TRANSFER_ENCODING))
+        && !req.body().is_end_stream()
 }
 
 fn too_large(limit: u64) -> ApiError {
     ApiError::TooLarge(format!(
-        "the body is over this route's limit of {limit} bytes"
+        "request body too large: at most {limit} bytes on this route"
     ))
 }
 
@@ -182,7 +179,7 @@ async fn admit(
     req: Request,
 ) -> Result<(Request, Reservation), (Refused, ApiError)> {
     let p = policy(path);
-    let declared = declared_length(req.headers());
+    let declared = declared_length(req.body());
     // 1. Refuse at once what will be refused anyway.
     if declared.is_some_and(|n| n > p.limit) {
         return Err((Refused::TooLarge, too_large(p.limit)));
