@@ -6,8 +6,8 @@
 # GHES 3.17 and 3.19 REST API descriptions from the npm package
 # @octokit/openapi, the one scripts/gate-real-world.sh uses, as base_spec and
 # revision_spec), each retried on 503 as `stateanchor-gate check` does
-# (Retry-After plus up to half of it again at random, at most RETRIES
-# times). Meanwhile another key appends small entries one after another, and
+# (Retry-After doubled on each further pushback, at most 60 s, plus up to
+# half of it again at random; at most RETRIES times and 300 s of waiting). Meanwhile another key appends small entries one after another, and
 # a prober reads /checkpoint every 100 ms. Reports the server's peak RSS
 # (VmHWM), the decisions accepted, refused (by status) and retried, the
 # small appends' p50/p99, the /checkpoint probes that failed, and checks
@@ -148,7 +148,7 @@ def decide(barrier):
         except OSError as e:
             status, headers = f"error: {e}", {}
         if status == 503 and "retry-after" in headers and retries < RETRIES:
-            wait = min(int(headers["retry-after"]), 60)
+            wait = min(int(headers["retry-after"]) * 2 ** retries, 60)
             wait += random.uniform(0, wait / 2)
             if waited + wait <= 300:
                 retries += 1

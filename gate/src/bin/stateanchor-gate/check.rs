@@ -45,9 +45,9 @@ pub struct CheckArgs {
     #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
     pub format: CheckFormat,
     /// How many times to retry when the log answers 503 with Retry-After
-    /// (it is busy: nothing was recorded). Each wait is the log's
-    /// Retry-After plus up to half of it again at random, and all the waits
-    /// together stop at 5 minutes.
+    /// (it is busy: nothing was recorded). The n-th wait is the log's
+    /// Retry-After doubled n-1 times (at most a minute), plus up to half of
+    /// it again at random; all the waits together stop at 5 minutes.
     #[arg(long, value_name = "N", default_value_t = 8)]
     pub retries: u32,
 }
@@ -191,7 +191,9 @@ pub fn run(a: &CheckArgs) -> Result<u8> {
         let Some(wait) = retry_after(resp.status(), resp.headers()) else {
             break resp;
         };
-        let wait = with_jitter(wait);
+        // Doubled on each further pushback: a burst that lasts minutes is
+        // ridden out in a few attempts, not in many.
+        let wait = with_jitter((wait * 2u32.saturating_pow(attempt)).min(MAX_RETRY_WAIT));
         if attempt >= a.retries || waited + wait > MAX_RETRY_TOTAL {
             break resp;
         }
