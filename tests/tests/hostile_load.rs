@@ -218,6 +218,25 @@ fn a_declared_body_over_the_routes_limit_is_refused_before_it_is_sent() {
         assert_eq!(a.status, 413, "{path}: {a:?}");
         assert_eq!(a.json()["code"], "too_large", "{a:?}");
     }
+    // A body sent without a length is counted as it arrives: refused once
+    // it passes the limit.
+    let mut stream = connect(&s);
+    stream
+        .write_all(
+            format!(
+                "POST /v1/entries HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {}\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n",
+                s.admin_key
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+    for _ in 0..5 {
+        stream.write_all(b"4000\r\n").unwrap();
+        stream.write_all(&[b'x'; 0x4000]).unwrap();
+        stream.write_all(b"\r\n").unwrap();
+    }
+    let a = read_answer(&mut BufReader::new(stream));
+    assert_eq!(a.status, 413, "{a:?}");
     // Without a key, a body under the limit is not read either: 401.
     let mut stream = connect(&s);
     send_head(&mut stream, "/v1/entries", None, 1000, false);
@@ -228,7 +247,7 @@ fn a_declared_body_over_the_routes_limit_is_refused_before_it_is_sent() {
             &s,
             "stateanchor_request_refusals_total{reason=\"too_large\"}"
         ),
-        3
+        4
     );
     assert_eq!(
         metric(
