@@ -58,6 +58,8 @@ PURE_DEPENDENCIES = {
     "ed25519-dalek",
     "rand_core",
     "saphyr-parser",  # gate's YAML reader: pure Rust, events only, no I/O
+    "caseless",  # Unicode case folding of principals' names (tables only)
+    "unicode-normalization",  # NFKC of principals' names (tables only)
 }
 # Crates only the binary of a pure crate (its src/bin/) may use.
 BINARY_ONLY_DEPENDENCIES = {"anyhow", "clap", "reqwest"}

@@ -19,8 +19,14 @@ fi
 command -v python3 >/dev/null 2>&1 || need+=(python3)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
+# The service unit's test: systemd-analyze rates the unit, strace and
+# setpriv run the server under its restrictions.
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+command -v strace >/dev/null 2>&1 || need+=(strace)
+command -v setpriv >/dev/null 2>&1 || need+=(util-linux)
+command -v pgrep >/dev/null 2>&1 || need+=(procps)
 if ((${#need[@]})); then
-  echo "stateanchor: installing ${need[*]} (clang and libclang build RocksDB; python3 runs the architecture check; chromium and chromium-driver run the cockpit's browser test)" >&2
+  echo "stateanchor: installing ${need[*]} (clang and libclang build RocksDB; python3 runs the architecture check; chromium and chromium-driver run the cockpit's browser test; systemd, strace, util-linux and procps check the service unit)" >&2
   sudo=""
   if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
   $sudo apt-get update -qq

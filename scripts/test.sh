@@ -11,11 +11,15 @@ python3 scripts/check-architecture.py --self-test
 python3 scripts/check-architecture.py
 echo "== cargo fmt --check"
 cargo fmt --all --check
-# RocksDB's C++ is compiled once for all the cargo steps below. They resolve
-# features the same way (all with --all-targets), and they run the same
-# librocksdb-sys build script, because Cargo.toml sets
-# [profile.dev.build-override] debug = false. Without that setting, clippy and
-# the build would hash the build script differently.
+# RocksDB's C++ is compiled once for all the cargo steps below (one
+# librocksdb-sys `out` directory). They resolve features the same way: every
+# step selects --workspace (and filters tests by name), never -p, because
+# `-p log-server --lib` resolves features for that package alone and hashes
+# the build script differently (a second 10-minute compile on a fresh
+# clone). They run the same build script because Cargo.toml sets
+# [profile.dev.build-override] debug = false; without that, clippy and the
+# build would hash it differently. Check with --message-format=json: every
+# step's build-script-executed message for librocksdb-sys names one out_dir.
 echo "== cargo clippy"
 cargo clippy --locked --workspace --all-targets -- -D warnings
 echo "== build every target, including the binaries the end-to-end tests drive"
@@ -24,14 +28,14 @@ echo "== cargo test"
 cargo test --locked --workspace --all-targets
 cargo test --locked --workspace --doc
 echo "== the PostgreSQL + object storage mode on real services (PostgreSQL, moto): the storage contract, its own tests, failover under load, then the end-to-end suite in that mode"
-scripts/test-services.sh cargo test --locked -p log-server --lib storage::contract
-scripts/test-services.sh cargo test --locked -p integration-tests --test cluster --test cluster_compliance
-scripts/test-services.sh cargo test --locked -p integration-tests --test witnessing -- both_frontends
+scripts/test-services.sh cargo test --locked --workspace --lib storage::contract
+scripts/test-services.sh cargo test --locked --workspace --test cluster --test cluster_compliance
+scripts/test-services.sh cargo test --locked --workspace --test witnessing -- both_frontends
 echo "== failover under load: 25 rounds of SIGKILL/SIGSTOP of the integrator or a frontend and PostgreSQL crashes (about a minute)"
-scripts/test-services.sh cargo test --locked -p integration-tests --test cluster_failover -- --nocapture
+scripts/test-services.sh cargo test --locked --workspace --test cluster_failover -- --nocapture
 # Every suite that drives the real server, again in the PostgreSQL mode
 # (server_crash is the RocksDB mode's crash test; cluster_failover is this
 # mode's).
 STATEANCHOR_TEST_BACKEND=cluster scripts/test-services.sh \
-  cargo test --locked -p integration-tests --test server_e2e --test compliance_lifecycle --test publish_server \
+  cargo test --locked --workspace --test server_e2e --test compliance_lifecycle --test publish_server \
     --test gate_server --test monitoring --test verify_server --test cockpit_browser

@@ -63,6 +63,10 @@ pub enum Error {
         /// What section B lacks.
         why: String,
     },
+    /// A record of an export names, as who acted, someone who was not a
+    /// principal of the project then, or an approver who is the requester.
+    #[error("{0}")]
+    People(String),
 }
 
 fn missing_text(first: u64, last: u64) -> String {

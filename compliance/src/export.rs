@@ -15,7 +15,8 @@ pub use crate::record::SectionDigest;
 use crate::record::{
     ANOMALY_ACKNOWLEDGED, ANOMALY_DETECTED, EXCEPTION_ACTIVATED, EXCEPTION_EXPIRED,
     EXCEPTION_REQUESTED, EXCEPTION_REVOKED, EXCEPTION_SIGNAL, GATE_DECISION, MONITOR_RUN,
-    PROJECT_SETTINGS_CHANGED, ProjectSettings, canonical,
+    PROJECT_SETTINGS_CHANGED, ProjectSettings, SETTINGS_CHANGE_APPROVED, SETTINGS_CHANGE_PROPOSED,
+    SETTINGS_CHANGE_WITHDRAWN, canonical,
 };
 use crate::time::parse_time;
 
@@ -106,7 +107,13 @@ impl Section {
             ),
             Section::C => matches!(
                 kind,
-                PROJECT_SETTINGS_CHANGED | MONITOR_RUN | ANOMALY_DETECTED | ANOMALY_ACKNOWLEDGED
+                PROJECT_SETTINGS_CHANGED
+                    | MONITOR_RUN
+                    | ANOMALY_DETECTED
+                    | ANOMALY_ACKNOWLEDGED
+                    | SETTINGS_CHANGE_PROPOSED
+                    | SETTINGS_CHANGE_APPROVED
+                    | SETTINGS_CHANGE_WITHDRAWN
             ),
         }
     }
@@ -148,6 +155,12 @@ pub struct PrincipalSummary {
     pub created_at: String,
     /// Revoked (RFC 3339), if it was.
     pub revoked_at: Option<String>,
+    /// GitHub numeric user ID, if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub github_id: Option<u64>,
+    /// Identity provider subject, if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idp: Option<crate::principal::IdpSubject>,
 }
 
 impl PrincipalSummary {
@@ -158,10 +171,12 @@ impl PrincipalSummary {
             id: p.key.id.clone(),
             name: p.key.name.clone(),
             roles: p.key.roles.iter().map(|r| r.as_str().to_owned()).collect(),
-            bot: settings.is_bot(&p.key),
+            bot: settings.is_bot_principal(&p.key, &p.profile),
             github_login: p.profile.github_login.clone(),
             created_at: p.key.created_at.clone(),
             revoked_at: p.key.revoked_at.clone(),
+            github_id: p.profile.github_id,
+            idp: p.profile.idp.clone(),
         }
     }
 }
@@ -299,6 +314,13 @@ pub struct Integrity {
     pub export_record: ProvenRecord,
     /// The period's boundaries in the project's chain.
     pub chain: ChainProof,
+    /// The project's principal records (`principal_added`,
+    /// `principal_changed`, `principal_revoked`) committed before `as_of`
+    /// that are not of the period (those are in `chain.records`), in log
+    /// order: with them, who acted in the period is checked against the
+    /// principals the log shows, not against a list the server wrote.
+    #[serde(default)]
+    pub principals: Vec<ProvenRecord>,
 }
 
 /// Accumulates a [`SectionDigest`].
@@ -633,7 +655,7 @@ impl SummaryBuilder {
                     },
                 );
             }
-            _ => {
+            ANOMALY_ACKNOWLEDGED => {
                 m.acknowledgements += 1;
                 if let Some(a) = m.anomalies.get_mut(str_of(record, "anomaly_id")) {
                     a.acknowledged = Some(Acknowledgement {
@@ -643,6 +665,8 @@ impl SummaryBuilder {
                     });
                 }
             }
+            // Held changes of controls: in the section, not in the figures.
+            _ => {}
         }
     }
 

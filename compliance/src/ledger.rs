@@ -10,9 +10,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
-use crate::endpoint::Endpoint;
 use crate::principal::{KeyRecord, Role};
-use crate::record::{Record, RecordBody};
+use crate::record::{BlockedRun, GateDecision, Record, RecordBody};
 pub use crate::settings::{
     GitHubConnection, ProjectSettings, SignalKind, default_accepted_signals,
 };
@@ -48,6 +47,7 @@ impl Default for ProjectSettings {
             github: None,
             gate: gate::Config::default(),
             monitoring: crate::settings::MonitorConfig::default(),
+            second_admin_for_weakening: false,
         }
     }
 }
@@ -75,21 +75,47 @@ impl ProjectSettings {
         if self.monitoring != other.monitoring {
             out.push("monitoring".to_owned());
         }
+        if self.second_admin_for_weakening != other.second_admin_for_weakening {
+            out.push("second_admin_for_weakening".to_owned());
+        }
         out
     }
 
-    /// Whether a principal is a bot: marked so, or on the deny-list by name or ID.
+    /// Whether a principal is a bot: marked so, or on the deny-list by ID
+    /// or by name (compared after Unicode case folding,
+    /// [`crate::principal::fold`]).
     pub fn is_bot(&self, key: &KeyRecord) -> bool {
         key.bot
             || self
                 .bot_deny_list
                 .iter()
-                .any(|b| *b == key.name || *b == key.id)
+                .any(|b| *b == key.id || crate::principal::same_text(b, &key.name))
     }
 
-    /// Whether a GitHub login is a bot: an app (`...[bot]`) or on the deny-list.
+    /// [`ProjectSettings::is_bot`], and also a principal whose GitHub login
+    /// is a bot's ([`ProjectSettings::is_bot_login`]) or whose GitHub
+    /// numeric ID is on the deny-list (an entry of digits only).
+    pub fn is_bot_principal(&self, key: &KeyRecord, profile: &crate::principal::Profile) -> bool {
+        self.is_bot(key)
+            || profile
+                .github_login
+                .as_deref()
+                .is_some_and(|l| self.is_bot_login(l))
+            || profile.github_id.is_some_and(|id| {
+                self.bot_deny_list
+                    .iter()
+                    .any(|b| b.trim().parse::<u64>().ok() == Some(id))
+            })
+    }
+
+    /// Whether a GitHub login is a bot: an app (`...[bot]`, any case) or on
+    /// the deny-list (compared after Unicode case folding).
     pub fn is_bot_login(&self, login: &str) -> bool {
-        login.ends_with("[bot]") || self.bot_deny_list.iter().any(|b| b == login)
+        crate::principal::fold(login).ends_with("[bot]")
+            || self
+                .bot_deny_list
+                .iter()
+                .any(|b| crate::principal::same_text(b, login))
     }
 }
 
@@ -117,6 +143,9 @@ pub struct SettingsPatch {
     /// The monitoring thresholds, whole (`spec/monitoring.md`).
     #[serde(default)]
     pub monitoring: Option<crate::settings::MonitorConfig>,
+    /// Whether a weakening change waits for a second project admin.
+    #[serde(default)]
+    pub second_admin_for_weakening: Option<bool>,
 }
 
 /// A field that is present (possibly `null`), as opposed to absent.
@@ -189,6 +218,9 @@ impl SettingsPatch {
         if let Some(m) = &self.monitoring {
             next.monitoring = m.clone();
         }
+        if let Some(on) = self.second_admin_for_weakening {
+            next.second_admin_for_weakening = on;
+        }
         let changed = settings.changes(&next);
         *settings = next;
         Ok(changed)
@@ -247,6 +279,9 @@ pub struct Exception {
     pub revoked_at: Option<i64>,
     /// Whether an `exception_expired` record exists.
     pub expiry_recorded: bool,
+    /// The blocked gate decision it was filed for (`None` for exceptions
+    /// filed before filings named their run).
+    pub blocked_run: Option<BlockedRun>,
 }
 
 impl Exception {
@@ -269,6 +304,7 @@ impl Exception {
             activated_at: None,
             revoked_at: None,
             expiry_recorded: false,
+            blocked_run: r.blocked_run.clone(),
         })
     }
 
@@ -303,6 +339,16 @@ impl Exception {
         self.revoked_at.is_none() && !self.expiry_recorded && now >= self.expires_at
     }
 
+    /// What its signals are bound to (see [`crate::signals::check_binding`]).
+    #[must_use]
+    pub fn bound(&self) -> crate::signals::Bound<'_> {
+        crate::signals::Bound {
+            id: &self.id,
+            blocked_run: self.blocked_run.as_ref(),
+            pull_request: self.pull_request.as_ref().map(|(r, n)| (r.as_str(), *n)),
+        }
+    }
+
     /// Filing to activation, ms.
     pub fn approval_latency_ms(&self, activated_at: i64) -> u64 {
         u64::try_from(activated_at - self.created_at).unwrap_or(0)
@@ -313,9 +359,13 @@ impl Exception {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewException {
-    /// Change kind, e.g. `response_field_removed`.
+    /// Change kind: a kind of the blocked run's findings, by its
+    /// snake_case kind or its oasdiff rule id (`response-required-property-removed`).
+    /// May be empty (with `endpoint`) when the run has one `ERR` finding.
+    #[serde(default)]
     pub kind: String,
-    /// Endpoint, e.g. `GET /users/{id}`.
+    /// Endpoint, e.g. `GET /users/{id}`: one of the blocked run's findings'.
+    #[serde(default)]
     pub endpoint: String,
     /// Why the bypass is needed.
     pub reason: String,
@@ -328,6 +378,9 @@ pub struct NewException {
     /// The pull request's number.
     #[serde(default)]
     pub pull_request: Option<u64>,
+    /// The blocked gate decision (`run_…`) the exception is for: required.
+    #[serde(default)]
+    pub run_id: Option<String>,
 }
 
 /// Checks a GitHub repository name, `owner/name`.
@@ -373,9 +426,12 @@ pub fn check_text(name: &str, value: &str, max: usize, may_be_empty: bool) -> Re
 }
 
 /// Rules for filing an exception. Codeowners file exceptions; bots cannot;
-/// the endpoint is `METHOD /path` (recorded with the method upper-case); the
-/// expiry is required, in the future, and at most the project's maximum
-/// lifetime away.
+/// it names the blocked gate decision it is for (`run`: what identifies
+/// the record, and the decision), whose `ERR` findings give its scope
+/// ([`crate::signals::scope_of`]: the kind in its one form, the finding's
+/// endpoint); the expiry is required, in the future, and at most the
+/// project's maximum lifetime away; a pull request is one of the project's
+/// connected repository.
 ///
 /// # Errors
 /// The [`Error`].
@@ -383,6 +439,7 @@ pub fn check_filing(
     settings: &ProjectSettings,
     caller: &KeyRecord,
     req: &NewException,
+    run: Option<(&BlockedRun, &GateDecision)>,
     now: i64,
 ) -> Result<Filing, Error> {
     if !has(caller, Role::Codeowner) {
@@ -396,10 +453,30 @@ pub fn check_filing(
             caller.name
         )));
     }
-    check_text("kind", &req.kind, 200, false)?;
-    let endpoint = Endpoint::parse(&req.endpoint)?;
-    // A project connected to GitHub names pull requests of its repository.
+    check_text("kind", &req.kind, 200, true)?;
+    check_text("endpoint", &req.endpoint, 500, true)?;
+    let Some((blocked_run, decision)) = run else {
+        return Err(Error::Invalid(
+            "run_id is required: name the blocked gate decision (run_…) the exception is for"
+                .into(),
+        ));
+    };
+    let (kind, endpoint) = crate::signals::scope_of(
+        &blocked_run.run_id,
+        decision,
+        &req.kind,
+        &req.endpoint,
+        &settings.gate,
+    )?;
+    // Only a project connected to GitHub names pull requests, of its
+    // repository; the message is the same whatever the repository named
+    // (nothing is asked of GitHub).
     let connected = settings.github.as_ref().map(|g| g.repository.as_str());
+    if connected.is_none() && (req.repository.is_some() || req.pull_request.is_some()) {
+        return Err(Error::Invalid(
+            "this project is not connected to a GitHub repository: its exceptions name no pull request (a project admin can connect one with github_repository)".into(),
+        ));
+    }
     let repository = req.repository.as_deref().or(connected);
     let pull_request = match (repository, req.pull_request) {
         (None, None) => None,
@@ -447,21 +524,27 @@ pub fn check_filing(
         )));
     }
     Ok(Filing {
-        endpoint: endpoint.to_string(),
+        kind,
+        endpoint,
         expires_at: expires,
         pull_request,
+        blocked_run: blocked_run.clone(),
     })
 }
 
 /// What a filing accepted by [`check_filing`] records.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Filing {
-    /// The endpoint in its one form (`METHOD /path`, the method upper-case).
+    /// The change kind in its one form: the blocked run's finding's.
+    pub kind: String,
+    /// The endpoint: the blocked run's finding's.
     pub endpoint: String,
     /// The expiry, ms since the epoch.
     pub expires_at: i64,
     /// The pull request it is for: repository and number.
     pub pull_request: Option<(String, u64)>,
+    /// The blocked gate decision it is for.
+    pub blocked_run: BlockedRun,
 }
 
 fn check_state(exc: &Exception, now: i64, action: &str) -> Result<(), Error> {
@@ -485,8 +568,8 @@ fn check_state(exc: &Exception, now: i64, action: &str) -> Result<(), Error> {
 /// principal whose approval the signal carries (the caller itself, or for a
 /// GitHub review the project principal of the reviewer). The exception must
 /// be `ANERGIC` at `now`; neither may be a bot; the approver may not be the
-/// requester; `codeowner_approval` needs a codeowner, `consumer_test` a `ci`
-/// key, `github_review` a codeowner reviewer submitted by a codeowner or
+/// requester; `codeowner_approval` needs a codeowner, `consumer_test` a
+/// `consumer` key, `github_review` a codeowner reviewer submitted by a codeowner or
 /// `ci` key.
 ///
 /// # Errors
@@ -546,13 +629,13 @@ pub fn check_submitter(
     }
     let role_ok = match kind {
         SignalKind::CodeownerApproval => has(submitter, Role::Codeowner),
-        SignalKind::ConsumerTest => has(submitter, Role::Ci),
+        SignalKind::ConsumerTest => has(submitter, Role::Consumer),
         SignalKind::GithubReview => has(submitter, Role::Codeowner) || has(submitter, Role::Ci),
     };
     if !role_ok {
         let need = match kind {
             SignalKind::CodeownerApproval => "a codeowner",
-            SignalKind::ConsumerTest => "a ci key",
+            SignalKind::ConsumerTest => "a consumer key (a downstream team's principal)",
             SignalKind::GithubReview => "a codeowner or ci key",
         };
         return Err(Error::Forbidden(format!(
@@ -633,6 +716,21 @@ pub struct Review {
     pub commit_id: String,
     /// When it was submitted (ms since the epoch), if GitHub says.
     pub submitted_at: Option<i64>,
+    /// The reviewer's GitHub numeric id, if GitHub says.
+    pub user_id: Option<u64>,
+}
+
+/// What GitHub says of the pull request an exception names, and of the
+/// requester, for its `github_review` signal.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PullFacts {
+    /// The pull request's current head commit.
+    pub head_sha: String,
+    /// The GitHub numeric id of the pull request's author.
+    pub author_id: u64,
+    /// The requester's GitHub numeric id (by their principal's GitHub
+    /// login), if they have one.
+    pub requester_id: Option<u64>,
 }
 
 /// A project principal with a GitHub login, for matching reviewers.
@@ -650,7 +748,8 @@ pub struct Reviewer<'a> {
 /// `head_sha` (an approval of an older commit is stale, as GitHub's
 /// "dismiss stale reviews" would have it), submitted after the exception
 /// was filed, by an active codeowner principal (matched by GitHub login,
-/// without case) who is not the requester and not a bot.
+/// without case) who is not the requester and not a bot, and whose GitHub
+/// numeric id is neither the pull request's author's nor the requester's.
 ///
 /// # Errors
 /// [`Error::Forbidden`] saying, for each standing approval, why it does not
@@ -659,13 +758,29 @@ pub fn github_approval<'a>(
     settings: &ProjectSettings,
     exc: &Exception,
     reviews: &'a [Review],
-    head_sha: &str,
+    pr: &PullFacts,
     reviewers: &[Reviewer<'_>],
 ) -> Result<(&'a Review, KeyRecord), Error> {
+    let head_sha = pr.head_sha.as_str();
     let mut why = Vec::new();
     for r in standing_approvals(reviews) {
         if settings.is_bot_login(&r.login) {
             why.push(format!("{} is a bot", r.login));
+            continue;
+        }
+        let Some(reviewer_id) = r.user_id else {
+            why.push(format!(
+                "GitHub does not say who {} is (no user id)",
+                r.login
+            ));
+            continue;
+        };
+        if reviewer_id == pr.author_id {
+            why.push(format!("{} authored the pull request", r.login));
+            continue;
+        }
+        if pr.requester_id == Some(reviewer_id) {
+            why.push(format!("{} requested the exception", r.login));
             continue;
         }
         let Some(p) = reviewers
@@ -736,6 +851,165 @@ pub fn standing_approvals(reviews: &[Review]) -> Vec<&Review> {
     out
 }
 
+/// Checks the history of a project's controls as an export gives it
+/// (section C, in log order): every change that weakened controls under
+/// which `second_admin_for_weakening` was on carries a second admin's
+/// approval, and the changes follow each other. Fed one record at a time;
+/// records of other types are ignored.
+#[derive(Debug, Default)]
+pub struct ControlHistory {
+    /// The controls after the last change seen.
+    last: Option<ProjectSettings>,
+    /// Held changes proposed in the period: proposer ID and name, and the
+    /// controls proposed.
+    proposals: std::collections::BTreeMap<String, (String, String, ProjectSettings)>,
+    /// Approvals seen: change ID → approver ID.
+    approvals: std::collections::BTreeMap<String, String>,
+}
+
+/// Whether two principals' names are the same person's (trimmed, without case).
+fn same_name(a: &str, b: &str) -> bool {
+    a.trim().to_lowercase() == b.trim().to_lowercase()
+}
+
+fn text<'a>(record: &'a serde_json::Value, field: &str) -> &'a str {
+    record
+        .get(field)
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or_default()
+}
+
+impl ControlHistory {
+    /// The controls after the last change seen, if any.
+    #[must_use]
+    pub fn last(&self) -> Option<&ProjectSettings> {
+        self.last.as_ref()
+    }
+
+    /// Adds the next record of the section.
+    ///
+    /// # Errors
+    /// [`crate::Error::Invalid`] saying what is wrong with the record.
+    pub fn add(&mut self, record: &serde_json::Value) -> Result<(), crate::Error> {
+        use crate::record::{
+            PROJECT_SETTINGS_CHANGED, SETTINGS_CHANGE_APPROVED, SETTINGS_CHANGE_PROPOSED,
+        };
+        let bad = |msg: String| crate::Error::Invalid(msg);
+        let settings_of = |field: &str| -> Result<Option<ProjectSettings>, crate::Error> {
+            match record.get(field) {
+                None | Some(serde_json::Value::Null) => Ok(None),
+                Some(v) => serde_json::from_value(v.clone())
+                    .map(Some)
+                    .map_err(|e| bad(format!("its {field} are not a project's controls: {e}"))),
+            }
+        };
+        match text(record, "type") {
+            SETTINGS_CHANGE_PROPOSED => {
+                let settings = settings_of("settings")?
+                    .ok_or_else(|| bad("a proposed change without its settings".into()))?;
+                self.proposals.insert(
+                    text(record, "id").to_owned(),
+                    (
+                        text(record, "proposed_by").to_owned(),
+                        text(record, "proposed_by_name").to_owned(),
+                        settings,
+                    ),
+                );
+            }
+            SETTINGS_CHANGE_APPROVED => {
+                let (by, by_name) = (
+                    text(record, "approved_by"),
+                    text(record, "approved_by_name"),
+                );
+                let (proposer, proposer_name) = (
+                    text(record, "proposed_by"),
+                    text(record, "proposed_by_name"),
+                );
+                if by.is_empty() || by == proposer || same_name(by_name, proposer_name) {
+                    return Err(bad(format!(
+                        "change {} was approved by its proposer {proposer_name:?}: a weakening change needs a second, different admin",
+                        text(record, "change_id")
+                    )));
+                }
+                if let Some((p, _, _)) = self.proposals.get(text(record, "change_id"))
+                    && p != proposer
+                {
+                    return Err(bad(format!(
+                        "the approval of change {} names another proposer than its proposal",
+                        text(record, "change_id")
+                    )));
+                }
+                self.approvals
+                    .insert(text(record, "change_id").to_owned(), by.to_owned());
+            }
+            PROJECT_SETTINGS_CHANGED => {
+                let settings = settings_of("settings")?
+                    .ok_or_else(|| bad("a change of controls without its settings".into()))?;
+                let recorded_previous = settings_of("previous")?;
+                if let (Some(p), Some(last)) = (&recorded_previous, &self.last)
+                    && p != last
+                {
+                    return Err(bad(
+                        "the controls it says were in force before it are not those the previous change of the section left".into(),
+                    ));
+                }
+                let prior = recorded_previous.or_else(|| self.last.clone());
+                if let Some(prior) = prior
+                    && prior.second_admin_for_weakening
+                {
+                    let weakened = crate::settings::weakening(&prior, &settings);
+                    if !weakened.is_empty() {
+                        self.check_approved(record, &settings, &weakened)?;
+                    }
+                }
+                self.last = Some(settings);
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// A weakening change under the control: approved by another admin.
+    fn check_approved(
+        &self,
+        record: &serde_json::Value,
+        settings: &ProjectSettings,
+        weakened: &[String],
+    ) -> Result<(), crate::Error> {
+        let what = weakened.join("; ");
+        let fail = |why: &str| {
+            Err(crate::Error::Invalid(format!(
+                "a change that weakened the controls ({what}) took effect while second_admin_for_weakening was on, {why}"
+            )))
+        };
+        let (Some(change), Some(approver)) = (
+            record.get("change_id").and_then(serde_json::Value::as_str),
+            record
+                .get("approved_by")
+                .and_then(serde_json::Value::as_str),
+        ) else {
+            return fail("without a second admin's approval");
+        };
+        let (by, by_name) = (text(record, "changed_by"), text(record, "changed_by_name"));
+        if approver == by || same_name(text(record, "approved_by_name"), by_name) {
+            return fail("approved by the admin who proposed it");
+        }
+        if self.approvals.get(change).map(String::as_str) != Some(approver) {
+            return fail(&format!(
+                "and the section has no settings_change_approved record of change {change} by {approver}"
+            ));
+        }
+        if let Some((p, _, proposed)) = self.proposals.get(change)
+            && (p != by || proposed != settings)
+        {
+            return fail(&format!(
+                "and it is not the change {change} proposed (proposer or controls differ)"
+            ));
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -779,7 +1053,39 @@ mod tests {
             activated_at: None,
             revoked_at: None,
             expiry_recorded: false,
+            blocked_run: None,
         }
+    }
+
+    fn blocked() -> (BlockedRun, GateDecision) {
+        let run = BlockedRun {
+            run_id: "run_1".into(),
+            seq: Some(1),
+            digest: format!("sha256:{}", "0".repeat(64)),
+            commit_sha: "abcdef0".into(),
+        };
+        let decision = GateDecision {
+            submitted_by: "ci".into(),
+            submitted_by_name: "ci".into(),
+            commit_sha: "abcdef0".into(),
+            branch: "main".into(),
+            author: "a".into(),
+            findings: vec![crate::record::Finding {
+                kind: "field_removed".into(),
+                endpoint: "GET /users/{id}".into(),
+                severity: crate::record::Severity::Err,
+                detail: String::new(),
+            }],
+            artifacts: vec![],
+            verdict: "ERR".into(),
+            blocked: true,
+            blocked_reasons: vec![],
+            exceptions_applied: vec![],
+            classified_by: "ci".into(),
+            classifier: None,
+            summary: None,
+        };
+        (run, decision)
     }
 
     fn new_exc(expires_at: &str) -> NewException {
@@ -790,6 +1096,7 @@ mod tests {
             expires_at: expires_at.into(),
             repository: None,
             pull_request: None,
+            run_id: Some("run_1".into()),
         }
     }
 
@@ -842,73 +1149,130 @@ mod tests {
 
     #[test]
     fn filing_rules() {
+        let (br, gd) = blocked();
         let st = ProjectSettings::default();
+        let gh = ProjectSettings {
+            github: Some(GitHubConnection {
+                repository: "example/api".into(),
+                connected_at: "2026-01-01T00:00:00Z".into(),
+            }),
+            ..ProjectSettings::default()
+        };
         let alice = key("alice", &[Role::Codeowner], false);
         let now = parse_time("2026-01-01T00:00:00Z").unwrap();
-        let ok = check_filing(&st, &alice, &new_exc("2026-01-02T00:00:00Z"), now).unwrap();
+        let ok = check_filing(
+            &st,
+            &alice,
+            &new_exc("2026-01-02T00:00:00Z"),
+            Some((&br, &gd)),
+            now,
+        )
+        .unwrap();
         assert_eq!(ok.expires_at, now + 24 * H);
         assert_eq!(ok.endpoint, "GET /users/{id}");
         let mut lower = new_exc("2026-01-02T00:00:00Z");
         lower.endpoint = "get /users/{id}".into();
         assert_eq!(
-            check_filing(&st, &alice, &lower, now).unwrap().endpoint,
+            check_filing(&st, &alice, &lower, Some((&br, &gd)), now)
+                .unwrap()
+                .endpoint,
             "GET /users/{id}"
         );
         let mut pr = new_exc("2026-01-02T00:00:00Z");
         pr.repository = Some("example/api".into());
         pr.pull_request = Some(7);
+        // Without a GitHub connection, no pull request (whatever it names).
+        assert!(matches!(
+            check_filing(&st, &alice, &pr, Some((&br, &gd)), now),
+            Err(Error::Invalid(m)) if m.contains("not connected")
+        ));
         assert_eq!(
-            check_filing(&st, &alice, &pr, now).unwrap().pull_request,
+            check_filing(&gh, &alice, &pr, Some((&br, &gd)), now)
+                .unwrap()
+                .pull_request,
             Some(("example/api".to_owned(), 7))
         );
         pr.pull_request = None;
         assert!(
-            matches!(check_filing(&st, &alice, &pr, now), Err(Error::Invalid(m)) if m.contains("both"))
+            matches!(check_filing(&gh, &alice, &pr, Some((&br, &gd)), now), Err(Error::Invalid(m)) if m.contains("both"))
         );
         pr.pull_request = Some(7);
         pr.repository = Some("example".into());
         assert!(
-            matches!(check_filing(&st, &alice, &pr, now), Err(Error::Invalid(m)) if m.contains("owner/name"))
+            matches!(check_filing(&gh, &alice, &pr, Some((&br, &gd)), now), Err(Error::Invalid(m)) if m.contains("owner/name"))
         );
         lower.endpoint = "/users/{id}".into();
         assert!(matches!(
-            check_filing(&st, &alice, &lower, now),
+            check_filing(&st, &alice, &lower, Some((&br, &gd)), now),
             Err(Error::Invalid(m)) if m.contains("METHOD /path")
         ));
         // Exactly the maximum is allowed; one second more is not.
-        assert!(check_filing(&st, &alice, &new_exc("2026-04-01T00:00:00Z"), now).is_ok());
+        assert!(
+            check_filing(
+                &st,
+                &alice,
+                &new_exc("2026-04-01T00:00:00Z"),
+                Some((&br, &gd)),
+                now
+            )
+            .is_ok()
+        );
         assert!(matches!(
-            check_filing(&st, &alice, &new_exc("2026-04-01T00:00:01Z"), now),
+            check_filing(&st, &alice, &new_exc("2026-04-01T00:00:01Z"), Some((&br, &gd)), now),
             Err(Error::Invalid(m)) if m.contains("maximum exception lifetime")
         ));
         for past in ["2026-01-01T00:00:00Z", "2025-12-31T23:59:59Z"] {
             assert!(matches!(
-                check_filing(&st, &alice, &new_exc(past), now),
+                check_filing(&st, &alice, &new_exc(past), Some((&br, &gd)), now),
                 Err(Error::Invalid(m)) if m.contains("in the future")
             ));
         }
         assert!(matches!(
-            check_filing(&st, &alice, &new_exc("tomorrow"), now),
+            check_filing(&st, &alice, &new_exc("tomorrow"), Some((&br, &gd)), now),
             Err(Error::Invalid(m)) if m.contains("RFC 3339")
         ));
         let short = ProjectSettings {
             max_exception_lifetime_seconds: 5,
             ..ProjectSettings::default()
         };
-        assert!(check_filing(&short, &alice, &new_exc("2026-01-01T00:00:05Z"), now).is_ok());
-        assert!(check_filing(&short, &alice, &new_exc("2026-01-01T00:00:06Z"), now).is_err());
+        assert!(
+            check_filing(
+                &short,
+                &alice,
+                &new_exc("2026-01-01T00:00:05Z"),
+                Some((&br, &gd)),
+                now
+            )
+            .is_ok()
+        );
+        assert!(
+            check_filing(
+                &short,
+                &alice,
+                &new_exc("2026-01-01T00:00:06Z"),
+                Some((&br, &gd)),
+                now
+            )
+            .is_err()
+        );
         // Roles and bots.
         let ci = key("ci", &[Role::Ci], false);
         let admin = key("adm", &[Role::Admin], false);
         let bot = key("dependabot", &[Role::Codeowner], true);
         for k in [&ci, &admin] {
             assert!(matches!(
-                check_filing(&st, k, &new_exc("2026-01-02T00:00:00Z"), now),
+                check_filing(
+                    &st,
+                    k,
+                    &new_exc("2026-01-02T00:00:00Z"),
+                    Some((&br, &gd)),
+                    now
+                ),
                 Err(Error::Forbidden(_))
             ));
         }
         assert!(matches!(
-            check_filing(&st, &bot, &new_exc("2026-01-02T00:00:00Z"), now),
+            check_filing(&st, &bot, &new_exc("2026-01-02T00:00:00Z"), Some((&br, &gd)), now),
             Err(Error::Forbidden(m)) if m.contains("bot")
         ));
         let denied = ProjectSettings {
@@ -916,13 +1280,17 @@ mod tests {
             ..ProjectSettings::default()
         };
         assert!(matches!(
-            check_filing(&denied, &alice, &new_exc("2026-01-02T00:00:00Z"), now),
+            check_filing(&denied, &alice, &new_exc("2026-01-02T00:00:00Z"), Some((&br, &gd)), now),
             Err(Error::Forbidden(m)) if m.contains("bot")
+        ));
+        assert!(matches!(
+            check_filing(&st, &alice, &new_exc("2026-01-02T00:00:00Z"), None, now),
+            Err(Error::Invalid(m)) if m.contains("run_id is required")
         ));
         let mut empty = new_exc("2026-01-02T00:00:00Z");
         empty.reason = "  ".into();
         assert!(matches!(
-            check_filing(&st, &alice, &empty, now),
+            check_filing(&st, &alice, &empty, Some((&br, &gd)), now),
             Err(Error::Invalid(_))
         ));
     }
@@ -989,11 +1357,16 @@ mod tests {
             matches!(check_signal(&st, &e, ca, &alice_again, &alice_again, H), Err(Error::Forbidden(m)) if m.contains("someone else"))
         );
         let ct = SignalKind::ConsumerTest;
-        assert_eq!(check_signal(&st, &e, ct, &ci, &ci, H), Ok(()));
-        assert!(
-            matches!(check_signal(&st, &e, ct, &bob, &bob, H), Err(Error::Forbidden(m)) if m.contains("ci key"))
-        );
-        let bot_ci = key("ci-bot", &[Role::Ci], true);
+        // Only a downstream team's consumer key reports consumer tests;
+        // the project's own CI never vouches for itself.
+        let consumer = key("mobile", &[Role::Consumer], false);
+        assert_eq!(check_signal(&st, &e, ct, &consumer, &consumer, H), Ok(()));
+        for k in [&bob, &ci] {
+            assert!(
+                matches!(check_signal(&st, &e, ct, k, k, H), Err(Error::Forbidden(m)) if m.contains("consumer key"))
+            );
+        }
+        let bot_ci = key("ci-bot", &[Role::Consumer], true);
         assert!(matches!(
             check_signal(&st, &e, ct, &bot_ci, &bot_ci, H),
             Err(Error::Forbidden(_))
@@ -1071,31 +1444,33 @@ mod tests {
             created_at: T0.into(),
             revoked_at: None,
         };
+        let (br, gd) = blocked();
         let filing = |repository: Option<&str>, pull_request: Option<u64>| NewException {
-            kind: "k".into(),
-            endpoint: "GET /".into(),
+            kind: "field_removed".into(),
+            endpoint: "GET /users/{id}".into(),
             reason: "r".into(),
             expires_at: "2026-01-02T00:00:00Z".into(),
             repository: repository.map(str::to_owned),
             pull_request,
+            run_id: Some("run_1".into()),
         };
         let now = parse_time(T0).unwrap();
-        let f = check_filing(&st, &alice, &filing(None, Some(7)), now).unwrap();
+        let f = check_filing(&st, &alice, &filing(None, Some(7)), Some((&br, &gd)), now).unwrap();
         assert_eq!(f.pull_request, Some(("acme/api".to_owned(), 7)));
         assert!(
-            check_filing(&st, &alice, &filing(None, None), now)
+            check_filing(&st, &alice, &filing(None, None), Some((&br, &gd)), now)
                 .unwrap()
                 .pull_request
                 .is_none()
         );
         assert!(matches!(
-            check_filing(&st, &alice, &filing(Some("other/repo"), Some(7)), now),
+            check_filing(&st, &alice, &filing(Some("other/repo"), Some(7)), Some((&br, &gd)), now),
             Err(Error::Invalid(m)) if m.contains("connected to the GitHub repository acme/api")
         ));
         connect(None).apply(&mut st, T0).unwrap();
         assert!(st.github.is_none());
         assert!(matches!(
-            check_filing(&st, &alice, &filing(None, Some(7)), now),
+            check_filing(&st, &alice, &filing(None, Some(7)), Some((&br, &gd)), now),
             Err(Error::Invalid(_))
         ));
     }
@@ -1163,6 +1538,7 @@ mod tests {
             state: state.into(),
             commit_id: "head".into(),
             submitted_at: Some(10 * H),
+            user_id: Some(id + 100),
         };
         let reviews = [
             r(1, "bob", "APPROVED"),
@@ -1203,22 +1579,37 @@ mod tests {
             rev.state = "APPROVED".into();
             vec![rev]
         };
+        let pr = |head: &str| PullFacts {
+            head_sha: head.into(),
+            author_id: 7,
+            requester_id: Some(8),
+        };
         let ok = one(r(1, "BOB", "APPROVED"));
+        // Neither the pull request's author nor the requester, by GitHub id.
+        for (id, words) in [(7, "authored the pull request"), (8, "requested")] {
+            let mut by = r(1, "bob", "APPROVED");
+            by.user_id = Some(id);
+            let err = github_approval(&st, &e, &one(by), &pr("head"), &reviewers).unwrap_err();
+            assert!(
+                matches!(&err, Error::Forbidden(m) if m.contains(words)),
+                "{err}"
+            );
+        }
         assert_eq!(
-            github_approval(&st, &e, &ok, "head", &reviewers)
+            github_approval(&st, &e, &ok, &pr("head"), &reviewers)
                 .unwrap()
                 .1
                 .id,
             "bob"
         );
-        let stale = github_approval(&st, &e, &ok, "newer", &reviewers).unwrap_err();
+        let stale = github_approval(&st, &e, &ok, &pr("newer"), &reviewers).unwrap_err();
         assert!(
             matches!(&stale, Error::Forbidden(m) if m.contains("stale")),
             "{stale}"
         );
         let mut early = r(1, "bob", "APPROVED");
         early.submitted_at = Some(0);
-        let early = github_approval(&st, &e, &one(early), "head", &reviewers).unwrap_err();
+        let early = github_approval(&st, &e, &one(early), &pr("head"), &reviewers).unwrap_err();
         assert!(
             matches!(&early, Error::Forbidden(m) if m.contains("before the exception was filed"))
         );
@@ -1227,8 +1618,14 @@ mod tests {
             ("aud", "not a codeowner"),
             ("carol", "not a principal"),
         ] {
-            let err = github_approval(&st, &e, &one(r(1, login, "APPROVED")), "head", &reviewers)
-                .unwrap_err();
+            let err = github_approval(
+                &st,
+                &e,
+                &one(r(1, login, "APPROVED")),
+                &pr("head"),
+                &reviewers,
+            )
+            .unwrap_err();
             assert!(
                 matches!(&err, Error::Forbidden(m) if m.contains(words)),
                 "{login}: {err}"
@@ -1236,5 +1633,89 @@ mod tests {
         }
         assert!(st.is_bot_login("ci-user"));
         assert!(!st.is_bot_login("bob"));
+    }
+
+    mod control_history {
+        use serde_json::json;
+
+        use super::super::*;
+
+        fn with(f: impl FnOnce(&mut ProjectSettings)) -> ProjectSettings {
+            let mut s = ProjectSettings::default();
+            f(&mut s);
+            s
+        }
+
+        fn changed(settings: &ProjectSettings, extra: serde_json::Value) -> serde_json::Value {
+            let mut r = json!({"type": "project_settings_changed", "id": "evt_1",
+            "changed_by": "key_alice", "changed_by_name": "alice",
+            "settings": settings});
+            if let (Some(o), Some(e)) = (r.as_object_mut(), extra.as_object()) {
+                o.extend(e.clone());
+            }
+            r
+        }
+
+        #[test]
+        fn a_weakening_change_under_the_control_needs_a_second_admin() {
+            let on = with(|s| s.second_admin_for_weakening = true);
+            let mut weaker = on.clone();
+            weaker.max_exception_lifetime_seconds *= 2;
+            // Without the control: nothing to approve.
+            let mut h = ControlHistory::default();
+            h.add(&changed(&ProjectSettings::default(), json!({})))
+                .unwrap();
+            h.add(&changed(
+                &with(|s| s.max_exception_lifetime_seconds *= 2),
+                json!({}),
+            ))
+            .unwrap();
+            // Under it, unapproved: refused.
+            let mut h = ControlHistory::default();
+            h.add(&changed(&on, json!({}))).unwrap();
+            let err = h.add(&changed(&weaker, json!({}))).unwrap_err().to_string();
+            assert!(err.contains("without a second admin's approval"), "{err}");
+            // Under it, `previous` recorded (the first change of a period).
+            let mut h = ControlHistory::default();
+            assert!(h.add(&changed(&weaker, json!({"previous": on}))).is_err());
+            // Approved by the proposer: refused, both as the approval and as
+            // the change.
+            let mut h = ControlHistory::default();
+            h.add(&changed(&on, json!({}))).unwrap();
+            let self_approval = json!({"type": "settings_change_approved", "change_id": "chg_1",
+            "proposed_by": "key_alice", "proposed_by_name": "alice",
+            "approved_by": "key_alice2", "approved_by_name": "Alice "});
+            assert!(h.add(&self_approval).is_err(), "same name, other key");
+            let approved = json!({"change_id": "chg_1", "approved_by": "key_bob",
+            "approved_by_name": "bob"});
+            let err = h
+                .add(&changed(&weaker, approved.clone()))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("no settings_change_approved record"), "{err}");
+            // Proposed, approved by another admin, applied: verified.
+            let mut h = ControlHistory::default();
+            h.add(&changed(&on, json!({}))).unwrap();
+            h.add(&json!({"type": "settings_change_proposed", "id": "chg_1",
+            "proposed_by": "key_alice", "proposed_by_name": "alice",
+            "settings": weaker, "previous": on}))
+                .unwrap();
+            h.add(
+                &json!({"type": "settings_change_approved", "change_id": "chg_1",
+            "proposed_by": "key_alice", "proposed_by_name": "alice",
+            "approved_by": "key_bob", "approved_by_name": "bob"}),
+            )
+            .unwrap();
+            let mut other = weaker.clone();
+            other.max_exception_lifetime_seconds += 1;
+            assert!(
+                h.add(&changed(&other, approved.clone())).is_err(),
+                "not what was proposed"
+            );
+            h.add(&changed(&weaker, approved)).unwrap();
+            assert_eq!(h.last(), Some(&weaker));
+            // A change whose recorded previous controls break the history.
+            assert!(h.add(&changed(&on, json!({"previous": on}))).is_err());
+        }
     }
 }

@@ -21,6 +21,7 @@
 //! | [`principal`] | roles, API key records, access rules |
 //! | [`settings`] | a project's controls |
 //! | [`ledger`] | the exception ledger's rules and state fold |
+//! | [`signals`] | exceptions bound to their blocked run: kinds' normal form, signals' evidence |
 //! | [`verdict`] | the gate's decision input and verdict |
 //! | [`export`] | the compliance export's model and rendering |
 //! | [`changelog`] | the API changelog: the runs that passed the gate |
@@ -47,9 +48,11 @@ mod error;
 pub mod export;
 pub mod ledger;
 pub mod monitor;
+pub mod people;
 pub mod principal;
 pub mod record;
 pub mod settings;
+pub mod signals;
 pub mod time;
 pub mod verdict;
 

@@ -17,6 +17,11 @@
 //!   applied within `expiry_warning_hours` of its expiry (the change it
 //!   covers is still being made); runs whose findings CI supplied rather
 //!   than the log's gate engine.
+//! - **People**: a principal approving an exception within
+//!   `new_approver_days` of being added (a principal made for the
+//!   occasion), and two principals sharing an identity (a folded name or
+//!   GitHub login, a GitHub ID, an identity provider subject), as legacy
+//!   data may hold.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -54,13 +59,36 @@ pub struct History {
     pub days: BTreeMap<i64, DayActivity>,
     /// Every exception seen, by ID.
     pub exceptions: BTreeMap<String, Exception>,
+    /// The principals, from the principal records seen.
+    pub people: crate::people::People,
+    /// Approvals by day: (approver, time, exception).
+    pub approvals: BTreeMap<i64, Vec<(String, i64, String)>>,
+    /// Records added so far (their order, for the principal records).
+    seen: u64,
 }
 
 impl History {
     /// Adds one record (in log order).
     pub fn add(&mut self, record: &Record, time_ms: i64) {
         let day = time_ms.div_euclid(DAY_MS);
+        self.seen += 1;
         match &record.body {
+            RecordBody::PrincipalAdded(_)
+            | RecordBody::PrincipalChanged(_)
+            | RecordBody::PrincipalRevoked(_) => {
+                // A malformed principal record is not monitoring's to judge.
+                let _ = self.people.add(record, self.seen);
+            }
+            RecordBody::ExceptionSignal(s) => {
+                self.approvals.entry(day).or_default().push((
+                    s.approver.clone(),
+                    time_ms,
+                    s.exception_id.clone(),
+                ));
+                if let Some(e) = self.exceptions.get_mut(&s.exception_id) {
+                    e.apply(record);
+                }
+            }
             RecordBody::GateDecision(d) => {
                 let a = self.days.entry(day).or_default();
                 a.decisions += 1;
@@ -127,8 +155,15 @@ pub mod rule {
     pub const EXPIRING_IN_USE: &str = "exception_expiring_in_use";
     /// Runs whose findings CI supplied.
     pub const CI_CLASSIFIED: &str = "findings_supplied_by_ci";
-    /// Every rule.
-    pub const ALL: [&str; 9] = [
+    /// An approval by a principal added shortly before.
+    pub const NEW_APPROVER: &str = "approval_by_new_principal";
+    /// Two principals sharing an identity.
+    pub const SHARED_IDENTITY: &str = "principals_share_identity";
+    /// A change that weakened the project's controls (raised at once, by
+    /// the change itself, not by the daily run: not in [`ALL`]).
+    pub const CONTROLS_WEAKENED: &str = "controls_weakened";
+    /// Every rule of the daily run.
+    pub const ALL: [&str; 11] = [
         CHANGE_SPIKE,
         ERR_SPIKE,
         EXCEPTION_SPIKE,
@@ -138,6 +173,8 @@ pub mod rule {
         STALE_ANERGIC,
         EXPIRING_IN_USE,
         CI_CLASSIFIED,
+        NEW_APPROVER,
+        SHARED_IDENTITY,
     ];
 }
 
@@ -374,6 +411,47 @@ pub fn detect(history: &History, day: i64, config: &MonitorConfig) -> Vec<Anomal
             },
         ));
     }
+
+    // Approvals by principals added shortly before.
+    let new_ms = i64::from(config.new_approver_days) * DAY_MS;
+    for (approver, at, exception) in history.approvals.get(&day).into_iter().flatten() {
+        if let Some(added) = history.people.added_at(approver)
+            && at - added < new_ms
+        {
+            let days = u64::try_from((at - added).max(0) / DAY_MS).unwrap_or(0);
+            out.push(Anomaly::new(
+                None,
+                AnomalyDetected {
+                    rule: rule::NEW_APPROVER.to_owned(),
+                    day: date.clone(),
+                    subject: format!("{approver} on {exception}"),
+                    observed: days,
+                    threshold: u64::from(config.new_approver_days),
+                    detail: format!(
+                        "{approver} approved exception {exception} {days} days after being added as a principal (less than {} days): a principal made for the occasion?",
+                        config.new_approver_days
+                    ),
+                },
+            ));
+        }
+    }
+
+    // Two principals of one person (legacy data, or identities added later).
+    for (a, b, what) in history.people.shared_identities() {
+        out.push(Anomaly::new(
+            None,
+            AnomalyDetected {
+                rule: rule::SHARED_IDENTITY.to_owned(),
+                day: date.clone(),
+                subject: format!("{a} and {b}"),
+                observed: 2,
+                threshold: 1,
+                detail: format!(
+                    "principals {a} and {b} share {what}: one person holds two principals, and could approve their own exception"
+                ),
+            },
+        ));
+    }
     out
 }
 
@@ -438,6 +516,7 @@ mod tests {
             expires_at: format_time(expires),
             repository: None,
             pull_request: None,
+            blocked_run: None,
         })
     }
 

@@ -23,10 +23,14 @@ pub enum Role {
     Codeowner,
     /// Read records and compliance exports (per project).
     Auditor,
+    /// A downstream team's key (per project): reports `consumer_test`
+    /// signals; never submits gate decisions.
+    Consumer,
 }
 
 impl Role {
-    /// The role's name: `admin`, `submitter`, `ci`, `codeowner` or `auditor`.
+    /// The role's name: `admin`, `submitter`, `ci`, `codeowner`, `auditor`
+    /// or `consumer`.
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
@@ -35,6 +39,7 @@ impl Role {
             Role::Ci => "ci",
             Role::Codeowner => "codeowner",
             Role::Auditor => "auditor",
+            Role::Consumer => "consumer",
         }
     }
 }
@@ -54,12 +59,13 @@ impl std::str::FromStr for Role {
             Role::Ci,
             Role::Codeowner,
             Role::Auditor,
+            Role::Consumer,
         ]
         .into_iter()
         .find(|r| r.as_str() == s)
         .ok_or_else(|| {
             Error::Invalid(format!(
-                "unknown role {s:?} (admin, submitter, ci, codeowner, auditor)"
+                "unknown role {s:?} (admin, submitter, ci, codeowner, auditor, consumer)"
             ))
         })
     }
@@ -106,12 +112,137 @@ impl KeyRecord {
     }
 }
 
-/// A principal's profile beside its key record.
+/// A principal's profile beside its key record: its GitHub login and its
+/// stable identities (the person behind the key). Profiles stored before
+/// identities read back without them.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Profile {
     /// GitHub login, for `github_review` signals.
     #[serde(default)]
     pub github_login: Option<String>,
+    /// GitHub's numeric user ID: stable across login renames.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub github_id: Option<u64>,
+    /// The identity provider's subject (OIDC `iss` and `sub`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idp: Option<IdpSubject>,
+}
+
+/// An identity provider's subject: the OIDC issuer and the subject it
+/// gives the person (stable; never an e-mail address or display name).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdpSubject {
+    /// The issuer, e.g. `https://login.example.com`.
+    pub issuer: String,
+    /// The subject the issuer gives the person.
+    pub subject: String,
+}
+
+/// The form in which names, logins and identities are compared: trimmed,
+/// then Unicode compatibility caseless matching (D146 of the Unicode
+/// standard: NFKC, full case folding, twice, from NFD), after mapping the
+/// capital I with dot above (U+0130) to `i` as Turkic folding does. So
+/// `STRASSE` and `straße`, `ALİCE` and `alice`, `Ａｌｉｃｅ` (full width)
+/// and `alice` are one name.
+#[must_use]
+pub fn fold(text: &str) -> String {
+    use caseless::Caseless as _;
+    use unicode_normalization::UnicodeNormalization as _;
+    let dotted = text.trim().replace('\u{130}', "i");
+    dotted
+        .chars()
+        .nfd()
+        .default_case_fold()
+        .nfkc()
+        .default_case_fold()
+        .nfkc()
+        .collect()
+}
+
+/// Whether two texts are the same once [`fold`]ed.
+#[must_use]
+pub fn same_text(a: &str, b: &str) -> bool {
+    a == b || fold(a) == fold(b)
+}
+
+/// What makes a principal a person: its ID, name, GitHub login, GitHub ID
+/// and identity provider subject (as in a `principal_added` record).
+#[derive(Clone, Copy, Debug)]
+pub struct Person<'a> {
+    /// Principal ID.
+    pub id: &'a str,
+    /// Name.
+    pub name: &'a str,
+    /// The profile (login and identities).
+    pub profile: &'a Profile,
+}
+
+impl<'a> Person<'a> {
+    /// The person of a principal.
+    #[must_use]
+    pub fn of(p: &'a Principal) -> Self {
+        Person {
+            id: &p.key.id,
+            name: &p.key.name,
+            profile: &p.profile,
+        }
+    }
+
+    /// What `self` and `other` share that makes them one person, in words
+    /// (`"the GitHub ID 583231"`), or `None` if they are two people. The
+    /// same principal ID, a name or GitHub login equal once [`fold`]ed, the
+    /// same GitHub ID or the same identity provider subject.
+    #[must_use]
+    pub fn shared_with(&self, other: &Person<'_>) -> Option<String> {
+        if self.id == other.id {
+            return Some(format!("the principal ID {}", self.id));
+        }
+        if same_text(self.name, other.name) {
+            return Some(format!("the name {:?}", other.name));
+        }
+        self.shared_identity(other)
+    }
+
+    /// What `self` and `other` share among the GitHub login, GitHub ID and
+    /// identity provider subject (not the name), in words.
+    #[must_use]
+    pub fn shared_identity(&self, other: &Person<'_>) -> Option<String> {
+        let (a, b) = (self.profile, other.profile);
+        if let (Some(x), Some(y)) = (a.github_id, b.github_id)
+            && x == y
+        {
+            return Some(format!("the GitHub ID {x}"));
+        }
+        if let (Some(x), Some(y)) = (&a.idp, &b.idp)
+            && x.issuer == y.issuer
+            && same_text(&x.subject, &y.subject)
+        {
+            return Some(format!(
+                "the identity provider subject {:?} of {}",
+                y.subject, y.issuer
+            ));
+        }
+        if let (Some(x), Some(y)) = (&a.github_login, &b.github_login)
+            && same_text(x, y)
+        {
+            return Some(format!("the GitHub login {y:?}"));
+        }
+        None
+    }
+}
+
+/// The first of `existing` (a project's principals, active **and**
+/// revoked) that `new` would duplicate, and what they share: one person
+/// holds one principal, ever. `None` if `new` is another person.
+#[must_use]
+pub fn duplicate<'a>(
+    existing: impl IntoIterator<Item = Person<'a>>,
+    new: &Person<'_>,
+) -> Option<(Person<'a>, String)> {
+    existing
+        .into_iter()
+        .find_map(|p| new.shared_with(&p).map(|what| (p, what)))
 }
 
 /// A principal: its key record and profile.
@@ -169,7 +300,8 @@ pub fn authorize(caller: &KeyRecord, project: &str, access: Access) -> Result<()
     let ok = match access {
         Access::Read => log_admin || !caller.roles.is_empty(),
         Access::Export => log_admin || has(Role::Auditor) || has(Role::Admin),
-        Access::Decide => has(Role::Ci),
+        // A downstream team's key never vouches for the change it tests.
+        Access::Decide => has(Role::Ci) && !has(Role::Consumer),
         Access::Ledger => caller.project.is_some(),
         Access::Acknowledge => has(Role::Codeowner) || has(Role::Admin),
         Access::Control => log_admin || has(Role::Admin),
@@ -180,6 +312,9 @@ pub fn authorize(caller: &KeyRecord, project: &str, access: Access) -> Result<()
         Err(Error::Forbidden(match access {
             Access::Read => "this key has no role in the project".into(),
             Access::Export => "exports need the auditor or admin role".into(),
+            Access::Decide if has(Role::Consumer) => {
+                "a consumer key (a downstream team's) can never submit gate decisions".into()
+            }
             Access::Decide => "only a ci key submits gate decisions".into(),
             Access::Ledger => "the exception ledger takes keys of the project's principals".into(),
             Access::Acknowledge => "anomalies are acknowledged by a codeowner or admin".into(),
@@ -212,6 +347,7 @@ mod tests {
             Role::Ci,
             Role::Codeowner,
             Role::Auditor,
+            Role::Consumer,
         ] {
             assert_eq!(r.as_str().parse::<Role>().unwrap(), r);
             assert_eq!(serde_json::to_value(r).unwrap(), r.as_str());
@@ -255,6 +391,11 @@ mod tests {
             (&owner, Access::Export),
             (&admin, Access::Decide),
             (&admin, Access::Ledger),
+            (&key(Some("prj_a"), &[Role::Consumer]), Access::Decide),
+            (
+                &key(Some("prj_a"), &[Role::Ci, Role::Consumer]),
+                Access::Decide,
+            ),
         ] {
             assert!(
                 matches!(authorize(k, "prj_a", a), Err(Error::Forbidden(_))),

@@ -67,6 +67,22 @@ pub const SHARE_TOKEN_USED: &str = "share_token_used";
 pub const SHARE_TOKEN_REVOKED: &str = "share_token_revoked";
 /// Record type of the start of a project's chain, after its legacy records.
 pub const CHAIN_STARTED: &str = "chain_started";
+/// Record type of a principal added to a project.
+pub const PRINCIPAL_ADDED: &str = "principal_added";
+/// Record type of a principal's roles or identities changed.
+pub const PRINCIPAL_CHANGED: &str = "principal_changed";
+/// Record type of a principal revoked.
+pub const PRINCIPAL_REVOKED: &str = "principal_revoked";
+/// The storage index under which a project's principal records are kept
+/// (the index of an exception's events; exception IDs start `exc_`).
+pub const PRINCIPALS_INDEX: &str = "principals";
+/// Record type of a weakening change of a project's controls, held for a
+/// second project admin's approval.
+pub const SETTINGS_CHANGE_PROPOSED: &str = "settings_change_proposed";
+/// Record type of a second admin's approval of a held change of controls.
+pub const SETTINGS_CHANGE_APPROVED: &str = "settings_change_approved";
+/// Record type of a held change of controls withdrawn.
+pub const SETTINGS_CHANGE_WITHDRAWN: &str = "settings_change_withdrawn";
 
 /// The type of a record: one per kind of event the log records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -101,11 +117,23 @@ pub enum RecordKind {
     ShareTokenRevoked,
     /// [`CHAIN_STARTED`]
     ChainStarted,
+    /// [`PRINCIPAL_ADDED`]
+    PrincipalAdded,
+    /// [`PRINCIPAL_CHANGED`]
+    PrincipalChanged,
+    /// [`PRINCIPAL_REVOKED`]
+    PrincipalRevoked,
+    /// [`SETTINGS_CHANGE_PROPOSED`]
+    SettingsChangeProposed,
+    /// [`SETTINGS_CHANGE_APPROVED`]
+    SettingsChangeApproved,
+    /// [`SETTINGS_CHANGE_WITHDRAWN`]
+    SettingsChangeWithdrawn,
 }
 
 impl RecordKind {
     /// Every type, in the order of their type codes (1, 2, …).
-    pub const ALL: [RecordKind; 15] = [
+    pub const ALL: [RecordKind; 21] = [
         RecordKind::GateDecision,
         RecordKind::ExceptionRequested,
         RecordKind::ExceptionSignal,
@@ -121,6 +149,12 @@ impl RecordKind {
         RecordKind::ShareTokenUsed,
         RecordKind::ShareTokenRevoked,
         RecordKind::ChainStarted,
+        RecordKind::PrincipalAdded,
+        RecordKind::PrincipalChanged,
+        RecordKind::PrincipalRevoked,
+        RecordKind::SettingsChangeProposed,
+        RecordKind::SettingsChangeApproved,
+        RecordKind::SettingsChangeWithdrawn,
     ];
 
     /// The type whose `type` field is `name`.
@@ -148,6 +182,12 @@ impl RecordKind {
             RecordKind::ShareTokenUsed => SHARE_TOKEN_USED,
             RecordKind::ShareTokenRevoked => SHARE_TOKEN_REVOKED,
             RecordKind::ChainStarted => CHAIN_STARTED,
+            RecordKind::PrincipalAdded => PRINCIPAL_ADDED,
+            RecordKind::PrincipalChanged => PRINCIPAL_CHANGED,
+            RecordKind::PrincipalRevoked => PRINCIPAL_REVOKED,
+            RecordKind::SettingsChangeProposed => SETTINGS_CHANGE_PROPOSED,
+            RecordKind::SettingsChangeApproved => SETTINGS_CHANGE_APPROVED,
+            RecordKind::SettingsChangeWithdrawn => SETTINGS_CHANGE_WITHDRAWN,
         }
     }
 }
@@ -567,6 +607,20 @@ pub enum RecordBody {
     ShareTokenRevoked(ShareTokenRevoked),
     /// The project's chain starts here, after its legacy records.
     ChainStarted(ChainStarted),
+    /// A principal added to the project.
+    PrincipalAdded(PrincipalAdded),
+    /// A principal's roles or identities changed.
+    PrincipalChanged(PrincipalChanged),
+    /// A principal revoked.
+    PrincipalRevoked(PrincipalRevoked),
+    /// A weakening change of the controls, held for a second admin (its
+    /// ID is the change's, `chg_…`).
+    SettingsChangeProposed(SettingsChangeProposed),
+    /// A held change approved by a second admin (queued with the
+    /// `project_settings_changed` record that applies it).
+    SettingsChangeApproved(SettingsChangeApproved),
+    /// A held change withdrawn.
+    SettingsChangeWithdrawn(SettingsChangeWithdrawn),
 }
 
 impl RecordBody {
@@ -589,6 +643,12 @@ impl RecordBody {
             RecordBody::ShareTokenUsed(_) => RecordKind::ShareTokenUsed,
             RecordBody::ShareTokenRevoked(_) => RecordKind::ShareTokenRevoked,
             RecordBody::ChainStarted(_) => RecordKind::ChainStarted,
+            RecordBody::PrincipalAdded(_) => RecordKind::PrincipalAdded,
+            RecordBody::PrincipalChanged(_) => RecordKind::PrincipalChanged,
+            RecordBody::PrincipalRevoked(_) => RecordKind::PrincipalRevoked,
+            RecordBody::SettingsChangeProposed(_) => RecordKind::SettingsChangeProposed,
+            RecordBody::SettingsChangeApproved(_) => RecordKind::SettingsChangeApproved,
+            RecordBody::SettingsChangeWithdrawn(_) => RecordKind::SettingsChangeWithdrawn,
         }
     }
 
@@ -608,12 +668,32 @@ impl RecordBody {
 
 impl Record {
     /// The exception this record is an event of: its own ID for a request,
-    /// the one it names for later events, none for other records.
+    /// the one it names for later events, none for other records. A held
+    /// change of controls is indexed the same way (its proposal, approval
+    /// and withdrawal under the change's ID), so that the service folds
+    /// the pending changes with the ledger.
     #[must_use]
     pub fn exception(&self) -> Option<&str> {
         match &self.body {
-            RecordBody::ExceptionRequested(_) => Some(&self.id),
+            RecordBody::ExceptionRequested(_) | RecordBody::SettingsChangeProposed(_) => {
+                Some(&self.id)
+            }
+            RecordBody::SettingsChangeApproved(r) => Some(&r.change_id),
+            RecordBody::SettingsChangeWithdrawn(r) => Some(&r.change_id),
             body => body.exception_id(),
+        }
+    }
+
+    /// The storage index the record is kept under besides its sequence
+    /// number: its exception's ID for ledger events, [`PRINCIPALS_INDEX`]
+    /// for principal records, none for others.
+    #[must_use]
+    pub fn index_key(&self) -> Option<&str> {
+        match &self.body {
+            RecordBody::PrincipalAdded(_)
+            | RecordBody::PrincipalChanged(_)
+            | RecordBody::PrincipalRevoked(_) => Some(PRINCIPALS_INDEX),
+            _ => self.exception(),
         }
     }
 
@@ -752,6 +832,26 @@ pub struct ExceptionRequested {
     /// The pull request's number, if it names one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_request: Option<u64>,
+    /// The blocked gate decision the exception is for (absent in
+    /// exceptions filed before filings named their run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocked_run: Option<BlockedRun>,
+}
+
+/// The blocked gate decision an exception is filed for: which record it
+/// is (ID, place in the project's chain, digest) and the commit it gated.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlockedRun {
+    /// The decision's run ID (`run_…`).
+    pub run_id: String,
+    /// Its sequence number in the project's chain (`None` for a legacy record).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
+    /// `sha256:<hex>` digest of the decision record.
+    pub digest: String,
+    /// The commit the decision gated.
+    pub commit_sha: String,
 }
 
 /// Fields of an `exception_signal`.
@@ -844,6 +944,72 @@ pub struct ProjectSettingsChanged {
     pub changed: Vec<String>,
     /// Every control after the change.
     pub settings: ProjectSettings,
+    /// Every control before the change (absent in records written before
+    /// it was recorded, and at creation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<ProjectSettings>,
+    /// How the change weakens the controls
+    /// ([`crate::settings::weakening`]); absent if it does not.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub weakening: Vec<String>,
+    /// The held change this record applies (`chg_…`), after a second
+    /// admin approved it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change_id: Option<String>,
+    /// The second admin who approved it (principal ID).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved_by: Option<String>,
+    /// Their name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved_by_name: Option<String>,
+}
+
+/// Fields of a `settings_change_proposed` (its record ID is the change's
+/// ID): a change that weakens the controls of a project whose
+/// `second_admin_for_weakening` is on. It does not take effect until
+/// another project admin approves it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettingsChangeProposed {
+    /// Who proposed it (principal or log admin key ID).
+    pub proposed_by: String,
+    /// Their name.
+    pub proposed_by_name: String,
+    /// The names of the controls it changes.
+    pub changed: Vec<String>,
+    /// How it weakens them.
+    pub weakening: Vec<String>,
+    /// Every control before the change.
+    pub previous: ProjectSettings,
+    /// Every control after it.
+    pub settings: ProjectSettings,
+    /// When the proposal lapses unapproved (RFC 3339).
+    pub expires_at: String,
+}
+
+/// Fields of a `settings_change_approved`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettingsChangeApproved {
+    /// The held change.
+    pub change_id: String,
+    /// Who proposed it.
+    pub proposed_by: String,
+    /// Their name.
+    pub proposed_by_name: String,
+    /// The second admin who approved it (principal ID).
+    pub approved_by: String,
+    /// Their name.
+    pub approved_by_name: String,
+}
+
+/// Fields of a `settings_change_withdrawn`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettingsChangeWithdrawn {
+    /// The held change.
+    pub change_id: String,
+    /// Who withdrew it.
+    pub withdrawn_by: String,
+    /// Their name.
+    pub withdrawn_by_name: String,
 }
 
 /// Fields of a `share_token_created`: a read-only link to the runs and the
@@ -895,6 +1061,103 @@ pub struct ChainStarted {
     /// in that order: anyone can recompute it from the project's legacy
     /// envelopes in the log.
     pub legacy_digest: String,
+}
+
+/// A principal as a principal record states it: who holds the key, its
+/// roles, and the person's identities.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrincipalFacts {
+    /// The principal's ID (`key_…`).
+    pub principal_id: String,
+    /// Its name.
+    pub name: String,
+    /// Its project roles.
+    pub roles: Vec<crate::principal::Role>,
+    /// Marked as a bot.
+    pub bot: bool,
+    /// GitHub login.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub github_login: Option<String>,
+    /// GitHub numeric user ID.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub github_id: Option<u64>,
+    /// Identity provider subject.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idp: Option<crate::principal::IdpSubject>,
+}
+
+impl PrincipalFacts {
+    /// The facts of a principal.
+    #[must_use]
+    pub fn of(p: &crate::principal::Principal) -> Self {
+        PrincipalFacts {
+            principal_id: p.key.id.clone(),
+            name: p.key.name.clone(),
+            roles: p.key.roles.clone(),
+            bot: p.key.bot,
+            github_login: p.profile.github_login.clone(),
+            github_id: p.profile.github_id,
+            idp: p.profile.idp.clone(),
+        }
+    }
+
+    /// The profile these facts give (login and identities).
+    #[must_use]
+    pub fn profile(&self) -> crate::principal::Profile {
+        crate::principal::Profile {
+            github_login: self.github_login.clone(),
+            github_id: self.github_id,
+            idp: self.idp.clone(),
+        }
+    }
+}
+
+/// Fields of a `principal_added`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrincipalAdded {
+    /// The principal added.
+    #[serde(flatten)]
+    pub principal: PrincipalFacts,
+    /// The log admin who added it (key ID).
+    pub added_by: String,
+    /// Their name.
+    pub added_by_name: String,
+    /// Only in the records of the migration (principals created before
+    /// principal records): when the key was created (RFC 3339), as the
+    /// key store says. Such a record vouches for the principal from then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub migrated_from: Option<String>,
+}
+
+/// Fields of a `principal_changed`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrincipalChanged {
+    /// The principal after the change.
+    #[serde(flatten)]
+    pub principal: PrincipalFacts,
+    /// What changed: `roles`, `bot`, `github_login`, `github_id`, `idp`.
+    pub changed: Vec<String>,
+    /// The log admin who changed it.
+    pub changed_by: String,
+    /// Their name.
+    pub changed_by_name: String,
+}
+
+/// Fields of a `principal_revoked`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrincipalRevoked {
+    /// The principal revoked.
+    pub principal_id: String,
+    /// Its name.
+    pub name: String,
+    /// Who revoked it (a log admin's key ID).
+    pub revoked_by: String,
+    /// Their name.
+    pub revoked_by_name: String,
+    /// Only in the records of the migration: when the key was revoked
+    /// (RFC 3339), as the key store says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub migrated_from: Option<String>,
 }
 
 /// Fields of an `anomaly_acknowledged`.
@@ -1002,6 +1265,12 @@ mod tests {
                 RecordKind::ShareTokenUsed => 12,
                 RecordKind::ShareTokenRevoked => 13,
                 RecordKind::ChainStarted => 14,
+                RecordKind::PrincipalAdded => 15,
+                RecordKind::PrincipalChanged => 16,
+                RecordKind::PrincipalRevoked => 17,
+                RecordKind::SettingsChangeProposed => 18,
+                RecordKind::SettingsChangeApproved => 19,
+                RecordKind::SettingsChangeWithdrawn => 20,
             };
             assert_eq!(position, i);
             assert_eq!(RecordKind::from_name(k.as_str()), Some(k));

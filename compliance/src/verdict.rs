@@ -362,6 +362,7 @@ mod tests {
             activated_at: Some(created_at + 1),
             revoked_at: None,
             expiry_recorded: false,
+            blocked_run: None,
         }
     }
 

@@ -51,7 +51,9 @@ pub fn random_salt() -> String {
 }
 
 /// Creates an API key; returns the secret (shown once) and its record.
-/// Blocks on a durable write.
+/// The template's ID is kept if it has one (a principal's, named in its
+/// `principal_added` record first), else a new one is drawn. Blocks on a
+/// durable write.
 ///
 /// # Errors
 /// Storage failures.
@@ -60,7 +62,11 @@ pub fn create_key(store: &dyn KeyStore, record_template: KeyRecord) -> Result<(S
     OsRng.fill_bytes(&mut secret);
     let secret = format!("sa_{}", URL_SAFE_NO_PAD.encode(secret));
     let record = KeyRecord {
-        id: random_id("key"),
+        id: if record_template.id.is_empty() {
+            random_id("key")
+        } else {
+            record_template.id.clone()
+        },
         created_at: now_rfc3339(),
         revoked_at: None,
         ..record_template
@@ -86,6 +92,15 @@ pub fn authenticate(store: &dyn KeyStore, secret: &str) -> Result<Option<KeyReco
 /// Storage failures.
 pub fn list_keys(store: &dyn KeyStore) -> Result<Vec<KeyRecord>> {
     Ok(store.keys()?.into_iter().map(|(_, r)| r).collect())
+}
+
+/// The record of the key with `id`, revoked or not (a scan: run it off the
+/// async workers).
+///
+/// # Errors
+/// Storage failures.
+pub fn find_key(store: &dyn KeyStore, id: &str) -> Result<Option<KeyRecord>> {
+    Ok(list_keys(store)?.into_iter().find(|r| r.id == id))
 }
 
 /// Revokes the key with `id`; returns its record, or `None` if there is

@@ -242,6 +242,26 @@ impl Harness {
             .await
     }
 
+    /// Submits, with a new `ci` key, a decision blocked by one `ERR`
+    /// finding (`kind` on `endpoint`); returns its run ID. An exception
+    /// is filed for a blocked run.
+    async fn blocked_run(&self, project: &str, kind: &str, endpoint: &str) -> String {
+        let ci = self.principal(project, "ci", &["ci"]).await;
+        let (st, v) = self
+            .api(
+                "POST",
+                &format!("/api/projects/{project}/decisions"),
+                &ci,
+                Some(json!({"commit_sha": "abcdef0", "branch": "feature", "author": "a",
+                            "findings": [{"kind": kind, "endpoint": endpoint, "severity": "ERR", "detail": ""}],
+                            "artifacts": []})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{v}");
+        assert_eq!(v["blocked"], true, "{v}");
+        v["run_id"].as_str().unwrap().to_owned()
+    }
+
     fn kinds(&self, project: &str) -> Vec<RecordKind> {
         let mut out = Vec::new();
         self.records
@@ -399,13 +419,19 @@ async fn forged_forms_change_nothing_and_a_session_sees_no_other_project() {
     let other = h.project("other").await;
     let alice = h.principal(&p, "alice", &["codeowner"]).await;
     let bob = h.principal(&p, "bob", &["codeowner"]).await;
+    // An exception is filed for a blocked run: the form names it and one
+    // of its ERR findings.
+    let run = h.blocked_run(&p, "k", "GET /a").await;
     let (cookie, _) = h.sign_in(&alice).await;
-    let html = h.page(&format!("/ui/p/{p}/exceptions"), &cookie).await.body;
+    let html = h
+        .page(&format!("/ui/p/{p}/exceptions?run={run}"), &cookie)
+        .await
+        .body;
     let token = csrf_of(&html);
     let expires = compliance::time::format_time(T0 + 86_400_000);
     let filing = format!(
-        "kind=k&endpoint={}&reason={}&expires_at={}",
-        enc("GET /a"),
+        "run_id={run}&finding={}&reason={}&expires_at={}",
+        enc("k GET /a"),
         enc("<script>alert(1)</script>"),
         enc(&expires)
     );

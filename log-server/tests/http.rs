@@ -795,8 +795,8 @@ async fn admin_routes_refuse_bad_requests_and_change_nothing() {
     );
     assert_eq!(
         h.snapshot().0,
-        3,
-        "keys and principals are not log records; the controls are"
+        4,
+        "log keys are not log records; the controls and alice's principal_added are, the refusals are not"
     );
 }
 
@@ -892,15 +892,15 @@ async fn compliance_routes_refuse_bad_requests_and_record_nothing() {
 
     let exceptions = format!("/api/projects/{id}/exceptions");
     let soon = compliance::time::format_time(log_server::service::now_ms() + 86_400_000);
-    let filing = json!({"kind": "response_property_removed", "endpoint": "GET /users/{id}", "reason": "migrated", "expires_at": soon});
+    let filing = json!({"kind": "response_property_removed", "endpoint": "GET /users/{id}", "run_id": run, "reason": "migrated", "expires_at": soon});
     let size = h.snapshot();
     h.post_json(&exceptions, &ci, &filing).await.error(
         StatusCode::FORBIDDEN,
         "forbidden",
         "codeowner",
     );
-    h.post_json(&exceptions, &alice, &json!({"kind": "k", "endpoint": "GET /", "reason": "r", "expires_at": "2001-01-01T00:00:00Z"})).await.error(StatusCode::BAD_REQUEST, "bad_request", "in the future");
-    h.post_json(&exceptions, &alice, &json!({"kind": "k", "endpoint": "GET /", "reason": "r", "expires_at": "2999-01-01T00:00:00Z"})).await.error(StatusCode::BAD_REQUEST, "bad_request", "maximum exception lifetime");
+    h.post_json(&exceptions, &alice, &json!({"kind": "response_property_removed", "endpoint": "GET /users/{id}", "run_id": run, "reason": "r", "expires_at": "2001-01-01T00:00:00Z"})).await.error(StatusCode::BAD_REQUEST, "bad_request", "in the future");
+    h.post_json(&exceptions, &alice, &json!({"kind": "response_property_removed", "endpoint": "GET /users/{id}", "run_id": run, "reason": "r", "expires_at": "2999-01-01T00:00:00Z"})).await.error(StatusCode::BAD_REQUEST, "bad_request", "maximum exception lifetime");
     assert_eq!(h.snapshot(), size);
     let filed = h.post_json(&exceptions, &alice, &filing).await;
     assert_eq!(filed.status, StatusCode::CREATED);

@@ -12,6 +12,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use compliance::record::RecordKind;
+use integration_tests::ledger::blocked_run;
 use integration_tests::{
     Api, LogServer, bin, cluster_services_or_skip, new_cluster_log, psql, settled, two_frontends,
 };
@@ -74,6 +75,15 @@ fn one_project_written_through_two_frontends() {
     // an exception is filed on A and approved on B.
     let per_client = 12;
     let ep = "GET /users/{id}";
+    // The blocked run the exception is filed for, submitted through B and
+    // named in a filing on A.
+    let run = blocked_run(
+        &api_b,
+        &id,
+        &ci,
+        "abcdef0",
+        &[("response_field_removed", ep)],
+    );
     let (statuses, exc_id) = std::thread::scope(|s| {
         let clients: Vec<_> = [&a.url, &a.url, &b.url, &b.url]
             .into_iter()
@@ -96,7 +106,7 @@ fn one_project_written_through_two_frontends() {
         let (st, v) = api_a.post(
             &exceptions,
             &alice,
-            &json!({"kind": "response_field_removed", "endpoint": ep,
+            &json!({"run_id": run, "kind": "response_field_removed", "endpoint": ep,
                     "reason": "clients migrated", "expires_at": rfc3339_in(5)}),
         );
         assert_eq!(st, 201, "{v}");
@@ -149,10 +159,17 @@ fn one_project_written_through_two_frontends() {
     let (st, v) = api_a.post(
         &exceptions,
         &alice,
-        &json!({"kind": "response_field_removed", "endpoint": ep,
+        &json!({"run_id": run, "kind": "response_field_removed", "endpoint": ep,
                 "reason": "again", "expires_at": rfc3339_in(3)}),
     );
     assert_eq!(st, 400, "the new maximum lifetime applies on A: {v}");
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .contains("maximum exception lifetime"),
+        "{v}"
+    );
     // Reads on B show what A recorded.
     let (st, v) = api_b.get(&format!("{exceptions}/{exc_id}"), &alice);
     assert_eq!(st, 200, "{v}");
@@ -189,10 +206,10 @@ fn one_project_written_through_two_frontends() {
     assert_eq!(already.len(), 2, "{runs:?}");
     assert_eq!(already.iter().filter(|a| **a).count(), 1, "{runs:?}");
 
-    // One sequence, without gaps or repeats: the project's creation, 48 + 2
-    // decisions, the exception's filing, signal, activation and revocation,
+    // One sequence, without gaps or repeats: the project's creation, the
+    // blocked run the exception was filed for, 48 + 2 decisions, the exception's filing, signal, activation and revocation,
     // the change of controls, and one monitoring run.
-    let expected = 1 + 4 * per_client + 2 + 4 + 1 + 1;
+    let expected = 1 + 1 + 4 * per_client + 2 + 4 + 1 + 1;
     let row = psql(
         &db,
         &format!(
@@ -233,7 +250,8 @@ fn one_project_written_through_two_frontends() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        text.contains(&format!("{} gate decisions", 4 * per_client + 2)),
+        // With the blocked run the exception was filed for.
+        text.contains(&format!("{} gate decisions", 4 * per_client + 3)),
         "{text}"
     );
     // The chain in the records themselves: each carries the sequence number
@@ -288,6 +306,7 @@ fn record(project: &str, seq: u64, id: &str, follows: Option<&str>) -> NewRecord
         exception: None,
         record: format!("{{\"id\":\"{id}\"}}").into_bytes(),
         follows: follows.map(str::to_owned),
+        project_row: None,
     }
 }
 
@@ -696,4 +715,47 @@ fn cockpit_sessions_and_share_links_work_across_frontends() {
     let (st, location, _) = ui_a.get(&overview, Some(&cookie));
     assert_eq!((st, location.as_str()), (303, "/ui/signin"));
     assert_eq!(ui_b.get(&overview, Some(&cookie)).0, 303);
+}
+
+/// A change of a project's controls is saved with its record in one
+/// transaction: a record that carries the project's row updates it when
+/// it is stored, and a fenced one (evaluated against a state that is no
+/// longer the project's) leaves the row as it was, so that no frontend
+/// sees the record without its controls, or the controls without it.
+#[test]
+fn settings_are_saved_with_their_record_in_one_transaction() {
+    use compliance::ledger::{ProjectRow, ProjectSettings};
+    use log_server::storage::RecordStore as _;
+    if !cluster_services_or_skip() {
+        return;
+    }
+    let (db, _) = new_cluster_log();
+    let pg = Postgres::connect(&db, Duration::from_secs(10)).unwrap();
+    let row = |lifetime: u64| ProjectRow {
+        id: "prj_s".into(),
+        name: "s".into(),
+        created_at: "2026-01-01T00:00:00Z".into(),
+        settings: ProjectSettings {
+            max_exception_lifetime_seconds: lifetime,
+            ..ProjectSettings::default()
+        },
+    };
+    pg.put_project(&row(100)).unwrap();
+    let mut first = record("prj_s", 1, "evt_1", None);
+    first.kind = RecordKind::ProjectSettingsChanged;
+    first.project_row = Some(Box::new(row(200)));
+    assert_eq!(sequence(&pg, &[(b"s1", Some(&first))]), [Sequenced::At(0)]);
+    assert_eq!(
+        pg.project("prj_s").unwrap(),
+        Some(row(200)),
+        "saved with it"
+    );
+    // Fenced (it claims to follow a record that is not the last): neither
+    // the record nor the row.
+    let mut stale = record("prj_s", 2, "evt_2", Some("evt_0"));
+    stale.kind = RecordKind::ProjectSettingsChanged;
+    stale.project_row = Some(Box::new(row(300)));
+    assert_eq!(sequence(&pg, &[(b"s2", Some(&stale))]), [Sequenced::Fenced]);
+    assert_eq!(pg.project("prj_s").unwrap(), Some(row(200)), "not saved");
+    assert_eq!(pg.last_record("prj_s").unwrap().map(|(s, _)| s), Some(1));
 }

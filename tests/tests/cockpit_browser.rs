@@ -312,13 +312,15 @@ fn cockpit_flow_in_headless_chromium() {
         assert!(proof.starts_with("/entries/"), "{proof}");
         shots.take(&c, "run").await;
 
-        // A files an exception; the maximum lifetime is shown.
-        c.goto(&format!("{base}/ui/p/{project}/exceptions"))
-            .await
-            .unwrap();
+        // A files an exception for the blocked run, from its page: the form
+        // offers the run's ERR finding; the maximum lifetime is shown.
+        click(&c, "#file-for-run").await;
         assert_eq!(text(&c, "#max-lifetime").await, "90 days");
-        fill(&c, "#kind", "response_field_removed").await;
-        fill(&c, "#endpoint", "get /users/{id}").await;
+        let finding = text(&c, "#finding").await;
+        assert!(
+            finding.contains("response_field_removed on GET /users/{id}"),
+            "{finding}"
+        );
         fill(&c, "#reason", XSS_REASON).await;
         shots.take(&c, "exceptions").await;
         click(&c, "#file-exception").await;

@@ -21,6 +21,7 @@ use compliance::export::{
 };
 use compliance::record::seal;
 use integration_tests::in_process::InProcess;
+use integration_tests::ledger::blocked_run;
 use integration_tests::{Api, LogServer, bin, check_schema, settled};
 use serde_json::{Value, json};
 
@@ -120,12 +121,14 @@ fn rfc3339_in(days: i64) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
-/// Files an exception (alice) and has bob approve it: its ID.
-fn file_and_approve(api: &Api, p: &Project, endpoint: &str, approve: bool) -> String {
+/// Files an exception (alice) for the blocked `run` (one of whose ERR
+/// findings is `response_field_removed` on `endpoint`) and has bob approve
+/// it: its ID.
+fn file_and_approve(api: &Api, p: &Project, run: &str, endpoint: &str, approve: bool) -> String {
     let (st, v) = api.post(
         &format!("/api/projects/{}/exceptions", p.id),
         &p.alice,
-        &json!({"kind": "response_field_removed", "endpoint": endpoint,
+        &json!({"run_id": run, "kind": "response_field_removed", "endpoint": endpoint,
                 "reason": "clients migrated", "expires_at": rfc3339_in(5)}),
     );
     assert_eq!(st, 201, "{v}");
@@ -329,7 +332,9 @@ fn an_export_without_one_exception_names_the_gap() {
     let p = project(&api, &s.admin_key);
     decide(&api, &p, "GET /a");
     decide(&api, &p, "GET /b");
-    let dropped = file_and_approve(&api, &p, "GET /dropped", false);
+    // Each exception is filed for the decision its endpoint blocked.
+    let run = decide(&api, &p, "GET /dropped")["run_id"].clone();
+    let dropped = file_and_approve(&api, &p, run.as_str().unwrap(), "GET /dropped", false);
     decide(&api, &p, "GET /c");
     let (st, v) = api.post(
         &format!("/api/projects/{}/exceptions/{dropped}/signals", p.id),
@@ -337,7 +342,8 @@ fn an_export_without_one_exception_names_the_gap() {
         &json!({"type": "codeowner_approval", "comment": "LGTM"}),
     );
     assert_eq!(st, 201, "{v}");
-    file_and_approve(&api, &p, "GET /kept", true);
+    let run = decide(&api, &p, "GET /kept")["run_id"].clone();
+    file_and_approve(&api, &p, run.as_str().unwrap(), "GET /kept", true);
     decide(&api, &p, "GET /d");
 
     let dir = tempfile::tempdir().unwrap();
@@ -413,10 +419,19 @@ fn an_exception_applied_in_section_a_must_be_in_section_b() {
     );
     let (ci, alice, bob, auditor) = (&keys[0], &keys[1], &keys[2], &keys[3]);
     let ep = "GET /users/{id}";
+    // The run the exception is filed for, blocked before the period.
+    let run = s.post(
+        &format!("/api/projects/{project}/decisions"),
+        ci,
+        &decision(ep),
+    )["run_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let exc = s.post(
         &format!("/api/projects/{project}/exceptions"),
         alice,
-        &json!({"kind": "response_field_removed", "endpoint": ep,
+        &json!({"run_id": run, "kind": "response_field_removed", "endpoint": ep,
                 "reason": "clients migrated", "expires_at": "2026-04-30T00:00:00Z"}),
     )["exception_id"]
         .as_str()
@@ -504,10 +519,10 @@ fn raw_entries_shaped_like_envelopes_are_refused() {
     );
     let record = &v["record"];
     assert_eq!(
-        record["seq"], 2,
-        "the project's creation, then this decision"
+        record["seq"], 6,
+        "the project's creation, its four principals (principal_added), then this decision"
     );
-    assert!(envelope.contains("\"seq\":2"), "{envelope}");
+    assert!(envelope.contains("\"seq\":6"), "{envelope}");
     let tree = || {
         let (st, v) = api.send("GET", "/v1/log", None, None);
         assert_eq!(st, 200);
@@ -555,7 +570,9 @@ fn raw_entries_shaped_like_envelopes_are_refused() {
     // Anything else is a raw entry, as before.
     let (st, v) = post(b"{\"type\":\"gate_decision\",\"digest\":\"sha256:00\"}");
     assert_eq!(st, 201, "{v}");
-    assert_eq!(settled(tree), before + 1);
+    // It is the next entry: nothing refused above took an index. (The tree
+    // size of /v1/log is the checkpoint's, which may not cover it yet.)
+    assert_eq!(v["index"].as_u64(), Some(before), "{v}");
 }
 
 /// Fifty decisions (and five filings) at once: the project's records are
@@ -566,17 +583,24 @@ fn seq_is_gap_free_under_concurrent_writes() {
     let s = LogServer::start(&[]);
     let api = Api::new(&s);
     let p = project(&api, &s.admin_key);
+    // The run the five exceptions are filed for, blocked by GET /e/50 to /e/54.
+    let errs: Vec<String> = (50..55).map(|i| format!("GET /e/{i}")).collect();
+    let errs: Vec<(&str, &str)> = errs
+        .iter()
+        .map(|e| ("response_field_removed", e.as_str()))
+        .collect();
+    let run = blocked_run(&api, &p.id, &p.ci, "abcdef0", &errs);
     let barrier = std::sync::Barrier::new(55);
     std::thread::scope(|scope| {
         for i in 0..55 {
-            let (barrier, p, url) = (&barrier, &p, s.url.clone());
+            let (barrier, p, url, run) = (&barrier, &p, s.url.clone(), &run);
             scope.spawn(move || {
                 let api = Api::at(url);
                 barrier.wait();
                 if i < 50 {
                     decide(&api, p, &format!("GET /c/{i}"));
                 } else {
-                    file_and_approve(&api, p, &format!("GET /e/{i}"), false);
+                    file_and_approve(&api, p, run, &format!("GET /e/{i}"), false);
                 }
             });
         }
@@ -596,8 +620,9 @@ fn seq_is_gap_free_under_concurrent_writes() {
         .collect();
     records.sort_by_key(|(seq, _)| *seq);
     let seqs: Vec<u64> = records.iter().map(|(s, _)| *s).collect();
-    // The creation, 50 decisions, 5 filings, the export.
-    assert_eq!(seqs, (1..=57).collect::<Vec<_>>());
+    // The creation, 4 principals, the run the filings name, 50 decisions,
+    // 5 filings, the export.
+    assert_eq!(seqs, (1..=62).collect::<Vec<_>>());
     let mut prev: Option<String> = None;
     for (seq, r) in &records {
         let (jcs, envelope) = seal(&r["record"]).unwrap();
@@ -610,12 +635,12 @@ fn seq_is_gap_free_under_concurrent_writes() {
         prev = Some(compliance::record::sha256_digest(&jcs));
     }
     assert_eq!(export["header"]["chain"]["first_seq"], 1);
-    assert_eq!(export["header"]["chain"]["last_seq"], 56);
+    assert_eq!(export["header"]["chain"]["last_seq"], 61);
     let (code, out, errs) = verify(&path, &s.verifier_key, dir.path());
     assert_eq!(code, 0, "{out}{errs}");
     assert!(
         out.contains(
-            "chain: the period's records are seq 1 to 56 of the project's chain, with no gap"
+            "chain: the period's records are seq 1 to 61 of the project's chain, with no gap"
         ),
         "{out}"
     );
@@ -650,6 +675,11 @@ fn a_log_written_before_chains_starts_them_at_start_up() {
             changed_by_name: "admin".into(),
             changed: vec!["created".into()],
             settings: ProjectSettings::default(),
+            previous: None,
+            weakening: Vec::new(),
+            change_id: None,
+            approved_by: None,
+            approved_by_name: None,
         }),
         RecordBody::GateDecision(GateDecision {
             submitted_by: "key_ci".into(),
@@ -676,6 +706,7 @@ fn a_log_written_before_chains_starts_them_at_start_up() {
             expires_at: rfc3339_in(5),
             repository: None,
             pull_request: None,
+            blocked_run: None,
         }),
     ];
     let mut digests = Vec::new();
@@ -712,6 +743,7 @@ fn a_log_written_before_chains_starts_them_at_start_up() {
                 exception: record.exception().map(str::to_owned),
                 record: jcs,
                 follows: None,
+                project_row: None,
             };
             let leaf_hash = tlog::leaf_hash(&envelope);
             let mut hashes = Vec::new();
@@ -777,9 +809,10 @@ fn a_log_written_before_chains_starts_them_at_start_up() {
     check_schema(&path);
     let chain = &export["header"]["chain"];
     assert_eq!(chain["legacy_records"], 3, "{chain}");
+    // chain_started, the two principals' principal_added records, the decision.
     assert_eq!(
         (chain["first_seq"].as_u64(), chain["last_seq"].as_u64()),
-        (Some(4), Some(5))
+        (Some(4), Some(7))
     );
     let started = &export["section_d_audit_trail_integrity"]["chain"]["records"][0];
     assert_eq!(started["record"]["type"], "chain_started", "{started}");
@@ -803,7 +836,7 @@ fn a_log_written_before_chains_starts_them_at_start_up() {
         ),
         "{out}"
     );
-    assert!(out.contains("seq 4 to 5"), "{out}");
+    assert!(out.contains("seq 4 to 7"), "{out}");
 }
 
 fn sha2_of(bytes: &[u8]) -> Vec<u8> {

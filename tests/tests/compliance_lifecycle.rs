@@ -10,11 +10,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use axum::Json;
-use axum::Router;
-use axum::extract::Path as UrlPath;
-use axum::routing::get;
 use integration_tests::fake_github::Server;
+use integration_tests::ledger::{Pull, blocked_run, gh_review, pulls_server};
 use integration_tests::{Api, LogServer, bin, check_schema, settled};
 use serde_json::{Value, json};
 
@@ -25,6 +22,7 @@ struct Project {
     alice: String,
     bob: String,
     bot: String,
+    consumer: String,
     auditor: String,
     admin: String,
     alice_id: String,
@@ -61,6 +59,7 @@ fn project(api: &Api, admin: &str, name: &str) -> Project {
         p(json!({"name": "alice", "roles": ["codeowner"], "github_login": "alice-gh"}));
     let (bob, bob_id) = p(json!({"name": "bob", "roles": ["codeowner"], "github_login": "bob-gh"}));
     let (bot, _) = p(json!({"name": "dependabot", "roles": ["codeowner"], "bot": true}));
+    let (consumer, _) = p(json!({"name": "mobile team", "roles": ["consumer"]}));
     let (auditor, _) = p(json!({"name": "auditor", "roles": ["auditor"]}));
     let (admin_key, _) = p(json!({"name": "project admin", "roles": ["admin"]}));
     Project {
@@ -69,6 +68,7 @@ fn project(api: &Api, admin: &str, name: &str) -> Project {
         alice,
         bob,
         bot,
+        consumer,
         auditor,
         admin: admin_key,
         alice_id,
@@ -123,17 +123,28 @@ fn today(offset_days: i64) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
+/// Submits (CI) a decision on [`HEAD`] blocked by `response_field_removed`
+/// on each of `endpoints`: the run exceptions for them are filed for.
+fn blocked(api: &Api, p: &Project, endpoints: &[&str]) -> String {
+    let errs: Vec<(&str, &str)> = endpoints
+        .iter()
+        .map(|e| ("response_field_removed", *e))
+        .collect();
+    blocked_run(api, &p.id, &p.ci, HEAD, &errs)
+}
+
 fn file_exception(
     api: &Api,
     p: &Project,
     key: &str,
+    run: &str,
     endpoint: &str,
     expires_ms: i64,
 ) -> (u16, Value) {
     api.post(
         &format!("/api/projects/{}/exceptions", p.id),
         key,
-        &json!({"kind": "response_field_removed", "endpoint": endpoint,
+        &json!({"run_id": run, "kind": "response_field_removed", "endpoint": endpoint,
                 "reason": "mobile clients migrated to v2", "expires_at": rfc3339(expires_ms)}),
     )
 }
@@ -159,8 +170,20 @@ fn decide(api: &Api, p: &Project, findings: Value) -> Value {
 /// The head commit of every pull request of the fake GitHub.
 const HEAD: &str = "9fceb02d0ae598e95dc970b74767f19372d61af8";
 
+/// The GitHub ids of the fake GitHub's users; dave-gh authors every pull
+/// request (a review counts only from someone who is neither its author
+/// nor the requester).
+const GH_USERS: [(&str, u64); 5] = [
+    ("alice-gh", 101),
+    ("bob-gh", 102),
+    ("carol", 103),
+    ("dependabot[bot]", 104),
+    ("dave-gh", 105),
+];
+
 /// A fake GitHub that serves pull requests 7 to 11 of example/api (their
-/// head commit, and their reviews).
+/// author, their one commit [`HEAD`] (the blocked run's), their reviews)
+/// and its users.
 fn fake_github() -> Server {
     fn review(id: u64, login: &str, state: &str) -> Value {
         // Submitted a minute from now: after any exception of the test was filed.
@@ -168,63 +191,53 @@ fn fake_github() -> Server {
         review_at(id, login, state, HEAD, &later)
     }
     fn review_at(id: u64, login: &str, state: &str, commit: &str, at: &str) -> Value {
-        let u = format!("https://github.example/{login}");
-        json!({
-            "id": id, "node_id": format!("PRR_{id}"), "html_url": format!("{u}/r/{id}"),
-            "user": {"login": login, "id": id + 1000, "node_id": "U_1", "avatar_url": u, "gravatar_id": "",
-                     "url": u, "html_url": u, "followers_url": u, "following_url": u, "gists_url": u,
-                     "starred_url": u, "subscriptions_url": u, "organizations_url": u, "repos_url": u,
-                     "events_url": u, "received_events_url": u, "type": "User", "site_admin": false},
-            "body": "", "state": state, "commit_id": commit,
-            "submitted_at": at, "author_association": "MEMBER"
-        })
+        let uid = GH_USERS.iter().find(|(l, _)| *l == login).unwrap().1;
+        gh_review(id, login, uid, state, commit, at)
     }
-    let router = Router::new()
-        .route(
-            "/repos/{owner}/{name}/pulls/{n}",
-            get(|UrlPath((_, _, n)): UrlPath<(String, String, u64)>| async move {
-                Json(json!({"number": n, "state": "open", "head": {"sha": HEAD, "ref": "feature"}}))
-            }),
-        )
-        .route(
-        "/repos/{owner}/{name}/pulls/{n}/reviews",
-        get(
-            |UrlPath((owner, name, n)): UrlPath<(String, String, u64)>| async move {
-                if (owner.as_str(), name.as_str()) != ("example", "api") {
-                    return (
-                        axum::http::StatusCode::NOT_FOUND,
-                        Json(json!({"message": "Not Found"})),
-                    );
-                }
-                let list = match n {
-                    7 => vec![
-                        review(1, "carol", "COMMENTED"),
-                        review(2, "bob-gh", "APPROVED"),
-                    ],
-                    8 => vec![
-                        review(3, "alice-gh", "APPROVED"),
-                        review(4, "dependabot[bot]", "APPROVED"),
-                    ],
-                    9 => vec![
-                        review(5, "bob-gh", "APPROVED"),
-                        review(6, "bob-gh", "CHANGES_REQUESTED"),
-                    ],
-                    // An approval of an older commit (stale).
-                    10 => vec![review_at(7, "bob-gh", "APPROVED", "0000000", &rfc3339(unix_ms() + 60_000))],
-                    // An approval from before the exception was filed.
-                    11 => vec![review_at(8, "bob-gh", "APPROVED", HEAD, "2020-01-01T00:00:00Z")],
-                    _ => {
-                        return (
-                            axum::http::StatusCode::NOT_FOUND,
-                            Json(json!({"message": "Not Found"})),
-                        );
-                    }
-                };
-                (axum::http::StatusCode::OK, Json(Value::Array(list)))
-            },
-        ),
-    );
-    Server::start(router)
+    pulls_server(
+        |repo, n| {
+            if repo != "example/api" {
+                return None;
+            }
+            let reviews = match n {
+                7 => vec![
+                    review(1, "carol", "COMMENTED"),
+                    review(2, "bob-gh", "APPROVED"),
+                ],
+                8 => vec![
+                    review(3, "alice-gh", "APPROVED"),
+                    review(4, "dependabot[bot]", "APPROVED"),
+                ],
+                9 => vec![
+                    review(5, "bob-gh", "APPROVED"),
+                    review(6, "bob-gh", "CHANGES_REQUESTED"),
+                ],
+                // An approval of an older commit (stale).
+                10 => vec![review_at(
+                    7,
+                    "bob-gh",
+                    "APPROVED",
+                    "0000000",
+                    &rfc3339(unix_ms() + 60_000),
+                )],
+                // An approval from before the exception was filed.
+                11 => vec![review_at(
+                    8,
+                    "bob-gh",
+                    "APPROVED",
+                    HEAD,
+                    "2020-01-01T00:00:00Z",
+                )],
+                _ => return None,
+            };
+            Some(Pull {
+                author: ("dave-gh".into(), 105),
+                commits: vec![HEAD.into()],
+                reviews,
+            })
+        },
+        &GH_USERS,
+    )
 }
 
 fn verify(args: &[&str]) -> (i32, String, String) {
@@ -295,9 +308,23 @@ fn the_whole_lifecycle_and_verified_exports() {
     let p = project(&api, &s.admin_key, "payments-api");
     let ep = "GET /users/{id}";
 
+    // The blocked run every exception below is filed for: one ERR finding
+    // for each of their endpoints.
+    let run = blocked(
+        &api,
+        &p,
+        &[
+            ep,
+            "DELETE /users/{id}",
+            "PATCH /users/{id}",
+            "GET /plain",
+            "GET /x",
+        ],
+    );
+
     // File: ANERGIC; the requester is the caller.
     let expires = unix_ms() + 6_000;
-    let (st, e1) = file_exception(&api, &p, &p.alice, ep, expires);
+    let (st, e1) = file_exception(&api, &p, &p.alice, &run, ep, expires);
     assert_eq!(st, 201, "{e1}");
     assert_eq!(e1["status"], "ANERGIC");
     assert_eq!(e1["requested_by"], p.alice_id.as_str());
@@ -444,11 +471,13 @@ fn the_whole_lifecycle_and_verified_exports() {
     let (st, _) = signal(&api, &p, &p.bob, &e1_id, &approve);
     assert_eq!(st, 409, "an expired exception cannot be activated");
 
-    // A consumer test from CI activates; revocation ends it.
+    // A consumer test from a downstream team's consumer key (on the
+    // blocked run's commit) activates; revocation ends it.
     let (_, e2) = file_exception(
         &api,
         &p,
         &p.alice,
+        &run,
         "DELETE /users/{id}",
         unix_ms() + 86_400_000,
     );
@@ -456,7 +485,7 @@ fn the_whole_lifecycle_and_verified_exports() {
     let (st, v) = signal(
         &api,
         &p,
-        &p.ci,
+        &p.consumer,
         &e2_id,
         &json!({"type": "consumer_test", "test_name": "mobile-contract", "run_url": "https://ci.example/runs/42",
                 "commit_sha": "9fceb02d0ae598e95dc970b74767f19372d61af8",
@@ -498,12 +527,24 @@ fn the_whole_lifecycle_and_verified_exports() {
 
     // GitHub reviews: a signal is read from the pull request the exception
     // names; only a standing approval by another codeowner, of the pull
-    // request's head commit, submitted after the filing, counts.
+    // request's head commit, submitted after the filing, counts. Pull
+    // requests name the project's connected repository: connecting GitHub
+    // is a change of the project's controls, recorded with the date it was
+    // established.
+    let settings_path = format!("/v1/admin/projects/{}/settings", p.id);
+    let (st, v) = api.send(
+        "PATCH",
+        &settings_path,
+        Some(&s.admin_key),
+        Some(&json!({"github_repository": "example/api"})),
+    );
+    assert_eq!(st, 200, "{v}");
+    let connected_at = v["settings"]["github"]["connected_at"].clone();
     let for_pr = |pr: u64| {
         let (st, v) = api.post(
             &format!("/api/projects/{}/exceptions", p.id),
             &p.alice,
-            &json!({"kind": "response_field_removed", "endpoint": "PATCH /users/{id}",
+            &json!({"run_id": run, "kind": "response_field_removed", "endpoint": "PATCH /users/{id}",
                     "reason": "mobile clients migrated to v2", "expires_at": rfc3339(unix_ms() + 86_400_000),
                     "repository": "example/api", "pull_request": pr}),
         );
@@ -541,8 +582,8 @@ fn the_whole_lifecycle_and_verified_exports() {
     let (st, v) = api.post(
         &format!("/api/projects/{}/exceptions", p.id),
         &p.alice,
-        &json!({"kind": "k", "endpoint": "GET /x", "reason": "r", "expires_at": rfc3339(unix_ms() + 86_400_000),
-                "repository": "example/api"}),
+        &json!({"run_id": run, "kind": "response_field_removed", "endpoint": "GET /x", "reason": "r",
+                "expires_at": rfc3339(unix_ms() + 86_400_000), "repository": "example/api"}),
     );
     assert_eq!(st, 400, "a repository without a pull request: {v}");
     let e3_id = for_pr(7);
@@ -554,7 +595,14 @@ fn the_whole_lifecycle_and_verified_exports() {
         &json!({"type": "github_review", "repository": "example/api", "pull_request": 8}),
     );
     assert_eq!(st, 400, "another pull request than the exception's: {v}");
-    let (_, plain) = file_exception(&api, &p, &p.alice, "GET /plain", unix_ms() + 86_400_000);
+    let (_, plain) = file_exception(
+        &api,
+        &p,
+        &p.alice,
+        &run,
+        "GET /plain",
+        unix_ms() + 86_400_000,
+    );
     let plain = plain["exception_id"].as_str().unwrap().to_owned();
     let (st, v) = signal(&api, &p, &p.ci, &plain, &gr);
     assert_eq!(st, 400, "an exception that names no pull request: {v}");
@@ -592,22 +640,11 @@ fn the_whole_lifecycle_and_verified_exports() {
     let (_, l) = api.get(&format!("/api/projects/{}/exceptions", p.id), &p.ci);
     assert_eq!(l["exceptions"].as_array().unwrap().len(), 9);
 
-    // Connecting GitHub is a change of the project's controls: recorded,
-    // with the date it was established; a connected project's exceptions
-    // name pull requests of its repository.
-    let settings_path = format!("/v1/admin/projects/{}/settings", p.id);
-    let (st, v) = api.send(
-        "PATCH",
-        &settings_path,
-        Some(&s.admin_key),
-        Some(&json!({"github_repository": "example/api"})),
-    );
-    assert_eq!(st, 200, "{v}");
-    let connected_at = v["settings"]["github"]["connected_at"].clone();
+    // A connected project's exceptions name pull requests of its repository.
     let (st, v) = api.post(
         &format!("/api/projects/{}/exceptions", p.id),
         &p.alice,
-        &json!({"kind": "k", "endpoint": "GET /x", "reason": "r",
+        &json!({"run_id": run, "kind": "response_field_removed", "endpoint": "GET /x", "reason": "r",
             "expires_at": rfc3339(unix_ms() + 3_600_000), "repository": "other/repo", "pull_request": 3}),
     );
     assert_eq!(st, 400, "{v}");
@@ -662,7 +699,7 @@ fn the_whole_lifecycle_and_verified_exports() {
         "| Project created | ",
         "| GitHub connection | example/api since ",
         "| Exceptions resolved | ",
-        "| Approvers (second signals accepted) | 2: bob (2 approvals), ci (1 approval) |",
+        "| Approvers (second signals accepted) | 2: bob (2 approvals), mobile team (1 approval) |",
         "| Second signals accepted | codeowner_approval, consumer_test, github_review |",
         "Changes of the project's controls in the period: 2.",
     ] {
@@ -679,7 +716,8 @@ fn the_whole_lifecycle_and_verified_exports() {
             .as_array()
             .unwrap()
             .len(),
-        8
+        9,
+        "8, and the blocked run the exceptions were filed for"
     );
     // Every record type: the envelope holds no private field (no string of
     // the record but its envelope fields), and every record is salted.
@@ -760,7 +798,8 @@ fn the_whole_lifecycle_and_verified_exports() {
     assert_eq!(changes, [&json!(["created"]), &json!(["github"])]);
     assert_eq!(summary["control_changes"], 2);
     assert_eq!(summary["exception_counts"]["activated"], 3);
-    assert_eq!(summary["approvers"], json!({"bob": 2, "ci": 1}));
+    // The consumer test came from the downstream team's consumer key.
+    assert_eq!(summary["approvers"], json!({"bob": 2, "mobile team": 1}));
     for e in summary["exceptions"].as_object().unwrap().values() {
         assert!(
             e["requested_by_name"].is_string() && e["reason"].is_string(),
@@ -768,7 +807,7 @@ fn the_whole_lifecycle_and_verified_exports() {
         );
         if let Some(a) = e["activation"].as_object() {
             assert!(
-                ["bob", "ci"].contains(&a["approver_name"].as_str().unwrap()),
+                ["bob", "mobile team"].contains(&a["approver_name"].as_str().unwrap()),
                 "{e}"
             );
             assert!(a["signal"].is_string(), "{e}");
@@ -778,7 +817,8 @@ fn the_whole_lifecycle_and_verified_exports() {
     for f in [&json_file, &md_file] {
         let (code, out, errs) = verify(&["export", f.to_str().unwrap(), "--key", &key]);
         assert_eq!(code, 0, "{out}{errs}");
-        assert!(out.contains("8 gate decisions"), "{out}");
+        // 8, and the blocked run the exceptions were filed for.
+        assert!(out.contains("9 gate decisions"), "{out}");
         let (code, out, errs) = verify(&[
             "export",
             f.to_str().unwrap(),
@@ -933,7 +973,15 @@ fn isolation_roles_and_bad_input() {
     let b = project(&api, &s.admin_key, "project-b");
     let v = decide(&api, &b, json!([]));
     let b_run = v["run_id"].as_str().unwrap().to_owned();
-    let (_, be) = file_exception(&api, &b, &b.alice, "GET /b", unix_ms() + 3_600_000);
+    let b_blocked = blocked(&api, &b, &["GET /b"]);
+    let (_, be) = file_exception(
+        &api,
+        &b,
+        &b.alice,
+        &b_blocked,
+        "GET /b",
+        unix_ms() + 3_600_000,
+    );
     let b_exc = be["exception_id"].as_str().unwrap().to_owned();
 
     // A key of project A sees nothing of project B: 404, as for an unknown project.
@@ -991,7 +1039,11 @@ fn isolation_roles_and_bad_input() {
         assert_eq!(st, 403, "{v}");
     }
     let epath = format!("/api/projects/{}/exceptions", a.id);
-    let body = json!({"kind": "k", "endpoint": "GET /", "reason": "r", "expires_at": rfc3339(unix_ms() + 3_600_000)});
+    // Filings that would be valid but for the key, or the expiry: for a
+    // blocked run of A's.
+    let a_run = blocked(&api, &a, &["GET /", "GET /a"]);
+    let body = json!({"run_id": a_run, "kind": "response_field_removed", "endpoint": "GET /", "reason": "r",
+                      "expires_at": rfc3339(unix_ms() + 3_600_000)});
     for key in [&a.ci, &a.auditor, &a.admin, &a.bot, &s.admin_key] {
         let (st, v) = api.post(&epath, key, &body);
         assert_eq!(st, 403, "{v}");
@@ -1047,14 +1099,15 @@ fn isolation_roles_and_bad_input() {
         let (st, v) = api.post(
             &epath,
             &a.alice,
-            &json!({"kind": "k", "endpoint": "GET /", "reason": "r", "expires_at": expires}),
+            &json!({"run_id": a_run, "kind": "response_field_removed", "endpoint": "GET /",
+                    "reason": "r", "expires_at": expires}),
         );
         assert_eq!(st, 400, "{expires}: {v}");
     }
     let (st, _) = api.post(
         &epath,
         &a.alice,
-        &json!({"kind": "k", "endpoint": "GET /", "reason": "r"}),
+        &json!({"run_id": a_run, "kind": "response_field_removed", "endpoint": "GET /", "reason": "r"}),
     );
     assert_eq!(st, 400, "expiry is required");
     let (st, _) = api.post(
@@ -1069,7 +1122,7 @@ fn isolation_roles_and_bad_input() {
         &json!({"reason": "x"}),
     );
     assert_eq!(st, 404);
-    let (_, ae) = file_exception(&api, &a, &a.alice, "GET /a", unix_ms() + 3_600_000);
+    let (_, ae) = file_exception(&api, &a, &a.alice, &a_run, "GET /a", unix_ms() + 3_600_000);
     let a_exc = ae["exception_id"].as_str().unwrap().to_owned();
     for bad in [
         json!({"type": "telepathy"}),
@@ -1177,7 +1230,18 @@ fn project_settings_and_cli() {
     assert!(shown.contains("\"bot\": true"), "{shown}");
     assert!(run(&["project", "list"]).contains(&id));
     let api = Api::new(&s);
-    let body = |h: i64| json!({"kind": "k", "endpoint": "GET /", "reason": "r", "expires_at": rfc3339(unix_ms() + h * 60_000)});
+    // The blocked run the filings name, from a CI key.
+    let (ci, _) = principal(
+        &api,
+        &s.admin_key,
+        &id,
+        json!({"name": "ci", "roles": ["ci"]}),
+    );
+    let run_id = blocked_run(&api, &id, &ci, HEAD, &[("k", "GET /")]);
+    let body = |h: i64| {
+        json!({"run_id": run_id, "kind": "k", "endpoint": "GET /", "reason": "r",
+                               "expires_at": rfc3339(unix_ms() + h * 60_000)})
+    };
     // carol is on the deny-list now: a bot.
     let (st, v) = api.post(&format!("/api/projects/{id}/exceptions"), &key, &body(30));
     assert_eq!(st, 403, "{v}");
@@ -1343,15 +1407,23 @@ fn endpoints_match_as_the_gate_sends_them() {
                 .unwrap()
         })
     };
+    let run = blocked(&api, &p, &["GET /users/{id}"]);
     let before = size(&api);
     for bad in ["/users/{id}", "FETCH /users", "GET users", "GET /users/{id"] {
-        let (st, v) = file_exception(&api, &p, &p.alice, bad, unix_ms() + 3_600_000);
+        let (st, v) = file_exception(&api, &p, &p.alice, &run, bad, unix_ms() + 3_600_000);
         assert_eq!(st, 400, "{bad}: {v}");
         assert!(v["error"].as_str().unwrap().contains("METHOD /path"), "{v}");
     }
     assert_eq!(size(&api), before, "refused filings record nothing");
 
-    let (st, v) = file_exception(&api, &p, &p.alice, "get /users/{id}", unix_ms() + 3_600_000);
+    let (st, v) = file_exception(
+        &api,
+        &p,
+        &p.alice,
+        &run,
+        "get /users/{id}",
+        unix_ms() + 3_600_000,
+    );
     assert_eq!(st, 201, "{v}");
     assert_eq!(
         v["endpoint"], "GET /users/{id}",
@@ -1430,30 +1502,40 @@ fn signals_are_bound_and_accepted_once() {
         &json!({"name": "Alice", "roles": ["codeowner"]}),
     );
     assert_eq!(st, 409, "{v}");
+    // Consumer tests come from a downstream team's consumer key.
+    let (consumer, _) = principal(
+        &api,
+        &s.admin_key,
+        &id,
+        json!({"name": "mobile team", "roles": ["consumer"]}),
+    );
     let p = Project {
         id: id.clone(),
         ci: ci.clone(),
         alice: alice.clone(),
         bob: String::new(),
         bot: String::new(),
+        consumer: consumer.clone(),
         auditor: String::new(),
         admin: String::new(),
         alice_id: String::new(),
         bob_id: String::new(),
     };
+    let run = blocked(&api, &p, &["DELETE /users/{id}"]);
     let (_, e) = file_exception(
         &api,
         &p,
         &alice,
+        &run,
         "DELETE /users/{id}",
         unix_ms() + 3_600_000,
     );
     let exc = e["exception_id"].as_str().unwrap().to_owned();
     let test = |endpoint: &str| {
         json!({"type": "consumer_test", "test_name": "contract", "run_url": "https://ci.example/1",
-               "commit_sha": "abcdef0", "kind": "response_field_removed", "endpoint": endpoint})
+               "commit_sha": HEAD, "kind": "response_field_removed", "endpoint": endpoint})
     };
-    let (st, v) = signal(&api, &p, &ci, &exc, &test("DELETE /users/{id}"));
+    let (st, v) = signal(&api, &p, &consumer, &exc, &test("DELETE /users/{id}"));
     assert_eq!(st, 403, "{v}");
     assert!(
         v["error"]
@@ -1469,7 +1551,7 @@ fn signals_are_bound_and_accepted_once() {
         Some(&json!({"accepted_signals": ["codeowner_approval", "consumer_test"]})),
     );
     assert_eq!(st, 200, "{v}");
-    let (st, v) = signal(&api, &p, &ci, &exc, &test("DELETE /orders/{id}"));
+    let (st, v) = signal(&api, &p, &consumer, &exc, &test("DELETE /orders/{id}"));
     assert_eq!(st, 403, "a test of another endpoint: {v}");
     assert!(
         v["error"]
@@ -1481,7 +1563,7 @@ fn signals_are_bound_and_accepted_once() {
     let (st, v) = signal(
         &api,
         &p,
-        &ci,
+        &consumer,
         &exc,
         &json!({"type": "consumer_test", "test_name": "t", "run_url": "https://ci.example/1"}),
     );
@@ -1501,7 +1583,7 @@ fn signals_are_bound_and_accepted_once() {
         json!({"name": "carol", "roles": ["codeowner"]}),
     );
     let barrier = std::sync::Arc::new(std::sync::Barrier::new(3));
-    let handles: Vec<_> = [bob, carol, ci]
+    let handles: Vec<_> = [bob, carol, consumer]
         .into_iter()
         .enumerate()
         .map(|(i, key)| {
@@ -1556,8 +1638,9 @@ fn a_signal_racing_a_revocation_has_one_outcome() {
     let s = LogServer::start(&[]);
     let api = Api::new(&s);
     let p = project(&api, &s.admin_key, "race");
+    let run = blocked(&api, &p, &["GET /race"]);
     for _ in 0..5 {
-        let (st, e) = file_exception(&api, &p, &p.alice, "GET /race", unix_ms() + 3_600_000);
+        let (st, e) = file_exception(&api, &p, &p.alice, &run, "GET /race", unix_ms() + 3_600_000);
         assert_eq!(st, 201, "{e}");
         let exc = e["exception_id"].as_str().unwrap().to_owned();
         let barrier = std::sync::Arc::new(std::sync::Barrier::new(2));

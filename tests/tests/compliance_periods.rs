@@ -14,6 +14,7 @@ use std::process::Command;
 
 use integration_tests::bin;
 use integration_tests::in_process::InProcess;
+use integration_tests::ledger::blocked_decision;
 use serde_json::{Value, json};
 
 struct Server(InProcess);
@@ -93,11 +94,24 @@ fn periods_have_inclusive_edges_and_carry_open_exceptions_in() {
         key("auditor", "auditor"),
     );
     let exceptions = format!("/api/projects/{project}/exceptions");
+    // An exception is filed for a blocked run: CI's, an hour before.
+    s.set_time("2026-03-15T08:00:00Z");
+    let blocked = s.post(
+        &format!("/api/projects/{project}/decisions"),
+        &ci,
+        &blocked_decision(
+            "1234567",
+            &[("response_property_removed", "GET /users/{id}")],
+        ),
+    )["run_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     s.set_time("2026-03-15T09:00:00Z");
     let exc = s.post(
         &exceptions,
         &alice,
-        &json!({"kind": "response_property_removed", "endpoint": "GET /users/{id}",
+        &json!({"run_id": blocked, "kind": "response_property_removed", "endpoint": "GET /users/{id}",
             "reason": "clients migrated", "expires_at": "2026-04-10T00:00:00Z", "pull_request": 12}),
     )["exception_id"]
         .as_str()
@@ -141,7 +155,11 @@ fn periods_have_inclusive_edges_and_carry_open_exceptions_in() {
         dir.path(),
     );
     let march = read(&march_file);
-    assert_eq!(ids(&march, "section_a_change_management"), [last_of_march]);
+    // The blocked run the exception was filed for is March's too.
+    assert_eq!(
+        ids(&march, "section_a_change_management"),
+        [blocked, last_of_march]
+    );
     assert_eq!(ids(&march, "section_b_exception_authorization").len(), 3);
     assert_eq!(
         ids(&march, "section_c_control_changes").len(),

@@ -253,15 +253,15 @@ fn a_pull_request_job_is_blocked_exactly_when_an_unexcepted_err_change_is_made()
     );
     assert_eq!(st, 404, "another project's document");
 
-    // 2. An exception for that change (filed for {userId}: parameter names
-    //    do not matter), approved by a second codeowner: the job passes.
+    // 2. An exception for that change, naming the blocked run (filed by
+    //    its rule id, for {userId}: parameter names do not matter), approved by a second codeowner: the job passes.
     let exc = api.ok(
         "POST",
         &format!("/api/projects/{project}/exceptions"),
         &alice,
         Some(
-            &json!({"kind": "response_required_property_removed", "endpoint": "get /users/{userId}",
-            "reason": "no client reads name", "expires_at": compliance_time(3_600_000)}),
+            &json!({"kind": "response-required-property-removed", "endpoint": "get /users/{userId}",
+            "run_id": run, "reason": "no client reads name", "expires_at": compliance_time(3_600_000)}),
         ),
     )["exception_id"]
         .as_str()

@@ -200,12 +200,20 @@ fn a_synthetic_month_gets_exactly_the_anomalies_its_history_implies() {
             "findings": [{"kind": kind, "endpoint": endpoint, "severity": severity}]}),
         )
     };
+    // Every exception below is filed for the run CI's (k, GET /a) ERR
+    // blocked on the 3rd, an hour before the first filing.
+    let blocked = std::cell::OnceCell::new();
     let file = |time: &str, expires: &str| {
+        let run: &String = blocked.get_or_init(|| {
+            let v = supplied("2026-03-03T08:00:00Z", "ERR", "k", "GET /a");
+            assert_eq!(v["blocked"], true, "{v}");
+            v["run_id"].as_str().unwrap().to_owned()
+        });
         s.set_time(time);
         s.post(
             &exceptions,
             alice,
-            &json!({"kind": "k", "endpoint": "GET /a", "reason": "migration",
+            &json!({"run_id": run, "kind": "k", "endpoint": "GET /a", "reason": "migration",
             "expires_at": expires}),
         )["exception_id"]
             .as_str()
@@ -269,7 +277,10 @@ fn a_synthetic_month_gets_exactly_the_anomalies_its_history_implies() {
         .iter()
         .map(|d| d["recorded"].as_array().unwrap().len())
         .sum();
-    assert_eq!(first, 8, "{days:?}");
+    // (The 3rd: bob, added on the 1st, approves: a principal approving
+    // within 7 days of being added; and the CI-supplied ERR that blocked
+    // the run the exceptions are filed for.)
+    assert_eq!(first, 10, "{days:?}");
     // A day that is not over is refused; one monitored again records nothing.
     let (st, v) = s.call(
         "POST",
@@ -329,6 +340,9 @@ fn a_synthetic_month_gets_exactly_the_anomalies_its_history_implies() {
         })
         .collect();
     let want: BTreeSet<(String, String)> = [
+        ("approval_by_new_principal", 3),
+        // The blocked run the exceptions are filed for: CI supplied its findings.
+        ("findings_supplied_by_ci", 3),
         ("exception_renewal_pattern", 12),
         ("findings_supplied_by_ci", 10),
         ("findings_supplied_by_ci", 11),
@@ -383,11 +397,13 @@ fn a_synthetic_month_gets_exactly_the_anomalies_its_history_implies() {
         auditor,
         None,
     );
-    assert_eq!(open["anomalies"].as_array().unwrap().len(), 10);
+    // Thirteen anomalies (a new principal's approval, the blocked run's
+    // CI-supplied findings), one acknowledged.
+    assert_eq!(open["anomalies"].as_array().unwrap().len(), 12);
 
     // Webhooks: every anomaly to each, signed; the flaky one retried.
     let deadline = Instant::now() + Duration::from_secs(20);
-    while received.lock().unwrap().len() < 23 {
+    while received.lock().unwrap().len() < 25 {
         assert!(
             Instant::now() < deadline,
             "webhooks: {} requests",
@@ -397,9 +413,9 @@ fn a_synthetic_month_gets_exactly_the_anomalies_its_history_implies() {
     }
     let got = received.lock().unwrap().clone();
     let ok: Vec<_> = got.iter().filter(|(p, _, _)| p == "/ok").collect();
-    assert_eq!(ok.len(), 11, "one per anomaly");
+    assert_eq!(ok.len(), 13, "one per anomaly");
     let flaky: Vec<_> = got.iter().filter(|(p, _, _)| p == "/flaky").collect();
-    assert_eq!(flaky.len(), 12, "one per anomaly, and the first one twice");
+    assert_eq!(flaky.len(), 14, "one per anomaly, and the first one twice");
     for (_, headers, body) in &got {
         let ts = headers["x-stateanchor-timestamp"].to_str().unwrap();
         let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
@@ -440,7 +456,7 @@ fn a_synthetic_month_gets_exactly_the_anomalies_its_history_implies() {
         None,
     );
     let attempts = view["deliveries"].as_array().unwrap();
-    assert_eq!(attempts.len(), 23);
+    assert_eq!(attempts.len(), 27);
     assert!(
         attempts
             .iter()
@@ -466,8 +482,10 @@ fn a_synthetic_month_gets_exactly_the_anomalies_its_history_implies() {
     check_schema(&export);
     let m = &e["section_c_access_and_authorization"]["monitoring"];
     assert_eq!(m["days_monitored"], 32);
-    assert_eq!(m["anomalies"].as_object().unwrap().len(), 11);
-    assert_eq!(m["open"], 10);
+    // With the anomalies of the new principal's approval and of the
+    // blocked run the exceptions are filed for.
+    assert_eq!(m["anomalies"].as_object().unwrap().len(), 13);
+    assert_eq!(m["open"], 12);
     assert_eq!(m["anomalies"][&spike]["acknowledged"]["by_name"], "alice");
     let md = s.download(
         &format!("/api/projects/{project}/compliance-export?from=2026-03-01&to=2026-04-02&format=markdown"),
@@ -515,8 +533,9 @@ fn a_synthetic_month_gets_exactly_the_anomalies_its_history_implies() {
         digest["p95_approval_latency_ms"],
         c["approval_latency"]["p95_ms"]
     );
-    assert_eq!(digest["open_anomalies"].as_array().unwrap().len(), 10);
-    assert_eq!(digest["runs"], 78);
+    assert_eq!(digest["open_anomalies"].as_array().unwrap().len(), 12);
+    // 78, and the blocked run the exceptions are filed for.
+    assert_eq!(digest["runs"], 79);
     let (_, html) = s.call(
         "GET",
         &format!("/api/projects/{project}/digest?format=html"),

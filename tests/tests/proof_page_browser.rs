@@ -11,10 +11,13 @@
 //! Through a small rewriting proxy on another port, which serves the log's
 //! real pages and script with one change: a flipped byte of the proof, a
 //! different entry text, or cosignature lines added to the real checkpoint
-//! (made here over `cosignature/v1`, as a witness would). The log does not
-//! serve cosigned checkpoints yet; the script's cosignature path is tested
-//! this way: a valid cosignature (who and when, UTC), one by the wrong key,
-//! one dated in the future, and quorums.
+//! (made here over `cosignature/v1`, as a witness would): a valid
+//! cosignature (who and when, UTC), one by the wrong key, one dated in the
+//! future, and quorums.
+//!
+//! And on a log cosigned by a real `stateanchor-log witness serve`: the
+//! witness's cosignature verifies in the browser, and the page's offline
+//! proof file and entry bytes verify with `stateanchor-verify proof --policy`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{Read, Write};
@@ -27,6 +30,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use fantoccini::{Client, Locator};
 use integration_tests::LogServer;
 use integration_tests::browser::{browser, start_driver, text};
+use integration_tests::witness::{WitnessServer, generate_witness_key};
 use sha2::{Digest, Sha256};
 use tlog::SignerKey;
 
@@ -224,7 +228,7 @@ fn proof_page_checks_itself_in_headless_chromium() {
     let base = server.url.clone();
     let vkey = server.verifier_key.clone();
     let entries: Vec<Vec<u8>> = vec![
-        br#"{"digest":"sha256:00","id":"run_1","project":"p","time":"2025-01-01T00:00:00Z","type":"decision","v":1}"#
+        br#"{"id":"run_1","note":"a JSON entry","project":"p","time":"2025-01-01T00:00:00Z","v":1}"#
             .to_vec(),
         b"\nstarts with a line feed, has <b>markup</b> & \"quotes\" 'too'\n".to_vec(),
         vec![0, 1, 2, 0xff, 0x1b],
@@ -568,6 +572,161 @@ fn proof_page_checks_itself_in_headless_chromium() {
         assert_eq!(state, "failed");
         assert!(status.contains("is dated in the future"), "{status}");
 
+        c.close().await.unwrap();
+    });
+}
+
+/// A log cosigned by a real witness (`stateanchor-log witness serve`, its
+/// policy given with `--witness-policy`): the page shows the witnessed
+/// checkpoint, the browser verifies the witness's cosignature with the
+/// witness's key pinned, and the page's download links (the proof file and
+/// the entry's bytes) verify offline with `stateanchor-verify proof --policy`.
+#[test]
+fn a_witnessed_log_page_verifies_its_real_witness_and_offers_an_offline_proof() {
+    const ORIGIN: &str = "proof-page.example/witnessed";
+    let tmp = tempfile::tempdir().unwrap();
+    let (log_dir, w_dir) = (tmp.path().join("log"), tmp.path().join("w1"));
+    std::fs::create_dir_all(&w_dir).unwrap();
+    let out = std::process::Command::new(integration_tests::bin("stateanchor-log"))
+        .args(["key", "generate", "--origin", ORIGIN, "--data-dir"])
+        .arg(&log_dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let log_vkey = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let w_vkey = generate_witness_key(&w_dir, "witness.example/real");
+    let logs = tmp.path().join("logs.txt");
+    std::fs::write(&logs, format!("log {log_vkey}\nquorum none\n")).unwrap();
+    let witness = WitnessServer::start_in(&w_dir, &logs, &[]);
+    assert_eq!(witness.verifier_key, w_vkey);
+    let policy = tmp.path().join("policy.txt");
+    std::fs::write(
+        &policy,
+        format!(
+            "log {log_vkey}\nwitness w1 {w_vkey} {}\nquorum w1\n",
+            witness.url
+        ),
+    )
+    .unwrap();
+    let server = LogServer::start_in(&log_dir, &["--witness-policy", policy.to_str().unwrap()]);
+    assert_eq!(server.verifier_key, log_vkey);
+    let entry = b"a witnessed entry".to_vec();
+    assert_eq!(server.append(&entry), 0);
+    assert_eq!(server.append(b"another"), 1);
+    let note = server.wait_for_checkpoint(2);
+    let w_name = w_vkey.split('+').next().unwrap();
+    assert!(
+        note.lines()
+            .any(|l| l.starts_with(&format!("\u{2014} {w_name} "))),
+        "the served checkpoint carries no cosignature of the witness:\n{note}"
+    );
+
+    // The page's download links: the proof file and the entry's bytes.
+    let base = server.url.clone();
+    let http = reqwest::blocking::Client::new();
+    let html = http
+        .get(format!("{base}/entries/0"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let href = |id: &str| {
+        let at = html
+            .find(&format!("id=\"{id}\""))
+            .unwrap_or_else(|| panic!("no #{id}"));
+        let rest = &html[at..];
+        let start = rest.find("href=\"").unwrap() + 6;
+        let end = start + rest[start..].find('"').unwrap();
+        rest[start..end].to_owned()
+    };
+    let proof_url = href("proof-download");
+    assert_eq!(proof_url, format!("{base}/v1/entries/0/proof.tlog-proof"));
+    let data_url = href("entry-download");
+    let b64 = data_url
+        .strip_prefix("data:application/octet-stream;base64,")
+        .unwrap();
+    assert_eq!(B64.decode(b64).unwrap(), entry);
+    let proof = http.get(&proof_url).send().unwrap();
+    assert_eq!(proof.status(), 200);
+    assert!(
+        proof.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .ends_with("-0.tlog-proof\"")
+    );
+    let proof_file = tmp.path().join("entry-0.tlog-proof");
+    std::fs::write(&proof_file, proof.bytes().unwrap()).unwrap();
+    let entry_file = tmp.path().join("entry-0.bin");
+    std::fs::write(&entry_file, &entry).unwrap();
+    let verify = |args: &[&str]| {
+        std::process::Command::new(integration_tests::bin("stateanchor-verify"))
+            .arg("proof")
+            .arg(&proof_file)
+            .arg("--entry")
+            .arg(&entry_file)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let ok = verify(&["--policy", policy.to_str().unwrap()]);
+    let said = String::from_utf8_lossy(&ok.stdout).into_owned();
+    assert!(
+        ok.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(said.contains(w_name), "the report names no witness: {said}");
+    // A policy requiring a witness that did not cosign fails closed.
+    let other = tmp.path().join("w2");
+    std::fs::create_dir_all(&other).unwrap();
+    let w2_vkey = generate_witness_key(&other, "witness.example/absent");
+    let strict = tmp.path().join("strict.txt");
+    std::fs::write(
+        &strict,
+        format!(
+            "log {log_vkey}\nwitness w1 {w_vkey}\nwitness w2 {w2_vkey}\ngroup both all w1 w2\nquorum both\n"
+        ),
+    )
+    .unwrap();
+    let refused = verify(&["--policy", strict.to_str().unwrap()]);
+    assert!(!refused.status.success());
+
+    // In the browser: the witness's cosignature verifies with its key pinned.
+    let driver = start_driver();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let downloads = tempfile::tempdir().unwrap();
+        let c = browser(&driver, downloads.path()).await;
+        let url = with_query(
+            &base,
+            "/entries/0",
+            &[("key", log_vkey.as_str()), ("witness", w_vkey.as_str())],
+        );
+        let (state, status) = verdict(&c, &url).await;
+        assert_eq!(state, "verified", "{status}");
+        assert!(
+            status.ends_with("cosigned by 1 of 1 pinned witness(es)"),
+            "{status}"
+        );
+        assert_eq!(step_results(&c).await, ["ok", "ok", "ok", "ok"]);
+        // The witness pinned, but a quorum of two with a witness that never
+        // cosigned: the check fails.
+        let url = with_query(
+            &base,
+            "/entries/0",
+            &[
+                ("key", log_vkey.as_str()),
+                ("witness", w_vkey.as_str()),
+                ("witness", w2_vkey.as_str()),
+                ("quorum", "2"),
+            ],
+        );
+        let (state, status) = verdict(&c, &url).await;
+        assert_eq!(state, "failed", "{status}");
         c.close().await.unwrap();
     });
 }

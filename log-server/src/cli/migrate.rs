@@ -132,9 +132,10 @@ pub fn run(args: &MigrateArgs) -> Result<()> {
                     time_ms,
                     id: rec.id.clone(),
                     kind: r.kind,
-                    exception: rec.exception().map(str::to_owned),
+                    exception: rec.index_key().map(str::to_owned),
                     record: r.record.clone(),
                     follows: None,
+                    project_row: None,
                 },
                 &r.envelope,
             )?;

@@ -368,6 +368,15 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
                     "starting the chains of legacy projects (each starts with its next record)"
                 ),
             }
+            // Then the principals created before principal records.
+            match compliance.record_principals().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(principals = n, "recorded the principals of before"),
+                Err(e) => tracing::warn!(
+                    error = %e,
+                    "recording the principals created before principal records (retried at the next start)"
+                ),
+            }
         });
     }
     let (stop_tx, stop_rx) = watch::channel(false);

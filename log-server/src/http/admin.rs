@@ -14,7 +14,7 @@ use compliance::principal::Role;
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{Caller, cache, json_body};
-use crate::service::admin::{NewKey, NewPrincipal, NewProject};
+use crate::service::admin::{NewKey, NewPrincipal, NewProject, SettingsOutcome};
 
 fn require_log_admin(caller: &Caller) -> Result<(), ApiError> {
     if caller.0.is_log_admin() {
@@ -100,6 +100,48 @@ pub async fn patch_settings(
         .await?;
     let req = json_body(body)?;
     let out = s.compliance.patch_settings(&caller.0, &id, req).await?;
+    Ok(match out {
+        SettingsOutcome::Applied(v) => Json(v).into_response(),
+        // Held for a second admin: accepted, not yet in effect.
+        SettingsOutcome::Held(v) => (StatusCode::ACCEPTED, Json(v)).into_response(),
+    })
+}
+
+/// `GET /v1/admin/projects/{projectId}/settings/changes`: the held changes
+/// of the project's controls.
+pub async fn get_settings_changes(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let out = s.compliance.settings_changes(&caller.0, &id).await?;
+    Ok(Json(out).into_response())
+}
+
+/// `POST /v1/admin/projects/{projectId}/settings/changes/{changeId}/approve`:
+/// a second admin of the project approves a held change.
+pub async fn post_approve_settings_change(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path((id, change)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let out = s
+        .compliance
+        .approve_settings_change(&caller.0, &id, &change)
+        .await?;
+    Ok(Json(out).into_response())
+}
+
+/// `POST /v1/admin/projects/{projectId}/settings/changes/{changeId}/withdraw`
+pub async fn post_withdraw_settings_change(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path((id, change)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let out = s
+        .compliance
+        .withdraw_settings_change(&caller.0, &id, &change)
+        .await?;
     Ok(Json(out).into_response())
 }
 

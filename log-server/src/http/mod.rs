@@ -122,6 +122,18 @@ fn compliance_routes() -> Router<AppState> {
             patch(admin::patch_settings),
         )
         .route(
+            "/v1/admin/projects/{project}/settings/changes",
+            get(admin::get_settings_changes),
+        )
+        .route(
+            "/v1/admin/projects/{project}/settings/changes/{change}/approve",
+            post(admin::post_approve_settings_change),
+        )
+        .route(
+            "/v1/admin/projects/{project}/settings/changes/{change}/withdraw",
+            post(admin::post_withdraw_settings_change),
+        )
+        .route(
             "/v1/admin/projects/{project}/principals",
             post(admin::create_principal).get(admin::list_principals),
         )

@@ -286,6 +286,23 @@ reload in a second.</p>"
         p.checkpoint.root_hash.to_base64(),
         escape(&p.checkpoint.note)
     );
+    // The offline proof file exists once a checkpoint covers the entry.
+    let offline = if p.proof.is_some() {
+        format!(
+            "<p>Or keep this proof and check it later with no network at all: download \
+<a id=\"proof-download\" href=\"{url}/v1/entries/{idx}/proof.tlog-proof\">the proof file</a> \
+(<code>c2sp.org/tlog-proof@v1</code>: the inclusion proof and the checkpoint with its cosignatures) \
+and <a id=\"entry-download\" download=\"entry-{idx}.bin\" \
+href=\"data:application/octet-stream;base64,{b64}\">the entry's bytes</a>, then run \
+<code>stateanchor-verify proof FILE --entry entry-{idx}.bin --key KEY</code> \
+(or <code>--policy FILE</code> for a witness quorum).</p>",
+            url = escape(p.public_url),
+            idx = p.index,
+            b64 = B64.encode(p.entry),
+        )
+    } else {
+        String::new()
+    };
     let cmd = format!(
         "stateanchor-verify inclusion --log '{}' --key '{}' --index {}",
         p.public_url, p.verifier_key, p.index
@@ -297,6 +314,7 @@ reload in a second.</p>"
 (for example from the publication repository), run:</p><pre id=\"verify-command\">{}</pre>\
 <p>The command fetches the latest checkpoint, checks its signature with the key you give it, \
 fetches the inclusion proof and checks it; exit code 0 means verified.</p>\
+{offline}\
 <footer>StateAnchor transparency log · <a href=\"{url}/v1/entries/{idx}\">JSON</a> · \
 <a href=\"{url}/checkpoint\">checkpoint</a></footer></body></html>",
         escape(&cmd),
@@ -382,6 +400,8 @@ mod tests {
             "checkpoint-note",
             "log-key",
             "verify-command",
+            "proof-download",
+            "entry-download",
         ] {
             assert!(html.contains(&format!("id=\"{id}\"")), "no #{id}");
         }
@@ -403,6 +423,8 @@ mod tests {
         assert!(html.contains("<pre id=\"entry-b64\">AAEC/w==</pre>"));
         assert!(!html.contains("entry-text") && !html.contains("inclusion-proof"));
         assert!(html.contains("not yet covered"));
+        // No proof file to offer before a checkpoint covers the entry.
+        assert!(!html.contains("proof-download") && !html.contains("entry-download"));
     }
 
     #[test]

@@ -8,8 +8,15 @@
 
 use compliance::export::PrincipalSummary;
 use compliance::ledger::{ProjectRow, ProjectSettings, SettingsPatch, check_text};
-use compliance::principal::{Access, KeyRecord, Principal, Profile, Role};
-use compliance::record::{ProjectSettingsChanged, RecordBody};
+use compliance::principal::{
+    Access, IdpSubject, KeyRecord, Person, Principal, Profile, Role, duplicate,
+};
+use compliance::record::{
+    PRINCIPALS_INDEX, PrincipalAdded, PrincipalFacts, PrincipalRevoked, Record, RecordBody,
+};
+use compliance::settings::weakening;
+
+use super::controls::{project_json, settings_record};
 use compliance::time::format_time;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -17,6 +24,15 @@ use serde_json::{Value, json};
 use super::{Compliance, blocking, conflict, forbidden, invalid, no_project};
 use crate::keys;
 use crate::{Error, Result};
+
+/// What a change of a project's controls did.
+#[derive(Debug)]
+pub enum SettingsOutcome {
+    /// It took effect (or changed nothing): the project.
+    Applied(Value),
+    /// It weakens the controls and waits for a second admin: the held change.
+    Held(Value),
+}
 
 /// Body of `POST /v1/admin/keys`.
 #[derive(Deserialize)]
@@ -49,6 +65,10 @@ pub struct NewProject {
     /// The gate engine's rule configuration.
     #[serde(default)]
     pub gate: Option<gate::Config>,
+    /// Whether a weakening change of the controls waits for a second
+    /// project admin's approval.
+    #[serde(default)]
+    pub second_admin_for_weakening: Option<bool>,
 }
 
 /// Body of `POST /v1/admin/projects/{projectId}/principals`.
@@ -65,6 +85,30 @@ pub struct NewPrincipal {
     /// GitHub login, for `github_review` signals.
     #[serde(default)]
     pub github_login: Option<String>,
+    /// GitHub's numeric user ID (the person, whatever their login).
+    #[serde(default)]
+    pub github_id: Option<u64>,
+    /// The identity provider's issuer and subject.
+    #[serde(default)]
+    pub idp: Option<IdpSubject>,
+}
+
+/// Who added and revoked the principals of the migration.
+pub const MIGRATION: &str = "migration";
+
+fn check_idp(idp: &IdpSubject) -> Result<()> {
+    let https = idp
+        .issuer
+        .strip_prefix("https://")
+        .is_some_and(|rest| !rest.is_empty());
+    if !https || idp.issuer.len() > 500 || idp.issuer.chars().any(char::is_whitespace) {
+        return Err(invalid(format!(
+            "idp.issuer must be the identity provider's https URL, got {:?}",
+            idp.issuer
+        )));
+    }
+    check_text("idp.subject", &idp.subject, 255, false)?;
+    Ok(())
 }
 
 pub(crate) fn require_log_admin(caller: &KeyRecord) -> Result<()> {
@@ -87,29 +131,6 @@ fn valid_github_login(l: &str) -> bool {
     (1..=39).contains(&l.len())
         && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
         && !l.starts_with('-')
-}
-
-/// The record of a change of a project's controls.
-fn settings_record(
-    caller: &KeyRecord,
-    changed: Vec<String>,
-    settings: &ProjectSettings,
-) -> RecordBody {
-    RecordBody::ProjectSettingsChanged(ProjectSettingsChanged {
-        changed_by: caller.id.clone(),
-        changed_by_name: caller.name.clone(),
-        changed,
-        settings: settings.clone(),
-    })
-}
-
-fn project_json(row: &ProjectRow) -> Value {
-    json!({
-        "project_id": row.id,
-        "name": row.name,
-        "created_at": row.created_at,
-        "settings": row.settings,
-    })
 }
 
 impl Compliance {
@@ -170,6 +191,33 @@ impl Compliance {
             return Err(conflict("a key cannot revoke itself"));
         }
         let (keys, owned) = (self.keys.clone(), id.to_owned());
+        let found = blocking(move || keys::find_key(&*keys, &owned))
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("no key with id {id:?}")))?;
+        // A project principal's revocation is a record of its project,
+        // logged before the key stops working (under the project's lock).
+        let principal_of = match (&found.project, &found.revoked_at) {
+            (Some(project), None) => Some(self.project(project).await?),
+            _ => None,
+        };
+        let _guard = match &principal_of {
+            Some(p) => {
+                let mut ps = self.write_lock(p).await?;
+                let now = ps.clock(self.now());
+                let body = RecordBody::PrincipalRevoked(PrincipalRevoked {
+                    principal_id: found.id.clone(),
+                    name: found.name.clone(),
+                    revoked_by: caller.id.clone(),
+                    revoked_by_name: caller.name.clone(),
+                    migrated_from: None,
+                });
+                let staged = self.stage(&mut ps, keys::random_id("evt"), body, now)?;
+                staged.wait().await?;
+                Some(ps)
+            }
+            _ => None,
+        };
+        let (keys, owned) = (self.keys.clone(), id.to_owned());
         let record = blocking(move || keys::revoke_key(&*keys, &owned))
             .await?
             .ok_or_else(|| Error::NotFound(format!("no key with id {id:?}")))?;
@@ -213,6 +261,7 @@ impl Compliance {
             github_repository: req.github_repository.map(Some),
             gate: req.gate,
             monitoring: None,
+            second_admin_for_weakening: req.second_admin_for_weakening,
         }
         .apply(&mut settings, &now)?;
         let row = ProjectRow {
@@ -227,7 +276,12 @@ impl Compliance {
         let staged = {
             let mut ps = self.write_lock(&p).await?;
             let now = ps.clock(self.now());
-            let body = settings_record(caller, vec!["created".to_owned()], &row.settings);
+            let body = RecordBody::ProjectSettingsChanged(settings_record(
+                caller,
+                vec!["created".to_owned()],
+                &row.settings,
+                None,
+            ));
             self.stage(&mut ps, keys::random_id("evt"), body, now)?
         };
         staged.wait().await?;
@@ -260,9 +314,13 @@ impl Compliance {
     }
 
     /// Changes a project's controls (a log admin, or an `admin` principal
-    /// of the project: [`Access::Control`]); a bad patch changes nothing,
-    /// and a change is a `project_settings_changed` record in the log
-    /// before it takes effect.
+    /// of the project: [`Access::Control`]); a bad patch changes nothing.
+    /// A change is a `project_settings_changed` record in the log, saved
+    /// with the project's row in one atomic write. A change that weakens
+    /// the controls ([`weakening`]) raises a `controls_weakened` anomaly at
+    /// once (webhooks too) and, while `second_admin_for_weakening` is on,
+    /// does not take effect: it is held for a second project admin
+    /// ([`Compliance::approve_settings_change`]).
     ///
     /// # Errors
     /// Refusals; pushback; storage failures.
@@ -271,24 +329,48 @@ impl Compliance {
         caller: &KeyRecord,
         id: &str,
         patch: SettingsPatch,
-    ) -> Result<Value> {
+    ) -> Result<SettingsOutcome> {
         let p = self.project_for(caller, id, Access::Control).await?;
-        // The lock is held until the row is saved: the project's next
-        // evaluation sees the new controls, logged before it.
-        let mut ps = self.write_lock(&p).await?;
-        let now = ps.clock(self.now());
-        let mut row = ps.row.clone();
-        let changed = patch.apply(&mut row.settings, &format_time(now))?;
-        if changed.is_empty() {
-            return Ok(project_json(&row));
+        let (staged, anomaly, outcome) = {
+            // Under the lock: the project's next evaluation sees the new
+            // controls, logged before it.
+            let mut ps = self.write_lock(&p).await?;
+            let now = ps.clock(self.now());
+            let before = ps.row.settings.clone();
+            let mut row = ps.row.clone();
+            let changed = patch.apply(&mut row.settings, &format_time(now))?;
+            if changed.is_empty() {
+                return Ok(SettingsOutcome::Applied(project_json(&row)));
+            }
+            let weakened = weakening(&before, &row.settings);
+            if before.second_admin_for_weakening && !weakened.is_empty() {
+                let (staged, anomaly, held) =
+                    self.hold_change(&mut ps, caller, changed, weakened, row.settings, now)?;
+                (staged, anomaly, SettingsOutcome::Held(held))
+            } else {
+                let body = settings_record(caller, changed, &row.settings, Some(&before));
+                let record_id = keys::random_id("evt");
+                let mut items = vec![(record_id.clone(), RecordBody::ProjectSettingsChanged(body))];
+                let anomaly = (!weakened.is_empty()).then(|| {
+                    super::controls::weakened_anomaly(caller, &record_id, &weakened, false, now)
+                });
+                if let Some(a) = &anomaly {
+                    items.push((a.id.clone(), RecordBody::AnomalyDetected(a.finding.clone())));
+                }
+                let staged = self.stage_all_with_row(&mut ps, items, now, Some(row.clone()))?;
+                ps.row = row.clone();
+                (
+                    staged,
+                    anomaly,
+                    SettingsOutcome::Applied(project_json(&row)),
+                )
+            }
+        };
+        super::settle_all(staged).await?;
+        if let Some(a) = anomaly {
+            self.alert(id, &[a]).await;
         }
-        let body = settings_record(caller, changed, &row.settings);
-        let staged = self.stage(&mut ps, keys::random_id("evt"), body, now)?;
-        staged.wait().await?;
-        let (records, saved) = (self.records.clone(), row.clone());
-        blocking(move || records.put_project(&saved)).await?;
-        ps.row = row.clone();
-        Ok(project_json(&row))
+        Ok(outcome)
     }
 
     /// Adds a principal to a project (log admin); the answer holds its API
@@ -310,81 +392,181 @@ impl Compliance {
         roles.dedup();
         if roles.is_empty() {
             return Err(invalid(
-                "roles must name at least one of ci, codeowner, auditor, admin",
+                "roles must name at least one of ci, codeowner, auditor, admin, consumer",
             ));
         }
         if roles.contains(&Role::Submitter) {
             return Err(invalid(
-                "project roles are ci, codeowner, auditor and admin; submitter is a log key role",
+                "project roles are ci, codeowner, auditor, admin and consumer; submitter is a log key role",
             ));
         }
+        if roles.contains(&Role::Consumer) && roles.contains(&Role::Ci) {
+            return Err(invalid(
+                "a consumer key is a downstream team's: it cannot also have the ci role (a key that submits decisions never vouches for them)",
+            ));
+        }
+        if let Some(l) = &req.github_login
+            && !valid_github_login(l)
+        {
+            return Err(invalid(format!("{l:?} is not a GitHub login")));
+        }
+        if let Some(idp) = &req.idp {
+            check_idp(idp)?;
+        }
+        if req.github_id == Some(0) {
+            return Err(invalid(
+                "github_id must be GitHub's numeric user ID (1 or more)",
+            ));
+        }
+        let p = self.project(id).await?;
+        // Under the project's lock: two creations cannot both pass the
+        // uniqueness check, and the record is logged before the key works.
+        let mut ps = self.write_lock(&p).await?;
         let (records, keys) = (self.records.clone(), self.keys.clone());
         let project = id.to_owned();
-        let (principal, secret) = blocking(move || {
-            if let Some(l) = &req.github_login
-                && !valid_github_login(l)
-            {
-                return Err(invalid(format!("{l:?} is not a GitHub login")));
-            }
-            // A principal is a person: names and GitHub logins are unique
-            // among the project's active principals, whatever their case,
-            // so that "another principal" always means another person.
-            let active: Vec<Principal> = super::principals(&*records, &*keys, &project)?
-                .into_iter()
-                .filter(|p| p.key.revoked_at.is_none())
-                .collect();
-            if active
-                .iter()
-                .any(|p| p.key.name.eq_ignore_ascii_case(&req.name))
-            {
-                return Err(conflict(format!(
-                    "another principal of the project is named {:?}; one person holds one principal",
-                    req.name
-                )));
-            }
-            if let Some(l) = &req.github_login
-                && active.iter().any(|p| {
-                    p.profile
-                        .github_login
-                        .as_deref()
-                        .is_some_and(|x| x.eq_ignore_ascii_case(l))
-                })
-            {
-                return Err(conflict(format!(
-                    "another principal of the project has the GitHub login {l:?}"
-                )));
-            }
-            let (secret, record) = keys::create_key(
-                &*keys,
-                KeyRecord {
-                    id: String::new(),
-                    name: req.name,
-                    roles,
-                    project: Some(project.clone()),
-                    bot: req.bot,
-                    created_at: String::new(),
-                    revoked_at: None,
-                },
-            )?;
-            let profile = Profile {
+        let existing = blocking(move || super::principals(&*records, &*keys, &project)).await?;
+        let principal = Principal {
+            key: KeyRecord {
+                id: keys::random_id("key"),
+                name: req.name.trim().to_owned(),
+                roles,
+                project: Some(id.to_owned()),
+                bot: req.bot,
+                created_at: String::new(),
+                revoked_at: None,
+            },
+            profile: Profile {
                 github_login: req.github_login,
-            };
-            records.put_profile(&project, &record.id, &profile)?;
+                github_id: req.github_id,
+                idp: req.idp,
+            },
+        };
+        // A principal is a person: names, GitHub logins and identities are
+        // unique among the project's principals, revoked ones included,
+        // compared after Unicode case folding, so that "another principal"
+        // always means another person.
+        if let Some((held, what)) =
+            duplicate(existing.iter().map(Person::of), &Person::of(&principal))
+        {
+            let revoked = existing
+                .iter()
+                .find(|p| p.key.id == held.id)
+                .is_some_and(|p| p.key.revoked_at.is_some());
+            return Err(conflict(format!(
+                "principal {} ({:?}{}) already has {what}; one person holds one principal, and names and identities are never reused",
+                held.id,
+                held.name,
+                if revoked { ", revoked" } else { "" }
+            )));
+        }
+        let now = ps.clock(self.now());
+        let body = RecordBody::PrincipalAdded(PrincipalAdded {
+            principal: PrincipalFacts::of(&principal),
+            added_by: caller.id.clone(),
+            added_by_name: caller.name.clone(),
+            migrated_from: None,
+        });
+        let staged = self.stage(&mut ps, keys::random_id("evt"), body, now)?;
+        staged.wait().await?;
+        let (records, keys, project) = (self.records.clone(), self.keys.clone(), id.to_owned());
+        let (principal, secret) = blocking(move || {
+            let (secret, record) = keys::create_key(&*keys, principal.key)?;
+            records.put_profile(&project, &record.id, &principal.profile)?;
             Ok((
                 Principal {
                     key: record,
-                    profile,
+                    profile: principal.profile,
                 },
                 secret,
             ))
         })
         .await?;
+        drop(ps);
         let sum = PrincipalSummary::of(&principal, &row.settings);
         let mut v = json!(sum);
         v["principal_id"] = json!(sum.id);
         v["api_key"] = json!(secret);
         v["project_id"] = json!(id);
         Ok(v)
+    }
+
+    /// Records the principals created before principal records (the
+    /// upgrade's migration step, run by `serve` at start-up after
+    /// [`Compliance::start_chains`]): for every project principal without
+    /// a `principal_added` record, one with `migrated_from` (the key's
+    /// creation time), and for a revoked one a `principal_revoked` with
+    /// its revocation time. Returns how many principals it recorded.
+    ///
+    /// # Errors
+    /// Storage failures; pushback.
+    pub async fn record_principals(&self) -> Result<u64> {
+        let (records, keys) = (self.records.clone(), self.keys.clone());
+        let missing: Vec<(String, Vec<Principal>)> = blocking(move || {
+            let mut out = Vec::new();
+            for row in records.projects()? {
+                let mut recorded = std::collections::HashSet::new();
+                for seq in records.exception_seqs(&row.id, PRINCIPALS_INDEX)? {
+                    let Some(stored) = records.record(&row.id, seq)? else {
+                        continue;
+                    };
+                    if let Ok(r) = Record::from_slice(&stored.record)
+                        && let RecordBody::PrincipalAdded(a) = r.body
+                    {
+                        recorded.insert(a.principal.principal_id);
+                    }
+                }
+                let todo: Vec<Principal> = super::principals(&*records, &*keys, &row.id)?
+                    .into_iter()
+                    .filter(|p| !recorded.contains(&p.key.id))
+                    .collect();
+                if !todo.is_empty() {
+                    out.push((row.id, todo));
+                }
+            }
+            Ok(out)
+        })
+        .await?;
+        let mut done = 0;
+        for (id, todo) in missing {
+            let p = self.project(&id).await?;
+            let staged = {
+                let mut ps = self.write_lock(&p).await?;
+                let now = ps.clock(self.now());
+                let mut bodies = Vec::new();
+                for principal in &todo {
+                    bodies.push((
+                        keys::random_id("evt"),
+                        RecordBody::PrincipalAdded(PrincipalAdded {
+                            principal: PrincipalFacts::of(principal),
+                            added_by: MIGRATION.to_owned(),
+                            added_by_name: MIGRATION.to_owned(),
+                            migrated_from: Some(principal.key.created_at.clone()),
+                        }),
+                    ));
+                    if let Some(at) = &principal.key.revoked_at {
+                        bodies.push((
+                            keys::random_id("evt"),
+                            RecordBody::PrincipalRevoked(PrincipalRevoked {
+                                principal_id: principal.key.id.clone(),
+                                name: principal.key.name.clone(),
+                                revoked_by: MIGRATION.to_owned(),
+                                revoked_by_name: MIGRATION.to_owned(),
+                                migrated_from: Some(at.clone()),
+                            }),
+                        ));
+                    }
+                }
+                self.stage_all(&mut ps, bodies, now)?
+            };
+            super::settle_all(staged).await?;
+            tracing::info!(
+                project = id,
+                principals = todo.len(),
+                "recorded the project's principals"
+            );
+            done += todo.len() as u64;
+        }
+        Ok(done)
     }
 
     /// A project's principals (log admin).

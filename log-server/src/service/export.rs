@@ -31,7 +31,9 @@ use compliance::export::{
     export_file_name, render,
 };
 use compliance::principal::{Access, KeyRecord};
-use compliance::record::{ComplianceExport, RecordBody, canonical, sha256_digest};
+use compliance::record::{
+    ComplianceExport, PRINCIPALS_INDEX, Record, RecordBody, canonical, sha256_digest,
+};
 use compliance::time::{DAY_MS, format_date, format_time};
 use tlog::Hash;
 
@@ -274,6 +276,52 @@ pub(crate) struct Period {
     pub chain: ChainClaim,
     /// The sequence numbers of the period's records of no section.
     others: Vec<u64>,
+    /// The sequence numbers of the project's principal records outside
+    /// the period, committed before `as_of` (section D's `principals`).
+    principal_seqs: Vec<u64>,
+}
+
+/// The controls in force at the end of a period whose records end before
+/// `end` (a sequence number): `current` (those in force after record
+/// `upto`) unless a change of them was recorded in `end..=upto`; then the
+/// last change recorded before `end` (a scan, only in that case).
+fn settings_at(
+    records: &dyn RecordStore,
+    project: &str,
+    end: u64,
+    upto: u64,
+    current: compliance::ledger::ProjectSettings,
+) -> Result<compliance::ledger::ProjectSettings> {
+    use compliance::record::RecordKind;
+    let is_change = |kind: RecordKind| kind == RecordKind::ProjectSettingsChanged;
+    let mut changed_after = false;
+    records.for_each_record(project, end..upto.saturating_add(1), &mut |row| {
+        changed_after = is_change(row.kind);
+        Ok(!changed_after)
+    })?;
+    if !changed_after {
+        return Ok(current);
+    }
+    let mut last: Option<Vec<u8>> = None;
+    records.for_each_record(project, 1..end, &mut |row| {
+        if is_change(row.kind) {
+            last = Some(row.record.to_vec());
+        }
+        Ok(true)
+    })?;
+    let Some(bytes) = last else {
+        // No change recorded before the period's end (a project whose
+        // creation record could not be committed): nothing better known.
+        return Ok(current);
+    };
+    let record = compliance::record::Record::from_slice(&bytes)
+        .map_err(|e| Error::Corrupt(format!("a change of the controls of {project}: {e}")))?;
+    match record.body {
+        RecordBody::ProjectSettingsChanged(c) => Ok(c.settings),
+        _ => Err(Error::Corrupt(format!(
+            "a record of {project} stored as a change of its controls is not one"
+        ))),
+    }
 }
 
 /// Where the log is reached and published, for an export's header.
@@ -299,7 +347,7 @@ impl Compliance {
         //    exceptions filed before the period and not revoked before it
         //    may belong in section B.
         //    The records made after this point are dated `as_of` or later.
-        let (upto, settled, candidates, as_of, chain_start) = self
+        let (upto, settled, candidates, as_of, chain_start, current) = self
             .under_lock(p, |ps, now| {
                 ps.last_time = ps.last_time.max(now);
                 let candidates: Vec<(String, i64)> = ps
@@ -308,7 +356,14 @@ impl Compliance {
                     .filter(|e| e.created_at < start && e.revoked_at.is_none_or(|r| r >= start))
                     .map(|e| (e.id.clone(), e.expires_at))
                     .collect();
-                Ok((ps.last_seq, ps.settled(), candidates, now, ps.chain_start()))
+                Ok((
+                    ps.last_seq,
+                    ps.settled(),
+                    candidates,
+                    now,
+                    ps.chain_start(),
+                    ps.settings().clone(),
+                ))
             })
             .await?;
         settled.await;
@@ -316,7 +371,7 @@ impl Compliance {
         // 2. The period's range of sequence numbers, and the earlier events
         //    of the exceptions open during the period (not expired before
         //    it) or changed during it (an expiry recorded in it).
-        let (range, earlier, chain) = {
+        let (range, earlier, chain, settings) = {
             let (records, id) = (self.records.clone(), project.to_owned());
             blocking(move || {
                 let first = records.first_seq_at(&id, start)?.unwrap_or(u64::MAX);
@@ -359,22 +414,42 @@ impl Compliance {
                     legacy_records: range.end.min(chain_start).saturating_sub(range.start),
                     as_of: format_time(as_of),
                 };
-                Ok((range, earlier, claim))
+                let settings = settings_at(&*records, &id, range.end, upto, current)?;
+                Ok((range, earlier, claim, settings))
             })
             .await?
         };
 
         // 3. First pass: summary and, per section, the count and digest.
-        let (settings, project_created_at) = {
-            let ps = p.lock().await;
-            (ps.settings().clone(), ps.row.created_at.clone())
-        };
-        let principals = {
-            let (records, keys, id) = (self.records.clone(), self.keys.clone(), project.to_owned());
-            let list = blocking(move || super::principals(&*records, &*keys, &id)).await?;
-            list.iter()
-                .map(|p| compliance::export::PrincipalSummary::of(p, &settings))
-                .collect::<Vec<_>>()
+        let project_created_at = p.lock().await.row.created_at.clone();
+        // The principals, from the project's principal records committed
+        // before `as_of` (not from the key store): those of the period are
+        // among its records of no section, the others go to section D.
+        let (principals, principal_seqs) = {
+            let (records, id, range) = (self.records.clone(), project.to_owned(), range.clone());
+            let settings = settings.clone();
+            blocking(move || {
+                let mut people = compliance::people::People::default();
+                let mut outside = Vec::new();
+                for seq in records.exception_seqs(&id, PRINCIPALS_INDEX)? {
+                    if seq > upto {
+                        break;
+                    }
+                    let row = records.record(&id, seq)?.ok_or_else(|| {
+                        Error::Corrupt(format!("principal index names a missing record {seq}"))
+                    })?;
+                    let record = Record::from_slice(&row.record)
+                        .map_err(|e| Error::Corrupt(format!("record {seq} of {id}: {e}")))?;
+                    people
+                        .add(&record, seq)
+                        .map_err(|e| Error::Corrupt(format!("record {seq} of {id}: {e}")))?;
+                    if !range.contains(&seq) {
+                        outside.push(seq);
+                    }
+                }
+                Ok((people.summaries(&settings), outside))
+            })
+            .await?
         };
         let rows = PeriodRecords {
             records: self.records.clone(),
@@ -411,6 +486,7 @@ impl Compliance {
             project_created_at,
             chain,
             others,
+            principal_seqs,
         })
     }
 
@@ -438,6 +514,7 @@ impl Compliance {
             project_created_at,
             chain,
             others,
+            principal_seqs,
         } = self.period(&p, project, (start, end)).await?;
         let range = rows.range.clone();
         let [digest_a, digest_b, digest_c] = digests;
@@ -479,7 +556,7 @@ impl Compliance {
         let (cp, _) = self.log.inclusion_at_checkpoint(index).await?;
         let (records, log, id) = (self.records.clone(), self.log.clone(), project.to_owned());
         let tree_size = cp.tree_size;
-        let (prover, export_record, chain) = blocking(move || {
+        let (prover, export_record, chain, principals) = blocking(move || {
             let read = |seq: u64| {
                 records
                     .record(&id, seq)?
@@ -504,7 +581,11 @@ impl Compliance {
                 after,
                 records: unsectioned,
             };
-            Ok((prover, export_record, chain))
+            let mut principals = Vec::with_capacity(principal_seqs.len());
+            for seq in principal_seqs {
+                principals.push(proven(&prover, read(seq)?.as_ref(), true)?);
+            }
+            Ok((prover, export_record, chain, principals))
         })
         .await?;
         let integrity = Integrity {
@@ -514,6 +595,7 @@ impl Compliance {
             publication: site.publication.clone(),
             export_record,
             chain,
+            principals,
         };
         Ok(PreparedExport {
             file_name: export_file_name(project, &from, &to, req.format),

@@ -4,11 +4,14 @@
 //! durable (see `spec/compliance.md` and `spec/http-api.md`).
 
 use compliance::ledger::{self, Exception, NewException, SignalKind, Status};
+use compliance::principal::Role;
 use compliance::principal::{Access, KeyRecord};
 use compliance::record::{
-    CLASSIFIED_BY_CI, CLASSIFIED_BY_SERVER, ExceptionActivated, ExceptionRequested,
-    ExceptionRevoked, ExceptionSignal, GateDecision, RecordBody, RecordKind,
+    BlockedRun, CLASSIFIED_BY_CI, CLASSIFIED_BY_SERVER, ExceptionActivated, ExceptionRequested,
+    ExceptionRevoked, ExceptionSignal, GateDecision, Record, RecordBody, RecordKind, canonical,
+    sha256_digest,
 };
+use compliance::signals;
 use compliance::time::{format_date, format_time};
 use compliance::verdict::{self, Artifact, Changes, Classified, DecisionInput};
 use serde::Deserialize;
@@ -239,19 +242,37 @@ impl Compliance {
         req: NewException,
     ) -> Result<Value> {
         let p = self.project_for(caller, project, Access::Ledger).await?;
+        // A decision never changes: read before taking the lock (one record).
+        let run = match req.run_id.as_deref() {
+            Some(run_id) => Some(self.blocked_run(project, run_id)?),
+            None => None,
+        };
         let id = random_id("exc");
+        // The caller's identities, for the deny-list (one point read).
+        let profile = self
+            .records
+            .profile(project, &caller.id)?
+            .unwrap_or_default();
         let staged = self
             .under_lock(&p, |ps, now| {
-                let filing = ledger::check_filing(ps.settings(), caller, &req, now)?;
+                compliance::people::check_not_bot(ps.settings(), caller, &profile)?;
+                let filing = ledger::check_filing(
+                    ps.settings(),
+                    caller,
+                    &req,
+                    run.as_ref().map(|(r, d)| (r, d)),
+                    now,
+                )?;
                 let body = RecordBody::ExceptionRequested(ExceptionRequested {
                     requested_by: caller.id.clone(),
                     requested_by_name: caller.name.clone(),
-                    kind: req.kind.clone(),
+                    kind: filing.kind,
                     endpoint: filing.endpoint,
                     reason: req.reason.clone(),
                     expires_at: format_time(filing.expires_at),
                     repository: filing.pull_request.as_ref().map(|(r, _)| r.clone()),
                     pull_request: filing.pull_request.as_ref().map(|(_, n)| *n),
+                    blocked_run: Some(filing.blocked_run),
                 });
                 let staged = self.stage(ps, id.clone(), body, now)?;
                 if let Some(e) = Exception::from_requested(&staged.record) {
@@ -275,36 +296,133 @@ impl Compliance {
             "expires_at": filed.expires_at,
             "repository": filed.repository,
             "pull_request": filed.pull_request,
+            "blocked_run": filed.blocked_run,
             "log_index": index,
             "leaf_hash": leaf.to_base64(),
         }))
     }
 
-    /// The `github_review` signal of `exc`: reads the reviews and the head
-    /// commit of the pull request the exception names from GitHub, and
-    /// returns the approving principal and the evidence (see
-    /// [`ledger::github_approval`] for what counts).
+    /// The gate decision `run_id` of the project, as an exception names it:
+    /// what identifies the record (ID, seq, digest, commit) and the decision.
+    ///
+    /// # Errors
+    /// A refusal (400) when the project has no such decision.
+    fn blocked_run(&self, project: &str, run_id: &str) -> Result<(BlockedRun, GateDecision)> {
+        let unknown = || {
+            invalid(format!(
+                "run_id {run_id:?} names no gate decision of this project"
+            ))
+        };
+        let seq = self.records.seq_of(project, run_id)?.ok_or_else(unknown)?;
+        let (value, _, _, _) = self.stored(project, seq)?;
+        if value["type"] != RecordKind::GateDecision.as_str() {
+            return Err(unknown());
+        }
+        let record = Record::from_slice(&canonical(&value)?)?;
+        let RecordBody::GateDecision(decision) = record.body else {
+            return Err(unknown());
+        };
+        let run = BlockedRun {
+            run_id: record.id,
+            seq: record.seq,
+            digest: sha256_digest(&canonical(&value)?),
+            commit_sha: decision.commit_sha.clone(),
+        };
+        Ok((run, decision))
+    }
+
+    /// The pull request a `github_review` or `consumer_test` signal of `exc`
+    /// is read from: the exception's, of the project's connected
+    /// repository, holding the blocked run's commit. Returns it with its
+    /// head, its author's GitHub id and its commits from the run's on.
+    /// Nothing is asked of GitHub about a repository the project is not
+    /// connected to, and the refusal is the same whatever it names.
+    async fn bound_pull(
+        &self,
+        exc: &Exception,
+        settings: &ledger::ProjectSettings,
+        kind: SignalKind,
+    ) -> Result<BoundPull> {
+        let run = exc.blocked_run.clone().ok_or_else(|| {
+            invalid(format!(
+                "exception {} was filed without naming its blocked run; a {} signal needs an exception filed with run_id",
+                exc.id,
+                kind.as_str()
+            ))
+        })?;
+        let connected = settings.github.as_ref().ok_or_else(|| {
+            invalid(format!(
+                "this project is not connected to a GitHub repository; a {} signal of an exception with a pull request needs the project's GitHub connection",
+                kind.as_str()
+            ))
+        })?;
+        let (repository, number) = exc
+            .pull_request
+            .clone()
+            .filter(|(r, _)| r.eq_ignore_ascii_case(&connected.repository))
+            .ok_or_else(|| {
+                invalid(format!(
+                    "exception {} names no pull request of the project's connected GitHub repository",
+                    exc.id
+                ))
+            })?;
+        let (owner, name) = connected
+            .repository
+            .split_once('/')
+            .ok_or_else(|| invalid("the connected repository is not owner/name"))?;
+        let (head, author_id) = self.github.pull(owner, name, number).await?;
+        let commits = self.github.commits(owner, name, number).await?;
+        let since = signals::commits_since(
+            &commits,
+            &head,
+            &run,
+            &format!("pull request {number} of {repository}"),
+        )?
+        .to_vec();
+        Ok(BoundPull {
+            owner: owner.to_owned(),
+            name: name.to_owned(),
+            repository,
+            number,
+            head,
+            author_id,
+            since,
+            run,
+        })
+    }
+
+    /// The `github_review` signal of `exc`: reads the pull request the
+    /// exception names (on the project's connection), its commits and
+    /// reviews from GitHub, and returns the approving principal and the
+    /// evidence (see [`ledger::github_approval`] for what counts).
     async fn github_approver(
         &self,
         project: &str,
         exc: &Exception,
         settings: &ledger::ProjectSettings,
     ) -> Result<(KeyRecord, Value)> {
-        let (repository, pull_request) = exc.pull_request.clone().ok_or_else(|| {
-            invalid(format!(
-                "exception {} names no pull request; a github_review signal needs an exception filed with repository and pull_request",
+        if exc.pull_request.is_none() {
+            return Err(invalid(format!(
+                "exception {} names no pull request; a github_review signal needs an exception filed with pull_request",
                 exc.id
-            ))
-        })?;
-        let (owner, name) = repository
-            .split_once('/')
-            .ok_or_else(|| invalid(format!("repository must be owner/name, got {repository:?}")))?;
-        let head = self.github.head_commit(owner, name, pull_request).await?;
-        let reviews = self.github.reviews(owner, name, pull_request).await?;
+            )));
+        }
+        let pr = self
+            .bound_pull(exc, settings, SignalKind::GithubReview)
+            .await?;
+        let reviews = self.github.reviews(&pr.owner, &pr.name, pr.number).await?;
         let members = {
             let (records, keys, project) =
                 (self.records.clone(), self.keys.clone(), project.to_owned());
             super::blocking(move || super::principals(&*records, &*keys, &project)).await?
+        };
+        let requester_login = members
+            .iter()
+            .find(|m| m.key.id == exc.requested_by)
+            .and_then(|m| m.profile.github_login.clone());
+        let requester_id = match requester_login {
+            Some(login) => self.github.user_id(&login).await?,
+            None => None,
         };
         let reviewers: Vec<ledger::Reviewer<'_>> = members
             .iter()
@@ -315,16 +433,26 @@ impl Compliance {
                     .map(|login| ledger::Reviewer { login, key: &p.key })
             })
             .collect();
-        let (review, key) = ledger::github_approval(settings, exc, &reviews, &head, &reviewers)?;
+        let facts = ledger::PullFacts {
+            head_sha: pr.head.clone(),
+            author_id: pr.author_id,
+            requester_id,
+        };
+        let (review, key) = ledger::github_approval(settings, exc, &reviews, &facts, &reviewers)?;
         let evidence = json!({
-            "repository": repository,
-            "pull_request": pull_request,
+            "repository": pr.repository,
+            "pull_request": pr.number,
             "review_id": review.id,
             "reviewer_login": review.login,
+            "reviewer_id": review.user_id,
             "review_state": review.state,
             "review_commit": review.commit_id,
             "review_submitted_at": review.submitted_at.map(format_time),
-            "head_commit": head,
+            "head_commit": pr.head,
+            "pr_author_id": pr.author_id,
+            "run_id": pr.run.run_id,
+            "run_commit": pr.run.commit_sha,
+            "commits": pr.since,
         });
         Ok((key, evidence))
     }
@@ -368,9 +496,48 @@ impl Compliance {
             }
             SignalRequest::GithubReview { .. } => (SignalKind::GithubReview, Value::Null),
         };
-        // The GitHub check is I/O: done before taking the lock, against a
+        // The GitHub checks are I/O: done before taking the lock, against a
         // snapshot; the rules are checked again under the lock.
         let mut approver = caller.clone();
+        if let SignalRequest::ConsumerTest {
+            commit_sha,
+            kind: tested_kind,
+            endpoint,
+            ..
+        } = &req
+        {
+            let (exc, settings) = {
+                let ps = p.lock().await;
+                (
+                    exception_of(&ps, exc_id, project)?.clone(),
+                    ps.settings().clone(),
+                )
+            };
+            // Refuse early what the rules would refuse anyway (no GitHub call).
+            ledger::check_submitter(&settings, kind, caller)?;
+            ledger::check_open(&exc, self.now())?;
+            ledger::check_consumer_test(&exc, tested_kind, endpoint)?;
+            let Some(run) = &exc.blocked_run else {
+                return Err(invalid(format!(
+                    "exception {} was filed without naming its blocked run; a consumer_test signal needs an exception filed with run_id",
+                    exc.id
+                )));
+            };
+            evidence["run_id"] = json!(run.run_id);
+            evidence["run_commit"] = json!(run.commit_sha);
+            if exc.pull_request.is_some() {
+                let pr = self.bound_pull(&exc, &settings, kind).await?;
+                if !pr.since.iter().any(|c| signals::same_commit(c, commit_sha)) {
+                    return Err(super::forbidden(format!(
+                        "the consumer test ran on commit {commit_sha}, which is not a commit of pull request {} of {} at or after the blocked run's commit {}",
+                        pr.number, pr.repository, run.commit_sha
+                    )));
+                }
+                evidence["repository"] = json!(pr.repository);
+                evidence["pull_request"] = json!(pr.number);
+                evidence["commits"] = json!(pr.since);
+            }
+        }
         if let SignalRequest::GithubReview {
             repository,
             pull_request,
@@ -405,15 +572,41 @@ impl Compliance {
             approver = who;
             evidence = ev;
         }
+        // The identities of the caller and the approver (point reads): the
+        // deny-list matches GitHub IDs, and the approver may not be the
+        // requester by identity either (spec/compliance.md §2.5).
+        let caller_profile = self
+            .records
+            .profile(project, &caller.id)?
+            .unwrap_or_default();
+        let approver_profile = self
+            .records
+            .profile(project, &approver.id)?
+            .unwrap_or_default();
         let staged = self
             .under_lock(&p, |ps, now| {
                 let exc = exception_of(ps, exc_id, project)?.clone();
                 ledger::check_signal(ps.settings(), &exc, kind, caller, &approver, now)?;
+                compliance::people::check_not_bot(ps.settings(), caller, &caller_profile)?;
+                let requester_profile = self
+                    .records
+                    .profile(project, &exc.requested_by)?
+                    .unwrap_or_default();
+                compliance::people::check_approver(
+                    ps.settings(),
+                    &approver,
+                    &approver_profile,
+                    &compliance::principal::Person {
+                        id: &exc.requested_by,
+                        name: &exc.requested_by_name,
+                        profile: &requester_profile,
+                    },
+                )?;
                 if let SignalRequest::ConsumerTest { kind, endpoint, .. } = &req {
                     ledger::check_consumer_test(&exc, kind, endpoint)?;
                 }
                 let signal_id = random_id("evt");
-                let signal = RecordBody::ExceptionSignal(ExceptionSignal {
+                let signal = ExceptionSignal {
                     exception_id: exc.id.clone(),
                     signal: kind,
                     submitted_by: caller.id.clone(),
@@ -421,7 +614,13 @@ impl Compliance {
                     approver: approver.id.clone(),
                     approver_name: approver.name.clone(),
                     evidence: evidence.clone(),
-                });
+                };
+                // What is recorded is what a verifier checks, offline.
+                signals::check_binding(&exc.bound(), &signal, |id| {
+                    (id == caller.id).then(|| caller.roles.contains(&Role::Consumer))
+                })
+                .map_err(|e| super::forbidden(e.to_string()))?;
+                let signal = RecordBody::ExceptionSignal(signal);
                 let activation = RecordBody::ExceptionActivated(ExceptionActivated {
                     exception_id: exc.id.clone(),
                     signal_id: signal_id.clone(),
@@ -613,6 +812,19 @@ fn exception_of<'a>(ps: &'a ProjectState, id: &str, project: &str) -> Result<&'a
     ps.exceptions
         .get(id)
         .ok_or_else(|| Error::NotFound(format!("no exception {id:?} in project {project:?}")))
+}
+
+/// A pull request an exception's signal is read from, bound to its
+/// blocked run (see `Compliance::bound_pull`).
+struct BoundPull {
+    owner: String,
+    name: String,
+    repository: String,
+    number: u64,
+    head: String,
+    author_id: u64,
+    since: Vec<String>,
+    run: BlockedRun,
 }
 
 /// Body of `POST .../exceptions/{exceptionId}/signals`.

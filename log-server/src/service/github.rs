@@ -62,7 +62,7 @@ impl GitHub {
             .into_iter()
             .map(|r| Review {
                 id: r.id.into_inner(),
-                login: r.user.map(|u| u.login).unwrap_or_default(),
+                login: r.user.as_ref().map(|u| u.login.clone()).unwrap_or_default(),
                 state: r
                     .state
                     .and_then(|s| serde_json::to_value(s).ok())
@@ -70,30 +70,75 @@ impl GitHub {
                     .unwrap_or_default(),
                 commit_id: r.commit_id.unwrap_or_default(),
                 submitted_at: r.submitted_at.map(|t| t.timestamp_millis()),
+                user_id: r.user.as_ref().map(|u| u.id.into_inner()),
             })
             .collect())
     }
 
-    /// The pull request's current head commit (`head.sha`).
+    /// The pull request's current head commit (`head.sha`) and its
+    /// author's GitHub numeric id (`user.id`).
     ///
     /// # Errors
     /// As [`GitHub::reviews`].
-    pub async fn head_commit(&self, owner: &str, name: &str, pull_request: u64) -> Result<String> {
+    pub async fn pull(&self, owner: &str, name: &str, pull_request: u64) -> Result<(String, u64)> {
         let crab = self.client()?;
         let route = format!("/repos/{owner}/{name}/pulls/{pull_request}");
         let pr: serde_json::Value = crab
             .get(route, None::<&()>)
             .await
             .map_err(|e| classify(e, owner, name, pull_request))?;
-        pr["head"]["sha"]
-            .as_str()
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .ok_or_else(|| {
-                Error::GitHub(format!(
-                    "pull request {pull_request} of {owner}/{name} has no head commit"
-                ))
-            })
+        let head = pr["head"]["sha"].as_str().filter(|s| !s.is_empty());
+        let author = pr["user"]["id"].as_u64();
+        head.map(str::to_owned).zip(author).ok_or_else(|| {
+            Error::GitHub(format!(
+                "pull request {pull_request} of {owner}/{name} has no head commit or author"
+            ))
+        })
+    }
+
+    /// The pull request's commits, oldest first (GitHub lists at most 250).
+    ///
+    /// # Errors
+    /// As [`GitHub::reviews`].
+    pub async fn commits(&self, owner: &str, name: &str, pull_request: u64) -> Result<Vec<String>> {
+        let crab = self.client()?;
+        let mut out = Vec::new();
+        for page in 1..=3u32 {
+            let route = format!(
+                "/repos/{owner}/{name}/pulls/{pull_request}/commits?per_page=100&page={page}"
+            );
+            let list: Vec<serde_json::Value> = crab
+                .get(route, None::<&()>)
+                .await
+                .map_err(|e| classify(e, owner, name, pull_request))?;
+            let n = list.len();
+            out.extend(
+                list.iter()
+                    .filter_map(|c| c["sha"].as_str().map(str::to_owned)),
+            );
+            if n < 100 {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// The GitHub numeric id of a login (`GET /users/{login}`); `None` if
+    /// GitHub knows no such user.
+    ///
+    /// # Errors
+    /// [`Error::GitHub`] for any failure but a 404.
+    pub async fn user_id(&self, login: &str) -> Result<Option<u64>> {
+        let crab = self.client()?;
+        let user: std::result::Result<serde_json::Value, _> =
+            crab.get(format!("/users/{login}"), None::<&()>).await;
+        match user {
+            Ok(u) => Ok(u["id"].as_u64()),
+            Err(octocrab::Error::GitHub { source, .. }) if source.status_code.as_u16() == 404 => {
+                Ok(None)
+            }
+            Err(e) => Err(Error::GitHub(e.to_string())),
+        }
     }
 }
 

@@ -66,6 +66,7 @@ pub mod admin;
 pub mod alerts;
 pub mod changelog;
 pub mod cockpit;
+pub mod controls;
 pub mod digest;
 pub mod export;
 pub mod gate;
@@ -157,6 +158,8 @@ pub struct ProjectState {
     pub exceptions: BTreeMap<String, Exception>,
     /// Anomalies whose acknowledgement is staged (may not be committed yet).
     pub acknowledging: std::collections::HashSet<String>,
+    /// Held changes of the controls, by ID (lapsed ones too).
+    pub pending: BTreeMap<String, controls::PendingChange>,
     /// Highest sequence number whose append has completed (committed or failed).
     committed: Arc<watch::Sender<u64>>,
     /// Set when an append of the project failed: the state may hold
@@ -561,22 +564,41 @@ impl Compliance {
         records: Vec<(String, RecordBody)>,
         time: i64,
     ) -> Result<Vec<Staged>> {
+        self.stage_all_with_row(ps, records, time, None)
+    }
+
+    /// [`Compliance::stage_all`], saving `row` (the project's row as the
+    /// records leave it: a change of its controls) in the same atomic
+    /// write as the last record. `ps.row` is not changed here.
+    ///
+    /// # Errors
+    /// As [`Compliance::stage_all`].
+    pub fn stage_all_with_row(
+        &self,
+        ps: &mut ProjectState,
+        records: Vec<(String, RecordBody)>,
+        time: i64,
+        row: Option<ProjectRow>,
+    ) -> Result<Vec<Staged>> {
         let starting = matches!(ps.chain, ChainState::Legacy(_));
-        let mut staged = self.stage_records(ps, records, time)?;
+        let mut staged = self.stage_records(ps, records, time, row)?;
         if starting {
             staged.remove(0);
         }
         Ok(staged)
     }
 
-    /// [`Compliance::stage_all`], returning the `chain_started` record too
-    /// when it stages one.
+    /// [`Compliance::stage_all_with_row`], returning the `chain_started`
+    /// record too when it stages one.
     fn stage_records(
         &self,
         ps: &mut ProjectState,
         records: Vec<(String, RecordBody)>,
         time: i64,
+        row: Option<ProjectRow>,
     ) -> Result<Vec<Staged>> {
+        let last = records.len() + usize::from(matches!(ps.chain, ChainState::Legacy(_)));
+        let mut row = row;
         let mut records = records;
         let start = match &ps.chain {
             ChainState::Legacy(c) => {
@@ -616,9 +638,14 @@ impl Compliance {
                 time_ms: time,
                 id: record.id.clone(),
                 kind: record.body.kind(),
-                exception: record.exception().map(str::to_owned),
+                exception: record.index_key().map(str::to_owned),
                 record: jcs,
                 follows: follows.replace(record.id.clone()),
+                project_row: if i + 1 == last {
+                    row.take().map(Box::new)
+                } else {
+                    None
+                },
             };
             items.push((envelope, Some(new)));
             sealed.push((record, seq));
@@ -681,7 +708,7 @@ impl Compliance {
                     continue;
                 }
                 let now = ps.clock(self.now());
-                self.stage_records(&mut ps, Vec::new(), now)?
+                self.stage_records(&mut ps, Vec::new(), now, None)?
             };
             settle_all(staged).await?;
             tracing::info!(project = id, "started the project's chain of records");
@@ -879,12 +906,14 @@ fn load_state(records: &dyn RecordStore, project: &str) -> Result<Option<Project
         }
     };
     let mut exceptions: BTreeMap<String, Exception> = BTreeMap::new();
+    let mut pending = BTreeMap::new();
     for seq in records.ledger_seqs(project)? {
         let stored = records.record(project, seq)?.ok_or_else(|| {
             Error::Corrupt(format!("exception index names a missing record {seq}"))
         })?;
         let record = Record::from_slice(&stored.record)
             .map_err(|e| Error::Corrupt(format!("record {seq} of {project}: {e}")))?;
+        controls::fold(&mut pending, &record);
         if let Some(e) = Exception::from_requested(&record) {
             exceptions.insert(e.id.clone(), e);
         } else if let Some(e) = record
@@ -904,6 +933,7 @@ fn load_state(records: &dyn RecordStore, project: &str) -> Result<Option<Project
         last_time,
         exceptions,
         acknowledging: std::collections::HashSet::new(),
+        pending,
         committed: Arc::new(watch::channel(last_seq).0),
         failed: Arc::new(AtomicBool::new(false)),
         claimed: None,
@@ -972,6 +1002,7 @@ mod tests {
                 expires_at: format_time(t0 + 5_000),
                 repository: None,
                 pull_request: None,
+                blocked_run: None,
             });
             let s = c.stage(&mut ps, "exc_1".into(), body, now).unwrap();
             ps.exceptions.insert(
@@ -1061,6 +1092,7 @@ mod tests {
                     exception: None,
                     record: jcs,
                     follows: None,
+                    project_row: None,
                 };
                 let leaf_hash = tlog::leaf_hash(&envelope);
                 let (index, mut hashes) = (frontier.size(), Vec::new());

@@ -131,6 +131,10 @@ impl Compliance {
                         | RecordKind::ExceptionActivated
                         | RecordKind::ExceptionRevoked
                         | RecordKind::ExceptionExpired
+                        | RecordKind::ExceptionSignal
+                        | RecordKind::PrincipalAdded
+                        | RecordKind::PrincipalChanged
+                        | RecordKind::PrincipalRevoked
                 ) {
                     let r = Record::from_slice(row.record)
                         .map_err(|e| Error::Corrupt(format!("a record of {id}: {e}")))?;

@@ -28,6 +28,8 @@ use crate::{Error, Result};
 
 /// Longest life of a share link (30 days).
 pub const MAX_SHARE_LIFETIME_MS: i64 = 30 * 24 * 60 * 60 * 1000;
+/// Longest period a share view covers (366 days, a leap year).
+pub const MAX_SHARE_PERIOD_DAYS: i64 = 366;
 /// A use of a link is recorded at most once per this long (1 hour).
 pub const SHARE_USE_RECORD_MS: i64 = 60 * 60 * 1000;
 
@@ -114,7 +116,23 @@ impl Compliance {
         lifetime_ms: i64,
     ) -> Result<NewShare> {
         let p = self.project_for(caller, project, Access::Export).await?;
-        let req = ExportRequest::parse(from, to, None, self.today())?;
+        let today = self.today();
+        let req = ExportRequest::parse(from, to, None, today)?;
+        if req.to > today {
+            return Err(invalid(format!(
+                "a share view ends no later than today (UTC, {}): to is {}",
+                format_date(today),
+                format_date(req.to)
+            )));
+        }
+        let days = req.to - req.from + 1;
+        if days > MAX_SHARE_PERIOD_DAYS {
+            return Err(invalid(format!(
+                "a share view covers at most {MAX_SHARE_PERIOD_DAYS} days; {} to {} is {days} days",
+                format_date(req.from),
+                format_date(req.to)
+            )));
+        }
         if !(1..=MAX_SHARE_LIFETIME_MS).contains(&lifetime_ms) {
             return Err(invalid(format!(
                 "a share link lives at most {} days",
@@ -152,6 +170,7 @@ impl Compliance {
             expires_at: c.expires_at.clone(),
             revoked_at: None,
             last_use_recorded: None,
+            created_by: caller.id.clone(),
         };
         let link = ShareLink::from_row(row.clone())?;
         // Recorded first: if this write fails, the record names a link that
@@ -231,6 +250,19 @@ impl Compliance {
         let hash = key_hash(secret);
         // One point read (inline is fine, as for an API key).
         let row = self.keys.share(&hash)?.ok_or_else(gone)?;
+        // A link dies with its creator's key (fail closed: a link stored
+        // before its creator's key was kept with it has none).
+        let (keys, creator) = (self.keys.clone(), row.created_by.clone());
+        let creator_active = !creator.is_empty()
+            && blocking(move || {
+                Ok(crate::keys::list_keys(&*keys)?
+                    .into_iter()
+                    .any(|k| k.id == creator && k.revoked_at.is_none()))
+            })
+            .await?;
+        if !creator_active {
+            return Err(gone());
+        }
         let last_use = row.last_use_recorded;
         let link = ShareLink::from_row(row)?;
         let now = self.now();

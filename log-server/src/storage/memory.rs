@@ -212,6 +212,9 @@ impl LogStore for Memory {
                         inner.exceptions.insert((p.clone(), x.clone(), r.seq));
                     }
                     inner.last.insert(p, (r.seq, r.time_ms));
+                    if let Some(row) = &r.project_row {
+                        inner.projects.insert(row.id.clone(), (**row).clone());
+                    }
                 }
             }
             for (id, h) in batch.hashes {

@@ -103,6 +103,11 @@ pub struct NewRecord {
     /// only if that record is the one at `seq - 1`, so a record is never
     /// stored after a state it was not evaluated against.
     pub follows: Option<String>,
+    /// The project's row as the record leaves it (a change of its
+    /// controls), saved in the same atomic write as the record: never one
+    /// without the other (in PostgreSQL, in the record's transaction, and
+    /// not if the record is fenced).
+    pub project_row: Option<Box<ProjectRow>>,
 }
 
 /// A batch of appends: the unit of [`LogStore::commit`].
@@ -577,6 +582,10 @@ pub struct ShareRow {
     /// When its last `share_token_used` record was made (ms since the
     /// epoch), if one was.
     pub last_use_recorded: Option<i64>,
+    /// Its creator's key ID: the link works only while that key is not
+    /// revoked (empty in links stored before it was kept: they do not work).
+    #[serde(default)]
+    pub created_by: String,
 }
 
 impl ShareRow {
@@ -730,6 +739,7 @@ mod contract {
             exception: exc.map(str::to_owned),
             record: format!("{{\"seq\":{seq}}}").into_bytes(),
             follows: None,
+            project_row: None,
         }
     }
 
@@ -785,6 +795,12 @@ mod contract {
             K::ShareTokenUsed,
             K::ShareTokenRevoked,
             K::ChainStarted,
+            K::PrincipalAdded,
+            K::PrincipalChanged,
+            K::PrincipalRevoked,
+            K::SettingsChangeProposed,
+            K::SettingsChangeApproved,
+            K::SettingsChangeWithdrawn,
         ];
         for k in &all {
             match k {
@@ -802,7 +818,13 @@ mod contract {
                 | K::ShareTokenCreated
                 | K::ShareTokenUsed
                 | K::ShareTokenRevoked
-                | K::ChainStarted => {}
+                | K::ChainStarted
+                | K::PrincipalAdded
+                | K::PrincipalChanged
+                | K::PrincipalRevoked => {}
+                K::SettingsChangeProposed
+                | K::SettingsChangeApproved
+                | K::SettingsChangeWithdrawn => {}
             }
         }
         all
@@ -831,7 +853,7 @@ mod contract {
     }
 
     /// Entries the batches add.
-    const ENTRIES: u64 = 5 + 15;
+    const ENTRIES: u64 = 5 + 18;
 
     /// The contract of a backend that is its log's only writer: the tree
     /// (committed with [`LogStore::commit`]), then [`check_records`].
@@ -943,6 +965,8 @@ mod contract {
         assert_eq!(store.project("prj_a").unwrap(), Some(renamed));
         let profile = Profile {
             github_login: Some("alice".into()),
+            github_id: Some(583_231),
+            idp: None,
         };
         store.put_profile("prj_a", "key_1", &profile).unwrap();
         assert_eq!(store.profile("prj_a", "key_1").unwrap(), Some(profile));
@@ -1012,6 +1036,7 @@ mod contract {
             expires_at: "2026-02-02T00:00:00Z".into(),
             revoked_at: None,
             last_use_recorded: None,
+            created_by: "key_audra".into(),
         }
     }
 
@@ -1323,6 +1348,6 @@ mod contract {
         SharedLog::release(&store).unwrap();
         // The records are unchanged by integration.
         assert_eq!(store.ledger_seqs("prj_a").unwrap(), [2, 3]);
-        assert_eq!(store.last_record("prj_k").unwrap(), Some((15, 10_015)));
+        assert_eq!(store.last_record("prj_k").unwrap(), Some((18, 10_018)));
     }
 }

@@ -164,6 +164,14 @@ DO $$ BEGIN
     END IF;
 END $$;
 CREATE TABLE IF NOT EXISTS sa_witness_sizes (witness text PRIMARY KEY, size bigint NOT NULL);
+DO $$ BEGIN
+    -- A share link's creator key (a link dies with it); only when missing.
+    IF NOT EXISTS (SELECT 1 FROM information_schema.columns
+                   WHERE table_schema = current_schema() AND table_name = 'sa_shares'
+                     AND column_name = 'created_by') THEN
+        ALTER TABLE sa_shares ADD COLUMN created_by text NOT NULL DEFAULT '';
+    END IF;
+END $$;
 ";
 
 /// The integrated tree and the sequencer's position, as stored.
@@ -959,6 +967,19 @@ async fn insert_record(
         )
         .await
         .map_err(db("inserting a record"))?;
+    // The project's row as the record leaves it: in the record's
+    // transaction, so that no frontend sees the record without it.
+    if n == 1
+        && let Some(row) = &r.project_row
+    {
+        c.execute(
+            "INSERT INTO sa_projects (id, row) VALUES ($1, $2) \
+             ON CONFLICT (id) DO UPDATE SET row = EXCLUDED.row",
+            &[&row.id, &to_json(row)?],
+        )
+        .await
+        .map_err(db("writing a project with its record"))?;
+    }
     Ok(n == 1)
 }
 
@@ -1278,7 +1299,7 @@ fn hash32(v: &[u8], what: &str) -> Result<[u8; 32]> {
 }
 
 const SHARE_COLUMNS: &str = "secret_hash, id, project, period_from, period_to, created_at, \
-     created_by_name, expires_at, revoked_at, last_use_recorded";
+     created_by_name, expires_at, revoked_at, last_use_recorded, created_by";
 
 fn share_row(r: &tokio_postgres::Row) -> Result<([u8; 32], ShareRow)> {
     let h: Vec<u8> = r.get(0);
@@ -1294,6 +1315,7 @@ fn share_row(r: &tokio_postgres::Row) -> Result<([u8; 32], ShareRow)> {
             expires_at: r.get(7),
             revoked_at: r.get(8),
             last_use_recorded: r.get(9),
+            created_by: r.get(10),
         },
     ))
 }
@@ -1378,13 +1400,13 @@ impl super::SessionStore for Postgres {
         self.exec(
             "writing a share link",
             "INSERT INTO sa_shares (secret_hash, id, project, period_from, period_to, created_at, \
-               created_by_name, expires_at, revoked_at, last_use_recorded) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+               created_by_name, expires_at, revoked_at, last_use_recorded, created_by) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
              ON CONFLICT (secret_hash) DO UPDATE SET id = EXCLUDED.id, project = EXCLUDED.project, \
                period_from = EXCLUDED.period_from, period_to = EXCLUDED.period_to, \
                created_at = EXCLUDED.created_at, created_by_name = EXCLUDED.created_by_name, \
                expires_at = EXCLUDED.expires_at, revoked_at = EXCLUDED.revoked_at, \
-               last_use_recorded = EXCLUDED.last_use_recorded",
+               last_use_recorded = EXCLUDED.last_use_recorded, created_by = EXCLUDED.created_by",
             vec![
                 Box::new(secret_hash.to_vec()),
                 Box::new(link.id.clone()),
@@ -1396,6 +1418,7 @@ impl super::SessionStore for Postgres {
                 Box::new(link.expires_at.clone()),
                 Box::new(link.revoked_at.clone()),
                 Box::new(link.last_use_recorded),
+                Box::new(link.created_by.clone()),
             ],
         )
     }

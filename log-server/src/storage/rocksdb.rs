@@ -372,6 +372,10 @@ impl RocksDb {
                 for (k, v) in record_rows(r, e.data) {
                     batch.put_cf(cf_r, k, v);
                 }
+                // The project's row changed by the record, in its write.
+                if let Some(row) = &r.project_row {
+                    batch.put_cf(cf_r, project_key(&row.id), to_json(row)?);
+                }
             }
             let mut k = [0u8; 40];
             k[..32].copy_from_slice(&e.leaf_hash.0);
@@ -840,7 +844,7 @@ impl LogStore for RocksDb {
 // | `W` project | the project's alert settings (webhooks, digest recipients; JSON) |
 
 /// Record types and their codes in `R` rows (stored: never renumber).
-const TYPE_CODES: [(RecordKind, u8); 15] = [
+const TYPE_CODES: [(RecordKind, u8); 21] = [
     (RecordKind::GateDecision, 1),
     (RecordKind::ExceptionRequested, 2),
     (RecordKind::ExceptionSignal, 3),
@@ -856,6 +860,14 @@ const TYPE_CODES: [(RecordKind, u8); 15] = [
     (RecordKind::ShareTokenUsed, 13),
     (RecordKind::ShareTokenRevoked, 14),
     (RecordKind::ChainStarted, 15),
+    (RecordKind::PrincipalAdded, 16),
+    (RecordKind::PrincipalChanged, 17),
+    (RecordKind::PrincipalRevoked, 18),
+    // Held changes of controls: from 32, apart from codes other record
+    // types may take meanwhile.
+    (RecordKind::SettingsChangeProposed, 32),
+    (RecordKind::SettingsChangeApproved, 33),
+    (RecordKind::SettingsChangeWithdrawn, 34),
 ];
 
 fn type_code(kind: RecordKind) -> u8 {

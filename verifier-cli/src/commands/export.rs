@@ -51,8 +51,10 @@ use compliance::export::{
     ProvenEnvelope, ProvenRecord, RecordSource, Section, SectionDigest, SectionHasher,
     SummaryBuilder,
 };
+use compliance::people::People;
 use compliance::record::{
-    CHAIN_STARTED, COMPLIANCE_EXPORT, Envelope, RecordMeta, Sealed, canonical, parse_digest,
+    CHAIN_STARTED, COMPLIANCE_EXPORT, Envelope, PRINCIPAL_ADDED, PRINCIPAL_CHANGED,
+    PRINCIPAL_REVOKED, Record, RecordBody, RecordMeta, Sealed, canonical, parse_digest,
     seal_record, sha256_digest,
 };
 use compliance::time::{DAY_MS, parse_date, parse_time};
@@ -718,6 +720,87 @@ fn chain_text(c: &ChainOutcome, as_of: &str) -> String {
     text
 }
 
+/// Step 2a: the principals of the export's project as its principal
+/// records give them, each record verified (digest, envelope, inclusion,
+/// project); section D's `principals` are the ones outside the period.
+/// The header's list MUST be what they give.
+fn principals_of(
+    checker: &Checker<'_>,
+    layout: &Layout,
+    header: &ExportHeader,
+    integrity: &Integrity,
+) -> anyhow::Result<People> {
+    let (line, raw) = (layout.integrity.0, layout.integrity.1.as_str());
+    let mut people = People::default();
+    let mut add = |r: &ProvenRecord, what: &str| -> anyhow::Result<()> {
+        let record: Record = serde_json::from_value(r.record.clone())
+            .map_err(|e| checker.fail("record", line, what, e.to_string(), raw))?;
+        people
+            .add(&record, r.log_index)
+            .map_err(|e| checker.fail("principals", line, what, e.to_string(), raw))
+    };
+    for r in &integrity.principals {
+        let what = "a section D principal record";
+        checker.verify(line, raw, r, what)?;
+        let kind = r.record.get("type").and_then(Value::as_str).unwrap_or("");
+        if !matches!(
+            kind,
+            PRINCIPAL_ADDED | PRINCIPAL_CHANGED | PRINCIPAL_REVOKED
+        ) {
+            return Err(checker.fail(
+                "record",
+                line,
+                what,
+                format!("a {} record is not a principal record", escape(kind)),
+                raw,
+            ));
+        }
+        let t = r
+            .record
+            .get("time")
+            .and_then(Value::as_str)
+            .and_then(parse_time);
+        if t.is_none_or(|t| checker.period.contains(&t)) {
+            return Err(checker.fail(
+                "record",
+                line,
+                what,
+                "it is dated in the period (or not at all): the period's principal records are among its records of no section".into(),
+                raw,
+            ));
+        }
+        add(r, what)?;
+    }
+    for r in &integrity.chain.records {
+        let kind = r.record.get("type").and_then(Value::as_str).unwrap_or("");
+        if matches!(
+            kind,
+            PRINCIPAL_ADDED | PRINCIPAL_CHANGED | PRINCIPAL_REVOKED
+        ) {
+            add(r, UNSECTIONED)?;
+        }
+    }
+    let want = people.summaries(&header.settings);
+    if want != header.principals {
+        return Err(Failure::new(
+            CMD,
+            "principals",
+            format!(
+                "the header lists {} principals, but the export's principal records give {}{}: the header's principals must be the log's",
+                header.principals.len(),
+                want.len(),
+                want.iter()
+                    .zip(&header.principals)
+                    .find(|(w, g)| w != g)
+                    .map_or_else(String::new, |(w, _)| format!(" (first difference: {})", escape(&w.id)))
+            ),
+        )
+        .checkpoint("export checkpoint", &checker.cp.source, &checker.cp.bytes)
+        .into());
+    }
+    Ok(people)
+}
+
 /// Runs `export`.
 ///
 /// # Errors
@@ -795,6 +878,12 @@ pub fn run(ctx: &Ctx, args: &ExportArgs) -> anyhow::Result<Report> {
         project: &header.project_id,
         period: from * DAY_MS..(to + 1) * DAY_MS,
     };
+    // Step 2a: the project's principals, from its principal records (those
+    // of the period among the records of no section, the others in
+    // section D's `principals`), verified like any record; the header
+    // MUST list exactly them.
+    let people = principals_of(&checker, &layout, &header, &integrity)?;
+    let mut requesters = std::collections::BTreeMap::new();
     // Step 2: every record, with the sections' counts and digests (compared
     // in step 5), and what the chain needs.
     let period = checker.period.clone();
@@ -807,6 +896,15 @@ pub fn run(ctx: &Ctx, args: &ExportArgs) -> anyhow::Result<Report> {
     let mut applied: Vec<AppliedExceptions> = Vec::new();
     // Exceptions with ledger events in the period.
     let mut changed_in_period = std::collections::BTreeSet::new();
+    // Section B's filings and signals, for the signals' binding (step 6).
+    let mut filings: std::collections::BTreeMap<String, compliance::record::ExceptionRequested> =
+        std::collections::BTreeMap::new();
+    let mut signals: std::collections::BTreeMap<
+        String,
+        (compliance::record::ExceptionSignal, usize),
+    > = std::collections::BTreeMap::new();
+    // The history of the project's controls (section C).
+    let mut controls = compliance::ledger::ControlHistory::default();
     for section in Section::ALL {
         let (start, end) = layout.sections[section_index(section)];
         let mut hasher = SectionHasher::default();
@@ -821,6 +919,11 @@ pub fn run(ctx: &Ctx, args: &ExportArgs) -> anyhow::Result<Report> {
                 checker.verify_in_section(section, n, raw, earlier_allowed)?;
             earlier_allowed &= earlier;
             let rec = &r.record;
+            let id = rec.get("id").and_then(Value::as_str).unwrap_or("?");
+            let what = format!("section {} record {}", section_name(section), escape(id));
+            people
+                .check_acts(rec, r.log_index, &what, &mut requesters)
+                .map_err(|e| checker.fail("principals", n, &what, e.to_string(), raw))?;
             if section == Section::B && !earlier {
                 let exc = rec
                     .get("exception_id")
@@ -828,6 +931,19 @@ pub fn run(ctx: &Ctx, args: &ExportArgs) -> anyhow::Result<Report> {
                     .and_then(Value::as_str)
                     .unwrap_or_default();
                 changed_in_period.insert(exc.to_owned());
+            }
+            if section == Section::B {
+                match serde_json::from_value::<compliance::record::Record>(rec.clone())
+                    .map(|r| (r.id, r.body))
+                {
+                    Ok((id, RecordBody::ExceptionRequested(f))) => {
+                        filings.insert(id, f);
+                    }
+                    Ok((id, RecordBody::ExceptionSignal(sig))) => {
+                        signals.insert(id, (sig, n));
+                    }
+                    _ => {}
+                }
             }
             if section == Section::A {
                 let used: Vec<String> = rec
@@ -847,6 +963,20 @@ pub fn run(ctx: &Ctx, args: &ExportArgs) -> anyhow::Result<Report> {
                         exceptions: used,
                     });
                 }
+            }
+            if section == Section::C {
+                controls.add(rec).map_err(|e| {
+                    checker.fail(
+                        "controls",
+                        n,
+                        &format!(
+                            "section C record {}",
+                            escape(rec.get("id").and_then(Value::as_str).unwrap_or("?"))
+                        ),
+                        e.to_string(),
+                        raw,
+                    )
+                })?;
             }
             if earlier {
                 chain.add_earlier(link);
@@ -880,6 +1010,17 @@ pub fn run(ctx: &Ctx, args: &ExportArgs) -> anyhow::Result<Report> {
         .as_ref()
         .map(|e| checker.verify_envelope(line, raw, e, "the record after the period"))
         .transpose()?;
+    // The controls the header shows are those in force at the period's
+    // end: the last change of the period, if it had one.
+    if let Some(last) = controls.last()
+        && *last != header.settings
+    {
+        return Err(base(
+            "controls",
+            "the header's controls (settings) are not those the period's last change of the controls left in force".to_owned(),
+        )
+        .into());
+    }
     // The export record as the chain sees it (it is verified in step 5).
     let er = &integrity.export_record.record;
     let export_link = {
@@ -987,6 +1128,32 @@ pub fn run(ctx: &Ctx, args: &ExportArgs) -> anyhow::Result<Report> {
                 "its activation names signal {} which is not in the section (who approved, and how)",
                 escape(&a.signal_id)
             )));
+        }
+        // The activating signal is bound to the exception's blocked run:
+        // a review of its pull request's commits, a consumer test from a
+        // consumer principal (compliance::signals::check_binding).
+        if let Some(a) = &e.activation
+            && let (Some(filed), Some((sig, line))) =
+                (filings.get(&e.id), signals.get(&a.signal_id))
+        {
+            let bound = compliance::signals::Bound::of_requested(&e.id, filed);
+            let is_consumer = |id: &str| {
+                header
+                    .principals
+                    .iter()
+                    .find(|p| p.id == id)
+                    .map(|p| p.roles.iter().any(|r| r == "consumer"))
+            };
+            compliance::signals::check_binding(&bound, sig, is_consumer).map_err(|err| {
+                base(
+                    "binding",
+                    format!(
+                        "section B, line {}: {}: the signal is not bound to the blocked change",
+                        line + 1,
+                        escape(&err.to_string())
+                    ),
+                )
+            })?;
         }
         let ended_before = e
             .revocation

@@ -277,8 +277,35 @@ async fn exceptions_page(
     status: Option<Status>,
     error: Option<(StatusCode, String)>,
     form: Option<&FileForm>,
+    run: Option<&str>,
 ) -> Result<Response, UiError> {
     let frame = frame(s, session, project, "exceptions").await?;
+    // The blocked run an exception is filed for, and its ERR findings: the
+    // filing form offers exactly those (kind and endpoint).
+    let blocked = match run.map(str::trim).filter(|r| !r.is_empty()) {
+        Some(run_id) => {
+            let d = s
+                .compliance
+                .decision(&session.principal, project, run_id)
+                .await?;
+            let findings: Vec<Value> = d["record"]["findings"]
+                .as_array()
+                .map(|l| {
+                    l.iter()
+                        .filter(|f| f["severity"] == "ERR")
+                        .map(|f| {
+                            json!({"value": format!("{} {}", f["kind"].as_str().unwrap_or_default(),
+                                                    f["endpoint"].as_str().unwrap_or_default()),
+                                   "kind": f["kind"], "endpoint": f["endpoint"]})
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            Some(json!({"run_id": run_id, "blocked": d["record"]["blocked"],
+                        "commit_sha": d["record"]["commit_sha"], "findings": findings}))
+        }
+        None => None,
+    };
     let list = s
         .compliance
         .exceptions(&session.principal, project, status)
@@ -302,7 +329,8 @@ async fn exceptions_page(
             max_seconds => max_secs,
             latest_expiry => compliance::time::format_time(now + max_ms),
             default_expiry => default_expiry.get(..16).unwrap_or_default(),
-            form => form.map(|f| json!({"kind": f.kind, "endpoint": f.endpoint, "reason": f.reason, "expires_at": f.expires_at})),
+            form => form.map(|f| json!({"finding": f.finding, "reason": f.reason, "expires_at": f.expires_at})),
+            blocked,
             error => error.as_ref().map(|(_, m)| m.clone()),
         },
     )?;
@@ -320,7 +348,8 @@ pub async fn exceptions(
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, UiError> {
     let status = parse_status(q.get("status").map(String::as_str))?;
-    exceptions_page(&s, &session, &project, status, None, None).await
+    let run = q.get("run").map(String::as_str);
+    exceptions_page(&s, &session, &project, status, None, None, run).await
 }
 
 /// Body of the filing form.
@@ -328,10 +357,12 @@ pub async fn exceptions(
 pub struct FileForm {
     #[serde(default)]
     csrf: String,
+    /// The blocked run (`run_…`) the exception is for.
     #[serde(default)]
-    kind: String,
+    run_id: String,
+    /// One of its ERR findings: `kind endpoint`, as the form's select offers.
     #[serde(default)]
-    endpoint: String,
+    finding: String,
     #[serde(default)]
     reason: String,
     /// `YYYY-MM-DDTHH:MM[:SS]` (UTC), from a `datetime-local` field.
@@ -359,13 +390,19 @@ pub async fn file_exception(
     Form(f): Form<FileForm>,
 ) -> Result<Response, UiError> {
     check_form(&headers, &session, &f.csrf)?;
+    let (kind, endpoint) = f
+        .finding
+        .trim()
+        .split_once(' ')
+        .unwrap_or((f.finding.trim(), ""));
     let req = NewException {
-        kind: f.kind.trim().to_owned(),
-        endpoint: f.endpoint.trim().to_owned(),
+        kind: kind.to_owned(),
+        endpoint: endpoint.to_owned(),
         reason: f.reason.clone(),
         expires_at: utc_time(&f.expires_at),
         repository: None,
         pull_request: None,
+        run_id: Some(f.run_id.trim().to_owned()).filter(|r| !r.is_empty()),
     };
     match s
         .compliance
@@ -388,6 +425,7 @@ pub async fn file_exception(
                 None,
                 Some((status, message)),
                 Some(&f),
+                Some(f.run_id.as_str()),
             )
             .await
         }
@@ -686,6 +724,7 @@ pub async fn controls(
         github_repository: Some((!repo.is_empty()).then(|| repo.to_owned())),
         gate: None,
         monitoring: None,
+        second_admin_for_weakening: None,
     };
     match s
         .compliance
