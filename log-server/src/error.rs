@@ -13,6 +13,14 @@ pub enum Error {
     /// The sequencer's queue is full: retry later. Nothing was recorded.
     #[error("the log's queue is full")]
     Pushback,
+    /// The budget of request bytes in flight has no room for this request:
+    /// retry later. Its body was not read; nothing was recorded.
+    #[error("the server holds as many request bytes as it may; retry later")]
+    BudgetSpent,
+    /// The caller's API key holds its share of the budget of request bytes
+    /// in flight: retry later. Its body was not read; nothing was recorded.
+    #[error("this API key holds its share of the request bytes in flight; retry later")]
+    KeyShareSpent,
     /// The log is not accepting writes (stopping, or stopped after a
     /// storage failure). Nothing was acknowledged.
     #[error("the log is not accepting writes")]

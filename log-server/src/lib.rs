@@ -12,12 +12,14 @@
 //! | [`keys`] | API keys: creation, authentication, revocation |
 //! | [`log`] | the sequencer and the checkpointer, and the log's reads |
 //! | [`storage`] | traits and their contracts; the RocksDB and in-memory backends |
+//! | [`budget`] | the budget of request bytes in flight, shared by every route with a body, with a share per API key |
 //! | [`metrics`] | counters and histograms (Prometheus text) |
 //! | [`publish`] | the publisher running inside `serve` |
 //! | [`witness`] | witness mode: cosigning other logs' checkpoints (C2SP tlog-witness) |
 //!
 //! See `docs/architecture.md`, `spec/http-api.md` and `spec/durability.md`.
 
+pub mod budget;
 pub mod cli;
 mod error;
 pub mod http;

@@ -100,6 +100,13 @@ pub struct Metrics {
     pub witness_quorum_misses: AtomicU64,
     /// Time from signing a checkpoint to serving it witnessed.
     pub witnessing_seconds: Histogram,
+    /// Request bytes reserved in the budget of bytes in flight.
+    pub inflight_bytes: AtomicU64,
+    /// The budget of request bytes in flight.
+    pub inflight_budget_bytes: AtomicU64,
+    /// Requests refused before their body was read (or while it was), by
+    /// reason: see [`Refused`].
+    refused: [AtomicU64; Refused::ALL.len()],
     witness_outcomes: RwLock<BTreeMap<(String, String), u64>>,
     requests: RwLock<BTreeMap<(String, String), Histogram>>,
 }
@@ -118,13 +125,71 @@ impl Default for Metrics {
             witnessed_size: AtomicU64::new(0),
             witness_quorum_misses: AtomicU64::new(0),
             witnessing_seconds: Histogram::new(LATENCY_BUCKETS),
+            inflight_bytes: AtomicU64::new(0),
+            inflight_budget_bytes: AtomicU64::new(0),
+            refused: Default::default(),
             witness_outcomes: RwLock::new(BTreeMap::new()),
             requests: RwLock::new(BTreeMap::new()),
         }
     }
 }
 
+/// Why a request with a body was refused by the budget of bytes in flight
+/// or the limits on bodies (`stateanchor_request_refusals_total{reason}`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refused {
+    /// 503: the whole budget was held.
+    Budget,
+    /// 503: the caller's key held its share of the budget.
+    KeyShare,
+    /// 413: the body (declared or sent) is over the route's limit.
+    TooLarge,
+    /// 408: the body was not received within the body-read deadline.
+    BodyTimeout,
+    /// 401: no valid API key; the body was not read.
+    Unauthenticated,
+    /// 400: the body could not be read (a broken chunked encoding, or the
+    /// client went away).
+    BadBody,
+}
+
+impl Refused {
+    /// Every reason, in the order of the exposition.
+    pub const ALL: [Refused; 6] = [
+        Refused::Budget,
+        Refused::KeyShare,
+        Refused::TooLarge,
+        Refused::BodyTimeout,
+        Refused::Unauthenticated,
+        Refused::BadBody,
+    ];
+
+    /// The `reason` label.
+    #[must_use]
+    pub fn label(self) -> &'static str {
+        match self {
+            Refused::Budget => "budget",
+            Refused::KeyShare => "key_share",
+            Refused::TooLarge => "too_large",
+            Refused::BodyTimeout => "body_timeout",
+            Refused::Unauthenticated => "unauthenticated",
+            Refused::BadBody => "bad_body",
+        }
+    }
+}
+
 impl Metrics {
+    /// Counts one request refused for `reason`.
+    pub fn refused(&self, reason: Refused) {
+        self.refused[reason as usize].fetch_add(1, Relaxed);
+    }
+
+    /// Requests refused for `reason` so far.
+    #[must_use]
+    pub fn refused_count(&self, reason: Refused) -> u64 {
+        self.refused[reason as usize].load(Relaxed)
+    }
+
     /// Counts one `add-checkpoint` request to a witness by its outcome
     /// (`cosigned`, `conflict`, `timeout`, `unreachable`, `forbidden`, ...).
     pub fn witness_outcome(&self, witness: &str, outcome: &str) {
@@ -215,6 +280,32 @@ impl Metrics {
             self.witness_quorum_misses.load(Relaxed),
             "counter",
         );
+        counter(
+            &mut out,
+            "stateanchor_inflight_bytes",
+            "Request bytes reserved in the budget of bytes in flight.",
+            self.inflight_bytes.load(Relaxed),
+            "gauge",
+        );
+        counter(
+            &mut out,
+            "stateanchor_inflight_budget_bytes",
+            "The budget of request bytes in flight.",
+            self.inflight_budget_bytes.load(Relaxed),
+            "gauge",
+        );
+        let _ = writeln!(
+            out,
+            "# HELP stateanchor_request_refusals_total Requests with a body refused by the budget of bytes in flight or the body limits, by reason.\n# TYPE stateanchor_request_refusals_total counter"
+        );
+        for r in Refused::ALL {
+            let _ = writeln!(
+                out,
+                "stateanchor_request_refusals_total{{reason=\"{}\"}} {}",
+                r.label(),
+                self.refused_count(r)
+            );
+        }
         let _ = writeln!(
             out,
             "# HELP stateanchor_witness_requests_total add-checkpoint requests to witnesses by outcome.\n# TYPE stateanchor_witness_requests_total counter"

@@ -105,6 +105,7 @@ impl Harness {
             let _ = stopped.await;
         }));
         let keys: Arc<dyn KeyStore> = store.clone();
+        let intake = log_server::http::intake::Intake::with_defaults(log.metrics.clone());
         Harness {
             records: store,
             state: AppState {
@@ -115,6 +116,7 @@ impl Harness {
                     public_url: "https://log.example".into(),
                     publication: None,
                 },
+                intake,
             },
             admin,
             clock,

@@ -113,6 +113,7 @@ impl Harness {
                 public_url: "https://log.example".into(),
                 publication: None,
             },
+            intake: log_server::http::intake::Intake::with_defaults(log.metrics.clone()),
         };
         tokio::spawn(log.clone().run_checkpointer(std::future::pending()));
         Harness {

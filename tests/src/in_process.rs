@@ -119,6 +119,7 @@ impl InProcess {
                         public_url: url.clone(),
                         publication: None,
                     },
+                    intake: log_server::http::intake::Intake::with_defaults(log.metrics.clone()),
                 };
                 tokio::spawn(log.clone().run_checkpointer(std::future::pending()));
                 tx.send((url, admin)).expect("started");

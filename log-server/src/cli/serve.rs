@@ -11,6 +11,8 @@ use anyhow::{Context as _, Result};
 use tokio::sync::watch;
 
 use super::data_dir;
+use crate::budget::Budget;
+use crate::http::intake::Intake;
 use crate::http::{self, AppState};
 use crate::log::{Log, LogConfig, WitnessingConfig};
 use crate::metrics::Metrics;
@@ -130,6 +132,38 @@ pub struct ServeArgs {
     /// Delay before a failed webhook delivery is retried (doubling each time, 4 attempts).
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration, hide_short_help = true)]
     pub webhook_retry: Duration,
+    /// The budget of request bytes in flight, in bytes (suffixes K, M, G:
+    /// binary), shared by every route that takes a body; past it, requests
+    /// are answered 503 with Retry-After before their body is read
+    /// [default: a thirty-second of the machine's memory, between 768 MiB
+    /// and 4 GiB; see spec/http-api.md].
+    #[arg(long, env = "STATEANCHOR_INFLIGHT_BUDGET", value_name = "BYTES", value_parser = parse_bytes)]
+    pub inflight_budget: Option<u64>,
+    /// The share of the budget one API key may hold, in percent (1-100).
+    #[arg(long, value_name = "PERCENT", default_value_t = crate::budget::DEFAULT_KEY_SHARE_PERCENT, value_parser = clap::value_parser!(u64).range(1..=100))]
+    pub inflight_key_share: u64,
+    /// How long a client has to send a whole request body (408 after it),
+    /// apart from the time its handler takes.
+    #[arg(long, value_name = "DURATION", default_value = "20s", value_parser = humantime::parse_duration)]
+    pub body_read_timeout: Duration,
+}
+
+/// Parses a byte count with an optional binary suffix (`512M`, `1G`).
+fn parse_bytes(s: &str) -> std::result::Result<u64, String> {
+    let t = s.trim();
+    let (digits, shift) = match t.as_bytes().last().map(u8::to_ascii_uppercase) {
+        Some(b'K') => (&t[..t.len() - 1], 10),
+        Some(b'M') => (&t[..t.len() - 1], 20),
+        Some(b'G') => (&t[..t.len() - 1], 30),
+        _ => (t, 0),
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(1 << shift))
+        .ok_or_else(|| {
+            format!("expected a number of bytes such as 536870912, 512M or 1G, got {s:?}")
+        })
 }
 
 /// Parses `HH:MM` into minutes after midnight.
@@ -284,7 +318,21 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
             public_url: public_url.clone(),
             publication: args.publish.as_ref().map(ToString::to_string),
         },
+        intake: Intake {
+            budget: Arc::new(Budget::new(
+                args.inflight_budget
+                    .unwrap_or_else(crate::budget::default_budget),
+                args.inflight_key_share,
+                log.metrics.clone(),
+            )),
+            body_read_timeout: args.body_read_timeout,
+        },
     };
+    tracing::info!(
+        budget = state.intake.budget.total(),
+        key_share = state.intake.budget.key_share(),
+        "budget of request bytes in flight"
+    );
 
     if new_key {
         tracing::info!(origin = log.origin(), "generated the log's signing key");

@@ -5,9 +5,10 @@
 use std::collections::HashMap;
 
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use compliance::ledger::{NewException, Status};
 use compliance::principal::Access;
@@ -16,7 +17,7 @@ use serde_json::json;
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{Caller, json_body, query, reject_unknown};
+use super::extract::{Caller, json_body, json_body_off_workers, query, reject_unknown};
 use crate::service::gate::{RevokeRequest, SignalRequest};
 
 /// `?wait=checkpoint`, or nothing.
@@ -51,13 +52,14 @@ pub async fn post_decision(
     caller: Caller,
     Path(project): Path<String>,
     q: Result<Query<HashMap<String, String>>, QueryRejection>,
-    body: Result<Json<DecisionInput>, JsonRejection>,
+    headers: HeaderMap,
+    body: Bytes,
 ) -> Result<Response, ApiError> {
     s.compliance
         .project_for(&caller.0, &project, Access::Decide)
         .await?;
     let wait = wait_param(&query(q)?, &["wait"])?;
-    let d = json_body(body)?;
+    let d: DecisionInput = json_body_off_workers(&headers, body).await?;
     let out = s.compliance.decide(&caller.0, &project, d, wait).await?;
     Ok((StatusCode::CREATED, Json(out)).into_response())
 }

@@ -30,6 +30,11 @@ pub enum ApiError {
     BadGateway(String),
     /// 503 with `Retry-After`: the sequencer pushes back.
     Overloaded,
+    /// 503 with `Retry-After`: the budget of request bytes in flight (or
+    /// the caller's share of it) has no room; the body was not read.
+    Busy(String),
+    /// 408: the body was not received within the body-read deadline.
+    BodyTimeout(String),
     /// 503: the log is not accepting writes (shutting down or failed).
     Unavailable,
     /// 503 with `Retry-After`: no checkpoint has met the witness policy yet.
@@ -73,6 +78,8 @@ impl ApiError {
                 "the log is busy; retry in a second".to_owned(),
                 None,
             ),
+            ApiError::Busy(m) => (StatusCode::SERVICE_UNAVAILABLE, m, None),
+            ApiError::BodyTimeout(m) => (StatusCode::REQUEST_TIMEOUT, m, None),
             ApiError::Unavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "the log is not accepting writes".to_owned(),
@@ -112,6 +119,7 @@ impl From<Error> for ApiError {
             Error::Refused(r) => r.into(),
             Error::NotFound(m) => ApiError::NotFound(m),
             Error::Pushback => ApiError::Overloaded,
+            Error::BudgetSpent | Error::KeyShareSpent => ApiError::Busy(e.to_string()),
             Error::Stopped => ApiError::Unavailable,
             Error::NotWitnessed => ApiError::NotWitnessed,
             Error::GitHub(_) | Error::Mail(_) => ApiError::BadGateway(e.to_string()),
@@ -126,37 +134,57 @@ impl From<tlog::Error> for ApiError {
     }
 }
 
+/// `Retry-After` of a 503 from the budget of bytes in flight: the budget
+/// drains as classifications finish (about a second each for the largest
+/// documents); two seconds, plus the client's jitter, spread the retries of
+/// a burst.
+pub const BUDGET_RETRY_AFTER: &str = "2";
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, code, msg) = match self {
-            ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, "bad_request", m),
-            ApiError::Unauthorized(m) => {
-                (StatusCode::UNAUTHORIZED, "unauthenticated", m.to_owned())
-            }
-            ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, "forbidden", m),
-            ApiError::NotFound(m) => (StatusCode::NOT_FOUND, "not_found", m),
-            ApiError::Conflict(m) => (StatusCode::CONFLICT, "conflict", m),
-            ApiError::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large", m),
+        let (status, code, msg, retry_after) = match self {
+            ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, "bad_request", m, None),
+            ApiError::Unauthorized(m) => (
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                m.to_owned(),
+                None,
+            ),
+            ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, "forbidden", m, None),
+            ApiError::NotFound(m) => (StatusCode::NOT_FOUND, "not_found", m, None),
+            ApiError::Conflict(m) => (StatusCode::CONFLICT, "conflict", m, None),
+            ApiError::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large", m, None),
             ApiError::UnsupportedMediaType(m) => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",
                 m,
+                None,
             ),
-            ApiError::BadGateway(m) => (StatusCode::BAD_GATEWAY, "bad_gateway", m),
+            ApiError::BadGateway(m) => (StatusCode::BAD_GATEWAY, "bad_gateway", m, None),
             ApiError::Overloaded => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "overloaded",
                 "the log is busy; retry after the delay in Retry-After".to_owned(),
+                Some("1"),
             ),
+            ApiError::Busy(m) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "overloaded",
+                m,
+                Some(BUDGET_RETRY_AFTER),
+            ),
+            ApiError::BodyTimeout(m) => (StatusCode::REQUEST_TIMEOUT, "body_timeout", m, None),
             ApiError::Unavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
                 "the log is not accepting writes".to_owned(),
+                None,
             ),
             ApiError::NotWitnessed => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "not_witnessed",
                 Error::NotWitnessed.to_string(),
+                Some("1"),
             ),
             ApiError::Internal(e) => {
                 let mut resp = (
@@ -169,15 +197,14 @@ impl IntoResponse for ApiError {
                 return resp;
             }
         };
-        let overloaded = code == "overloaded" || code == "not_witnessed";
         let mut resp = (
             status,
             Json(serde_json::json!({"error": msg, "code": code})),
         )
             .into_response();
-        if overloaded {
+        if let Some(secs) = retry_after {
             resp.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                .insert(header::RETRY_AFTER, HeaderValue::from_static(secs));
         }
         resp.headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -5,17 +5,45 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRef, FromRequestParts, Query};
-use axum::http::{HeaderValue, StatusCode, header, request::Parts};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts};
 use compliance::principal::{KeyRecord, Role};
+use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
 use crate::service::export::ExportRequest;
 use crate::storage::KeyStore;
 
 /// The authenticated caller (a valid, unrevoked Bearer API key).
+#[derive(Clone)]
 pub struct Caller(pub KeyRecord);
+
+/// The API key of the `Authorization: Bearer` header, checked: one point
+/// read, inline (see `storage`, "Where blocking storage calls run").
+///
+/// # Errors
+/// 401 for a missing or malformed header, an unknown or revoked key.
+pub fn authenticate(headers: &HeaderMap, keys: &dyn KeyStore) -> Result<Caller, ApiError> {
+    let header = headers
+        .get(header::AUTHORIZATION)
+        .ok_or(ApiError::Unauthorized(
+            "missing Authorization: Bearer <API key>",
+        ))?;
+    let secret = header
+        .to_str()
+        .ok()
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .ok_or(ApiError::Unauthorized(
+            "Authorization must be Bearer <API key>",
+        ))?;
+    let record = crate::keys::authenticate(keys, secret)?
+        .ok_or(ApiError::Unauthorized("unknown or revoked API key"))?;
+    Ok(Caller(record))
+}
 
 impl<S> FromRequestParts<S> for Caller
 where
@@ -25,26 +53,12 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let keys = Arc::<dyn KeyStore>::from_ref(state);
-        let header = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .ok_or(ApiError::Unauthorized(
-                "missing Authorization: Bearer <API key>",
-            ))?;
-        let secret = header
-            .to_str()
-            .ok()
-            .and_then(|h| h.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .ok_or(ApiError::Unauthorized(
-                "Authorization must be Bearer <API key>",
-            ))?;
-        // One point read: inline (see `storage`, "Where blocking storage calls run").
-        let record = crate::keys::authenticate(&*keys, secret)?
-            .ok_or(ApiError::Unauthorized("unknown or revoked API key"))?;
-        Ok(Caller(record))
+        // Requests with a body were authenticated before it was read
+        // (`intake`), which left the caller here.
+        if let Some(caller) = parts.extensions.get::<Caller>() {
+            return Ok(caller.clone());
+        }
+        authenticate(&parts.headers, &*Arc::<dyn KeyStore>::from_ref(state))
     }
 }
 
@@ -117,6 +131,36 @@ pub fn period_query(
         today,
     )?;
     Ok((req, q))
+}
+
+/// A large JSON body (a decision's: up to 48 MiB, about a tenth of a second
+/// of CPU to parse), parsed off the async workers so that the small
+/// requests they serve meanwhile are not held up; with [`json_body`]'s
+/// errors.
+///
+/// # Errors
+/// As [`json_body`].
+pub async fn json_body_off_workers<T>(headers: &HeaderMap, body: Bytes) -> Result<T, ApiError>
+where
+    T: DeserializeOwned + Send + 'static,
+{
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|m| {
+            let m = m.trim().to_ascii_lowercase();
+            m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
+        });
+    if !json {
+        return Err(ApiError::UnsupportedMediaType(
+            "the body must be sent as Content-Type: application/json".into(),
+        ));
+    }
+    let parsed = tokio::task::spawn_blocking(move || Json::<T>::from_bytes(&body))
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    json_body(parsed)
 }
 
 /// The body of a JSON request, with the API's errors for bad ones.

@@ -12,6 +12,7 @@ mod compliance;
 pub mod error;
 mod export;
 mod extract;
+pub mod intake;
 mod log_api;
 mod monitor;
 mod page;
@@ -48,6 +49,8 @@ pub struct AppState {
     pub keys: Arc<dyn KeyStore>,
     /// Where the log is reached and published.
     pub site: Site,
+    /// The budget of request bytes in flight and the body-read deadline.
+    pub intake: intake::Intake,
 }
 
 impl FromRef<AppState> for Arc<dyn KeyStore> {
@@ -66,9 +69,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/proof/consistency", get(log_api::get_consistency))
         .route(
             "/v1/entries",
-            post(log_api::post_entry)
-                .get(log_api::get_entries)
-                .layer(DefaultBodyLimit::max(tlog::MAX_ENTRY_SIZE)),
+            post(log_api::post_entry).get(log_api::get_entries),
         )
         .route("/v1/entries/{index}", get(log_api::get_entry))
         .route(
@@ -88,7 +89,13 @@ pub fn app(state: AppState) -> Router {
         .merge(compliance_routes())
         .merge(ui::routes())
         .fallback(log_api::not_found)
-        .layer(DefaultBodyLimit::max(1 << 20))
+        // Bodies are read, under their route's limit and the budget of
+        // bytes in flight, by `intake` alone.
+        .layer(DefaultBodyLimit::disable())
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            intake::intake,
+        ))
         .layer(middleware::from_fn_with_state(
             state.log.metrics.clone(),
             observe,
@@ -100,10 +107,6 @@ pub fn app(state: AppState) -> Router {
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
-
-/// Largest body of a decision: two documents of up to 16 MiB, with room for
-/// their JSON escaping (a line break is two bytes).
-pub const DECISION_BODY_LIMIT: usize = 48 << 20;
 
 /// Routes of projects, the gate, the exception ledger and the export.
 fn compliance_routes() -> Router<AppState> {
@@ -136,8 +139,9 @@ fn compliance_routes() -> Router<AppState> {
         )
         .route(
             "/api/projects/{project}/decisions",
-            // Two OpenAPI documents of up to 16 MiB each, JSON-escaped.
-            post(c::post_decision).layer(DefaultBodyLimit::max(DECISION_BODY_LIMIT)),
+            // Two OpenAPI documents of up to 16 MiB each, JSON-escaped
+            // (`intake::DECISION_BODY_LIMIT`).
+            post(c::post_decision),
         )
         .route("/api/projects/{project}/specs/{sha256}", get(c::get_spec))
         .route(

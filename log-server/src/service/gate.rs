@@ -55,15 +55,25 @@ impl Compliance {
         &self,
         caller: &KeyRecord,
         project: &str,
-        d: DecisionInput,
+        mut d: DecisionInput,
         wait: bool,
     ) -> Result<Value> {
         let p = self.project_for(caller, project, Access::Decide).await?;
         verdict::validate(&d)?;
-        let (findings, classifier) = match d.changes()? {
-            Changes::Findings(f) => (f.to_vec(), None),
-            Changes::Specs { .. } => {
-                let c = self.classify(&p, project, &d).await?;
+        let from_ci = match d.changes()? {
+            Changes::Findings(f) => Some(f.to_vec()),
+            Changes::Specs { .. } => None,
+        };
+        let (findings, classifier) = match from_ci {
+            Some(f) => (f, None),
+            None => {
+                // Moved, not copied: the documents are most of the request's
+                // memory (the intake's reservation counts them once).
+                let specs = (
+                    d.base_spec.take().unwrap_or_default(),
+                    d.revision_spec.take().unwrap_or_default(),
+                );
+                let c = self.classify(&p, project, &d, specs).await?;
                 (c.findings, Some(c.classifier))
             }
         };
@@ -132,19 +142,19 @@ impl Compliance {
     /// Classifies the two documents of `d` with the project's rule
     /// configuration, off the async workers and a few at a time (it is CPU
     /// work that grows with the documents), and keeps both documents.
-    async fn classify(&self, p: &Project, project: &str, d: &DecisionInput) -> Result<Classified> {
+    async fn classify(
+        &self,
+        p: &Project,
+        project: &str,
+        d: &DecisionInput,
+        (base_spec, revision_spec): (String, String),
+    ) -> Result<Classified> {
         let config = p.lock().await.settings().gate.clone();
         let today = format_date(self.today());
         let name =
             |n: &Option<String>, default: &str| n.clone().unwrap_or_else(|| default.to_owned());
-        let base = (
-            name(&d.base_name, "base.yaml"),
-            d.base_spec.clone().unwrap_or_default(),
-        );
-        let revision = (
-            name(&d.revision_name, "revision.yaml"),
-            d.revision_spec.clone().unwrap_or_default(),
-        );
+        let base = (name(&d.base_name, "base.yaml"), base_spec);
+        let revision = (name(&d.revision_name, "revision.yaml"), revision_spec);
         let _slot = self
             .classify_slots
             .acquire()

@@ -44,6 +44,49 @@ pub struct CheckArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
     pub format: CheckFormat,
+    /// How many times to retry when the log answers 503 with Retry-After
+    /// (it is busy: nothing was recorded). The n-th wait is the log's
+    /// Retry-After doubled n-1 times (at most a minute), plus up to half of
+    /// it again at random; all the waits together stop at 5 minutes.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub retries: u32,
+}
+
+/// The longest a single wait between retries lasts, whatever the log says.
+const MAX_RETRY_WAIT: Duration = Duration::from_secs(60);
+/// The longest all the waits between retries last together.
+const MAX_RETRY_TOTAL: Duration = Duration::from_secs(300);
+
+/// How long to wait before retrying an answer, if it is a pushback: a 503
+/// with a `Retry-After` in seconds (capped at [`MAX_RETRY_WAIT`]).
+fn retry_after(
+    status: reqwest::StatusCode,
+    headers: &reqwest::header::HeaderMap,
+) -> Option<Duration> {
+    if status != reqwest::StatusCode::SERVICE_UNAVAILABLE {
+        return None;
+    }
+    let secs: u64 = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(Duration::from_secs(secs).min(MAX_RETRY_WAIT))
+}
+
+/// `wait` plus a random part of up to half of it, so that the jobs pushed
+/// back together do not come back together.
+fn with_jitter(wait: Duration) -> Duration {
+    use std::hash::{BuildHasher as _, Hasher as _};
+    // The standard library's randomly keyed hasher: enough randomness to
+    // spread retries, without a dependency.
+    let random = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    let half_ms = u64::try_from(wait.as_millis() / 2).unwrap_or(u64::MAX);
+    wait + Duration::from_millis(random % (half_ms + 1))
 }
 
 /// How `check` prints the verdict.
@@ -135,12 +178,34 @@ pub fn run(a: &CheckArgs) -> Result<u8> {
         .timeout(Duration::from_secs(120))
         .build()
         .context("cannot build the HTTP client")?;
-    let resp = client
-        .post(&url)
-        .bearer_auth(key)
-        .json(&body)
-        .send()
-        .with_context(|| format!("cannot reach the log at {log}"))?;
+    let body = serde_json::to_vec(&body).context("encoding the request")?;
+    let (mut attempt, mut waited) = (0u32, Duration::ZERO);
+    let resp = loop {
+        let resp = client
+            .post(&url)
+            .bearer_auth(&key)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body.clone())
+            .send()
+            .with_context(|| format!("cannot reach the log at {log}"))?;
+        let Some(wait) = retry_after(resp.status(), resp.headers()) else {
+            break resp;
+        };
+        // Doubled on each further pushback: a burst that lasts minutes is
+        // ridden out in a few attempts, not in many.
+        let wait = with_jitter((wait * 2u32.saturating_pow(attempt)).min(MAX_RETRY_WAIT));
+        if attempt >= a.retries || waited + wait > MAX_RETRY_TOTAL {
+            break resp;
+        }
+        attempt += 1;
+        waited += wait;
+        eprintln!(
+            "stateanchor-gate: the log is busy (503, nothing recorded); retry {attempt} of {} in {:.1} s",
+            a.retries,
+            wait.as_secs_f64()
+        );
+        std::thread::sleep(wait);
+    };
     let status = resp.status();
     let text = resp.text().context("reading the log's answer")?;
     let mut answer: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
