@@ -18,6 +18,7 @@
 //!
 //! See `docs/architecture.md`, `spec/http-api.md` and `spec/durability.md`.
 
+pub mod backup;
 pub mod cli;
 mod error;
 pub mod http;

@@ -48,6 +48,8 @@ pub struct AppState {
     pub keys: Arc<dyn KeyStore>,
     /// Where the log is reached and published.
     pub site: Site,
+    /// Online backups (RocksDB mode only).
+    pub backups: Option<Arc<crate::backup::Backups>>,
 }
 
 impl FromRef<AppState> for Arc<dyn KeyStore> {
@@ -142,6 +144,7 @@ fn compliance_routes() -> Router<AppState> {
         )
         .route("/api/projects/{project}/digest", get(monitor::get_digest))
         .route("/v1/admin/monitor/run", post(monitor::post_monitor_run))
+        .route("/v1/admin/backup", post(admin::post_backup))
         .route(
             "/v1/admin/projects/{project}/alerts",
             get(monitor::get_alerts).put(monitor::put_alerts),
