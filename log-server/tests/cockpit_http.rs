@@ -108,6 +108,7 @@ impl Harness {
         Harness {
             records: store,
             state: AppState {
+                backups: None,
                 log,
                 compliance,
                 keys,

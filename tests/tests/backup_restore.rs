@@ -4,6 +4,8 @@
 //! refused and then accepted with `--accept-rollback`, and data written by
 //! the first release of data format 1 (`testdata/format-1/`) opening.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::Arc;

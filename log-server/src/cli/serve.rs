@@ -223,13 +223,13 @@ fn load_witness_policy(path: &std::path::Path, args: &ServeArgs) -> Result<Witne
     })
 }
 
+/// The store, and the embedded RocksDB store again (for online backups).
+type OpenedStore = (Arc<dyn Storage>, Option<Arc<RocksDb>>);
+
 /// Opens the backend the flags name: the one place that picks it. The
 /// RocksDB store is checked against the latest checkpoint the log signed
 /// (`backup::check_rollback`), and also returned for online backups.
-fn open_store(
-    args: &ServeArgs,
-    vkey: &tlog::VerifierKey,
-) -> Result<(Arc<dyn Storage>, Option<Arc<RocksDb>>)> {
+fn open_store(args: &ServeArgs, vkey: &tlog::VerifierKey) -> Result<OpenedStore> {
     Ok(match (&args.database, &args.objects) {
         (Some(database), Some(objects)) => (
             Arc::new(
@@ -276,8 +276,8 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
         .with_context(|| format!("creating the data directory {}", args.data_dir.display()))?;
     let (signer, new_key) =
         data_dir::load_or_create_signing_key(&args.data_dir, args.origin.as_deref())?;
-    let (store, rocksdb) = open_store(&args, &signer.verifier_key())?;
-    let backups = match rocksdb {
+    let (store, embedded) = open_store(&args, &signer.verifier_key())?;
+    let backups = match embedded {
         Some(store) => {
             let root = args
                 .backup_root
