@@ -1498,6 +1498,43 @@ impl WitnessStateStore {
 mod tests {
     use super::*;
 
+    /// Format 1 (no version key) is migrated on a read-write open; a later
+    /// format is refused by both opens.
+    #[test]
+    fn format_1_is_migrated_and_a_later_format_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        {
+            let s = RocksDb::open(&path).unwrap();
+            assert_eq!(s.format_version().unwrap(), FORMAT_VERSION);
+            // Format 1: no version key.
+            s.db.delete_cf(s.cf(CF_META).unwrap(), META_FORMAT_VERSION)
+                .unwrap();
+        }
+        // Read-only opens read it and write nothing.
+        assert_eq!(
+            RocksDb::open_read_only(&path)
+                .unwrap()
+                .format_version()
+                .unwrap(),
+            1
+        );
+        {
+            let s = RocksDb::open(&path).unwrap();
+            assert_eq!(s.format_version().unwrap(), FORMAT_VERSION);
+            s.put_synced(
+                CF_META,
+                META_FORMAT_VERSION,
+                &(FORMAT_VERSION + 1).to_be_bytes(),
+            )
+            .unwrap();
+        }
+        for opened in [RocksDb::open(&path), RocksDb::open_read_only(&path)] {
+            let err = opened.err().unwrap().to_string();
+            assert!(err.contains("written by a later release"), "{err}");
+        }
+    }
+
     /// A data directory written by a version without the `cockpit` column
     /// family opens, with no sessions or share links.
     #[test]
