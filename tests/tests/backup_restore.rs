@@ -143,6 +143,73 @@ fn a_backup_taken_under_load_verifies_restores_and_proves_itself() {
         text(&out)
     );
 
+    // Bad requests change nothing: a target outside the backup root, one
+    // that exists, a wrong admin key.
+    let data = server.data_dir.to_str().expect("utf-8").to_owned();
+    let elsewhere = tmp.path().join("elsewhere");
+    for (to, key, want) in [
+        (
+            elsewhere.clone(),
+            None,
+            "is not a new directory under the backup root",
+        ),
+        (
+            backup.clone(),
+            None,
+            "exists; a backup goes to a new directory",
+        ),
+        (server.data_dir.join("backups/b2"), Some("sa_bogus"), "401"),
+    ] {
+        let mut args = vec![
+            "backup".to_owned(),
+            "--to".into(),
+            to.display().to_string(),
+            "--url".into(),
+            server.url.clone(),
+            "--data-dir".into(),
+            data.clone(),
+        ];
+        if let Some(k) = key {
+            args.extend(["--admin-key".into(), k.into()]);
+        }
+        let out = Command::new(bin("stateanchor-log"))
+            .args(&args)
+            .output()
+            .expect("run");
+        assert!(!out.status.success());
+        assert!(text(&out).contains(want), "want {want:?} in {}", text(&out));
+    }
+    assert!(!elsewhere.exists());
+    assert!(!server.data_dir.join("backups/b2").exists());
+    assert_eq!(
+        before,
+        snapshot(&backup),
+        "a refused backup changed the old one"
+    );
+
+    // A data directory holding another log's key is refused.
+    let foreign = tmp.path().join("foreign");
+    std::fs::create_dir(&foreign).expect("mkdir");
+    std::fs::copy(
+        other.data_dir.join("log-signing-key"),
+        foreign.join("log-signing-key"),
+    )
+    .expect("cp");
+    let out = run(&[
+        "restore",
+        "--from",
+        backup.to_str().expect("utf-8"),
+        "--data-dir",
+        foreign.to_str().expect("utf-8"),
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("holds the key of another log"),
+        "{}",
+        text(&out)
+    );
+    assert!(!foreign.join("db").exists());
+
     // Restored into a new data directory, it proves itself and serves.
     let live_root = get(&format!(
         "{}/v1/proof/consistency?first=1&second=2",
