@@ -179,6 +179,30 @@ fn a_backup_taken_under_load_verifies_restores_and_proves_itself() {
         assert!(!out.status.success());
         assert!(text(&out).contains(want), "want {want:?} in {}", text(&out));
     }
+    // Only a log admin may ask for a backup.
+    let api = integration_tests::Api::new(&server);
+    let (status, key) = api.post(
+        "/v1/admin/keys",
+        &server.admin_key,
+        &serde_json::json!({"name": "ci", "role": "submitter"}),
+    );
+    assert_eq!(status, 201, "{key}");
+    let to = serde_json::json!({"to": server.data_dir.join("backups/b3")});
+    let (status, _) = api.post(
+        "/v1/admin/backup",
+        key["api_key"].as_str().expect("key"),
+        &to,
+    );
+    assert_eq!(status, 403);
+    let (status, _) = api.post("/v1/admin/backup", "", &to);
+    assert_eq!(status, 401);
+    let (status, body) = api.post(
+        "/v1/admin/backup",
+        &server.admin_key,
+        &serde_json::json!({"to": "relative/path"}),
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(!server.data_dir.join("backups/b3").exists());
     assert!(!elsewhere.exists());
     assert!(!server.data_dir.join("backups/b2").exists());
     assert_eq!(
