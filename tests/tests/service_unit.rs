@@ -47,9 +47,7 @@ fn systemd_analyze(args: &[&str]) -> String {
         .args(args)
         .output()
         .unwrap_or_else(|e| {
-            panic!(
-                "systemd-analyze: {e} (Debian's `systemd` package; scripts/prereqs.sh installs it)"
-            )
+            panic!("systemd-analyze: {e} (Debian's `systemd` package; scripts/prereqs.sh installs it)")
         });
     assert!(
         out.status.success(),
@@ -106,10 +104,7 @@ fn allowed_syscalls() -> BTreeSet<String> {
             }
         }
     }
-    assert!(
-        !allowed.is_empty(),
-        "the unit has no SystemCallFilter allow-list"
-    );
+    assert!(!allowed.is_empty(), "the unit has no SystemCallFilter allow-list");
     allowed.difference(&denied).cloned().collect()
 }
 
@@ -211,10 +206,7 @@ fn the_server_serves_within_the_units_restrictions() {
         .unwrap();
     let server = String::from_utf8(server.stdout).unwrap().trim().to_owned();
     assert!(!server.is_empty(), "no server process under strace");
-    let status = Command::new("kill")
-        .args(["-TERM", &server])
-        .status()
-        .unwrap();
+    let status = Command::new("kill").args(["-TERM", &server]).status().unwrap();
     assert!(status.success());
     let exit = child.wait().unwrap();
     assert!(exit.success(), "the server did not stop cleanly: {exit:?}");
@@ -242,33 +234,17 @@ fn the_server_serves_within_the_units_restrictions() {
         }
         let writes = matches!(
             name,
-            "mkdir"
-                | "mkdirat"
-                | "rename"
-                | "renameat"
-                | "renameat2"
-                | "unlink"
-                | "unlinkat"
-                | "rmdir"
-                | "link"
-                | "linkat"
-                | "symlink"
-                | "symlinkat"
-                | "truncate"
+            "mkdir" | "mkdirat" | "rename" | "renameat" | "renameat2" | "unlink" | "unlinkat"
+                | "rmdir" | "link" | "linkat" | "symlink" | "symlinkat" | "truncate"
         ) || ((name == "openat" || name == "open")
-            && ["O_WRONLY", "O_RDWR", "O_CREAT"]
-                .iter()
-                .any(|f| args.contains(f)));
+            && ["O_WRONLY", "O_RDWR", "O_CREAT"].iter().any(|f| args.contains(f)));
         if writes {
             if let Some(path) = args.split('"').nth(1) {
                 written.insert(path.to_owned());
             }
         }
     }
-    assert!(
-        used.contains("execve") && used.len() > 20,
-        "strace saw too little:\n{trace}"
-    );
+    assert!(used.contains("execve") && used.len() > 20, "strace saw too little:\n{trace}");
     let refused: Vec<_> = used.difference(&allowed).collect();
     assert!(
         refused.is_empty(),
@@ -302,12 +278,7 @@ fn the_server_serves_within_the_units_restrictions() {
         for e in std::fs::read_dir(&dir).unwrap() {
             let e = e.unwrap();
             let meta = e.metadata().unwrap();
-            assert_eq!(
-                meta.uid(),
-                NOBODY,
-                "{} is not the service user's",
-                e.path().display()
-            );
+            assert_eq!(meta.uid(), NOBODY, "{} is not the service user's", e.path().display());
             assert_eq!(
                 meta.mode() & 0o077,
                 0,
@@ -321,3 +292,4 @@ fn the_server_serves_within_the_units_restrictions() {
         }
     }
 }
+
