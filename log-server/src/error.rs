@@ -45,6 +45,23 @@ pub enum Error {
     /// The store holds data that cannot be what was written.
     #[error("corrupt store: {0}")]
     Corrupt(String),
+    /// A backup that does not prove itself, a backup or restore refused
+    /// (a target that exists, another log's key); nothing was changed.
+    #[error("{0}")]
+    Backup(String),
+    /// The store's tree is shorter than a checkpoint the log has already
+    /// signed (an older database restored): starting would roll it back.
+    #[error(
+        "the database holds {stored} entries, but the log has signed a checkpoint of {signed} entries ({file}): starting on it would roll the tree back below a checkpoint the log has published"
+    )]
+    Rollback {
+        /// Entries in the store.
+        stored: u64,
+        /// Size of the latest checkpoint the log signed.
+        signed: u64,
+        /// The file that records it.
+        file: String,
+    },
     /// A transparency-log computation failed (a missing hash, a bad size).
     #[error(transparent)]
     Tlog(#[from] tlog::Error),

@@ -19,6 +19,7 @@
 //!
 //! See `docs/architecture.md`, `spec/http-api.md` and `spec/durability.md`.
 
+pub mod backup;
 pub mod budget;
 pub mod cli;
 mod error;

@@ -109,6 +109,7 @@ impl Harness {
         Harness {
             records: store,
             state: AppState {
+                backups: None,
                 log,
                 compliance,
                 keys,

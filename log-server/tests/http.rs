@@ -106,6 +106,7 @@ impl Harness {
             log_server::keys::create_key(&*store, key_record("admin", &[Role::Admin], None))
                 .unwrap();
         let state = AppState {
+            backups: None,
             log: log.clone(),
             compliance,
             keys: store.clone(),

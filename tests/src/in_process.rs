@@ -112,6 +112,7 @@ impl InProcess {
                 )
                 .expect("admin key");
                 let state = AppState {
+                    backups: None,
                     log: log.clone(),
                     compliance: Arc::new(compliance),
                     keys: store.clone(),

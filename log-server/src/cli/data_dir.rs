@@ -14,10 +14,7 @@ use tlog::SignerKey;
 use crate::keys::create_key;
 use crate::storage::KeyStore;
 
-/// File name of the log's signing key in the data directory.
-pub const SIGNING_KEY_FILE: &str = "log-signing-key";
-/// File name of the first admin API key in the data directory.
-pub const ADMIN_KEY_FILE: &str = "admin-api-key";
+pub use crate::backup::{ADMIN_KEY_FILE, SIGNING_KEY_FILE};
 
 /// Writes `contents` to a new file readable only by its owner.
 ///

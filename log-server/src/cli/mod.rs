@@ -10,6 +10,7 @@ use tracing_subscriber::EnvFilter;
 
 use compliance::principal::Role;
 
+mod backup;
 mod data_dir;
 mod migrate;
 mod project;
@@ -41,6 +42,20 @@ enum Cmd {
     /// Example:
     ///   stateanchor-log migrate --data-dir ./data --database postgres://sa@127.0.0.1/sa --objects s3://bucket/log
     Migrate(migrate::MigrateArgs),
+    /// Back up the log (RocksDB mode): online through the running server,
+    /// or --offline; `backup verify DIR` proves a backup without restoring it.
+    ///
+    /// Example:
+    ///   stateanchor-log backup --to /var/lib/stateanchor/backups/2025-01-31
+    ///   stateanchor-log backup verify /var/lib/stateanchor/backups/2025-01-31
+    #[command(verbatim_doc_comment)]
+    Backup(Box<backup::BackupArgs>),
+    /// Restore a backup into a data directory without a database, and prove
+    /// the restored tree against the backup's signed checkpoint.
+    ///
+    /// Example:
+    ///   stateanchor-log restore --from /var/backups/stateanchor/2025-01-31 --data-dir /var/lib/stateanchor
+    Restore(backup::RestoreArgs),
     /// Show the verifier key, or manage API keys.
     Key {
         #[command(subcommand)]
@@ -175,6 +190,8 @@ pub fn run() -> Result<()> {
                 .block_on(serve::serve(*args))
         }
         Cmd::Migrate(args) => migrate::run(&args),
+        Cmd::Backup(args) => backup::run_backup(*args),
+        Cmd::Restore(args) => backup::run_restore(&args),
         Cmd::Key { cmd } => key_cmd(cmd),
         Cmd::Project { cmd } => project::run(cmd),
         Cmd::Witness { cmd } => witness::run(cmd),

@@ -11,6 +11,7 @@ use anyhow::{Context as _, Result};
 use tokio::sync::watch;
 
 use super::data_dir;
+use crate::backup;
 use crate::budget::Budget;
 use crate::http::intake::Intake;
 use crate::http::{self, AppState};
@@ -129,6 +130,20 @@ pub struct ServeArgs {
     /// Deadline of one add-checkpoint request to a witness.
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration, hide_short_help = true)]
     pub witness_timeout: Duration,
+    /// Start even though the database holds fewer entries than the latest
+    /// checkpoint the log signed (`<data-dir>/latest-checkpoint`), i.e. an
+    /// older backup was restored: the entries after it are lost, and
+    /// whoever holds a checkpoint of a larger tree will see that the log
+    /// cannot prove its new checkpoints consistent with it. See
+    /// docs/operations.md.
+    #[arg(long)]
+    pub accept_rollback: bool,
+    /// Directory under which `POST /v1/admin/backup` (`stateanchor-log
+    /// backup`) may make backups (default: <data-dir>/backups). Backups on
+    /// the data directory's file system are hard links: cheap, but copy
+    /// them off the machine.
+    #[arg(long, env = "STATEANCHOR_BACKUP_ROOT", value_name = "DIR")]
+    pub backup_root: Option<PathBuf>,
     /// Delay before a failed webhook delivery is retried (doubling each time, 4 attempts).
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration, hide_short_help = true)]
     pub webhook_retry: Duration,
@@ -242,23 +257,48 @@ fn load_witness_policy(path: &std::path::Path, args: &ServeArgs) -> Result<Witne
     })
 }
 
-/// Opens the backend the flags name: the one place that picks it.
-fn open_store(args: &ServeArgs) -> Result<Arc<dyn Storage>> {
+/// The store, and the embedded RocksDB store again (for online backups).
+type OpenedStore = (Arc<dyn Storage>, Option<Arc<RocksDb>>);
+
+/// Opens the backend the flags name: the one place that picks it. The
+/// RocksDB store is checked against the latest checkpoint the log signed
+/// (`backup::check_rollback`), and also returned for online backups.
+fn open_store(args: &ServeArgs, vkey: &tlog::VerifierKey) -> Result<OpenedStore> {
     Ok(match (&args.database, &args.objects) {
-        (Some(database), Some(objects)) => Arc::new(
-            Cluster::open(
-                database,
-                objects,
-                ClusterConfig {
-                    lease_ttl: args.lease_ttl,
-                    database_ca: args.database_ca.clone(),
-                    witnessed: args.witness_policy.is_some(),
-                    ..ClusterConfig::default()
-                },
-            )
-            .context("opening the PostgreSQL and object storage backend")?,
+        (Some(database), Some(objects)) => (
+            Arc::new(
+                Cluster::open(
+                    database,
+                    objects,
+                    ClusterConfig {
+                        lease_ttl: args.lease_ttl,
+                        database_ca: args.database_ca.clone(),
+                        witnessed: args.witness_policy.is_some(),
+                        ..ClusterConfig::default()
+                    },
+                )
+                .context("opening the PostgreSQL and object storage backend")?,
+            ),
+            None,
         ),
-        (None, None) => Arc::new(RocksDb::open(&args.data_dir.join("db"))?),
+        (None, None) => {
+            let store = Arc::new(
+                RocksDb::open(&args.data_dir.join(backup::DB_DIR))?
+                    .keep_latest_checkpoint_in(args.data_dir.join(backup::LATEST_CHECKPOINT_FILE)),
+            );
+            let notice = backup::check_rollback(&args.data_dir, &*store, vkey, args.accept_rollback)
+                .map_err(|e| match e {
+                    crate::Error::Rollback { .. } => anyhow::anyhow!(e).context(
+                        "refusing to start; if the later entries are really lost, start with --accept-rollback (see docs/operations.md)",
+                    ),
+                    other => other.into(),
+                })?;
+            if let Some(n) = notice {
+                eprintln!("stateanchor-log: {n}");
+                tracing::warn!(alert = true, "{n}");
+            }
+            (store.clone(), Some(store))
+        }
         _ => anyhow::bail!("--database and --objects go together"),
     })
 }
@@ -270,7 +310,23 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
         .with_context(|| format!("creating the data directory {}", args.data_dir.display()))?;
     let (signer, new_key) =
         data_dir::load_or_create_signing_key(&args.data_dir, args.origin.as_deref())?;
-    let store = open_store(&args)?;
+    let (store, embedded) = open_store(&args, &signer.verifier_key())?;
+    let backups = match embedded {
+        Some(store) => {
+            let root = args
+                .backup_root
+                .clone()
+                .unwrap_or_else(|| args.data_dir.join("backups"));
+            std::fs::create_dir_all(&root)
+                .with_context(|| format!("creating the backup root {}", root.display()))?;
+            Some(Arc::new(backup::Backups {
+                store,
+                data_dir: args.data_dir.clone(),
+                root,
+            }))
+        }
+        None => None,
+    };
     let new_admin = data_dir::ensure_admin_key(&*store, &args.data_dir)?;
     let metrics = Arc::new(Metrics::default());
     let witnessing = match &args.witness_policy {
@@ -327,6 +383,7 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
             )),
             body_read_timeout: args.body_read_timeout,
         },
+        backups,
     };
     tracing::info!(
         budget = state.intake.budget.total(),

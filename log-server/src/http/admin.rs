@@ -168,3 +168,34 @@ pub async fn list_principals(
     let out = s.compliance.list_principals(&caller.0, &id).await?;
     Ok(Json(out).into_response())
 }
+
+/// The body of `POST /v1/admin/backup`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupRequest {
+    /// A new directory under the server's backup root.
+    to: String,
+}
+
+/// `POST /v1/admin/backup` `{"to"}` (log admin): a consistent backup of the
+/// RocksDB store, its keys and a manifest, while appends go on.
+pub async fn post_backup(
+    State(s): State<AppState>,
+    caller: Caller,
+    body: Result<Json<BackupRequest>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Admin)?;
+    require_log_admin(&caller)?;
+    let req = json_body(body)?;
+    let Some(backups) = s.backups.clone() else {
+        return Err(ApiError::NotFound(
+            "this server makes no backups: the PostgreSQL mode is backed up with pg_dump and the bucket (docs/operations.md)".into(),
+        ));
+    };
+    let now = crate::service::now_ms();
+    let manifest =
+        tokio::task::spawn_blocking(move || backups.create(std::path::Path::new(&req.to), now))
+            .await
+            .map_err(|e| ApiError::Internal(e.into()))??;
+    Ok((StatusCode::CREATED, cache("no-store"), Json(manifest)).into_response())
+}

@@ -123,6 +123,7 @@ impl From<Error> for ApiError {
             Error::Stopped => ApiError::Unavailable,
             Error::NotWitnessed => ApiError::NotWitnessed,
             Error::GitHub(_) | Error::Mail(_) => ApiError::BadGateway(e.to_string()),
+            Error::Backup(m) => ApiError::BadRequest(m),
             other => ApiError::Internal(other.into()),
         }
     }

@@ -51,6 +51,8 @@ pub struct AppState {
     pub site: Site,
     /// The budget of request bytes in flight and the body-read deadline.
     pub intake: intake::Intake,
+    /// Online backups (RocksDB mode only).
+    pub backups: Option<Arc<crate::backup::Backups>>,
 }
 
 impl FromRef<AppState> for Arc<dyn KeyStore> {
@@ -158,6 +160,7 @@ fn compliance_routes() -> Router<AppState> {
         )
         .route("/api/projects/{project}/digest", get(monitor::get_digest))
         .route("/v1/admin/monitor/run", post(monitor::post_monitor_run))
+        .route("/v1/admin/backup", post(admin::post_backup))
         .route(
             "/v1/admin/projects/{project}/alerts",
             get(monitor::get_alerts).put(monitor::put_alerts),

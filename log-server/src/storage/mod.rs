@@ -705,6 +705,31 @@ pub trait SessionStore: Send + Sync {
     ) -> Result<bool, Error>;
 }
 
+/// Replaces the file at `path` with `bytes` atomically and durably: a
+/// temporary file beside it is written and fsync'd, renamed over it, and the
+/// directory fsync'd. A crash leaves the old file or the new one.
+///
+/// # Errors
+/// File system failures.
+pub fn write_file_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<(), Error> {
+    use std::io::Write as _;
+    let fail = |e: std::io::Error| Error::storage(format_args!("writing {}", path.display()), e);
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".tmp");
+    let tmp = dir.join(name);
+    let mut f = std::fs::File::create(&tmp).map_err(fail)?;
+    f.write_all(bytes).map_err(fail)?;
+    f.sync_all().map_err(fail)?;
+    std::fs::rename(&tmp, path).map_err(fail)?;
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(fail)
+}
+
 /// A whole backend.
 pub trait Storage: LogStore + RecordStore + KeyStore {}
 

@@ -14,7 +14,8 @@
 //! - `leaf_index`: `leaf hash || index (u64 BE)` → empty; duplicates are allowed
 //!   and a prefix scan finds the lowest index of a leaf hash
 //! - `checkpoints`: `tree size (u64 BE)` → signed checkpoint note, every one ever signed
-//! - `meta`: `tree_size` (u64 BE) and other small values
+//! - `meta`: `tree_size` (u64 BE), `format_version` (u32 BE, see
+//!   [`FORMAT_VERSION`]) and other small values
 //! - `api_keys`: `SHA-256(api key)` → JSON key record
 //! - `records`: projects, principals' profiles and private compliance records
 //!   (keys below)
@@ -37,7 +38,7 @@
 //! of it is.
 
 use std::ops::Range;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError, RwLock};
 
 use rocksdb::{
@@ -78,6 +79,14 @@ const ALL_CFS: [&str; 9] = [
 ];
 
 const META_TREE_SIZE: &[u8] = b"tree_size";
+/// `meta` key of the data format's version (u32 BE); absent in format 1.
+const META_FORMAT_VERSION: &[u8] = b"format_version";
+
+/// The version of the data format this release writes. Format 1 (every
+/// release before format versions existed) has no `format_version` key; it
+/// is the same layout, and opening it read-write migrates it by writing the
+/// key. A data directory of a later format is refused, never guessed at.
+pub const FORMAT_VERSION: u32 = 2;
 /// `meta` key of the latest witnessed checkpoint: tree size (u64 BE) || note.
 const META_WITNESSED: &[u8] = b"witnessed_checkpoint";
 /// `meta` key prefix of each witness's last cosigned size (u64 BE), by verifier key.
@@ -99,6 +108,9 @@ pub struct RocksDb {
     /// Held by every write of the `cockpit` column family, so that its
     /// read-modify-writes are atomic ([`SessionStore`]'s contract).
     cockpit: Mutex<()>,
+    /// A file outside RocksDB that receives every signed checkpoint after
+    /// it is stored ([`RocksDb::keep_latest_checkpoint_in`]).
+    checkpoint_file: Option<PathBuf>,
 }
 
 /// Stored hashes in a row of the `tiles` column family.
@@ -210,8 +222,8 @@ fn u64_from(bytes: &[u8]) -> Option<u64> {
 }
 
 impl RocksDb {
-    /// Opens (or creates) the store in `path`.
-    pub fn open(path: &Path) -> Result<Self> {
+    /// The options and column families every open uses.
+    fn options() -> (Options, Vec<ColumnFamilyDescriptor>) {
         let mut opts = Options::default();
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
@@ -264,16 +276,61 @@ impl RocksDb {
             // of a version without it opens with it empty.
             ColumnFamilyDescriptor::new(CF_COCKPIT, cf(1 << 20, false)),
         ];
+        (opts, cfs)
+    }
+
+    /// Opens (or creates) the store in `path`. A store of format 1 is
+    /// migrated to [`FORMAT_VERSION`]; one of a later format is refused.
+    ///
+    /// # Errors
+    /// RocksDB failures (another process holding the store, say), a later
+    /// format, or a corrupt store.
+    pub fn open(path: &Path) -> Result<Self> {
+        let (opts, cfs) = Self::options();
         let db = DB::open_cf_descriptors(&opts, path, cfs).map_err(|e| {
             Error::storage(format_args!("opening RocksDB in {}", path.display()), e)
         })?;
+        let store = Self::load(db, path)?;
+        if store.format_version()? < FORMAT_VERSION {
+            store.put_synced(CF_META, META_FORMAT_VERSION, &FORMAT_VERSION.to_be_bytes())?;
+        }
+        Ok(store)
+    }
+
+    /// Opens the store in `path` read-only: nothing in it is written (a
+    /// backup being verified). Any format up to [`FORMAT_VERSION`] opens.
+    ///
+    /// # Errors
+    /// RocksDB failures (a missing or damaged file), a later format, or a
+    /// corrupt store.
+    pub fn open_read_only(path: &Path) -> Result<Self> {
+        let (opts, cfs) = Self::options();
+        let db = DB::open_cf_descriptors_read_only(&opts, path, cfs, false).map_err(|e| {
+            Error::storage(
+                format_args!("opening RocksDB read-only in {}", path.display()),
+                e,
+            )
+        })?;
+        Self::load(db, path)
+    }
+
+    /// Checks the format and loads the in-memory hashes.
+    fn load(db: DB, path: &Path) -> Result<Self> {
         let mut store = RocksDb {
             db,
             upper: UpperLevels::default(),
             growing: RwLock::new(GrowingTile::new(0)),
             writer: Mutex::new(()),
             cockpit: Mutex::new(()),
+            checkpoint_file: None,
         };
+        let version = store.format_version()?;
+        if version > FORMAT_VERSION {
+            return Err(Error::Config(format!(
+                "{} holds data of format {version}, written by a later release; this release reads formats 1 to {FORMAT_VERSION}: run the release that wrote it",
+                path.display()
+            )));
+        }
         store.load_upper_levels()?;
         let growing = store.load_growing_tile()?;
         *store
@@ -281,6 +338,43 @@ impl RocksDb {
             .get_mut()
             .unwrap_or_else(PoisonError::into_inner) = growing;
         Ok(store)
+    }
+
+    /// The format version of the data (1 for data written before versions).
+    ///
+    /// # Errors
+    /// A malformed version, or a RocksDB failure.
+    pub fn format_version(&self) -> Result<u32> {
+        match self.get(CF_META, META_FORMAT_VERSION)? {
+            None => Ok(1),
+            Some(v) => v
+                .as_slice()
+                .try_into()
+                .map(u32::from_be_bytes)
+                .map_err(|_| corrupt("format_version in meta")),
+        }
+    }
+
+    /// After each signed checkpoint is stored, also writes it to `path`
+    /// (atomically, fsync'd): a record of what the log has signed that a
+    /// restored older database does not carry (see `backup::check_rollback`).
+    #[must_use]
+    pub fn keep_latest_checkpoint_in(mut self, path: PathBuf) -> Self {
+        self.checkpoint_file = Some(path);
+        self
+    }
+
+    /// Makes a consistent copy of the whole store in `to` (which must not
+    /// exist): a RocksDB checkpoint, hard links to the immutable table files
+    /// when `to` is on the same file system, copies otherwise. Appends go on
+    /// meanwhile; the copy holds every batch committed before it started.
+    ///
+    /// # Errors
+    /// `to` exists, or a RocksDB or file system failure.
+    pub fn create_checkpoint(&self, to: &Path) -> Result<()> {
+        rocksdb::checkpoint::Checkpoint::new(&self.db)
+            .and_then(|c| c.create_checkpoint(to))
+            .map_err(|e| Error::storage(format_args!("copying RocksDB to {}", to.display()), e))
     }
 
     /// Reads the stored hashes under the rightmost, growing level-0 tile (at
@@ -536,7 +630,11 @@ impl RocksDb {
     fn put_checkpoint(&self, tree_size: u64, note: &[u8]) -> Result<()> {
         let mut batch = WriteBatch::default();
         batch.put_cf(self.cf(CF_CHECKPOINTS)?, tree_size.to_be_bytes(), note);
-        self.write_synced(batch)
+        self.write_synced(batch)?;
+        match &self.checkpoint_file {
+            Some(path) => super::write_file_atomically(path, note),
+            None => Ok(()),
+        }
     }
 
     /// The latest signed checkpoint: its tree size and note.
@@ -1408,6 +1506,43 @@ impl WitnessStateStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Format 1 (no version key) is migrated on a read-write open; a later
+    /// format is refused by both opens.
+    #[test]
+    fn format_1_is_migrated_and_a_later_format_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        {
+            let s = RocksDb::open(&path).unwrap();
+            assert_eq!(s.format_version().unwrap(), FORMAT_VERSION);
+            // Format 1: no version key.
+            s.db.delete_cf(s.cf(CF_META).unwrap(), META_FORMAT_VERSION)
+                .unwrap();
+        }
+        // Read-only opens read it and write nothing.
+        assert_eq!(
+            RocksDb::open_read_only(&path)
+                .unwrap()
+                .format_version()
+                .unwrap(),
+            1
+        );
+        {
+            let s = RocksDb::open(&path).unwrap();
+            assert_eq!(s.format_version().unwrap(), FORMAT_VERSION);
+            s.put_synced(
+                CF_META,
+                META_FORMAT_VERSION,
+                &(FORMAT_VERSION + 1).to_be_bytes(),
+            )
+            .unwrap();
+        }
+        for opened in [RocksDb::open(&path), RocksDb::open_read_only(&path)] {
+            let err = opened.err().unwrap().to_string();
+            assert!(err.contains("written by a later release"), "{err}");
+        }
+    }
 
     /// A data directory written by a version without the `cockpit` column
     /// family opens, with no sessions or share links.
