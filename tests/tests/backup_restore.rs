@@ -519,6 +519,16 @@ fn data_of_format_1_opens_with_its_tree_and_records_unchanged() {
             }
         }
     }
+    // Git keeps no file modes but the executable bit: the key files come
+    // out of a clone readable by others, which the server refuses. An
+    // operator copying a data directory keeps them 0600; so does this.
+    for key in ["log-signing-key", "admin-api-key"] {
+        std::fs::set_permissions(
+            data.join(key),
+            std::os::unix::fs::PermissionsExt::from_mode(0o600),
+        )
+        .expect("chmod 600");
+    }
     let server = LogServer::start_in(&data, &[]);
     assert_eq!(
         server.verifier_key,
