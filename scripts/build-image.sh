@@ -42,10 +42,11 @@ cache="$HOME/.cache/stateanchor/image"
 mkdir -p "$cache"
 rootfs="$cache/rootfs-$release.tar"
 if [ ! -s "$rootfs" ] || [ -n "$(find "$rootfs" -mmin +1440)" ]; then
-  echo "== mmdebstrap $release (essential + ca-certificates, tzdata; user stateanchor 10001)" >&2
-  mmdebstrap --quiet --variant=essential --include=ca-certificates,tzdata \
-    --customize-hook='chroot "$1" groupadd --system --gid 10001 stateanchor' \
-    --customize-hook='chroot "$1" useradd --system --uid 10001 --gid 10001 --home-dir /var/lib/stateanchor --shell /usr/sbin/nologin stateanchor' \
+  echo "== mmdebstrap $release (essential + ca-certificates, tzdata, libstdc++6; user stateanchor 10001)" >&2
+  rm -rf "$rootfs.part"
+  mmdebstrap --quiet --format=tar --variant=essential --include=ca-certificates,tzdata,passwd,libstdc++6,libgcc-s1 \
+    --customize-hook='chroot "$1" /usr/sbin/groupadd --system --gid 10001 stateanchor' \
+    --customize-hook='chroot "$1" /usr/sbin/useradd --system --uid 10001 --gid 10001 --home-dir /var/lib/stateanchor --shell /usr/sbin/nologin stateanchor' \
     --customize-hook='install -d -m 0700 -o 10001 -g 10001 "$1/var/lib/stateanchor"' \
     --customize-hook='rm -rf "$1/usr/share/doc" "$1/usr/share/man" "$1/usr/share/info" "$1/var/cache/apt" "$1/var/lib/apt/lists"' \
     "$release" "$rootfs.part" http://deb.debian.org/debian

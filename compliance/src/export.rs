@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
+use crate::Error;
 pub use crate::record::SectionDigest;
 use crate::record::{
     ANOMALY_ACKNOWLEDGED, ANOMALY_DETECTED, EXCEPTION_ACTIVATED, EXCEPTION_EXPIRED,
@@ -18,7 +19,6 @@ use crate::record::{
     PROJECT_SETTINGS_CHANGED, ProjectSettings, SETTINGS_CHANGE_APPROVED, SETTINGS_CHANGE_PROPOSED,
     SETTINGS_CHANGE_WITHDRAWN, canonical,
 };
-use crate::Error;
 use crate::time::parse_time;
 
 /// The `format` of a compliance export.
@@ -1627,9 +1627,7 @@ impl ExportRequest {
         let date = |name: &str, v: Option<&str>| {
             v.map(|v| {
                 crate::time::parse_date(v).ok_or_else(|| {
-                    Error::Invalid(format!(
-                        "{name} must be a date YYYY-MM-DD (UTC), got {v:?}"
-                    ))
+                    Error::Invalid(format!("{name} must be a date YYYY-MM-DD (UTC), got {v:?}"))
                 })
             })
             .transpose()

@@ -99,4 +99,3 @@ pub fn find_in(html: &str, before: &str, end: char) -> String {
 pub fn csrf_of(html: &str) -> String {
     find_in(html, "name=\"csrf\" value=\"", '"')
 }
-

@@ -368,7 +368,12 @@ fn the_cockpit_holds_a_weakening_change_until_a_second_admin_approves_it() {
         &api,
         &s.admin_key,
         &json!({"name": "payments", "second_admin_for_weakening": true}),
-        &[("alice", "admin"), ("bob", "admin"), ("audra", "auditor"), ("cody", "codeowner")],
+        &[
+            ("alice", "admin"),
+            ("bob", "admin"),
+            ("audra", "auditor"),
+            ("cody", "codeowner"),
+        ],
     );
     let (alice, bob, audra, cody) = (&p.keys[0], &p.keys[1], &p.keys[2], &p.keys[3]);
     let ui = Cockpit::new(&s.url);
@@ -415,25 +420,47 @@ fn the_cockpit_holds_a_weakening_change_until_a_second_admin_approves_it() {
     let approve = format!("/ui/p/{}/settings/changes/{change}/approve", p.id);
     let (st, html) = ui.form(&approve, Some(&alice_cookie), &format!("csrf={token}"));
     assert_eq!(st, 403, "{html}");
-    assert!(html.contains("another admin of the project must approve it"), "{html}");
+    assert!(
+        html.contains("another admin of the project must approve it"),
+        "{html}"
+    );
     // An auditor sees neither the controls form nor the held changes.
     let (_, html) = sign_in(audra);
-    assert!(!html.contains("/settings/controls") && !html.contains(&change), "{html}");
-    assert!(html.contains("Second admin for weakening changes"), "{html}");
+    assert!(
+        !html.contains("/settings/controls") && !html.contains(&change),
+        "{html}"
+    );
+    assert!(
+        html.contains("Second admin for weakening changes"),
+        "{html}"
+    );
     // A codeowner does not see the controls at all (the API shows them to
     // no project role but admins; auditors read them in exports).
     let (_, html) = sign_in(cody);
-    assert!(!html.contains("Bot deny-list") && !html.contains(&change), "{html}");
+    assert!(
+        !html.contains("Bot deny-list") && !html.contains(&change),
+        "{html}"
+    );
     // bob approves it: in force.
     let (bob_cookie, html) = sign_in(bob);
     assert!(html.contains(&change), "{html}");
-    let (st, location) = ui.form(&approve, Some(&bob_cookie), &format!("csrf={}", csrf_of(&html)));
+    let (st, location) = ui.form(
+        &approve,
+        Some(&bob_cookie),
+        &format!("csrf={}", csrf_of(&html)),
+    );
     assert_eq!(st, 303, "{location}");
     let (_, html) = ui.get(&format!("{settings_path}?approved=1"), Some(&bob_cookie));
-    assert!(html.contains("was approved") && !html.contains(&change), "{html}");
+    assert!(
+        html.contains("was approved") && !html.contains(&change),
+        "{html}"
+    );
     let accepted = settings(&api, &s.admin_key, &p.id)["accepted_signals"].clone();
     assert!(
-        accepted.as_array().unwrap().contains(&json!("consumer_test")),
+        accepted
+            .as_array()
+            .unwrap()
+            .contains(&json!("consumer_test")),
         "{accepted}"
     );
 }

@@ -432,34 +432,80 @@ fn a_principal_changes_by_a_record_and_stays_one_person() {
     };
 
     // dave, an auditor, becomes a codeowner and is bound to his GitHub ID.
-    let (st, v) = patch(&dave_id, admin, json!({"roles": ["codeowner"], "github_id": 77}));
+    let (st, v) = patch(
+        &dave_id,
+        admin,
+        json!({"roles": ["codeowner"], "github_id": 77}),
+    );
     assert_eq!(st, 200, "{v}");
     assert_eq!(v["changed"], json!(["roles", "github_id"]), "{v}");
     assert_eq!(v["roles"], json!(["codeowner"]), "{v}");
     // The same values again: nothing changes, nothing is logged.
-    let (st, v) = patch(&dave_id, admin, json!({"roles": ["codeowner"], "github_id": 77}));
+    let (st, v) = patch(
+        &dave_id,
+        admin,
+        json!({"roles": ["codeowner"], "github_id": 77}),
+    );
     assert_eq!(st, 200, "{v}");
     assert_eq!(v["changed"], json!([]), "{v}");
 
     // Refusals, each changing nothing.
     for (id, who, body, status, says) in [
         // An identity is bound once: never re-pointed to another person.
-        (&dave_id, admin, json!({"github_id": 78}), 409, "never re-pointed"),
+        (
+            &dave_id,
+            admin,
+            json!({"github_id": 78}),
+            409,
+            "never re-pointed",
+        ),
         // alice's GitHub ID for erin: two principals of one person.
-        (&erin_id, admin, json!({"github_id": 583_231}), 409, "GitHub ID 583231"),
+        (
+            &erin_id,
+            admin,
+            json!({"github_id": 583_231}),
+            409,
+            "GitHub ID 583231",
+        ),
         // Only a log admin changes principals, not the principal itself.
-        (&dave_id, dave.as_str(), json!({"roles": ["admin"]}), 403, "log admin"),
-        (&"key_nobody".to_owned(), admin, json!({"bot": true}), 404, "key_nobody"),
+        (
+            &dave_id,
+            dave.as_str(),
+            json!({"roles": ["admin"]}),
+            403,
+            "log admin",
+        ),
+        (
+            &"key_nobody".to_owned(),
+            admin,
+            json!({"bot": true}),
+            404,
+            "key_nobody",
+        ),
         (&dave_id, admin, json!({"name": "david"}), 400, ""),
         (&dave_id, admin, json!({"roles": []}), 400, "roles"),
-        (&dave_id, admin, json!({"roles": ["ci", "consumer"]}), 400, "consumer"),
+        (
+            &dave_id,
+            admin,
+            json!({"roles": ["ci", "consumer"]}),
+            400,
+            "consumer",
+        ),
     ] {
         let (st, v) = patch(id, who, body.clone());
         let st = if st == 422 { 400 } else { st };
         assert_eq!(st, status, "{body}: {v}");
-        assert!(v["error"].as_str().unwrap_or_default().contains(says), "{body}: {v}");
+        assert!(
+            v["error"].as_str().unwrap_or_default().contains(says),
+            "{body}: {v}"
+        );
     }
-    let (st, v) = api.send("DELETE", &format!("/v1/admin/keys/{gone_id}"), Some(admin), None);
+    let (st, v) = api.send(
+        "DELETE",
+        &format!("/v1/admin/keys/{gone_id}"),
+        Some(admin),
+        None,
+    );
     assert_eq!(st, 200, "{v}");
     let (st, v) = patch(&gone_id, admin, json!({"roles": ["codeowner"]}));
     assert_eq!(st, 409, "{v}");
@@ -512,7 +558,12 @@ fn a_principal_changes_by_a_record_and_stays_one_person() {
     assert_eq!(changes[0]["principal_id"], dave_id.as_str());
     assert_eq!(changes[0]["changed"], json!(["roles", "github_id"]));
     assert_eq!(changes[0]["github_id"], 77);
-    assert!(changes[0]["changed_by"].as_str().unwrap().starts_with("key_"));
+    assert!(
+        changes[0]["changed_by"]
+            .as_str()
+            .unwrap()
+            .starts_with("key_")
+    );
     let header_dave = export["header"]["principals"]
         .as_array()
         .unwrap()

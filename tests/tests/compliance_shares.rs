@@ -6,9 +6,9 @@
 //! for 7 days are deleted from the store (their records stay in the log).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use integration_tests::cockpit::{Cockpit, csrf_of, find_in};
 use integration_tests::in_process::InProcess;
 use integration_tests::ledger::blocked_decision;
-use integration_tests::cockpit::{Cockpit, csrf_of, find_in};
 use integration_tests::{Api, LogServer};
 use serde_json::json;
 
@@ -163,7 +163,10 @@ fn a_share_view_is_cached_for_seconds_and_dead_links_are_pruned() {
     p.set_time("2026-12-01T12:00:29Z");
     let (st, view) = ui.get(&link, None);
     assert_eq!(st, 200, "{view}");
-    assert!(view.contains("aaaa111") && !view.contains("bbbb222"), "{view}");
+    assert!(
+        view.contains("aaaa111") && !view.contains("bbbb222"),
+        "{view}"
+    );
     // ...then it is.
     p.set_time("2026-12-01T12:00:31Z");
     let (_, view) = ui.get(&link, None);

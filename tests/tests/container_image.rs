@@ -62,7 +62,10 @@ fn wait_for_checkpoint(url: &str) -> String {
         {
             return r.text().unwrap();
         }
-        assert!(Instant::now() < deadline, "the container never served {url}/checkpoint");
+        assert!(
+            Instant::now() < deadline,
+            "the container never served {url}/checkpoint"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
 }
@@ -92,7 +95,10 @@ fn the_image_is_built_from_debian_packages_and_runs_the_log_unprivileged() {
         &c.tag,
     ]));
     let inspect = String::from_utf8_lossy(&inspect.stdout).into_owned();
-    assert!(inspect.starts_with("10001:10001 [/usr/local/bin/stateanchor-log] [serve]"), "{inspect}");
+    assert!(
+        inspect.starts_with("10001:10001 [/usr/local/bin/stateanchor-log] [serve]"),
+        "{inspect}"
+    );
     assert!(inspect.contains("/var/lib/stateanchor"), "{inspect}");
 
     let port = free_port();
@@ -120,14 +126,23 @@ fn the_image_is_built_from_debian_packages_and_runs_the_log_unprivileged() {
     };
     start();
     let checkpoint = wait_for_checkpoint(&url);
-    assert!(checkpoint.starts_with("container.test/log\n0\n"), "{checkpoint}");
+    assert!(
+        checkpoint.starts_with("container.test/log\n0\n"),
+        "{checkpoint}"
+    );
     // Its own user, not root; the key and data in the volume, its own.
     let exec = |args: &[&str]| {
         let out = run(podman().args(["exec", &c.name]).args(args));
         String::from_utf8_lossy(&out.stdout).trim().to_owned()
     };
     assert_eq!(exec(&["id", "-u"]), "10001");
-    let owners = exec(&["stat", "-c", "%u %a %n", "/var/lib/stateanchor", "/var/lib/stateanchor/admin-api-key"]);
+    let owners = exec(&[
+        "stat",
+        "-c",
+        "%u %a %n",
+        "/var/lib/stateanchor",
+        "/var/lib/stateanchor/admin-api-key",
+    ]);
     for line in owners.lines() {
         assert!(line.starts_with("10001 "), "{owners}");
     }
@@ -135,6 +150,7 @@ fn the_image_is_built_from_debian_packages_and_runs_the_log_unprivileged() {
     let resp = reqwest::blocking::Client::new()
         .post(format!("{url}/v1/entries?wait=checkpoint"))
         .bearer_auth(&admin)
+        .header("content-type", "application/octet-stream")
         .body("an entry written in a container")
         .send()
         .unwrap();
@@ -152,10 +168,21 @@ fn the_image_is_built_from_debian_packages_and_runs_the_log_unprivileged() {
     // A signature line is `— <name> base64(key hash ‖ signature)`: its
     // first five characters are of the key hash.
     let key_of = |c: &str| {
-        let sig = c.lines().last().unwrap().split(' ').nth(2).unwrap().to_owned();
+        let sig = c
+            .lines()
+            .last()
+            .unwrap()
+            .split(' ')
+            .nth(2)
+            .unwrap()
+            .to_owned();
         sig[..5].to_owned()
     };
-    assert_eq!(key_of(&again), key_of(&checkpoint), "the same signing key after the restart");
+    assert_eq!(
+        key_of(&again),
+        key_of(&checkpoint),
+        "the same signing key after the restart"
+    );
     // The verifier is in the image too.
     assert!(exec(&["stateanchor-verify", "--version"]).starts_with("stateanchor-verify"));
 }

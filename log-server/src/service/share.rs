@@ -45,14 +45,17 @@ pub const SHARE_VIEW_CACHE_MS: i64 = 30 * 1000;
 /// Periods whose views are kept at once.
 const SHARE_VIEW_CACHE_ENTRIES: usize = 32;
 
-/// Recently computed share views: by project and period, with when.
+/// A share view's key: the project and the period's first and last days.
+type ViewKey = (String, i64, i64);
+
+/// Recently computed share views, with when they were computed.
 #[derive(Default)]
 pub(crate) struct ViewCache {
-    views: std::sync::Mutex<std::collections::HashMap<(String, i64, i64), (i64, PeriodView)>>,
+    views: std::sync::Mutex<std::collections::HashMap<ViewKey, (i64, PeriodView)>>,
 }
 
 impl ViewCache {
-    fn get(&self, key: &(String, i64, i64), now: i64) -> Option<PeriodView> {
+    fn get(&self, key: &ViewKey, now: i64) -> Option<PeriodView> {
         let views = self
             .views
             .lock()
@@ -63,7 +66,7 @@ impl ViewCache {
             .map(|(_, v)| v.clone())
     }
 
-    fn put(&self, key: (String, i64, i64), now: i64, view: &PeriodView) {
+    fn put(&self, key: ViewKey, now: i64, view: &PeriodView) {
         let mut views = self
             .views
             .lock()
