@@ -291,12 +291,8 @@ pub fn routes() -> Router<AppState> {
         .route("/ui/p/{project}/settings", get(p::settings))
         .route("/ui/p/{project}/settings/controls", post(p::controls))
         .route(
-            "/ui/p/{project}/settings/changes/{change}/approve",
-            post(p::approve_change),
-        )
-        .route(
-            "/ui/p/{project}/settings/changes/{change}/withdraw",
-            post(p::withdraw_change),
+            "/ui/p/{project}/settings/changes/{change}/{action}",
+            post(p::settle_change),
         )
         .route("/ui/p/{project}/export", post(p::export))
         .route("/ui/p/{project}/shares", post(share::create))

@@ -694,38 +694,31 @@ fn urlencoding_id(id: &str) -> String {
         .collect()
 }
 
-/// `POST /ui/p/{project}/settings/changes/{change}/approve`: a second admin
-/// approves a held change of the controls.
-pub async fn approve_change(
+/// `POST /ui/p/{project}/settings/changes/{change}/approve` (a second
+/// admin approves a held change of the controls) and `.../withdraw` (an
+/// admin withdraws it).
+pub async fn settle_change(
     State(s): State<AppState>,
     UiSession(session): UiSession,
-    Path((project, change)): Path<(String, String)>,
+    Path((project, change, action)): Path<(String, String, String)>,
     headers: HeaderMap,
     Form(f): Form<CsrfForm>,
 ) -> Result<Response, UiError> {
     check_form(&headers, &session, &f.csrf)?;
-    let out = s
-        .compliance
-        .approve_settings_change(&session.principal, &project, &change)
-        .await;
-    settled_change(&s, &session, &project, out, "approved").await
-}
-
-/// `POST /ui/p/{project}/settings/changes/{change}/withdraw`: an admin
-/// withdraws a held change.
-pub async fn withdraw_change(
-    State(s): State<AppState>,
-    UiSession(session): UiSession,
-    Path((project, change)): Path<(String, String)>,
-    headers: HeaderMap,
-    Form(f): Form<CsrfForm>,
-) -> Result<Response, UiError> {
-    check_form(&headers, &session, &f.csrf)?;
-    let out = s
-        .compliance
-        .withdraw_settings_change(&session.principal, &project, &change)
-        .await;
-    settled_change(&s, &session, &project, out, "withdrawn").await
+    let c = &s.compliance;
+    let p = &session.principal;
+    let (out, done) = match action.as_str() {
+        "approve" => (
+            c.approve_settings_change(p, &project, &change).await,
+            "approved",
+        ),
+        "withdraw" => (
+            c.withdraw_settings_change(p, &project, &change).await,
+            "withdrawn",
+        ),
+        _ => return Err(UiError(ApiError::NotFound("no such page".into()))),
+    };
+    settled_change(&s, &session, &project, out, done).await
 }
 
 /// The answer to an approval or withdrawal of a held change: back to the
