@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Smoke-runs every cargo-fuzz target of fuzz/ for a few seconds each
-# (default 10; FUZZ_SECONDS=60 scripts/fuzz-smoke.sh for longer), starting
-# from the seed inputs in fuzz/seeds/<target>/. Fails on the first crash;
-# libFuzzer then leaves the input in fuzz/artifacts/<target>/.
+# (default 10; FUZZ_SECONDS=600 scripts/fuzz-smoke.sh for the documented
+# long run), starting from the seed inputs in fuzz/seeds/<target>/.
+# FUZZ_PARALLEL=N runs N targets at a time (default 1); FUZZ_CORPUS_OUT=DIR
+# keeps the inputs found in DIR/<target>/ (default: a temporary directory).
+# Fails if any target crashes; libFuzzer then leaves the input in
+# fuzz/artifacts/<target>/.
 #
 # Toolchain: cargo-fuzz passes nightly-only rustc flags (-Zsanitizer=address,
 # and -Z flags for coverage). Only stable Rust is used for this project, so
@@ -35,22 +38,52 @@ cargo fuzz build --sanitizer "$sanitizer"
 
 corpus="$(mktemp -d)"
 trap 'rm -rf "$corpus"' EXIT
-status=0
-for target in $(cargo fuzz list); do
-  mkdir -p "$corpus/$target"
-  seeds=()
+# FUZZ_CORPUS_OUT=DIR keeps the new inputs (DIR/<target>/) after the run.
+keep="${FUZZ_CORPUS_OUT:-}"
+
+# Runs one target; its report goes to $corpus/<target>.report, and a failure
+# leaves $corpus/<target>.failed.
+run_one() {
+  local target="$1"
+  local out="$corpus/$target"
+  [ -n "$keep" ] && out="$keep/$target"
+  mkdir -p "$out"
+  local seeds=()
   if [ -d "seeds/$target" ]; then seeds=("seeds/$target"); fi
-  echo "== fuzz $target for ${seconds}s"
+  echo "== fuzz $target for ${seconds}s" >&2
   # The first corpus directory collects new inputs (a temporary one, so the
   # repository is not touched); the seed directory is only read.
-  if ! cargo fuzz run --sanitizer "$sanitizer" "$target" "$corpus/$target" "${seeds[@]}" -- \
-      -max_total_time="$seconds" -print_final_stats=1 2>"$corpus/$target.log"; then
-    tail -n 40 "$corpus/$target.log" >&2
-    echo "fuzz-smoke: $target FAILED" >&2
-    status=1
-    continue
+  {
+    echo "== $target (${seconds}s)"
+    if ! cargo fuzz run --sanitizer "$sanitizer" "$target" "$out" "${seeds[@]}" -- \
+        -max_total_time="$seconds" -print_final_stats=1 2>"$corpus/$target.log"; then
+      tail -n 40 "$corpus/$target.log"
+      echo "fuzz-smoke: $target FAILED"
+      touch "$corpus/$target.failed"
+    else
+      grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|#[0-9]+ *DONE)' "$corpus/$target.log" || true
+      echo "   corpus: $(find "$out" -type f | wc -l) inputs"
+    fi
+  } >"$corpus/$target.report"
+}
+
+# FUZZ_PARALLEL targets at a time (default 1; the documented long run uses
+# one per core).
+parallel="${FUZZ_PARALLEL:-1}"
+targets=$(cargo fuzz list)
+running=0
+for target in $targets; do
+  run_one "$target" &
+  running=$((running + 1))
+  if [ "$running" -ge "$parallel" ]; then
+    wait -n || true
+    running=$((running - 1))
   fi
-  grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|#[0-9]+ *DONE)' "$corpus/$target.log" || true
-  echo "   corpus: $(find "$corpus/$target" -type f | wc -l) new inputs"
+done
+wait
+status=0
+for target in $targets; do
+  cat "$corpus/$target.report"
+  if [ -e "$corpus/$target.failed" ]; then status=1; fi
 done
 exit $status

@@ -5,11 +5,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/prereqs.sh
+started=$SECONDS
+# Prints a step's title with the minutes and seconds since the start.
+section() {
+  local t=$((SECONDS - started))
+  printf '== [%d:%02d] %s\n' $((t / 60)) $((t % 60)) "$1"
+}
 
-echo "== architecture (scripts/check-architecture.py: module cycles, where axum and rocksdb may be named, pure crates)"
+section "architecture (scripts/check-architecture.py: module cycles, where axum and rocksdb may be named, pure crates)"
 python3 scripts/check-architecture.py --self-test
 python3 scripts/check-architecture.py
-echo "== cargo fmt --check"
+section "cargo fmt --check"
 cargo fmt --all --check
 # RocksDB's C++ is compiled once for all the cargo steps below (one
 # librocksdb-sys `out` directory). They resolve features the same way: every
@@ -20,18 +26,18 @@ cargo fmt --all --check
 # [profile.dev.build-override] debug = false; without that, clippy and the
 # build would hash it differently. Check with --message-format=json: every
 # step's build-script-executed message for librocksdb-sys names one out_dir.
-echo "== cargo clippy"
+section "cargo clippy"
 cargo clippy --locked --workspace --all-targets -- -D warnings
-echo "== build every target, including the binaries the end-to-end tests drive"
+section "build every target, including the binaries the end-to-end tests drive"
 cargo build --locked --workspace --all-targets
-echo "== cargo test"
+section "cargo test"
 cargo test --locked --workspace --all-targets
 cargo test --locked --workspace --doc
-echo "== the PostgreSQL + object storage mode on real services (PostgreSQL, moto): the storage contract, its own tests, failover under load, then the end-to-end suite in that mode"
+section "the PostgreSQL + object storage mode on real services (PostgreSQL, moto): the storage contract, its own tests, failover under load, then the end-to-end suite in that mode"
 scripts/test-services.sh cargo test --locked --workspace --lib storage::contract
 scripts/test-services.sh cargo test --locked --workspace --test cluster --test cluster_compliance
 scripts/test-services.sh cargo test --locked --workspace --test witnessing -- both_frontends
-echo "== failover under load: 25 rounds of SIGKILL/SIGSTOP of the integrator or a frontend and PostgreSQL crashes (about a minute)"
+section "failover under load: 25 rounds of SIGKILL/SIGSTOP of the integrator or a frontend and PostgreSQL crashes (about a minute)"
 scripts/test-services.sh cargo test --locked --workspace --test cluster_failover -- --nocapture
 # Every suite that drives the real server, again in the PostgreSQL mode
 # (server_crash is the RocksDB mode's crash test; cluster_failover is this
@@ -39,5 +45,6 @@ scripts/test-services.sh cargo test --locked --workspace --test cluster_failover
 STATEANCHOR_TEST_BACKEND=cluster scripts/test-services.sh \
   cargo test --locked --workspace --test server_e2e --test compliance_lifecycle --test publish_server \
     --test gate_server --test monitoring --test verify_server --test cockpit_browser
-echo "== fuzz smoke: every cargo-fuzz target for 10 s from its seeds (fuzz/seeds/)"
+section "fuzz smoke: every cargo-fuzz target for 10 s from its seeds (fuzz/seeds/)"
 FUZZ_SECONDS="${FUZZ_SECONDS:-10}" scripts/fuzz-smoke.sh
+section "all passed"

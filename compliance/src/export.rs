@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
+use crate::Error;
 pub use crate::record::SectionDigest;
 use crate::record::{
     ANOMALY_ACKNOWLEDGED, ANOMALY_DETECTED, EXCEPTION_ACTIVATED, EXCEPTION_EXPIRED,
@@ -1595,6 +1596,69 @@ compares every byte.\n"
         out.write_all(b"```\n")?;
     }
     Ok(())
+}
+
+/// Default period: the last 90 days, today included.
+pub const DEFAULT_PERIOD_DAYS: i64 = 90;
+
+/// The period and format asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExportRequest {
+    /// First day (days since the epoch), inclusive.
+    pub from: i64,
+    /// Last day, inclusive.
+    pub to: i64,
+    /// JSON or Markdown.
+    pub format: ExportFormat,
+}
+
+impl ExportRequest {
+    /// The request of `from`/`to` dates (`YYYY-MM-DD`, UTC) and a format
+    /// name, with the defaults: to = today, from = 90 days up to `to`, JSON.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] naming the bad parameter.
+    pub fn parse(
+        from: Option<&str>,
+        to: Option<&str>,
+        format: Option<&str>,
+        today: i64,
+    ) -> Result<Self, Error> {
+        let date = |name: &str, v: Option<&str>| {
+            v.map(|v| {
+                crate::time::parse_date(v).ok_or_else(|| {
+                    Error::Invalid(format!("{name} must be a date YYYY-MM-DD (UTC), got {v:?}"))
+                })
+            })
+            .transpose()
+        };
+        let to = date("to", to)?.unwrap_or(today);
+        let from = date("from", from)?.unwrap_or(to - (DEFAULT_PERIOD_DAYS - 1));
+        if from > today {
+            return Err(Error::Invalid(format!(
+                "the period starts in the future: from is {}, today (UTC) is {}",
+                crate::time::format_date(from),
+                crate::time::format_date(today)
+            )));
+        }
+        if from > to {
+            return Err(Error::Invalid(format!(
+                "from ({}) must not be after to ({})",
+                crate::time::format_date(from),
+                crate::time::format_date(to)
+            )));
+        }
+        let format = match format {
+            None | Some("json") => ExportFormat::Json,
+            Some("markdown" | "md") => ExportFormat::Markdown,
+            Some(other) => {
+                return Err(Error::Invalid(format!(
+                    "format must be json or markdown, got {other:?}"
+                )));
+            }
+        };
+        Ok(ExportRequest { from, to, format })
+    }
 }
 
 #[cfg(test)]

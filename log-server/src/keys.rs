@@ -103,6 +103,27 @@ pub fn find_key(store: &dyn KeyStore, id: &str) -> Result<Option<KeyRecord>> {
     Ok(list_keys(store)?.into_iter().find(|r| r.id == id))
 }
 
+/// Changes the record of the key with `id` (its secret stays); returns
+/// the new record, or `None` if there is none (a scan and a durable write:
+/// run it off the async workers).
+///
+/// # Errors
+/// Storage failures.
+pub fn update_key(
+    store: &dyn KeyStore,
+    id: &str,
+    change: impl FnOnce(&mut KeyRecord),
+) -> Result<Option<KeyRecord>> {
+    for (hash, mut record) in store.keys()? {
+        if record.id == id {
+            change(&mut record);
+            store.put_key(&hash, &record)?;
+            return Ok(Some(record));
+        }
+    }
+    Ok(None)
+}
+
 /// Revokes the key with `id`; returns its record, or `None` if there is
 /// none (a scan and a durable write: run it off the async workers).
 ///

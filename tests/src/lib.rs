@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod browser;
+pub mod cockpit;
 pub mod fake_github;
 pub mod in_process;
 pub mod ledger;

@@ -12,6 +12,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use compliance::record::RecordKind;
+use integration_tests::cockpit::{csrf_of, find_in};
 use integration_tests::ledger::blocked_run;
 use integration_tests::{
     Api, LogServer, bin, cluster_services_or_skip, new_cluster_log, psql, settled, two_frontends,
@@ -206,10 +207,12 @@ fn one_project_written_through_two_frontends() {
     assert_eq!(already.len(), 2, "{runs:?}");
     assert_eq!(already.iter().filter(|a| **a).count(), 1, "{runs:?}");
 
-    // One sequence, without gaps or repeats: the project's creation, the
-    // blocked run the exception was filed for, 48 + 2 decisions, the exception's filing, signal, activation and revocation,
-    // the change of controls, and one monitoring run.
-    let expected = 1 + 1 + 4 * per_client + 2 + 4 + 1 + 1;
+    // One sequence, without gaps or repeats: the project's creation, its
+    // three principals (`principal_added`), the blocked run the exception
+    // was filed for, 48 + 2 decisions, the exception's filing, signal,
+    // activation and revocation, the change of controls, and one
+    // monitoring run.
+    let expected = 1 + 3 + 1 + 4 * per_client + 2 + 4 + 1 + 1;
     let row = psql(
         &db,
         &format!(
@@ -519,9 +522,10 @@ fn a_paused_frontend_cannot_record_after_another_took_over() {
         &db,
         &format!("SELECT count(*), max(seq) FROM sa_records WHERE project = '{id}'"),
     );
+    // The project's creation, its `ci` principal, the decisions.
     assert_eq!(
         row,
-        format!("{0}|{0}", acked.len() + 1),
+        format!("{0}|{0}", acked.len() + 2),
         "a gap or a repeat"
     );
     eprintln!(
@@ -591,23 +595,6 @@ impl Cockpit {
         assert!(cookie.starts_with("sa_session=sas_"), "{set}");
         cookie
     }
-}
-
-/// The value of the first `name="csrf"` field of a page.
-fn csrf_of(html: &str) -> String {
-    let at = html.find("name=\"csrf\" value=\"").expect("a form") + 19;
-    html[at..at + html[at..].find('"').unwrap()].to_owned()
-}
-
-/// What follows the first `before` in a page, up to `end` (minijinja
-/// writes `/` in values as `&#x2f;`).
-fn find_in(html: &str, before: &str, end: char) -> String {
-    let html = html.replace("&#x2f;", "/");
-    let at = html
-        .find(before)
-        .unwrap_or_else(|| panic!("no {before} in {html}"))
-        + before.len();
-    html[at..at + html[at..].find(end).unwrap()].to_owned()
 }
 
 /// The cockpit's sessions and share links are in PostgreSQL: a session

@@ -353,3 +353,114 @@ fn without_the_control_a_weakening_change_applies_and_is_alerted_at_once() {
     let hook = webhook_about(&received, found[0]["subject"].as_str().unwrap());
     assert_eq!(hook["project"], p.id.as_str());
 }
+
+/// The cockpit's controls form: the second-admin control is a checkbox, a
+/// weakening change is held (the page says so, with its ID), the held
+/// change is listed to the project's admins with approve and withdraw
+/// forms, the proposer cannot approve it, another admin can; roles that
+/// cannot change the controls see neither the form nor the held changes.
+#[test]
+fn the_cockpit_holds_a_weakening_change_until_a_second_admin_approves_it() {
+    use integration_tests::cockpit::{Cockpit, csrf_of, find_in};
+    let s = LogServer::start(&[]);
+    let api = Api::new(&s);
+    let p = project(
+        &api,
+        &s.admin_key,
+        &json!({"name": "payments", "second_admin_for_weakening": true}),
+        &[
+            ("alice", "admin"),
+            ("bob", "admin"),
+            ("audra", "auditor"),
+            ("cody", "codeowner"),
+        ],
+    );
+    let (alice, bob, audra, cody) = (&p.keys[0], &p.keys[1], &p.keys[2], &p.keys[3]);
+    let ui = Cockpit::new(&s.url);
+    let settings_path = format!("/ui/p/{}/settings", p.id);
+    let sign_in = |key: &str| {
+        let (st, cookie) = ui.form("/ui/signin", None, &format!("api_key={key}"));
+        assert_eq!(st, 303, "{cookie}");
+        let (st, html) = ui.get(&settings_path, Some(&cookie));
+        assert_eq!(st, 200, "{html}");
+        (cookie, html)
+    };
+    let (alice_cookie, html) = sign_in(alice);
+    assert!(
+        html.contains(r#"id="second_admin_for_weakening" name="second_admin_for_weakening" value="on" checked"#),
+        "{html}"
+    );
+    let token = csrf_of(&html);
+    // alice adds consumer_test (weakening), keeping the rest as it is.
+    let form = |token: &str, extra: &str| {
+        format!(
+            "csrf={token}&bot_deny_list=&max_exception_lifetime_seconds=7776000\
+             &codeowner_approval=on&github_repository={extra}"
+        )
+    };
+    let resp = ui.post_form(
+        &format!("/ui/p/{}/settings/controls", p.id),
+        Some(&alice_cookie),
+        &form(&token, "&consumer_test=on&second_admin_for_weakening=on"),
+    );
+    assert_eq!(resp.status().as_u16(), 303);
+    let location = resp.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.contains("?held=chg_"), "{location}");
+    assert!(
+        !settings(&api, &s.admin_key, &p.id)["accepted_signals"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("consumer_test")),
+        "a held change is not in force"
+    );
+    let (_, html) = ui.get(&location, Some(&alice_cookie));
+    assert!(html.contains("it is held as chg_"), "{html}");
+    let change = format!("chg_{}", find_in(&html, "/settings/changes/chg_", '/'));
+    // The proposer cannot approve it: refused, saying why, nothing applied.
+    let approve = format!("/ui/p/{}/settings/changes/{change}/approve", p.id);
+    let (st, html) = ui.form(&approve, Some(&alice_cookie), &format!("csrf={token}"));
+    assert_eq!(st, 403, "{html}");
+    assert!(
+        html.contains("another admin of the project must approve it"),
+        "{html}"
+    );
+    // An auditor sees neither the controls form nor the held changes.
+    let (_, html) = sign_in(audra);
+    assert!(
+        !html.contains("/settings/controls") && !html.contains(&change),
+        "{html}"
+    );
+    assert!(
+        html.contains("Second admin for weakening changes"),
+        "{html}"
+    );
+    // A codeowner does not see the controls at all (the API shows them to
+    // no project role but admins; auditors read them in exports).
+    let (_, html) = sign_in(cody);
+    assert!(
+        !html.contains("Bot deny-list") && !html.contains(&change),
+        "{html}"
+    );
+    // bob approves it: in force.
+    let (bob_cookie, html) = sign_in(bob);
+    assert!(html.contains(&change), "{html}");
+    let (st, location) = ui.form(
+        &approve,
+        Some(&bob_cookie),
+        &format!("csrf={}", csrf_of(&html)),
+    );
+    assert_eq!(st, 303, "{location}");
+    let (_, html) = ui.get(&format!("{settings_path}?approved=1"), Some(&bob_cookie));
+    assert!(
+        html.contains("was approved") && !html.contains(&change),
+        "{html}"
+    );
+    let accepted = settings(&api, &s.admin_key, &p.id)["accepted_signals"].clone();
+    assert!(
+        accepted
+            .as_array()
+            .unwrap()
+            .contains(&json!("consumer_test")),
+        "{accepted}"
+    );
+}

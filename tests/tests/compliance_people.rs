@@ -400,3 +400,175 @@ fn an_approval_days_after_the_approver_was_added_is_an_anomaly() {
         "{v}"
     );
 }
+
+#[test]
+fn a_principal_changes_by_a_record_and_stays_one_person() {
+    let s = LogServer::start(&[]);
+    let api = Api::new(&s);
+    let admin = s.admin_key.as_str();
+    let (st, v) = api.post("/v1/admin/projects", admin, &json!({"name": "orders-api"}));
+    assert_eq!(st, 201, "{v}");
+    let project = v["project_id"].as_str().unwrap().to_owned();
+    let key = |body: Value| {
+        let (st, v) = add(&api, admin, &project, &body);
+        assert_eq!(st, 201, "{v}");
+        (
+            v["principal_id"].as_str().unwrap().to_owned(),
+            v["api_key"].as_str().unwrap().to_owned(),
+        )
+    };
+    let (_, alice) = key(json!({"name": "alice", "roles": ["codeowner"], "github_id": 583_231}));
+    let (dave_id, dave) = key(json!({"name": "dave", "roles": ["auditor"]}));
+    let (erin_id, _) = key(json!({"name": "erin", "roles": ["auditor"]}));
+    let (gone_id, _) = key(json!({"name": "gone", "roles": ["auditor"]}));
+    let (_, ci) = key(json!({"name": "ci", "roles": ["ci"]}));
+    let patch = |id: &str, who: &str, body: Value| {
+        api.send(
+            "PATCH",
+            &format!("/v1/admin/projects/{project}/principals/{id}"),
+            Some(who),
+            Some(&body),
+        )
+    };
+
+    // dave, an auditor, becomes a codeowner and is bound to his GitHub ID.
+    let (st, v) = patch(
+        &dave_id,
+        admin,
+        json!({"roles": ["codeowner"], "github_id": 77}),
+    );
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["changed"], json!(["roles", "github_id"]), "{v}");
+    assert_eq!(v["roles"], json!(["codeowner"]), "{v}");
+    // The same values again: nothing changes, nothing is logged.
+    let (st, v) = patch(
+        &dave_id,
+        admin,
+        json!({"roles": ["codeowner"], "github_id": 77}),
+    );
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["changed"], json!([]), "{v}");
+
+    // Refusals, each changing nothing.
+    for (id, who, body, status, says) in [
+        // An identity is bound once: never re-pointed to another person.
+        (
+            &dave_id,
+            admin,
+            json!({"github_id": 78}),
+            409,
+            "never re-pointed",
+        ),
+        // alice's GitHub ID for erin: two principals of one person.
+        (
+            &erin_id,
+            admin,
+            json!({"github_id": 583_231}),
+            409,
+            "GitHub ID 583231",
+        ),
+        // Only a log admin changes principals, not the principal itself.
+        (
+            &dave_id,
+            dave.as_str(),
+            json!({"roles": ["admin"]}),
+            403,
+            "log admin",
+        ),
+        (
+            &"key_nobody".to_owned(),
+            admin,
+            json!({"bot": true}),
+            404,
+            "key_nobody",
+        ),
+        (&dave_id, admin, json!({"name": "david"}), 400, ""),
+        (&dave_id, admin, json!({"roles": []}), 400, "roles"),
+        (
+            &dave_id,
+            admin,
+            json!({"roles": ["ci", "consumer"]}),
+            400,
+            "consumer",
+        ),
+    ] {
+        let (st, v) = patch(id, who, body.clone());
+        let st = if st == 422 { 400 } else { st };
+        assert_eq!(st, status, "{body}: {v}");
+        assert!(
+            v["error"].as_str().unwrap_or_default().contains(says),
+            "{body}: {v}"
+        );
+    }
+    let (st, v) = api.send(
+        "DELETE",
+        &format!("/v1/admin/keys/{gone_id}"),
+        Some(admin),
+        None,
+    );
+    assert_eq!(st, 200, "{v}");
+    let (st, v) = patch(&gone_id, admin, json!({"roles": ["codeowner"]}));
+    assert_eq!(st, 409, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("revoked"), "{v}");
+
+    // The change took effect on dave's key: he approves alice's exception.
+    let run = blocked_run(
+        &api,
+        &project,
+        &ci,
+        "def5678",
+        &[("response_field_removed", "GET /orders/{id}")],
+    );
+    let (st, v) = api.post(
+        &format!("/api/projects/{project}/exceptions"),
+        &alice,
+        &json!({"run_id": run, "kind": "response_field_removed", "endpoint": "GET /orders/{id}",
+                "reason": "clients migrated", "expires_at": rfc3339_in(5)}),
+    );
+    assert_eq!(st, 201, "{v}");
+    let exc = v["exception_id"].as_str().unwrap().to_owned();
+    let (st, v) = api.post(
+        &format!("/api/projects/{project}/exceptions/{exc}/signals"),
+        &dave,
+        &json!({"type": "codeowner_approval", "comment": "LGTM"}),
+    );
+    assert_eq!(st, 201, "{v}");
+
+    // The export carries the one change, and verifies with dave approving
+    // as the codeowner the change made him.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("export.json");
+    let export = download(
+        &s.url,
+        &format!("/api/projects/{project}/compliance-export"),
+        admin,
+        &path,
+    );
+    check_schema(&path);
+    let (code, out) = verify(&path, &s.verifier_key, dir.path());
+    assert_eq!(code, 0, "{out}");
+    let changes: Vec<&Value> = export["section_d_audit_trail_integrity"]["chain"]["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["record"])
+        .filter(|r| r["type"] == "principal_changed")
+        .collect();
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!(changes[0]["principal_id"], dave_id.as_str());
+    assert_eq!(changes[0]["changed"], json!(["roles", "github_id"]));
+    assert_eq!(changes[0]["github_id"], 77);
+    assert!(
+        changes[0]["changed_by"]
+            .as_str()
+            .unwrap()
+            .starts_with("key_")
+    );
+    let header_dave = export["header"]["principals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == dave_id.as_str())
+        .unwrap();
+    assert_eq!(header_dave["roles"], json!(["codeowner"]), "{header_dave}");
+}

@@ -14,7 +14,7 @@ use compliance::principal::Role;
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{Caller, cache, json_body};
-use crate::service::admin::{NewKey, NewPrincipal, NewProject, SettingsOutcome};
+use crate::service::admin::{NewKey, NewPrincipal, NewProject, PrincipalPatch, SettingsOutcome};
 
 fn require_log_admin(caller: &Caller) -> Result<(), ApiError> {
     if caller.0.is_log_admin() {
@@ -157,6 +157,22 @@ pub async fn create_principal(
     let req = json_body(body)?;
     let out = s.compliance.create_principal(&caller.0, &id, req).await?;
     Ok((StatusCode::CREATED, cache("no-store"), Json(out)).into_response())
+}
+
+/// `PATCH /v1/admin/projects/{projectId}/principals/{principalId}`
+pub async fn patch_principal(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path((id, principal)): Path<(String, String)>,
+    body: Result<Json<PrincipalPatch>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    require_log_admin(&caller)?;
+    let req = json_body(body)?;
+    let out = s
+        .compliance
+        .change_principal(&caller.0, &id, &principal, req)
+        .await?;
+    Ok((cache("no-store"), Json(out)).into_response())
 }
 
 /// `GET /v1/admin/projects/{projectId}/principals`

@@ -140,6 +140,10 @@ fn compliance_routes() -> Router<AppState> {
             post(admin::create_principal).get(admin::list_principals),
         )
         .route(
+            "/v1/admin/projects/{project}/principals/{principal}",
+            patch(admin::patch_principal),
+        )
+        .route(
             "/api/projects/{project}/decisions",
             // Two OpenAPI documents of up to 16 MiB each, JSON-escaped
             // (`intake::DECISION_BODY_LIMIT`).

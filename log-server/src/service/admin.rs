@@ -12,7 +12,8 @@ use compliance::principal::{
     Access, IdpSubject, KeyRecord, Person, Principal, Profile, Role, duplicate,
 };
 use compliance::record::{
-    PRINCIPALS_INDEX, PrincipalAdded, PrincipalFacts, PrincipalRevoked, Record, RecordBody,
+    PRINCIPALS_INDEX, PrincipalAdded, PrincipalChanged, PrincipalFacts, PrincipalRevoked, Record,
+    RecordBody,
 };
 use compliance::settings::weakening;
 
@@ -93,8 +94,85 @@ pub struct NewPrincipal {
     pub idp: Option<IdpSubject>,
 }
 
+/// Body of `PATCH /v1/admin/projects/{projectId}/principals/{principalId}`:
+/// the fields to change (absent: unchanged). A principal's name never
+/// changes, and an identity (GitHub ID, identity provider subject) may be
+/// bound once but never re-pointed or removed: a principal is one person.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrincipalPatch {
+    /// New project roles.
+    #[serde(default)]
+    pub roles: Option<Vec<Role>>,
+    /// Whether the holder is a bot.
+    #[serde(default)]
+    pub bot: Option<bool>,
+    /// GitHub login (a person's login may be renamed; `null` removes it).
+    #[serde(default, deserialize_with = "present")]
+    pub github_login: Option<Option<String>>,
+    /// GitHub's numeric user ID, bound once.
+    #[serde(default)]
+    pub github_id: Option<u64>,
+    /// The identity provider's issuer and subject, bound once.
+    #[serde(default)]
+    pub idp: Option<IdpSubject>,
+}
+
+/// A field that may be `null`: absent is `None`, `null` is `Some(None)`.
+fn present<'de, D, T>(d: D) -> std::result::Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
 /// Who added and revoked the principals of the migration.
 pub const MIGRATION: &str = "migration";
+
+/// A principal's project roles, sorted and checked.
+fn project_roles(mut roles: Vec<Role>) -> Result<Vec<Role>> {
+    roles.sort();
+    roles.dedup();
+    if roles.is_empty() {
+        return Err(invalid(
+            "roles must name at least one of ci, codeowner, auditor, admin, consumer",
+        ));
+    }
+    if roles.contains(&Role::Submitter) {
+        return Err(invalid(
+            "project roles are ci, codeowner, auditor, admin and consumer; submitter is a log key role",
+        ));
+    }
+    if roles.contains(&Role::Consumer) && roles.contains(&Role::Ci) {
+        return Err(invalid(
+            "a consumer key is a downstream team's: it cannot also have the ci role (a key that submits decisions never vouches for them)",
+        ));
+    }
+    Ok(roles)
+}
+
+/// A principal's GitHub login and identities, checked.
+fn check_profile(
+    github_login: Option<&str>,
+    github_id: Option<u64>,
+    idp: Option<&IdpSubject>,
+) -> Result<()> {
+    if let Some(l) = github_login
+        && !valid_github_login(l)
+    {
+        return Err(invalid(format!("{l:?} is not a GitHub login")));
+    }
+    if let Some(idp) = idp {
+        check_idp(idp)?;
+    }
+    if github_id == Some(0) {
+        return Err(invalid(
+            "github_id must be GitHub's numeric user ID (1 or more)",
+        ));
+    }
+    Ok(())
+}
 
 fn check_idp(idp: &IdpSubject) -> Result<()> {
     let https = idp
@@ -387,37 +465,8 @@ impl Compliance {
         require_log_admin(caller)?;
         let row = self.existing(id).await?;
         check_text("name", &req.name, 200, false)?;
-        let mut roles = req.roles;
-        roles.sort();
-        roles.dedup();
-        if roles.is_empty() {
-            return Err(invalid(
-                "roles must name at least one of ci, codeowner, auditor, admin, consumer",
-            ));
-        }
-        if roles.contains(&Role::Submitter) {
-            return Err(invalid(
-                "project roles are ci, codeowner, auditor, admin and consumer; submitter is a log key role",
-            ));
-        }
-        if roles.contains(&Role::Consumer) && roles.contains(&Role::Ci) {
-            return Err(invalid(
-                "a consumer key is a downstream team's: it cannot also have the ci role (a key that submits decisions never vouches for them)",
-            ));
-        }
-        if let Some(l) = &req.github_login
-            && !valid_github_login(l)
-        {
-            return Err(invalid(format!("{l:?} is not a GitHub login")));
-        }
-        if let Some(idp) = &req.idp {
-            check_idp(idp)?;
-        }
-        if req.github_id == Some(0) {
-            return Err(invalid(
-                "github_id must be GitHub's numeric user ID (1 or more)",
-            ));
-        }
+        let roles = project_roles(req.roles)?;
+        check_profile(req.github_login.as_deref(), req.github_id, req.idp.as_ref())?;
         let p = self.project(id).await?;
         // Under the project's lock: two creations cannot both pass the
         // uniqueness check, and the record is logged before the key works.
@@ -487,6 +536,129 @@ impl Compliance {
         v["principal_id"] = json!(sum.id);
         v["api_key"] = json!(secret);
         v["project_id"] = json!(id);
+        Ok(v)
+    }
+
+    /// Changes a principal (log admin): its roles, bot flag, GitHub login,
+    /// or binds an identity it does not have yet. The change is a
+    /// `principal_changed` record, logged before it takes effect. A
+    /// revoked principal, a name, or an identity already bound are never
+    /// changed; an identity another principal holds (revoked ones
+    /// included) is refused.
+    ///
+    /// # Errors
+    /// Refusals, [`Error::NotFound`]; pushback; storage failures.
+    pub async fn change_principal(
+        &self,
+        caller: &KeyRecord,
+        id: &str,
+        principal_id: &str,
+        req: PrincipalPatch,
+    ) -> Result<Value> {
+        require_log_admin(caller)?;
+        let row = self.existing(id).await?;
+        let roles = req.roles.map(project_roles).transpose()?;
+        let login = req.github_login.as_ref().and_then(|l| l.as_deref());
+        check_profile(login, req.github_id, req.idp.as_ref())?;
+        let p = self.project(id).await?;
+        let mut ps = self.write_lock(&p).await?;
+        let (records, keys) = (self.records.clone(), self.keys.clone());
+        let project = id.to_owned();
+        let existing = blocking(move || super::principals(&*records, &*keys, &project)).await?;
+        let Some(before) = existing.iter().find(|p| p.key.id == principal_id).cloned() else {
+            return Err(Error::NotFound(format!(
+                "project {id} has no principal {principal_id:?}"
+            )));
+        };
+        if before.key.revoked_at.is_some() {
+            return Err(conflict(format!(
+                "principal {principal_id} is revoked; a revoked principal is never changed"
+            )));
+        }
+        let mut after = before.clone();
+        let mut changed = Vec::new();
+        if let Some(roles) = roles
+            && roles != before.key.roles
+        {
+            after.key.roles = roles;
+            changed.push("roles");
+        }
+        if let Some(bot) = req.bot
+            && bot != before.key.bot
+        {
+            after.key.bot = bot;
+            changed.push("bot");
+        }
+        if let Some(login) = req.github_login
+            && login != before.profile.github_login
+        {
+            after.profile.github_login = login;
+            changed.push("github_login");
+        }
+        if let Some(gid) = req.github_id
+            && Some(gid) != before.profile.github_id
+        {
+            if let Some(held) = before.profile.github_id {
+                return Err(conflict(format!(
+                    "principal {principal_id} is GitHub user {held}; an identity is bound once and never re-pointed (revoke the principal and add one for the other person)"
+                )));
+            }
+            after.profile.github_id = Some(gid);
+            changed.push("github_id");
+        }
+        if let Some(idp) = req.idp
+            && Some(&idp) != before.profile.idp.as_ref()
+        {
+            if let Some(held) = &before.profile.idp {
+                return Err(conflict(format!(
+                    "principal {principal_id} is subject {:?} of {}; an identity is bound once and never re-pointed (revoke the principal and add one for the other person)",
+                    held.subject, held.issuer
+                )));
+            }
+            after.profile.idp = Some(idp);
+            changed.push("idp");
+        }
+        if after.key.roles.contains(&Role::Consumer) && after.key.roles.contains(&Role::Ci) {
+            return Err(invalid(
+                "a consumer key is a downstream team's: it cannot also have the ci role (a key that submits decisions never vouches for them)",
+            ));
+        }
+        if changed.is_empty() {
+            let sum = PrincipalSummary::of(&before, &row.settings);
+            let mut v = json!(sum);
+            v["changed"] = json!([]);
+            return Ok(v);
+        }
+        let others = existing.iter().filter(|p| p.key.id != principal_id);
+        if let Some((held, what)) = duplicate(others.map(Person::of), &Person::of(&after)) {
+            return Err(conflict(format!(
+                "principal {} ({:?}) already has {what}; one person holds one principal",
+                held.id, held.name
+            )));
+        }
+        let now = ps.clock(self.now());
+        let body = RecordBody::PrincipalChanged(PrincipalChanged {
+            principal: PrincipalFacts::of(&after),
+            changed: changed.iter().map(|c| (*c).to_owned()).collect(),
+            changed_by: caller.id.clone(),
+            changed_by_name: caller.name.clone(),
+        });
+        let staged = self.stage(&mut ps, keys::random_id("evt"), body, now)?;
+        staged.wait().await?;
+        let (records, keys, project) = (self.records.clone(), self.keys.clone(), id.to_owned());
+        let stored = after.clone();
+        blocking(move || {
+            keys::update_key(&*keys, &stored.key.id, |k| {
+                k.roles.clone_from(&stored.key.roles);
+                k.bot = stored.key.bot;
+            })?;
+            records.put_profile(&project, &stored.key.id, &stored.profile)
+        })
+        .await?;
+        drop(ps);
+        let sum = PrincipalSummary::of(&after, &row.settings);
+        let mut v = json!(sum);
+        v["changed"] = json!(changed);
         Ok(v)
     }
 

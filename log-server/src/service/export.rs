@@ -43,68 +43,7 @@ use crate::log::Prover;
 use crate::storage::{RecordRef, RecordStore};
 use crate::{Error, Result};
 
-/// Default period: the last 90 days, today included.
-pub const DEFAULT_PERIOD_DAYS: i64 = 90;
-
-/// The period and format asked for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ExportRequest {
-    /// First day (days since the epoch), inclusive.
-    pub from: i64,
-    /// Last day, inclusive.
-    pub to: i64,
-    /// JSON or Markdown.
-    pub format: ExportFormat,
-}
-
-impl ExportRequest {
-    /// The request of `from`/`to` dates (`YYYY-MM-DD`, UTC) and a format
-    /// name, with the defaults: to = today, from = 90 days up to `to`, JSON.
-    ///
-    /// # Errors
-    /// A refusal naming the bad parameter.
-    pub fn parse(
-        from: Option<&str>,
-        to: Option<&str>,
-        format: Option<&str>,
-        today: i64,
-    ) -> Result<Self> {
-        let date = |name: &str, v: Option<&str>| {
-            v.map(|v| {
-                compliance::time::parse_date(v).ok_or_else(|| {
-                    super::invalid(format!("{name} must be a date YYYY-MM-DD (UTC), got {v:?}"))
-                })
-            })
-            .transpose()
-        };
-        let to = date("to", to)?.unwrap_or(today);
-        let from = date("from", from)?.unwrap_or(to - (DEFAULT_PERIOD_DAYS - 1));
-        if from > today {
-            return Err(super::invalid(format!(
-                "the period starts in the future: from is {}, today (UTC) is {}",
-                format_date(from),
-                format_date(today)
-            )));
-        }
-        if from > to {
-            return Err(super::invalid(format!(
-                "from ({}) must not be after to ({})",
-                format_date(from),
-                format_date(to)
-            )));
-        }
-        let format = match format {
-            None | Some("json") => ExportFormat::Json,
-            Some("markdown" | "md") => ExportFormat::Markdown,
-            Some(other) => {
-                return Err(super::invalid(format!(
-                    "format must be json or markdown, got {other:?}"
-                )));
-            }
-        };
-        Ok(ExportRequest { from, to, format })
-    }
-}
+pub use compliance::export::{DEFAULT_PERIOD_DAYS, ExportRequest};
 
 /// The records of an export, read from the store.
 #[derive(Clone)]

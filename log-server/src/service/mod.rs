@@ -298,6 +298,8 @@ pub struct Compliance {
     public_url: String,
     /// Where digests are mailed from, if configured.
     mailer: Option<digest::Mailer>,
+    /// Share views computed in the last seconds.
+    share_views: share::ViewCache,
 }
 
 impl Compliance {
@@ -323,6 +325,7 @@ impl Compliance {
             retry_base: std::time::Duration::from_secs(30),
             public_url: String::new(),
             mailer: None,
+            share_views: share::ViewCache::default(),
         }
     }
 

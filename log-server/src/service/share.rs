@@ -32,6 +32,57 @@ pub const MAX_SHARE_LIFETIME_MS: i64 = 30 * 24 * 60 * 60 * 1000;
 pub const MAX_SHARE_PERIOD_DAYS: i64 = 366;
 /// A use of a link is recorded at most once per this long (1 hour).
 pub const SHARE_USE_RECORD_MS: i64 = 60 * 60 * 1000;
+/// A link is deleted from the store this long after it expired or was
+/// revoked (7 days; until then the settings page lists it). Its creation,
+/// uses and revocation stay in the log.
+pub const SHARE_PRUNE_AFTER_MS: i64 = 7 * 24 * 60 * 60 * 1000;
+/// Most dead links deleted at one creation of a link.
+pub const SHARE_PRUNE_BATCH: usize = 256;
+/// A period's share view is computed at most once per this long (30 s),
+/// whoever opens a link of it: a link passed around, or a page reloaded,
+/// costs one computation of the period.
+pub const SHARE_VIEW_CACHE_MS: i64 = 30 * 1000;
+/// Periods whose views are kept at once.
+const SHARE_VIEW_CACHE_ENTRIES: usize = 32;
+
+/// A share view's key: the project and the period's first and last days.
+type ViewKey = (String, i64, i64);
+
+/// Recently computed share views, with when they were computed.
+#[derive(Default)]
+pub(crate) struct ViewCache {
+    views: std::sync::Mutex<std::collections::HashMap<ViewKey, (i64, PeriodView)>>,
+}
+
+impl ViewCache {
+    fn get(&self, key: &ViewKey, now: i64) -> Option<PeriodView> {
+        let views = self
+            .views
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        views
+            .get(key)
+            .filter(|(at, _)| (0..SHARE_VIEW_CACHE_MS).contains(&(now - at)))
+            .map(|(_, v)| v.clone())
+    }
+
+    fn put(&self, key: ViewKey, now: i64, view: &PeriodView) {
+        let mut views = self
+            .views
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        views.retain(|_, (at, _)| (0..SHARE_VIEW_CACHE_MS).contains(&(now - *at)));
+        if views.len() >= SHARE_VIEW_CACHE_ENTRIES
+            && let Some(oldest) = views
+                .iter()
+                .min_by_key(|(_, (at, _))| *at)
+                .map(|(k, _)| k.clone())
+        {
+            views.remove(&oldest);
+        }
+        views.insert(key, (now, view.clone()));
+    }
+}
 
 /// A share link as the server keeps it (never its secret).
 #[derive(Clone, Debug, Serialize)]
@@ -178,7 +229,38 @@ impl Compliance {
         let keys = self.keys.clone();
         let hash = key_hash(&secret);
         blocking(move || keys.put_share(&hash, &row)).await?;
+        self.prune_shares(project).await?;
         Ok(NewShare { secret, link })
+    }
+
+    /// Deletes up to [`SHARE_PRUNE_BATCH`] of the project's links that
+    /// expired or were revoked [`SHARE_PRUNE_AFTER_MS`] ago or more.
+    async fn prune_shares(&self, project: &str) -> Result<()> {
+        let now = self.now();
+        let (keys, p) = (self.keys.clone(), project.to_owned());
+        let pruned = blocking(move || {
+            let mut n = 0;
+            for (hash, row) in keys.shares(&p)? {
+                let dead_since = [Some(row.expires_at.as_str()), row.revoked_at.as_deref()]
+                    .into_iter()
+                    .flatten()
+                    .filter_map(parse_time)
+                    .min();
+                if dead_since.is_some_and(|t| now - t >= SHARE_PRUNE_AFTER_MS) {
+                    keys.delete_share(&hash)?;
+                    n += 1;
+                    if n == SHARE_PRUNE_BATCH {
+                        break;
+                    }
+                }
+            }
+            Ok(n)
+        })
+        .await?;
+        if pruned > 0 {
+            tracing::info!(project, pruned, "deleted share links dead for 7 days");
+        }
+        Ok(())
     }
 
     /// The project's share links, newest first (auditor or admin).
@@ -286,7 +368,15 @@ impl Compliance {
             }
         }
         let project_name = p.lock().await.row.name.clone();
-        let view = self.period_view(&link.project, link.from, link.to).await?;
+        let key = (link.project.clone(), link.from, link.to);
+        let view = match self.share_views.get(&key, now) {
+            Some(v) => v,
+            None => {
+                let v = self.period_view(&link.project, link.from, link.to).await?;
+                self.share_views.put(key, now, &v);
+                v
+            }
+        };
         Ok(SharedPeriod {
             link,
             project_name,

@@ -559,6 +559,9 @@ impl super::SessionStore for Cluster {
     fn revoke_share(&self, secret_hash: &[u8; 32], revoked_at: &str) -> Result<bool> {
         self.pg.revoke_share(secret_hash, revoked_at)
     }
+    fn delete_share(&self, secret_hash: &[u8; 32]) -> Result<()> {
+        self.pg.delete_share(secret_hash)
+    }
     fn swap_share_use(
         &self,
         secret_hash: &[u8; 32],

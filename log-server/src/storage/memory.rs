@@ -524,6 +524,11 @@ impl SessionStore for Memory {
             .is_some_and(|l| l.revoke(revoked_at)))
     }
 
+    fn delete_share(&self, secret_hash: &[u8; 32]) -> Result<()> {
+        self.write().shares.remove(secret_hash);
+        Ok(())
+    }
+
     fn swap_share_use(
         &self,
         secret_hash: &[u8; 32],

@@ -691,6 +691,14 @@ pub trait SessionStore: Send + Sync {
     /// Storage failures.
     fn revoke_share(&self, secret_hash: &[u8; 32], revoked_at: &str) -> Result<bool, Error>;
 
+    /// Deletes a share link, durably (nothing if there is none): only
+    /// links that expired or were revoked long ago are deleted, their
+    /// history staying in the log.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn delete_share(&self, secret_hash: &[u8; 32]) -> Result<(), Error>;
+
     /// Compare-and-set of a link's `last_use_recorded`: sets it to `to` if
     /// it is `from`, durably; whether it did (`false`: another call changed
     /// it first, or there is no such link).
@@ -1191,6 +1199,14 @@ mod contract {
                 .count()
         });
         assert_eq!(won, 1);
+        // A deleted link is gone; deleting it again, or one that never
+        // was, does nothing.
+        store.delete_share(&[22; 32]).unwrap();
+        assert_eq!(store.share(&[22; 32]).unwrap(), None);
+        assert_eq!(store.shares("prj_b").unwrap(), []);
+        store.delete_share(&[22; 32]).unwrap();
+        store.delete_share(&[23; 32]).unwrap();
+        assert_eq!(store.shares("prj_a").unwrap().len(), 2);
     }
 
     /// What [`check_sessions`] left, read by a store opened again.

@@ -1468,6 +1468,14 @@ impl super::SessionStore for Postgres {
         Ok(n == 1)
     }
 
+    fn delete_share(&self, secret_hash: &[u8; 32]) -> Result<()> {
+        self.exec(
+            "deleting a share link",
+            "DELETE FROM sa_shares WHERE secret_hash = $1",
+            vec![Box::new(secret_hash.to_vec())],
+        )
+    }
+
     fn swap_share_use(
         &self,
         secret_hash: &[u8; 32],

@@ -1389,6 +1389,11 @@ impl SessionStore for RocksDb {
         Ok(true)
     }
 
+    fn delete_share(&self, secret_hash: &[u8; 32]) -> Result<()> {
+        let _w = self.cockpit_lock();
+        self.delete_synced(CF_COCKPIT, &cockpit_key(b'L', secret_hash))
+    }
+
     fn swap_share_use(
         &self,
         secret_hash: &[u8; 32],

@@ -290,6 +290,10 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/ui/p/{project}/settings", get(p::settings))
         .route("/ui/p/{project}/settings/controls", post(p::controls))
+        .route(
+            "/ui/p/{project}/settings/changes/{change}/{action}",
+            post(p::settle_change),
+        )
         .route("/ui/p/{project}/export", post(p::export))
         .route("/ui/p/{project}/shares", post(share::create))
         .route("/ui/p/{project}/shares/{id}/revoke", post(share::revoke))

@@ -24,6 +24,7 @@ use super::{
     UiError, UiSession, check_form, check_same_origin, render, see_other, session_cookie,
     session_cookie_header,
 };
+use crate::service::admin::SettingsOutcome;
 use crate::service::cockpit::RunFilter;
 use crate::service::export::ExportRequest;
 use crate::service::gate::SignalRequest;
@@ -619,6 +620,14 @@ pub(super) async fn settings_page(
     } else {
         Vec::new()
     };
+    let held = if frame.is_admin {
+        s.compliance
+            .settings_changes(&session.principal, project)
+            .await?["changes"]
+            .take()
+    } else {
+        serde_json::Value::Null
+    };
     let today = s.compliance.today();
     let accepted: Vec<&str> = row
         .settings
@@ -638,6 +647,8 @@ pub(super) async fn settings_page(
             from => format_date(today - 89),
             to => format_date(today),
             shares,
+            held,
+            second_admin => row.settings.second_admin_for_weakening,
             now => compliance::time::format_time(s.compliance.now()),
             new_share => new_share.map(|secret| format!("{}/share/{secret}", s.site.public_url.trim_end_matches('/'))),
             notice,
@@ -651,13 +662,84 @@ pub(super) async fn settings_page(
 }
 
 /// `GET /ui/p/{project}/settings`: the evidence export, the project's
-/// controls (changed by admins) and share links.
+/// controls (changed by admins, with the changes held for a second admin)
+/// and share links. `?saved=1` and `?held=ID` say what the last form did.
 pub async fn settings(
     State(s): State<AppState>,
     UiSession(session): UiSession,
     Path(project): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, UiError> {
-    settings_page(&s, &session, &project, None, None, None).await
+    let notice = if let Some(id) = q.get("held") {
+        Some(format!(
+            "This change weakens the project's controls: it is held as {id} until another admin of the project approves it (it lapses unapproved after 7 days)."
+        ))
+    } else if q.contains_key("approved") {
+        Some("The held change was approved, recorded in the log, and is in force.".to_owned())
+    } else if q.contains_key("withdrawn") {
+        Some("The held change was withdrawn; the controls are unchanged.".to_owned())
+    } else if q.contains_key("saved") {
+        Some("Saved: the change is recorded in the log and in force.".to_owned())
+    } else {
+        None
+    };
+    settings_page(&s, &session, &project, notice, None, None).await
+}
+
+/// A change ID as it may appear in a URL (IDs are `[A-Za-z0-9_-]`; anything
+/// else is dropped).
+fn urlencoding_id(id: &str) -> String {
+    id.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+        .collect()
+}
+
+/// `POST /ui/p/{project}/settings/changes/{change}/approve` (a second
+/// admin approves a held change of the controls) and `.../withdraw` (an
+/// admin withdraws it).
+pub async fn settle_change(
+    State(s): State<AppState>,
+    UiSession(session): UiSession,
+    Path((project, change, action)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    Form(f): Form<CsrfForm>,
+) -> Result<Response, UiError> {
+    check_form(&headers, &session, &f.csrf)?;
+    let c = &s.compliance;
+    let p = &session.principal;
+    let (out, done) = match action.as_str() {
+        "approve" => (
+            c.approve_settings_change(p, &project, &change).await,
+            "approved",
+        ),
+        "withdraw" => (
+            c.withdraw_settings_change(p, &project, &change).await,
+            "withdrawn",
+        ),
+        _ => return Err(UiError(ApiError::NotFound("no such page".into()))),
+    };
+    settled_change(&s, &session, &project, out, done).await
+}
+
+/// The answer to an approval or withdrawal of a held change: back to the
+/// settings, saying what happened, or the settings page with the refusal.
+async fn settled_change(
+    s: &AppState,
+    session: &Session,
+    project: &str,
+    out: crate::Result<serde_json::Value>,
+    done: &str,
+) -> Result<Response, UiError> {
+    match out {
+        Ok(_) => Ok(see_other(&format!("/ui/p/{project}/settings?{done}=1"))),
+        Err(e) => {
+            let (status, message, report) = ApiError::from(e).parts();
+            if report.is_some() {
+                return Err(UiError(ApiError::Internal(message.into())));
+            }
+            settings_page(s, session, project, None, Some((status, message)), None).await
+        }
+    }
 }
 
 /// Body of the controls form.
@@ -677,6 +759,8 @@ pub struct ControlsForm {
     github_review: Option<String>,
     #[serde(default)]
     github_repository: String,
+    #[serde(default)]
+    second_admin_for_weakening: Option<String>,
 }
 
 /// `POST /ui/p/{project}/settings/controls`: the project's controls (an
@@ -724,14 +808,23 @@ pub async fn controls(
         github_repository: Some((!repo.is_empty()).then(|| repo.to_owned())),
         gate: None,
         monitoring: None,
-        second_admin_for_weakening: None,
+        second_admin_for_weakening: Some(f.second_admin_for_weakening.is_some()),
     };
     match s
         .compliance
         .patch_settings(&session.principal, &project, patch)
         .await
     {
-        Ok(_) => Ok(see_other(&format!("/ui/p/{project}/settings?saved=1"))),
+        Ok(SettingsOutcome::Applied(_)) => {
+            Ok(see_other(&format!("/ui/p/{project}/settings?saved=1")))
+        }
+        Ok(SettingsOutcome::Held(v)) => {
+            let change = v["change_id"].as_str().unwrap_or_default();
+            Ok(see_other(&format!(
+                "/ui/p/{project}/settings?held={}",
+                urlencoding_id(change)
+            )))
+        }
         Err(e) => {
             let (status, message, report) = ApiError::from(e).parts();
             if report.is_some() {
@@ -779,7 +872,7 @@ pub async fn export(
                 .export(&session.principal, &project, req, &s.site)
                 .await
         }
-        Err(e) => Err(e),
+        Err(e) => Err(e.into()),
     };
     match result {
         Ok(export) => Ok(stream_export(export)?),
