@@ -30,6 +30,16 @@ section "cargo clippy"
 cargo clippy --locked --workspace --all-targets -- -D warnings
 section "build every target, including the binaries the end-to-end tests drive"
 cargo build --locked --workspace --all-targets
+# npm's axe-core, which the browser tests run on every page (tests/node).
+if [ ! -f tests/node/node_modules/axe-core/axe.min.js ]; then
+  command -v npm >/dev/null 2>&1 || {
+    echo "stateanchor: installing nodejs and npm (the browser tests run npm's axe-core)" >&2
+    sudo_=""; [ "$(id -u)" -eq 0 ] || sudo_=sudo
+    $sudo_ apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq nodejs npm >/dev/null
+  }
+  npm ci --prefix tests/node --silent --no-audit --no-fund
+fi
 section "cargo test"
 cargo test --locked --workspace --all-targets
 cargo test --locked --workspace --doc

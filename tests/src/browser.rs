@@ -111,3 +111,63 @@ pub async fn text(c: &Client, css: &str) -> String {
     }
     found.unwrap().text().await.unwrap()
 }
+
+/// `axe.min.js` of npm's `axe-core` (`tests/node`, installed by
+/// `scripts/test.sh` with `npm ci`).
+///
+/// # Panics
+/// If it is not installed.
+fn axe_source() -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("node/node_modules/axe-core/axe.min.js");
+    std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}: the accessibility checks run npm's axe-core; install it with \
+             `npm ci --prefix tests/node` (scripts/test.sh does)",
+            path.display()
+        )
+    })
+}
+
+/// Runs axe-core (WCAG 2.0, 2.1 and 2.2 A and AA rules, and best
+/// practices) on the page `c` shows, and returns its violations of impact
+/// `serious` or `critical`, each as `rule: help (selectors)`. The script is
+/// injected over WebDriver, which the page's Content Security Policy does
+/// not govern: the page itself is unchanged.
+///
+/// # Panics
+/// If axe-core is not installed or does not run.
+pub async fn serious_accessibility_violations(c: &Client) -> Vec<String> {
+    let source = axe_source();
+    c.execute(&format!("{source}\nreturn typeof axe;"), vec![])
+        .await
+        .expect("axe-core loads");
+    let result = c
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             axe.run(document, {runOnly: {type: 'tag', values:
+                 ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice']}})
+               .then(r => done(r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+                   nodes: v.nodes.map(n => n.target.join(' '))}))))
+               .catch(e => done({error: String(e)}));",
+            vec![],
+        )
+        .await
+        .expect("axe-core runs");
+    if let Some(e) = result.get("error") {
+        panic!("axe-core failed: {e}");
+    }
+    result
+        .as_array()
+        .expect("axe-core's violations")
+        .iter()
+        .filter(|v| matches!(v["impact"].as_str(), Some("serious" | "critical")))
+        .map(|v| {
+            format!(
+                "{}: {} ({})",
+                v["id"].as_str().unwrap_or_default(),
+                v["help"].as_str().unwrap_or_default(),
+                v["nodes"]
+            )
+        })
+        .collect()
+}

@@ -21,7 +21,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, Locator};
-use integration_tests::browser::{browser, start_driver, text};
+use integration_tests::browser::{browser, serious_accessibility_violations, start_driver, text};
 use integration_tests::{LogServer, bin};
 use serde_json::{Value, json};
 
@@ -69,7 +69,15 @@ const XSS_REASON: &str = "clients migrated <script>window.pwned=2</script> & <b>
 struct Shots(Option<PathBuf>);
 
 impl Shots {
+    /// A page the flow reached: axe-core finds no serious or critical
+    /// accessibility violation on it; and its screenshot, if asked for.
     async fn take(&self, c: &Client, name: &str) {
+        let violations = serious_accessibility_violations(c).await;
+        assert!(
+            violations.is_empty(),
+            "axe-core on the {name} page:\n{}",
+            violations.join("\n")
+        );
         if let Some(dir) = &self.0 {
             std::fs::create_dir_all(dir).unwrap();
             let png = c.screenshot().await.unwrap();
@@ -242,6 +250,14 @@ fn cockpit_flow_in_headless_chromium() {
 
         let c = browser(&driver, downloads.path()).await;
 
+        // The accessibility check finds what it should: an unlabelled
+        // field and an image without a text alternative.
+        c.goto("data:text/html,<!doctype html><html lang=en><title>t</title><main><img src=x.png><input></main></html>")
+            .await
+            .unwrap();
+        let found = serious_accessibility_violations(&c).await.join("\n");
+        assert!(found.contains("image-alt") && found.contains("label"), "{found}");
+
         // The sign-in page; a wrong key is refused.
         c.goto(&format!("{base}/ui/p/{project}")).await.unwrap();
         assert!(
@@ -255,6 +271,7 @@ fn cockpit_flow_in_headless_chromium() {
         sign_in(&c, &base, "sa_not-a-key").await;
         let refused = text(&c, "#error").await;
         assert!(refused.contains("unknown or revoked API key"), "{refused}");
+        shots.take(&c, "signin-refused").await;
 
         // Codeowner A signs in: the overview. The cookie is HttpOnly and
         // SameSite=Strict, and holds a session, not the key.
@@ -277,6 +294,13 @@ fn cockpit_flow_in_headless_chromium() {
         );
         assert_not_pwned(&c).await;
         shots.take(&c, "overview").await;
+
+        // A page that does not exist: the error page.
+        c.goto(&format!("{base}/ui/p/{project}/exceptions/exc_none"))
+            .await
+            .unwrap();
+        assert!(text(&c, "main").await.contains("exc_none"));
+        shots.take(&c, "not-found").await;
 
         // Runs: the malicious branch is text; filters; the run page.
         c.goto(&format!(
@@ -524,6 +548,163 @@ fn cockpit_flow_in_headless_chromium() {
             "{csp}"
         );
 
+        c.close().await.unwrap();
+    });
+}
+
+const TAB: &str = "\u{e004}";
+const ENTER: &str = "\u{e007}";
+
+/// Presses Tab (from the focused element, or the page) until the element
+/// with `id` has the focus, at most 40 times; checks that the focused
+/// element shows it (an outline).
+async fn tab_to(c: &Client, id: &str) {
+    for _ in 0..40 {
+        let focused = c.active_element().await.unwrap();
+        if focused.attr("id").await.unwrap().as_deref() == Some(id) {
+            let outline = c
+                .execute(
+                    "const s = getComputedStyle(document.activeElement); return s.outlineStyle + ' ' + s.outlineWidth;",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            let outline = outline.as_str().unwrap().to_owned();
+            assert!(
+                !outline.starts_with("none") && !outline.ends_with(" 0px"),
+                "#{id} has the focus but shows no outline: {outline}"
+            );
+            return;
+        }
+        focused.send_keys(TAB).await.unwrap();
+    }
+    panic!("#{id} cannot be reached with Tab");
+}
+
+/// Types into the focused element.
+async fn type_keys(c: &Client, keys: &str) {
+    c.active_element()
+        .await
+        .unwrap()
+        .send_keys(keys)
+        .await
+        .unwrap();
+}
+
+/// Approve and revoke with the keyboard alone (issue 22): sign-in, the
+/// approval and the revocation (with its reason and its confirmation) are
+/// reached with Tab, each focused control shows its focus, and Enter
+/// submits.
+#[test]
+fn approve_and_revoke_with_the_keyboard_alone() {
+    let driver = start_driver();
+    let server = LogServer::start(&[]);
+    let downloads = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let base = server.url.clone();
+        let api = Api {
+            url: base.clone(),
+            http: reqwest::Client::new(),
+        };
+        let admin = server.admin_key.clone();
+        let (st, v) = api
+            .send(
+                "POST",
+                "/v1/admin/projects",
+                &admin,
+                Some(json!({"name": "orders-api"})),
+            )
+            .await;
+        assert_eq!(st, 201, "{v}");
+        let project = v["project_id"].as_str().unwrap().to_owned();
+        let alice = api
+            .principal(&admin, &project, "alice", &["codeowner"])
+            .await;
+        let bob = api.principal(&admin, &project, "bob", &["codeowner"]).await;
+        let ci = api.principal(&admin, &project, "ci", &["ci"]).await;
+        let (st, v) = api
+            .send(
+                "POST",
+                &format!("/api/projects/{project}/decisions"),
+                &ci,
+                Some(json!({
+                    "commit_sha": "4b825dc642cb6eb9a060e54bf8d69288fbee4904", "branch": "main",
+                    "author": "alice",
+                    "findings": [{"kind": "response_field_removed", "endpoint": "GET /orders/{id}",
+                                  "severity": "ERR", "detail": "total removed"}],
+                    "artifacts": [],
+                })),
+            )
+            .await;
+        assert_eq!(st, 201, "{v}");
+        let run = v["run_id"].as_str().unwrap().to_owned();
+        let out = Command::new("date")
+            .args(["-u", "-d", "5 days", "+%Y-%m-%dT%H:%M:%SZ"])
+            .output()
+            .unwrap();
+        let expires = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+        let (st, v) = api
+            .send(
+                "POST",
+                &format!("/api/projects/{project}/exceptions"),
+                &alice,
+                Some(json!({"run_id": run, "kind": "response_field_removed",
+                            "endpoint": "GET /orders/{id}", "reason": "clients migrated",
+                            "expires_at": expires})),
+            )
+            .await;
+        assert_eq!(st, 201, "{v}");
+        let exc_id = v["exception_id"].as_str().unwrap().to_owned();
+
+        let c = browser(&driver, downloads.path()).await;
+        // Sign in: Tab to the key field, type it, Enter.
+        c.goto(&format!("{base}/ui/signin")).await.unwrap();
+        tab_to(&c, "api_key").await;
+        type_keys(&c, &bob).await;
+        c.execute("window.__before_click = true;", vec![])
+            .await
+            .unwrap();
+        type_keys(&c, ENTER).await;
+        wait_for_new_page(&c).await;
+        assert_eq!(
+            c.current_url().await.unwrap().path(),
+            format!("/ui/p/{project}")
+        );
+
+        // Approve: Tab to the button, Enter.
+        c.goto(&format!("{base}/ui/p/{project}/exceptions/{exc_id}"))
+            .await
+            .unwrap();
+        tab_to(&c, "approve").await;
+        c.execute("window.__before_click = true;", vec![])
+            .await
+            .unwrap();
+        type_keys(&c, ENTER).await;
+        wait_for_new_page(&c).await;
+        assert_eq!(text(&c, "#status").await, "ACTIVE");
+
+        // Revoke: Tab to the reason, type it, Tab to the button, Enter, and
+        // confirm the dialog (Enter on a dialog is its accept).
+        tab_to(&c, "revoke-reason").await;
+        type_keys(&c, "consumers broke after all").await;
+        tab_to(&c, "revoke").await;
+        c.execute("window.__before_click = true;", vec![])
+            .await
+            .unwrap();
+        type_keys(&c, ENTER).await;
+        c.accept_alert().await.unwrap();
+        wait_for_new_page(&c).await;
+        assert_eq!(text(&c, "#status").await, "REVOKED");
+        let (_, v) = api
+            .send(
+                "GET",
+                &format!("/api/projects/{project}/exceptions/{exc_id}"),
+                &alice,
+                None,
+            )
+            .await;
+        assert_eq!(v["status"], "REVOKED", "{v}");
         c.close().await.unwrap();
     });
 }

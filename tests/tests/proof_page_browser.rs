@@ -29,7 +29,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use fantoccini::{Client, Locator};
 use integration_tests::LogServer;
-use integration_tests::browser::{browser, start_driver, text};
+use integration_tests::browser::{browser, serious_accessibility_violations, start_driver, text};
 use integration_tests::witness::{WitnessServer, generate_witness_key};
 use sha2::{Digest, Sha256};
 use tlog::SignerKey;
@@ -307,6 +307,14 @@ fn proof_page_checks_itself_in_headless_chromium() {
                 "{status}"
             );
             assert_eq!(step_results(&c).await, ["ok", "ok", "ok", "ok"]);
+            if i == 0 {
+                let violations = serious_accessibility_violations(&c).await;
+                assert!(
+                    violations.is_empty(),
+                    "axe-core on the proof page:\n{}",
+                    violations.join("\n")
+                );
+            }
             assert!(
                 text(&c, "#verify-key-source")
                     .await
@@ -388,6 +396,12 @@ fn proof_page_checks_itself_in_headless_chromium() {
             "{status}"
         );
         assert_eq!(step_results(&c).await, ["ok", "ok", "failed", "ok"]);
+        let violations = serious_accessibility_violations(&c).await;
+        assert!(
+            violations.is_empty(),
+            "axe-core on a failed proof page:\n{}",
+            violations.join("\n")
+        );
 
         // A malformed key fails (fail closed), as do two log keys.
         let (state, status) =
