@@ -17,7 +17,7 @@ use serde_json::json;
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{Caller, json_body, json_body_off_workers, query, reject_unknown};
+use super::extract::{Caller, json_body, json_body_off_workers, parse_u64, query, reject_unknown};
 use crate::service::gate::{RevokeRequest, SignalRequest};
 
 /// `?wait=checkpoint`, or nothing.
@@ -141,7 +141,7 @@ pub async fn post_revoke(
     Ok((StatusCode::CREATED, Json(out)).into_response())
 }
 
-/// `GET /api/projects/{projectId}/exceptions[?status=ANERGIC|ACTIVE|EXPIRED|REVOKED]`
+/// `GET /api/projects/{projectId}/exceptions[?status=ANERGIC|ACTIVE|EXPIRED|REVOKED][&limit=N][&after=ID]`
 pub async fn list_exceptions(
     State(s): State<AppState>,
     caller: Caller,
@@ -152,7 +152,14 @@ pub async fn list_exceptions(
         .project_for(&caller.0, &project, Access::Read)
         .await?;
     let q = query(q)?;
-    reject_unknown(&q, &["status"])?;
+    reject_unknown(&q, &["status", "limit", "after"])?;
+    let limit = match parse_u64(&q, "limit")? {
+        None => EXCEPTIONS_PER_PAGE,
+        Some(n @ 1..=1000) => usize::try_from(n).unwrap_or(EXCEPTIONS_PER_PAGE),
+        Some(n) => {
+            return Err(ApiError::bad(format!("limit must be 1 to 1000, got {n}")));
+        }
+    };
     let want = q
         .get("status")
         .map(|st| {
@@ -163,9 +170,17 @@ pub async fn list_exceptions(
             })
         })
         .transpose()?;
-    let out = s.compliance.exceptions(&caller.0, &project, want).await?;
+    let after = q.get("after").map(String::as_str);
+    let out = s
+        .compliance
+        .exceptions(&caller.0, &project, want, after, limit)
+        .await?;
     Ok(Json(out).into_response())
 }
+
+/// Exceptions on one page of `GET /api/projects/{projectId}/exceptions`
+/// unless `limit` says otherwise.
+pub const EXCEPTIONS_PER_PAGE: usize = 100;
 
 /// `GET /api/projects/{projectId}/exceptions/{exceptionId}`: its state and
 /// every event with its log index.

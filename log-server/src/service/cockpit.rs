@@ -20,6 +20,109 @@ use crate::{Error, Result};
 
 /// Most runs a list shows.
 pub const MAX_LISTED_RUNS: usize = 500;
+/// Runs on one page of the runs list.
+pub const RUNS_PER_PAGE: usize = 50;
+/// Records read at a time when paging back through a project's records.
+const PAGE_SCAN: u64 = 512;
+
+/// One page of a list, newest first, and the cursor of the next (older)
+/// page if there is one.
+#[derive(Clone, Debug, Serialize)]
+pub struct Page<T> {
+    /// The items.
+    pub items: Vec<T>,
+    /// Where the next page starts (exclusive), if there are more.
+    pub next: Option<String>,
+}
+
+/// The page of `items` (already in list order) that starts after the item
+/// whose key is `after` (from the start if `None`), `limit` long.
+///
+/// # Errors
+/// [`Error::Refused`] (400) for an `after` that names no item: a stale or
+/// forged cursor is refused, never read as "from the start".
+pub fn page_after<T>(
+    items: Vec<T>,
+    key: impl Fn(&T) -> &str,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<Page<T>> {
+    let start = match after {
+        None => 0,
+        Some(a) => {
+            items
+                .iter()
+                .position(|i| key(i) == a)
+                .ok_or_else(|| super::invalid(format!("no item {a:?} to list after")))?
+                + 1
+        }
+    };
+    let more = items.len() > start + limit;
+    let items: Vec<T> = items.into_iter().skip(start).take(limit).collect();
+    let next = if more {
+        items.last().map(|i| key(i).to_owned())
+    } else {
+        None
+    };
+    Ok(Page { items, next })
+}
+
+/// The runs passing `filter` among the project's records before `before`
+/// (a record's sequence number; the newest if `None`), newest first, at
+/// most `limit`. The records are read backwards in steps of
+/// [`PAGE_SCAN`], so a page costs the records it covers, not the
+/// project's.
+fn runs_page(
+    records: &dyn RecordStore,
+    project: &str,
+    filter: &RunFilter,
+    before: Option<u64>,
+    limit: usize,
+) -> Result<Page<RunRow>> {
+    let after_last = records.last_record(project)?.map_or(1, |(seq, _)| seq + 1);
+    let mut end = before.unwrap_or(after_last).min(after_last);
+    let mut found: Vec<(u64, RunRow)> = Vec::new();
+    while end > 1 && found.len() <= limit {
+        let start = end.saturating_sub(PAGE_SCAN).max(1);
+        let mut chunk = Vec::new();
+        let mut seq = start;
+        records.for_each_record(project, start..end, &mut |row| {
+            let at = seq;
+            seq += 1;
+            if row.kind != RecordKind::GateDecision {
+                return Ok(true);
+            }
+            let record = Record::from_slice(row.record)
+                .map_err(|e| Error::Corrupt(format!("record {at} of {project}: {e}")))?;
+            if record.seq.is_some_and(|s| s != at) {
+                return Err(Error::Corrupt(format!(
+                    "record {at} of {project} says it is record {:?}",
+                    record.seq
+                )));
+            }
+            if let Some(r) = run_row(&record)
+                && filter.keeps(&r)
+            {
+                chunk.push((at, r));
+            }
+            Ok(true)
+        })?;
+        if seq != end {
+            return Err(Error::Corrupt(format!(
+                "records {start} to {} of {project} are not all there",
+                end - 1
+            )));
+        }
+        found.extend(chunk.into_iter().rev());
+        end = start;
+    }
+    let next = (found.len() > limit).then(|| found[limit - 1].0.to_string());
+    found.truncate(limit);
+    Ok(Page {
+        items: found.into_iter().map(|(_, r)| r).collect(),
+        next,
+    })
+}
 /// Most ledger events the share view shows.
 pub const MAX_LISTED_EVENTS: usize = 2_000;
 
@@ -327,8 +430,9 @@ impl Compliance {
         })
     }
 
-    /// The runs of the last `days` days that pass `filter`, newest first
-    /// (at most [`MAX_LISTED_RUNS`]); any principal of the project.
+    /// A page of the runs that pass `filter`, newest first: those before
+    /// record `before` (a cursor from the previous page's `next`), at most
+    /// [`RUNS_PER_PAGE`]; any principal of the project.
     ///
     /// # Errors
     /// Refusals; storage failures.
@@ -336,14 +440,12 @@ impl Compliance {
         &self,
         caller: &KeyRecord,
         project: &str,
-        days: i64,
         filter: RunFilter,
-    ) -> Result<PeriodView> {
+        before: Option<u64>,
+    ) -> Result<Page<RunRow>> {
         self.project_for(caller, project, Access::Read).await?;
-        let today = self.today();
-        let span = ((today - days + 1) * DAY_MS, (today + 1) * DAY_MS);
         let (records, id) = (self.records.clone(), project.to_owned());
-        blocking(move || period_rows(&*records, &id, span, &filter, false)).await
+        blocking(move || runs_page(&*records, &id, &filter, before, RUNS_PER_PAGE)).await
     }
 
     /// The runs and ledger events of days `from..=to` (days since the

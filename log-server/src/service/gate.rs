@@ -703,18 +703,22 @@ impl Compliance {
         }))
     }
 
-    /// The project's exceptions, of one status or all.
+    /// A page of the project's exceptions, of one status or all, newest
+    /// filed first: at most `limit`, after exception `after` (the previous
+    /// page's `next`). Only the page's exceptions are read from storage.
     ///
     /// # Errors
-    /// Access refusals; storage failures.
+    /// Access refusals; an unknown `after` (400); storage failures.
     pub async fn exceptions(
         &self,
         caller: &KeyRecord,
         project: &str,
         status: Option<Status>,
+        after: Option<&str>,
+        limit: usize,
     ) -> Result<Value> {
         let p = self.project_for(caller, project, Access::Read).await?;
-        let (now, exceptions) = self
+        let (now, mut exceptions) = self
             .under_lock(&p, |ps, now| {
                 let list: Vec<Exception> = ps
                     .exceptions
@@ -725,14 +729,17 @@ impl Compliance {
                 Ok((now, list))
             })
             .await?;
-        // A read that grows with the project: off the async workers.
+        exceptions.sort_by(|a, b| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
+        let page = super::cockpit::page_after(exceptions, |e| e.id.as_str(), after, limit)?;
+        // Reads that grow with the page: off the async workers.
         let (records, log, id) = (self.records.clone(), self.log.clone(), project.to_owned());
         super::blocking(move || {
-            let list = exceptions
+            let list = page
+                .items
                 .iter()
                 .map(|e| exception_view(&*records, &log, &id, e, now, false))
                 .collect::<Result<Vec<_>>>()?;
-            Ok(json!({ "exceptions": list }))
+            Ok(json!({ "exceptions": list, "next": page.next }))
         })
         .await
     }

@@ -19,7 +19,7 @@ use compliance::record::{RecordBody, ShareTokenCreated, ShareTokenRevoked, Share
 use compliance::time::{format_date, format_time, parse_date, parse_time};
 use serde::Serialize;
 
-use super::cockpit::PeriodView;
+use super::cockpit::{Page, PeriodView, page_after};
 use super::export::ExportRequest;
 use super::{Compliance, blocking, conflict, invalid};
 use crate::keys::{key_hash, random_id, random_secret};
@@ -263,11 +263,18 @@ impl Compliance {
         Ok(())
     }
 
-    /// The project's share links, newest first (auditor or admin).
+    /// A page of the project's share links, newest first: at most
+    /// `limit`, after link `after` (auditor or admin).
     ///
     /// # Errors
-    /// Refusals; storage failures.
-    pub async fn shares(&self, caller: &KeyRecord, project: &str) -> Result<Vec<ShareLink>> {
+    /// Refusals; an unknown `after` (400); storage failures.
+    pub async fn shares(
+        &self,
+        caller: &KeyRecord,
+        project: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<ShareLink>> {
         self.project_for(caller, project, Access::Export).await?;
         let keys = self.keys.clone();
         let p = project.to_owned();
@@ -277,7 +284,7 @@ impl Compliance {
             .map(|(_, row)| ShareLink::from_row(row))
             .collect::<Result<Vec<_>>>()?;
         list.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.id.cmp(&b.id)));
-        Ok(list)
+        page_after(list, |l| l.id.as_str(), after, limit)
     }
 
     /// Revokes a share link (auditor or admin of its project) and records it.

@@ -25,7 +25,12 @@ use super::{
     session_cookie_header,
 };
 use crate::service::admin::SettingsOutcome;
-use crate::service::cockpit::RunFilter;
+use crate::service::cockpit::{Page, RunFilter};
+
+/// Exceptions on one page of the cockpit's list.
+const EXCEPTIONS_PER_PAGE: usize = 50;
+/// Share links on one page of the settings.
+const SHARES_PER_PAGE: usize = 20;
 use crate::service::export::ExportRequest;
 use crate::service::gate::SignalRequest;
 use crate::service::session::Session;
@@ -199,14 +204,23 @@ pub async fn runs(
         branch: get("branch").map(str::to_owned),
         blocked,
     };
+    let before = match get("before") {
+        None => None,
+        Some(b) => Some(b.parse::<u64>().map_err(|_| {
+            UiError(ApiError::bad(format!(
+                "before must be a record's sequence number, got {b:?}"
+            )))
+        })?),
+    };
     let view = s
         .compliance
-        .runs(&session.principal, &project, 90, filter)
+        .runs(&session.principal, &project, filter, before)
         .await?;
     Ok(page(render(
         "runs.html",
         context! {
             frame, view,
+            paged => before.is_some(),
             verdict => verdict.unwrap_or_default(),
             branch => get("branch").unwrap_or_default(),
             blocked => get("blocked").unwrap_or_default(),
@@ -271,11 +285,13 @@ fn parse_status(s: Option<&str>) -> Result<Option<Status>, UiError> {
         .transpose()
 }
 
+/// The exceptions page: the list (of one status or all, the page after
+/// exception `after`), and the filing form for a blocked run.
 async fn exceptions_page(
     s: &AppState,
     session: &Session,
     project: &str,
-    status: Option<Status>,
+    (status, after): (Option<Status>, Option<&str>),
     error: Option<(StatusCode, String)>,
     form: Option<&FileForm>,
     run: Option<&str>,
@@ -309,7 +325,13 @@ async fn exceptions_page(
     };
     let list = s
         .compliance
-        .exceptions(&session.principal, project, status)
+        .exceptions(
+            &session.principal,
+            project,
+            status,
+            after,
+            EXCEPTIONS_PER_PAGE,
+        )
         .await?;
     let row = s
         .compliance
@@ -325,6 +347,8 @@ async fn exceptions_page(
         context! {
             frame,
             exceptions => list["exceptions"],
+            next => list["next"],
+            paged => after.is_some(),
             status => status.map(Status::as_str).unwrap_or_default(),
             max_days => max_secs / 86_400,
             max_seconds => max_secs,
@@ -350,7 +374,8 @@ pub async fn exceptions(
 ) -> Result<Response, UiError> {
     let status = parse_status(q.get("status").map(String::as_str))?;
     let run = q.get("run").map(String::as_str);
-    exceptions_page(&s, &session, &project, status, None, None, run).await
+    let after = q.get("after").map(String::as_str).filter(|a| !a.is_empty());
+    exceptions_page(&s, &session, &project, (status, after), None, None, run).await
 }
 
 /// Body of the filing form.
@@ -423,7 +448,7 @@ pub async fn file_exception(
                 &s,
                 &session,
                 &project,
-                None,
+                (None, None),
                 Some((status, message)),
                 Some(&f),
                 Some(f.run_id.as_str()),
@@ -609,6 +634,7 @@ pub(super) async fn settings_page(
     notice: Option<String>,
     error: Option<(StatusCode, String)>,
     new_share: Option<String>,
+    shares_after: Option<&str>,
 ) -> Result<Response, UiError> {
     let frame = frame(s, session, project, "settings").await?;
     let row = s
@@ -616,9 +642,14 @@ pub(super) async fn settings_page(
         .project_row(&session.principal, project)
         .await?;
     let shares = if frame.can_export {
-        s.compliance.shares(&session.principal, project).await?
+        s.compliance
+            .shares(&session.principal, project, shares_after, SHARES_PER_PAGE)
+            .await?
     } else {
-        Vec::new()
+        Page {
+            items: Vec::new(),
+            next: None,
+        }
     };
     let held = if frame.is_admin {
         s.compliance
@@ -683,7 +714,11 @@ pub async fn settings(
     } else {
         None
     };
-    settings_page(&s, &session, &project, notice, None, None).await
+    let shares_after = q
+        .get("shares_after")
+        .map(String::as_str)
+        .filter(|a| !a.is_empty());
+    settings_page(&s, &session, &project, notice, None, None, shares_after).await
 }
 
 /// A change ID as it may appear in a URL (IDs are `[A-Za-z0-9_-]`; anything
@@ -737,7 +772,16 @@ async fn settled_change(
             if report.is_some() {
                 return Err(UiError(ApiError::Internal(message.into())));
             }
-            settings_page(s, session, project, None, Some((status, message)), None).await
+            settings_page(
+                s,
+                session,
+                project,
+                None,
+                Some((status, message)),
+                None,
+                None,
+            )
+            .await
         }
     }
 }
@@ -780,7 +824,7 @@ pub async fn controls(
                 StatusCode::BAD_REQUEST,
                 "max_exception_lifetime_seconds must be a whole number of seconds".to_owned(),
             );
-            return settings_page(&s, &session, &project, None, Some(e), None).await;
+            return settings_page(&s, &session, &project, None, Some(e), None, None).await;
         }
     };
     let mut accepted = Vec::new();
@@ -830,7 +874,16 @@ pub async fn controls(
             if report.is_some() {
                 return Err(UiError(ApiError::Internal(message.into())));
             }
-            settings_page(&s, &session, &project, None, Some((status, message)), None).await
+            settings_page(
+                &s,
+                &session,
+                &project,
+                None,
+                Some((status, message)),
+                None,
+                None,
+            )
+            .await
         }
     }
 }
@@ -881,7 +934,16 @@ pub async fn export(
             if report.is_some() {
                 return Err(UiError(ApiError::Internal(message.into())));
             }
-            settings_page(&s, &session, &project, None, Some((status, message)), None).await
+            settings_page(
+                &s,
+                &session,
+                &project,
+                None,
+                Some((status, message)),
+                None,
+                None,
+            )
+            .await
         }
     }
 }

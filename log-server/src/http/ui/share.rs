@@ -50,13 +50,22 @@ pub async fn create(
         )
         .await;
     match result {
-        Ok(new) => settings_page(&s, &session, &project, None, None, Some(new.secret)).await,
+        Ok(new) => settings_page(&s, &session, &project, None, None, Some(new.secret), None).await,
         Err(e) => {
             let (status, message, report) = ApiError::from(e).parts();
             if report.is_some() {
                 return Err(UiError(ApiError::Internal(message.into())));
             }
-            settings_page(&s, &session, &project, None, Some((status, message)), None).await
+            settings_page(
+                &s,
+                &session,
+                &project,
+                None,
+                Some((status, message)),
+                None,
+                None,
+            )
+            .await
         }
     }
 }
