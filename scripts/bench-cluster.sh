@@ -40,7 +40,7 @@ objects="s3://$STATEANCHOR_TEST_BUCKET/bench"
 start() { # name
   : >"$tmp/$1.out"
   "$bin/stateanchor-log" serve --data-dir "$tmp/$1" --listen 127.0.0.1:0 \
-    --database "$db" --objects "$objects" --lease-ttl "$ttl" >"$tmp/$1.out" 2>>"$tmp/$1.err" &
+    --database "$db" --objects "$objects" --lease-ttl "$ttl" --write-rate 0 >"$tmp/$1.out" 2>>"$tmp/$1.err" &
   pid[$1]=$!
   for _ in $(seq 300); do grep -q '^listening: ' "$tmp/$1.out" 2>/dev/null && break; sleep 0.1; done
   url[$1]=$(sed -n 's/^listening: //p' "$tmp/$1.out")

@@ -19,7 +19,9 @@ cargo build --locked --profile "$profile" -p verifier-cli
 dir="$CARGO_TARGET_DIR/$([ "$profile" = dev ] && echo debug || echo "$profile")"
 data=$(mktemp -d)
 trap 'kill $server 2>/dev/null && wait $server 2>/dev/null; rm -rf "$data"' EXIT
-"$dir/stateanchor-log" serve --data-dir "$data" --listen 127.0.0.1:0 --log-format json >"$data/out" 2>"$data/err" &
+# One key sends every decision: the per-key write limit (1,000/s by
+# default) is off, as the benchmark measures the server's capacity.
+"$dir/stateanchor-log" serve --data-dir "$data" --listen 127.0.0.1:0 --log-format json --write-rate 0 >"$data/out" 2>"$data/err" &
 server=$!
 for _ in $(seq 100); do grep -q '^listening: ' "$data/out" 2>/dev/null && break; sleep 0.1; done
 url=$(sed -n 's/^listening: //p' "$data/out")

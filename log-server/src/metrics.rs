@@ -151,17 +151,20 @@ pub enum Refused {
     /// 400: the body could not be read (a broken chunked encoding, or the
     /// client went away).
     BadBody,
+    /// 429: over a rate limit (sign-in, share links, writes of a key).
+    RateLimited,
 }
 
 impl Refused {
     /// Every reason, in the order of the exposition.
-    pub const ALL: [Refused; 6] = [
+    pub const ALL: [Refused; 7] = [
         Refused::Budget,
         Refused::KeyShare,
         Refused::TooLarge,
         Refused::BodyTimeout,
         Refused::Unauthenticated,
         Refused::BadBody,
+        Refused::RateLimited,
     ];
 
     /// The `reason` label.
@@ -174,6 +177,7 @@ impl Refused {
             Refused::BodyTimeout => "body_timeout",
             Refused::Unauthenticated => "unauthenticated",
             Refused::BadBody => "bad_body",
+            Refused::RateLimited => "rate_limited",
         }
     }
 }

@@ -14,6 +14,7 @@ use super::data_dir;
 use crate::backup;
 use crate::budget::Budget;
 use crate::http::intake::Intake;
+use crate::http::limit::{LimitConfig, Limits};
 use crate::http::{self, AppState};
 use crate::log::{Log, LogConfig, WitnessingConfig};
 use crate::metrics::Metrics;
@@ -161,6 +162,18 @@ pub struct ServeArgs {
     /// apart from the time its handler takes.
     #[arg(long, value_name = "DURATION", default_value = "20s", value_parser = humantime::parse_duration)]
     pub body_read_timeout: Duration,
+    /// Cockpit sign-in attempts one client address may make per minute
+    /// (429 with Retry-After past it; 0: no limit).
+    #[arg(long, value_name = "N", default_value_t = crate::http::limit::DEFAULT_SIGNIN_PER_MINUTE)]
+    pub signin_rate: u32,
+    /// Share-link views one client address may make per minute (0: no
+    /// limit).
+    #[arg(long, value_name = "N", default_value_t = crate::http::limit::DEFAULT_SHARE_PER_MINUTE)]
+    pub share_rate: u32,
+    /// Write requests to the JSON API (`/api/`, `/v1/admin/`) one API key
+    /// may make per second, twice as many at once (0: no limit).
+    #[arg(long, value_name = "N", default_value_t = crate::http::limit::DEFAULT_WRITES_PER_SECOND)]
+    pub write_rate: u32,
 }
 
 /// Parses a byte count with an optional binary suffix (`512M`, `1G`).
@@ -382,6 +395,11 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
                 log.metrics.clone(),
             )),
             body_read_timeout: args.body_read_timeout,
+            limits: Arc::new(Limits::new(LimitConfig {
+                signin_per_minute: args.signin_rate,
+                share_per_minute: args.share_rate,
+                writes_per_second: args.write_rate,
+            })),
         },
         backups,
     };

@@ -35,6 +35,8 @@ pub enum ApiError {
     Busy(String),
     /// 408: the body was not received within the body-read deadline.
     BodyTimeout(String),
+    /// 429: over a rate limit (the limiter sets `Retry-After`).
+    RateLimited(String),
     /// 503: the log is not accepting writes (shutting down or failed).
     Unavailable,
     /// 503 with `Retry-After`: no checkpoint has met the witness policy yet.
@@ -80,6 +82,7 @@ impl ApiError {
             ),
             ApiError::Busy(m) => (StatusCode::SERVICE_UNAVAILABLE, m, None),
             ApiError::BodyTimeout(m) => (StatusCode::REQUEST_TIMEOUT, m, None),
+            ApiError::RateLimited(m) => (StatusCode::TOO_MANY_REQUESTS, m, None),
             ApiError::Unavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "the log is not accepting writes".to_owned(),
@@ -175,6 +178,7 @@ impl IntoResponse for ApiError {
                 Some(BUDGET_RETRY_AFTER),
             ),
             ApiError::BodyTimeout(m) => (StatusCode::REQUEST_TIMEOUT, "body_timeout", m, None),
+            ApiError::RateLimited(m) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited", m, None),
             ApiError::Unavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",

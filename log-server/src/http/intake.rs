@@ -63,6 +63,8 @@ pub struct Intake {
     pub budget: Arc<Budget>,
     /// How long a client has to send a whole body.
     pub body_read_timeout: Duration,
+    /// The rate limits (`super::limit`).
+    pub limits: Arc<super::limit::Limits>,
 }
 
 impl Intake {
@@ -77,6 +79,9 @@ impl Intake {
                 metrics,
             )),
             body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
+            limits: Arc::new(super::limit::Limits::new(
+                super::limit::LimitConfig::default(),
+            )),
         }
     }
 }

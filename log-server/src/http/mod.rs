@@ -13,6 +13,7 @@ pub mod error;
 mod export;
 mod extract;
 pub mod intake;
+pub mod limit;
 mod log_api;
 mod monitor;
 mod page;
@@ -98,16 +99,42 @@ pub fn app(state: AppState) -> Router {
             state.clone(),
             intake::intake,
         ))
+        .layer(middleware::from_fn_with_state(state.clone(), limit::limit))
         .layer(middleware::from_fn_with_state(
             state.log.metrics.clone(),
             observe,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.site.public_url.starts_with("https://"),
+            strict_transport,
         ))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(30),
         ))
-        .layer(TraceLayer::new_for_http())
+        // Spans name the route, not the path: a share link's secret (and
+        // any other path parameter) stays out of the logs.
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            let route = req
+                .extensions()
+                .get::<MatchedPath>()
+                .map_or("unmatched", MatchedPath::as_str);
+            tracing::debug_span!("request", method = %req.method(), route)
+        }))
         .with_state(state)
+}
+
+/// `Strict-Transport-Security` on every answer of a log served over https
+/// (its public URL): browsers then never reach it over plain http.
+async fn strict_transport(State(https): State<bool>, req: Request, next: Next) -> Response {
+    let mut resp = next.run(req).await;
+    if https {
+        resp.headers_mut().insert(
+            axum::http::header::STRICT_TRANSPORT_SECURITY,
+            axum::http::HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        );
+    }
+    resp
 }
 
 /// Routes of projects, the gate, the exception ledger and the export.
@@ -230,7 +257,11 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    // The client's address is known to the handlers (the rate limits).
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

@@ -28,7 +28,7 @@ use std::sync::OnceLock;
 
 use axum::Router;
 use axum::extract::{FromRequestParts, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header, request::Parts};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -39,8 +39,28 @@ use super::AppState;
 use super::error::{ApiError, InternalErrorReport};
 use crate::service::session::{Session, same_token};
 
-/// Name of the session cookie.
+/// Name of the session cookie of a log served over plain http (local use,
+/// tests).
 pub const SESSION_COOKIE: &str = "sa_session";
+/// Name of the session cookie of a log served over https: the `__Host-`
+/// prefix makes browsers keep it only if it is `Secure`, for this host
+/// alone (no `Domain`) and for every path, so that no other site (not even
+/// a subdomain) can set one in its place.
+pub const SECURE_SESSION_COOKIE: &str = "__Host-sa_session";
+
+/// Whether the log is served over https (its public URL says so).
+fn https(s: &AppState) -> bool {
+    s.site.public_url.starts_with("https://")
+}
+
+/// The session cookie's name for this log.
+fn cookie_name(s: &AppState) -> &'static str {
+    if https(s) {
+        SECURE_SESSION_COOKIE
+    } else {
+        SESSION_COOKIE
+    }
+}
 
 /// The Content-Security-Policy of every cockpit page.
 pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
@@ -121,15 +141,21 @@ impl IntoResponse for UiError {
 /// the sign-in page.
 pub struct UiSession(pub Session);
 
-/// The session cookie's value in a request, if any.
-fn session_cookie(headers: &HeaderMap) -> Option<&str> {
+/// The session cookie's value in a request, if any (only the name this log
+/// sets: over https, a cookie without the `__Host-` prefix is ignored).
+fn session_cookie<'h>(s: &AppState, headers: &'h HeaderMap) -> Option<&'h str> {
+    cookie_value(headers, cookie_name(s))
+}
+
+/// The value of the cookie `name` in a request, if it has a non-empty one.
+fn cookie_value<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|c| c.trim().split_once('='))
-        .find(|(k, _)| *k == SESSION_COOKIE)
+        .find(|(k, _)| *k == name)
         .map(|(_, v)| v)
         .filter(|v| !v.is_empty())
 }
@@ -138,7 +164,7 @@ impl FromRequestParts<AppState> for UiSession {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, s: &AppState) -> Result<Self, Self::Rejection> {
-        let session = match session_cookie(&parts.headers) {
+        let session = match session_cookie(s, &parts.headers) {
             Some(secret) => s
                 .compliance
                 .session(secret)
@@ -195,19 +221,17 @@ fn check_form(headers: &HeaderMap, session: &Session, token: &str) -> Result<(),
 
 /// The cookie that holds a session's secret (`max_age` 0 clears it).
 fn session_cookie_header(s: &AppState, value: &str, max_age: i64) -> Result<HeaderValue, UiError> {
-    let secure = if s.site.public_url.starts_with("https://") {
-        "; Secure"
-    } else {
-        ""
-    };
+    let secure = if https(s) { "; Secure" } else { "" };
+    let name = cookie_name(s);
     HeaderValue::from_str(&format!(
-        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
+        "{name}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
     ))
     .map_err(|e| UiError(ApiError::Internal(e.into())))
 }
 
 /// Security headers of every cockpit answer.
 async fn security_headers(req: Request, next: Next) -> Response {
+    let share = req.uri().path().starts_with("/share/");
     let mut resp = next.run(req).await;
     let h = resp.headers_mut();
     h.insert(
@@ -225,6 +249,14 @@ async fn security_headers(req: Request, next: Next) -> Response {
     );
     if !h.contains_key(header::CACHE_CONTROL) {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    if share {
+        // A share view is for the people it was given to, not for search
+        // engines (a link may leak into a crawled page).
+        h.insert(
+            HeaderName::from_static("x-robots-tag"),
+            HeaderValue::from_static("noindex, nofollow"),
+        );
     }
     resp
 }
@@ -252,7 +284,7 @@ async fn js() -> Response {
 }
 
 async fn root(State(s): State<AppState>, headers: HeaderMap) -> Response {
-    let session = match session_cookie(&headers) {
+    let session = match session_cookie(&s, &headers) {
         Some(c) => s.compliance.session(c).await.ok().flatten(),
         None => None,
     };
@@ -335,8 +367,9 @@ mod tests {
             header::COOKIE,
             HeaderValue::from_static("a=1; sa_session=sas_x; b=2"),
         );
-        assert_eq!(session_cookie(&h), Some("sas_x"));
+        assert_eq!(cookie_value(&h, SESSION_COOKIE), Some("sas_x"));
+        assert_eq!(cookie_value(&h, SECURE_SESSION_COOKIE), None);
         h.insert(header::COOKIE, HeaderValue::from_static("sa_session="));
-        assert_eq!(session_cookie(&h), None);
+        assert_eq!(cookie_value(&h, SESSION_COOKIE), None);
     }
 }

@@ -97,7 +97,7 @@ pub struct CsrfForm {
 
 /// `GET /ui/signin`
 pub async fn signin_page(State(s): State<AppState>, headers: HeaderMap) -> Response {
-    let session = match session_cookie(&headers) {
+    let session = match session_cookie(&s, &headers) {
         Some(c) => s.compliance.session(c).await.ok().flatten(),
         None => None,
     };
@@ -154,7 +154,7 @@ pub async fn signout(
     Form(f): Form<CsrfForm>,
 ) -> Result<Response, UiError> {
     check_form(&headers, &session, &f.csrf)?;
-    if let Some(c) = session_cookie(&headers) {
+    if let Some(c) = session_cookie(&s, &headers) {
         s.compliance.sign_out(c).await?;
     }
     let mut resp = see_other("/ui/signin");
