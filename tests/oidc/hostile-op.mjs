@@ -9,6 +9,8 @@
 //   none            a correct token
 //   wrong_audience  `aud` is another client
 //   expired         `exp` ten minutes ago (beyond any clock skew)
+//   expired_recently `exp` 30 s ago (within the log's 60 s of skew: accepted)
+//   issued_in_future `iat` ten minutes ahead (beyond any clock skew)
 //   wrong_nonce     `nonce` is not the one of the authorization request
 //   wrong_issuer    `iss` is another issuer
 //   unknown_key     signed by a key that is in no JWKS the provider serves
@@ -126,6 +128,8 @@ server.listen(port, '127.0.0.1', () => {
         const claims = { iss: issuer, aud: clientId, sub: grant.subject, iat: now, exp: now + 300, nonce: grant.nonce };
         if (defect === 'wrong_audience') claims.aud = 'another-client';
         if (defect === 'expired') { claims.iat = now - 900; claims.exp = now - 600; }
+        if (defect === 'expired_recently') { claims.iat = now - 330; claims.exp = now - 30; }
+        if (defect === 'issued_in_future') { claims.iat = now + 600; claims.exp = now + 900; }
         if (defect === 'wrong_nonce') claims.nonce = randomBytes(12).toString('hex');
         if (defect === 'wrong_issuer') claims.iss = 'http://127.0.0.1:1';
         let idToken = jwt(claims, defect === 'unknown_key' ? strayKey : key);

@@ -8,6 +8,7 @@ pub mod browser;
 pub mod fake_github;
 pub mod in_process;
 pub mod ledger;
+pub mod oidc;
 pub mod witness;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

@@ -72,6 +72,7 @@ pub mod export;
 pub mod gate;
 pub mod github;
 pub mod monitor;
+pub mod oidc;
 pub mod session;
 pub mod share;
 
@@ -298,6 +299,8 @@ pub struct Compliance {
     public_url: String,
     /// Where digests are mailed from, if configured.
     mailer: Option<digest::Mailer>,
+    /// The identity provider people sign in with, if configured.
+    oidc: Option<Arc<oidc::OidcSignIn>>,
 }
 
 impl Compliance {
@@ -323,7 +326,21 @@ impl Compliance {
             retry_base: std::time::Duration::from_secs(30),
             public_url: String::new(),
             mailer: None,
+            oidc: None,
         }
+    }
+
+    /// The service signing people in to the cockpit with `oidc`.
+    #[must_use]
+    pub fn with_oidc(mut self, oidc: oidc::OidcSignIn) -> Self {
+        self.oidc = Some(Arc::new(oidc));
+        self
+    }
+
+    /// The identity provider people sign in with, if configured.
+    #[must_use]
+    pub fn oidc(&self) -> Option<&oidc::OidcSignIn> {
+        self.oidc.as_deref()
     }
 
     /// The service alerting with links to `public_url`, retrying webhooks

@@ -17,8 +17,9 @@
 //! minutes). Expired sessions are deleted when read, and at most
 //! [`PRUNE_BATCH`] of them at each sign-in.
 
-use compliance::principal::KeyRecord;
+use compliance::principal::{IdpSubject, KeyRecord};
 
+use super::oidc::same_issuer;
 use super::{Compliance, blocking, forbidden};
 use crate::Result;
 use crate::keys::{key_hash, random_secret};
@@ -71,12 +72,80 @@ impl Compliance {
                 "sign in with the API key of one of a project's principals; log-wide keys have no cockpit",
             ));
         }
+        self.open_session(key_hash(api_key), principal).await
+    }
+
+    /// Opens a session for the project principal bound to the identity
+    /// provider subject `idp` (its profile's `idp`: the same issuer, the
+    /// same subject, exactly), as [`Compliance::sign_in`] does for a key;
+    /// `project` narrows the search when the subject is bound in several
+    /// projects. Nothing is created for a subject no principal is bound to.
+    ///
+    /// # Errors
+    /// [`compliance::Error::Forbidden`] when no active principal is bound
+    /// to the subject (the message says who to ask), or several are and
+    /// `project` does not choose one; storage failures.
+    pub async fn sign_in_identity(
+        &self,
+        idp: &IdpSubject,
+        project: Option<&str>,
+    ) -> Result<SignedIn> {
+        let (keys, records, want) = (self.keys.clone(), self.records.clone(), idp.clone());
+        let wanted_project = project.map(str::to_owned);
+        // A scan of the keys and a profile read per project principal: run
+        // it off the async workers.
+        let found = blocking(move || {
+            let mut out = Vec::new();
+            for (hash, key) in keys.keys()? {
+                let Some(p) = key.project.clone() else {
+                    continue;
+                };
+                if key.revoked_at.is_some() || wanted_project.as_ref().is_some_and(|w| *w != p) {
+                    continue;
+                }
+                let bound = records.profile(&p, &key.id)?.and_then(|profile| profile.idp);
+                if bound.is_some_and(|b| same_issuer(&b.issuer, &want.issuer) && b.subject == want.subject) {
+                    out.push((hash, key));
+                }
+            }
+            Ok(out)
+        })
+        .await?;
+        match found.len() {
+            0 => Err(forbidden(format!(
+                "the identity provider vouched for the subject {:?}, but no principal {}is bound to it: nothing was created. Ask a log admin to bind this subject (issuer {}, subject {:?}) to your principal",
+                idp.subject,
+                project.map_or_else(String::new, |p| format!("of project {p} ")),
+                idp.issuer,
+                idp.subject
+            ))),
+            1 => {
+                let (hash, principal) = found.into_iter().next().ok_or_else(|| forbidden("no principal"))?;
+                self.open_session(hash, principal).await
+            }
+            _ => {
+                let projects: Vec<String> = found
+                    .iter()
+                    .filter_map(|(_, k)| k.project.clone())
+                    .collect();
+                Err(forbidden(format!(
+                    "the subject {:?} is bound to principals of several projects ({}); sign in from /ui/signin?project=<project ID>",
+                    idp.subject,
+                    projects.join(", ")
+                )))
+            }
+        }
+    }
+
+    /// Stores a new session for the principal whose key's SHA-256 is
+    /// `key_hash`; prunes up to [`PRUNE_BATCH`] expired sessions.
+    async fn open_session(&self, key_hash_of_key: [u8; 32], principal: KeyRecord) -> Result<SignedIn> {
         let now = self.now();
         let secret = random_secret("sas");
         let csrf = random_secret("csrf");
         let id = key_hash(&secret);
         let row = SessionRow {
-            key_hash: key_hash(api_key),
+            key_hash: key_hash_of_key,
             csrf: csrf.clone(),
             created_at: now,
             last_seen: now,

@@ -21,13 +21,15 @@
 //!   carry their secret in the URL), `Cache-Control: no-store`.
 //! - **Escaping**: templates are `.html`, so minijinja escapes every value.
 
+mod oidc;
 mod pages;
 mod share;
 
+use std::net::SocketAddr;
 use std::sync::OnceLock;
 
 use axum::Router;
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -58,6 +60,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("settings.html", include_str!("templates/settings.html")),
     ("share.html", include_str!("templates/share.html")),
     ("error.html", include_str!("templates/error.html")),
+    ("continue.html", include_str!("templates/continue.html")),
 ];
 
 const CSS: &str = include_str!("assets/cockpit.css");
@@ -114,6 +117,24 @@ impl IntoResponse for UiError {
             resp.extensions_mut().insert(InternalErrorReport(r));
         }
         resp
+    }
+}
+
+/// The client's address (the TCP peer: behind a proxy, the proxy's), for
+/// the sign-in log; `unknown` when the server was not started with it (a
+/// router driven in process).
+pub struct ClientAddr(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddr(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map_or_else(|| "unknown".to_owned(), |c| c.0.to_string()),
+        ))
     }
 }
 
@@ -272,6 +293,8 @@ pub fn routes() -> Router<AppState> {
         .route("/ui/assets/cockpit.js", get(js))
         .route("/ui/signin", get(p::signin_page).post(p::signin))
         .route("/ui/signout", post(p::signout))
+        .route("/ui/oidc/start", get(oidc::start))
+        .route("/ui/oidc/callback", get(oidc::callback))
         .route("/ui/p/{project}", get(p::overview))
         .route("/ui/p/{project}/runs", get(p::runs))
         .route("/ui/p/{project}/runs/{run}", get(p::run))

@@ -21,8 +21,8 @@ use super::super::AppState;
 use super::super::error::ApiError;
 use super::super::export::stream_export;
 use super::{
-    UiError, UiSession, check_form, check_same_origin, render, see_other, session_cookie,
-    session_cookie_header,
+    ClientAddr, UiError, UiSession, check_form, check_same_origin, render, see_other,
+    session_cookie, session_cookie_header,
 };
 use crate::service::cockpit::RunFilter;
 use crate::service::export::ExportRequest;
@@ -89,8 +89,13 @@ pub struct CsrfForm {
 
 // ------------------------------------------------------------------ sign-in
 
-/// `GET /ui/signin`
-pub async fn signin_page(State(s): State<AppState>, headers: HeaderMap) -> Response {
+/// `GET /ui/signin[?project=ID]`: the identity provider's button (when
+/// one is configured) and the API key form.
+pub async fn signin_page(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     let session = match session_cookie(&headers) {
         Some(c) => s.compliance.session(c).await.ok().flatten(),
         None => None,
@@ -98,7 +103,18 @@ pub async fn signin_page(State(s): State<AppState>, headers: HeaderMap) -> Respo
     if let Some(p) = session.and_then(|s| s.principal.project) {
         return Redirect::to(&format!("/ui/p/{p}")).into_response();
     }
-    match render("signin.html", context! { error => Option::<String>::None }) {
+    let project = q
+        .get("project")
+        .filter(|p| !p.is_empty() && p.len() <= 100)
+        .cloned();
+    match render(
+        "signin.html",
+        context! {
+            error => Option::<String>::None,
+            oidc_provider => s.compliance.oidc().map(|o| o.provider_name().to_owned()),
+            project,
+        },
+    ) {
         Ok(html) => page(html),
         Err(e) => e.into_response(),
     }
@@ -111,16 +127,23 @@ pub struct SignInForm {
     api_key: String,
 }
 
-/// `POST /ui/signin`: the API key for a session cookie.
+/// `POST /ui/signin`: the API key for a session cookie. A new sign-in
+/// ends the browser's previous session.
 pub async fn signin(
     State(s): State<AppState>,
+    ClientAddr(client): ClientAddr,
     headers: HeaderMap,
     Form(f): Form<SignInForm>,
 ) -> Result<Response, UiError> {
     check_same_origin(&headers)?;
     match s.compliance.sign_in(&f.api_key).await {
         Ok(signed) => {
-            let project = signed.session.principal.project.clone().unwrap_or_default();
+            if let Some(previous) = session_cookie(&headers) {
+                s.compliance.sign_out(previous).await?;
+            }
+            let p = &signed.session.principal;
+            let project = p.project.clone().unwrap_or_default();
+            tracing::info!(client = %client, principal = %p.id, project = %project, "cockpit sign-in (API key)");
             let cookie = session_cookie_header(
                 &s,
                 &signed.secret,
@@ -132,9 +155,17 @@ pub async fn signin(
         }
         Err(e) => {
             let (status, message, _) = ApiError::from(e).parts();
+            // Never the key: its first characters would narrow a guess.
+            tracing::warn!(client = %client, status = status.as_u16(), reason = %message, "cockpit sign-in refused (API key)");
             Ok(with_status(
                 status,
-                render("signin.html", context! { error => message })?,
+                render(
+                    "signin.html",
+                    context! {
+                        error => message,
+                        oidc_provider => s.compliance.oidc().map(|o| o.provider_name().to_owned()),
+                    },
+                )?,
             ))
         }
     }
