@@ -309,8 +309,22 @@ impl Agent {
     /// If the flow goes elsewhere.
     #[must_use]
     pub fn to_callback(&self, log: &str, query: &str, login: &str) -> String {
-        let mut url = format!("{log}/ui/oidc/start{query}");
-        let callback = format!("{log}/ui/oidc/callback");
+        self.follow_to(
+            format!("{log}/ui/oidc/start{query}"),
+            &format!("{log}/ui/oidc/callback"),
+            login,
+        )
+    }
+
+    /// Follows redirects from `start` (answering a login page at
+    /// `/interaction/...` as `login`) until one leads to a URL that starts
+    /// with `callback`; returns that URL, not yet visited.
+    ///
+    /// # Panics
+    /// If the flow goes elsewhere.
+    #[must_use]
+    pub fn follow_to(&self, start: String, callback: &str, login: &str) -> String {
+        let mut url = start;
         for _ in 0..20 {
             let a = self.get(&url);
             let next = match a.status {
@@ -322,11 +336,23 @@ impl Agent {
                 }
                 _ => panic!("the sign-in stopped at {url}: {a:?}"),
             };
-            if next.starts_with(&callback) {
+            if next.starts_with(callback) {
                 return next;
             }
             url = next;
         }
         panic!("the sign-in did not come back to the log");
+    }
+
+    /// The value of the first `name="csrf" value="..."` in `html` (a
+    /// cockpit page's form token).
+    ///
+    /// # Panics
+    /// If the page has no form token.
+    #[must_use]
+    pub fn csrf_of(html: &str) -> String {
+        let needle = "name=\"csrf\" value=\"";
+        let at = html.find(needle).expect("a form token") + needle.len();
+        html[at..].split('"').next().unwrap().to_owned()
     }
 }

@@ -20,6 +20,7 @@ use crate::metrics::Metrics;
 use crate::service::Compliance;
 use crate::service::export::Site;
 use crate::service::github::GitHub;
+use crate::service::github_signin::{GitHubAppConfig, GitHubSignIn};
 use crate::service::oidc::{OidcConfig, OidcSignIn};
 use crate::storage::Storage;
 use crate::storage::cluster::{Cluster, ClusterConfig};
@@ -180,6 +181,46 @@ pub struct ServeArgs {
     /// NAME") [default: the issuer's host].
     #[arg(long, env = "STATEANCHOR_OIDC_NAME", value_name = "NAME", requires = "oidc_issuer")]
     pub oidc_name: Option<String>,
+    /// Sign-in with GitHub: the client ID of the log's GitHub OAuth app
+    /// (its callback URL: <public URL>/ui/github/callback). People map to
+    /// principals by their numeric GitHub ID (`github_id`).
+    #[arg(long, env = "STATEANCHOR_GITHUB_OAUTH_CLIENT_ID", value_name = "ID", requires = "github_oauth_client_secret_file")]
+    pub github_oauth_client_id: Option<String>,
+    /// A file holding the GitHub OAuth app's client secret.
+    #[arg(long, env = "STATEANCHOR_GITHUB_OAUTH_CLIENT_SECRET_FILE", value_name = "FILE", requires = "github_oauth_client_id")]
+    pub github_oauth_client_secret_file: Option<PathBuf>,
+    /// GitHub's web URL, for sign-in (a GitHub Enterprise Server's, or
+    /// https://github.com).
+    #[arg(long, env = "STATEANCHOR_GITHUB_WEB_URL", value_name = "URL", default_value = "https://github.com")]
+    pub github_web_url: String,
+}
+
+/// Sign-in with GitHub, if `--github-oauth-client-id` is given.
+fn github_sign_in(args: &ServeArgs, public_url: &str) -> Result<Option<GitHubSignIn>> {
+    let (Some(client_id), Some(secret_file)) =
+        (&args.github_oauth_client_id, &args.github_oauth_client_secret_file)
+    else {
+        return Ok(None);
+    };
+    let client_secret = std::fs::read_to_string(secret_file)
+        .with_context(|| {
+            format!(
+                "reading the GitHub OAuth app's secret from {}",
+                secret_file.display()
+            )
+        })?
+        .trim()
+        .to_owned();
+    let github = GitHubSignIn::new(GitHubAppConfig {
+        client_id: client_id.clone(),
+        client_secret,
+        web_url: args.github_web_url.clone(),
+        api_url: args.github_api.clone(),
+        redirect_url: format!("{public_url}/ui/github/callback"),
+    })
+    .context("configuring sign-in with GitHub (--github-oauth-client-id)")?;
+    tracing::info!(web = %args.github_web_url, "cockpit sign-in with GitHub");
+    Ok(Some(github))
 }
 
 /// The identity provider of `--oidc-issuer`, if given.
@@ -205,7 +246,7 @@ fn oidc_sign_in(args: &ServeArgs, public_url: &str) -> Result<Option<OidcSignIn>
             .split("://")
             .nth(1)
             .and_then(|rest| rest.split(['/', ':']).next())
-            .unwrap_or(issuer)
+            .unwrap_or(issuer.as_str())
             .to_owned()
     });
     let oidc = OidcSignIn::new(OidcConfig {
@@ -425,6 +466,9 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
     .with_alerting(&public_url, args.webhook_retry, mailer);
     if let Some(oidc) = oidc_sign_in(&args, &public_url)? {
         compliance = compliance.with_oidc(oidc);
+    }
+    if let Some(github) = github_sign_in(&args, &public_url)? {
+        compliance = compliance.with_github_sign_in(github);
     }
     let state = AppState {
         log: log.clone(),

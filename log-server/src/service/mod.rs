@@ -71,6 +71,7 @@ pub mod digest;
 pub mod export;
 pub mod gate;
 pub mod github;
+pub mod github_signin;
 pub mod monitor;
 pub mod oidc;
 pub mod session;
@@ -301,6 +302,8 @@ pub struct Compliance {
     mailer: Option<digest::Mailer>,
     /// The identity provider people sign in with, if configured.
     oidc: Option<Arc<oidc::OidcSignIn>>,
+    /// Sign-in with GitHub, if configured.
+    github_signin: Option<Arc<github_signin::GitHubSignIn>>,
 }
 
 impl Compliance {
@@ -327,7 +330,21 @@ impl Compliance {
             public_url: String::new(),
             mailer: None,
             oidc: None,
+            github_signin: None,
         }
+    }
+
+    /// The service signing people in to the cockpit with GitHub.
+    #[must_use]
+    pub fn with_github_sign_in(mut self, github: github_signin::GitHubSignIn) -> Self {
+        self.github_signin = Some(Arc::new(github));
+        self
+    }
+
+    /// Sign-in with GitHub, if configured.
+    #[must_use]
+    pub fn github_sign_in(&self) -> Option<&github_signin::GitHubSignIn> {
+        self.github_signin.as_deref()
     }
 
     /// The service signing people in to the cockpit with `oidc`.

@@ -111,12 +111,13 @@ pub fn acceptable_issuer(issuer: &str) -> bool {
     } else {
         authority.split(':').next().unwrap_or_default()
     };
-    let port_ok = authority[host.len()..]
-        .strip_prefix(':')
-        .is_none_or(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
-    authority.len() >= host.len()
-        && matches!(host, "127.0.0.1" | "localhost" | "[::1]")
-        && (authority.len() == host.len() || port_ok)
+    // After the host: nothing, or `:` and a port.
+    let after = authority.get(host.len()..).unwrap_or("x");
+    let port_ok = after.is_empty()
+        || after
+            .strip_prefix(':')
+            .is_some_and(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()));
+    port_ok && matches!(host, "127.0.0.1" | "localhost" | "[::1]")
 }
 
 /// Whether two issuer identifiers name the same issuer (equal, once a
@@ -157,12 +158,120 @@ pub struct Verified {
     pub project: Option<String>,
 }
 
-struct Pending {
-    binding_hash: [u8; 32],
+/// What a pending OIDC sign-in keeps.
+struct OidcPending {
     nonce: Nonce,
     verifier: PkceCodeVerifier,
+}
+
+struct Entry<T> {
+    binding_hash: [u8; 32],
     created_at: i64,
     project: Option<String>,
+    data: T,
+}
+
+/// Sign-ins started and not finished yet, by `state`: single use, bound to
+/// the browser that started them (the SHA-256 of a random binding, kept
+/// in its cookie), for [`PENDING_TTL_MS`], at most [`MAX_PENDING`].
+pub(crate) struct PendingSignIns<T> {
+    map: Mutex<HashMap<String, Entry<T>>>,
+}
+
+/// A pending sign-in taken back: its project and data.
+pub(crate) struct Taken<T> {
+    /// The project it was started for, if named.
+    pub project: Option<String>,
+    /// What the flow kept.
+    pub data: T,
+}
+
+impl<T> PendingSignIns<T> {
+    pub(crate) fn new() -> Self {
+        PendingSignIns {
+            map: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Keeps a sign-in started at `now` under `state`; returns the browser
+    /// binding to set in its cookie.
+    ///
+    /// # Errors
+    /// [`Error::Pushback`] when [`MAX_PENDING`] sign-ins are pending.
+    pub(crate) fn insert(
+        &self,
+        state: String,
+        now: i64,
+        project: Option<String>,
+        data: T,
+    ) -> Result<String> {
+        let binding = random_secret("sao");
+        let mut map = self
+            .map
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.retain(|_, e| live(e.created_at, now));
+        if map.len() >= MAX_PENDING {
+            return Err(Error::Pushback);
+        }
+        map.insert(
+            state,
+            Entry {
+                binding_hash: crate::keys::key_hash(&binding),
+                created_at: now,
+                project,
+                data,
+            },
+        );
+        Ok(binding)
+    }
+
+    /// Removes the sign-in of `state` (used up whatever follows) and checks
+    /// that it is live and that `binding` is the browser's that started it.
+    ///
+    /// # Errors
+    /// Refusals (403) for a missing, unknown, used or expired `state`, or
+    /// another browser.
+    pub(crate) fn take(
+        &self,
+        state: Option<String>,
+        binding: Option<&str>,
+        now: i64,
+    ) -> Result<Taken<T>> {
+        let state = state
+            .filter(|s| !s.is_empty() && s.len() <= 200)
+            .ok_or_else(|| refused("the callback has no state"))?;
+        let entry = self
+            .map
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&state);
+        let entry = entry.ok_or_else(|| {
+            refused("unknown or already used sign-in state (a replayed or forged callback); start again")
+        })?;
+        if !live(entry.created_at, now) {
+            return Err(refused(
+                "this sign-in took longer than 10 minutes; start again",
+            ));
+        }
+        let bound = binding.is_some_and(|b| {
+            // Constant time: every byte is compared.
+            crate::keys::key_hash(b)
+                .iter()
+                .zip(entry.binding_hash.iter())
+                .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+                == 0
+        });
+        if !bound {
+            return Err(refused(
+                "this sign-in was started in another browser (or its cookie was lost); start again",
+            ));
+        }
+        Ok(Taken {
+            project: entry.project,
+            data: entry.data,
+        })
+    }
 }
 
 #[derive(Clone)]
@@ -179,7 +288,7 @@ pub struct OidcSignIn {
     redirect: RedirectUrl,
     http: reqwest::Client,
     discovered: tokio::sync::Mutex<Option<Discovered>>,
-    pending: Mutex<HashMap<String, Pending>>,
+    pending: PendingSignIns<OidcPending>,
 }
 
 fn provider_error(what: &str, e: impl std::fmt::Display) -> Error {
@@ -187,7 +296,7 @@ fn provider_error(what: &str, e: impl std::fmt::Display) -> Error {
     Error::IdentityProvider(format!("{what}: {e}"))
 }
 
-fn refused(what: impl std::fmt::Display) -> Error {
+pub(crate) fn refused(what: impl std::fmt::Display) -> Error {
     forbidden(format!("sign-in refused: {what}"))
 }
 
@@ -225,7 +334,7 @@ impl OidcSignIn {
             redirect,
             http,
             discovered: tokio::sync::Mutex::new(None),
-            pending: Mutex::new(HashMap::new()),
+            pending: PendingSignIns::new(),
         })
     }
 
@@ -301,25 +410,12 @@ impl OidcSignIn {
             )
             .set_pkce_challenge(challenge)
             .url();
-        let binding = random_secret("sao");
-        let mut pending = self
-            .pending
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        pending.retain(|_, p| live(p, now));
-        if pending.len() >= MAX_PENDING {
-            return Err(Error::Pushback);
-        }
-        pending.insert(
+        let binding = self.pending.insert(
             state.secret().clone(),
-            Pending {
-                binding_hash: crate::keys::key_hash(&binding),
-                nonce,
-                verifier,
-                created_at: now,
-                project,
-            },
-        );
+            now,
+            project,
+            OidcPending { nonce, verifier },
+        )?;
         Ok(Begun {
             url: url.to_string(),
             binding,
@@ -342,38 +438,10 @@ impl OidcSignIn {
         binding: Option<&str>,
         now: i64,
     ) -> Result<Verified> {
-        // 1. The pending sign-in of this state, removed now: single use.
-        let state = callback
-            .state
-            .filter(|s| !s.is_empty() && s.len() <= 200)
-            .ok_or_else(|| refused("the callback has no state"))?;
-        let pending = self
-            .pending
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(&state);
-        let pending = pending.ok_or_else(|| {
-            refused("unknown or already used sign-in state (a replayed or forged callback); start again")
-        })?;
-        if !live(&pending, now) {
-            return Err(refused(
-                "this sign-in took longer than 10 minutes; start again",
-            ));
-        }
-        // 2. The browser that started it.
-        let bound = binding.is_some_and(|b| {
-            // Constant time: every byte is compared.
-            crate::keys::key_hash(b)
-                .iter()
-                .zip(pending.binding_hash.iter())
-                .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-                == 0
-        });
-        if !bound {
-            return Err(refused(
-                "this sign-in was started in another browser (or its cookie was lost); start again",
-            ));
-        }
+        // 1. The pending sign-in of this state, removed now (single use),
+        // 2. from the browser that started it.
+        let taken = self.pending.take(callback.state, binding, now)?;
+        let pending = taken.data;
         // 3. The provider's answer.
         if let Some(error) = callback.error {
             return Err(refused(format!(
@@ -436,7 +504,7 @@ impl OidcSignIn {
         };
         Ok(Verified {
             idp,
-            project: pending.project,
+            project: taken.project,
         })
     }
 
@@ -492,8 +560,8 @@ fn token_refused(e: ClaimsVerificationError) -> Error {
     refused(why)
 }
 
-fn live(p: &Pending, now: i64) -> bool {
-    now >= p.created_at && now - p.created_at < PENDING_TTL_MS
+fn live(created_at: i64, now: i64) -> bool {
+    now >= created_at && now - created_at < PENDING_TTL_MS
 }
 
 #[cfg(test)]
@@ -518,6 +586,8 @@ mod tests {
             "http://localhost.evil:80",
             "http://127.0.0.1:",
             "http://127.0.0.1:80x",
+            "http://[::1]evil.example",
+            "http://evil@127.0.0.1",
             "https://",
             "https:///x",
             "ftp://127.0.0.1",

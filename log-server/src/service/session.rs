@@ -17,7 +17,7 @@
 //! minutes). Expired sessions are deleted when read, and at most
 //! [`PRUNE_BATCH`] of them at each sign-in.
 
-use compliance::principal::{IdpSubject, KeyRecord};
+use compliance::principal::{IdpSubject, KeyRecord, Profile};
 
 use super::oidc::same_issuer;
 use super::{Compliance, blocking, forbidden};
@@ -42,6 +42,65 @@ pub struct Session {
     pub principal: KeyRecord,
     /// The session's CSRF token.
     pub csrf: String,
+}
+
+/// Who an identity provider or GitHub vouched for.
+#[derive(Clone, Debug)]
+pub enum Identity {
+    /// An OpenID Connect issuer and subject.
+    Idp(IdpSubject),
+    /// A GitHub user, by numeric ID (never by login: logins are renamed
+    /// and reused); the login is for messages only.
+    GitHub {
+        /// GitHub's numeric user ID.
+        id: u64,
+        /// The login it has now.
+        login: String,
+    },
+}
+
+impl Identity {
+    /// Whether a principal's profile is bound to this identity.
+    #[must_use]
+    pub fn binds(&self, profile: &Profile) -> bool {
+        match self {
+            Identity::Idp(want) => profile
+                .idp
+                .as_ref()
+                .is_some_and(|b| same_issuer(&b.issuer, &want.issuer) && b.subject == want.subject),
+            Identity::GitHub { id, .. } => profile.github_id == Some(*id),
+        }
+    }
+
+    /// Who vouched: "the identity provider https://..." or "GitHub".
+    #[must_use]
+    pub fn vouched_by(&self) -> String {
+        match self {
+            Identity::Idp(i) => format!("the identity provider {}", i.issuer),
+            Identity::GitHub { .. } => "GitHub".to_owned(),
+        }
+    }
+
+    /// The identity in words.
+    #[must_use]
+    pub fn described(&self) -> String {
+        match self {
+            Identity::Idp(i) => format!("the subject {:?}", i.subject),
+            Identity::GitHub { id, login } => format!("the GitHub user {login} (ID {id})"),
+        }
+    }
+
+    /// What a log admin binds to a principal, in the API's words.
+    #[must_use]
+    pub fn binding(&self) -> String {
+        match self {
+            Identity::Idp(i) => format!(
+                "this subject (\"idp\": {{\"issuer\": {:?}, \"subject\": {:?}}})",
+                i.issuer, i.subject
+            ),
+            Identity::GitHub { id, .. } => format!("this GitHub ID (\"github_id\": {id})"),
+        }
+    }
 }
 
 /// A new session: the secret to set as the cookie, and the session.
@@ -75,22 +134,23 @@ impl Compliance {
         self.open_session(key_hash(api_key), principal).await
     }
 
-    /// Opens a session for the project principal bound to the identity
-    /// provider subject `idp` (its profile's `idp`: the same issuer, the
-    /// same subject, exactly), as [`Compliance::sign_in`] does for a key;
-    /// `project` narrows the search when the subject is bound in several
-    /// projects. Nothing is created for a subject no principal is bound to.
+    /// Opens a session for the active project principal bound to
+    /// `identity` (its profile's `idp`: the same issuer, exactly the same
+    /// subject; or its `github_id`), as [`Compliance::sign_in`] does for a
+    /// key; `project` narrows the search when the identity is bound in
+    /// several projects. Nothing is created for an identity no principal is
+    /// bound to.
     ///
     /// # Errors
     /// [`compliance::Error::Forbidden`] when no active principal is bound
-    /// to the subject (the message says who to ask), or several are and
+    /// to the identity (the message says who to ask), or several are and
     /// `project` does not choose one; storage failures.
     pub async fn sign_in_identity(
         &self,
-        idp: &IdpSubject,
+        identity: &Identity,
         project: Option<&str>,
     ) -> Result<SignedIn> {
-        let (keys, records, want) = (self.keys.clone(), self.records.clone(), idp.clone());
+        let (keys, records, want) = (self.keys.clone(), self.records.clone(), identity.clone());
         let wanted_project = project.map(str::to_owned);
         // A scan of the keys and a profile read per project principal: run
         // it off the async workers.
@@ -103,34 +163,34 @@ impl Compliance {
                 if key.revoked_at.is_some() || wanted_project.as_ref().is_some_and(|w| *w != p) {
                     continue;
                 }
-                let bound = records.profile(&p, &key.id)?.and_then(|profile| profile.idp);
-                if bound.is_some_and(|b| same_issuer(&b.issuer, &want.issuer) && b.subject == want.subject) {
+                if let Some(profile) = records.profile(&p, &key.id)?
+                    && want.binds(&profile)
+                {
                     out.push((hash, key));
                 }
             }
             Ok(out)
         })
         .await?;
-        match found.len() {
-            0 => Err(forbidden(format!(
-                "the identity provider vouched for the subject {:?}, but no principal {}is bound to it: nothing was created. Ask a log admin to bind this subject (issuer {}, subject {:?}) to your principal",
-                idp.subject,
+        let mut found = found.into_iter();
+        match (found.next(), found.next()) {
+            (None, _) => Err(forbidden(format!(
+                "{} vouched for {}, but no principal {}is bound to it: nothing was created. Ask a log admin to bind {} to your principal",
+                identity.vouched_by(),
+                identity.described(),
                 project.map_or_else(String::new, |p| format!("of project {p} ")),
-                idp.issuer,
-                idp.subject
+                identity.binding()
             ))),
-            1 => {
-                let (hash, principal) = found.into_iter().next().ok_or_else(|| forbidden("no principal"))?;
-                self.open_session(hash, principal).await
-            }
-            _ => {
-                let projects: Vec<String> = found
-                    .iter()
-                    .filter_map(|(_, k)| k.project.clone())
+            (Some((hash, principal)), None) => self.open_session(hash, principal).await,
+            (Some((_, first)), Some((_, second))) => {
+                let projects: Vec<String> = [first, second]
+                    .into_iter()
+                    .chain(found.map(|(_, k)| k))
+                    .filter_map(|k| k.project)
                     .collect();
                 Err(forbidden(format!(
-                    "the subject {:?} is bound to principals of several projects ({}); sign in from /ui/signin?project=<project ID>",
-                    idp.subject,
+                    "{} is bound to principals of several projects ({}); sign in from /ui/signin?project=<project ID>",
+                    identity.described(),
                     projects.join(", ")
                 )))
             }

@@ -295,6 +295,8 @@ pub fn routes() -> Router<AppState> {
         .route("/ui/signout", post(p::signout))
         .route("/ui/oidc/start", get(oidc::start))
         .route("/ui/oidc/callback", get(oidc::callback))
+        .route("/ui/github/start", get(oidc::github_start))
+        .route("/ui/github/callback", get(oidc::github_callback))
         .route("/ui/p/{project}", get(p::overview))
         .route("/ui/p/{project}/runs", get(p::runs))
         .route("/ui/p/{project}/runs/{run}", get(p::run))

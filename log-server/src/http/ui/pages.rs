@@ -112,6 +112,7 @@ pub async fn signin_page(
         context! {
             error => Option::<String>::None,
             oidc_provider => s.compliance.oidc().map(|o| o.provider_name().to_owned()),
+            github => s.compliance.github_sign_in().is_some(),
             project,
         },
     ) {
@@ -164,6 +165,7 @@ pub async fn signin(
                     context! {
                         error => message,
                         oidc_provider => s.compliance.oidc().map(|o| o.provider_name().to_owned()),
+                        github => s.compliance.github_sign_in().is_some(),
                     },
                 )?,
             ))
