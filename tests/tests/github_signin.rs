@@ -64,6 +64,8 @@ fn github_sign_in_maps_by_numeric_id_never_by_login() {
         "github_login": "carol", "github_id": CAROL_ID}));
     let carol_id = carol["principal_id"].as_str().unwrap().to_owned();
     let ci = principal(json!({"name": "ci", "roles": ["ci"]}));
+    let bot = principal(json!({"name": "evidence-bot", "roles": ["auditor"], "bot": true}));
+    let bot = bot["api_key"].as_str().unwrap().to_owned();
     let ci = ci["api_key"].as_str().unwrap().to_owned();
     let run = blocked_run(
         &api,
@@ -141,4 +143,56 @@ fn github_sign_in_maps_by_numeric_id_never_by_login() {
     assert_eq!(f.status, 403, "{}", f.body);
     assert!(f.body.contains("GitHub refused the code"), "{}", f.body);
     assert!(forger.cookie("sa_session").is_none());
+
+    // people_sign_in: sso_only. A person's API key opens no cockpit session;
+    // a bot's does; GitHub sign-in does. Turning it off again is a
+    // weakening. Both changes are records of the project.
+    let settings = format!("/v1/admin/projects/{project}/settings");
+    let patch = |body: serde_json::Value| {
+        let (st, v) = api.send("PATCH", &settings, Some(admin), Some(&body));
+        assert_eq!(st, 200, "{v}");
+        v
+    };
+    let v = patch(json!({"people_sign_in": "sso_only"}));
+    assert_eq!(v["settings"]["people_sign_in"], "sso_only", "{v}");
+    let with_key = |key: &str| {
+        let a = Agent::new();
+        let answer = a.post_form(&format!("{}/ui/signin", log.url), &[("api_key", key)]);
+        (answer, a.cookie("sa_session"))
+    };
+    let (r, session) = with_key(&alice);
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(r.body.contains("people_sign_in: sso_only"), "{}", r.body);
+    assert!(session.is_none());
+    let (r, session) = with_key(&bot);
+    assert_eq!(r.status, 303, "a bot's key still opens the cockpit: {}", r.body);
+    assert!(session.is_some());
+    github.sign_in_as("carol-renamed", CAROL_ID);
+    let agent = Agent::new();
+    let back = agent.follow_to(format!("{}/ui/github/start", log.url), &callback, "");
+    assert_eq!(agent.get(&back).status, 200);
+    let v = patch(json!({"people_sign_in": "any"}));
+    assert!(v["settings"].get("people_sign_in").is_none(), "{v}");
+    assert_eq!(with_key(&alice).0.status, 303);
+    let resp = reqwest::blocking::Client::new()
+        .get(format!("{}/api/projects/{project}/compliance-export", log.url))
+        .bearer_auth(&bot)
+        .send()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let export: serde_json::Value = resp.json().unwrap();
+    let changes: Vec<&serde_json::Value> = export["section_d_audit_trail_integrity"]["chain"]
+        ["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["record"])
+        .filter(|r| r["type"] == "project_settings_changed" && r["changed"] == json!(["people_sign_in"]))
+        .collect();
+    assert_eq!(changes.len(), 2, "{changes:?}");
+    assert_eq!(changes[0]["settings"]["people_sign_in"], "sso_only");
+    assert_eq!(
+        changes[1]["weakening"],
+        json!(["people_sign_in: API keys allowed again for people"])
+    );
 }

@@ -69,6 +69,9 @@ pub struct NewProject {
     /// project admin's approval.
     #[serde(default)]
     pub second_admin_for_weakening: Option<bool>,
+    /// How the project's people sign in to the cockpit.
+    #[serde(default)]
+    pub people_sign_in: Option<compliance::ledger::PeopleSignIn>,
 }
 
 /// Body of `POST /v1/admin/projects/{projectId}/principals`.
@@ -260,6 +263,7 @@ impl Compliance {
             gate: req.gate,
             monitoring: None,
             second_admin_for_weakening: req.second_admin_for_weakening,
+            people_sign_in: req.people_sign_in,
         }
         .apply(&mut settings, &now)?;
         let row = ProjectRow {

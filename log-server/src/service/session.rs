@@ -17,6 +17,7 @@
 //! minutes). Expired sessions are deleted when read, and at most
 //! [`PRUNE_BATCH`] of them at each sign-in.
 
+use compliance::ledger::PeopleSignIn;
 use compliance::principal::{IdpSubject, KeyRecord, Profile};
 
 use super::oidc::same_issuer;
@@ -126,9 +127,28 @@ impl Compliance {
         }
         // One point read (inline is fine, as for an API key).
         let principal = crate::keys::authenticate(&*self.keys, api_key)?.ok_or_else(refused)?;
-        if principal.project.is_none() {
+        let Some(project) = principal.project.clone() else {
             return Err(forbidden(
                 "sign in with the API key of one of a project's principals; log-wide keys have no cockpit",
+            ));
+        };
+        // `people_sign_in: sso_only`: a person's key opens no session (a
+        // bot's does).
+        let (records, key) = (self.records.clone(), principal.clone());
+        let person_refused = blocking(move || {
+            let Some(row) = records.project(&project)? else {
+                return Ok(false);
+            };
+            if row.settings.people_sign_in != PeopleSignIn::SsoOnly {
+                return Ok(false);
+            }
+            let profile = records.profile(&project, &key.id)?.unwrap_or_default();
+            Ok(!row.settings.is_bot_principal(&key, &profile))
+        })
+        .await?;
+        if person_refused {
+            return Err(forbidden(
+                "this project's people sign in with the identity provider or GitHub (people_sign_in: sso_only); API keys are for automation",
             ));
         }
         self.open_session(key_hash(api_key), principal).await

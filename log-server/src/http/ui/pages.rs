@@ -758,6 +758,7 @@ pub async fn controls(
         gate: None,
         monitoring: None,
         second_admin_for_weakening: None,
+        people_sign_in: None,
     };
     match s
         .compliance
