@@ -598,6 +598,31 @@ mod tests {
         }
     }
 
+    /// Pin the refusals: a `state` is used once (even by a refused
+    /// attempt), only from its browser, only within 10 minutes.
+    #[test]
+    fn pending_sign_ins_are_single_use_bound_and_short_lived() {
+        let p = PendingSignIns::<u8>::new();
+        let t0 = 1_000_000;
+        let binding = p.insert("st1".into(), t0, Some("prj_a".into()), 7).unwrap();
+        assert!(binding.starts_with("sao_"));
+        let taken = p.take(Some("st1".into()), Some(&binding), t0 + 1).unwrap();
+        assert_eq!((taken.data, taken.project.as_deref()), (7, Some("prj_a")));
+        let again = p.take(Some("st1".into()), Some(&binding), t0 + 2);
+        assert!(again.is_err_and(|e| e.to_string().contains("already used")));
+
+        let b2 = p.insert("st2".into(), t0, None, 1).unwrap();
+        let other = p.take(Some("st2".into()), Some("sao_other"), t0 + 1);
+        assert!(other.is_err_and(|e| e.to_string().contains("another browser")));
+        let after = p.take(Some("st2".into()), Some(&b2), t0 + 2);
+        assert!(after.is_err(), "a refused attempt used the state up");
+
+        let b3 = p.insert("st3".into(), t0, None, 1).unwrap();
+        let late = p.take(Some("st3".into()), Some(&b3), t0 + PENDING_TTL_MS);
+        assert!(late.is_err_and(|e| e.to_string().contains("10 minutes")));
+        assert!(p.take(None, Some(&b3), t0).is_err());
+    }
+
     #[test]
     fn issuers_compare_without_a_trailing_slash() {
         assert!(same_issuer("https://a.example/", "https://a.example"));
