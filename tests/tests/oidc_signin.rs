@@ -139,6 +139,13 @@ fn a_person_signs_in_with_the_provider_and_approves_as_themself_in_chromium() {
         // provider's login page.
         c.goto(&format!("{base}/ui/signin")).await.unwrap();
         assert_eq!(text(&c, "#oidc-signin").await, "Sign in with Test IdP");
+        // With STATEANCHOR_COCKPIT_SCREENSHOTS=DIR, the page is saved as
+        // DIR/signin-sso.png (docs/cockpit/ holds the committed one).
+        if let Some(dir) = std::env::var_os("STATEANCHOR_COCKPIT_SCREENSHOTS") {
+            let dir = std::path::PathBuf::from(dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join("signin-sso.png"), c.screenshot().await.unwrap()).unwrap();
+        }
         click(&c, "#oidc-signin").await;
         let deadline = Instant::now() + Duration::from_secs(20);
         while c.find(Locator::Css("#provider-signin")).await.is_err() {
