@@ -308,3 +308,39 @@ pub fn same_token(a: &str, b: &str) -> bool {
             .fold(0u8, |acc, (x, y)| acc | (x ^ y))
             == 0
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Pin the binding rules: the subject exactly (an OIDC subject is
+    /// case-sensitive), the issuer up to a trailing `/`, GitHub by numeric
+    /// ID and never by login.
+    #[test]
+    fn identities_bind_by_issuer_and_subject_or_by_github_id() {
+        let profile = Profile {
+            github_login: Some("carol".into()),
+            github_id: Some(583_231),
+            idp: Some(IdpSubject {
+                issuer: "https://login.example.com/".into(),
+                subject: "00u1carol".into(),
+            }),
+        };
+        let idp = |issuer: &str, subject: &str| {
+            Identity::Idp(IdpSubject {
+                issuer: issuer.into(),
+                subject: subject.into(),
+            })
+        };
+        assert!(idp("https://login.example.com", "00u1carol").binds(&profile));
+        assert!(!idp("https://login.example.com", "00U1CAROL").binds(&profile));
+        assert!(!idp("https://other.example.com", "00u1carol").binds(&profile));
+        let gh = |id: u64, login: &str| Identity::GitHub {
+            id,
+            login: login.into(),
+        };
+        assert!(gh(583_231, "carol-renamed").binds(&profile));
+        assert!(!gh(99_999, "carol").binds(&profile), "never by login");
+        assert!(!gh(583_231, "carol").binds(&Profile::default()));
+    }
+}
