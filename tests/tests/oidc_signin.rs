@@ -371,7 +371,7 @@ fn id_tokens_with_a_defect_are_refused() {
         ("wrong_audience", "for another client (aud)"),
         ("expired", "the ID token has expired"),
         ("issued_in_future", "issued in the future"),
-        ("wrong_nonce", "nonce is not this sign-in's"),
+        ("wrong_nonce", "nonce is not this sign-in"),
         ("wrong_issuer", "from another issuer (iss)"),
         ("unknown_key", "signed with a key the identity provider does not publish"),
         ("bad_signature", "signature does not verify"),

@@ -103,9 +103,14 @@ pub async fn signin_page(
     if let Some(p) = session.and_then(|s| s.principal.project) {
         return Redirect::to(&format!("/ui/p/{p}")).into_response();
     }
+    // A project ID (`prj_` and base64url): safe in the links' query.
     let project = q
         .get("project")
-        .filter(|p| !p.is_empty() && p.len() <= 100)
+        .filter(|p| {
+            !p.is_empty()
+                && p.len() <= 100
+                && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        })
         .cloned();
     match render(
         "signin.html",
