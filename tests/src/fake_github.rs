@@ -766,7 +766,10 @@ async fn oauth_access_token(
         return error("redirect_uri_mismatch");
     }
     s.commits_made += 1;
-    let token = format!("gho_{}", &blob_sha(format!("token {}", s.commits_made).as_bytes())[..30]);
+    let token = format!(
+        "gho_{}",
+        &blob_sha(format!("token {}", s.commits_made).as_bytes())[..30]
+    );
     s.oauth_tokens.insert(token.clone(), (login, id));
     axum::Json(json!({"access_token": token, "token_type": "bearer", "scope": ""})).into_response()
 }

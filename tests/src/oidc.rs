@@ -266,23 +266,19 @@ impl Agent {
             let (pair, attrs) = set.split_once(';').unwrap_or((set, ""));
             let (name, value) = pair.split_once('=').unwrap();
             let gone = value.is_empty()
-                || attrs
-                    .to_ascii_lowercase()
-                    .split(';')
-                    .any(|a| a.trim() == "max-age=0" || a.trim().starts_with("expires=thu, 01 jan 1970"));
+                || attrs.to_ascii_lowercase().split(';').any(|a| {
+                    a.trim() == "max-age=0" || a.trim().starts_with("expires=thu, 01 jan 1970")
+                });
             self.set_cookie(name.trim(), (!gone).then_some(value));
         }
         let status = resp.status().as_u16();
-        let location = resp
-            .headers()
-            .get("location")
-            .map(|l| {
-                reqwest::Url::parse(url)
-                    .unwrap()
-                    .join(l.to_str().unwrap())
-                    .unwrap()
-                    .to_string()
-            });
+        let location = resp.headers().get("location").map(|l| {
+            reqwest::Url::parse(url)
+                .unwrap()
+                .join(l.to_str().unwrap())
+                .unwrap()
+                .to_string()
+        });
         Answer {
             status,
             location,

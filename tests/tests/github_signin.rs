@@ -50,11 +50,19 @@ fn github_sign_in_maps_by_numeric_id_never_by_login() {
     ]);
     let api = Api::new(&log);
     let admin = &log.admin_key;
-    let (st, v) = api.post("/v1/admin/projects", admin, &json!({"name": "payments-api"}));
+    let (st, v) = api.post(
+        "/v1/admin/projects",
+        admin,
+        &json!({"name": "payments-api"}),
+    );
     assert_eq!(st, 201, "{v}");
     let project = v["project_id"].as_str().unwrap().to_owned();
     let principal = |body: serde_json::Value| {
-        let (st, v) = api.post(&format!("/v1/admin/projects/{project}/principals"), admin, &body);
+        let (st, v) = api.post(
+            &format!("/v1/admin/projects/{project}/principals"),
+            admin,
+            &body,
+        );
         assert_eq!(st, 201, "{v}");
         v
     };
@@ -98,7 +106,8 @@ fn github_sign_in_maps_by_numeric_id_never_by_login() {
     assert_eq!(a.status, 200, "{}", a.body);
     // A page that moves on to the project (minijinja escapes its `/`).
     assert!(
-        a.body.contains("http-equiv=\"refresh\"") && a.body.contains(&format!("p&#x2f;{project}\"")),
+        a.body.contains("http-equiv=\"refresh\"")
+            && a.body.contains(&format!("p&#x2f;{project}\"")),
         "{}",
         a.body
     );
@@ -116,12 +125,19 @@ fn github_sign_in_maps_by_numeric_id_never_by_login() {
     assert_eq!(done.status, 303, "{}", done.body);
     let (_, v) = api.get(&format!("/api/projects/{project}/exceptions/{exc}"), &alice);
     assert_eq!(v["status"], "ACTIVE", "{v}");
-    assert!(v.to_string().contains(&carol_id), "the approval names carol's principal: {v}");
+    assert!(
+        v.to_string().contains(&carol_id),
+        "the approval names carol's principal: {v}"
+    );
 
     // The same callback again: refused.
     let replay = Agent::new().get(&back);
     assert_eq!(replay.status, 403, "{}", replay.body);
-    assert!(replay.body.contains("unknown or already used sign-in state"));
+    assert!(
+        replay
+            .body
+            .contains("unknown or already used sign-in state")
+    );
 
     // Someone else now holds the login "carol" (another ID): refused, and
     // nothing is created.
@@ -170,7 +186,11 @@ fn github_sign_in_maps_by_numeric_id_never_by_login() {
     assert!(r.body.contains("people_sign_in: sso_only"), "{}", r.body);
     assert!(session.is_none());
     let (r, session) = with_key(&bot);
-    assert_eq!(r.status, 303, "a bot's key still opens the cockpit: {}", r.body);
+    assert_eq!(
+        r.status, 303,
+        "a bot's key still opens the cockpit: {}",
+        r.body
+    );
     assert!(session.is_some());
     github.sign_in_as("carol-renamed", CAROL_ID);
     let agent = Agent::new();
@@ -180,7 +200,10 @@ fn github_sign_in_maps_by_numeric_id_never_by_login() {
     assert!(v["settings"].get("people_sign_in").is_none(), "{v}");
     assert_eq!(with_key(&alice).0.status, 303);
     let resp = reqwest::blocking::Client::new()
-        .get(format!("{}/api/projects/{project}/compliance-export", log.url))
+        .get(format!(
+            "{}/api/projects/{project}/compliance-export",
+            log.url
+        ))
         .bearer_auth(&bot)
         .send()
         .unwrap();

@@ -45,7 +45,11 @@ struct Project {
 fn project(w: &WithProvider) -> Project {
     let api = Api::new(&w.log);
     let admin = &w.log.admin_key;
-    let (st, v) = api.post("/v1/admin/projects", admin, &json!({"name": "payments-api"}));
+    let (st, v) = api.post(
+        "/v1/admin/projects",
+        admin,
+        &json!({"name": "payments-api"}),
+    );
     assert_eq!(st, 201, "{v}");
     let id = v["project_id"].as_str().unwrap().to_owned();
     let principal = |body: Value| {
@@ -195,7 +199,10 @@ fn a_person_signs_in_with_the_provider_and_approves_as_themself_in_chromium() {
             {
                 break;
             }
-            assert!(Instant::now() < deadline, "the exception did not become ACTIVE");
+            assert!(
+                Instant::now() < deadline,
+                "the exception did not become ACTIVE"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         c.close().await.unwrap();
@@ -226,11 +233,20 @@ fn a_person_signs_in_with_the_provider_and_approves_as_themself_in_chromium() {
         .find(|x| x["id"] == p.carol_id.as_str())
         .unwrap();
     assert_eq!(carol["idp"]["subject"], "carol", "{carol}");
-    assert_eq!(carol["idp"]["issuer"], w.provider.issuer.as_str(), "{carol}");
+    assert_eq!(
+        carol["idp"]["issuer"],
+        w.provider.issuer.as_str(),
+        "{carol}"
+    );
     let out = Command::new(bin("stateanchor-verify"))
         .arg("--evidence-dir")
         .arg(dir.path())
-        .args(["export", path.to_str().unwrap(), "--key", &w.log.verifier_key])
+        .args([
+            "export",
+            path.to_str().unwrap(),
+            "--key",
+            &w.log.verifier_key,
+        ])
         .output()
         .unwrap();
     assert!(
@@ -256,7 +272,11 @@ fn find<'a>(v: &'a Value, pred: &dyn Fn(&Value) -> bool) -> Option<&'a Value> {
 
 /// Signs `agent` in as `login` through the provider; returns the
 /// callback's answer and the callback URL.
-fn sign_in(agent: &Agent, w: &WithProvider, login: &str) -> (integration_tests::oidc::Answer, String) {
+fn sign_in(
+    agent: &Agent,
+    w: &WithProvider,
+    login: &str,
+) -> (integration_tests::oidc::Answer, String) {
     let callback = agent.to_callback(&w.log.url, "", login);
     (agent.get(&callback), callback)
 }
@@ -286,17 +306,28 @@ fn replayed_state_another_browser_and_unbound_subject_are_refused_over_http() {
         a.body
     );
     let first = agent.cookie("sa_session").expect("a session cookie");
-    assert!(agent.cookie("sa_oidc").is_none(), "the binding cookie is cleared");
+    assert!(
+        agent.cookie("sa_oidc").is_none(),
+        "the binding cookie is cleared"
+    );
     let overview = agent.get(&format!("{}/ui/p/{}", w.log.url, p.id));
     assert_eq!(overview.status, 200);
-    assert!(overview.body.contains("carol (codeowner)"), "{}", overview.body);
+    assert!(
+        overview.body.contains("carol (codeowner)"),
+        "{}",
+        overview.body
+    );
 
     // The same callback again (a replayed `state`), even with the binding
     // cookie put back: refused, and no new session.
     let replayer = Agent::new();
     let b = replayer.get(&callback);
     assert_eq!(b.status, 403, "{}", b.body);
-    assert!(b.body.contains("unknown or already used sign-in state"), "{}", b.body);
+    assert!(
+        b.body.contains("unknown or already used sign-in state"),
+        "{}",
+        b.body
+    );
     assert!(replayer.cookie("sa_session").is_none());
 
     // A callback brought to another browser (without the binding cookie of
@@ -317,7 +348,10 @@ fn replayed_state_another_browser_and_unbound_subject_are_refused_over_http() {
     assert_eq!(e.status, 200, "{}", e.body);
     let second = agent.cookie("sa_session").unwrap();
     assert_ne!(first, second);
-    assert!(!session_works(&w, &p.id, &first), "the previous session ended");
+    assert!(
+        !session_works(&w, &p.id, &first),
+        "the previous session ended"
+    );
     assert!(session_works(&w, &p.id, &second));
 
     // A subject no principal is bound to: nothing is created, and the page
@@ -382,7 +416,10 @@ fn id_tokens_with_a_defect_are_refused() {
         ("issued_in_future", "issued in the future"),
         ("wrong_nonce", "nonce is not this sign-in"),
         ("wrong_issuer", "from another issuer (iss)"),
-        ("unknown_key", "signed with a key the identity provider does not publish"),
+        (
+            "unknown_key",
+            "signed with a key the identity provider does not publish",
+        ),
         ("bad_signature", "signature does not verify"),
     ] {
         let (a, session) = attempt(defect);
@@ -400,7 +437,8 @@ fn id_tokens_with_a_defect_are_refused() {
     // The provider rotates its key: the log fetches the JWKS once more and
     // signs carol in.
     let fetched = w.provider.jwks_fetches();
-    w.provider.control(&json!({"defect": "none", "rotate": true}));
+    w.provider
+        .control(&json!({"defect": "none", "rotate": true}));
     let (a, session) = attempt("none");
     assert_eq!(a.status, 200, "{}", a.body);
     assert!(session.is_some());

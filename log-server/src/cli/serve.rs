@@ -171,35 +171,66 @@ pub struct ServeArgs {
     #[arg(long, env = "STATEANCHOR_OIDC_ISSUER", value_name = "URL", requires_all = ["oidc_client_id", "oidc_client_secret_file"])]
     pub oidc_issuer: Option<String>,
     /// The log's client ID at the identity provider.
-    #[arg(long, env = "STATEANCHOR_OIDC_CLIENT_ID", value_name = "ID", requires = "oidc_issuer")]
+    #[arg(
+        long,
+        env = "STATEANCHOR_OIDC_CLIENT_ID",
+        value_name = "ID",
+        requires = "oidc_issuer"
+    )]
     pub oidc_client_id: Option<String>,
     /// A file holding the log's client secret at the identity provider
     /// (keep it readable by the server's user only).
-    #[arg(long, env = "STATEANCHOR_OIDC_CLIENT_SECRET_FILE", value_name = "FILE", requires = "oidc_issuer")]
+    #[arg(
+        long,
+        env = "STATEANCHOR_OIDC_CLIENT_SECRET_FILE",
+        value_name = "FILE",
+        requires = "oidc_issuer"
+    )]
     pub oidc_client_secret_file: Option<PathBuf>,
     /// The identity provider's name on the sign-in button ("Sign in with
     /// NAME") [default: the issuer's host].
-    #[arg(long, env = "STATEANCHOR_OIDC_NAME", value_name = "NAME", requires = "oidc_issuer")]
+    #[arg(
+        long,
+        env = "STATEANCHOR_OIDC_NAME",
+        value_name = "NAME",
+        requires = "oidc_issuer"
+    )]
     pub oidc_name: Option<String>,
     /// Sign-in with GitHub: the client ID of the log's GitHub OAuth app
     /// (its callback URL: <public URL>/ui/github/callback). People map to
     /// principals by their numeric GitHub ID (`github_id`).
-    #[arg(long, env = "STATEANCHOR_GITHUB_OAUTH_CLIENT_ID", value_name = "ID", requires = "github_oauth_client_secret_file")]
+    #[arg(
+        long,
+        env = "STATEANCHOR_GITHUB_OAUTH_CLIENT_ID",
+        value_name = "ID",
+        requires = "github_oauth_client_secret_file"
+    )]
     pub github_oauth_client_id: Option<String>,
     /// A file holding the GitHub OAuth app's client secret.
-    #[arg(long, env = "STATEANCHOR_GITHUB_OAUTH_CLIENT_SECRET_FILE", value_name = "FILE", requires = "github_oauth_client_id")]
+    #[arg(
+        long,
+        env = "STATEANCHOR_GITHUB_OAUTH_CLIENT_SECRET_FILE",
+        value_name = "FILE",
+        requires = "github_oauth_client_id"
+    )]
     pub github_oauth_client_secret_file: Option<PathBuf>,
     /// GitHub's web URL, for sign-in (a GitHub Enterprise Server's, or
     /// https://github.com).
-    #[arg(long, env = "STATEANCHOR_GITHUB_WEB_URL", value_name = "URL", default_value = "https://github.com")]
+    #[arg(
+        long,
+        env = "STATEANCHOR_GITHUB_WEB_URL",
+        value_name = "URL",
+        default_value = "https://github.com"
+    )]
     pub github_web_url: String,
 }
 
 /// Sign-in with GitHub, if `--github-oauth-client-id` is given.
 fn github_sign_in(args: &ServeArgs, public_url: &str) -> Result<Option<GitHubSignIn>> {
-    let (Some(client_id), Some(secret_file)) =
-        (&args.github_oauth_client_id, &args.github_oauth_client_secret_file)
-    else {
+    let (Some(client_id), Some(secret_file)) = (
+        &args.github_oauth_client_id,
+        &args.github_oauth_client_secret_file,
+    ) else {
         return Ok(None);
     };
     let client_secret = std::fs::read_to_string(secret_file)

@@ -75,7 +75,10 @@ impl GitHubSignIn {
     /// [`Error::Config`] for a URL that is neither https nor loopback http,
     /// an empty client ID or secret.
     pub fn new(mut config: GitHubAppConfig) -> Result<Self> {
-        for (what, url) in [("--github-web-url", &config.web_url), ("--github-api", &config.api_url)] {
+        for (what, url) in [
+            ("--github-web-url", &config.web_url),
+            ("--github-api", &config.api_url),
+        ] {
             if !acceptable_issuer(url) {
                 return Err(Error::Config(format!(
                     "{what} must be an https URL (http only on 127.0.0.1, localhost or [::1]) for GitHub sign-in, got {url:?}"

@@ -114,9 +114,9 @@ pub fn acceptable_issuer(issuer: &str) -> bool {
     // After the host: nothing, or `:` and a port.
     let after = authority.get(host.len()..).unwrap_or("x");
     let port_ok = after.is_empty()
-        || after
-            .strip_prefix(':')
-            .is_some_and(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()));
+        || after.strip_prefix(':').is_some_and(|p| {
+            !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit())
+        });
     port_ok && matches!(host, "127.0.0.1" | "localhost" | "[::1]")
 }
 

@@ -219,7 +219,11 @@ impl Compliance {
 
     /// Stores a new session for the principal whose key's SHA-256 is
     /// `key_hash`; prunes up to [`PRUNE_BATCH`] expired sessions.
-    async fn open_session(&self, key_hash_of_key: [u8; 32], principal: KeyRecord) -> Result<SignedIn> {
+    async fn open_session(
+        &self,
+        key_hash_of_key: [u8; 32],
+        principal: KeyRecord,
+    ) -> Result<SignedIn> {
         let now = self.now();
         let secret = random_secret("sas");
         let csrf = random_secret("csrf");

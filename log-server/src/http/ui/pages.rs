@@ -109,7 +109,8 @@ pub async fn signin_page(
         .filter(|p| {
             !p.is_empty()
                 && p.len() <= 100
-                && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+                && p.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
         })
         .cloned();
     match render(
