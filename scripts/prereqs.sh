@@ -32,6 +32,22 @@ if ((${#need[@]})); then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+# The cockpit's OpenID Connect tests start npm's oidc-provider on
+# 127.0.0.1 (tests/oidc/): Node.js and npm, then the packages pinned by
+# tests/oidc/package-lock.json (`npm ci`, from the npm registry) when
+# node_modules is missing. oidc-provider 9 wants Node.js 20.19 or later.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  echo "stateanchor: installing nodejs and npm (the OpenID provider of the cockpit's sign-in tests)" >&2
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq nodejs npm >/dev/null
+fi
+oidc_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/oidc"
+if [ -f "$oidc_dir/package-lock.json" ] && [ ! -d "$oidc_dir/node_modules/oidc-provider" ]; then
+  echo "stateanchor: npm ci in tests/oidc (oidc-provider, for the sign-in tests)" >&2
+  (cd "$oidc_dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+fi
 # Python modules of the tests: jsonschema (exports against the JSON schema)
 # and aiosmtpd (the mail sink). pip where the python3 on PATH allows it (a
 # pyenv or venv python), else the Debian packages for the system python3.

@@ -13,7 +13,7 @@ use crate::Error;
 use crate::principal::{KeyRecord, Role};
 use crate::record::{BlockedRun, GateDecision, Record, RecordBody};
 pub use crate::settings::{
-    GitHubConnection, ProjectSettings, SignalKind, default_accepted_signals,
+    GitHubConnection, PeopleSignIn, ProjectSettings, SignalKind, default_accepted_signals,
 };
 use crate::time::{format_time, parse_time};
 
@@ -48,6 +48,7 @@ impl Default for ProjectSettings {
             gate: gate::Config::default(),
             monitoring: crate::settings::MonitorConfig::default(),
             second_admin_for_weakening: false,
+            people_sign_in: PeopleSignIn::Any,
         }
     }
 }
@@ -77,6 +78,9 @@ impl ProjectSettings {
         }
         if self.second_admin_for_weakening != other.second_admin_for_weakening {
             out.push("second_admin_for_weakening".to_owned());
+        }
+        if self.people_sign_in != other.people_sign_in {
+            out.push("people_sign_in".to_owned());
         }
         out
     }
@@ -146,6 +150,9 @@ pub struct SettingsPatch {
     /// Whether a weakening change waits for a second project admin.
     #[serde(default)]
     pub second_admin_for_weakening: Option<bool>,
+    /// How the project's people sign in to the cockpit.
+    #[serde(default)]
+    pub people_sign_in: Option<PeopleSignIn>,
 }
 
 /// A field that is present (possibly `null`), as opposed to absent.
@@ -220,6 +227,9 @@ impl SettingsPatch {
         }
         if let Some(on) = self.second_admin_for_weakening {
             next.second_admin_for_weakening = on;
+        }
+        if let Some(p) = self.people_sign_in {
+            next.people_sign_in = p;
         }
         let changed = settings.changes(&next);
         *settings = next;

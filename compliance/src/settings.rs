@@ -58,6 +58,43 @@ pub struct ProjectSettings {
     /// controls recorded before it existed keep their bytes.
     #[serde(default, skip_serializing_if = "is_false")]
     pub second_admin_for_weakening: bool,
+    /// How the project's people sign in to the cockpit: `any` (the
+    /// default), or `sso_only` (with the identity provider or GitHub; an
+    /// API key opens a cockpit session only for a bot). Left out of
+    /// records and headers while `any`, so that the controls recorded
+    /// before it existed keep their bytes.
+    #[serde(default, skip_serializing_if = "PeopleSignIn::is_any")]
+    pub people_sign_in: PeopleSignIn,
+}
+
+/// How a project's people sign in to the cockpit (`people_sign_in`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PeopleSignIn {
+    /// With the identity provider or GitHub, or with an API key.
+    #[default]
+    Any,
+    /// With the identity provider or GitHub only: API keys are for
+    /// automation (bots).
+    SsoOnly,
+}
+
+impl PeopleSignIn {
+    /// Whether this is the default, `any`.
+    #[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if
+    #[must_use]
+    pub fn is_any(&self) -> bool {
+        *self == PeopleSignIn::Any
+    }
+
+    /// The name used in bodies and records.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PeopleSignIn::Any => "any",
+            PeopleSignIn::SsoOnly => "sso_only",
+        }
+    }
 }
 
 #[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if
@@ -108,6 +145,9 @@ pub fn weakening(before: &ProjectSettings, after: &ProjectSettings) -> Vec<Strin
     monitoring_weakening(&before.monitoring, &after.monitoring, &mut out);
     if before.second_admin_for_weakening && !after.second_admin_for_weakening {
         out.push("second_admin_for_weakening: turned off".to_owned());
+    }
+    if before.people_sign_in == PeopleSignIn::SsoOnly && after.people_sign_in == PeopleSignIn::Any {
+        out.push("people_sign_in: API keys allowed again for people".to_owned());
     }
     out
 }
@@ -424,6 +464,19 @@ mod tests {
         // The control itself turned off.
         let on = with(|s| s.second_admin_for_weakening = true);
         weakens_one_way(&on, &base, "second_admin_for_weakening");
+        // People allowed to sign in with API keys again.
+        let sso = with(|s| s.people_sign_in = PeopleSignIn::SsoOnly);
+        weakens_one_way(&sso, &base, "people_sign_in");
+    }
+
+    #[test]
+    fn people_sign_in_is_left_out_of_records_while_any() {
+        let any = serde_json::to_value(ProjectSettings::default()).unwrap();
+        assert!(any.get("people_sign_in").is_none(), "{any}");
+        let sso = serde_json::to_value(with(|s| s.people_sign_in = PeopleSignIn::SsoOnly)).unwrap();
+        assert_eq!(sso["people_sign_in"], "sso_only");
+        let back: ProjectSettings = serde_json::from_value(sso).unwrap();
+        assert_eq!(back.people_sign_in, PeopleSignIn::SsoOnly);
     }
 
     #[test]

@@ -36,6 +36,10 @@ pub enum Error {
     /// GitHub could not be read (transport, rate limit, 5xx).
     #[error("could not read the reviews from GitHub: {0}")]
     GitHub(String),
+    /// The identity provider (OIDC) could not be reached, or answered
+    /// something that is not OpenID Connect (discovery, keys, tokens).
+    #[error("identity provider: {0}")]
+    IdentityProvider(String),
     /// The mail server refused or could not be reached.
     #[error("could not send mail: {0}")]
     Mail(String),

@@ -18,7 +18,15 @@
 //! - injected faults: 5xx, primary rate limits (403 with
 //!   `x-ratelimit-remaining: 0` and `x-ratelimit-reset`), secondary rate
 //!   limits (403 or 429 with `Retry-After`), slow responses;
-//! - the same routes under `/api/v3`, as on GitHub Enterprise Server.
+//! - the same routes under `/api/v3`, as on GitHub Enterprise Server;
+//! - an OAuth app's web flow, as on github.com: `GET /login/oauth/authorize`
+//!   (the person signed in at the fake, [`FakeGitHub::sign_in_as`], has
+//!   authorized the app: 302 to the app's `redirect_uri` with a code and the
+//!   `state`), `POST /login/oauth/access_token` (200 with JSON
+//!   `access_token`, or `error`: `incorrect_client_credentials`,
+//!   `bad_verification_code` for an unknown or used code,
+//!   `redirect_uri_mismatch`), and `GET /user` with that token (the user
+//!   with its numeric `id`).
 //!
 //! Every repository has one branch, `main`; `ref` is accepted and ignored.
 //! Blob `sha`s are content hashes (SHA-256, shortened to 40 hex digits), so
@@ -112,6 +120,14 @@ struct Inner {
     sneaks: Vec<(String, Vec<u8>)>,
     requests: Vec<Request>,
     commits_made: u64,
+    /// OAuth apps: client ID -> client secret.
+    oauth_apps: BTreeMap<String, String>,
+    /// The person signed in at the fake's web pages: login and ID.
+    oauth_user: Option<(String, u64)>,
+    /// Codes not exchanged yet: code -> (client ID, redirect URI, login, ID).
+    oauth_codes: BTreeMap<String, (String, String, String, u64)>,
+    /// OAuth access tokens: token -> (login, ID).
+    oauth_tokens: BTreeMap<String, (String, u64)>,
 }
 
 type Shared = Arc<Mutex<Inner>>;
@@ -188,6 +204,13 @@ impl FakeGitHub {
                 )
         };
         let router = routes()
+            .route("/user", get(get_user))
+            .route("/api/v3/user", get(get_user))
+            .route("/login/oauth/authorize", get(oauth_authorize))
+            .route(
+                "/login/oauth/access_token",
+                axum::routing::post(oauth_access_token),
+            )
             .nest("/api/v3", routes())
             .fallback(not_found)
             .with_state(state.clone());
@@ -224,6 +247,20 @@ impl FakeGitHub {
             .unwrap()
             .tokens
             .insert(token.to_owned(), access);
+    }
+
+    /// Registers an OAuth app.
+    pub fn add_oauth_app(&self, client_id: &str, client_secret: &str) {
+        self.state
+            .lock()
+            .unwrap()
+            .oauth_apps
+            .insert(client_id.to_owned(), client_secret.to_owned());
+    }
+
+    /// The person signed in at the fake's web pages, who authorizes apps.
+    pub fn sign_in_as(&self, login: &str, id: u64) {
+        self.state.lock().unwrap().oauth_user = Some((login.to_owned(), id));
     }
 
     /// The file at `path` in `repo`.
@@ -679,4 +716,81 @@ async fn put_contents(
         (status, axum::Json(out)).into_response()
     })
     .await
+}
+
+/// `GET /login/oauth/authorize?client_id=&redirect_uri=&state=`: the signed-in
+/// person authorizes the app at once.
+async fn oauth_authorize(
+    State(state): State<Shared>,
+    axum::extract::Query(q): axum::extract::Query<BTreeMap<String, String>>,
+) -> Response {
+    let mut s = state.lock().unwrap();
+    let client = q.get("client_id").cloned().unwrap_or_default();
+    if !s.oauth_apps.contains_key(&client) {
+        return (StatusCode::NOT_FOUND, "no such OAuth app").into_response();
+    }
+    let Some((login, id)) = s.oauth_user.clone() else {
+        return (StatusCode::UNAUTHORIZED, "sign in to GitHub first").into_response();
+    };
+    let redirect = q.get("redirect_uri").cloned().unwrap_or_default();
+    s.commits_made += 1;
+    let code = blob_sha(format!("code {}", s.commits_made).as_bytes())[..20].to_owned();
+    s.oauth_codes
+        .insert(code.clone(), (client, redirect.clone(), login, id));
+    let mut to = reqwest::Url::parse(&redirect).unwrap();
+    to.query_pairs_mut()
+        .append_pair("code", &code)
+        .append_pair("state", q.get("state").map_or("", String::as_str));
+    (StatusCode::FOUND, [(header::LOCATION, to.to_string())]).into_response()
+}
+
+/// `POST /login/oauth/access_token` (a form): 200 with `access_token`, or
+/// with `error` as GitHub answers.
+async fn oauth_access_token(
+    State(state): State<Shared>,
+    axum::extract::Form(f): axum::extract::Form<BTreeMap<String, String>>,
+) -> Response {
+    let mut s = state.lock().unwrap();
+    let get = |k: &str| f.get(k).cloned().unwrap_or_default();
+    let error = |e: &str| axum::Json(json!({"error": e, "error_description": e})).into_response();
+    if s.oauth_apps.get(&get("client_id")) != Some(&get("client_secret")) {
+        return error("incorrect_client_credentials");
+    }
+    let Some((client, redirect, login, id)) = s.oauth_codes.remove(&get("code")) else {
+        return error("bad_verification_code");
+    };
+    if client != get("client_id") {
+        return error("bad_verification_code");
+    }
+    if f.contains_key("redirect_uri") && redirect != get("redirect_uri") {
+        return error("redirect_uri_mismatch");
+    }
+    s.commits_made += 1;
+    let token = format!(
+        "gho_{}",
+        &blob_sha(format!("token {}", s.commits_made).as_bytes())[..30]
+    );
+    s.oauth_tokens.insert(token.clone(), (login, id));
+    axum::Json(json!({"access_token": token, "token_type": "bearer", "scope": ""})).into_response()
+}
+
+/// `GET /user` with an OAuth token: the user.
+async fn get_user(State(state): State<Shared>, headers: HeaderMap) -> Response {
+    let s = state.lock().unwrap();
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let token = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("token "))
+        .unwrap_or_default();
+    match s.oauth_tokens.get(token) {
+        Some((login, id)) => axum::Json(json!({
+            "login": login, "id": id, "node_id": "U_1", "type": "User", "site_admin": false,
+            "html_url": format!("https://github.example/{login}"),
+        }))
+        .into_response(),
+        None => gh_error(401, "Bad credentials"),
+    }
 }

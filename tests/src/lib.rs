@@ -9,6 +9,7 @@ pub mod cockpit;
 pub mod fake_github;
 pub mod in_process;
 pub mod ledger;
+pub mod oidc;
 pub mod witness;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

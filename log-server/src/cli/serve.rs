@@ -21,6 +21,8 @@ use crate::metrics::Metrics;
 use crate::service::Compliance;
 use crate::service::export::Site;
 use crate::service::github::GitHub;
+use crate::service::github_signin::{GitHubAppConfig, GitHubSignIn};
+use crate::service::oidc::{OidcConfig, OidcSignIn};
 use crate::storage::Storage;
 use crate::storage::cluster::{Cluster, ClusterConfig};
 use crate::storage::rocksdb::RocksDb;
@@ -174,6 +176,134 @@ pub struct ServeArgs {
     /// may make per second, twice as many at once (0: no limit).
     #[arg(long, value_name = "N", default_value_t = crate::http::limit::DEFAULT_WRITES_PER_SECOND)]
     pub write_rate: u32,
+    /// The OpenID Connect identity provider people sign in to the cockpit
+    /// with: its issuer URL (https; http only on 127.0.0.1, localhost or
+    /// [::1]). The provider sends people back to
+    /// <public URL>/ui/oidc/callback: register that redirect URI with the
+    /// log's client. See spec/cockpit.md.
+    #[arg(long, env = "STATEANCHOR_OIDC_ISSUER", value_name = "URL", requires_all = ["oidc_client_id", "oidc_client_secret_file"])]
+    pub oidc_issuer: Option<String>,
+    /// The log's client ID at the identity provider.
+    #[arg(
+        long,
+        env = "STATEANCHOR_OIDC_CLIENT_ID",
+        value_name = "ID",
+        requires = "oidc_issuer"
+    )]
+    pub oidc_client_id: Option<String>,
+    /// A file holding the log's client secret at the identity provider
+    /// (keep it readable by the server's user only).
+    #[arg(
+        long,
+        env = "STATEANCHOR_OIDC_CLIENT_SECRET_FILE",
+        value_name = "FILE",
+        requires = "oidc_issuer"
+    )]
+    pub oidc_client_secret_file: Option<PathBuf>,
+    /// The identity provider's name on the sign-in button ("Sign in with
+    /// NAME") [default: the issuer's host].
+    #[arg(
+        long,
+        env = "STATEANCHOR_OIDC_NAME",
+        value_name = "NAME",
+        requires = "oidc_issuer"
+    )]
+    pub oidc_name: Option<String>,
+    /// Sign-in with GitHub: the client ID of the log's GitHub OAuth app
+    /// (its callback URL: <public URL>/ui/github/callback). People map to
+    /// principals by their numeric GitHub ID (`github_id`).
+    #[arg(
+        long,
+        env = "STATEANCHOR_GITHUB_OAUTH_CLIENT_ID",
+        value_name = "ID",
+        requires = "github_oauth_client_secret_file"
+    )]
+    pub github_oauth_client_id: Option<String>,
+    /// A file holding the GitHub OAuth app's client secret.
+    #[arg(
+        long,
+        env = "STATEANCHOR_GITHUB_OAUTH_CLIENT_SECRET_FILE",
+        value_name = "FILE",
+        requires = "github_oauth_client_id"
+    )]
+    pub github_oauth_client_secret_file: Option<PathBuf>,
+    /// GitHub's web URL, for sign-in (a GitHub Enterprise Server's, or
+    /// https://github.com).
+    #[arg(
+        long,
+        env = "STATEANCHOR_GITHUB_WEB_URL",
+        value_name = "URL",
+        default_value = "https://github.com"
+    )]
+    pub github_web_url: String,
+}
+
+/// Sign-in with GitHub, if `--github-oauth-client-id` is given.
+fn github_sign_in(args: &ServeArgs, public_url: &str) -> Result<Option<GitHubSignIn>> {
+    let (Some(client_id), Some(secret_file)) = (
+        &args.github_oauth_client_id,
+        &args.github_oauth_client_secret_file,
+    ) else {
+        return Ok(None);
+    };
+    let client_secret = std::fs::read_to_string(secret_file)
+        .with_context(|| {
+            format!(
+                "reading the GitHub OAuth app's secret from {}",
+                secret_file.display()
+            )
+        })?
+        .trim()
+        .to_owned();
+    let github = GitHubSignIn::new(GitHubAppConfig {
+        client_id: client_id.clone(),
+        client_secret,
+        web_url: args.github_web_url.clone(),
+        api_url: args.github_api.clone(),
+        redirect_url: format!("{public_url}/ui/github/callback"),
+    })
+    .context("configuring sign-in with GitHub (--github-oauth-client-id)")?;
+    tracing::info!(web = %args.github_web_url, "cockpit sign-in with GitHub");
+    Ok(Some(github))
+}
+
+/// The identity provider of `--oidc-issuer`, if given.
+fn oidc_sign_in(args: &ServeArgs, public_url: &str) -> Result<Option<OidcSignIn>> {
+    let (Some(issuer), Some(client_id), Some(secret_file)) = (
+        &args.oidc_issuer,
+        &args.oidc_client_id,
+        &args.oidc_client_secret_file,
+    ) else {
+        return Ok(None);
+    };
+    let client_secret = std::fs::read_to_string(secret_file)
+        .with_context(|| {
+            format!(
+                "reading the OIDC client secret from {}",
+                secret_file.display()
+            )
+        })?
+        .trim()
+        .to_owned();
+    let provider_name = args.oidc_name.clone().unwrap_or_else(|| {
+        issuer
+            .split("://")
+            .nth(1)
+            .and_then(|rest| rest.split(['/', ':']).next())
+            .unwrap_or(issuer.as_str())
+            .to_owned()
+    });
+    let oidc = OidcSignIn::new(OidcConfig {
+        // Exactly as given: the ID token's `iss` must equal it.
+        issuer: issuer.clone(),
+        client_id: client_id.clone(),
+        client_secret,
+        redirect_url: format!("{public_url}/ui/oidc/callback"),
+        provider_name,
+    })
+    .context("configuring the identity provider (--oidc-issuer)")?;
+    tracing::info!(issuer = %oidc.issuer(), "cockpit sign-in with an identity provider");
+    Ok(Some(oidc))
 }
 
 /// Parses a byte count with an optional binary suffix (`512M`, `1G`).
@@ -371,17 +501,22 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
         (Some(url), Some(from)) => Some(crate::service::digest::Mailer::new(url, from)?),
         _ => None,
     };
+    let mut compliance = Compliance::new(
+        log.clone(),
+        store.clone(),
+        store.clone(),
+        GitHub::new(&args.github_api, args.github_token.clone()),
+    )
+    .with_alerting(&public_url, args.webhook_retry, mailer);
+    if let Some(oidc) = oidc_sign_in(&args, &public_url)? {
+        compliance = compliance.with_oidc(oidc);
+    }
+    if let Some(github) = github_sign_in(&args, &public_url)? {
+        compliance = compliance.with_github_sign_in(github);
+    }
     let state = AppState {
         log: log.clone(),
-        compliance: Arc::new(
-            Compliance::new(
-                log.clone(),
-                store.clone(),
-                store.clone(),
-                GitHub::new(&args.github_api, args.github_token.clone()),
-            )
-            .with_alerting(&public_url, args.webhook_retry, mailer),
-        ),
+        compliance: Arc::new(compliance),
         keys: store.clone(),
         site: Site {
             public_url: public_url.clone(),

@@ -126,6 +126,11 @@ impl From<Error> for ApiError {
             Error::Stopped => ApiError::Unavailable,
             Error::NotWitnessed => ApiError::NotWitnessed,
             Error::GitHub(_) | Error::Mail(_) => ApiError::BadGateway(e.to_string()),
+            // The details are logged where it failed; the browser is told
+            // what to do.
+            Error::IdentityProvider(_) => ApiError::BadGateway(
+                "the identity provider could not be reached or did not answer as OpenID Connect requires; try again later, or ask a log admin to check the log's identity provider settings".to_owned(),
+            ),
             Error::Backup(m) => ApiError::BadRequest(m),
             other => ApiError::Internal(other.into()),
         }

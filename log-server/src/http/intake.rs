@@ -138,7 +138,7 @@ fn declared_length(body: &Body) -> Option<u64> {
 }
 
 /// Whether the request sends a body at all (with a length or without).
-fn has_body(req: &Request) -> bool {
+pub(super) fn has_body(req: &Request) -> bool {
     !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS)
         && !req.body().is_end_stream()
 }
@@ -172,9 +172,21 @@ pub async fn intake(State(s): State<AppState>, req: Request, next: Next) -> Resp
         }
         Err((reason, e)) => {
             metrics.refused(reason);
-            e.into_response()
+            unread_body(e.into_response())
         }
     }
+}
+
+/// An answer given without reading the request's whole body: the
+/// connection closes after it (`Connection: close`), so that the client
+/// does not send its next request on a connection whose unread bytes the
+/// server will not parse.
+pub(super) fn unread_body(mut resp: Response) -> Response {
+    resp.headers_mut().insert(
+        axum::http::header::CONNECTION,
+        axum::http::HeaderValue::from_static("close"),
+    );
+    resp
 }
 
 /// Steps 1 to 4: the request with its whole body, and its reservation.

@@ -138,9 +138,10 @@ fn classify(req: &Request) -> Option<Limited> {
             .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip())
     };
     let method = req.method();
-    if path.starts_with("/ui/signin") || path.starts_with("/ui/oidc/") {
-        return (method == Method::POST || path.starts_with("/ui/oidc/"))
-            .then(|| Limited::SignIn(client()));
+    // The API-key form, and both steps of a provider's sign-in.
+    let provider = path.starts_with("/ui/oidc/") || path.starts_with("/ui/github/");
+    if provider || path.starts_with("/ui/signin") {
+        return (method == Method::POST || provider).then(|| Limited::SignIn(client()));
     }
     if path.starts_with("/share/") {
         return Some(Limited::Share(client()));
@@ -203,6 +204,9 @@ pub async fn limit(State(s): State<AppState>, req: Request, next: Next) -> Respo
     };
     if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
         resp.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    if super::intake::has_body(&req) {
+        resp = super::intake::unread_body(resp);
     }
     resp
 }

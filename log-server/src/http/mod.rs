@@ -257,7 +257,8 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    // The client's address is known to the handlers (the rate limits).
+    // With each connection's peer address (the rate limits, the cockpit's
+    // sign-in log).
     axum::serve(
         listener,
         app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),

@@ -70,6 +70,9 @@ pub struct NewProject {
     /// project admin's approval.
     #[serde(default)]
     pub second_admin_for_weakening: Option<bool>,
+    /// How the project's people sign in to the cockpit.
+    #[serde(default)]
+    pub people_sign_in: Option<compliance::ledger::PeopleSignIn>,
 }
 
 /// Body of `POST /v1/admin/projects/{projectId}/principals`.
@@ -175,13 +178,11 @@ fn check_profile(
 }
 
 fn check_idp(idp: &IdpSubject) -> Result<()> {
-    let https = idp
-        .issuer
-        .strip_prefix("https://")
-        .is_some_and(|rest| !rest.is_empty());
-    if !https || idp.issuer.len() > 500 || idp.issuer.chars().any(char::is_whitespace) {
+    // https, or http on a loopback host only (a provider on the log's own
+    // machine, as in the tests): the same rule as `serve --oidc-issuer`.
+    if !super::oidc::acceptable_issuer(&idp.issuer) {
         return Err(invalid(format!(
-            "idp.issuer must be the identity provider's https URL, got {:?}",
+            "idp.issuer must be the identity provider's https URL (http only on 127.0.0.1, localhost or [::1]), got {:?}",
             idp.issuer
         )));
     }
@@ -340,6 +341,7 @@ impl Compliance {
             gate: req.gate,
             monitoring: None,
             second_admin_for_weakening: req.second_admin_for_weakening,
+            people_sign_in: req.people_sign_in,
         }
         .apply(&mut settings, &now)?;
         let row = ProjectRow {

@@ -71,7 +71,9 @@ pub mod digest;
 pub mod export;
 pub mod gate;
 pub mod github;
+pub mod github_signin;
 pub mod monitor;
+pub mod oidc;
 pub mod session;
 pub mod share;
 
@@ -300,6 +302,10 @@ pub struct Compliance {
     mailer: Option<digest::Mailer>,
     /// Share views computed in the last seconds.
     share_views: share::ViewCache,
+    /// The identity provider people sign in with, if configured.
+    oidc: Option<Arc<oidc::OidcSignIn>>,
+    /// Sign-in with GitHub, if configured.
+    github_signin: Option<Arc<github_signin::GitHubSignIn>>,
 }
 
 impl Compliance {
@@ -326,7 +332,35 @@ impl Compliance {
             public_url: String::new(),
             mailer: None,
             share_views: share::ViewCache::default(),
+            oidc: None,
+            github_signin: None,
         }
+    }
+
+    /// The service signing people in to the cockpit with GitHub.
+    #[must_use]
+    pub fn with_github_sign_in(mut self, github: github_signin::GitHubSignIn) -> Self {
+        self.github_signin = Some(Arc::new(github));
+        self
+    }
+
+    /// Sign-in with GitHub, if configured.
+    #[must_use]
+    pub fn github_sign_in(&self) -> Option<&github_signin::GitHubSignIn> {
+        self.github_signin.as_deref()
+    }
+
+    /// The service signing people in to the cockpit with `oidc`.
+    #[must_use]
+    pub fn with_oidc(mut self, oidc: oidc::OidcSignIn) -> Self {
+        self.oidc = Some(Arc::new(oidc));
+        self
+    }
+
+    /// The identity provider people sign in with, if configured.
+    #[must_use]
+    pub fn oidc(&self) -> Option<&oidc::OidcSignIn> {
+        self.oidc.as_deref()
     }
 
     /// The service alerting with links to `public_url`, retrying webhooks

@@ -17,8 +17,10 @@
 //! minutes). Expired sessions are deleted when read, and at most
 //! [`PRUNE_BATCH`] of them at each sign-in.
 
-use compliance::principal::KeyRecord;
+use compliance::ledger::PeopleSignIn;
+use compliance::principal::{IdpSubject, KeyRecord, Profile};
 
+use super::oidc::same_issuer;
 use super::{Compliance, blocking, forbidden};
 use crate::Result;
 use crate::keys::{key_hash, random_secret};
@@ -41,6 +43,65 @@ pub struct Session {
     pub principal: KeyRecord,
     /// The session's CSRF token.
     pub csrf: String,
+}
+
+/// Who an identity provider or GitHub vouched for.
+#[derive(Clone, Debug)]
+pub enum Identity {
+    /// An OpenID Connect issuer and subject.
+    Idp(IdpSubject),
+    /// A GitHub user, by numeric ID (never by login: logins are renamed
+    /// and reused); the login is for messages only.
+    GitHub {
+        /// GitHub's numeric user ID.
+        id: u64,
+        /// The login it has now.
+        login: String,
+    },
+}
+
+impl Identity {
+    /// Whether a principal's profile is bound to this identity.
+    #[must_use]
+    pub fn binds(&self, profile: &Profile) -> bool {
+        match self {
+            Identity::Idp(want) => profile
+                .idp
+                .as_ref()
+                .is_some_and(|b| same_issuer(&b.issuer, &want.issuer) && b.subject == want.subject),
+            Identity::GitHub { id, .. } => profile.github_id == Some(*id),
+        }
+    }
+
+    /// Who vouched: "the identity provider https://..." or "GitHub".
+    #[must_use]
+    pub fn vouched_by(&self) -> String {
+        match self {
+            Identity::Idp(i) => format!("the identity provider {}", i.issuer),
+            Identity::GitHub { .. } => "GitHub".to_owned(),
+        }
+    }
+
+    /// The identity in words.
+    #[must_use]
+    pub fn described(&self) -> String {
+        match self {
+            Identity::Idp(i) => format!("the subject {:?}", i.subject),
+            Identity::GitHub { id, login } => format!("the GitHub user {login} (ID {id})"),
+        }
+    }
+
+    /// What a log admin binds to a principal, in the API's words.
+    #[must_use]
+    pub fn binding(&self) -> String {
+        match self {
+            Identity::Idp(i) => format!(
+                "this subject (\"idp\": {{\"issuer\": {:?}, \"subject\": {:?}}})",
+                i.issuer, i.subject
+            ),
+            Identity::GitHub { id, .. } => format!("this GitHub ID (\"github_id\": {id})"),
+        }
+    }
 }
 
 /// A new session: the secret to set as the cookie, and the session.
@@ -66,17 +127,109 @@ impl Compliance {
         }
         // One point read (inline is fine, as for an API key).
         let principal = crate::keys::authenticate(&*self.keys, api_key)?.ok_or_else(refused)?;
-        if principal.project.is_none() {
+        let Some(project) = principal.project.clone() else {
             return Err(forbidden(
                 "sign in with the API key of one of a project's principals; log-wide keys have no cockpit",
             ));
+        };
+        // `people_sign_in: sso_only`: a person's key opens no session (a
+        // bot's does).
+        let (records, key) = (self.records.clone(), principal.clone());
+        let person_refused = blocking(move || {
+            let Some(row) = records.project(&project)? else {
+                return Ok(false);
+            };
+            if row.settings.people_sign_in != PeopleSignIn::SsoOnly {
+                return Ok(false);
+            }
+            let profile = records.profile(&project, &key.id)?.unwrap_or_default();
+            Ok(!row.settings.is_bot_principal(&key, &profile))
+        })
+        .await?;
+        if person_refused {
+            return Err(forbidden(
+                "this project's people sign in with the identity provider or GitHub (people_sign_in: sso_only); API keys are for automation",
+            ));
         }
+        self.open_session(key_hash(api_key), principal).await
+    }
+
+    /// Opens a session for the active project principal bound to
+    /// `identity` (its profile's `idp`: the same issuer, exactly the same
+    /// subject; or its `github_id`), as [`Compliance::sign_in`] does for a
+    /// key; `project` narrows the search when the identity is bound in
+    /// several projects. Nothing is created for an identity no principal is
+    /// bound to.
+    ///
+    /// # Errors
+    /// [`compliance::Error::Forbidden`] when no active principal is bound
+    /// to the identity (the message says who to ask), or several are and
+    /// `project` does not choose one; storage failures.
+    pub async fn sign_in_identity(
+        &self,
+        identity: &Identity,
+        project: Option<&str>,
+    ) -> Result<SignedIn> {
+        let (keys, records, want) = (self.keys.clone(), self.records.clone(), identity.clone());
+        let wanted_project = project.map(str::to_owned);
+        // A scan of the keys and a profile read per project principal: run
+        // it off the async workers.
+        let found = blocking(move || {
+            let mut out = Vec::new();
+            for (hash, key) in keys.keys()? {
+                let Some(p) = key.project.clone() else {
+                    continue;
+                };
+                if key.revoked_at.is_some() || wanted_project.as_ref().is_some_and(|w| *w != p) {
+                    continue;
+                }
+                if let Some(profile) = records.profile(&p, &key.id)?
+                    && want.binds(&profile)
+                {
+                    out.push((hash, key));
+                }
+            }
+            Ok(out)
+        })
+        .await?;
+        let mut found = found.into_iter();
+        match (found.next(), found.next()) {
+            (None, _) => Err(forbidden(format!(
+                "{} vouched for {}, but no principal {}is bound to it: nothing was created. Ask a log admin to bind {} to your principal",
+                identity.vouched_by(),
+                identity.described(),
+                project.map_or_else(String::new, |p| format!("of project {p} ")),
+                identity.binding()
+            ))),
+            (Some((hash, principal)), None) => self.open_session(hash, principal).await,
+            (Some((_, first)), Some((_, second))) => {
+                let projects: Vec<String> = [first, second]
+                    .into_iter()
+                    .chain(found.map(|(_, k)| k))
+                    .filter_map(|k| k.project)
+                    .collect();
+                Err(forbidden(format!(
+                    "{} is bound to principals of several projects ({}); sign in from /ui/signin?project=<project ID>",
+                    identity.described(),
+                    projects.join(", ")
+                )))
+            }
+        }
+    }
+
+    /// Stores a new session for the principal whose key's SHA-256 is
+    /// `key_hash`; prunes up to [`PRUNE_BATCH`] expired sessions.
+    async fn open_session(
+        &self,
+        key_hash_of_key: [u8; 32],
+        principal: KeyRecord,
+    ) -> Result<SignedIn> {
         let now = self.now();
         let secret = random_secret("sas");
         let csrf = random_secret("csrf");
         let id = key_hash(&secret);
         let row = SessionRow {
-            key_hash: key_hash(api_key),
+            key_hash: key_hash_of_key,
             csrf: csrf.clone(),
             created_at: now,
             last_seen: now,
@@ -158,4 +311,40 @@ pub fn same_token(a: &str, b: &str) -> bool {
             .zip(b.bytes())
             .fold(0u8, |acc, (x, y)| acc | (x ^ y))
             == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Pin the binding rules: the subject exactly (an OIDC subject is
+    /// case-sensitive), the issuer up to a trailing `/`, GitHub by numeric
+    /// ID and never by login.
+    #[test]
+    fn identities_bind_by_issuer_and_subject_or_by_github_id() {
+        let profile = Profile {
+            github_login: Some("carol".into()),
+            github_id: Some(583_231),
+            idp: Some(IdpSubject {
+                issuer: "https://login.example.com/".into(),
+                subject: "00u1carol".into(),
+            }),
+        };
+        let idp = |issuer: &str, subject: &str| {
+            Identity::Idp(IdpSubject {
+                issuer: issuer.into(),
+                subject: subject.into(),
+            })
+        };
+        assert!(idp("https://login.example.com", "00u1carol").binds(&profile));
+        assert!(!idp("https://login.example.com", "00U1CAROL").binds(&profile));
+        assert!(!idp("https://other.example.com", "00u1carol").binds(&profile));
+        let gh = |id: u64, login: &str| Identity::GitHub {
+            id,
+            login: login.into(),
+        };
+        assert!(gh(583_231, "carol-renamed").binds(&profile));
+        assert!(!gh(99_999, "carol").binds(&profile), "never by login");
+        assert!(!gh(583_231, "carol").binds(&Profile::default()));
+    }
 }

@@ -21,13 +21,15 @@
 //!   carry their secret in the URL), `Cache-Control: no-store`.
 //! - **Escaping**: templates are `.html`, so minijinja escapes every value.
 
+mod oidc;
 mod pages;
 mod share;
 
+use std::net::SocketAddr;
 use std::sync::OnceLock;
 
 use axum::Router;
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header, request::Parts};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -78,6 +80,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("settings.html", include_str!("templates/settings.html")),
     ("share.html", include_str!("templates/share.html")),
     ("error.html", include_str!("templates/error.html")),
+    ("continue.html", include_str!("templates/continue.html")),
 ];
 
 const CSS: &str = include_str!("assets/cockpit.css");
@@ -134,6 +137,24 @@ impl IntoResponse for UiError {
             resp.extensions_mut().insert(InternalErrorReport(r));
         }
         resp
+    }
+}
+
+/// The client's address (the TCP peer: behind a proxy, the proxy's), for
+/// the sign-in log; `unknown` when the server was not started with it (a
+/// router driven in process).
+pub struct ClientAddr(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddr(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map_or_else(|| "unknown".to_owned(), |c| c.0.to_string()),
+        ))
     }
 }
 
@@ -304,6 +325,10 @@ pub fn routes() -> Router<AppState> {
         .route("/ui/assets/cockpit.js", get(js))
         .route("/ui/signin", get(p::signin_page).post(p::signin))
         .route("/ui/signout", post(p::signout))
+        .route("/ui/oidc/start", get(oidc::start))
+        .route("/ui/oidc/callback", get(oidc::callback))
+        .route("/ui/github/start", get(oidc::github_start))
+        .route("/ui/github/callback", get(oidc::github_callback))
         .route("/ui/p/{project}", get(p::overview))
         .route("/ui/p/{project}/runs", get(p::runs))
         .route("/ui/p/{project}/runs/{run}", get(p::run))

@@ -21,8 +21,8 @@ use super::super::AppState;
 use super::super::error::ApiError;
 use super::super::export::stream_export;
 use super::{
-    UiError, UiSession, check_form, check_same_origin, render, see_other, session_cookie,
-    session_cookie_header,
+    ClientAddr, UiError, UiSession, check_form, check_same_origin, render, see_other,
+    session_cookie, session_cookie_header,
 };
 use crate::service::admin::SettingsOutcome;
 use crate::service::cockpit::{Page, RunFilter};
@@ -95,8 +95,13 @@ pub struct CsrfForm {
 
 // ------------------------------------------------------------------ sign-in
 
-/// `GET /ui/signin`
-pub async fn signin_page(State(s): State<AppState>, headers: HeaderMap) -> Response {
+/// `GET /ui/signin[?project=ID]`: the identity provider's button (when
+/// one is configured) and the API key form.
+pub async fn signin_page(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     let session = match session_cookie(&s, &headers) {
         Some(c) => s.compliance.session(c).await.ok().flatten(),
         None => None,
@@ -104,7 +109,25 @@ pub async fn signin_page(State(s): State<AppState>, headers: HeaderMap) -> Respo
     if let Some(p) = session.and_then(|s| s.principal.project) {
         return Redirect::to(&format!("/ui/p/{p}")).into_response();
     }
-    match render("signin.html", context! { error => Option::<String>::None }) {
+    // A project ID (`prj_` and base64url): safe in the links' query.
+    let project = q
+        .get("project")
+        .filter(|p| {
+            !p.is_empty()
+                && p.len() <= 100
+                && p.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        })
+        .cloned();
+    match render(
+        "signin.html",
+        context! {
+            error => Option::<String>::None,
+            oidc_provider => s.compliance.oidc().map(|o| o.provider_name().to_owned()),
+            github => s.compliance.github_sign_in().is_some(),
+            project,
+        },
+    ) {
         Ok(html) => page(html),
         Err(e) => e.into_response(),
     }
@@ -117,16 +140,23 @@ pub struct SignInForm {
     api_key: String,
 }
 
-/// `POST /ui/signin`: the API key for a session cookie.
+/// `POST /ui/signin`: the API key for a session cookie. A new sign-in
+/// ends the browser's previous session.
 pub async fn signin(
     State(s): State<AppState>,
+    ClientAddr(client): ClientAddr,
     headers: HeaderMap,
     Form(f): Form<SignInForm>,
 ) -> Result<Response, UiError> {
     check_same_origin(&headers)?;
     match s.compliance.sign_in(&f.api_key).await {
         Ok(signed) => {
-            let project = signed.session.principal.project.clone().unwrap_or_default();
+            if let Some(previous) = session_cookie(&s, &headers) {
+                s.compliance.sign_out(previous).await?;
+            }
+            let p = &signed.session.principal;
+            let project = p.project.clone().unwrap_or_default();
+            tracing::info!(client = %client, principal = %p.id, project = %project, "cockpit sign-in (API key)");
             let cookie = session_cookie_header(
                 &s,
                 &signed.secret,
@@ -138,9 +168,18 @@ pub async fn signin(
         }
         Err(e) => {
             let (status, message, _) = ApiError::from(e).parts();
+            // Never the key: its first characters would narrow a guess.
+            tracing::warn!(client = %client, status = status.as_u16(), reason = %message, "cockpit sign-in refused (API key)");
             Ok(with_status(
                 status,
-                render("signin.html", context! { error => message })?,
+                render(
+                    "signin.html",
+                    context! {
+                        error => message,
+                        oidc_provider => s.compliance.oidc().map(|o| o.provider_name().to_owned()),
+                        github => s.compliance.github_sign_in().is_some(),
+                    },
+                )?,
             ))
         }
     }
@@ -853,6 +892,7 @@ pub async fn controls(
         gate: None,
         monitoring: None,
         second_admin_for_weakening: Some(f.second_admin_for_weakening.is_some()),
+        people_sign_in: None,
     };
     match s
         .compliance

@@ -1,0 +1,631 @@
+//! OpenID Connect sign-in for the cockpit: the log is a confidential
+//! relying party of one identity provider (`serve --oidc-issuer`), with the
+//! authorization code flow, PKCE (S256), `state` and `nonce` (see
+//! `spec/cockpit.md`, "Signing in with an identity provider").
+//!
+//! The protocol is the `openidconnect` crate's: discovery, the code
+//! exchange and every check of the ID token (signature against the
+//! provider's JWKS, `iss`, `aud`, `exp`, `nonce`, allowed algorithms). This
+//! module adds what the crate leaves to its caller:
+//!
+//! 1. **Discovery and keys, cached.** The provider's metadata and JWKS are
+//!    fetched at first use and kept for [`METADATA_TTL_MS`]; an ID token
+//!    signed with a key the cached JWKS does not hold (an unknown `kid`:
+//!    the provider rotated its keys) makes the log fetch the JWKS again,
+//!    once, and verify again.
+//! 2. **Pending sign-ins, single use.** [`OidcSignIn::begin`] keeps the
+//!    `state`, the `nonce` and the PKCE verifier in this process's memory,
+//!    with the SHA-256 of a random browser binding (the `sa_oidc` cookie),
+//!    for [`PENDING_TTL_MS`]. [`OidcSignIn::finish`] removes the pending
+//!    sign-in **before** it checks anything: a `state` is used once, a
+//!    replayed callback is refused, and a callback is accepted only from
+//!    the browser that started it (login CSRF). At most [`MAX_PENDING`]
+//!    sign-ins wait at once. Behind several frontends, the callback must
+//!    reach the frontend that started the sign-in (sticky sessions on
+//!    `/ui/oidc/`).
+//! 3. **Time.** The ID token is checked against the service's clock, with
+//!    [`CLOCK_SKEW_MS`] of tolerance both ways: expired more than that ago,
+//!    or issued more than that in the future, is refused.
+//!
+//! The provider is reached without following redirects (a redirect is a
+//! failure), with a deadline of [`HTTP_TIMEOUT`] per request.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use compliance::principal::IdpSubject;
+use openidconnect::core::{
+    CoreAuthenticationFlow, CoreClient, CoreIdTokenVerifier, CoreJsonWebKeySet,
+    CoreJwsSigningAlgorithm, CoreProviderMetadata,
+};
+use openidconnect::{
+    AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken, IssuerUrl,
+    Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, SignatureVerificationError,
+    TokenResponse as _,
+};
+
+use super::forbidden;
+use crate::keys::random_secret;
+use crate::{Error, Result};
+
+/// How long a pending sign-in waits for its callback (10 minutes).
+pub const PENDING_TTL_MS: i64 = 10 * 60 * 1000;
+/// Most sign-ins pending at once; past it, new ones are refused (503).
+pub const MAX_PENDING: usize = 10_000;
+/// Tolerance of the ID token's times against the log's clock (60 s).
+pub const CLOCK_SKEW_MS: i64 = 60 * 1000;
+/// How long discovery is trusted before it is fetched again (1 hour).
+pub const METADATA_TTL_MS: i64 = 60 * 60 * 1000;
+/// Deadline of one request to the identity provider.
+pub const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Signature algorithms accepted for ID tokens: asymmetric ones only (a
+/// token MACed with the client secret, or unsigned, is refused).
+const ALLOWED_ALGS: [CoreJwsSigningAlgorithm; 9] = [
+    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha384,
+    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha512,
+    CoreJwsSigningAlgorithm::RsaSsaPssSha256,
+    CoreJwsSigningAlgorithm::RsaSsaPssSha384,
+    CoreJwsSigningAlgorithm::RsaSsaPssSha512,
+    CoreJwsSigningAlgorithm::EcdsaP256Sha256,
+    CoreJwsSigningAlgorithm::EcdsaP384Sha384,
+    CoreJwsSigningAlgorithm::EdDsa,
+];
+
+/// The identity provider the log trusts, and the log's client there.
+#[derive(Clone, Debug)]
+pub struct OidcConfig {
+    /// The issuer (`https://...`; `http://` only on a loopback address).
+    pub issuer: String,
+    /// The log's client ID at the provider.
+    pub client_id: String,
+    /// The log's client secret (read from a file; never logged).
+    pub client_secret: String,
+    /// The callback the provider sends the browser to:
+    /// `<public URL>/ui/oidc/callback`.
+    pub redirect_url: String,
+    /// The provider's name on the sign-in button.
+    pub provider_name: String,
+}
+
+/// Whether `issuer` is an issuer the log may trust: an `https://` URL, or
+/// an `http://` URL of a loopback host (`127.0.0.1`, `localhost`, `[::1]`:
+/// a provider on the same machine, as in the tests).
+#[must_use]
+pub fn acceptable_issuer(issuer: &str) -> bool {
+    if issuer.len() > 500 || issuer.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return false;
+    }
+    if let Some(rest) = issuer.strip_prefix("https://") {
+        return !rest.is_empty() && !rest.starts_with('/');
+    }
+    let Some(rest) = issuer.strip_prefix("http://") else {
+        return false;
+    };
+    let authority = rest.split('/').next().unwrap_or_default();
+    let host = if authority.starts_with("[::1]") {
+        "[::1]"
+    } else {
+        authority.split(':').next().unwrap_or_default()
+    };
+    // After the host: nothing, or `:` and a port.
+    let after = authority.get(host.len()..).unwrap_or("x");
+    let port_ok = after.is_empty()
+        || after.strip_prefix(':').is_some_and(|p| {
+            !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit())
+        });
+    port_ok && matches!(host, "127.0.0.1" | "localhost" | "[::1]")
+}
+
+/// Whether two issuer identifiers name the same issuer (equal, once a
+/// trailing `/` is ignored).
+#[must_use]
+pub fn same_issuer(a: &str, b: &str) -> bool {
+    a.trim_end_matches('/') == b.trim_end_matches('/')
+}
+
+/// A started sign-in: where to send the browser, and the binding to keep
+/// in its cookie.
+pub struct Begun {
+    /// The provider's authorization URL (with `state`, `nonce`, PKCE).
+    pub url: String,
+    /// The browser binding (the `sa_oidc` cookie's value).
+    pub binding: String,
+}
+
+/// What the provider's callback carried.
+#[derive(Debug, Default)]
+pub struct Callback {
+    /// `state`.
+    pub state: Option<String>,
+    /// `code`.
+    pub code: Option<String>,
+    /// `error` (the provider refused or the person cancelled).
+    pub error: Option<String>,
+    /// `iss` (RFC 9207), when the provider sends it.
+    pub iss: Option<String>,
+}
+
+/// A person the provider vouched for.
+#[derive(Clone, Debug)]
+pub struct Verified {
+    /// The issuer and subject of the ID token.
+    pub idp: IdpSubject,
+    /// The project the sign-in was started for, if one was named.
+    pub project: Option<String>,
+}
+
+/// What a pending OIDC sign-in keeps.
+struct OidcPending {
+    nonce: Nonce,
+    verifier: PkceCodeVerifier,
+}
+
+struct Entry<T> {
+    binding_hash: [u8; 32],
+    created_at: i64,
+    project: Option<String>,
+    data: T,
+}
+
+/// Sign-ins started and not finished yet, by `state`: single use, bound to
+/// the browser that started them (the SHA-256 of a random binding, kept
+/// in its cookie), for [`PENDING_TTL_MS`], at most [`MAX_PENDING`].
+pub(crate) struct PendingSignIns<T> {
+    map: Mutex<HashMap<String, Entry<T>>>,
+}
+
+/// A pending sign-in taken back: its project and data.
+pub(crate) struct Taken<T> {
+    /// The project it was started for, if named.
+    pub project: Option<String>,
+    /// What the flow kept.
+    pub data: T,
+}
+
+impl<T> PendingSignIns<T> {
+    pub(crate) fn new() -> Self {
+        PendingSignIns {
+            map: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Keeps a sign-in started at `now` under `state`; returns the browser
+    /// binding to set in its cookie.
+    ///
+    /// # Errors
+    /// [`Error::Pushback`] when [`MAX_PENDING`] sign-ins are pending.
+    pub(crate) fn insert(
+        &self,
+        state: String,
+        now: i64,
+        project: Option<String>,
+        data: T,
+    ) -> Result<String> {
+        let binding = random_secret("sao");
+        let mut map = self
+            .map
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.retain(|_, e| live(e.created_at, now));
+        if map.len() >= MAX_PENDING {
+            return Err(Error::Pushback);
+        }
+        map.insert(
+            state,
+            Entry {
+                binding_hash: crate::keys::key_hash(&binding),
+                created_at: now,
+                project,
+                data,
+            },
+        );
+        Ok(binding)
+    }
+
+    /// Removes the sign-in of `state` (used up whatever follows) and checks
+    /// that it is live and that `binding` is the browser's that started it.
+    ///
+    /// # Errors
+    /// Refusals (403) for a missing, unknown, used or expired `state`, or
+    /// another browser.
+    pub(crate) fn take(
+        &self,
+        state: Option<String>,
+        binding: Option<&str>,
+        now: i64,
+    ) -> Result<Taken<T>> {
+        let state = state
+            .filter(|s| !s.is_empty() && s.len() <= 200)
+            .ok_or_else(|| refused("the callback has no state"))?;
+        let entry = self
+            .map
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&state);
+        let entry = entry.ok_or_else(|| {
+            refused("unknown or already used sign-in state (a replayed or forged callback); start again")
+        })?;
+        if !live(entry.created_at, now) {
+            return Err(refused(
+                "this sign-in took longer than 10 minutes; start again",
+            ));
+        }
+        let bound = binding.is_some_and(|b| {
+            // Constant time: every byte is compared.
+            crate::keys::key_hash(b)
+                .iter()
+                .zip(entry.binding_hash.iter())
+                .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+                == 0
+        });
+        if !bound {
+            return Err(refused(
+                "this sign-in was started in another browser (or its cookie was lost); start again",
+            ));
+        }
+        Ok(Taken {
+            project: entry.project,
+            data: entry.data,
+        })
+    }
+}
+
+#[derive(Clone)]
+struct Discovered {
+    metadata: CoreProviderMetadata,
+    jwks: CoreJsonWebKeySet,
+    fetched_at: i64,
+}
+
+/// The log's relying party of one identity provider.
+pub struct OidcSignIn {
+    config: OidcConfig,
+    issuer: IssuerUrl,
+    redirect: RedirectUrl,
+    http: reqwest::Client,
+    discovered: tokio::sync::Mutex<Option<Discovered>>,
+    pending: PendingSignIns<OidcPending>,
+}
+
+fn provider_error(what: &str, e: impl std::fmt::Display) -> Error {
+    tracing::warn!(error = %e, "identity provider: {what}");
+    Error::IdentityProvider(format!("{what}: {e}"))
+}
+
+pub(crate) fn refused(what: impl std::fmt::Display) -> Error {
+    forbidden(format!("sign-in refused: {what}"))
+}
+
+impl OidcSignIn {
+    /// A relying party of the provider `config` names.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for an issuer that is neither https nor loopback,
+    /// a malformed redirect URL, an empty client ID or secret.
+    pub fn new(config: OidcConfig) -> Result<Self> {
+        if !acceptable_issuer(&config.issuer) {
+            return Err(Error::Config(format!(
+                "--oidc-issuer must be the identity provider's https URL (http only on 127.0.0.1, localhost or [::1]), got {:?}",
+                config.issuer
+            )));
+        }
+        if config.client_id.trim().is_empty() || config.client_secret.trim().is_empty() {
+            return Err(Error::Config(
+                "the OIDC client ID and client secret must not be empty".into(),
+            ));
+        }
+        let issuer = IssuerUrl::new(config.issuer.clone())
+            .map_err(|e| Error::Config(format!("--oidc-issuer: {e}")))?;
+        let redirect = RedirectUrl::new(config.redirect_url.clone())
+            .map_err(|e| Error::Config(format!("the OIDC redirect URL: {e}")))?;
+        let http = reqwest::Client::builder()
+            // Following redirects would open the log to SSRF.
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(HTTP_TIMEOUT)
+            .build()
+            .map_err(|e| Error::Config(format!("the OIDC HTTP client: {e}")))?;
+        Ok(OidcSignIn {
+            config,
+            issuer,
+            redirect,
+            http,
+            discovered: tokio::sync::Mutex::new(None),
+            pending: PendingSignIns::new(),
+        })
+    }
+
+    /// The provider's name, for the sign-in button.
+    #[must_use]
+    pub fn provider_name(&self) -> &str {
+        &self.config.provider_name
+    }
+
+    /// The issuer.
+    #[must_use]
+    pub fn issuer(&self) -> &str {
+        &self.config.issuer
+    }
+
+    /// The provider's metadata and keys: cached, fetched when missing or
+    /// older than [`METADATA_TTL_MS`].
+    async fn discovered(&self, now: i64) -> Result<Discovered> {
+        let mut cached = self.discovered.lock().await;
+        if let Some(d) = cached.as_ref()
+            && now - d.fetched_at < METADATA_TTL_MS
+            && now >= d.fetched_at
+        {
+            return Ok(d.clone());
+        }
+        let metadata = CoreProviderMetadata::discover_async(self.issuer.clone(), &self.http)
+            .await
+            .map_err(|e| provider_error("discovery failed", e))?;
+        let d = Discovered {
+            jwks: metadata.jwks().clone(),
+            metadata,
+            fetched_at: now,
+        };
+        tracing::info!(issuer = %self.config.issuer, keys = d.jwks.keys().len(), "identity provider discovered");
+        *cached = Some(d.clone());
+        Ok(d)
+    }
+
+    /// Fetches the provider's JWKS again (its keys rotated) and caches it.
+    async fn refetch_keys(&self, d: &Discovered) -> Result<CoreJsonWebKeySet> {
+        let jwks = CoreJsonWebKeySet::fetch_async(d.metadata.jwks_uri(), &self.http)
+            .await
+            .map_err(|e| provider_error("fetching the JWKS failed", e))?;
+        tracing::info!(issuer = %self.config.issuer, keys = jwks.keys().len(), "identity provider keys fetched again (unknown key ID)");
+        let mut cached = self.discovered.lock().await;
+        if let Some(c) = cached.as_mut() {
+            c.jwks = jwks.clone();
+        }
+        Ok(jwks)
+    }
+
+    /// Starts a sign-in at `now`: a new `state`, `nonce` and PKCE
+    /// verifier, kept as pending; `project` (optional) is the project the
+    /// person means to sign in to.
+    ///
+    /// # Errors
+    /// [`Error::IdentityProvider`] when discovery fails;
+    /// [`Error::Pushback`] when [`MAX_PENDING`] sign-ins are pending.
+    pub async fn begin(&self, now: i64, project: Option<String>) -> Result<Begun> {
+        let d = self.discovered(now).await?;
+        let client = CoreClient::from_provider_metadata(
+            d.metadata,
+            ClientId::new(self.config.client_id.clone()),
+            Some(ClientSecret::new(self.config.client_secret.clone())),
+        )
+        .set_redirect_uri(self.redirect.clone());
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let (url, state, nonce) = client
+            .authorize_url(
+                CoreAuthenticationFlow::AuthorizationCode,
+                CsrfToken::new_random,
+                Nonce::new_random,
+            )
+            .set_pkce_challenge(challenge)
+            .url();
+        let binding = self.pending.insert(
+            state.secret().clone(),
+            now,
+            project,
+            OidcPending { nonce, verifier },
+        )?;
+        Ok(Begun {
+            url: url.to_string(),
+            binding,
+        })
+    }
+
+    /// Finishes a sign-in at `now` from the provider's callback and the
+    /// browser's binding cookie: the pending sign-in of its `state` (used
+    /// up whatever follows), the code exchanged with the PKCE verifier, the
+    /// ID token verified. Returns who the provider vouched for.
+    ///
+    /// # Errors
+    /// A refusal (403) for an unknown, used or expired `state`, another
+    /// browser's callback, a provider error, an ID token that fails a
+    /// check; [`Error::IdentityProvider`] when the provider cannot be
+    /// reached or answers malformed data.
+    pub async fn finish(
+        &self,
+        callback: Callback,
+        binding: Option<&str>,
+        now: i64,
+    ) -> Result<Verified> {
+        // 1. The pending sign-in of this state, removed now (single use),
+        // 2. from the browser that started it.
+        let taken = self.pending.take(callback.state, binding, now)?;
+        let pending = taken.data;
+        // 3. The provider's answer.
+        if let Some(error) = callback.error {
+            return Err(refused(format!(
+                "the identity provider answered {:?}",
+                error.chars().take(100).collect::<String>()
+            )));
+        }
+        if let Some(iss) = &callback.iss
+            && !same_issuer(iss, &self.config.issuer)
+        {
+            return Err(refused("the callback names another issuer (iss)"));
+        }
+        let code = callback
+            .code
+            .filter(|c| !c.is_empty() && c.len() <= 2048)
+            .ok_or_else(|| refused("the callback has no code"))?;
+        // 4. The code for tokens, with the PKCE verifier.
+        let d = self.discovered(now).await?;
+        let client = CoreClient::from_provider_metadata(
+            d.metadata.clone(),
+            ClientId::new(self.config.client_id.clone()),
+            Some(ClientSecret::new(self.config.client_secret.clone())),
+        )
+        .set_redirect_uri(self.redirect.clone());
+        let tokens = client
+            .exchange_code(AuthorizationCode::new(code))
+            .map_err(|e| provider_error("the provider has no token endpoint", e))?
+            .set_pkce_verifier(pending.verifier)
+            .request_async(&self.http)
+            .await
+            .map_err(|e| {
+                tracing::warn!(error = %e, "identity provider: the code exchange failed");
+                refused("the identity provider did not exchange the code")
+            })?;
+        let id_token = tokens
+            .id_token()
+            .ok_or_else(|| refused("the identity provider sent no ID token"))?;
+        // 5. The ID token: signature, iss, aud, exp, iat, nonce; once more
+        // with the provider's keys fetched again if its key is unknown.
+        let check = |jwks: CoreJsonWebKeySet| -> Result<std::result::Result<String, ClaimsVerificationError>> {
+            let verifier = self.verifier(jwks, now)?;
+            Ok(id_token
+                .claims(&verifier, &pending.nonce)
+                .map(|claims| claims.subject().as_str().to_owned()))
+        };
+        let mut outcome = check(d.jwks.clone())?;
+        if matches!(
+            outcome,
+            Err(ClaimsVerificationError::SignatureVerification(
+                SignatureVerificationError::NoMatchingKey
+            ))
+        ) {
+            let jwks = self.refetch_keys(&d).await?;
+            outcome = check(jwks)?;
+        }
+        let subject = outcome.map_err(token_refused)?;
+        let idp = IdpSubject {
+            issuer: self.config.issuer.clone(),
+            subject,
+        };
+        Ok(Verified {
+            idp,
+            project: taken.project,
+        })
+    }
+
+    fn verifier(&self, jwks: CoreJsonWebKeySet, now: i64) -> Result<CoreIdTokenVerifier<'static>> {
+        let late = DateTime::<Utc>::from_timestamp_millis(now - CLOCK_SKEW_MS)
+            .ok_or_else(|| Error::Config("the clock is out of range".into()))?;
+        let latest_iat = DateTime::<Utc>::from_timestamp_millis(now + CLOCK_SKEW_MS)
+            .ok_or_else(|| Error::Config("the clock is out of range".into()))?;
+        Ok(CoreIdTokenVerifier::new_confidential_client(
+            ClientId::new(self.config.client_id.clone()),
+            ClientSecret::new(self.config.client_secret.clone()),
+            self.issuer.clone(),
+            jwks,
+        )
+        .set_allowed_algs(ALLOWED_ALGS)
+        // `exp` is compared with this time: a token expired less than the
+        // skew ago still passes.
+        .set_time_fn(move || late)
+        .set_issue_time_verifier_fn(move |iat| {
+            if iat > latest_iat {
+                Err(FUTURE_IAT.to_owned())
+            } else {
+                Ok(())
+            }
+        }))
+    }
+}
+
+/// The issue-time check's message.
+const FUTURE_IAT: &str = "issued in the future (beyond the allowed clock skew)";
+
+/// An ID token refused by the verifier, in words safe to show (the
+/// verifier's own message is logged).
+fn token_refused(e: ClaimsVerificationError) -> Error {
+    let why = match &e {
+        // The crate reports the issue-time check as `Expired` too.
+        ClaimsVerificationError::Expired(m) if m.contains(FUTURE_IAT) => {
+            "the ID token was issued in the future (beyond the allowed clock skew)"
+        }
+        ClaimsVerificationError::Expired(_) => "the ID token has expired",
+        ClaimsVerificationError::InvalidAudience(_) => "the ID token is for another client (aud)",
+        ClaimsVerificationError::InvalidIssuer(_) => "the ID token is from another issuer (iss)",
+        ClaimsVerificationError::InvalidNonce(_) => "the ID token's nonce is not this sign-in's",
+        ClaimsVerificationError::SignatureVerification(
+            SignatureVerificationError::NoMatchingKey,
+        ) => "the ID token is signed with a key the identity provider does not publish",
+        ClaimsVerificationError::SignatureVerification(_) => {
+            "the ID token's signature does not verify"
+        }
+        _ => "the ID token is not valid",
+    };
+    tracing::warn!(error = %e, "identity provider: ID token refused");
+    refused(why)
+}
+
+fn live(created_at: i64, now: i64) -> bool {
+    now >= created_at && now - created_at < PENDING_TTL_MS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issuers_are_https_or_loopback() {
+        for ok in [
+            "https://login.example.com",
+            "https://login.example.com/tenant/v2.0",
+            "http://127.0.0.1:4444",
+            "http://127.0.0.1",
+            "http://localhost:8080/realms/x",
+            "http://[::1]:9000",
+        ] {
+            assert!(acceptable_issuer(ok), "{ok}");
+        }
+        for bad in [
+            "http://login.example.com",
+            "http://127.0.0.1.example.com",
+            "http://localhost.evil:80",
+            "http://127.0.0.1:",
+            "http://127.0.0.1:80x",
+            "http://[::1]evil.example",
+            "http://evil@127.0.0.1",
+            "https://",
+            "https:///x",
+            "ftp://127.0.0.1",
+            "https://a b",
+            "",
+        ] {
+            assert!(!acceptable_issuer(bad), "{bad}");
+        }
+    }
+
+    /// Pin the refusals: a `state` is used once (even by a refused
+    /// attempt), only from its browser, only within 10 minutes.
+    #[test]
+    fn pending_sign_ins_are_single_use_bound_and_short_lived() {
+        let p = PendingSignIns::<u8>::new();
+        let t0 = 1_000_000;
+        let binding = p.insert("st1".into(), t0, Some("prj_a".into()), 7).unwrap();
+        assert!(binding.starts_with("sao_"));
+        let taken = p.take(Some("st1".into()), Some(&binding), t0 + 1).unwrap();
+        assert_eq!((taken.data, taken.project.as_deref()), (7, Some("prj_a")));
+        let again = p.take(Some("st1".into()), Some(&binding), t0 + 2);
+        assert!(again.is_err_and(|e| e.to_string().contains("already used")));
+
+        let b2 = p.insert("st2".into(), t0, None, 1).unwrap();
+        let other = p.take(Some("st2".into()), Some("sao_other"), t0 + 1);
+        assert!(other.is_err_and(|e| e.to_string().contains("another browser")));
+        let after = p.take(Some("st2".into()), Some(&b2), t0 + 2);
+        assert!(after.is_err(), "a refused attempt used the state up");
+
+        let b3 = p.insert("st3".into(), t0, None, 1).unwrap();
+        let late = p.take(Some("st3".into()), Some(&b3), t0 + PENDING_TTL_MS);
+        assert!(late.is_err_and(|e| e.to_string().contains("10 minutes")));
+        assert!(p.take(None, Some(&b3), t0).is_err());
+    }
+
+    #[test]
+    fn issuers_compare_without_a_trailing_slash() {
+        assert!(same_issuer("https://a.example/", "https://a.example"));
+        assert!(!same_issuer("https://a.example/x", "https://a.example"));
+    }
+}

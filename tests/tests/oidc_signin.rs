@@ -1,0 +1,450 @@
+//! Signing in to the cockpit with OpenID Connect (issue 22), against the
+//! real `stateanchor-log` on 127.0.0.1 and a real OpenID provider: npm's
+//! `oidc-provider` (OpenID Certified), started by the test from
+//! `tests/oidc/provider.mjs`.
+//!
+//! - In headless Chromium: carol signs in with the provider, approves a
+//!   colleague's exception, and the export names her principal as the
+//!   approver and lists its identity provider subject.
+//! - Over plain HTTP (a cookie-keeping client in place of the browser): a
+//!   replayed callback (`state` used twice) is refused; a callback brought
+//!   to another browser is refused; a subject no principal is bound to
+//!   creates nothing and the page says who to ask; a new sign-in ends the
+//!   browser's previous session; the provider restarted with a new signing
+//!   key (rotation) still signs people in, because the log fetches the
+//!   JWKS again on the unknown key ID.
+//! - Against `tests/oidc/hostile-op.mjs`, a provider that speaks the code
+//!   flow honestly (client authentication, single-use codes, PKCE) but signs
+//!   ID tokens with a chosen defect: a wrong audience, an expired token, a
+//!   token issued in the future, a wrong nonce, another issuer, an unknown
+//!   key, an altered signature are each refused, with no session; a token
+//!   expired 30 s ago passes (the 60 s of clock skew); the same provider
+//!   without a defect signs in (so each refusal is the defect's).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, Locator};
+use integration_tests::browser::{browser, start_driver, text};
+use integration_tests::ledger::blocked_run;
+use integration_tests::oidc::{Agent, WithProvider, log_with_provider};
+use integration_tests::{Api, bin, check_schema};
+use serde_json::{Value, json};
+
+/// A project with alice (codeowner, API key only), carol (codeowner,
+/// bound to the provider's subject `carol`), an auditor and CI.
+struct Project {
+    id: String,
+    alice: String,
+    carol_id: String,
+    auditor: String,
+    ci: String,
+}
+
+fn project(w: &WithProvider) -> Project {
+    let api = Api::new(&w.log);
+    let admin = &w.log.admin_key;
+    let (st, v) = api.post(
+        "/v1/admin/projects",
+        admin,
+        &json!({"name": "payments-api"}),
+    );
+    assert_eq!(st, 201, "{v}");
+    let id = v["project_id"].as_str().unwrap().to_owned();
+    let principal = |body: Value| {
+        let (st, v) = api.post(&format!("/v1/admin/projects/{id}/principals"), admin, &body);
+        assert_eq!(st, 201, "{v}");
+        v
+    };
+    let alice = principal(json!({"name": "alice", "roles": ["codeowner"]}));
+    let carol = principal(json!({"name": "carol", "roles": ["codeowner"],
+        "idp": {"issuer": w.provider.issuer, "subject": "carol"}}));
+    let auditor = principal(json!({"name": "audra", "roles": ["auditor"]}));
+    let ci = principal(json!({"name": "ci", "roles": ["ci"]}));
+    Project {
+        id,
+        alice: alice["api_key"].as_str().unwrap().to_owned(),
+        carol_id: carol["principal_id"].as_str().unwrap().to_owned(),
+        auditor: auditor["api_key"].as_str().unwrap().to_owned(),
+        ci: ci["api_key"].as_str().unwrap().to_owned(),
+    }
+}
+
+fn rfc3339_in(days: i64) -> String {
+    let out = Command::new("date")
+        .args(["-u", "-d", &format!("{days} days"), "+%Y-%m-%dT%H:%M:%SZ"])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// Alice files an exception for a blocked run; returns its ID.
+fn file_exception(api: &Api, p: &Project) -> String {
+    let run = blocked_run(
+        api,
+        &p.id,
+        &p.ci,
+        "abc1234",
+        &[("response_field_removed", "GET /users/{id}")],
+    );
+    let (st, v) = api.post(
+        &format!("/api/projects/{}/exceptions", p.id),
+        &p.alice,
+        &json!({"run_id": run, "kind": "response_field_removed", "endpoint": "GET /users/{id}",
+                "reason": "clients migrated", "expires_at": rfc3339_in(5)}),
+    );
+    assert_eq!(st, 201, "{v}");
+    v["exception_id"].as_str().unwrap().to_owned()
+}
+
+async fn click(c: &Client, css: &str) {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+/// Waits until the browser is on a page whose path ends with `suffix`.
+async fn wait_for_path(c: &Client, suffix: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let url = c.current_url().await.unwrap();
+        let ready = c
+            .execute("return document.readyState === 'complete';", vec![])
+            .await;
+        if url.path().ends_with(suffix) && matches!(ready, Ok(Value::Bool(true))) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the browser stayed at {url}: {}",
+            c.source().await.unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[test]
+fn a_person_signs_in_with_the_provider_and_approves_as_themself_in_chromium() {
+    let driver = start_driver();
+    let w = log_with_provider("provider.mjs");
+    let p = project(&w);
+    let api = Api::new(&w.log);
+    let exc = file_exception(&api, &p);
+    let base = w.log.url.clone();
+    let downloads = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let c = browser(&driver, downloads.path()).await;
+        // The sign-in page offers the provider; its button leads to the
+        // provider's login page.
+        c.goto(&format!("{base}/ui/signin")).await.unwrap();
+        assert_eq!(text(&c, "#oidc-signin").await, "Sign in with Test IdP");
+        // With STATEANCHOR_COCKPIT_SCREENSHOTS=DIR, the page is saved as
+        // DIR/signin-sso.png (docs/cockpit/ holds the committed one).
+        if let Some(dir) = std::env::var_os("STATEANCHOR_COCKPIT_SCREENSHOTS") {
+            let dir = std::path::PathBuf::from(dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join("signin-sso.png"), c.screenshot().await.unwrap()).unwrap();
+        }
+        click(&c, "#oidc-signin").await;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while c.find(Locator::Css("#provider-signin")).await.is_err() {
+            assert!(Instant::now() < deadline, "no login page at the provider");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(
+            c.current_url()
+                .await
+                .unwrap()
+                .as_str()
+                .starts_with(&w.provider.issuer)
+        );
+        c.find(Locator::Css("#login"))
+            .await
+            .unwrap()
+            .send_keys("carol")
+            .await
+            .unwrap();
+        click(&c, "#provider-signin").await;
+        // Back at the log: signed in as carol, in her project.
+        wait_for_path(&c, &format!("/ui/p/{}", p.id)).await;
+        let who = text(&c, ".who").await;
+        assert!(who.starts_with("carol"), "{who}");
+        let cookies = c.get_all_cookies().await.unwrap();
+        let session = cookies.iter().find(|k| k.name() == "sa_session").unwrap();
+        assert_eq!(session.http_only(), Some(true));
+        assert!(
+            !cookies.iter().any(|k| k.name() == "sa_oidc"),
+            "the sign-in's binding cookie is cleared"
+        );
+        // Carol approves alice's exception.
+        c.goto(&format!("{base}/ui/p/{}/exceptions/{exc}", p.id))
+            .await
+            .unwrap();
+        c.find(Locator::Css("#comment"))
+            .await
+            .unwrap()
+            .send_keys("checked with the consumers")
+            .await
+            .unwrap();
+        click(&c, "#approve").await;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(e) = c.find(Locator::Css("#status")).await
+                && e.text().await.unwrap_or_default() == "ACTIVE"
+            {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the exception did not become ACTIVE"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        c.close().await.unwrap();
+    });
+    // The export names carol's principal as the approver, and lists its
+    // identity provider subject.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("export.json");
+    let resp = reqwest::blocking::Client::new()
+        .get(format!("{base}/api/projects/{}/compliance-export", p.id))
+        .bearer_auth(&p.auditor)
+        .send()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    std::fs::write(&path, resp.bytes().unwrap()).unwrap();
+    check_schema(&path);
+    let export: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let signal = find(&export, &|r| {
+        r["type"] == "exception_signal" && r["exception_id"] == exc.as_str()
+    })
+    .expect("the approval's record in the export");
+    assert_eq!(signal["approver"], p.carol_id.as_str(), "{signal}");
+    assert_eq!(signal["approver_name"], "carol", "{signal}");
+    let carol = export["header"]["principals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["id"] == p.carol_id.as_str())
+        .unwrap();
+    assert_eq!(carol["idp"]["subject"], "carol", "{carol}");
+    assert_eq!(
+        carol["idp"]["issuer"],
+        w.provider.issuer.as_str(),
+        "{carol}"
+    );
+    let out = Command::new(bin("stateanchor-verify"))
+        .arg("--evidence-dir")
+        .arg(dir.path())
+        .args([
+            "export",
+            path.to_str().unwrap(),
+            "--key",
+            &w.log.verifier_key,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The first object in `v` (depth first) that `pred` accepts: a record,
+/// wherever the export lists it.
+fn find<'a>(v: &'a Value, pred: &dyn Fn(&Value) -> bool) -> Option<&'a Value> {
+    if pred(v) {
+        return Some(v);
+    }
+    match v {
+        Value::Object(m) => m.values().find_map(|x| find(x, pred)),
+        Value::Array(a) => a.iter().find_map(|x| find(x, pred)),
+        _ => None,
+    }
+}
+
+/// Signs `agent` in as `login` through the provider; returns the
+/// callback's answer and the callback URL.
+fn sign_in(
+    agent: &Agent,
+    w: &WithProvider,
+    login: &str,
+) -> (integration_tests::oidc::Answer, String) {
+    let callback = agent.to_callback(&w.log.url, "", login);
+    (agent.get(&callback), callback)
+}
+
+/// Whether the session cookie `secret` opens the project's overview.
+fn session_works(w: &WithProvider, project: &str, secret: &str) -> bool {
+    let a = Agent::new();
+    a.set_cookie("sa_session", Some(secret));
+    let answer = a.get(&format!("{}/ui/p/{project}", w.log.url));
+    answer.status == 200
+}
+
+#[test]
+fn replayed_state_another_browser_and_unbound_subject_are_refused_over_http() {
+    let w = log_with_provider("provider.mjs");
+    let p = project(&w);
+    let api = Api::new(&w.log);
+
+    // Carol signs in: the page moves on to her project, with a session.
+    let agent = Agent::new();
+    let (a, callback) = sign_in(&agent, &w, "carol");
+    assert_eq!(a.status, 200, "{}", a.body);
+    // A page that moves on to the project (minijinja escapes its `/`).
+    assert!(
+        a.body.contains("http-equiv=\"refresh\"") && a.body.contains(&format!("p&#x2f;{}\"", p.id)),
+        "{}",
+        a.body
+    );
+    let first = agent.cookie("sa_session").expect("a session cookie");
+    assert!(
+        agent.cookie("sa_oidc").is_none(),
+        "the binding cookie is cleared"
+    );
+    let overview = agent.get(&format!("{}/ui/p/{}", w.log.url, p.id));
+    assert_eq!(overview.status, 200);
+    assert!(
+        overview.body.contains("carol (codeowner)"),
+        "{}",
+        overview.body
+    );
+
+    // The same callback again (a replayed `state`), even with the binding
+    // cookie put back: refused, and no new session.
+    let replayer = Agent::new();
+    let b = replayer.get(&callback);
+    assert_eq!(b.status, 403, "{}", b.body);
+    assert!(
+        b.body.contains("unknown or already used sign-in state"),
+        "{}",
+        b.body
+    );
+    assert!(replayer.cookie("sa_session").is_none());
+
+    // A callback brought to another browser (without the binding cookie of
+    // the browser that started it): refused.
+    let started = Agent::new();
+    let callback = started.to_callback(&w.log.url, "", "carol");
+    let other = Agent::new();
+    let c = other.get(&callback);
+    assert_eq!(c.status, 403, "{}", c.body);
+    assert!(c.body.contains("started in another browser"), "{}", c.body);
+    assert!(other.cookie("sa_session").is_none());
+    // ... and the state is used up: the right browser cannot use it after.
+    let d = started.get(&callback);
+    assert_eq!(d.status, 403, "{}", d.body);
+
+    // A new sign-in ends the browser's previous session.
+    let (e, _) = sign_in(&agent, &w, "carol");
+    assert_eq!(e.status, 200, "{}", e.body);
+    let second = agent.cookie("sa_session").unwrap();
+    assert_ne!(first, second);
+    assert!(
+        !session_works(&w, &p.id, &first),
+        "the previous session ended"
+    );
+    assert!(session_works(&w, &p.id, &second));
+
+    // A subject no principal is bound to: nothing is created, and the page
+    // says who to ask.
+    let (_, before) = api.get(
+        &format!("/v1/admin/projects/{}/principals", p.id),
+        &w.log.admin_key,
+    );
+    let mallory = Agent::new();
+    let (f, _) = sign_in(&mallory, &w, "mallory");
+    assert_eq!(f.status, 403, "{}", f.body);
+    assert!(
+        f.body.contains("no principal") && f.body.contains("Ask a log admin"),
+        "{}",
+        f.body
+    );
+    assert!(f.body.contains("mallory"), "{}", f.body);
+    assert!(mallory.cookie("sa_session").is_none());
+    let (_, after) = api.get(
+        &format!("/v1/admin/projects/{}/principals", p.id),
+        &w.log.admin_key,
+    );
+    assert_eq!(before, after, "an unbound subject created nothing");
+
+    // A callback without state, and a start with no provider configured
+    // elsewhere, are refused plainly.
+    let g = Agent::new().get(&format!("{}/ui/oidc/callback?code=x", w.log.url));
+    assert_eq!(g.status, 403, "{}", g.body);
+}
+
+#[test]
+fn the_providers_rotated_key_is_fetched_again() {
+    let mut w = log_with_provider("provider.mjs");
+    let p = project(&w);
+    let (a, _) = sign_in(&Agent::new(), &w, "carol");
+    assert_eq!(a.status, 200, "{}", a.body);
+    // The provider restarts with a new signing key (a new `kid`): the log's
+    // cached JWKS lacks it; the log fetches the JWKS again and signs carol in.
+    w.provider.restart();
+    let agent = Agent::new();
+    let (b, _) = sign_in(&agent, &w, "carol");
+    assert_eq!(b.status, 200, "{}", b.body);
+    let secret = agent.cookie("sa_session").unwrap();
+    assert!(session_works(&w, &p.id, &secret));
+}
+
+#[test]
+fn id_tokens_with_a_defect_are_refused() {
+    let w = log_with_provider("hostile-op.mjs");
+    let p = project(&w);
+    let attempt = |defect: &str| {
+        w.provider
+            .control(&json!({"defect": defect, "subject": "carol"}));
+        let agent = Agent::new();
+        let (a, _) = sign_in(&agent, &w, "carol");
+        (a, agent.cookie("sa_session"))
+    };
+    // Each defect is refused with its reason, and opens no session.
+    for (defect, reason) in [
+        ("wrong_audience", "for another client (aud)"),
+        ("expired", "the ID token has expired"),
+        ("issued_in_future", "issued in the future"),
+        ("wrong_nonce", "nonce is not this sign-in"),
+        ("wrong_issuer", "from another issuer (iss)"),
+        (
+            "unknown_key",
+            "signed with a key the identity provider does not publish",
+        ),
+        ("bad_signature", "signature does not verify"),
+    ] {
+        let (a, session) = attempt(defect);
+        assert_eq!(a.status, 403, "{defect}: {}", a.body);
+        assert!(a.body.contains(reason), "{defect}: {}", a.body);
+        assert!(session.is_none(), "{defect} opened a session");
+    }
+    // Without a defect, the same provider signs carol in: the refusals
+    // above were the defects'. A token expired 30 s ago passes (skew).
+    for defect in ["none", "expired_recently"] {
+        let (a, session) = attempt(defect);
+        assert_eq!(a.status, 200, "{defect}: {}", a.body);
+        assert!(session.is_some_and(|s| session_works(&w, &p.id, &s)));
+    }
+    // The provider rotates its key: the log fetches the JWKS once more and
+    // signs carol in.
+    let fetched = w.provider.jwks_fetches();
+    w.provider
+        .control(&json!({"defect": "none", "rotate": true}));
+    let (a, session) = attempt("none");
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert!(session.is_some());
+    assert_eq!(w.provider.jwks_fetches(), fetched + 1);
+    // A key no JWKS holds is fetched for once per sign-in, then refused.
+    let (a, _) = attempt("unknown_key");
+    assert_eq!(a.status, 403);
+    assert_eq!(w.provider.jwks_fetches(), fetched + 2);
+}
