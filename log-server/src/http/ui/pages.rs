@@ -795,6 +795,21 @@ pub async fn settle_change(
     settled_change(&s, &session, &project, out, done).await
 }
 
+/// The settings page with a refusal (its status and message); a failure of
+/// ours is an error page instead.
+pub(super) async fn settings_refusal(
+    s: &AppState,
+    session: &Session,
+    project: &str,
+    e: crate::Error,
+) -> Result<Response, UiError> {
+    let (status, message, report) = ApiError::from(e).parts();
+    if report.is_some() {
+        return Err(UiError(ApiError::Internal(message.into())));
+    }
+    settings_page(s, session, project, None, Some((status, message)), None, None).await
+}
+
 /// The answer to an approval or withdrawal of a held change: back to the
 /// settings, saying what happened, or the settings page with the refusal.
 async fn settled_change(
@@ -807,20 +822,7 @@ async fn settled_change(
     match out {
         Ok(_) => Ok(see_other(&format!("/ui/p/{project}/settings?{done}=1"))),
         Err(e) => {
-            let (status, message, report) = ApiError::from(e).parts();
-            if report.is_some() {
-                return Err(UiError(ApiError::Internal(message.into())));
-            }
-            settings_page(
-                s,
-                session,
-                project,
-                None,
-                Some((status, message)),
-                None,
-                None,
-            )
-            .await
+            settings_refusal(s, session, project, e).await
         }
     }
 }
@@ -910,20 +912,7 @@ pub async fn controls(
             )))
         }
         Err(e) => {
-            let (status, message, report) = ApiError::from(e).parts();
-            if report.is_some() {
-                return Err(UiError(ApiError::Internal(message.into())));
-            }
-            settings_page(
-                &s,
-                &session,
-                &project,
-                None,
-                Some((status, message)),
-                None,
-                None,
-            )
-            .await
+            settings_refusal(&s, &session, &project, e).await
         }
     }
 }
@@ -970,20 +959,7 @@ pub async fn export(
     match result {
         Ok(export) => Ok(stream_export(export)?),
         Err(e) => {
-            let (status, message, report) = ApiError::from(e).parts();
-            if report.is_some() {
-                return Err(UiError(ApiError::Internal(message.into())));
-            }
-            settings_page(
-                &s,
-                &session,
-                &project,
-                None,
-                Some((status, message)),
-                None,
-                None,
-            )
-            .await
+            settings_refusal(&s, &session, &project, e).await
         }
     }
 }

@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::super::AppState;
 use super::super::error::ApiError;
-use super::pages::settings_page;
+use super::pages::{settings_page, settings_refusal};
 use super::{UiError, UiSession, check_form, render, see_other};
 
 /// Body of the form that creates a share link.
@@ -52,20 +52,7 @@ pub async fn create(
     match result {
         Ok(new) => settings_page(&s, &session, &project, None, None, Some(new.secret), None).await,
         Err(e) => {
-            let (status, message, report) = ApiError::from(e).parts();
-            if report.is_some() {
-                return Err(UiError(ApiError::Internal(message.into())));
-            }
-            settings_page(
-                &s,
-                &session,
-                &project,
-                None,
-                Some((status, message)),
-                None,
-                None,
-            )
-            .await
+            settings_refusal(&s, &session, &project, e).await
         }
     }
 }
