@@ -183,3 +183,23 @@ pub fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError>
         other => ApiError::bad(other.body_text()),
     })
 }
+
+/// Whether the request sends a body at all (with a length or without).
+pub fn has_body(req: &axum::extract::Request) -> bool {
+    use axum::body::HttpBody as _;
+    use axum::http::Method;
+    !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS)
+        && !req.body().is_end_stream()
+}
+
+/// An answer given without reading the request's whole body: the
+/// connection closes after it (`Connection: close`), so that the client
+/// does not send its next request on a connection whose unread bytes the
+/// server will not parse.
+pub fn unread_body(mut resp: axum::response::Response) -> axum::response::Response {
+    resp.headers_mut().insert(
+        axum::http::header::CONNECTION,
+        axum::http::HeaderValue::from_static("close"),
+    );
+    resp
+}

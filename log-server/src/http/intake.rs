@@ -24,7 +24,6 @@ use std::time::Duration;
 
 use axum::body::{Body, Bytes, HttpBody as _};
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt as _;
@@ -137,12 +136,6 @@ fn declared_length(body: &Body) -> Option<u64> {
     body.size_hint().exact()
 }
 
-/// Whether the request sends a body at all (with a length or without).
-pub(super) fn has_body(req: &Request) -> bool {
-    !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS)
-        && !req.body().is_end_stream()
-}
-
 fn too_large(limit: u64) -> ApiError {
     ApiError::TooLarge(format!(
         "request body too large: at most {limit} bytes on this route"
@@ -151,7 +144,7 @@ fn too_large(limit: u64) -> ApiError {
 
 /// The middleware: the steps of the module's documentation.
 pub async fn intake(State(s): State<AppState>, req: Request, next: Next) -> Response {
-    if !has_body(&req) {
+    if !super::extract::has_body(&req) {
         return next.run(req).await;
     }
     let Some(path) = req
@@ -172,21 +165,9 @@ pub async fn intake(State(s): State<AppState>, req: Request, next: Next) -> Resp
         }
         Err((reason, e)) => {
             metrics.refused(reason);
-            unread_body(e.into_response())
+            super::extract::unread_body(e.into_response())
         }
     }
-}
-
-/// An answer given without reading the request's whole body: the
-/// connection closes after it (`Connection: close`), so that the client
-/// does not send its next request on a connection whose unread bytes the
-/// server will not parse.
-pub(super) fn unread_body(mut resp: Response) -> Response {
-    resp.headers_mut().insert(
-        axum::http::header::CONNECTION,
-        axum::http::HeaderValue::from_static("close"),
-    );
-    resp
 }
 
 /// Steps 1 to 4: the request with its whole body, and its reservation.

@@ -205,8 +205,8 @@ pub async fn limit(State(s): State<AppState>, req: Request, next: Next) -> Respo
     if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
         resp.headers_mut().insert(header::RETRY_AFTER, v);
     }
-    if super::intake::has_body(&req) {
-        resp = super::intake::unread_body(resp);
+    if super::extract::has_body(&req) {
+        resp = super::extract::unread_body(resp);
     }
     resp
 }

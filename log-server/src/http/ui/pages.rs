@@ -807,7 +807,16 @@ pub(super) async fn settings_refusal(
     if report.is_some() {
         return Err(UiError(ApiError::Internal(message.into())));
     }
-    settings_page(s, session, project, None, Some((status, message)), None, None).await
+    settings_page(
+        s,
+        session,
+        project,
+        None,
+        Some((status, message)),
+        None,
+        None,
+    )
+    .await
 }
 
 /// The answer to an approval or withdrawal of a held change: back to the
@@ -821,9 +830,7 @@ async fn settled_change(
 ) -> Result<Response, UiError> {
     match out {
         Ok(_) => Ok(see_other(&format!("/ui/p/{project}/settings?{done}=1"))),
-        Err(e) => {
-            settings_refusal(s, session, project, e).await
-        }
+        Err(e) => settings_refusal(s, session, project, e).await,
     }
 }
 
@@ -911,9 +918,7 @@ pub async fn controls(
                 urlencoding_id(change)
             )))
         }
-        Err(e) => {
-            settings_refusal(&s, &session, &project, e).await
-        }
+        Err(e) => settings_refusal(&s, &session, &project, e).await,
     }
 }
 
@@ -958,8 +963,6 @@ pub async fn export(
     };
     match result {
         Ok(export) => Ok(stream_export(export)?),
-        Err(e) => {
-            settings_refusal(&s, &session, &project, e).await
-        }
+        Err(e) => settings_refusal(&s, &session, &project, e).await,
     }
 }

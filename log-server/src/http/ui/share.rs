@@ -10,7 +10,6 @@ use minijinja::context;
 use serde::Deserialize;
 
 use super::super::AppState;
-use super::super::error::ApiError;
 use super::pages::{settings_page, settings_refusal};
 use super::{UiError, UiSession, check_form, render, see_other};
 
@@ -51,9 +50,7 @@ pub async fn create(
         .await;
     match result {
         Ok(new) => settings_page(&s, &session, &project, None, None, Some(new.secret), None).await,
-        Err(e) => {
-            settings_refusal(&s, &session, &project, e).await
-        }
+        Err(e) => settings_refusal(&s, &session, &project, e).await,
     }
 }
 
