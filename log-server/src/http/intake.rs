@@ -156,6 +156,7 @@ pub async fn intake(State(s): State<AppState>, req: Request, next: Next) -> Resp
         return next.run(req).await;
     };
     let metrics = s.log.metrics.clone();
+    let declared = declared_length(req.body()).is_some();
     match admit(&s, &path, req).await {
         Ok((req, reservation)) => {
             let resp = next.run(req).await;
@@ -165,7 +166,20 @@ pub async fn intake(State(s): State<AppState>, req: Request, next: Next) -> Resp
         }
         Err((reason, e)) => {
             metrics.refused(reason);
-            super::extract::unread_body(e.into_response())
+            // Refused before a byte of the body was read (its declared
+            // length, the caller, the budget): the connection closes after
+            // the answer. A body refused as it arrived was read up to
+            // there, and hyper deals with the rest.
+            let unread = match reason {
+                Refused::Unauthenticated | Refused::Budget | Refused::KeyShare => true,
+                Refused::TooLarge => declared,
+                _ => false,
+            };
+            if unread {
+                super::extract::unread_body(e.into_response())
+            } else {
+                e.into_response()
+            }
         }
     }
 }
