@@ -13,7 +13,6 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::num::NonZeroU32;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
@@ -210,6 +209,3 @@ pub async fn limit(State(s): State<AppState>, req: Request, next: Next) -> Respo
     }
     resp
 }
-
-/// The limiters of a server, shared.
-pub type SharedLimits = Arc<Limits>;

@@ -169,7 +169,7 @@ fn session_cookie<'h>(s: &AppState, headers: &'h HeaderMap) -> Option<&'h str> {
 }
 
 /// The value of the cookie `name` in a request, if it has a non-empty one.
-fn cookie_value<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+pub(super) fn cookie_value<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers
         .get_all(header::COOKIE)
         .iter()

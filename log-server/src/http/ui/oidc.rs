@@ -16,7 +16,9 @@ use minijinja::context;
 
 use super::super::AppState;
 use super::super::error::ApiError;
-use super::{ClientAddr, UiError, render, see_other, session_cookie, session_cookie_header};
+use super::{
+    ClientAddr, UiError, cookie_value, render, see_other, session_cookie, session_cookie_header,
+};
 use crate::service::oidc::{Begun, Callback};
 use crate::service::session::{Identity, SESSION_ABSOLUTE_MS};
 
@@ -36,18 +38,6 @@ fn flow_cookie(s: &AppState, value: &str, max_age: i64) -> Result<HeaderValue, U
         "{FLOW_COOKIE}={value}; Path=/ui/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
     ))
     .map_err(|e| UiError(ApiError::Internal(e.into())))
-}
-
-fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
-        .filter(|v| !v.is_empty())
 }
 
 fn not_configured(what: &str) -> UiError {
@@ -114,7 +104,7 @@ pub async fn callback(
     let verified = oidc
         .finish(
             callback_of(&q),
-            cookie(&headers, FLOW_COOKIE),
+            cookie_value(&headers, FLOW_COOKIE),
             s.compliance.now(),
         )
         .await
@@ -154,7 +144,7 @@ pub async fn github_callback(
     let verified = github
         .finish(
             callback_of(&q),
-            cookie(&headers, FLOW_COOKIE),
+            cookie_value(&headers, FLOW_COOKIE),
             s.compliance.now(),
         )
         .await
