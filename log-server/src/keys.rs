@@ -47,7 +47,19 @@ pub fn random_secret(prefix: &str) -> String {
 pub fn random_salt() -> String {
     let mut b = [0u8; compliance::record::SALT_BYTES];
     OsRng.fill_bytes(&mut b);
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    to_hex(&b)
+}
+
+/// Bytes as lowercase hex digits.
+#[must_use]
+pub fn to_hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 /// Creates an API key; returns the secret (shown once) and its record.

@@ -115,6 +115,7 @@ impl Harness {
                 keys,
                 site: Site {
                     public_url: "https://log.example".into(),
+                    form_origin: Some("https://log.example".into()),
                     publication: None,
                 },
                 intake,
@@ -330,6 +331,121 @@ async fn sign_in_sets_a_strict_http_only_secure_cookie_and_the_csp() {
     assert!(!page.body.contains(&alice));
 }
 
+/// The IDs in a settings page's session list, the current one first.
+fn session_ids(html: &str) -> Vec<String> {
+    html.split("name=\"session\" value=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .filter(|v| *v != "others")
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Posts the form that ends sessions (`which`: an ID or `others`).
+async fn end_sessions(h: &Harness, p: &str, cookie: &str, token: &str, which: &str) -> Answer {
+    h.form(
+        &format!("/ui/p/{p}/sessions/end"),
+        Some(cookie),
+        &format!("csrf={token}&session={which}"),
+        &[],
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_principal_holds_at_most_ten_sessions_and_ends_them_on_the_settings_page() {
+    let h = Harness::new();
+    let p = h.project("payments").await;
+    let alice = h.principal(&p, "alice", &["codeowner"]).await;
+    let bob = h.principal(&p, "bob", &["codeowner"]).await;
+    let settings = format!("/ui/p/{p}/settings");
+    let (bob_cookie, _) = h.sign_in(&bob).await;
+    let bob_page = h.page(&settings, &bob_cookie).await.body;
+    let bob_id = session_ids(&bob_page)[0].clone();
+
+    // Twelve sign-ins two minutes apart: the two least recently used end.
+    let mut cookies = Vec::new();
+    for _ in 0..12 {
+        h.advance(2 * 60 * 1000);
+        cookies.push(h.sign_in(&alice).await.0);
+    }
+    for (i, c) in cookies.iter().enumerate() {
+        let want = if i < 2 {
+            StatusCode::SEE_OTHER
+        } else {
+            StatusCode::OK
+        };
+        assert_eq!(h.page(&settings, c).await.status, want, "session {i}");
+    }
+    let page = h.page(&settings, &cookies[11]).await.body;
+    let ids = session_ids(&page);
+    assert_eq!(ids.len(), 10, "{page}");
+    assert_eq!(page.matches("(this session)").count(), 1);
+    assert!(!ids.contains(&bob_id), "only the principal's own sessions");
+    let token = csrf_of(&page);
+    // One other session, by its ID.
+    let a = end_sessions(&h, &p, &cookies[11], &token, &ids[9]).await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    assert!(
+        a.location().contains("sessions_ended=1"),
+        "{}",
+        a.location()
+    );
+    assert_eq!(
+        session_ids(&h.page(&settings, &cookies[11]).await.body).len(),
+        9
+    );
+    // Another principal's session is not found by its ID.
+    let a = end_sessions(&h, &p, &cookies[11], &token, &bob_id).await;
+    assert!(
+        a.location().contains("sessions_ended=0"),
+        "{}",
+        a.location()
+    );
+    assert_eq!(h.page(&settings, &bob_cookie).await.status, StatusCode::OK);
+    // Without the form token, nothing ends.
+    let a = h
+        .form(
+            &format!("/ui/p/{p}/sessions/end"),
+            Some(&cookies[11]),
+            "session=others",
+            &[],
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN);
+    assert_eq!(h.page(&settings, &cookies[5]).await.status, StatusCode::OK);
+    // Every other one.
+    let a = end_sessions(&h, &p, &cookies[11], &token, "others").await;
+    assert!(
+        a.location().contains("sessions_ended=8"),
+        "{}",
+        a.location()
+    );
+    for c in &cookies[..11] {
+        assert_eq!(h.page(&settings, c).await.status, StatusCode::SEE_OTHER);
+    }
+    let page = h.page(&settings, &cookies[11]).await.body;
+    assert_eq!(session_ids(&page).len(), 1);
+    assert!(page.contains("8 sessions were ended") || page.contains("Your sessions"));
+    assert_eq!(h.page(&settings, &bob_cookie).await.status, StatusCode::OK);
+    // The current one: signed out.
+    let a = end_sessions(&h, &p, &cookies[11], &token, &session_ids(&page)[0]).await;
+    assert_eq!(
+        (a.status, a.location()),
+        (StatusCode::SEE_OTHER, "/ui/signin")
+    );
+    assert!(
+        a.headers[header::SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+    assert_eq!(
+        h.page(&settings, &cookies[11]).await.status,
+        StatusCode::SEE_OTHER
+    );
+}
+
 #[tokio::test]
 async fn sessions_end_when_idle_too_long_at_their_absolute_limit_at_sign_out_and_with_their_key() {
     let h = Harness::new();
@@ -449,6 +565,29 @@ async fn forged_forms_change_nothing_and_a_session_sees_no_other_project() {
             format!("csrf={token}&{filing}"),
             vec![("sec-fetch-site", "cross-site")],
         ),
+        // The full origin is compared: scheme, host and port.
+        (
+            format!("csrf={token}&{filing}"),
+            vec![("origin", "http://log.example")],
+        ),
+        (
+            format!("csrf={token}&{filing}"),
+            vec![("origin", "https://log.example:8443")],
+        ),
+        (
+            format!("csrf={token}&{filing}"),
+            vec![("origin", "https://sub.log.example")],
+        ),
+        (
+            format!("csrf={token}&{filing}"),
+            vec![("origin", "https://log.example.evil.example")],
+        ),
+        (format!("csrf={token}&{filing}"), vec![("origin", "null")]),
+        // A sibling subdomain is `same-site`: another origin all the same.
+        (
+            format!("csrf={token}&{filing}"),
+            vec![("sec-fetch-site", "same-site")],
+        ),
     ] {
         let a = h
             .form(
@@ -484,7 +623,11 @@ async fn forged_forms_change_nothing_and_a_session_sees_no_other_project() {
             &format!("/ui/p/{p}/exceptions"),
             Some(&cookie),
             &format!("csrf={token}&{filing}"),
-            &[("origin", "https://log.example")],
+            &[
+                // The default port may be named; case does not matter.
+                ("origin", "https://LOG.example:443"),
+                ("sec-fetch-site", "same-origin"),
+            ],
         )
         .await;
     assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);

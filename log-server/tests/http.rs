@@ -112,6 +112,7 @@ impl Harness {
             keys: store.clone(),
             site: Site {
                 public_url: "https://log.example".into(),
+                form_origin: Some("https://log.example".into()),
                 publication: None,
             },
             intake: log_server::http::intake::Intake::with_defaults(log.metrics.clone()),

@@ -118,6 +118,7 @@ impl InProcess {
                     keys: store.clone(),
                     site: Site {
                         public_url: url.clone(),
+                        form_origin: log_server::http::ui::origin_of(&url),
                         publication: None,
                     },
                     intake: log_server::http::intake::Intake::with_defaults(log.metrics.clone()),

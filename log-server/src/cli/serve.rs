@@ -520,6 +520,15 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
         keys: store.clone(),
         site: Site {
             public_url: public_url.clone(),
+            form_origin: args
+                .public_url
+                .as_deref()
+                .map(|u| {
+                    crate::http::ui::origin_of(u).with_context(|| {
+                        format!("--public-url {u:?} is not an http(s) URL with a host")
+                    })
+                })
+                .transpose()?,
             publication: args.publish.as_ref().map(ToString::to_string),
         },
         intake: Intake {

@@ -90,7 +90,7 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/v1/admin/keys/{id}", delete(admin::revoke_key))
         .merge(compliance_routes())
-        .merge(ui::routes())
+        .merge(ui::routes(state.clone()))
         .fallback(log_api::not_found)
         // Bodies are read, under their route's limit and the budget of
         // bytes in flight, by `intake` alone.

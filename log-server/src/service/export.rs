@@ -268,6 +268,10 @@ fn settings_at(
 pub struct Site {
     /// The log's public URL.
     pub public_url: String,
+    /// The origin cockpit forms must come from (`scheme://host[:port]` of
+    /// a configured public URL); `None` for a log started without one,
+    /// whose forms must name the host they were sent to.
+    pub form_origin: Option<String>,
     /// Where checkpoints are published, if configured.
     pub publication: Option<String>,
 }

@@ -23,7 +23,7 @@ use compliance::principal::{IdpSubject, KeyRecord, Profile};
 use super::oidc::same_issuer;
 use super::{Compliance, blocking, forbidden};
 use crate::Result;
-use crate::keys::{key_hash, random_secret};
+use crate::keys::{key_hash, random_secret, to_hex as hex};
 use crate::storage::SessionRow;
 
 /// A session ends after this long without a request (30 minutes).
@@ -35,6 +35,9 @@ pub const SESSION_ABSOLUTE_MS: i64 = 12 * 60 * 60 * 1000;
 pub const SESSION_RENEW_MS: i64 = 60 * 1000;
 /// Most expired sessions deleted at one sign-in.
 pub const PRUNE_BATCH: usize = 256;
+/// Most sessions one principal holds at once: a sign-in beyond it ends the
+/// least recently used of the principal's sessions (and any expired one).
+pub const MAX_SESSIONS_PER_KEY: usize = 10;
 
 /// A live session: who, and the token its forms must carry.
 #[derive(Clone, Debug)]
@@ -43,6 +46,24 @@ pub struct Session {
     pub principal: KeyRecord,
     /// The session's CSRF token.
     pub csrf: String,
+    /// The session's ID (the SHA-256 of its secret).
+    pub id: [u8; 32],
+    /// The SHA-256 of the principal's API key.
+    pub key_hash: [u8; 32],
+}
+
+/// One of a principal's sessions, as the cockpit lists them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionInfo {
+    /// The session's ID, hex (the SHA-256 of its secret, never the secret).
+    pub id: String,
+    /// Sign-in time (ms since the epoch).
+    pub created_at: i64,
+    /// Time of a recent request (ms; within [`SESSION_RENEW_MS`] of the
+    /// last one).
+    pub last_seen: i64,
+    /// Whether it is the session asking.
+    pub current: bool,
 }
 
 /// Who an identity provider or GitHub vouched for.
@@ -241,12 +262,37 @@ impl Compliance {
                 now - SESSION_ABSOLUTE_MS,
                 PRUNE_BATCH,
             )?;
-            keys.put_session(&id, &row)
+            keys.put_session(&id, &row)?;
+            // The cap: this principal's expired sessions, and its least
+            // recently used ones beyond MAX_SESSIONS_PER_KEY, end (never
+            // the one just opened).
+            let mut mine = keys.sessions_of_key(&key_hash_of_key)?;
+            mine.sort_by_key(|(other, r)| {
+                (
+                    *other != id,
+                    std::cmp::Reverse(r.last_seen),
+                    std::cmp::Reverse(r.created_at),
+                )
+            });
+            let mut kept = 0;
+            for (other, r) in mine {
+                if live(&r, now) && kept < MAX_SESSIONS_PER_KEY {
+                    kept += 1;
+                } else {
+                    keys.delete_session(&other)?;
+                }
+            }
+            Ok(())
         })
         .await?;
         Ok(SignedIn {
             secret,
-            session: Session { principal, csrf },
+            session: Session {
+                principal,
+                csrf,
+                id,
+                key_hash: key_hash_of_key,
+            },
         })
     }
 
@@ -282,7 +328,61 @@ impl Compliance {
         Ok(Some(Session {
             principal,
             csrf: row.csrf,
+            id,
+            key_hash: row.key_hash,
         }))
+    }
+
+    /// The live sessions of `session`'s principal (at most
+    /// [`MAX_SESSIONS_PER_KEY`]), most recently used first.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn sessions_of(&self, session: &Session) -> Result<Vec<SessionInfo>> {
+        let (keys, key_hash, me, now) =
+            (self.keys.clone(), session.key_hash, session.id, self.now());
+        let mut out: Vec<SessionInfo> = blocking(move || keys.sessions_of_key(&key_hash))
+            .await?
+            .into_iter()
+            .filter(|(_, r)| live(r, now))
+            .map(|(id, r)| SessionInfo {
+                id: hex(&id),
+                created_at: r.created_at,
+                last_seen: r.last_seen,
+                current: id == me,
+            })
+            .collect();
+        out.sort_by_key(|s| (!s.current, std::cmp::Reverse(s.last_seen)));
+        Ok(out)
+    }
+
+    /// Ends one of `session`'s principal's sessions by its ID (hex), or
+    /// every one but `session` for `others`; returns how many ended. A
+    /// session of another principal is never ended here.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn end_sessions(&self, session: &Session, which: EndSessions<'_>) -> Result<usize> {
+        let (keys, key_hash, me) = (self.keys.clone(), session.key_hash, session.id);
+        let which = match which {
+            EndSessions::One(id) => Some(id.to_ascii_lowercase()),
+            EndSessions::Others => None,
+        };
+        blocking(move || {
+            let mut n = 0;
+            for (id, _) in keys.sessions_of_key(&key_hash)? {
+                let end = match &which {
+                    Some(want) => hex(&id) == *want,
+                    None => id != me,
+                };
+                if end {
+                    keys.delete_session(&id)?;
+                    n += 1;
+                }
+            }
+            Ok(n)
+        })
+        .await
     }
 
     /// Ends the session of a cookie's secret (nothing if there is none).
@@ -297,6 +397,15 @@ impl Compliance {
         let keys = self.keys.clone();
         blocking(move || keys.delete_session(&id)).await
     }
+}
+
+/// Which sessions [`Compliance::end_sessions`] ends.
+#[derive(Clone, Copy, Debug)]
+pub enum EndSessions<'a> {
+    /// The one of this ID (hex).
+    One(&'a str),
+    /// Every one but the asking session.
+    Others,
 }
 
 fn live(r: &SessionRow, now: i64) -> bool {

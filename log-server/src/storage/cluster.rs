@@ -547,6 +547,9 @@ impl super::SessionStore for Cluster {
     fn prune_sessions(&self, seen_before: i64, created_before: i64, limit: usize) -> Result<usize> {
         self.pg.prune_sessions(seen_before, created_before, limit)
     }
+    fn sessions_of_key(&self, key_hash: &[u8; 32]) -> Result<Vec<([u8; 32], SessionRow)>> {
+        self.pg.sessions_of_key(key_hash)
+    }
     fn put_share(&self, secret_hash: &[u8; 32], link: &ShareRow) -> Result<()> {
         self.pg.put_share(secret_hash, link)
     }

@@ -497,6 +497,16 @@ impl SessionStore for Memory {
         Ok(expired.len())
     }
 
+    fn sessions_of_key(&self, key_hash: &[u8; 32]) -> Result<Vec<([u8; 32], SessionRow)>> {
+        Ok(self
+            .read()
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.key_hash == *key_hash)
+            .map(|(id, s)| (*id, s.clone()))
+            .collect())
+    }
+
     fn put_share(&self, secret_hash: &[u8; 32], link: &ShareRow) -> Result<()> {
         self.write().shares.insert(*secret_hash, link.clone());
         Ok(())

@@ -662,6 +662,15 @@ pub trait SessionStore: Send + Sync {
         limit: usize,
     ) -> Result<usize, Error>;
 
+    /// Every session of the principal whose key's SHA-256 is `key_hash`,
+    /// expired or not, with its ID, in no particular order (an index
+    /// look-up: its cost is the number of that key's sessions, which
+    /// sign-in caps).
+    ///
+    /// # Errors
+    /// Storage failures; [`Error::Corrupt`] rows.
+    fn sessions_of_key(&self, key_hash: &[u8; 32]) -> Result<Vec<([u8; 32], SessionRow)>, Error>;
+
     /// Stores a new share link under the SHA-256 of its secret, durably.
     ///
     /// # Errors
@@ -1123,6 +1132,41 @@ mod contract {
             store.session(&[10; 32]).unwrap().is_some(),
             "a live session is kept"
         );
+        // A key's sessions: found by the key, kept up to date by put,
+        // delete and prune.
+        let of_key = |k: u8| {
+            let mut v: Vec<[u8; 32]> = store
+                .sessions_of_key(&[k; 32])
+                .unwrap()
+                .into_iter()
+                .map(|(id, _)| id)
+                .collect();
+            v.sort_unstable();
+            v
+        };
+        assert_eq!(of_key(1), [[10; 32]]);
+        let other_key = SessionRow {
+            key_hash: [2; 32],
+            ..session_row(7_000, 7_000)
+        };
+        for id in [12u8, 13, 14] {
+            store.put_session(&[id; 32], &other_key).unwrap();
+        }
+        assert_eq!(of_key(2), [[12; 32], [13; 32], [14; 32]]);
+        assert_eq!(
+            store.sessions_of_key(&[2; 32]).unwrap()[0].1,
+            other_key,
+            "with their rows"
+        );
+        store.delete_session(&[13; 32]).unwrap();
+        assert_eq!(of_key(2), [[12; 32], [14; 32]]);
+        assert_eq!(store.prune_sessions(8_000, 0, 100).unwrap(), 3);
+        assert!(of_key(2).is_empty(), "pruned sessions leave the index");
+        assert!(of_key(3).is_empty());
+        assert!(store.session(&[10; 32]).unwrap().is_none());
+        store
+            .put_session(&[10; 32], &session_row(1_000, 9_000))
+            .unwrap();
 
         // Share links: by secret hash, listed by project.
         store

@@ -140,6 +140,7 @@ CREATE TABLE IF NOT EXISTS sa_sessions (
     created_at bigint NOT NULL,
     last_seen bigint NOT NULL
 );
+CREATE INDEX IF NOT EXISTS sa_sessions_by_key ON sa_sessions (key_hash);
 CREATE TABLE IF NOT EXISTS sa_shares (
     secret_hash bytea PRIMARY KEY,
     id text NOT NULL,
@@ -1394,6 +1395,40 @@ impl super::SessionStore for Postgres {
             ],
         )?;
         Ok(usize::try_from(n).unwrap_or(usize::MAX))
+    }
+
+    fn sessions_of_key(&self, key_hash: &[u8; 32]) -> Result<Vec<([u8; 32], SessionRow)>> {
+        let k = key_hash.to_vec();
+        type Row = (Vec<u8>, Vec<u8>, String, i64, i64);
+        let rows: Vec<Row> =
+            self.run("reading a key's sessions", move |p| async move {
+                let guard = p.get().await?;
+                let c = guard.as_ref().ok_or(Error::Stopped)?;
+                c.query(
+                    "SELECT id, key_hash, csrf, created_at, last_seen FROM sa_sessions WHERE key_hash = $1",
+                    &[&k],
+                )
+                .await
+                .map(|rows| {
+                    rows.iter()
+                        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)))
+                        .collect()
+                })
+                .map_err(db("reading a key's sessions"))
+            })?;
+        rows.into_iter()
+            .map(|(id, key_hash, csrf, created_at, last_seen)| {
+                Ok((
+                    hash32(&id, "session ID")?,
+                    SessionRow {
+                        key_hash: hash32(&key_hash, "session key hash")?,
+                        csrf,
+                        created_at,
+                        last_seen,
+                    },
+                ))
+            })
+            .collect()
     }
 
     fn put_share(&self, secret_hash: &[u8; 32], link: &ShareRow) -> Result<()> {

@@ -1287,6 +1287,16 @@ fn cockpit_key(tag: u8, hash: &[u8; 32]) -> [u8; 33] {
     k
 }
 
+/// The index entry of session `id` under its key (`K`, the key's SHA-256,
+/// the session's ID; an empty value).
+fn session_index_key(key_hash: &[u8; 32], id: &[u8; 32]) -> [u8; 65] {
+    let mut k = [0u8; 65];
+    k[0] = b'K';
+    k[1..33].copy_from_slice(key_hash);
+    k[33..].copy_from_slice(id);
+    k
+}
+
 impl RocksDb {
     fn cockpit_lock(&self) -> std::sync::MutexGuard<'_, ()> {
         self.cockpit.lock().unwrap_or_else(PoisonError::into_inner)
@@ -1304,7 +1314,16 @@ impl RocksDb {
 impl SessionStore for RocksDb {
     fn put_session(&self, id: &[u8; 32], session: &SessionRow) -> Result<()> {
         let _w = self.cockpit_lock();
-        self.put_synced(CF_COCKPIT, &cockpit_key(b'S', id), &to_json(session)?)
+        let cf = self.cf(CF_COCKPIT)?;
+        let mut batch = WriteBatch::default();
+        if let Some(old) = self.session(id)?
+            && old.key_hash != session.key_hash
+        {
+            batch.delete_cf(cf, session_index_key(&old.key_hash, id));
+        }
+        batch.put_cf(cf, cockpit_key(b'S', id), to_json(session)?);
+        batch.put_cf(cf, session_index_key(&session.key_hash, id), []);
+        self.write_synced(batch)
     }
 
     fn session(&self, id: &[u8; 32]) -> Result<Option<SessionRow>> {
@@ -1328,7 +1347,13 @@ impl SessionStore for RocksDb {
 
     fn delete_session(&self, id: &[u8; 32]) -> Result<()> {
         let _w = self.cockpit_lock();
-        self.delete_synced(CF_COCKPIT, &cockpit_key(b'S', id))
+        let cf = self.cf(CF_COCKPIT)?;
+        let mut batch = WriteBatch::default();
+        if let Some(old) = self.session(id)? {
+            batch.delete_cf(cf, session_index_key(&old.key_hash, id));
+        }
+        batch.delete_cf(cf, cockpit_key(b'S', id));
+        self.write_synced(batch)
     }
 
     fn prune_sessions(&self, seen_before: i64, created_before: i64, limit: usize) -> Result<usize> {
@@ -1340,6 +1365,9 @@ impl SessionStore for RocksDb {
             let s: SessionRow = from_json("session", v)?;
             if s.prunable(seen_before, created_before) {
                 batch.delete_cf(cf, k);
+                if let Some(id) = k.get(1..).and_then(|id| <[u8; 32]>::try_from(id).ok()) {
+                    batch.delete_cf(cf, session_index_key(&s.key_hash, &id));
+                }
                 n += 1;
             }
             Ok(n < limit)
@@ -1348,6 +1376,34 @@ impl SessionStore for RocksDb {
             self.write_synced(batch)?;
         }
         Ok(n)
+    }
+
+    fn sessions_of_key(&self, key_hash: &[u8; 32]) -> Result<Vec<([u8; 32], SessionRow)>> {
+        let start = session_index_key(key_hash, &[0; 32]);
+        // Above every index key of this key hash: a 65-byte key with this
+        // prefix is smaller than the same prefix followed by 33 bytes 0xff.
+        let mut end = [0xffu8; 66];
+        end[..33].copy_from_slice(&start[..33]);
+        let mut ids = Vec::new();
+        self.for_each_in_range(CF_COCKPIT, &start, &end, |k, _| {
+            let id = k
+                .get(33..)
+                .and_then(|id| <[u8; 32]>::try_from(id).ok())
+                .ok_or_else(|| corrupt("a session index key"))?;
+            ids.push(id);
+            Ok(true)
+        })?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            // An index entry whose session is gone (a crash cannot leave
+            // one: both are in one batch) is skipped.
+            if let Some(row) = self.session(&id)?
+                && row.key_hash == *key_hash
+            {
+                out.push((id, row));
+            }
+        }
+        Ok(out)
     }
 
     fn put_share(&self, secret_hash: &[u8; 32], link: &ShareRow) -> Result<()> {

@@ -12,9 +12,11 @@
 //!   cookie (`Secure` when the public URL is https); the key is not kept
 //!   by the browser (the sign-in form's field is `autocomplete=off` and the
 //!   answer is a redirect).
-//! - **CSRF**: every form carries the session's token, compared in
-//!   constant time; a request whose `Origin` is another site, or whose
-//!   `Sec-Fetch-Site` is `cross-site`, is refused before that.
+//! - **CSRF**: one layer ([`guard_forms`]) checks every state-changing
+//!   `/ui/` request before its handler: its `Origin` must be the log's
+//!   public origin and its `Sec-Fetch-Site` not another site's, and every
+//!   form but sign-in carries the session's token, compared in constant
+//!   time.
 //! - **Headers**: a Content-Security-Policy without inline scripts or
 //!   styles (`script-src 'self'`, assets served by this server only),
 //!   `X-Frame-Options: DENY`, `Referrer-Policy: same-origin` (share links
@@ -29,8 +31,9 @@ use std::net::SocketAddr;
 use std::sync::OnceLock;
 
 use axum::Router;
+use axum::body::Body;
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header, request::Parts};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header, request::Parts};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -185,6 +188,10 @@ impl FromRequestParts<AppState> for UiSession {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, s: &AppState) -> Result<Self, Self::Rejection> {
+        // A form's session, found by the CSRF layer.
+        if let Some(session) = parts.extensions.remove::<Session>() {
+            return Ok(UiSession(session));
+        }
         let session = match session_cookie(s, &parts.headers) {
             Some(secret) => s
                 .compliance
@@ -199,45 +206,122 @@ impl FromRequestParts<AppState> for UiSession {
     }
 }
 
-/// Refuses a form sent from another site: by `Sec-Fetch-Site`, and by an
-/// `Origin` whose host is not this request's `Host`.
-fn check_same_origin(headers: &HeaderMap) -> Result<(), UiError> {
+/// The origin (`scheme://host[:port]`, lowercase, without its scheme's
+/// default port) of an http(s) URL or of an `Origin` header; `None` for
+/// anything else (`null`, another scheme, user information, no host).
+#[must_use]
+pub fn origin_of(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    let default_port = match scheme.as_str() {
+        "https" => ":443",
+        "http" => ":80",
+        _ => return None,
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.is_empty() || authority.contains('@') {
+        return None;
+    }
+    let authority = authority.to_ascii_lowercase();
+    let authority = authority.strip_suffix(default_port).unwrap_or(&authority);
+    Some(format!("{scheme}://{authority}"))
+}
+
+/// Refuses a request sent from another site: by `Sec-Fetch-Site` (anything
+/// but `same-origin` and `none`: a sibling subdomain is `same-site`, and
+/// refused), and by its `Origin`, which must be the log's public origin
+/// (scheme, host and port: `--public-url`), or, for a log started without
+/// one, name the host the request was sent to. A request without either
+/// header (not a browser's) still needs the session's token.
+fn check_same_origin(s: &AppState, headers: &HeaderMap) -> Result<(), UiError> {
     let refused = || {
-        tracing::debug!(origin = ?headers.get(header::ORIGIN), host = ?headers.get(header::HOST), site = ?headers.get("sec-fetch-site"), "a cockpit form from another site was refused");
+        tracing::info!(origin = ?headers.get(header::ORIGIN), host = ?headers.get(header::HOST), site = ?headers.get("sec-fetch-site"), "a cockpit form from another site was refused");
         UiError(ApiError::Forbidden(
             "this form was sent from another site; nothing was changed".into(),
         ))
     };
     if headers
         .get("sec-fetch-site")
-        .is_some_and(|v| v.as_bytes() == b"cross-site")
+        .is_some_and(|v| !matches!(v.as_bytes(), b"same-origin" | b"none"))
     {
         return Err(refused());
     }
-    if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
-        let host = headers
-            .get(header::HOST)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default();
-        let origin_host = origin.split_once("://").map_or("", |(_, h)| h);
-        if origin_host.is_empty() || !origin_host.eq_ignore_ascii_case(host) {
-            return Err(refused());
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return Ok(());
+    };
+    let Some(origin) = origin.to_str().ok().and_then(origin_of) else {
+        return Err(refused());
+    };
+    let same = match &s.site.form_origin {
+        Some(public) => origin == *public,
+        None => {
+            // No public URL: the host the request was sent to, whatever
+            // the scheme (a proxy may have ended TLS).
+            let host = headers
+                .get(header::HOST)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|h| origin_of(&format!("http://{h}")));
+            let authority = |o: &str| o.split_once("://").map(|(_, a)| a.to_owned());
+            host.is_some_and(|h| authority(&h) == authority(&origin))
         }
-    }
-    Ok(())
+    };
+    if same { Ok(()) } else { Err(refused()) }
 }
 
-/// Checks a form's CSRF token against the session's (and its origin).
-fn check_form(headers: &HeaderMap, session: &Session, token: &str) -> Result<(), UiError> {
-    check_same_origin(headers)?;
-    if same_token(token, &session.csrf) {
-        Ok(())
-    } else {
-        Err(UiError(ApiError::Forbidden(
+/// The CSRF layer: every request to `/ui/` that is not a `GET` or `HEAD`
+/// (each of them changes something) passes here before its handler, which
+/// does not check again. It must come from this log's origin
+/// ([`check_same_origin`]); all but the sign-in form need a live session
+/// (a redirect to the sign-in page otherwise) and the session's token in
+/// the form's `csrf` field, compared in constant time. The session found
+/// here is handed to the handler ([`UiSession`]), which does not read it
+/// again.
+async fn guard_forms(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    if matches!(*req.method(), Method::GET | Method::HEAD) || !req.uri().path().starts_with("/ui/")
+    {
+        return next.run(req).await;
+    }
+    if let Err(e) = check_same_origin(&s, req.headers()) {
+        return e.into_response();
+    }
+    if req.uri().path() == "/ui/signin" {
+        // No session yet: the origin is the check (and the cookie is
+        // `SameSite=Strict`).
+        return next.run(req).await;
+    }
+    let session = match session_cookie(&s, req.headers()) {
+        Some(secret) => match s.compliance.session(secret).await {
+            Ok(session) => session,
+            Err(e) => return UiError::from(e).into_response(),
+        },
+        None => None,
+    };
+    let Some(session) = session else {
+        return Redirect::to("/ui/signin").into_response();
+    };
+    let (mut parts, body) = req.into_parts();
+    // The intake has read the body already, within the forms' limit.
+    let limit = usize::try_from(super::intake::FORM_BODY_LIMIT).unwrap_or(usize::MAX);
+    let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
+        return UiError(ApiError::TooLarge(format!(
+            "a cockpit form is at most {} bytes",
+            super::intake::FORM_BODY_LIMIT
+        )))
+        .into_response();
+    };
+    let token_ok = form_urlencoded::parse(&bytes)
+        .find(|(k, _)| k == "csrf")
+        .is_some_and(|(_, v)| same_token(&v, &session.csrf));
+    if !token_ok {
+        return UiError(ApiError::Forbidden(
             "the form's security token is missing or out of date (CSRF check); reload the page and try again: nothing was changed"
                 .into(),
-        )))
+        ))
+        .into_response();
     }
+    parts.extensions.insert(session);
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
 }
 
 /// The cookie that holds a session's secret (`max_age` 0 clears it).
@@ -316,7 +400,7 @@ async fn root(State(s): State<AppState>, headers: HeaderMap) -> Response {
 }
 
 /// The cockpit's routes: `/ui/...` and `/share/...`, with their headers.
-pub fn routes() -> Router<AppState> {
+pub fn routes(state: AppState) -> Router<AppState> {
     use pages as p;
     Router::new()
         .route("/ui", get(root))
@@ -352,9 +436,11 @@ pub fn routes() -> Router<AppState> {
             post(p::settle_change),
         )
         .route("/ui/p/{project}/export", post(p::export))
+        .route("/ui/p/{project}/sessions/end", post(p::end_sessions))
         .route("/ui/p/{project}/shares", post(share::create))
         .route("/ui/p/{project}/shares/{id}/revoke", post(share::revoke))
         .route("/share/{secret}", get(share::view))
+        .layer(middleware::from_fn_with_state(state, guard_forms))
         .layer(middleware::from_fn(security_headers))
 }
 
@@ -383,6 +469,43 @@ mod tests {
             !html.contains("<script>\n") && !html.contains("<style>"),
             "no inline script or style"
         );
+    }
+
+    #[test]
+    fn origins_compare_scheme_host_and_port() {
+        let o = |u: &str| origin_of(u);
+        assert_eq!(
+            o("https://Log.Example/ui/x?y#z").as_deref(),
+            Some("https://log.example")
+        );
+        assert_eq!(
+            o("https://log.example:443").as_deref(),
+            Some("https://log.example")
+        );
+        assert_eq!(
+            o("http://log.example:80/").as_deref(),
+            Some("http://log.example")
+        );
+        assert_eq!(
+            o("http://127.0.0.1:8080").as_deref(),
+            Some("http://127.0.0.1:8080")
+        );
+        assert_eq!(
+            o("https://[::1]:8443").as_deref(),
+            Some("https://[::1]:8443")
+        );
+        assert_ne!(o("https://log.example:8443"), o("https://log.example"));
+        assert_ne!(o("http://log.example"), o("https://log.example"));
+        for bad in [
+            "null",
+            "",
+            "log.example",
+            "ftp://log.example",
+            "https://",
+            "https://a@log.example",
+        ] {
+            assert_eq!(o(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -21,8 +21,7 @@ use super::super::AppState;
 use super::super::error::ApiError;
 use super::super::export::stream_export;
 use super::{
-    ClientAddr, UiError, UiSession, check_form, check_same_origin, render, see_other,
-    session_cookie, session_cookie_header,
+    ClientAddr, UiError, UiSession, render, see_other, session_cookie, session_cookie_header,
 };
 use crate::service::admin::SettingsOutcome;
 use crate::service::cockpit::{Page, RunFilter};
@@ -33,7 +32,7 @@ const EXCEPTIONS_PER_PAGE: usize = 50;
 const SHARES_PER_PAGE: usize = 20;
 use crate::service::export::ExportRequest;
 use crate::service::gate::SignalRequest;
-use crate::service::session::Session;
+use crate::service::session::{EndSessions, Session};
 
 /// What every page's frame shows: who is signed in, the project, the form
 /// token.
@@ -84,13 +83,6 @@ fn page(html: String) -> Response {
 
 fn with_status(status: StatusCode, html: String) -> Response {
     (status, Html(html)).into_response()
-}
-
-/// Form fields every form carries.
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
 }
 
 // ------------------------------------------------------------------ sign-in
@@ -148,7 +140,6 @@ pub async fn signin(
     headers: HeaderMap,
     Form(f): Form<SignInForm>,
 ) -> Result<Response, UiError> {
-    check_same_origin(&headers)?;
     match s.compliance.sign_in(&f.api_key).await {
         Ok(signed) => {
             if let Some(previous) = session_cookie(&s, &headers) {
@@ -188,11 +179,9 @@ pub async fn signin(
 /// `POST /ui/signout`
 pub async fn signout(
     State(s): State<AppState>,
-    UiSession(session): UiSession,
+    _: UiSession,
     headers: HeaderMap,
-    Form(f): Form<CsrfForm>,
 ) -> Result<Response, UiError> {
-    check_form(&headers, &session, &f.csrf)?;
     if let Some(c) = session_cookie(&s, &headers) {
         s.compliance.sign_out(c).await?;
     }
@@ -420,8 +409,6 @@ pub async fn exceptions(
 /// Body of the filing form.
 #[derive(Deserialize)]
 pub struct FileForm {
-    #[serde(default)]
-    csrf: String,
     /// The blocked run (`run_…`) the exception is for.
     #[serde(default)]
     run_id: String,
@@ -451,10 +438,8 @@ pub async fn file_exception(
     State(s): State<AppState>,
     UiSession(session): UiSession,
     Path(project): Path<String>,
-    headers: HeaderMap,
     Form(f): Form<FileForm>,
 ) -> Result<Response, UiError> {
-    check_form(&headers, &session, &f.csrf)?;
     let (kind, endpoint) = f
         .finding
         .trim()
@@ -595,8 +580,6 @@ pub async fn exception(
 #[derive(Deserialize)]
 pub struct ApproveForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     comment: String,
 }
 
@@ -621,10 +604,8 @@ pub async fn approve(
     State(s): State<AppState>,
     UiSession(session): UiSession,
     Path((project, exc_id)): Path<(String, String)>,
-    headers: HeaderMap,
     Form(f): Form<ApproveForm>,
 ) -> Result<Response, UiError> {
-    check_form(&headers, &session, &f.csrf)?;
     let req = SignalRequest::CodeownerApproval { comment: f.comment };
     match s
         .compliance
@@ -640,8 +621,6 @@ pub async fn approve(
 #[derive(Deserialize)]
 pub struct RevokeForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     reason: String,
 }
 
@@ -650,10 +629,8 @@ pub async fn revoke(
     State(s): State<AppState>,
     UiSession(session): UiSession,
     Path((project, exc_id)): Path<(String, String)>,
-    headers: HeaderMap,
     Form(f): Form<RevokeForm>,
 ) -> Result<Response, UiError> {
-    check_form(&headers, &session, &f.csrf)?;
     match s
         .compliance
         .revoke(&session.principal, &project, &exc_id, &f.reason)
@@ -698,6 +675,20 @@ pub(super) async fn settings_page(
     } else {
         serde_json::Value::Null
     };
+    let sessions: Vec<Value> = s
+        .compliance
+        .sessions_of(session)
+        .await?
+        .into_iter()
+        .map(|x| {
+            json!({
+                "id": x.id,
+                "signed_in": compliance::time::format_time(x.created_at),
+                "last_seen": compliance::time::format_time(x.last_seen),
+                "current": x.current,
+            })
+        })
+        .collect();
     let today = s.compliance.today();
     let accepted: Vec<&str> = row
         .settings
@@ -717,6 +708,8 @@ pub(super) async fn settings_page(
             from => format_date(today - 89),
             to => format_date(today),
             shares,
+            sessions,
+            max_sessions => crate::service::session::MAX_SESSIONS_PER_KEY,
             held,
             second_admin => row.settings.second_admin_for_weakening,
             now => compliance::time::format_time(s.compliance.now()),
@@ -748,6 +741,12 @@ pub async fn settings(
         Some("The held change was approved, recorded in the log, and is in force.".to_owned())
     } else if q.contains_key("withdrawn") {
         Some("The held change was withdrawn; the controls are unchanged.".to_owned())
+    } else if let Some(n) = q.get("sessions_ended") {
+        Some(match n.as_str() {
+            "0" => "No session was ended (it had ended already).".to_owned(),
+            "1" => "One session was ended.".to_owned(),
+            n => format!("{} sessions were ended.", n.parse::<u32>().unwrap_or(0)),
+        })
     } else if q.contains_key("saved") {
         Some("Saved: the change is recorded in the log and in force.".to_owned())
     } else {
@@ -758,6 +757,46 @@ pub async fn settings(
         .map(String::as_str)
         .filter(|a| !a.is_empty());
     settings_page(&s, &session, &project, notice, None, None, shares_after).await
+}
+
+/// The form that ends sessions: one by its ID, or `others`.
+#[derive(Deserialize)]
+pub struct EndSessionsForm {
+    #[serde(default)]
+    session: String,
+}
+
+/// `POST /ui/p/{project}/sessions/end`: ends one of the signed-in
+/// principal's sessions (`session` is its ID), or all the others
+/// (`session=others`). Ending the current one signs out.
+pub async fn end_sessions(
+    State(s): State<AppState>,
+    UiSession(session): UiSession,
+    Path(project): Path<String>,
+    Form(f): Form<EndSessionsForm>,
+) -> Result<Response, UiError> {
+    // The project must be the principal's (as every page checks).
+    s.compliance
+        .project_row(&session.principal, &project)
+        .await?;
+    let which = if f.session == "others" {
+        EndSessions::Others
+    } else {
+        EndSessions::One(&f.session)
+    };
+    let ended = s.compliance.end_sessions(&session, which).await?;
+    tracing::info!(principal = %session.principal.id, project = %project, ended, "cockpit sessions ended by their principal");
+    if f.session
+        .eq_ignore_ascii_case(&crate::keys::to_hex(&session.id))
+    {
+        let mut resp = see_other("/ui/signin");
+        resp.headers_mut()
+            .insert(header::SET_COOKIE, session_cookie_header(&s, "", 0)?);
+        return Ok(resp);
+    }
+    Ok(see_other(&format!(
+        "/ui/p/{project}/settings?sessions_ended={ended}#sessions"
+    )))
 }
 
 /// A change ID as it may appear in a URL (IDs are `[A-Za-z0-9_-]`; anything
@@ -775,10 +814,7 @@ pub async fn settle_change(
     State(s): State<AppState>,
     UiSession(session): UiSession,
     Path((project, change, action)): Path<(String, String, String)>,
-    headers: HeaderMap,
-    Form(f): Form<CsrfForm>,
 ) -> Result<Response, UiError> {
-    check_form(&headers, &session, &f.csrf)?;
     let c = &s.compliance;
     let p = &session.principal;
     let (out, done) = match action.as_str() {
@@ -838,8 +874,6 @@ async fn settled_change(
 #[derive(Deserialize)]
 pub struct ControlsForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     bot_deny_list: String,
     #[serde(default)]
     max_exception_lifetime_seconds: String,
@@ -861,10 +895,8 @@ pub async fn controls(
     State(s): State<AppState>,
     UiSession(session): UiSession,
     Path(project): Path<String>,
-    headers: HeaderMap,
     Form(f): Form<ControlsForm>,
 ) -> Result<Response, UiError> {
-    check_form(&headers, &session, &f.csrf)?;
     let lifetime = match f.max_exception_lifetime_seconds.trim().parse::<u64>() {
         Ok(n) => n,
         Err(_) => {
@@ -926,8 +958,6 @@ pub async fn controls(
 #[derive(Deserialize)]
 pub struct ExportForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     from: String,
     #[serde(default)]
     to: String,
@@ -941,10 +971,8 @@ pub async fn export(
     State(s): State<AppState>,
     UiSession(session): UiSession,
     Path(project): Path<String>,
-    headers: HeaderMap,
     Form(f): Form<ExportForm>,
 ) -> Result<Response, UiError> {
-    check_form(&headers, &session, &f.csrf)?;
     let opt = |v: &str| Some(v.trim().to_owned()).filter(|v| !v.is_empty());
     let (from, to, format) = (opt(&f.from), opt(&f.to), opt(&f.format));
     let req = ExportRequest::parse(

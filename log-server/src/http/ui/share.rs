@@ -4,20 +4,18 @@
 
 use axum::Form;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use minijinja::context;
 use serde::Deserialize;
 
 use super::super::AppState;
 use super::pages::{settings_page, settings_refusal};
-use super::{UiError, UiSession, check_form, render, see_other};
+use super::{UiError, UiSession, render, see_other};
 
 /// Body of the form that creates a share link.
 #[derive(Deserialize)]
 pub struct CreateForm {
-    #[serde(default)]
-    csrf: String,
     #[serde(default)]
     from: String,
     #[serde(default)]
@@ -32,10 +30,8 @@ pub async fn create(
     State(s): State<AppState>,
     UiSession(session): UiSession,
     Path(project): Path<String>,
-    headers: HeaderMap,
     Form(f): Form<CreateForm>,
 ) -> Result<Response, UiError> {
-    check_form(&headers, &session, &f.csrf)?;
     let opt = |v: &str| Some(v.trim().to_owned()).filter(|v| !v.is_empty());
     let (from, to) = (opt(&f.from), opt(&f.to));
     let days = f.days.trim().parse::<i64>().unwrap_or(0);
@@ -54,22 +50,12 @@ pub async fn create(
     }
 }
 
-/// Body of the form that revokes a share link.
-#[derive(Deserialize)]
-pub struct RevokeForm {
-    #[serde(default)]
-    csrf: String,
-}
-
 /// `POST /ui/p/{project}/shares/{id}/revoke`
 pub async fn revoke(
     State(s): State<AppState>,
     UiSession(session): UiSession,
     Path((project, id)): Path<(String, String)>,
-    headers: HeaderMap,
-    Form(f): Form<RevokeForm>,
 ) -> Result<Response, UiError> {
-    check_form(&headers, &session, &f.csrf)?;
     s.compliance
         .revoke_share(&session.principal, &project, &id)
         .await?;
