@@ -54,12 +54,11 @@ except s3.exceptions.NoSuchKey:
 "#;
 
 fn python(script: &str, args: &[&str]) -> Output {
-    let out = Command::new("python3")
+    Command::new("python3")
         .args(["-c", script])
         .args(args)
         .output()
-        .unwrap();
-    out
+        .unwrap()
 }
 
 /// (bucket, prefix) of an `s3://BUCKET/PREFIX` URL.
@@ -388,7 +387,7 @@ fn a_backup_under_load_restores_and_an_older_dump_is_refused() {
         let load = s.spawn(|| {
             let mut n = 0u32;
             while !stop.load(Ordering::Relaxed) {
-                let srv = if n % 2 == 0 { &a } else { &b };
+                let srv = if n.is_multiple_of(2) { &a } else { &b };
                 srv.append(format!("during {n}").as_bytes());
                 n += 1;
             }
