@@ -43,9 +43,9 @@ fi
 section "cargo test"
 cargo test --locked --workspace --all-targets
 cargo test --locked --workspace --doc
-section "the PostgreSQL + object storage mode on real services (PostgreSQL, moto): the storage contract, its own tests, failover under load, then the end-to-end suite in that mode"
+section "the PostgreSQL + object storage mode on real services (PostgreSQL, moto): the storage contract, its own tests (backup, restore, rollback, the first schema format), failover under load, then the end-to-end suite in that mode"
 scripts/test-services.sh cargo test --locked --workspace --lib storage::contract
-scripts/test-services.sh cargo test --locked --workspace --test cluster --test cluster_compliance
+scripts/test-services.sh cargo test --locked --workspace --test cluster --test cluster_compliance --test pg_restore
 scripts/test-services.sh cargo test --locked --workspace --test witnessing -- both_frontends
 section "failover under load: 25 rounds of SIGKILL/SIGSTOP of the integrator or a frontend and PostgreSQL crashes (about a minute)"
 scripts/test-services.sh cargo test --locked --workspace --test cluster_failover -- --nocapture

@@ -22,6 +22,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use tlog::{Frontier, Hash, SignerKey, VerifierKey, open_checkpoint};
 
+use crate::rollback::{check_against_signed, open_signed, rollback_notice};
 use crate::storage::rocksdb::{FORMAT_VERSION, RocksDb};
 use crate::storage::{LogStore, write_file_atomically};
 use crate::{Error, Result};
@@ -369,32 +370,11 @@ fn prove_tree(
     Ok((stored, latest))
 }
 
-/// What an operator must tell auditors after [`check_rollback`] accepted a
-/// rollback.
-fn rollback_notice(stored: u64, signed: u64, evidence: &Path) -> String {
-    format!(
-        "ROLLBACK ACCEPTED: the log had signed a checkpoint of {signed} entries (kept in {}); its database now holds {stored}. \
-Entries {stored} to {} are lost. The log will sign new checkpoints whose trees do not extend the lost ones: \
-an auditor, witness or publication repository that holds a checkpoint of a size above {stored} \
-(the one of size {signed}, say) will find that the log cannot prove its new checkpoints consistent with it, \
-which is the evidence of a rollback (a split view). Tell them before they find it; \
-the publisher refuses to publish until its repository is dealt with (docs/operations.md).",
-        evidence.display(),
-        signed - 1
-    )
-}
-
 /// Compares `store` with the latest checkpoint the log has signed, as the
 /// data directory's `latest-checkpoint` file records it, before the log
-/// starts on it:
-/// - a store that holds that tree (the same root at its size) is fine;
-/// - a store with fewer entries is a rollback: refused, unless
-///   `accept_rollback`, and then the file is kept as evidence beside it and
-///   the returned notice says what auditors will see;
-/// - a store with a different root at that size is another tree: refused.
-///
-/// Then the file is brought up to the store's latest checkpoint. Returns
-/// the notice of an accepted rollback.
+/// starts on it ([`check_against_signed`], the rule of both modes); an accepted rollback keeps the
+/// file as evidence beside it. Then the file is brought up to the store's
+/// latest checkpoint. Returns the notice of an accepted rollback.
 ///
 /// # Errors
 /// [`Error::Rollback`], [`Error::Backup`] (a file not signed by the log's
@@ -411,35 +391,27 @@ pub fn check_rollback(
     let mut recorded = 0;
     if file.exists() {
         let note = fs::read(&file).map_err(io(format_args!("reading {}", file.display())))?;
-        let cp = open_checkpoint(&note, vkey)
-            .map_err(|e| {
-                Error::Backup(format!(
-                    "{} does not verify with the log's key ({e}): it is not this log's checkpoint",
-                    file.display()
-                ))
-            })?
-            .checkpoint;
-        if cp.tree_size > stored {
-            if !accept_rollback {
-                return Err(Error::Rollback {
-                    stored,
-                    signed: cp.tree_size,
-                    file: file.display().to_string(),
-                });
-            }
+        let source = file.display().to_string();
+        let cp = open_signed(&note, vkey, &source)?;
+        let rolled_back = check_against_signed(
+            stored,
+            &cp,
+            &source,
+            &mut |size| Ok(tlog::tree_hash(size, &store)?),
+            accept_rollback,
+        )?;
+        if rolled_back {
             let evidence = data_dir.join(format!(
                 "{LATEST_CHECKPOINT_FILE}.rolled-back-from-{}",
                 cp.tree_size
             ));
             fs::rename(&file, &evidence)
                 .map_err(io(format_args!("moving {} aside", file.display())))?;
-            notice = Some(rollback_notice(stored, cp.tree_size, &evidence));
-        } else if tlog::tree_hash(cp.tree_size, &store)? != cp.root_hash {
-            return Err(Error::Backup(format!(
-                "the database is not the tree of the checkpoint the log signed at size {} ({}): it is another tree; refusing to start on it",
+            notice = Some(rollback_notice(
+                stored,
                 cp.tree_size,
-                file.display()
-            )));
+                &evidence.display().to_string(),
+            ));
         } else {
             recorded = cp.tree_size;
         }

@@ -54,7 +54,8 @@ pub enum Error {
     #[error("{0}")]
     Backup(String),
     /// The store's tree is shorter than a checkpoint the log has already
-    /// signed (an older database restored): starting would roll it back.
+    /// signed and published (an older database restored): starting would
+    /// roll it back (`crate::rollback`).
     #[error(
         "the database holds {stored} entries, but the log has signed a checkpoint of {signed} entries ({file}): starting on it would roll the tree back below a checkpoint the log has published"
     )]
@@ -63,7 +64,8 @@ pub enum Error {
         stored: u64,
         /// Size of the latest checkpoint the log signed.
         signed: u64,
-        /// The file that records it.
+        /// Where it is recorded: the data directory's `latest-checkpoint`,
+        /// or the bucket's `checkpoint` (its `s3://` URL).
         file: String,
     },
     /// A transparency-log computation failed (a missing hash, a bad size).

@@ -12,6 +12,7 @@
 //! | [`keys`] | API keys: creation, authentication, revocation |
 //! | [`log`] | the sequencer and the checkpointer, and the log's reads |
 //! | [`storage`] | traits and their contracts; the RocksDB and in-memory backends |
+//! | [`rollback`] | the rule both modes apply at start: never on a tree shorter than (or other than) a published checkpoint |
 //! | [`budget`] | the budget of request bytes in flight, shared by every route with a body, with a share per API key |
 //! | [`metrics`] | counters and histograms (Prometheus text) |
 //! | [`publish`] | the publisher running inside `serve` |
@@ -28,6 +29,7 @@ pub mod keys;
 pub mod log;
 pub mod metrics;
 pub mod publish;
+pub mod rollback;
 pub mod service;
 pub mod storage;
 pub mod witness;

@@ -134,11 +134,11 @@ pub struct ServeArgs {
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration, hide_short_help = true)]
     pub witness_timeout: Duration,
     /// Start even though the database holds fewer entries than the latest
-    /// checkpoint the log signed (`<data-dir>/latest-checkpoint`), i.e. an
-    /// older backup was restored: the entries after it are lost, and
-    /// whoever holds a checkpoint of a larger tree will see that the log
-    /// cannot prove its new checkpoints consistent with it. See
-    /// docs/operations.md.
+    /// checkpoint the log signed (`<data-dir>/latest-checkpoint`; in the
+    /// PostgreSQL mode, the bucket's `checkpoint`), i.e. an older backup
+    /// was restored: the entries after it are lost, and whoever holds a
+    /// checkpoint of a larger tree will see that the log cannot prove its
+    /// new checkpoints consistent with it. See docs/operations.md.
     #[arg(long)]
     pub accept_rollback: bool,
     /// Directory under which `POST /v1/admin/backup` (`stateanchor-log
@@ -403,47 +403,63 @@ fn load_witness_policy(path: &std::path::Path, args: &ServeArgs) -> Result<Witne
 /// The store, and the embedded RocksDB store again (for online backups).
 type OpenedStore = (Arc<dyn Storage>, Option<Arc<RocksDb>>);
 
-/// Opens the backend the flags name: the one place that picks it. The
-/// RocksDB store is checked against the latest checkpoint the log signed
-/// (`backup::check_rollback`), and also returned for online backups.
+/// Opens the backend the flags name: the one place that picks it. Each is
+/// checked against the latest checkpoint the log published
+/// (`crate::rollback`: the RocksDB store against `latest-checkpoint`, the
+/// PostgreSQL database against the bucket's `checkpoint`); the RocksDB
+/// store is also returned for online backups.
 fn open_store(args: &ServeArgs, vkey: &tlog::VerifierKey) -> Result<OpenedStore> {
     Ok(match (&args.database, &args.objects) {
-        (Some(database), Some(objects)) => (
-            Arc::new(
-                Cluster::open(
-                    database,
-                    objects,
-                    ClusterConfig {
-                        lease_ttl: args.lease_ttl,
-                        database_ca: args.database_ca.clone(),
-                        witnessed: args.witness_policy.is_some(),
-                        ..ClusterConfig::default()
-                    },
-                )
-                .context("opening the PostgreSQL and object storage backend")?,
-            ),
-            None,
-        ),
+        (Some(database), Some(objects)) => {
+            let cluster = Cluster::open(
+                database,
+                objects,
+                ClusterConfig {
+                    lease_ttl: args.lease_ttl,
+                    database_ca: args.database_ca.clone(),
+                    witnessed: args.witness_policy.is_some(),
+                    ..ClusterConfig::default()
+                },
+            )
+            .context("opening the PostgreSQL and object storage backend")?;
+            // The database against the bucket's published checkpoint.
+            let notice = cluster
+                .check_published(vkey, args.accept_rollback)
+                .map_err(refuse_rollback)?;
+            announce_rollback(notice);
+            (Arc::new(cluster), None)
+        }
         (None, None) => {
             let store = Arc::new(
                 RocksDb::open(&args.data_dir.join(backup::DB_DIR))?
                     .keep_latest_checkpoint_in(args.data_dir.join(backup::LATEST_CHECKPOINT_FILE)),
             );
-            let notice = backup::check_rollback(&args.data_dir, &*store, vkey, args.accept_rollback)
-                .map_err(|e| match e {
-                    crate::Error::Rollback { .. } => anyhow::anyhow!(e).context(
-                        "refusing to start; if the later entries are really lost, start with --accept-rollback (see docs/operations.md)",
-                    ),
-                    other => other.into(),
-                })?;
-            if let Some(n) = notice {
-                eprintln!("stateanchor-log: {n}");
-                tracing::warn!(alert = true, "{n}");
-            }
+            let notice =
+                backup::check_rollback(&args.data_dir, &*store, vkey, args.accept_rollback)
+                    .map_err(refuse_rollback)?;
+            announce_rollback(notice);
             (store.clone(), Some(store))
         }
         _ => anyhow::bail!("--database and --objects go together"),
     })
+}
+
+/// A refusal of the rollback rule (`crate::rollback`), with what to do.
+fn refuse_rollback(e: crate::Error) -> anyhow::Error {
+    match e {
+        crate::Error::Rollback { .. } => anyhow::anyhow!(e).context(
+            "refusing to start; if the later entries are really lost, start with --accept-rollback (see docs/operations.md)",
+        ),
+        other => other.into(),
+    }
+}
+
+/// Prints and logs (as an alert) the notice of an accepted rollback.
+fn announce_rollback(notice: Option<String>) {
+    if let Some(n) = notice {
+        eprintln!("stateanchor-log: {n}");
+        tracing::warn!(alert = true, "{n}");
+    }
 }
 
 /// Runs `serve`.

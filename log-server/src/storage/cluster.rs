@@ -25,7 +25,7 @@ use compliance::ledger::ProjectRow;
 use compliance::principal::{KeyRecord, Profile};
 use tlog::{
     BundleId, Checkpoint, Frontier, Hash, HashReader, NodeId, SignerKey, TILE_WIDTH,
-    TileHashReader, TileId, TileReader,
+    TileHashReader, TileId, TileReader, VerifierKey,
 };
 
 use super::objects::Objects;
@@ -34,7 +34,7 @@ use super::{
     Batch, Integrated, LogStore as _, NewEntry, ProjectWriters, RecordRef, Sequenced, SessionRow,
     ShareRow, SharedLog, StoredRecord, WriterClaim,
 };
-use crate::{Error, Result};
+use crate::{Error, Result, rollback};
 
 /// Most entries integrated in one step (one round of object writes).
 const MAX_STEP: u64 = 16_384;
@@ -83,6 +83,9 @@ pub struct Cluster {
     size: AtomicU64,
     /// The integrator's frontier, while this process holds the lease.
     frontier: Mutex<Option<Frontier>>,
+    /// The lease epoch in which this process last checked the database
+    /// against the bucket's checkpoint ([`Cluster::check_published`]).
+    checked_epoch: AtomicU64,
 }
 
 /// The bucket's tiles, for [`TileHashReader`].
@@ -157,6 +160,7 @@ impl Cluster {
             config,
             size: AtomicU64::new(0),
             frontier: Mutex::new(None),
+            checked_epoch: AtomicU64::new(u64::MAX),
         };
         cluster.tree_size()?;
         Ok(cluster)
@@ -193,6 +197,33 @@ impl Cluster {
                 "the bucket's tiles do not hash to the integrated root at size {old_size}"
             )));
         }
+        // Object writes first, with no database transaction open; then the
+        // signed checkpoint; then the compare-and-swap.
+        let f = self.write_objects(&frontier, end)?;
+        let root = f.root();
+        let note = Checkpoint::new(signer.name(), end, root)
+            .sign(signer)?
+            .to_string();
+        if !self
+            .pg
+            .advance(&self.holder, lease, old_size, end, &root, note.as_bytes())?
+        {
+            return Ok(false);
+        }
+        self.size.fetch_max(end, Ordering::AcqRel);
+        if !self.config.witnessed {
+            self.objects.put_checkpoint(end, note.as_bytes())?;
+        }
+        *slot = Some(f);
+        Ok(true)
+    }
+
+    /// Writes the bundles and tiles of the tree grown from `frontier` to
+    /// `end` entries (create-only), from the sequenced entries; returns the
+    /// grown frontier.
+    fn write_objects(&self, frontier: &Frontier, end: u64) -> Result<Frontier> {
+        let tiles = Tiles(&self.objects);
+        let old_size = frontier.size();
         let bundle_start = old_size / TILE_WIDTH * TILE_WIDTH;
         let data = self.pg.sequenced(bundle_start, end)?;
         if data.len() as u64 != end - bundle_start {
@@ -240,25 +271,230 @@ impl Cluster {
                 }
             }
         }
-        // Object writes first, with no database transaction open; then the
-        // signed checkpoint; then the compare-and-swap.
         self.objects.put_immutable(objects)?;
-        let root = f.root();
-        let note = Checkpoint::new(signer.name(), end, root)
-            .sign(signer)?
-            .to_string();
-        if !self
-            .pg
-            .advance(&self.holder, lease, old_size, end, &root, note.as_bytes())?
+        Ok(f)
+    }
+
+    /// The frontier of the bucket's tree of `size` entries, from its tiles.
+    fn bucket_frontier(&self, size: u64) -> Result<Frontier> {
+        let tiles = Tiles(&self.objects);
+        Ok(Frontier::from_reader(
+            size,
+            &TileHashReader::new(size, &tiles),
+        )?)
+    }
+
+    /// The root of the database's tree at `size`: its kept checkpoint of
+    /// that size, or else, within the integrated tree, the bucket's tiles of
+    /// the integrated tree (which must hash to the integrated root), or,
+    /// beyond it, the integrated tree grown with the sequenced entries.
+    fn database_root(
+        &self,
+        size: u64,
+        c: &super::postgres::Coordinator,
+        vkey: &VerifierKey,
+    ) -> Result<Hash> {
+        if let Some(note) = self.pg.checkpoint_at(size)? {
+            let source = format!("the database's checkpoint of size {size}");
+            return Ok(rollback::open_signed(&note, vkey, &source)?.root_hash);
+        }
+        let tiles = Tiles(&self.objects);
+        let mut f = self.bucket_frontier(c.int_size)?;
+        if f.root() != c.int_root {
+            return Err(Error::Corrupt(format!(
+                "the bucket's tiles do not hash to the database's integrated root at size {}",
+                c.int_size
+            )));
+        }
+        if size <= c.int_size {
+            return Ok(tlog::tree_hash(
+                size,
+                &TileHashReader::new(c.int_size, &tiles),
+            )?);
+        }
+        let mut at = c.int_size;
+        while at < size {
+            let end = size.min(at + MAX_STEP);
+            let data = self.pg.sequenced(at, end)?;
+            if data.len() as u64 != end - at {
+                return Err(Error::Corrupt(format!(
+                    "entries {at}..{end} are not all sequenced"
+                )));
+            }
+            for d in &data {
+                f.append(tlog::leaf_hash(d), |_, _| {});
+            }
+            at = end;
+        }
+        Ok(f.root())
+    }
+
+    /// **The rollback rule in this mode** ([`rollback::check_against_signed`]):
+    /// compares the database with the bucket's `checkpoint`, the latest
+    /// checkpoint the log published. Every frontend runs it at start, and
+    /// the integrator again whenever it takes the lease, before it signs.
+    ///
+    /// - Nothing published (no `checkpoint`): nothing to compare.
+    /// - The database holds (sequenced) at least the checkpoint's entries:
+    ///   its root at that size must be the checkpoint's, or it is another
+    ///   tree (refused). A bucket whose tiles stop below the database's
+    ///   integrated tree (a copy made before the dump) gets the missing
+    ///   bundles and tiles written from the database, once they are proved
+    ///   to hash to its integrated root.
+    /// - Fewer: a rollback, refused unless `accept_rollback`. Accepted, the
+    ///   bucket's `checkpoint` is kept as `checkpoint.rolled-back-from-N`,
+    ///   the tiles and bundles beyond the database's integrated tree are
+    ///   moved under `rolled-back-from-N/`, and `checkpoint` becomes the
+    ///   database's; the notice says what auditors will see.
+    ///
+    /// # Errors
+    /// [`Error::Rollback`]; [`Error::Backup`] (another tree, a checkpoint
+    /// not signed by the log's key); storage failures.
+    pub fn check_published(
+        &self,
+        vkey: &VerifierKey,
+        accept_rollback: bool,
+    ) -> Result<Option<String>> {
+        let Some(note) = self.objects.get("checkpoint")? else {
+            return Ok(None);
+        };
+        let source = self.objects.url("checkpoint");
+        let published = rollback::open_signed(&note, vkey, &source)?;
+        let c = self.pg.coordinator()?;
+        let m = published.tree_size;
+        if m < c.int_size {
+            // A bucket copy older than the database may lack the tiles of
+            // its integrated tree: written from the database, once proved.
+            self.complete_bucket(&published, &source, &c)?;
+        }
+        let rolled_back = rollback::check_against_signed(
+            c.next_index,
+            &published,
+            &source,
+            &mut |size| self.database_root(size, &c, vkey),
+            accept_rollback,
+        )?;
+        if rolled_back {
+            return self.accept_rollback(&c, m, &note).map(Some);
+        }
+        Ok(None)
+    }
+
+    /// Writes the bundles and tiles of the database's integrated tree that
+    /// the bucket lacks beyond its `published` checkpoint (a bucket copy
+    /// older than the database): first proves that the sequenced entries
+    /// grow the bucket's tree to the integrated root (so that the database
+    /// is the bucket's tree and more), then writes, then puts the
+    /// database's checkpoint.
+    fn complete_bucket(
+        &self,
+        published: &Checkpoint,
+        source: &str,
+        c: &super::postgres::Coordinator,
+    ) -> Result<()> {
+        if self
+            .bucket_frontier(c.int_size)
+            .is_ok_and(|f| f.root() == c.int_root)
         {
-            return Ok(false);
+            return Ok(());
         }
-        self.size.fetch_max(end, Ordering::AcqRel);
-        if !self.config.witnessed {
-            self.objects.put_checkpoint(end, note.as_bytes())?;
+        let from = self.bucket_frontier(published.tree_size).map_err(|e| {
+            Error::Backup(format!(
+                "the bucket {} lacks the tiles of its own checkpoint of {} entries ({e}): restore all of a bucket copy's objects",
+                self.objects.url(""),
+                published.tree_size
+            ))
+        })?;
+        let another = || {
+            Error::Backup(format!(
+                "the database is not the tree of the checkpoint the log signed at size {} ({source}): it is another tree; refusing to start on it",
+                published.tree_size
+            ))
+        };
+        if from.root() != published.root_hash {
+            return Err(another());
         }
-        *slot = Some(f);
-        Ok(true)
+        let mut proof = from.clone();
+        while proof.size() < c.int_size {
+            let end = c.int_size.min(proof.size() + MAX_STEP);
+            let data = self.pg.sequenced(proof.size(), end)?;
+            if data.len() as u64 != end - proof.size() {
+                return Err(Error::Corrupt(format!(
+                    "entries {}..{end} are not all sequenced",
+                    proof.size()
+                )));
+            }
+            for d in &data {
+                proof.append(tlog::leaf_hash(d), |_, _| {});
+            }
+        }
+        if proof.root() != c.int_root {
+            return Err(another());
+        }
+        let mut f = from;
+        while f.size() < c.int_size {
+            let end = c.int_size.min(f.size() + MAX_STEP);
+            f = self.write_objects(&f, end)?;
+        }
+        tracing::warn!(
+            from = published.tree_size,
+            to = c.int_size,
+            "wrote the bucket's missing bundles and tiles from the database"
+        );
+        if let Some(note) = &c.checkpoint
+            && !self.config.witnessed
+        {
+            self.objects.put_checkpoint(c.int_size, note)?;
+        }
+        Ok(())
+    }
+
+    /// An accepted rollback from the published tree of `lost` entries (its
+    /// checkpoint `note`) to the database's: keeps the evidence in the
+    /// bucket, moves the lost tiles and bundles aside, and makes the
+    /// database's checkpoint the bucket's. Returns the notice. Running it
+    /// again after a failure finishes it.
+    fn accept_rollback(
+        &self,
+        c: &super::postgres::Coordinator,
+        lost: u64,
+        note: &[u8],
+    ) -> Result<String> {
+        let evidence = format!("checkpoint.rolled-back-from-{lost}");
+        self.objects
+            .put_immutable(vec![(evidence.clone(), note.to_vec())])?;
+        let kept = c.int_size;
+        let moved = self.objects.move_aside(
+            &|rel| match tlog::parse_tile_path(rel) {
+                // Kept: the objects of the database's tree (and of the
+                // smaller trees before it), which the lost tree shares.
+                Ok(tlog::TilePath::Tile(t)) => {
+                    let covered = (t.index * TILE_WIDTH + u64::from(t.width))
+                        .checked_shl(u32::from(t.level) * 8)
+                        .unwrap_or(u64::MAX);
+                    covered > kept
+                }
+                Ok(tlog::TilePath::Bundle(b)) => b.first_entry() + u64::from(b.width) > kept,
+                Err(_) => false,
+            },
+            &format!("rolled-back-from-{lost}"),
+        )?;
+        self.objects.replace_checkpoint(c.checkpoint.as_deref())?;
+        *self
+            .frontier
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+        tracing::warn!(
+            lost,
+            kept,
+            moved,
+            "rollback accepted: the lost tree's tiles and bundles were moved aside"
+        );
+        Ok(format!(
+            "{} The bundles and tiles of the lost entries ({moved} objects) were moved under {}.",
+            rollback::rollback_notice(c.next_index, lost, &self.objects.url(&evidence)),
+            self.objects.url(&format!("rolled-back-from-{lost}/"))
+        ))
     }
 }
 
@@ -271,6 +507,12 @@ impl SharedLog for Cluster {
         let lease = self.pg.acquire_lease(&self.holder, self.config.lease_ttl)?;
         let integrator = lease.is_some();
         if let Some(lease) = lease {
+            // A new lease: first the rollback rule, before anything is
+            // signed (never a checkpoint that forks from the bucket's).
+            if self.checked_epoch.load(Ordering::Acquire) != lease.epoch {
+                self.check_published(&signer.verifier_key(), false)?;
+                self.checked_epoch.store(lease.epoch, Ordering::Release);
+            }
             let deadline = Instant::now() + self.config.lease_ttl / 2;
             loop {
                 let c = self.pg.coordinator()?;

@@ -82,6 +82,8 @@ impl Cache {
 pub struct Objects {
     store: Arc<dyn ObjectStore>,
     prefix: String,
+    /// `s3://BUCKET[/PREFIX]`, for messages.
+    url: String,
     bridge: Bridge,
     cache: Mutex<Cache>,
     /// Requests sent and cache hits.
@@ -135,6 +137,10 @@ impl Objects {
         let prefix = prefix.trim_matches('/').to_owned();
         let objects = Objects {
             store: Arc::new(store),
+            url: format!(
+                "s3://{bucket}{}{prefix}",
+                if prefix.is_empty() { "" } else { "/" }
+            ),
             prefix,
             bridge: Bridge::new("sa-objects", timeout)?,
             cache: Mutex::new(Cache {
@@ -250,6 +256,95 @@ impl Objects {
                 "it kept changing under us (another integrator?)",
             ))
         })
+    }
+
+    /// The `s3://` URL of the object `rel`, for messages.
+    #[must_use]
+    pub fn url(&self, rel: &str) -> String {
+        format!("{}/{rel}", self.url)
+    }
+
+    /// Writes `checkpoint` whatever the stored one is, or removes it
+    /// (`None`): only after an accepted rollback, when a smaller tree's
+    /// checkpoint replaces the lost one's.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub fn replace_checkpoint(&self, note: Option<&[u8]>) -> Result<()> {
+        let (store, path) = (self.store.clone(), self.path("checkpoint"));
+        let note = note.map(Bytes::copy_from_slice);
+        self.bridge.run("replacing the checkpoint", async move {
+            match note {
+                Some(note) => {
+                    let opts = PutOptions {
+                        attributes: attributes(NO_CACHE, "text/plain; charset=utf-8"),
+                        ..PutOptions::default()
+                    };
+                    store
+                        .put_opts(&path, PutPayload::from(note), opts)
+                        .await
+                        .map(drop)
+                        .map_err(os("replacing the checkpoint"))
+                }
+                None => match store.delete(&path).await {
+                    Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+                    Err(e) => Err(os("removing the checkpoint")(e)),
+                },
+            }
+        })
+    }
+
+    /// Moves every object under `tile/` whose path `lost` selects to
+    /// `to/<its path>` (copied, then deleted); returns how many. Only after
+    /// an accepted rollback: the tiles and bundles of the lost entries.
+    ///
+    /// # Errors
+    /// Storage failures (the objects not moved yet are where they were;
+    /// running it again finishes the move).
+    pub fn move_aside(&self, lost: &(dyn Fn(&str) -> bool + Sync), to: &str) -> Result<u64> {
+        use futures_util::StreamExt as _;
+        let store = self.store.clone();
+        let tiles = self.path("tile");
+        let listed: Vec<String> = self.bridge.run("listing the bucket's tiles", async move {
+            let mut out = Vec::new();
+            let mut list = store.list(Some(&tiles));
+            while let Some(meta) = list.next().await {
+                out.push(
+                    meta.map_err(os("listing the bucket's tiles"))?
+                        .location
+                        .to_string(),
+                );
+            }
+            Ok(out)
+        })?;
+        let skip = if self.prefix.is_empty() {
+            0
+        } else {
+            self.prefix.len() + 1
+        };
+        let moves: Vec<(Path, Path)> = listed
+            .iter()
+            .filter_map(|key| key.get(skip..))
+            .filter(|rel| lost(rel))
+            .map(|rel| (self.path(rel), self.path(&format!("{to}/{rel}"))))
+            .collect();
+        let n = moves.len() as u64;
+        let store = self.store.clone();
+        self.bridge.run("moving the lost tiles aside", async move {
+            for (from, dest) in moves {
+                store
+                    .copy(&from, &dest)
+                    .await
+                    .map_err(os(format!("copying {from} to {dest}")))?;
+                store
+                    .delete(&from)
+                    .await
+                    .map_err(os(format!("removing {from}")))?;
+            }
+            Ok(())
+        })?;
+        self.clear_cache();
+        Ok(n)
     }
 
     /// An object, read from the store (not cached): `None` if missing.

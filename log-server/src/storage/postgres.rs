@@ -15,6 +15,20 @@
 //! | `sa_jobs` | one-off jobs every frontend schedules (a week's digest), by the one that claimed each |
 //! | `sa_sessions` | the cockpit's sessions, by the SHA-256 of their secret: the principal key's SHA-256, the CSRF token, sign-in and last-request times (ms, the frontends' clocks) |
 //! | `sa_shares` | share links, by the SHA-256 of their secret: the link's fields, `revoked_at`, and `last_use_recorded`, which a frontend sets with a compare-and-set before it records a use |
+//! | `sa_meta` | one row: the schema's format, `schema_version` ([`SCHEMA_VERSION`]) |
+//!
+//! # Schema format
+//!
+//! Format 1 is the schema of every release before `sa_meta` existed: the
+//! tables above but `sa_meta` (the releases of issue 13 and after; the
+//! columns a release added, such as `sa_coord.witnessed` and
+//! `sa_shares.created_by`, are added in place by the schema itself).
+//! Format 2 is format 1 plus `sa_meta`. At connection, in one transaction
+//! under an advisory lock (several frontends starting at once are
+//! serialized), [`Postgres::connect`] creates the schema in an empty
+//! database, migrates an older format to [`SCHEMA_VERSION`], and refuses a
+//! later format, which an older release cannot know the meaning of
+//! ([`schema_plan`]).
 //!
 //! # Sequencing
 //!
@@ -174,6 +188,56 @@ DO $$ BEGIN
     END IF;
 END $$;
 ";
+
+/// The schema format this release writes (see "Schema format" above).
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// The advisory lock that serializes schema creation and migration.
+const SCHEMA_LOCK: i64 = 7_243_515;
+
+/// Format 1 to 2: the table of the schema's format.
+const MIGRATE_TO_2: &str = "
+CREATE TABLE IF NOT EXISTS sa_meta (
+    id int PRIMARY KEY CHECK (id = 1),
+    schema_version integer NOT NULL
+);
+INSERT INTO sa_meta (id, schema_version) VALUES (1, 2)
+    ON CONFLICT (id) DO UPDATE SET schema_version = 2;
+";
+
+/// What [`Postgres::connect`] does with the schema it finds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SchemaPlan {
+    /// An empty database: create the schema of [`SCHEMA_VERSION`].
+    Create,
+    /// A schema of this format (older than [`SCHEMA_VERSION`]): migrate it.
+    Migrate(u32),
+    /// The current format: nothing to do.
+    Current,
+}
+
+/// The plan for a database whose `sa_meta` says `version` (`None`: no
+/// `sa_meta`) and which has the coordinator table or not.
+///
+/// # Errors
+/// [`Error::Config`] for a later format than [`SCHEMA_VERSION`], or a
+/// version of 0 or below, saying what to do.
+pub fn schema_plan(target: &str, version: Option<i64>, has_tables: bool) -> Result<SchemaPlan> {
+    match version {
+        None if has_tables => Ok(SchemaPlan::Migrate(1)),
+        None => Ok(SchemaPlan::Create),
+        Some(v) if v == i64::from(SCHEMA_VERSION) => Ok(SchemaPlan::Current),
+        Some(v) if v > i64::from(SCHEMA_VERSION) => Err(Error::Config(format!(
+            "the database at {target} holds a schema of format {v}, written by a later release; \
+             this release reads formats 1 to {SCHEMA_VERSION}: run the release that wrote it (or a later one), \
+             or restore the dump taken before the upgrade into a new database (docs/operations.md, \"Upgrades\")"
+        ))),
+        Some(v) if v >= 1 => Ok(SchemaPlan::Migrate(u32::try_from(v).unwrap_or(1))),
+        Some(v) => Err(Error::Corrupt(format!(
+            "sa_meta says schema format {v}, which no release wrote"
+        ))),
+    }
+}
 
 /// The integrated tree and the sequencer's position, as stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -359,18 +423,33 @@ impl Postgres {
         });
         let bridge = Bridge::new("sa-postgres", timeout.max(Duration::from_secs(30)))?;
         let p = pool.clone();
-        bridge.run("creating the PostgreSQL tables", async move {
-            let c = p.get().await?;
-            let c = c.as_ref().ok_or(Error::Stopped)?;
-            // Concurrent first starts of several frontends: serialize the
-            // DDL with an advisory lock.
-            c.batch_execute(&format!(
-                "BEGIN; SELECT pg_advisory_xact_lock(7243515); {SCHEMA} COMMIT;"
-            ))
-            .await
-            .map_err(db("creating the PostgreSQL tables"))
+        let done = bridge.run("creating the PostgreSQL tables", async move {
+            let mut c = p.get().await?;
+            let c = c.as_mut().ok_or(Error::Stopped)?;
+            ensure_schema(c, &p.target).await
         })?;
+        match done {
+            SchemaPlan::Create => {
+                tracing::info!(format = SCHEMA_VERSION, "created the PostgreSQL schema")
+            }
+            SchemaPlan::Migrate(from) => {
+                tracing::info!(from, to = SCHEMA_VERSION, "migrated the PostgreSQL schema")
+            }
+            SchemaPlan::Current => {}
+        }
         Ok(Postgres { pool, bridge })
+    }
+
+    /// The schema's format, as `sa_meta` records it (1 if it has none).
+    ///
+    /// # Errors
+    /// Database failures.
+    pub fn schema_version(&self) -> Result<i64> {
+        self.run("reading the schema format", |p| async move {
+            let guard = p.get().await?;
+            let c = guard.as_ref().ok_or(Error::Stopped)?;
+            Ok(read_schema_version(c).await?.unwrap_or(1))
+        })
     }
 
     fn run<T, F, Fut>(&self, what: &'static str, f: F) -> Result<T>
@@ -846,6 +925,22 @@ impl Postgres {
         })
     }
 
+    /// The kept checkpoint of the tree of `size`, if there is one.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub fn checkpoint_at(&self, size: u64) -> Result<Option<Vec<u8>>> {
+        let size = to_i64(size)?;
+        self.run("reading a checkpoint", move |p| async move {
+            let guard = p.get().await?;
+            let c = guard.as_ref().ok_or(Error::Stopped)?;
+            c.query_opt("SELECT note FROM sa_checkpoints WHERE size = $1", &[&size])
+                .await
+                .map(|r| r.map(|r| r.get(0)))
+                .map_err(db("reading a checkpoint"))
+        })
+    }
+
     /// Every kept checkpoint from `from_size` on, by size.
     ///
     /// # Errors
@@ -932,6 +1027,56 @@ impl Postgres {
         })?;
         v.into_iter().map(to_u64).collect()
     }
+}
+
+/// `sa_meta`'s schema version, `None` if there is no `sa_meta`.
+async fn read_schema_version(c: &impl tokio_postgres::GenericClient) -> Result<Option<i64>> {
+    let read = db("reading the schema format");
+    let has_meta: bool = c
+        .query_one("SELECT to_regclass('sa_meta') IS NOT NULL", &[])
+        .await
+        .map_err(&read)?
+        .get(0);
+    if !has_meta {
+        return Ok(None);
+    }
+    let v: Option<i32> = c
+        .query_opt("SELECT schema_version FROM sa_meta WHERE id = 1", &[])
+        .await
+        .map_err(&read)?
+        .map(|r| r.get(0));
+    // A table without its row is the migration's first statement alone,
+    // which its transaction makes impossible; read it as format 1.
+    Ok(Some(v.map_or(1, i64::from)))
+}
+
+/// Creates, migrates or checks the schema ([`schema_plan`]), in one
+/// transaction under the schema's advisory lock: several frontends
+/// starting at once take turns, and the later ones find it done.
+async fn ensure_schema(c: &mut Client, target: &str) -> Result<SchemaPlan> {
+    let tx = c.transaction().await.map_err(db("BEGIN"))?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])
+        .await
+        .map_err(db("locking the schema"))?;
+    let version = read_schema_version(&tx).await?;
+    let has_tables: bool = tx
+        .query_one("SELECT to_regclass('sa_coord') IS NOT NULL", &[])
+        .await
+        .map_err(db("reading the schema"))?
+        .get(0);
+    let plan = schema_plan(target, version, has_tables)?;
+    if plan != SchemaPlan::Current {
+        // Format 1's schema (completing it in place, as its releases
+        // did), then each step to the current format.
+        tx.batch_execute(SCHEMA)
+            .await
+            .map_err(db("creating the PostgreSQL tables"))?;
+        tx.batch_execute(MIGRATE_TO_2)
+            .await
+            .map_err(db("migrating the PostgreSQL schema to format 2"))?;
+    }
+    tx.commit().await.map_err(db("COMMIT of the schema"))?;
+    Ok(plan)
 }
 
 /// Inserts a record; with `fence`, only if it follows the record it was
@@ -1524,6 +1669,39 @@ impl super::SessionStore for Postgres {
             vec![Box::new(secret_hash.to_vec()), Box::new(from), Box::new(to)],
         )?;
         Ok(n == 1)
+    }
+}
+
+#[cfg(test)]
+mod schema_tests {
+    use super::{SCHEMA_VERSION, SchemaPlan, schema_plan};
+
+    #[test]
+    fn each_format_has_its_plan() {
+        let t = "postgres://sa:***@db/log";
+        assert_eq!(schema_plan(t, None, false).unwrap(), SchemaPlan::Create);
+        assert_eq!(schema_plan(t, None, true).unwrap(), SchemaPlan::Migrate(1));
+        assert_eq!(
+            schema_plan(t, Some(SCHEMA_VERSION.into()), true).unwrap(),
+            SchemaPlan::Current
+        );
+        let later = schema_plan(t, Some(i64::from(SCHEMA_VERSION) + 1), true)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            later.contains(&format!(
+                "a schema of format {}, written by a later release",
+                SCHEMA_VERSION + 1
+            )),
+            "{later}"
+        );
+        assert!(
+            later.contains(&format!("reads formats 1 to {SCHEMA_VERSION}")),
+            "{later}"
+        );
+        assert!(later.contains("run the release that wrote it"), "{later}");
+        assert!(later.contains(t), "{later}");
+        assert!(schema_plan(t, Some(0), true).is_err());
     }
 }
 
