@@ -154,7 +154,6 @@ CREATE TABLE IF NOT EXISTS sa_sessions (
     created_at bigint NOT NULL,
     last_seen bigint NOT NULL
 );
-CREATE INDEX IF NOT EXISTS sa_sessions_by_key ON sa_sessions (key_hash);
 CREATE TABLE IF NOT EXISTS sa_shares (
     secret_hash bytea PRIMARY KEY,
     id text NOT NULL,
@@ -195,8 +194,10 @@ pub const SCHEMA_VERSION: u32 = 2;
 /// The advisory lock that serializes schema creation and migration.
 const SCHEMA_LOCK: i64 = 7_243_515;
 
-/// Format 1 to 2: the table of the schema's format.
+/// Format 1 to 2: the table of the schema's format, and the index of
+/// sessions by their principal's key (the cap on sessions per key).
 const MIGRATE_TO_2: &str = "
+CREATE INDEX IF NOT EXISTS sa_sessions_by_key ON sa_sessions (key_hash);
 CREATE TABLE IF NOT EXISTS sa_meta (
     id int PRIMARY KEY CHECK (id = 1),
     schema_version integer NOT NULL
