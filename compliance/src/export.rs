@@ -162,6 +162,10 @@ pub struct PrincipalSummary {
     /// Identity provider subject, if known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idp: Option<crate::principal::IdpSubject>,
+    /// The e-mail address that binds the subject at the first sign-in,
+    /// if one was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
 }
 
 impl PrincipalSummary {
@@ -178,6 +182,7 @@ impl PrincipalSummary {
             revoked_at: p.key.revoked_at.clone(),
             github_id: p.profile.github_id,
             idp: p.profile.idp.clone(),
+            email: p.profile.email.clone(),
         }
     }
 }

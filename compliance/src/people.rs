@@ -267,6 +267,7 @@ impl People {
                     revoked_at: h.revoked.as_ref().map(|r| r.at.clone()),
                     github_id: f.github_id,
                     idp: f.idp.clone(),
+                    email: f.email.clone(),
                 })
             })
             .collect();
@@ -449,6 +450,7 @@ mod tests {
                 github_login: None,
                 github_id,
                 idp: None,
+                email: None,
             },
         }
     }

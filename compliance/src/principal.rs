@@ -126,6 +126,22 @@ pub struct Profile {
     /// The identity provider's subject (OIDC `iss` and `sub`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idp: Option<IdpSubject>,
+    /// An e-mail address that invites the person to sign in with the log's
+    /// identity provider: at the first sign-in in which the provider
+    /// vouches for it (`email_verified`), the subject it signed in with is
+    /// bound as [`Profile::idp`] (a `principal_changed` record), and only
+    /// that subject signs in from then on. Never an identity by itself:
+    /// addresses are reassigned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+}
+
+/// Whether two e-mail addresses are the same mailbox as far as the log
+/// compares them: equal once trimmed and ASCII-lowercased (providers treat
+/// the domain, and in practice the local part, without case).
+#[must_use]
+pub fn same_email(a: &str, b: &str) -> bool {
+    a.trim().eq_ignore_ascii_case(b.trim())
 }
 
 /// An identity provider's subject: the OIDC issuer and the subject it
@@ -227,6 +243,11 @@ impl<'a> Person<'a> {
             && same_text(x, y)
         {
             return Some(format!("the GitHub login {y:?}"));
+        }
+        if let (Some(x), Some(y)) = (&a.email, &b.email)
+            && same_email(x, y)
+        {
+            return Some(format!("the e-mail address {y:?}"));
         }
         None
     }

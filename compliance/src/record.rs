@@ -1084,6 +1084,10 @@ pub struct PrincipalFacts {
     /// Identity provider subject.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idp: Option<crate::principal::IdpSubject>,
+    /// The e-mail address that binds the subject at the first sign-in
+    /// ([`crate::principal::Profile::email`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
 }
 
 impl PrincipalFacts {
@@ -1098,6 +1102,7 @@ impl PrincipalFacts {
             github_login: p.profile.github_login.clone(),
             github_id: p.profile.github_id,
             idp: p.profile.idp.clone(),
+            email: p.profile.email.clone(),
         }
     }
 
@@ -1108,6 +1113,7 @@ impl PrincipalFacts {
             github_login: self.github_login.clone(),
             github_id: self.github_id,
             idp: self.idp.clone(),
+            email: self.email.clone(),
         }
     }
 }
@@ -1135,7 +1141,7 @@ pub struct PrincipalChanged {
     /// The principal after the change.
     #[serde(flatten)]
     pub principal: PrincipalFacts,
-    /// What changed: `roles`, `bot`, `github_login`, `github_id`, `idp`.
+    /// What changed: `roles`, `bot`, `github_login`, `github_id`, `idp`, `email`.
     pub changed: Vec<String>,
     /// The log admin who changed it.
     pub changed_by: String,

@@ -15,16 +15,25 @@
 //   wrong_issuer    `iss` is another issuer
 //   unknown_key     signed by a key that is in no JWKS the provider serves
 //   bad_signature   the signature's bytes altered
+//   alg_none        an unsigned token (`alg: none`, empty signature)
+//   hs256           MACed (HS256) with the client secret, not signed
+//   no_subject      no `sub` claim
+//   extra_audience  `aud` is [this client, another client], no `azp`
+//   not_a_jwt       the `id_token` is not a JWT at all
+//   payload_not_json the token's payload is not JSON (signed all the same)
+//   huge_claim      a 200 kB claim (signed): accepted or refused, never a crash
 //
-// `POST /control` with JSON {"defect": "...", "subject": "...", "rotate": true}
-// sets the defect and subject, and with `rotate` replaces the signing key
-// (new `kid`; the JWKS then serves only the new key). `GET /stats` answers
+// `POST /control` with JSON {"defect": "...", "subject": "...", "rotate": true,
+// "claims": {...}} sets the defect and subject, with `rotate` replaces the
+// signing key (new `kid`; the JWKS then serves only the new key), and with
+// `claims` sets extra claims for every later token (e.g. `email`,
+// `email_verified`; `{}` clears them). `GET /stats` answers
 // {"jwks_fetches": N}.
 //
 // Environment: OIDC_PORT (default 0), OIDC_CLIENT_ID, OIDC_CLIENT_SECRET,
 // OIDC_REDIRECT_URI. Prints `listening: http://127.0.0.1:PORT` (the issuer).
 import { createServer } from 'node:http';
-import { createHash, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
+import { createHash, createHmac, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 
 const port = Number(process.env.OIDC_PORT || 0);
 const clientId = process.env.OIDC_CLIENT_ID || 'stateanchor';
@@ -45,14 +54,23 @@ let key = newKey();
 const strayKey = newKey();
 let defect = 'none';
 let subject = 'alice';
+let extraClaims = {};
 let jwksFetches = 0;
 const codes = new Map();
 
-function jwt(claims, k) {
+function jwt(claims, k, rawPayload) {
   const header = b64url(JSON.stringify({ alg: 'RS256', typ: 'JWT', kid: k.kid }));
-  const payload = b64url(JSON.stringify(claims));
+  const payload = rawPayload === undefined ? b64url(JSON.stringify(claims)) : b64url(rawPayload);
   const sig = sign('sha256', Buffer.from(`${header}.${payload}`), k.privateKey);
   return `${header}.${payload}.${b64url(sig)}`;
+}
+
+// A token with another header, signed by `signer(input)` (or unsigned).
+function jwtWith(headerObj, claims, signer) {
+  const header = b64url(JSON.stringify(headerObj));
+  const payload = b64url(JSON.stringify(claims));
+  const input = `${header}.${payload}`;
+  return `${input}.${signer ? b64url(signer(input)) : ''}`;
 }
 
 function json(res, status, body) {
@@ -95,6 +113,7 @@ server.listen(port, '127.0.0.1', () => {
         if (c.defect) defect = c.defect;
         if (c.subject) subject = c.subject;
         if (c.rotate) key = newKey();
+        if (c.claims) extraClaims = c.claims;
         return json(res, 200, { defect, subject, kid: key.kid });
       }
       if (url.pathname === '/authorize') {
@@ -125,14 +144,24 @@ server.listen(port, '127.0.0.1', () => {
           return json(res, 400, { error: 'invalid_grant' });
         }
         const now = Math.floor(Date.now() / 1000);
-        const claims = { iss: issuer, aud: clientId, sub: grant.subject, iat: now, exp: now + 300, nonce: grant.nonce };
+        const claims = { ...extraClaims, iss: issuer, aud: clientId, sub: grant.subject, iat: now, exp: now + 300, nonce: grant.nonce };
         if (defect === 'wrong_audience') claims.aud = 'another-client';
         if (defect === 'expired') { claims.iat = now - 900; claims.exp = now - 600; }
         if (defect === 'expired_recently') { claims.iat = now - 330; claims.exp = now - 30; }
         if (defect === 'issued_in_future') { claims.iat = now + 600; claims.exp = now + 900; }
         if (defect === 'wrong_nonce') claims.nonce = randomBytes(12).toString('hex');
         if (defect === 'wrong_issuer') claims.iss = 'http://127.0.0.1:1';
-        let idToken = jwt(claims, defect === 'unknown_key' ? strayKey : key);
+        if (defect === 'no_subject') delete claims.sub;
+        if (defect === 'extra_audience') claims.aud = [clientId, 'another-client'];
+        if (defect === 'huge_claim') claims.padding = 'x'.repeat(200_000);
+        let idToken = jwt(claims, defect === 'unknown_key' ? strayKey : key,
+          defect === 'payload_not_json' ? '{"sub": "carol", not json' : undefined);
+        if (defect === 'alg_none') idToken = jwtWith({ alg: 'none', typ: 'JWT' }, claims, null);
+        if (defect === 'hs256') {
+          idToken = jwtWith({ alg: 'HS256', typ: 'JWT' }, claims,
+            (input) => createHmac('sha256', clientSecret).update(input).digest());
+        }
+        if (defect === 'not_a_jwt') idToken = 'this is not a JWT';
         if (defect === 'bad_signature') {
           const [h, pl, s] = idToken.split('.');
           const bytes = Buffer.from(s, 'base64url');

@@ -176,6 +176,10 @@ pub fn log_with_provider(script: &'static str) -> WithProvider {
     let log = LogServer::start(&[
         "--listen",
         &listen,
+        // Every sign-in of these suites comes from 127.0.0.1: the per-client
+        // limit (http_hardening tests it) would stop them.
+        "--signin-rate",
+        "0",
         "--oidc-issuer",
         &provider.issuer,
         "--oidc-client-id",

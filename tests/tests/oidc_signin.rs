@@ -421,12 +421,24 @@ fn id_tokens_with_a_defect_are_refused() {
             "signed with a key the identity provider does not publish",
         ),
         ("bad_signature", "signature does not verify"),
+        // Hostile and malformed tokens: refused, whatever the crate calls
+        // the defect.
+        ("alg_none", "sign-in refused"),
+        ("hs256", "sign-in refused"),
+        ("no_subject", "sign-in refused"),
+        ("extra_audience", "sign-in refused"),
+        ("not_a_jwt", "sign-in refused"),
+        ("payload_not_json", "sign-in refused"),
     ] {
         let (a, session) = attempt(defect);
         assert_eq!(a.status, 403, "{defect}: {}", a.body);
         assert!(a.body.contains(reason), "{defect}: {}", a.body);
         assert!(session.is_none(), "{defect} opened a session");
     }
+    // A 200 kB claim: refused or accepted, but the log stays up and signs
+    // the next person in.
+    let (a, _) = attempt("huge_claim");
+    assert!(matches!(a.status, 200 | 403), "{}: {}", a.status, a.body);
     // Without a defect, the same provider signs carol in: the refusals
     // above were the defects'. A token expired 30 s ago passes (skew).
     for defect in ["none", "expired_recently"] {
@@ -447,4 +459,123 @@ fn id_tokens_with_a_defect_are_refused() {
     let (a, _) = attempt("unknown_key");
     assert_eq!(a.status, 403);
     assert_eq!(w.provider.jwks_fetches(), fetched + 2);
+}
+
+/// A principal a log admin created with an e-mail address and no subject
+/// is invited: the first sign-in in which the provider vouches for that
+/// address (`email_verified`) binds the subject it signed in with, by a
+/// `principal_changed` record; from then on only that subject signs in as
+/// the principal, and the address binds nothing again.
+#[test]
+fn a_verified_email_binds_the_subject_at_the_first_sign_in_and_only_once() {
+    let w = log_with_provider("hostile-op.mjs");
+    let p = project(&w);
+    let api = Api::new(&w.log);
+    let admin = &w.log.admin_key;
+    let (st, v) = api.post(
+        &format!("/v1/admin/projects/{}/principals", p.id),
+        admin,
+        &json!({"name": "dave", "roles": ["codeowner"], "email": "Dave@Corp.example"}),
+    );
+    assert_eq!(st, 201, "{v}");
+    let dave = v["principal_id"].as_str().unwrap().to_owned();
+    // The address is one person's: a second principal with it is refused.
+    let (st, v) = api.post(
+        &format!("/v1/admin/projects/{}/principals", p.id),
+        admin,
+        &json!({"name": "dave2", "roles": ["codeowner"], "email": "dave@corp.example"}),
+    );
+    assert_eq!(st, 409, "{v}");
+    let (st, v) = api.post(
+        &format!("/v1/admin/projects/{}/principals", p.id),
+        admin,
+        &json!({"name": "erin", "roles": ["codeowner"], "email": "not an address"}),
+    );
+    assert_eq!(st, 400, "{v}");
+    let principal = |id: &str| {
+        let (st, v) = api.get(&format!("/v1/admin/projects/{}/principals", p.id), admin);
+        assert_eq!(st, 200, "{v}");
+        v["principals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["id"] == id)
+            .cloned()
+            .unwrap()
+    };
+    let attempt = |subject: &str, claims: Value| {
+        w.provider
+            .control(&json!({"defect": "none", "subject": subject, "claims": claims}));
+        let agent = Agent::new();
+        let (a, _) = sign_in(&agent, &w, subject);
+        (a, agent.cookie("sa_session"))
+    };
+
+    // An address the provider does not vouch for binds nothing.
+    for claims in [
+        json!({"email": "dave@corp.example", "email_verified": false}),
+        json!({"email": "dave@corp.example"}),
+        json!({"email": "dave@corp.example", "email_verified": "true"}),
+    ] {
+        let (a, session) = attempt("00udave", claims.clone());
+        assert_eq!(a.status, 403, "{claims}: {}", a.body);
+        assert!(session.is_none());
+        assert!(principal(&dave).get("idp").is_none(), "{claims}");
+    }
+
+    // Verified: the subject is bound, recorded, and dave is signed in.
+    let (a, session) = attempt(
+        "00udave",
+        json!({"email": "DAVE@corp.example", "email_verified": true}),
+    );
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert!(session.is_some_and(|s| session_works(&w, &p.id, &s)));
+    let d = principal(&dave);
+    assert_eq!(d["idp"]["subject"], "00udave", "{d}");
+    assert_eq!(d["idp"]["issuer"], w.provider.issuer.as_str(), "{d}");
+    let resp = reqwest::blocking::Client::new()
+        .get(format!(
+            "{}/api/projects/{}/compliance-export",
+            w.log.url, p.id
+        ))
+        .bearer_auth(&p.auditor)
+        .send()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let export: Value = resp.json().unwrap();
+    let change = find(&export, &|r| {
+        r["type"] == "principal_changed" && r["principal_id"] == dave.as_str()
+    })
+    .expect("the binding's record in the export");
+    assert_eq!(change["changed"], json!(["idp"]), "{change}");
+    assert_eq!(change["idp"]["subject"], "00udave", "{change}");
+    assert!(
+        change["changed_by_name"]
+            .as_str()
+            .unwrap()
+            .contains("vouched for DAVE@corp.example"),
+        "{change}"
+    );
+
+    // Another subject with the same verified address: refused (the
+    // address was an invitation, used once).
+    let (a, session) = attempt(
+        "00uimposter",
+        json!({"email": "dave@corp.example", "email_verified": true}),
+    );
+    assert_eq!(a.status, 403, "{}", a.body);
+    assert!(session.is_none());
+    assert_eq!(principal(&dave)["idp"]["subject"], "00udave");
+    // Dave's subject signs in without any address.
+    let (a, session) = attempt("00udave", json!({}));
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert!(session.is_some());
+    // Once bound, the address is not changed.
+    let (st, v) = api.send(
+        "PATCH",
+        &format!("/v1/admin/projects/{}/principals/{dave}", p.id),
+        Some(admin),
+        Some(&json!({"email": "dave@elsewhere.example"})),
+    );
+    assert_eq!(st, 409, "{v}");
 }

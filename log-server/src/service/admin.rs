@@ -95,13 +95,17 @@ pub struct NewPrincipal {
     /// The identity provider's issuer and subject.
     #[serde(default)]
     pub idp: Option<IdpSubject>,
+    /// An e-mail address the identity provider must vouch for at the
+    /// person's first sign-in, which then binds its subject.
+    #[serde(default)]
+    pub email: Option<String>,
 }
 
 /// Body of `PATCH /v1/admin/projects/{projectId}/principals/{principalId}`:
 /// the fields to change (absent: unchanged). A principal's name never
 /// changes, and an identity (GitHub ID, identity provider subject) may be
 /// bound once but never re-pointed or removed: a principal is one person.
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PrincipalPatch {
     /// New project roles.
@@ -119,6 +123,10 @@ pub struct PrincipalPatch {
     /// The identity provider's issuer and subject, bound once.
     #[serde(default)]
     pub idp: Option<IdpSubject>,
+    /// The e-mail address that binds the subject at the first sign-in;
+    /// changed only while no subject is bound.
+    #[serde(default)]
+    pub email: Option<String>,
 }
 
 /// A field that may be `null`: absent is `None`, `null` is `Some(None)`.
@@ -160,7 +168,11 @@ fn check_profile(
     github_login: Option<&str>,
     github_id: Option<u64>,
     idp: Option<&IdpSubject>,
+    email: Option<&str>,
 ) -> Result<()> {
+    if let Some(e) = email {
+        check_email(e)?;
+    }
     if let Some(l) = github_login
         && !valid_github_login(l)
     {
@@ -175,6 +187,25 @@ fn check_profile(
         ));
     }
     Ok(())
+}
+
+/// An e-mail address as the log accepts one: `local@domain`, at most 254
+/// bytes, no spaces or control characters (the provider is the judge of
+/// the rest: only an address it marks verified binds).
+fn check_email(email: &str) -> Result<()> {
+    let ok = email.len() <= 254
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        && email.rsplit_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(format!("{email:?} is not an e-mail address")))
+    }
 }
 
 fn check_idp(idp: &IdpSubject) -> Result<()> {
@@ -468,7 +499,12 @@ impl Compliance {
         let row = self.existing(id).await?;
         check_text("name", &req.name, 200, false)?;
         let roles = project_roles(req.roles)?;
-        check_profile(req.github_login.as_deref(), req.github_id, req.idp.as_ref())?;
+        check_profile(
+            req.github_login.as_deref(),
+            req.github_id,
+            req.idp.as_ref(),
+            req.email.as_deref(),
+        )?;
         let p = self.project(id).await?;
         // Under the project's lock: two creations cannot both pass the
         // uniqueness check, and the record is logged before the key works.
@@ -490,6 +526,7 @@ impl Compliance {
                 github_login: req.github_login,
                 github_id: req.github_id,
                 idp: req.idp,
+                email: req.email.map(|e| e.trim().to_owned()),
             },
         };
         // A principal is a person: names, GitHub logins and identities are
@@ -558,10 +595,23 @@ impl Compliance {
         req: PrincipalPatch,
     ) -> Result<Value> {
         require_log_admin(caller)?;
+        self.apply_principal_change(id, principal_id, req, (&caller.id, &caller.name))
+            .await
+    }
+
+    /// [`Compliance::change_principal`] without the caller's check:
+    /// `changed_by` (an ID and a name) is who the record says changed it.
+    pub(crate) async fn apply_principal_change(
+        &self,
+        id: &str,
+        principal_id: &str,
+        req: PrincipalPatch,
+        changed_by: (&str, &str),
+    ) -> Result<Value> {
         let row = self.existing(id).await?;
         let roles = req.roles.map(project_roles).transpose()?;
         let login = req.github_login.as_ref().and_then(|l| l.as_deref());
-        check_profile(login, req.github_id, req.idp.as_ref())?;
+        check_profile(login, req.github_id, req.idp.as_ref(), req.email.as_deref())?;
         let p = self.project(id).await?;
         let mut ps = self.write_lock(&p).await?;
         let (records, keys) = (self.records.clone(), self.keys.clone());
@@ -620,6 +670,21 @@ impl Compliance {
             after.profile.idp = Some(idp);
             changed.push("idp");
         }
+        if let Some(email) = req.email.map(|e| e.trim().to_owned())
+            && before
+                .profile
+                .email
+                .as_deref()
+                .is_none_or(|held| held != email)
+        {
+            if before.profile.idp.is_some() {
+                return Err(conflict(format!(
+                    "principal {principal_id} has signed in with the identity provider already (its subject is bound): its e-mail address only invited it and is not changed"
+                )));
+            }
+            after.profile.email = Some(email);
+            changed.push("email");
+        }
         if after.key.roles.contains(&Role::Consumer) && after.key.roles.contains(&Role::Ci) {
             return Err(invalid(
                 "a consumer key is a downstream team's: it cannot also have the ci role (a key that submits decisions never vouches for them)",
@@ -642,8 +707,8 @@ impl Compliance {
         let body = RecordBody::PrincipalChanged(PrincipalChanged {
             principal: PrincipalFacts::of(&after),
             changed: changed.iter().map(|c| (*c).to_owned()).collect(),
-            changed_by: caller.id.clone(),
-            changed_by_name: caller.name.clone(),
+            changed_by: changed_by.0.to_owned(),
+            changed_by_name: changed_by.1.to_owned(),
         });
         let staged = self.stage(&mut ps, keys::random_id("evt"), body, now)?;
         staged.wait().await?;

@@ -42,7 +42,7 @@ use openidconnect::core::{
 };
 use openidconnect::{
     AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken, IssuerUrl,
-    Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, SignatureVerificationError,
+    Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, SignatureVerificationError,
     TokenResponse as _,
 };
 
@@ -154,6 +154,8 @@ pub struct Callback {
 pub struct Verified {
     /// The issuer and subject of the ID token.
     pub idp: IdpSubject,
+    /// The token's `email`, only when its `email_verified` is `true`.
+    pub email: Option<String>,
     /// The project the sign-in was started for, if one was named.
     pub project: Option<String>,
 }
@@ -409,6 +411,9 @@ impl OidcSignIn {
                 Nonce::new_random,
             )
             .set_pkce_challenge(challenge)
+            // The address invites a principal at its first sign-in
+            // (`Profile::email`); the subject is the identity.
+            .add_scope(Scope::new("email".into()))
             .url();
         let binding = self.pending.insert(
             state.secret().clone(),
@@ -481,11 +486,16 @@ impl OidcSignIn {
             .ok_or_else(|| refused("the identity provider sent no ID token"))?;
         // 5. The ID token: signature, iss, aud, exp, iat, nonce; once more
         // with the provider's keys fetched again if its key is unknown.
-        let check = |jwks: CoreJsonWebKeySet| -> Result<std::result::Result<String, ClaimsVerificationError>> {
+        type Claimed = (String, Option<String>);
+        let check = |jwks: CoreJsonWebKeySet| -> Result<std::result::Result<Claimed, ClaimsVerificationError>> {
             let verifier = self.verifier(jwks, now)?;
-            Ok(id_token
-                .claims(&verifier, &pending.nonce)
-                .map(|claims| claims.subject().as_str().to_owned()))
+            Ok(id_token.claims(&verifier, &pending.nonce).map(|claims| {
+                let email = claims
+                    .email()
+                    .filter(|_| claims.email_verified() == Some(true))
+                    .map(|e| e.as_str().to_owned());
+                (claims.subject().as_str().to_owned(), email)
+            }))
         };
         let mut outcome = check(d.jwks.clone())?;
         if matches!(
@@ -497,13 +507,14 @@ impl OidcSignIn {
             let jwks = self.refetch_keys(&d).await?;
             outcome = check(jwks)?;
         }
-        let subject = outcome.map_err(token_refused)?;
+        let (subject, email) = outcome.map_err(token_refused)?;
         let idp = IdpSubject {
             issuer: self.config.issuer.clone(),
             subject,
         };
         Ok(Verified {
             idp,
+            email,
             project: taken.project,
         })
     }

@@ -18,7 +18,7 @@
 //! [`PRUNE_BATCH`] of them at each sign-in.
 
 use compliance::ledger::PeopleSignIn;
-use compliance::principal::{IdpSubject, KeyRecord, Profile};
+use compliance::principal::{IdpSubject, KeyRecord, Profile, same_email};
 
 use super::oidc::same_issuer;
 use super::{Compliance, blocking, forbidden};
@@ -69,8 +69,14 @@ pub struct SessionInfo {
 /// Who an identity provider or GitHub vouched for.
 #[derive(Clone, Debug)]
 pub enum Identity {
-    /// An OpenID Connect issuer and subject.
-    Idp(IdpSubject),
+    /// An OpenID Connect issuer and subject, and the e-mail address the
+    /// provider vouched for (`email_verified`), if any.
+    Idp {
+        /// The issuer and subject.
+        subject: IdpSubject,
+        /// A verified e-mail address (never an unverified one).
+        email: Option<String>,
+    },
     /// A GitHub user, by numeric ID (never by login: logins are renamed
     /// and reused); the login is for messages only.
     GitHub {
@@ -86,7 +92,7 @@ impl Identity {
     #[must_use]
     pub fn binds(&self, profile: &Profile) -> bool {
         match self {
-            Identity::Idp(want) => profile
+            Identity::Idp { subject: want, .. } => profile
                 .idp
                 .as_ref()
                 .is_some_and(|b| same_issuer(&b.issuer, &want.issuer) && b.subject == want.subject),
@@ -94,11 +100,30 @@ impl Identity {
         }
     }
 
+    /// Whether a principal's profile invites this identity: no subject
+    /// bound yet, and its e-mail address is the one the provider vouched
+    /// for.
+    #[must_use]
+    pub fn invited(&self, profile: &Profile) -> bool {
+        match self {
+            Identity::Idp {
+                email: Some(email), ..
+            } => {
+                profile.idp.is_none()
+                    && profile
+                        .email
+                        .as_deref()
+                        .is_some_and(|invited| same_email(invited, email))
+            }
+            _ => false,
+        }
+    }
+
     /// Who vouched: "the identity provider https://..." or "GitHub".
     #[must_use]
     pub fn vouched_by(&self) -> String {
         match self {
-            Identity::Idp(i) => format!("the identity provider {}", i.issuer),
+            Identity::Idp { subject: i, .. } => format!("the identity provider {}", i.issuer),
             Identity::GitHub { .. } => "GitHub".to_owned(),
         }
     }
@@ -107,7 +132,7 @@ impl Identity {
     #[must_use]
     pub fn described(&self) -> String {
         match self {
-            Identity::Idp(i) => format!("the subject {:?}", i.subject),
+            Identity::Idp { subject: i, .. } => format!("the subject {:?}", i.subject),
             Identity::GitHub { id, login } => format!("the GitHub user {login} (ID {id})"),
         }
     }
@@ -116,7 +141,7 @@ impl Identity {
     #[must_use]
     pub fn binding(&self) -> String {
         match self {
-            Identity::Idp(i) => format!(
+            Identity::Idp { subject: i, .. } => format!(
                 "this subject (\"idp\": {{\"issuer\": {:?}, \"subject\": {:?}}})",
                 i.issuer, i.subject
             ),
@@ -195,8 +220,8 @@ impl Compliance {
         let wanted_project = project.map(str::to_owned);
         // A scan of the keys and a profile read per project principal: run
         // it off the async workers.
-        let found = blocking(move || {
-            let mut out = Vec::new();
+        let (found, invited) = blocking(move || {
+            let (mut bound, mut invited) = (Vec::new(), Vec::new());
             for (hash, key) in keys.keys()? {
                 let Some(p) = key.project.clone() else {
                     continue;
@@ -204,15 +229,26 @@ impl Compliance {
                 if key.revoked_at.is_some() || wanted_project.as_ref().is_some_and(|w| *w != p) {
                     continue;
                 }
-                if let Some(profile) = records.profile(&p, &key.id)?
-                    && want.binds(&profile)
-                {
-                    out.push((hash, key));
+                let Some(profile) = records.profile(&p, &key.id)? else {
+                    continue;
+                };
+                if want.binds(&profile) {
+                    bound.push((hash, key));
+                } else if want.invited(&profile) {
+                    invited.push((hash, key));
                 }
             }
-            Ok(out)
+            Ok((bound, invited))
         })
         .await?;
+        // No principal has this subject yet: one whose e-mail address the
+        // provider vouched for gets it bound now (a `principal_changed`
+        // record), once.
+        let found = if found.is_empty() {
+            self.bind_invited(identity, invited, project).await?
+        } else {
+            found
+        };
         let mut found = found.into_iter();
         match (found.next(), found.next()) {
             (None, _) => Err(forbidden(format!(
@@ -236,6 +272,52 @@ impl Compliance {
                 )))
             }
         }
+    }
+
+    /// Binds the subject of `identity` to the one principal of `invited`
+    /// (active, no subject yet, the verified e-mail address of the ID
+    /// token): a `principal_changed` record "by" the principal itself, with
+    /// the provider and address in its name. Several invited principals
+    /// (several projects) and no `project` to choose: nothing is bound.
+    async fn bind_invited(
+        &self,
+        identity: &Identity,
+        invited: Vec<([u8; 32], KeyRecord)>,
+        project: Option<&str>,
+    ) -> Result<Vec<([u8; 32], KeyRecord)>> {
+        let (
+            Identity::Idp {
+                subject,
+                email: Some(email),
+            },
+            [(_, key)],
+        ) = (identity, invited.as_slice())
+        else {
+            // None, or several: the caller's messages say what to do.
+            return Ok(invited);
+        };
+        let Some(p) = key.project.as_deref() else {
+            return Ok(Vec::new());
+        };
+        if project.is_some_and(|want| want != p) {
+            return Ok(Vec::new());
+        }
+        let by_name = format!(
+            "{} at first sign-in ({} vouched for {email})",
+            key.name, subject.issuer
+        );
+        self.apply_principal_change(
+            p,
+            &key.id,
+            super::admin::PrincipalPatch {
+                idp: Some(subject.clone()),
+                ..Default::default()
+            },
+            (&key.id, &by_name),
+        )
+        .await?;
+        tracing::info!(principal = %key.id, project = %p, issuer = %subject.issuer, subject = %subject.subject, "identity provider subject bound at first sign-in (verified e-mail address)");
+        Ok(invited)
     }
 
     /// Stores a new session for the principal whose key's SHA-256 is
@@ -438,12 +520,14 @@ mod tests {
                 issuer: "https://login.example.com/".into(),
                 subject: "00u1carol".into(),
             }),
+            email: Some("carol@example.com".into()),
         };
-        let idp = |issuer: &str, subject: &str| {
-            Identity::Idp(IdpSubject {
+        let idp = |issuer: &str, subject: &str| Identity::Idp {
+            subject: IdpSubject {
                 issuer: issuer.into(),
                 subject: subject.into(),
-            })
+            },
+            email: Some("carol@example.com".into()),
         };
         assert!(idp("https://login.example.com", "00u1carol").binds(&profile));
         assert!(!idp("https://login.example.com", "00U1CAROL").binds(&profile));

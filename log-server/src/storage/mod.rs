@@ -1006,6 +1006,7 @@ mod contract {
         store.put_project(&renamed).unwrap();
         assert_eq!(store.project("prj_a").unwrap(), Some(renamed));
         let profile = Profile {
+            email: Some("alice@example.com".into()),
             github_login: Some("alice".into()),
             github_id: Some(583_231),
             idp: None,

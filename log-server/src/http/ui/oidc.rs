@@ -108,7 +108,15 @@ pub async fn callback(
             s.compliance.now(),
         )
         .await
-        .map(|v| (Identity::Idp(v.idp), v.project));
+        .map(|v| {
+            (
+                Identity::Idp {
+                    subject: v.idp,
+                    email: v.email,
+                },
+                v.project,
+            )
+        });
     finish(&s, &client, &headers, verified, oidc.provider_name()).await
 }
 
