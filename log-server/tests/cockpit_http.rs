@@ -554,41 +554,28 @@ async fn forged_forms_change_nothing_and_a_session_sees_no_other_project() {
     );
     let before = h.kinds(&p).len();
     // No token, a wrong token, another site's origin, a cross-site fetch: 403, nothing recorded.
-    for (body, extra) in [
+    let forged = [
+        ("origin", "https://evil.example"),
+        ("sec-fetch-site", "cross-site"),
+        // The full origin is compared: scheme, host and port.
+        ("origin", "http://log.example"),
+        ("origin", "https://log.example:8443"),
+        ("origin", "https://sub.log.example"),
+        ("origin", "https://log.example.evil.example"),
+        ("origin", "null"),
+        // A sibling subdomain is `same-site`: another origin all the same.
+        ("sec-fetch-site", "same-site"),
+    ];
+    let mut cases = vec![
         (filing.clone(), vec![]),
         (format!("csrf=csrf_wrong&{filing}"), vec![]),
-        (
-            format!("csrf={token}&{filing}"),
-            vec![("origin", "https://evil.example")],
-        ),
-        (
-            format!("csrf={token}&{filing}"),
-            vec![("sec-fetch-site", "cross-site")],
-        ),
-        // The full origin is compared: scheme, host and port.
-        (
-            format!("csrf={token}&{filing}"),
-            vec![("origin", "http://log.example")],
-        ),
-        (
-            format!("csrf={token}&{filing}"),
-            vec![("origin", "https://log.example:8443")],
-        ),
-        (
-            format!("csrf={token}&{filing}"),
-            vec![("origin", "https://sub.log.example")],
-        ),
-        (
-            format!("csrf={token}&{filing}"),
-            vec![("origin", "https://log.example.evil.example")],
-        ),
-        (format!("csrf={token}&{filing}"), vec![("origin", "null")]),
-        // A sibling subdomain is `same-site`: another origin all the same.
-        (
-            format!("csrf={token}&{filing}"),
-            vec![("sec-fetch-site", "same-site")],
-        ),
-    ] {
+    ];
+    cases.extend(
+        forged
+            .iter()
+            .map(|h| (format!("csrf={token}&{filing}"), vec![*h])),
+    );
+    for (body, extra) in cases {
         let a = h
             .form(
                 &format!("/ui/p/{p}/exceptions"),

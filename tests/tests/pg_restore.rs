@@ -210,6 +210,19 @@ fn verify(args: &[&str]) -> String {
     text(&out)
 }
 
+/// `stateanchor-verify audit` of the log at `url`: its tree recomputed.
+fn audit(key: &str, url: &str) {
+    verify(&["audit", "--key", key, "--log", url, "--no-progress"]);
+}
+
+/// [`audit`], then `stateanchor-verify consistency` of the log at `url`
+/// with the checkpoint saved in `old`.
+fn audit_and_consistency(key: &str, url: &str, old: &Path) {
+    audit(key, url);
+    let old = old.to_str().unwrap();
+    verify(&["consistency", "--key", key, "--log", url, "--old", old]);
+}
+
 #[test]
 fn the_schema_carries_its_format_and_a_later_one_is_refused() {
     if !cluster_services_or_skip() {
@@ -333,23 +346,7 @@ fn a_first_format_dump_opens_with_its_tree_and_records_unchanged() {
     assert_eq!(index, size);
     server.wait_for_checkpoint(size + 1);
     let key = server.verifier_key.clone();
-    verify(&[
-        "audit",
-        "--key",
-        &key,
-        "--log",
-        &server.url,
-        "--no-progress",
-    ]);
-    verify(&[
-        "consistency",
-        "--key",
-        &key,
-        "--log",
-        &server.url,
-        "--old",
-        saved.to_str().unwrap(),
-    ]);
+    audit_and_consistency(&key, &server.url, &saved);
 }
 
 /// The operator's path of docs/operations.md ("PostgreSQL mode"): while two
@@ -429,33 +426,10 @@ fn a_backup_under_load_restores_and_an_older_dump_is_refused() {
         .as_u64()
         .unwrap();
     assert!(size > 40, "{size}");
-    verify(&[
-        "audit",
-        "--key",
-        &key,
-        "--log",
-        &restored.url,
-        "--no-progress",
-    ]);
-    verify(&[
-        "consistency",
-        "--key",
-        &key,
-        "--log",
-        &restored.url,
-        "--old",
-        saved.to_str().unwrap(),
-    ]);
+    audit_and_consistency(&key, &restored.url, &saved);
     let index = restored.append(b"after the restore");
     restored.wait_for_checkpoint(index + 1);
-    verify(&[
-        "audit",
-        "--key",
-        &key,
-        "--log",
-        &restored.url,
-        "--no-progress",
-    ]);
+    audit(&key, &restored.url);
     drop(restored);
 
     // The older dump under the newer bucket copy: a rollback.
@@ -499,7 +473,7 @@ fn a_backup_under_load_restores_and_an_older_dump_is_refused() {
     let admin = std::fs::read_to_string(data3.join("admin-api-key")).unwrap();
     let i = append(&url, admin.trim(), b"after the accepted rollback");
     wait_for_size(&url, i + 1);
-    verify(&["audit", "--key", &key, "--log", &url, "--no-progress"]);
+    audit(&key, &url);
     let _ = child.kill();
     let _ = child.wait();
 }
