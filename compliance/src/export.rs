@@ -166,6 +166,10 @@ pub struct PrincipalSummary {
     /// if one was given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    /// Its roles follow the identity provider's groups (the project's
+    /// `idp_groups`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub roles_from_idp_groups: bool,
 }
 
 impl PrincipalSummary {
@@ -183,6 +187,7 @@ impl PrincipalSummary {
             github_id: p.profile.github_id,
             idp: p.profile.idp.clone(),
             email: p.profile.email.clone(),
+            roles_from_idp_groups: p.profile.roles_from_idp_groups,
         }
     }
 }

@@ -49,6 +49,7 @@ impl Default for ProjectSettings {
             monitoring: crate::settings::MonitorConfig::default(),
             second_admin_for_weakening: false,
             people_sign_in: PeopleSignIn::Any,
+            idp_groups: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -81,6 +82,9 @@ impl ProjectSettings {
         }
         if self.people_sign_in != other.people_sign_in {
             out.push("people_sign_in".to_owned());
+        }
+        if self.idp_groups != other.idp_groups {
+            out.push("idp_groups".to_owned());
         }
         out
     }
@@ -153,6 +157,10 @@ pub struct SettingsPatch {
     /// How the project's people sign in to the cockpit.
     #[serde(default)]
     pub people_sign_in: Option<PeopleSignIn>,
+    /// The identity provider's groups that grant project roles, whole
+    /// (`{}` removes every one).
+    #[serde(default)]
+    pub idp_groups: Option<std::collections::BTreeMap<String, Vec<crate::principal::Role>>>,
 }
 
 /// A field that is present (possibly `null`), as opposed to absent.
@@ -231,10 +239,54 @@ impl SettingsPatch {
         if let Some(p) = self.people_sign_in {
             next.people_sign_in = p;
         }
+        if let Some(groups) = &self.idp_groups {
+            next.idp_groups = check_idp_groups(groups)?;
+        }
         let changed = settings.changes(&next);
         *settings = next;
         Ok(changed)
     }
+}
+
+/// Most identity provider groups a project maps to roles.
+pub const MAX_IDP_GROUPS: usize = 100;
+
+/// `idp_groups` as a project keeps it: at most [`MAX_IDP_GROUPS`] groups,
+/// each named (1 to 200 characters), each with at least one of the roles
+/// a person may get from a group (`codeowner`, `auditor`, `admin`: never
+/// `ci` or `consumer`, which are automation's), sorted, each once.
+fn check_idp_groups(
+    groups: &std::collections::BTreeMap<String, Vec<crate::principal::Role>>,
+) -> Result<std::collections::BTreeMap<String, Vec<crate::principal::Role>>, Error> {
+    use crate::principal::Role;
+    if groups.len() > MAX_IDP_GROUPS {
+        return Err(Error::Invalid(format!(
+            "idp_groups maps at most {MAX_IDP_GROUPS} groups"
+        )));
+    }
+    let mut out = std::collections::BTreeMap::new();
+    for (group, roles) in groups {
+        check_text("idp_groups group", group, 200, false)?;
+        if roles.is_empty() {
+            return Err(Error::Invalid(format!(
+                "idp_groups: the group {group:?} grants no role (give at least one, or leave the group out)"
+            )));
+        }
+        if let Some(r) = roles
+            .iter()
+            .find(|r| !matches!(r, Role::Codeowner | Role::Auditor | Role::Admin))
+        {
+            return Err(Error::Invalid(format!(
+                "idp_groups: the group {group:?} grants {}; a group grants codeowner, auditor or admin (ci and consumer are automation's keys)",
+                r.as_str()
+            )));
+        }
+        let mut roles = roles.clone();
+        roles.sort();
+        roles.dedup();
+        out.insert(group.clone(), roles);
+    }
+    Ok(out)
 }
 
 /// State of an exception at a moment.

@@ -268,6 +268,7 @@ impl People {
                     github_id: f.github_id,
                     idp: f.idp.clone(),
                     email: f.email.clone(),
+                    roles_from_idp_groups: f.roles_from_idp_groups,
                 })
             })
             .collect();
@@ -451,6 +452,7 @@ mod tests {
                 github_id,
                 idp: None,
                 email: None,
+                roles_from_idp_groups: false,
             },
         }
     }

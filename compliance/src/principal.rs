@@ -134,6 +134,11 @@ pub struct Profile {
     /// addresses are reassigned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    /// The principal was created by an identity provider group of the
+    /// project's `idp_groups`, and its roles follow the person's groups at
+    /// each sign-in (by records).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub roles_from_idp_groups: bool,
 }
 
 /// Whether two e-mail addresses are the same mailbox as far as the log

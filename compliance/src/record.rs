@@ -1088,6 +1088,10 @@ pub struct PrincipalFacts {
     /// ([`crate::principal::Profile::email`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    /// Its roles follow the identity provider's groups
+    /// ([`crate::principal::Profile::roles_from_idp_groups`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub roles_from_idp_groups: bool,
 }
 
 impl PrincipalFacts {
@@ -1103,6 +1107,7 @@ impl PrincipalFacts {
             github_id: p.profile.github_id,
             idp: p.profile.idp.clone(),
             email: p.profile.email.clone(),
+            roles_from_idp_groups: p.profile.roles_from_idp_groups,
         }
     }
 
@@ -1114,6 +1119,7 @@ impl PrincipalFacts {
             github_id: self.github_id,
             idp: self.idp.clone(),
             email: self.email.clone(),
+            roles_from_idp_groups: self.roles_from_idp_groups,
         }
     }
 }

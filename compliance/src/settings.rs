@@ -3,7 +3,11 @@
 //! connection, the gate engine's rule configuration and the monitoring
 //! thresholds. Every change of them is a `project_settings_changed` record.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
+
+use crate::principal::Role;
 
 /// The kinds of second signal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -65,6 +69,35 @@ pub struct ProjectSettings {
     /// before it existed keep their bytes.
     #[serde(default, skip_serializing_if = "PeopleSignIn::is_any")]
     pub people_sign_in: PeopleSignIn,
+    /// Groups of the log's identity provider whose members get project
+    /// roles at sign-in (`{"payments-owners": ["codeowner"]}`): a member
+    /// without a principal gets one (bound to their subject), and the
+    /// roles of such a principal follow their groups at each sign-in, by
+    /// records (`spec/cockpit.md`). Only `codeowner`, `auditor` and
+    /// `admin`. Left out of records and headers while empty.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub idp_groups: BTreeMap<String, Vec<Role>>,
+}
+
+impl ProjectSettings {
+    /// The roles the identity provider's `groups` grant in this project
+    /// (sorted, each once), and the groups that grant them.
+    #[must_use]
+    pub fn roles_of_groups(&self, groups: &[String]) -> (Vec<Role>, Vec<String>) {
+        let mut roles = Vec::new();
+        let mut granting = Vec::new();
+        for g in groups {
+            if let Some(rs) = self.idp_groups.get(g) {
+                roles.extend(rs.iter().copied());
+                granting.push(g.clone());
+            }
+        }
+        roles.sort();
+        roles.dedup();
+        granting.sort();
+        granting.dedup();
+        (roles, granting)
+    }
 }
 
 /// How a project's people sign in to the cockpit (`people_sign_in`).
@@ -148,6 +181,16 @@ pub fn weakening(before: &ProjectSettings, after: &ProjectSettings) -> Vec<Strin
     }
     if before.people_sign_in == PeopleSignIn::SsoOnly && after.people_sign_in == PeopleSignIn::Any {
         out.push("people_sign_in: API keys allowed again for people".to_owned());
+    }
+    for (group, roles) in &after.idp_groups {
+        for r in roles {
+            if !before.idp_groups.get(group).is_some_and(|b| b.contains(r)) {
+                out.push(format!(
+                    "idp_groups: members of {group:?} get the role {}",
+                    r.as_str()
+                ));
+            }
+        }
     }
     out
 }
@@ -467,6 +510,25 @@ mod tests {
         // People allowed to sign in with API keys again.
         let sso = with(|s| s.people_sign_in = PeopleSignIn::SsoOnly);
         weakens_one_way(&sso, &base, "people_sign_in");
+        // A group that grants a role, or a role more for a group.
+        let owners = with(|s| {
+            s.idp_groups
+                .insert("api-owners".into(), vec![Role::Codeowner]);
+        });
+        weakens_one_way(
+            &base,
+            &owners,
+            "idp_groups: members of \"api-owners\" get the role codeowner",
+        );
+        let admins = with(|s| {
+            s.idp_groups
+                .insert("api-owners".into(), vec![Role::Codeowner, Role::Admin]);
+        });
+        weakens_one_way(
+            &owners,
+            &admins,
+            "idp_groups: members of \"api-owners\" get the role admin",
+        );
     }
 
     #[test]

@@ -188,6 +188,8 @@ pub fn log_with_provider(script: &'static str) -> WithProvider {
         secret_file.to_str().unwrap(),
         "--oidc-name",
         "Test IdP",
+        "--oidc-groups-claim",
+        "groups",
     ]);
     WithProvider {
         provider,

@@ -579,3 +579,154 @@ fn a_verified_email_binds_the_subject_at_the_first_sign_in_and_only_once() {
     );
     assert_eq!(st, 409, "{v}");
 }
+
+/// A project's `idp_groups` grant roles to the members of identity
+/// provider groups (`serve --oidc-groups-claim groups`): a member none is
+/// bound to gets a principal at the first sign-in (a `principal_added`
+/// record "by" `idp_groups`), its roles follow the person's groups at each
+/// sign-in (`principal_changed` records), a person no group grants a role
+/// any more is refused, and a principal a log admin made keeps its roles.
+#[test]
+fn identity_provider_groups_grant_project_roles_by_records() {
+    let w = log_with_provider("hostile-op.mjs");
+    let p = project(&w);
+    let api = Api::new(&w.log);
+    let admin = &w.log.admin_key;
+    let settings = format!("/v1/admin/projects/{}/settings", p.id);
+    for (bad, why) in [
+        (json!({"bots": ["ci"]}), "ci and consumer"),
+        (json!({"empty": []}), "grants no role"),
+        (json!({"": ["codeowner"]}), "idp_groups group"),
+    ] {
+        let (st, v) = api.send(
+            "PATCH",
+            &settings,
+            Some(admin),
+            Some(&json!({"idp_groups": bad})),
+        );
+        assert_eq!(st, 400, "{v}");
+        assert!(v["error"].as_str().unwrap().contains(why), "{v}");
+    }
+    let (st, v) = api.send(
+        "PATCH",
+        &settings,
+        Some(admin),
+        Some(&json!({"idp_groups": {"api-owners": ["codeowner"], "auditors": ["auditor"]}})),
+    );
+    assert_eq!(st, 200, "{v}");
+    let principals = || {
+        let (st, v) = api.get(&format!("/v1/admin/projects/{}/principals", p.id), admin);
+        assert_eq!(st, 200, "{v}");
+        v["principals"].as_array().unwrap().clone()
+    };
+    let frank = || {
+        principals()
+            .into_iter()
+            .find(|x| x["idp"]["subject"] == "00ufrank")
+    };
+    let attempt = |subject: &str, claims: Value| {
+        w.provider
+            .control(&json!({"defect": "none", "subject": subject, "claims": claims}));
+        let agent = Agent::new();
+        let (a, _) = sign_in(&agent, &w, subject);
+        (a, agent.cookie("sa_session"))
+    };
+    let before = principals().len();
+
+    // No group of the project's: nothing is created.
+    let (a, _) = attempt("00ufrank", json!({"groups": ["unrelated"]}));
+    assert_eq!(a.status, 403, "{}", a.body);
+    assert_eq!(principals().len(), before);
+    // A groups claim that is not a list of names grants nothing.
+    let (a, _) = attempt("00ufrank", json!({"groups": "api-owners"}));
+    assert_eq!(a.status, 403, "{}", a.body);
+    assert!(a.body.contains("not a list of group names"), "{}", a.body);
+    assert_eq!(principals().len(), before);
+
+    // A member of api-owners: a principal, named by the verified address.
+    let (a, session) = attempt(
+        "00ufrank",
+        json!({"groups": ["unrelated", "api-owners"], "email": "frank@corp.example", "email_verified": true}),
+    );
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert!(session.is_some_and(|s| session_works(&w, &p.id, &s)));
+    let f = frank().expect("a principal for frank");
+    assert_eq!(f["name"], "frank@corp.example", "{f}");
+    assert_eq!(f["roles"], json!(["codeowner"]), "{f}");
+    assert_eq!(f["roles_from_idp_groups"], true, "{f}");
+    assert_eq!(principals().len(), before + 1);
+    // Added to auditors too: the roles follow, by a record.
+    let (a, _) = attempt("00ufrank", json!({"groups": ["api-owners", "auditors"]}));
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(frank().unwrap()["roles"], json!(["codeowner", "auditor"]));
+    // Out of every group: refused, and the roles stay as recorded.
+    let (a, session) = attempt("00ufrank", json!({"groups": []}));
+    assert_eq!(a.status, 403, "{}", a.body);
+    assert!(
+        a.body.contains("none of your identity provider"),
+        "{}",
+        a.body
+    );
+    assert!(session.is_none());
+    assert_eq!(principals().len(), before + 1, "nothing created");
+    // Carol, whom a log admin made a codeowner, keeps her roles whatever
+    // her groups say.
+    let (a, _) = attempt("carol", json!({"groups": ["auditors"]}));
+    assert_eq!(a.status, 200, "{}", a.body);
+    let carol = principals()
+        .into_iter()
+        .find(|x| x["id"] == p.carol_id.as_str())
+        .unwrap();
+    assert_eq!(carol["roles"], json!(["codeowner"]), "{carol}");
+
+    // The export states all of it.
+    let resp = reqwest::blocking::Client::new()
+        .get(format!(
+            "{}/api/projects/{}/compliance-export",
+            w.log.url, p.id
+        ))
+        .bearer_auth(&p.auditor)
+        .send()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("export.json");
+    std::fs::write(&path, resp.bytes().unwrap()).unwrap();
+    check_schema(&path);
+    let export: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let id = frank().unwrap()["id"].as_str().unwrap().to_owned();
+    let added = find(&export, &|r| {
+        r["type"] == "principal_added" && r["principal_id"] == id.as_str()
+    })
+    .expect("frank's principal_added");
+    assert_eq!(added["added_by"], "idp_groups", "{added}");
+    assert!(
+        added["added_by_name"]
+            .as_str()
+            .unwrap()
+            .contains("groups api-owners"),
+        "{added}"
+    );
+    let changed = find(&export, &|r| {
+        r["type"] == "principal_changed" && r["principal_id"] == id.as_str()
+    })
+    .expect("frank's principal_changed");
+    assert_eq!(changed["changed"], json!(["roles"]), "{changed}");
+    let out = Command::new(bin("stateanchor-verify"))
+        .arg("--evidence-dir")
+        .arg(dir.path())
+        .args([
+            "export",
+            path.to_str().unwrap(),
+            "--key",
+            &w.log.verifier_key,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -209,6 +209,16 @@ pub struct ServeArgs {
         requires = "oidc_issuer"
     )]
     pub oidc_name: Option<String>,
+    /// The ID token claim that lists a person's groups (e.g. `groups`),
+    /// for the projects' `idp_groups`, which grant project roles to a
+    /// group's members. Unset: groups are not read and grant nothing.
+    #[arg(
+        long,
+        env = "STATEANCHOR_OIDC_GROUPS_CLAIM",
+        value_name = "CLAIM",
+        requires = "oidc_issuer"
+    )]
+    pub oidc_groups_claim: Option<String>,
     /// Sign-in with GitHub: the client ID of the log's GitHub OAuth app
     /// (its callback URL: <public URL>/ui/github/callback). People map to
     /// principals by their numeric GitHub ID (`github_id`).
@@ -300,6 +310,7 @@ fn oidc_sign_in(args: &ServeArgs, public_url: &str) -> Result<Option<OidcSignIn>
         client_secret,
         redirect_url: format!("{public_url}/ui/oidc/callback"),
         provider_name,
+        groups_claim: args.oidc_groups_claim.clone(),
     })
     .context("configuring the identity provider (--oidc-issuer)")?;
     tracing::info!(issuer = %oidc.issuer(), "cockpit sign-in with an identity provider");

@@ -373,6 +373,7 @@ impl Compliance {
             monitoring: None,
             second_admin_for_weakening: req.second_admin_for_weakening,
             people_sign_in: req.people_sign_in,
+            idp_groups: None,
         }
         .apply(&mut settings, &now)?;
         let row = ProjectRow {
@@ -497,6 +498,28 @@ impl Compliance {
     ) -> Result<Value> {
         require_log_admin(caller)?;
         let row = self.existing(id).await?;
+        let (principal, secret) = self
+            .add_principal(id, req, (&caller.id, &caller.name), false)
+            .await?;
+        let sum = PrincipalSummary::of(&principal, &row.settings);
+        let mut v = json!(sum);
+        v["principal_id"] = json!(sum.id);
+        v["api_key"] = json!(secret);
+        v["project_id"] = json!(id);
+        Ok(v)
+    }
+
+    /// [`Compliance::create_principal`] without the caller's check:
+    /// `added_by` (an ID and a name) is who the record says added it, and
+    /// `from_groups` marks a principal whose roles follow the identity
+    /// provider's groups. Returns the principal and its API key.
+    pub(crate) async fn add_principal(
+        &self,
+        id: &str,
+        req: NewPrincipal,
+        added_by: (&str, &str),
+        from_groups: bool,
+    ) -> Result<(Principal, String)> {
         check_text("name", &req.name, 200, false)?;
         let roles = project_roles(req.roles)?;
         check_profile(
@@ -527,6 +550,7 @@ impl Compliance {
                 github_id: req.github_id,
                 idp: req.idp,
                 email: req.email.map(|e| e.trim().to_owned()),
+                roles_from_idp_groups: from_groups,
             },
         };
         // A principal is a person: names, GitHub logins and identities are
@@ -550,8 +574,8 @@ impl Compliance {
         let now = ps.clock(self.now());
         let body = RecordBody::PrincipalAdded(PrincipalAdded {
             principal: PrincipalFacts::of(&principal),
-            added_by: caller.id.clone(),
-            added_by_name: caller.name.clone(),
+            added_by: added_by.0.to_owned(),
+            added_by_name: added_by.1.to_owned(),
             migrated_from: None,
         });
         let staged = self.stage(&mut ps, keys::random_id("evt"), body, now)?;
@@ -570,12 +594,7 @@ impl Compliance {
         })
         .await?;
         drop(ps);
-        let sum = PrincipalSummary::of(&principal, &row.settings);
-        let mut v = json!(sum);
-        v["principal_id"] = json!(sum.id);
-        v["api_key"] = json!(secret);
-        v["project_id"] = json!(id);
-        Ok(v)
+        Ok((principal, secret))
     }
 
     /// Changes a principal (log admin): its roles, bot flag, GitHub login,

@@ -89,6 +89,10 @@ pub struct OidcConfig {
     pub redirect_url: String,
     /// The provider's name on the sign-in button.
     pub provider_name: String,
+    /// The ID token's claim that lists the person's groups (`groups` for
+    /// Okta, Entra ID and Keycloak, as the provider is configured), read
+    /// for the projects' `idp_groups`; `None`: groups are not read.
+    pub groups_claim: Option<String>,
 }
 
 /// Whether `issuer` is an issuer the log may trust: an `https://` URL, or
@@ -156,6 +160,9 @@ pub struct Verified {
     pub idp: IdpSubject,
     /// The token's `email`, only when its `email_verified` is `true`.
     pub email: Option<String>,
+    /// The token's groups (the claim [`OidcConfig::groups_claim`] names),
+    /// when the log reads them.
+    pub groups: Option<Vec<String>>,
     /// The project the sign-in was started for, if one was named.
     pub project: Option<String>,
 }
@@ -512,9 +519,16 @@ impl OidcSignIn {
             issuer: self.config.issuer.clone(),
             subject,
         };
+        // The groups, from the token just verified (the crate knows
+        // standard claims only).
+        let groups = match &self.config.groups_claim {
+            Some(claim) => Some(groups_in(id_token, claim)?),
+            None => None,
+        };
         Ok(Verified {
             idp,
             email,
+            groups,
             project: taken.project,
         })
     }
@@ -541,6 +555,48 @@ impl OidcSignIn {
                 Ok(())
             }
         }))
+    }
+}
+
+/// Most groups read from one ID token, and the longest name.
+const MAX_GROUPS: usize = 1_000;
+const MAX_GROUP_NAME: usize = 200;
+
+/// The groups an ID token lists in `claim`, once the token has been
+/// verified: its payload is read again as JSON (the signature and every
+/// standard claim were checked by the crate). No claim, `null`: none. A
+/// claim that is not a list of strings, or more than [`MAX_GROUPS`] of
+/// them, is refused (the provider is misconfigured: nothing is granted).
+fn groups_in<T: serde::Serialize>(id_token: &T, claim: &str) -> Result<Vec<String>> {
+    use base64::Engine as _;
+    let malformed = || {
+        refused(format!(
+            "the ID token's {claim:?} claim is not a list of group names"
+        ))
+    };
+    let compact = serde_json::to_value(id_token).map_err(|_| malformed())?;
+    let payload = compact
+        .as_str()
+        .and_then(|jwt| jwt.split('.').nth(1))
+        .and_then(|p| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(p)
+                .ok()
+        })
+        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+        .ok_or_else(malformed)?;
+    match payload.get(claim) {
+        None | Some(serde_json::Value::Null) => Ok(Vec::new()),
+        Some(serde_json::Value::Array(items)) if items.len() <= MAX_GROUPS => items
+            .iter()
+            .map(|g| {
+                g.as_str()
+                    .filter(|g| !g.is_empty() && g.len() <= MAX_GROUP_NAME)
+                    .map(str::to_owned)
+                    .ok_or_else(malformed)
+            })
+            .collect(),
+        Some(_) => Err(malformed()),
     }
 }
 

@@ -76,6 +76,9 @@ pub enum Identity {
         subject: IdpSubject,
         /// A verified e-mail address (never an unverified one).
         email: Option<String>,
+        /// The token's groups (`serve --oidc-groups-claim`); `None` when
+        /// the log does not read groups.
+        groups: Option<Vec<String>>,
     },
     /// A GitHub user, by numeric ID (never by login: logins are renamed
     /// and reused); the login is for messages only.
@@ -220,8 +223,8 @@ impl Compliance {
         let wanted_project = project.map(str::to_owned);
         // A scan of the keys and a profile read per project principal: run
         // it off the async workers.
-        let (found, invited) = blocking(move || {
-            let (mut bound, mut invited) = (Vec::new(), Vec::new());
+        let (found, invited, synced) = blocking(move || {
+            let (mut bound, mut invited, mut synced) = (Vec::new(), Vec::new(), Vec::new());
             for (hash, key) in keys.keys()? {
                 let Some(p) = key.project.clone() else {
                     continue;
@@ -233,22 +236,33 @@ impl Compliance {
                     continue;
                 };
                 if want.binds(&profile) {
+                    if profile.roles_from_idp_groups {
+                        synced.push(key.id.clone());
+                    }
                     bound.push((hash, key));
                 } else if want.invited(&profile) {
                     invited.push((hash, key));
                 }
             }
-            Ok((bound, invited))
+            Ok((bound, invited, synced))
         })
         .await?;
         // No principal has this subject yet: one whose e-mail address the
         // provider vouched for gets it bound now (a `principal_changed`
-        // record), once.
-        let found = if found.is_empty() {
+        // record), once; else the project whose `idp_groups` grant the
+        // person's groups a role gets a principal for them.
+        let mut found = if found.is_empty() {
             self.bind_invited(identity, invited, project).await?
         } else {
             found
         };
+        if found.is_empty() {
+            found.extend(self.grant_by_groups(identity, project).await?);
+        } else if let [(_, key)] = found.as_mut_slice()
+            && synced.contains(&key.id)
+        {
+            self.sync_group_roles(identity, key).await?;
+        }
         let mut found = found.into_iter();
         match (found.next(), found.next()) {
             (None, _) => Err(forbidden(format!(
@@ -289,6 +303,7 @@ impl Compliance {
             Identity::Idp {
                 subject,
                 email: Some(email),
+                ..
             },
             [(_, key)],
         ) = (identity, invited.as_slice())
@@ -318,6 +333,135 @@ impl Compliance {
         .await?;
         tracing::info!(principal = %key.id, project = %p, issuer = %subject.issuer, subject = %subject.subject, "identity provider subject bound at first sign-in (verified e-mail address)");
         Ok(invited)
+    }
+
+    /// A principal for a person none is bound to, from the project whose
+    /// `idp_groups` grant the person's groups a role (`project` chooses
+    /// among several): added by a `principal_added` record "by"
+    /// `idp_groups`, bound to the subject, with the roles of the groups,
+    /// marked so that its roles follow the groups. Its API key is not kept
+    /// (its holder signs in with the provider). `None` when no project's
+    /// groups grant anything (the caller refuses).
+    async fn grant_by_groups(
+        &self,
+        identity: &Identity,
+        project: Option<&str>,
+    ) -> Result<Option<([u8; 32], KeyRecord)>> {
+        let Identity::Idp {
+            subject,
+            email,
+            groups: Some(groups),
+        } = identity
+        else {
+            return Ok(None);
+        };
+        if groups.is_empty() {
+            return Ok(None);
+        }
+        let (records, groups_of, wanted) = (
+            self.records.clone(),
+            groups.clone(),
+            project.map(str::to_owned),
+        );
+        let candidates = blocking(move || {
+            let mut out = Vec::new();
+            for row in records.projects()? {
+                if wanted.as_ref().is_some_and(|w| *w != row.id) {
+                    continue;
+                }
+                let (roles, granting) = row.settings.roles_of_groups(&groups_of);
+                if !roles.is_empty() {
+                    out.push((row.id, roles, granting));
+                }
+            }
+            Ok(out)
+        })
+        .await?;
+        let (p, roles, granting) = match <[_; 1]>::try_from(candidates) {
+            Ok([one]) => one,
+            Err(v) if v.is_empty() => return Ok(None),
+            Err(v) => {
+                let ids: Vec<String> = v.into_iter().map(|(p, _, _)| p).collect();
+                return Err(forbidden(format!(
+                    "your identity provider's groups grant roles in several projects ({}); sign in from /ui/signin?project=<project ID>",
+                    ids.join(", ")
+                )));
+            }
+        };
+        let name = email.clone().unwrap_or_else(|| subject.subject.clone());
+        let by_name = format!(
+            "{} groups {} at first sign-in",
+            subject.issuer,
+            granting.join(", ")
+        );
+        let (principal, secret) = self
+            .add_principal(
+                &p,
+                super::admin::NewPrincipal {
+                    name,
+                    roles,
+                    bot: false,
+                    github_login: None,
+                    github_id: None,
+                    idp: Some(subject.clone()),
+                    email: email.clone(),
+                },
+                ("idp_groups", &by_name),
+                true,
+            )
+            .await?;
+        tracing::info!(principal = %principal.key.id, project = %p, subject = %subject.subject, groups = %granting.join(", "), "principal added by the identity provider's groups at first sign-in");
+        Ok(Some((key_hash(&secret), principal.key)))
+    }
+
+    /// Brings the roles of a principal whose roles follow the identity
+    /// provider's groups in line with the groups of this sign-in (a
+    /// `principal_changed` record "by" `idp_groups` when they differ); a
+    /// person no group grants a role any more is refused, and the
+    /// principal keeps its roles until the next sign-in that has some. The
+    /// log does not read groups (`--oidc-groups-claim` unset): nothing.
+    async fn sync_group_roles(&self, identity: &Identity, key: &mut KeyRecord) -> Result<()> {
+        let Identity::Idp {
+            subject,
+            groups: Some(groups),
+            ..
+        } = identity
+        else {
+            return Ok(());
+        };
+        let Some(p) = key.project.clone() else {
+            return Ok(());
+        };
+        let records = self.records.clone();
+        let q = p.clone();
+        let row = blocking(move || records.project(&q))
+            .await?
+            .ok_or_else(|| forbidden("the project is gone"))?;
+        let (roles, granting) = row.settings.roles_of_groups(groups);
+        if roles.is_empty() {
+            return Err(forbidden(format!(
+                "none of your identity provider's groups grants a role in project {p} any more (its idp_groups); ask its admin"
+            )));
+        }
+        if roles != key.roles {
+            let by_name = format!(
+                "{} groups {} at sign-in",
+                subject.issuer,
+                granting.join(", ")
+            );
+            self.apply_principal_change(
+                &p,
+                &key.id,
+                super::admin::PrincipalPatch {
+                    roles: Some(roles.clone()),
+                    ..Default::default()
+                },
+                ("idp_groups", &by_name),
+            )
+            .await?;
+            key.roles = roles;
+        }
+        Ok(())
     }
 
     /// Stores a new session for the principal whose key's SHA-256 is
@@ -521,6 +665,7 @@ mod tests {
                 subject: "00u1carol".into(),
             }),
             email: Some("carol@example.com".into()),
+            roles_from_idp_groups: false,
         };
         let idp = |issuer: &str, subject: &str| Identity::Idp {
             subject: IdpSubject {
@@ -528,6 +673,7 @@ mod tests {
                 subject: subject.into(),
             },
             email: Some("carol@example.com".into()),
+            groups: None,
         };
         assert!(idp("https://login.example.com", "00u1carol").binds(&profile));
         assert!(!idp("https://login.example.com", "00U1CAROL").binds(&profile));

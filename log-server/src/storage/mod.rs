@@ -1007,6 +1007,7 @@ mod contract {
         assert_eq!(store.project("prj_a").unwrap(), Some(renamed));
         let profile = Profile {
             email: Some("alice@example.com".into()),
+            roles_from_idp_groups: false,
             github_login: Some("alice".into()),
             github_id: Some(583_231),
             idp: None,

@@ -113,6 +113,7 @@ pub async fn callback(
                 Identity::Idp {
                     subject: v.idp,
                     email: v.email,
+                    groups: v.groups,
                 },
                 v.project,
             )

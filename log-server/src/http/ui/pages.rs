@@ -934,6 +934,7 @@ pub async fn controls(
         monitoring: None,
         second_admin_for_weakening: Some(f.second_admin_for_weakening.is_some()),
         people_sign_in: None,
+        idp_groups: None,
     };
     match s
         .compliance
