@@ -859,6 +859,22 @@ async fn a_project_admin_changes_its_own_projects_controls_recorded_as_the_api_r
     assert_eq!(a.status, StatusCode::BAD_REQUEST);
     assert!(a.body.contains("365 days"), "{}", a.body);
     assert_eq!(h.kinds(&p).len(), before + 2);
+
+    // Groups that grant roles: set with the API, shown on the page.
+    let groups = json!({"idp_groups": {"pay<ments>-owners": ["codeowner", "admin"]}});
+    let (st, v) = h.api("PATCH", &settings, &dana, Some(groups)).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(
+        v["settings"]["idp_groups"]["pay<ments>-owners"],
+        json!(["admin", "codeowner"]),
+        "sorted, each once"
+    );
+    let (cookie, _) = h.sign_in(&dana).await;
+    let page = h.page(&format!("/ui/p/{p}/settings"), &cookie).await.body;
+    assert!(
+        page.contains("<code>pay&lt;ments&gt;-owners</code> → admin, codeowner"),
+        "{page}"
+    );
 }
 
 /// Sessions and share links are in the store: after a restart on the same
