@@ -13,6 +13,10 @@ use compliance::principal::{KeyRecord, Role};
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
+
+/// Largest body of a cockpit form (they hold a few short fields): the
+/// intake's limit for `/ui/` and `/share/`, and the CSRF layer's.
+pub const FORM_BODY_LIMIT: u64 = 64 << 10;
 use crate::service::export::ExportRequest;
 use crate::storage::KeyStore;
 

@@ -37,8 +37,7 @@ use crate::metrics::{Metrics, Refused};
 /// Largest body of a decision: two documents of up to 16 MiB, with room for
 /// their JSON escaping (a line break is two bytes).
 pub const DECISION_BODY_LIMIT: u64 = 48 << 20;
-/// Largest body of a cockpit form (they hold a few short fields).
-pub const FORM_BODY_LIMIT: u64 = 64 << 10;
+pub use super::extract::FORM_BODY_LIMIT;
 /// Largest body of every other route (exceptions, signals, settings, ...).
 pub const DEFAULT_BODY_LIMIT: u64 = 1 << 20;
 /// Default deadline for receiving a whole body.

@@ -301,11 +301,11 @@ async fn guard_forms(State(s): State<AppState>, req: Request, next: Next) -> Res
     };
     let (mut parts, body) = req.into_parts();
     // The intake has read the body already, within the forms' limit.
-    let limit = usize::try_from(super::intake::FORM_BODY_LIMIT).unwrap_or(usize::MAX);
+    let limit = usize::try_from(super::extract::FORM_BODY_LIMIT).unwrap_or(usize::MAX);
     let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
         return UiError(ApiError::TooLarge(format!(
             "a cockpit form is at most {} bytes",
-            super::intake::FORM_BODY_LIMIT
+            super::extract::FORM_BODY_LIMIT
         )))
         .into_response();
     };
