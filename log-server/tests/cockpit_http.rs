@@ -383,13 +383,23 @@ async fn a_principal_holds_at_most_ten_sessions_and_ends_them_on_the_settings_pa
     assert_eq!(page.matches("(this session)").count(), 1);
     assert!(!ids.contains(&bob_id), "only the principal's own sessions");
     let token = csrf_of(&page);
-    // One other session, by its ID.
-    let a = end_sessions(&h, &p, &cookies[11], &token, &ids[9]).await;
+    // One other session, by its ID (the SHA-256 of its secret: the cookie).
+    let id_of = |cookie: &str| {
+        let secret = cookie.split_once('=').unwrap().1;
+        use sha2::Digest as _;
+        log_server::keys::to_hex(&sha2::Sha256::digest(secret.as_bytes()))
+    };
+    assert!(ids.contains(&id_of(&cookies[2])));
+    let a = end_sessions(&h, &p, &cookies[11], &token, &id_of(&cookies[2])).await;
     assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
     assert!(
         a.location().contains("sessions_ended=1"),
         "{}",
         a.location()
+    );
+    assert_eq!(
+        h.page(&settings, &cookies[2]).await.status,
+        StatusCode::SEE_OTHER
     );
     assert_eq!(
         session_ids(&h.page(&settings, &cookies[11]).await.body).len(),

@@ -578,7 +578,13 @@ impl Compliance {
                 current: id == me,
             })
             .collect();
-        out.sort_by_key(|s| (!s.current, std::cmp::Reverse(s.last_seen)));
+        out.sort_by_key(|s| {
+            (
+                !s.current,
+                std::cmp::Reverse(s.last_seen),
+                std::cmp::Reverse(s.created_at),
+            )
+        });
         Ok(out)
     }
 
