@@ -10,6 +10,11 @@
 //! - `manifest.json`: [`Manifest`], with the latest checkpoint the log had
 //!   signed when the backup started, and the size and SHA-256 of every file.
 //!
+//! [`create`] makes the checkpoint in the data directory's [`STAGING_DIR`]
+//! and moves its files into the backup; an incremental backup (`--base`)
+//! hard-links the table and blob files an earlier backup holds with the
+//! same bytes instead of writing them. Every backup holds all its files.
+//!
 //! The data directory's `latest-checkpoint` file holds the latest checkpoint
 //! the log signed, written after each one is stored (outside RocksDB, so a
 //! restored older database does not carry it): [`check_rollback`] compares

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
 
-use super::{AdminArgs, call};
+use super::{AdminArgs, call_with_timeout};
 use crate::backup::{self, Manifest};
 use crate::storage::rocksdb::RocksDb;
 
@@ -168,11 +168,13 @@ pub fn run_backup(args: BackupArgs) -> Result<()> {
         if let Some(base) = &args.base {
             body["base"] = serde_json::json!(absolute(base)?);
         }
-        let v = call(
+        // A backup takes as long as its files take to copy: no deadline.
+        let v = call_with_timeout(
             &args.admin,
             reqwest::Method::POST,
             "/v1/admin/backup",
             Some(body),
+            None,
         )?;
         serde_json::from_value(v).context("reading the server's manifest")?
     };
