@@ -32,7 +32,7 @@ use tlog::{Frontier, Hash, SignerKey, VerifierKey, open_checkpoint};
 use crate::rollback::{check_against_signed, open_signed, rollback_notice};
 use crate::storage::rocksdb::{FORMAT_VERSION, RocksDb};
 use crate::storage::{LogStore, write_file_atomically};
-use crate::{Error, Result};
+use crate::{Error, Result, error_chain};
 
 /// The RocksDB store's directory in a data directory and in a backup.
 pub const DB_DIR: &str = "db";
@@ -191,14 +191,13 @@ pub fn create(
         .checkpoint;
     let checkpoint = String::from_utf8(note)
         .map_err(|_| Error::Corrupt("the latest checkpoint is not UTF-8".into()))?;
-    let mut base = base.map(|b| Base::open(b, &cp.origin, &vkey)).transpose()?;
+    let base = base
+        .map(|b| Base::open(b, &cp.origin, &vkey, to))
+        .transpose()?;
     let staging = data_dir.join(STAGING_DIR);
     remove_staging(&staging)?;
     fs::create_dir(to).map_err(io(format_args!("creating {}", to.display())))?;
-    let made = (|| {
-        if let Some(b) = &mut base {
-            b.same_fs_as(to)?;
-        }
+    let made: Result<Manifest> = (|| {
         store.create_checkpoint(&staging)?;
         let db = to.join(DB_DIR);
         fs::create_dir(&db).map_err(io(format_args!("creating {}", db.display())))?;
@@ -273,10 +272,19 @@ pub fn create(
         Ok(manifest)
     })();
     let staged = remove_staging(&staging);
-    match (made, staged) {
-        (Ok(m), Ok(())) => Ok(m),
-        (Ok(_), Err(e)) | (Err(e), _) => {
-            let what = format!("the backup to {} failed: {e}", to.display());
+    match made {
+        Ok(m) => {
+            // The backup is whole; the next one removes the leftover.
+            if let Err(e) = staged {
+                tracing::warn!("{e}");
+            }
+            Ok(m)
+        }
+        Err(e) => {
+            let mut what = format!("the backup to {} failed: {}", to.display(), error_chain(&e));
+            if let Err(s) = staged {
+                what = format!("{what}; {s}");
+            }
             Err(Error::Backup(match fs::remove_dir_all(to) {
                 Ok(()) => format!("{what}; nothing was kept"),
                 Err(r) => format!(
@@ -442,8 +450,8 @@ struct Base {
 
 impl Base {
     /// Reads the base backup in `dir` for a backup of the log `origin`
-    /// with key `vkey` made in `to`.
-    fn open(dir: &Path, origin: &str, vkey: &VerifierKey) -> Result<Self> {
+    /// with key `vkey` to be made in `to` (whose parent exists).
+    fn open(dir: &Path, origin: &str, vkey: &VerifierKey, to: &Path) -> Result<Self> {
         let bad =
             |m: String| Error::Backup(format!("the base backup {} is refused: {m}", dir.display()));
         let (manifest, bytes) = read_manifest(dir).map_err(bad)?;
@@ -456,6 +464,17 @@ impl Base {
             )));
         }
         manifest_checkpoint(&manifest, vkey).map_err(bad)?;
+        let dev = |p: &Path| {
+            use std::os::unix::fs::MetadataExt as _;
+            fs::metadata(p).map(|m| m.dev())
+        };
+        let parent = to
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let theirs =
+            dev(&dir.join(DB_DIR)).map_err(|e| bad(format!("{DB_DIR} cannot be read: {e}")))?;
+        let ours = dev(parent).map_err(io(format_args!("reading {}", parent.display())))?;
         let files = manifest
             .files
             .iter()
@@ -466,20 +485,8 @@ impl Base {
             manifest_sha256: compliance::record::sha256_hex(&bytes),
             manifest,
             files,
-            same_fs: false,
+            same_fs: theirs == ours,
         })
-    }
-
-    /// Records whether the base is on the file system of `to`, which exists.
-    fn same_fs_as(&mut self, to: &Path) -> Result<()> {
-        use std::os::unix::fs::MetadataExt as _;
-        let dev = |p: &Path| {
-            fs::metadata(p)
-                .map(|m| m.dev())
-                .map_err(io(format_args!("reading {}", p.display())))
-        };
-        self.same_fs = dev(&self.dir.join(DB_DIR))? == dev(to)?;
-        Ok(())
     }
 
     /// Hard-links the base's file `rel` to `dst` if the base lists it with
