@@ -961,3 +961,62 @@ impl Backups {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn compare_hashing_tells_equal_files_and_hashes_the_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let big: Vec<u8> = (0..CHUNK * 2 + 17).map(|i| (i % 251) as u8).collect();
+        let write = |name: &str, bytes: &[u8]| {
+            let p = dir.path().join(name);
+            fs::write(&p, bytes).unwrap();
+            p
+        };
+        let a = write("a", &big);
+        let same = write("same", &big);
+        let mut flipped = big.clone();
+        flipped[CHUNK + 3] ^= 1;
+        let flipped = write("flipped", &flipped);
+        let shorter = write("shorter", &big[..big.len() - 1]);
+        let want = compliance::record::sha256_hex(&big);
+        assert_eq!(compare_hashing(&a, &same).unwrap(), (true, want.clone()));
+        assert_eq!(compare_or_hash(&a, &a).unwrap(), (true, want.clone()));
+        assert_eq!(
+            compare_hashing(&a, &flipped).unwrap(),
+            (false, want.clone())
+        );
+        assert_eq!(
+            compare_hashing(&a, &shorter).unwrap(),
+            (false, want.clone())
+        );
+        assert!(!compare_hashing(&shorter, &a).unwrap().0);
+        assert_eq!(hash_file(&a).unwrap(), (big.len() as u64, want.clone()));
+        let copy = dir.path().join("copy");
+        assert_eq!(copy_hashing(&a, &copy).unwrap(), (big.len() as u64, want));
+        assert_eq!(fs::read(&copy).unwrap(), big);
+        assert!(
+            copy_hashing(&a, &copy).is_err(),
+            "never over an existing file"
+        );
+    }
+
+    #[test]
+    fn only_table_and_blob_files_are_linked() {
+        for name in ["000012.sst", "000013.blob"] {
+            assert!(is_immutable(name), "{name}");
+        }
+        for name in [
+            "MANIFEST-000005",
+            "OPTIONS-000007",
+            "CURRENT",
+            "000004.log",
+            "LOCK",
+        ] {
+            assert!(!is_immutable(name), "{name}");
+        }
+    }
+}
