@@ -502,6 +502,29 @@ fn a_backup_under_load_restores_and_an_older_dump_is_refused() {
     verify(&["audit", "--key", &key, "--log", &url, "--no-progress"]);
     let _ = child.kill();
     let _ = child.wait();
+    // A bucket copy holding its checkpoint but not the tiles of it (a copy
+    // made while the integrator wrote reads `checkpoint` after listing the
+    // tiles, and misses the newest): rebuilt from the database, proved to
+    // pass through the checkpoint's root.
+    let (db6, objects6) = restore_db(&backup);
+    let only = tmp.path().join("only-checkpoint");
+    std::fs::create_dir_all(&only).unwrap();
+    std::fs::copy(copy.join("checkpoint"), only.join("checkpoint")).unwrap();
+    upload(&only, &objects6);
+    let data6 = tmp.path().join("partial-copy");
+    keys_into(&tmp.path().join("a"), &data6);
+    let partial = LogServer::start_in(&data6, &serve_args(&db6, &objects6));
+    verify(&[
+        "audit",
+        "--key",
+        &key,
+        "--log",
+        &partial.url,
+        "--no-progress",
+    ]);
+    let index = partial.append(b"after the partial copy");
+    partial.wait_for_checkpoint(index + 1);
+    drop(partial);
     // A prefix with no checkpoint but another tree's tile: refused, saying why.
     let (db5, objects5) = restore_db(&backup);
     let dumped: u64 = psql(&db5, "SELECT int_size FROM sa_coord").parse().unwrap();

@@ -352,15 +352,26 @@ impl Cluster {
     /// Writes the bundles and tiles of the database's integrated tree
     /// beyond `from` (the bucket's tree, or the empty tree of a lost
     /// bucket), once the sequenced entries are proved to grow `from` to the
-    /// integrated root (`mismatch` otherwise: nothing is written); then the
-    /// bucket's `checkpoint` from the database.
+    /// integrated root, passing through the root of `through` (the
+    /// bucket's checkpoint) if given (`mismatch` otherwise: nothing is
+    /// written); then the bucket's `checkpoint` from the database.
     fn write_from_database(
         &self,
         from: Frontier,
+        through: Option<&Checkpoint>,
         c: &super::postgres::Coordinator,
         mismatch: impl Fn() -> Error,
     ) -> Result<()> {
         let mut proof = from.clone();
+        if let Some(cp) = through {
+            if cp.tree_size < proof.size() || cp.tree_size > c.int_size {
+                return Err(mismatch());
+            }
+            self.grow(&mut proof, cp.tree_size)?;
+            if proof.root() != cp.root_hash {
+                return Err(mismatch());
+            }
+        }
         self.grow(&mut proof, c.int_size)?;
         if proof.root() != c.int_root {
             return Err(mismatch());
@@ -398,7 +409,7 @@ impl Cluster {
             "the bucket has no checkpoint and lacks the database's tree: rebuilding its tiles and bundles from the database"
         );
         let size = c.int_size;
-        self.write_from_database(Frontier::new(), c, || {
+        self.write_from_database(Frontier::new(), None, c, || {
             Error::Corrupt(format!(
                 "the database's entries do not hash to its integrated root at size {size}"
             ))
@@ -452,9 +463,10 @@ impl Cluster {
         let published = rollback::open_signed(&note, vkey, &source)?;
         let c = self.pg.coordinator()?;
         let m = published.tree_size;
-        if m < c.int_size {
-            // A bucket copy older than the database may lack the tiles of
-            // its integrated tree: written from the database, once proved.
+        if m <= c.int_size {
+            // A bucket copy older than the database (or made while the
+            // integrator wrote) may lack the tiles of its integrated tree:
+            // written from the database, once proved.
             self.complete_bucket(&published, &source, &c)?;
         }
         let rolled_back = rollback::check_against_signed(
@@ -472,10 +484,11 @@ impl Cluster {
 
     /// Writes the bundles and tiles of the database's integrated tree that
     /// the bucket lacks beyond its `published` checkpoint (a bucket copy
-    /// older than the database): first proves that the sequenced entries
-    /// grow the bucket's tree to the integrated root (so that the database
-    /// is the bucket's tree and more), then writes, then puts the
-    /// database's checkpoint.
+    /// older than the database; all of them if the copy lacks some of its
+    /// own checkpoint's): first proves that the sequenced entries grow the
+    /// bucket's tree through the checkpoint's root to the integrated root
+    /// (so that the database is the bucket's tree and more), then writes,
+    /// then puts the database's checkpoint.
     fn complete_bucket(
         &self,
         published: &Checkpoint,
@@ -488,23 +501,26 @@ impl Cluster {
         {
             return Ok(());
         }
-        let from = self.bucket_frontier(published.tree_size).map_err(|e| {
-            Error::Backup(format!(
-                "the bucket {} lacks the tiles of its own checkpoint of {} entries ({e}): restore all of a bucket copy's objects",
-                self.objects.url(""),
-                published.tree_size
-            ))
-        })?;
+        // A copy made while the integrator wrote can hold a `checkpoint`
+        // newer than the tiles it copied (read after the listing): then the
+        // tree is rebuilt from the empty one, and proved to pass through
+        // the checkpoint's root all the same.
+        let from = self
+            .bucket_frontier(published.tree_size)
+            .unwrap_or_else(|e| {
+                tracing::warn!(
+                    checkpoint = published.tree_size,
+                    "the bucket lacks tiles of its own checkpoint ({e}): rebuilding them from the database"
+                );
+                Frontier::new()
+            });
         let another = || {
             Error::Backup(format!(
                 "the database is not the tree of the checkpoint the log signed at size {} ({source}): it is another tree; refusing to start on it",
                 published.tree_size
             ))
         };
-        if from.root() != published.root_hash {
-            return Err(another());
-        }
-        self.write_from_database(from, c, another)?;
+        self.write_from_database(from, Some(published), c, another)?;
         tracing::warn!(
             from = published.tree_size,
             to = c.int_size,
