@@ -80,5 +80,19 @@ impl Error {
     }
 }
 
+/// An error and its sources, `: `-separated (the [`Error::Storage`]
+/// message alone says only `storage failure`).
+#[must_use]
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
 /// The result of the library's operations.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -34,4 +34,4 @@ pub mod service;
 pub mod storage;
 pub mod witness;
 
-pub use error::{Error, Result};
+pub use error::{Error, Result, error_chain};

@@ -578,3 +578,333 @@ fn data_of_format_1_opens_with_its_tree_and_records_unchanged() {
     ]);
     assert!(out.status.success(), "{}", text(&out));
 }
+
+/// `backup --to DIR --base PREV [--offline]` against the server of `data`.
+fn backup_with_base(server: Option<&LogServer>, data: &Path, to: &Path, base: &Path) -> Output {
+    let mut args = vec![
+        "backup",
+        "--to",
+        to.to_str().expect("utf-8"),
+        "--base",
+        base.to_str().expect("utf-8"),
+        "--data-dir",
+        data.to_str().expect("utf-8"),
+    ];
+    match server {
+        Some(s) => args.extend(["--url", s.url.as_str()]),
+        None => args.push("--offline"),
+    }
+    run(&args)
+}
+
+/// The numbers of `N files linked from PREV (..), M written (..)`.
+fn linked_and_written(out: &Output) -> (u64, u64) {
+    let t = text(out);
+    let line = t
+        .lines()
+        .find(|l| l.contains(" files linked from "))
+        .unwrap_or_else(|| panic!("no linked line in {t}"));
+    let linked = line
+        .split_whitespace()
+        .next()
+        .expect("n")
+        .parse()
+        .expect("n");
+    let written = line
+        .rsplit(", ")
+        .next()
+        .and_then(|w| w.split_whitespace().next())
+        .expect("written")
+        .parse()
+        .expect("written");
+    (linked, written)
+}
+
+/// The table files of `new/db` that are the same inode as in `old/db`
+/// (RocksDB's own checkpoint also hard-links its `OPTIONS` file).
+fn shared_inodes(old: &Path, new: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt as _;
+    let mut n = 0;
+    for e in std::fs::read_dir(new.join("db")).expect("read_dir") {
+        let p = e.expect("e").path();
+        if !p.extension().is_some_and(|x| x == "sst" || x == "blob") {
+            continue;
+        }
+        let theirs = old.join("db").join(p.file_name().expect("name"));
+        if let (Ok(a), Ok(b)) = (std::fs::metadata(&p), std::fs::metadata(&theirs))
+            && a.ino() == b.ino()
+            && a.dev() == b.dev()
+        {
+            n += 1;
+        }
+    }
+    n
+}
+
+/// A copy of a backup directory (its files and its `db/`).
+fn copy_backup(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to.join("db")).expect("mkdir");
+    for sub in ["", "db"] {
+        for e in std::fs::read_dir(from.join(sub)).expect("read_dir") {
+            let p = e.expect("e").path();
+            if p.is_file() {
+                std::fs::copy(&p, to.join(sub).join(p.file_name().expect("name"))).expect("copy");
+            }
+        }
+    }
+}
+
+fn restore_proves(backup: &Path, into: &Path) {
+    let out = run(&[
+        "restore",
+        "--from",
+        backup.to_str().expect("utf-8"),
+        "--data-dir",
+        into.to_str().expect("utf-8"),
+    ]);
+    assert!(out.status.success(), "restore failed: {}", text(&out));
+    assert!(text(&out).contains("proved"), "{}", text(&out));
+}
+
+#[test]
+fn an_incremental_backup_links_unchanged_files_and_stands_alone() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    // b1: a full backup taken under load.
+    let (b1, m1, mut server) = backup_under_load(tmp.path());
+    assert_eq!(m1["backup_version"], 1, "a full backup stays version 1");
+    assert!(m1.get("base").is_none(), "{m1}");
+    let data = server.data_dir.clone();
+    for i in 0..200u32 {
+        server.append(format!("after b1 {i}").as_bytes());
+    }
+    // b2: incremental from b1, online, while a thread appends.
+    let stop = Arc::new(AtomicBool::new(false));
+    let appender = {
+        let (url, key, stop) = (server.url.clone(), server.admin_key.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let client = reqwest::blocking::Client::new();
+            let mut n = 0u32;
+            while !stop.load(Ordering::Relaxed) {
+                let r = client
+                    .post(format!("{url}/v1/entries"))
+                    .bearer_auth(&key)
+                    .header("content-type", "application/octet-stream")
+                    .body(format!("during b2 {n}"))
+                    .send()
+                    .expect("append");
+                assert_eq!(r.status().as_u16(), 201);
+                n += 1;
+            }
+        })
+    };
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let b2 = data.join("backups").join("b2");
+    let out = backup_with_base(Some(&server), &data, &b2, &b1);
+    stop.store(true, Ordering::Relaxed);
+    appender.join().expect("appender");
+    assert!(out.status.success(), "incremental backup: {}", text(&out));
+    let (linked, written) = linked_and_written(&out);
+    assert!(linked > 0, "nothing linked: {}", text(&out));
+    assert!(written > 0, "{}", text(&out));
+    assert_eq!(
+        shared_inodes(&b1, &b2),
+        linked,
+        "the linked files are b1's inodes: {}",
+        text(&out)
+    );
+    assert!(
+        !data.join("backup-staging").exists(),
+        "the staging directory was left"
+    );
+    let m2: Value =
+        serde_json::from_slice(&std::fs::read(b2.join("manifest.json")).expect("manifest"))
+            .expect("json");
+    assert_eq!(m2["backup_version"], 2);
+    assert_eq!(m2["base"]["linked_files"].as_u64(), Some(linked));
+    assert_eq!(m2["base"]["tree_size"], m1["tree_size"]);
+    assert!(m2["tree_size"].as_u64() > m1["tree_size"].as_u64(), "{m2}");
+    // Only table and blob files are ever linked.
+    let files = m2["files"].as_array().expect("files");
+    assert_eq!(files.len() as u64, linked + written);
+
+    // b3: incremental from b2, offline.
+    server.stop();
+    let b3 = tmp.path().join("b3");
+    let out = backup_with_base(None, &data, &b3, &b2);
+    assert!(out.status.success(), "offline incremental: {}", text(&out));
+    let (linked3, _) = linked_and_written(&out);
+    assert!(linked3 > 0, "{}", text(&out));
+    assert_eq!(shared_inodes(&b2, &b3), linked3);
+
+    // The bases deleted, each later backup is whole.
+    std::fs::remove_dir_all(&b1).expect("rm b1");
+    let out = run(&[
+        "backup",
+        "verify",
+        b2.to_str().expect("utf-8"),
+        "--verifier-key",
+        &server.verifier_key,
+    ]);
+    assert!(out.status.success(), "b2 without b1: {}", text(&out));
+    std::fs::remove_dir_all(&b2).expect("rm b2");
+    let out = run(&["backup", "verify", b3.to_str().expect("utf-8")]);
+    assert!(out.status.success(), "b3 without b2: {}", text(&out));
+    let restored = tmp.path().join("restored");
+    restore_proves(&b3, &restored);
+    let again = LogServer::start_in(&restored, &[]);
+    let log = get(&format!("{}/v1/log", again.url));
+    assert!(
+        log["tree_size"].as_u64() >= m2["tree_size"].as_u64(),
+        "{log}"
+    );
+}
+
+#[test]
+fn a_bad_base_is_refused_and_nothing_is_made() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (b1, m1, server) = backup_under_load(tmp.path());
+    let data = server.data_dir.clone();
+    let root = data.join("backups");
+    let target = root.join("new");
+    let refused = |base: &Path, want: &str| {
+        let out = backup_with_base(Some(&server), &data, &target, base);
+        assert!(!out.status.success(), "accepted {}", base.display());
+        assert!(text(&out).contains(want), "want {want:?} in {}", text(&out));
+        assert!(
+            !target.exists(),
+            "a refused backup made {}",
+            target.display()
+        );
+        assert!(!data.join("backup-staging").exists());
+    };
+    // A base that does not exist; one outside the backup root.
+    refused(&root.join("nope"), "the base backup");
+    refused(&root.join("nope"), "cannot be read");
+    let outside = tmp.path().join("outside");
+    copy_backup(&b1, &outside);
+    refused(&outside, "is not under the backup root");
+    // Not a backup; a manifest that is not JSON.
+    let empty = root.join("empty");
+    std::fs::create_dir(&empty).expect("mkdir");
+    refused(&empty, "manifest.json cannot be read");
+    let garbage = root.join("garbage");
+    copy_backup(&b1, &garbage);
+    std::fs::write(garbage.join("manifest.json"), b"{not json").expect("write");
+    refused(&garbage, "is not a backup manifest");
+    // Another log's backup.
+    let other = LogServer::start(&["--origin", "other.example/log"]);
+    let theirs = other.data_dir.join("backups").join("o1");
+    let out = run(&[
+        "backup",
+        "--to",
+        theirs.to_str().expect("utf-8"),
+        "--url",
+        &other.url,
+        "--data-dir",
+        other.data_dir.to_str().expect("utf-8"),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let foreign = root.join("foreign");
+    copy_backup(&theirs, &foreign);
+    refused(&foreign, "it is a backup of the log other.example/log");
+    // A tampered manifest: its root is not its signed checkpoint's.
+    let tampered = root.join("tampered");
+    copy_backup(&b1, &tampered);
+    let r = m1["root_hash"].as_str().expect("root");
+    let mut bad = r.as_bytes().to_vec();
+    bad[0] = if bad[0] == b'A' { b'B' } else { b'A' };
+    let m = std::fs::read_to_string(tampered.join("manifest.json")).expect("manifest");
+    std::fs::write(
+        tampered.join("manifest.json"),
+        m.replacen(r, std::str::from_utf8(&bad).expect("utf-8"), 1),
+    )
+    .expect("write");
+    refused(&tampered, "are not its signed checkpoint's");
+    // A base table file whose bytes changed since (same size).
+    let changed = root.join("changed");
+    copy_backup(&b1, &changed);
+    let sst = std::fs::read_dir(changed.join("db"))
+        .expect("read_dir")
+        .map(|e| e.expect("e").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "sst"))
+        .max_by_key(|p| std::fs::metadata(p).expect("meta").len())
+        .expect("an sst");
+    let mut bytes = std::fs::read(&sst).expect("read");
+    bytes[10] ^= 1;
+    std::fs::write(&sst, bytes).expect("write");
+    refused(&changed, "has changed since the backup was made");
+    // The good base still works after all that.
+    let out = backup_with_base(Some(&server), &data, &target, &b1);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = run(&["backup", "verify", target.to_str().expect("utf-8")]);
+    assert!(out.status.success(), "{}", text(&out));
+}
+
+/// A backup root on another file system than the data directory (a backup
+/// volume): a full backup copies every file, an incremental one links the
+/// unchanged ones from its base. `/dev/shm` (tmpfs) stands for the volume;
+/// the test says so and returns if it is on the data's file system.
+#[test]
+fn on_a_backup_volume_an_incremental_backup_writes_only_new_files() {
+    use std::os::unix::fs::MetadataExt as _;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let volume = match tempfile::tempdir_in("/dev/shm") {
+        Ok(v)
+            if std::fs::metadata(v.path()).expect("meta").dev()
+                != std::fs::metadata(tmp.path()).expect("meta").dev() =>
+        {
+            v
+        }
+        _ => {
+            eprintln!("skipped: no /dev/shm on another file system than the temporary directory");
+            return;
+        }
+    };
+    let data = tmp.path().join("data");
+    let root = volume.path().to_str().expect("utf-8").to_owned();
+    let mut server = LogServer::start_in(&data, &["--backup-root", &root]);
+    for i in 0..300u32 {
+        server.append(format!("entry {i}").as_bytes());
+    }
+    server.wait_for_checkpoint(300);
+    let online = |to: &Path, base: Option<&Path>| {
+        let mut args = vec![
+            "backup",
+            "--to",
+            to.to_str().expect("utf-8"),
+            "--url",
+            &server.url,
+            "--data-dir",
+            data.to_str().expect("utf-8"),
+        ];
+        if let Some(b) = base {
+            args.extend(["--base", b.to_str().expect("utf-8")]);
+        }
+        let out = run(&args);
+        assert!(out.status.success(), "backup: {}", text(&out));
+        out
+    };
+    let b1 = volume.path().join("b1");
+    let out = online(&b1, None);
+    assert!(text(&out).contains("files written"), "{}", text(&out));
+    for i in 0..100u32 {
+        server.append(format!("more {i}").as_bytes());
+    }
+    let b2 = volume.path().join("b2");
+    let out = online(&b2, Some(&b1));
+    let (linked, written) = linked_and_written(&out);
+    assert!(linked > 0 && written > 0, "{}", text(&out));
+    assert_eq!(shared_inodes(&b1, &b2), linked, "{}", text(&out));
+    assert!(!data.join("backup-staging").exists());
+    server.stop();
+    std::fs::remove_dir_all(&b1).expect("rm b1");
+    let out = run(&[
+        "backup",
+        "verify",
+        b2.to_str().expect("utf-8"),
+        "--verifier-key",
+        &server.verifier_key,
+    ]);
+    assert!(out.status.success(), "b2 without b1: {}", text(&out));
+    restore_proves(&b2, &tmp.path().join("restored"));
+}

@@ -408,13 +408,17 @@ fn a_backup_under_load_restores_and_an_older_dump_is_refused() {
     drop((a, b));
 
     // Restore into a new database and a new bucket prefix.
-    let restore = |dump: &Path| {
+    let restore_db = |dump: &Path| {
         let (db, objects) = new_cluster_log();
         run_ok(
             Command::new(pg_tool("pg_restore"))
                 .args(["--no-owner", "--exit-on-error", "--dbname", &db])
                 .arg(dump),
         );
+        (db, objects)
+    };
+    let restore = |dump: &Path| {
+        let (db, objects) = restore_db(dump);
         upload(&copy, &objects);
         (db, objects)
     };
@@ -431,6 +435,88 @@ fn a_backup_under_load_restores_and_an_older_dump_is_refused() {
     restored.wait_for_checkpoint(index + 1);
     audit(&key, &restored.url);
     drop(restored);
+
+    // The bucket lost with no copy: the dump alone, under a new, empty
+    // prefix. The first frontend rebuilds the tiles and bundles from the
+    // database (proved against its integrated root) and publishes its
+    // checkpoint.
+    let (db4, objects4) = restore_db(&backup);
+    let data4 = tmp.path().join("no-bucket");
+    keys_into(&tmp.path().join("a"), &data4);
+    assert_eq!(object(&objects4, "checkpoint"), None);
+    let log4 = tmp.path().join("rebuilt.log");
+    let (mut child, url) = serve_logged(&data4, &serve_args(&db4, &objects4), &log4);
+    let said = std::fs::read_to_string(&log4).unwrap();
+    assert!(
+        said.contains("rebuilt the bucket's tiles and bundles from the database"),
+        "{said}"
+    );
+    let rebuilt: u64 = object(&objects4, "checkpoint")
+        .unwrap()
+        .lines()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let dumped: u64 = psql(&db4, "SELECT int_size FROM sa_coord").parse().unwrap();
+    assert!(rebuilt >= dumped && dumped > 40, "{rebuilt} {dumped}");
+    verify(&["audit", "--key", &key, "--log", &url, "--no-progress"]);
+    verify(&[
+        "consistency",
+        "--key",
+        &key,
+        "--log",
+        &url,
+        "--old",
+        saved.to_str().unwrap(),
+    ]);
+    let admin = std::fs::read_to_string(data4.join("admin-api-key")).unwrap();
+    let i = append(&url, admin.trim(), b"after the rebuild");
+    wait_for_size(&url, i + 1);
+    verify(&["audit", "--key", &key, "--log", &url, "--no-progress"]);
+    let _ = child.kill();
+    let _ = child.wait();
+    // A bucket copy holding its checkpoint but not the tiles of it (a copy
+    // made while the integrator wrote reads `checkpoint` after listing the
+    // tiles, and misses the newest): rebuilt from the database, proved to
+    // pass through the checkpoint's root.
+    let (db6, objects6) = restore_db(&backup);
+    let only = tmp.path().join("only-checkpoint");
+    std::fs::create_dir_all(&only).unwrap();
+    std::fs::copy(copy.join("checkpoint"), only.join("checkpoint")).unwrap();
+    upload(&only, &objects6);
+    let data6 = tmp.path().join("partial-copy");
+    keys_into(&tmp.path().join("a"), &data6);
+    let partial = LogServer::start_in(&data6, &serve_args(&db6, &objects6));
+    verify(&[
+        "audit",
+        "--key",
+        &key,
+        "--log",
+        &partial.url,
+        "--no-progress",
+    ]);
+    let index = partial.append(b"after the partial copy");
+    partial.wait_for_checkpoint(index + 1);
+    drop(partial);
+    // A prefix with no checkpoint but another tree's tile: refused, saying why.
+    let (db5, objects5) = restore_db(&backup);
+    let dumped: u64 = psql(&db5, "SELECT int_size FROM sa_coord").parse().unwrap();
+    let stray = tmp.path().join("stray");
+    let (dir, name) = if dumped >= 256 {
+        ("tile/0".to_owned(), "000".to_owned())
+    } else {
+        ("tile/0/000.p".to_owned(), dumped.to_string())
+    };
+    std::fs::create_dir_all(stray.join(&dir)).unwrap();
+    std::fs::write(stray.join(&dir).join(name), vec![7u8; 32 * 256]).unwrap();
+    upload(&stray, &objects5);
+    let msg = refused(&data4, &db5, &objects5);
+    assert!(
+        msg.contains("has no checkpoint, and rebuilding its tiles and bundles"),
+        "{msg}"
+    );
+    assert_eq!(object(&objects5, "checkpoint"), None);
 
     // The older dump under the newer bucket copy: a rollback.
     let (db3, objects3) = restore(&older);

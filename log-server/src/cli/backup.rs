@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
 
-use super::{AdminArgs, call};
+use super::{AdminArgs, call_with_timeout};
 use crate::backup::{self, Manifest};
 use crate::storage::rocksdb::RocksDb;
 
@@ -21,6 +21,13 @@ pub struct BackupArgs {
     /// <data-dir>/backups) on the server's host.
     #[arg(long, value_name = "DIR")]
     to: Option<PathBuf>,
+    /// An earlier backup of this log to make an incremental one from: the
+    /// table and blob files it holds with the same bytes are hard-linked
+    /// from it (when it is on the file system of --to), only the rest is
+    /// written. The new backup is complete: deleting the base later leaves
+    /// it whole. Online, it must be under the server's backup root too.
+    #[arg(long, value_name = "DIR")]
+    base: Option<PathBuf>,
     /// The server is stopped: open the data directory's store directly.
     #[arg(long)]
     offline: bool,
@@ -80,7 +87,44 @@ fn print_manifest(m: &Manifest) {
     println!("tree size: {}", m.tree_size);
     println!("root hash: {}", m.root_hash);
     println!("created: {}", m.created);
-    println!("files: {}", m.files.len());
+    println!(
+        "files: {} ({})",
+        m.files.len(),
+        megabytes(m.files.iter().map(|f| f.size).sum())
+    );
+    if let Some(b) = &m.base {
+        println!(
+            "base: {} (tree size {}, created {})",
+            b.path, b.tree_size, b.created
+        );
+    }
+}
+
+/// Bytes in MB, one decimal.
+fn megabytes(bytes: u64) -> String {
+    // Display only: the precision of f64 is plenty.
+    #[allow(clippy::cast_precision_loss)]
+    let mb = bytes as f64 / 1e6;
+    format!("{mb:.1} MB")
+}
+
+/// What a backup wrote and, if incremental, what it linked from its base.
+fn print_made(m: &Manifest) {
+    let total: u64 = m.files.iter().map(|f| f.size).sum();
+    let (files, bytes) = m
+        .base
+        .as_ref()
+        .map_or((0, 0), |b| (b.linked_files, b.linked_bytes));
+    let written = m.files.len() as u64 - files;
+    match &m.base {
+        Some(b) => println!(
+            "{files} files linked from {} ({}), {written} written ({})",
+            b.path,
+            megabytes(bytes),
+            megabytes(total - bytes)
+        ),
+        None => println!("{written} files written ({})", megabytes(total)),
+    }
 }
 
 /// Runs `backup`.
@@ -111,19 +155,32 @@ pub fn run_backup(args: BackupArgs) -> Result<()> {
                     args.admin.data_dir.display()
                 )
             })?;
-        backup::create(&store, &args.admin.data_dir, &to, crate::service::now_ms())?
+        backup::create(
+            &store,
+            &args.admin.data_dir,
+            &to,
+            args.base.as_deref(),
+            crate::service::now_ms(),
+        )?
     } else {
         let to = absolute(&to)?;
-        let v = call(
+        let mut body = serde_json::json!({ "to": to });
+        if let Some(base) = &args.base {
+            body["base"] = serde_json::json!(absolute(base)?);
+        }
+        // A backup takes as long as its files take to copy: no deadline.
+        let v = call_with_timeout(
             &args.admin,
             reqwest::Method::POST,
             "/v1/admin/backup",
-            Some(serde_json::json!({"to": to})),
+            Some(body),
+            None,
         )?;
         serde_json::from_value(v).context("reading the server's manifest")?
     };
     println!("backup: {}", to.display());
     print_manifest(&manifest);
+    print_made(&manifest);
     Ok(())
 }
 

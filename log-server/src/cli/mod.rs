@@ -43,10 +43,13 @@ enum Cmd {
     ///   stateanchor-log migrate --data-dir ./data --database postgres://sa@127.0.0.1/sa --objects s3://bucket/log
     Migrate(migrate::MigrateArgs),
     /// Back up the log (RocksDB mode): online through the running server,
-    /// or --offline; `backup verify DIR` proves a backup without restoring it.
+    /// or --offline; --base PREV makes it incremental (unchanged table files
+    /// hard-linked from PREV); `backup verify DIR` proves a backup without
+    /// restoring it.
     ///
     /// Example:
     ///   stateanchor-log backup --to /var/lib/stateanchor/backups/2025-01-31
+    ///   stateanchor-log backup --to /var/lib/stateanchor/backups/2025-02-01 --base /var/lib/stateanchor/backups/2025-01-31
     ///   stateanchor-log backup verify /var/lib/stateanchor/backups/2025-01-31
     #[command(verbatim_doc_comment)]
     Backup(Box<backup::BackupArgs>),
@@ -262,10 +265,30 @@ pub(crate) fn call(
     path: &str,
     body: Option<serde_json::Value>,
 ) -> Result<serde_json::Value> {
+    call_with_timeout(
+        a,
+        method,
+        path,
+        body,
+        Some(std::time::Duration::from_secs(30)),
+    )
+}
+
+/// As [`call`], waiting `timeout` for the answer (`None`: as long as it
+/// takes, for a request whose work grows with the store, a backup).
+pub(crate) fn call_with_timeout(
+    a: &AdminArgs,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<serde_json::Value>,
+    timeout: Option<std::time::Duration>,
+) -> Result<serde_json::Value> {
     let url = format!("{}{path}", a.url.trim_end_matches('/'));
-    let mut req = reqwest::blocking::Client::new()
-        .request(method, &url)
-        .bearer_auth(admin_key(a)?);
+    let client = reqwest::blocking::Client::builder()
+        .timeout(timeout)
+        .build()
+        .context("making the HTTP client")?;
+    let mut req = client.request(method, &url).bearer_auth(admin_key(a)?);
     if let Some(b) = body {
         req = req.json(&b);
     }

@@ -489,11 +489,11 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
                 .unwrap_or_else(|| args.data_dir.join("backups"));
             std::fs::create_dir_all(&root)
                 .with_context(|| format!("creating the backup root {}", root.display()))?;
-            Some(Arc::new(backup::Backups {
+            Some(Arc::new(backup::Backups::new(
                 store,
-                data_dir: args.data_dir.clone(),
+                args.data_dir.clone(),
                 root,
-            }))
+            )))
         }
         None => None,
     };

@@ -191,10 +191,14 @@ pub async fn list_principals(
 pub struct BackupRequest {
     /// A new directory under the server's backup root.
     to: String,
+    /// An earlier backup under the root to make an incremental one from.
+    #[serde(default)]
+    base: Option<String>,
 }
 
 /// `POST /v1/admin/backup` `{"to"}` (log admin): a consistent backup of the
-/// RocksDB store, its keys and a manifest, while appends go on.
+/// RocksDB store, its keys and a manifest, while appends go on; with
+/// `"base"`, incremental from an earlier backup.
 pub async fn post_backup(
     State(s): State<AppState>,
     caller: Caller,
@@ -209,9 +213,14 @@ pub async fn post_backup(
         ));
     };
     let now = crate::service::now_ms();
-    let manifest =
-        tokio::task::spawn_blocking(move || backups.create(std::path::Path::new(&req.to), now))
-            .await
-            .map_err(|e| ApiError::Internal(e.into()))??;
+    let manifest = tokio::task::spawn_blocking(move || {
+        backups.create(
+            std::path::Path::new(&req.to),
+            req.base.as_deref().map(std::path::Path::new),
+            now,
+        )
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.into()))??;
     Ok((StatusCode::CREATED, cache("no-store"), Json(manifest)).into_response())
 }

@@ -7,7 +7,7 @@ use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::Error;
+use crate::{Error, error_chain};
 
 /// An error answered to an HTTP client.
 #[derive(Debug)]
@@ -220,16 +220,4 @@ impl IntoResponse for ApiError {
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         resp
     }
-}
-
-/// An error and its sources, `: `-separated.
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
 }

@@ -27,9 +27,8 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRef, MatchedPath, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse as _, Response};
 use axum::routing::{delete, get, patch, post};
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::log::Log;
@@ -108,10 +107,7 @@ pub fn app(state: AppState) -> Router {
             state.site.public_url.starts_with("https://"),
             strict_transport,
         ))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(30),
-        ))
+        .layer(middleware::from_fn(deadline))
         // Spans name the route, not the path: a share link's secret (and
         // any other path parameter) stays out of the logs.
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
@@ -126,6 +122,22 @@ pub fn app(state: AppState) -> Router {
 
 /// `Strict-Transport-Security` on every answer of a log served over https
 /// (its public URL): browsers then never reach it over plain http.
+/// How long a request may take in all (408 after it).
+const REQUEST_DEADLINE: Duration = Duration::from_secs(30);
+
+/// Answers 408 to a request that takes longer than [`REQUEST_DEADLINE`],
+/// but for `POST /v1/admin/backup`: a backup takes as long as its files
+/// take to copy, and answering 408 while it goes on would say that a
+/// backup failed which is being made.
+async fn deadline(req: Request, next: Next) -> Response {
+    if req.uri().path() == "/v1/admin/backup" {
+        return next.run(req).await;
+    }
+    tokio::time::timeout(REQUEST_DEADLINE, next.run(req))
+        .await
+        .unwrap_or_else(|_| StatusCode::REQUEST_TIMEOUT.into_response())
+}
+
 async fn strict_transport(State(https): State<bool>, req: Request, next: Next) -> Response {
     let mut resp = next.run(req).await;
     if https {

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 use tlog::{AddCheckpointRequest, CosignerVerifier, Hash, Note, NoteSignature, Policy};
 
-use crate::{Error, Result};
+use crate::{Error, Result, error_chain};
 
 /// Content type of a witness's `409` answer: its tree size.
 pub const SIZE_CONTENT_TYPE: &str = "text/x.tlog.size";
@@ -481,17 +481,6 @@ async fn read_limited(mut resp: reqwest::Response) -> std::result::Result<Vec<u8
         out.extend_from_slice(&chunk);
     }
     Ok(out)
-}
-
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

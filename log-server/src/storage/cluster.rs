@@ -312,8 +312,15 @@ impl Cluster {
                 &TileHashReader::new(c.int_size, &tiles),
             )?);
         }
-        let mut at = c.int_size;
-        while at < size {
+        self.grow(&mut f, size)?;
+        Ok(f.root())
+    }
+
+    /// Appends the sequenced entries from `f`'s size up to `size` to `f`,
+    /// [`MAX_STEP`] at a time.
+    fn grow(&self, f: &mut Frontier, size: u64) -> Result<()> {
+        while f.size() < size {
+            let at = f.size();
             let end = size.min(at + MAX_STEP);
             let data = self.pg.sequenced(at, end)?;
             if data.len() as u64 != end - at {
@@ -324,9 +331,100 @@ impl Cluster {
             for d in &data {
                 f.append(tlog::leaf_hash(d), |_, _| {});
             }
-            at = end;
         }
-        Ok(f.root())
+        Ok(())
+    }
+
+    /// Writes the bucket's `checkpoint` from the database: its latest
+    /// witnessed checkpoint if the log is witnessed, else the integrated
+    /// tree's (never over a larger tree's).
+    fn publish_checkpoint(&self, c: &super::postgres::Coordinator) -> Result<()> {
+        if self.config.witnessed {
+            if let Some((size, note)) = self.pg.witnessed_checkpoint()? {
+                self.objects.put_checkpoint(size, &note)?;
+            }
+        } else if let Some(note) = &c.checkpoint {
+            self.objects.put_checkpoint(c.int_size, note)?;
+        }
+        Ok(())
+    }
+
+    /// Writes the bundles and tiles of the database's integrated tree
+    /// beyond `from` (the bucket's tree, or the empty tree of a lost
+    /// bucket), once the sequenced entries are proved to grow `from` to the
+    /// integrated root, passing through the root of `through` (the
+    /// bucket's checkpoint) if given (`mismatch` otherwise: nothing is
+    /// written); then the bucket's `checkpoint` from the database.
+    fn write_from_database(
+        &self,
+        from: Frontier,
+        through: Option<&Checkpoint>,
+        c: &super::postgres::Coordinator,
+        mismatch: impl Fn() -> Error,
+    ) -> Result<()> {
+        let mut proof = from.clone();
+        if let Some(cp) = through {
+            if cp.tree_size < proof.size() || cp.tree_size > c.int_size {
+                return Err(mismatch());
+            }
+            self.grow(&mut proof, cp.tree_size)?;
+            if proof.root() != cp.root_hash {
+                return Err(mismatch());
+            }
+        }
+        self.grow(&mut proof, c.int_size)?;
+        if proof.root() != c.int_root {
+            return Err(mismatch());
+        }
+        let mut f = from;
+        while f.size() < c.int_size {
+            let end = c.int_size.min(f.size() + MAX_STEP);
+            f = self.write_objects(&f, end)?;
+        }
+        self.publish_checkpoint(c)
+    }
+
+    /// A bucket with no `checkpoint` under a database with an integrated
+    /// tree (a bucket lost with no copy, or a new, empty prefix): its tiles
+    /// and bundles are rebuilt from the database's entries (proved to hash
+    /// to the integrated root first), and the database's checkpoint is
+    /// published. A bucket that already holds the tree's tiles is left to
+    /// the integrator, which writes a missing `checkpoint`.
+    ///
+    /// # Errors
+    /// [`Error::Backup`] saying what failed: entries that do not hash to
+    /// the integrated root, objects of another tree in the bucket, storage.
+    fn rebuild_bucket(&self, c: &super::postgres::Coordinator) -> Result<()> {
+        if c.int_size == 0
+            || self
+                .bucket_frontier(c.int_size)
+                .is_ok_and(|f| f.root() == c.int_root)
+        {
+            return Ok(());
+        }
+        let url = self.objects.url("");
+        tracing::warn!(
+            bucket = url,
+            entries = c.int_size,
+            "the bucket has no checkpoint and lacks the database's tree: rebuilding its tiles and bundles from the database"
+        );
+        let size = c.int_size;
+        self.write_from_database(Frontier::new(), None, c, || {
+            Error::Corrupt(format!(
+                "the database's entries do not hash to its integrated root at size {size}"
+            ))
+        })
+        .map_err(|e| {
+            Error::Backup(format!(
+                "the bucket {url} has no checkpoint, and rebuilding its tiles and bundles from the database's {size} entries failed: {e}"
+            ))
+        })?;
+        tracing::warn!(
+            bucket = url,
+            entries = c.int_size,
+            "rebuilt the bucket's tiles and bundles from the database, and published its checkpoint"
+        );
+        Ok(())
     }
 
     /// **The rollback rule in this mode** ([`rollback::check_against_signed`]):
@@ -334,7 +432,9 @@ impl Cluster {
     /// checkpoint the log published. Every frontend runs it at start, and
     /// the integrator again whenever it takes the lease, before it signs.
     ///
-    /// - Nothing published (no `checkpoint`): nothing to compare.
+    /// - Nothing published (no `checkpoint`): nothing to compare; a bucket
+    ///   that lacks the database's integrated tree (lost with no copy) is
+    ///   rebuilt from the database ([`Cluster::rebuild_bucket`]).
     /// - The database holds (sequenced) at least the checkpoint's entries:
     ///   its root at that size must be the checkpoint's, or it is another
     ///   tree (refused). A bucket whose tiles stop below the database's
@@ -356,15 +456,17 @@ impl Cluster {
         accept_rollback: bool,
     ) -> Result<Option<String>> {
         let Some(note) = self.objects.get("checkpoint")? else {
+            self.rebuild_bucket(&self.pg.coordinator()?)?;
             return Ok(None);
         };
         let source = self.objects.url("checkpoint");
         let published = rollback::open_signed(&note, vkey, &source)?;
         let c = self.pg.coordinator()?;
         let m = published.tree_size;
-        if m < c.int_size {
-            // A bucket copy older than the database may lack the tiles of
-            // its integrated tree: written from the database, once proved.
+        if m <= c.int_size {
+            // A bucket copy older than the database (or made while the
+            // integrator wrote) may lack the tiles of its integrated tree:
+            // written from the database, once proved.
             self.complete_bucket(&published, &source, &c)?;
         }
         let rolled_back = rollback::check_against_signed(
@@ -382,10 +484,11 @@ impl Cluster {
 
     /// Writes the bundles and tiles of the database's integrated tree that
     /// the bucket lacks beyond its `published` checkpoint (a bucket copy
-    /// older than the database): first proves that the sequenced entries
-    /// grow the bucket's tree to the integrated root (so that the database
-    /// is the bucket's tree and more), then writes, then puts the
-    /// database's checkpoint.
+    /// older than the database; all of them if the copy lacks some of its
+    /// own checkpoint's): first proves that the sequenced entries grow the
+    /// bucket's tree through the checkpoint's root to the integrated root
+    /// (so that the database is the bucket's tree and more), then writes,
+    /// then puts the database's checkpoint.
     fn complete_bucket(
         &self,
         published: &Checkpoint,
@@ -398,54 +501,31 @@ impl Cluster {
         {
             return Ok(());
         }
-        let from = self.bucket_frontier(published.tree_size).map_err(|e| {
-            Error::Backup(format!(
-                "the bucket {} lacks the tiles of its own checkpoint of {} entries ({e}): restore all of a bucket copy's objects",
-                self.objects.url(""),
-                published.tree_size
-            ))
-        })?;
+        // A copy made while the integrator wrote can hold a `checkpoint`
+        // newer than the tiles it copied (read after the listing): then the
+        // tree is rebuilt from the empty one, and proved to pass through
+        // the checkpoint's root all the same.
+        let from = self
+            .bucket_frontier(published.tree_size)
+            .unwrap_or_else(|e| {
+                tracing::warn!(
+                    checkpoint = published.tree_size,
+                    "the bucket lacks tiles of its own checkpoint ({e}): rebuilding them from the database"
+                );
+                Frontier::new()
+            });
         let another = || {
             Error::Backup(format!(
                 "the database is not the tree of the checkpoint the log signed at size {} ({source}): it is another tree; refusing to start on it",
                 published.tree_size
             ))
         };
-        if from.root() != published.root_hash {
-            return Err(another());
-        }
-        let mut proof = from.clone();
-        while proof.size() < c.int_size {
-            let end = c.int_size.min(proof.size() + MAX_STEP);
-            let data = self.pg.sequenced(proof.size(), end)?;
-            if data.len() as u64 != end - proof.size() {
-                return Err(Error::Corrupt(format!(
-                    "entries {}..{end} are not all sequenced",
-                    proof.size()
-                )));
-            }
-            for d in &data {
-                proof.append(tlog::leaf_hash(d), |_, _| {});
-            }
-        }
-        if proof.root() != c.int_root {
-            return Err(another());
-        }
-        let mut f = from;
-        while f.size() < c.int_size {
-            let end = c.int_size.min(f.size() + MAX_STEP);
-            f = self.write_objects(&f, end)?;
-        }
+        self.write_from_database(from, Some(published), c, another)?;
         tracing::warn!(
             from = published.tree_size,
             to = c.int_size,
             "wrote the bucket's missing bundles and tiles from the database"
         );
-        if let Some(note) = &c.checkpoint
-            && !self.config.witnessed
-        {
-            self.objects.put_checkpoint(c.int_size, note)?;
-        }
         Ok(())
     }
 
@@ -519,18 +599,10 @@ impl SharedLog for Cluster {
                 if c.epoch != lease.epoch {
                     break;
                 }
-                if c.int_size >= c.next_index
-                    && let Some(note) = &c.checkpoint
-                {
+                if c.int_size >= c.next_index && c.checkpoint.is_some() {
                     // Repairs a `checkpoint` object left behind by a
                     // predecessor that died between its swap and its write.
-                    if self.config.witnessed {
-                        if let Some((size, note)) = self.pg.witnessed_checkpoint()? {
-                            self.objects.put_checkpoint(size, &note)?;
-                        }
-                    } else {
-                        self.objects.put_checkpoint(c.int_size, note)?;
-                    }
+                    self.publish_checkpoint(&c)?;
                     break;
                 }
                 let end = c.next_index.min(c.int_size + MAX_STEP);
