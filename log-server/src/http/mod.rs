@@ -120,8 +120,6 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// `Strict-Transport-Security` on every answer of a log served over https
-/// (its public URL): browsers then never reach it over plain http.
 /// How long a request may take in all (408 after it).
 const REQUEST_DEADLINE: Duration = Duration::from_secs(30);
 
@@ -138,6 +136,8 @@ async fn deadline(req: Request, next: Next) -> Response {
         .unwrap_or_else(|_| StatusCode::REQUEST_TIMEOUT.into_response())
 }
 
+/// `Strict-Transport-Security` on every answer of a log served over https
+/// (its public URL): browsers then never reach it over plain http.
 async fn strict_transport(State(https): State<bool>, req: Request, next: Next) -> Response {
     let mut resp = next.run(req).await;
     if https {
