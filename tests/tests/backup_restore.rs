@@ -55,6 +55,32 @@ fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
     out
 }
 
+/// A thread that appends `PREFIX N` entries to `server` until `stop` is
+/// set; it returns how many it appended.
+fn append_until(
+    server: &LogServer,
+    prefix: &'static str,
+    stop: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<u32> {
+    let (url, key) = (server.url.clone(), server.admin_key.clone());
+    std::thread::spawn(move || {
+        let client = reqwest::blocking::Client::new();
+        let mut n = 0u32;
+        while !stop.load(Ordering::Relaxed) {
+            let r = client
+                .post(format!("{url}/v1/entries"))
+                .bearer_auth(&key)
+                .header("content-type", "application/octet-stream")
+                .body(format!("{prefix} {n}"))
+                .send()
+                .expect("append");
+            assert_eq!(r.status().as_u16(), 201);
+            n += 1;
+        }
+        n
+    })
+}
+
 /// Takes an online backup of a server that keeps appending; returns the
 /// backup's directory, its manifest, and the server (still running).
 fn backup_under_load(tmp: &Path) -> (std::path::PathBuf, Value, LogServer) {
@@ -65,25 +91,7 @@ fn backup_under_load(tmp: &Path) -> (std::path::PathBuf, Value, LogServer) {
     }
     server.wait_for_checkpoint(300);
     let stop = Arc::new(AtomicBool::new(false));
-    let appender = {
-        let (url, key, stop) = (server.url.clone(), server.admin_key.clone(), stop.clone());
-        std::thread::spawn(move || {
-            let client = reqwest::blocking::Client::new();
-            let mut n = 0u32;
-            while !stop.load(Ordering::Relaxed) {
-                let r = client
-                    .post(format!("{url}/v1/entries"))
-                    .bearer_auth(&key)
-                    .header("content-type", "application/octet-stream")
-                    .body(format!("during {n}"))
-                    .send()
-                    .expect("append");
-                assert_eq!(r.status().as_u16(), 201);
-                n += 1;
-            }
-            n
-        })
-    };
+    let appender = append_until(&server, "during", stop.clone());
     std::thread::sleep(std::time::Duration::from_millis(300));
     let to = data.join("backups").join("b1");
     let url = server.url.clone();
@@ -679,24 +687,7 @@ fn an_incremental_backup_links_unchanged_files_and_stands_alone() {
     }
     // b2: incremental from b1, online, while a thread appends.
     let stop = Arc::new(AtomicBool::new(false));
-    let appender = {
-        let (url, key, stop) = (server.url.clone(), server.admin_key.clone(), stop.clone());
-        std::thread::spawn(move || {
-            let client = reqwest::blocking::Client::new();
-            let mut n = 0u32;
-            while !stop.load(Ordering::Relaxed) {
-                let r = client
-                    .post(format!("{url}/v1/entries"))
-                    .bearer_auth(&key)
-                    .header("content-type", "application/octet-stream")
-                    .body(format!("during b2 {n}"))
-                    .send()
-                    .expect("append");
-                assert_eq!(r.status().as_u16(), 201);
-                n += 1;
-            }
-        })
-    };
+    let appender = append_until(&server, "during b2", stop.clone());
     std::thread::sleep(std::time::Duration::from_millis(200));
     let b2 = data.join("backups").join("b2");
     let out = backup_with_base(Some(&server), &data, &b2, &b1);
