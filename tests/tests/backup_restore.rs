@@ -55,6 +55,20 @@ fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
     out
 }
 
+/// Changes the first character of the backup's manifest's `root_hash`
+/// (`root`), so that it is no longer its signed checkpoint's.
+fn flip_root_hash(backup: &Path, root: &str) {
+    let mut bad = root.as_bytes().to_vec();
+    bad[0] = if bad[0] == b'A' { b'B' } else { b'A' };
+    let path = backup.join("manifest.json");
+    let m = std::fs::read_to_string(&path).expect("manifest");
+    std::fs::write(
+        &path,
+        m.replacen(root, std::str::from_utf8(&bad).expect("utf-8"), 1),
+    )
+    .expect("write");
+}
+
 /// A thread that appends `PREFIX N` entries to `server` until `stop` is
 /// set; it returns how many it appended.
 fn append_until(
@@ -364,14 +378,7 @@ fn corrupted_backups_are_refused_and_restore_nothing() {
     // A flipped byte in the manifest's root hash.
     let flipped = copy("flipped-root");
     let root = manifest["root_hash"].as_str().expect("root");
-    let mut bad_root = root.as_bytes().to_vec();
-    bad_root[0] = if bad_root[0] == b'A' { b'B' } else { b'A' };
-    let m = std::fs::read_to_string(flipped.join("manifest.json")).expect("manifest");
-    std::fs::write(
-        flipped.join("manifest.json"),
-        m.replacen(root, std::str::from_utf8(&bad_root).expect("utf-8"), 1),
-    )
-    .expect("write");
+    flip_root_hash(&flipped, root);
     refused(&flipped, "are not its signed checkpoint's");
 
     // A flipped byte in the signed checkpoint's root: the signature fails.
@@ -801,15 +808,7 @@ fn a_bad_base_is_refused_and_nothing_is_made() {
     // A tampered manifest: its root is not its signed checkpoint's.
     let tampered = root.join("tampered");
     copy_backup(&b1, &tampered);
-    let r = m1["root_hash"].as_str().expect("root");
-    let mut bad = r.as_bytes().to_vec();
-    bad[0] = if bad[0] == b'A' { b'B' } else { b'A' };
-    let m = std::fs::read_to_string(tampered.join("manifest.json")).expect("manifest");
-    std::fs::write(
-        tampered.join("manifest.json"),
-        m.replacen(r, std::str::from_utf8(&bad).expect("utf-8"), 1),
-    )
-    .expect("write");
+    flip_root_hash(&tampered, m1["root_hash"].as_str().expect("root"));
     refused(&tampered, "are not its signed checkpoint's");
     // A base table file whose bytes changed since (same size).
     let changed = root.join("changed");
