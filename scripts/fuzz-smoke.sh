@@ -24,6 +24,9 @@ cd "$(dirname "$0")/../fuzz"
 seconds="${FUZZ_SECONDS:-10}"
 sanitizer="${FUZZ_SANITIZER:-address}"
 export RUSTC_BOOTSTRAP=1
+# scripts/test.sh lints the workspace by wrapping rustc in clippy-driver; the
+# fuzz targets are built by plain rustc.
+unset RUSTC_WORKSPACE_WRAPPER CLIPPY_ARGS
 # Its own target directory: the sanitizer and coverage flags would otherwise
 # rebuild the workspace's artifacts in the main one (scripts/test.sh exports
 # CARGO_TARGET_DIR for those).
