@@ -14,8 +14,8 @@
 # with ASan (checked with rustc 1.95.0 and cargo-fuzz 0.13.2). If your
 # toolchain lacks the sanitizer runtime, run with FUZZ_SANITIZER=none.
 #
-# scripts/test.sh runs it with the default 10 s a target (about 4 minutes
-# for the first build, then 90 s). It depends on cargo-fuzz (installed here
+# scripts/test.sh runs it with the default 10 s a target, two at a time
+# (2 min 40 s from a fresh clone with the first build of the targets). It depends on cargo-fuzz (installed here
 # if missing), a C++ compiler (to build libFuzzer) and RUSTC_BOOTSTRAP, none
 # of which the rest of the suite needs.
 set -euo pipefail
