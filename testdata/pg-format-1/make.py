@@ -1,26 +1,29 @@
-# Writes testdata/pg-format-1: a log of the PostgreSQL + object storage mode
-# written by the stateanchor-log binary given, as a plain SQL dump, the
-# bucket's objects, the frontend's keys and what that release served.
-# Run under scripts/test-services.sh (PostgreSQL and moto):
-#   scripts/test-services.sh python3 testdata/pg-format-1/make.py path/to/stateanchor-log OUT
-# then copy OUT/* here. Python standard library, boto3 (moto's), pg_dump.
+# Writes testdata/pg-format-N: a log of the PostgreSQL + object storage mode
+# written by the stateanchor-log binary given (a release that writes schema
+# format N), as a plain SQL dump, the bucket's objects, the frontend's keys
+# and what that release served. Run under scripts/test-services.sh
+# (PostgreSQL and moto):
+#   scripts/test-services.sh python3 testdata/pg-format-1/make.py path/to/stateanchor-log OUT [N]
+# then copy OUT/* to testdata/pg-format-N (N is 1 unless given). Python
+# standard library, boto3 (moto's), pg_dump.
 import base64, json, os, shutil, subprocess, sys, time, urllib.request
 
 binp, out = sys.argv[1], sys.argv[2]
+fmt = sys.argv[3] if len(sys.argv) > 3 else "1"
 admin_db = os.environ["STATEANCHOR_TEST_DATABASE"]
 bucket = os.environ["STATEANCHOR_TEST_BUCKET"]
 pgbin = os.environ["PGBIN"]
-name = "sa_pg_format_1"
+name = f"sa_pg_format_{fmt}"
 base, query = admin_db.split("?", 1) if "?" in admin_db else (admin_db, "")
 db = base.rsplit("/", 1)[0] + "/" + name + ("?" + query if query else "")
-prefix = "pg-format-1"
+prefix = f"pg-format-{fmt}"
 subprocess.run(["psql", admin_db, "-qc", f"DROP DATABASE IF EXISTS {name}"], check=True)
 subprocess.run(["psql", admin_db, "-qc", f"CREATE DATABASE {name}"], check=True)
 
 os.makedirs(out)
 data = os.path.join(out, "data")
 p = subprocess.Popen([binp, "serve", "--data-dir", data, "--listen", "127.0.0.1:0",
-                      "--origin", "testdata.stateanchor.invalid/pg-format-1",
+                      "--origin", f"testdata.stateanchor.invalid/pg-format-{fmt}",
                       "--database", db, "--objects", f"s3://{bucket}/{prefix}",
                       "--checkpoint-interval", "100ms", "--lease-ttl", "1s", "--no-monitor"],
                      stdout=subprocess.PIPE, text=True)
@@ -56,7 +59,7 @@ decision = req("POST", f"/api/projects/{proj}/decisions",
                 "base_spec": DOC, "revision_spec": DOC.replace("version: 1.0.0", "version: 1.1.0")},
                key=ci)
 for i in range(5):
-    req("POST", "/v1/entries", f"pg-format-1 entry {i}".encode(), ctype="application/octet-stream")
+    req("POST", "/v1/entries", f"pg-format-{fmt} entry {i}".encode(), ctype="application/octet-stream")
 deadline = time.time() + 20
 while True:
     log = req("GET", "/v1/log")

@@ -307,6 +307,15 @@ impl LogServer {
             .status();
         let _ = self.child.wait();
     }
+
+    /// Stops the server (SIGTERM) and starts it again on the same data
+    /// directory with `extra_args`, which keeps existing.
+    pub fn restart(&mut self, extra_args: &[&str]) {
+        self.stop();
+        let mut again = Self::start_in(&self.data_dir, extra_args);
+        again._tmp = self._tmp.take();
+        *self = again;
+    }
 }
 
 impl Drop for LogServer {

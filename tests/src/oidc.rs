@@ -159,7 +159,17 @@ pub struct WithProvider {
     pub provider: Provider,
     /// The log.
     pub log: LogServer,
+    args: Vec<String>,
     _secret: tempfile::TempDir,
+}
+
+impl WithProvider {
+    /// Stops the log and starts it again (the same data directory, port
+    /// and flags).
+    pub fn restart_log(&mut self) {
+        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        self.log.restart(&args);
+    }
 }
 
 /// Starts the provider `script` and a log that signs people in with it
@@ -173,7 +183,7 @@ pub fn log_with_provider(script: &'static str) -> WithProvider {
     let secret_file = secret.path().join("client-secret");
     std::fs::write(&secret_file, format!("{CLIENT_SECRET}\n")).unwrap();
     let listen = format!("127.0.0.1:{port}");
-    let log = LogServer::start(&[
+    let args: Vec<String> = [
         "--listen",
         &listen,
         // Every sign-in of these suites comes from 127.0.0.1: the per-client
@@ -190,10 +200,14 @@ pub fn log_with_provider(script: &'static str) -> WithProvider {
         "Test IdP",
         "--oidc-groups-claim",
         "groups",
-    ]);
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    let log = LogServer::start(&args.iter().map(String::as_str).collect::<Vec<_>>());
     WithProvider {
         provider,
         log,
+        args,
         _secret: secret,
     }
 }

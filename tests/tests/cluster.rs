@@ -512,3 +512,108 @@ fn tls_to_postgresql_is_verified() {
     assert!(err.contains("garbage-ca.pem"), "{err}");
     assert!(err.contains("holds no PEM certificate"), "{err}");
 }
+
+/// A sign-in with the identity provider started on one frontend finishes
+/// on the other, as behind a load balancer without sticky sessions: the
+/// pending sign-in is in the database (`sa_pending_sign_ins`, the SHA-256
+/// of its state and of the browser's binding only), not in the memory of
+/// the frontend that started it. It is used once, whichever frontend the
+/// replay reaches, and the session works on both.
+#[test]
+fn a_sign_in_started_on_one_frontend_finishes_on_the_other() {
+    use integration_tests::oidc::{Agent, CLIENT_ID, CLIENT_SECRET, Provider, free_port};
+    if !cluster_services_or_skip() {
+        return;
+    }
+    let (db, objects) = new_cluster_log();
+    let dir = tempfile::tempdir().unwrap();
+    // The address people use: frontend A's (the load balancer's, in
+    // production, on every frontend's --public-url).
+    let port_a = free_port();
+    let public = format!("http://127.0.0.1:{port_a}");
+    let callback = format!("{public}/ui/oidc/callback");
+    let provider = Provider::start("provider.mjs", &callback, 0);
+    let secret_file = dir.path().join("client-secret");
+    std::fs::write(&secret_file, CLIENT_SECRET).unwrap();
+    let frontend = |name: &str, listen: &str| {
+        LogServer::start_in(
+            &dir.path().join(name),
+            &[
+                "--database",
+                &db,
+                "--objects",
+                &objects,
+                "--lease-ttl",
+                "1s",
+                "--listen",
+                listen,
+                "--public-url",
+                &public,
+                "--signin-rate",
+                "0",
+                "--oidc-issuer",
+                &provider.issuer,
+                "--oidc-client-id",
+                CLIENT_ID,
+                "--oidc-client-secret-file",
+                secret_file.to_str().unwrap(),
+            ],
+        )
+    };
+    let a = frontend("a", &format!("127.0.0.1:{port_a}"));
+    std::fs::create_dir_all(dir.path().join("b")).unwrap();
+    std::fs::copy(
+        dir.path().join("a/log-signing-key"),
+        dir.path().join("b/log-signing-key"),
+    )
+    .unwrap();
+    let b = frontend("b", "127.0.0.1:0");
+
+    let api = Api::new(&a);
+    let (st, v) = api.post(
+        "/v1/admin/projects",
+        &a.admin_key,
+        &json!({"name": "payments-api"}),
+    );
+    assert_eq!(st, 201, "{v}");
+    let project = v["project_id"].as_str().unwrap().to_owned();
+    let (st, v) = api.post(
+        &format!("/v1/admin/projects/{project}/principals"),
+        &a.admin_key,
+        &json!({"name": "carol", "roles": ["codeowner"],
+            "idp": {"issuer": provider.issuer, "subject": "carol"}}),
+    );
+    assert_eq!(st, 201, "{v}");
+
+    // Started on B; the provider sends the browser back to the public
+    // address, A.
+    let agent = Agent::new();
+    let back = agent.follow_to(format!("{}/ui/oidc/start", b.url), &callback, "carol");
+    assert_eq!(psql(&db, "SELECT count(*) FROM sa_pending_sign_ins"), "1");
+    let binding = agent.cookie("sa_oidc").expect("the binding cookie");
+    let answer = agent.get(&back);
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let session = agent.cookie("sa_session").expect("a session cookie");
+    assert_eq!(psql(&db, "SELECT count(*) FROM sa_pending_sign_ins"), "0");
+    for f in [&a, &b] {
+        let other = Agent::new();
+        other.set_cookie("sa_session", Some(&session));
+        let page = other.get(&format!("{}/ui/p/{project}", f.url));
+        assert_eq!(page.status, 200, "{}: {}", f.url, page.body);
+    }
+
+    // The same callback brought to B, with the binding cookie put back:
+    // used up already.
+    let replayer = Agent::new();
+    replayer.set_cookie("sa_oidc", Some(&binding));
+    let replay = replayer.get(&back.replacen(&public, &b.url, 1));
+    assert_eq!(replay.status, 403, "{}", replay.body);
+    assert!(
+        replay
+            .body
+            .contains("unknown or already used sign-in state"),
+        "{}",
+        replay.body
+    );
+    assert!(replayer.cookie("sa_session").is_none());
+}

@@ -10,7 +10,8 @@
 //!   replayed callback (`state` used twice) is refused; a callback brought
 //!   to another browser is refused; a subject no principal is bound to
 //!   creates nothing and the page says who to ask; a new sign-in ends the
-//!   browser's previous session; the provider restarted with a new signing
+//!   browser's previous session; a sign-in started before the log restarts
+//!   finishes after it; the provider restarted with a new signing
 //!   key (rotation) still signs people in, because the log fetches the
 //!   JWKS again on the unknown key ID.
 //! - Against `tests/oidc/hostile-op.mjs`, a provider that speaks the code
@@ -389,6 +390,25 @@ fn replayed_state_another_browser_and_unbound_subject_are_refused_over_http() {
     // elsewhere, are refused plainly.
     let g = Agent::new().get(&format!("{}/ui/oidc/callback?code=x", w.log.url));
     assert_eq!(g.status, 403, "{}", g.body);
+}
+
+/// A sign-in started before the log restarts finishes after it: the
+/// pending sign-in is kept in the store, not in the process's memory
+/// (behind several frontends, any of them finishes it: tests/cluster.rs).
+#[test]
+fn a_sign_in_started_before_a_restart_finishes_after_it() {
+    let mut w = log_with_provider("provider.mjs");
+    let p = project(&w);
+    let agent = Agent::new();
+    let callback = agent.to_callback(&w.log.url, "", "carol");
+    w.restart_log();
+    let a = agent.get(&callback);
+    assert_eq!(a.status, 200, "{}", a.body);
+    let session = agent.cookie("sa_session").expect("a session cookie");
+    assert!(session_works(&w, &p.id, &session));
+    // And it was used up by that callback.
+    let again = agent.get(&callback);
+    assert_eq!(again.status, 403, "{}", again.body);
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! The PostgreSQL + object storage mode over the years (issue 23), on the
 //! real services of `scripts/test-services.sh` (PostgreSQL, moto): the
-//! schema's format version, a database of the first format
-//! (`testdata/pg-format-1/`) opened by the current binary, the operator's
+//! schema's format version, databases of the earlier formats
+//! (`testdata/pg-format-1/`, `testdata/pg-format-2/`) opened by the current
+//! binary, the operator's
 //! backup and restore (a bucket copy, then `pg_dump`, while appends go on),
 //! and the rollback rule against the bucket's checkpoint. Without the
 //! services every test returns at once, saying so.
@@ -277,7 +278,23 @@ fn a_first_format_dump_opens_with_its_tree_and_records_unchanged() {
     if !cluster_services_or_skip() {
         return;
     }
-    let src = testdata_dir().join("pg-format-1");
+    an_old_format_opens_unchanged(1);
+}
+
+#[test]
+fn a_second_format_dump_opens_with_its_tree_and_records_unchanged() {
+    if !cluster_services_or_skip() {
+        return;
+    }
+    an_old_format_opens_unchanged(2);
+}
+
+/// Loads `testdata/pg-format-<format>` (a dump, bucket and keys written by
+/// the first release of that schema format), starts the current binary on
+/// it, and checks that the schema is migrated and the tree and records are
+/// what that release served.
+fn an_old_format_opens_unchanged(format: u32) {
+    let src = testdata_dir().join(format!("pg-format-{format}"));
     let expected: Value =
         serde_json::from_slice(&std::fs::read(src.join("expected.json")).unwrap()).unwrap();
     let (db, objects) = new_cluster_log();
@@ -286,7 +303,19 @@ fn a_first_format_dump_opens_with_its_tree_and_records_unchanged() {
             .args([db.as_str(), "-q", "-v", "ON_ERROR_STOP=1", "-f"])
             .arg(src.join("dump.sql")),
     );
-    assert_eq!(psql(&db, "SELECT to_regclass('sa_meta') IS NULL"), "t");
+    let written = if format == 1 {
+        assert_eq!(psql(&db, "SELECT to_regclass('sa_meta') IS NULL"), "t");
+        1
+    } else {
+        psql(&db, "SELECT schema_version FROM sa_meta")
+            .parse::<u32>()
+            .unwrap()
+    };
+    assert_eq!(written, format);
+    assert!(
+        format < SCHEMA_VERSION,
+        "an older format than this release's"
+    );
     upload(&src.join("bucket"), &objects);
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");

@@ -22,7 +22,7 @@ use crate::service::Compliance;
 use crate::service::export::Site;
 use crate::service::github::GitHub;
 use crate::service::github_signin::{GitHubAppConfig, GitHubSignIn};
-use crate::service::oidc::{OidcConfig, OidcSignIn};
+use crate::service::oidc::{OidcConfig, OidcSignIn, PendingSignIns};
 use crate::storage::Storage;
 use crate::storage::cluster::{Cluster, ClusterConfig};
 use crate::storage::rocksdb::RocksDb;
@@ -249,7 +249,11 @@ pub struct ServeArgs {
 }
 
 /// Sign-in with GitHub, if `--github-oauth-client-id` is given.
-fn github_sign_in(args: &ServeArgs, public_url: &str) -> Result<Option<GitHubSignIn>> {
+fn github_sign_in(
+    args: &ServeArgs,
+    public_url: &str,
+    pending: &PendingSignIns,
+) -> Result<Option<GitHubSignIn>> {
     let (Some(client_id), Some(secret_file)) = (
         &args.github_oauth_client_id,
         &args.github_oauth_client_secret_file,
@@ -265,20 +269,27 @@ fn github_sign_in(args: &ServeArgs, public_url: &str) -> Result<Option<GitHubSig
         })?
         .trim()
         .to_owned();
-    let github = GitHubSignIn::new(GitHubAppConfig {
-        client_id: client_id.clone(),
-        client_secret,
-        web_url: args.github_web_url.clone(),
-        api_url: args.github_api.clone(),
-        redirect_url: format!("{public_url}/ui/github/callback"),
-    })
+    let github = GitHubSignIn::new(
+        GitHubAppConfig {
+            client_id: client_id.clone(),
+            client_secret,
+            web_url: args.github_web_url.clone(),
+            api_url: args.github_api.clone(),
+            redirect_url: format!("{public_url}/ui/github/callback"),
+        },
+        pending.clone(),
+    )
     .context("configuring sign-in with GitHub (--github-oauth-client-id)")?;
     tracing::info!(web = %args.github_web_url, "cockpit sign-in with GitHub");
     Ok(Some(github))
 }
 
 /// The identity provider of `--oidc-issuer`, if given.
-fn oidc_sign_in(args: &ServeArgs, public_url: &str) -> Result<Option<OidcSignIn>> {
+fn oidc_sign_in(
+    args: &ServeArgs,
+    public_url: &str,
+    pending: &PendingSignIns,
+) -> Result<Option<OidcSignIn>> {
     let (Some(issuer), Some(client_id), Some(secret_file)) = (
         &args.oidc_issuer,
         &args.oidc_client_id,
@@ -303,15 +314,18 @@ fn oidc_sign_in(args: &ServeArgs, public_url: &str) -> Result<Option<OidcSignIn>
             .unwrap_or(issuer.as_str())
             .to_owned()
     });
-    let oidc = OidcSignIn::new(OidcConfig {
-        // Exactly as given: the ID token's `iss` must equal it.
-        issuer: issuer.clone(),
-        client_id: client_id.clone(),
-        client_secret,
-        redirect_url: format!("{public_url}/ui/oidc/callback"),
-        provider_name,
-        groups_claim: args.oidc_groups_claim.clone(),
-    })
+    let oidc = OidcSignIn::new(
+        OidcConfig {
+            // Exactly as given: the ID token's `iss` must equal it.
+            issuer: issuer.clone(),
+            client_id: client_id.clone(),
+            client_secret,
+            redirect_url: format!("{public_url}/ui/oidc/callback"),
+            provider_name,
+            groups_claim: args.oidc_groups_claim.clone(),
+        },
+        pending.clone(),
+    )
     .context("configuring the identity provider (--oidc-issuer)")?;
     tracing::info!(issuer = %oidc.issuer(), "cockpit sign-in with an identity provider");
     Ok(Some(oidc))
@@ -535,10 +549,13 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
         GitHub::new(&args.github_api, args.github_token.clone()),
     )
     .with_alerting(&public_url, args.webhook_retry, mailer);
-    if let Some(oidc) = oidc_sign_in(&args, &public_url)? {
+    // Sign-ins started and not finished, in the store: any frontend of a
+    // shared store finishes what another started.
+    let pending = PendingSignIns::new(store.clone());
+    if let Some(oidc) = oidc_sign_in(&args, &public_url, &pending)? {
         compliance = compliance.with_oidc(oidc);
     }
-    if let Some(github) = github_sign_in(&args, &public_url)? {
+    if let Some(github) = github_sign_in(&args, &public_url, &pending)? {
         compliance = compliance.with_github_sign_in(github);
     }
     let state = AppState {

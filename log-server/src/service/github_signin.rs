@@ -48,7 +48,7 @@ pub struct GitHubUser {
 pub struct GitHubSignIn {
     config: GitHubAppConfig,
     http: reqwest::Client,
-    pending: PendingSignIns<()>,
+    pending: PendingSignIns,
 }
 
 #[derive(Deserialize)]
@@ -69,12 +69,13 @@ fn github_error(what: &str, e: impl std::fmt::Display) -> Error {
 }
 
 impl GitHubSignIn {
-    /// Signing in with the OAuth app `config` names.
+    /// Signing in with the OAuth app `config` names, keeping the pending
+    /// sign-ins in `pending`.
     ///
     /// # Errors
     /// [`Error::Config`] for a URL that is neither https nor loopback http,
     /// an empty client ID or secret.
-    pub fn new(mut config: GitHubAppConfig) -> Result<Self> {
+    pub fn new(mut config: GitHubAppConfig, pending: PendingSignIns) -> Result<Self> {
         for (what, url) in [
             ("--github-web-url", &config.web_url),
             ("--github-api", &config.api_url),
@@ -101,7 +102,7 @@ impl GitHubSignIn {
         Ok(GitHubSignIn {
             config,
             http,
-            pending: PendingSignIns::new(),
+            pending,
         })
     }
 
@@ -110,7 +111,7 @@ impl GitHubSignIn {
     ///
     /// # Errors
     /// [`Error::Pushback`] when too many sign-ins are pending.
-    pub fn begin(&self, now: i64, project: Option<String>) -> Result<Begun> {
+    pub async fn begin(&self, now: i64, project: Option<String>) -> Result<Begun> {
         let state = random_secret("ghs");
         let url = reqwest::Url::parse_with_params(
             &format!("{}/login/oauth/authorize", self.config.web_url),
@@ -122,7 +123,8 @@ impl GitHubSignIn {
             ],
         )
         .map_err(|e| Error::Config(format!("--github-web-url: {e}")))?;
-        let binding = self.pending.insert(state, now, project, ())?;
+        let binding = PendingSignIns::new_binding();
+        self.pending.insert(&state, &binding, now, project).await?;
         Ok(Begun {
             url: url.to_string(),
             binding,
@@ -143,7 +145,7 @@ impl GitHubSignIn {
         binding: Option<&str>,
         now: i64,
     ) -> Result<GitHubUser> {
-        let taken = self.pending.take(callback.state, binding, now)?;
+        let taken = self.pending.take(callback.state, binding, now).await?;
         if let Some(error) = callback.error {
             return Err(refused(format!(
                 "GitHub answered {:?}",

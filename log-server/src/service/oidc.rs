@@ -13,16 +13,18 @@
 //!    signed with a key the cached JWKS does not hold (an unknown `kid`:
 //!    the provider rotated its keys) makes the log fetch the JWKS again,
 //!    once, and verify again.
-//! 2. **Pending sign-ins, single use.** [`OidcSignIn::begin`] keeps the
-//!    `state`, the `nonce` and the PKCE verifier in this process's memory,
-//!    with the SHA-256 of a random browser binding (the `sa_oidc` cookie),
-//!    for [`PENDING_TTL_MS`]. [`OidcSignIn::finish`] removes the pending
-//!    sign-in **before** it checks anything: a `state` is used once, a
-//!    replayed callback is refused, and a callback is accepted only from
-//!    the browser that started it (login CSRF). At most [`MAX_PENDING`]
-//!    sign-ins wait at once. Behind several frontends, the callback must
-//!    reach the frontend that started the sign-in (sticky sessions on
-//!    `/ui/oidc/`).
+//! 2. **Pending sign-ins, single use, in the store.** [`OidcSignIn::begin`]
+//!    keeps the `state` with the SHA-256 of a random browser binding (the
+//!    `sa_oidc` cookie) in the store ([`PendingSignIns`]), for
+//!    [`PENDING_TTL_MS`]; the PKCE verifier and the `nonce` are derived
+//!    from the binding, so the store holds no secret of the flow.
+//!    [`OidcSignIn::finish`] removes the pending sign-in **before** it
+//!    checks anything: a `state` is used once, a replayed callback is
+//!    refused, and a callback is accepted only from the browser that
+//!    started it (login CSRF). At most [`MAX_PENDING`] sign-ins wait at
+//!    once. Behind several frontends of one database the callback may
+//!    reach any of them, and a restart between start and callback loses
+//!    nothing.
 //! 3. **Time.** The ID token is checked against the service's clock, with
 //!    [`CLOCK_SKEW_MS`] of tolerance both ways: expired more than that ago,
 //!    or issued more than that in the future, is refused.
@@ -30,8 +32,7 @@
 //! The provider is reached without following redirects (a redirect is a
 //! failure), with a deadline of [`HTTP_TIMEOUT`] per request.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -46,8 +47,9 @@ use openidconnect::{
     TokenResponse as _,
 };
 
-use super::forbidden;
-use crate::keys::random_secret;
+use super::{blocking, forbidden};
+use crate::keys::{key_hash, random_secret};
+use crate::storage::{PendingSignInRow, SessionStore};
 use crate::{Error, Result};
 
 /// How long a pending sign-in waits for its callback (10 minutes).
@@ -167,118 +169,126 @@ pub struct Verified {
     pub project: Option<String>,
 }
 
-/// What a pending OIDC sign-in keeps.
-struct OidcPending {
-    nonce: Nonce,
-    verifier: PkceCodeVerifier,
+/// Sign-ins started and not finished yet, in the store (by the SHA-256 of
+/// their `state`): single use, bound to the browser that started them (the
+/// SHA-256 of a random binding, kept in its cookie), for
+/// [`PENDING_TTL_MS`], at most [`MAX_PENDING`]. In the store rather than
+/// this process's memory, a sign-in started on one frontend finishes on
+/// another, and survives a restart.
+#[derive(Clone)]
+pub struct PendingSignIns {
+    store: Arc<dyn SessionStore>,
 }
 
-struct Entry<T> {
-    binding_hash: [u8; 32],
-    created_at: i64,
-    project: Option<String>,
-    data: T,
-}
-
-/// Sign-ins started and not finished yet, by `state`: single use, bound to
-/// the browser that started them (the SHA-256 of a random binding, kept
-/// in its cookie), for [`PENDING_TTL_MS`], at most [`MAX_PENDING`].
-pub(crate) struct PendingSignIns<T> {
-    map: Mutex<HashMap<String, Entry<T>>>,
-}
-
-/// A pending sign-in taken back: its project and data.
-pub(crate) struct Taken<T> {
+/// A pending sign-in taken back.
+#[derive(Debug)]
+pub(crate) struct Taken {
     /// The project it was started for, if named.
     pub project: Option<String>,
-    /// What the flow kept.
-    pub data: T,
+    /// The browser's binding, which the flow's secrets derive from
+    /// ([`derived`]).
+    pub binding: String,
 }
 
-impl<T> PendingSignIns<T> {
-    pub(crate) fn new() -> Self {
-        PendingSignIns {
-            map: Mutex::new(HashMap::new()),
-        }
+/// A secret of one sign-in derived from its browser binding: the SHA-256
+/// of a label (`purpose`) and the binding, base64url without padding (43
+/// characters, a valid PKCE verifier). The binding is 256 random bits that
+/// only the browser keeps (the store has its SHA-256), so a derived value
+/// is as unguessable as a random one, and nothing secret is stored.
+pub(crate) fn derived(binding: &str, purpose: &str) -> String {
+    use base64::Engine as _;
+    use sha2::{Digest as _, Sha256};
+    let digest = Sha256::new()
+        .chain_update(b"stateanchor sign-in\0")
+        .chain_update(purpose.as_bytes())
+        .chain_update(b"\0")
+        .chain_update(binding.as_bytes())
+        .finalize();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest)
+}
+
+impl PendingSignIns {
+    /// Pending sign-ins kept in `store`.
+    #[must_use]
+    pub fn new(store: Arc<dyn SessionStore>) -> Self {
+        PendingSignIns { store }
     }
 
-    /// Keeps a sign-in started at `now` under `state`; returns the browser
-    /// binding to set in its cookie.
+    /// A new browser binding, for the cookie of one sign-in.
+    pub(crate) fn new_binding() -> String {
+        random_secret("sao")
+    }
+
+    /// Keeps a sign-in started at `now` under `state`, bound to the browser
+    /// holding `binding`.
     ///
     /// # Errors
-    /// [`Error::Pushback`] when [`MAX_PENDING`] sign-ins are pending.
-    pub(crate) fn insert(
+    /// [`Error::Pushback`] when [`MAX_PENDING`] sign-ins are pending;
+    /// storage failures.
+    pub(crate) async fn insert(
         &self,
-        state: String,
+        state: &str,
+        binding: &str,
         now: i64,
         project: Option<String>,
-        data: T,
-    ) -> Result<String> {
-        let binding = random_secret("sao");
-        let mut map = self
-            .map
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        map.retain(|_, e| live(e.created_at, now));
-        if map.len() >= MAX_PENDING {
-            return Err(Error::Pushback);
-        }
-        map.insert(
-            state,
-            Entry {
-                binding_hash: crate::keys::key_hash(&binding),
-                created_at: now,
-                project,
-                data,
-            },
-        );
-        Ok(binding)
+    ) -> Result<()> {
+        let store = self.store.clone();
+        let id = key_hash(state);
+        let row = PendingSignInRow {
+            binding_hash: key_hash(binding),
+            created_at: now,
+            project,
+        };
+        let kept = blocking(move || {
+            store.put_pending_sign_in(&id, &row, now - PENDING_TTL_MS, MAX_PENDING)
+        })
+        .await?;
+        if kept { Ok(()) } else { Err(Error::Pushback) }
     }
 
     /// Removes the sign-in of `state` (used up whatever follows) and checks
-    /// that it is live and that `binding` is the browser's that started it.
+    /// that it is live at `now` and that `binding` is the browser's that
+    /// started it.
     ///
     /// # Errors
     /// Refusals (403) for a missing, unknown, used or expired `state`, or
-    /// another browser.
-    pub(crate) fn take(
+    /// another browser; storage failures.
+    pub(crate) async fn take(
         &self,
         state: Option<String>,
         binding: Option<&str>,
         now: i64,
-    ) -> Result<Taken<T>> {
+    ) -> Result<Taken> {
         let state = state
             .filter(|s| !s.is_empty() && s.len() <= 200)
             .ok_or_else(|| refused("the callback has no state"))?;
-        let entry = self
-            .map
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(&state);
-        let entry = entry.ok_or_else(|| {
+        let store = self.store.clone();
+        let id = key_hash(&state);
+        let row = blocking(move || store.take_pending_sign_in(&id)).await?;
+        let row = row.ok_or_else(|| {
             refused("unknown or already used sign-in state (a replayed or forged callback); start again")
         })?;
-        if !live(entry.created_at, now) {
+        if !live(row.created_at, now) {
             return Err(refused(
                 "this sign-in took longer than 10 minutes; start again",
             ));
         }
-        let bound = binding.is_some_and(|b| {
+        let binding = binding.filter(|b| {
             // Constant time: every byte is compared.
-            crate::keys::key_hash(b)
+            key_hash(b)
                 .iter()
-                .zip(entry.binding_hash.iter())
+                .zip(row.binding_hash.iter())
                 .fold(0u8, |acc, (x, y)| acc | (x ^ y))
                 == 0
         });
-        if !bound {
+        let Some(binding) = binding else {
             return Err(refused(
                 "this sign-in was started in another browser (or its cookie was lost); start again",
             ));
-        }
+        };
         Ok(Taken {
-            project: entry.project,
-            data: entry.data,
+            project: row.project,
+            binding: binding.to_owned(),
         })
     }
 }
@@ -297,7 +307,7 @@ pub struct OidcSignIn {
     redirect: RedirectUrl,
     http: reqwest::Client,
     discovered: tokio::sync::Mutex<Option<Discovered>>,
-    pending: PendingSignIns<OidcPending>,
+    pending: PendingSignIns,
 }
 
 fn provider_error(what: &str, e: impl std::fmt::Display) -> Error {
@@ -310,12 +320,13 @@ pub(crate) fn refused(what: impl std::fmt::Display) -> Error {
 }
 
 impl OidcSignIn {
-    /// A relying party of the provider `config` names.
+    /// A relying party of the provider `config` names, keeping its pending
+    /// sign-ins in `pending`.
     ///
     /// # Errors
     /// [`Error::Config`] for an issuer that is neither https nor loopback,
     /// a malformed redirect URL, an empty client ID or secret.
-    pub fn new(config: OidcConfig) -> Result<Self> {
+    pub fn new(config: OidcConfig, pending: PendingSignIns) -> Result<Self> {
         if !acceptable_issuer(&config.issuer) {
             return Err(Error::Config(format!(
                 "--oidc-issuer must be the identity provider's https URL (http only on 127.0.0.1, localhost or [::1]), got {:?}",
@@ -343,7 +354,7 @@ impl OidcSignIn {
             redirect,
             http,
             discovered: tokio::sync::Mutex::new(None),
-            pending: PendingSignIns::new(),
+            pending,
         })
     }
 
@@ -395,9 +406,10 @@ impl OidcSignIn {
         Ok(jwks)
     }
 
-    /// Starts a sign-in at `now`: a new `state`, `nonce` and PKCE
-    /// verifier, kept as pending; `project` (optional) is the project the
-    /// person means to sign in to.
+    /// Starts a sign-in at `now`: a new `state` and browser binding, kept
+    /// as pending, and the `nonce` and PKCE verifier derived from the
+    /// binding; `project` (optional) is the project the person means to
+    /// sign in to.
     ///
     /// # Errors
     /// [`Error::IdentityProvider`] when discovery fails;
@@ -410,24 +422,23 @@ impl OidcSignIn {
             Some(ClientSecret::new(self.config.client_secret.clone())),
         )
         .set_redirect_uri(self.redirect.clone());
-        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-        let (url, state, nonce) = client
+        let binding = PendingSignIns::new_binding();
+        let challenge = PkceCodeChallenge::from_code_verifier_sha256(&pkce_verifier(&binding));
+        let nonce = nonce_of(&binding);
+        let (url, state, _) = client
             .authorize_url(
                 CoreAuthenticationFlow::AuthorizationCode,
                 CsrfToken::new_random,
-                Nonce::new_random,
+                move || nonce,
             )
             .set_pkce_challenge(challenge)
             // The address invites a principal at its first sign-in
             // (`Profile::email`); the subject is the identity.
             .add_scope(Scope::new("email".into()))
             .url();
-        let binding = self.pending.insert(
-            state.secret().clone(),
-            now,
-            project,
-            OidcPending { nonce, verifier },
-        )?;
+        self.pending
+            .insert(state.secret(), &binding, now, project)
+            .await?;
         Ok(Begun {
             url: url.to_string(),
             binding,
@@ -452,8 +463,7 @@ impl OidcSignIn {
     ) -> Result<Verified> {
         // 1. The pending sign-in of this state, removed now (single use),
         // 2. from the browser that started it.
-        let taken = self.pending.take(callback.state, binding, now)?;
-        let pending = taken.data;
+        let taken = self.pending.take(callback.state, binding, now).await?;
         // 3. The provider's answer.
         if let Some(error) = callback.error {
             return Err(refused(format!(
@@ -481,7 +491,7 @@ impl OidcSignIn {
         let tokens = client
             .exchange_code(AuthorizationCode::new(code))
             .map_err(|e| provider_error("the provider has no token endpoint", e))?
-            .set_pkce_verifier(pending.verifier)
+            .set_pkce_verifier(pkce_verifier(&taken.binding))
             .request_async(&self.http)
             .await
             .map_err(|e| {
@@ -496,7 +506,7 @@ impl OidcSignIn {
         type Claimed = (String, Option<String>);
         let check = |jwks: CoreJsonWebKeySet| -> Result<std::result::Result<Claimed, ClaimsVerificationError>> {
             let verifier = self.verifier(jwks, now)?;
-            Ok(id_token.claims(&verifier, &pending.nonce).map(|claims| {
+            Ok(id_token.claims(&verifier, &nonce_of(&taken.binding)).map(|claims| {
                 let email = claims
                     .email()
                     .filter(|_| claims.email_verified() == Some(true))
@@ -627,6 +637,16 @@ fn token_refused(e: ClaimsVerificationError) -> Error {
     refused(why)
 }
 
+/// The PKCE verifier of the sign-in bound to `binding`.
+fn pkce_verifier(binding: &str) -> PkceCodeVerifier {
+    PkceCodeVerifier::new(derived(binding, "pkce verifier"))
+}
+
+/// The `nonce` of the sign-in bound to `binding`.
+fn nonce_of(binding: &str) -> Nonce {
+    Nonce::new(derived(binding, "oidc nonce"))
+}
+
 fn live(created_at: i64, now: i64) -> bool {
     now >= created_at && now - created_at < PENDING_TTL_MS
 }
@@ -666,28 +686,67 @@ mod tests {
     }
 
     /// Pin the refusals: a `state` is used once (even by a refused
-    /// attempt), only from its browser, only within 10 minutes.
-    #[test]
-    fn pending_sign_ins_are_single_use_bound_and_short_lived() {
-        let p = PendingSignIns::<u8>::new();
+    /// attempt), only from its browser, only within 10 minutes; and the
+    /// store holds neither the state nor the binding.
+    #[tokio::test]
+    async fn pending_sign_ins_are_single_use_bound_and_short_lived() {
+        let store = Arc::new(crate::storage::memory::Memory::new());
+        let p = PendingSignIns::new(store.clone());
         let t0 = 1_000_000;
-        let binding = p.insert("st1".into(), t0, Some("prj_a".into()), 7).unwrap();
+        let binding = PendingSignIns::new_binding();
         assert!(binding.starts_with("sao_"));
-        let taken = p.take(Some("st1".into()), Some(&binding), t0 + 1).unwrap();
-        assert_eq!((taken.data, taken.project.as_deref()), (7, Some("prj_a")));
-        let again = p.take(Some("st1".into()), Some(&binding), t0 + 2);
+        p.insert("st1", &binding, t0, Some("prj_a".into()))
+            .await
+            .unwrap();
+        let taken = p
+            .take(Some("st1".into()), Some(&binding), t0 + 1)
+            .await
+            .unwrap();
+        assert_eq!(
+            (taken.binding.as_str(), taken.project.as_deref()),
+            (binding.as_str(), Some("prj_a"))
+        );
+        let again = p.take(Some("st1".into()), Some(&binding), t0 + 2).await;
         assert!(again.is_err_and(|e| e.to_string().contains("already used")));
 
-        let b2 = p.insert("st2".into(), t0, None, 1).unwrap();
-        let other = p.take(Some("st2".into()), Some("sao_other"), t0 + 1);
+        let b2 = PendingSignIns::new_binding();
+        p.insert("st2", &b2, t0, None).await.unwrap();
+        let row = store
+            .take_pending_sign_in(&key_hash("st2"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.binding_hash, key_hash(&b2), "only the binding's hash");
+        store
+            .put_pending_sign_in(&key_hash("st2"), &row, t0, MAX_PENDING)
+            .unwrap();
+        let other = p.take(Some("st2".into()), Some("sao_other"), t0 + 1).await;
         assert!(other.is_err_and(|e| e.to_string().contains("another browser")));
-        let after = p.take(Some("st2".into()), Some(&b2), t0 + 2);
+        let after = p.take(Some("st2".into()), Some(&b2), t0 + 2).await;
         assert!(after.is_err(), "a refused attempt used the state up");
 
-        let b3 = p.insert("st3".into(), t0, None, 1).unwrap();
-        let late = p.take(Some("st3".into()), Some(&b3), t0 + PENDING_TTL_MS);
+        let b3 = PendingSignIns::new_binding();
+        p.insert("st3", &b3, t0, None).await.unwrap();
+        let late = p
+            .take(Some("st3".into()), Some(&b3), t0 + PENDING_TTL_MS)
+            .await;
         assert!(late.is_err_and(|e| e.to_string().contains("10 minutes")));
-        assert!(p.take(None, Some(&b3), t0).is_err());
+        assert!(p.take(None, Some(&b3), t0).await.is_err());
+    }
+
+    /// The flow's secrets derived from a binding: a valid PKCE verifier
+    /// (43 unreserved characters), different per purpose and per binding.
+    #[test]
+    fn derived_secrets_are_pkce_verifiers_and_differ() {
+        let b = PendingSignIns::new_binding();
+        let v = derived(&b, "pkce verifier");
+        assert_eq!(v.len(), 43);
+        assert!(
+            v.bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+        );
+        assert_ne!(v, derived(&b, "oidc nonce"));
+        assert_ne!(v, derived(&PendingSignIns::new_binding(), "pkce verifier"));
+        assert_eq!(v, derived(&b, "pkce verifier"));
     }
 
     #[test]

@@ -887,4 +887,16 @@ impl super::SessionStore for Cluster {
     ) -> Result<bool> {
         self.pg.swap_share_use(secret_hash, from, to)
     }
+    fn put_pending_sign_in(
+        &self,
+        id: &[u8; 32],
+        row: &super::PendingSignInRow,
+        live_since: i64,
+        max: usize,
+    ) -> Result<bool> {
+        self.pg.put_pending_sign_in(id, row, live_since, max)
+    }
+    fn take_pending_sign_in(&self, id: &[u8; 32]) -> Result<Option<super::PendingSignInRow>> {
+        self.pg.take_pending_sign_in(id)
+    }
 }

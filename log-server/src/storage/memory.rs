@@ -16,8 +16,8 @@ use compliance::principal::{KeyRecord, Profile};
 use tlog::{Hash, HashReader, NodeId};
 
 use super::{
-    Batch, KeyStore, LogStore, RecordRef, RecordStore, SessionRow, SessionStore, ShareRow,
-    StoredRecord,
+    Batch, KeyStore, LogStore, PendingSignInRow, RecordRef, RecordStore, SessionRow, SessionStore,
+    ShareRow, StoredRecord,
 };
 use crate::{Error, Result};
 
@@ -54,6 +54,7 @@ struct Inner {
     keys: BTreeMap<[u8; 32], KeyRecord>,
     sessions: HashMap<[u8; 32], SessionRow>,
     shares: HashMap<[u8; 32], ShareRow>,
+    pending_sign_ins: HashMap<[u8; 32], PendingSignInRow>,
 }
 
 /// The in-memory backend.
@@ -550,5 +551,27 @@ impl SessionStore for Memory {
             .shares
             .get_mut(secret_hash)
             .is_some_and(|l| l.swap_use(from, to)))
+    }
+
+    fn put_pending_sign_in(
+        &self,
+        id: &[u8; 32],
+        row: &PendingSignInRow,
+        live_since: i64,
+        max: usize,
+    ) -> Result<bool> {
+        let mut inner = self.write();
+        inner
+            .pending_sign_ins
+            .retain(|_, p| p.created_at >= live_since);
+        if inner.pending_sign_ins.len() >= max {
+            return Ok(false);
+        }
+        inner.pending_sign_ins.insert(*id, row.clone());
+        Ok(true)
+    }
+
+    fn take_pending_sign_in(&self, id: &[u8; 32]) -> Result<Option<PendingSignInRow>> {
+        Ok(self.write().pending_sign_ins.remove(id))
     }
 }

@@ -608,10 +608,26 @@ impl ShareRow {
     }
 }
 
-/// The cockpit's sessions and share links: credentials, like API keys,
-/// kept by the SHA-256 of their secret (never the secret). They are in the
-/// store, not in a process's memory, so that every process of a shared
-/// store (PostgreSQL) sees them and a restart keeps them.
+/// A sign-in started with an identity provider (OpenID Connect, GitHub)
+/// and not finished yet, as stored: found by the SHA-256 of its `state`,
+/// it keeps the SHA-256 of the browser's binding (never the binding, from
+/// which the flow's PKCE verifier and nonce are derived), so a row read
+/// from the store cannot finish a sign-in.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PendingSignInRow {
+    /// SHA-256 of the binding kept in the browser's cookie.
+    pub binding_hash: [u8; 32],
+    /// When it was started (ms since the epoch, the frontend's clock).
+    pub created_at: i64,
+    /// The project the person means to sign in to, if named.
+    pub project: Option<String>,
+}
+
+/// The cockpit's sessions, share links and pending sign-ins: credentials,
+/// like API keys, kept by the SHA-256 of their secret (never the secret).
+/// They are in the store, not in a process's memory, so that every process
+/// of a shared store (PostgreSQL) sees them and a restart keeps them: a
+/// sign-in started on one frontend finishes on another.
 ///
 /// Contract: every write is durable once it returns `Ok`, like the other
 /// traits' writes. The conditional writes ([`SessionStore::touch_session`],
@@ -720,6 +736,32 @@ pub trait SessionStore: Send + Sync {
         from: Option<i64>,
         to: Option<i64>,
     ) -> Result<bool, Error>;
+
+    /// Keeps a pending sign-in under `id` (the SHA-256 of its `state`),
+    /// durably, unless `max` pending sign-ins created at or after
+    /// `live_since` are kept already (`false`: nothing is kept). Deletes
+    /// those created before `live_since` first: they can no longer finish.
+    /// The count is a bound against floods, not exact under concurrent
+    /// calls from several processes.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn put_pending_sign_in(
+        &self,
+        id: &[u8; 32],
+        row: &PendingSignInRow,
+        live_since: i64,
+        max: usize,
+    ) -> Result<bool, Error>;
+
+    /// Removes the pending sign-in of `id` and returns it, durably: of
+    /// several calls for the same `id`, from any process of the store,
+    /// exactly one gets it (a sign-in is used once). The caller judges its
+    /// age.
+    ///
+    /// # Errors
+    /// Storage failures; [`Error::Corrupt`] rows.
+    fn take_pending_sign_in(&self, id: &[u8; 32]) -> Result<Option<PendingSignInRow>, Error>;
 }
 
 /// Replaces the file at `path` with `bytes` atomically and durably: a
@@ -1255,6 +1297,81 @@ mod contract {
         store.delete_share(&[22; 32]).unwrap();
         store.delete_share(&[23; 32]).unwrap();
         assert_eq!(store.shares("prj_a").unwrap().len(), 2);
+
+        check_pending_sign_ins(store);
+    }
+
+    fn pending_row(created_at: i64) -> PendingSignInRow {
+        PendingSignInRow {
+            binding_hash: [9; 32],
+            created_at,
+            project: (created_at % 2 == 0).then(|| "prj_a".to_owned()),
+        }
+    }
+
+    /// Pending sign-ins: kept, taken once, the expired ones deleted, at
+    /// most `max` live ones. Leaves `[60; 32]` for [`check_sessions_kept`].
+    fn check_pending_sign_ins(store: &dyn Storage) {
+        assert_eq!(store.take_pending_sign_in(&[50; 32]).unwrap(), None);
+        assert!(
+            store
+                .put_pending_sign_in(&[50; 32], &pending_row(1_000), 0, 10)
+                .unwrap()
+        );
+        assert!(
+            store
+                .put_pending_sign_in(&[51; 32], &pending_row(1_001), 0, 10)
+                .unwrap()
+        );
+        assert_eq!(
+            store.take_pending_sign_in(&[50; 32]).unwrap(),
+            Some(pending_row(1_000))
+        );
+        assert_eq!(
+            store.take_pending_sign_in(&[50; 32]).unwrap(),
+            None,
+            "taken once"
+        );
+        // Of several concurrent takes, one gets it.
+        let got = std::thread::scope(|s| {
+            let threads: Vec<_> = (0..8)
+                .map(|_| s.spawn(|| store.take_pending_sign_in(&[51; 32]).unwrap()))
+                .collect();
+            threads
+                .into_iter()
+                .filter_map(|t| t.join().unwrap())
+                .collect::<Vec<_>>()
+        });
+        assert_eq!(got, [pending_row(1_001)]);
+        // At most `max` live ones; the expired ones (created before
+        // `live_since`) are deleted and do not count.
+        for i in 0..3u8 {
+            assert!(
+                store
+                    .put_pending_sign_in(&[52 + i; 32], &pending_row(2_000), 0, 3)
+                    .unwrap()
+            );
+        }
+        assert!(
+            !store
+                .put_pending_sign_in(&[55; 32], &pending_row(2_001), 0, 3)
+                .unwrap(),
+            "full"
+        );
+        assert_eq!(store.take_pending_sign_in(&[55; 32]).unwrap(), None);
+        assert!(
+            store
+                .put_pending_sign_in(&[60; 32], &pending_row(3_000), 2_500, 3)
+                .unwrap(),
+            "the three created before 2500 expired"
+        );
+        for i in 0..3u8 {
+            assert_eq!(
+                store.take_pending_sign_in(&[52 + i; 32]).unwrap(),
+                None,
+                "an expired one is deleted"
+            );
+        }
     }
 
     /// What [`check_sessions`] left, read by a store opened again.
@@ -1266,6 +1383,10 @@ mod contract {
         let link = store.share(&[20; 32]).unwrap().unwrap();
         assert_eq!(link.revoked_at.as_deref(), Some("2026-02-01T12:00:00Z"));
         assert_eq!(store.shares("prj_a").unwrap().len(), 2);
+        assert_eq!(
+            store.take_pending_sign_in(&[60; 32]).unwrap(),
+            Some(pending_row(3_000))
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@
 //! | `sa_jobs` | one-off jobs every frontend schedules (a week's digest), by the one that claimed each |
 //! | `sa_sessions` | the cockpit's sessions, by the SHA-256 of their secret: the principal key's SHA-256, the CSRF token, sign-in and last-request times (ms, the frontends' clocks) |
 //! | `sa_shares` | share links, by the SHA-256 of their secret: the link's fields, `revoked_at`, and `last_use_recorded`, which a frontend sets with a compare-and-set before it records a use |
+//! | `sa_pending_sign_ins` | sign-ins started with an identity provider and not finished, by the SHA-256 of their `state`: the SHA-256 of the browser's binding, the start time, the project named (taken with `DELETE … RETURNING`: used once, by whichever frontend the callback reaches) |
 //! | `sa_meta` | one row: the schema's format, `schema_version` ([`SCHEMA_VERSION`]) |
 //!
 //! # Schema format
@@ -23,7 +24,8 @@
 //! tables above but `sa_meta` (the releases of issue 13 and after; the
 //! columns a release added, such as `sa_coord.witnessed` and
 //! `sa_shares.created_by`, are added in place by the schema itself).
-//! Format 2 is format 1 plus `sa_meta`. At connection, in one transaction
+//! Format 2 is format 1 plus `sa_meta` and the index of sessions by key;
+//! format 3 adds `sa_pending_sign_ins`. At connection, in one transaction
 //! under an advisory lock (several frontends starting at once are
 //! serialized), [`Postgres::connect`] creates the schema in an empty
 //! database, migrates an older format to [`SCHEMA_VERSION`], and refuses a
@@ -79,7 +81,10 @@ use tokio_postgres::{Client, Config, NoTls};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::bridge::Bridge;
-use super::{NewEntry, NewRecord, Sequenced, SessionRow, ShareRow, StoredRecord, WriterClaim};
+use super::{
+    NewEntry, NewRecord, PendingSignInRow, Sequenced, SessionRow, ShareRow, StoredRecord,
+    WriterClaim,
+};
 use crate::{Error, Result};
 
 /// Connections kept per process.
@@ -189,7 +194,7 @@ END $$;
 ";
 
 /// The schema format this release writes (see "Schema format" above).
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// The advisory lock that serializes schema creation and migration.
 const SCHEMA_LOCK: i64 = 7_243_515;
@@ -204,6 +209,20 @@ CREATE TABLE IF NOT EXISTS sa_meta (
 );
 INSERT INTO sa_meta (id, schema_version) VALUES (1, 2)
     ON CONFLICT (id) DO UPDATE SET schema_version = 2;
+";
+
+/// Format 2 to 3: pending sign-ins with an identity provider, in the
+/// database rather than one frontend's memory (a sign-in started on one
+/// frontend finishes on another).
+const MIGRATE_TO_3: &str = "
+CREATE TABLE IF NOT EXISTS sa_pending_sign_ins (
+    id bytea PRIMARY KEY,
+    binding_hash bytea NOT NULL,
+    created_at bigint NOT NULL,
+    project text
+);
+CREATE INDEX IF NOT EXISTS sa_pending_sign_ins_created ON sa_pending_sign_ins (created_at);
+UPDATE sa_meta SET schema_version = 3 WHERE id = 1;
 ";
 
 /// What [`Postgres::connect`] does with the schema it finds.
@@ -1075,6 +1094,9 @@ async fn ensure_schema(c: &mut Client, target: &str) -> Result<SchemaPlan> {
         tx.batch_execute(MIGRATE_TO_2)
             .await
             .map_err(db("migrating the PostgreSQL schema to format 2"))?;
+        tx.batch_execute(MIGRATE_TO_3)
+            .await
+            .map_err(db("migrating the PostgreSQL schema to format 3"))?;
     }
     tx.commit().await.map_err(db("COMMIT of the schema"))?;
     Ok(plan)
@@ -1670,6 +1692,61 @@ impl super::SessionStore for Postgres {
             vec![Box::new(secret_hash.to_vec()), Box::new(from), Box::new(to)],
         )?;
         Ok(n == 1)
+    }
+
+    fn put_pending_sign_in(
+        &self,
+        id: &[u8; 32],
+        row: &PendingSignInRow,
+        live_since: i64,
+        max: usize,
+    ) -> Result<bool> {
+        let max = i64::try_from(max).unwrap_or(i64::MAX);
+        // One statement: the expired rows go, and the new one is kept if
+        // fewer than `max` live ones were (both see the same snapshot).
+        let n = self.exec_rows(
+            "keeping a pending sign-in",
+            "WITH expired AS (DELETE FROM sa_pending_sign_ins WHERE created_at < $5) \
+             INSERT INTO sa_pending_sign_ins (id, binding_hash, created_at, project) \
+             SELECT $1, $2, $3, $4 \
+             WHERE (SELECT count(*) FROM sa_pending_sign_ins WHERE created_at >= $5) < $6 \
+             ON CONFLICT (id) DO NOTHING",
+            vec![
+                Box::new(id.to_vec()),
+                Box::new(row.binding_hash.to_vec()),
+                Box::new(row.created_at),
+                Box::new(row.project.clone()),
+                Box::new(live_since),
+                Box::new(max),
+            ],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn take_pending_sign_in(&self, id: &[u8; 32]) -> Result<Option<PendingSignInRow>> {
+        let id = id.to_vec();
+        let row: Option<(Vec<u8>, i64, Option<String>)> =
+            self.run("taking a pending sign-in", move |p| async move {
+                let guard = p.get().await?;
+                let c = guard.as_ref().ok_or(Error::Stopped)?;
+                // DELETE … RETURNING: of concurrent takes, one gets the row.
+                c.query_opt(
+                    "DELETE FROM sa_pending_sign_ins WHERE id = $1 \
+                     RETURNING binding_hash, created_at, project",
+                    &[&id],
+                )
+                .await
+                .map(|r| r.map(|r| (r.get(0), r.get(1), r.get(2))))
+                .map_err(db("taking a pending sign-in"))
+            })?;
+        row.map(|(binding_hash, created_at, project)| {
+            Ok(PendingSignInRow {
+                binding_hash: hash32(&binding_hash, "pending sign-in binding hash")?,
+                created_at,
+                project,
+            })
+        })
+        .transpose()
     }
 }
 

@@ -20,9 +20,11 @@
 //! - `records`: projects, principals' profiles and private compliance records
 //!   (keys below)
 //! - `cockpit`: the cockpit's sessions (`S` || SHA-256 of the session secret
-//!   → JSON [`SessionRow`]) and share links (`L` || SHA-256 of the link's
-//!   secret → JSON [`ShareRow`]); created empty when a data directory of an
-//!   earlier version is opened
+//!   → JSON [`SessionRow`]), their index by principal (`K` || SHA-256 of the
+//!   key || session ID → empty), share links (`L` || SHA-256 of the link's
+//!   secret → JSON [`ShareRow`]) and pending sign-ins (`P` || SHA-256 of
+//!   the flow's `state` → JSON [`PendingSignInRow`]); created empty when a
+//!   data directory of an earlier version is opened
 //!
 //! Stored hashes of levels [`CACHED_FROM_LEVEL`] and up (1/128 of them: 2.5
 //! MB at 10M entries) are also kept in memory, loaded at open and extended by
@@ -48,8 +50,8 @@ use rocksdb::{
 use tlog::{HASH_SIZE, Hash, HashReader, NodeId, WitnessState};
 
 use super::{
-    Batch, KeyStore, LogStore, NewRecord, RecordRef, RecordStore, SessionRow, SessionStore,
-    ShareRow, StoredRecord,
+    Batch, KeyStore, LogStore, NewRecord, PendingSignInRow, RecordRef, RecordStore, SessionRow,
+    SessionStore, ShareRow, StoredRecord,
 };
 use crate::{Error, Result};
 use compliance::ledger::ProjectRow;
@@ -1465,6 +1467,46 @@ impl SessionStore for RocksDb {
         }
         self.put_synced(CF_COCKPIT, &cockpit_key(b'L', secret_hash), &to_json(&l)?)?;
         Ok(true)
+    }
+
+    fn put_pending_sign_in(
+        &self,
+        id: &[u8; 32],
+        row: &PendingSignInRow,
+        live_since: i64,
+        max: usize,
+    ) -> Result<bool> {
+        let _w = self.cockpit_lock();
+        let cf = self.cf(CF_COCKPIT)?;
+        let mut batch = WriteBatch::default();
+        let mut live = 0usize;
+        self.for_each_in_range(CF_COCKPIT, b"P", b"Q", |k, v| {
+            let p: PendingSignInRow = from_json("pending sign-in", v)?;
+            if p.created_at < live_since {
+                batch.delete_cf(cf, k);
+            } else {
+                live += 1;
+            }
+            Ok(true)
+        })?;
+        let kept = live < max;
+        if kept {
+            batch.put_cf(cf, cockpit_key(b'P', id), to_json(row)?);
+        }
+        if !batch.is_empty() {
+            self.write_synced(batch)?;
+        }
+        Ok(kept)
+    }
+
+    fn take_pending_sign_in(&self, id: &[u8; 32]) -> Result<Option<PendingSignInRow>> {
+        let _w = self.cockpit_lock();
+        let key = cockpit_key(b'P', id);
+        let Some(v) = self.get(CF_COCKPIT, &key)? else {
+            return Ok(None);
+        };
+        self.delete_synced(CF_COCKPIT, &key)?;
+        from_json("pending sign-in", &v).map(Some)
     }
 }
 

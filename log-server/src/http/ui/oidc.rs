@@ -133,6 +133,7 @@ pub async fn github_start(
         .ok_or_else(|| not_configured("GitHub"))?;
     let begun = github
         .begin(s.compliance.now(), project_of(&q))
+        .await
         .inspect_err(
             |e| tracing::warn!(client = %client, error = %e, "cockpit sign-in could not start"),
         )?;
