@@ -58,7 +58,7 @@ fi
 section "cargo test"
 cargo test --locked --workspace --all-targets
 cargo test --locked --workspace --doc
-section "the PostgreSQL + object storage mode on real services (PostgreSQL, moto): the storage contract, its own tests (backup, restore, rollback, the first schema format), failover under load, then the end-to-end suite in that mode"
+section "the PostgreSQL + object storage mode on real services (PostgreSQL, moto): the storage contract, its own tests (backup, restore, rollback, the earlier schema formats, sign-in across frontends), failover under load, then the end-to-end suite in that mode"
 scripts/test-services.sh cargo test --locked --workspace --lib storage::contract
 scripts/test-services.sh cargo test --locked --workspace --test cluster --test cluster_compliance --test pg_restore
 scripts/test-services.sh cargo test --locked --workspace --test witnessing -- both_frontends

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// Path of a workspace binary (`stateanchor-log`, `stateanchor-verify`,
 /// `stateanchor-publish`) in the target directory the tests were built into.
@@ -431,6 +431,18 @@ impl Api {
             status,
             serde_json::from_str(&text).unwrap_or(Value::String(text)),
         )
+    }
+
+    /// Creates the project `name` with the log admin key `admin`; returns
+    /// its ID.
+    ///
+    /// # Panics
+    /// If the log does not answer 201.
+    #[must_use]
+    pub fn create_project(&self, admin: &str, name: &str) -> String {
+        let (st, v) = self.post("/v1/admin/projects", admin, &json!({ "name": name }));
+        assert_eq!(st, 201, "{v}");
+        v["project_id"].as_str().expect("project_id").to_owned()
     }
 
     /// POST of a JSON body.

@@ -570,13 +570,7 @@ fn a_sign_in_started_on_one_frontend_finishes_on_the_other() {
     let b = frontend("b", "127.0.0.1:0");
 
     let api = Api::new(&a);
-    let (st, v) = api.post(
-        "/v1/admin/projects",
-        &a.admin_key,
-        &json!({"name": "payments-api"}),
-    );
-    assert_eq!(st, 201, "{v}");
-    let project = v["project_id"].as_str().unwrap().to_owned();
+    let project = api.create_project(&a.admin_key, "payments-api");
     let (st, v) = api.post(
         &format!("/v1/admin/projects/{project}/principals"),
         &a.admin_key,

@@ -50,13 +50,7 @@ fn one_project_written_through_two_frontends() {
     let (api_a, api_b) = (Api::new(&a), Api::new(&b));
 
     // The project is made on A; its principals on B.
-    let (st, v) = api_a.post(
-        "/v1/admin/projects",
-        &a.admin_key,
-        &json!({"name": "payments-api"}),
-    );
-    assert_eq!(st, 201, "{v}");
-    let id = v["project_id"].as_str().unwrap().to_owned();
+    let id = api_a.create_project(&a.admin_key, "payments-api");
     let principal = |body: Value| {
         let (st, v) = api_b.post(
             &format!("/v1/admin/projects/{id}/principals"),
@@ -425,9 +419,7 @@ fn a_paused_frontend_cannot_record_after_another_took_over() {
     let tmp = tempfile::tempdir().unwrap();
     let (a, b, db, _) = two_frontends(tmp.path());
     let api = Api::new(&a);
-    let (st, v) = api.post("/v1/admin/projects", &a.admin_key, &json!({"name": "p"}));
-    assert_eq!(st, 201, "{v}");
-    let id = v["project_id"].as_str().unwrap().to_owned();
+    let id = api.create_project(&a.admin_key, "p");
     let (st, v) = api.post(
         &format!("/v1/admin/projects/{id}/principals"),
         &a.admin_key,
@@ -610,13 +602,7 @@ fn cockpit_sessions_and_share_links_work_across_frontends() {
     let tmp = tempfile::tempdir().unwrap();
     let (a, b, db, _) = two_frontends(tmp.path());
     let api = Api::new(&a);
-    let (st, v) = api.post(
-        "/v1/admin/projects",
-        &a.admin_key,
-        &json!({"name": "payments-api"}),
-    );
-    assert_eq!(st, 201, "{v}");
-    let id = v["project_id"].as_str().unwrap().to_owned();
+    let id = api.create_project(&a.admin_key, "payments-api");
     let (st, v) = api.post(
         &format!("/v1/admin/projects/{id}/principals"),
         &a.admin_key,

@@ -61,6 +61,20 @@ impl Api {
         assert_eq!(st, 201, "{v}");
         v["api_key"].as_str().unwrap().to_owned()
     }
+
+    /// Creates the project `name`; returns its ID.
+    async fn project(&self, admin: &str, name: &str) -> String {
+        let (st, v) = self
+            .send(
+                "POST",
+                "/v1/admin/projects",
+                admin,
+                Some(json!({ "name": name })),
+            )
+            .await;
+        assert_eq!(st, 201, "{v}");
+        v["project_id"].as_str().unwrap().to_owned()
+    }
 }
 
 const XSS_BRANCH: &str = "<script>window.pwned=1</script>";
@@ -217,16 +231,7 @@ fn cockpit_flow_in_headless_chromium() {
             http: reqwest::Client::new(),
         };
         let admin = server.admin_key.clone();
-        let (st, v) = api
-            .send(
-                "POST",
-                "/v1/admin/projects",
-                &admin,
-                Some(json!({"name": "payments-api"})),
-            )
-            .await;
-        assert_eq!(st, 201, "{v}");
-        let project = v["project_id"].as_str().unwrap().to_owned();
+        let project = api.project(&admin, "payments-api").await;
         let alice = api
             .principal(&admin, &project, "alice", &["codeowner"])
             .await;
@@ -608,16 +613,7 @@ fn approve_and_revoke_with_the_keyboard_alone() {
             http: reqwest::Client::new(),
         };
         let admin = server.admin_key.clone();
-        let (st, v) = api
-            .send(
-                "POST",
-                "/v1/admin/projects",
-                &admin,
-                Some(json!({"name": "orders-api"})),
-            )
-            .await;
-        assert_eq!(st, 201, "{v}");
-        let project = v["project_id"].as_str().unwrap().to_owned();
+        let project = api.project(&admin, "orders-api").await;
         let alice = api
             .principal(&admin, &project, "alice", &["codeowner"])
             .await;

@@ -34,9 +34,7 @@ fn runs_and_exceptions_are_listed_by_pages_with_a_cursor() {
     let s = LogServer::start(&[]);
     let api = Api::new(&s);
     let admin = s.admin_key.as_str();
-    let (st, v) = api.post("/v1/admin/projects", admin, &json!({"name": "big-api"}));
-    assert_eq!(st, 201, "{v}");
-    let project = v["project_id"].as_str().unwrap().to_owned();
+    let project = api.create_project(admin, "big-api");
     let key = |name: &str, role: &str| {
         let (st, v) = api.post(
             &format!("/v1/admin/projects/{project}/principals"),

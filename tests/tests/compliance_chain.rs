@@ -67,13 +67,7 @@ struct Project {
 }
 
 fn project(api: &Api, admin: &str) -> Project {
-    let (st, v) = api.post(
-        "/v1/admin/projects",
-        admin,
-        &json!({"name": "payments-api"}),
-    );
-    assert_eq!(st, 201, "{v}");
-    let id = v["project_id"].as_str().unwrap().to_owned();
+    let id = api.create_project(admin, "payments-api");
     let key = |name: &str, role: &str| {
         let (st, v) = api.post(
             &format!("/v1/admin/projects/{id}/principals"),

@@ -129,13 +129,7 @@ fn one_person_one_principal_in_the_log_and_in_the_export() {
     let s = LogServer::start(&[]);
     let api = Api::new(&s);
     let admin = s.admin_key.as_str();
-    let (st, v) = api.post(
-        "/v1/admin/projects",
-        admin,
-        &json!({"name": "payments-api"}),
-    );
-    assert_eq!(st, 201, "{v}");
-    let project = v["project_id"].as_str().unwrap().to_owned();
+    let project = api.create_project(admin, "payments-api");
     let key = |body: Value| {
         let (st, v) = add(&api, admin, &project, &body);
         assert_eq!(st, 201, "{v}");
@@ -406,9 +400,7 @@ fn a_principal_changes_by_a_record_and_stays_one_person() {
     let s = LogServer::start(&[]);
     let api = Api::new(&s);
     let admin = s.admin_key.as_str();
-    let (st, v) = api.post("/v1/admin/projects", admin, &json!({"name": "orders-api"}));
-    assert_eq!(st, 201, "{v}");
-    let project = v["project_id"].as_str().unwrap().to_owned();
+    let project = api.create_project(admin, "orders-api");
     let key = |body: Value| {
         let (st, v) = add(&api, admin, &project, &body);
         assert_eq!(st, 201, "{v}");

@@ -26,13 +26,7 @@ fn today() -> i64 {
 fn a_share_link_dies_with_its_creators_key_and_its_period_is_bounded() {
     let s = LogServer::start(&[]);
     let api = Api::new(&s);
-    let (st, v) = api.post(
-        "/v1/admin/projects",
-        &s.admin_key,
-        &json!({"name": "payments-api"}),
-    );
-    assert_eq!(st, 201, "{v}");
-    let id = v["project_id"].as_str().unwrap().to_owned();
+    let id = api.create_project(&s.admin_key, "payments-api");
     let (st, v) = api.post(
         &format!("/v1/admin/projects/{id}/principals"),
         &s.admin_key,

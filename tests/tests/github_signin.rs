@@ -50,13 +50,7 @@ fn github_sign_in_maps_by_numeric_id_never_by_login() {
     ]);
     let api = Api::new(&log);
     let admin = &log.admin_key;
-    let (st, v) = api.post(
-        "/v1/admin/projects",
-        admin,
-        &json!({"name": "payments-api"}),
-    );
-    assert_eq!(st, 201, "{v}");
-    let project = v["project_id"].as_str().unwrap().to_owned();
+    let project = api.create_project(admin, "payments-api");
     let principal = |body: serde_json::Value| {
         let (st, v) = api.post(
             &format!("/v1/admin/projects/{project}/principals"),

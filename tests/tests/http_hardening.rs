@@ -127,13 +127,7 @@ fn over_https_the_session_cookie_is_host_only_and_secure_and_hsts_is_sent() {
     ]);
     s.url = format!("http://{listen}");
     let api = Api::new(&s);
-    let (st, v) = api.post(
-        "/v1/admin/projects",
-        &s.admin_key,
-        &json!({"name": "secure"}),
-    );
-    assert_eq!(st, 201, "{v}");
-    let project = v["project_id"].as_str().unwrap().to_owned();
+    let project = api.create_project(&s.admin_key, "secure");
     let (st, v) = api.post(
         &format!("/v1/admin/projects/{project}/principals"),
         &s.admin_key,

@@ -46,13 +46,7 @@ struct Project {
 fn project(w: &WithProvider) -> Project {
     let api = Api::new(&w.log);
     let admin = &w.log.admin_key;
-    let (st, v) = api.post(
-        "/v1/admin/projects",
-        admin,
-        &json!({"name": "payments-api"}),
-    );
-    assert_eq!(st, 201, "{v}");
-    let id = v["project_id"].as_str().unwrap().to_owned();
+    let id = api.create_project(admin, "payments-api");
     let principal = |body: Value| {
         let (st, v) = api.post(&format!("/v1/admin/projects/{id}/principals"), admin, &body);
         assert_eq!(st, 201, "{v}");

@@ -19,7 +19,8 @@ use super::super::error::ApiError;
 use super::{
     ClientAddr, UiError, cookie_value, render, see_other, session_cookie, session_cookie_header,
 };
-use crate::service::oidc::{Begun, Callback};
+use crate::service::github_signin::GitHubSignIn;
+use crate::service::oidc::{Begun, Callback, OidcSignIn};
 use crate::service::session::{Identity, SESSION_ABSOLUTE_MS};
 
 /// Name of the cookie that binds a pending sign-in to its browser.
@@ -62,8 +63,91 @@ fn callback_of(q: &HashMap<String, String>) -> Callback {
     }
 }
 
-/// The 303 to the provider, with the binding cookie.
-fn to_provider(s: &AppState, begun: &Begun) -> Result<Response, UiError> {
+/// One of the log's two sign-in flows.
+#[derive(Clone, Copy)]
+enum Flow<'a> {
+    Oidc(&'a OidcSignIn),
+    GitHub(&'a GitHubSignIn),
+}
+
+impl<'a> Flow<'a> {
+    /// The identity provider's flow, if configured.
+    fn oidc(s: &'a AppState) -> Result<Self, UiError> {
+        s.compliance
+            .oidc()
+            .map(Flow::Oidc)
+            .ok_or_else(|| not_configured("identity provider"))
+    }
+
+    /// GitHub's flow, if configured.
+    fn github(s: &'a AppState) -> Result<Self, UiError> {
+        s.compliance
+            .github_sign_in()
+            .map(Flow::GitHub)
+            .ok_or_else(|| not_configured("GitHub"))
+    }
+
+    /// The provider's name, for the log and the sign-in page.
+    fn provider(self) -> &'a str {
+        match self {
+            Flow::Oidc(o) => o.provider_name(),
+            Flow::GitHub(_) => "GitHub",
+        }
+    }
+
+    async fn begin(self, now: i64, project: Option<String>) -> crate::Result<Begun> {
+        match self {
+            Flow::Oidc(o) => o.begin(now, project).await,
+            Flow::GitHub(g) => g.begin(now, project).await,
+        }
+    }
+
+    /// Who the provider vouched for, and the project the sign-in was
+    /// started for.
+    async fn finish(
+        self,
+        callback: Callback,
+        binding: Option<&str>,
+        now: i64,
+    ) -> crate::Result<(Identity, Option<String>)> {
+        match self {
+            Flow::Oidc(o) => o.finish(callback, binding, now).await.map(|v| {
+                (
+                    Identity::Idp {
+                        subject: v.idp,
+                        email: v.email,
+                        groups: v.groups,
+                    },
+                    v.project,
+                )
+            }),
+            Flow::GitHub(g) => g.finish(callback, binding, now).await.map(|u| {
+                (
+                    Identity::GitHub {
+                        id: u.id,
+                        login: u.login,
+                    },
+                    u.project,
+                )
+            }),
+        }
+    }
+}
+
+/// A sign-in begun with `flow`: the 303 to the provider, with the binding
+/// cookie.
+async fn start_with(
+    s: &AppState,
+    client: &str,
+    q: &HashMap<String, String>,
+    flow: Flow<'_>,
+) -> Result<Response, UiError> {
+    let begun = flow
+        .begin(s.compliance.now(), project_of(q))
+        .await
+        .inspect_err(
+            |e| tracing::warn!(client = %client, provider = %flow.provider(), error = %e, "cockpit sign-in could not start"),
+        )?;
     let mut resp = see_other(&begun.url);
     resp.headers_mut()
         .insert(header::SET_COOKIE, flow_cookie(s, &begun.binding, 600)?);
@@ -76,17 +160,7 @@ pub async fn start(
     ClientAddr(client): ClientAddr,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, UiError> {
-    let oidc = s
-        .compliance
-        .oidc()
-        .ok_or_else(|| not_configured("identity provider"))?;
-    let begun = oidc
-        .begin(s.compliance.now(), project_of(&q))
-        .await
-        .inspect_err(
-            |e| tracing::warn!(client = %client, error = %e, "cockpit sign-in could not start"),
-        )?;
-    to_provider(&s, &begun)
+    start_with(&s, &client, &q, Flow::oidc(&s)?).await
 }
 
 /// `GET /ui/oidc/callback?code=&state=`: the provider's answer; a
@@ -97,28 +171,7 @@ pub async fn callback(
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, UiError> {
-    let oidc = s
-        .compliance
-        .oidc()
-        .ok_or_else(|| not_configured("identity provider"))?;
-    let verified = oidc
-        .finish(
-            callback_of(&q),
-            cookie_value(&headers, FLOW_COOKIE),
-            s.compliance.now(),
-        )
-        .await
-        .map(|v| {
-            (
-                Identity::Idp {
-                    subject: v.idp,
-                    email: v.email,
-                    groups: v.groups,
-                },
-                v.project,
-            )
-        });
-    finish(&s, &client, &headers, verified, oidc.provider_name()).await
+    finish(&s, &client, &headers, &q, Flow::oidc(&s)?).await
 }
 
 /// `GET /ui/github/start[?project=ID]`: to GitHub.
@@ -127,17 +180,7 @@ pub async fn github_start(
     ClientAddr(client): ClientAddr,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, UiError> {
-    let github = s
-        .compliance
-        .github_sign_in()
-        .ok_or_else(|| not_configured("GitHub"))?;
-    let begun = github
-        .begin(s.compliance.now(), project_of(&q))
-        .await
-        .inspect_err(
-            |e| tracing::warn!(client = %client, error = %e, "cockpit sign-in could not start"),
-        )?;
-    to_provider(&s, &begun)
+    start_with(&s, &client, &q, Flow::github(&s)?).await
 }
 
 /// `GET /ui/github/callback?code=&state=`: GitHub's answer.
@@ -147,27 +190,7 @@ pub async fn github_callback(
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, UiError> {
-    let github = s
-        .compliance
-        .github_sign_in()
-        .ok_or_else(|| not_configured("GitHub"))?;
-    let verified = github
-        .finish(
-            callback_of(&q),
-            cookie_value(&headers, FLOW_COOKIE),
-            s.compliance.now(),
-        )
-        .await
-        .map(|u| {
-            (
-                Identity::GitHub {
-                    id: u.id,
-                    login: u.login,
-                },
-                u.project,
-            )
-        });
-    finish(&s, &client, &headers, verified, "GitHub").await
+    finish(&s, &client, &headers, &q, Flow::github(&s)?).await
 }
 
 /// A session for the principal bound to the identity a provider vouched
@@ -177,9 +200,17 @@ async fn finish(
     s: &AppState,
     client: &str,
     headers: &HeaderMap,
-    verified: crate::Result<(Identity, Option<String>)>,
-    provider: &str,
+    q: &HashMap<String, String>,
+    flow: Flow<'_>,
 ) -> Result<Response, UiError> {
+    let verified = flow
+        .finish(
+            callback_of(q),
+            cookie_value(headers, FLOW_COOKIE),
+            s.compliance.now(),
+        )
+        .await;
+    let provider = flow.provider();
     let clear_flow = flow_cookie(s, "", 0)?;
     let outcome = match verified {
         Ok((identity, project)) => {
