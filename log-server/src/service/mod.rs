@@ -853,12 +853,13 @@ fn principals(
     keys: &dyn KeyStore,
     project: &str,
 ) -> Result<Vec<Principal>> {
+    let mut profiles: HashMap<String, Profile> = records.profiles(project)?.into_iter().collect();
     let mut out = Vec::new();
     for key in crate::keys::list_keys(keys)? {
         if key.project.as_deref() != Some(project) {
             continue;
         }
-        let profile: Profile = records.profile(project, &key.id)?.unwrap_or_default();
+        let profile = profiles.remove(&key.id).unwrap_or_default();
         out.push(Principal { key, profile });
     }
     out.sort_by(|a, b| (&a.key.created_at, &a.key.id).cmp(&(&b.key.created_at, &b.key.id)));

@@ -17,6 +17,9 @@
 //! minutes). Expired sessions are deleted when read, and at most
 //! [`PRUNE_BATCH`] of them at each sign-in.
 
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+
 use compliance::ledger::PeopleSignIn;
 use compliance::principal::{IdpSubject, KeyRecord, Profile, same_email};
 
@@ -221,10 +224,11 @@ impl Compliance {
     ) -> Result<SignedIn> {
         let (keys, records, want) = (self.keys.clone(), self.records.clone(), identity.clone());
         let wanted_project = project.map(str::to_owned);
-        // A scan of the keys and a profile read per project principal: run
+        // A scan of the keys and one read of each project's profiles: run
         // it off the async workers.
         let (found, invited, synced) = blocking(move || {
             let (mut bound, mut invited, mut synced) = (Vec::new(), Vec::new(), Vec::new());
+            let mut profiles: HashMap<String, HashMap<String, Profile>> = HashMap::new();
             for (hash, key) in keys.keys()? {
                 let Some(p) = key.project.clone() else {
                     continue;
@@ -232,7 +236,14 @@ impl Compliance {
                 if key.revoked_at.is_some() || wanted_project.as_ref().is_some_and(|w| *w != p) {
                     continue;
                 }
-                let Some(profile) = records.profile(&p, &key.id)? else {
+                let of_project = match profiles.entry(p) {
+                    Entry::Occupied(e) => e.into_mut(),
+                    Entry::Vacant(e) => {
+                        let read = records.profiles(e.key())?.into_iter().collect();
+                        e.insert(read)
+                    }
+                };
+                let Some(profile) = of_project.remove(&key.id) else {
                     continue;
                 };
                 if want.binds(&profile) {

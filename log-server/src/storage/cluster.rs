@@ -790,6 +790,9 @@ impl super::RecordStore for Cluster {
     fn profile(&self, project: &str, principal: &str) -> Result<Option<Profile>> {
         self.pg.profile(project, principal)
     }
+    fn profiles(&self, project: &str) -> Result<Vec<(String, Profile)>> {
+        self.pg.profiles(project)
+    }
     fn put_profile(&self, project: &str, principal: &str, profile: &Profile) -> Result<()> {
         self.pg.put_profile(project, principal, profile)
     }

@@ -335,6 +335,16 @@ impl RecordStore for Memory {
             .cloned())
     }
 
+    fn profiles(&self, project: &str) -> Result<Vec<(String, Profile)>> {
+        Ok(self
+            .read()
+            .profiles
+            .iter()
+            .filter(|((p, _), _)| p == project)
+            .map(|((_, id), profile)| (id.clone(), profile.clone()))
+            .collect())
+    }
+
     fn put_profile(&self, project: &str, principal: &str, profile: &Profile) -> Result<()> {
         self.write()
             .profiles

@@ -420,6 +420,15 @@ pub trait RecordStore: Send + Sync {
     /// Storage failures; [`Error::Corrupt`] rows.
     fn profile(&self, project: &str, principal: &str) -> Result<Option<Profile>, Error>;
 
+    /// Every principal profile of `project`, with its principal's ID, in
+    /// no particular order: one read for a project's people, rather than
+    /// one per principal. Its cost grows with the project's principals:
+    /// call it off the async workers.
+    ///
+    /// # Errors
+    /// Storage failures; [`Error::Corrupt`] rows.
+    fn profiles(&self, project: &str) -> Result<Vec<(String, Profile)>, Error>;
+
     /// Writes a principal's profile, durably.
     ///
     /// # Errors
@@ -1058,6 +1067,32 @@ mod contract {
         assert_eq!(store.profile("prj_a", "key_1").unwrap(), Some(profile));
         assert_eq!(store.profile("prj_a", "key_2").unwrap(), None);
         assert_eq!(store.profile("prj_b", "key_1").unwrap(), None);
+        // A project's profiles, and no other project's (`prj_ab` starts
+        // with `prj_a`).
+        let other = Profile {
+            github_login: Some("other".into()),
+            ..Profile::default()
+        };
+        store.put_profile("prj_a", "key_2", &other).unwrap();
+        store.put_profile("prj_ab", "key_3", &other).unwrap();
+        store.put_profile("prj_", "key_4", &other).unwrap();
+        let mut of_a = store.profiles("prj_a").unwrap();
+        of_a.sort_by(|x, y| x.0.cmp(&y.0));
+        assert_eq!(
+            of_a,
+            [
+                (
+                    "key_1".to_owned(),
+                    store.profile("prj_a", "key_1").unwrap().unwrap()
+                ),
+                ("key_2".to_owned(), other.clone())
+            ]
+        );
+        assert_eq!(
+            store.profiles("prj_ab").unwrap(),
+            [("key_3".to_owned(), other)]
+        );
+        assert_eq!(store.profiles("prj_c").unwrap(), []);
 
         // Kept documents: per project, content-addressed (idempotent).
         let sha = compliance::record::sha256_hex(b"openapi: 3.1.0\n");

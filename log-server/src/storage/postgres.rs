@@ -1225,6 +1225,25 @@ impl super::RecordStore for Postgres {
         .transpose()
     }
 
+    fn profiles(&self, project: &str) -> Result<Vec<(String, Profile)>> {
+        let project = project.to_owned();
+        let rows: Vec<(String, Vec<u8>)> =
+            self.run("reading a project's profiles", move |p| async move {
+                let guard = p.get().await?;
+                let c = guard.as_ref().ok_or(Error::Stopped)?;
+                c.query(
+                    "SELECT principal, profile FROM sa_profiles WHERE project = $1",
+                    &[&project],
+                )
+                .await
+                .map(|rows| rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+                .map_err(db("reading a project's profiles"))
+            })?;
+        rows.into_iter()
+            .map(|(id, v)| Ok((id, from_json("profile", &v)?)))
+            .collect()
+    }
+
     fn put_profile(&self, project: &str, principal: &str, profile: &Profile) -> Result<()> {
         self.exec(
             "writing a profile",

@@ -1157,6 +1157,26 @@ impl RecordStore for RocksDb {
             .transpose()
     }
 
+    fn profiles(&self, project: &str) -> Result<Vec<(String, Profile)>> {
+        // `U<project>/` up to `U<project>0` (`0` follows `/`): this
+        // project's keys and no other's.
+        let start = profile_key(project, "");
+        let mut end = start.clone();
+        if let Some(last) = end.last_mut() {
+            *last = b'0';
+        }
+        let mut out = Vec::new();
+        self.for_each_in_range(CF_RECORDS, &start, &end, |k, v| {
+            let id = k
+                .get(start.len()..)
+                .and_then(|id| std::str::from_utf8(id).ok())
+                .ok_or_else(|| corrupt("a profile's key"))?;
+            out.push((id.to_owned(), from_json("profile", v)?));
+            Ok(true)
+        })?;
+        Ok(out)
+    }
+
     fn put_profile(&self, project: &str, principal: &str, profile: &Profile) -> Result<()> {
         self.put_synced(
             CF_RECORDS,
