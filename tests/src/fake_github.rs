@@ -22,9 +22,11 @@
 //! - an OAuth app's web flow, as on github.com: `GET /login/oauth/authorize`
 //!   (the person signed in at the fake, [`FakeGitHub::sign_in_as`], has
 //!   authorized the app: 302 to the app's `redirect_uri` with a code and the
-//!   `state`), `POST /login/oauth/access_token` (200 with JSON
+//!   `state`; a PKCE `code_challenge`, S256 only, is kept with the code),
+//!   `POST /login/oauth/access_token` (200 with JSON
 //!   `access_token`, or `error`: `incorrect_client_credentials`,
-//!   `bad_verification_code` for an unknown or used code,
+//!   `bad_verification_code` for an unknown or used code, or a
+//!   `code_verifier` that does not hash to the code's challenge,
 //!   `redirect_uri_mismatch`), and `GET /user` with that token (the user
 //!   with its numeric `id`).
 //!
@@ -124,8 +126,11 @@ struct Inner {
     oauth_apps: BTreeMap<String, String>,
     /// The person signed in at the fake's web pages: login and ID.
     oauth_user: Option<(String, u64)>,
-    /// Codes not exchanged yet: code -> (client ID, redirect URI, login, ID).
-    oauth_codes: BTreeMap<String, (String, String, String, u64)>,
+    /// Codes not exchanged yet: code -> (client ID, redirect URI, login,
+    /// ID, PKCE `code_challenge` if the app sent one).
+    oauth_codes: BTreeMap<String, (String, String, String, u64, Option<String>)>,
+    /// Codes exchanged with a `code_verifier` that matched their challenge.
+    oauth_pkce_exchanges: u64,
     /// OAuth access tokens: token -> (login, ID).
     oauth_tokens: BTreeMap<String, (String, u64)>,
 }
@@ -256,6 +261,13 @@ impl FakeGitHub {
             .unwrap()
             .oauth_apps
             .insert(client_id.to_owned(), client_secret.to_owned());
+    }
+
+    /// How many codes were exchanged with a `code_verifier` matching
+    /// their PKCE challenge.
+    #[must_use]
+    pub fn oauth_pkce_exchanges(&self) -> u64 {
+        self.state.lock().unwrap().oauth_pkce_exchanges
     }
 
     /// The person signed in at the fake's web pages, who authorizes apps.
@@ -733,10 +745,21 @@ async fn oauth_authorize(
         return (StatusCode::UNAUTHORIZED, "sign in to GitHub first").into_response();
     };
     let redirect = q.get("redirect_uri").cloned().unwrap_or_default();
+    // PKCE as GitHub has it: S256 only.
+    let challenge = q.get("code_challenge").cloned();
+    if challenge.is_some() && q.get("code_challenge_method").map(String::as_str) != Some("S256") {
+        return (
+            StatusCode::BAD_REQUEST,
+            "code_challenge_method must be S256",
+        )
+            .into_response();
+    }
     s.commits_made += 1;
     let code = blob_sha(format!("code {}", s.commits_made).as_bytes())[..20].to_owned();
-    s.oauth_codes
-        .insert(code.clone(), (client, redirect.clone(), login, id));
+    s.oauth_codes.insert(
+        code.clone(),
+        (client, redirect.clone(), login, id, challenge),
+    );
     let mut to = reqwest::Url::parse(&redirect).unwrap();
     to.query_pairs_mut()
         .append_pair("code", &code)
@@ -756,9 +779,22 @@ async fn oauth_access_token(
     if s.oauth_apps.get(&get("client_id")) != Some(&get("client_secret")) {
         return error("incorrect_client_credentials");
     }
-    let Some((client, redirect, login, id)) = s.oauth_codes.remove(&get("code")) else {
+    let Some((client, redirect, login, id, challenge)) = s.oauth_codes.remove(&get("code")) else {
         return error("bad_verification_code");
     };
+    // A code issued with a PKCE challenge needs the verifier that hashes
+    // to it (RFC 7636, S256).
+    if let Some(challenge) = challenge {
+        use base64::Engine as _;
+        use sha2::Digest as _;
+        let verifier = get("code_verifier");
+        let hashed = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(sha2::Sha256::digest(verifier.as_bytes()));
+        if verifier.is_empty() || hashed != challenge {
+            return error("bad_verification_code");
+        }
+        s.oauth_pkce_exchanges += 1;
+    }
     if client != get("client_id") {
         return error("bad_verification_code");
     }

@@ -7,8 +7,9 @@
 //! account was renamed at GitHub, still signs in as her principal and
 //! approves alice's exception through the cockpit's form, and the record
 //! names her principal; someone who took the login `carol` (another ID) is
-//! refused and nothing is created. A replayed callback and a code GitHub
-//! refuses are refused too.
+//! refused and nothing is created. A replayed callback, a code GitHub
+//! refuses, and a code injected from another sign-in (PKCE) are refused
+//! too.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::process::Command;
@@ -106,6 +107,11 @@ fn github_sign_in_maps_by_numeric_id_never_by_login() {
         a.body
     );
     assert!(agent.cookie("sa_session").is_some());
+    assert_eq!(
+        github.oauth_pkce_exchanges(),
+        1,
+        "the code was exchanged with the PKCE verifier of its sign-in"
+    );
 
     // She approves alice's exception through the cockpit's form.
     let page = agent.get(&format!("{}/ui/p/{project}/exceptions/{exc}", log.url));
@@ -152,12 +158,35 @@ fn github_sign_in_maps_by_numeric_id_never_by_login() {
 
     // A code GitHub refuses (forged): refused, with no session.
     let forger = Agent::new();
-    let back = forger.follow_to(start, &callback, "");
+    let back = forger.follow_to(start.clone(), &callback, "");
     let forged = back.replace("code=", "code=forged");
     let f = forger.get(&forged);
     assert_eq!(f.status, 403, "{}", f.body);
     assert!(f.body.contains("GitHub refused the code"), "{}", f.body);
     assert!(forger.cookie("sa_session").is_none());
+
+    // A code issued to carol's sign-in, injected into another browser's
+    // sign-in (its own state and binding): the verifier of that sign-in
+    // does not match the code's challenge, GitHub refuses the exchange, and
+    // no session opens. Without PKCE it would sign that browser in as carol.
+    github.sign_in_as("carol-renamed", CAROL_ID);
+    let code_of = |url: &str| {
+        reqwest::Url::parse(url)
+            .unwrap()
+            .query_pairs()
+            .find(|(k, _)| k == "code")
+            .unwrap()
+            .1
+            .into_owned()
+    };
+    let carols = Agent::new().follow_to(start.clone(), &callback, "");
+    let injector = Agent::new();
+    let own = injector.follow_to(start, &callback, "");
+    let injected = own.replace(&code_of(&own), &code_of(&carols));
+    let i = injector.get(&injected);
+    assert_eq!(i.status, 403, "{}", i.body);
+    assert!(i.body.contains("GitHub refused the code"), "{}", i.body);
+    assert!(injector.cookie("sa_session").is_none());
 
     // people_sign_in: sso_only. A person's API key opens no cockpit session;
     // a bot's does; GitHub sign-in does. Turning it off again is a

@@ -6,14 +6,21 @@
 //! are renamed and then reused by someone else.
 //!
 //! The `state` is single use and bound to the browser that started the
-//! sign-in, as for OpenID Connect ([`PendingSignIns`]). The token is used
+//! sign-in, as for OpenID Connect ([`PendingSignIns`]), and the flow uses
+//! PKCE (S256, which GitHub supports since July 2025): the verifier is
+//! derived from the browser's binding, so a code issued to one browser's
+//! sign-in cannot be exchanged in another's. The token is used
 //! for that one request and not kept. GitHub's web endpoints are at
 //! `--github-web-url` (`https://github.com`, or a GitHub Enterprise
 //! Server), the API at `--github-api`.
 
 use serde::Deserialize;
 
-use super::oidc::{Begun, Callback, HTTP_TIMEOUT, PendingSignIns, acceptable_issuer, refused};
+use openidconnect::{PkceCodeChallenge, PkceCodeVerifier};
+
+use super::oidc::{
+    Begun, Callback, HTTP_TIMEOUT, PendingSignIns, acceptable_issuer, derived, refused,
+};
 use crate::keys::random_secret;
 use crate::{Error, Result};
 
@@ -113,6 +120,10 @@ impl GitHubSignIn {
     /// [`Error::Pushback`] when too many sign-ins are pending.
     pub async fn begin(&self, now: i64, project: Option<String>) -> Result<Begun> {
         let state = random_secret("ghs");
+        let binding = PendingSignIns::new_binding();
+        let challenge = PkceCodeChallenge::from_code_verifier_sha256(&PkceCodeVerifier::new(
+            verifier_of(&binding),
+        ));
         let url = reqwest::Url::parse_with_params(
             &format!("{}/login/oauth/authorize", self.config.web_url),
             &[
@@ -120,10 +131,11 @@ impl GitHubSignIn {
                 ("redirect_uri", self.config.redirect_url.as_str()),
                 ("state", state.as_str()),
                 ("allow_signup", "false"),
+                ("code_challenge", challenge.as_str()),
+                ("code_challenge_method", challenge.method().as_str()),
             ],
         )
         .map_err(|e| Error::Config(format!("--github-web-url: {e}")))?;
-        let binding = PendingSignIns::new_binding();
         self.pending.insert(&state, &binding, now, project).await?;
         Ok(Begun {
             url: url.to_string(),
@@ -165,6 +177,7 @@ impl GitHubSignIn {
                 ("client_secret", self.config.client_secret.as_str()),
                 ("code", code.as_str()),
                 ("redirect_uri", self.config.redirect_url.as_str()),
+                ("code_verifier", verifier_of(&taken.binding).as_str()),
             ])
             .send()
             .await
@@ -205,4 +218,11 @@ impl GitHubSignIn {
             project: taken.project,
         })
     }
+}
+
+/// The PKCE verifier (S256) of the sign-in bound to `binding`: GitHub
+/// checks it at the code exchange, so a code obtained in another browser's
+/// sign-in (an injected code) cannot be exchanged in this one.
+fn verifier_of(binding: &str) -> String {
+    derived(binding, "github pkce verifier")
 }
