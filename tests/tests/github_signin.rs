@@ -165,6 +165,20 @@ fn github_sign_in_maps_by_numeric_id_never_by_login() {
     assert!(f.body.contains("GitHub refused the code"), "{}", f.body);
     assert!(forger.cookie("sa_session").is_none());
 
+    // The person cancelled at GitHub (an `error` in the callback): refused,
+    // saying what GitHub answered, with no session.
+    let canceller = Agent::new();
+    let back = canceller.follow_to(start.clone(), &callback, "");
+    let c = canceller.get(&back.replace("code=", "error=access_denied&code="));
+    assert_eq!(c.status, 403, "{}", c.body);
+    assert!(
+        c.body.contains("GitHub answered &quot;access_denied&quot;")
+            || c.body.contains("GitHub answered \"access_denied\""),
+        "{}",
+        c.body
+    );
+    assert!(canceller.cookie("sa_session").is_none());
+
     // A code issued to carol's sign-in, injected into another browser's
     // sign-in (its own state and binding): the verifier of that sign-in
     // does not match the code's challenge, GitHub refuses the exchange, and

@@ -157,17 +157,11 @@ impl GitHubSignIn {
         binding: Option<&str>,
         now: i64,
     ) -> Result<GitHubUser> {
-        let taken = self.pending.take(callback.state, binding, now).await?;
-        if let Some(error) = callback.error {
-            return Err(refused(format!(
-                "GitHub answered {:?}",
-                error.chars().take(100).collect::<String>()
-            )));
-        }
-        let code = callback
-            .code
-            .filter(|c| !c.is_empty() && c.len() <= 200)
-            .ok_or_else(|| refused("the callback has no code"))?;
+        let taken = self
+            .pending
+            .take(callback.state.clone(), binding, now)
+            .await?;
+        let code = callback.code("GitHub", 200)?;
         let answer: TokenAnswer = self
             .http
             .post(format!("{}/login/oauth/access_token", self.config.web_url))

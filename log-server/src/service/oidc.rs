@@ -155,6 +155,27 @@ pub struct Callback {
     pub iss: Option<String>,
 }
 
+impl Callback {
+    /// The code of a callback from `provider` (named in the refusals), at
+    /// most `max_len` bytes long.
+    ///
+    /// # Errors
+    /// A refusal (403) when the provider answered an `error`, or sent no
+    /// code (or an empty or overlong one).
+    pub(crate) fn code(&self, provider: &str, max_len: usize) -> Result<String> {
+        if let Some(error) = &self.error {
+            return Err(refused(format!(
+                "{provider} answered {:?}",
+                error.chars().take(100).collect::<String>()
+            )));
+        }
+        self.code
+            .clone()
+            .filter(|c| !c.is_empty() && c.len() <= max_len)
+            .ok_or_else(|| refused("the callback has no code"))
+    }
+}
+
 /// A person the provider vouched for.
 #[derive(Clone, Debug)]
 pub struct Verified {
@@ -463,23 +484,17 @@ impl OidcSignIn {
     ) -> Result<Verified> {
         // 1. The pending sign-in of this state, removed now (single use),
         // 2. from the browser that started it.
-        let taken = self.pending.take(callback.state, binding, now).await?;
+        let taken = self
+            .pending
+            .take(callback.state.clone(), binding, now)
+            .await?;
         // 3. The provider's answer.
-        if let Some(error) = callback.error {
-            return Err(refused(format!(
-                "the identity provider answered {:?}",
-                error.chars().take(100).collect::<String>()
-            )));
-        }
+        let code = callback.code("the identity provider", 2048)?;
         if let Some(iss) = &callback.iss
             && !same_issuer(iss, &self.config.issuer)
         {
             return Err(refused("the callback names another issuer (iss)"));
         }
-        let code = callback
-            .code
-            .filter(|c| !c.is_empty() && c.len() <= 2048)
-            .ok_or_else(|| refused("the callback has no code"))?;
         // 4. The code for tokens, with the PKCE verifier.
         let d = self.discovered(now).await?;
         let client = CoreClient::from_provider_metadata(
