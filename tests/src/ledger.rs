@@ -53,6 +53,46 @@ pub fn blocked_run(
     v["run_id"].as_str().unwrap().to_owned()
 }
 
+/// The time `days` from now (negative: ago), RFC 3339 in UTC, from the
+/// system's `date` (as a person would type an expiry).
+///
+/// # Panics
+/// If `date` cannot be run.
+#[must_use]
+pub fn rfc3339_in(days: i64) -> String {
+    let out = std::process::Command::new("date")
+        .args(["-u", "-d", &format!("{days} days"), "+%Y-%m-%dT%H:%M:%SZ"])
+        .output()
+        .expect("date");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// `requester` files an exception, expiring in 5 days, for the finding
+/// `kind` at `endpoint` of a decision on `commit` that it blocked
+/// ([`blocked_run`], with the `ci` key); returns the exception's ID.
+///
+/// # Panics
+/// If the decision or the exception is refused.
+#[must_use]
+pub fn filed_exception(
+    api: &Api,
+    project: &str,
+    ci: &str,
+    requester: &str,
+    commit: &str,
+    (kind, endpoint): (&str, &str),
+) -> String {
+    let run = blocked_run(api, project, ci, commit, &[(kind, endpoint)]);
+    let (st, v) = api.post(
+        &format!("/api/projects/{project}/exceptions"),
+        requester,
+        &serde_json::json!({"run_id": run, "kind": kind, "endpoint": endpoint,
+                "reason": "clients migrated", "expires_at": rfc3339_in(5)}),
+    );
+    assert_eq!(st, 201, "{v}");
+    v["exception_id"].as_str().expect("exception_id").to_owned()
+}
+
 /// A GitHub user object, as the REST API returns it.
 #[must_use]
 pub fn gh_user(login: &str, id: u64) -> Value {

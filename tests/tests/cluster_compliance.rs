@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use compliance::record::RecordKind;
 use integration_tests::cockpit::{csrf_of, find_in};
-use integration_tests::ledger::blocked_run;
+use integration_tests::ledger::{blocked_run, rfc3339_in};
 use integration_tests::{
     Api, LogServer, bin, cluster_services_or_skip, new_cluster_log, psql, settled, two_frontends,
 };
@@ -29,15 +29,6 @@ fn decision(endpoint: &str) -> Value {
         "findings": [{"kind": "response_field_removed", "endpoint": endpoint,
                       "severity": "ERR", "detail": "field id removed"}],
     })
-}
-
-/// Today ± days, UTC (`date`: no date crate here).
-fn rfc3339_in(days: i64) -> String {
-    let out = Command::new("date")
-        .args(["-u", "-d", &format!("{days} days"), "+%Y-%m-%dT%H:%M:%SZ"])
-        .output()
-        .unwrap();
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
 #[test]

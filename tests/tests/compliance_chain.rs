@@ -21,7 +21,7 @@ use compliance::export::{
 };
 use compliance::record::seal;
 use integration_tests::in_process::InProcess;
-use integration_tests::ledger::blocked_run;
+use integration_tests::ledger::{blocked_run, rfc3339_in};
 use integration_tests::{Api, LogServer, bin, check_schema, settled};
 use serde_json::{Value, json};
 
@@ -104,15 +104,6 @@ fn decide(api: &Api, p: &Project, endpoint: &str) -> Value {
     );
     assert_eq!(st, 201, "{v}");
     v
-}
-
-/// An RFC 3339 time `days` from now (`date`: no date crate here).
-fn rfc3339_in(days: i64) -> String {
-    let out = Command::new("date")
-        .args(["-u", "-d", &format!("{days} days"), "+%Y-%m-%dT%H:%M:%SZ"])
-        .output()
-        .unwrap();
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
 /// Files an exception (alice) for the blocked `run` (one of whose ERR

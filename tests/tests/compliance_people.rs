@@ -17,7 +17,7 @@ use compliance::export::{
     SummaryBuilder, render,
 };
 use integration_tests::in_process::InProcess;
-use integration_tests::ledger::{blocked_decision, blocked_run};
+use integration_tests::ledger::{blocked_decision, filed_exception};
 use integration_tests::{Api, LogServer, bin, check_schema};
 use serde_json::{Value, json};
 
@@ -42,14 +42,6 @@ fn verify(file: &Path, key: &str, evidence: &Path) -> (i32, String) {
             String::from_utf8_lossy(&out.stderr)
         ),
     )
-}
-
-fn rfc3339_in(days: i64) -> String {
-    let out = Command::new("date")
-        .args(["-u", "-d", &format!("{days} days"), "+%Y-%m-%dT%H:%M:%SZ"])
-        .output()
-        .unwrap();
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
 fn download(url: &str, path: &str, key: &str, to: &Path) -> Value {
@@ -208,21 +200,14 @@ fn one_person_one_principal_in_the_log_and_in_the_export() {
 
     // alice files for a blocked run; the deny-list names bob's GitHub ID:
     // he cannot approve.
-    let run = blocked_run(
+    let exc = filed_exception(
         &api,
         &project,
         &ci,
-        "abc1234",
-        &[("response_field_removed", "GET /users/{id}")],
-    );
-    let (st, v) = api.post(
-        &format!("/api/projects/{project}/exceptions"),
         &alice,
-        &json!({"run_id": run, "kind": "response_field_removed", "endpoint": "GET /users/{id}",
-                "reason": "clients migrated", "expires_at": rfc3339_in(5)}),
+        "abc1234",
+        ("response_field_removed", "GET /users/{id}"),
     );
-    assert_eq!(st, 201, "{v}");
-    let exc = v["exception_id"].as_str().unwrap().to_owned();
     let deny = |list: Value| {
         let (st, v) = api.send(
             "PATCH",
@@ -504,21 +489,14 @@ fn a_principal_changes_by_a_record_and_stays_one_person() {
     assert!(v["error"].as_str().unwrap().contains("revoked"), "{v}");
 
     // The change took effect on dave's key: he approves alice's exception.
-    let run = blocked_run(
+    let exc = filed_exception(
         &api,
         &project,
         &ci,
-        "def5678",
-        &[("response_field_removed", "GET /orders/{id}")],
-    );
-    let (st, v) = api.post(
-        &format!("/api/projects/{project}/exceptions"),
         &alice,
-        &json!({"run_id": run, "kind": "response_field_removed", "endpoint": "GET /orders/{id}",
-                "reason": "clients migrated", "expires_at": rfc3339_in(5)}),
+        "def5678",
+        ("response_field_removed", "GET /orders/{id}"),
     );
-    assert_eq!(st, 201, "{v}");
-    let exc = v["exception_id"].as_str().unwrap().to_owned();
     let (st, v) = api.post(
         &format!("/api/projects/{project}/exceptions/{exc}/signals"),
         &dave,

@@ -12,10 +12,8 @@
 //! too.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::process::Command;
-
 use integration_tests::fake_github::FakeGitHub;
-use integration_tests::ledger::blocked_run;
+use integration_tests::ledger::filed_exception;
 use integration_tests::oidc::Agent;
 use integration_tests::{Api, LogServer};
 use serde_json::json;
@@ -23,14 +21,6 @@ use serde_json::json;
 const APP_ID: &str = "Iv1.stateanchortest";
 const APP_SECRET: &str = "github-app-secret-51c2";
 const CAROL_ID: u64 = 583_231;
-
-fn rfc3339_in(days: i64) -> String {
-    let out = Command::new("date")
-        .args(["-u", "-d", &format!("{days} days"), "+%Y-%m-%dT%H:%M:%SZ"])
-        .output()
-        .unwrap();
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
 
 #[test]
 fn github_sign_in_maps_by_numeric_id_never_by_login() {
@@ -70,21 +60,14 @@ fn github_sign_in_maps_by_numeric_id_never_by_login() {
     let bot = principal(json!({"name": "evidence-bot", "roles": ["auditor"], "bot": true}));
     let bot = bot["api_key"].as_str().unwrap().to_owned();
     let ci = ci["api_key"].as_str().unwrap().to_owned();
-    let run = blocked_run(
+    let exc = filed_exception(
         &api,
         &project,
         &ci,
-        "abc1234",
-        &[("response_field_removed", "GET /users/{id}")],
-    );
-    let (st, v) = api.post(
-        &format!("/api/projects/{project}/exceptions"),
         &alice,
-        &json!({"run_id": run, "kind": "response_field_removed", "endpoint": "GET /users/{id}",
-                "reason": "clients migrated", "expires_at": rfc3339_in(5)}),
+        "abc1234",
+        ("response_field_removed", "GET /users/{id}"),
     );
-    assert_eq!(st, 201, "{v}");
-    let exc = v["exception_id"].as_str().unwrap().to_owned();
 
     let start = format!("{}/ui/github/start", log.url);
     let callback = format!("{}/ui/github/callback", log.url);

@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use fantoccini::{Client, Locator};
 use integration_tests::browser::{browser, start_driver, text};
-use integration_tests::ledger::blocked_run;
+use integration_tests::ledger::filed_exception;
 use integration_tests::oidc::{Agent, WithProvider, log_with_provider};
 use integration_tests::{Api, bin, check_schema};
 use serde_json::{Value, json};
@@ -66,31 +66,16 @@ fn project(w: &WithProvider) -> Project {
     }
 }
 
-fn rfc3339_in(days: i64) -> String {
-    let out = Command::new("date")
-        .args(["-u", "-d", &format!("{days} days"), "+%Y-%m-%dT%H:%M:%SZ"])
-        .output()
-        .unwrap();
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
-
 /// Alice files an exception for a blocked run; returns its ID.
 fn file_exception(api: &Api, p: &Project) -> String {
-    let run = blocked_run(
+    filed_exception(
         api,
         &p.id,
         &p.ci,
-        "abc1234",
-        &[("response_field_removed", "GET /users/{id}")],
-    );
-    let (st, v) = api.post(
-        &format!("/api/projects/{}/exceptions", p.id),
         &p.alice,
-        &json!({"run_id": run, "kind": "response_field_removed", "endpoint": "GET /users/{id}",
-                "reason": "clients migrated", "expires_at": rfc3339_in(5)}),
-    );
-    assert_eq!(st, 201, "{v}");
-    v["exception_id"].as_str().unwrap().to_owned()
+        "abc1234",
+        ("response_field_removed", "GET /users/{id}"),
+    )
 }
 
 async fn click(c: &Client, css: &str) {
