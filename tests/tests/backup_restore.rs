@@ -264,15 +264,7 @@ fn a_backup_taken_under_load_verifies_restores_and_proves_itself() {
     assert!(live_root["proof"].is_array());
     server.stop();
     let restored = tmp.path().join("restored");
-    let out = run(&[
-        "restore",
-        "--from",
-        backup.to_str().expect("utf-8"),
-        "--data-dir",
-        restored.to_str().expect("utf-8"),
-    ]);
-    assert!(out.status.success(), "restore failed: {}", text(&out));
-    assert!(text(&out).contains("proved"), "{}", text(&out));
+    restore_proves(&backup, &restored);
     let again = LogServer::start_in(&restored, &[]);
     assert_eq!(again.verifier_key, server.verifier_key);
     let log = get(&format!("{}/v1/log", again.url));
