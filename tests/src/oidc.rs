@@ -124,6 +124,30 @@ impl Provider {
         *self = again;
     }
 
+    /// The `serve` flags of a log that signs people in with this provider,
+    /// its client secret in `secret_file` (written here), and no per-client
+    /// sign-in limit: every sign-in of the tests comes from 127.0.0.1
+    /// (`http_hardening` tests the limit).
+    ///
+    /// # Panics
+    /// If `secret_file` cannot be written.
+    #[must_use]
+    pub fn log_flags(&self, secret_file: &Path) -> Vec<String> {
+        std::fs::write(secret_file, format!("{CLIENT_SECRET}\n")).unwrap();
+        [
+            "--signin-rate",
+            "0",
+            "--oidc-issuer",
+            &self.issuer,
+            "--oidc-client-id",
+            CLIENT_ID,
+            "--oidc-client-secret-file",
+            secret_file.to_str().unwrap(),
+        ]
+        .map(str::to_owned)
+        .to_vec()
+    }
+
     /// `POST /control` of the faulty provider.
     pub fn control(&self, body: &serde_json::Value) {
         let resp = reqwest::blocking::Client::new()
@@ -181,28 +205,10 @@ pub fn log_with_provider(script: &'static str) -> WithProvider {
     let provider = Provider::start(script, &redirect, 0);
     let secret = tempfile::tempdir().unwrap();
     let secret_file = secret.path().join("client-secret");
-    std::fs::write(&secret_file, format!("{CLIENT_SECRET}\n")).unwrap();
     let listen = format!("127.0.0.1:{port}");
-    let args: Vec<String> = [
-        "--listen",
-        &listen,
-        // Every sign-in of these suites comes from 127.0.0.1: the per-client
-        // limit (http_hardening tests it) would stop them.
-        "--signin-rate",
-        "0",
-        "--oidc-issuer",
-        &provider.issuer,
-        "--oidc-client-id",
-        CLIENT_ID,
-        "--oidc-client-secret-file",
-        secret_file.to_str().unwrap(),
-        "--oidc-name",
-        "Test IdP",
-        "--oidc-groups-claim",
-        "groups",
-    ]
-    .map(str::to_owned)
-    .to_vec();
+    let mut args = vec!["--listen".to_owned(), listen];
+    args.extend(provider.log_flags(&secret_file));
+    args.extend(["--oidc-name", "Test IdP", "--oidc-groups-claim", "groups"].map(str::to_owned));
     let log = LogServer::start(&args.iter().map(String::as_str).collect::<Vec<_>>());
     WithProvider {
         provider,

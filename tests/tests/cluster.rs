@@ -521,7 +521,7 @@ fn tls_to_postgresql_is_verified() {
 /// replay reaches, and the session works on both.
 #[test]
 fn a_sign_in_started_on_one_frontend_finishes_on_the_other() {
-    use integration_tests::oidc::{Agent, CLIENT_ID, CLIENT_SECRET, Provider, free_port};
+    use integration_tests::oidc::{Agent, Provider, free_port};
     if !cluster_services_or_skip() {
         return;
     }
@@ -533,32 +533,22 @@ fn a_sign_in_started_on_one_frontend_finishes_on_the_other() {
     let public = format!("http://127.0.0.1:{port_a}");
     let callback = format!("{public}/ui/oidc/callback");
     let provider = Provider::start("provider.mjs", &callback, 0);
-    let secret_file = dir.path().join("client-secret");
-    std::fs::write(&secret_file, CLIENT_SECRET).unwrap();
+    let flags = provider.log_flags(&dir.path().join("client-secret"));
     let frontend = |name: &str, listen: &str| {
-        LogServer::start_in(
-            &dir.path().join(name),
-            &[
-                "--database",
-                &db,
-                "--objects",
-                &objects,
-                "--lease-ttl",
-                "1s",
-                "--listen",
-                listen,
-                "--public-url",
-                &public,
-                "--signin-rate",
-                "0",
-                "--oidc-issuer",
-                &provider.issuer,
-                "--oidc-client-id",
-                CLIENT_ID,
-                "--oidc-client-secret-file",
-                secret_file.to_str().unwrap(),
-            ],
-        )
+        let mut args = vec![
+            "--database",
+            &db,
+            "--objects",
+            &objects,
+            "--lease-ttl",
+            "1s",
+            "--listen",
+            listen,
+            "--public-url",
+            &public,
+        ];
+        args.extend(flags.iter().map(String::as_str));
+        LogServer::start_in(&dir.path().join(name), &args)
     };
     let a = frontend("a", &format!("127.0.0.1:{port_a}"));
     std::fs::create_dir_all(dir.path().join("b")).unwrap();
