@@ -325,6 +325,23 @@ impl Drop for LogServer {
     }
 }
 
+/// `GET {url}{path}` with the API key `key`, its body written to `to` and
+/// parsed as JSON (an evidence export, kept as a file for
+/// `stateanchor-verify` and [`check_schema`]).
+///
+/// # Panics
+/// If the answer is not 200 with JSON, or `to` cannot be written.
+pub fn download(url: &str, path: &str, key: &str, to: &Path) -> Value {
+    let resp = reqwest::blocking::Client::new()
+        .get(format!("{url}{path}"))
+        .bearer_auth(key)
+        .send()
+        .expect("GET");
+    assert_eq!(resp.status().as_u16(), 200, "{path}");
+    std::fs::write(to, resp.bytes().expect("body")).expect("write");
+    serde_json::from_str(&std::fs::read_to_string(to).expect("read")).expect("JSON")
+}
+
 /// Validates an export against `spec/compliance-export.schema.json` with
 /// Python's `jsonschema` (installed by `scripts/prereqs.sh`).
 ///

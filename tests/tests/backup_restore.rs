@@ -138,15 +138,8 @@ fn a_backup_taken_under_load_verifies_restores_and_proves_itself() {
 
     // Verified read-only, against the published key: nothing changes.
     let before = snapshot(&backup);
-    let out = run(&[
-        "backup",
-        "verify",
-        backup.to_str().expect("utf-8"),
-        "--verifier-key",
-        &server.verifier_key,
-    ]);
-    assert!(out.status.success(), "verify failed: {}", text(&out));
-    assert!(text(&out).contains("verified"), "{}", text(&out));
+    let said = backup_verifies(&backup, &server.verifier_key);
+    assert!(said.contains("verified"), "{said}");
     assert_eq!(before, snapshot(&backup), "verify changed the backup");
 
     // Another log's key is refused.
@@ -661,6 +654,24 @@ fn copy_backup(from: &Path, to: &Path) {
     }
 }
 
+/// `backup verify DIR --verifier-key KEY` succeeds; returns what it said.
+fn backup_verifies(dir: &Path, key: &str) -> String {
+    let out = run(&[
+        "backup",
+        "verify",
+        dir.to_str().expect("utf-8"),
+        "--verifier-key",
+        key,
+    ]);
+    assert!(
+        out.status.success(),
+        "verify {} failed: {}",
+        dir.display(),
+        text(&out)
+    );
+    text(&out)
+}
+
 fn restore_proves(backup: &Path, into: &Path) {
     let out = run(&[
         "restore",
@@ -728,14 +739,7 @@ fn an_incremental_backup_links_unchanged_files_and_stands_alone() {
 
     // The bases deleted, each later backup is whole.
     std::fs::remove_dir_all(&b1).expect("rm b1");
-    let out = run(&[
-        "backup",
-        "verify",
-        b2.to_str().expect("utf-8"),
-        "--verifier-key",
-        &server.verifier_key,
-    ]);
-    assert!(out.status.success(), "b2 without b1: {}", text(&out));
+    backup_verifies(&b2, &server.verifier_key);
     std::fs::remove_dir_all(&b2).expect("rm b2");
     let out = run(&["backup", "verify", b3.to_str().expect("utf-8")]);
     assert!(out.status.success(), "b3 without b2: {}", text(&out));
@@ -880,13 +884,6 @@ fn on_a_backup_volume_an_incremental_backup_writes_only_new_files() {
     assert!(!data.join("backup-staging").exists());
     server.stop();
     std::fs::remove_dir_all(&b1).expect("rm b1");
-    let out = run(&[
-        "backup",
-        "verify",
-        b2.to_str().expect("utf-8"),
-        "--verifier-key",
-        &server.verifier_key,
-    ]);
-    assert!(out.status.success(), "b2 without b1: {}", text(&out));
+    backup_verifies(&b2, &server.verifier_key);
     restore_proves(&b2, &tmp.path().join("restored"));
 }

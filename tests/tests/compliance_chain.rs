@@ -22,7 +22,7 @@ use compliance::export::{
 use compliance::record::seal;
 use integration_tests::in_process::InProcess;
 use integration_tests::ledger::{blocked_run, rfc3339_in};
-use integration_tests::{Api, LogServer, bin, check_schema, settled};
+use integration_tests::{Api, LogServer, bin, check_schema, download, settled};
 use serde_json::{Value, json};
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
@@ -127,17 +127,6 @@ fn file_and_approve(api: &Api, p: &Project, run: &str, endpoint: &str, approve: 
         assert_eq!(st, 201, "{v}");
     }
     id
-}
-
-fn download(url: &str, path: &str, key: &str, to: &Path) -> Value {
-    let resp = reqwest::blocking::Client::new()
-        .get(format!("{url}{path}"))
-        .bearer_auth(key)
-        .send()
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 200, "{path}");
-    std::fs::write(to, resp.bytes().unwrap()).unwrap();
-    serde_json::from_str(&std::fs::read_to_string(to).unwrap()).unwrap()
 }
 
 /// Every record of an export (sections A to C, section D's records of no

@@ -18,7 +18,7 @@ use compliance::export::{
 };
 use integration_tests::in_process::InProcess;
 use integration_tests::ledger::{blocked_decision, filed_exception};
-use integration_tests::{Api, LogServer, bin, check_schema};
+use integration_tests::{Api, LogServer, bin, check_schema, download};
 use serde_json::{Value, json};
 
 const SECTIONS: [&str; 3] = [
@@ -42,17 +42,6 @@ fn verify(file: &Path, key: &str, evidence: &Path) -> (i32, String) {
             String::from_utf8_lossy(&out.stderr)
         ),
     )
-}
-
-fn download(url: &str, path: &str, key: &str, to: &Path) -> Value {
-    let resp = reqwest::blocking::Client::new()
-        .get(format!("{url}{path}"))
-        .bearer_auth(key)
-        .send()
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 200, "{path}");
-    std::fs::write(to, resp.bytes().unwrap()).unwrap();
-    serde_json::from_str(&std::fs::read_to_string(to).unwrap()).unwrap()
 }
 
 struct Sections(Vec<Vec<ProvenRecord>>);

@@ -12,7 +12,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use integration_tests::fake_github::Server;
 use integration_tests::ledger::{Pull, gh_review, pulls_server};
-use integration_tests::{Api, LogServer, bin, check_schema};
+use integration_tests::{Api, LogServer, bin, check_schema, download};
 use serde_json::{Value, json};
 
 /// The commit the blocked run gated.
@@ -371,19 +371,14 @@ fn signals_are_bound_to_the_blocked_change() {
     // The change now passes; the export verifies offline, bindings included.
     let (st, v) = api.post(&decisions, &k.ci, &decision(LATER, "ERR"));
     assert_eq!((st, v["blocked"].as_bool()), (201, Some(false)), "{v}");
-    let resp = api
-        .http
-        .get(format!(
-            "{}/api/projects/{project}/compliance-export",
-            s.url
-        ))
-        .bearer_auth(&k.auditor)
-        .send()
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 200);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("export.json");
-    std::fs::write(&path, resp.bytes().unwrap()).unwrap();
+    download(
+        &s.url,
+        &format!("/api/projects/{project}/compliance-export"),
+        &k.auditor,
+        &path,
+    );
     check_schema(&path);
     let out = Command::new(bin("stateanchor-verify"))
         .args(["export", path.to_str().unwrap(), "--key", &s.verifier_key])

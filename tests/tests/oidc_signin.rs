@@ -30,7 +30,7 @@ use fantoccini::{Client, Locator};
 use integration_tests::browser::{browser, start_driver, text};
 use integration_tests::ledger::filed_exception;
 use integration_tests::oidc::{Agent, WithProvider, log_with_provider};
-use integration_tests::{Api, bin, check_schema};
+use integration_tests::{Api, bin, check_schema, download};
 use serde_json::{Value, json};
 
 /// A project with alice (codeowner, API key only), carol (codeowner,
@@ -213,18 +213,14 @@ fn a_person_signs_in_with_the_provider_and_approves_as_themself_in_chromium() {
 /// The project's evidence export (the auditor's), checked against its
 /// JSON schema and verified offline by `stateanchor-verify export`.
 fn verified_export(w: &WithProvider, p: &Project) -> Value {
-    let resp = reqwest::blocking::Client::new()
-        .get(format!(
-            "{}/api/projects/{}/compliance-export",
-            w.log.url, p.id
-        ))
-        .bearer_auth(&p.auditor)
-        .send()
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 200);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("export.json");
-    std::fs::write(&path, resp.bytes().unwrap()).unwrap();
+    let export = download(
+        &w.log.url,
+        &format!("/api/projects/{}/compliance-export", p.id),
+        &p.auditor,
+        &path,
+    );
     check_schema(&path);
     let out = Command::new(bin("stateanchor-verify"))
         .arg("--evidence-dir")
@@ -243,7 +239,7 @@ fn verified_export(w: &WithProvider, p: &Project) -> Value {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+    export
 }
 
 /// The first object in `v` (depth first) that `pred` accepts: a record,
